@@ -1,0 +1,105 @@
+// The loaded configuration: immutable once load_config() returns, shared read-only by every
+// worker thread. Plugin instances are owned here so they live exactly as long as the config that
+// declared them.
+#pragma once
+
+#include "config/net_address.hpp"
+#include "plugin/plugin_registry.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace proxyd {
+
+using Duration = std::chrono::milliseconds;
+
+// Where a request goes: an upstream group or a content handler, by index.
+struct Target {
+    enum class Kind : uint8_t { None, Upstream, Handler };
+    Kind kind = Kind::None;
+    uint32_t index = 0;
+
+    static constexpr uint32_t kHandlerBit = 0x80000000u;
+    // The id handed to routing plugins (proxyd_route.target) and back.
+    uint32_t to_id() const { return kind == Kind::Handler ? (index | kHandlerBit) : index; }
+    static Target from_id(uint32_t id) {
+        return (id & kHandlerBit) ? Target{Kind::Handler, id & ~kHandlerBit} : Target{Kind::Upstream, id};
+    }
+    explicit operator bool() const { return kind != Kind::None; }
+};
+
+struct PeerConfig {
+    std::string address_text; // as written: "127.0.0.1:9001"
+    NetAddress address;
+    uint32_t weight = 1;
+};
+
+struct UpstreamConfig {
+    std::string name;
+    std::vector<PeerConfig> peers;
+    PluginInstance *balancer = nullptr;
+    Duration connect_timeout{5000};
+    Duration read_timeout{60000};  // between two reads of the response (and to its first byte)
+    Duration send_timeout{60000};  // between two successful writes of the request
+    Duration keepalive_timeout{60000}; // an idle pooled connection is closed after this
+    uint32_t keepalive = 32;           // idle connections kept per peer and worker
+    uint32_t max_tries = 3;            // attempts per request across peers
+    uint32_t max_fails = 1;            // failures that mark a peer down ...
+    Duration fail_timeout{10000};      // ... for this long
+};
+
+struct HandlerConfig {
+    std::string name;
+    PluginInstance *instance = nullptr;
+};
+
+struct ListenerConfig {
+    std::string name;
+    std::string listen_text;
+    NetAddress address;
+    PluginInstance *router = nullptr; // optional
+    Target target;                    // the default (or only) target
+    bool access_log = true;
+    bool add_x_forwarded = true; // X-Forwarded-For/-Proto/-Host
+    bool add_forwarded = true;   // RFC 7239 Forwarded
+    bool add_via = true;
+};
+
+struct LimitsConfig {
+    size_t max_header_bytes = 32 * 1024;  // request line + headers
+    uint32_t max_headers = 100;
+    uint64_t max_body_bytes = 0;          // 0 = unlimited
+    Duration header_timeout{10000};       // to receive a whole request head
+    Duration keepalive_timeout{75000};    // idle client connection
+    Duration send_timeout{60000};         // between two successful writes to a client
+    Duration shutdown_timeout{10000};     // grace period on SIGTERM/SIGINT
+    uint32_t max_connections = 10000;     // per worker
+};
+
+struct LogConfig {
+    std::string access = "stderr"; // "stderr", "off" or an absolute path
+    std::string error = "stderr";
+    int level = 2;                 // proxyd_log_level
+};
+
+struct Config {
+    std::string path; // the config file, absolute
+    unsigned workers = 1;
+    LogConfig log;
+    LimitsConfig limits;
+    // Declaration order matters for destruction: instances before the modules they came from.
+    PluginRegistry plugins;
+    std::vector<UpstreamConfig> upstreams;
+    std::vector<HandlerConfig> handlers;
+    std::vector<ListenerConfig> listeners;
+
+    const std::string &target_name(Target t) const {
+        return t.kind == Target::Kind::Upstream ? upstreams[t.index].name : handlers[t.index].name;
+    }
+};
+
+} // namespace proxyd

@@ -1,0 +1,509 @@
+#include "config/config_loader.hpp"
+
+#include "config/duration.hpp"
+#include "config/load_context.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <initializer_list>
+#include <set>
+#include <thread>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+namespace proxyd {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string join_key(const std::string &parent, std::string_view key) {
+    return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+std::string index_key(const std::string &parent, size_t index) {
+    return parent + "[" + std::to_string(index) + "]";
+}
+
+class Loader {
+  public:
+    Loader(const std::string &path, const LoadOptions &options, std::vector<std::string> &errors)
+        : options_(options), errors_(errors) {
+        config_ = std::make_unique<Config>();
+        config_->path = fs::absolute(path).lexically_normal().string();
+        config_dir_ = fs::path(config_->path).parent_path().string();
+    }
+
+    std::unique_ptr<Config> run() {
+        auto document = std::make_shared<toml::table>();
+        try {
+            *document = toml::parse_file(config_->path);
+        } catch (const toml::parse_error &e) {
+            errors_.push_back(config_->path + ":" + std::to_string(e.source().begin.line) + ":" +
+                              std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+            return nullptr;
+        }
+        config_->plugins.keep_document(document);
+        load_root(*document);
+        if (!errors_.empty()) return nullptr;
+        return std::move(config_);
+    }
+
+    // -- used by the plugin host's config calls (load_context.hpp) --
+    void error_at(const toml::node *node, const std::string &key, const std::string &message) {
+        errors_.push_back(position(node) + ": " + (key.empty() ? "" : key + ": ") + message);
+    }
+    std::string resolve_path(std::string_view p) const {
+        fs::path path(p);
+        if (path.is_relative()) path = fs::path(config_dir_) / path;
+        return path.lexically_normal().string();
+    }
+    const toml::table *load_document(const std::string &path, std::string &error) {
+        auto document = std::make_shared<toml::table>();
+        try {
+            *document = toml::parse_file(path);
+        } catch (const toml::parse_error &e) {
+            error = path + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
+                    ": " + std::string(e.description());
+            return nullptr;
+        }
+        config_->plugins.keep_document(document);
+        return document.get();
+    }
+    bool find_target(proxyd_target_kind kind, std::string_view name, uint32_t &id) const {
+        if (kind == PROXYD_TARGET_UPSTREAM) {
+            for (size_t i = 0; i < upstream_names_.size(); ++i)
+                if (upstream_names_[i] == name) return id = Target{Target::Kind::Upstream, uint32_t(i)}.to_id(), true;
+        } else if (kind == PROXYD_TARGET_HANDLER) {
+            for (size_t i = 0; i < handler_names_.size(); ++i)
+                if (handler_names_[i] == name) return id = Target{Target::Kind::Handler, uint32_t(i)}.to_id(), true;
+        }
+        return false;
+    }
+
+  private:
+    std::string position(const toml::node *node) const {
+        if (!node) return config_->path;
+        const auto &src = node->source();
+        std::string file = src.path ? *src.path : config_->path;
+        return file + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+    }
+
+    bool check_keys(const toml::table &table, const std::string &where, std::initializer_list<std::string_view> allowed) {
+        bool ok = true;
+        for (const auto &[key, value] : table) {
+            bool known = false;
+            for (auto a : allowed) known = known || a == key.str();
+            if (!known) {
+                error_at(&value, join_key(where, key.str()), "unknown key");
+                ok = false;
+            }
+        }
+        return ok;
+    }
+
+    template <class T> const T *typed(const toml::table &table, std::string_view key, const std::string &where,
+                                      const char *expected) {
+        const toml::node *node = table.get(key);
+        if (!node) return nullptr;
+        if (const T *v = node->as<T>()) return v;
+        error_at(node, join_key(where, key), std::string("must be ") + expected);
+        return nullptr;
+    }
+    std::optional<std::string> get_string(const toml::table &t, std::string_view key, const std::string &where) {
+        auto *v = typed<toml::value<std::string>>(t, key, where, "a string");
+        return v ? std::optional<std::string>(v->get()) : std::nullopt;
+    }
+    std::optional<bool> get_bool(const toml::table &t, std::string_view key, const std::string &where) {
+        auto *v = typed<toml::value<bool>>(t, key, where, "a boolean (true or false)");
+        return v ? std::optional<bool>(v->get()) : std::nullopt;
+    }
+    std::optional<int64_t> get_int(const toml::table &t, std::string_view key, const std::string &where,
+                                   int64_t min, int64_t max) {
+        auto *v = typed<toml::value<int64_t>>(t, key, where, "an integer");
+        if (!v) return std::nullopt;
+        if (v->get() < min || v->get() > max) {
+            error_at(v, join_key(where, key),
+                     "must be between " + std::to_string(min) + " and " + std::to_string(max));
+            return std::nullopt;
+        }
+        return v->get();
+    }
+    void get_duration(const toml::table &t, std::string_view key, const std::string &where, Duration &out) {
+        auto text = get_string(t, key, where);
+        if (!text) return;
+        auto d = parse_duration(*text);
+        if (!d || d->count() == 0)
+            error_at(t.get(key), join_key(where, key),
+                     "\"" + *text + "\" is not a duration (examples: \"500ms\", \"5s\", \"2m\", \"1h\")");
+        else
+            out = *d;
+    }
+
+    void load_root(const toml::table &root) {
+        check_keys(root, "", {"workers", "plugin_dir", "log", "limits", "plugins", "handlers", "upstreams", "listeners"});
+        load_workers(root);
+        if (auto dir = get_string(root, "plugin_dir", "")) plugin_dir_ = resolve_path(*dir);
+        if (const auto *log = typed<toml::table>(root, "log", "", "a table")) load_log(*log);
+        if (const auto *limits = typed<toml::table>(root, "limits", "", "a table")) load_limits(*limits);
+        if (const auto *plugins = typed<toml::table>(root, "plugins", "", "a table")) load_plugins(*plugins);
+
+        const auto *handlers = typed<toml::table>(root, "handlers", "", "a table");
+        const auto *upstreams = typed<toml::table>(root, "upstreams", "", "a table");
+        // Names first, so routes may point at targets declared later in the file.
+        if (handlers)
+            for (const auto &[name, _] : *handlers) handler_names_.emplace_back(name.str());
+        if (upstreams)
+            for (const auto &[name, _] : *upstreams) upstream_names_.emplace_back(name.str());
+        for (const auto &h : handler_names_)
+            for (const auto &u : upstream_names_)
+                if (h == u)
+                    error_at(upstreams->get(u), "upstreams." + u,
+                             "an upstream and a handler are both named '" + u + "'; names must be unique");
+        if (upstreams) load_upstreams(*upstreams);
+        if (handlers) load_handlers(*handlers);
+
+        const toml::node *listeners = root.get("listeners");
+        if (!listeners) {
+            error_at(nullptr, "listeners", "no [[listeners]] declared: nothing to serve");
+        } else if (const auto *array = listeners->as_array()) {
+            for (size_t i = 0; i < array->size(); ++i) {
+                if (const auto *t = (*array)[i].as_table())
+                    load_listener(*t, index_key("listeners", i));
+                else
+                    error_at(&(*array)[i], index_key("listeners", i), "must be a table ([[listeners]])");
+            }
+            if (array->empty()) error_at(listeners, "listeners", "no listener declared: nothing to serve");
+        } else {
+            error_at(listeners, "listeners", "must be an array of tables ([[listeners]])");
+        }
+    }
+
+    void load_workers(const toml::table &root) {
+        const toml::node *node = root.get("workers");
+        unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+        config_->workers = cores;
+        if (!node) return;
+        if (auto s = node->value<std::string>(); s && *s == "auto") return;
+        if (auto n = node->as_integer(); n && n->get() >= 1 && n->get() <= 256) {
+            config_->workers = static_cast<unsigned>(n->get());
+            return;
+        }
+        error_at(node, "workers", "must be an integer from 1 to 256, or \"auto\" (one per core)");
+    }
+
+    void load_log(const toml::table &t) {
+        check_keys(t, "log", {"access", "error", "level"});
+        if (auto access = get_string(t, "access", "log"))
+            config_->log.access = (*access == "stderr" || *access == "off") ? *access : resolve_path(*access);
+        if (auto error = get_string(t, "error", "log"))
+            config_->log.error = *error == "stderr" ? *error : resolve_path(*error);
+        if (auto level = get_string(t, "level", "log")) {
+            static constexpr std::string_view names[] = {"error", "warn", "info", "debug"};
+            int found = -1;
+            for (int i = 0; i < 4; ++i)
+                if (names[i] == *level) found = i;
+            if (found < 0) error_at(t.get("level"), "log.level", "must be one of error, warn, info, debug");
+            else config_->log.level = found;
+        }
+    }
+
+    void load_limits(const toml::table &t) {
+        const std::string w = "limits";
+        check_keys(t, w, {"max_header_size", "max_headers", "max_body_size", "header_timeout", "keepalive_timeout",
+                          "send_timeout", "shutdown_timeout", "max_connections"});
+        auto &l = config_->limits;
+        if (auto v = get_int(t, "max_header_size", w, 1024, 1 << 24)) l.max_header_bytes = size_t(*v);
+        if (auto v = get_int(t, "max_headers", w, 1, 10000)) l.max_headers = uint32_t(*v);
+        if (auto v = get_int(t, "max_body_size", w, 0, INT64_MAX)) l.max_body_bytes = uint64_t(*v);
+        if (auto v = get_int(t, "max_connections", w, 1, 1 << 20)) l.max_connections = uint32_t(*v);
+        get_duration(t, "header_timeout", w, l.header_timeout);
+        get_duration(t, "keepalive_timeout", w, l.keepalive_timeout);
+        get_duration(t, "send_timeout", w, l.send_timeout);
+        get_duration(t, "shutdown_timeout", w, l.shutdown_timeout);
+    }
+
+    std::vector<std::string> plugin_candidates(const std::string &file) const {
+        if (file.find('/') != std::string::npos) return {resolve_path(file)};
+        std::vector<std::string> out;
+        if (!plugin_dir_.empty()) out.push_back((fs::path(plugin_dir_) / file).string());
+        for (const auto &dir : options_.plugin_search_path) out.push_back((fs::path(dir) / file).string());
+        return out;
+    }
+
+    void load_plugins(const toml::table &t) {
+        for (const auto &[key, value] : t) {
+            std::string where = join_key("plugins", key.str());
+            declared_plugins_.emplace(key.str());
+            auto file = value.value<std::string>();
+            if (!file || !value.is_string()) {
+                error_at(&value, where, "must be the plugin's file name or path, a string");
+                continue;
+            }
+            std::vector<std::string> candidates = plugin_candidates(*file);
+            std::string chosen;
+            for (const auto &c : candidates)
+                if (chosen.empty() && ::access(c.c_str(), F_OK) == 0) chosen = c;
+            if (chosen.empty()) {
+                std::string tried;
+                for (const auto &c : candidates) tried += (tried.empty() ? "" : ", ") + c;
+                error_at(&value, where, "plugin file not found (looked for " + tried + ")");
+                continue;
+            }
+            std::string why;
+            auto module = load_plugin_module(std::string(key.str()), chosen, why);
+            if (!module) {
+                error_at(&value, where, why);
+                continue;
+            }
+            config_->plugins.add_module(std::move(module));
+        }
+    }
+
+    // Creates an instance of the plugin named by block.plugin (or by name_node when the block is
+    // given as a plain string), which must be of kind expected.
+    PluginInstance *create_instance(const toml::node *name_node, const toml::table *block, proxyd_kind expected,
+                                    const std::string &where) {
+        std::string key = join_key(where, block ? "plugin" : "");
+        if (!block) key = where;
+        auto name = name_node ? name_node->value<std::string>() : std::nullopt;
+        if (!name) {
+            error_at(name_node ? name_node : block, key, "must name a plugin declared in [plugins] (a string)");
+            return nullptr;
+        }
+        PluginModule *module = config_->plugins.find_module(*name);
+        if (!module) {
+            // A declared plugin that failed to load was already reported at [plugins].
+            if (!declared_plugins_.count(*name))
+                error_at(name_node, key, "plugin '" + *name + "' is not declared in [plugins]");
+            return nullptr;
+        }
+        const auto &d = module->descriptor();
+        if (module->kind() != expected) {
+            error_at(name_node, key,
+                     "plugin '" + *name + "' (" + module->path() + ", ABI " + std::to_string(d.abi_major) + "." +
+                         std::to_string(d.abi_minor) + ") is a " + kind_name(module->kind()) + " plugin; a " +
+                         kind_name(expected) + " plugin is needed here");
+            return nullptr;
+        }
+        proxyd_load_context ctx{this, *name, block ? static_cast<const toml::node *>(block) : name_node, false};
+        void *instance = nullptr;
+        int rc = d.create_instance(options_.host, &ctx,
+                                   reinterpret_cast<const proxyd_config_node *>(static_cast<const toml::node *>(block)),
+                                   &instance);
+        if (rc != PROXYD_OK || ctx.failed) {
+            if (!ctx.failed)
+                error_at(block ? static_cast<const toml::node *>(block) : name_node, "plugin " + *name,
+                         "refused its configuration (code " + std::to_string(rc) + ") without saying why");
+            if (rc == PROXYD_OK && instance && d.destroy_instance) d.destroy_instance(instance);
+            return nullptr;
+        }
+        return config_->plugins.add_instance(std::make_unique<PluginInstance>(*module, instance, where));
+    }
+
+    void load_upstreams(const toml::table &upstreams) {
+        for (const auto &[name, value] : upstreams) {
+            std::string where = join_key("upstreams", name.str());
+            UpstreamConfig u;
+            u.name = std::string(name.str());
+            const auto *t = value.as_table();
+            if (!t) {
+                error_at(&value, where, "must be a table");
+                config_->upstreams.push_back(std::move(u));
+                continue;
+            }
+            check_keys(*t, where, {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout",
+                                   "keepalive", "keepalive_timeout", "max_tries", "max_fails", "fail_timeout"});
+            load_peers(*t, where, u);
+            get_duration(*t, "connect_timeout", where, u.connect_timeout);
+            get_duration(*t, "read_timeout", where, u.read_timeout);
+            get_duration(*t, "send_timeout", where, u.send_timeout);
+            get_duration(*t, "keepalive_timeout", where, u.keepalive_timeout);
+            get_duration(*t, "fail_timeout", where, u.fail_timeout);
+            if (auto v = get_int(*t, "keepalive", where, 0, 100000)) u.keepalive = uint32_t(*v);
+            if (auto v = get_int(*t, "max_tries", where, 1, 100)) u.max_tries = uint32_t(*v);
+            if (auto v = get_int(*t, "max_fails", where, 0, 1000)) u.max_fails = uint32_t(*v);
+
+            const toml::node *balancer = t->get("balancer");
+            if (!balancer) {
+                static const toml::value<std::string> kDefault{std::string("round_robin")};
+                if (config_->plugins.find_module("round_robin"))
+                    u.balancer = create_instance(&kDefault, nullptr, PROXYD_KIND_BALANCING, where + ".balancer");
+                else
+                    error_at(&value, where + ".balancer",
+                             "no balancer given and no plugin named 'round_robin' declared in [plugins]");
+            } else if (const auto *bt = balancer->as_table()) {
+                u.balancer = create_instance(bt->get("plugin"), bt, PROXYD_KIND_BALANCING, where + ".balancer");
+            } else {
+                u.balancer = create_instance(balancer, nullptr, PROXYD_KIND_BALANCING, where + ".balancer");
+            }
+            config_->upstreams.push_back(std::move(u));
+        }
+    }
+
+    void load_peers(const toml::table &t, const std::string &where, UpstreamConfig &u) {
+        const toml::node *peers = t.get("peers");
+        const auto *array = peers ? peers->as_array() : nullptr;
+        if (!array || array->empty()) {
+            error_at(peers ? peers : static_cast<const toml::node *>(&t), where + ".peers",
+                     "needs at least one peer: [\"host:port\", ...] or [{ address = \"host:port\", weight = 2 }]");
+            return;
+        }
+        for (size_t i = 0; i < array->size(); ++i) {
+            const toml::node &p = (*array)[i];
+            std::string pw = index_key(where + ".peers", i);
+            PeerConfig peer;
+            const toml::node *address_node = &p;
+            if (const auto *pt = p.as_table()) {
+                check_keys(*pt, pw, {"address", "weight"});
+                address_node = pt->get("address");
+                if (auto w = get_int(*pt, "weight", pw, 1, 1000)) peer.weight = uint32_t(*w);
+            }
+            auto text = address_node ? address_node->value<std::string>() : std::nullopt;
+            if (!text || !address_node->is_string()) {
+                error_at(address_node ? address_node : &p, pw,
+                         "a peer is \"host:port\" or { address = \"host:port\", weight = N }");
+                continue;
+            }
+            std::string why;
+            if (!parse_net_address(*text, peer.address, why)) {
+                error_at(address_node, pw, "\"" + *text + "\": " + why);
+                continue;
+            }
+            peer.address_text = *text;
+            u.peers.push_back(std::move(peer));
+        }
+    }
+
+    void load_handlers(const toml::table &handlers) {
+        for (const auto &[name, value] : handlers) {
+            std::string where = join_key("handlers", name.str());
+            HandlerConfig h;
+            h.name = std::string(name.str());
+            if (const auto *t = value.as_table()) {
+                if (!t->get("plugin"))
+                    error_at(&value, where + ".plugin", "missing: name the content plugin that serves this handler");
+                else
+                    h.instance = create_instance(t->get("plugin"), t, PROXYD_KIND_CONTENT, where);
+            } else {
+                error_at(&value, where, "must be a table with plugin = \"...\" and the plugin's settings");
+            }
+            config_->handlers.push_back(std::move(h));
+        }
+    }
+
+    void load_listener(const toml::table &t, const std::string &where) {
+        check_keys(t, where, {"name", "listen", "handler", "upstream", "router", "access_log", "x_forwarded",
+                              "forwarded", "via"});
+        ListenerConfig l;
+        l.name = get_string(t, "name", where).value_or("");
+        if (auto listen = get_string(t, "listen", where)) {
+            std::string why;
+            if (!parse_net_address(*listen, l.address, why)) {
+                error_at(t.get("listen"), where + ".listen", "\"" + *listen + "\": " + why);
+            } else {
+                for (const auto &other : config_->listeners)
+                    if (other.address == l.address)
+                        error_at(t.get("listen"), where + ".listen",
+                                 "\"" + *listen + "\" is already used by listener '" + other.name + "'");
+            }
+            l.listen_text = *listen;
+        } else if (!t.get("listen")) {
+            error_at(&t, where + ".listen", "missing: the address to listen on, e.g. \"127.0.0.1:8080\"");
+        }
+        if (l.name.empty()) l.name = l.listen_text.empty() ? where : l.listen_text;
+
+        const toml::node *handler = t.get("handler");
+        const toml::node *upstream = t.get("upstream");
+        const toml::node *router = t.get("router");
+        if (handler && upstream)
+            error_at(upstream, where, "give either handler or upstream as the default target, not both");
+        if (!handler && !upstream && !router)
+            error_at(&t, where, "needs a target: handler = \"NAME\", upstream = \"NAME\" or a [listeners.router]");
+        if (handler) resolve_named(handler, PROXYD_TARGET_HANDLER, where + ".handler", l.target);
+        else if (upstream) resolve_named(upstream, PROXYD_TARGET_UPSTREAM, where + ".upstream", l.target);
+        if (router) {
+            if (const auto *rt = router->as_table()) {
+                if (!rt->get("plugin"))
+                    error_at(router, where + ".router.plugin", "missing: name the routing plugin");
+                else
+                    l.router = create_instance(rt->get("plugin"), rt, PROXYD_KIND_ROUTING, where + ".router");
+            } else {
+                error_at(router, where + ".router", "must be a table with plugin = \"...\" and its settings");
+            }
+        }
+        if (auto v = get_bool(t, "access_log", where)) l.access_log = *v;
+        if (auto v = get_bool(t, "x_forwarded", where)) l.add_x_forwarded = *v;
+        if (auto v = get_bool(t, "forwarded", where)) l.add_forwarded = *v;
+        if (auto v = get_bool(t, "via", where)) l.add_via = *v;
+        config_->listeners.push_back(std::move(l));
+    }
+
+    void resolve_named(const toml::node *node, proxyd_target_kind kind, const std::string &where, Target &out) {
+        auto name = node->value<std::string>();
+        if (!name || !node->is_string()) {
+            error_at(node, where, "must be a name (a string)");
+            return;
+        }
+        uint32_t id = 0;
+        if (!find_target(kind, *name, id)) {
+            error_at(node, where,
+                     std::string(kind == PROXYD_TARGET_UPSTREAM ? "upstream" : "handler") + " '" + *name +
+                         "' is not declared" +
+                         (kind == PROXYD_TARGET_UPSTREAM ? " in [upstreams]" : " in [handlers]"));
+            return;
+        }
+        out = Target::from_id(id);
+    }
+
+    const LoadOptions &options_;
+    std::vector<std::string> &errors_;
+    std::unique_ptr<Config> config_;
+    std::string config_dir_;
+    std::string plugin_dir_;
+    std::vector<std::string> handler_names_;
+    std::vector<std::string> upstream_names_;
+    std::set<std::string, std::less<>> declared_plugins_;
+
+    friend struct LoaderAccess;
+};
+
+} // namespace
+
+// Bridges for the plugin host's config calls (load_context.hpp).
+struct LoaderAccess {
+    static void error(void *loader, const toml::node *node, const std::string &message) {
+        static_cast<Loader *>(loader)->error_at(node, "", message);
+    }
+    static std::string resolve_path(void *loader, std::string_view p) {
+        return static_cast<Loader *>(loader)->resolve_path(p);
+    }
+    static const toml::table *load_document(void *loader, const std::string &path, std::string &error) {
+        return static_cast<Loader *>(loader)->load_document(path, error);
+    }
+    static bool find_target(void *loader, proxyd_target_kind kind, std::string_view name, uint32_t &id) {
+        return static_cast<Loader *>(loader)->find_target(kind, name, id);
+    }
+};
+
+void load_context_error(proxyd_load_context &ctx, const toml::node *node, const std::string &message) {
+    ctx.failed = true;
+    LoaderAccess::error(ctx.loader, node ? node : ctx.block, "plugin " + ctx.plugin_name + ": " + message);
+}
+std::string load_context_resolve_path(proxyd_load_context &ctx, std::string_view path) {
+    return LoaderAccess::resolve_path(ctx.loader, path);
+}
+const toml::table *load_context_document(proxyd_load_context &ctx, const std::string &path, std::string &error) {
+    return LoaderAccess::load_document(ctx.loader, path, error);
+}
+bool load_context_find_target(proxyd_load_context &ctx, proxyd_target_kind kind, std::string_view name,
+                              uint32_t &id) {
+    return LoaderAccess::find_target(ctx.loader, kind, name, id);
+}
+
+std::unique_ptr<Config> load_config(const std::string &path, const LoadOptions &options,
+                                    std::vector<std::string> &errors) {
+    Loader loader(path, options, errors);
+    return loader.run();
+}
+
+} // namespace proxyd

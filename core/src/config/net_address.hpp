@@ -1,0 +1,28 @@
+// A resolved socket address as written in the config ("127.0.0.1:8080", "[::1]:8080",
+// "localhost:8080", "*:8080").
+#pragma once
+
+#include <netinet/in.h>
+#include <string>
+#include <string_view>
+#include <sys/socket.h>
+
+namespace proxyd {
+
+struct NetAddress {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+
+    const sockaddr *sockaddr_ptr() const { return reinterpret_cast<const sockaddr *>(&storage); }
+    int family() const { return storage.ss_family; }
+    int port() const;
+    // "127.0.0.1:8080" / "[::1]:8080"
+    std::string to_string() const;
+    bool operator==(const NetAddress &other) const;
+};
+
+// Parses host:port; the host may be a name (resolved now, first IPv4/IPv6 answer) or '*' (any).
+// On failure returns false and sets error to a sentence without the input echoed back.
+bool parse_net_address(std::string_view text, NetAddress &out, std::string &error);
+
+} // namespace proxyd

@@ -1,0 +1,43 @@
+#include "http/header_rules.hpp"
+
+namespace proxyd {
+
+namespace {
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+} // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+bool is_hop_by_hop(std::string_view name) {
+    static constexpr std::string_view kHopByHop[] = {"connection", "keep-alive", "proxy-connection", "te",
+                                                     "trailer",    "transfer-encoding", "upgrade"};
+    for (auto h : kHopByHop)
+        if (iequals(name, h)) return true;
+    return false;
+}
+
+void split_tokens(std::string_view value, std::vector<std::string_view> &out) {
+    while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view token = value.substr(0, comma);
+        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+        if (!token.empty()) out.push_back(token);
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+}
+
+bool must_drop_when_forwarding(std::string_view name, const std::vector<std::string_view> &connection_tokens) {
+    if (is_hop_by_hop(name)) return true;
+    for (auto t : connection_tokens)
+        if (iequals(name, t)) return true;
+    return false;
+}
+
+} // namespace proxyd

@@ -1,0 +1,57 @@
+#include "http/message_head.hpp"
+
+#include "http/header_rules.hpp"
+
+namespace proxyd {
+
+void MessageHead::clear() {
+    buffer_.clear();
+    target_ = {};
+    reason_ = {};
+    headers_.clear();
+    in_value_ = false;
+}
+
+size_t MessageHead::append(Span &span, std::string_view piece) {
+    if (span.length == 0) span.offset = static_cast<uint32_t>(buffer_.size());
+    buffer_.append(piece);
+    span.length += static_cast<uint32_t>(piece.size());
+    return buffer_.size();
+}
+
+size_t MessageHead::append_header_name(std::string_view piece) {
+    if (headers_.empty() || in_value_) {
+        headers_.emplace_back();
+        headers_.back().name.offset = static_cast<uint32_t>(buffer_.size());
+        in_value_ = false;
+    }
+    return append(headers_.back().name, piece);
+}
+
+size_t MessageHead::append_header_value(std::string_view piece) {
+    in_value_ = true;
+    if (headers_.back().value.length == 0) headers_.back().value.offset = static_cast<uint32_t>(buffer_.size());
+    buffer_.append(piece);
+    headers_.back().value.length += static_cast<uint32_t>(piece.size());
+    return buffer_.size();
+}
+
+std::string_view MessageHead::trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::optional<std::string_view> MessageHead::find(std::string_view name) const {
+    for (size_t i = 0; i < headers_.size(); ++i)
+        if (iequals(header_name(i), name)) return header_value(i);
+    return std::nullopt;
+}
+
+size_t MessageHead::count(std::string_view name) const {
+    size_t n = 0;
+    for (size_t i = 0; i < headers_.size(); ++i) n += iequals(header_name(i), name) ? 1 : 0;
+    return n;
+}
+
+} // namespace proxyd

@@ -1,0 +1,57 @@
+// The head of an HTTP message (request or response) as parsed by llhttp: the bytes of the start
+// line pieces and header fields, kept in one buffer, with offsets into it. llhttp may hand a
+// field over in pieces across reads, so pieces are appended and spans fixed up when complete.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace proxyd {
+
+struct Span {
+    uint32_t offset = 0;
+    uint32_t length = 0;
+};
+
+struct HeaderSpan {
+    Span name;
+    Span value;
+};
+
+class MessageHead {
+  public:
+    void clear();
+
+    // Appenders used by the llhttp callbacks; each returns the total head size so far.
+    size_t append_target(std::string_view piece) { return append(target_, piece); }
+    size_t append_reason(std::string_view piece) { return append(reason_, piece); }
+    size_t append_header_name(std::string_view piece);
+    size_t append_header_value(std::string_view piece);
+    size_t size() const { return buffer_.size(); }
+    size_t header_count() const { return headers_.size(); }
+
+    std::string_view target() const { return view(target_); }
+    std::string_view reason() const { return view(reason_); }
+    std::string_view header_name(size_t i) const { return view(headers_[i].name); }
+    std::string_view header_value(size_t i) const { return trim(view(headers_[i].value)); }
+
+    // The first header called name (case-insensitive), or nullopt.
+    std::optional<std::string_view> find(std::string_view name) const;
+    size_t count(std::string_view name) const;
+
+  private:
+    size_t append(Span &span, std::string_view piece);
+    std::string_view view(Span s) const { return std::string_view(buffer_).substr(s.offset, s.length); }
+    static std::string_view trim(std::string_view s);
+
+    std::string buffer_;
+    Span target_;
+    Span reason_;
+    std::vector<HeaderSpan> headers_;
+    bool in_value_ = false;
+};
+
+} // namespace proxyd

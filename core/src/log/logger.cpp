@@ -1,0 +1,55 @@
+#include "log/logger.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace proxyd {
+
+LogFile::~LogFile() {
+    if (owned_ && fd_ >= 0) ::close(fd_);
+}
+
+bool LogFile::open(const std::string &where, std::string &error) {
+    if (where == "off") return true;
+    if (where == "stderr") {
+        fd_ = STDERR_FILENO;
+        return true;
+    }
+    fd_ = ::open(where.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        error = where + ": cannot open log file: " + std::strerror(errno);
+        return false;
+    }
+    owned_ = true;
+    return true;
+}
+
+void LogFile::write_line(std::string_view line) const {
+    if (fd_ < 0) return;
+    // A short write to a regular file or pipe is rare; finish it rather than lose the tail.
+    while (!line.empty()) {
+        ssize_t n = ::write(fd_, line.data(), line.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        line.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+void Logger::log(proxyd_log_level level, std::string_view message) const {
+    if (!enabled(level)) return;
+    static constexpr const char *kNames[] = {"error", "warn", "info", "debug"};
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char stamp[32];
+    size_t n = std::strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
+    std::string line;
+    line.reserve(message.size() + 48);
+    line.append(stamp, n).append(" [").append(kNames[level]).append("] ").append(message).append("\n");
+    file_->write_line(line);
+}
+
+} // namespace proxyd

@@ -1,0 +1,45 @@
+// The error log and the access log. Both write whole lines with one write(2) on an O_APPEND fd,
+// so worker threads share them without a lock and lines never interleave.
+#pragma once
+
+#include <proxyd/plugin.h>
+
+#include <string>
+#include <string_view>
+
+namespace proxyd {
+
+class LogFile {
+  public:
+    LogFile() = default;
+    ~LogFile();
+    LogFile(const LogFile &) = delete;
+    LogFile &operator=(const LogFile &) = delete;
+
+    // "stderr", "off" or a path. Returns false with error set when a file cannot be opened.
+    bool open(const std::string &where, std::string &error);
+    bool enabled() const { return fd_ >= 0; }
+    void write_line(std::string_view line) const; // line must end with '\n'
+
+  private:
+    int fd_ = -1;
+    bool owned_ = false;
+};
+
+class Logger {
+  public:
+    explicit Logger(const LogFile &file, int level = PROXYD_LOG_INFO) : file_(&file), level_(level) {}
+    void set_level(int level) { level_ = level; }
+    bool enabled(proxyd_log_level level) const { return static_cast<int>(level) <= level_; }
+    void log(proxyd_log_level level, std::string_view message) const;
+    void error(std::string_view m) const { log(PROXYD_LOG_ERROR, m); }
+    void warn(std::string_view m) const { log(PROXYD_LOG_WARN, m); }
+    void info(std::string_view m) const { log(PROXYD_LOG_INFO, m); }
+    void debug(std::string_view m) const { log(PROXYD_LOG_DEBUG, m); }
+
+  private:
+    const LogFile *file_;
+    int level_;
+};
+
+} // namespace proxyd

@@ -1,0 +1,100 @@
+// proxyd's entry point: command line, logs, configuration, then the server.
+#include "config/config_loader.hpp"
+#include "log/logger.hpp"
+#include "plugin/host_calls.hpp"
+#include "server/server.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+constexpr const char *kUsage = R"(usage: proxyd [-c FILE] [-t] [-p DIR] [-v] [-h]
+
+  -c FILE   the configuration file (default: /etc/proxyd/proxyd.toml)
+  -t        load the configuration and every plugin, validate, print "configuration OK" or the
+            errors, and exit (0 when valid, 1 otherwise)
+  -p DIR    look for plugin files in DIR first
+  -v        print the version and exit
+  -h        print this help and exit
+
+Signals: SIGINT or SIGTERM stop accepting connections, let in-flight requests finish (up to
+limits.shutdown_timeout) and exit 0.
+)";
+
+// Where plugins are looked for: -p, then plugins/ beside the binary (a build tree), then the
+// installed plugin folder.
+std::vector<std::string> plugin_search_path(const std::string &cli_dir) {
+    std::vector<std::string> path;
+    if (!cli_dir.empty()) path.push_back(cli_dir);
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        auto beside = exe.parent_path() / "plugins";
+        if (std::filesystem::is_directory(beside, ec)) path.push_back(beside.string());
+    }
+    path.push_back(PROXYD_PLUGIN_DIR);
+    return path;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    std::string config_path = "/etc/proxyd/proxyd.toml";
+    std::string plugin_dir;
+    bool test_only = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:tp:vh")) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 't': test_only = true; break;
+        case 'p': plugin_dir = optarg; break;
+        case 'v': std::printf("proxyd %s (plugin ABI %d.%d)\n", PROXYD_VERSION, PROXYD_ABI_MAJOR, PROXYD_ABI_MINOR); return 0;
+        case 'h': std::fputs(kUsage, stdout); return 0;
+        default: std::fputs(kUsage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        std::fprintf(stderr, "proxyd: unexpected argument '%s'\n%s", argv[optind], kUsage);
+        return 2;
+    }
+
+    // Errors during loading go to stderr; the configured error log takes over once it is open.
+    proxyd::LogFile startup_log;
+    std::string ignored;
+    startup_log.open("stderr", ignored);
+    proxyd::Logger startup_logger(startup_log);
+    proxyd::PluginHost host;
+    proxyd::init_plugin_host(host, startup_logger);
+
+    proxyd::LoadOptions options;
+    options.plugin_search_path = plugin_search_path(plugin_dir);
+    options.host = &host.api;
+    std::vector<std::string> errors;
+    auto config = proxyd::load_config(config_path, options, errors);
+    if (!config) {
+        for (const auto &e : errors) std::fprintf(stderr, "proxyd: %s\n", e.c_str());
+        std::fprintf(stderr, "proxyd: configuration %s has %zu error(s)\n", config_path.c_str(), errors.size());
+        return 1;
+    }
+    if (test_only) {
+        std::printf("proxyd: configuration %s OK\nconfiguration OK\n", config->path.c_str());
+        return 0;
+    }
+
+    proxyd::LogFile error_log, access_log;
+    std::string error;
+    if (!error_log.open(config->log.error, error) || !access_log.open(config->log.access, error)) {
+        std::fprintf(stderr, "proxyd: %s\n", error.c_str());
+        return 1;
+    }
+    proxyd::Logger logger(error_log, config->log.level);
+    host.logger = &logger; // plugins log through the configured error log from here on
+    int status = proxyd::run_server(*config, host, logger, access_log);
+    config.reset(); // plugin instances go before the logger they may use
+    return status;
+}

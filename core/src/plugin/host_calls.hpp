@@ -1,0 +1,22 @@
+// The host table handed to plugins (proxyd_host), with the process's logger beside it so that
+// host calls without a context argument can reach it. One per process, built by the entry point.
+#pragma once
+
+#include "log/logger.hpp"
+
+#include <proxyd/plugin.h>
+
+namespace proxyd {
+
+struct PluginHost {
+    proxyd_host api; // first member: a proxyd_host* handed to a plugin converts back
+    const Logger *logger;
+};
+
+void fill_config_host_calls(proxyd_host &host);
+void fill_request_host_calls(proxyd_host &host); // server/request_host_calls.cpp
+
+// Builds the complete table.
+void init_plugin_host(PluginHost &host, const Logger &logger);
+
+} // namespace proxyd

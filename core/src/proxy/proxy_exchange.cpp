@@ -1,0 +1,470 @@
+#include "proxy/proxy_exchange.hpp"
+
+#include "http/header_rules.hpp"
+#include "http/status_text.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "server/client_connection.hpp"
+#include "server/worker.hpp"
+
+#include <cstdio>
+
+namespace proxyd {
+
+namespace {
+
+constexpr size_t kMaxResponseHead = 64 * 1024;
+
+ProxyExchange *self_of(llhttp_t *p) { return static_cast<ProxyExchange *>(p->data); }
+
+bool is_idempotent(std::string_view method) {
+    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" || method == "DELETE" ||
+           method == "TRACE";
+}
+
+std::string hex(size_t n) {
+    char buf[32];
+    int len = std::snprintf(buf, sizeof buf, "%zx", n);
+    return std::string(buf, static_cast<size_t>(len));
+}
+
+} // namespace
+
+const llhttp_settings_t &ProxyExchange::parser_settings() {
+    static const llhttp_settings_t settings = [] {
+        llhttp_settings_t s;
+        llhttp_settings_init(&s);
+        s.on_message_begin = on_message_begin;
+        s.on_status = on_status;
+        s.on_header_field = on_header_field;
+        s.on_header_value = on_header_value;
+        s.on_headers_complete = on_headers_complete;
+        s.on_body = on_body;
+        s.on_message_complete = on_message_complete;
+        return s;
+    }();
+    return settings;
+}
+
+ProxyExchange::ProxyExchange(ClientConnection &client, UpstreamPool &pool)
+    : client_(&client), pool_(pool), tried_(new bool[pool.peer_count()]()) {}
+
+ProxyExchange::~ProxyExchange() {
+    if (upstream_) upstream_->close();
+}
+
+void ProxyExchange::start() {
+    client_keep_alive_ = client_->wants_keep_alive();
+    try_next_peer();
+}
+
+// ---- choosing a peer and connecting ---------------------------------------------------------
+
+void ProxyExchange::try_next_peer() {
+    int peer = pool_.pick(tried_.get(), &client_->request());
+    if (peer < 0) {
+        client_->worker().logger().error("upstream " + pool_.config().name + ": no peer available for " +
+                                         std::string(client_->head().target()));
+        client_->send_error(502, !request_complete_);
+        return;
+    }
+    tried_[static_cast<size_t>(peer)] = true;
+    ++tries_;
+    peer_ = peer;
+    connected_ = false;
+    response_started_ = false;
+    llhttp_init(&parser_, HTTP_RESPONSE, &parser_settings());
+    parser_.data = this;
+    response_.clear();
+
+    AccessRecord &record = client_->record();
+    const std::string &address = pool_.config().peers[static_cast<size_t>(peer)].address_text;
+    record.upstream = tries_ == 1 ? address : record.upstream + "," + address;
+
+    if (UpstreamConnection *idle = pool_.take_idle(static_cast<size_t>(peer))) {
+        upstream_ = idle;
+        upstream_->attach(this);
+        on_upstream_connected(0);
+        return;
+    }
+    upstream_ = new UpstreamConnection(pool_, static_cast<size_t>(peer));
+    int rc = upstream_->connect(this, static_cast<uint64_t>(pool_.config().connect_timeout.count()));
+    if (rc != 0) {
+        upstream_ = nullptr; // connect() closed it
+        fail(PROXYD_OUTCOME_CONNECT_FAILED, rc, "connect");
+    }
+}
+
+void ProxyExchange::on_upstream_connected(int status) {
+    if (status != 0) return fail(PROXYD_OUTCOME_CONNECT_FAILED, status, "connect");
+    connected_ = true;
+    upstream_->arm_timeout(static_cast<uint64_t>(pool_.config().read_timeout.count()));
+    upstream_->read_start();
+    upstream_->send(build_request_head());
+    // The body bytes are kept until a response arrives only when a retry could need them; a
+    // request with a body is not retried once sent (see fail()).
+    for (auto &chunk : unsent_) upstream_->send(std::move(chunk));
+    unsent_.clear();
+    unsent_bytes_ = 0;
+}
+
+std::string ProxyExchange::build_request_head() const {
+    const ClientConnection &c = *client_;
+    const ListenerConfig &listener = c.listener();
+    const MessageHead &head = c.head();
+    const proxyd_request &request = c.request();
+    std::string out;
+    out.reserve(head.size() + 256);
+
+    out.append(c.method()).append(" ");
+    std::string_view target = head.target();
+    std::string_view path(request.path.ptr, request.path.len);
+    if (c.path_rewritten() || target.front() != '/') {
+        // A routing plugin rewrote the path, or the target was absolute-form: send origin-form.
+        out.append(path.empty() ? "/" : path);
+        if (request.query.len) out.append("?").append(request.query.ptr, request.query.len);
+    } else {
+        out.append(target);
+    }
+    out.append(" HTTP/1.1\r\n");
+
+    std::vector<std::string_view> connection_tokens;
+    for (size_t i = 0; i < head.header_count(); ++i)
+        if (iequals(head.header_name(i), "connection")) split_tokens(head.header_value(i), connection_tokens);
+
+    std::string_view prior_xff, prior_forwarded, prior_via;
+    bool has_host = false;
+    for (size_t i = 0; i < head.header_count(); ++i) {
+        std::string_view name = head.header_name(i);
+        if (must_drop_when_forwarding(name, connection_tokens) || iequals(name, "content-length")) continue;
+        if (listener.add_x_forwarded && iequals(name, "x-forwarded-for")) {
+            prior_xff = head.header_value(i);
+            continue;
+        }
+        if (listener.add_x_forwarded && (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-host")))
+            continue;
+        if (listener.add_forwarded && iequals(name, "forwarded")) {
+            prior_forwarded = head.header_value(i);
+            continue;
+        }
+        if (listener.add_via && iequals(name, "via")) {
+            prior_via = head.header_value(i);
+            continue;
+        }
+        has_host = has_host || iequals(name, "host");
+        out.append(name).append(": ").append(head.header_value(i)).append("\r\n");
+    }
+    std::string_view host(request.host.ptr, request.host.len);
+    if (!has_host) {
+        // HTTP/1.1 upstream requests need a Host; an HTTP/1.0 client may have sent none.
+        out.append("Host: ")
+            .append(host.empty() ? pool_.config().peers[static_cast<size_t>(peer_)].address_text : host)
+            .append("\r\n");
+    }
+    std::string_view ip = c.client_ip();
+    if (listener.add_x_forwarded) {
+        out.append("X-Forwarded-For: ");
+        if (!prior_xff.empty()) out.append(prior_xff).append(", ");
+        out.append(ip).append("\r\nX-Forwarded-Proto: http\r\n");
+        if (!host.empty()) out.append("X-Forwarded-Host: ").append(host).append("\r\n");
+    }
+    if (listener.add_forwarded) {
+        out.append("Forwarded: ");
+        if (!prior_forwarded.empty()) out.append(prior_forwarded).append(", ");
+        bool v6 = ip.find(':') != std::string_view::npos;
+        out.append("for=").append(v6 ? "\"[" : "").append(ip).append(v6 ? "]\"" : "");
+        if (!host.empty()) out.append(";host=\"").append(host).append("\"");
+        out.append(";proto=http\r\n");
+    }
+    if (listener.add_via) {
+        out.append("Via: ");
+        if (!prior_via.empty()) out.append(prior_via).append(", ");
+        out.append(request.http_minor == 0 ? "1.0" : "1.1").append(" proxyd\r\n");
+    }
+    if (c.request_chunked())
+        out.append("Transfer-Encoding: chunked\r\n");
+    else if (c.request_content_length() >= 0)
+        out.append("Content-Length: ").append(std::to_string(c.request_content_length())).append("\r\n");
+    out.append("\r\n");
+    return out;
+}
+
+// ---- the request body -----------------------------------------------------------------------
+
+void ProxyExchange::forward_to_upstream(std::string data) {
+    if (connected_ && upstream_) {
+        upstream_->send(std::move(data));
+        if (upstream_->queued_bytes() > UpstreamConnection::kHighWater) client_->pause_body();
+    } else {
+        unsent_bytes_ += data.size();
+        unsent_.push_back(std::move(data));
+        if (unsent_bytes_ > UpstreamConnection::kHighWater) client_->pause_body();
+    }
+}
+
+void ProxyExchange::on_request_body(std::string_view data) {
+    if (data.empty()) return;
+    if (client_->request_chunked()) {
+        std::string framed;
+        framed.reserve(data.size() + 16);
+        framed.append(hex(data.size())).append("\r\n").append(data).append("\r\n");
+        forward_to_upstream(std::move(framed));
+    } else {
+        forward_to_upstream(std::string(data));
+    }
+}
+
+void ProxyExchange::on_request_complete() {
+    request_complete_ = true;
+    if (client_->request_chunked()) forward_to_upstream("0\r\n\r\n");
+}
+
+void ProxyExchange::on_upstream_drained() {
+    if (client_ && upstream_ && upstream_->queued_bytes() <= UpstreamConnection::kLowWater) client_->resume_body();
+    if (upstream_ && connected_) upstream_->arm_timeout(static_cast<uint64_t>(pool_.config().read_timeout.count()));
+}
+
+// ---- the response ---------------------------------------------------------------------------
+
+void ProxyExchange::on_upstream_read(const char *data, size_t len) {
+    response_started_ = true;
+    upstream_->arm_timeout(static_cast<uint64_t>(pool_.config().read_timeout.count()));
+    in_parser_ = true;
+    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    in_parser_ = false;
+    if (err == HPE_PAUSED) {
+        // The response ended; bytes after it mean the peer is out of step: never reuse it.
+        const char *pos = llhttp_get_error_pos(&parser_);
+        bool extra = pos != data + len;
+        return release_upstream(!extra && llhttp_should_keep_alive(&parser_)), finish_response();
+    }
+    if (err != HPE_OK) {
+        client_->worker().logger().warn(
+            "upstream " + pool_.config().name + " " + pool_.config().peers[static_cast<size_t>(peer_)].address_text +
+            ": invalid response (" + llhttp_errno_name(err) + ": " + parse_error_reason(&parser_) + ")");
+        if (!head_sent_) return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
+        release_upstream(false);
+        client_->abort();
+    }
+}
+
+void ProxyExchange::on_upstream_closed(int status) {
+    if (head_sent_ && !response_complete_ && llhttp_message_needs_eof(&parser_) && status == UV_EOF) {
+        // A response delimited by the connection's end: EOF completes it.
+        llhttp_finish(&parser_);
+        release_upstream(false);
+        return finish_response();
+    }
+    if (!head_sent_) return fail(PROXYD_OUTCOME_BROKEN, status, "read");
+    // Mid-body: the client must see a truncated message, so its connection is cut.
+    client_->worker().logger().warn("upstream " + pool_.config().name + " " +
+                                    pool_.config().peers[static_cast<size_t>(peer_)].address_text +
+                                    ": closed mid-response (" + uv_strerror(status) + ")");
+    release_upstream(false);
+    client_->abort();
+}
+
+void ProxyExchange::on_upstream_timeout() {
+    if (!connected_) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "connect");
+    if (!head_sent_) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "read");
+    client_->worker().logger().warn("upstream " + pool_.config().name + ": read timed out mid-response");
+    release_upstream(false);
+    client_->abort();
+}
+
+int ProxyExchange::on_message_begin(llhttp_t *p) {
+    self_of(p)->response_.clear();
+    return 0;
+}
+
+int ProxyExchange::on_status(llhttp_t *p, const char *at, size_t len) {
+    ProxyExchange *self = self_of(p);
+    return self->response_.append_reason({at, len}) > kMaxResponseHead ? HPE_USER : 0;
+}
+
+int ProxyExchange::on_header_field(llhttp_t *p, const char *at, size_t len) {
+    ProxyExchange *self = self_of(p);
+    return self->response_.append_header_name({at, len}) > kMaxResponseHead ? HPE_USER : 0;
+}
+
+int ProxyExchange::on_header_value(llhttp_t *p, const char *at, size_t len) {
+    ProxyExchange *self = self_of(p);
+    return self->response_.append_header_value({at, len}) > kMaxResponseHead ? HPE_USER : 0;
+}
+
+int ProxyExchange::on_headers_complete(llhttp_t *p) {
+    ProxyExchange *self = self_of(p);
+    int status = p->status_code;
+    if (status == 101) return HPE_USER; // we never asked for an upgrade
+    if (status >= 100 && status < 200) {
+        // Interim response (100 Continue, 103 Early Hints): relay it to HTTP/1.1 clients and go
+        // on reading the final one (RFC 9110 §15.2).
+        if (self->client_->http_minor() >= 1) {
+            std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_text(status)) + "\r\n";
+            for (size_t i = 0; i < self->response_.header_count(); ++i)
+                if (!is_hop_by_hop(self->response_.header_name(i)))
+                    out.append(self->response_.header_name(i)).append(": ").append(self->response_.header_value(i)).append("\r\n");
+            out.append("\r\n");
+            self->client_->send(std::move(out));
+        }
+        return 0;
+    }
+    return self->send_response_head();
+}
+
+int ProxyExchange::send_response_head() {
+    ClientConnection &c = *client_;
+    const ListenerConfig &listener = c.listener();
+    int status = parser_.status_code;
+    final_status_ = status;
+    pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
+
+    bool head_request = c.method() == "HEAD";
+    bool bodyless = head_request || status == 204 || status == 304;
+    bool upstream_length = (parser_.flags & F_CONTENT_LENGTH) && !(parser_.flags & F_CHUNKED);
+    if (bodyless) client_framing_ = Framing::None;
+    else if (upstream_length) client_framing_ = Framing::ContentLength;
+    else if (c.http_minor() >= 1) client_framing_ = Framing::Chunked;
+    else client_framing_ = Framing::UntilClose;
+    if (client_framing_ == Framing::UntilClose) client_keep_alive_ = false;
+
+    std::vector<std::string_view> connection_tokens;
+    for (size_t i = 0; i < response_.header_count(); ++i)
+        if (iequals(response_.header_name(i), "connection")) split_tokens(response_.header_value(i), connection_tokens);
+
+    std::string out;
+    out.reserve(response_.size() + 160);
+    std::string_view reason = response_.reason();
+    out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+    out.append(reason.empty() ? status_text(status) : reason).append("\r\n");
+    bool has_date = false;
+    std::string_view prior_via;
+    for (size_t i = 0; i < response_.header_count(); ++i) {
+        std::string_view name = response_.header_name(i);
+        if (must_drop_when_forwarding(name, connection_tokens)) continue;
+        // A HEAD or 304 response keeps the Content-Length of the representation it describes.
+        if (iequals(name, "content-length") && !(bodyless && !(parser_.flags & F_CHUNKED))) continue;
+        if (listener.add_via && iequals(name, "via")) {
+            prior_via = response_.header_value(i);
+            continue;
+        }
+        has_date = has_date || iequals(name, "date");
+        out.append(name).append(": ").append(response_.header_value(i)).append("\r\n");
+    }
+    if (!has_date) out.append("Date: ").append(c.worker().dates().http_date()).append("\r\n");
+    if (listener.add_via) {
+        out.append("Via: ");
+        if (!prior_via.empty()) out.append(prior_via).append(", ");
+        out.append("1.1 proxyd\r\n");
+    }
+    if (client_framing_ == Framing::ContentLength)
+        out.append("Content-Length: ").append(std::to_string(parser_.content_length)).append("\r\n");
+    else if (client_framing_ == Framing::Chunked)
+        out.append("Transfer-Encoding: chunked\r\n");
+    if (!client_keep_alive_) out.append("Connection: close\r\n");
+    else if (c.http_minor() == 0) out.append("Connection: keep-alive\r\n");
+    out.append("\r\n");
+
+    head_sent_ = true;
+    c.record().status = status;
+    c.record().upstream_status = status;
+    c.send(std::move(out));
+    // llhttp cannot know a response answers HEAD; 1 tells it there is no body.
+    return head_request ? 1 : 0;
+}
+
+int ProxyExchange::on_body(llhttp_t *p, const char *at, size_t len) {
+    ProxyExchange *self = self_of(p);
+    ClientConnection &c = *self->client_;
+    c.record().body_bytes += len;
+    if (self->client_framing_ == Framing::Chunked) {
+        std::string framed;
+        framed.reserve(len + 16);
+        framed.append(hex(len)).append("\r\n").append(at, len).append("\r\n");
+        c.send(std::move(framed));
+    } else {
+        c.send(std::string(at, len));
+    }
+    if (c.queued_bytes() > ClientConnection::kHighWater && !self->upstream_paused_) {
+        self->upstream_paused_ = true;
+        self->upstream_->read_stop();
+    }
+    return 0;
+}
+
+int ProxyExchange::on_message_complete(llhttp_t *p) {
+    ProxyExchange *self = self_of(p);
+    if (!self->head_sent_) return 0; // the end of an interim (1xx) response
+    self->response_complete_ = true;
+    if (self->client_framing_ == Framing::Chunked) self->client_->send("0\r\n\r\n");
+    return HPE_PAUSED;
+}
+
+void ProxyExchange::on_client_drained() {
+    if (upstream_paused_ && upstream_ && client_->queued_bytes() <= ClientConnection::kLowWater) {
+        upstream_paused_ = false;
+        upstream_->read_start();
+    }
+}
+
+void ProxyExchange::release_upstream(bool reusable) {
+    if (!upstream_) return;
+    UpstreamConnection *c = upstream_;
+    upstream_ = nullptr;
+    // Reusable only after a complete exchange in both directions.
+    if (reusable && response_complete_ && request_complete_ && unsent_.empty())
+        pool_.put_idle(c);
+    else
+        c->close();
+}
+
+void ProxyExchange::finish_response() {
+    // Must be the last thing this exchange does: the connection may delete it.
+    client_->finish_exchange(client_keep_alive_);
+}
+
+// ---- failures -------------------------------------------------------------------------------
+
+void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what) {
+    const UpstreamConfig &config = pool_.config();
+    size_t peer = static_cast<size_t>(peer_);
+    bool stale_reuse = upstream_ && upstream_->reused() && !response_started_ && outcome == PROXYD_OUTCOME_BROKEN;
+    if (upstream_) {
+        upstream_->close();
+        upstream_ = nullptr;
+    }
+    Worker &worker = client_->worker();
+    if (stale_reuse) {
+        // The peer closed a pooled connection as we reused it: an ordinary race, not a failure
+        // of the peer. Try again (a fresh connection unless another idle one is there).
+        tried_[peer] = false;
+        --tries_;
+    } else {
+        worker.logger().warn("upstream " + config.name + " " + config.peers[peer].address_text + ": " + what +
+                             (uv_status ? std::string(": ") + uv_strerror(uv_status) : std::string()));
+        pool_.record_outcome(peer, outcome);
+    }
+    // Safe to try another peer when nothing reached this one (connect failed), or when the
+    // request is idempotent, bodiless and no response byte came back.
+    bool nothing_sent = outcome == PROXYD_OUTCOME_CONNECT_FAILED ||
+                        (outcome == PROXYD_OUTCOME_TIMEOUT && !connected_);
+    bool replayable = is_idempotent(client_->method()) && !client_->request_has_body() && !response_started_;
+    bool any_untried = false;
+    for (size_t i = 0; i < pool_.peer_count(); ++i) any_untried = any_untried || !tried_[i];
+    if ((nothing_sent || replayable || stale_reuse) && tries_ < config.max_tries && any_untried) {
+        return try_next_peer();
+    }
+    client_->record().upstream_status = 0;
+    client_->send_error(outcome == PROXYD_OUTCOME_TIMEOUT ? 504 : 502, !request_complete_);
+}
+
+bool ProxyExchange::on_client_gone() {
+    client_ = nullptr;
+    if (upstream_) {
+        // Mid-message: the connection is out of step and cannot go back to the pool.
+        upstream_->close();
+        upstream_ = nullptr;
+    }
+    return false;
+}
+
+} // namespace proxyd

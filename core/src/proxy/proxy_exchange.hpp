@@ -1,0 +1,85 @@
+// A request forwarded to an upstream group: pick a peer through the balancer, take a pooled
+// connection or connect, forward the head (hop-by-hop fields removed, X-Forwarded-*/Forwarded/Via
+// added) and stream the body both ways with backpressure. A failure before any response byte is
+// retried on another peer when that is safe; otherwise the client gets 502, or 504 on a timeout.
+// Worker thread only.
+#pragma once
+
+#include "http/message_head.hpp"
+#include "proxy/upstream_connection.hpp"
+#include "server/exchange.hpp"
+
+#include <llhttp.h>
+#include <memory>
+#include <proxyd/plugin.h>
+#include <string>
+#include <vector>
+
+namespace proxyd {
+
+class ClientConnection;
+class UpstreamPool;
+
+class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
+  public:
+    ProxyExchange(ClientConnection &client, UpstreamPool &pool);
+    ~ProxyExchange() override;
+
+    void start();
+
+    void on_request_body(std::string_view data) override;
+    void on_request_complete() override;
+    void on_client_drained() override;
+    bool on_client_gone() override;
+
+  private:
+    enum class Framing { None, ContentLength, Chunked, UntilClose };
+
+    void try_next_peer();
+    std::string build_request_head() const;
+    void forward_to_upstream(std::string data);
+    void fail(proxyd_outcome outcome, int uv_status, const char *what);
+    void finish_response();
+    void release_upstream(bool reusable);
+
+    // UpstreamConnection::Owner
+    void on_upstream_connected(int status) override;
+    void on_upstream_read(const char *data, size_t len) override;
+    void on_upstream_closed(int status) override;
+    void on_upstream_timeout() override;
+    void on_upstream_drained() override;
+
+    // llhttp (response) callbacks
+    static int on_message_begin(llhttp_t *p);
+    static int on_status(llhttp_t *p, const char *at, size_t len);
+    static int on_header_field(llhttp_t *p, const char *at, size_t len);
+    static int on_header_value(llhttp_t *p, const char *at, size_t len);
+    static int on_headers_complete(llhttp_t *p);
+    static int on_body(llhttp_t *p, const char *at, size_t len);
+    static int on_message_complete(llhttp_t *p);
+    static const llhttp_settings_t &parser_settings();
+    int send_response_head();
+
+    ClientConnection *client_;
+    UpstreamPool &pool_;
+    UpstreamConnection *upstream_ = nullptr;
+    std::unique_ptr<bool[]> tried_;
+    std::vector<std::string> unsent_; // request bytes waiting for the connection
+    size_t unsent_bytes_ = 0;
+    llhttp_t parser_{};
+    MessageHead response_;
+    int peer_ = -1;
+    unsigned tries_ = 0;
+    int final_status_ = 0;
+    Framing client_framing_ = Framing::None;
+    bool connected_ = false;
+    bool request_complete_ = false;
+    bool response_started_ = false; // a response byte arrived from the current peer
+    bool head_sent_ = false;        // the final response head went to the client
+    bool response_complete_ = false;
+    bool client_keep_alive_ = false;
+    bool upstream_paused_ = false;
+    bool in_parser_ = false;
+};
+
+} // namespace proxyd

@@ -1,0 +1,148 @@
+#include "proxy/upstream_connection.hpp"
+
+#include "proxy/upstream_pool.hpp"
+#include "server/worker.hpp"
+
+namespace proxyd {
+
+namespace {
+struct UpstreamWrite {
+    uv_write_t req;
+    std::string data;
+    UpstreamConnection *connection;
+};
+} // namespace
+
+UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer) : pool_(pool), peer_(peer) {
+    uv_loop_t *loop = pool.worker().loop();
+    uv_tcp_init(loop, &tcp_);
+    tcp_.data = this;
+    uv_timer_init(loop, &timer_);
+    timer_.data = this;
+}
+
+int UpstreamConnection::connect(Owner *owner, uint64_t timeout_ms) {
+    owner_ = owner;
+    const auto &address = pool_.config().peers[peer_].address;
+    connect_req_.data = this;
+    int rc = uv_tcp_connect(&connect_req_, &tcp_, address.sockaddr_ptr(), [](uv_connect_t *req, int status) {
+        auto *self = static_cast<UpstreamConnection *>(req->data);
+        if (self->closing_) return;
+        if (status == 0) uv_tcp_nodelay(&self->tcp_, 1);
+        if (self->owner_) self->owner_->on_upstream_connected(status);
+    });
+    if (rc != 0) {
+        owner_ = nullptr;
+        close();
+        return rc;
+    }
+    arm_timeout(timeout_ms);
+    return 0;
+}
+
+void UpstreamConnection::attach(Owner *owner) {
+    owner_ = owner;
+    idle_ = false;
+    reused_ = true;
+    uv_timer_stop(&timer_);
+    read_stop();
+}
+
+void UpstreamConnection::park(uint64_t idle_timeout_ms) {
+    owner_ = nullptr;
+    idle_ = true;
+    // Reading while idle notices the peer closing (EOF) so the pool drops the connection.
+    read_start();
+    uv_timer_start(&timer_, [](uv_timer_t *t) { static_cast<UpstreamConnection *>(t->data)->on_idle_event(); },
+                   idle_timeout_ms, 0);
+}
+
+void UpstreamConnection::on_idle_event() {
+    pool_.forget_idle(this);
+    close();
+}
+
+void UpstreamConnection::send(std::string data) {
+    if (closing_ || data.empty()) return;
+    auto *w = new UpstreamWrite{{}, std::move(data), this};
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    queued_ += w->data.size();
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&tcp_), &buf, 1, [](uv_write_t *req, int status) {
+        auto *write = static_cast<UpstreamWrite *>(req->data);
+        UpstreamConnection *self = write->connection;
+        self->queued_ -= write->data.size();
+        delete write;
+        if (self->closing_ || !self->owner_) return;
+        if (status < 0) {
+            self->owner_->on_upstream_closed(status);
+            return;
+        }
+        if (self->queued_ <= kLowWater) self->owner_->on_upstream_drained();
+    });
+    if (rc != 0) {
+        queued_ -= w->data.size();
+        delete w;
+        // Reported through the read side: a broken socket also fails its reads.
+    }
+}
+
+void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
+    auto *self = static_cast<UpstreamConnection *>(h->data);
+    *buf = uv_buf_init(self->pool_.worker().read_buffer(), Worker::kReadBufferSize);
+}
+
+void UpstreamConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    auto *self = static_cast<UpstreamConnection *>(s->data);
+    if (nread == 0 || self->closing_) return;
+    if (self->idle_) {
+        // An idle connection must be silent: EOF, an error or stray bytes all end it.
+        self->pool_.forget_idle(self);
+        self->close();
+        return;
+    }
+    if (!self->owner_) return;
+    if (nread < 0) {
+        self->read_stop();
+        self->owner_->on_upstream_closed(static_cast<int>(nread));
+        return;
+    }
+    self->owner_->on_upstream_read(buf->base, static_cast<size_t>(nread));
+}
+
+void UpstreamConnection::read_start() {
+    if (reading_ || closing_) return;
+    if (uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read) == 0) reading_ = true;
+}
+
+void UpstreamConnection::read_stop() {
+    if (!reading_) return;
+    uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
+    reading_ = false;
+}
+
+void UpstreamConnection::arm_timeout(uint64_t ms) {
+    if (closing_) return;
+    uv_timer_start(
+        &timer_,
+        [](uv_timer_t *t) {
+            auto *self = static_cast<UpstreamConnection *>(t->data);
+            if (self->idle_) return self->on_idle_event();
+            if (self->owner_) self->owner_->on_upstream_timeout();
+        },
+        ms, 0);
+}
+
+void UpstreamConnection::close() {
+    if (closing_) return;
+    closing_ = true;
+    owner_ = nullptr;
+    auto on_closed = [](uv_handle_t *h) {
+        auto *self = static_cast<UpstreamConnection *>(h->data);
+        if (--self->handles_open_ == 0) delete self;
+    };
+    uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), on_closed);
+}
+
+} // namespace proxyd

@@ -1,0 +1,74 @@
+// One TCP connection to an upstream peer. It is either attached to an Owner (a proxy exchange
+// using it) or idle in its pool. One timer serves the connect, read and idle timeouts.
+// Lifetime: freed in the close callback of its last handle; close() may be called at any time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <uv.h>
+
+namespace proxyd {
+
+class UpstreamPool;
+
+class UpstreamConnection {
+  public:
+    class Owner {
+      public:
+        virtual void on_upstream_connected(int status) = 0;
+        virtual void on_upstream_read(const char *data, size_t len) = 0;
+        virtual void on_upstream_closed(int status) = 0; // UV_EOF or an error
+        virtual void on_upstream_timeout() = 0;
+        virtual void on_upstream_drained() = 0;
+
+      protected:
+        ~Owner() = default;
+    };
+
+    UpstreamConnection(UpstreamPool &pool, size_t peer);
+    UpstreamConnection(const UpstreamConnection &) = delete;
+    UpstreamConnection &operator=(const UpstreamConnection &) = delete;
+
+    size_t peer() const { return peer_; }
+    bool reused() const { return reused_; }
+
+    // Starts connecting; the owner hears on_upstream_connected. A non-zero return means the
+    // attempt failed at once and no callback will come (the connection is already closing).
+    int connect(Owner *owner, uint64_t timeout_ms);
+    // Takes an idle connection out of the pool for owner.
+    void attach(Owner *owner);
+    // Back to the pool's idle list (the pool closes it if it has no room).
+    void park(uint64_t idle_timeout_ms);
+
+    void send(std::string data);
+    size_t queued_bytes() const { return queued_; }
+    void read_start();
+    void read_stop();
+    // (Re)starts the timer: the owner hears on_upstream_timeout after ms without a restart.
+    void arm_timeout(uint64_t ms);
+    void close();
+
+    static constexpr size_t kHighWater = 256 * 1024;
+    static constexpr size_t kLowWater = 64 * 1024;
+
+  private:
+    ~UpstreamConnection() = default;
+    static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+    static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+    void on_idle_event();
+
+    UpstreamPool &pool_;
+    size_t peer_;
+    Owner *owner_ = nullptr;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    uv_connect_t connect_req_{};
+    size_t queued_ = 0;
+    int handles_open_ = 2;
+    bool reading_ = false;
+    bool reused_ = false;
+    bool idle_ = false;
+    bool closing_ = false;
+};
+
+} // namespace proxyd

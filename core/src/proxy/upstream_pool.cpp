@@ -1,0 +1,84 @@
+#include "proxy/upstream_pool.hpp"
+
+#include "proxy/upstream_connection.hpp"
+#include "server/worker.hpp"
+
+#include <algorithm>
+
+namespace proxyd {
+
+UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state)
+    : worker_(worker), config_(config), balancer_state_(balancer_state), peers_(config.peers.size()) {
+    for (const auto &p : config.peers)
+        views_.push_back(proxyd_peer{{p.address_text.data(), p.address_text.size()}, p.weight, false});
+}
+
+UpstreamPool::~UpstreamPool() { close_all_idle(); }
+
+int UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
+    uint64_t now = uv_now(worker_.loop());
+    bool any_untried_up = false;
+    for (size_t i = 0; i < peers_.size(); ++i) {
+        views_[i].down = peers_[i].down_until_ms > now;
+        any_untried_up = any_untried_up || (!tried[i] && !views_[i].down);
+    }
+    if (!any_untried_up)
+        for (auto &v : views_) v.down = false;
+    const auto &hooks = *config_.balancer->descriptor().balancing;
+    int chosen = hooks.pick(config_.balancer->raw(), balancer_state_, views_.data(), views_.size(), tried, request);
+    if (chosen >= static_cast<int>(peers_.size()) || (chosen >= 0 && tried[chosen])) {
+        worker_.logger().error("upstream " + config_.name + ": balancer " + config_.balancer->module().name() +
+                               " picked an invalid peer " + std::to_string(chosen));
+        return -1;
+    }
+    return chosen;
+}
+
+UpstreamConnection *UpstreamPool::take_idle(size_t peer) {
+    auto &idle = peers_[peer].idle;
+    if (idle.empty()) return nullptr;
+    // Most recently parked first: it is the least likely to have been closed by the peer.
+    UpstreamConnection *c = idle.back();
+    idle.pop_back();
+    return c;
+}
+
+void UpstreamPool::put_idle(UpstreamConnection *connection) {
+    auto &idle = peers_[connection->peer()].idle;
+    if (closed_ || worker_.stopping() || idle.size() >= config_.keepalive) {
+        connection->close();
+        return;
+    }
+    idle.push_back(connection);
+    connection->park(static_cast<uint64_t>(config_.keepalive_timeout.count()));
+}
+
+void UpstreamPool::forget_idle(UpstreamConnection *connection) {
+    auto &idle = peers_[connection->peer()].idle;
+    idle.erase(std::remove(idle.begin(), idle.end(), connection), idle.end());
+}
+
+void UpstreamPool::record_outcome(size_t peer, proxyd_outcome outcome) {
+    PeerState &p = peers_[peer];
+    if (outcome == PROXYD_OUTCOME_SUCCESS) {
+        p.fails = 0;
+    } else if (config_.max_fails > 0 && ++p.fails >= config_.max_fails) {
+        p.down_until_ms = uv_now(worker_.loop()) + static_cast<uint64_t>(config_.fail_timeout.count());
+        p.fails = 0;
+        worker_.logger().warn("upstream " + config_.name + " " + config_.peers[peer].address_text +
+                               ": marked down for " + std::to_string(config_.fail_timeout.count()) + " ms");
+    }
+    const auto &hooks = *config_.balancer->descriptor().balancing;
+    if (hooks.outcome) hooks.outcome(config_.balancer->raw(), balancer_state_, peer, outcome);
+}
+
+void UpstreamPool::close_all_idle() {
+    closed_ = true;
+    for (auto &p : peers_) {
+        std::vector<UpstreamConnection *> idle;
+        idle.swap(p.idle);
+        for (UpstreamConnection *c : idle) c->close();
+    }
+}
+
+} // namespace proxyd

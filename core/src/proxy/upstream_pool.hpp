@@ -1,0 +1,53 @@
+// The per-worker state of one upstream group: its peers' idle keep-alive connections, their
+// passive health (max_fails within fail_timeout marks a peer down), and the balancer's worker
+// state. Worker thread only.
+#pragma once
+
+#include "config/config.hpp"
+
+#include <proxyd/plugin.h>
+#include <vector>
+
+namespace proxyd {
+
+class UpstreamConnection;
+class Worker;
+
+class UpstreamPool {
+  public:
+    UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state);
+    ~UpstreamPool();
+    UpstreamPool(const UpstreamPool &) = delete;
+    UpstreamPool &operator=(const UpstreamPool &) = delete;
+
+    Worker &worker() { return worker_; }
+    const UpstreamConfig &config() const { return config_; }
+    size_t peer_count() const { return peers_.size(); }
+
+    // The balancer's choice among peers not yet tried (tried has peer_count() entries), or -1.
+    // When every untried peer is marked down they are offered anyway: a pool that refuses every
+    // request while its peers recover is worse than one that tries.
+    int pick(const bool *tried, const proxyd_request *request);
+
+    UpstreamConnection *take_idle(size_t peer);
+    void put_idle(UpstreamConnection *connection);
+    void forget_idle(UpstreamConnection *connection);
+    void record_outcome(size_t peer, proxyd_outcome outcome);
+    void close_all_idle();
+
+  private:
+    struct PeerState {
+        std::vector<UpstreamConnection *> idle;
+        uint32_t fails = 0;
+        uint64_t down_until_ms = 0;
+    };
+
+    Worker &worker_;
+    const UpstreamConfig &config_;
+    void *balancer_state_;
+    std::vector<PeerState> peers_;
+    std::vector<proxyd_peer> views_;
+    bool closed_ = false;
+};
+
+} // namespace proxyd

@@ -1,0 +1,561 @@
+#include "server/client_connection.hpp"
+
+#include "http/header_rules.hpp"
+#include "http/status_text.hpp"
+#include "proxy/proxy_exchange.hpp"
+#include "server/content_exchange.hpp"
+#include "server/worker.hpp"
+
+#include <arpa/inet.h>
+#include <cstring>
+
+namespace proxyd {
+
+namespace {
+
+constexpr uint64_t kLingerMs = 2000;
+constexpr size_t kMaxUriBytes = 8192;
+
+ClientConnection *self_of(llhttp_t *p) { return static_cast<ClientConnection *>(p->data); }
+
+uint64_t now_ms(uv_loop_t *loop) { return uv_now(loop); }
+
+std::string peer_ip(const uv_tcp_t *tcp) {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr *>(&ss), &len) != 0) return "-";
+    char buf[INET6_ADDRSTRLEN] = "-";
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name(reinterpret_cast<const sockaddr_in *>(&ss), buf, sizeof buf);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name(reinterpret_cast<const sockaddr_in6 *>(&ss), buf, sizeof buf);
+    return buf;
+}
+
+// The status a parse error earns (RFC 9112): most are 400; an unknown transfer coding is 501.
+int status_for_parse_error(llhttp_errno_t err) {
+    switch (err) {
+    case HPE_INVALID_TRANSFER_ENCODING: return 501;
+    case HPE_INVALID_VERSION: return 505;
+    default: return 400;
+    }
+}
+
+struct ClientWrite {
+    uv_write_t req;
+    std::string data;
+    ClientConnection *connection;
+};
+
+} // namespace
+
+void *RequestArena::allocate(size_t size) {
+    size_t units = (size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
+    blocks_.push_back(std::make_unique<std::max_align_t[]>(units ? units : 1));
+    return blocks_.back().get();
+}
+
+const llhttp_settings_t &ClientConnection::parser_settings() {
+    static const llhttp_settings_t settings = [] {
+        llhttp_settings_t s;
+        llhttp_settings_init(&s);
+        s.on_message_begin = on_message_begin;
+        s.on_url = on_url;
+        s.on_header_field = on_header_field;
+        s.on_header_value = on_header_value;
+        s.on_headers_complete = on_headers_complete;
+        s.on_body = on_body;
+        s.on_message_complete = on_message_complete;
+        return s;
+    }();
+    return settings;
+}
+
+ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
+    : worker_(worker), listener_(listener) {
+    llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
+    parser_.data = this;
+    request_handle_.head = &head_;
+    request_handle_.arena = &arena_;
+}
+
+ClientConnection::~ClientConnection() = default;
+
+void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv_stream_t *server) {
+    auto *c = new ClientConnection(worker, listener);
+    uv_tcp_init(worker.loop(), &c->tcp_);
+    c->tcp_.data = c;
+    uv_timer_init(worker.loop(), &c->timer_);
+    c->timer_.data = c;
+    c->handles_open_ = 2;
+    worker.connection_opened(c);
+    if (uv_accept(server, reinterpret_cast<uv_stream_t *>(&c->tcp_)) != 0) {
+        c->close_now();
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp_, 1);
+    c->client_ip_ = peer_ip(&c->tcp_);
+    c->arm_timer(static_cast<uint64_t>(worker.config().limits.header_timeout.count()), kTimerHeader);
+    uv_read_start(reinterpret_cast<uv_stream_t *>(&c->tcp_), on_alloc, on_read);
+    c->reading_ = true;
+}
+
+int ClientConnection::fd() const {
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<const uv_handle_t *>(&tcp_), &fd);
+    return fd;
+}
+
+bool ClientConnection::wants_keep_alive() const {
+    return llhttp_should_keep_alive(&parser_) && !worker_.stopping();
+}
+
+// ---- reading and parsing --------------------------------------------------------------------
+
+void ClientConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
+    auto *c = static_cast<ClientConnection *>(h->data);
+    *buf = uv_buf_init(c->worker_.read_buffer(), Worker::kReadBufferSize);
+}
+
+void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    auto *c = static_cast<ClientConnection *>(s->data);
+    if (nread == 0) return;
+    if (nread < 0) {
+        // EOF or error: the client is gone (a half-close is treated as gone too: a proxy cannot
+        // tell it from a client that will never read the answer).
+        c->close_now();
+        return;
+    }
+    if (c->shut_down_) return; // lingering: discard
+    c->feed(buf->base, static_cast<size_t>(nread));
+}
+
+void ClientConnection::feed(const char *data, size_t len) {
+    if (paused_ || !pending_.empty() || in_parser_) {
+        pending_.append(data, len);
+        if (pending_.size() > kHighWater && reading_) {
+            uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
+            reading_ = false;
+        }
+        if (paused_ || in_parser_) return;
+        std::string chunk;
+        chunk.swap(pending_);
+        execute(chunk.data(), chunk.size());
+    } else {
+        execute(data, len);
+    }
+    // Pipelined requests whose exchanges finished at once (content handlers) continue here, in a
+    // loop rather than by recursion.
+    while (!paused_ && !closing_ && !pending_.empty()) {
+        std::string chunk;
+        chunk.swap(pending_);
+        execute(chunk.data(), chunk.size());
+    }
+}
+
+void ClientConnection::execute(const char *data, size_t len) {
+    in_parser_ = true;
+    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    in_parser_ = false;
+    if (closing_) return;
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+        // The message ended; keep what follows for after the response.
+        const char *pos = llhttp_get_error_pos(&parser_);
+        pending_.insert(0, pos, static_cast<size_t>(data + len - pos));
+        paused_ = true;
+        if (err == HPE_PAUSED_UPGRADE) {
+            // We never forward Upgrade (it is hop-by-hop), so the request was served as plain
+            // HTTP and the bytes after it are the next request.
+            llhttp_resume_after_upgrade(&parser_);
+            llhttp_pause(&parser_);
+        }
+    } else if (err != HPE_OK) {
+        int status = error_status_ ? error_status_ : status_for_parse_error(err);
+        if (worker_.logger().enabled(PROXYD_LOG_INFO))
+            worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text + ": bad request (" +
+                                  llhttp_errno_name(err) + ": " + parse_error_reason(&parser_) +
+                                  "), answering " + std::to_string(status));
+        if (exchange_)
+            abort(); // mid-body: the exchange may already have answered; cut the connection
+        else
+            send_error(status, true);
+        return;
+    }
+    if (exchange_finished_) complete_exchange();
+}
+
+int ClientConnection::check_head_size(size_t size) {
+    if (size <= worker_.config().limits.max_header_bytes) return 0;
+    error_status_ = 431;
+    return HPE_USER;
+}
+
+int ClientConnection::on_message_begin(llhttp_t *p) {
+    ClientConnection *c = self_of(p);
+    c->in_request_ = true;
+    c->record_.start_ms = now_ms(c->worker_.loop());
+    if (c->timer_mode_ != kTimerHeader)
+        c->arm_timer(static_cast<uint64_t>(c->worker_.config().limits.header_timeout.count()), kTimerHeader);
+    return 0;
+}
+
+int ClientConnection::on_url(llhttp_t *p, const char *at, size_t len) {
+    ClientConnection *c = self_of(p);
+    c->head_.append_target({at, len});
+    if (c->head_.target().size() > kMaxUriBytes) {
+        c->error_status_ = 414;
+        return HPE_USER;
+    }
+    return c->check_head_size(c->head_.size());
+}
+
+int ClientConnection::on_header_field(llhttp_t *p, const char *at, size_t len) {
+    ClientConnection *c = self_of(p);
+    size_t size = c->head_.append_header_name({at, len});
+    if (c->head_.header_count() > c->worker_.config().limits.max_headers) {
+        c->error_status_ = 431;
+        return HPE_USER;
+    }
+    return c->check_head_size(size);
+}
+
+int ClientConnection::on_header_value(llhttp_t *p, const char *at, size_t len) {
+    ClientConnection *c = self_of(p);
+    return c->check_head_size(c->head_.append_header_value({at, len}));
+}
+
+int ClientConnection::on_headers_complete(llhttp_t *p) {
+    ClientConnection *c = self_of(p);
+    c->arm_timer(0, kTimerNone);
+    if (p->http_major != 1 || p->http_minor > 1) {
+        c->error_status_ = 505;
+        return HPE_USER;
+    }
+    c->chunked_ = (p->flags & F_CHUNKED) != 0;
+    c->content_length_ = (p->flags & F_CONTENT_LENGTH) ? static_cast<int64_t>(p->content_length) : -1;
+    c->has_body_ = c->chunked_ || c->content_length_ > 0;
+    uint64_t max_body = c->worker_.config().limits.max_body_bytes;
+    if (max_body && c->content_length_ > 0 && static_cast<uint64_t>(c->content_length_) > max_body) {
+        c->error_status_ = 413;
+        return HPE_USER;
+    }
+    if (!c->fill_request_view()) {
+        c->error_status_ = 400;
+        return HPE_USER;
+    }
+    return c->dispatch();
+}
+
+int ClientConnection::on_body(llhttp_t *p, const char *at, size_t len) {
+    ClientConnection *c = self_of(p);
+    c->body_received_ += len;
+    uint64_t max_body = c->worker_.config().limits.max_body_bytes;
+    if (max_body && c->body_received_ > max_body) {
+        c->error_status_ = 413;
+        return HPE_USER;
+    }
+    if (c->exchange_) c->exchange_->on_request_body({at, len});
+    return 0;
+}
+
+int ClientConnection::on_message_complete(llhttp_t *p) {
+    ClientConnection *c = self_of(p);
+    c->message_complete_ = true;
+    if (c->exchange_) c->exchange_->on_request_complete();
+    return HPE_PAUSED;
+}
+
+// Fills the plugin-facing request view from the parsed head. False for a malformed target or
+// Host (RFC 9112 §3.2: exactly one Host in HTTP/1.1).
+bool ClientConnection::fill_request_view() {
+    method_ = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+    std::string_view target = head_.target();
+    std::string_view authority;
+    std::string_view path_and_query = target;
+    if (target.size() >= 7 && (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://")) {
+        std::string_view rest = target.substr(target.find("//") + 2);
+        size_t slash = rest.find_first_of("/?");
+        authority = rest.substr(0, slash);
+        path_and_query = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+    } else if (target == "*") {
+        if (method_ != "OPTIONS") return false;
+    } else if (target.empty() || target.front() != '/') {
+        return false; // authority-form (CONNECT) is not served by this proxy
+    }
+    size_t hosts = head_.count("host");
+    if (hosts > 1 || (hosts == 0 && parser_.http_minor == 1)) return false;
+    std::string_view host = authority.empty() ? head_.find("host").value_or("") : authority;
+    for (char ch : host)
+        if (ch == ' ' || ch == '\t' || ch == '/' || ch == '\\' || ch == '@' || static_cast<unsigned char>(ch) < 0x21)
+            return false;
+
+    size_t q = path_and_query.find('?');
+    std::string_view path = path_and_query.substr(0, q);
+    std::string_view query = q == std::string_view::npos ? std::string_view() : path_and_query.substr(q + 1);
+    request_ = proxyd_request{};
+    request_.struct_size = sizeof(proxyd_request);
+    request_.method = {method_.data(), method_.size()};
+    request_.target = {target.data(), target.size()};
+    request_.path = {path.data(), path.size()};
+    request_.query = {query.data(), query.size()};
+    request_.host = {host.data(), host.size()};
+    request_.http_major = parser_.http_major;
+    request_.http_minor = parser_.http_minor;
+    request_.client_address = {client_ip_.data(), client_ip_.size()};
+    request_.handle = &request_handle_;
+    return true;
+}
+
+int ClientConnection::dispatch() {
+    Target target = listener_.target;
+    if (listener_.router) {
+        proxyd_route route{};
+        const auto &hooks = *listener_.router->descriptor().routing;
+        if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_, &route) ==
+            PROXYD_ROUTE_MATCH) {
+            target = Target::from_id(route.target);
+            if (route.rewritten_path.ptr) {
+                request_.path = route.rewritten_path;
+                path_rewritten_ = true;
+            }
+        }
+    }
+    if (!target) {
+        send_error(404, !wants_keep_alive());
+        return 0;
+    }
+    const Config &config = worker_.config();
+    if (target.kind == Target::Kind::Handler && target.index < config.handlers.size()) {
+        auto exchange = std::make_unique<ContentExchange>(*this, *config.handlers[target.index].instance);
+        ContentExchange *raw = exchange.get();
+        exchange_ = std::move(exchange);
+        raw->start();
+    } else if (target.kind == Target::Kind::Upstream && target.index < config.upstreams.size()) {
+        auto exchange = std::make_unique<ProxyExchange>(*this, worker_.upstream(target.index));
+        ProxyExchange *raw = exchange.get();
+        exchange_ = std::move(exchange);
+        raw->start();
+    } else {
+        send_error(500, true);
+    }
+    return 0;
+}
+
+// ---- finishing a request --------------------------------------------------------------------
+
+void ClientConnection::finish_exchange(bool keep_alive) {
+    exchange_finished_ = true;
+    finished_keep_alive_ = keep_alive;
+    // Inside llhttp_execute the parser's state must not change; execute() completes it after.
+    if (!in_parser_) complete_exchange();
+}
+
+void ClientConnection::complete_exchange() {
+    exchange_finished_ = false;
+    write_access_log();
+    release_exchange();
+    ++requests_served_;
+    if (!finished_keep_alive_ || !message_complete_ || worker_.stopping()) {
+        close_after_flush_ = true;
+        if (queued_ == 0) begin_close();
+        return;
+    }
+    start_next_request();
+    // After an asynchronous finish, parse what was pipelined meanwhile.
+    if (!in_parser_ && !pending_.empty()) feed("", 0);
+}
+
+void ClientConnection::start_next_request() {
+    head_.clear();
+    arena_.clear();
+    record_ = AccessRecord{};
+    method_.clear();
+    request_ = proxyd_request{};
+    content_length_ = -1;
+    body_received_ = 0;
+    has_body_ = chunked_ = path_rewritten_ = false;
+    in_request_ = message_complete_ = false;
+    error_status_ = 0;
+    if (paused_) {
+        llhttp_resume(&parser_);
+        paused_ = false;
+    }
+    if (body_paused_) resume_body();
+    if (!reading_ && !closing_) {
+        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
+        reading_ = true;
+    }
+    arm_timer(static_cast<uint64_t>(worker_.config().limits.keepalive_timeout.count()), kTimerIdle);
+}
+
+void ClientConnection::release_exchange() {
+    if (!exchange_) return;
+    if (exchange_->on_client_gone())
+        (void)exchange_.release(); // it deletes itself when its plugin finishes
+    else
+        exchange_.reset();
+}
+
+void ClientConnection::write_access_log() {
+    if (!listener_.access_log || !worker_.access_log().enabled() || record_.status == 0) return;
+    auto header_or_dash = [this](std::string_view name) {
+        auto v = head_.find(name);
+        return v && !v->empty() ? std::string(*v) : std::string("-");
+    };
+    uint64_t elapsed = now_ms(worker_.loop()) - record_.start_ms;
+    std::string line;
+    line.reserve(256);
+    line.append(client_ip_).append(" - - [").append(worker_.dates().log_date()).append("] \"");
+    line.append(method_).append(" ").append(head_.target()).append(" HTTP/1.").append(std::to_string(request_.http_minor));
+    line.append("\" ").append(std::to_string(record_.status)).append(" ").append(std::to_string(record_.body_bytes));
+    line.append(" \"").append(header_or_dash("referer")).append("\" \"").append(header_or_dash("user-agent"));
+    line.append("\" upstream=").append(record_.upstream).append(" upstream_status=");
+    line.append(record_.upstream_status ? std::to_string(record_.upstream_status) : "-");
+    char rt[32];
+    std::snprintf(rt, sizeof rt, "%.3f", static_cast<double>(elapsed) / 1000.0);
+    line.append(" rt=").append(rt).append(" listener=").append(listener_.name).append("\n");
+    worker_.access_log().write_line(line);
+}
+
+void ClientConnection::send_error(int status, bool close) {
+    std::string_view reason = status_text(status);
+    std::string body = "<html><head><title>" + std::to_string(status) + " " + std::string(reason) +
+                       "</title></head><body><h1>" + std::to_string(status) + " " + std::string(reason) +
+                       "</h1><hr>proxyd</body></html>\n";
+    bool keep = !close && wants_keep_alive();
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+                      "\r\nServer: proxyd\r\nDate: " + worker_.dates().http_date() +
+                      "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+                      (keep ? (request_.http_minor == 0 ? "\r\nConnection: keep-alive" : "") : "\r\nConnection: close") +
+                      "\r\n\r\n";
+    record_.status = status;
+    bool head_only = method_ == "HEAD";
+    record_.body_bytes = head_only ? 0 : body.size();
+    if (!head_only) out += body;
+    send(std::move(out));
+    if (record_.start_ms == 0) record_.start_ms = now_ms(worker_.loop());
+    finish_exchange(keep);
+}
+
+// ---- writing --------------------------------------------------------------------------------
+
+void ClientConnection::send(std::string data) {
+    if (closing_ || shut_down_ || data.empty()) return;
+    auto *w = new ClientWrite{{}, std::move(data), this};
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    queued_ += w->data.size();
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&tcp_), &buf, 1, [](uv_write_t *req, int status) {
+        auto *write = static_cast<ClientWrite *>(req->data);
+        ClientConnection *c = write->connection;
+        c->queued_ -= write->data.size();
+        delete write;
+        if (status < 0) {
+            if (!c->closing_) c->close_now();
+            return;
+        }
+        if (c->closing_) return;
+        if (c->close_after_flush_ && c->queued_ == 0 && !c->exchange_) {
+            c->begin_close();
+            return;
+        }
+        if (c->queued_ <= kLowWater && c->exchange_) c->exchange_->on_client_drained();
+    });
+    if (rc != 0) {
+        queued_ -= w->data.size();
+        delete w;
+        // Closed on the next loop turn, not here: the caller may be an exchange mid-call.
+        shut_down_ = true;
+        arm_timer(1, kTimerLinger);
+    }
+}
+
+void ClientConnection::pause_body() {
+    if (body_paused_) return;
+    body_paused_ = true;
+    if (reading_) {
+        uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
+        reading_ = false;
+    }
+}
+
+void ClientConnection::resume_body() {
+    if (!body_paused_) return;
+    body_paused_ = false;
+    if (!reading_ && !closing_ && pending_.size() <= kHighWater) {
+        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
+        reading_ = true;
+    }
+}
+
+// ---- timers and closing ---------------------------------------------------------------------
+
+void ClientConnection::arm_timer(uint64_t ms, int mode) {
+    timer_mode_ = mode;
+    if (mode == kTimerNone || ms == 0) {
+        uv_timer_stop(&timer_);
+        return;
+    }
+    uv_timer_start(&timer_, on_timer, ms, 0);
+}
+
+void ClientConnection::on_timer(uv_timer_t *t) {
+    auto *c = static_cast<ClientConnection *>(t->data);
+    switch (c->timer_mode_) {
+    case kTimerHeader:
+        if (c->in_request_ && !c->exchange_) {
+            c->timer_mode_ = kTimerNone;
+            c->send_error(408, true);
+        } else {
+            c->close_now();
+        }
+        break;
+    case kTimerIdle:
+    case kTimerLinger: c->close_now(); break;
+    default: break;
+    }
+}
+
+void ClientConnection::close_if_idle() {
+    if (!in_request_ && !exchange_ && queued_ == 0) close_now();
+}
+
+void ClientConnection::abort() { close_now(); }
+
+// Half-closes after the last response byte and lingers briefly, reading and discarding, so
+// that unread pipelined bytes do not turn our close into a reset that destroys the response.
+void ClientConnection::begin_close() {
+    if (closing_ || shut_down_) return;
+    shut_down_ = true;
+    auto *req = new uv_shutdown_t;
+    req->data = this;
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), [](uv_shutdown_t *r, int) { delete r; }) != 0) {
+        delete req;
+        close_now();
+        return;
+    }
+    if (!reading_) {
+        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
+        reading_ = true;
+    }
+    arm_timer(kLingerMs, kTimerLinger);
+}
+
+void ClientConnection::close_now() {
+    if (closing_) return;
+    closing_ = true;
+    if (exchange_finished_ || (exchange_ && record_.status)) write_access_log();
+    release_exchange();
+    auto on_closed = [](uv_handle_t *h) {
+        auto *c = static_cast<ClientConnection *>(h->data);
+        if (--c->handles_open_ == 0) {
+            Worker &w = c->worker_;
+            w.connection_closed(c);
+            delete c;
+        }
+    };
+    uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), on_closed);
+}
+
+} // namespace proxyd

@@ -1,0 +1,140 @@
+// A client (downstream) connection: parses requests with llhttp, enforces the head limits,
+// dispatches each request to an Exchange, and writes responses in order. Keep-alive and
+// pipelining: after a request's message ends the parser pauses until its response is complete,
+// keeping any pipelined bytes for later.
+//
+// Lifetime: created on accept, deleted in the close callback of its last handle. Worker thread.
+#pragma once
+
+#include "config/config.hpp"
+#include "http/message_head.hpp"
+#include "server/exchange.hpp"
+#include "server/request_handle.hpp"
+
+#include <llhttp.h>
+#include <memory>
+#include <proxyd/plugin.h>
+#include <string>
+#include <uv.h>
+
+namespace proxyd {
+
+class Worker;
+
+class ClientConnection {
+  public:
+    static void accept(Worker &worker, const ListenerConfig &listener, uv_stream_t *server);
+
+    Worker &worker() { return worker_; }
+    const ListenerConfig &listener() const { return listener_; }
+    const MessageHead &head() const { return head_; }
+    const proxyd_request &request() const { return request_; }
+    proxyd_request &request() { return request_; }
+    std::string_view method() const { return method_; }
+    uint8_t http_minor() const { return request_.http_minor; }
+    bool wants_keep_alive() const;
+    // A routing plugin replaced request().path.
+    bool path_rewritten() const { return path_rewritten_; }
+    bool request_has_body() const { return has_body_; }
+    bool request_chunked() const { return chunked_; }
+    int64_t request_content_length() const { return content_length_; }
+    std::string_view client_ip() const { return client_ip_; }
+    AccessRecord &record() { return record_; }
+
+    // Queues bytes to the client. Ignored once the connection is closing.
+    void send(std::string data);
+    size_t queued_bytes() const { return queued_; }
+    int fd() const;
+    bool closing() const { return closing_; }
+
+    // The exchange's response is completely queued (or sent). keep_alive false closes the
+    // connection once the queue has drained.
+    void finish_exchange(bool keep_alive);
+    // The response broke after its head went out: close at once so the client sees a truncated
+    // message, never a complete-looking one.
+    void abort();
+    // A response for a request that could not be dispatched, or whose exchange failed before any
+    // response byte: status, a small HTML body, and Connection: close when close is true.
+    void send_error(int status, bool close);
+    void close_if_idle();
+
+    // Request-body flow control for exchanges that forward it.
+    void pause_body();
+    void resume_body();
+
+    static constexpr size_t kHighWater = 256 * 1024;
+    static constexpr size_t kLowWater = 64 * 1024;
+
+  private:
+    ClientConnection(Worker &worker, const ListenerConfig &listener);
+    ~ClientConnection();
+
+    // llhttp callbacks
+    static int on_message_begin(llhttp_t *p);
+    static int on_url(llhttp_t *p, const char *at, size_t len);
+    static int on_header_field(llhttp_t *p, const char *at, size_t len);
+    static int on_header_value(llhttp_t *p, const char *at, size_t len);
+    static int on_headers_complete(llhttp_t *p);
+    static int on_body(llhttp_t *p, const char *at, size_t len);
+    static int on_message_complete(llhttp_t *p);
+    static const llhttp_settings_t &parser_settings();
+
+    static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+    static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+    static void on_timer(uv_timer_t *t);
+
+    void feed(const char *data, size_t len);
+    void execute(const char *data, size_t len);
+    int check_head_size(size_t size);
+    int dispatch();
+    bool fill_request_view();
+    void complete_exchange();
+    void start_next_request();
+    void write_access_log();
+    void begin_close();
+    void close_now();
+    void arm_timer(uint64_t ms, int mode);
+    void release_exchange();
+
+    enum TimerMode { kTimerNone, kTimerHeader, kTimerIdle, kTimerLinger };
+
+    Worker &worker_;
+    const ListenerConfig &listener_;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    llhttp_t parser_{};
+    MessageHead head_;
+    RequestArena arena_;
+    proxyd_request_handle request_handle_{};
+    proxyd_request request_{};
+    std::string method_;
+    std::string client_ip_;
+    std::string pending_; // bytes read but not parsed while the parser is paused
+    std::unique_ptr<Exchange> exchange_;
+    AccessRecord record_;
+    int64_t content_length_ = -1;
+    uint64_t body_received_ = 0;
+    size_t queued_ = 0;
+    int timer_mode_ = kTimerNone;
+    int error_status_ = 0;   // set by a callback that rejects the request
+    int handles_open_ = 0;
+    uint32_t requests_served_ = 0;
+    bool has_body_ = false;
+    bool chunked_ = false;
+    bool path_rewritten_ = false;
+    bool in_request_ = false;        // a request's first byte arrived, its exchange not finished
+    bool message_complete_ = false;  // the current request's message ended
+    bool exchange_finished_ = false; // the exchange finished its response (maybe while parsing)
+    bool finished_keep_alive_ = false;
+    bool in_parser_ = false;
+    bool paused_ = false;
+    bool reading_ = false;
+    bool body_paused_ = false;
+    bool closing_ = false;
+    bool close_after_flush_ = false;
+    bool shut_down_ = false;
+
+    friend class ContentExchange;
+};
+
+} // namespace proxyd

@@ -1,0 +1,191 @@
+#include "server/content_exchange.hpp"
+
+#include "http/header_rules.hpp"
+#include "http/status_text.hpp"
+#include "server/client_connection.hpp"
+#include "server/worker.hpp"
+
+#include <unistd.h>
+
+namespace proxyd {
+
+// A uv_poll on a dup of the client socket: libuv owns the socket's own epoll registration, and a
+// second registration of the same fd is refused, so writability is watched through a duplicate.
+// Freed in its close callback, which may run after the exchange is gone.
+struct WritablePoll {
+    uv_poll_t poll;
+    int fd;
+    ContentExchange *owner;
+
+    static void close(WritablePoll *p) {
+        p->owner = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t *>(&p->poll), [](uv_handle_t *h) {
+            auto *self = static_cast<WritablePoll *>(h->data);
+            ::close(self->fd);
+            delete self;
+        });
+    }
+};
+
+ContentExchange::ContentExchange(ClientConnection &client, const PluginInstance &handler)
+    : client_(&client), handler_(handler) {}
+
+ContentExchange::~ContentExchange() {
+    if (poll_) WritablePoll::close(poll_);
+    if (file_fd_ >= 0) ::close(file_fd_);
+}
+
+void ContentExchange::start() {
+    ClientConnection &c = *client_;
+    const auto &hooks = *handler_.descriptor().content;
+    int rc = hooks.handle(handler_.raw(), c.worker().plugin_worker(&handler_), &c.request(), handle());
+    if (rc != PROXYD_OK && !finished_) {
+        c.worker().logger().error("plugin " + handler_.module().name() + " (" + handler_.label() +
+                                  ") failed to answer " + std::string(c.method()) + " " +
+                                  std::string(c.head().target()) + " (code " + std::to_string(rc) + ")");
+        finished_ = true;
+        c.send_error(500, false);
+    }
+}
+
+int ContentExchange::set_status(int status) {
+    if (finished_ || status < 200 || status > 999) return finished_ ? PROXYD_ESTATE : PROXYD_EINVAL;
+    status_ = status;
+    return PROXYD_OK;
+}
+
+int ContentExchange::add_header(std::string_view name, std::string_view value) {
+    if (finished_) return PROXYD_ESTATE;
+    if (name.empty()) return PROXYD_EINVAL;
+    for (char ch : name)
+        if (ch <= ' ' || ch == ':' || ch == 127) return PROXYD_EINVAL;
+    for (char ch : value)
+        if (ch == '\r' || ch == '\n' || ch == '\0') return PROXYD_EINVAL; // no header injection
+    // The core owns the framing and connection headers.
+    if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
+        iequals(name, "date"))
+        return PROXYD_EINVAL;
+    if (iequals(name, "content-type")) has_content_type_ = true;
+    head_extra_.append(name).append(": ").append(value).append("\r\n");
+    return PROXYD_OK;
+}
+
+int ContentExchange::set_body(std::string_view data) {
+    if (finished_ || file_fd_ >= 0) return PROXYD_ESTATE;
+    body_.append(data);
+    return PROXYD_OK;
+}
+
+int ContentExchange::set_file(int fd, uint64_t offset, uint64_t length) {
+    if (finished_ || file_fd_ >= 0 || !body_.empty()) {
+        ::close(fd);
+        return PROXYD_ESTATE;
+    }
+    file_fd_ = fd;
+    file_offset_ = offset;
+    file_remaining_ = length;
+    return PROXYD_OK;
+}
+
+int ContentExchange::finish() {
+    if (finished_) return PROXYD_ESTATE;
+    finished_ = true;
+    if (orphaned_ || !client_) {
+        delete this;
+        return PROXYD_OK;
+    }
+    ClientConnection &c = *client_;
+    bool head_only = c.method() == "HEAD";
+    bool bodyless_status = status_ == 204 || status_ == 304;
+    uint64_t length = file_fd_ >= 0 ? file_remaining_ : body_.size();
+    bool keep_alive = c.wants_keep_alive();
+
+    std::string out;
+    out.reserve(256 + head_extra_.size() + (head_only ? 0 : body_.size()));
+    out.append("HTTP/1.1 ").append(std::to_string(status_)).append(" ").append(status_text(status_));
+    out.append("\r\nServer: proxyd\r\nDate: ").append(c.worker().dates().http_date()).append("\r\n");
+    out.append(head_extra_);
+    if (!bodyless_status) out.append("Content-Length: ").append(std::to_string(length)).append("\r\n");
+    if (!keep_alive) out.append("Connection: close\r\n");
+    else if (c.http_minor() == 0) out.append("Connection: keep-alive\r\n");
+    out.append("\r\n");
+
+    c.record().status = status_;
+    bool send_body = !head_only && !bodyless_status;
+    if (send_body && file_fd_ < 0) out.append(body_);
+    c.record().body_bytes = send_body ? length : 0;
+    c.send(std::move(out));
+    if (send_body && file_fd_ >= 0 && file_remaining_ > 0) {
+        // The file follows once the head has left the write queue (on_client_drained).
+        sending_file_ = true;
+        if (c.queued_bytes() == 0) send_file_chunk();
+        return PROXYD_OK;
+    }
+    c.finish_exchange(keep_alive);
+    return PROXYD_OK;
+}
+
+void ContentExchange::on_client_drained() {
+    if (sending_file_ && client_ && client_->queued_bytes() == 0 && !(poll_ && poll_->owner)) send_file_chunk();
+}
+
+void ContentExchange::send_file_chunk() {
+    ClientConnection &c = *client_;
+    uv_loop_t *loop = c.worker().loop();
+    int out_fd = c.fd();
+    while (file_remaining_ > 0) {
+        uv_fs_t req;
+        // Without a callback uv_fs_sendfile runs synchronously on this (the loop's) thread; the
+        // socket is non-blocking, so it sends what fits and never stalls the loop on the network.
+        int64_t sent = uv_fs_sendfile(loop, &req, out_fd, file_fd_, static_cast<int64_t>(file_offset_),
+                                      static_cast<size_t>(file_remaining_), nullptr);
+        uv_fs_req_cleanup(&req);
+        if (sent == UV_EAGAIN) {
+            if (!poll_) {
+                int dup_fd = ::dup(out_fd);
+                if (dup_fd < 0) return fail(0);
+                poll_ = new WritablePoll{{}, dup_fd, this};
+                uv_poll_init(loop, &poll_->poll, dup_fd);
+                poll_->poll.data = poll_;
+            }
+            poll_->owner = this;
+            uv_poll_start(&poll_->poll, UV_WRITABLE, [](uv_poll_t *p, int status, int) {
+                auto *wp = static_cast<WritablePoll *>(p->data);
+                uv_poll_stop(p);
+                ContentExchange *self = wp->owner;
+                if (!self) return;
+                wp->owner = nullptr;
+                if (status < 0) return self->fail(0);
+                self->send_file_chunk();
+            });
+            return;
+        }
+        if (sent <= 0) {
+            c.worker().logger().warn("sendfile to client " + std::string(c.client_ip()) + " failed: " +
+                                     (sent < 0 ? uv_strerror(static_cast<int>(sent)) : "file shrank"));
+            return fail(0);
+        }
+        file_offset_ += static_cast<uint64_t>(sent);
+        file_remaining_ -= static_cast<uint64_t>(sent);
+    }
+    sending_file_ = false;
+    ::close(file_fd_);
+    file_fd_ = -1;
+    c.finish_exchange(c.wants_keep_alive());
+}
+
+void ContentExchange::fail(int) {
+    // The head is out: the only honest signal left is to cut the connection short.
+    if (client_) client_->abort();
+}
+
+bool ContentExchange::on_client_gone() {
+    client_ = nullptr;
+    if (!finished_) {
+        orphaned_ = true; // the plugin still holds our handle; finish() deletes us
+        return true;
+    }
+    return false;
+}
+
+} // namespace proxyd

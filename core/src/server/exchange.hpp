@@ -1,0 +1,45 @@
+// One request/response exchange on a client connection: either a content handler answering or a
+// proxied request. The connection feeds it the request body and tells it when its writes drain.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace proxyd {
+
+class Exchange {
+  public:
+    virtual ~Exchange() = default;
+    virtual void on_request_body(std::string_view data) = 0;
+    virtual void on_request_complete() = 0;
+    // The client's write queue fell to or below the low-water mark (possibly to zero).
+    virtual void on_client_drained() {}
+    // The client connection is closing. Return true when the exchange must outlive it (a plugin
+    // still holds it); the connection then releases ownership and the exchange deletes itself.
+    virtual bool on_client_gone() { return false; }
+};
+
+// What the access log says of one request.
+struct AccessRecord {
+    int status = 0;
+    uint64_t body_bytes = 0;
+    std::string upstream = "-";
+    int upstream_status = 0;
+    uint64_t start_ms = 0;
+};
+
+// Request-lifetime memory for plugins (proxyd_host.request_alloc).
+class RequestArena {
+  public:
+    void *allocate(size_t size);
+    void clear() { blocks_.clear(); }
+
+  private:
+    std::vector<std::unique_ptr<std::max_align_t[]>> blocks_;
+};
+
+} // namespace proxyd

@@ -1,0 +1,101 @@
+// A worker: one thread running one uv loop, with its own listening socket per listener
+// (SO_REUSEPORT), its own per-worker plugin state, its own upstream connection pools and peer
+// health. Nothing here is shared with other workers, so the request path takes no lock.
+#pragma once
+
+#include "config/config.hpp"
+#include "http/http_date.hpp"
+#include "log/logger.hpp"
+#include "plugin/host_calls.hpp"
+
+#include <functional>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <uv.h>
+#include <vector>
+
+namespace proxyd {
+
+class ClientConnection;
+class UpstreamPool;
+
+struct WorkerShared {
+    const Config &config;
+    const PluginHost &host;
+    const Logger &logger;
+    const LogFile &access_log;
+};
+
+class Worker {
+  public:
+    // listen_fds[i] belongs to config.listeners[i]; the worker owns them from here on.
+    // exited is called on the worker's thread when its loop has ended.
+    Worker(const WorkerShared &shared, unsigned index, std::vector<int> listen_fds, std::function<void()> exited);
+    ~Worker();
+    Worker(const Worker &) = delete;
+    Worker &operator=(const Worker &) = delete;
+
+    // Creates the plugins' worker state and starts the thread. Returns false (and logs) when a
+    // plugin refuses to create its worker state.
+    void start();
+    // Any thread: stop accepting, finish in-flight requests, exit the loop (see DESIGN.md).
+    void request_stop();
+    void join();
+    bool failed() const { return failed_; }
+
+    // -- for connections and exchanges, on this worker's thread --
+    uv_loop_t *loop() { return &loop_; }
+    const Config &config() const { return shared_.config; }
+    const proxyd_host *host() const { return &shared_.host.api; }
+    const Logger &logger() const { return shared_.logger; }
+    const LogFile &access_log() const { return shared_.access_log; }
+    DateCache &dates() { return dates_; }
+    unsigned index() const { return index_; }
+    bool stopping() const { return stopping_; }
+    void *plugin_worker(const PluginInstance *instance) const;
+    UpstreamPool &upstream(size_t index) { return *upstreams_[index]; }
+
+    // A read buffer shared by every stream of this loop: libuv calls alloc then read for one
+    // stream at a time, and readers copy what they keep.
+    char *read_buffer() { return read_buffer_.get(); }
+    static constexpr size_t kReadBufferSize = 64 * 1024;
+
+    void connection_opened(ClientConnection *c) { connections_.insert(c); }
+    void connection_closed(ClientConnection *c);
+
+  private:
+    struct ListenerHandle {
+        uv_tcp_t tcp;
+        Worker *worker;
+        const ListenerConfig *config;
+        bool paused = false;
+    };
+
+    void run();
+    void begin_stop();
+    void finish_stop_if_idle();
+    void close_everything();
+    static void on_connection(uv_stream_t *server, int status);
+
+    const WorkerShared &shared_;
+    unsigned index_;
+    std::vector<int> listen_fds_;
+    std::function<void()> exited_;
+    uv_loop_t loop_{};
+    uv_async_t stop_async_{};
+    uv_timer_t grace_timer_{};
+    std::thread thread_;
+    std::vector<std::unique_ptr<ListenerHandle>> listeners_;
+    std::unordered_map<const PluginInstance *, void *> plugin_workers_;
+    std::vector<std::unique_ptr<UpstreamPool>> upstreams_;
+    std::unordered_set<ClientConnection *> connections_;
+    std::unique_ptr<char[]> read_buffer_;
+    DateCache dates_;
+    bool stopping_ = false;
+    bool closed_ = false;
+    bool failed_ = false;
+};
+
+} // namespace proxyd
