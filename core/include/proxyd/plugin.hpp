@@ -58,6 +58,10 @@ class Config {
     // Reports every key of this table that is not in allowed ("plugin" is always allowed: the
     // core reads it). Returns false when there was one.
     bool check_keys(std::initializer_list<std::string_view> allowed) const {
+        if (node_ && type() != PROXYD_CONFIG_TABLE) {
+            error("must be a table");
+            return false;
+        }
         bool ok = true;
         for (size_t i = 0, n = host_->config_size(node_); i < n; ++i) {
             proxyd_str key{};

@@ -94,7 +94,13 @@ class Loader {
             bool known = false;
             for (auto a : allowed) known = known || a == key.str();
             if (!known) {
-                error_at(&value, join_key(where, key.str()), "unknown key");
+                // The key's own position: for a long value the value's would point past it.
+                const auto &src = key.source();
+                std::string file = src.path ? *src.path : config_->path;
+                errors_.push_back(file + ":" + std::to_string(src.begin.line) + ":" +
+                                  std::to_string(src.begin.column) + ": " + join_key(where, key.str()) +
+                                  ": unknown key");
+                (void)value;
                 ok = false;
             }
         }

@@ -30,6 +30,7 @@ size_t MessageHead::append_header_name(std::string_view piece) {
 
 size_t MessageHead::append_header_value(std::string_view piece) {
     in_value_ = true;
+    if (headers_.empty()) headers_.emplace_back();
     if (headers_.back().value.length == 0) headers_.back().value.offset = static_cast<uint32_t>(buffer_.size());
     buffer_.append(piece);
     headers_.back().value.length += static_cast<uint32_t>(piece.size());

@@ -30,6 +30,9 @@ class MessageHead {
     size_t append_reason(std::string_view piece) { return append(reason_, piece); }
     size_t append_header_name(std::string_view piece);
     size_t append_header_value(std::string_view piece);
+    // The current header's name is complete (its value may be empty, and then llhttp reports no
+    // value piece at all).
+    void end_header_name() { in_value_ = true; }
     size_t size() const { return buffer_.size(); }
     size_t header_count() const { return headers_.size(); }
 

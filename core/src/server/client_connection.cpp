@@ -63,6 +63,10 @@ const llhttp_settings_t &ClientConnection::parser_settings() {
         s.on_url = on_url;
         s.on_header_field = on_header_field;
         s.on_header_value = on_header_value;
+        s.on_header_field_complete = [](llhttp_t *p) {
+            self_of(p)->head_.end_header_name();
+            return 0;
+        };
         s.on_headers_complete = on_headers_complete;
         s.on_body = on_body;
         s.on_message_complete = on_message_complete;

@@ -1,0 +1,150 @@
+#include "http_text.hpp"
+#include "static_handler.hpp"
+
+#include <optional>
+#include <string_view>
+
+namespace proxyd::static_files {
+namespace {
+
+using sdk::Config;
+
+// Written by the core or by this plugin; a second copy from the config would contradict them.
+constexpr std::string_view kReservedHeaders[] = {
+    "content-length", "transfer-encoding", "connection",    "keep-alive", "upgrade",  "te",    "trailer",
+    "date",           "content-type",      "last-modified", "etag",       "location", "allow",
+};
+
+void parse_root(const Config &config, SiteOptions &site) {
+    Config node = config.child("root");
+    if (!node.present()) {
+        config.error("'root' is required: the folder to serve files from");
+        return;
+    }
+    std::optional<std::string_view> root = node.as_string("root");
+    if (!root) return;
+    if (root->empty() || root->find('\0') != std::string_view::npos) {
+        node.error("'root' must be a non-empty path");
+        return;
+    }
+    std::optional<std::string> absolute = node.resolve_path(*root);
+    if (!absolute) return;
+    if (int error = site.root.open(*absolute); error != 0)
+        node.error("root '" + *absolute + "': " + errno_text(error));
+}
+
+void parse_mime_types(const Config &config, SiteOptions &site) {
+    Config node = config.child("mime_types");
+    std::optional<std::string_view> path = node.as_string("mime_types");
+    if (!path) return;
+    Config file = node.load_file(*path);
+    if (!file.present()) return; // the core has reported why, naming the file
+    site.mime = MimeTable();
+    parse_mime_file(file, site.mime);
+}
+
+void parse_default_type(const Config &config, SiteOptions &site) {
+    std::optional<std::string_view> type = config.string("default_type");
+    if (!type) return;
+    if (type->empty() || !is_field_value(*type))
+        config.child("default_type").error("'default_type' must be a content type such as \"text/plain\"");
+    else
+        site.default_type = *type;
+}
+
+void parse_index(const Config &config, SiteOptions &site) {
+    Config node = config.child("index");
+    if (!node.present()) return;
+    if (node.type() != PROXYD_CONFIG_ARRAY) {
+        node.error("'index' must be an array of file names, e.g. [\"index.html\"]");
+        return;
+    }
+    site.index.clear();
+    for (const Config &entry : node.elements()) {
+        if (entry.type() != PROXYD_CONFIG_STRING) {
+            entry.error("each 'index' entry must be a file name string");
+            continue;
+        }
+        std::string name(entry.as_string().value_or(""));
+        if (name.empty() || name == "." || name == ".." ||
+            name.find_first_of(std::string_view("/\0", 2)) != name.npos)
+            entry.error("index '" + name + "' must be a plain file name, without '/'");
+        else
+            site.index.push_back(std::move(name));
+    }
+}
+
+void parse_headers(const Config &config, std::vector<std::pair<std::string, std::string>> &headers) {
+    Config node = config.child("headers");
+    if (!node.present()) return;
+    if (node.type() != PROXYD_CONFIG_TABLE) {
+        node.error("'headers' must be a table of header names to values, e.g. { X-Backend = \"web1\" }");
+        return;
+    }
+    for (const auto &[key, value] : node.entries()) {
+        std::string name(key);
+        bool reserved = false;
+        for (std::string_view r : kReservedHeaders)
+            reserved = reserved || equals_ignore_case(name, r);
+        if (!is_token(name)) {
+            value.error("'" + name + "' is not a valid header name");
+        } else if (reserved) {
+            value.error("header '" + name + "' cannot be set here: proxyd or the static plugin writes it");
+        } else if (value.type() != PROXYD_CONFIG_STRING) {
+            value.error("header '" + name + "' must have a string value");
+        } else {
+            std::string_view text = value.as_string().value_or("");
+            if (!is_field_value(text))
+                value.error("header '" + name + "' has a control character in its value");
+            else
+                headers.emplace_back(std::move(name), text);
+        }
+    }
+}
+
+} // namespace
+
+HandlerConfig parse_handler_config(const Config &config) {
+    HandlerConfig result;
+    config.check_keys({"root", "mime_types", "default_type", "index", "headers", "allow_dotfiles"});
+    parse_root(config, result.site);
+    parse_mime_types(config, result.site);
+    parse_default_type(config, result.site);
+    parse_index(config, result.site);
+    parse_headers(config, result.headers);
+    if (std::optional<bool> allow = config.boolean("allow_dotfiles")) result.site.allow_dotfiles = *allow;
+    return result;
+}
+
+void parse_mime_file(const Config &file, MimeTable &table) {
+    for (const auto &[key, value] : file.entries())
+        if (key != "types")
+            value.error("unknown key '" + std::string(key) + "': a MIME file holds only a [types] table");
+    Config types = file.child("types");
+    if (!types.present()) {
+        file.error("a MIME file needs a [types] table mapping extension to content type");
+        return;
+    }
+    if (types.type() != PROXYD_CONFIG_TABLE) {
+        types.error("'types' must be a table mapping extension to content type");
+        return;
+    }
+    for (const auto &[key, value] : types.entries()) {
+        std::string extension(key);
+        if (value.type() != PROXYD_CONFIG_STRING) {
+            value.error("'" + extension + "' must map to a content type string, e.g. html = \"text/html\"");
+            continue;
+        }
+        std::string_view type = value.as_string().value_or("");
+        if (extension.empty() || extension.find_first_of("./") != extension.npos ||
+            !is_field_value(extension))
+            value.error("'" + extension + "' is not a file extension: write it without a dot, e.g. html");
+        else if (type.empty() || !is_field_value(type))
+            value.error("the content type of '" + extension +
+                        "' must be non-empty, without control characters");
+        else if (!table.add(extension, type))
+            value.error("extension '" + extension + "' is listed twice (extensions are case-insensitive)");
+    }
+}
+
+} // namespace proxyd::static_files

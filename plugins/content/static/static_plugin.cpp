@@ -1,0 +1,63 @@
+// content/static: serves the files under a root folder (GET and HEAD), with MIME types, index
+// files, Last-Modified and ETag, through sendfile.
+#include "static_handler.hpp"
+#include "static_site.hpp"
+
+#include <memory>
+#include <proxyd/plugin.hpp>
+
+namespace proxyd::static_files {
+namespace {
+
+class StaticHandler {
+  public:
+    static std::unique_ptr<StaticHandler> create(sdk::Config &config) {
+        HandlerConfig parsed = parse_handler_config(config);
+        if (config.failed()) return nullptr;
+        return std::make_unique<StaticHandler>(config.host(), std::move(parsed));
+    }
+
+    StaticHandler(const proxyd_host *host, HandlerConfig config)
+        : host_(host), site_(std::move(config.site)), headers_(std::move(config.headers)) {}
+
+    int handle(void *, const sdk::Request &request, sdk::Response response) const {
+        StaticReply reply = site_.serve(request.method(), request.path(),
+                                        client_path(request.target(), request.path()), request.query());
+        if (!reply.internal_error.empty() && host_->log)
+            host_->log(host_, PROXYD_LOG_ERROR, sdk::str("static"), sdk::str(reply.internal_error));
+        return send(response, reply);
+    }
+
+  private:
+    int send(const sdk::Response &response, StaticReply &reply) const {
+        int rc = response.status(reply.status);
+        auto header = [&](std::string_view name, std::string_view value) {
+            if (rc == PROXYD_OK && !value.empty()) rc = response.header(name, value);
+        };
+        for (const auto &[name, value] : headers_)
+            header(name, value);
+        header("Content-Type", reply.content_type);
+        if (reply.allow_header) header("Allow", "GET, HEAD");
+        header("Location", reply.location);
+        header("Last-Modified", reply.last_modified);
+        header("ETag", reply.etag);
+        if (rc != PROXYD_OK) return rc;
+
+        // An empty file needs no sendfile at all; the core still sends Content-Length: 0.
+        if (reply.file.valid() && reply.file_size > 0)
+            rc = response.file(reply.file.release(), 0, reply.file_size);
+        else if (!reply.body.empty())
+            rc = response.body(reply.body);
+        if (rc != PROXYD_OK) return rc;
+        return response.finish();
+    }
+
+    const proxyd_host *host_;
+    StaticSite site_;
+    std::vector<std::pair<std::string, std::string>> headers_;
+};
+
+} // namespace
+} // namespace proxyd::static_files
+
+PROXYD_CONTENT_PLUGIN(proxyd::static_files::StaticHandler, "static", "0.1.0")

@@ -1,0 +1,128 @@
+// routing/prefix: maps a request to an upstream group or content handler by the longest matching
+// path prefix, optionally stripping that prefix from the path the target sees.
+#include "prefix_table.hpp"
+
+#include <memory>
+#include <optional>
+#include <proxyd/plugin.hpp>
+#include <string>
+
+namespace proxyd::prefix {
+namespace {
+
+using sdk::Config;
+
+// The target named by exactly one of 'upstream' and 'handler' in table (a route or 'default').
+// what names the table in messages: "route '/images/'", "'default'".
+std::optional<uint32_t> parse_target(const Config &table, const std::string &what) {
+    Config upstream = table.child("upstream");
+    Config handler = table.child("handler");
+    if (upstream.present() && handler.present()) {
+        handler.error(what + " names both 'upstream' and 'handler': give exactly one");
+        return std::nullopt;
+    }
+    if (!upstream.present() && !handler.present()) {
+        table.error(what + " needs a target: upstream = \"GROUP\" or handler = \"NAME\"");
+        return std::nullopt;
+    }
+    const bool is_upstream = upstream.present();
+    const Config &node = is_upstream ? upstream : handler;
+    std::optional<std::string_view> name = node.as_string(is_upstream ? "upstream" : "handler");
+    if (!name) return std::nullopt;
+    return node.resolve_target(is_upstream ? PROXYD_TARGET_UPSTREAM : PROXYD_TARGET_HANDLER, *name);
+}
+
+class PrefixRouter {
+  public:
+    static std::unique_ptr<PrefixRouter> create(Config &config) {
+        auto router = std::make_unique<PrefixRouter>();
+        config.check_keys({"routes", "default"});
+
+        Config routes = config.child("routes");
+        if (!routes.present())
+            config.error("'routes' is required: an array of { prefix = \"/path/\", upstream = \"GROUP\" } "
+                         "or { prefix = \"/path/\", handler = \"NAME\" }");
+        else if (routes.type() != PROXYD_CONFIG_ARRAY)
+            routes.error("'routes' must be an array of tables");
+        else if (routes.elements().empty())
+            routes.error("'routes' is empty: add at least one route");
+        for (const Config &entry : routes.elements())
+            router->parse_route(entry);
+
+        Config fallback = config.child("default");
+        if (fallback.present()) {
+            if (fallback.type() != PROXYD_CONFIG_TABLE) {
+                fallback.error(
+                    "'default' must be a table: { upstream = \"GROUP\" } or { handler = \"NAME\" }");
+            } else {
+                fallback.check_keys({"upstream", "handler"});
+                router->default_target_ = parse_target(fallback, "'default'");
+            }
+        }
+        return router;
+    }
+
+    proxyd_route_result route(void *, const sdk::Request &request, proxyd_route &out) const {
+        const std::string_view path = request.path();
+        out.rewritten_path = proxyd_str{nullptr, 0};
+        const PrefixRoute *match = table_.find(path);
+        if (!match) {
+            if (!default_target_) return PROXYD_ROUTE_DECLINE;
+            out.target = *default_target_;
+            return PROXYD_ROUTE_MATCH;
+        }
+        out.target = match->target;
+        if (!match->strip_prefix) return PROXYD_ROUTE_MATCH;
+
+        StrippedPath stripped = strip_prefix(path, match->prefix);
+        if (!stripped.needs_leading_slash) {
+            if (stripped.text.size() != path.size()) out.rewritten_path = sdk::str(stripped.text);
+            return PROXYD_ROUTE_MATCH;
+        }
+        char *copy = request.alloc(stripped.text.size() + 1);
+        // A route hook cannot report an internal error; declining is what the SDK does on failure too.
+        if (!copy) return PROXYD_ROUTE_DECLINE;
+        copy[0] = '/';
+        stripped.text.copy(copy + 1, stripped.text.size());
+        out.rewritten_path = proxyd_str{copy, stripped.text.size() + 1};
+        return PROXYD_ROUTE_MATCH;
+    }
+
+  private:
+    void parse_route(const Config &entry) {
+        if (entry.type() != PROXYD_CONFIG_TABLE) {
+            entry.error("each route must be a table: { prefix = \"/path/\", upstream = \"GROUP\" }");
+            return;
+        }
+        entry.check_keys({"prefix", "upstream", "handler", "strip_prefix"});
+
+        Config prefix_node = entry.child("prefix");
+        std::optional<std::string_view> prefix = prefix_node.as_string("prefix");
+        bool prefix_ok = false;
+        if (!prefix_node.present()) {
+            entry.error("route needs a 'prefix', e.g. prefix = \"/images/\"");
+        } else if (prefix) {
+            std::string problem = prefix_problem(*prefix);
+            if (problem.empty())
+                prefix_ok = true;
+            else
+                prefix_node.error(problem);
+        }
+        std::optional<bool> strip = entry.boolean("strip_prefix");
+        std::optional<uint32_t> target =
+            parse_target(entry, prefix ? "route '" + std::string(*prefix) + "'" : std::string("route"));
+
+        // Added even when the target failed, so a duplicate is still reported in the same run.
+        if (prefix_ok && !table_.add({std::string(*prefix), target.value_or(0), strip.value_or(false)}))
+            prefix_node.error("duplicate prefix '" + std::string(*prefix) +
+                              "': an earlier route already has it");
+    }
+
+    PrefixTable table_;
+    std::optional<uint32_t> default_target_;
+};
+
+} // namespace
+} // namespace proxyd::prefix
+
+PROXYD_ROUTING_PLUGIN(proxyd::prefix::PrefixRouter, "prefix", "0.1.0")

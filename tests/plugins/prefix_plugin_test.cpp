@@ -1,0 +1,172 @@
+// routing_prefix.so through the ABI: config validation and the route hook.
+#include "fake_host.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+using namespace proxyd::test;
+
+namespace {
+
+struct Router {
+    PluginModule module{"routing_prefix.so"};
+    FakeHost host;
+    void *instance = nullptr;
+
+    Router() {
+        host.upstreams = {{"web", 1}, {"images", 2}, {"pdf", 3}};
+        host.handlers = {{"default_site", 10}, {"fallback", 11}};
+    }
+    bool load(std::string_view toml) {
+        instance = host.create(module, toml);
+        return instance != nullptr;
+    }
+    struct Outcome {
+        proxyd_route_result result;
+        uint32_t target;
+        std::string path; // rewritten path, "" when kept
+        bool in_request_memory;
+    };
+    Outcome route(std::string target) const {
+        FakeRequest request("GET", std::move(target));
+        proxyd_route out{};
+        out.target = 9999;
+        proxyd_route_result result =
+            module.descriptor().routing->route(instance, nullptr, request.raw(), &out);
+        std::string path =
+            out.rewritten_path.ptr ? std::string(out.rewritten_path.ptr, out.rewritten_path.len) : "";
+        return {result, out.target, path, out.rewritten_path.ptr && request.owns(out.rewritten_path.ptr)};
+    }
+};
+
+constexpr const char *kReverse = R"(
+plugin = "prefix"
+routes = [
+  { prefix = "/images/", upstream = "images", strip_prefix = true },
+  { prefix = "/pdf/", upstream = "pdf", strip_prefix = true },
+  { prefix = "/", upstream = "web" },
+]
+)";
+
+} // namespace
+
+TEST_CASE("the reverse profile's routes map and strip as documented", "[prefix_plugin]") {
+    Router r;
+    REQUIRE(r.load(kReverse));
+    INFO(r.host.error_text());
+
+    auto images = r.route("/images/cat.jpg?size=2");
+    CHECK(images.result == PROXYD_ROUTE_MATCH);
+    CHECK(images.target == 2);
+    CHECK(images.path == "/cat.jpg");
+    CHECK_FALSE(images.in_request_memory); // a view into the request's own path
+
+    auto pdf_root = r.route("/pdf/");
+    CHECK(pdf_root.target == 3);
+    CHECK(pdf_root.path == "/");
+
+    auto web = r.route("/about.html");
+    CHECK(web.result == PROXYD_ROUTE_MATCH);
+    CHECK(web.target == 1);
+    CHECK(web.path.empty()); // no strip: the path is kept
+
+    // "/images" (no slash) is not under "/images/".
+    CHECK(r.route("/images").target == 1);
+}
+
+TEST_CASE("a remainder without its own slash gets one, in request memory", "[prefix_plugin]") {
+    Router r;
+    REQUIRE(r.load(R"(routes = [ { prefix = "/api", upstream = "web", strip_prefix = true } ])"));
+    CHECK(r.route("/api/v1").path == "/v1");
+    CHECK(r.route("/api").path == "/");
+    auto glued = r.route("/apix");
+    CHECK(glued.path == "/x");
+    CHECK(glued.in_request_memory);
+}
+
+TEST_CASE("without a match the router declines, or uses 'default'", "[prefix_plugin]") {
+    Router declines;
+    REQUIRE(declines.load(R"(routes = [ { prefix = "/images/", upstream = "images" } ])"));
+    CHECK(declines.route("/other").result == PROXYD_ROUTE_DECLINE);
+
+    Router defaults;
+    REQUIRE(defaults.load(R"(
+routes = [ { prefix = "/images/", upstream = "images" } ]
+default = { handler = "fallback" }
+)"));
+    auto other = defaults.route("/other");
+    CHECK(other.result == PROXYD_ROUTE_MATCH);
+    CHECK(other.target == 11);
+    CHECK(other.path.empty());
+    CHECK(defaults.route("/images/x").target == 2);
+}
+
+TEST_CASE("a route may name a content handler", "[prefix_plugin]") {
+    Router r;
+    REQUIRE(r.load(R"(routes = [ { prefix = "/", handler = "default_site" } ])"));
+    CHECK(r.route("/x").target == 10);
+}
+
+TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
+    struct Case {
+        const char *toml;
+        const char *message;
+        int line;
+        int column;
+    };
+    const Case cases[] = {
+        {"routes = [ { prefix = \"/a/\", upstream = \"web\" } ]\nfoo = 1", "unknown key 'foo'", 2, 7},
+        {"default = { upstream = \"web\" }", "'routes' is required", 1, 1},
+        {"routes = \"/\"", "'routes' must be an array of tables", 1, 10},
+        {"routes = []", "'routes' is empty", 1, 10},
+        {"routes = [ \"/a/\" ]", "each route must be a table", 1, 12},
+        {"routes = [ { upstream = \"web\" } ]", "route needs a 'prefix'", 1, 12},
+        {"routes = [ { prefix = 5, upstream = \"web\" } ]", "'prefix' must be a string", 1, 23},
+        {"routes = [ { prefix = \"a/\", upstream = \"web\" } ]", "prefix 'a/' must start with '/'", 1, 23},
+        {"routes = [ { prefix = \"/a/\" } ]", "route '/a/' needs a target", 1, 12},
+        {"routes = [ { prefix = \"/a/\", upstream = \"web\", handler = \"fallback\" } ]",
+         "route '/a/' names both 'upstream' and 'handler'", 1, 58},
+        {"routes = [ { prefix = \"/a/\", upstream = \"nope\" } ]", "unknown upstream 'nope'", 1, 41},
+        {"routes = [ { prefix = \"/a/\", handler = \"nope\" } ]", "unknown handler 'nope'", 1, 40},
+        {"routes = [ { prefix = \"/a/\", upstream = 1 } ]", "'upstream' must be a string", 1, 41},
+        {"routes = [ { prefix = \"/a/\", upstream = \"web\", strip_prefix = \"yes\" } ]",
+         "'strip_prefix' must be a boolean", 1, 63},
+        {"routes = [ { prefix = \"/a/\", upstream = \"web\", strip = true } ]", "unknown key 'strip'", 1, 56},
+        {"routes = [\n { prefix = \"/a/\", upstream = \"web\" },\n { prefix = \"/a/\", upstream = \"images\" "
+         "},\n]",
+         "duplicate prefix '/a/'", 3, 13},
+        {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = \"web\"",
+         "'default' must be a table", 2, 11},
+        {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = {}", "'default' needs a target", 2,
+         11},
+        {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = { upstream = \"web\", path = \"/\" "
+         "}",
+         "unknown key 'path'", 2, 38},
+        {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = { upstream = \"gone\" }",
+         "unknown upstream 'gone'", 2, 24},
+    };
+    for (const Case &c : cases) {
+        Router r;
+        CAPTURE(c.toml);
+        CHECK_FALSE(r.load(c.toml));
+        INFO(r.host.error_text());
+        REQUIRE(r.host.errors().size() == 1);
+        const ConfigError &e = r.host.errors()[0];
+        CHECK_THAT(e.message, Catch::Contains(c.message));
+        CHECK(e.line == c.line);
+        CHECK(e.column == c.column);
+    }
+}
+
+TEST_CASE("every problem in a routes table is reported in one run", "[prefix_plugin]") {
+    Router r;
+    CHECK_FALSE(r.load(R"(
+routes = [
+  { prefix = "/a/", upstream = "nope" },
+  { prefix = "b", upstream = "web" },
+  { prefix = "/a/", upstream = "web" },
+]
+)"));
+    INFO(r.host.error_text());
+    CHECK(r.host.errors().size() == 3);
+}

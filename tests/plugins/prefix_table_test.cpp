@@ -1,0 +1,121 @@
+// routing/prefix: longest-match and prefix stripping, on the logic the plugin links.
+#include "prefix_table.hpp"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+using proxyd::prefix::prefix_problem;
+using proxyd::prefix::PrefixRoute;
+using proxyd::prefix::PrefixTable;
+using proxyd::prefix::strip_prefix;
+
+namespace {
+
+// The target id of the route that wins for path, or -1 when none matches.
+int64_t winner(const PrefixTable &table, std::string_view path) {
+    const PrefixRoute *route = table.find(path);
+    return route ? int64_t{route->target} : int64_t{-1};
+}
+
+// The path the target sees after stripping, as a string.
+std::string stripped(std::string_view path, std::string_view prefix) {
+    auto result = strip_prefix(path, prefix);
+    return result.needs_leading_slash ? "/" + std::string(result.text) : std::string(result.text);
+}
+
+} // namespace
+
+TEST_CASE("the longest matching prefix wins, whatever the order routes were declared in", "[prefix]") {
+    std::vector<PrefixRoute> routes = {{"/", 1}, {"/images/", 2}, {"/images/thumbs/", 3}, {"/pdf/", 4}};
+    std::sort(routes.begin(), routes.end(), [](auto &a, auto &b) { return a.prefix < b.prefix; });
+    do {
+        PrefixTable table;
+        for (const PrefixRoute &r : routes)
+            REQUIRE(table.add(r));
+        CAPTURE(routes[0].prefix, routes[1].prefix, routes[2].prefix, routes[3].prefix);
+        CHECK(winner(table, "/images/thumbs/a.png") == 3);
+        CHECK(winner(table, "/images/a.png") == 2);
+        CHECK(winner(table, "/images/") == 2);
+        CHECK(winner(table, "/pdf/report.pdf") == 4);
+        CHECK(winner(table, "/about.html") == 1);
+        CHECK(winner(table, "/") == 1);
+    } while (std::next_permutation(routes.begin(), routes.end(),
+                                   [](auto &a, auto &b) { return a.prefix < b.prefix; }));
+}
+
+TEST_CASE("a prefix is a plain, case-sensitive byte prefix of the path", "[prefix]") {
+    PrefixTable table;
+    REQUIRE(table.add({"/images/", 1}));
+    REQUIRE(table.add({"/api", 2}));
+
+    // Without its trailing slash the directory is not under "/images/".
+    CHECK(winner(table, "/images") == -1);
+    CHECK(winner(table, "/Images/a.png") == -1);
+    // Like nginx's prefix locations: "/api" also covers "/apix" and "/api.json".
+    CHECK(winner(table, "/api") == 2);
+    CHECK(winner(table, "/api/v1") == 2);
+    CHECK(winner(table, "/apix") == 2);
+    CHECK(winner(table, "/ap") == -1);
+    // Matching is on the path as sent: an encoded byte is not the same prefix.
+    CHECK(winner(table, "/%69mages/a.png") == -1);
+}
+
+TEST_CASE("no matching prefix means the plugin declines", "[prefix]") {
+    PrefixTable table;
+    REQUIRE(table.add({"/a/", 1}));
+    CHECK(table.find("/b/") == nullptr);
+    CHECK(table.find("") == nullptr);
+    CHECK(table.find("*") == nullptr);
+    CHECK(PrefixTable().find("/") == nullptr);
+}
+
+TEST_CASE("a duplicate prefix is refused", "[prefix]") {
+    PrefixTable table;
+    REQUIRE(table.add({"/a/", 1}));
+    CHECK_FALSE(table.add({"/a/", 2}));
+    CHECK(table.size() == 1);
+    CHECK(winner(table, "/a/x") == 1);
+}
+
+TEST_CASE("stripping a prefix leaves a path that starts with '/'", "[prefix]") {
+    CHECK(stripped("/images/x.jpg", "/images/") == "/x.jpg");
+    CHECK(stripped("/images/", "/images/") == "/");
+    CHECK(stripped("/images/a/b/", "/images/") == "/a/b/");
+    CHECK(stripped("/api/v1", "/api") == "/v1");
+    CHECK(stripped("/api", "/api") == "/");
+    CHECK(stripped("/apix", "/api") == "/x");
+    CHECK(stripped("/x", "/") == "/x");
+    CHECK(stripped("/", "/") == "/");
+}
+
+TEST_CASE("stripping needs no copy unless the remainder lacks its own slash", "[prefix]") {
+    const std::string path = "/images/x.jpg";
+    auto inside = [&](std::string_view view) {
+        return view.data() >= path.data() && view.data() + view.size() <= path.data() + path.size();
+    };
+    auto r = strip_prefix(path, "/images/");
+    CHECK_FALSE(r.needs_leading_slash);
+    CHECK(inside(r.text));
+
+    const std::string api = "/api";
+    auto whole = strip_prefix(api, "/api");
+    CHECK_FALSE(whole.needs_leading_slash);
+    CHECK(whole.text == "/");
+    CHECK(whole.text.data() == api.data());
+
+    auto glued = strip_prefix("/apix", "/api");
+    CHECK(glued.needs_leading_slash);
+    CHECK(glued.text == "x");
+}
+
+TEST_CASE("prefixes that can never match a request path are explained", "[prefix]") {
+    CHECK(prefix_problem("/images/").empty());
+    CHECK(prefix_problem("/").empty());
+    CHECK(prefix_problem("images/") == "prefix 'images/' must start with '/'");
+    CHECK(prefix_problem("") == "prefix '' must start with '/'");
+    CHECK(prefix_problem("/a b") == "prefix '/a b' contains a space or control character");
+    CHECK(prefix_problem("/a?b") == "prefix '/a?b' contains '?', which never occurs in a request path");
+    CHECK(prefix_problem("/a#") == "prefix '/a#' contains '#', which never occurs in a request path");
+}

@@ -1,0 +1,40 @@
+#include "http/header_rules.hpp"
+#include "http/status_text.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace proxyd;
+
+TEST_CASE("hop-by-hop fields of RFC 9110 7.6.1 are never forwarded", "[http]") {
+    for (const char *name : {"Connection", "keep-alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
+                             "UPGRADE"})
+        CHECK(is_hop_by_hop(name));
+    for (const char *name : {"Host", "Content-Length", "Accept", "Cookie", "X-Forwarded-For"})
+        CHECK_FALSE(is_hop_by_hop(name));
+}
+
+TEST_CASE("fields named by Connection are dropped too", "[http]") {
+    std::vector<std::string_view> tokens;
+    split_tokens(" close ,X-Secret,, foo\t", tokens);
+    REQUIRE(tokens.size() == 3);
+    CHECK(tokens[0] == "close");
+    CHECK(tokens[1] == "X-Secret");
+    CHECK(tokens[2] == "foo");
+    CHECK(must_drop_when_forwarding("x-secret", tokens));
+    CHECK(must_drop_when_forwarding("FOO", tokens));
+    CHECK_FALSE(must_drop_when_forwarding("X-Other", tokens));
+}
+
+TEST_CASE("header names compare case-insensitively", "[http]") {
+    CHECK(iequals("Content-Type", "content-type"));
+    CHECK_FALSE(iequals("Content-Type", "content-typ"));
+}
+
+TEST_CASE("status codes carry their RFC 9110 reason phrases", "[http]") {
+    CHECK(status_text(200) == "OK");
+    CHECK(status_text(413) == "Content Too Large");
+    CHECK(status_text(431) == "Request Header Fields Too Large");
+    CHECK(status_text(502) == "Bad Gateway");
+    CHECK(status_text(504) == "Gateway Timeout");
+    CHECK(status_text(799) == "Unknown");
+}
