@@ -274,7 +274,7 @@ typedef struct proxyd_plugin_descriptor {
     uint32_t abi_major;   /* PROXYD_ABI_MAJOR the plugin was built with */
     uint32_t abi_minor;
     uint32_t struct_size; /* sizeof(proxyd_plugin_descriptor) as the plugin was built */
-    proxyd_kind kind;
+    uint32_t kind;        /* a proxyd_kind value (an integer here, so any value can be checked) */
     const char *name;     /* NUL-terminated, e.g. "round_robin" */
     const char *version;  /* NUL-terminated, the plugin's own version */
 

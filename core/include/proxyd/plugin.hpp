@@ -328,7 +328,7 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
                                                                  const proxyd_balancing_hooks *b,
                                                                  const proxyd_content_hooks *c) {
     return proxyd_plugin_descriptor{PROXYD_ABI_MAJOR,     PROXYD_ABI_MINOR,     sizeof(proxyd_plugin_descriptor),
-                                    kind,                 name,                 version,
+                                    static_cast<uint32_t>(kind), name,          version,
                                     &create_instance<T>,  &destroy_instance<T>, &create_worker<T>,
                                     &destroy_worker<T>,   r,                    b,
                                     c};

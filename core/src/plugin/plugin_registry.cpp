@@ -64,23 +64,29 @@ std::string version_text(uint32_t major, uint32_t minor) {
 // The descriptor size each minor of ABI major 1 requires; minor 0 is the first.
 size_t required_descriptor_size(uint32_t /*minor*/) { return sizeof(proxyd_plugin_descriptor); }
 
-// Checks the hook table of the declared kind; returns an empty string when fine.
+// Checks the hook table of the declared kind, its size before any of its fields, and that no
+// other kind's table is set; returns an empty string when fine.
 std::string check_hooks(const proxyd_plugin_descriptor &d) {
+    int tables = (d.routing ? 1 : 0) + (d.balancing ? 1 : 0) + (d.content ? 1 : 0);
     switch (d.kind) {
     case PROXYD_KIND_ROUTING:
-        if (!d.routing || !d.routing->route) return "declares kind routing but has no route hook";
+        if (!d.routing) return "declares kind routing but has no routing hook table";
         if (d.routing->struct_size < sizeof(proxyd_routing_hooks)) return "routing hook table is too small";
+        if (!d.routing->route) return "declares kind routing but has no route hook";
         break;
     case PROXYD_KIND_BALANCING:
-        if (!d.balancing || !d.balancing->pick) return "declares kind balancing but has no pick hook";
+        if (!d.balancing) return "declares kind balancing but has no balancing hook table";
         if (d.balancing->struct_size < sizeof(proxyd_balancing_hooks)) return "balancing hook table is too small";
+        if (!d.balancing->pick) return "declares kind balancing but has no pick hook";
         break;
     case PROXYD_KIND_CONTENT:
-        if (!d.content || !d.content->handle) return "declares kind content but has no handle hook";
+        if (!d.content) return "declares kind content but has no content hook table";
         if (d.content->struct_size < sizeof(proxyd_content_hooks)) return "content hook table is too small";
+        if (!d.content->handle) return "declares kind content but has no handle hook";
         break;
-    default: return "declares an unknown kind " + std::to_string(static_cast<int>(d.kind));
+    default: return "declares an unknown kind " + std::to_string(d.kind);
     }
+    if (tables != 1) return "sets hook tables of more than one kind (exactly the declared kind's must be set)";
     if (!d.create_instance) return "has no create_instance hook";
     if (!d.name || !d.version) return "has no name or version";
     return {};

@@ -25,7 +25,8 @@ class PluginModule {
     const std::string &name() const { return name_; } // the key in [plugins]
     const std::string &path() const { return path_; }
     const proxyd_plugin_descriptor &descriptor() const { return *descriptor_; }
-    proxyd_kind kind() const { return descriptor_->kind; }
+    // Valid after load_plugin_module() accepted the module.
+    proxyd_kind kind() const { return static_cast<proxyd_kind>(descriptor_->kind); }
 
   private:
     std::string name_;

@@ -101,14 +101,12 @@ void ProxyExchange::try_next_peer() {
 void ProxyExchange::on_upstream_connected(int status) {
     if (status != 0) return fail(PROXYD_OUTCOME_CONNECT_FAILED, status, "connect");
     connected_ = true;
-    upstream_->arm_timeout(static_cast<uint64_t>(pool_.config().read_timeout.count()));
     upstream_->read_start();
     upstream_->send(build_request_head());
-    // The body bytes are kept until a response arrives only when a retry could need them; a
-    // request with a body is not retried once sent (see fail()).
     for (auto &chunk : unsent_) upstream_->send(std::move(chunk));
     unsent_.clear();
     unsent_bytes_ = 0;
+    rearm_upstream_timer();
 }
 
 std::string ProxyExchange::build_request_head() const {
@@ -196,7 +194,9 @@ std::string ProxyExchange::build_request_head() const {
 
 void ProxyExchange::forward_to_upstream(std::string data) {
     if (connected_ && upstream_) {
+        bool was_idle = upstream_->queued_bytes() == 0;
         upstream_->send(std::move(data));
+        if (was_idle) rearm_upstream_timer();
         if (upstream_->queued_bytes() > UpstreamConnection::kHighWater) client_->pause_body();
     } else {
         unsent_bytes_ += data.size();
@@ -222,16 +222,24 @@ void ProxyExchange::on_request_complete() {
     if (client_->request_chunked()) forward_to_upstream("0\r\n\r\n");
 }
 
-void ProxyExchange::on_upstream_drained() {
+void ProxyExchange::on_upstream_write_done() {
     if (client_ && upstream_ && upstream_->queued_bytes() <= UpstreamConnection::kLowWater) client_->resume_body();
-    if (upstream_ && connected_) upstream_->arm_timeout(static_cast<uint64_t>(pool_.config().read_timeout.count()));
+    if (upstream_ && connected_) rearm_upstream_timer();
+}
+
+// One timer per upstream connection: send_timeout while request bytes wait to be written,
+// read_timeout while waiting for the response; each restarts on progress.
+void ProxyExchange::rearm_upstream_timer() {
+    const UpstreamConfig &config = pool_.config();
+    auto timeout = upstream_->queued_bytes() > 0 ? config.send_timeout : config.read_timeout;
+    upstream_->arm_timeout(static_cast<uint64_t>(timeout.count()));
 }
 
 // ---- the response ---------------------------------------------------------------------------
 
 void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     response_started_ = true;
-    upstream_->arm_timeout(static_cast<uint64_t>(pool_.config().read_timeout.count()));
+    rearm_upstream_timer();
     in_parser_ = true;
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
     in_parser_ = false;

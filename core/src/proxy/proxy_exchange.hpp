@@ -41,13 +41,14 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     void fail(proxyd_outcome outcome, int uv_status, const char *what);
     void finish_response();
     void release_upstream(bool reusable);
+    void rearm_upstream_timer();
 
     // UpstreamConnection::Owner
     void on_upstream_connected(int status) override;
     void on_upstream_read(const char *data, size_t len) override;
     void on_upstream_closed(int status) override;
     void on_upstream_timeout() override;
-    void on_upstream_drained() override;
+    void on_upstream_write_done() override;
 
     // llhttp (response) callbacks
     static int on_message_begin(llhttp_t *p);

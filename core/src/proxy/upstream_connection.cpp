@@ -78,7 +78,7 @@ void UpstreamConnection::send(std::string data) {
             self->owner_->on_upstream_closed(status);
             return;
         }
-        if (self->queued_ <= kLowWater) self->owner_->on_upstream_drained();
+        self->owner_->on_upstream_write_done();
     });
     if (rc != 0) {
         queued_ -= w->data.size();

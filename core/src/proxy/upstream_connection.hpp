@@ -19,7 +19,8 @@ class UpstreamConnection {
         virtual void on_upstream_read(const char *data, size_t len) = 0;
         virtual void on_upstream_closed(int status) = 0; // UV_EOF or an error
         virtual void on_upstream_timeout() = 0;
-        virtual void on_upstream_drained() = 0;
+        // A write completed (progress); queued_bytes() tells how much is still waiting.
+        virtual void on_upstream_write_done() = 0;
 
       protected:
         ~Owner() = default;

@@ -18,8 +18,6 @@ constexpr size_t kMaxUriBytes = 8192;
 
 ClientConnection *self_of(llhttp_t *p) { return static_cast<ClientConnection *>(p->data); }
 
-uint64_t now_ms(uv_loop_t *loop) { return uv_now(loop); }
-
 std::string peer_ip(const uv_tcp_t *tcp) {
     sockaddr_storage ss{};
     int len = sizeof ss;
@@ -197,7 +195,7 @@ int ClientConnection::check_head_size(size_t size) {
 int ClientConnection::on_message_begin(llhttp_t *p) {
     ClientConnection *c = self_of(p);
     c->in_request_ = true;
-    c->record_.start_ms = now_ms(c->worker_.loop());
+    c->record_.start_ns = uv_hrtime();
     if (c->timer_mode_ != kTimerHeader)
         c->arm_timer(static_cast<uint64_t>(c->worker_.config().limits.header_timeout.count()), kTimerHeader);
     return 0;
@@ -406,7 +404,7 @@ void ClientConnection::write_access_log() {
         auto v = head_.find(name);
         return v && !v->empty() ? std::string(*v) : std::string("-");
     };
-    uint64_t elapsed = now_ms(worker_.loop()) - record_.start_ms;
+    uint64_t elapsed_ns = uv_hrtime() - record_.start_ns;
     std::string line;
     line.reserve(256);
     line.append(client_ip_).append(" - - [").append(worker_.dates().log_date()).append("] \"");
@@ -416,7 +414,7 @@ void ClientConnection::write_access_log() {
     line.append("\" upstream=").append(record_.upstream).append(" upstream_status=");
     line.append(record_.upstream_status ? std::to_string(record_.upstream_status) : "-");
     char rt[32];
-    std::snprintf(rt, sizeof rt, "%.3f", static_cast<double>(elapsed) / 1000.0);
+    std::snprintf(rt, sizeof rt, "%.3f", static_cast<double>(elapsed_ns) / 1e9);
     line.append(" rt=").append(rt).append(" listener=").append(listener_.name).append("\n");
     worker_.access_log().write_line(line);
 }
@@ -437,7 +435,7 @@ void ClientConnection::send_error(int status, bool close) {
     record_.body_bytes = head_only ? 0 : body.size();
     if (!head_only) out += body;
     send(std::move(out));
-    if (record_.start_ms == 0) record_.start_ms = now_ms(worker_.loop());
+    if (record_.start_ns == 0) record_.start_ns = uv_hrtime();
     finish_exchange(keep);
 }
 
@@ -449,6 +447,9 @@ void ClientConnection::send(std::string data) {
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     queued_ += w->data.size();
+    // A client that stops reading mid-response is cut off after send_timeout without progress.
+    if (timer_mode_ == kTimerNone)
+        arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
     int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&tcp_), &buf, 1, [](uv_write_t *req, int status) {
         auto *write = static_cast<ClientWrite *>(req->data);
         ClientConnection *c = write->connection;
@@ -459,6 +460,12 @@ void ClientConnection::send(std::string data) {
             return;
         }
         if (c->closing_) return;
+        if (c->timer_mode_ == kTimerSend) {
+            if (c->queued_ == 0)
+                c->arm_timer(0, kTimerNone);
+            else
+                c->arm_timer(static_cast<uint64_t>(c->worker_.config().limits.send_timeout.count()), kTimerSend);
+        }
         if (c->close_after_flush_ && c->queued_ == 0 && !c->exchange_) {
             c->begin_close();
             return;
@@ -513,6 +520,11 @@ void ClientConnection::on_timer(uv_timer_t *t) {
         } else {
             c->close_now();
         }
+        break;
+    case kTimerSend:
+        c->worker_.logger().info("client " + c->client_ip_ + ": send timed out with " +
+                                 std::to_string(c->queued_) + " bytes unsent, closing");
+        c->close_now();
         break;
     case kTimerIdle:
     case kTimerLinger: c->close_now(); break;

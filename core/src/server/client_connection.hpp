@@ -96,7 +96,7 @@ class ClientConnection {
     void arm_timer(uint64_t ms, int mode);
     void release_exchange();
 
-    enum TimerMode { kTimerNone, kTimerHeader, kTimerIdle, kTimerLinger };
+    enum TimerMode { kTimerNone, kTimerHeader, kTimerIdle, kTimerLinger, kTimerSend };
 
     Worker &worker_;
     const ListenerConfig &listener_;

@@ -5,6 +5,10 @@
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 namespace proxyd {
@@ -126,52 +130,83 @@ int ContentExchange::finish() {
 }
 
 void ContentExchange::on_client_drained() {
-    if (sending_file_ && client_ && client_->queued_bytes() == 0 && !(poll_ && poll_->owner)) send_file_chunk();
+    if (!sending_file_ || !client_ || (poll_ && poll_->owner)) return;
+    if (use_sendfile_ ? client_->queued_bytes() == 0 : client_->queued_bytes() <= ClientConnection::kLowWater)
+        send_file_chunk();
 }
 
 void ContentExchange::send_file_chunk() {
     ClientConnection &c = *client_;
-    uv_loop_t *loop = c.worker().loop();
     int out_fd = c.fd();
     while (file_remaining_ > 0) {
-        uv_fs_t req;
-        // Without a callback uv_fs_sendfile runs synchronously on this (the loop's) thread; the
-        // socket is non-blocking, so it sends what fits and never stalls the loop on the network.
-        int64_t sent = uv_fs_sendfile(loop, &req, out_fd, file_fd_, static_cast<int64_t>(file_offset_),
-                                      static_cast<size_t>(file_remaining_), nullptr);
-        uv_fs_req_cleanup(&req);
-        if (sent == UV_EAGAIN) {
-            if (!poll_) {
-                int dup_fd = ::dup(out_fd);
-                if (dup_fd < 0) return fail(0);
-                poll_ = new WritablePoll{{}, dup_fd, this};
-                uv_poll_init(loop, &poll_->poll, dup_fd);
-                poll_->poll.data = poll_;
-            }
-            poll_->owner = this;
-            uv_poll_start(&poll_->poll, UV_WRITABLE, [](uv_poll_t *p, int status, int) {
-                auto *wp = static_cast<WritablePoll *>(p->data);
-                uv_poll_stop(p);
-                ContentExchange *self = wp->owner;
-                if (!self) return;
-                wp->owner = nullptr;
-                if (status < 0) return self->fail(0);
-                self->send_file_chunk();
-            });
-            return;
-        }
+        // sendfile(2) itself, not uv_fs_sendfile: libuv 1.44 (Debian 12) tries copy_file_range
+        // first, which a socket refuses, and then falls back to a read/write emulation that
+        // poll()s the socket with no timeout, blocking the whole loop until the client reads.
+        // On a non-blocking socket sendfile sends what fits and says EAGAIN for the rest.
+        off_t offset = static_cast<off_t>(file_offset_);
+        size_t want = static_cast<size_t>(std::min<uint64_t>(file_remaining_, kMaxSendfileChunk));
+        ssize_t sent = use_sendfile_ ? ::sendfile(out_fd, file_fd_, &offset, want) : -1;
+        if (sent < 0 && use_sendfile_ && (errno == EINVAL || errno == ENOSYS)) use_sendfile_ = false;
+        if (!use_sendfile_) return copy_file_chunk();
+        if (sent < 0 && errno == EINTR) continue;
+        if (sent < 0 && errno == EAGAIN) return wait_writable(out_fd);
         if (sent <= 0) {
             c.worker().logger().warn("sendfile to client " + std::string(c.client_ip()) + " failed: " +
-                                     (sent < 0 ? uv_strerror(static_cast<int>(sent)) : "file shrank"));
+                                     (sent < 0 ? std::strerror(errno) : "the file shrank while being sent"));
             return fail(0);
         }
         file_offset_ += static_cast<uint64_t>(sent);
         file_remaining_ -= static_cast<uint64_t>(sent);
     }
+    complete_file();
+}
+
+// For files whose filesystem cannot sendfile: read a chunk and queue it like any body bytes;
+// on_client_drained() asks for the next one.
+void ContentExchange::copy_file_chunk() {
+    ClientConnection &c = *client_;
+    if (c.queued_bytes() > ClientConnection::kLowWater) return;
+    std::string chunk(static_cast<size_t>(std::min<uint64_t>(file_remaining_, 64 * 1024)), '\0');
+    ssize_t n = ::pread(file_fd_, chunk.data(), chunk.size(), static_cast<off_t>(file_offset_));
+    if (n <= 0) {
+        c.worker().logger().warn("reading a file for client " + std::string(c.client_ip()) + " failed: " +
+                                 (n < 0 ? std::strerror(errno) : "the file shrank while being sent"));
+        return fail(0);
+    }
+    chunk.resize(static_cast<size_t>(n));
+    file_offset_ += static_cast<uint64_t>(n);
+    file_remaining_ -= static_cast<uint64_t>(n);
+    c.send(std::move(chunk));
+    if (file_remaining_ == 0) complete_file();
+}
+
+void ContentExchange::wait_writable(int out_fd) {
+    if (!poll_) {
+        int dup_fd = ::dup(out_fd);
+        if (dup_fd < 0) return fail(0);
+        poll_ = new WritablePoll{{}, dup_fd, this};
+        uv_poll_init(client_->worker().loop(), &poll_->poll, dup_fd);
+        poll_->poll.data = poll_;
+    }
+    poll_->owner = this;
+    uv_poll_start(&poll_->poll, UV_WRITABLE, [](uv_poll_t *p, int status, int) {
+        auto *wp = static_cast<WritablePoll *>(p->data);
+        uv_poll_stop(p);
+        ContentExchange *self = wp->owner;
+        if (!self) return;
+        wp->owner = nullptr;
+        if (status < 0) return self->fail(0);
+        self->send_file_chunk();
+    });
+}
+
+void ContentExchange::complete_file() {
     sending_file_ = false;
     ::close(file_fd_);
     file_fd_ = -1;
-    c.finish_exchange(c.wants_keep_alive());
+    // With the copy fallback, the last chunk may still be queued: finishing now is fine, the
+    // connection sends queued bytes in order before anything of the next response.
+    client_->finish_exchange(client_->wants_keep_alive());
 }
 
 void ContentExchange::fail(int) {

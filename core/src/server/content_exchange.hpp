@@ -40,7 +40,13 @@ class ContentExchange final : public Exchange {
 
   private:
     void send_file_chunk();
+    void copy_file_chunk();
+    void wait_writable(int out_fd);
+    void complete_file();
     void fail(int status);
+
+    // One sendfile call at most this much, so one large file cannot hog the loop.
+    static constexpr uint64_t kMaxSendfileChunk = 4 * 1024 * 1024;
 
     ClientConnection *client_; // null once the client is gone
     const PluginInstance &handler_;
@@ -54,6 +60,7 @@ class ContentExchange final : public Exchange {
     bool has_content_type_ = false;
     bool finished_ = false;   // the plugin called finish
     bool sending_file_ = false;
+    bool use_sendfile_ = true; // false once the kernel refused sendfile for this file
     bool orphaned_ = false;   // the client left before the plugin finished
 };
 

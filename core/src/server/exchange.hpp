@@ -29,7 +29,7 @@ struct AccessRecord {
     uint64_t body_bytes = 0;
     std::string upstream = "-";
     int upstream_status = 0;
-    uint64_t start_ms = 0;
+    uint64_t start_ns = 0; // uv_hrtime() when the request's first byte arrived
 };
 
 // Request-lifetime memory for plugins (proxyd_host.request_alloc).

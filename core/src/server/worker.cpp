@@ -97,16 +97,30 @@ void Worker::on_connection(uv_stream_t *server, int status) {
         return;
     }
     if (self.connections_.size() >= self.config().limits.max_connections) {
-        // Over the limit: leave the connection in the kernel's backlog until one closes.
-        uv_read_stop(server);
-        self.logger().warn("worker " + std::to_string(self.index_) + ": max_connections reached");
+        // Leave it unaccepted: libuv then stops watching this listener until uv_accept is
+        // called, and connection_closed() accepts it once a connection has gone.
+        uint64_t now = uv_now(&self.loop_);
+        if (!handle->paused && now - self.last_limit_warning_ms_ >= 10000) {
+            self.last_limit_warning_ms_ = now;
+            self.logger().warn("worker " + std::to_string(self.index_) + ": " +
+                               std::to_string(self.connections_.size()) +
+                               " connections (limits.max_connections): not accepting on " +
+                               handle->config->listen_text + " until one closes");
+        }
+        handle->paused = true;
+        return;
     }
     ClientConnection::accept(self, *handle->config, server);
 }
 
 void Worker::connection_closed(ClientConnection *c) {
     connections_.erase(c);
-    if (stopping_) finish_stop_if_idle();
+    if (stopping_) return finish_stop_if_idle();
+    for (auto &l : listeners_) {
+        if (!l->paused || connections_.size() >= config().limits.max_connections) continue;
+        l->paused = false;
+        ClientConnection::accept(*this, *l->config, reinterpret_cast<uv_stream_t *>(&l->tcp));
+    }
 }
 
 void Worker::begin_stop() {

@@ -93,6 +93,7 @@ class Worker {
     std::unordered_set<ClientConnection *> connections_;
     std::unique_ptr<char[]> read_buffer_;
     DateCache dates_;
+    uint64_t last_limit_warning_ms_ = 0;
     bool stopping_ = false;
     bool closed_ = false;
     bool failed_ = false;

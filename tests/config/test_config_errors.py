@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""Config errors: broken configs given to `proxyd -t` must exit 1 with an error that starts
+"<config file>:<line>:<col>: " on the offending line and names the key ("listeners[0].listen") or,
+for plugin-reported errors, the plugin ("plugin static:"). The shipped profiles must pass. Last,
+two processes on one listen address: the second must fail and say why.
+
+The assertions hold the location, the key and the meaningful words (the unknown name, the bad
+value), not the exact wording, so messages can be polished freely.
+
+Environment (set by proxyd_add_integration_test): PROXYD_BIN, PROXYD_SOURCE_DIR,
+PROXYD_PLUGIN_DIR (the real plugins), PROXYD_TEST_PLUGIN_DIR (tests/loader's plugins; content_ok.so
+serves the run-time cases).
+Run some cases by name: test_config_errors.py bad_listen_no_port duplicate_listen
+"""
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PROXYD_BIN = os.environ["PROXYD_BIN"]
+SOURCE_DIR = os.environ["PROXYD_SOURCE_DIR"]
+PLUGIN_DIR = os.environ["PROXYD_PLUGIN_DIR"]
+TEST_PLUGIN_DIR = os.environ["PROXYD_TEST_PLUGIN_DIR"]
+RUN_TIMEOUT = 20       # seconds for `proxyd -t`
+START_TIMEOUT = 10     # seconds for a serving proxyd to accept connections
+EXIT_TIMEOUT = 15      # seconds for a proxyd that cannot bind to give up
+EPHEMERAL = range(32768, 61000)  # Linux's default ip_local_port_range, which the hint is about
+
+
+def toml_string(s):
+    # A JSON string is a valid TOML basic string for everything we write here.
+    return json.dumps(s)
+
+
+def port_is_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port(lo=None, hi=None):
+    """A port free on 127.0.0.1 now: any (kernel's choice), or one in [lo, hi]."""
+    if lo is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    for _ in range(200):
+        port = random.randint(lo, hi)
+        if port_is_free(port):
+            return port
+    raise RuntimeError(f"no free port in {lo}-{hi}")
+
+
+def upstream_block():
+    return f"""\
+[upstreams.u]
+peers = ["127.0.0.1:{free_port()}"]
+balancer = "rr"
+"""
+
+
+def listener(name="t", listen=None, target='upstream = "u"', mark=""):
+    listen = listen or f"127.0.0.1:{free_port()}"
+    return f"""\
+[[listeners]]{mark}
+name = "{name}"
+listen = "{listen}"
+{target}
+"""
+
+
+# A valid config made of the pieces above, for cases that break one piece. The round-robin
+# balancer is the real plugin, found beside the binary whatever plugin_dir says.
+def base(top="", log="", plugins="", upstream=None, listeners=None, extra=""):
+    return f"""\
+workers = 1
+{top}
+[log]
+level = "warn"
+{log}
+[plugins]
+rr = "balancing_round_robin.so"
+{plugins}
+{upstream if upstream is not None else upstream_block()}
+{listeners if listeners is not None else listener()}
+{extra}"""
+
+
+def with_test_plugins(text):
+    return f"plugin_dir = {toml_string(TEST_PLUGIN_DIR)}\n" + text
+
+
+def with_real_plugins(text):
+    return f"plugin_dir = {toml_string(PLUGIN_DIR)}\n" + text
+
+
+class Case:
+    """One `proxyd -t` run.
+
+    ok:     expect exit 0 and "configuration OK". config is TOML text, or the path of a profile.
+    at:     mark name(s) ("# @name" comments) of the line(s) the error may point at.
+    key:    a string or pattern the located error line must contain (the dotted key path).
+    texts:  strings or patterns that must appear somewhere on stderr (strings case-insensitive).
+    any_column: the column is not checked (table headers, syntax errors, array elements).
+    """
+
+    def __init__(self, name, config, ok=False, at="here", key=None, texts=(), any_column=False):
+        self.name, self.config, self.ok = name, config, ok
+        self.at = [at] if isinstance(at, str) else list(at)
+        self.key, self.texts, self.any_column = key, list(texts), any_column
+
+
+def key_path(*parts):
+    """A pattern for a dotted key path, e.g. key_path("listeners[0]", "listen")."""
+    return re.compile(r"(?<![\w.\[\]])" + re.escape(".".join(parts)) + r"(?![\w\[])")
+
+
+CASES = [
+    # The pieces the broken cases start from are valid on their own, so each broken case has
+    # exactly the one fault it names.
+    Case("base_is_valid", base(), ok=True),
+    Case("base_with_handler_is_valid", with_test_plugins(base(
+        listeners=listener(target='handler = "h"'), plugins='ok = "content_ok.so"',
+        extra='[handlers.h]\nplugin = "ok"\n')), ok=True),
+    Case("base_with_router_is_valid", with_real_plugins(base(
+        listeners=listener(target="") + '[listeners.router]\nplugin = "prefix"\n'
+                                        'routes = [{ prefix = "/", upstream = "u" }]\n',
+        plugins='prefix = "routing_prefix.so"')), ok=True),
+    # TOML itself.
+    Case("toml_syntax_error", base(top="oops = = 1  # @here"), any_column=True),
+    Case("toml_duplicate_key", base(top="workers = 2  # @here"), any_column=True,
+         texts=["workers"]),
+    # Unknown keys, wherever they are.
+    Case("unknown_top_level_key", base(top="wokers = 2  # @here"), key=key_path("wokers")),
+    Case("unknown_listener_key",
+         base(listeners=listener(target='upstream = "u"\ntiemout = "5s"  # @here')),
+         key=key_path("listeners[0]", "tiemout")),
+    Case("unknown_upstream_key", base(upstream=upstream_block() + 'balancr = "x"  # @here\n'),
+         key=key_path("upstreams", "u", "balancr")),
+    Case("unknown_log_key", base(log='levle = "info"  # @here'), key=key_path("log", "levle")),
+    # Wrong types.
+    Case("wrong_type_workers", base().replace("workers = 1", 'workers = "two"  # @here'),
+         key=key_path("workers")),
+    Case("wrong_type_listen", base(listeners=listener(listen="PLACEHOLDER")).replace(
+        'listen = "PLACEHOLDER"', "listen = 5  # @here"), key=key_path("listeners[0]", "listen")),
+    # Missing or contradictory keys of a listener: the error points at its [[listeners]] header.
+    Case("listener_without_listen", base(listeners=f"""\
+[[listeners]]  # @here
+name = "t"
+upstream = "u"
+"""), key=re.compile(r"listeners\[0\].*\blisten\b"), any_column=True),
+    Case("listener_without_target", base(listeners=listener(target="", mark="  # @here")),
+         key=re.compile(r"listeners\[0\]"), texts=["handler", "upstream", "router"], any_column=True),
+    Case("listener_handler_and_upstream", with_test_plugins(base(
+        listeners=listener(target='handler = "h"  # @handler\nupstream = "u"  # @upstream',
+                           mark="  # @header"),
+        plugins='ok = "content_ok.so"', extra='[handlers.h]\nplugin = "ok"\n')),
+        at=["header", "handler", "upstream"], key=re.compile(r"listeners\[0\]"),
+        texts=["handler", "upstream"], any_column=True),
+    # Listen addresses.
+    Case("bad_listen_no_port", base(listeners=listener(listen="LISTEN")).replace(
+        'listen = "LISTEN"', 'listen = "127.0.0.1"  # @here'),
+         key=key_path("listeners[0]", "listen"), texts=["127.0.0.1"]),
+    Case("bad_listen_port_range", base(listeners=listener(listen="LISTEN")).replace(
+        'listen = "LISTEN"', 'listen = "127.0.0.1:99999"  # @here'),
+         key=key_path("listeners[0]", "listen"), texts=["99999"]),
+    Case("bad_listen_host", base(listeners=listener(listen="LISTEN")).replace(
+        'listen = "LISTEN"', 'listen = "nohost:80"  # @here'),
+         key=key_path("listeners[0]", "listen"), texts=["nohost"]),
+]
+
+
+def _duplicate_listen():
+    address = f"127.0.0.1:{free_port()}"
+    listeners = listener("one", address) + "\n" + listener("two", "DUP")
+    listeners = listeners.replace('listen = "DUP"', f'listen = "{address}"  # @here')
+    return Case("duplicate_listen", base(listeners=listeners),
+                key=key_path("listeners[1]", "listen"), texts=[address])
+
+
+CASES += [
+    _duplicate_listen(),
+    # Names that lead nowhere.
+    Case("listener_unknown_upstream", base(listeners=listener(target='upstream = "nope"  # @here')),
+         key=key_path("listeners[0]", "upstream"), texts=["nope"]),
+    Case("listener_unknown_handler", base(listeners=listener(target='handler = "nope"  # @here')),
+         key=key_path("listeners[0]", "handler"), texts=["nope"]),
+    # The prefix router resolves its targets through the host; the core reports at the route.
+    Case("route_unknown_upstream", with_real_plugins(base(
+        listeners=listener(target="") + """\
+[listeners.router]
+plugin = "prefix"
+routes = [
+  { prefix = "/a/", upstream = "u" },
+  { prefix = "/", upstream = "nope" },  # @here
+]
+""", plugins='prefix = "routing_prefix.so"')), texts=["nope"], any_column=True),
+    Case("handler_undeclared_plugin", with_test_plugins(base(
+        listeners=listener(target='handler = "h"'),
+        plugins='ok = "content_ok.so"', extra='[handlers.h]\nplugin = "nosuch"  # @here\n')),
+        key=key_path("handlers", "h", "plugin"), texts=["nosuch"]),
+    Case("plugin_file_missing", with_test_plugins(base(
+        listeners=listener(target='handler = "h"'),
+        plugins='x = "does_not_exist.so"  # @here', extra='[handlers.h]\nplugin = "x"\n')),
+        key=key_path("plugins", "x"), texts=[os.path.join(TEST_PLUGIN_DIR, "does_not_exist.so")]),
+    # Upstreams.
+    Case("upstream_empty_peers", base(upstream='[upstreams.u]\npeers = []  # @here\nbalancer = "rr"\n'),
+         key=key_path("upstreams", "u", "peers")),
+    Case("upstream_without_peers", base(upstream='[upstreams.u]  # @here\nbalancer = "rr"\n'),
+         key=re.compile(r"upstreams\.u.*\bpeers\b"), any_column=True),
+    Case("upstream_bad_peer", base(
+        upstream=f'[upstreams.u]\npeers = ["127.0.0.1:{free_port()}", "127.0.0.1:notaport"]  # @here\n'
+                 'balancer = "rr"\n'),
+        key=re.compile(r"upstreams\.u\.peers"), texts=["notaport"], any_column=True),
+    Case("upstream_bad_duration", base(upstream=upstream_block() + 'connect_timeout = "5 parsecs"  # @here\n'),
+         key=key_path("upstreams", "u", "connect_timeout"), texts=["5 parsecs"]),
+]
+
+
+def _static_root_missing():
+    mime = os.path.join(SOURCE_DIR, "conf.d", "mime.toml")
+    mime_line = f"mime_types = {toml_string(mime)}\n" if os.path.exists(mime) else ""
+    return Case("static_root_missing", with_real_plugins(base(
+        listeners=listener(target='handler = "site"'),
+        plugins='static = "content_static.so"',
+        extra=f'[handlers.site]\nplugin = "static"\nroot = "no/such/folder"  # @here\n{mime_line}')),
+        key="plugin static:", texts=["no/such/folder"])
+
+
+CASES += [_static_root_missing()]
+CASES += [Case(f"profile_{name}", os.path.join(SOURCE_DIR, "conf.d", f"{name}.toml"), ok=True)
+          for name in ("reverse", "lb", "backends")]
+
+
+def mark(config, name):
+    """(line number, 1-based columns a key or its value may be reported at) of '# @name'."""
+    for number, line in enumerate(config.splitlines(), 1):
+        if re.search(r"#\s*@" + re.escape(name) + r"\b", line):
+            cols = {len(line) - len(line.lstrip()) + 1}
+            eq = line.find("=")
+            if eq >= 0:
+                rest = line[eq + 1:]
+                cols.add(eq + 1 + len(rest) - len(rest.lstrip()) + 1)
+            return number, cols
+    raise AssertionError(f"test bug: no mark @{name} in config")
+
+
+def contains(haystack, needle):
+    if isinstance(needle, re.Pattern):
+        return needle.search(haystack) is not None
+    return needle.lower() in haystack.lower()
+
+
+def describe(needle):
+    return f"/{needle.pattern}/" if isinstance(needle, re.Pattern) else repr(needle)
+
+
+def indent(text):
+    return "\n".join("    | " + l for l in text.rstrip("\n").splitlines()) or "    | (empty)"
+
+
+def run_check(case, workdir):
+    """Runs one `proxyd -t` case; returns a list of problems (empty when it passed)."""
+    if case.ok and "\n" not in case.config:
+        config_path = case.config
+    else:
+        config_path = os.path.join(workdir, case.name + ".toml")
+        with open(config_path, "w") as f:
+            f.write(case.config)
+    try:
+        run = subprocess.run([PROXYD_BIN, "-t", "-c", config_path], capture_output=True, text=True,
+                             errors="replace", timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed the child by its pid
+        return [f"`proxyd -t -c {config_path}` did not finish within {RUN_TIMEOUT}s"]
+    out, err = run.stdout, run.stderr
+    problems = []
+    if case.ok:
+        if run.returncode != 0:
+            problems.append(f"exit status {run.returncode}, expected 0")
+        if "configuration OK" not in out + err:
+            problems.append('"configuration OK" not printed')
+        if problems and "\n" in case.config:
+            problems.append("config:\n" + indent(case.config))
+    else:
+        if run.returncode != 1:
+            problems.append(f"exit status {run.returncode}, expected 1")
+        if "configuration OK" in out + err:
+            problems.append('"configuration OK" printed for a broken configuration')
+        wanted = {}
+        for name in case.at:
+            line, cols = mark(case.config, name)
+            wanted[line] = cols
+        located = [m for m in re.finditer(re.escape(config_path) + r":(\d+):(\d+): ?(.*)", err)
+                   if int(m.group(1)) in wanted
+                   and (case.any_column or int(m.group(2)) in wanted[int(m.group(1))])]
+        if not located:
+            where = ", ".join(
+                f"{config_path}:{line}:" + ("*" if case.any_column else "|".join(map(str, sorted(c))))
+                for line, c in wanted.items())
+            problems.append(f"no error located at {where}")
+        elif case.key is not None and not any(contains(m.group(3), case.key) for m in located):
+            problems.append(f"the located error does not name {describe(case.key)}")
+        # Each case has one fault: an error elsewhere means the case or the loader is imprecise.
+        stray = sorted({int(m.group(1)) for m in re.finditer(re.escape(config_path) + r":(\d+):\d+:", err)}
+                       - set(wanted))
+        if stray:
+            problems.append(f"errors also reported at line(s) {stray}")
+        for text in case.texts:
+            if not contains(err, text):
+                problems.append(f"stderr lacks {describe(text)}")
+        if problems:
+            problems.append("config:\n" + indent(case.config))
+    if problems:
+        problems.append(f"stdout:\n{indent(out)}\nstderr:\n{indent(err)}")
+    return problems
+
+
+# ---- run time: who holds the port -------------------------------------------------------------
+
+def serving_config(address):
+    return with_test_plugins(f"""\
+workers = 2
+
+[log]
+access = "off"
+level = "info"
+
+[plugins]
+ok = "content_ok.so"
+
+[handlers.h]
+plugin = "ok"
+
+[[listeners]]
+name = "t"
+listen = "{address}"
+handler = "h"
+""")
+
+
+def accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start(config_path, log_path):
+    log = open(log_path, "w")
+    proc = subprocess.Popen([PROXYD_BIN, "-c", config_path], stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return proc
+
+
+def stop(proc):
+    """Stops one process we started, by its pid: SIGTERM, then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def expect_bind_failure(proc, log_path, address, port, problems):
+    """proc must exit non-zero on its own, naming address and the reason."""
+    try:
+        proc.wait(timeout=EXIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        problems.append(f"proxyd still running {EXIT_TIMEOUT}s after start although {address} was "
+                        "taken (did it bind with SO_REUSEPORT beside the other socket?)")
+        stop(proc)
+    output = read(log_path)
+    if proc.returncode == 0:
+        problems.append("exit status 0, expected non-zero")
+    if address not in output:
+        problems.append(f"output lacks the address {address}")
+    if "address already in use" not in output.lower():
+        problems.append('output lacks "address already in use"')
+    hinted = "ip_local_reserved_ports" in output
+    if port in EPHEMERAL and not hinted:
+        problems.append(f"port {port} is in {EPHEMERAL.start}-{EPHEMERAL.stop - 1} but the output "
+                        "lacks the net.ipv4.ip_local_reserved_ports hint")
+    if port not in EPHEMERAL and hinted:
+        problems.append(f"port {port} is outside the ephemeral range but the output hints at "
+                        "ip_local_reserved_ports")
+    if problems:
+        problems.append(f"exit status {proc.returncode}; output:\n{indent(output)}")
+
+
+def second_proxyd_same_address(workdir):
+    """Two proxyd processes, one address in the ephemeral range: the second must give up."""
+    port = free_port(40000, 60999)
+    address = f"127.0.0.1:{port}"
+    config_path = os.path.join(workdir, "serving.toml")
+    with open(config_path, "w") as f:
+        f.write(serving_config(address))
+    problems = []
+    first_log, second_log = (os.path.join(workdir, n) for n in ("first.log", "second.log"))
+    first = start(config_path, first_log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not accepts(port) and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not accepts(port):
+            return [f"the first proxyd never accepted on {address} (exit status {first.poll()}); "
+                    f"output:\n{indent(read(first_log))}"]
+        second = start(config_path, second_log)
+        try:
+            expect_bind_failure(second, second_log, address, port, problems)
+        finally:
+            stop(second)
+        if first.poll() is not None or not accepts(port):
+            problems.append("the first proxyd stopped serving after the second one tried to start; "
+                            f"its output:\n{indent(read(first_log))}")
+    finally:
+        stop(first)
+    return problems
+
+
+def port_held_by_another_program(workdir):
+    """A plain socket (no SO_REUSEPORT) holds a port below the ephemeral range: proxyd must fail,
+    without the ephemeral-range hint."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        local_low = int(f.read().split()[0])
+    port = free_port(10000, min(EPHEMERAL.start, local_low) - 1)
+    address = f"127.0.0.1:{port}"
+    config_path = os.path.join(workdir, "held.toml")
+    with open(config_path, "w") as f:
+        f.write(serving_config(address))
+    problems = []
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        log_path = os.path.join(workdir, "held.log")
+        proc = start(config_path, log_path)
+        try:
+            expect_bind_failure(proc, log_path, address, port, problems)
+        finally:
+            stop(proc)
+    return problems
+
+
+RUNTIME_CASES = [second_proxyd_same_address, port_held_by_another_program]
+
+
+def main():
+    names = set(sys.argv[1:])
+    failed = total = 0
+    with tempfile.TemporaryDirectory(prefix="proxyd-config-") as workdir:
+        workdir = os.path.realpath(workdir)
+        jobs = [(c.name, lambda c=c: run_check(c, workdir)) for c in CASES]
+        jobs += [(f.__name__, lambda f=f: f(workdir)) for f in RUNTIME_CASES]
+        for name, job in jobs:
+            if names and name not in names:
+                continue
+            total += 1
+            problems = job()
+            print(("FAIL " if problems else "ok   ") + name, flush=True)
+            for p in problems:
+                print("     " + p.replace("\n", "\n     "))
+            failed += bool(problems)
+    print(f"{total - failed}/{total} config cases passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+/* BROKEN: kind content with its content table, but a routing table too; exactly one may be set. */
+#include <proxyd/plugin.h>
+
+static int instance_token;
+static int create(const proxyd_host *h, proxyd_load_context *c, const proxyd_config_node *n, void **out) {
+    (void)h; (void)c; (void)n;
+    *out = &instance_token;
+    return PROXYD_OK;
+}
+static void destroy(void *instance) { (void)instance; }
+static int handle(void *i, void *w, const proxyd_request *q, proxyd_response_handle *r) {
+    (void)i; (void)w; (void)q; (void)r;
+    return PROXYD_EPLUGIN;
+}
+static proxyd_route_result route(void *i, void *w, const proxyd_request *q, proxyd_route *r) {
+    (void)i; (void)w; (void)q; (void)r;
+    return PROXYD_ROUTE_DECLINE;
+}
+
+static const proxyd_content_hooks content = {sizeof(proxyd_content_hooks), handle};
+static const proxyd_routing_hooks routing = {sizeof(proxyd_routing_hooks), route};
+static const proxyd_plugin_descriptor descriptor = {
+    PROXYD_ABI_MAJOR, PROXYD_ABI_MINOR, sizeof(proxyd_plugin_descriptor), PROXYD_KIND_CONTENT,
+    "broken_two_tables", "0.0.1", create, destroy, NULL, NULL, &routing, NULL, &content};
+
+PROXYD_EXPORT const proxyd_plugin_descriptor *proxyd_plugin_entry(void) { return &descriptor; }
