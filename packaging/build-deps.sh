@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what proxyd needs from Debian 12's packages (idempotent; run as root).
+#   packaging/build-deps.sh          build dependencies: compiler, CMake, libuv, toml++, llhttp
+#   packaging/build-deps.sh --test   also what the test suite uses: Catch2, curl, ab, Python,
+#                                    headless Chromium, clang (libFuzzer, sanitizers)
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp)
+if [[ ${1:-} == --test ]]; then
+  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "build-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "build-deps: all packages present"
+fi

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test, twice: a plain build with warnings as errors, then an
+# AddressSanitizer + UndefinedBehaviorSanitizer build. This is what CI runs (.ci/run).
+#   bash tests/run_all.sh
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+jobs=${JOBS:-2}
+
+bash packaging/build-deps.sh --test
+
+status=0
+run_suite() {
+  local dir=$1; shift
+  echo "=== configure and build $dir ($*)"
+  cmake -S . -B "$dir" -DPROXYD_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  echo "=== ctest $dir"
+  # halt_on_error makes a sanitizer finding fail the test that triggered it.
+  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$dir" --output-on-failure --timeout 600 || status=1
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DPROXYD_SANITIZE=ON
+exit $status
