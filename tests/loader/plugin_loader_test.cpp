@@ -1,0 +1,72 @@
+// load_plugin_module() against the deliberately broken plugins of this folder: each refusal
+// names the file and, for version problems, both versions.
+#include "plugin/plugin_registry.hpp"
+
+#include <catch2/catch.hpp>
+
+using proxyd::load_plugin_module;
+
+namespace {
+
+std::string path_of(const char *name) { return std::string(PROXYD_LOADER_TEST_DIR) + "/" + name + ".so"; }
+
+// The refusal text for a plugin that must be refused.
+std::string refusal(const char *name) {
+    std::string error;
+    auto module = load_plugin_module(name, path_of(name), error);
+    INFO(name);
+    CHECK(module == nullptr);
+    CHECK_THAT(error, Catch::StartsWith(path_of(name) + ": "));
+    return error;
+}
+
+} // namespace
+
+TEST_CASE("a plugin of another ABI major is refused, naming both versions", "[loader]") {
+    std::string error = refusal("broken_major");
+    CHECK_THAT(error, Catch::Contains("ABI 2.0") && Catch::Contains("ABI 1.0") && Catch::Contains("major"));
+}
+
+TEST_CASE("a plugin of a newer ABI minor is refused, naming both versions", "[loader]") {
+    CHECK_THAT(refusal("newer_minor"), Catch::Contains("ABI 1.1") && Catch::Contains("ABI 1.0"));
+}
+
+TEST_CASE("a shared object without the entry symbol is not a plugin", "[loader]") {
+    CHECK_THAT(refusal("broken_no_entry"), Catch::Contains("proxyd_plugin_entry"));
+}
+
+TEST_CASE("descriptor and hook tables smaller than the ABI needs are refused", "[loader]") {
+    CHECK_THAT(refusal("broken_struct_size"), Catch::Contains("bytes") && Catch::Contains("needs"));
+    CHECK_THAT(refusal("broken_hooks_size"), Catch::Contains("hook table is too small"));
+}
+
+TEST_CASE("a kind must come with exactly its own hook table", "[loader]") {
+    CHECK_THAT(refusal("broken_kind_tables"), Catch::Contains("no routing hook table"));
+    CHECK_THAT(refusal("broken_two_tables"), Catch::Contains("more than one kind"));
+    CHECK_THAT(refusal("broken_kind_value"), Catch::Contains("unknown kind 7"));
+}
+
+TEST_CASE("a descriptor must exist and carry a name and create_instance", "[loader]") {
+    CHECK_THAT(refusal("broken_null_descriptor"), Catch::Contains("no descriptor"));
+    CHECK_THAT(refusal("broken_null_name"), Catch::Contains("name"));
+    CHECK_THAT(refusal("broken_no_create"), Catch::Contains("create_instance"));
+}
+
+TEST_CASE("a file that is not a shared object says why dlopen failed", "[loader]") {
+    CHECK_THAT(refusal("bad"), Catch::Contains("cannot load plugin"));
+    std::string error;
+    CHECK_FALSE(load_plugin_module("gone", path_of("does_not_exist"), error));
+    CHECK_THAT(error, Catch::Contains("does_not_exist.so"));
+}
+
+TEST_CASE("a plugin built against an older or equal minor loads, with its kind", "[loader]") {
+    std::string error;
+    auto module = load_plugin_module("good", path_of("good_minor0"), error);
+    REQUIRE(module);
+    CHECK(error.empty());
+    CHECK(module->kind() == PROXYD_KIND_ROUTING);
+    CHECK(module->path() == path_of("good_minor0"));
+    auto content = load_plugin_module("content", path_of("content_ok"), error);
+    REQUIRE(content);
+    CHECK(content->kind() == PROXYD_KIND_CONTENT);
+}
