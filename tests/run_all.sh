@@ -13,7 +13,7 @@ status=0
 run_suite() {
   local dir=$1; shift
   echo "=== configure and build $dir ($*)"
-  cmake -S . -B "$dir" -DPROXYD_WERROR=ON "$@" >/dev/null
+  cmake -S . -B "$dir" -DPROXYD_WERROR=ON -DPROXYD_BUILD_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
   echo "=== ctest $dir"
   # halt_on_error makes a sanitizer finding fail the test that triggered it.
