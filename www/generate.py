@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the demo sites under www/: default/, images/, pdf/.
+"""Writes the demo sites' generated files: images/photo.jpg and pdf/report.pdf.
 
-The committed files are the product; this script records how they were made, and running it again
+The HTML and CSS pages of www/ are written by hand; the two binary files are made here. The
+committed files are the product; this script records how they were made, and running it again
 gives the same bytes (Python 3 stdlib; ImageMagick's `convert` for the JPEG, optional).
 
     python3 www/generate.py            # rewrite everything next to this script
@@ -24,140 +25,6 @@ import sys
 import textwrap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-# ---- HTML and CSS ---------------------------------------------------------------------------
-
-DEFAULT_INDEX = """\
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>proxyd demo: default site</title>
-<link rel="stylesheet" href="style.css">
-</head>
-<body>
-<main>
-<h1>proxyd demo: default site</h1>
-<p>This page comes from the <em>default site</em>, a static handler behind the proxy.
-In the reverse-proxy profile every path that no other prefix claims lands here.</p>
-<ul>
-<li><a href="/images/">/images/</a> &mdash; the image site: a JPEG and a check that the PDF arrives intact</li>
-<li><a href="/pdf/">/pdf/</a> &mdash; the PDF site: a report of a few hundred kilobytes</li>
-</ul>
-</main>
-</body>
-</html>
-"""
-
-DEFAULT_CSS = """\
-body {
-  margin: 0;
-  font-family: sans-serif;
-  line-height: 1.5;
-  color: #1d2330;
-  background: #f4f6f9;
-}
-main {
-  max-width: 40rem;
-  margin: 2rem auto;
-  padding: 1rem 2rem;
-  background: #fff;
-  border: 1px solid #d5dbe5;
-}
-h1 {
-  font-size: 1.6rem;
-  color: #24508c;
-}
-a {
-  color: #24508c;
-}
-"""
-
-# The page's script is what tests/integration/test_browser.py reads: once the photo has loaded and
-# /pdf/report.pdf has been fetched through the proxy, it writes one line "PROXYD-CHECK {json}" into
-# <pre id="result">. The PDF URL is absolute on purpose: it goes through the proxy's /pdf/ route.
-IMAGES_INDEX = """\
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>proxyd demo: image site</title>
-<style>
-body { margin: 2rem; font-family: sans-serif; color: #1d2330; }
-img { display: block; border: 1px solid #d5dbe5; }
-pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f4f6f9; padding: 0.5rem; }
-</style>
-</head>
-<body>
-<h1>proxyd demo: image site</h1>
-<p><img id="photo" src="photo.jpg" width="320" height="240" alt="a plasma-cloud picture"></p>
-<p>Below, this page's script reports the picture's decoded size and what a fetch of
-<a href="/pdf/report.pdf">/pdf/report.pdf</a> through the proxy returned.</p>
-<pre id="result">PROXYD-CHECK pending</pre>
-<script>
-"use strict";
-(function () {
-  var photo = document.getElementById("photo");
-  var out = document.getElementById("result");
-
-  function photoSettled() {
-    return new Promise(function (resolve) {
-      if (photo.complete) { resolve(); return; }
-      photo.addEventListener("load", resolve);
-      photo.addEventListener("error", resolve);
-    });
-  }
-
-  function fetchPdf() {
-    return fetch("/pdf/report.pdf", { cache: "no-store" }).then(function (response) {
-      return response.arrayBuffer().then(function (buffer) {
-        var head = new Uint8Array(buffer.slice(0, 5));
-        return {
-          pdf_status: response.status,
-          pdf_content_type: response.headers.get("Content-Type"),
-          pdf_content_length: response.headers.get("Content-Length"),
-          pdf_length: buffer.byteLength,
-          pdf_magic: String.fromCharCode.apply(null, head) === "%PDF-"
-        };
-      });
-    }, function (error) {
-      return { pdf_error: String(error) };
-    });
-  }
-
-  Promise.all([photoSettled(), fetchPdf()]).then(function (results) {
-    var report = results[1];
-    report.img_natural_width = photo.naturalWidth;
-    report.img_natural_height = photo.naturalHeight;
-    out.textContent = "PROXYD-CHECK " + JSON.stringify(report);
-    out.setAttribute("data-done", "1");
-  });
-})();
-</script>
-</body>
-</html>
-"""
-
-PDF_INDEX = """\
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>proxyd demo: PDF site</title>
-<style>
-body { margin: 2rem; font-family: sans-serif; color: #1d2330; }
-</style>
-</head>
-<body>
-<h1>proxyd demo: PDF site</h1>
-<p><a href="report.pdf">report.pdf</a> &mdash; a demo report of a few hundred kilobytes,
-made by the project's own generator (www/generate.py).</p>
-</body>
-</html>
-"""
 
 # ---- deterministic text ----------------------------------------------------------------------
 
@@ -403,11 +270,8 @@ def main():
     parser.add_argument("--out", default=HERE, help="folder to write into (default: next to this script)")
     out = parser.parse_args().out
 
-    write(os.path.join(out, "default", "index.html"), DEFAULT_INDEX)
-    write(os.path.join(out, "default", "style.css"), DEFAULT_CSS)
-    write(os.path.join(out, "images", "index.html"), IMAGES_INDEX)
-    write(os.path.join(out, "pdf", "index.html"), PDF_INDEX)
     photo_path = os.path.join(out, "images", "photo.jpg")
+    os.makedirs(os.path.dirname(photo_path), exist_ok=True)
     if out != HERE and not find_convert():
         os.makedirs(os.path.dirname(photo_path), exist_ok=True)
         shutil.copyfile(os.path.join(HERE, "images", "photo.jpg"), photo_path)
@@ -417,8 +281,7 @@ def main():
         photo = f.read()
     write(os.path.join(out, "pdf", "report.pdf"), build_pdf(photo))
 
-    for rel in ("default/index.html", "default/style.css", "images/index.html", "images/photo.jpg",
-                "pdf/index.html", "pdf/report.pdf"):
+    for rel in ("images/photo.jpg", "pdf/report.pdf"):
         with open(os.path.join(out, rel), "rb") as f:
             data = f.read()
         print("%-20s %8d  sha256 %s" % (rel, len(data), hashlib.sha256(data).hexdigest()))
