@@ -560,7 +560,9 @@ void ClientConnection::begin_close() {
 void ClientConnection::close_now() {
     if (closing_) return;
     closing_ = true;
-    if (exchange_finished_ || (exchange_ && record_.status)) write_access_log();
+    // Every request is logged: one the client gave up on before any response is 499, as in nginx.
+    if (exchange_ && !exchange_finished_ && record_.status == 0) record_.status = 499;
+    if (exchange_finished_ || exchange_) write_access_log();
     release_exchange();
     auto on_closed = [](uv_handle_t *h) {
         auto *c = static_cast<ClientConnection *>(h->data);
