@@ -295,11 +295,13 @@ int ProxyExchange::on_status(llhttp_t *p, const char *at, size_t len) {
 
 int ProxyExchange::on_header_field(llhttp_t *p, const char *at, size_t len) {
     ProxyExchange *self = self_of(p);
+    if (self->head_sent_) return 0; // trailers: not forwarded (the re-chunked body ends without them)
     return self->response_.append_header_name({at, len}) > kMaxResponseHead ? HPE_USER : 0;
 }
 
 int ProxyExchange::on_header_value(llhttp_t *p, const char *at, size_t len) {
     ProxyExchange *self = self_of(p);
+    if (self->head_sent_) return 0; // trailers: not forwarded (the re-chunked body ends without them)
     return self->response_.append_header_value({at, len}) > kMaxResponseHead ? HPE_USER : 0;
 }
 

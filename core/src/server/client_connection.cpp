@@ -62,7 +62,7 @@ const llhttp_settings_t &ClientConnection::parser_settings() {
         s.on_header_field = on_header_field;
         s.on_header_value = on_header_value;
         s.on_header_field_complete = [](llhttp_t *p) {
-            self_of(p)->head_.end_header_name();
+            if (!self_of(p)->head_complete_) self_of(p)->head_.end_header_name();
             return 0;
         };
         s.on_headers_complete = on_headers_complete;
@@ -213,6 +213,9 @@ int ClientConnection::on_url(llhttp_t *p, const char *at, size_t len) {
 
 int ClientConnection::on_header_field(llhttp_t *p, const char *at, size_t len) {
     ClientConnection *c = self_of(p);
+    // Trailers of a chunked body come through here too. They are not forwarded, and must not
+    // grow the head's buffer: the request view handed out at dispatch points into it.
+    if (c->head_complete_) return 0;
     size_t size = c->head_.append_header_name({at, len});
     if (c->head_.header_count() > c->worker_.config().limits.max_headers) {
         c->error_status_ = 431;
@@ -223,11 +226,13 @@ int ClientConnection::on_header_field(llhttp_t *p, const char *at, size_t len) {
 
 int ClientConnection::on_header_value(llhttp_t *p, const char *at, size_t len) {
     ClientConnection *c = self_of(p);
+    if (c->head_complete_) return 0;
     return c->check_head_size(c->head_.append_header_value({at, len}));
 }
 
 int ClientConnection::on_headers_complete(llhttp_t *p) {
     ClientConnection *c = self_of(p);
+    c->head_complete_ = true;
     c->arm_timer(0, kTimerNone);
     if (p->http_major != 1 || p->http_minor > 1) {
         c->error_status_ = 505;
@@ -375,7 +380,7 @@ void ClientConnection::start_next_request() {
     request_ = proxyd_request{};
     content_length_ = -1;
     body_received_ = 0;
-    has_body_ = chunked_ = path_rewritten_ = false;
+    has_body_ = chunked_ = path_rewritten_ = head_complete_ = false;
     in_request_ = message_complete_ = false;
     error_status_ = 0;
     if (paused_) {

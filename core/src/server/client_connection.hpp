@@ -122,6 +122,7 @@ class ClientConnection {
     bool has_body_ = false;
     bool chunked_ = false;
     bool path_rewritten_ = false;
+    bool head_complete_ = false; // the head was dispatched; later header callbacks are trailers
     bool in_request_ = false;        // a request's first byte arrived, its exchange not finished
     bool message_complete_ = false;  // the current request's message ended
     bool exchange_finished_ = false; // the exchange finished its response (maybe while parsing)
