@@ -1,5 +1,6 @@
 // content/static: serves the files under a root folder (GET and HEAD), with MIME types, index
-// files, Last-Modified and ETag, through sendfile.
+// files or a listing, validators and conditional requests, single byte ranges, precompressed
+// siblings and Cache-Control, through sendfile.
 #include "static_handler.hpp"
 #include "static_site.hpp"
 
@@ -21,8 +22,17 @@ class StaticHandler {
         : host_(host), site_(std::move(config.site)), headers_(std::move(config.headers)) {}
 
     int handle(void *, const sdk::Request &request, sdk::Response response) const {
-        StaticReply reply = site_.serve(request.method(), request.path(),
-                                        client_path(request.target(), request.path()), request.query());
+        ConditionalHeaders headers;
+        headers.if_match = request.header("If-Match");
+        headers.if_none_match = request.header("If-None-Match");
+        headers.if_modified_since = request.header("If-Modified-Since");
+        headers.if_unmodified_since = request.header("If-Unmodified-Since");
+        headers.range = request.header("Range");
+        headers.if_range = request.header("If-Range");
+        headers.accept_encoding = request.header("Accept-Encoding");
+        StaticReply reply =
+            site_.serve(request.method(), request.path(), client_path(request.target(), request.path()),
+                        request.query(), headers);
         if (!reply.internal_error.empty() && host_->log)
             host_->log(host_, PROXYD_LOG_ERROR, sdk::str("static"), sdk::str(reply.internal_error));
         return send(response, reply);
@@ -41,11 +51,16 @@ class StaticHandler {
         header("Location", reply.location);
         header("Last-Modified", reply.last_modified);
         header("ETag", reply.etag);
+        header("Content-Range", reply.content_range);
+        if (reply.accept_ranges) header("Accept-Ranges", "bytes");
+        header("Content-Encoding", reply.content_encoding);
+        if (reply.vary_accept_encoding) header("Vary", "Accept-Encoding");
+        header("Cache-Control", reply.cache_control);
         if (rc != PROXYD_OK) return rc;
 
         // An empty file needs no sendfile at all; the core still sends Content-Length: 0.
-        if (reply.file.valid() && reply.file_size > 0)
-            rc = response.file(reply.file.release(), 0, reply.file_size);
+        if (reply.file.valid() && reply.file_length > 0)
+            rc = response.file(reply.file.release(), reply.file_offset, reply.file_length);
         else if (!reply.body.empty())
             rc = response.body(reply.body);
         if (rc != PROXYD_OK) return rc;
