@@ -113,13 +113,15 @@ TEST_CASE("Range: single, suffix and open ranges", "[static][conditions]") {
         // Several ranges: the whole file (no multipart/byteranges).
         {"bytes=0-1,5-6", Kind::Whole, 0, 0},
         {"bytes=0-1,5000-", Kind::Whole, 0, 0},
-        // Ignored: bad syntax, other units.
-        {"bytes=5-1", Kind::Whole, 0, 0},
-        {"bytes=a-b", Kind::Whole, 0, 0},
-        {"bytes=1", Kind::Whole, 0, 0},
-        {"bytes=", Kind::Whole, 0, 0},
-        {"bytes=--1", Kind::Whole, 0, 0},
-        {"bytes=+1-2", Kind::Whole, 0, 0},
+        // A bytes range-set that does not parse is rejected, as nginx does.
+        {"bytes=5-1", Kind::Unsatisfiable, 0, 0},
+        {"bytes=a-b", Kind::Unsatisfiable, 0, 0},
+        {"bytes=1", Kind::Unsatisfiable, 0, 0},
+        {"bytes=", Kind::Unsatisfiable, 0, 0},
+        {"bytes=--1", Kind::Unsatisfiable, 0, 0},
+        {"bytes=+1-2", Kind::Unsatisfiable, 0, 0},
+        {"bytes=0-1,x", Kind::Unsatisfiable, 0, 0},
+        // Other units are ignored.
         {"items=0-1", Kind::Whole, 0, 0},
         {"0-1", Kind::Whole, 0, 0},
     };
@@ -132,9 +134,9 @@ TEST_CASE("Range: single, suffix and open ranges", "[static][conditions]") {
             CHECK(d.length == c.length);
         }
     }
-    // An empty file satisfies no range.
-    CHECK(decide_range("bytes=0-", 0).kind == Kind::Unsatisfiable);
-    CHECK(decide_range("bytes=-1", 0).kind == Kind::Unsatisfiable);
+    // An empty file: the whole (empty) representation, whatever the range.
+    CHECK(decide_range("bytes=0-", 0).kind == Kind::Whole);
+    CHECK(decide_range("bytes=-1", 0).kind == Kind::Whole);
 }
 
 TEST_CASE("Content-Range values", "[static][conditions]") {

@@ -171,6 +171,12 @@ bool if_range_holds(std::string_view if_range, std::string_view etag, int64_t la
 
 RangeDecision decide_range(std::string_view range, uint64_t size) {
     RangeDecision whole;
+    // RFC 9110 §14.2 lets a server ignore or reject a bytes range-set it cannot parse; it is
+    // rejected with 416, as nginx does, so a client learns its request was wrong.
+    const RangeDecision invalid{RangeDecision::Kind::Unsatisfiable, 0, 0};
+    // An empty file has no byte to select; 200 with no body is what any client wants (nginx
+    // answers the same), where the letter of §14.1.1 would make every int-range a 416.
+    if (size == 0) return whole;
     range = trim(range);
     size_t equals = range.find('=');
     if (equals == std::string_view::npos || !equals_ignore_case(trim(range.substr(0, equals)), "bytes"))
@@ -187,14 +193,14 @@ RangeDecision decide_range(std::string_view range, uint64_t size) {
         if (spec.empty()) continue; // the list syntax allows empty elements
         ++specs;
         size_t dash = spec.find('-');
-        if (dash == std::string_view::npos) return whole;
+        if (dash == std::string_view::npos) return invalid;
         std::string_view first_text = spec.substr(0, dash);
         std::string_view last_text = spec.substr(dash + 1);
         RangeDecision candidate{RangeDecision::Kind::Partial, 0, 0};
         if (first_text.empty()) {
             // suffix-range: the last N bytes.
             std::optional<uint64_t> suffix = parse_position(last_text);
-            if (!suffix) return whole;
+            if (!suffix) return invalid;
             if (*suffix == 0 || size == 0) continue;
             candidate.length = std::min(*suffix, size);
             candidate.offset = size - candidate.length;
@@ -202,14 +208,14 @@ RangeDecision decide_range(std::string_view range, uint64_t size) {
             std::optional<uint64_t> first = parse_position(first_text);
             std::optional<uint64_t> last =
                 last_text.empty() ? std::optional<uint64_t>(UINT64_MAX) : parse_position(last_text);
-            if (!first || !last || *last < *first) return whole;
+            if (!first || !last || *last < *first) return invalid;
             if (*first >= size) continue;
             candidate.offset = *first;
             candidate.length = std::min(*last, size - 1) - *first + 1;
         }
         if (satisfiable++ == 0) first_satisfiable = candidate;
     }
-    if (specs == 0) return whole;
+    if (specs == 0) return invalid;
     if (satisfiable == 0) return RangeDecision{RangeDecision::Kind::Unsatisfiable, 0, 0};
     return specs == 1 ? first_satisfiable : whole;
 }

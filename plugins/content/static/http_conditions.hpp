@@ -58,9 +58,10 @@ struct RangeDecision {
     uint64_t length = 0;
 };
 
-// Decides a Range header value against a representation of size bytes. A header that does not
-// parse, or names another unit, is ignored (Whole). Several ranges are answered with the whole
-// representation when any of them is satisfiable: a multipart/byteranges body is not built.
+// Decides a Range header value against a representation of size bytes. A unit other than bytes
+// is ignored (Whole); a bytes range-set that does not parse is Unsatisfiable, like one that lies
+// past the end. Several ranges are answered with the whole representation when any of them is
+// satisfiable: a multipart/byteranges body is not built.
 RangeDecision decide_range(std::string_view range, uint64_t size);
 
 // The Content-Range value: "bytes 0-499/1234" for Partial, "bytes */1234" for Unsatisfiable.
