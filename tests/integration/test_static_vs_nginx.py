@@ -2,7 +2,7 @@
 """The static plugin side by side with nginx (Debian's package) serving the same folder: the same
 validator and range requests go to both, and the status codes, Content-Range values and ETag
 behaviour must agree, except for the differences written down in docs/static-files.md (asserted
-here too, so a change on either side shows up). ETag values differ in format; each server is asked
+here too, so a change on either side shows up). ETag values are not compared: each server is asked
 with its own tags. Prints the comparison table in Markdown.
 
 nginx is started by this test on a free loopback port, in a temporary prefix with its own config,
@@ -199,6 +199,7 @@ def main():
     version = subprocess.run([binary, "-v"], capture_output=True).stderr.decode().strip()
 
     own = {"proxyd": validators(proxyd_port), "nginx": validators(nginx_port)}
+    note("ETag of digits.txt: proxyd %s, nginx %s" % (own["proxyd"]["etag"], own["nginx"]["etag"]))
     for server, v in own.items():
         check(v["etag"] and v["etag"].startswith('"'), "%s: strong ETag %s" % (server, v["etag"]))
     rows = []
