@@ -24,7 +24,7 @@ def start(folder, www):
                              'default_type = "application/x-unknown"\n'
                              'cache_control_by_extension = { css = "max-age=86400", js = "public, max-age=600" }\n')
     config += static_handler("listing", www, "autoindex = true\nindex = [\"missing.html\"]\n")
-    config += static_handler("strict", www, 'symlinks = "never"\nallow_dotfiles = true\n')
+    config += static_handler("strict", www, 'symlinks = "never"\nallow_dotfiles = true\netag = "content-hash"\n')
     config += listener("site", site, "handler", "site")
     config += listener("listing", listing, "handler", "listing")
     config += listener("strict", strict, "handler", "strict")
@@ -222,6 +222,13 @@ def safety(site, strict):
     check_equal(ask(strict, "/.env").body, b"SECRET=1", "allow_dotfiles = true serves dotfiles")
 
 
+def content_hash(strict):
+    tag = ask(strict, "/digits.txt").header("ETag")
+    check(tag.startswith('"h-') and len(tag) == 20, "etag = content-hash: a hash tag (%s)" % tag)
+    check_equal(ask(strict, "/digits.txt").header("ETag"), tag, "the hash tag is stable")
+    check_equal(ask(strict, "/digits.txt", [("If-None-Match", tag)]).status, 304, "the hash tag validates: 304")
+
+
 def cache_control(port):
     got = {t: ask(port, t).header("Cache-Control") for t in ("/style.css", "/app.js", "/digits.txt", "/nope")}
     check(got == {"/style.css": "max-age=86400", "/app.js": "public, max-age=600", "/digits.txt": "no-cache",
@@ -272,6 +279,7 @@ def main():
     directories(site, listing)
     safety(site, strict)
     cache_control(site)
+    content_hash(strict)
     one_gib(proxyd, site, www)
     check_equal(proxyd.stop(), 0, "proxyd exits 0 on SIGTERM")
 

@@ -297,6 +297,8 @@ TEST_CASE("the new keys are validated", "[static_plugin]") {
         {"root = \"www\"\ncache_control_by_extension = { css = 1 }", "Cache-Control of 'css' must be"},
         {"root = \"www\"\nheaders = { Cache-Control = \"x\" }", "header 'Cache-Control' cannot be set here"},
         {"root = \"www\"\nheaders = { Vary = \"x\" }", "header 'Vary' cannot be set here"},
+        {"root = \"www\"\netag = \"md5\"", "'etag' must be \"mtime-size\""},
+        {"root = \"www\"\netag_hash_max_size = -1", "'etag_hash_max_size' must be a size in bytes"},
     };
     for (const Case &c : cases) {
         Static s;
@@ -308,7 +310,9 @@ TEST_CASE("the new keys are validated", "[static_plugin]") {
         CHECK(s.host.errors()[0].line == 2);
     }
     Static ok;
-    REQUIRE(ok.load("root = \"www\"\nsymlinks = \"never\"\nautoindex = true"));
+    REQUIRE(ok.load("root = \"www\"\nsymlinks = \"never\"\nautoindex = true\netag = \"content-hash\"\n"
+                    "etag_hash_max_size = 1000"));
+    CHECK(ok.request("GET", "/a.txt").response->header("ETag").value_or("").starts_with("\"h-"));
     auto listing = ok.request("GET", "/sub/").response; // no index.html there: the listing
     CHECK(listing->status == 200);
     CHECK_THAT(listing->body, Catch::Contains(">page.htm</a>"));

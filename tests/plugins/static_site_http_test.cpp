@@ -226,3 +226,50 @@ TEST_CASE("Cache-Control by extension, else the handler's value, on file respons
     CHECK(s.get("/digits.txt", {.if_none_match = whole.etag}).cache_control == "no-cache");
     CHECK(s.get("/nope.js").cache_control.empty());
 }
+
+TEST_CASE("etag = content-hash: tags follow the bytes, cached per file version", "[static][http]") {
+    SiteOptions options;
+    options.etag_mode = SiteOptions::EtagMode::ContentHash;
+    options.etag_hash_max_size = 100;
+    Site s(std::move(options));
+    HashCache hashes;
+    auto get = [&](std::string_view path, ConditionalHeaders headers = {}) {
+        return s.site.serve("GET", path, path, "", headers, &hashes);
+    };
+    StaticReply first = get("/digits.txt");
+    CHECK(first.etag == format_hash_etag(*hash_file(first.file.get(), 10)));
+    CHECK(first.etag.starts_with("\"h-"));
+    CHECK(hashes.size() == 1);
+    CHECK(get("/digits.txt").etag == first.etag);
+    CHECK(hashes.size() == 1);
+    CHECK(get("/digits.txt", {.if_none_match = first.etag}).status == 304);
+
+    // Same size, same mtime, other bytes: an mtime-size tag would not change, this one does.
+    struct stat before {};
+    REQUIRE(stat(s.tree.path("www/digits.txt").c_str(), &before) == 0);
+    s.tree.file("www/digits.txt", "9876543210");
+    set_mtime(s.tree.path("www/digits.txt"), before.st_mtim.tv_sec);
+    StaticReply changed = get("/digits.txt");
+    CHECK(changed.etag != first.etag);
+    CHECK(sent(changed) == "9876543210");
+
+    // Over etag_hash_max_size: mtime-size, nothing read.
+    s.tree.file("www/big.txt", std::string(101, 'x'));
+    CHECK_FALSE(get("/big.txt").etag.starts_with("\"h-"));
+    CHECK(s.site.serve("GET", "/app.js", "/app.js", "").etag.starts_with("\"h-")); // no cache: hashed anyway
+}
+
+TEST_CASE("the hash cache forgets everything when full", "[static][http]") {
+    HashCache cache;
+    struct stat st {};
+    for (size_t i = 0; i < HashCache::kMaxEntries; ++i) {
+        st.st_ino = i;
+        cache.store(st, i);
+    }
+    CHECK(cache.size() == HashCache::kMaxEntries);
+    st.st_ino = 3;
+    CHECK(cache.find(st) == 3u);
+    st.st_ino = HashCache::kMaxEntries;
+    cache.store(st, 1);
+    CHECK(cache.size() == 1);
+}

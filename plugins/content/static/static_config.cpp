@@ -33,6 +33,22 @@ RootDirectory::Symlinks parse_symlinks(const Config &config) {
     return RootDirectory::Symlinks::InsideRoot;
 }
 
+void parse_etag(const Config &config, SiteOptions &site) {
+    if (std::optional<std::string_view> mode = config.string("etag")) {
+        if (*mode == "content-hash")
+            site.etag_mode = SiteOptions::EtagMode::ContentHash;
+        else if (*mode != "mtime-size")
+            config.child("etag").error("'etag' must be \"mtime-size\" (the default) or \"content-hash\"");
+    }
+    if (std::optional<int64_t> limit = config.integer("etag_hash_max_size")) {
+        if (*limit < 0)
+            config.child("etag_hash_max_size")
+                .error("'etag_hash_max_size' must be a size in bytes, 0 or more");
+        else
+            site.etag_hash_max_size = static_cast<uint64_t>(*limit);
+    }
+}
+
 void parse_cache_control(const Config &config, SiteOptions &site) {
     if (std::optional<std::string_view> value = config.string("cache_control")) {
         if (value->empty() || !is_field_value(*value))
@@ -154,7 +170,8 @@ HandlerConfig parse_handler_config(const Config &config) {
     HandlerConfig result;
     config.check_keys({"root", "mime_types", "default_type", "index", "headers", "allow_dotfiles",
                        "autoindex", "precompressed", "symlinks", "cache_control",
-                       "cache_control_by_extension"});
+                       "cache_control_by_extension", "etag", "etag_hash_max_size"});
+    parse_etag(config, result.site);
     parse_root(config, result.site);
     parse_mime_types(config, result.site);
     parse_default_type(config, result.site);

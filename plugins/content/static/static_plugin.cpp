@@ -21,7 +21,13 @@ class StaticHandler {
     StaticHandler(const proxyd_host *host, HandlerConfig config)
         : host_(host), site_(std::move(config.site)), headers_(std::move(config.headers)) {}
 
-    int handle(void *, const sdk::Request &request, sdk::Response response) const {
+    // Per worker: the content-hash cache, used only with etag = "content-hash".
+    struct Worker {
+        explicit Worker(const StaticHandler &) {}
+        HashCache hashes;
+    };
+
+    int handle(Worker *worker, const sdk::Request &request, sdk::Response response) const {
         ConditionalHeaders headers;
         headers.if_match = request.header("If-Match");
         headers.if_none_match = request.header("If-None-Match");
@@ -32,7 +38,7 @@ class StaticHandler {
         headers.accept_encoding = request.header("Accept-Encoding");
         StaticReply reply =
             site_.serve(request.method(), request.path(), client_path(request.target(), request.path()),
-                        request.query(), headers);
+                        request.query(), headers, worker ? &worker->hashes : nullptr);
         if (!reply.internal_error.empty() && host_->log)
             host_->log(host_, PROXYD_LOG_ERROR, sdk::str("static"), sdk::str(reply.internal_error));
         return send(response, reply);

@@ -94,7 +94,8 @@ std::string_view client_path(std::string_view target, std::string_view path) {
 // microseconds; on a slow or network file system every connection of that worker waits for them.
 // Such roots should get several workers, or a cache in front.
 StaticReply StaticSite::serve(std::string_view method, std::string_view path, std::string_view redirect_path,
-                              std::string_view query, const ConditionalHeaders &headers) const {
+                              std::string_view query, const ConditionalHeaders &headers,
+                              HashCache *hashes) const {
     if (method != "GET" && method != "HEAD") {
         StaticReply reply = error_reply(405);
         reply.allow_header = true;
@@ -115,7 +116,7 @@ StaticReply StaticSite::serve(std::string_view method, std::string_view path, st
         return reply;
     }
 
-    const Request request{method == "GET", headers};
+    const Request request{method == "GET", headers, hashes};
     if (S_ISDIR(st.st_mode)) {
         if (normalised.ends_with('/')) return serve_directory(normalised, request);
         StaticReply reply = error_reply(301);
@@ -166,6 +167,24 @@ StaticReply StaticSite::serve_listing(const std::string &normalised_dir) const {
     return reply;
 }
 
+std::string StaticSite::entity_tag(int fd, const struct stat &st, std::string_view coding,
+                                   HashCache *hashes) const {
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (options_.etag_mode != SiteOptions::EtagMode::ContentHash || size > options_.etag_hash_max_size)
+        return representation_etag(st, coding);
+    std::optional<uint64_t> hash = hashes ? hashes->find(st) : std::nullopt;
+    if (!hash) {
+        // The one read of a file's bytes on the loop thread, bounded by etag_hash_max_size and
+        // done once per version of the file and worker.
+        hash = hash_file(fd, size);
+        if (!hash) return representation_etag(st, coding); // it changed while read: no hash to trust
+        if (hashes) hashes->store(st, *hash);
+    }
+    std::string tag = format_hash_etag(*hash);
+    if (!coding.empty()) tag.insert(tag.size() - 1, "-" + std::string(coding));
+    return tag;
+}
+
 std::string_view StaticSite::open_precompressed(const std::string &relative, const struct stat &original,
                                                 const ConditionalHeaders &headers, UniqueFd &fd,
                                                 struct stat &st) const {
@@ -203,7 +222,7 @@ StaticReply StaticSite::serve_file(UniqueFd fd, const struct stat &original, con
     const auto size = static_cast<uint64_t>(st.st_size);
     const int64_t mtime = st.st_mtim.tv_sec;
     reply.last_modified = format_http_date(mtime);
-    reply.etag = representation_etag(st, reply.content_encoding);
+    reply.etag = entity_tag(fd.get(), st, reply.content_encoding, request.hashes);
     reply.accept_ranges = true;
     reply.file_size = size;
 

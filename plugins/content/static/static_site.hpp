@@ -3,6 +3,7 @@
 #ifndef PROXYD_PLUGINS_STATIC_SITE_HPP
 #define PROXYD_PLUGINS_STATIC_SITE_HPP
 
+#include "content_hash.hpp"
 #include "http_conditions.hpp"
 #include "mime_table.hpp"
 #include "root_dir.hpp"
@@ -24,6 +25,10 @@ struct SiteOptions {
     bool allow_dotfiles = false;
     bool autoindex = false;     // list a folder that has no index file (else 403)
     bool precompressed = false; // serve "name.br" / "name.gz" beside "name" when accepted
+    // ETags from mtime and size (no read), or from a hash of the bytes for files up to
+    // etag_hash_max_size (bigger ones keep mtime-size, so no request reads a large file).
+    enum class EtagMode { MtimeSize, ContentHash } etag_mode = EtagMode::MtimeSize;
+    uint64_t etag_hash_max_size = 1024 * 1024;
     // Cache-Control of file responses (200, 206, 304): by extension (the MimeTable is used as a
     // plain extension → text map), else cache_control; nothing when both are empty.
     std::string cache_control;
@@ -68,9 +73,11 @@ class StaticSite {
     // path is the request path (still percent-encoded), redirect_path what a redirect's Location
     // is built from (see client_path()), query the query string without its '?', headers the
     // conditional, range and Accept-Encoding values. Blocks on open, fstat (and readdir for a
-    // listing): see the bound in static_site.cpp.
+    // listing, and hashing under EtagMode::ContentHash): see the bound in static_site.cpp.
+    // hashes is the calling worker's cache of content hashes (nullptr: hash every time).
     StaticReply serve(std::string_view method, std::string_view path, std::string_view redirect_path,
-                      std::string_view query, const ConditionalHeaders &headers = {}) const;
+                      std::string_view query, const ConditionalHeaders &headers = {},
+                      HashCache *hashes = nullptr) const;
 
     const SiteOptions &options() const { return options_; }
 
@@ -78,7 +85,9 @@ class StaticSite {
     struct Request {
         bool is_get;
         const ConditionalHeaders &headers;
+        HashCache *hashes;
     };
+    std::string entity_tag(int fd, const struct stat &st, std::string_view coding, HashCache *hashes) const;
     StaticReply serve_directory(const std::string &normalised_dir, const Request &request) const;
     StaticReply serve_listing(const std::string &normalised_dir) const;
     StaticReply serve_file(UniqueFd fd, const struct stat &st, const std::string &relative,
