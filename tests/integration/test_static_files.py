@@ -54,6 +54,7 @@ def validators(port):
     for headers, status, what in [
         ([("If-None-Match", etag)], 304, "If-None-Match with the current tag"),
         ([("If-None-Match", '"x", ' + etag)], 304, "If-None-Match list containing the tag"),
+        ([("If-None-Match", '"x"'), ("If-None-Match", etag)], 304, "If-None-Match list over two field lines"),
         ([("If-None-Match", "W/" + etag)], 304, "If-None-Match weak comparison"),
         ([("If-None-Match", "*")], 304, "If-None-Match: *"),
         ([("If-None-Match", '"other"')], 200, "If-None-Match with another tag"),

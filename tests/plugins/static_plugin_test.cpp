@@ -270,6 +270,9 @@ TEST_CASE("ranges, validators and encodings reach the response headers", "[stati
     CHECK(same->header("Cache-Control") == "max-age=60");
     CHECK(same->file_fd == -1);
     CHECK(ask("/a.txt", {{"If-Match", "\"nope\""}})->status == 412);
+    // A list header sent as several field lines counts as one list.
+    CHECK(ask("/a.txt", {{"If-None-Match", "\"x\""}, {"If-None-Match", etag}})->status == 304);
+    CHECK(ask("/a.txt", {{"If-Match", "\"x\""}, {"If-Match", etag}})->status == 200);
 
     auto gz = ask("/app.MJS", {{"Accept-Encoding", "gzip"}});
     CHECK(gz->header("Content-Encoding") == std::nullopt); // app.MJS has no sibling
