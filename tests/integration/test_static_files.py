@@ -191,6 +191,7 @@ def directories(site, listing):
     check("<&>" not in body and 'href="./a%20%3C%26%3E%20%22q%22.txt"' in body, "listing: links percent-encoded")
     root = ask(listing, "/").body.decode("utf-8")
     check(".env" not in root and ".git" not in root and "escape.txt" in root, "listing hides dotfiles")
+    check(">escape_dir</a>" in root, "a symlink is listed by name, not followed out of the root to see a folder")
 
 
 def safety(site, strict):

@@ -16,23 +16,28 @@ int read_listing(int dir_fd, bool include_hidden, std::vector<ListingEntry> &ent
         ::close(dir_fd);
         return error;
     }
-    errno = 0;
+    int error = 0;
     while (entries.size() < kMaxListingEntries) {
+        // readdir() says end and failure alike with NULL; only errno tells them apart.
+        errno = 0;
         const dirent *entry = readdir(dir);
-        if (!entry) break;
+        if (!entry) {
+            error = errno;
+            break;
+        }
         std::string_view name = entry->d_name;
         if (name == "." || name == "..") continue;
         if (!include_hidden && name.starts_with('.')) continue;
         bool directory = entry->d_type == DT_DIR;
-        if (entry->d_type == DT_UNKNOWN || entry->d_type == DT_LNK) {
-            // Some file systems do not fill d_type; a symlink is listed as what it points to (a
-            // link out of the root still answers 403 when followed).
+        if (entry->d_type == DT_UNKNOWN) {
+            // Some file systems do not fill d_type. A symlink is listed as a plain name and never
+            // followed here: its target may lie outside the root (following it answers 403).
             struct stat st {};
-            directory = fstatat(dirfd(dir), entry->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+            directory =
+                fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
         }
         entries.push_back({std::string(name), directory});
     }
-    int error = errno;
     closedir(dir);
     std::sort(entries.begin(), entries.end(),
               [](const ListingEntry &a, const ListingEntry &b) { return a.name < b.name; });
