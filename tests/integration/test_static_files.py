@@ -12,14 +12,16 @@ import subprocess
 
 import static_tree
 from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, curl, free_ports, header_of, listener,
-                            note, run_test, static_handler, toml_str, workdir, write_file)
+                            note, run_test, static_handler, upstream, workdir, write_file)
 
 GIB = 1 << 30
 
 
 def start(folder, www):
-    site, listing, strict = free_ports(3)
-    config = config_head(access="off", plugins=("static",))
+    site, listing, strict, proxy = free_ports(4)
+    config = config_head(access="off", plugins=("static", "round_robin"))
+    config += upstream("site_peer", [site])
+    config += listener("proxy", proxy, "upstream", "site_peer")
     config += static_handler("site", www, 'precompressed = true\ncache_control = "no-cache"\n'
                              'default_type = "application/x-unknown"\n'
                              'cache_control_by_extension = { css = "max-age=86400", js = "public, max-age=600" }\n')
@@ -29,8 +31,8 @@ def start(folder, www):
     config += listener("listing", listing, "handler", "listing")
     config += listener("strict", strict, "handler", "strict")
     path = write_file(os.path.join(folder, "static.toml"), config)
-    proxyd = Proxyd(path, folder).start([site, listing, strict])
-    return proxyd, site, listing, strict
+    proxyd = Proxyd(path, folder).start([site, listing, strict, proxy])
+    return proxyd, site, listing, strict, proxy
 
 
 def ask(port, target, headers=(), method="GET"):
@@ -237,6 +239,21 @@ def cache_control(port):
                   "/nope": None}, "Cache-Control per extension, the handler's default, none on errors", repr(got))
 
 
+def through_proxy(proxy, files):
+    """A proxy listener in front of the static one: ranges and validators pass through unchanged."""
+    etag = ask(proxy, "/blob.bin").header("ETag")
+    part = ask(proxy, "/blob.bin", [("Range", "bytes=100-199"), ("If-Range", etag)])
+    check(part.status == 206 and part.body == files["blob.bin"][100:200] and
+          part.header("Content-Range") == "bytes 100-199/%d" % len(files["blob.bin"]),
+          "through the proxy: 206 with Content-Range, byte-exact", repr(part.headers))
+    same = ask(proxy, "/blob.bin", [("If-None-Match", etag)])
+    check(same.status == 304 and not same.body, "through the proxy: 304 with no body")
+    check_equal(ask(proxy, "/blob.bin", [("Range", "bytes=%d-" % (1 << 20))]).status, 416, "through the proxy: 416")
+    gz = ask(proxy, "/app.js", [("Accept-Encoding", "gzip")])
+    check(gz.header("Content-Encoding") == "gzip" and gz.header("Vary") == "Accept-Encoding" and
+          gzip.decompress(gz.body) == files["app.js"], "through the proxy: the gzip sibling with Vary")
+
+
 def vm_hwm_kib(pid):
     with open("/proc/%d/status" % pid) as status:
         for line in status:
@@ -272,7 +289,7 @@ def main():
     global FOLDER
     FOLDER = workdir("static")
     www, files = static_tree.build(FOLDER)
-    proxyd, site, listing, strict = start(FOLDER, www)
+    proxyd, site, listing, strict, proxy = start(FOLDER, www)
     validators(site)
     ranges(site, files)
     head_mirrors_get(site)
@@ -282,6 +299,7 @@ def main():
     safety(site, strict)
     cache_control(site)
     content_hash(strict)
+    through_proxy(proxy, files)
     one_gib(proxyd, site, www)
     check_equal(proxyd.stop(), 0, "proxyd exits 0 on SIGTERM")
 
