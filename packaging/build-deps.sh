@@ -2,12 +2,13 @@
 # Installs what proxyd needs from Debian 12's packages (idempotent; run as root).
 #   packaging/build-deps.sh          build dependencies: compiler, CMake, libuv, toml++, llhttp
 #   packaging/build-deps.sh --test   also what the test suite uses: Catch2, curl, ab, Python,
-#                                    headless Chromium, clang (libFuzzer, sanitizers)
+#                                    headless Chromium, clang (libFuzzer, sanitizers), nginx (the
+#                                    static-file comparison; its service is not started)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp)
 if [[ ${1:-} == --test ]]; then
-  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev)
+  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx)
 fi
 
 missing=()
@@ -19,6 +20,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   $SUDO apt-get update -q
+  # policy-rc.d keeps Debian's postinst from starting system services (nginx on :80): the tests
+  # start their own instances on loopback ports.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "build-deps: all packages present"

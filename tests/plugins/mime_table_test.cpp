@@ -3,6 +3,7 @@
 #include "mime_table.hpp"
 
 #include <catch2/catch.hpp>
+#include <string>
 
 using namespace proxyd::static_files;
 
@@ -12,6 +13,20 @@ TEST_CASE("the extension is matched case-insensitively", "[static][mime]") {
     CHECK(table.lookup("/PHOTO.JPG") == "image/jpeg");
     CHECK(table.lookup("/a/b/Report.Pdf") == "application/pdf");
     CHECK(table.lookup("style.css") == "text/css; charset=utf-8");
+}
+
+TEST_CASE("the built-in table covers the common web types", "[static][mime]") {
+    MimeTable table = MimeTable::builtin();
+    for (const char *ext :
+         {"html", "css",  "js",   "mjs", "json", "txt",  "xml",   "svg", "png",  "jpg", "jpeg",
+          "gif",  "webp", "avif", "ico", "pdf",  "wasm", "woff2", "mp4", "webm", "zip"}) {
+        CAPTURE(ext);
+        std::string_view type = table.lookup(std::string("f.") + ext);
+        CHECK_FALSE(type.empty());
+        const bool text =
+            type.starts_with("text/") || type.find("json") != type.npos || type.find("xml") != type.npos;
+        CHECK(text == type.ends_with("; charset=utf-8"));
+    }
 }
 
 TEST_CASE("no extension, or an unknown one, finds nothing", "[static][mime]") {

@@ -42,6 +42,7 @@ TEST_CASE("the demo sites' static handlers load and serve www/", "[profiles]") {
             toml::table config = toml::parse_file(kConfDir + file);
             if (!config.at_path(handler).is_table()) continue; // not in this profile
             CAPTURE(file, handler);
+            CHECK(config.at_path(std::string(handler) + ".precompressed").value_or(false));
             void *instance = host.create_from_file(module, kConfDir + file, handler);
             INFO(host.error_text());
             REQUIRE(instance);

@@ -233,3 +233,90 @@ TEST_CASE("index and allow_dotfiles change what is served", "[static_plugin]") {
     CHECK(s.request("GET", "/").response->status == 403);
     CHECK(s.request("GET", "/.well-known/x").response->file_content() == "w");
 }
+
+TEST_CASE("ranges, validators and encodings reach the response headers", "[static_plugin][http]") {
+    Static s;
+    s.tree.file("www/app.js.gz", "GZ");
+    REQUIRE(s.load("root = \"www\"\nprecompressed = true\ncache_control = \"no-cache\"\n"
+                   "cache_control_by_extension = { txt = \"max-age=60\" }"));
+    INFO(s.host.error_text());
+    auto ask = [&](const char *target, std::vector<std::pair<std::string, std::string>> headers) {
+        FakeRequest request("GET", target, std::move(headers));
+        auto response = std::make_unique<FakeResponse>();
+        CHECK(handle(s.module, s.instance, request, *response) == PROXYD_OK);
+        CHECK(response->misuse.empty());
+        return response;
+    };
+    auto part = ask("/a.txt", {{"Range", "bytes=1-3"}});
+    CHECK(part->status == 206);
+    CHECK(part->header("Content-Range") == "bytes 1-3/5");
+    CHECK(part->header("Accept-Ranges") == "bytes");
+    CHECK(part->header("Cache-Control") == "max-age=60");
+    CHECK(part->header("Vary") == "Accept-Encoding");
+    CHECK(part->file_offset == 1);
+    CHECK(part->file_length == 3);
+    CHECK(part->file_content() == "ell");
+
+    auto bad = ask("/a.txt", {{"Range", "bytes=9-"}});
+    CHECK(bad->status == 416);
+    CHECK(bad->header("Content-Range") == "bytes */5");
+    CHECK(bad->file_fd == -1);
+
+    std::string etag = ask("/a.txt", {}).get()->header("ETag").value_or("");
+    auto same = ask("/a.txt", {{"If-None-Match", etag}});
+    CHECK(same->status == 304);
+    CHECK_FALSE(same->header("Content-Type"));
+    CHECK(same->header("ETag") == etag);
+    CHECK(same->header("Cache-Control") == "max-age=60");
+    CHECK(same->file_fd == -1);
+    CHECK(ask("/a.txt", {{"If-Match", "\"nope\""}})->status == 412);
+    // A list header sent as several field lines counts as one list.
+    CHECK(ask("/a.txt", {{"If-None-Match", "\"x\""}, {"If-None-Match", etag}})->status == 304);
+    CHECK(ask("/a.txt", {{"If-Match", "\"x\""}, {"If-Match", etag}})->status == 200);
+
+    auto gz = ask("/app.MJS", {{"Accept-Encoding", "gzip"}});
+    CHECK(gz->header("Content-Encoding") == std::nullopt); // app.MJS has no sibling
+    s.tree.file("www/app.MJS.gz", "z");
+    auto zipped = ask("/app.MJS", {{"Accept-Encoding", "gzip"}});
+    CHECK(zipped->header("Content-Encoding") == "gzip");
+    CHECK(zipped->file_content() == "z");
+    CHECK(zipped->header("Cache-Control") == "no-cache");
+}
+
+TEST_CASE("the new keys are validated", "[static_plugin]") {
+    struct Case {
+        const char *toml;
+        const char *message;
+    };
+    const Case cases[] = {
+        {"root = \"www\"\nautoindex = 1", "'autoindex' must be a boolean"},
+        {"root = \"www\"\nprecompressed = \"yes\"", "'precompressed' must be a boolean"},
+        {"root = \"www\"\nsymlinks = \"sometimes\"", "'symlinks' must be \"inside_root\""},
+        {"root = \"www\"\ncache_control = \"a\\nb\"", "'cache_control' must be a header value"},
+        {"root = \"www\"\ncache_control_by_extension = \"x\"",
+         "'cache_control_by_extension' must be a table"},
+        {"root = \"www\"\ncache_control_by_extension = { \".css\" = \"x\" }",
+         "'.css' is not a file extension"},
+        {"root = \"www\"\ncache_control_by_extension = { css = 1 }", "Cache-Control of 'css' must be"},
+        {"root = \"www\"\nheaders = { Cache-Control = \"x\" }", "header 'Cache-Control' cannot be set here"},
+        {"root = \"www\"\nheaders = { Vary = \"x\" }", "header 'Vary' cannot be set here"},
+        {"root = \"www\"\netag = \"md5\"", "'etag' must be \"mtime-size\""},
+        {"root = \"www\"\netag_hash_max_size = -1", "'etag_hash_max_size' must be a size in bytes"},
+    };
+    for (const Case &c : cases) {
+        Static s;
+        CAPTURE(c.toml);
+        CHECK_FALSE(s.load(c.toml));
+        INFO(s.host.error_text());
+        REQUIRE(s.host.errors().size() == 1);
+        CHECK_THAT(s.host.errors()[0].message, Catch::Contains(c.message));
+        CHECK(s.host.errors()[0].line == 2);
+    }
+    Static ok;
+    REQUIRE(ok.load("root = \"www\"\nsymlinks = \"never\"\nautoindex = true\netag = \"content-hash\"\n"
+                    "etag_hash_max_size = 1000"));
+    CHECK(ok.request("GET", "/a.txt").response->header("ETag").value_or("").starts_with("\"h-"));
+    auto listing = ok.request("GET", "/sub/").response; // no index.html there: the listing
+    CHECK(listing->status == 200);
+    CHECK_THAT(listing->body, Catch::Contains(">page.htm</a>"));
+}

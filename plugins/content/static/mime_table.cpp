@@ -21,7 +21,9 @@ MimeTable MimeTable::builtin() {
              {"htm", "text/html; charset=utf-8"},
              {"css", "text/css; charset=utf-8"},
              {"js", "text/javascript; charset=utf-8"},
+             {"mjs", "text/javascript; charset=utf-8"},
              {"json", "application/json; charset=utf-8"},
+             {"xml", "application/xml; charset=utf-8"},
              {"txt", "text/plain; charset=utf-8"},
              {"svg", "image/svg+xml; charset=utf-8"},
              {"png", "image/png"},
@@ -29,10 +31,14 @@ MimeTable MimeTable::builtin() {
              {"jpeg", "image/jpeg"},
              {"gif", "image/gif"},
              {"webp", "image/webp"},
+             {"avif", "image/avif"},
              {"ico", "image/vnd.microsoft.icon"},
              {"pdf", "application/pdf"},
              {"wasm", "application/wasm"},
              {"woff2", "font/woff2"},
+             {"mp4", "video/mp4"},
+             {"webm", "video/webm"},
+             {"zip", "application/zip"},
          })
         table.add(extension, type);
     return table;

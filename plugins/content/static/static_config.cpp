@@ -11,9 +11,71 @@ using sdk::Config;
 
 // Written by the core or by this plugin; a second copy from the config would contradict them.
 constexpr std::string_view kReservedHeaders[] = {
-    "content-length", "transfer-encoding", "connection",    "keep-alive", "upgrade",  "te",    "trailer",
-    "date",           "content-type",      "last-modified", "etag",       "location", "allow",
+    "content-length", "transfer-encoding",
+    "connection",     "keep-alive",
+    "upgrade",        "te",
+    "trailer",        "date",
+    "content-type",   "last-modified",
+    "etag",           "location",
+    "allow",          "content-range",
+    "accept-ranges",  "content-encoding",
+    "vary",           "cache-control",
 };
+
+// Read before the root is opened: the root's open mode depends on it.
+RootDirectory::Symlinks parse_symlinks(const Config &config) {
+    std::optional<std::string_view> value = config.string("symlinks");
+    if (!value || *value == "inside_root") return RootDirectory::Symlinks::InsideRoot;
+    if (*value == "never") return RootDirectory::Symlinks::Never;
+    config.child("symlinks")
+        .error("'symlinks' must be \"inside_root\" (follow those that stay beneath the root) "
+               "or \"never\"");
+    return RootDirectory::Symlinks::InsideRoot;
+}
+
+void parse_etag(const Config &config, SiteOptions &site) {
+    if (std::optional<std::string_view> mode = config.string("etag")) {
+        if (*mode == "content-hash")
+            site.etag_mode = SiteOptions::EtagMode::ContentHash;
+        else if (*mode != "mtime-size")
+            config.child("etag").error("'etag' must be \"mtime-size\" (the default) or \"content-hash\"");
+    }
+    if (std::optional<int64_t> limit = config.integer("etag_hash_max_size")) {
+        if (*limit < 0)
+            config.child("etag_hash_max_size")
+                .error("'etag_hash_max_size' must be a size in bytes, 0 or more");
+        else
+            site.etag_hash_max_size = static_cast<uint64_t>(*limit);
+    }
+}
+
+void parse_cache_control(const Config &config, SiteOptions &site) {
+    if (std::optional<std::string_view> value = config.string("cache_control")) {
+        if (value->empty() || !is_field_value(*value))
+            config.child("cache_control")
+                .error("'cache_control' must be a header value such as \"max-age=60\"");
+        else
+            site.cache_control = *value;
+    }
+    Config table = config.child("cache_control_by_extension");
+    if (!table.present()) return;
+    if (table.type() != PROXYD_CONFIG_TABLE) {
+        table.error("'cache_control_by_extension' must be a table, e.g. { css = \"max-age=86400\" }");
+        return;
+    }
+    for (const auto &[key, value] : table.entries()) {
+        std::string extension(key);
+        std::optional<std::string_view> text =
+            value.type() == PROXYD_CONFIG_STRING ? value.as_string() : std::optional<std::string_view>();
+        if (extension.empty() || extension.find_first_of("./") != extension.npos ||
+            !is_field_value(extension))
+            value.error("'" + extension + "' is not a file extension: write it without a dot, e.g. css");
+        else if (!text || text->empty() || !is_field_value(*text))
+            value.error("the Cache-Control of '" + extension + "' must be a non-empty header value string");
+        else if (!site.cache_control_by_extension.add(extension, *text))
+            value.error("extension '" + extension + "' is listed twice (extensions are case-insensitive)");
+    }
+}
 
 void parse_root(const Config &config, SiteOptions &site) {
     Config node = config.child("root");
@@ -29,7 +91,7 @@ void parse_root(const Config &config, SiteOptions &site) {
     }
     std::optional<std::string> absolute = node.resolve_path(*root);
     if (!absolute) return;
-    if (int error = site.root.open(*absolute); error != 0)
+    if (int error = site.root.open(*absolute, false, parse_symlinks(config)); error != 0)
         node.error("root '" + *absolute + "': " + errno_text(error));
 }
 
@@ -106,13 +168,19 @@ void parse_headers(const Config &config, std::vector<std::pair<std::string, std:
 
 HandlerConfig parse_handler_config(const Config &config) {
     HandlerConfig result;
-    config.check_keys({"root", "mime_types", "default_type", "index", "headers", "allow_dotfiles"});
+    config.check_keys({"root", "mime_types", "default_type", "index", "headers", "allow_dotfiles",
+                       "autoindex", "precompressed", "symlinks", "cache_control",
+                       "cache_control_by_extension", "etag", "etag_hash_max_size"});
+    parse_etag(config, result.site);
     parse_root(config, result.site);
     parse_mime_types(config, result.site);
     parse_default_type(config, result.site);
     parse_index(config, result.site);
     parse_headers(config, result.headers);
+    parse_cache_control(config, result.site);
     if (std::optional<bool> allow = config.boolean("allow_dotfiles")) result.site.allow_dotfiles = *allow;
+    if (std::optional<bool> listing = config.boolean("autoindex")) result.site.autoindex = *listing;
+    if (std::optional<bool> siblings = config.boolean("precompressed")) result.site.precompressed = *siblings;
     return result;
 }
 

@@ -1,10 +1,14 @@
 // content/static: serves the files under a root folder (GET and HEAD), with MIME types, index
-// files, Last-Modified and ETag, through sendfile.
+// files or a listing, validators and conditional requests, single byte ranges, precompressed
+// siblings and Cache-Control, through sendfile.
+#include "http_text.hpp"
 #include "static_handler.hpp"
 #include "static_site.hpp"
 
 #include <memory>
+#include <optional>
 #include <proxyd/plugin.hpp>
+#include <string>
 
 namespace proxyd::static_files {
 namespace {
@@ -20,15 +24,51 @@ class StaticHandler {
     StaticHandler(const proxyd_host *host, HandlerConfig config)
         : host_(host), site_(std::move(config.site)), headers_(std::move(config.headers)) {}
 
-    int handle(void *, const sdk::Request &request, sdk::Response response) const {
-        StaticReply reply = site_.serve(request.method(), request.path(),
-                                        client_path(request.target(), request.path()), request.query());
+    // Per worker: the content-hash cache, used only with etag = "content-hash".
+    struct Worker {
+        explicit Worker(const StaticHandler &) {}
+        HashCache hashes;
+    };
+
+    int handle(Worker *worker, const sdk::Request &request, sdk::Response response) const {
+        ConditionalHeaders headers;
+        std::string if_match, if_none_match, accept_encoding;
+        headers.if_match = list_header(request, "If-Match", if_match);
+        headers.if_none_match = list_header(request, "If-None-Match", if_none_match);
+        headers.if_modified_since = request.header("If-Modified-Since");
+        headers.if_unmodified_since = request.header("If-Unmodified-Since");
+        headers.range = request.header("Range");
+        headers.if_range = request.header("If-Range");
+        headers.accept_encoding = list_header(request, "Accept-Encoding", accept_encoding);
+        StaticReply reply =
+            site_.serve(request.method(), request.path(), client_path(request.target(), request.path()),
+                        request.query(), headers, worker ? &worker->hashes : nullptr);
         if (!reply.internal_error.empty() && host_->log)
             host_->log(host_, PROXYD_LOG_ERROR, sdk::str("static"), sdk::str(reply.internal_error));
         return send(response, reply);
     }
 
   private:
+    // A list-valued header (RFC 9110 §5.3) may come as several field lines; they mean the same as
+    // one line joined with commas. storage keeps the joined text while the request is served.
+    std::optional<std::string_view> list_header(const sdk::Request &request, std::string_view name,
+                                                std::string &storage) const {
+        const proxyd_request_handle *handle = request.raw().handle;
+        std::optional<std::string_view> first;
+        size_t lines = 0;
+        for (size_t i = 0, n = host_->request_header_count(handle); i < n; ++i) {
+            proxyd_str field{}, value{};
+            if (host_->request_header_at(handle, i, &field, &value) != PROXYD_OK ||
+                !equals_ignore_case(sdk::view(field), name))
+                continue;
+            if (lines++ == 0) first = sdk::view(value);
+            if (!storage.empty()) storage.append(", ");
+            storage.append(sdk::view(value));
+        }
+        if (lines <= 1) return first;
+        return std::string_view(storage);
+    }
+
     int send(const sdk::Response &response, StaticReply &reply) const {
         int rc = response.status(reply.status);
         auto header = [&](std::string_view name, std::string_view value) {
@@ -41,11 +81,16 @@ class StaticHandler {
         header("Location", reply.location);
         header("Last-Modified", reply.last_modified);
         header("ETag", reply.etag);
+        header("Content-Range", reply.content_range);
+        if (reply.accept_ranges) header("Accept-Ranges", "bytes");
+        header("Content-Encoding", reply.content_encoding);
+        if (reply.vary_accept_encoding) header("Vary", "Accept-Encoding");
+        header("Cache-Control", reply.cache_control);
         if (rc != PROXYD_OK) return rc;
 
         // An empty file needs no sendfile at all; the core still sends Content-Length: 0.
-        if (reply.file.valid() && reply.file_size > 0)
-            rc = response.file(reply.file.release(), 0, reply.file_size);
+        if (reply.file.valid() && reply.file_length > 0)
+            rc = response.file(reply.file.release(), reply.file_offset, reply.file_length);
         else if (!reply.body.empty())
             rc = response.body(reply.body);
         if (rc != PROXYD_OK) return rc;

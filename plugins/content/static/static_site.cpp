@@ -1,5 +1,7 @@
 #include "static_site.hpp"
 
+#include "content_coding.hpp"
+#include "dir_listing.hpp"
 #include "http_text.hpp"
 #include "path_normalise.hpp"
 
@@ -15,6 +17,14 @@ StaticReply error_reply(int status) {
     reply.content_type = kHtmlType;
     reply.body = status_page(status);
     return reply;
+}
+
+// Distinct strong tags per representation: the identity file and its precompressed siblings have
+// their own bytes, so a cache must never take one for another.
+std::string representation_etag(const struct stat &st, std::string_view coding) {
+    std::string tag = format_etag(st.st_mtim.tv_sec, static_cast<uint64_t>(st.st_size));
+    if (!coding.empty()) tag.insert(tag.size() - 1, "-" + std::string(coding));
+    return tag;
 }
 
 // nginx's mapping: a name that is not there is 404, one we may not read is 403.
@@ -51,6 +61,12 @@ std::string_view status_page(int status) {
         return "<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1></body></html>\n";
     case 404:
         return "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>\n";
+    case 412:
+        return "<html><head><title>412 Precondition Failed</title></head>"
+               "<body><h1>412 Precondition Failed</h1></body></html>\n";
+    case 416:
+        return "<html><head><title>416 Range Not Satisfiable</title></head>"
+               "<body><h1>416 Range Not Satisfiable</h1></body></html>\n";
     case 405:
         return "<html><head><title>405 Method Not Allowed</title></head>"
                "<body><h1>405 Method Not Allowed</h1></body></html>\n";
@@ -73,8 +89,13 @@ std::string_view client_path(std::string_view target, std::string_view path) {
     return base.substr(0, base.find('?'));
 }
 
+// Bound on blocking: open, fstat and (for a listing) readdir run on the worker's loop thread, as
+// the plugin ABI has no host call to run work on libuv's threadpool. On a local disk each takes
+// microseconds; on a slow or network file system every connection of that worker waits for them.
+// Such roots should get several workers, or a cache in front.
 StaticReply StaticSite::serve(std::string_view method, std::string_view path, std::string_view redirect_path,
-                              std::string_view query) const {
+                              std::string_view query, const ConditionalHeaders &headers,
+                              HashCache *hashes) const {
     if (method != "GET" && method != "HEAD") {
         StaticReply reply = error_reply(405);
         reply.allow_header = true;
@@ -84,8 +105,6 @@ StaticReply StaticSite::serve(std::string_view method, std::string_view path, st
     if (normalise_path(path, normalised) != PathError::None) return error_reply(400);
     if (!options_.allow_dotfiles && has_hidden_segment(normalised)) return error_reply(404);
 
-    // The open and fstat below block the worker's loop thread. Acceptable while roots are on local
-    // disk, where they take microseconds; moving them to the threadpool is a later step.
     std::string relative = normalised.size() > 1 ? normalised.substr(1) : std::string(".");
     int opened = options_.root.open_beneath(relative);
     if (opened < 0) return open_error_reply(-opened, relative, options_.root.path());
@@ -97,8 +116,9 @@ StaticReply StaticSite::serve(std::string_view method, std::string_view path, st
         return reply;
     }
 
+    const Request request{method == "GET", headers, hashes};
     if (S_ISDIR(st.st_mode)) {
-        if (normalised.ends_with('/')) return serve_directory(normalised.substr(1));
+        if (normalised.ends_with('/')) return serve_directory(normalised, request);
         StaticReply reply = error_reply(301);
         // "//host/x" (and "/\\host/x", which browsers read alike) in Location would send the
         // client to another site; one leading slash keeps the redirect on this one.
@@ -112,10 +132,11 @@ StaticReply StaticSite::serve(std::string_view method, std::string_view path, st
     }
     // FIFOs, sockets and devices are not content.
     if (!S_ISREG(st.st_mode)) return error_reply(404);
-    return serve_file(std::move(fd), static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec, normalised);
+    return serve_file(std::move(fd), st, relative, request);
 }
 
-StaticReply StaticSite::serve_directory(const std::string &relative_dir) const {
+StaticReply StaticSite::serve_directory(const std::string &normalised_dir, const Request &request) const {
+    const std::string relative_dir = normalised_dir.substr(1);
     for (const std::string &name : options_.index) {
         std::string relative = relative_dir + name;
         int opened = options_.root.open_beneath(relative);
@@ -124,20 +145,123 @@ StaticReply StaticSite::serve_directory(const std::string &relative_dir) const {
         UniqueFd fd(opened);
         struct stat st {};
         if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        return serve_file(std::move(fd), static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec, name);
+        return serve_file(std::move(fd), st, relative, request);
     }
-    // No index and no listing: nginx answers the same.
-    return error_reply(403);
+    // No index: a listing when asked for, else 403 as nginx answers.
+    return options_.autoindex ? serve_listing(normalised_dir) : error_reply(403);
 }
 
-StaticReply StaticSite::serve_file(UniqueFd fd, uint64_t size, int64_t mtime, std::string_view name) const {
+StaticReply StaticSite::serve_listing(const std::string &normalised_dir) const {
+    std::string relative = normalised_dir.size() > 1 ? normalised_dir.substr(1) : std::string(".");
+    int opened = options_.root.open_beneath(relative);
+    if (opened < 0) return open_error_reply(-opened, relative, options_.root.path());
+    std::vector<ListingEntry> entries;
+    if (int error = read_listing(opened, options_.allow_dotfiles, entries); error != 0) {
+        StaticReply reply = error_reply(500);
+        reply.internal_error = "list '" + relative + "': " + errno_text(error);
+        return reply;
+    }
     StaticReply reply;
-    reply.content_type = options_.mime.lookup(name);
+    reply.content_type = kHtmlType;
+    reply.body = render_listing(normalised_dir, entries);
+    return reply;
+}
+
+std::string StaticSite::entity_tag(int fd, const struct stat &st, std::string_view coding,
+                                   HashCache *hashes) const {
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (options_.etag_mode != SiteOptions::EtagMode::ContentHash || size > options_.etag_hash_max_size)
+        return representation_etag(st, coding);
+    std::optional<uint64_t> hash = hashes ? hashes->find(st) : std::nullopt;
+    if (!hash) {
+        // The one read of a file's bytes on the loop thread, bounded by etag_hash_max_size and
+        // done once per version of the file and worker.
+        hash = hash_file(fd, size);
+        if (!hash) return representation_etag(st, coding); // it changed while read: no hash to trust
+        if (hashes) hashes->store(st, *hash);
+    }
+    std::string tag = format_hash_etag(*hash);
+    if (!coding.empty()) tag.insert(tag.size() - 1, "-" + std::string(coding));
+    return tag;
+}
+
+std::string_view StaticSite::open_precompressed(const std::string &relative, const struct stat &original,
+                                                const ConditionalHeaders &headers, UniqueFd &fd,
+                                                struct stat &st) const {
+    if (!options_.precompressed || !headers.accept_encoding) return {};
+    CodingPreference accepted = preferred_codings(*headers.accept_encoding);
+    for (size_t i = 0; i < accepted.count; ++i) {
+        const ContentCoding &coding = *accepted.codings[i];
+        int opened = options_.root.open_beneath(relative + std::string(coding.suffix));
+        if (opened < 0) continue;
+        UniqueFd sibling(opened);
+        struct stat sibling_st {};
+        if (fstat(sibling.get(), &sibling_st) != 0 || !S_ISREG(sibling_st.st_mode)) continue;
+        // A sibling older than its original was not rebuilt after an edit: serving it would
+        // send stale content, so the original wins.
+        if (sibling_st.st_mtim.tv_sec < original.st_mtim.tv_sec) continue;
+        fd = std::move(sibling);
+        st = sibling_st;
+        return coding.name;
+    }
+    return {};
+}
+
+StaticReply StaticSite::serve_file(UniqueFd fd, const struct stat &original, const std::string &relative,
+                                   const Request &request) const {
+    const ConditionalHeaders &headers = request.headers;
+    StaticReply reply;
+    reply.content_type = options_.mime.lookup(relative);
     if (reply.content_type.empty()) reply.content_type = options_.default_type;
+    reply.cache_control = options_.cache_control_by_extension.lookup(relative);
+    if (reply.cache_control.empty()) reply.cache_control = options_.cache_control;
+    reply.vary_accept_encoding = options_.precompressed;
+
+    struct stat st = original;
+    reply.content_encoding = open_precompressed(relative, original, headers, fd, st);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    const int64_t mtime = st.st_mtim.tv_sec;
     reply.last_modified = format_http_date(mtime);
-    reply.etag = format_etag(mtime, size);
-    reply.file = std::move(fd);
+    reply.etag = entity_tag(fd.get(), st, reply.content_encoding, request.hashes);
+    reply.accept_ranges = true;
     reply.file_size = size;
+
+    switch (evaluate_preconditions(headers, reply.etag, mtime, true)) {
+    case Precondition::NotModified:
+        reply.status = 304;
+        reply.content_type = {}; // RFC 9110 §15.4.5: only metadata that guides caches
+        return reply;
+    case Precondition::Failed: {
+        StaticReply failed = error_reply(412);
+        failed.vary_accept_encoding = reply.vary_accept_encoding;
+        return failed;
+    }
+    case Precondition::Proceed:
+        break;
+    }
+
+    // Range is defined for GET only (RFC 9110 §14.2): HEAD gets the 200 head a plain GET gets.
+    RangeDecision range;
+    if (request.is_get && headers.range &&
+        (!headers.if_range || if_range_holds(*headers.if_range, reply.etag, mtime)))
+        range = decide_range(*headers.range, size);
+    if (range.kind == RangeDecision::Kind::Unsatisfiable) {
+        StaticReply unsatisfiable = error_reply(416);
+        unsatisfiable.content_range = format_content_range(range, size);
+        unsatisfiable.accept_ranges = true;
+        unsatisfiable.vary_accept_encoding = reply.vary_accept_encoding;
+        return unsatisfiable;
+    }
+    if (range.kind == RangeDecision::Kind::Partial) {
+        reply.status = 206;
+        reply.content_range = format_content_range(range, size);
+        reply.file_offset = range.offset;
+        reply.file_length = range.length;
+    } else {
+        reply.file_offset = 0;
+        reply.file_length = size;
+    }
+    reply.file = std::move(fd);
     return reply;
 }
 

@@ -3,6 +3,8 @@
 #ifndef PROXYD_PLUGINS_STATIC_SITE_HPP
 #define PROXYD_PLUGINS_STATIC_SITE_HPP
 
+#include "content_hash.hpp"
+#include "http_conditions.hpp"
 #include "mime_table.hpp"
 #include "root_dir.hpp"
 #include "unique_fd.hpp"
@@ -10,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <vector>
 
 namespace proxyd::static_files {
@@ -20,18 +23,35 @@ struct SiteOptions {
     std::string default_type = "application/octet-stream";
     std::vector<std::string> index = {"index.html"}; // plain file names, no '/'
     bool allow_dotfiles = false;
+    bool autoindex = false;     // list a folder that has no index file (else 403)
+    bool precompressed = false; // serve "name.br" / "name.gz" beside "name" when accepted
+    // ETags from mtime and size (no read), or from a hash of the bytes for files up to
+    // etag_hash_max_size (bigger ones keep mtime-size, so no request reads a large file).
+    enum class EtagMode { MtimeSize, ContentHash } etag_mode = EtagMode::MtimeSize;
+    uint64_t etag_hash_max_size = 1024 * 1024;
+    // Cache-Control of file responses (200, 206, 304): by extension (the MimeTable is used as a
+    // plain extension → text map), else cache_control; nothing when both are empty.
+    std::string cache_control;
+    MimeTable cache_control_by_extension;
 };
 
 struct StaticReply {
     int status = 200;
-    std::string_view content_type; // borrowed from the site (or static storage)
-    std::string_view body;         // the small HTML page of a non-200 reply (static storage)
-    bool allow_header = false;     // 405: send "Allow: GET, HEAD"
-    std::string location;          // 301
-    std::string last_modified;     // 200
-    std::string etag;              // 200
-    UniqueFd file;                 // 200: the file to send, [0, file_size)
-    uint64_t file_size = 0;
+    std::string_view content_type;     // borrowed from the site (or static storage); none on a 304
+    std::string body;                  // an error page or a directory listing
+    bool allow_header = false;         // 405: send "Allow: GET, HEAD"
+    std::string location;              // 301
+    std::string last_modified;         // file responses (200, 206, 304)
+    std::string etag;                  // file responses
+    std::string content_range;         // 206 and 416
+    bool accept_ranges = false;        // file responses: "Accept-Ranges: bytes"
+    std::string_view content_encoding; // "br" or "gzip" when a precompressed sibling is sent
+    bool vary_accept_encoding = false; // precompressed is on: the answer depends on Accept-Encoding
+    std::string_view cache_control;    // borrowed from the site options
+    UniqueFd file;                     // 200/206: the file to send, [file_offset, file_offset + file_length)
+    uint64_t file_size = 0;            // the whole file (representation) size
+    uint64_t file_offset = 0;
+    uint64_t file_length = 0;
     std::string internal_error; // 500: what failed, for the log
 };
 
@@ -51,16 +71,32 @@ class StaticSite {
     explicit StaticSite(SiteOptions options) : options_(std::move(options)) {}
 
     // path is the request path (still percent-encoded), redirect_path what a redirect's Location
-    // is built from (see client_path()), query the query string without its '?'. Blocks on open
-    // and fstat.
+    // is built from (see client_path()), query the query string without its '?', headers the
+    // conditional, range and Accept-Encoding values. Blocks on open, fstat (and readdir for a
+    // listing, and hashing under EtagMode::ContentHash): see the bound in static_site.cpp.
+    // hashes is the calling worker's cache of content hashes (nullptr: hash every time).
     StaticReply serve(std::string_view method, std::string_view path, std::string_view redirect_path,
-                      std::string_view query) const;
+                      std::string_view query, const ConditionalHeaders &headers = {},
+                      HashCache *hashes = nullptr) const;
 
     const SiteOptions &options() const { return options_; }
 
   private:
-    StaticReply serve_directory(const std::string &relative_dir) const;
-    StaticReply serve_file(UniqueFd fd, uint64_t size, int64_t mtime, std::string_view name) const;
+    struct Request {
+        bool is_get;
+        const ConditionalHeaders &headers;
+        HashCache *hashes;
+    };
+    std::string entity_tag(int fd, const struct stat &st, std::string_view coding, HashCache *hashes) const;
+    StaticReply serve_directory(const std::string &normalised_dir, const Request &request) const;
+    StaticReply serve_listing(const std::string &normalised_dir) const;
+    StaticReply serve_file(UniqueFd fd, const struct stat &st, const std::string &relative,
+                           const Request &request) const;
+    // The precompressed sibling of relative the client accepts, if one is there and not older than
+    // the original: fd and st replaced, the coding's name returned. Empty when none applies.
+    std::string_view open_precompressed(const std::string &relative, const struct stat &original,
+                                        const ConditionalHeaders &headers, UniqueFd &fd,
+                                        struct stat &st) const;
 
     SiteOptions options_;
 };

@@ -1,0 +1,146 @@
+// content/static: the conditional-request and Range rules of RFC 9110 §13-14, decided without I/O.
+#include "http_conditions.hpp"
+#include "http_text.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace proxyd::static_files;
+
+namespace {
+
+constexpr int64_t kMtime = 784111777; // Sun, 06 Nov 1994 08:49:37 GMT
+const std::string kTag = "\"2ebc3aa1-64\"";
+
+Precondition decide(ConditionalHeaders h, bool get_or_head = true) {
+    return evaluate_preconditions(h, kTag, kMtime, get_or_head);
+}
+
+} // namespace
+
+TEST_CASE("the three HTTP-date forms parse, anything else does not", "[static][conditions]") {
+    CHECK(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == kMtime);
+    CHECK(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT") == kMtime);
+    CHECK(parse_http_date("Sun Nov  6 08:49:37 1994") == kMtime);
+    CHECK(parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT ") == kMtime);
+    CHECK(parse_http_date(format_http_date(1700000000)) == 1700000000);
+    for (const char *bad : {"", "yesterday", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT",
+                            "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT", "1994-11-06",
+                            "Sun, 00 Nov 1994 08:49:37 GMT"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_http_date(bad));
+    }
+}
+
+TEST_CASE("entity-tag lists: strong and weak comparison, '*'", "[static][conditions]") {
+    CHECK(etag_list_matches(kTag, kTag, false));
+    CHECK(etag_list_matches("\"x\", " + kTag, kTag, false));
+    CHECK(etag_list_matches(" \"x\" ,," + kTag + " ", kTag, true));
+    CHECK(etag_list_matches("*", kTag, false));
+    CHECK_FALSE(etag_list_matches("\"x\"", kTag, true));
+    // W/ tags match only under the weak comparison (If-None-Match).
+    CHECK(etag_list_matches("W/" + kTag, kTag, true));
+    CHECK_FALSE(etag_list_matches("W/" + kTag, kTag, false));
+    // Without quotes it is another tag.
+    CHECK_FALSE(etag_list_matches("2ebc3aa1-64", kTag, true));
+}
+
+TEST_CASE("If-None-Match and If-Modified-Since give 304, If-None-Match wins", "[static][conditions]") {
+    const std::string at = format_http_date(kMtime), later = format_http_date(kMtime + 10),
+                      earlier = format_http_date(kMtime - 10);
+    CHECK(decide({.if_none_match = kTag}) == Precondition::NotModified);
+    CHECK(decide({.if_none_match = "\"other\""}) == Precondition::Proceed);
+    CHECK(decide({.if_none_match = "*"}) == Precondition::NotModified);
+    CHECK(decide({.if_modified_since = at}) == Precondition::NotModified);
+    CHECK(decide({.if_modified_since = later}) == Precondition::NotModified);
+    CHECK(decide({.if_modified_since = earlier}) == Precondition::Proceed);
+    CHECK(decide({.if_modified_since = "garbage"}) == Precondition::Proceed);
+    // §13.2.2: a present If-None-Match makes If-Modified-Since ignored, both ways.
+    CHECK(decide({.if_none_match = "\"other\"", .if_modified_since = at}) == Precondition::Proceed);
+    CHECK(decide({.if_none_match = kTag, .if_modified_since = earlier}) == Precondition::NotModified);
+    // Other methods: If-None-Match fails with 412, If-Modified-Since is ignored.
+    CHECK(decide({.if_none_match = kTag}, false) == Precondition::Failed);
+    CHECK(decide({.if_modified_since = at}, false) == Precondition::Proceed);
+}
+
+TEST_CASE("If-Match and If-Unmodified-Since give 412 when they fail", "[static][conditions]") {
+    const std::string at = format_http_date(kMtime), earlier = format_http_date(kMtime - 10);
+    CHECK(decide({.if_match = kTag}) == Precondition::Proceed);
+    CHECK(decide({.if_match = "*"}) == Precondition::Proceed);
+    CHECK(decide({.if_match = "\"other\""}) == Precondition::Failed);
+    CHECK(decide({.if_match = "W/" + kTag}) == Precondition::Failed); // strong comparison
+    CHECK(decide({.if_unmodified_since = at}) == Precondition::Proceed);
+    CHECK(decide({.if_unmodified_since = earlier}) == Precondition::Failed);
+    CHECK(decide({.if_unmodified_since = "not a date"}) == Precondition::Proceed);
+    // If-Match present: If-Unmodified-Since is not evaluated.
+    CHECK(decide({.if_match = kTag, .if_unmodified_since = earlier}) == Precondition::Proceed);
+    // 412 is decided before 304.
+    CHECK(decide({.if_match = "\"other\"", .if_none_match = kTag}) == Precondition::Failed);
+}
+
+TEST_CASE("If-Range holds for the same strong tag or exactly Last-Modified", "[static][conditions]") {
+    CHECK(if_range_holds(kTag, kTag, kMtime));
+    CHECK_FALSE(if_range_holds("\"other\"", kTag, kMtime));
+    CHECK_FALSE(if_range_holds("W/" + kTag, kTag, kMtime));
+    CHECK(if_range_holds(format_http_date(kMtime), kTag, kMtime));
+    CHECK_FALSE(if_range_holds(format_http_date(kMtime + 1), kTag, kMtime));
+    CHECK_FALSE(if_range_holds(format_http_date(kMtime - 1), kTag, kMtime));
+    CHECK_FALSE(if_range_holds("garbage", kTag, kMtime));
+}
+
+TEST_CASE("Range: single, suffix and open ranges", "[static][conditions]") {
+    using Kind = RangeDecision::Kind;
+    struct Case {
+        const char *header;
+        Kind kind;
+        uint64_t offset, length;
+    };
+    const Case cases[] = {
+        {"bytes=0-499", Kind::Partial, 0, 500},
+        {"bytes=500-999", Kind::Partial, 500, 500},
+        {"bytes=500-5000", Kind::Partial, 500, 500}, // last-pos past the end is clamped
+        {"bytes=-300", Kind::Partial, 700, 300},
+        {"bytes=-5000", Kind::Partial, 0, 1000},
+        {"bytes=900-", Kind::Partial, 900, 100},
+        {"bytes=999-999", Kind::Partial, 999, 1},
+        {"BYTES = 0-0", Kind::Partial, 0, 1},
+        {"bytes= 1-2 ,", Kind::Partial, 1, 2},
+        {"bytes=0-99999999999999999999999", Kind::Partial, 0, 1000},
+        {"bytes=1000-", Kind::Unsatisfiable, 0, 0},
+        {"bytes=5000-6000", Kind::Unsatisfiable, 0, 0},
+        {"bytes=-0", Kind::Unsatisfiable, 0, 0},
+        {"bytes=99999999999999999999999-", Kind::Unsatisfiable, 0, 0},
+        {"bytes=2000-3000,4000-", Kind::Unsatisfiable, 0, 0},
+        // Several ranges: the whole file (no multipart/byteranges).
+        {"bytes=0-1,5-6", Kind::Whole, 0, 0},
+        {"bytes=0-1,5000-", Kind::Whole, 0, 0},
+        // A bytes range-set that does not parse is rejected, as nginx does.
+        {"bytes=5-1", Kind::Unsatisfiable, 0, 0},
+        {"bytes=a-b", Kind::Unsatisfiable, 0, 0},
+        {"bytes=1", Kind::Unsatisfiable, 0, 0},
+        {"bytes=", Kind::Unsatisfiable, 0, 0},
+        {"bytes=--1", Kind::Unsatisfiable, 0, 0},
+        {"bytes=+1-2", Kind::Unsatisfiable, 0, 0},
+        {"bytes=0-1,x", Kind::Unsatisfiable, 0, 0},
+        // Other units are ignored.
+        {"items=0-1", Kind::Whole, 0, 0},
+        {"0-1", Kind::Whole, 0, 0},
+    };
+    for (const Case &c : cases) {
+        CAPTURE(c.header);
+        RangeDecision d = decide_range(c.header, 1000);
+        CHECK(d.kind == c.kind);
+        if (c.kind == Kind::Partial) {
+            CHECK(d.offset == c.offset);
+            CHECK(d.length == c.length);
+        }
+    }
+    // An empty file: the whole (empty) representation, whatever the range.
+    CHECK(decide_range("bytes=0-", 0).kind == Kind::Whole);
+    CHECK(decide_range("bytes=-1", 0).kind == Kind::Whole);
+}
+
+TEST_CASE("Content-Range values", "[static][conditions]") {
+    CHECK(format_content_range({RangeDecision::Kind::Partial, 0, 500}, 1000) == "bytes 0-499/1000");
+    CHECK(format_content_range({RangeDecision::Kind::Partial, 999, 1}, 1000) == "bytes 999-999/1000");
+    CHECK(format_content_range({RangeDecision::Kind::Unsatisfiable, 0, 0}, 1000) == "bytes */1000");
+}

@@ -1,0 +1,275 @@
+// content/static: validators, conditional requests, ranges, precompressed siblings, listings,
+// the symlink policy and Cache-Control, against a real folder.
+#include "http_text.hpp"
+#include "static_site.hpp"
+#include "temp_tree.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+using namespace proxyd::static_files;
+using proxyd::test::TempTree;
+
+namespace {
+
+void set_mtime(const std::string &path, int64_t seconds) {
+    struct timeval times[2] = {{seconds, 0}, {seconds, 0}};
+    REQUIRE(utimes(path.c_str(), times) == 0);
+}
+
+struct Site {
+    TempTree tree;
+    StaticSite site;
+
+    explicit Site(SiteOptions options = {}, bool fallback = false)
+        : site(build(tree, std::move(options), fallback)) {}
+
+    static SiteOptions build(const TempTree &tree, SiteOptions options, bool fallback) {
+        tree.file("www/digits.txt", "0123456789");
+        tree.file("www/app.js", "console.log('plain')");
+        tree.file("www/app.js.gz", "GZ");
+        tree.file("www/app.js.br", "BR");
+        tree.file("www/old.css", "body{}");
+        tree.file("www/old.css.gz", "stale");
+        tree.file("www/list/b.txt", "b");
+        tree.file("www/list/a <&>.txt", "a");
+        tree.file("www/list/.hidden", "h");
+        tree.dir("www/list/zdir");
+        tree.file("outside/secret.txt", "s");
+        tree.symlink("digits.txt", "www/alias.txt");
+        set_mtime(tree.path("www/app.js"), 1600000000);
+        set_mtime(tree.path("www/app.js.gz"), 1600000100);
+        set_mtime(tree.path("www/app.js.br"), 1600000100);
+        set_mtime(tree.path("www/old.css"), 1600000100);
+        set_mtime(tree.path("www/old.css.gz"), 1600000000);
+        REQUIRE(options.root.open(tree.path("www"), fallback, options.root.symlinks()) == 0);
+        return options;
+    }
+
+    StaticReply get(std::string_view path, ConditionalHeaders headers = {},
+                    std::string_view method = "GET") const {
+        return site.serve(method, path, path, "", headers);
+    }
+};
+
+std::string sent(const StaticReply &reply) {
+    std::string content(reply.file_length, '\0');
+    ssize_t n =
+        pread(reply.file.get(), content.data(), content.size(), static_cast<off_t>(reply.file_offset));
+    return std::string(content.data(), n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+SiteOptions with_symlinks(RootDirectory::Symlinks policy) {
+    SiteOptions options;
+    // The policy is taken over by Site::build's open().
+    TempTree scratch;
+    REQUIRE(options.root.open(scratch.path(), false, policy) == 0);
+    return options;
+}
+
+} // namespace
+
+TEST_CASE("file responses carry validators and Accept-Ranges", "[static][http]") {
+    Site s;
+    StaticReply r = s.get("/digits.txt");
+    REQUIRE(r.status == 200);
+    CHECK(r.accept_ranges);
+    CHECK(r.etag.starts_with('"'));
+    CHECK(r.last_modified.ends_with("GMT"));
+    CHECK(r.file_offset == 0);
+    CHECK(r.file_length == 10);
+    CHECK(sent(r) == "0123456789");
+    CHECK_FALSE(r.vary_accept_encoding);
+    CHECK(r.cache_control.empty());
+}
+
+TEST_CASE("conditional GET: 304 without type or body, 412 for failed preconditions", "[static][http]") {
+    Site s;
+    StaticReply first = s.get("/digits.txt");
+    StaticReply same = s.get("/digits.txt", {.if_none_match = first.etag});
+    CHECK(same.status == 304);
+    CHECK(same.content_type.empty());
+    CHECK_FALSE(same.file.valid());
+    CHECK(same.body.empty());
+    CHECK(same.etag == first.etag);
+    CHECK(s.get("/digits.txt", {.if_modified_since = first.last_modified}).status == 304);
+    CHECK(s.get("/digits.txt", {.if_none_match = "\"x\"", .if_modified_since = first.last_modified}).status ==
+          200);
+    CHECK(s.get("/digits.txt", {.if_none_match = first.etag}, "HEAD").status == 304);
+
+    StaticReply failed = s.get("/digits.txt", {.if_match = "\"x\""});
+    CHECK(failed.status == 412);
+    CHECK_FALSE(failed.file.valid());
+    CHECK(failed.body.find("412") != std::string::npos);
+    CHECK(s.get("/digits.txt", {.if_match = first.etag}).status == 200);
+    CHECK(s.get("/digits.txt", {.if_unmodified_since = "Sun, 06 Nov 1994 08:49:37 GMT"}).status == 412);
+    // Conditions apply to the file an index request serves, not to missing files.
+    CHECK(s.get("/nope", {.if_match = "\"x\""}).status == 404);
+}
+
+TEST_CASE("Range: 206 with the exact slice, 416 with the size, If-Range", "[static][http]") {
+    Site s;
+    StaticReply part = s.get("/digits.txt", {.range = "bytes=2-4"});
+    REQUIRE(part.status == 206);
+    CHECK(part.content_range == "bytes 2-4/10");
+    CHECK(sent(part) == "234");
+    CHECK(sent(s.get("/digits.txt", {.range = "bytes=-3"})) == "789");
+    CHECK(sent(s.get("/digits.txt", {.range = "bytes=7-"})) == "789");
+
+    StaticReply beyond = s.get("/digits.txt", {.range = "bytes=10-"});
+    CHECK(beyond.status == 416);
+    CHECK(beyond.content_range == "bytes */10");
+    CHECK_FALSE(beyond.file.valid());
+
+    StaticReply several = s.get("/digits.txt", {.range = "bytes=0-1,4-5"});
+    CHECK(several.status == 200);
+    CHECK(several.file_length == 10);
+    CHECK(s.get("/digits.txt", {.range = "bytes=x"}).status == 416);
+    CHECK(s.get("/digits.txt", {.range = "lines=1-2"}).status == 200);
+
+    const StaticReply whole = s.get("/digits.txt");
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0", .if_range = whole.etag}).status == 206);
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0", .if_range = whole.last_modified}).status == 206);
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0", .if_range = "\"old\""}).status == 200);
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0", .if_range = "Sun, 06 Nov 1994 08:49:37 GMT"}).status ==
+          200);
+    // A failed If-Range also keeps a bad range from turning into 416.
+    CHECK(s.get("/digits.txt", {.range = "bytes=50-", .if_range = "\"old\""}).status == 200);
+    // HEAD: Range is defined for GET only.
+    CHECK(s.get("/digits.txt", {.range = "bytes=2-4"}, "HEAD").status == 200);
+    // Validators are checked before the range.
+    CHECK(s.get("/digits.txt", {.if_none_match = whole.etag, .range = "bytes=2-4"}).status == 304);
+}
+
+TEST_CASE("precompressed siblings: chosen by Accept-Encoding, own ETag, never stale", "[static][http]") {
+    SiteOptions options;
+    options.precompressed = true;
+    Site s(std::move(options));
+    StaticReply plain = s.get("/app.js");
+    CHECK(plain.content_encoding.empty());
+    CHECK(plain.vary_accept_encoding);
+    CHECK(sent(plain) == "console.log('plain')");
+
+    StaticReply br = s.get("/app.js", {.accept_encoding = "gzip, br"});
+    CHECK(br.content_encoding == "br");
+    CHECK(br.content_type == "text/javascript; charset=utf-8");
+    CHECK(sent(br) == "BR");
+    CHECK(br.vary_accept_encoding);
+    CHECK(br.etag != plain.etag);
+    CHECK(br.etag.ends_with("-br\""));
+
+    StaticReply gz = s.get("/app.js", {.accept_encoding = "gzip"});
+    CHECK(gz.content_encoding == "gzip");
+    CHECK(sent(gz) == "GZ");
+    CHECK(gz.etag != br.etag);
+    // Validators and ranges work on the variant that is sent.
+    CHECK(s.get("/app.js", {.if_none_match = gz.etag, .accept_encoding = "gzip"}).status == 304);
+    CHECK(s.get("/app.js", {.if_none_match = gz.etag, .accept_encoding = "br"}).status == 200);
+    StaticReply slice = s.get("/app.js", {.range = "bytes=1-", .accept_encoding = "gzip"});
+    CHECK(slice.status == 206);
+    CHECK(slice.content_range == "bytes 1-1/2");
+
+    CHECK(s.get("/app.js", {.accept_encoding = "identity"}).content_encoding.empty());
+    // old.css.gz is older than old.css: it would be stale.
+    CHECK(s.get("/old.css", {.accept_encoding = "gzip"}).content_encoding.empty());
+
+    Site off;
+    CHECK(off.get("/app.js", {.accept_encoding = "gzip, br"}).content_encoding.empty());
+    CHECK_FALSE(off.get("/app.js").vary_accept_encoding);
+}
+
+TEST_CASE("autoindex lists a folder sorted and escaped, hides dotfiles; off by default", "[static][http]") {
+    Site quiet;
+    CHECK(quiet.get("/list/").status == 403);
+
+    SiteOptions options;
+    options.autoindex = true;
+    Site s(std::move(options));
+    StaticReply page = s.get("/list/");
+    REQUIRE(page.status == 200);
+    CHECK(page.content_type == kHtmlType);
+    size_t a = page.body.find("a &lt;&amp;&gt;.txt");
+    size_t b = page.body.find(">b.txt<");
+    size_t z = page.body.find(">zdir/<");
+    CHECK(a != std::string::npos);
+    CHECK(a < b);
+    CHECK(b < z);
+    CHECK(page.body.find("href=\"./a%20%3C%26%3E.txt\"") != std::string::npos);
+    CHECK(page.body.find(".hidden") == std::string::npos);
+    CHECK(page.body.find("Index of /list/") != std::string::npos);
+    CHECK(s.get("/list", {}).status == 301);
+    CHECK(s.get("/list/", {}, "HEAD").status == 200);
+}
+
+TEST_CASE("symlinks = never refuses every link; the default follows those inside", "[static][http]") {
+    for (bool fallback : {false, true}) {
+        CAPTURE(fallback);
+        Site inside({}, fallback);
+        CHECK(sent(inside.get("/alias.txt")) == "0123456789");
+        Site never(with_symlinks(RootDirectory::Symlinks::Never), fallback);
+        CHECK(never.get("/alias.txt").status == 403);
+        CHECK(never.get("/digits.txt").status == 200);
+        CHECK(never.get("/list/b.txt").status == 200);
+    }
+}
+
+TEST_CASE("Cache-Control by extension, else the handler's value, on file responses only", "[static][http]") {
+    SiteOptions options;
+    options.cache_control = "no-cache";
+    options.cache_control_by_extension.add("JS", "public, max-age=31536000, immutable");
+    Site s(std::move(options));
+    CHECK(s.get("/app.js").cache_control == "public, max-age=31536000, immutable");
+    CHECK(s.get("/digits.txt").cache_control == "no-cache");
+    const StaticReply whole = s.get("/digits.txt");
+    CHECK(s.get("/digits.txt", {.if_none_match = whole.etag}).cache_control == "no-cache");
+    CHECK(s.get("/nope.js").cache_control.empty());
+}
+
+TEST_CASE("etag = content-hash: tags follow the bytes, cached per file version", "[static][http]") {
+    SiteOptions options;
+    options.etag_mode = SiteOptions::EtagMode::ContentHash;
+    options.etag_hash_max_size = 100;
+    Site s(std::move(options));
+    HashCache hashes;
+    auto get = [&](std::string_view path, ConditionalHeaders headers = {}) {
+        return s.site.serve("GET", path, path, "", headers, &hashes);
+    };
+    StaticReply first = get("/digits.txt");
+    CHECK(first.etag == format_hash_etag(*hash_file(first.file.get(), 10)));
+    CHECK(first.etag.starts_with("\"h-"));
+    CHECK(hashes.size() == 1);
+    CHECK(get("/digits.txt").etag == first.etag);
+    CHECK(hashes.size() == 1);
+    CHECK(get("/digits.txt", {.if_none_match = first.etag}).status == 304);
+
+    // Same size, same mtime, other bytes: an mtime-size tag would not change, this one does.
+    struct stat before {};
+    REQUIRE(stat(s.tree.path("www/digits.txt").c_str(), &before) == 0);
+    s.tree.file("www/digits.txt", "9876543210");
+    set_mtime(s.tree.path("www/digits.txt"), before.st_mtim.tv_sec);
+    StaticReply changed = get("/digits.txt");
+    CHECK(changed.etag != first.etag);
+    CHECK(sent(changed) == "9876543210");
+
+    // Over etag_hash_max_size: mtime-size, nothing read.
+    s.tree.file("www/big.txt", std::string(101, 'x'));
+    CHECK_FALSE(get("/big.txt").etag.starts_with("\"h-"));
+    CHECK(s.site.serve("GET", "/app.js", "/app.js", "").etag.starts_with("\"h-")); // no cache: hashed anyway
+}
+
+TEST_CASE("the hash cache forgets everything when full", "[static][http]") {
+    HashCache cache;
+    struct stat st {};
+    for (size_t i = 0; i < HashCache::kMaxEntries; ++i) {
+        st.st_ino = i;
+        cache.store(st, i);
+    }
+    CHECK(cache.size() == HashCache::kMaxEntries);
+    st.st_ino = 3;
+    CHECK(cache.find(st) == 3u);
+    st.st_ino = HashCache::kMaxEntries;
+    cache.store(st, 1);
+    CHECK(cache.size() == 1);
+}
