@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test, twice: a plain build with warnings as errors, then an
-# AddressSanitizer + UndefinedBehaviorSanitizer build. This is what CI runs (.ci/run).
+# AddressSanitizer + UndefinedBehaviorSanitizer build; then, as root, the Debian package test
+# (tests/package/test_package.sh). This is what CI runs (.ci/run).
 #   bash tests/run_all.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,4 +24,16 @@ run_suite() {
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DPROXYD_SANITIZE=ON
+
+# The Debian package: built from a Release build for /usr, installed with dpkg, served, purged.
+if [[ $(id -u) -eq 0 ]]; then
+  echo "=== configure and build build-deb (Release, prefix /usr) for the package test"
+  cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DPROXYD_WERROR=ON \
+    -DPROXYD_BUILD_TESTS=OFF >/dev/null
+  cmake --build build-deb -j"$jobs"
+  echo "=== package test"
+  bash tests/package/test_package.sh --build-dir build-deb || status=1
+else
+  echo "=== package test skipped: it installs a .deb with dpkg and needs root (uid is $(id -u))"
+fi
 exit $status
