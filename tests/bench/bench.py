@@ -463,7 +463,12 @@ def chart(path_png, cells, targets, med, workdir):
                 m = med.get((c["id"], t))
                 vals.append(f"{m['rps']:.0f}" if m else "NaN")
             f.write(f'"{"-k " if c["ka"] else ""}c{c["c"]}" ' + " ".join(vals) + "\n")
-    n1, n2 = len(proxies), len(targets)
+    palette = {"direct": "#7f7f7f", "proxyd-w1": "#1b9e77", "proxyd-w2": "#66c2a5", "nginx-w1": "#d95f02",
+               "nginx-w2": "#fc8d62", "haproxy-t1": "#3b5bdb", "haproxy-t2": "#91a7ff"}
+
+    def series(names, datafile):
+        return ", ".join(("''" if i else f"'{datafile}'") + f" using {i + 2}:xtic(1) title columnheader({i + 2}) "
+                         f"lc rgb '{palette.get(t, '#000000')}'" for i, t in enumerate(names))
     gp = f"""
 set terminal pngcairo size 1400,560 font ',10'
 set output '{path_png}'
@@ -477,10 +482,10 @@ set xtics rotate by -25 font ',9'
 set title 'Proxy CPU per request, relative to {REF} (same run; lower is better)'
 set ylabel 'CPU µs/req ÷ {REF}'
 set yrange [0:*]
-plot '{d1}' using 2:xtic(1) title columnheader(2){''.join(f", '' using {i}:xtic(1) title columnheader({i})" for i in range(3, n1 + 2))}, 1 with lines lc rgb 'black' dt 2 notitle
+plot {series(proxies, d1)}, 1 with lines lc rgb 'black' dt 2 notitle
 set title 'LB, {lbmax} backends, ab -n 10000: requests per second (higher is better)'
 set ylabel 'req/s'
-plot '{d2}' using 2:xtic(1) title columnheader(2){''.join(f", '' using {i}:xtic(1) title columnheader({i})" for i in range(3, n2 + 2))}
+plot {series(targets, d2)}
 unset multiplot
 """
     gpf = os.path.join(workdir, "chart.gp")
