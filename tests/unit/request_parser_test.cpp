@@ -1,0 +1,152 @@
+#include "http/request_parser.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+using proxyd::RequestLimits;
+using proxyd::RequestParser;
+
+namespace {
+
+// Records what the parser reports, the way a connection would see it.
+struct Recorder final : RequestParser::Events {
+    std::vector<std::string> targets;
+    std::vector<std::string> hosts;
+    std::string body;
+    bool chunked = false;
+    std::string path, query;
+    int begun = 0;
+    int completed = 0;
+    RequestParser *parser = nullptr;
+
+    void on_request_begin() override { ++begun; }
+    void on_head_received() override {}
+    void on_request_head() override {
+        targets.emplace_back(parser->view().target);
+        hosts.emplace_back(parser->view().host);
+        path = parser->view().path;
+        query = parser->view().query;
+        chunked = parser->chunked();
+    }
+    void on_request_body(std::string_view data) override { body.append(data); }
+    void on_request_complete() override { ++completed; }
+};
+
+struct Harness {
+    RequestLimits limits;
+    Recorder events;
+    RequestParser parser{limits, events};
+    Harness() { events.parser = &parser; }
+
+    // Feeds every byte, resetting after each message as a connection does once it answered.
+    RequestParser::Result feed_all(std::string_view input) {
+        RequestParser::Result result = RequestParser::Result::kNeedMore;
+        while (!input.empty()) {
+            result = parser.execute(input.data(), input.size());
+            if (result == RequestParser::Result::kError) return result;
+            input.remove_prefix(parser.consumed());
+            if (result == RequestParser::Result::kMessageEnd) parser.reset();
+        }
+        return result;
+    }
+};
+
+} // namespace
+
+TEST_CASE("pipelined requests come out one at a time, with their bodies", "[http][parser]") {
+    Harness h;
+    std::string input =
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /b?q=1 HTTP/1.1\r\nHost: y\r\nContent-Length: 3\r\n\r\nabc"
+        "PUT /c HTTP/1.1\r\nHost: z\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n";
+    auto first = h.parser.execute(input.data(), input.size());
+    CHECK(first == RequestParser::Result::kMessageEnd);
+    CHECK(h.parser.consumed() == 28);
+    CHECK(h.parser.method() == "GET");
+    CHECK_FALSE(h.parser.has_body());
+    h.parser.reset();
+    h.feed_all(std::string_view(input).substr(28));
+    CHECK(h.events.targets == std::vector<std::string>{"/a", "/b?q=1", "/c"});
+    CHECK(h.events.hosts == std::vector<std::string>{"x", "y", "z"});
+    CHECK(h.events.body == "abcde");
+    CHECK(h.events.completed == 3);
+    CHECK(h.events.chunked);
+}
+
+TEST_CASE("an absolute-form target gives the path, query and host", "[http][parser]") {
+    Harness h;
+    h.feed_all("GET http://example.org:8080/p/q?x=y HTTP/1.1\r\nHost: ignored\r\n\r\n");
+    CHECK(h.events.hosts == std::vector<std::string>{"example.org:8080"});
+    CHECK(h.events.path == "/p/q");
+    CHECK(h.events.query == "x=y");
+}
+
+TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
+    struct Case {
+        const char *input;
+        int status;
+        bool head_valid = false; // the refusal comes after the head was handed on
+    };
+    const Case cases[] = {
+        {"GET / HTTP/1.1\r\n\r\n", 400},                         // no Host in 1.1
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},   // two Hosts
+        {"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400},            // not a uri-host
+        {"GET example.org:80 HTTP/1.1\r\nHost: a\r\n\r\n", 400}, // authority-form
+        {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},              // asterisk, not OPTIONS
+        {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},              // a version we do not speak
+        {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},              // one llhttp does not know
+        // llhttp refuses an unknown coding only after on_headers_complete: the head was handed on.
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, true},
+    };
+    for (const Case &c : cases) {
+        Harness h;
+        INFO(c.input);
+        CHECK(h.feed_all(c.input) == RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == c.status);
+        CHECK(h.events.targets.size() == (c.head_valid ? 1u : 0u));
+    }
+}
+
+TEST_CASE("the head limits answer 414, 431 and 413", "[http][parser]") {
+    SECTION("a long target") {
+        Harness h;
+        h.limits.max_uri_bytes = 16;
+        CHECK(h.feed_all("GET /0123456789abcdef HTTP/1.1\r\nHost: a\r\n\r\n") ==
+              RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == 414);
+    }
+    SECTION("too many header bytes") {
+        Harness h;
+        h.limits.max_header_bytes = 40;
+        CHECK(h.feed_all("GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(64, 'v') + "\r\n\r\n") ==
+              RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == 431);
+    }
+    SECTION("too many header fields") {
+        Harness h;
+        h.limits.max_headers = 2;
+        CHECK(h.feed_all("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n") ==
+              RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == 431);
+    }
+    SECTION("a declared body over the limit is refused before any of it arrives") {
+        Harness h;
+        h.limits.max_body_bytes = 4;
+        CHECK(h.feed_all("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n") ==
+              RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == 413);
+    }
+    SECTION("a chunked body that grows over the limit") {
+        Harness h;
+        h.limits.max_body_bytes = 4;
+        CHECK(
+            h.feed_all(
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n") ==
+            RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == 413);
+        CHECK(h.events.body == "abc");
+    }
+}
