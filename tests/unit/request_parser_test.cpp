@@ -82,6 +82,15 @@ TEST_CASE("an absolute-form target gives the path, query and host", "[http][pars
     CHECK(h.events.query == "x=y");
 }
 
+TEST_CASE("an absolute-form target without a path means '/'", "[http][parser]") {
+    // Found by the request_parser fuzz target: the query came right after the authority.
+    Harness h;
+    h.feed_all("GET http://h.example:81?q HTTP/1.1\r\nHost: h.example:81\r\n\r\n");
+    CHECK(h.events.hosts == std::vector<std::string>{"h.example:81"});
+    CHECK(h.events.path == "/");
+    CHECK(h.events.query == "q");
+}
+
 TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
     struct Case {
         const char *input;

@@ -184,6 +184,9 @@ bool RequestParser::validate_request_line() {
     view_.method = method_;
     view_.target = target;
     view_.path = path_and_query.substr(0, q);
+    // An absolute-form target may have an empty path ("http://h?q"); it means "/" (RFC 9110
+    // §4.2.3), and plugins are promised a path that starts with '/'.
+    if (view_.path.empty()) view_.path = "/";
     view_.query = q == std::string_view::npos ? std::string_view() : path_and_query.substr(q + 1);
     view_.host = host;
     return true;
