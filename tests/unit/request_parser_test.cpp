@@ -105,8 +105,30 @@ TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
         {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},              // asterisk, not OPTIONS
         {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},              // a version we do not speak
         {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},              // one llhttp does not know
-        // llhttp refuses an unknown coding only after on_headers_complete: the head was handed on.
-        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
+        // llhttp 8.1 alone would take "XY" for the CRLF after a chunk's data.
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n", 400, true},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n", 400,
+         true},
+        // Transfer codings: chunked must be final and once; anything else before it is unknown.
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+         400},
+        {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        // The head's grammar (HeadScanner).
+        {"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400}, // obs-fold
+        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},              // space before the colon
+        {"GET / HTTP/1.1\nHost: a\r\n\r\n", 400},                 // bare LF
+        {"GET / HTTP/1.1\r\nHost: a\r\n\n", 400},                 // bare LF ending the head
+        {"GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n", 400},         // bare CR
+        {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", 400},  // control byte
+        {"GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", 400},           // tab in the target
+        {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},              // two spaces
+        {"GET / http/1.1\r\nHost: a\r\n\r\n", 400},               // malformed version
+        {"GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400},              // malformed version
+        {"GET /\r\nHost: a\r\n\r\n", 400},                        // no version
+        {"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},               // not a token
         {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, true},
     };
@@ -117,6 +139,50 @@ TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
         CHECK(h.parser.error_status() == c.status);
         CHECK(h.events.targets.size() == (c.head_valid ? 1u : 0u));
     }
+}
+
+TEST_CASE("a NUL in the head is refused, and a head split anywhere scans the same", "[http][parser]") {
+    std::string bad = std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a") + '\0' + "b\r\n\r\n";
+    std::string good = "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n";
+    for (size_t split = 1; split < good.size(); ++split) {
+        Harness ok;
+        ok.feed_all(good.substr(0, split));
+        ok.feed_all(good.substr(split));
+        CHECK(ok.events.completed == 1);
+    }
+    for (size_t split = 1; split < bad.size(); ++split) {
+        Harness h;
+        auto first = h.feed_all(bad.substr(0, split));
+        auto second = first == RequestParser::Result::kError ? first : h.feed_all(bad.substr(split));
+        CHECK(second == RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == 400);
+        CHECK(h.events.targets.empty());
+    }
+}
+
+TEST_CASE("the CRLF after a chunk is checked even when a read ends inside it", "[http][parser]") {
+    std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (std::string tail : {"3\r\nabc\r\n0\r\n\r\n", "3\r\nabcXY0\r\n\r\n", "3\r\nabc\rY0\r\n\r\n"}) {
+        bool good = tail[6] == '\r' && tail[7] == '\n';
+        for (size_t split = 1; split < tail.size(); ++split) {
+            Harness h;
+            INFO(tail << " split at " << split);
+            auto first = h.feed_all(head + tail.substr(0, split));
+            auto last = first == RequestParser::Result::kError ? first : h.feed_all(tail.substr(split));
+            CHECK((last == RequestParser::Result::kError) == !good);
+            CHECK(h.events.completed == (good ? 1 : 0));
+        }
+    }
+}
+
+TEST_CASE("bare LF passes only when allowed", "[http][parser]") {
+    Harness h;
+    h.limits.allow_bare_lf = true;
+    RequestParser lenient(h.limits, h.events);
+    h.events.parser = &lenient;
+    std::string input = "GET / HTTP/1.1\nHost: a\nX: 1\n\n";
+    CHECK(lenient.execute(input.data(), input.size()) == RequestParser::Result::kMessageEnd);
+    CHECK(h.events.hosts == std::vector<std::string>{"a"});
 }
 
 TEST_CASE("the head limits answer 414, 431 and 413", "[http][parser]") {

@@ -2,24 +2,18 @@
 
 #include "http/header_rules.hpp"
 
+#include <vector>
+
 namespace proxyd {
 
 namespace {
 
 RequestParser *self_of(llhttp_t *p) { return static_cast<RequestParser *>(p->data); }
 
-// The status a parse error of llhttp's own earns (RFC 9112): most are 400; an unknown transfer
-// coding is 501; a version llhttp does not know is 505.
-int status_for_parse_error(llhttp_errno_t err) {
-    switch (err) {
-    case HPE_INVALID_TRANSFER_ENCODING:
-        return 501;
-    case HPE_INVALID_VERSION:
-        return 505;
-    default:
-        return 400;
-    }
-}
+// The status a parse error of llhttp's own earns (RFC 9112): a version llhttp does not know is
+// 505, all else 400. (llhttp's early Transfer-Encoding errors are "chunked is not the final
+// coding", a 400; the 501 for an unknown coding comes from check_transfer_coding.)
+int status_for_parse_error(llhttp_errno_t err) { return err == HPE_INVALID_VERSION ? 505 : 400; }
 
 } // namespace
 
@@ -34,20 +28,42 @@ const llhttp_settings_t &RequestParser::settings() {
         out.on_header_value = on_header_value;
         out.on_headers_complete = on_headers_complete;
         out.on_body = on_body;
+        out.on_chunk_header = on_chunk_header;
         out.on_message_complete = on_message_complete;
         return out;
     }();
     return s;
 }
 
-RequestParser::RequestParser(const RequestLimits &limits, Events &events) : limits_(limits), events_(events) {
+RequestParser::RequestParser(const RequestLimits &limits, Events &events)
+    : limits_(limits), events_(events), scanner_(limits.allow_bare_lf) {
     llhttp_init(&parser_, HTTP_REQUEST, &settings());
     parser_.data = this;
+    // llhttp 8.1 refuses a bare LF only inside header values; when bare LF is allowed, let it
+    // through there too. Control bytes stay refused: the scanner checks them itself.
+    if (limits.allow_bare_lf) llhttp_set_lenient_headers(&parser_, 1);
 }
 
 RequestParser::Result RequestParser::execute(const char *data, size_t len) {
     consumed_ = 0;
     if (error_ != HPE_OK) return Result::kError;
+    if (!scanner_.done() && scanner_.scan({data, len}) == HeadScanner::Verdict::kRefused) {
+        // Nothing of this head has been handed on yet, so refusing here forwards nothing.
+        scanner_reason_ = scanner_.reason();
+        error_ = HPE_USER;
+        error_status_ = 400;
+        return Result::kError;
+    }
+    if (chunk_crlf_seen_ < 2) {
+        // The CRLF after a chunk's data began in an earlier read; its rest starts this one.
+        input_end_ = data + len;
+        if (!check_chunk_end(data)) {
+            error_ = HPE_USER;
+            error_status_ = 400;
+            return Result::kError;
+        }
+    }
+    input_end_ = data + len;
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
     if (err == HPE_OK) {
         consumed_ = len;
@@ -77,7 +93,10 @@ void RequestParser::reset() {
     content_length_ = -1;
     body_received_ = 0;
     chunked_ = has_body_ = false;
+    chunk_left_ = 0;
+    chunk_crlf_seen_ = 2;
     error_status_ = 0;
+    scanner_.reset();
     if (paused_) {
         llhttp_resume(&parser_);
         paused_ = false;
@@ -85,6 +104,9 @@ void RequestParser::reset() {
 }
 
 std::string RequestParser::error_text() const {
+    if (error_ == HPE_USER && error_status_ == 400 && !scanner_reason_ && chunk_crlf_seen_ < 2)
+        return "malformed chunked body: chunk data not followed by CRLF";
+    if (scanner_reason_) return std::string("malformed head: ") + scanner_reason_;
     return std::string(llhttp_errno_name(error_)) + ": " + parse_error_reason(&parser_);
 }
 
@@ -133,6 +155,7 @@ int RequestParser::on_headers_complete(llhttp_t *p) {
     self->chunked_ = (p->flags & F_CHUNKED) != 0;
     self->content_length_ = (p->flags & F_CONTENT_LENGTH) ? static_cast<int64_t>(p->content_length) : -1;
     self->has_body_ = self->chunked_ || self->content_length_ > 0;
+    if (int status = self->check_transfer_coding()) return self->refuse(status);
     uint64_t max_body = self->limits_.max_body_bytes;
     if (max_body && self->content_length_ > 0 && static_cast<uint64_t>(self->content_length_) > max_body)
         return self->refuse(413);
@@ -147,12 +170,61 @@ int RequestParser::on_body(llhttp_t *p, const char *at, size_t len) {
     uint64_t max_body = self->limits_.max_body_bytes;
     if (max_body && self->body_received_ > max_body) return self->refuse(413);
     self->events_.on_request_body({at, len});
+    if (self->chunked_ && self->chunk_left_ > 0) {
+        self->chunk_left_ -= len;
+        if (self->chunk_left_ == 0) {
+            self->chunk_crlf_seen_ = 0;
+            if (!self->check_chunk_end(at + len)) return self->refuse(400);
+        }
+    }
     return 0;
+}
+
+int RequestParser::on_chunk_header(llhttp_t *p) {
+    self_of(p)->chunk_left_ = p->content_length;
+    return 0;
+}
+
+// llhttp 8.1 takes any two bytes after a chunk's data for its CRLF ("3\r\nabcXY"), so a body
+// it reads as one chunk sequence another parser reads differently. Checks the bytes from pos on
+// (to the end of the current input); what is missing is checked at the next execute().
+bool RequestParser::check_chunk_end(const char *pos) {
+    static constexpr char kCrlf[] = "\r\n";
+    while (chunk_crlf_seen_ < 2 && pos < input_end_) {
+        if (*pos != kCrlf[chunk_crlf_seen_]) return false;
+        ++chunk_crlf_seen_;
+        ++pos;
+    }
+    return true;
 }
 
 int RequestParser::on_message_complete(llhttp_t *p) {
     self_of(p)->events_.on_request_complete();
     return HPE_PAUSED;
+}
+
+// RFC 9112 §6.1 and §6.3: a request's body length is known only when chunked is the final
+// coding, applied once; then any other coding is one this proxy cannot pass on faithfully (it
+// re-frames the body as plain chunked), so 501. HTTP/1.0 has no Transfer-Encoding: a 1.0
+// message carrying one has faulty framing. llhttp checks part of this, some of it only after the
+// head was handed on; checking here first keeps a refused head from ever reaching a backend.
+int RequestParser::check_transfer_coding() const {
+    std::vector<std::string_view> codings;
+    bool present = false;
+    for (size_t i = 0; i < head_.header_count(); ++i) {
+        if (!iequals(head_.header_name(i), "transfer-encoding")) continue;
+        present = true;
+        split_tokens(head_.header_value(i), codings);
+    }
+    if (!present) return 0;
+    if (parser_.http_minor == 0) return 400;
+    if (codings.empty() || !iequals(codings.back(), "chunked")) return 400;
+    bool unknown = false;
+    for (size_t i = 0; i + 1 < codings.size(); ++i) {
+        if (iequals(codings[i], "chunked")) return 400; // chunked twice: no length can be trusted
+        unknown = true;
+    }
+    return unknown ? 501 : 0;
 }
 
 // Fills view_ from the parsed head. False for a target form this proxy does not serve or a

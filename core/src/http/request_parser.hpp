@@ -1,13 +1,15 @@
 // The request side of HTTP/1.1 framing, without any I/O: llhttp parses the bytes a connection
 // reads, and this class enforces the head limits (414, 431, 413), decides the body's framing
-// (Content-Length, chunked or none), checks the request line and Host (RFC 9112 §3, §3.2; 400,
-// 505) and builds the borrowed view of the request that routing and content plugins see.
+// (Content-Length, chunked or none; 400 or 501 for a transfer coding it cannot frame), checks the
+// head's grammar (HeadScanner), the request line and Host (RFC 9112 §3, §3.2; 400, 505) and builds the
+// borrowed view of the request that routing and content plugins see.
 //
 // It owns no socket and no timer, so a fuzzer or a unit test drives it with plain bytes. The
 // connection that owns it hears about each request through Events. One parser per connection,
 // used on that connection's thread only.
 #pragma once
 
+#include "http/head_scanner.hpp"
 #include "http/message_head.hpp"
 
 #include <cstdint>
@@ -22,6 +24,7 @@ struct RequestLimits {
     size_t max_headers = 100;        // header field count (431 over it)
     uint64_t max_body_bytes = 0;     // 0: no limit (413 over it)
     size_t max_uri_bytes = 8192;     // request target (414 over it)
+    bool allow_bare_lf = false;      // accept LF without CR as a line end in the head
 };
 
 // The parts of a valid request line and Host that plugins see. Views into the parser's storage,
@@ -94,24 +97,32 @@ class RequestParser {
     static int on_header_value(llhttp_t *p, const char *at, size_t len);
     static int on_headers_complete(llhttp_t *p);
     static int on_body(llhttp_t *p, const char *at, size_t len);
+    static int on_chunk_header(llhttp_t *p);
     static int on_message_complete(llhttp_t *p);
     static const llhttp_settings_t &settings();
 
     int refuse(int status);
     int check_head_size(size_t size);
+    int check_transfer_coding() const;
+    bool check_chunk_end(const char *pos);
     bool validate_request_line();
 
     const RequestLimits &limits_;
     Events &events_;
     llhttp_t parser_{};
+    HeadScanner scanner_;
     MessageHead head_;
     RequestView view_;
     std::string method_;
     int64_t content_length_ = -1;
     uint64_t body_received_ = 0;
+    uint64_t chunk_left_ = 0;         // data bytes of the current chunk not yet seen
+    const char *input_end_ = nullptr; // the end of the bytes llhttp is parsing now
+    uint8_t chunk_crlf_seen_ = 2;     // bytes of the CRLF after a chunk's data checked (2: none due)
     size_t consumed_ = 0;
     int error_status_ = 0;
     llhttp_errno_t error_ = HPE_OK;
+    const char *scanner_reason_ = nullptr; // set when the scanner, not llhttp, refused the head
     bool chunked_ = false;
     bool has_body_ = false;
     bool paused_ = false;

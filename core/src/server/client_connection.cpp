@@ -32,6 +32,7 @@ RequestLimits request_limits(const LimitsConfig &limits) {
     out.max_header_bytes = limits.max_header_bytes;
     out.max_headers = limits.max_headers;
     out.max_body_bytes = limits.max_body_bytes;
+    out.allow_bare_lf = limits.allow_bare_lf;
     return out;
 }
 
@@ -144,10 +145,15 @@ void ClientConnection::execute(const char *data, size_t len) {
         if (worker_.logger().enabled(PROXYD_LOG_INFO))
             worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text + ": bad request (" +
                                   parser_.error_text() + "), answering " + std::to_string(status));
-        if (exchange_)
-            abort(); // mid-body: the exchange may already have answered; cut the connection
-        else
-            send_error(status, true);
+        if (exchange_ && record_.status != 0) {
+            abort(); // mid-body, and a response already began: only cutting the connection is left
+            return;
+        }
+        // A body that broke before any answer (a bad chunk): the exchange goes, taking its
+        // upstream connection with it mid-message, so the backend never sees a complete request,
+        // and the client still hears why.
+        release_exchange();
+        send_error(status, true);
         return;
     }
     if (exchange_finished_) complete_exchange();
