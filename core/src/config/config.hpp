@@ -79,6 +79,7 @@ struct LimitsConfig {
     Duration shutdown_timeout{10000};     // grace period on SIGTERM/SIGINT
     uint32_t max_connections = 10000;     // per worker
     bool allow_bare_lf = false;           // accept LF without CR ending a request's head lines
+    uint32_t keepalive_requests = 10000;  // requests per client connection, then close (0: no limit)
 };
 
 struct LogConfig {

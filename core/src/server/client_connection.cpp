@@ -84,6 +84,10 @@ int ClientConnection::fd() const {
 }
 
 bool ClientConnection::wants_keep_alive() const {
+    // The response to the connection's last allowed request says Connection: close, so the
+    // client knows to open a new one rather than finding this one closed under its next request.
+    uint32_t limit = worker_.config().limits.keepalive_requests;
+    if (limit && requests_served_ + 1 >= limit) return false;
     return parser_.should_keep_alive() && !worker_.stopping();
 }
 
