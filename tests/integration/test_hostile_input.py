@@ -15,19 +15,37 @@ cuts the client connection so the body never looks complete."""
 import os
 import socket
 import threading
+import time
 
 from hostile_cases import CASES, status_of
 from proxyd_harness import (Backend, Client, Proxyd, Reader, check, check_equal, config_head, free_ports, listener,
                             note, run_test, upstream, workdir, write_file)
 
 
+def settle(backend, quiet=0.3, limit=5.0):
+    """Waits until the backend has accepted no new connection for `quiet` seconds, so that a
+    connection a previous case opened (its accept may lag under load) is not counted against the
+    next case."""
+    deadline = time.monotonic() + limit
+    seen = backend.connections
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if backend.connections != seen:
+            seen, quiet_since = backend.connections, time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet:
+            return
+
+
 def check_requests(port, backend):
     for name, data, expected, head_valid in CASES:
+        settle(backend)
         connections_before = backend.connections
         requests_before = len(backend.requests)
         status, closed = status_of(port, data)
         check(status == expected and closed, "%s: %d and close" % (name, expected),
               "got status %r, closed %r" % (status, closed))
+        settle(backend)
         if head_valid:
             check(len(backend.requests) == requests_before, "%s: the backend saw no complete request" % name)
         else:
