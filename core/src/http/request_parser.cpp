@@ -54,16 +54,12 @@ RequestParser::Result RequestParser::execute(const char *data, size_t len) {
         error_status_ = 400;
         return Result::kError;
     }
-    if (chunk_crlf_seen_ < 2) {
-        // The CRLF after a chunk's data began in an earlier read; its rest starts this one.
-        input_end_ = data + len;
-        if (!check_chunk_end(data)) {
-            error_ = HPE_USER;
-            error_status_ = 400;
-            return Result::kError;
-        }
+    if (!chunk_end_.begin_input(data, data + len)) {
+        // The CRLF after a chunk's data began in an earlier read and goes on wrong here.
+        error_ = HPE_USER;
+        error_status_ = 400;
+        return Result::kError;
     }
-    input_end_ = data + len;
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
     if (err == HPE_OK) {
         consumed_ = len;
@@ -93,8 +89,7 @@ void RequestParser::reset() {
     content_length_ = -1;
     body_received_ = 0;
     chunked_ = has_body_ = false;
-    chunk_left_ = 0;
-    chunk_crlf_seen_ = 2;
+    chunk_end_.reset();
     error_status_ = 0;
     scanner_.reset();
     if (paused_) {
@@ -104,7 +99,7 @@ void RequestParser::reset() {
 }
 
 std::string RequestParser::error_text() const {
-    if (error_ == HPE_USER && error_status_ == 400 && !scanner_reason_ && chunk_crlf_seen_ < 2)
+    if (error_ == HPE_USER && error_status_ == 400 && !scanner_reason_ && chunk_end_.owed())
         return "malformed chunked body: chunk data not followed by CRLF";
     if (scanner_reason_) return std::string("malformed head: ") + scanner_reason_;
     return std::string(llhttp_errno_name(error_)) + ": " + parse_error_reason(&parser_);
@@ -170,32 +165,13 @@ int RequestParser::on_body(llhttp_t *p, const char *at, size_t len) {
     uint64_t max_body = self->limits_.max_body_bytes;
     if (max_body && self->body_received_ > max_body) return self->refuse(413);
     self->events_.on_request_body({at, len});
-    if (self->chunked_ && self->chunk_left_ > 0) {
-        self->chunk_left_ -= len;
-        if (self->chunk_left_ == 0) {
-            self->chunk_crlf_seen_ = 0;
-            if (!self->check_chunk_end(at + len)) return self->refuse(400);
-        }
-    }
+    if (self->chunked_ && !self->chunk_end_.body(at, len)) return self->refuse(400);
     return 0;
 }
 
 int RequestParser::on_chunk_header(llhttp_t *p) {
-    self_of(p)->chunk_left_ = p->content_length;
+    self_of(p)->chunk_end_.chunk_header(p->content_length);
     return 0;
-}
-
-// llhttp 8.1 takes any two bytes after a chunk's data for its CRLF ("3\r\nabcXY"), so a body
-// it reads as one chunk sequence another parser reads differently. Checks the bytes from pos on
-// (to the end of the current input); what is missing is checked at the next execute().
-bool RequestParser::check_chunk_end(const char *pos) {
-    static constexpr char kCrlf[] = "\r\n";
-    while (chunk_crlf_seen_ < 2 && pos < input_end_) {
-        if (*pos != kCrlf[chunk_crlf_seen_]) return false;
-        ++chunk_crlf_seen_;
-        ++pos;
-    }
-    return true;
 }
 
 int RequestParser::on_message_complete(llhttp_t *p) {

@@ -9,6 +9,7 @@
 // used on that connection's thread only.
 #pragma once
 
+#include "http/chunk_terminator.hpp"
 #include "http/head_scanner.hpp"
 #include "http/message_head.hpp"
 
@@ -104,7 +105,6 @@ class RequestParser {
     int refuse(int status);
     int check_head_size(size_t size);
     int check_transfer_coding() const;
-    bool check_chunk_end(const char *pos);
     bool validate_request_line();
 
     const RequestLimits &limits_;
@@ -116,9 +116,7 @@ class RequestParser {
     std::string method_;
     int64_t content_length_ = -1;
     uint64_t body_received_ = 0;
-    uint64_t chunk_left_ = 0;         // data bytes of the current chunk not yet seen
-    const char *input_end_ = nullptr; // the end of the bytes llhttp is parsing now
-    uint8_t chunk_crlf_seen_ = 2;     // bytes of the CRLF after a chunk's data checked (2: none due)
+    ChunkTerminator chunk_end_;
     size_t consumed_ = 0;
     int error_status_ = 0;
     llhttp_errno_t error_ = HPE_OK;
