@@ -214,6 +214,18 @@ TEST_CASE("the head limits answer 414, 431 and 413", "[http][parser]") {
               RequestParser::Result::kError);
         CHECK(h.parser.error_status() == 413);
     }
+    SECTION("chunk extensions over their bound") {
+        Harness h;
+        h.limits.max_chunk_extension_bytes = 16;
+        std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+        CHECK(h.feed_all(head + "1;a=0123456789\r\nx\r\n1;b=0123456789\r\ny\r\n0\r\n\r\n") ==
+              RequestParser::Result::kMessageEnd);
+        CHECK(h.events.body == "xy");
+        Harness over;
+        over.limits.max_chunk_extension_bytes = 16;
+        CHECK(over.feed_all(head + "1;a=0123456789;b=0123456789\r\nx\r\n") == RequestParser::Result::kError);
+        CHECK(over.parser.error_status() == 400);
+    }
     SECTION("a chunked body that grows over the limit") {
         Harness h;
         h.limits.max_body_bytes = 4;

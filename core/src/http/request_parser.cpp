@@ -29,6 +29,8 @@ const llhttp_settings_t &RequestParser::settings() {
         out.on_headers_complete = on_headers_complete;
         out.on_body = on_body;
         out.on_chunk_header = on_chunk_header;
+        out.on_chunk_extension_name = on_chunk_extension;
+        out.on_chunk_extension_value = on_chunk_extension;
         out.on_message_complete = on_message_complete;
         return out;
     }();
@@ -90,6 +92,7 @@ void RequestParser::reset() {
     body_received_ = 0;
     chunked_ = has_body_ = false;
     chunk_end_.reset();
+    chunk_extension_bytes_ = 0;
     error_status_ = 0;
     scanner_.reset();
     if (paused_) {
@@ -170,8 +173,18 @@ int RequestParser::on_body(llhttp_t *p, const char *at, size_t len) {
 }
 
 int RequestParser::on_chunk_header(llhttp_t *p) {
-    self_of(p)->chunk_end_.chunk_header(p->content_length);
+    RequestParser *self = self_of(p);
+    self->chunk_end_.chunk_header(p->content_length);
+    self->chunk_extension_bytes_ = 0; // the size line ended; the next one counts afresh
     return 0;
+}
+
+// Chunk extensions carry nothing proxyd uses, but llhttp reads them without a bound: a client
+// could keep one chunk-size line going forever.
+int RequestParser::on_chunk_extension(llhttp_t *p, const char *, size_t len) {
+    RequestParser *self = self_of(p);
+    self->chunk_extension_bytes_ += len;
+    return self->chunk_extension_bytes_ > self->limits_.max_chunk_extension_bytes ? self->refuse(400) : 0;
 }
 
 int RequestParser::on_message_complete(llhttp_t *p) {

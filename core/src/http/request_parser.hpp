@@ -21,11 +21,12 @@
 namespace proxyd {
 
 struct RequestLimits {
-    size_t max_header_bytes = 32768; // request line plus header fields (431 over it)
-    size_t max_headers = 100;        // header field count (431 over it)
-    uint64_t max_body_bytes = 0;     // 0: no limit (413 over it)
-    size_t max_uri_bytes = 8192;     // request target (414 over it)
-    bool allow_bare_lf = false;      // accept LF without CR as a line end in the head
+    size_t max_header_bytes = 32768;         // request line plus header fields (431 over it)
+    size_t max_headers = 100;                // header field count (431 over it)
+    uint64_t max_body_bytes = 0;             // 0: no limit (413 over it)
+    size_t max_uri_bytes = 8192;             // request target (414 over it)
+    size_t max_chunk_extension_bytes = 4096; // on one chunk-size line (400 over it)
+    bool allow_bare_lf = false;              // accept LF without CR as a line end in the head
 };
 
 // The parts of a valid request line and Host that plugins see. Views into the parser's storage,
@@ -99,6 +100,7 @@ class RequestParser {
     static int on_headers_complete(llhttp_t *p);
     static int on_body(llhttp_t *p, const char *at, size_t len);
     static int on_chunk_header(llhttp_t *p);
+    static int on_chunk_extension(llhttp_t *p, const char *at, size_t len);
     static int on_message_complete(llhttp_t *p);
     static const llhttp_settings_t &settings();
 
@@ -117,6 +119,7 @@ class RequestParser {
     int64_t content_length_ = -1;
     uint64_t body_received_ = 0;
     ChunkTerminator chunk_end_;
+    size_t chunk_extension_bytes_ = 0; // on the current chunk-size line
     size_t consumed_ = 0;
     int error_status_ = 0;
     llhttp_errno_t error_ = HPE_OK;
