@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test, twice: a plain build with warnings as errors, then an
-# AddressSanitizer + UndefinedBehaviorSanitizer build; then, as root, the Debian package test
-# (tests/package/test_package.sh). This is what CI runs (.ci/run).
+# AddressSanitizer + UndefinedBehaviorSanitizer build; then a third stage builds the libFuzzer
+# targets with clang and runs each for a bounded time (ctest -L fuzz); then, as root, the Debian
+# package test (tests/package/test_package.sh). This is what CI runs (.ci/run).
 #   bash tests/run_all.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +25,14 @@ run_suite() {
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DPROXYD_SANITIZE=ON
+
+# The fuzz build compiles only what the fuzz targets need (the core, llhttp, the three plugins).
+echo "=== configure and build build-fuzz (clang, libFuzzer)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROXYD_WERROR=ON \
+  -DPROXYD_FUZZ=ON -DPROXYD_BUILD_TESTS=ON >/dev/null
+cmake --build build-fuzz -j"$jobs" --target proxyd_fuzz_targets
+echo "=== ctest -L fuzz build-fuzz"
+ctest --test-dir build-fuzz -L fuzz --output-on-failure || status=1
 
 # The Debian package: built from a Release build for /usr, installed with dpkg, served, purged.
 if [[ $(id -u) -eq 0 ]]; then

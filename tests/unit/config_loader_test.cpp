@@ -147,3 +147,29 @@ TEST_CASE_METHOD(ConfigFixture, "errors name the file, line, column and key", "[
         CHECK_THAT(r.all(), Catch::Contains("upstreams.u.read_timeout") && Catch::Contains("not a duration"));
     }
 }
+
+TEST_CASE_METHOD(ConfigFixture, "the framing switches and keepalive_requests", "[config]") {
+    const std::string serve = "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n"
+                              "[[listeners]]\nlisten = \"127.0.0.1:18084\"\nupstream = \"app\"\n";
+    SECTION("defaults: strict line endings, 10000 requests per connection") {
+        auto r = load(std::string(kPlugins) + serve);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK_FALSE(r.config->limits.allow_bare_lf);
+        CHECK(r.config->limits.keepalive_requests == 10000);
+    }
+    SECTION("set") {
+        auto r =
+            load(std::string("[limits]\nallow_bare_lf = true\nkeepalive_requests = 0\n") + kPlugins + serve);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->limits.allow_bare_lf);
+        CHECK(r.config->limits.keepalive_requests == 0);
+    }
+    SECTION("refused with their key") {
+        auto r = load(std::string("[limits]\nallow_bare_lf = \"yes\"\nkeepalive_requests = -1\n") + kPlugins);
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(),
+                   Catch::Contains("limits.allow_bare_lf") && Catch::Contains("limits.keepalive_requests"));
+    }
+}

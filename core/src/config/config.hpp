@@ -78,6 +78,8 @@ struct LimitsConfig {
     Duration send_timeout{60000};         // between two successful writes to a client
     Duration shutdown_timeout{10000};     // grace period on SIGTERM/SIGINT
     uint32_t max_connections = 10000;     // per worker
+    bool allow_bare_lf = false;           // accept LF without CR ending a request's head lines
+    uint32_t keepalive_requests = 10000;  // requests per client connection, then close (0: no limit)
 };
 
 struct LogConfig {

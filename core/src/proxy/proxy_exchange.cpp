@@ -43,6 +43,7 @@ const llhttp_settings_t &ProxyExchange::parser_settings() {
         };
         s.on_headers_complete = on_headers_complete;
         s.on_body = on_body;
+        s.on_chunk_header = on_chunk_header;
         s.on_message_complete = on_message_complete;
         return s;
     }();
@@ -78,6 +79,7 @@ void ProxyExchange::try_next_peer() {
     response_started_ = false;
     llhttp_init(&parser_, HTTP_RESPONSE, &parser_settings());
     parser_.data = this;
+    chunk_end_.reset();
     response_.clear();
 
     AccessRecord &record = client_->record();
@@ -240,9 +242,13 @@ void ProxyExchange::rearm_upstream_timer() {
 void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     response_started_ = true;
     rearm_upstream_timer();
-    in_parser_ = true;
-    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    in_parser_ = false;
+    // A wrong CRLF owed by a chunk that ended in the previous read counts as llhttp's own error.
+    llhttp_errno_t err = HPE_USER;
+    if (chunk_end_.begin_input(data, data + len)) {
+        in_parser_ = true;
+        err = llhttp_execute(&parser_, data, len);
+        in_parser_ = false;
+    }
     if (err == HPE_PAUSED) {
         // The response ended; bytes after it mean the peer is out of step: never reuse it.
         const char *pos = llhttp_get_error_pos(&parser_);
@@ -388,6 +394,9 @@ int ProxyExchange::send_response_head() {
 
 int ProxyExchange::on_body(llhttp_t *p, const char *at, size_t len) {
     ProxyExchange *self = self_of(p);
+    // The piece itself is sound and is relayed; a wrong CRLF after it fails the response, which
+    // cuts the client before the body could look complete.
+    bool terminated = !(p->flags & F_CHUNKED) || self->chunk_end_.body(at, len);
     ClientConnection &c = *self->client_;
     c.record().body_bytes += len;
     if (self->client_framing_ == Framing::Chunked) {
@@ -402,6 +411,11 @@ int ProxyExchange::on_body(llhttp_t *p, const char *at, size_t len) {
         self->upstream_paused_ = true;
         self->upstream_->read_stop();
     }
+    return terminated ? 0 : HPE_USER;
+}
+
+int ProxyExchange::on_chunk_header(llhttp_t *p) {
+    self_of(p)->chunk_end_.chunk_header(p->content_length);
     return 0;
 }
 

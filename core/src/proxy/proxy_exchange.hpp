@@ -5,6 +5,7 @@
 // Worker thread only.
 #pragma once
 
+#include "http/chunk_terminator.hpp"
 #include "http/message_head.hpp"
 #include "proxy/upstream_connection.hpp"
 #include "server/exchange.hpp"
@@ -57,6 +58,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     static int on_header_value(llhttp_t *p, const char *at, size_t len);
     static int on_headers_complete(llhttp_t *p);
     static int on_body(llhttp_t *p, const char *at, size_t len);
+    static int on_chunk_header(llhttp_t *p);
     static int on_message_complete(llhttp_t *p);
     static const llhttp_settings_t &parser_settings();
     int send_response_head();
@@ -68,6 +70,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     std::vector<std::string> unsent_; // request bytes waiting for the connection
     size_t unsent_bytes_ = 0;
     llhttp_t parser_{};
+    ChunkTerminator chunk_end_;
     MessageHead response_;
     int peer_ = -1;
     unsigned tries_ = 0;

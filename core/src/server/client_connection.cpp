@@ -14,9 +14,6 @@ namespace proxyd {
 namespace {
 
 constexpr uint64_t kLingerMs = 2000;
-constexpr size_t kMaxUriBytes = 8192;
-
-ClientConnection *self_of(llhttp_t *p) { return static_cast<ClientConnection *>(p->data); }
 
 std::string peer_ip(const uv_tcp_t *tcp) {
     sockaddr_storage ss{};
@@ -30,13 +27,13 @@ std::string peer_ip(const uv_tcp_t *tcp) {
     return buf;
 }
 
-// The status a parse error earns (RFC 9112): most are 400; an unknown transfer coding is 501.
-int status_for_parse_error(llhttp_errno_t err) {
-    switch (err) {
-    case HPE_INVALID_TRANSFER_ENCODING: return 501;
-    case HPE_INVALID_VERSION: return 505;
-    default: return 400;
-    }
+RequestLimits request_limits(const LimitsConfig &limits) {
+    RequestLimits out;
+    out.max_header_bytes = limits.max_header_bytes;
+    out.max_headers = limits.max_headers;
+    out.max_body_bytes = limits.max_body_bytes;
+    out.allow_bare_lf = limits.allow_bare_lf;
+    return out;
 }
 
 struct ClientWrite {
@@ -53,31 +50,9 @@ void *RequestArena::allocate(size_t size) {
     return blocks_.back().get();
 }
 
-const llhttp_settings_t &ClientConnection::parser_settings() {
-    static const llhttp_settings_t settings = [] {
-        llhttp_settings_t s;
-        llhttp_settings_init(&s);
-        s.on_message_begin = on_message_begin;
-        s.on_url = on_url;
-        s.on_header_field = on_header_field;
-        s.on_header_value = on_header_value;
-        s.on_header_field_complete = [](llhttp_t *p) {
-            if (!self_of(p)->head_complete_) self_of(p)->head_.end_header_name();
-            return 0;
-        };
-        s.on_headers_complete = on_headers_complete;
-        s.on_body = on_body;
-        s.on_message_complete = on_message_complete;
-        return s;
-    }();
-    return settings;
-}
-
 ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
-    : worker_(worker), listener_(listener) {
-    llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
-    parser_.data = this;
-    request_handle_.head = &head_;
+    : worker_(worker), listener_(listener), limits_(request_limits(worker.config().limits)), parser_(limits_, *this) {
+    request_handle_.head = &parser_.head();
     request_handle_.arena = &arena_;
 }
 
@@ -109,7 +84,11 @@ int ClientConnection::fd() const {
 }
 
 bool ClientConnection::wants_keep_alive() const {
-    return llhttp_should_keep_alive(&parser_) && !worker_.stopping();
+    // The response to the connection's last allowed request says Connection: close, so the
+    // client knows to open a new one rather than finding this one closed under its next request.
+    uint32_t limit = worker_.config().limits.keepalive_requests;
+    if (limit && requests_served_ + 1 >= limit) return false;
+    return parser_.should_keep_alive() && !worker_.stopping();
 }
 
 // ---- reading and parsing --------------------------------------------------------------------
@@ -157,163 +136,73 @@ void ClientConnection::feed(const char *data, size_t len) {
 
 void ClientConnection::execute(const char *data, size_t len) {
     in_parser_ = true;
-    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    RequestParser::Result result = parser_.execute(data, len);
     in_parser_ = false;
     if (closing_) return;
-    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+    if (result == RequestParser::Result::kMessageEnd) {
         // The message ended; keep what follows for after the response.
-        const char *pos = llhttp_get_error_pos(&parser_);
-        pending_.insert(0, pos, static_cast<size_t>(data + len - pos));
+        size_t used = parser_.consumed();
+        pending_.insert(0, data + used, len - used);
         paused_ = true;
-        if (err == HPE_PAUSED_UPGRADE) {
-            // We never forward Upgrade (it is hop-by-hop), so the request was served as plain
-            // HTTP and the bytes after it are the next request.
-            llhttp_resume_after_upgrade(&parser_);
-            llhttp_pause(&parser_);
-        }
-    } else if (err != HPE_OK) {
-        int status = error_status_ ? error_status_ : status_for_parse_error(err);
+    } else if (result == RequestParser::Result::kError) {
+        int status = parser_.error_status();
         if (worker_.logger().enabled(PROXYD_LOG_INFO))
             worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text + ": bad request (" +
-                                  llhttp_errno_name(err) + ": " + parse_error_reason(&parser_) +
-                                  "), answering " + std::to_string(status));
-        if (exchange_)
-            abort(); // mid-body: the exchange may already have answered; cut the connection
-        else
-            send_error(status, true);
+                                  parser_.error_text() + "), answering " + std::to_string(status));
+        if (exchange_ && record_.status != 0) {
+            abort(); // mid-body, and a response already began: only cutting the connection is left
+            return;
+        }
+        // A body that broke before any answer (a bad chunk): the exchange goes, taking its
+        // upstream connection with it mid-message, so the backend never sees a complete request,
+        // and the client still hears why.
+        release_exchange();
+        send_error(status, true);
         return;
     }
     if (exchange_finished_) complete_exchange();
 }
 
-int ClientConnection::check_head_size(size_t size) {
-    if (size <= worker_.config().limits.max_header_bytes) return 0;
-    error_status_ = 431;
-    return HPE_USER;
+void ClientConnection::on_request_begin() {
+    in_request_ = true;
+    record_.start_ns = uv_hrtime();
+    if (timer_mode_ != kTimerHeader)
+        arm_timer(static_cast<uint64_t>(worker_.config().limits.header_timeout.count()), kTimerHeader);
 }
 
-int ClientConnection::on_message_begin(llhttp_t *p) {
-    ClientConnection *c = self_of(p);
-    c->in_request_ = true;
-    c->record_.start_ns = uv_hrtime();
-    if (c->timer_mode_ != kTimerHeader)
-        c->arm_timer(static_cast<uint64_t>(c->worker_.config().limits.header_timeout.count()), kTimerHeader);
-    return 0;
+void ClientConnection::on_head_received() { arm_timer(0, kTimerNone); }
+
+void ClientConnection::on_request_head() {
+    fill_request_view();
+    dispatch();
 }
 
-int ClientConnection::on_url(llhttp_t *p, const char *at, size_t len) {
-    ClientConnection *c = self_of(p);
-    c->head_.append_target({at, len});
-    if (c->head_.target().size() > kMaxUriBytes) {
-        c->error_status_ = 414;
-        return HPE_USER;
-    }
-    return c->check_head_size(c->head_.size());
+void ClientConnection::on_request_body(std::string_view data) {
+    if (exchange_) exchange_->on_request_body(data);
 }
 
-int ClientConnection::on_header_field(llhttp_t *p, const char *at, size_t len) {
-    ClientConnection *c = self_of(p);
-    // Trailers of a chunked body come through here too. They are not forwarded, and must not
-    // grow the head's buffer: the request view handed out at dispatch points into it.
-    if (c->head_complete_) return 0;
-    size_t size = c->head_.append_header_name({at, len});
-    if (c->head_.header_count() > c->worker_.config().limits.max_headers) {
-        c->error_status_ = 431;
-        return HPE_USER;
-    }
-    return c->check_head_size(size);
+void ClientConnection::on_request_complete() {
+    message_complete_ = true;
+    if (exchange_) exchange_->on_request_complete();
 }
 
-int ClientConnection::on_header_value(llhttp_t *p, const char *at, size_t len) {
-    ClientConnection *c = self_of(p);
-    if (c->head_complete_) return 0;
-    return c->check_head_size(c->head_.append_header_value({at, len}));
-}
-
-int ClientConnection::on_headers_complete(llhttp_t *p) {
-    ClientConnection *c = self_of(p);
-    c->head_complete_ = true;
-    c->arm_timer(0, kTimerNone);
-    if (p->http_major != 1 || p->http_minor > 1) {
-        c->error_status_ = 505;
-        return HPE_USER;
-    }
-    c->chunked_ = (p->flags & F_CHUNKED) != 0;
-    c->content_length_ = (p->flags & F_CONTENT_LENGTH) ? static_cast<int64_t>(p->content_length) : -1;
-    c->has_body_ = c->chunked_ || c->content_length_ > 0;
-    uint64_t max_body = c->worker_.config().limits.max_body_bytes;
-    if (max_body && c->content_length_ > 0 && static_cast<uint64_t>(c->content_length_) > max_body) {
-        c->error_status_ = 413;
-        return HPE_USER;
-    }
-    if (!c->fill_request_view()) {
-        c->error_status_ = 400;
-        return HPE_USER;
-    }
-    return c->dispatch();
-}
-
-int ClientConnection::on_body(llhttp_t *p, const char *at, size_t len) {
-    ClientConnection *c = self_of(p);
-    c->body_received_ += len;
-    uint64_t max_body = c->worker_.config().limits.max_body_bytes;
-    if (max_body && c->body_received_ > max_body) {
-        c->error_status_ = 413;
-        return HPE_USER;
-    }
-    if (c->exchange_) c->exchange_->on_request_body({at, len});
-    return 0;
-}
-
-int ClientConnection::on_message_complete(llhttp_t *p) {
-    ClientConnection *c = self_of(p);
-    c->message_complete_ = true;
-    if (c->exchange_) c->exchange_->on_request_complete();
-    return HPE_PAUSED;
-}
-
-// Fills the plugin-facing request view from the parsed head. False for a malformed target or
-// Host (RFC 9112 §3.2: exactly one Host in HTTP/1.1).
-bool ClientConnection::fill_request_view() {
-    method_ = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-    std::string_view target = head_.target();
-    std::string_view authority;
-    std::string_view path_and_query = target;
-    if (target.size() >= 7 && (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://")) {
-        std::string_view rest = target.substr(target.find("//") + 2);
-        size_t slash = rest.find_first_of("/?");
-        authority = rest.substr(0, slash);
-        path_and_query = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-    } else if (target == "*") {
-        if (method_ != "OPTIONS") return false;
-    } else if (target.empty() || target.front() != '/') {
-        return false; // authority-form (CONNECT) is not served by this proxy
-    }
-    size_t hosts = head_.count("host");
-    if (hosts > 1 || (hosts == 0 && parser_.http_minor == 1)) return false;
-    std::string_view host = authority.empty() ? head_.find("host").value_or("") : authority;
-    for (char ch : host)
-        if (ch == ' ' || ch == '\t' || ch == '/' || ch == '\\' || ch == '@' || static_cast<unsigned char>(ch) < 0x21)
-            return false;
-
-    size_t q = path_and_query.find('?');
-    std::string_view path = path_and_query.substr(0, q);
-    std::string_view query = q == std::string_view::npos ? std::string_view() : path_and_query.substr(q + 1);
+// Fills the plugin-facing request view from the parser's checked one.
+void ClientConnection::fill_request_view() {
+    const RequestView &view = parser_.view();
     request_ = proxyd_request{};
     request_.struct_size = sizeof(proxyd_request);
-    request_.method = {method_.data(), method_.size()};
-    request_.target = {target.data(), target.size()};
-    request_.path = {path.data(), path.size()};
-    request_.query = {query.data(), query.size()};
-    request_.host = {host.data(), host.size()};
-    request_.http_major = parser_.http_major;
-    request_.http_minor = parser_.http_minor;
+    request_.method = {view.method.data(), view.method.size()};
+    request_.target = {view.target.data(), view.target.size()};
+    request_.path = {view.path.data(), view.path.size()};
+    request_.query = {view.query.data(), view.query.size()};
+    request_.host = {view.host.data(), view.host.size()};
+    request_.http_major = parser_.http_major();
+    request_.http_minor = parser_.http_minor();
     request_.client_address = {client_ip_.data(), client_ip_.size()};
     request_.handle = &request_handle_;
-    return true;
 }
 
-int ClientConnection::dispatch() {
+void ClientConnection::dispatch() {
     Target target = listener_.target;
     if (listener_.router) {
         proxyd_route route{};
@@ -329,7 +218,7 @@ int ClientConnection::dispatch() {
     }
     if (!target) {
         send_error(404, !wants_keep_alive());
-        return 0;
+        return;
     }
     const Config &config = worker_.config();
     if (target.kind == Target::Kind::Handler && target.index < config.handlers.size()) {
@@ -345,7 +234,6 @@ int ClientConnection::dispatch() {
     } else {
         send_error(500, true);
     }
-    return 0;
 }
 
 // ---- finishing a request --------------------------------------------------------------------
@@ -373,20 +261,13 @@ void ClientConnection::complete_exchange() {
 }
 
 void ClientConnection::start_next_request() {
-    head_.clear();
+    parser_.reset();
+    paused_ = false;
     arena_.clear();
     record_ = AccessRecord{};
-    method_.clear();
     request_ = proxyd_request{};
-    content_length_ = -1;
-    body_received_ = 0;
-    has_body_ = chunked_ = path_rewritten_ = head_complete_ = false;
+    path_rewritten_ = false;
     in_request_ = message_complete_ = false;
-    error_status_ = 0;
-    if (paused_) {
-        llhttp_resume(&parser_);
-        paused_ = false;
-    }
     if (body_paused_) resume_body();
     if (!reading_ && !closing_) {
         uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
@@ -406,14 +287,14 @@ void ClientConnection::release_exchange() {
 void ClientConnection::write_access_log() {
     if (!listener_.access_log || !worker_.access_log().enabled() || record_.status == 0) return;
     auto header_or_dash = [this](std::string_view name) {
-        auto v = head_.find(name);
+        auto v = parser_.head().find(name);
         return v && !v->empty() ? std::string(*v) : std::string("-");
     };
     uint64_t elapsed_ns = uv_hrtime() - record_.start_ns;
     std::string line;
     line.reserve(256);
     line.append(client_ip_).append(" - - [").append(worker_.dates().log_date()).append("] \"");
-    line.append(method_).append(" ").append(head_.target()).append(" HTTP/1.").append(std::to_string(request_.http_minor));
+    line.append(parser_.method()).append(" ").append(parser_.head().target()).append(" HTTP/1.").append(std::to_string(request_.http_minor));
     line.append("\" ").append(std::to_string(record_.status)).append(" ").append(std::to_string(record_.body_bytes));
     line.append(" \"").append(header_or_dash("referer")).append("\" \"").append(header_or_dash("user-agent"));
     line.append("\" upstream=").append(record_.upstream).append(" upstream_status=");
@@ -436,7 +317,7 @@ void ClientConnection::send_error(int status, bool close) {
                       (keep ? (request_.http_minor == 0 ? "\r\nConnection: keep-alive" : "") : "\r\nConnection: close") +
                       "\r\n\r\n";
     record_.status = status;
-    bool head_only = method_ == "HEAD";
+    bool head_only = parser_.method() == "HEAD";
     record_.body_bytes = head_only ? 0 : body.size();
     if (!head_only) out += body;
     send(std::move(out));

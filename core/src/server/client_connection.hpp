@@ -1,5 +1,6 @@
-// A client (downstream) connection: parses requests with llhttp, enforces the head limits,
-// dispatches each request to an Exchange, and writes responses in order. Keep-alive and
+// A client (downstream) connection: feeds what it reads to a RequestParser (which owns llhttp, the
+// limits and the framing rules), dispatches each request to an Exchange, and writes responses in
+// order. Keep-alive and
 // pipelining: after a request's message ends the parser pauses until its response is complete,
 // keeping any pipelined bytes for later.
 //
@@ -8,10 +9,10 @@
 
 #include "config/config.hpp"
 #include "http/message_head.hpp"
+#include "http/request_parser.hpp"
 #include "server/exchange.hpp"
 #include "server/request_handle.hpp"
 
-#include <llhttp.h>
 #include <memory>
 #include <proxyd/plugin.h>
 #include <string>
@@ -21,23 +22,23 @@ namespace proxyd {
 
 class Worker;
 
-class ClientConnection {
+class ClientConnection final : private RequestParser::Events {
   public:
     static void accept(Worker &worker, const ListenerConfig &listener, uv_stream_t *server);
 
     Worker &worker() { return worker_; }
     const ListenerConfig &listener() const { return listener_; }
-    const MessageHead &head() const { return head_; }
+    const MessageHead &head() const { return parser_.head(); }
     const proxyd_request &request() const { return request_; }
     proxyd_request &request() { return request_; }
-    std::string_view method() const { return method_; }
+    std::string_view method() const { return parser_.method(); }
     uint8_t http_minor() const { return request_.http_minor; }
     bool wants_keep_alive() const;
     // A routing plugin replaced request().path.
     bool path_rewritten() const { return path_rewritten_; }
-    bool request_has_body() const { return has_body_; }
-    bool request_chunked() const { return chunked_; }
-    int64_t request_content_length() const { return content_length_; }
+    bool request_has_body() const { return parser_.has_body(); }
+    bool request_chunked() const { return parser_.chunked(); }
+    int64_t request_content_length() const { return parser_.content_length(); }
     std::string_view client_ip() const { return client_ip_; }
     AccessRecord &record() { return record_; }
 
@@ -67,17 +68,14 @@ class ClientConnection {
 
   private:
     ClientConnection(Worker &worker, const ListenerConfig &listener);
-    ~ClientConnection();
+    ~ClientConnection() override;
 
-    // llhttp callbacks
-    static int on_message_begin(llhttp_t *p);
-    static int on_url(llhttp_t *p, const char *at, size_t len);
-    static int on_header_field(llhttp_t *p, const char *at, size_t len);
-    static int on_header_value(llhttp_t *p, const char *at, size_t len);
-    static int on_headers_complete(llhttp_t *p);
-    static int on_body(llhttp_t *p, const char *at, size_t len);
-    static int on_message_complete(llhttp_t *p);
-    static const llhttp_settings_t &parser_settings();
+    // RequestParser::Events
+    void on_request_begin() override;
+    void on_head_received() override;
+    void on_request_head() override;
+    void on_request_body(std::string_view data) override;
+    void on_request_complete() override;
 
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -85,9 +83,8 @@ class ClientConnection {
 
     void feed(const char *data, size_t len);
     void execute(const char *data, size_t len);
-    int check_head_size(size_t size);
-    int dispatch();
-    bool fill_request_view();
+    void dispatch();
+    void fill_request_view();
     void complete_exchange();
     void start_next_request();
     void write_access_log();
@@ -102,33 +99,26 @@ class ClientConnection {
     const ListenerConfig &listener_;
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
-    llhttp_t parser_{};
-    MessageHead head_;
+    RequestLimits limits_;
+    RequestParser parser_;
     RequestArena arena_;
     proxyd_request_handle request_handle_{};
     proxyd_request request_{};
-    std::string method_;
     std::string client_ip_;
     std::string pending_; // bytes read but not parsed while the parser is paused
     std::unique_ptr<Exchange> exchange_;
     AccessRecord record_;
-    int64_t content_length_ = -1;
-    uint64_t body_received_ = 0;
     size_t queued_ = 0;
     int timer_mode_ = kTimerNone;
-    int error_status_ = 0;   // set by a callback that rejects the request
     int handles_open_ = 0;
     uint32_t requests_served_ = 0;
-    bool has_body_ = false;
-    bool chunked_ = false;
     bool path_rewritten_ = false;
-    bool head_complete_ = false; // the head was dispatched; later header callbacks are trailers
     bool in_request_ = false;        // a request's first byte arrived, its exchange not finished
     bool message_complete_ = false;  // the current request's message ended
     bool exchange_finished_ = false; // the exchange finished its response (maybe while parsing)
     bool finished_keep_alive_ = false;
     bool in_parser_ = false;
-    bool paused_ = false;
+    bool paused_ = false; // the parser holds a finished message; pipelined bytes wait in pending_
     bool reading_ = false;
     bool body_paused_ = false;
     bool closing_ = false;

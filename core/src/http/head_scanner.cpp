@@ -1,0 +1,135 @@
+#include "http/head_scanner.hpp"
+
+namespace proxyd {
+
+namespace {
+
+// tchar (RFC 9110 §5.6.2): the bytes of a method or a field name.
+bool is_tchar(unsigned char ch) {
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return true;
+    return ch != 0 &&
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(ch)) != std::string_view::npos;
+}
+
+// "HTTP/" DIGIT "." DIGIT; 'D' stands for any digit.
+constexpr std::string_view kVersionShape = "HTTP/D.D";
+
+} // namespace
+
+void HeadScanner::reset() {
+    state_ = State::kBeforeRequest;
+    after_cr_ = false;
+    part_length_ = 0;
+    used_ = 0;
+    reason_ = "";
+}
+
+HeadScanner::Verdict HeadScanner::refuse(const char *why) {
+    reason_ = why;
+    return Verdict::kRefused;
+}
+
+HeadScanner::Verdict HeadScanner::scan(std::string_view data) {
+    used_ = 0;
+    if (state_ == State::kDone) return Verdict::kHeadEnd;
+    for (size_t i = 0; i < data.size(); ++i) {
+        used_ = i;
+        auto ch = static_cast<unsigned char>(data[i]);
+        bool line_end = false;
+        if (after_cr_) {
+            if (ch != '\n') return refuse("CR not followed by LF");
+            after_cr_ = false;
+            line_end = true;
+        } else if (ch == '\r') {
+            after_cr_ = true;
+            continue;
+        } else if (ch == '\n') {
+            if (!allow_bare_lf_) return refuse("LF without CR");
+            line_end = true;
+        }
+        if (line_end) {
+            switch (state_) {
+            case State::kBeforeRequest:
+                break;
+            case State::kMethod:
+            case State::kTarget:
+                return refuse("request line without an HTTP version");
+            case State::kVersion:
+                if (part_length_ != kVersionShape.size()) return refuse("malformed HTTP version");
+                state_ = State::kFieldStart;
+                break;
+            case State::kFieldStart:
+                state_ = State::kDone;
+                used_ = i + 1;
+                return Verdict::kHeadEnd;
+            case State::kFieldName:
+                return refuse("header line without a colon");
+            case State::kFieldValue:
+                state_ = State::kFieldStart;
+                break;
+            case State::kDone:
+                break;
+            }
+            continue;
+        }
+        switch (state_) {
+        case State::kBeforeRequest:
+            state_ = State::kMethod;
+            part_length_ = 0;
+            [[fallthrough]];
+        case State::kMethod:
+            if (ch == ' ' && part_length_ > 0) {
+                state_ = State::kTarget;
+                part_length_ = 0;
+            } else if (is_tchar(ch)) {
+                ++part_length_;
+            } else {
+                return refuse("invalid byte in the method");
+            }
+            break;
+        case State::kTarget:
+            if (ch == ' ' && part_length_ > 0) {
+                state_ = State::kVersion;
+                part_length_ = 0;
+            } else if (ch <= 0x20 || ch >= 0x7f) {
+                // A second SP, a tab, a control or a non-ASCII byte: RFC 9112 §3 allows exactly one
+                // SP between the parts and only visible ASCII in the target.
+                return refuse("invalid byte in the request target");
+            } else {
+                ++part_length_;
+            }
+            break;
+        case State::kVersion: {
+            if (part_length_ >= kVersionShape.size()) return refuse("malformed HTTP version");
+            char want = kVersionShape[part_length_];
+            bool ok = want == 'D' ? (ch >= '0' && ch <= '9') : ch == static_cast<unsigned char>(want);
+            if (!ok) return refuse("malformed HTTP version");
+            ++part_length_;
+            break;
+        }
+        case State::kFieldStart:
+            if (ch == ' ' || ch == '\t') return refuse("obs-fold (a header line starting with whitespace)");
+            if (!is_tchar(ch)) return refuse("invalid byte in a field name");
+            state_ = State::kFieldName;
+            break;
+        case State::kFieldName:
+            if (ch == ':') {
+                state_ = State::kFieldValue;
+            } else if (ch == ' ' || ch == '\t') {
+                return refuse("whitespace between a field name and its colon");
+            } else if (!is_tchar(ch)) {
+                return refuse("invalid byte in a field name");
+            }
+            break;
+        case State::kFieldValue:
+            if (ch != '\t' && (ch < 0x20 || ch == 0x7f)) return refuse("control byte in a field value");
+            break;
+        case State::kDone:
+            break;
+        }
+    }
+    used_ = data.size();
+    return Verdict::kMore;
+}
+
+} // namespace proxyd

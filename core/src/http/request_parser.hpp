@@ -1,0 +1,133 @@
+// The request side of HTTP/1.1 framing, without any I/O: llhttp parses the bytes a connection
+// reads, and this class enforces the head limits (414, 431, 413), decides the body's framing
+// (Content-Length, chunked or none; 400 or 501 for a transfer coding it cannot frame), checks the
+// head's grammar (HeadScanner), the request line and Host (RFC 9112 §3, §3.2; 400, 505) and builds the
+// borrowed view of the request that routing and content plugins see.
+//
+// It owns no socket and no timer, so a fuzzer or a unit test drives it with plain bytes. The
+// connection that owns it hears about each request through Events. One parser per connection,
+// used on that connection's thread only.
+#pragma once
+
+#include "http/chunk_terminator.hpp"
+#include "http/head_scanner.hpp"
+#include "http/message_head.hpp"
+
+#include <cstdint>
+#include <llhttp.h>
+#include <string>
+#include <string_view>
+
+namespace proxyd {
+
+struct RequestLimits {
+    size_t max_header_bytes = 32768;         // request line plus header fields (431 over it)
+    size_t max_headers = 100;                // header field count (431 over it)
+    uint64_t max_body_bytes = 0;             // 0: no limit (413 over it)
+    size_t max_uri_bytes = 8192;             // request target (414 over it)
+    size_t max_chunk_extension_bytes = 4096; // on one chunk-size line (400 over it)
+    bool allow_bare_lf = false;              // accept LF without CR as a line end in the head
+};
+
+// The parts of a valid request line and Host that plugins see. Views into the parser's storage,
+// valid until reset() or the parser's end.
+struct RequestView {
+    std::string_view method;
+    std::string_view target;
+    std::string_view path;
+    std::string_view query;
+    std::string_view host; // from an absolute-form target, else the Host field; may be empty (1.0)
+};
+
+class RequestParser {
+  public:
+    // What the owner hears, always from inside execute().
+    class Events {
+      public:
+        virtual ~Events() = default;
+        // The first byte of a request arrived.
+        virtual void on_request_begin() = 0;
+        // The head's last byte arrived; it is checked next, and may still be refused.
+        virtual void on_head_received() = 0;
+        // The head is valid: view() and the framing accessors describe the request.
+        virtual void on_request_head() = 0;
+        // A piece of the (decoded) body; the bytes are borrowed for the call.
+        virtual void on_request_body(std::string_view data) = 0;
+        // The request's message ended; execute() returns kMessageEnd right after.
+        virtual void on_request_complete() = 0;
+    };
+
+    enum class Result {
+        kNeedMore,   // every byte was consumed; the message has not ended
+        kMessageEnd, // the message ended; consumed() bytes were used, the rest belongs to the next
+        kError,      // the input is refused: answer error_status() and close
+    };
+
+    RequestParser(const RequestLimits &limits, Events &events);
+    RequestParser(const RequestParser &) = delete;
+    RequestParser &operator=(const RequestParser &) = delete;
+
+    // Parses bytes. After kMessageEnd the parser stays paused (a further execute() consumes
+    // nothing) until reset(); after kError it refuses everything.
+    Result execute(const char *data, size_t len);
+    // How many bytes of the last execute() were used; less than len only after kMessageEnd.
+    size_t consumed() const { return consumed_; }
+
+    // Forgets the current request and gets ready for the next one on the same connection.
+    void reset();
+
+    // The status that answers the last error (400, 413, 414, 431, 501, 505), and why, for logs.
+    int error_status() const { return error_status_; }
+    std::string error_text() const;
+
+    const MessageHead &head() const { return head_; }
+    const RequestView &view() const { return view_; }
+    std::string_view method() const { return method_; }
+    uint8_t http_major() const { return parser_.http_major; }
+    uint8_t http_minor() const { return parser_.http_minor; }
+    bool chunked() const { return chunked_; }
+    int64_t content_length() const { return content_length_; } // -1 when none was given
+    bool has_body() const { return has_body_; }
+    // The request allows the connection to stay open (version, Connection header).
+    bool should_keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
+
+  private:
+    static int on_message_begin(llhttp_t *p);
+    static int on_url(llhttp_t *p, const char *at, size_t len);
+    static int on_header_field(llhttp_t *p, const char *at, size_t len);
+    static int on_header_field_complete(llhttp_t *p);
+    static int on_header_value(llhttp_t *p, const char *at, size_t len);
+    static int on_headers_complete(llhttp_t *p);
+    static int on_body(llhttp_t *p, const char *at, size_t len);
+    static int on_chunk_header(llhttp_t *p);
+    static int on_chunk_extension(llhttp_t *p, const char *at, size_t len);
+    static int on_message_complete(llhttp_t *p);
+    static const llhttp_settings_t &settings();
+
+    int refuse(int status);
+    int check_head_size(size_t size);
+    int check_transfer_coding() const;
+    bool validate_request_line();
+
+    const RequestLimits &limits_;
+    Events &events_;
+    llhttp_t parser_{};
+    HeadScanner scanner_;
+    MessageHead head_;
+    RequestView view_;
+    std::string method_;
+    int64_t content_length_ = -1;
+    uint64_t body_received_ = 0;
+    ChunkTerminator chunk_end_;
+    size_t chunk_extension_bytes_ = 0; // on the current chunk-size line
+    size_t consumed_ = 0;
+    int error_status_ = 0;
+    llhttp_errno_t error_ = HPE_OK;
+    const char *scanner_reason_ = nullptr; // set when the scanner, not llhttp, refused the head
+    bool chunked_ = false;
+    bool has_body_ = false;
+    bool paused_ = false;
+    bool head_complete_ = false; // later header callbacks are a chunked body's trailers
+};
+
+} // namespace proxyd
