@@ -110,6 +110,8 @@ fi
 
 # ---- build the package -----------------------------------------------------------------------------
 if [[ -n $build_dir ]]; then
+  # Absolute: cpack runs from the work folder below.
+  build_dir=$(cd "$build_dir" && pwd) || fail "no build folder $build_dir"
   cache=$build_dir/CMakeCache.txt
   [[ -f $cache ]] || fail "$build_dir is not a configured build folder"
   grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr' "$cache" ||
