@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from proxyd_validate import validate
+
 PROXYD_BIN = os.environ["PROXYD_BIN"]
 SOURCE_DIR = os.environ["PROXYD_SOURCE_DIR"]
 PLUGIN_DIR = os.environ["PROXYD_PLUGIN_DIR"]
@@ -276,25 +278,11 @@ def run_check(case, workdir):
         config_path = os.path.join(workdir, case.name + ".toml")
         with open(config_path, "w") as f:
             f.write(case.config)
-    try:
-        run = subprocess.run([PROXYD_BIN, "-t", "-c", config_path], capture_output=True, text=True,
-                             errors="replace", timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:  # subprocess.run has killed the child by its pid
-        return [f"`proxyd -t -c {config_path}` did not finish within {RUN_TIMEOUT}s"]
-    out, err = run.stdout, run.stderr
-    problems = []
+    problems, out, err = validate(PROXYD_BIN, config_path, case.ok, RUN_TIMEOUT, refused_word="broken")
     if case.ok:
-        if run.returncode != 0:
-            problems.append(f"exit status {run.returncode}, expected 0")
-        if "configuration OK" not in out + err:
-            problems.append('"configuration OK" not printed')
         if problems and "\n" in case.config:
             problems.append("config:\n" + indent(case.config))
     else:
-        if run.returncode != 1:
-            problems.append(f"exit status {run.returncode}, expected 1")
-        if "configuration OK" in out + err:
-            problems.append('"configuration OK" printed for a broken configuration')
         wanted = {}
         for name in case.at:
             line, cols = mark(case.config, name)

@@ -12,9 +12,11 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "config"))
+from proxyd_validate import validate  # noqa: E402  (shared with tests/config)
 
 PROXYD_BIN = os.environ["PROXYD_BIN"]
 PLUGIN_DIR = os.environ["PROXYD_TEST_PLUGIN_DIR"]
@@ -211,23 +213,8 @@ def check(case, workdir):
     config_path = os.path.join(workdir, case.name + ".toml")
     with open(config_path, "w") as f:
         f.write(case.config)
-    try:
-        run = subprocess.run([PROXYD_BIN, "-t", "-c", config_path], capture_output=True, text=True,
-                             errors="replace", timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:  # subprocess.run has killed the child by its pid
-        return [f"`proxyd -t` did not finish within {RUN_TIMEOUT}s"]
-    out, err = run.stdout, run.stderr
-    problems = []
-    if case.ok:
-        if run.returncode != 0:
-            problems.append(f"exit status {run.returncode}, expected 0")
-        if "configuration OK" not in out + err:
-            problems.append('"configuration OK" not printed')
-    else:
-        if run.returncode != 1:
-            problems.append(f"exit status {run.returncode}, expected 1")
-        if "configuration OK" in out + err:
-            problems.append('"configuration OK" printed for a refused configuration')
+    problems, out, err = validate(PROXYD_BIN, config_path, case.ok, RUN_TIMEOUT)
+    if not case.ok:
         line, cols = mark(case.config, case.at)
         located = [m for m in re.finditer(re.escape(config_path) + r":(\d+):(\d+): ?(.*)", err)
                    if int(m.group(1)) == line and (case.any_column or int(m.group(2)) in cols)]
