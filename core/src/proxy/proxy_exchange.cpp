@@ -249,6 +249,7 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
         err = llhttp_execute(&parser_, data, len);
         in_parser_ = false;
     }
+    flush_to_client();
     if (err == HPE_PAUSED) {
         // The response ended; bytes after it mean the peer is out of step: never reuse it.
         const char *pos = llhttp_get_error_pos(&parser_);
@@ -269,6 +270,7 @@ void ProxyExchange::on_upstream_closed(int status) {
     if (head_sent_ && !response_complete_ && llhttp_message_needs_eof(&parser_) && status == UV_EOF) {
         // A response delimited by the connection's end: EOF completes it.
         llhttp_finish(&parser_);
+        flush_to_client();
         release_upstream(false);
         return finish_response();
     }
@@ -324,7 +326,7 @@ int ProxyExchange::on_headers_complete(llhttp_t *p) {
                 if (!is_hop_by_hop(self->response_.header_name(i)))
                     out.append(self->response_.header_name(i)).append(": ").append(self->response_.header_value(i)).append("\r\n");
             out.append("\r\n");
-            self->client_->send(std::move(out));
+            self->to_client_.append(out);
         }
         return 0;
     }
@@ -387,7 +389,9 @@ int ProxyExchange::send_response_head() {
     head_sent_ = true;
     c.record().status = status;
     c.record().upstream_status = status;
-    c.send(std::move(out));
+    // Sent with the body bytes of the same read by flush_to_client(): one write, and one TCP
+    // segment for a small response instead of two.
+    to_client_.append(out);
     // llhttp cannot know a response answers HEAD; 1 tells it there is no body.
     return head_request ? 1 : 0;
 }
@@ -397,20 +401,11 @@ int ProxyExchange::on_body(llhttp_t *p, const char *at, size_t len) {
     // The piece itself is sound and is relayed; a wrong CRLF after it fails the response, which
     // cuts the client before the body could look complete.
     bool terminated = !(p->flags & F_CHUNKED) || self->chunk_end_.body(at, len);
-    ClientConnection &c = *self->client_;
-    c.record().body_bytes += len;
-    if (self->client_framing_ == Framing::Chunked) {
-        std::string framed;
-        framed.reserve(len + 16);
-        framed.append(hex(len)).append("\r\n").append(at, len).append("\r\n");
-        c.send(std::move(framed));
-    } else {
-        c.send(std::string(at, len));
-    }
-    if (c.queued_bytes() > ClientConnection::kHighWater && !self->upstream_paused_) {
-        self->upstream_paused_ = true;
-        self->upstream_->read_stop();
-    }
+    self->client_->record().body_bytes += len;
+    if (self->client_framing_ == Framing::Chunked)
+        self->to_client_.append(hex(len)).append("\r\n").append(at, len).append("\r\n");
+    else
+        self->to_client_.append(at, len);
     return terminated ? 0 : HPE_USER;
 }
 
@@ -423,8 +418,19 @@ int ProxyExchange::on_message_complete(llhttp_t *p) {
     ProxyExchange *self = self_of(p);
     if (!self->head_sent_) return 0; // the end of an interim (1xx) response
     self->response_complete_ = true;
-    if (self->client_framing_ == Framing::Chunked) self->client_->send("0\r\n\r\n");
+    if (self->client_framing_ == Framing::Chunked) self->to_client_.append("0\r\n\r\n");
     return HPE_PAUSED;
+}
+
+void ProxyExchange::flush_to_client() {
+    if (to_client_.empty() || !client_) return;
+    ClientConnection &c = *client_;
+    c.send(std::move(to_client_));
+    to_client_.clear();
+    if (c.queued_bytes() > ClientConnection::kHighWater && upstream_ && !upstream_paused_) {
+        upstream_paused_ = true;
+        upstream_->read_stop();
+    }
 }
 
 void ProxyExchange::on_client_drained() {

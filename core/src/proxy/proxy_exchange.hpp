@@ -62,6 +62,9 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     static int on_message_complete(llhttp_t *p);
     static const llhttp_settings_t &parser_settings();
     int send_response_head();
+    // Sends what one upstream read produced for the client (interim responses, the head, body
+    // bytes, the chunked terminator) as one write, then applies backpressure.
+    void flush_to_client();
 
     ClientConnection *client_;
     UpstreamPool &pool_;
@@ -72,6 +75,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     llhttp_t parser_{};
     ChunkTerminator chunk_end_;
     MessageHead response_;
+    std::string to_client_; // bytes for the client gathered during one llhttp_execute
     int peer_ = -1;
     unsigned tries_ = 0;
     int final_status_ = 0;
