@@ -337,7 +337,6 @@ int ProxyExchange::send_response_head() {
     ClientConnection &c = *client_;
     const ListenerConfig &listener = c.listener();
     int status = parser_.status_code;
-    final_status_ = status;
     pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
 
     bool head_request = c.method() == "HEAD";

@@ -78,7 +78,6 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     std::string to_client_; // bytes for the client gathered during one llhttp_execute
     int peer_ = -1;
     unsigned tries_ = 0;
-    int final_status_ = 0;
     Framing client_framing_ = Framing::None;
     bool connected_ = false;
     bool request_complete_ = false;

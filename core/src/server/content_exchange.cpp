@@ -69,7 +69,6 @@ int ContentExchange::add_header(std::string_view name, std::string_view value) {
     if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
         iequals(name, "date"))
         return PROXYD_EINVAL;
-    if (iequals(name, "content-type")) has_content_type_ = true;
     head_extra_.append(name).append(": ").append(value).append("\r\n");
     return PROXYD_OK;
 }
@@ -153,7 +152,7 @@ void ContentExchange::send_file_chunk() {
         if (sent <= 0) {
             c.worker().logger().warn("sendfile to client " + std::string(c.client_ip()) + " failed: " +
                                      (sent < 0 ? std::strerror(errno) : "the file shrank while being sent"));
-            return fail(0);
+            return fail();
         }
         file_offset_ += static_cast<uint64_t>(sent);
         file_remaining_ -= static_cast<uint64_t>(sent);
@@ -171,7 +170,7 @@ void ContentExchange::copy_file_chunk() {
     if (n <= 0) {
         c.worker().logger().warn("reading a file for client " + std::string(c.client_ip()) + " failed: " +
                                  (n < 0 ? std::strerror(errno) : "the file shrank while being sent"));
-        return fail(0);
+        return fail();
     }
     chunk.resize(static_cast<size_t>(n));
     file_offset_ += static_cast<uint64_t>(n);
@@ -183,7 +182,7 @@ void ContentExchange::copy_file_chunk() {
 void ContentExchange::wait_writable(int out_fd) {
     if (!poll_) {
         int dup_fd = ::dup(out_fd);
-        if (dup_fd < 0) return fail(0);
+        if (dup_fd < 0) return fail();
         poll_ = new WritablePoll{{}, dup_fd, this};
         uv_poll_init(client_->worker().loop(), &poll_->poll, dup_fd);
         poll_->poll.data = poll_;
@@ -195,7 +194,7 @@ void ContentExchange::wait_writable(int out_fd) {
         ContentExchange *self = wp->owner;
         if (!self) return;
         wp->owner = nullptr;
-        if (status < 0) return self->fail(0);
+        if (status < 0) return self->fail();
         self->send_file_chunk();
     });
 }
@@ -209,7 +208,7 @@ void ContentExchange::complete_file() {
     client_->finish_exchange(client_->wants_keep_alive());
 }
 
-void ContentExchange::fail(int) {
+void ContentExchange::fail() {
     // The head is out: the only honest signal left is to cut the connection short.
     if (client_) client_->abort();
 }

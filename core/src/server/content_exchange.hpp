@@ -43,7 +43,7 @@ class ContentExchange final : public Exchange {
     void copy_file_chunk();
     void wait_writable(int out_fd);
     void complete_file();
-    void fail(int status);
+    void fail();
 
     // One sendfile call at most this much, so one large file cannot hog the loop.
     static constexpr uint64_t kMaxSendfileChunk = 4 * 1024 * 1024;
@@ -57,7 +57,6 @@ class ContentExchange final : public Exchange {
     uint64_t file_offset_ = 0;
     uint64_t file_remaining_ = 0;
     WritablePoll *poll_ = nullptr;
-    bool has_content_type_ = false;
     bool finished_ = false;   // the plugin called finish
     bool sending_file_ = false;
     bool use_sendfile_ = true; // false once the kernel refused sendfile for this file
