@@ -105,9 +105,12 @@ void ProxyExchange::on_upstream_connected(int status) {
     connected_ = true;
     upstream_->read_start();
     upstream_->send(build_request_head());
-    for (auto &chunk : unsent_) upstream_->send(std::move(chunk));
+    for (auto &chunk : unsent_) upstream_->send(chunk);
     unsent_.clear();
     unsent_bytes_ = 0;
+    // The body may have been paused while waiting for the connection; when the socket took it
+    // all at once no write completion will come to resume it.
+    if (upstream_->queued_bytes() <= UpstreamConnection::kLowWater) client_->resume_body();
     rearm_upstream_timer();
 }
 
@@ -194,15 +197,15 @@ std::string ProxyExchange::build_request_head() const {
 
 // ---- the request body -----------------------------------------------------------------------
 
-void ProxyExchange::forward_to_upstream(std::string data) {
+void ProxyExchange::forward_to_upstream(std::string_view data) {
     if (connected_ && upstream_) {
         bool was_idle = upstream_->queued_bytes() == 0;
-        upstream_->send(std::move(data));
+        upstream_->send(data);
         if (was_idle) rearm_upstream_timer();
         if (upstream_->queued_bytes() > UpstreamConnection::kHighWater) client_->pause_body();
     } else {
         unsent_bytes_ += data.size();
-        unsent_.push_back(std::move(data));
+        unsent_.emplace_back(data);
         if (unsent_bytes_ > UpstreamConnection::kHighWater) client_->pause_body();
     }
 }
@@ -213,9 +216,9 @@ void ProxyExchange::on_request_body(std::string_view data) {
         std::string framed;
         framed.reserve(data.size() + 16);
         framed.append(hex(data.size())).append("\r\n").append(data).append("\r\n");
-        forward_to_upstream(std::move(framed));
+        forward_to_upstream(framed);
     } else {
-        forward_to_upstream(std::string(data));
+        forward_to_upstream(data);
     }
 }
 
@@ -326,7 +329,7 @@ int ProxyExchange::on_headers_complete(llhttp_t *p) {
                 if (!is_hop_by_hop(self->response_.header_name(i)))
                     out.append(self->response_.header_name(i)).append(": ").append(self->response_.header_value(i)).append("\r\n");
             out.append("\r\n");
-            self->to_client_.append(out);
+            self->to_client_.own(out);
         }
         return 0;
     }
@@ -390,7 +393,7 @@ int ProxyExchange::send_response_head() {
     c.record().upstream_status = status;
     // Sent with the body bytes of the same read by flush_to_client(): one write, and one TCP
     // segment for a small response instead of two.
-    to_client_.append(out);
+    to_client_.own(out);
     // llhttp cannot know a response answers HEAD; 1 tells it there is no body.
     return head_request ? 1 : 0;
 }
@@ -401,10 +404,14 @@ int ProxyExchange::on_body(llhttp_t *p, const char *at, size_t len) {
     // cuts the client before the body could look complete.
     bool terminated = !(p->flags & F_CHUNKED) || self->chunk_end_.body(at, len);
     self->client_->record().body_bytes += len;
-    if (self->client_framing_ == Framing::Chunked)
-        self->to_client_.append(hex(len)).append("\r\n").append(at, len).append("\r\n");
-    else
-        self->to_client_.append(at, len);
+    // Borrowed from the read buffer: flush_to_client() writes it before the buffer is reused.
+    if (self->client_framing_ == Framing::Chunked) {
+        self->to_client_.own(hex(len).append("\r\n"));
+        self->to_client_.borrow(at, len);
+        self->to_client_.own("\r\n");
+    } else {
+        self->to_client_.borrow(at, len);
+    }
     return terminated ? 0 : HPE_USER;
 }
 
@@ -417,14 +424,16 @@ int ProxyExchange::on_message_complete(llhttp_t *p) {
     ProxyExchange *self = self_of(p);
     if (!self->head_sent_) return 0; // the end of an interim (1xx) response
     self->response_complete_ = true;
-    if (self->client_framing_ == Framing::Chunked) self->to_client_.append("0\r\n\r\n");
+    if (self->client_framing_ == Framing::Chunked) self->to_client_.own("0\r\n\r\n");
     return HPE_PAUSED;
 }
 
 void ProxyExchange::flush_to_client() {
-    if (to_client_.empty() || !client_) return;
+    if (to_client_.empty()) return;
+    if (!client_) return to_client_.clear();
     ClientConnection &c = *client_;
-    c.send(std::move(to_client_));
+    const std::vector<uv_buf_t> &bufs = to_client_.bufs();
+    c.send(bufs.data(), bufs.size());
     to_client_.clear();
     if (c.queued_bytes() > ClientConnection::kHighWater && upstream_ && !upstream_paused_) {
         upstream_paused_ = true;

@@ -7,6 +7,7 @@
 
 #include "http/chunk_terminator.hpp"
 #include "http/message_head.hpp"
+#include "net/output_slices.hpp"
 #include "proxy/upstream_connection.hpp"
 #include "server/exchange.hpp"
 
@@ -38,7 +39,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
 
     void try_next_peer();
     std::string build_request_head() const;
-    void forward_to_upstream(std::string data);
+    void forward_to_upstream(std::string_view data);
     void fail(proxyd_outcome outcome, int uv_status, const char *what);
     void finish_response();
     void release_upstream(bool reusable);
@@ -75,7 +76,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     llhttp_t parser_{};
     ChunkTerminator chunk_end_;
     MessageHead response_;
-    std::string to_client_; // bytes for the client gathered during one llhttp_execute
+    OutputSlices to_client_; // bytes for the client gathered during one llhttp_execute
     int peer_ = -1;
     unsigned tries_ = 0;
     Framing client_framing_ = Framing::None;

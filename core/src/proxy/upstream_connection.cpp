@@ -5,15 +5,8 @@
 
 namespace proxyd {
 
-namespace {
-struct UpstreamWrite {
-    uv_write_t req;
-    std::string data;
-    UpstreamConnection *connection;
-};
-} // namespace
-
-UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer) : pool_(pool), peer_(peer) {
+UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer)
+    : pool_(pool), peer_(peer), writer_(pool.worker().write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
     uv_loop_t *loop = pool.worker().loop();
     uv_tcp_init(loop, &tcp_);
     tcp_.data = this;
@@ -62,29 +55,20 @@ void UpstreamConnection::on_idle_event() {
     close();
 }
 
-void UpstreamConnection::send(std::string data) {
-    if (closing_ || data.empty()) return;
-    auto *w = new UpstreamWrite{{}, std::move(data), this};
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    queued_ += w->data.size();
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&tcp_), &buf, 1, [](uv_write_t *req, int status) {
-        auto *write = static_cast<UpstreamWrite *>(req->data);
-        UpstreamConnection *self = write->connection;
-        self->queued_ -= write->data.size();
-        delete write;
-        if (self->closing_ || !self->owner_) return;
-        if (status < 0) {
-            self->owner_->on_upstream_closed(status);
-            return;
-        }
-        self->owner_->on_upstream_write_done();
-    });
-    if (rc != 0) {
-        queued_ -= w->data.size();
-        delete w;
-        // Reported through the read side: a broken socket also fails its reads.
+void UpstreamConnection::send(std::string_view data) {
+    if (closing_) return;
+    uv_buf_t buf = uv_buf_init(const_cast<char *>(data.data()), static_cast<unsigned>(data.size()));
+    // A failure here is reported through the read side: a broken socket also fails its reads.
+    (void)writer_.write(&buf, 1);
+}
+
+void UpstreamConnection::on_write_done(int status) {
+    if (closing_ || !owner_) return;
+    if (status < 0) {
+        owner_->on_upstream_closed(status);
+        return;
     }
+    owner_->on_upstream_write_done();
 }
 
 void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {

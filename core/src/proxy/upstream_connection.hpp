@@ -3,15 +3,17 @@
 // Lifetime: freed in the close callback of its last handle; close() may be called at any time.
 #pragma once
 
+#include "net/stream_writer.hpp"
+
 #include <cstdint>
-#include <string>
+#include <string_view>
 #include <uv.h>
 
 namespace proxyd {
 
 class UpstreamPool;
 
-class UpstreamConnection {
+class UpstreamConnection final : private StreamWriter::Listener {
   public:
     class Owner {
       public:
@@ -41,22 +43,24 @@ class UpstreamConnection {
     // Back to the pool's idle list (the pool closes it if it has no room).
     void park(uint64_t idle_timeout_ms);
 
-    void send(std::string data);
-    size_t queued_bytes() const { return queued_; }
+    // Copies only what the socket does not take at once; data is free on return.
+    void send(std::string_view data);
+    size_t queued_bytes() const { return writer_.queued_bytes(); }
     void read_start();
     void read_stop();
     // (Re)starts the timer: the owner hears on_upstream_timeout after ms without a restart.
     void arm_timeout(uint64_t ms);
     void close();
 
-    static constexpr size_t kHighWater = 256 * 1024;
-    static constexpr size_t kLowWater = 64 * 1024;
+    static constexpr size_t kHighWater = 64 * 1024;
+    static constexpr size_t kLowWater = 16 * 1024;
 
   private:
     ~UpstreamConnection() = default;
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
     void on_idle_event();
+    void on_write_done(int status) override;
 
     UpstreamPool &pool_;
     size_t peer_;
@@ -64,7 +68,7 @@ class UpstreamConnection {
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
     uv_connect_t connect_req_{};
-    size_t queued_ = 0;
+    StreamWriter writer_;
     int handles_open_ = 2;
     bool reading_ = false;
     bool reused_ = false;

@@ -36,12 +36,6 @@ RequestLimits request_limits(const LimitsConfig &limits) {
     return out;
 }
 
-struct ClientWrite {
-    uv_write_t req;
-    std::string data;
-    ClientConnection *connection;
-};
-
 } // namespace
 
 void *RequestArena::allocate(size_t size) {
@@ -51,7 +45,8 @@ void *RequestArena::allocate(size_t size) {
 }
 
 ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
-    : worker_(worker), listener_(listener), limits_(request_limits(worker.config().limits)), parser_(limits_, *this) {
+    : worker_(worker), listener_(listener), limits_(request_limits(worker.config().limits)), parser_(limits_, *this),
+      writer_(worker.write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
     request_handle_.head = &parser_.head();
     request_handle_.arena = &arena_;
 }
@@ -114,7 +109,7 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
 void ClientConnection::feed(const char *data, size_t len) {
     if (paused_ || !pending_.empty() || in_parser_) {
         pending_.append(data, len);
-        if (pending_.size() > kHighWater && reading_) {
+        if (pending_.size() > kMaxPending && reading_) {
             uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
             reading_ = false;
         }
@@ -252,7 +247,7 @@ void ClientConnection::complete_exchange() {
     ++requests_served_;
     if (!finished_keep_alive_ || !message_complete_ || worker_.stopping()) {
         close_after_flush_ = true;
-        if (queued_ == 0) begin_close();
+        if (queued_bytes() == 0) begin_close();
         return;
     }
     start_next_request();
@@ -327,44 +322,43 @@ void ClientConnection::send_error(int status, bool close) {
 
 // ---- writing --------------------------------------------------------------------------------
 
-void ClientConnection::send(std::string data) {
-    if (closing_ || shut_down_ || data.empty()) return;
-    auto *w = new ClientWrite{{}, std::move(data), this};
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    queued_ += w->data.size();
+void ClientConnection::send(std::string_view data) {
+    uv_buf_t buf = uv_buf_init(const_cast<char *>(data.data()), static_cast<unsigned>(data.size()));
+    send(&buf, 1);
+}
+
+void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
+    if (closing_ || shut_down_) return;
+    if (writer_.write(bufs, count) != 0) return write_failed();
     // A client that stops reading mid-response is cut off after send_timeout without progress.
-    if (timer_mode_ == kTimerNone)
+    if (writer_.queued_bytes() > 0 && timer_mode_ == kTimerNone)
         arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&tcp_), &buf, 1, [](uv_write_t *req, int status) {
-        auto *write = static_cast<ClientWrite *>(req->data);
-        ClientConnection *c = write->connection;
-        c->queued_ -= write->data.size();
-        delete write;
-        if (status < 0) {
-            if (!c->closing_) c->close_now();
-            return;
-        }
-        if (c->closing_) return;
-        if (c->timer_mode_ == kTimerSend) {
-            if (c->queued_ == 0)
-                c->arm_timer(0, kTimerNone);
-            else
-                c->arm_timer(static_cast<uint64_t>(c->worker_.config().limits.send_timeout.count()), kTimerSend);
-        }
-        if (c->close_after_flush_ && c->queued_ == 0 && !c->exchange_) {
-            c->begin_close();
-            return;
-        }
-        if (c->queued_ <= kLowWater && c->exchange_) c->exchange_->on_client_drained();
-    });
-    if (rc != 0) {
-        queued_ -= w->data.size();
-        delete w;
-        // Closed on the next loop turn, not here: the caller may be an exchange mid-call.
-        shut_down_ = true;
-        arm_timer(1, kTimerLinger);
+}
+
+void ClientConnection::write_failed() {
+    // Closed on the next loop turn, not here: the caller may be an exchange mid-call.
+    shut_down_ = true;
+    arm_timer(1, kTimerLinger);
+}
+
+void ClientConnection::on_write_done(int status) {
+    if (status < 0) {
+        if (!closing_) close_now();
+        return;
     }
+    if (closing_) return;
+    size_t queued = writer_.queued_bytes();
+    if (timer_mode_ == kTimerSend) {
+        if (queued == 0)
+            arm_timer(0, kTimerNone);
+        else
+            arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
+    }
+    if (close_after_flush_ && queued == 0 && !exchange_) {
+        begin_close();
+        return;
+    }
+    if (queued <= kLowWater && exchange_) exchange_->on_client_drained();
 }
 
 void ClientConnection::pause_body() {
@@ -379,7 +373,7 @@ void ClientConnection::pause_body() {
 void ClientConnection::resume_body() {
     if (!body_paused_) return;
     body_paused_ = false;
-    if (!reading_ && !closing_ && pending_.size() <= kHighWater) {
+    if (!reading_ && !closing_ && pending_.size() <= kMaxPending) {
         uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
         reading_ = true;
     }
@@ -409,7 +403,7 @@ void ClientConnection::on_timer(uv_timer_t *t) {
         break;
     case kTimerSend:
         c->worker_.logger().info("client " + c->client_ip_ + ": send timed out with " +
-                                 std::to_string(c->queued_) + " bytes unsent, closing");
+                                 std::to_string(c->queued_bytes()) + " bytes unsent, closing");
         c->close_now();
         break;
     case kTimerIdle:
@@ -419,7 +413,7 @@ void ClientConnection::on_timer(uv_timer_t *t) {
 }
 
 void ClientConnection::close_if_idle() {
-    if (!in_request_ && !exchange_ && queued_ == 0) close_now();
+    if (!in_request_ && !exchange_ && queued_bytes() == 0) close_now();
 }
 
 void ClientConnection::abort() { close_now(); }

@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "http/message_head.hpp"
 #include "http/request_parser.hpp"
+#include "net/stream_writer.hpp"
 #include "server/exchange.hpp"
 #include "server/request_handle.hpp"
 
@@ -22,7 +23,7 @@ namespace proxyd {
 
 class Worker;
 
-class ClientConnection final : private RequestParser::Events {
+class ClientConnection final : private RequestParser::Events, private StreamWriter::Listener {
   public:
     static void accept(Worker &worker, const ListenerConfig &listener, uv_stream_t *server);
 
@@ -42,11 +43,15 @@ class ClientConnection final : private RequestParser::Events {
     std::string_view client_ip() const { return client_ip_; }
     AccessRecord &record() { return record_; }
 
-    // Queues bytes to the client. Ignored once the connection is closing.
-    void send(std::string data);
-    size_t queued_bytes() const { return queued_; }
+    // Writes bytes to the client; what the socket does not take at once is copied and queued,
+    // so the caller's buffers are free on return. Ignored once the connection is closing.
+    void send(std::string_view data);
+    void send(const uv_buf_t *bufs, size_t count);
+    size_t queued_bytes() const { return writer_.queued_bytes(); }
     int fd() const;
     bool closing() const { return closing_; }
+    // send() still delivers: neither closing nor shut down after a failed write.
+    bool writable() const { return !closing_ && !shut_down_; }
 
     // The exchange's response is completely queued (or sent). keep_alive false closes the
     // connection once the queue has drained.
@@ -63,8 +68,12 @@ class ClientConnection final : private RequestParser::Events {
     void pause_body();
     void resume_body();
 
-    static constexpr size_t kHighWater = 256 * 1024;
-    static constexpr size_t kLowWater = 64 * 1024;
+    // Queued response bytes: above kHighWater the producer pauses, at kLowWater it resumes. Low
+    // enough that the queue stays in cache and a slow client pins little memory.
+    static constexpr size_t kHighWater = 64 * 1024;
+    static constexpr size_t kLowWater = 16 * 1024;
+    // Pipelined bytes held while a response is in progress before reading stops.
+    static constexpr size_t kMaxPending = 256 * 1024;
 
   private:
     ClientConnection(Worker &worker, const ListenerConfig &listener);
@@ -76,6 +85,10 @@ class ClientConnection final : private RequestParser::Events {
     void on_request_head() override;
     void on_request_body(std::string_view data) override;
     void on_request_complete() override;
+
+    // StreamWriter::Listener
+    void on_write_done(int status) override;
+    void write_failed();
 
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -108,7 +121,7 @@ class ClientConnection final : private RequestParser::Events {
     std::string pending_; // bytes read but not parsed while the parser is paused
     std::unique_ptr<Exchange> exchange_;
     AccessRecord record_;
-    size_t queued_ = 0;
+    StreamWriter writer_;
     int timer_mode_ = kTimerNone;
     int handles_open_ = 0;
     uint32_t requests_served_ = 0;

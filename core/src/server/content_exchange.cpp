@@ -160,22 +160,24 @@ void ContentExchange::send_file_chunk() {
     complete_file();
 }
 
-// For files whose filesystem cannot sendfile: read a chunk and queue it like any body bytes;
-// on_client_drained() asks for the next one.
+// For files whose filesystem cannot sendfile: read chunks and queue them like any body bytes
+// until the queue passes the low-water mark; on_client_drained() asks for more. A chunk the
+// socket takes whole queues nothing, so the loop goes on at once.
 void ContentExchange::copy_file_chunk() {
     ClientConnection &c = *client_;
-    if (c.queued_bytes() > ClientConnection::kLowWater) return;
-    std::string chunk(static_cast<size_t>(std::min<uint64_t>(file_remaining_, 64 * 1024)), '\0');
-    ssize_t n = ::pread(file_fd_, chunk.data(), chunk.size(), static_cast<off_t>(file_offset_));
-    if (n <= 0) {
-        c.worker().logger().warn("reading a file for client " + std::string(c.client_ip()) + " failed: " +
-                                 (n < 0 ? std::strerror(errno) : "the file shrank while being sent"));
-        return fail();
+    std::string chunk;
+    while (file_remaining_ > 0 && c.queued_bytes() <= ClientConnection::kLowWater && c.writable()) {
+        chunk.resize(static_cast<size_t>(std::min<uint64_t>(file_remaining_, 64 * 1024)));
+        ssize_t n = ::pread(file_fd_, chunk.data(), chunk.size(), static_cast<off_t>(file_offset_));
+        if (n <= 0) {
+            c.worker().logger().warn("reading a file for client " + std::string(c.client_ip()) + " failed: " +
+                                     (n < 0 ? std::strerror(errno) : "the file shrank while being sent"));
+            return fail();
+        }
+        file_offset_ += static_cast<uint64_t>(n);
+        file_remaining_ -= static_cast<uint64_t>(n);
+        c.send(std::string_view(chunk.data(), static_cast<size_t>(n)));
     }
-    chunk.resize(static_cast<size_t>(n));
-    file_offset_ += static_cast<uint64_t>(n);
-    file_remaining_ -= static_cast<uint64_t>(n);
-    c.send(std::move(chunk));
     if (file_remaining_ == 0) complete_file();
 }
 

@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "http/http_date.hpp"
 #include "log/logger.hpp"
+#include "net/write_blocks.hpp"
 #include "plugin/host_calls.hpp"
 
 #include <functional>
@@ -61,6 +62,8 @@ class Worker {
     // stream at a time, and readers copy what they keep.
     char *read_buffer() { return read_buffer_.get(); }
     static constexpr size_t kReadBufferSize = 64 * 1024;
+    // Blocks for the bytes a socket did not take at once, shared by this loop's streams.
+    WriteBlocks &write_blocks() { return write_blocks_; }
 
     void connection_opened(ClientConnection *c) { connections_.insert(c); }
     void connection_closed(ClientConnection *c);
@@ -92,6 +95,7 @@ class Worker {
     std::vector<std::unique_ptr<UpstreamPool>> upstreams_;
     std::unordered_set<ClientConnection *> connections_;
     std::unique_ptr<char[]> read_buffer_;
+    WriteBlocks write_blocks_;
     DateCache dates_;
     uint64_t last_limit_warning_ms_ = 0;
     bool stopping_ = false;
