@@ -14,11 +14,24 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool is_hop_by_hop(std::string_view name) {
-    static constexpr std::string_view kHopByHop[] = {"connection", "keep-alive", "proxy-connection", "te",
-                                                     "trailer",    "transfer-encoding", "upgrade"};
-    for (auto h : kHopByHop)
-        if (iequals(name, h)) return true;
-    return false;
+    // Runs for every header in both directions: the length and first letter pick the one name
+    // worth comparing, instead of comparing against the whole list.
+    if (name.empty()) return false;
+    char first = lower(name[0]);
+    switch (name.size()) {
+    case 2:
+        return iequals(name, "te");
+    case 7:
+        return first == 't' ? iequals(name, "trailer") : first == 'u' && iequals(name, "upgrade");
+    case 10:
+        return first == 'c' ? iequals(name, "connection") : first == 'k' && iequals(name, "keep-alive");
+    case 16:
+        return first == 'p' && iequals(name, "proxy-connection");
+    case 17:
+        return first == 't' && iequals(name, "transfer-encoding");
+    default:
+        return false;
+    }
 }
 
 void split_tokens(std::string_view value, std::vector<std::string_view> &out) {
