@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <cstring>
+#include <sys/socket.h>
 
 namespace proxyd {
 
@@ -423,12 +424,19 @@ void ClientConnection::abort() { close_now(); }
 void ClientConnection::begin_close() {
     if (closing_ || shut_down_) return;
     shut_down_ = true;
-    auto *req = new uv_shutdown_t;
-    req->data = this;
-    if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), [](uv_shutdown_t *r, int) { delete r; }) != 0) {
-        delete req;
-        close_now();
-        return;
+    if (queued_bytes() == 0) {
+        // Nothing queued (the usual case): shutdown(2) at once. uv_shutdown would arm the write
+        // watcher and disarm it again (two epoll_ctl) only to find the queue empty.
+        if (::shutdown(fd(), SHUT_WR) != 0) return close_now();
+    } else {
+        auto *req = new uv_shutdown_t;
+        req->data = this;
+        if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), [](uv_shutdown_t *r, int) { delete r; }) !=
+            0) {
+            delete req;
+            close_now();
+            return;
+        }
     }
     if (!reading_) {
         uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
