@@ -74,6 +74,7 @@ struct LimitsConfig {
     uint32_t max_headers = 100;
     uint64_t max_body_bytes = 0;          // 0 = unlimited
     Duration header_timeout{10000};       // to receive a whole request head
+    Duration body_timeout{60000};         // between two reads of a request body
     Duration keepalive_timeout{75000};    // idle client connection
     Duration send_timeout{60000};         // between two successful writes to a client
     Duration shutdown_timeout{10000};     // grace period on SIGTERM/SIGINT

@@ -215,8 +215,10 @@ class Loader {
 
     void load_limits(const toml::table &t) {
         const std::string w = "limits";
-        check_keys(t, w, {"max_header_size", "max_headers", "max_body_size", "header_timeout", "keepalive_timeout",
-                          "send_timeout", "shutdown_timeout", "max_connections", "allow_bare_lf", "keepalive_requests"});
+        check_keys(t, w,
+                   {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
+                    "keepalive_timeout", "send_timeout", "shutdown_timeout", "max_connections",
+                    "allow_bare_lf", "keepalive_requests"});
         auto &l = config_->limits;
         if (auto v = get_int(t, "max_header_size", w, 1024, 1 << 24)) l.max_header_bytes = size_t(*v);
         if (auto v = get_int(t, "max_headers", w, 1, 10000)) l.max_headers = uint32_t(*v);
@@ -225,6 +227,7 @@ class Loader {
         if (auto v = get_bool(t, "allow_bare_lf", w)) l.allow_bare_lf = *v;
         if (auto v = get_int(t, "keepalive_requests", w, 0, UINT32_MAX)) l.keepalive_requests = uint32_t(*v);
         get_duration(t, "header_timeout", w, l.header_timeout);
+        get_duration(t, "body_timeout", w, l.body_timeout);
         get_duration(t, "keepalive_timeout", w, l.keepalive_timeout);
         get_duration(t, "send_timeout", w, l.send_timeout);
         get_duration(t, "shutdown_timeout", w, l.shutdown_timeout);

@@ -87,6 +87,13 @@ void UpstreamConnection::send(std::string data) {
     }
 }
 
+void UpstreamConnection::shutdown_write() {
+    if (closing_) return;
+    auto *req = new uv_shutdown_t;
+    auto done = [](uv_shutdown_t *r, int) { delete r; };
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), done) != 0) delete req;
+}
+
 void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
     auto *self = static_cast<UpstreamConnection *>(h->data);
     *buf = uv_buf_init(self->pool_.worker().read_buffer(), Worker::kReadBufferSize);

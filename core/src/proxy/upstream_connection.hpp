@@ -38,6 +38,10 @@ class UpstreamConnection {
     int connect(Owner *owner, uint64_t timeout_ms);
     // Takes an idle connection out of the pool for owner.
     void attach(Owner *owner);
+    // Another owner takes over a connection in use (a proxy exchange hands it to a tunnel).
+    void change_owner(Owner *owner) { owner_ = owner; }
+    // Half-closes: the peer reads EOF once the queued writes are out; reading goes on.
+    void shutdown_write();
     // Back to the pool's idle list (the pool closes it if it has no room).
     void park(uint64_t idle_timeout_ms);
 

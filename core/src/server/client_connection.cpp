@@ -101,6 +101,18 @@ void ClientConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
 void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     auto *c = static_cast<ClientConnection *>(s->data);
     if (nread == 0) return;
+    if (c->tunnel_ && c->exchange_ && !c->shut_down_) {
+        if (nread == UV_EOF) {
+            c->reading_ = false; // libuv stopped reading at EOF
+            c->read_ended_ = true;
+            c->exchange_->on_tunnel_client_ended();
+        } else if (nread < 0) {
+            c->close_now();
+        } else {
+            c->exchange_->on_tunnel_bytes({buf->base, static_cast<size_t>(nread)});
+        }
+        return;
+    }
     if (nread < 0) {
         // EOF or error: the client is gone (a half-close is treated as gone too: a proxy cannot
         // tell it from a client that will never read the answer).
@@ -174,16 +186,25 @@ void ClientConnection::on_head_received() { arm_timer(0, kTimerNone); }
 
 void ClientConnection::on_request_head() {
     fill_request_view();
+    if (parser_.has_body()) arm_body_timer();
     dispatch();
 }
 
 void ClientConnection::on_request_body(std::string_view data) {
+    if (timer_mode_ == kTimerBody) arm_body_timer();
     if (exchange_) exchange_->on_request_body(data);
 }
 
 void ClientConnection::on_request_complete() {
     message_complete_ = true;
+    if (timer_mode_ == kTimerBody) arm_timer(0, kTimerNone);
     if (exchange_) exchange_->on_request_complete();
+}
+
+// A client that stops sending its body mid-way (nginx's client_body_timeout). Not while the
+// body is paused for backpressure: then the wait is the backend's, not the client's.
+void ClientConnection::arm_body_timer() {
+    arm_timer(static_cast<uint64_t>(worker_.config().limits.body_timeout.count()), kTimerBody);
 }
 
 // Fills the plugin-facing request view from the parser's checked one.
@@ -328,7 +349,7 @@ void ClientConnection::send_error(int status, bool close) {
 // ---- writing --------------------------------------------------------------------------------
 
 void ClientConnection::send(std::string data) {
-    if (closing_ || shut_down_ || data.empty()) return;
+    if (closing_ || shut_down_ || write_shut_ || data.empty()) return;
     auto *w = new ClientWrite{{}, std::move(data), this};
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
@@ -367,9 +388,30 @@ void ClientConnection::send(std::string data) {
     }
 }
 
+void ClientConnection::start_tunnel() {
+    tunnel_ = true;
+    arm_timer(0, kTimerNone);
+    std::string held;
+    held.swap(pending_);
+    if (!reading_ && !closing_ && !body_paused_) {
+        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
+        reading_ = true;
+    }
+    if (!held.empty() && exchange_) exchange_->on_tunnel_bytes(held);
+}
+
+void ClientConnection::shutdown_write() {
+    if (closing_ || shut_down_ || write_shut_) return;
+    write_shut_ = true;
+    auto *req = new uv_shutdown_t;
+    auto done = [](uv_shutdown_t *r, int) { delete r; };
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), done) != 0) delete req;
+}
+
 void ClientConnection::pause_body() {
     if (body_paused_) return;
     body_paused_ = true;
+    if (timer_mode_ == kTimerBody) arm_timer(0, kTimerNone);
     if (reading_) {
         uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
         reading_ = false;
@@ -379,7 +421,9 @@ void ClientConnection::pause_body() {
 void ClientConnection::resume_body() {
     if (!body_paused_) return;
     body_paused_ = false;
-    if (!reading_ && !closing_ && pending_.size() <= kHighWater) {
+    if (in_request_ && !message_complete_ && parser_.has_body() && timer_mode_ == kTimerNone)
+        arm_body_timer();
+    if (!reading_ && !closing_ && pending_.size() <= kHighWater && !read_ended_) {
         uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
         reading_ = true;
     }
@@ -407,6 +451,18 @@ void ClientConnection::on_timer(uv_timer_t *t) {
             c->close_now();
         }
         break;
+    case kTimerBody:
+        c->worker_.logger().info("client " + c->client_ip_ + ": request body stalled for body_timeout, " +
+                                 (c->record_.status == 0 ? "answering 408" : "closing"));
+        c->timer_mode_ = kTimerNone;
+        if (c->record_.status != 0) {
+            c->close_now(); // a response already began: only cutting the connection is left
+        } else {
+            // The exchange goes first, taking its upstream connection with it mid-message.
+            c->release_exchange();
+            c->send_error(408, true);
+        }
+        break;
     case kTimerSend:
         c->worker_.logger().info("client " + c->client_ip_ + ": send timed out with " +
                                  std::to_string(c->queued_) + " bytes unsent, closing");
@@ -428,6 +484,7 @@ void ClientConnection::abort() { close_now(); }
 // that unread pipelined bytes do not turn our close into a reset that destroys the response.
 void ClientConnection::begin_close() {
     if (closing_ || shut_down_) return;
+    if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
     shut_down_ = true;
     auto *req = new uv_shutdown_t;
     req->data = this;

@@ -59,6 +59,13 @@ class ClientConnection final : private RequestParser::Events {
     void send_error(int status, bool close);
     void close_if_idle();
 
+    // The exchange switched protocols: from now on the client's bytes (first those held back
+    // after the request head) go unparsed to the exchange's on_tunnel_bytes, and its EOF to
+    // on_tunnel_client_ended instead of closing the connection.
+    void start_tunnel();
+    // Half-closes towards the client once the queued bytes are out; reading goes on.
+    void shutdown_write();
+
     // Request-body flow control for exchanges that forward it.
     void pause_body();
     void resume_body();
@@ -92,8 +99,9 @@ class ClientConnection final : private RequestParser::Events {
     void close_now();
     void arm_timer(uint64_t ms, int mode);
     void release_exchange();
+    void arm_body_timer();
 
-    enum TimerMode { kTimerNone, kTimerHeader, kTimerIdle, kTimerLinger, kTimerSend };
+    enum TimerMode { kTimerNone, kTimerHeader, kTimerBody, kTimerIdle, kTimerLinger, kTimerSend };
 
     Worker &worker_;
     const ListenerConfig &listener_;
@@ -124,6 +132,9 @@ class ClientConnection final : private RequestParser::Events {
     bool closing_ = false;
     bool close_after_flush_ = false;
     bool shut_down_ = false;
+    bool tunnel_ = false;
+    bool write_shut_ = false; // shutdown_write() was called
+    bool read_ended_ = false; // a tunnelled client sent EOF
 
     friend class ContentExchange;
 };
