@@ -323,6 +323,9 @@ int ProxyExchange::on_header_value(llhttp_t *p, const char *at, size_t len) {
 int ProxyExchange::on_headers_complete(llhttp_t *p) {
     ProxyExchange *self = self_of(p);
     int status = p->status_code;
+    // llhttp 8.1 lets whitespace before a colon pass in fields it does not interpret; relayed,
+    // such a name is read differently by the parsers after us.
+    if (!field_names_are_tokens(self->response_)) return HPE_USER;
     // A 101 is an answer only to an upgrade the client asked for.
     if (status == 101) return self->upgrade_ ? self->switch_protocols() : HPE_USER;
     if (status >= 100 && status < 200) {
