@@ -35,6 +35,8 @@ APP_REQUESTS = 12    # GET / on the front listener, balanced over two backends a
 SOLO_REQUESTS = 3    # GET /solo/ on the front listener: the group's only peer is a closed port
 FILE_REQUESTS = 4    # GET /index.html on the files listener
 MISSING_REQUESTS = 2  # GET /missing.html on the files listener
+# The static site's listener: a name with a quote and a backslash, which every page must escape.
+FILES = 'files "q" \\ x'
 
 
 # ---- a strict parser of the Prometheus text exposition format 0.0.4 ------------------------------
@@ -263,17 +265,26 @@ def main():
             + "[[listeners]]\nname = \"front\"\nlisten = %s\n[listeners.router]\nplugin = \"prefix\"\n"
               "routes = [ { prefix = \"/solo/\", upstream = \"solo\" }, { prefix = \"/\", upstream = \"app\" } ]\n\n"
               % toml_str("%s:%d" % (HOST, front))
-            + listener("files", files, "handler", "site"))
+            + listener(FILES, files, "handler", "site"))
     write_file(config_path, body)
     proxyd = Proxyd(config_path, folder).start([front, files, admin])
 
-    # The start-up probe connected to each port; counting starts from what proxyd says now.
-    before = {l["name"]: l for l in json.loads(admin_get(admin, "/status.json").body)["listeners"]}
-    check_equal([before[n]["requests"]["total"] for n in ("front", "files")], [0, 0], "no request before the traffic")
+    # The start-up probe connected once to each port; its accept and close reach the workers a
+    # moment later, so counting starts once proxyd has seen both.
+    deadline = time.monotonic() + 10
+    while True:
+        before = {l["name"]: l for l in json.loads(admin_get(admin, "/status.json").body)["listeners"]}
+        settled = all(before[n]["connections"] == {"accepted": 1, "open": 0} for n in ("front", FILES))
+        if settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check_equal([before[n]["connections"] for n in ("front", FILES)], [{"accepted": 1, "open": 0}] * 2,
+                "the start-up probe's one connection per listener, accepted and closed")
+    check_equal([before[n]["requests"]["total"] for n in ("front", FILES)], [0, 0], "no request before the traffic")
 
     # Counted traffic, one request per connection, every byte counted on our side.
-    sent = {"front": 0, "files": 0}
-    received = {"front": 0, "files": 0}
+    sent = {"front": 0, FILES: 0}
+    received = {"front": 0, FILES: 0}
     statuses = {}
 
     def send(listener_name, port, method, path):
@@ -288,20 +299,20 @@ def main():
     for _ in range(SOLO_REQUESTS):
         send("front", front, "GET", "/solo/x")
     for _ in range(FILE_REQUESTS):
-        send("files", files, "GET", "/index.html")
+        send(FILES, files, "GET", "/index.html")
     for _ in range(MISSING_REQUESTS):
-        send("files", files, "GET", "/missing.html")
+        send(FILES, files, "GET", "/missing.html")
     check_equal(statuses[("front", "/")], [200] * APP_REQUESTS, "GET / through the app group (a retry hides the closed port)")
     check_equal(statuses[("front", "/solo/x")], [502] * SOLO_REQUESTS, "GET /solo/x: its only peer is a closed port")
-    check_equal(statuses[("files", "/index.html")], [200] * FILE_REQUESTS, "GET /index.html from the static site")
-    check_equal(statuses[("files", "/missing.html")], [404] * MISSING_REQUESTS, "GET /missing.html")
+    check_equal(statuses[(FILES, "/index.html")], [200] * FILE_REQUESTS, "GET /index.html from the static site")
+    check_equal(statuses[(FILES, "/missing.html")], [404] * MISSING_REQUESTS, "GET /missing.html")
 
     # The last connection's close reaches proxyd a moment after our recv saw EOF.
     deadline = time.monotonic() + 10
     while True:
         status = json.loads(admin_get(admin, "/status.json").body)
         open_now = {l["name"]: l["connections"]["open"] for l in status["listeners"]}
-        if (open_now["front"], open_now["files"]) == (0, 0) or time.monotonic() > deadline:
+        if (open_now["front"], open_now[FILES]) == (0, 0) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
 
@@ -312,6 +323,8 @@ def main():
                 "/metrics Content-Type")
     write_file(os.path.join(folder, "metrics.txt"), scrape.body)
     samples, types = parse_prometheus(scrape.body.decode("utf-8"))
+    check(b'listener="files \\"q\\" \\\\ x"' in scrape.body,
+          "a listener name's quote and backslash are escaped in label values")
     note("/metrics: %d families, %d samples, parsed strictly" % (len(types), len(samples)))
     for family, kind in (("proxyd_requests_total", "counter"), ("proxyd_request_duration_seconds", "histogram"),
                          ("proxyd_client_connections_open", "gauge"), ("proxyd_upstream_peer_up", "gauge"),
@@ -324,12 +337,12 @@ def main():
 
     check_equal(req("front", "app", "2xx"), APP_REQUESTS, "requests_total front/app/2xx")
     check_equal(req("front", "solo", "5xx"), SOLO_REQUESTS, "requests_total front/solo/5xx")
-    check_equal(req("files", "site", "2xx"), FILE_REQUESTS, "requests_total files/site/2xx")
-    check_equal(req("files", "site", "4xx"), MISSING_REQUESTS, "requests_total files/site/4xx")
+    check_equal(req(FILES, "site", "2xx"), FILE_REQUESTS, "requests_total files/site/2xx")
+    check_equal(req(FILES, "site", "4xx"), MISSING_REQUESTS, "requests_total files/site/4xx")
     total_requests = sum(v for (n, _), v in samples.items() if n == "proxyd_requests_total")
     check_equal(total_requests, APP_REQUESTS + SOLO_REQUESTS + FILE_REQUESTS + MISSING_REQUESTS,
                 "requests_total summed over every series (nothing counted twice or elsewhere)")
-    for name, count in (("front", APP_REQUESTS + SOLO_REQUESTS), ("files", FILE_REQUESTS + MISSING_REQUESTS)):
+    for name, count in (("front", APP_REQUESTS + SOLO_REQUESTS), (FILES, FILE_REQUESTS + MISSING_REQUESTS)):
         check_equal(sample(samples, "proxyd_request_duration_seconds_count", listener=name), count,
                     "request duration histogram count on %s" % name)
         check_equal(sample(samples, "proxyd_client_connections_accepted_total", listener=name),
@@ -381,13 +394,13 @@ def main():
     check_equal(status["config"]["path"], os.path.abspath(config_path), "status.json config path")
     check_equal(status["config"]["generation"], 1, "status.json generation")
     check_equal([(l["name"], l["listen"]) for l in status["listeners"]],
-                [("front", "%s:%d" % (HOST, front)), ("files", "%s:%d" % (HOST, files))],
+                [("front", "%s:%d" % (HOST, front)), (FILES, "%s:%d" % (HOST, files))],
                 "status.json listeners, in config order")
     check_equal(status["listeners"][0]["router"], "prefix", "front's router")
     check_equal(status["listeners"][1]["default_target"], "site", "files' target")
     check_equal(status["listeners"][0]["requests"]["by_target"]["solo"]["5xx"], SOLO_REQUESTS, "front solo 5xx")
-    check_equal(status["listeners"][1]["bytes"], {"received": before["files"]["bytes"]["received"] + sent["files"],
-                 "sent": before["files"]["bytes"]["sent"] + received["files"]},
+    check_equal(status["listeners"][1]["bytes"], {"received": before[FILES]["bytes"]["received"] + sent[FILES],
+                 "sent": before[FILES]["bytes"]["sent"] + received[FILES]},
                 "files' bytes")
     expected_peers = {"app": ["%s:%d" % (HOST, p) for p in peers_app], "solo": ["%s:%d" % (HOST, dead_solo)]}
     down = {"%s:%d" % (HOST, dead_app), "%s:%d" % (HOST, dead_solo)}
@@ -428,6 +441,8 @@ def main():
     check_equal(rendered, {g: [(a, "DOWN" if a in down else "UP") for a in peers]
                            for g, peers in expected_peers.items()},
                 "the rendered /status lists every peer of the live config with its state")
+    check_equal([html.unescape(n) for n in re.findall(r'<tr class="listener" data-listener="([^"]*)">', dom)],
+                ["front", FILES], "the rendered /status lists the listeners, names unharmed by escaping")
     check("<title>proxyd status</title>" in dom and os.path.abspath(config_path) in dom,
           "the rendered page names itself and the config file")
 
