@@ -426,6 +426,17 @@ def main():
     check_equal(status_of(exchange(admin, b"GET /metrics HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")), 400,
                 "a malformed head, refused by the request parser")
 
+    # Without [admin], no admin listener.
+    plain_port = free_ports(1)[0]
+    plain_path = write_file(os.path.join(folder, "plain.toml"),
+                            config_head() + static_handler("site", os.path.join(WWW_DIR, "default"))
+                            + listener("files", plain_port, "handler", "site"))
+    plain = Proxyd(plain_path, folder, tag="plain").start([plain_port])
+    check_equal(listening_ports(plain.proc.pid), {plain_port},
+                "without [admin], proxyd listens on its listener's port only")
+    check_equal(plain.stop(), 0, "plain proxyd exit code")
+
+
     # /status in a real browser.
     chromium = find_chromium()
     if chromium is None:
@@ -455,16 +466,6 @@ def main():
                  "screenshot")
     check(os.path.exists(shot) and os.path.getsize(shot) > 10_000, "screenshot of /status written to %s" % shot)
     check_equal(proxyd.stop(), 0, "proxyd exit code after SIGTERM")
-
-    # Without [admin], no admin listener.
-    plain_port = free_ports(1)[0]
-    plain_path = write_file(os.path.join(folder, "plain.toml"),
-                            config_head() + static_handler("site", os.path.join(WWW_DIR, "default"))
-                            + listener("files", plain_port, "handler", "site"))
-    plain = Proxyd(plain_path, folder, tag="plain").start([plain_port])
-    check_equal(listening_ports(plain.proc.pid), {plain_port},
-                "without [admin], proxyd listens on its listener's port only")
-    check_equal(plain.stop(), 0, "plain proxyd exit code")
 
 
 if __name__ == "__main__":
