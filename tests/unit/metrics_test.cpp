@@ -77,7 +77,7 @@ TEST_CASE("metrics: slots are summed by name and histogram buckets are cumulativ
     CHECK(s.live_workers == 2);
 }
 
-TEST_CASE("metrics: counters stay across a new config generation; gauges of ended workers go") {
+TEST_CASE("metrics: counters stay across a new config generation, gauges of ended workers go") {
     MetricsStore store;
     auto first = named_config({"web", "gone"}, {"127.0.0.1:1", "127.0.0.1:2"});
     store.begin_generation(*first, 1);
