@@ -290,6 +290,7 @@ void ClientConnection::release_exchange() {
 }
 
 void ClientConnection::write_access_log() {
+    // Metrics hear of every request the access log would, whether the log is on or not.
     if (record_.status != 0)
         metrics_.request_finished(worker_.metrics().target_slot(record_.target), record_.status,
                                   uv_hrtime() - record_.start_ns);
@@ -341,7 +342,6 @@ void ClientConnection::send(std::string data) {
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     queued_ += w->data.size();
-    metrics_.bytes_sent.add(w->data.size());
     // A client that stops reading mid-response is cut off after send_timeout without progress.
     if (timer_mode_ == kTimerNone)
         arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
@@ -349,6 +349,7 @@ void ClientConnection::send(std::string data) {
         auto *write = static_cast<ClientWrite *>(req->data);
         ClientConnection *c = write->connection;
         c->queued_ -= write->data.size();
+        if (status == 0) c->metrics_.bytes_sent.add(write->data.size());
         delete write;
         if (status < 0) {
             if (!c->closing_) c->close_now();
