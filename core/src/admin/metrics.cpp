@@ -35,8 +35,7 @@ void PeerMetrics::outcome(proxyd_outcome outcome) {
     }
 }
 
-WorkerMetrics::WorkerMetrics(const Config &config, uint64_t generation)
-    : generation_(generation), handler_base_(config.upstreams.size()) {
+WorkerMetrics::WorkerMetrics(const Config &config) : handler_base_(config.upstreams.size()) {
     for (const auto &u : config.upstreams)
         target_names_.push_back(u.name);
     for (const auto &h : config.handlers)
@@ -101,7 +100,7 @@ void MetricsStore::begin_generation(const Config &config, uint64_t generation) {
 }
 
 WorkerMetrics &MetricsStore::add_worker(const Config &config) {
-    auto slot = std::make_unique<WorkerMetrics>(config, generation_);
+    auto slot = std::make_unique<WorkerMetrics>(config);
     std::lock_guard<std::mutex> lock(mutex_);
     workers_.push_back(std::move(slot));
     return *workers_.back();

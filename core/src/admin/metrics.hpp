@@ -83,7 +83,7 @@ struct UpstreamMetrics {
 // One worker's slot. Its shape (names, sizes) is fixed at creation from the worker's config.
 class WorkerMetrics {
   public:
-    WorkerMetrics(const Config &config, uint64_t generation);
+    explicit WorkerMetrics(const Config &config);
 
     ListenerMetrics &listener(size_t index) { return *listeners_[index]; }
     UpstreamMetrics &upstream(size_t index) { return *upstreams_[index]; }
@@ -95,7 +95,6 @@ class WorkerMetrics {
   private:
     friend class MetricsStore;
 
-    uint64_t generation_;
     std::atomic<bool> retired_{false};
     size_t handler_base_; // slots: upstreams, then handlers, then "no target"
     std::vector<std::string> target_names_;
