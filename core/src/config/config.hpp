@@ -89,11 +89,20 @@ struct LogConfig {
     int level = 2;                 // proxyd_log_level
 };
 
+// The admin listener (/metrics, /status); off unless [admin] listen is set.
+struct AdminConfig {
+    bool enabled = false;
+    std::string listen_text;
+    NetAddress address;
+    bool allow_remote = false; // a non-loopback listen address is refused without it
+};
+
 struct Config {
     std::string path; // the config file, absolute
     unsigned workers = 1;
     LogConfig log;
     LimitsConfig limits;
+    AdminConfig admin;
     // Declaration order matters for destruction: instances before the modules they came from.
     PluginRegistry plugins;
     std::vector<UpstreamConfig> upstreams;

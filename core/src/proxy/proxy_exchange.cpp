@@ -71,6 +71,7 @@ void ProxyExchange::try_next_peer() {
     if (peer < 0) {
         client_->worker().logger().error("upstream " + pool_.config().name + ": no peer available for " +
                                          std::string(client_->head().target()));
+        pool_.metrics().gateway_error(502);
         client_->send_error(502, !request_complete_);
         return;
     }
@@ -529,7 +530,9 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
         return try_next_peer();
     }
     client_->record().upstream_status = 0;
-    client_->send_error(outcome == PROXYD_OUTCOME_TIMEOUT ? 504 : 502, !request_complete_);
+    int status = outcome == PROXYD_OUTCOME_TIMEOUT ? 504 : 502;
+    pool_.metrics().gateway_error(status);
+    client_->send_error(status, !request_complete_);
 }
 
 bool ProxyExchange::on_client_gone() {

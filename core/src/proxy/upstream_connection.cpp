@@ -19,6 +19,7 @@ UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer) : pool_(
     tcp_.data = this;
     uv_timer_init(loop, &timer_);
     timer_.data = this;
+    pool.metrics().peers[peer].open.add();
 }
 
 int UpstreamConnection::connect(Owner *owner, uint64_t timeout_ms) {
@@ -144,6 +145,7 @@ void UpstreamConnection::close() {
     if (closing_) return;
     closing_ = true;
     owner_ = nullptr;
+    pool_.metrics().peers[peer_].open.sub();
     auto on_closed = [](uv_handle_t *h) {
         auto *self = static_cast<UpstreamConnection *>(h->data);
         if (--self->handles_open_ == 0) delete self;

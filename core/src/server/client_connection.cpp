@@ -51,7 +51,9 @@ void *RequestArena::allocate(size_t size) {
 }
 
 ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
-    : worker_(worker), listener_(listener), limits_(request_limits(worker.config().limits)), parser_(limits_, *this) {
+    : worker_(worker), listener_(listener),
+      metrics_(worker.metrics().listener(static_cast<size_t>(&listener - worker.config().listeners.data()))),
+      limits_(request_limits(worker.config().limits)), parser_(limits_, *this) {
     request_handle_.head = &parser_.head();
     request_handle_.arena = &arena_;
 }
@@ -66,6 +68,7 @@ void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv
     c->timer_.data = c;
     c->handles_open_ = 2;
     worker.connection_opened(c);
+    c->metrics_.connection_opened();
     if (uv_accept(server, reinterpret_cast<uv_stream_t *>(&c->tcp_)) != 0) {
         c->close_now();
         return;
@@ -119,6 +122,7 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
         c->close_now();
         return;
     }
+    c->metrics_.bytes_received.add(static_cast<uint64_t>(nread));
     if (c->shut_down_) return; // lingering: discard
     c->feed(buf->base, static_cast<size_t>(nread));
 }
@@ -237,6 +241,7 @@ void ClientConnection::dispatch() {
             }
         }
     }
+    record_.target = target;
     if (!target) {
         send_error(404, !wants_keep_alive());
         return;
@@ -306,6 +311,10 @@ void ClientConnection::release_exchange() {
 }
 
 void ClientConnection::write_access_log() {
+    // Metrics hear of every request the access log would, whether the log is on or not.
+    if (record_.status != 0)
+        metrics_.request_finished(worker_.metrics().target_slot(record_.target), record_.status,
+                                  uv_hrtime() - record_.start_ns);
     if (!listener_.access_log || !worker_.access_log().enabled() || record_.status == 0) return;
     auto header_or_dash = [this](std::string_view name) {
         auto v = parser_.head().find(name);
@@ -361,6 +370,7 @@ void ClientConnection::send(std::string data) {
         auto *write = static_cast<ClientWrite *>(req->data);
         ClientConnection *c = write->connection;
         c->queued_ -= write->data.size();
+        if (status == 0) c->metrics_.bytes_sent.add(write->data.size());
         delete write;
         if (status < 0) {
             if (!c->closing_) c->close_now();
@@ -511,6 +521,7 @@ void ClientConnection::close_now() {
         auto *c = static_cast<ClientConnection *>(h->data);
         if (--c->handles_open_ == 0) {
             Worker &w = c->worker_;
+            c->metrics_.connection_closed();
             w.connection_closed(c);
             delete c;
         }

@@ -7,6 +7,7 @@
 // Lifetime: created on accept, deleted in the close callback of its last handle. Worker thread.
 #pragma once
 
+#include "admin/metrics.hpp"
 #include "config/config.hpp"
 #include "http/message_head.hpp"
 #include "http/request_parser.hpp"
@@ -41,6 +42,8 @@ class ClientConnection final : private RequestParser::Events {
     int64_t request_content_length() const { return parser_.content_length(); }
     std::string_view client_ip() const { return client_ip_; }
     AccessRecord &record() { return record_; }
+
+    ListenerMetrics &metrics() { return metrics_; }
 
     // Queues bytes to the client. Ignored once the connection is closing.
     void send(std::string data);
@@ -105,6 +108,7 @@ class ClientConnection final : private RequestParser::Events {
 
     Worker &worker_;
     const ListenerConfig &listener_;
+    ListenerMetrics &metrics_;
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
     RequestLimits limits_;

@@ -154,6 +154,7 @@ void ContentExchange::send_file_chunk() {
                                      (sent < 0 ? std::strerror(errno) : "the file shrank while being sent"));
             return fail();
         }
+        c.metrics().bytes_sent.add(static_cast<uint64_t>(sent));
         file_offset_ += static_cast<uint64_t>(sent);
         file_remaining_ -= static_cast<uint64_t>(sent);
     }

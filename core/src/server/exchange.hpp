@@ -2,6 +2,8 @@
 // proxied request. The connection feeds it the request body and tells it when its writes drain.
 #pragma once
 
+#include "config/config.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -33,6 +35,7 @@ struct AccessRecord {
     std::string upstream = "-";
     int upstream_status = 0;
     uint64_t start_ns = 0; // uv_hrtime() when the request's first byte arrived
+    Target target;         // where routing sent it; none for a refused head or a 404
 };
 
 // Request-lifetime memory for plugins (proxyd_host.request_alloc).
