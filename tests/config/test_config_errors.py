@@ -239,6 +239,33 @@ def _static_root_missing():
 
 
 CASES += [_static_root_missing()]
+
+
+def _admin_on_listener_address():
+    address = f"127.0.0.1:{free_port()}"
+    return Case("admin_on_listener_address", base(listeners=listener(listen=address),
+                                                  extra=f'[admin]\nlisten = "{address}"  # @here\n'),
+                key=key_path("admin", "listen"), texts=[address])
+
+
+# The admin listener ([admin]): off when absent, validated like the listeners' addresses, and a
+# non-loopback address only with allow_remote = true.
+CASES += [
+    Case("admin_valid", base(extra=f'[admin]\nlisten = "127.0.0.1:{free_port()}"\n'), ok=True),
+    Case("admin_remote_allowed", base(extra=f'[admin]\nlisten = "*:{free_port()}"\nallow_remote = true\n'),
+         ok=True),
+    Case("admin_bad_listen", base(extra='[admin]\nlisten = "127.0.0.1:99999"  # @here\n'),
+         key=key_path("admin", "listen"), texts=["99999"]),
+    Case("admin_listen_not_a_string", base(extra='[admin]\nlisten = 18001  # @here\n'),
+         key=key_path("admin", "listen"), texts=["string"]),
+    Case("admin_without_listen", base(extra='[admin]  # @here\n'), key=key_path("admin", "listen"),
+         texts=["missing"], any_column=True),
+    Case("admin_remote_refused", base(extra=f'[admin]\nlisten = "0.0.0.0:{free_port()}"  # @here\n'),
+         key=key_path("admin", "listen"), texts=["loopback", "allow_remote"]),
+    Case("admin_unknown_key", base(extra='[admin]\nlisten = "127.0.0.1:18001"\nport = 1  # @here\n'),
+         key=key_path("admin", "port"), texts=["unknown"]),
+    _admin_on_listener_address(),
+]
 CASES += [Case(f"profile_{name}", os.path.join(SOURCE_DIR, "conf.d", f"{name}.toml"), ok=True)
           for name in ("reverse", "lb", "backends")]
 

@@ -20,7 +20,7 @@ from proxyd_harness import (Backend, Proxyd, TestSkip, config_head, die_with_par
                             on_exit, port_accepts, run_test, upstream, workdir, write_file)
 
 
-def start_nginx(folder, port, backend_port):
+def start_nginx(folder, port, backend_port, extra_http="", extra_server=""):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(nginx):
         raise TestSkip("nginx is not installed")
@@ -39,13 +39,14 @@ http {
     scgi_temp_path %(f)s/tmp/scgi;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
+    %(h)s
     upstream echo { server 127.0.0.1:%(b)d; keepalive 8; }
     server {
         listen 127.0.0.1:%(p)d;
-        location / { proxy_pass http://echo; }
+        location / { proxy_pass http://echo; }%(s)s
     }
 }
-""" % {"f": folder, "p": port, "b": backend_port})
+""" % {"f": folder, "p": port, "b": backend_port, "h": extra_http, "s": extra_server})
     proc = subprocess.Popen([nginx, "-p", folder, "-e", os.path.join(folder, "nginx-error.log"), "-c", conf,
                              "-g", "daemon off;"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)

@@ -122,10 +122,11 @@ def run_test(main):
         print("FAIL: %s: proxyd binary not found at %s (set PROXYD_BIN)" % (name, PROXYD_BIN))
         sys.exit(1)
     status = 1
+    passed = False
     try:
         main()
         status = 0
-        print("PASS: %s" % name, flush=True)
+        passed = True
     except TestSkip as reason:
         status = 0
         print("SKIP: %s" % reason, flush=True)
@@ -140,6 +141,16 @@ def run_test(main):
         for proxyd in _proxyds:
             proxyd.dump_output()
     _run_cleanups()
+    # Under ASan/UBSan a finding goes to proxyd's stderr, and LeakSanitizer's only when proxyd
+    # exits (the cleanups above stopped it with SIGTERM): a report fails the test even when every
+    # check passed.
+    for proxyd in _proxyds:
+        report = sanitizer_report(proxyd.stderr_text())
+        if report:
+            print("FAIL: %s: sanitizer report in %s:\n%s" % (name, proxyd.stderr_path, report), flush=True)
+            status = 1
+    if passed and status == 0:
+        print("PASS: %s" % name, flush=True)
     for path in _workdirs:
         if status == 0:
             shutil.rmtree(path, ignore_errors=True)
@@ -147,6 +158,18 @@ def run_test(main):
             print("kept for inspection: %s" % path)
     sys.stdout.flush()
     sys.exit(status)
+
+
+SANITIZER_MARKERS = ("ERROR: LeakSanitizer", "ERROR: AddressSanitizer", "runtime error:")
+
+
+def sanitizer_report(text):
+    """The sanitizer report in a process's stderr (from its first marker line), or ""."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if any(marker in line for marker in SANITIZER_MARKERS):
+            return "\n".join(lines[i:i + 40])
+    return ""
 
 
 # ---- ports ---------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def main():
     version = subprocess.run([chromium, "--version"], capture_output=True, timeout=30).stdout.decode().strip()
     note("using %s (%s)" % (chromium, version))
 
-    require_ports_free([FRONT, 8888, 8889, 8890])
+    require_ports_free([FRONT, 18001, 8888, 8889, 8890])
     folder = workdir("browser")
     proxyd = Proxyd(os.path.join(CONF_DIR, "reverse.toml"), folder, cwd=SOURCE_DIR)
     proxyd.start([FRONT, 8888, 8889, 8890])

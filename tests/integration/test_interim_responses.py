@@ -5,13 +5,21 @@ A backend that answers 100 Continue: the client, which waits for it before sendi
 receives it through proxyd, sends the body, and gets the final response; the backend received the
 whole body. A backend that sends 103 Early Hints before its 200: an HTTP/1.1 client receives the
 103 with its Link field, then the 200, and the connection stays in step (a next request on it is
-answered normally). An HTTP/1.0 client, which cannot take interim responses, gets only the final."""
+answered normally). An HTTP/1.0 client, which cannot take interim responses, gets only the final.
+A backend that never sends 100: the client sends its body after its own wait and proxyd forwards
+it. A backend that answers 401 before the body: the client gets the 401 and its connection is
+closed (the unread body is never taken for a request). An expectation other than 100-continue:
+417, and nothing reaches the backend."""
 
 import json
 import os
+import socket
 
 from proxyd_harness import (Backend, Client, Proxyd, Reader, check, check_equal, config_head, free_ports, listener,
                             run_test, upstream, workdir, write_file)
+
+
+SEEN = []  # targets the backend received
 
 
 def interim_backend(conn, conn_id):
@@ -20,7 +28,11 @@ def interim_backend(conn, conn_id):
         start, headers = reader.read_head()
         names = {n.lower(): v for n, v in headers}
         target = start.split(" ")[1]
-        if names.get("expect", "").lower() == "100-continue":
+        SEEN.append(target)
+        if target == "/deny":
+            conn.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+            return  # the body is never read
+        if names.get("expect", "").lower() == "100-continue" and target != "/no-continue":
             conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = reader.read_exact(int(names.get("content-length", "0")))
         if target == "/hints":
@@ -66,6 +78,43 @@ def main():
         client.send(b"GET /hints HTTP/1.0\r\nHost: example.test\r\n\r\n")
         response = client.read_response()
         check_equal(response.status, 200, "an HTTP/1.0 client gets no interim response, only the final one")
+
+    body = b"sent without waiting any longer"
+    with Client(port, timeout=5) as client:
+        client.send(b"POST /no-continue HTTP/1.1\r\nHost: example.test\r\nExpect: 100-continue\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body))
+        client.sock.settimeout(1.0)
+        try:
+            early = client.sock.recv(1)
+        except socket.timeout:
+            early = None
+        check_equal(early, None, "Expect: 100-continue to a backend that sends no 100: nothing arrives meanwhile")
+        client.sock.settimeout(5)
+        client.send(body)  # as a client does when its wait for 100 runs out
+        final = client.read_response()
+        check_equal(final.status, 200, "the body sent after the client's own wait is forwarded: 200")
+        check_equal(json.loads(final.body)["body"], body.decode(), "and the backend got the whole body")
+
+    with Client(port, timeout=5) as client:
+        client.send(b"POST /deny HTTP/1.1\r\nHost: example.test\r\nExpect: 100-continue\r\n"
+                    b"Content-Length: 100000\r\n\r\n")
+        response = client.read_response()
+        check_equal(response.status, 401, "a final response before the body (401) is relayed")
+        check("close" in response.connection_tokens(), "with Connection: close (the body was never read)",
+              str(response.headers))
+        check(client.closed_by_peer(5), "and the client connection then closes")
+
+    before = len(SEEN)
+    with Client(port, timeout=5) as client:
+        client.send(b"POST /odd HTTP/1.1\r\nHost: example.test\r\nExpect: something-else\r\n"
+                    b"Content-Length: 2\r\n\r\nhi")
+        response = client.read_response()
+        check_equal(response.status, 417, "an expectation other than 100-continue: 417")
+        check(client.closed_by_peer(5), "417 closes the connection (the body was not read)")
+    check_equal(SEEN[before:], [], "the 417 request never reaches the backend")
+    with Client(port, timeout=5) as client:
+        response = client.request("GET", "/still-fine")
+        check_equal(json.loads(response.body)["target"], "/still-fine", "proxyd keeps serving afterwards")
 
 
 if __name__ == "__main__":

@@ -4,14 +4,16 @@ over web1..web5 (9001..9005). 5000 requests: all 200, exactly 1000 per backend, 
 one access-log line per request naming the peer that served it."""
 
 import collections
+import json
 import os
 import threading
 import time
 
 from proxyd_harness import (CONF_DIR, SOURCE_DIR, WWW_DIR, Client, Proxyd, TestFailure, access_log_entries, check,
-                            check_equal, note, read_file, require_ports_free, run_test, workdir)
+                            check_equal, get, note, read_file, require_ports_free, run_test, workdir)
 
 FRONT = 44444
+ADMIN = 19444  # [admin] listen
 PEERS = {"web%d" % n: "127.0.0.1:%d" % (9000 + n) for n in range(1, 6)}
 TOTAL = 5000
 SEQUENTIAL = 1000   # on one keep-alive connection, to see the rotation
@@ -77,10 +79,10 @@ def fresh_connections(count):
 
 
 def main():
-    require_ports_free([FRONT] + [9000 + n for n in range(1, 6)])
+    require_ports_free([FRONT, ADMIN] + [9000 + n for n in range(1, 6)])
     folder = workdir("lb")
     proxyd = Proxyd(os.path.join(CONF_DIR, "lb.toml"), folder, cwd=SOURCE_DIR)
-    proxyd.start([FRONT] + [9000 + n for n in range(1, 6)])
+    proxyd.start([FRONT, ADMIN] + [9000 + n for n in range(1, 6)])
     page = read_file(os.path.join(WWW_DIR, "default", "index.html"))
     started = time.monotonic()
     deadline = started + DEADLINE
@@ -101,6 +103,9 @@ def main():
     counts = collections.Counter(names)
     check_equal(dict(sorted(counts.items())), {name: TOTAL // 5 for name in sorted(PEERS)},
                 "requests per backend (X-Backend)")
+    status = json.loads(get(ADMIN, "/status.json").body)
+    check_equal({p["address"]: p["requests"] for u in status["upstreams"] for p in u["peers"]},
+                {peer: TOTAL // 5 for peer in PEERS.values()}, "the admin listener's requests per peer")
 
     check_equal(proxyd.stop(), 0, "proxyd exit code after SIGTERM")
     entries = access_log_entries(proxyd.stderr_text())

@@ -13,6 +13,7 @@ from proxyd_harness import (CONF_DIR, HOST, SOURCE_DIR, WWW_DIR, Client, Proxyd,
                             workdir)
 
 FRONT = 18000
+ADMIN = 18001  # [admin] listen
 BACKENDS = (8888, 8889, 8890)
 IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
                          r"\d{4} \d{2}:\d{2}:\d{2} GMT$")
@@ -170,10 +171,10 @@ def access_log(proxyd):
 
 
 def main():
-    require_ports_free((FRONT,) + BACKENDS)
+    require_ports_free((FRONT, ADMIN) + BACKENDS)
     folder = workdir("reverse")
     proxyd = Proxyd(os.path.join(CONF_DIR, "reverse.toml"), folder, cwd=SOURCE_DIR)
-    proxyd.start((FRONT,) + BACKENDS)
+    proxyd.start((FRONT, ADMIN) + BACKENDS)
     with_curl(folder)
     with_http_client()
     head_requests()

@@ -28,7 +28,7 @@ fi
 step() { echo "=== $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-profile_ports=(18000 8888 8889 8890)
+profile_ports=(18000 18001 8888 8889 8890)
 profile_lock=${TMPDIR:-/tmp}/proxyd-integration-profile-ports.lock
 work=$(mktemp -d "${TMPDIR:-/tmp}/proxyd-package-test.XXXXXX")
 pids=()
@@ -221,6 +221,9 @@ check_get http://127.0.0.1:18000/ 200 text/html /usr/share/proxyd/www/default/in
 check_get http://127.0.0.1:18000/images/photo.jpg 200 image/jpeg /usr/share/proxyd/www/images/photo.jpg
 check_get http://127.0.0.1:18000/pdf/report.pdf 200 application/pdf /usr/share/proxyd/www/pdf/report.pdf
 check_get http://127.0.0.1:18000/no-such-page 404 ""
+check_get http://127.0.0.1:18001/metrics 200 "text/plain; version=0.0.4"
+grep -q '^proxyd_requests_total{listener="reverse",target="images",code="2xx"} 1$' "$work/body" ||
+  fail "the installed reverse profile's /metrics does not count the GET /images/photo.jpg"
 stop_proxyd "$reverse_pid"
 grep -q 'upstream=' "$work/reverse.log" || fail "no access-log line from the installed reverse profile"
 flock -u 9

@@ -40,3 +40,17 @@ TEST_CASE("status codes carry their RFC 9110 reason phrases", "[http]") {
     CHECK(status_text(504) == "Gateway Timeout");
     CHECK(status_text(799) == "Unknown");
 }
+
+TEST_CASE("a response field name must be a token", "[http]") {
+    auto head_with = [](std::string_view name) {
+        MessageHead head;
+        head.append_header_name(name);
+        head.end_header_name();
+        head.append_header_value("v");
+        return head;
+    };
+    CHECK(field_names_are_tokens(head_with("X-Ok_1.2~")));
+    CHECK_FALSE(field_names_are_tokens(head_with("X-A "))); // whitespace before the colon
+    CHECK_FALSE(field_names_are_tokens(head_with("X(A)")));
+    CHECK_FALSE(field_names_are_tokens(head_with("")));
+}

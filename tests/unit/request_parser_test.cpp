@@ -237,3 +237,26 @@ TEST_CASE("the head limits answer 414, 431 and 413", "[http][parser]") {
         CHECK(h.events.body == "abc");
     }
 }
+
+TEST_CASE("a request after an upgrade request is parsed as the next request", "[http][parser]") {
+    // The upgrade was refused or ignored: what follows on the connection is HTTP again.
+    Harness h;
+    std::string input = "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                        "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK(h.feed_all(input) == RequestParser::Result::kMessageEnd);
+    REQUIRE(h.events.targets.size() == 2);
+    CHECK(h.events.targets[1] == "/next");
+    CHECK(h.events.completed == 2);
+}
+
+TEST_CASE("an expectation other than 100-continue earns 417", "[http][parser]") {
+    Harness h;
+    CHECK(h.feed_all("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx") ==
+          RequestParser::Result::kMessageEnd);
+    Harness other;
+    CHECK(other.feed_all(
+              "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, x-fast\r\nContent-Length: 1\r\n\r\nx") ==
+          RequestParser::Result::kError);
+    CHECK(other.parser.error_status() == 417);
+    CHECK(other.events.targets.empty()); // refused before the request reached anyone
+}

@@ -74,6 +74,7 @@ struct LimitsConfig {
     uint32_t max_headers = 100;
     uint64_t max_body_bytes = 0;          // 0 = unlimited
     Duration header_timeout{10000};       // to receive a whole request head
+    Duration body_timeout{60000};         // between two reads of a request body
     Duration keepalive_timeout{75000};    // idle client connection
     Duration send_timeout{60000};         // between two successful writes to a client
     Duration shutdown_timeout{10000};     // grace period on SIGTERM/SIGINT
@@ -88,11 +89,20 @@ struct LogConfig {
     int level = 2;                 // proxyd_log_level
 };
 
+// The admin listener (/metrics, /status); off unless [admin] listen is set.
+struct AdminConfig {
+    bool enabled = false;
+    std::string listen_text;
+    NetAddress address;
+    bool allow_remote = false; // a non-loopback listen address is refused without it
+};
+
 struct Config {
     std::string path; // the config file, absolute
     unsigned workers = 1;
     LogConfig log;
     LimitsConfig limits;
+    AdminConfig admin;
     // Declaration order matters for destruction: instances before the modules they came from.
     PluginRegistry plugins;
     std::vector<UpstreamConfig> upstreams;

@@ -146,7 +146,9 @@ class Loader {
     }
 
     void load_root(const toml::table &root) {
-        check_keys(root, "", {"workers", "plugin_dir", "log", "limits", "plugins", "handlers", "upstreams", "listeners"});
+        check_keys(root, "",
+                   {"workers", "plugin_dir", "log", "limits", "admin", "plugins", "handlers", "upstreams",
+                    "listeners"});
         load_workers(root);
         if (auto dir = get_string(root, "plugin_dir", "")) plugin_dir_ = resolve_path(*dir);
         if (const auto *log = typed<toml::table>(root, "log", "", "a table")) load_log(*log);
@@ -182,6 +184,40 @@ class Loader {
         } else {
             error_at(listeners, "listeners", "must be an array of tables ([[listeners]])");
         }
+        if (const auto *admin = typed<toml::table>(root, "admin", "", "a table")) load_admin(*admin);
+    }
+
+    void load_admin(const toml::table &t) {
+        check_keys(t, "admin", {"listen", "allow_remote"});
+        auto &a = config_->admin;
+        if (auto v = get_bool(t, "allow_remote", "admin")) a.allow_remote = *v;
+        auto listen = get_string(t, "listen", "admin");
+        if (!listen) {
+            if (!t.get("listen"))
+                error_at(&t, "admin.listen", "missing: the address to listen on, e.g. \"127.0.0.1:18001\"");
+            return;
+        }
+        std::string why;
+        if (!parse_net_address(*listen, a.address, why)) {
+            error_at(t.get("listen"), "admin.listen", "\"" + *listen + "\": " + why);
+            return;
+        }
+        // The pages name every backend and config path: not for the world unless asked for.
+        if (!a.address.is_loopback() && !a.allow_remote) {
+            error_at(t.get("listen"), "admin.listen",
+                     "\"" + *listen +
+                         "\" is not a loopback address; set admin.allow_remote = true to expose "
+                         "the admin pages beyond this host");
+            return;
+        }
+        for (const auto &l : config_->listeners)
+            if (l.address == a.address) {
+                error_at(t.get("listen"), "admin.listen",
+                         "\"" + *listen + "\" is already used by listener '" + l.name + "'");
+                return;
+            }
+        a.listen_text = *listen;
+        a.enabled = true;
     }
 
     void load_workers(const toml::table &root) {
@@ -215,8 +251,10 @@ class Loader {
 
     void load_limits(const toml::table &t) {
         const std::string w = "limits";
-        check_keys(t, w, {"max_header_size", "max_headers", "max_body_size", "header_timeout", "keepalive_timeout",
-                          "send_timeout", "shutdown_timeout", "max_connections", "allow_bare_lf", "keepalive_requests"});
+        check_keys(t, w,
+                   {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
+                    "keepalive_timeout", "send_timeout", "shutdown_timeout", "max_connections",
+                    "allow_bare_lf", "keepalive_requests"});
         auto &l = config_->limits;
         if (auto v = get_int(t, "max_header_size", w, 1024, 1 << 24)) l.max_header_bytes = size_t(*v);
         if (auto v = get_int(t, "max_headers", w, 1, 10000)) l.max_headers = uint32_t(*v);
@@ -225,6 +263,7 @@ class Loader {
         if (auto v = get_bool(t, "allow_bare_lf", w)) l.allow_bare_lf = *v;
         if (auto v = get_int(t, "keepalive_requests", w, 0, UINT32_MAX)) l.keepalive_requests = uint32_t(*v);
         get_duration(t, "header_timeout", w, l.header_timeout);
+        get_duration(t, "body_timeout", w, l.body_timeout);
         get_duration(t, "keepalive_timeout", w, l.keepalive_timeout);
         get_duration(t, "send_timeout", w, l.send_timeout);
         get_duration(t, "shutdown_timeout", w, l.shutdown_timeout);

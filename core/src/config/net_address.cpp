@@ -93,4 +93,17 @@ bool parse_net_address(std::string_view text, NetAddress &out, std::string &erro
     return true;
 }
 
+bool NetAddress::is_loopback() const {
+    if (family() == AF_INET) {
+        uint32_t ip = ntohl(reinterpret_cast<const sockaddr_in *>(&storage)->sin_addr.s_addr);
+        return (ip >> 24) == 127;
+    }
+    if (family() == AF_INET6) {
+        const in6_addr &ip = reinterpret_cast<const sockaddr_in6 *>(&storage)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(&ip)) return true;
+        return IN6_IS_ADDR_V4MAPPED(&ip) && ip.s6_addr[12] == 127;
+    }
+    return false;
+}
+
 } // namespace proxyd

@@ -19,6 +19,8 @@ struct NetAddress {
     // "127.0.0.1:8080" / "[::1]:8080"
     std::string to_string() const;
     bool operator==(const NetAddress &other) const;
+    // 127.0.0.0/8 or ::1 (and ::ffff:127.x): reachable from this host only.
+    bool is_loopback() const;
 };
 
 // Parses host:port; the host may be a name (resolved now, first IPv4/IPv6 answer) or '*' (any).

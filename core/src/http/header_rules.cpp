@@ -46,6 +46,19 @@ void split_tokens(std::string_view value, std::vector<std::string_view> &out) {
     }
 }
 
+bool field_names_are_tokens(const MessageHead &head) {
+    static constexpr std::string_view kTokenSymbols = "!#$%&'*+-.^_`|~";
+    for (size_t i = 0; i < head.header_count(); ++i) {
+        std::string_view name = head.header_name(i);
+        if (name.empty()) return false;
+        for (char ch : name) {
+            bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+            if (!alnum && kTokenSymbols.find(ch) == std::string_view::npos) return false;
+        }
+    }
+    return true;
+}
+
 bool must_drop_when_forwarding(std::string_view name, const std::vector<std::string_view> &connection_tokens) {
     if (is_hop_by_hop(name)) return true;
     for (auto t : connection_tokens)

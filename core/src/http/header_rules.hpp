@@ -2,6 +2,8 @@
 // must not be forwarded, including those the Connection header names.
 #pragma once
 
+#include "http/message_head.hpp"
+
 #include <string_view>
 #include <vector>
 
@@ -14,6 +16,10 @@ bool is_hop_by_hop(std::string_view name);
 
 // The comma-separated tokens of a Connection header value, trimmed (e.g. "close", "X-Foo").
 void split_tokens(std::string_view value, std::vector<std::string_view> &out);
+
+// Every field name of head is a token (RFC 9110 §5.1): no whitespace before a colon, no
+// separators.
+bool field_names_are_tokens(const MessageHead &head);
 
 // True when name is hop-by-hop or listed in connection_tokens.
 bool must_drop_when_forwarding(std::string_view name, const std::vector<std::string_view> &connection_tokens);

@@ -70,12 +70,6 @@ RequestParser::Result RequestParser::execute(const char *data, size_t len) {
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
         const char *pos = llhttp_get_error_pos(&parser_);
         consumed_ = pos ? static_cast<size_t>(pos - data) : len;
-        if (err == HPE_PAUSED_UPGRADE) {
-            // Upgrade is never forwarded (it is hop-by-hop), so the request is served as plain
-            // HTTP and the bytes after it are the next request, parsed once this one is done.
-            llhttp_resume_after_upgrade(&parser_);
-            llhttp_pause(&parser_);
-        }
         paused_ = true;
         return Result::kMessageEnd;
     }
@@ -95,7 +89,13 @@ void RequestParser::reset() {
     chunk_extension_bytes_ = 0;
     error_status_ = 0;
     scanner_.reset();
-    if (paused_) {
+    if (paused_ && parser_.upgrade) {
+        // After an upgrade request llhttp, once resumed, would report the upgrade instead of
+        // parsing on. The bytes after it are either the next request (the upgrade was refused or
+        // ignored) or never reach this parser (a tunnel took the connection): start afresh.
+        llhttp_reset(&parser_);
+        paused_ = false;
+    } else if (paused_) {
         llhttp_resume(&parser_);
         paused_ = false;
     }
@@ -163,6 +163,7 @@ int RequestParser::on_headers_complete(llhttp_t *p) {
     if (max_body && self->content_length_ > 0 && static_cast<uint64_t>(self->content_length_) > max_body)
         return self->refuse(413);
     if (!self->validate_request_line()) return self->refuse(400);
+    if (!self->expectation_met()) return self->refuse(417);
     self->events_.on_request_head();
     return 0;
 }
@@ -219,6 +220,17 @@ int RequestParser::check_transfer_coding() const {
         unknown = true;
     }
     return unknown ? 501 : 0;
+}
+
+// RFC 9110 §10.1.1: 100-continue is the only expectation defined; a proxy that passed another on
+// could not know whether the backend meets it, so it is refused (417) here.
+bool RequestParser::expectation_met() const {
+    std::vector<std::string_view> members;
+    for (size_t i = 0; i < head_.header_count(); ++i)
+        if (iequals(head_.header_name(i), "expect")) split_tokens(head_.header_value(i), members);
+    for (auto member : members)
+        if (!iequals(member, "100-continue")) return false;
+    return true;
 }
 
 // Fills view_ from the parsed head. False for a target form this proxy does not serve or a

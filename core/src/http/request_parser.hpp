@@ -76,7 +76,7 @@ class RequestParser {
     // Forgets the current request and gets ready for the next one on the same connection.
     void reset();
 
-    // The status that answers the last error (400, 413, 414, 431, 501, 505), and why, for logs.
+    // The status that answers the last error (400, 413, 414, 417, 431, 501, 505), and why, for logs.
     int error_status() const { return error_status_; }
     std::string error_text() const;
 
@@ -108,6 +108,7 @@ class RequestParser {
     int check_head_size(size_t size);
     int check_transfer_coding() const;
     bool validate_request_line();
+    bool expectation_met() const;
 
     const RequestLimits &limits_;
     Events &events_;

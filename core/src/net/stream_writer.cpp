@@ -69,9 +69,10 @@ int StreamWriter::write(const uv_buf_t *bufs, size_t count) {
 void StreamWriter::on_written(uv_write_t *req, int status) {
     auto *first = static_cast<WriteBlocks::Block *>(req->data);
     StreamWriter *self = first->writer;
-    self->queued_ -= first->chain_bytes;
+    size_t bytes = first->chain_bytes;
+    self->queued_ -= bytes;
     self->blocks_.give_chain(first);
-    self->listener_.on_write_done(status);
+    self->listener_.on_write_done(status, bytes);
 }
 
 } // namespace proxyd

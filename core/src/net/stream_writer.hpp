@@ -16,8 +16,9 @@ class StreamWriter {
   public:
     class Listener {
       public:
-        // A queued chain finished (status 0) or failed; queued_bytes() is already updated.
-        virtual void on_write_done(int status) = 0;
+        // A queued chain of bytes finished (status 0) or failed; queued_bytes() is already
+        // updated.
+        virtual void on_write_done(int status, size_t bytes) = 0;
 
       protected:
         ~Listener() = default;

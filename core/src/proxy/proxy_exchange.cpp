@@ -2,6 +2,7 @@
 
 #include "http/header_rules.hpp"
 #include "http/status_text.hpp"
+#include "proxy/tunnel.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
@@ -59,6 +60,7 @@ ProxyExchange::~ProxyExchange() {
 
 void ProxyExchange::start() {
     client_keep_alive_ = client_->wants_keep_alive();
+    upgrade_ = wants_upgrade(*client_);
     try_next_peer();
 }
 
@@ -69,6 +71,7 @@ void ProxyExchange::try_next_peer() {
     if (peer < 0) {
         client_->worker().logger().error("upstream " + pool_.config().name + ": no peer available for " +
                                          std::string(client_->head().target()));
+        pool_.metrics().gateway_error(502);
         client_->send_error(502, !request_complete_);
         return;
     }
@@ -187,6 +190,7 @@ std::string ProxyExchange::build_request_head() const {
         if (!prior_via.empty()) out.append(prior_via).append(", ");
         out.append(request.http_minor == 0 ? "1.0" : "1.1").append(" proxyd\r\n");
     }
+    if (upgrade_) out.append(upgrade_request_fields(head));
     if (c.request_chunked())
         out.append("Transfer-Encoding: chunked\r\n");
     else if (c.request_content_length() >= 0)
@@ -253,6 +257,10 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
         in_parser_ = false;
     }
     flush_to_client();
+    if (switched_ && (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)) {
+        const char *rest = llhttp_get_error_pos(&parser_);
+        return start_tunnel(rest ? rest : data + len, data + len);
+    }
     if (err == HPE_PAUSED) {
         // The response ended; bytes after it mean the peer is out of step: never reuse it.
         const char *pos = llhttp_get_error_pos(&parser_);
@@ -319,7 +327,11 @@ int ProxyExchange::on_header_value(llhttp_t *p, const char *at, size_t len) {
 int ProxyExchange::on_headers_complete(llhttp_t *p) {
     ProxyExchange *self = self_of(p);
     int status = p->status_code;
-    if (status == 101) return HPE_USER; // we never asked for an upgrade
+    // llhttp 8.1 lets whitespace before a colon pass in fields it does not interpret; relayed,
+    // such a name is read differently by the parsers after us.
+    if (!field_names_are_tokens(self->response_)) return HPE_USER;
+    // A 101 is an answer only to an upgrade the client asked for.
+    if (status == 101) return self->upgrade_ ? self->switch_protocols() : HPE_USER;
     if (status >= 100 && status < 200) {
         // Interim response (100 Continue, 103 Early Hints): relay it to HTTP/1.1 clients and go
         // on reading the final one (RFC 9110 §15.2).
@@ -349,7 +361,9 @@ int ProxyExchange::send_response_head() {
     else if (upstream_length) client_framing_ = Framing::ContentLength;
     else if (c.http_minor() >= 1) client_framing_ = Framing::Chunked;
     else client_framing_ = Framing::UntilClose;
-    if (client_framing_ == Framing::UntilClose) client_keep_alive_ = false;
+    // A response before the whole request body (a 401 or 413 to Expect: 100-continue) ends with
+    // the connection: the unread rest of the body could not be told from a next request.
+    if (client_framing_ == Framing::UntilClose || !request_complete_) client_keep_alive_ = false;
 
     std::vector<std::string_view> connection_tokens;
     for (size_t i = 0; i < response_.header_count(); ++i)
@@ -398,6 +412,34 @@ int ProxyExchange::send_response_head() {
     return head_request ? 1 : 0;
 }
 
+int ProxyExchange::switch_protocols() {
+    std::string head = switching_protocols_head(response_);
+    if (head.empty()) return HPE_USER;
+    pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
+    switched_ = head_sent_ = true;
+    client_framing_ = Framing::None;
+    client_->record().status = client_->record().upstream_status = 101;
+    to_client_.own(head);
+    return 0;
+}
+
+void ProxyExchange::start_tunnel(const char *rest, const char *end) {
+    UpstreamConnection *upstream = upstream_;
+    upstream_ = nullptr;
+    upstream_paused_ = false;
+    tunnel_ = std::make_unique<Tunnel>(*client_, *upstream,
+                                       static_cast<uint64_t>(pool_.config().read_timeout.count()));
+    tunnel_->start({rest, static_cast<size_t>(end - rest)});
+}
+
+void ProxyExchange::on_tunnel_bytes(std::string_view data) {
+    if (tunnel_) tunnel_->from_client(data);
+}
+
+void ProxyExchange::on_tunnel_client_ended() {
+    if (tunnel_) tunnel_->client_ended();
+}
+
 int ProxyExchange::on_body(llhttp_t *p, const char *at, size_t len) {
     ProxyExchange *self = self_of(p);
     // The piece itself is sound and is relayed; a wrong CRLF after it fails the response, which
@@ -442,6 +484,7 @@ void ProxyExchange::flush_to_client() {
 }
 
 void ProxyExchange::on_client_drained() {
+    if (tunnel_) return tunnel_->client_drained();
     if (upstream_paused_ && upstream_ && client_->queued_bytes() <= ClientConnection::kLowWater) {
         upstream_paused_ = false;
         upstream_->read_start();
@@ -496,7 +539,9 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
         return try_next_peer();
     }
     client_->record().upstream_status = 0;
-    client_->send_error(outcome == PROXYD_OUTCOME_TIMEOUT ? 504 : 502, !request_complete_);
+    int status = outcome == PROXYD_OUTCOME_TIMEOUT ? 504 : 502;
+    pool_.metrics().gateway_error(status);
+    client_->send_error(status, !request_complete_);
 }
 
 bool ProxyExchange::on_client_gone() {

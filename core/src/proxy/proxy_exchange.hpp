@@ -20,6 +20,7 @@
 namespace proxyd {
 
 class ClientConnection;
+class Tunnel;
 class UpstreamPool;
 
 class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
@@ -33,6 +34,8 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     void on_request_complete() override;
     void on_client_drained() override;
     bool on_client_gone() override;
+    void on_tunnel_bytes(std::string_view data) override;
+    void on_tunnel_client_ended() override;
 
   private:
     enum class Framing { None, ContentLength, Chunked, UntilClose };
@@ -63,6 +66,8 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     static int on_message_complete(llhttp_t *p);
     static const llhttp_settings_t &parser_settings();
     int send_response_head();
+    int switch_protocols();
+    void start_tunnel(const char *rest, const char *end);
     // Sends what one upstream read produced for the client (interim responses, the head, body
     // bytes, the chunked terminator) as one write, then applies backpressure.
     void flush_to_client();
@@ -88,6 +93,9 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     bool client_keep_alive_ = false;
     bool upstream_paused_ = false;
     bool in_parser_ = false;
+    bool upgrade_ = false;  // the client asked to switch protocols; forwarded as asked
+    bool switched_ = false; // the backend agreed (101): the rest is the tunnel's
+    std::unique_ptr<Tunnel> tunnel_;
 };
 
 } // namespace proxyd

@@ -12,6 +12,7 @@ UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer)
     tcp_.data = this;
     uv_timer_init(loop, &timer_);
     timer_.data = this;
+    pool.metrics().peers[peer].open.add();
 }
 
 int UpstreamConnection::connect(Owner *owner, uint64_t timeout_ms) {
@@ -63,13 +64,20 @@ void UpstreamConnection::send(std::string_view data) {
     (void)writer_.write(&buf, 1);
 }
 
-void UpstreamConnection::on_write_done(int status) {
+void UpstreamConnection::on_write_done(int status, size_t) {
     if (closing_ || !owner_) return;
     if (status < 0) {
         owner_->on_upstream_closed(status);
         return;
     }
     owner_->on_upstream_write_done();
+}
+
+void UpstreamConnection::shutdown_write() {
+    if (closing_) return;
+    auto *req = new uv_shutdown_t;
+    auto done = [](uv_shutdown_t *r, int) { delete r; };
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), done) != 0) delete req;
 }
 
 void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
@@ -122,6 +130,7 @@ void UpstreamConnection::close() {
     if (closing_) return;
     closing_ = true;
     owner_ = nullptr;
+    pool_.metrics().peers[peer_].open.sub();
     auto on_closed = [](uv_handle_t *h) {
         auto *self = static_cast<UpstreamConnection *>(h->data);
         if (--self->handles_open_ == 0) delete self;

@@ -40,6 +40,10 @@ class UpstreamConnection final : private StreamWriter::Listener {
     int connect(Owner *owner, uint64_t timeout_ms);
     // Takes an idle connection out of the pool for owner.
     void attach(Owner *owner);
+    // Another owner takes over a connection in use (a proxy exchange hands it to a tunnel).
+    void change_owner(Owner *owner) { owner_ = owner; }
+    // Half-closes: the peer reads EOF once the queued writes are out; reading goes on.
+    void shutdown_write();
     // Back to the pool's idle list (the pool closes it if it has no room).
     void park(uint64_t idle_timeout_ms);
 
@@ -60,7 +64,7 @@ class UpstreamConnection final : private StreamWriter::Listener {
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
     void on_idle_event();
-    void on_write_done(int status) override;
+    void on_write_done(int status, size_t bytes) override;
 
     UpstreamPool &pool_;
     size_t peer_;

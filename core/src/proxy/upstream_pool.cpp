@@ -7,8 +7,10 @@
 
 namespace proxyd {
 
-UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state)
-    : worker_(worker), config_(config), balancer_state_(balancer_state), peers_(config.peers.size()) {
+UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state,
+                           UpstreamMetrics &metrics)
+    : worker_(worker), config_(config), balancer_state_(balancer_state), metrics_(metrics),
+      peers_(config.peers.size()) {
     for (const auto &p : config.peers)
         views_.push_back(proxyd_peer{{p.address_text.data(), p.address_text.size()}, p.weight, false});
 }
@@ -40,6 +42,7 @@ UpstreamConnection *UpstreamPool::take_idle(size_t peer) {
     // Most recently parked first: it is the least likely to have been closed by the peer.
     UpstreamConnection *c = idle.back();
     idle.pop_back();
+    metrics_.peers[peer].idle.set(idle.size());
     return c;
 }
 
@@ -50,21 +53,26 @@ void UpstreamPool::put_idle(UpstreamConnection *connection) {
         return;
     }
     idle.push_back(connection);
+    metrics_.peers[connection->peer()].idle.set(idle.size());
     connection->park(static_cast<uint64_t>(config_.keepalive_timeout.count()));
 }
 
 void UpstreamPool::forget_idle(UpstreamConnection *connection) {
     auto &idle = peers_[connection->peer()].idle;
     idle.erase(std::remove(idle.begin(), idle.end(), connection), idle.end());
+    metrics_.peers[connection->peer()].idle.set(idle.size());
 }
 
 void UpstreamPool::record_outcome(size_t peer, proxyd_outcome outcome) {
     PeerState &p = peers_[peer];
+    metrics_.peers[peer].outcome(outcome);
     if (outcome == PROXYD_OUTCOME_SUCCESS) {
         p.fails = 0;
     } else if (config_.max_fails > 0 && ++p.fails >= config_.max_fails) {
         p.down_until_ms = uv_now(worker_.loop()) + static_cast<uint64_t>(config_.fail_timeout.count());
         p.fails = 0;
+        metrics_.peers[peer].down_until_ns.set(uv_hrtime() +
+                                               static_cast<uint64_t>(config_.fail_timeout.count()) * 1000000);
         worker_.logger().warn("upstream " + config_.name + " " + config_.peers[peer].address_text +
                                ": marked down for " + std::to_string(config_.fail_timeout.count()) + " ms");
     }
@@ -74,6 +82,8 @@ void UpstreamPool::record_outcome(size_t peer, proxyd_outcome outcome) {
 
 void UpstreamPool::close_all_idle() {
     closed_ = true;
+    for (auto &m : metrics_.peers)
+        m.idle.set(0);
     for (auto &p : peers_) {
         std::vector<UpstreamConnection *> idle;
         idle.swap(p.idle);

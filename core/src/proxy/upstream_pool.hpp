@@ -3,6 +3,7 @@
 // state. Worker thread only.
 #pragma once
 
+#include "admin/metrics.hpp"
 #include "config/config.hpp"
 
 #include <proxyd/plugin.h>
@@ -15,7 +16,8 @@ class Worker;
 
 class UpstreamPool {
   public:
-    UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state);
+    UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state,
+                 UpstreamMetrics &metrics);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool &) = delete;
     UpstreamPool &operator=(const UpstreamPool &) = delete;
@@ -23,6 +25,7 @@ class UpstreamPool {
     Worker &worker() { return worker_; }
     const UpstreamConfig &config() const { return config_; }
     size_t peer_count() const { return peers_.size(); }
+    UpstreamMetrics &metrics() { return metrics_; }
 
     // The balancer's choice among peers not yet tried (tried has peer_count() entries), or -1.
     // When every untried peer is marked down they are offered anyway: a pool that refuses every
@@ -45,6 +48,7 @@ class UpstreamPool {
     Worker &worker_;
     const UpstreamConfig &config_;
     void *balancer_state_;
+    UpstreamMetrics &metrics_;
     std::vector<PeerState> peers_;
     std::vector<proxyd_peer> views_;
     bool closed_ = false;

@@ -46,7 +46,9 @@ void *RequestArena::allocate(size_t size) {
 }
 
 ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
-    : worker_(worker), listener_(listener), limits_(request_limits(worker.config().limits)), parser_(limits_, *this),
+    : worker_(worker), listener_(listener),
+      metrics_(worker.metrics().listener(static_cast<size_t>(&listener - worker.config().listeners.data()))),
+      limits_(request_limits(worker.config().limits)), parser_(limits_, *this),
       writer_(worker.write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
     request_handle_.head = &parser_.head();
     request_handle_.arena = &arena_;
@@ -62,6 +64,7 @@ void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv
     c->timer_.data = c;
     c->handles_open_ = 2;
     worker.connection_opened(c);
+    c->metrics_.connection_opened();
     if (uv_accept(server, reinterpret_cast<uv_stream_t *>(&c->tcp_)) != 0) {
         c->close_now();
         return;
@@ -97,12 +100,25 @@ void ClientConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
 void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     auto *c = static_cast<ClientConnection *>(s->data);
     if (nread == 0) return;
+    if (c->tunnel_ && c->exchange_ && !c->shut_down_) {
+        if (nread == UV_EOF) {
+            c->reading_ = false; // libuv stopped reading at EOF
+            c->read_ended_ = true;
+            c->exchange_->on_tunnel_client_ended();
+        } else if (nread < 0) {
+            c->close_now();
+        } else {
+            c->exchange_->on_tunnel_bytes({buf->base, static_cast<size_t>(nread)});
+        }
+        return;
+    }
     if (nread < 0) {
         // EOF or error: the client is gone (a half-close is treated as gone too: a proxy cannot
         // tell it from a client that will never read the answer).
         c->close_now();
         return;
     }
+    c->metrics_.bytes_received.add(static_cast<uint64_t>(nread));
     if (c->shut_down_) return; // lingering: discard
     c->feed(buf->base, static_cast<size_t>(nread));
 }
@@ -170,16 +186,25 @@ void ClientConnection::on_head_received() { arm_timer(0, kTimerNone); }
 
 void ClientConnection::on_request_head() {
     fill_request_view();
+    if (parser_.has_body()) arm_body_timer();
     dispatch();
 }
 
 void ClientConnection::on_request_body(std::string_view data) {
+    if (timer_mode_ == kTimerBody) arm_body_timer();
     if (exchange_) exchange_->on_request_body(data);
 }
 
 void ClientConnection::on_request_complete() {
     message_complete_ = true;
+    if (timer_mode_ == kTimerBody) arm_timer(0, kTimerNone);
     if (exchange_) exchange_->on_request_complete();
+}
+
+// A client that stops sending its body mid-way (nginx's client_body_timeout). Not while the
+// body is paused for backpressure: then the wait is the backend's, not the client's.
+void ClientConnection::arm_body_timer() {
+    arm_timer(static_cast<uint64_t>(worker_.config().limits.body_timeout.count()), kTimerBody);
 }
 
 // Fills the plugin-facing request view from the parser's checked one.
@@ -212,6 +237,7 @@ void ClientConnection::dispatch() {
             }
         }
     }
+    record_.target = target;
     if (!target) {
         send_error(404, !wants_keep_alive());
         return;
@@ -281,6 +307,10 @@ void ClientConnection::release_exchange() {
 }
 
 void ClientConnection::write_access_log() {
+    // Metrics hear of every request the access log would, whether the log is on or not.
+    if (record_.status != 0)
+        metrics_.request_finished(worker_.metrics().target_slot(record_.target), record_.status,
+                                  uv_hrtime() - record_.start_ns);
     if (!listener_.access_log || !worker_.access_log().enabled() || record_.status == 0) return;
     auto header_or_dash = [this](std::string_view name) {
         auto v = parser_.head().find(name);
@@ -329,8 +359,13 @@ void ClientConnection::send(std::string_view data) {
 }
 
 void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
-    if (closing_ || shut_down_) return;
+    if (closing_ || shut_down_ || write_shut_) return;
+    size_t total = 0;
+    for (size_t i = 0; i < count; ++i) total += bufs[i].len;
+    size_t queued_before = writer_.queued_bytes();
     if (writer_.write(bufs, count) != 0) return write_failed();
+    // What the socket took at once is sent now; the rest is counted when its write completes.
+    metrics_.bytes_sent.add(total - (writer_.queued_bytes() - queued_before));
     // A client that stops reading mid-response is cut off after send_timeout without progress.
     if (writer_.queued_bytes() > 0 && timer_mode_ == kTimerNone)
         arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
@@ -342,7 +377,8 @@ void ClientConnection::write_failed() {
     arm_timer(1, kTimerLinger);
 }
 
-void ClientConnection::on_write_done(int status) {
+void ClientConnection::on_write_done(int status, size_t bytes) {
+    if (status == 0) metrics_.bytes_sent.add(bytes);
     if (status < 0) {
         if (!closing_) close_now();
         return;
@@ -362,9 +398,30 @@ void ClientConnection::on_write_done(int status) {
     if (queued <= kLowWater && exchange_) exchange_->on_client_drained();
 }
 
+void ClientConnection::start_tunnel() {
+    tunnel_ = true;
+    arm_timer(0, kTimerNone);
+    std::string held;
+    held.swap(pending_);
+    if (!reading_ && !closing_ && !body_paused_) {
+        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
+        reading_ = true;
+    }
+    if (!held.empty() && exchange_) exchange_->on_tunnel_bytes(held);
+}
+
+void ClientConnection::shutdown_write() {
+    if (closing_ || shut_down_ || write_shut_) return;
+    write_shut_ = true;
+    auto *req = new uv_shutdown_t;
+    auto done = [](uv_shutdown_t *r, int) { delete r; };
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), done) != 0) delete req;
+}
+
 void ClientConnection::pause_body() {
     if (body_paused_) return;
     body_paused_ = true;
+    if (timer_mode_ == kTimerBody) arm_timer(0, kTimerNone);
     if (reading_) {
         uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
         reading_ = false;
@@ -374,7 +431,9 @@ void ClientConnection::pause_body() {
 void ClientConnection::resume_body() {
     if (!body_paused_) return;
     body_paused_ = false;
-    if (!reading_ && !closing_ && pending_.size() <= kMaxPending) {
+    if (in_request_ && !message_complete_ && parser_.has_body() && timer_mode_ == kTimerNone)
+        arm_body_timer();
+    if (!reading_ && !closing_ && pending_.size() <= kMaxPending && !read_ended_) {
         uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
         reading_ = true;
     }
@@ -402,6 +461,18 @@ void ClientConnection::on_timer(uv_timer_t *t) {
             c->close_now();
         }
         break;
+    case kTimerBody:
+        c->worker_.logger().info("client " + c->client_ip_ + ": request body stalled for body_timeout, " +
+                                 (c->record_.status == 0 ? "answering 408" : "closing"));
+        c->timer_mode_ = kTimerNone;
+        if (c->record_.status != 0) {
+            c->close_now(); // a response already began: only cutting the connection is left
+        } else {
+            // The exchange goes first, taking its upstream connection with it mid-message.
+            c->release_exchange();
+            c->send_error(408, true);
+        }
+        break;
     case kTimerSend:
         c->worker_.logger().info("client " + c->client_ip_ + ": send timed out with " +
                                  std::to_string(c->queued_bytes()) + " bytes unsent, closing");
@@ -423,6 +494,7 @@ void ClientConnection::abort() { close_now(); }
 // that unread pipelined bytes do not turn our close into a reset that destroys the response.
 void ClientConnection::begin_close() {
     if (closing_ || shut_down_) return;
+    if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
     shut_down_ = true;
     if (queued_bytes() == 0) {
         // Nothing queued (the usual case): shutdown(2) at once. uv_shutdown would arm the write
@@ -456,6 +528,7 @@ void ClientConnection::close_now() {
         auto *c = static_cast<ClientConnection *>(h->data);
         if (--c->handles_open_ == 0) {
             Worker &w = c->worker_;
+            c->metrics_.connection_closed();
             w.connection_closed(c);
             delete c;
         }

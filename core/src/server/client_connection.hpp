@@ -7,6 +7,7 @@
 // Lifetime: created on accept, deleted in the close callback of its last handle. Worker thread.
 #pragma once
 
+#include "admin/metrics.hpp"
 #include "config/config.hpp"
 #include "http/message_head.hpp"
 #include "http/request_parser.hpp"
@@ -43,6 +44,8 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     std::string_view client_ip() const { return client_ip_; }
     AccessRecord &record() { return record_; }
 
+    ListenerMetrics &metrics() { return metrics_; }
+
     // Writes bytes to the client; what the socket does not take at once is copied and queued,
     // so the caller's buffers are free on return. Ignored once the connection is closing.
     void send(std::string_view data);
@@ -63,6 +66,13 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // response byte: status, a small HTML body, and Connection: close when close is true.
     void send_error(int status, bool close);
     void close_if_idle();
+
+    // The exchange switched protocols: from now on the client's bytes (first those held back
+    // after the request head) go unparsed to the exchange's on_tunnel_bytes, and its EOF to
+    // on_tunnel_client_ended instead of closing the connection.
+    void start_tunnel();
+    // Half-closes towards the client once the queued bytes are out; reading goes on.
+    void shutdown_write();
 
     // Request-body flow control for exchanges that forward it.
     void pause_body();
@@ -87,7 +97,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void on_request_complete() override;
 
     // StreamWriter::Listener
-    void on_write_done(int status) override;
+    void on_write_done(int status, size_t bytes) override;
     void write_failed();
 
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -105,11 +115,13 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void close_now();
     void arm_timer(uint64_t ms, int mode);
     void release_exchange();
+    void arm_body_timer();
 
-    enum TimerMode { kTimerNone, kTimerHeader, kTimerIdle, kTimerLinger, kTimerSend };
+    enum TimerMode { kTimerNone, kTimerHeader, kTimerBody, kTimerIdle, kTimerLinger, kTimerSend };
 
     Worker &worker_;
     const ListenerConfig &listener_;
+    ListenerMetrics &metrics_;
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
     RequestLimits limits_;
@@ -137,6 +149,9 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     bool closing_ = false;
     bool close_after_flush_ = false;
     bool shut_down_ = false;
+    bool tunnel_ = false;
+    bool write_shut_ = false; // shutdown_write() was called
+    bool read_ended_ = false; // a tunnelled client sent EOF
 
     friend class ContentExchange;
 };

@@ -123,7 +123,10 @@ int ContentExchange::finish() {
         // MSG_MORE: the kernel holds the head to go out with the file's first bytes, in full
         // segments, rather than pushing it alone (TCP_NODELAY) just before sendfile.
         ssize_t sent = ::send(c.fd(), out.data(), out.size(), MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (sent > 0) out.erase(0, static_cast<size_t>(sent));
+        if (sent > 0) {
+            c.metrics().bytes_sent.add(static_cast<uint64_t>(sent));
+            out.erase(0, static_cast<size_t>(sent));
+        }
     }
     c.send(out);
     if (file_follows) {
@@ -162,6 +165,7 @@ void ContentExchange::send_file_chunk() {
                                      (sent < 0 ? std::strerror(errno) : "the file shrank while being sent"));
             return fail();
         }
+        c.metrics().bytes_sent.add(static_cast<uint64_t>(sent));
         file_offset_ += static_cast<uint64_t>(sent);
         file_remaining_ -= static_cast<uint64_t>(sent);
     }

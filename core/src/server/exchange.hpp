@@ -2,6 +2,8 @@
 // proxied request. The connection feeds it the request body and tells it when its writes drain.
 #pragma once
 
+#include "config/config.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -21,6 +23,9 @@ class Exchange {
     // The client connection is closing. Return true when the exchange must outlive it (a plugin
     // still holds it); the connection then releases ownership and the exchange deletes itself.
     virtual bool on_client_gone() { return false; }
+    // After ClientConnection::start_tunnel(): the client's raw bytes, and its end of sending.
+    virtual void on_tunnel_bytes(std::string_view) {}
+    virtual void on_tunnel_client_ended() {}
 };
 
 // What the access log says of one request.
@@ -30,6 +35,7 @@ struct AccessRecord {
     std::string upstream = "-";
     int upstream_status = 0;
     uint64_t start_ns = 0; // uv_hrtime() when the request's first byte arrived
+    Target target;         // where routing sent it; none for a refused head or a 404
 };
 
 // Request-lifetime memory for plugins (proxyd_host.request_alloc).

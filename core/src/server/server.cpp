@@ -1,5 +1,7 @@
 #include "server/server.hpp"
 
+#include "admin/admin_server.hpp"
+#include "admin/metrics.hpp"
 #include "server/listen_socket.hpp"
 #include "server/worker.hpp"
 
@@ -55,6 +57,19 @@ int run_server(const Config &config, const PluginHost &host, const Logger &logge
             return 1;
         }
     }
+    // Owned here, not by a generation: counters outlive any one config and its workers.
+    MetricsStore metrics;
+    metrics.begin_generation(config, 1);
+    std::unique_ptr<AdminServer> admin;
+    if (config.admin.enabled) {
+        admin =
+            std::make_unique<AdminServer>(config.admin.address, config.admin.listen_text, metrics, logger);
+        std::string error;
+        if (!admin->open(error)) {
+            logger.error("admin listener: " + error);
+            return 1;
+        }
+    }
     std::vector<std::vector<int>> fds(config.workers);
     for (unsigned w = 0; w < config.workers; ++w) {
         for (const auto &l : config.listeners) {
@@ -85,7 +100,7 @@ int run_server(const Config &config, const PluginHost &host, const Logger &logge
     uv_signal_start(&signals.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&signals.sigterm, on_stop_signal, SIGTERM);
 
-    WorkerShared shared{config, host, logger, access_log};
+    WorkerShared shared{config, host, logger, access_log, metrics};
     for (unsigned w = 0; w < config.workers; ++w)
         workers.push_back(std::make_unique<Worker>(shared, w, std::move(fds[w]), [&signals] {
             --signals.workers_running;
@@ -93,6 +108,7 @@ int run_server(const Config &config, const PluginHost &host, const Logger &logge
         }));
 
     for (auto &w : workers) w->start();
+    if (admin) admin->start();
     std::string where;
     for (const auto &l : config.listeners) where += (where.empty() ? "" : ", ") + l.listen_text + " (" + l.name + ")";
     logger.info("proxyd " PROXYD_VERSION " serving " + where + " with " + std::to_string(config.workers) +
@@ -100,6 +116,7 @@ int run_server(const Config &config, const PluginHost &host, const Logger &logge
 
     uv_run(&loop, UV_RUN_DEFAULT);
     for (auto &w : workers) w->join();
+    admin.reset();
     uv_loop_close(&loop);
 
     bool failed = false;

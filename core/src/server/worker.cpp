@@ -10,7 +10,7 @@ namespace proxyd {
 Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<int> listen_fds,
                std::function<void()> exited)
     : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), exited_(std::move(exited)),
-      read_buffer_(new char[kReadBufferSize]) {}
+      metrics_(shared.metrics.add_worker(shared.config)), read_buffer_(new char[kReadBufferSize]) {}
 
 Worker::~Worker() {
     join();
@@ -57,8 +57,8 @@ void Worker::run() {
     for (const auto &l : config.listeners) create_state(l.router);
     for (const auto &u : config.upstreams) create_state(u.balancer);
     for (size_t i = 0; i < config.upstreams.size(); ++i)
-        upstreams_.push_back(
-            std::make_unique<UpstreamPool>(*this, config.upstreams[i], plugin_worker(config.upstreams[i].balancer)));
+        upstreams_.push_back(std::make_unique<UpstreamPool>(
+            *this, config.upstreams[i], plugin_worker(config.upstreams[i].balancer), metrics_.upstream(i)));
 
     for (size_t i = 0; i < config.listeners.size() && !failed_; ++i) {
         auto handle = std::make_unique<ListenerHandle>();
@@ -86,6 +86,7 @@ void Worker::run() {
     for (auto &[instance, state] : plugin_workers_) instance->destroy_worker(state);
     plugin_workers_.clear();
     uv_loop_close(&loop_);
+    metrics_.retire();
     exited_();
 }
 

@@ -3,6 +3,7 @@
 // health. Nothing here is shared with other workers, so the request path takes no lock.
 #pragma once
 
+#include "admin/metrics.hpp"
 #include "config/config.hpp"
 #include "http/http_date.hpp"
 #include "log/logger.hpp"
@@ -27,6 +28,7 @@ struct WorkerShared {
     const PluginHost &host;
     const Logger &logger;
     const LogFile &access_log;
+    MetricsStore &metrics;
 };
 
 class Worker {
@@ -57,6 +59,7 @@ class Worker {
     bool stopping() const { return stopping_; }
     void *plugin_worker(const PluginInstance *instance) const;
     UpstreamPool &upstream(size_t index) { return *upstreams_[index]; }
+    WorkerMetrics &metrics() { return metrics_; }
 
     // A read buffer shared by every stream of this loop: libuv calls alloc then read for one
     // stream at a time, and readers copy what they keep.
@@ -86,6 +89,7 @@ class Worker {
     unsigned index_;
     std::vector<int> listen_fds_;
     std::function<void()> exited_;
+    WorkerMetrics &metrics_;
     uv_loop_t loop_{};
     uv_async_t stop_async_{};
     uv_timer_t grace_timer_{};

@@ -1,0 +1,225 @@
+#include "admin/admin_server.hpp"
+
+#include "admin/admin_pages.hpp"
+#include "http/http_date.hpp"
+#include "http/request_parser.hpp"
+#include "http/status_text.hpp"
+#include "server/listen_socket.hpp"
+
+#include <ctime>
+#include <unistd.h>
+
+namespace proxyd {
+
+// One admin client: parses one request, answers it, closes.
+class AdminConnection final : private RequestParser::Events {
+  public:
+    static void accept(AdminServer &server, uv_stream_t *listener);
+    void close();
+
+  private:
+    explicit AdminConnection(AdminServer &server) : server_(server), parser_(limits(), *this) {}
+    ~AdminConnection() override = default;
+
+    static const RequestLimits &limits() {
+        // Admin requests are small; anything larger is not a scraper or a browser.
+        static const RequestLimits kLimits = [] {
+            RequestLimits l;
+            l.max_header_bytes = 16 * 1024;
+            l.max_body_bytes = 4096;
+            return l;
+        }();
+        return kLimits;
+    }
+
+    void on_request_begin() override {}
+    void on_head_received() override {}
+    void on_request_head() override {}
+    void on_request_body(std::string_view) override {}
+    void on_request_complete() override {}
+
+    void answer();
+    void respond(int status, const char *content_type, const std::string &body,
+                 const char *extra_headers = "");
+
+    AdminServer &server_;
+    RequestParser parser_;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    uv_write_t write_{};
+    uv_shutdown_t shutdown_{};
+    std::string out_;
+    char buffer_[4096];
+    int handles_open_ = 0;
+    bool answered_ = false;
+    bool closing_ = false;
+};
+
+namespace {
+
+constexpr uint64_t kAdminTimeoutMs = 10000; // to send a request and read the answer
+
+} // namespace
+
+void AdminConnection::accept(AdminServer &server, uv_stream_t *listener) {
+    auto *c = new AdminConnection(server);
+    uv_tcp_init(listener->loop, &c->tcp_);
+    uv_timer_init(listener->loop, &c->timer_);
+    c->tcp_.data = c->timer_.data = c;
+    c->handles_open_ = 2;
+    server.connection_opened(c);
+    if (uv_accept(listener, reinterpret_cast<uv_stream_t *>(&c->tcp_)) != 0) return c->close();
+    uv_timer_start(
+        &c->timer_, [](uv_timer_t *t) { static_cast<AdminConnection *>(t->data)->close(); }, kAdminTimeoutMs,
+        0);
+    uv_read_start(
+        reinterpret_cast<uv_stream_t *>(&c->tcp_),
+        [](uv_handle_t *h, size_t, uv_buf_t *buf) {
+            auto *self = static_cast<AdminConnection *>(h->data);
+            *buf = uv_buf_init(self->buffer_, sizeof self->buffer_);
+        },
+        [](uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+            auto *self = static_cast<AdminConnection *>(s->data);
+            if (nread < 0) return self->close();
+            if (nread == 0 || self->answered_) return;
+            switch (self->parser_.execute(buf->base, static_cast<size_t>(nread))) {
+            case RequestParser::Result::kNeedMore:
+                break;
+            case RequestParser::Result::kMessageEnd:
+                self->answer();
+                break;
+            case RequestParser::Result::kError:
+                self->respond(self->parser_.error_status(), "text/plain; charset=utf-8",
+                              std::string(status_text(self->parser_.error_status())) + "\n");
+                break;
+            }
+        });
+}
+
+void AdminConnection::answer() {
+    std::string_view method = parser_.method();
+    std::string_view path = parser_.view().path;
+    bool known = path == "/metrics" || path == "/status" || path == "/status.json" || path == "/";
+    if (!known)
+        return respond(404, "text/plain; charset=utf-8",
+                       "not found: try /status, /status.json or /metrics\n");
+    if (method != "GET" && method != "HEAD")
+        return respond(405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
+    if (path == "/")
+        return respond(302, "text/plain; charset=utf-8", "see /status\n", "Location: /status\r\n");
+    MetricsSnapshot snapshot = server_.metrics().snapshot();
+    if (path == "/metrics")
+        return respond(200, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(snapshot));
+    if (path == "/status.json") return respond(200, "application/json", status_json(snapshot));
+    respond(200, "text/html; charset=utf-8", status_page(snapshot));
+}
+
+void AdminConnection::respond(int status, const char *content_type, const std::string &body,
+                              const char *extra_headers) {
+    answered_ = true;
+    uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
+    bool head_only = parser_.method() == "HEAD";
+    out_ = "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_text(status)) +
+           "\r\nServer: proxyd\r\nDate: " + format_http_date(std::time(nullptr)) +
+           "\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nCache-Control: no-store\r\nConnection: close\r\n" + extra_headers + "\r\n";
+    if (!head_only) out_ += body;
+    write_.data = this;
+    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    int rc = uv_write(&write_, reinterpret_cast<uv_stream_t *>(&tcp_), &buf, 1,
+                      [](uv_write_t *w, int write_status) {
+                          auto *self = static_cast<AdminConnection *>(w->data);
+                          if (write_status < 0 || self->closing_) return self->close();
+                          self->shutdown_.data = self;
+                          // Half-close, so the client reads the whole answer before the connection goes.
+                          if (uv_shutdown(&self->shutdown_, reinterpret_cast<uv_stream_t *>(&self->tcp_),
+                                          [](uv_shutdown_t *s, int) {
+                                              static_cast<AdminConnection *>(s->data)->close();
+                                          }) != 0)
+                              self->close();
+                      });
+    if (rc != 0) close();
+}
+
+void AdminConnection::close() {
+    if (closing_) return;
+    closing_ = true;
+    server_.connection_closed(this);
+    auto on_closed = [](uv_handle_t *h) {
+        auto *self = static_cast<AdminConnection *>(h->data);
+        if (--self->handles_open_ == 0) delete self;
+    };
+    uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), on_closed);
+}
+
+AdminServer::AdminServer(const NetAddress &address, std::string listen_text, const MetricsStore &metrics,
+                         const Logger &logger)
+    : address_(address), listen_text_(std::move(listen_text)), metrics_(metrics), logger_(logger) {}
+
+AdminServer::~AdminServer() {
+    stop();
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool AdminServer::open(std::string &error) {
+    if (!check_address_free(address_, listen_text_, error)) return false;
+    fd_ = open_listen_socket(address_, listen_text_, error);
+    return fd_ >= 0;
+}
+
+void AdminServer::start() {
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &stop_async_, [](uv_async_t *a) {
+        auto *self = static_cast<AdminServer *>(a->data);
+        std::set<AdminConnection *> open(self->connections_);
+        for (AdminConnection *c : open)
+            c->close();
+        uv_close(reinterpret_cast<uv_handle_t *>(&self->tcp_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t *>(&self->stop_async_), nullptr);
+    });
+    stop_async_.data = this;
+    uv_tcp_init(&loop_, &tcp_);
+    tcp_.data = this;
+    int rc = uv_tcp_open(&tcp_, fd_);
+    if (rc == 0) {
+        fd_ = -1; // the handle owns it now
+        rc = uv_listen(reinterpret_cast<uv_stream_t *>(&tcp_), 128, on_connection);
+    }
+    if (rc != 0)
+        logger_.error("admin listener " + listen_text_ + ": " + uv_strerror(rc));
+    else
+        logger_.info("admin listener on " + listen_text_ + ": /status, /status.json, /metrics");
+    thread_ = std::thread([this] { run(); });
+}
+
+void AdminServer::run() {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+}
+
+void AdminServer::stop() {
+    if (!thread_.joinable()) return;
+    uv_async_send(&stop_async_);
+    thread_.join();
+}
+
+void AdminServer::on_connection(uv_stream_t *listener, int status) {
+    auto *self = static_cast<AdminServer *>(listener->data);
+    if (status != 0) {
+        self->logger_.warn("admin accept on " + self->listen_text_ + ": " + uv_strerror(status));
+        return;
+    }
+    if (self->connections_.size() >= kMaxConnections) {
+        // Accept and drop: leaving it queued would make libuv call back for it again at once.
+        uv_tcp_t *drop = new uv_tcp_t;
+        uv_tcp_init(listener->loop, drop);
+        uv_accept(listener, reinterpret_cast<uv_stream_t *>(drop));
+        uv_close(reinterpret_cast<uv_handle_t *>(drop),
+                 [](uv_handle_t *h) { delete reinterpret_cast<uv_tcp_t *>(h); });
+        return;
+    }
+    AdminConnection::accept(*self, listener);
+}
+
+} // namespace proxyd

@@ -1,0 +1,59 @@
+// The admin listener ([admin] listen): /metrics, /status and /status.json on a thread and uv loop
+// of its own, so a slow scraper never touches a worker. Requests are parsed by the same
+// RequestParser as client requests; one request per connection (Connection: close), GET and HEAD
+// only. It reads the MetricsStore, never a Config, so it needs nothing from a config generation
+// after start-up.
+#pragma once
+
+#include "admin/metrics.hpp"
+#include "config/net_address.hpp"
+#include "log/logger.hpp"
+
+#include <set>
+#include <string>
+#include <thread>
+#include <uv.h>
+
+namespace proxyd {
+
+class AdminConnection;
+
+class AdminServer {
+  public:
+    AdminServer(const NetAddress &address, std::string listen_text, const MetricsStore &metrics,
+                const Logger &logger);
+    ~AdminServer();
+    AdminServer(const AdminServer &) = delete;
+    AdminServer &operator=(const AdminServer &) = delete;
+
+    // Main thread, before the workers start: binds the address so a taken one fails start-up.
+    bool open(std::string &error);
+    void start();
+    // Any thread: closes the listener and every admin connection, then joins the thread.
+    void stop();
+
+    // -- for AdminConnection, on the admin thread --
+    const MetricsStore &metrics() const { return metrics_; }
+    const Logger &logger() const { return logger_; }
+    void connection_opened(AdminConnection *c) { connections_.insert(c); }
+    void connection_closed(AdminConnection *c) { connections_.erase(c); }
+
+    static constexpr size_t kMaxConnections = 64;
+
+  private:
+    void run();
+    static void on_connection(uv_stream_t *server, int status);
+
+    NetAddress address_;
+    std::string listen_text_;
+    const MetricsStore &metrics_;
+    const Logger &logger_;
+    int fd_ = -1;
+    uv_loop_t loop_{};
+    uv_tcp_t tcp_{};
+    uv_async_t stop_async_{};
+    std::thread thread_;
+    std::set<AdminConnection *> connections_;
+};
+
+} // namespace proxyd

@@ -1,0 +1,218 @@
+#include "admin/metrics.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <uv.h>
+
+namespace proxyd {
+
+void ListenerMetrics::request_finished(size_t target_slot, int status, uint64_t elapsed_ns) {
+    if (status >= 100 && status < 600)
+        requests[target_slot * kStatusClasses + size_t(status / 100 - 1)].add();
+    double seconds = static_cast<double>(elapsed_ns) / 1e9;
+    size_t bucket = 0;
+    while (bucket < kDurationBuckets.size() && seconds > kDurationBuckets[bucket])
+        ++bucket;
+    duration_buckets[bucket].add();
+    duration_ns_sum.add(elapsed_ns);
+    duration_count.add();
+}
+
+void PeerMetrics::outcome(proxyd_outcome outcome) {
+    requests.add();
+    switch (outcome) {
+    case PROXYD_OUTCOME_CONNECT_FAILED:
+        connect_failures.add();
+        break;
+    case PROXYD_OUTCOME_TIMEOUT:
+        timeouts.add();
+        break;
+    case PROXYD_OUTCOME_BROKEN:
+        broken.add();
+        break;
+    default:
+        break;
+    }
+}
+
+WorkerMetrics::WorkerMetrics(const Config &config) : handler_base_(config.upstreams.size()) {
+    for (const auto &u : config.upstreams)
+        target_names_.push_back(u.name);
+    for (const auto &h : config.handlers)
+        target_names_.push_back(h.name);
+    target_names_.push_back("-");
+    for (const auto &l : config.listeners) {
+        listener_names_.push_back(l.name);
+        listeners_.push_back(std::make_unique<ListenerMetrics>(target_names_.size()));
+    }
+    for (const auto &u : config.upstreams) {
+        upstream_names_.push_back(u.name);
+        auto &addresses = peer_addresses_.emplace_back();
+        for (const auto &p : u.peers)
+            addresses.push_back(p.address_text);
+        upstreams_.push_back(std::make_unique<UpstreamMetrics>(u.peers.size()));
+    }
+}
+
+size_t WorkerMetrics::target_slot(Target target) const {
+    size_t none = target_names_.size() - 1;
+    if (target.kind == Target::Kind::Upstream && target.index < handler_base_) return target.index;
+    if (target.kind == Target::Kind::Handler && handler_base_ + target.index < none)
+        return handler_base_ + target.index;
+    return none;
+}
+
+ConfigSummary summarize(const Config &config) {
+    ConfigSummary s;
+    s.path = config.path;
+    s.workers = config.workers;
+    for (const auto &l : config.listeners)
+        s.listeners.push_back({l.name, l.listen_text, l.router ? l.router->module().name() : std::string(),
+                               l.target ? config.target_name(l.target) : std::string()});
+    for (const auto &u : config.upstreams) {
+        ConfigSummary::Upstream out{u.name,
+                                    u.balancer ? u.balancer->module().name() : std::string(),
+                                    {},
+                                    u.max_fails,
+                                    static_cast<int64_t>(u.fail_timeout.count())};
+        for (const auto &p : u.peers)
+            out.peers.push_back({p.address_text, p.weight});
+        s.upstreams.push_back(std::move(out));
+    }
+    for (const auto &h : config.handlers)
+        s.handlers.push_back({h.name, h.instance ? h.instance->module().name() : std::string()});
+    for (const auto &m : config.plugins.modules())
+        s.plugins.push_back({m->name(), kind_name(m->kind()), m->path()});
+    return s;
+}
+
+MetricsStore::MetricsStore()
+    : start_ns_(uv_hrtime()),
+      start_time_seconds_(
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
+
+void MetricsStore::begin_generation(const Config &config, uint64_t generation) {
+    auto summary = std::make_shared<const ConfigSummary>(summarize(config));
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (generation_ != 0) ++reloads_;
+    generation_ = generation;
+    summary_ = std::move(summary);
+}
+
+WorkerMetrics &MetricsStore::add_worker(const Config &config) {
+    auto slot = std::make_unique<WorkerMetrics>(config);
+    std::lock_guard<std::mutex> lock(mutex_);
+    workers_.push_back(std::move(slot));
+    return *workers_.back();
+}
+
+namespace {
+
+template <class T> T &find_or_add(std::vector<T> &list, const std::string &name) {
+    for (auto &item : list)
+        if (item.name == name) return item;
+    T &added = list.emplace_back();
+    added.name = name;
+    return added;
+}
+
+} // namespace
+
+const MetricsSnapshot::Listener *MetricsSnapshot::find_listener(const std::string &name) const {
+    for (const auto &l : listeners)
+        if (l.name == name) return &l;
+    return nullptr;
+}
+
+const MetricsSnapshot::Upstream *MetricsSnapshot::find_upstream(const std::string &name) const {
+    for (const auto &u : upstreams)
+        if (u.name == name) return &u;
+    return nullptr;
+}
+
+MetricsSnapshot MetricsStore::snapshot() const {
+    MetricsSnapshot out;
+    uint64_t now = uv_hrtime();
+    std::lock_guard<std::mutex> lock(mutex_);
+    out.config = summary_;
+    out.generation = generation_;
+    out.reloads = reloads_;
+    out.uptime_seconds = static_cast<double>(now - start_ns_) / 1e9;
+    out.start_time_seconds = start_time_seconds_;
+    // The live config's names first, in its order, so pages list them as the file does.
+    if (summary_) {
+        for (const auto &l : summary_->listeners)
+            find_or_add(out.listeners, l.name);
+        for (const auto &u : summary_->upstreams) {
+            auto &group = find_or_add(out.upstreams, u.name);
+            for (const auto &p : u.peers)
+                group.peers.emplace_back().address = p.address;
+        }
+    }
+    for (const auto &slot : workers_) {
+        const WorkerMetrics &w = *slot;
+        bool live = !w.retired_.load(std::memory_order_acquire);
+        out.live_workers += live ? 1 : 0;
+        for (size_t i = 0; i < w.listeners_.size(); ++i) {
+            const ListenerMetrics &m = *w.listeners_[i];
+            auto &l = find_or_add(out.listeners, w.listener_names_[i]);
+            l.accepted += m.accepted.get();
+            if (live) l.open += m.open.get();
+            l.bytes_received += m.bytes_received.get();
+            l.bytes_sent += m.bytes_sent.get();
+            for (size_t b = 0; b < m.duration_buckets.size(); ++b)
+                l.buckets[b] += m.duration_buckets[b].get();
+            l.duration_seconds_sum += static_cast<double>(m.duration_ns_sum.get()) / 1e9;
+            l.duration_count += m.duration_count.get();
+            for (size_t t = 0; t < w.target_names_.size(); ++t) {
+                std::array<uint64_t, kStatusClasses> counts{};
+                bool any = false;
+                for (size_t c = 0; c < kStatusClasses; ++c) {
+                    counts[c] = m.requests[t * kStatusClasses + c].get();
+                    any = any || counts[c] != 0;
+                }
+                if (!any) continue;
+                auto it = std::find_if(l.requests.begin(), l.requests.end(),
+                                       [&](const auto &r) { return r.first == w.target_names_[t]; });
+                if (it == l.requests.end())
+                    it = l.requests.insert(l.requests.end(), {w.target_names_[t], {}});
+                for (size_t c = 0; c < kStatusClasses; ++c)
+                    it->second[c] += counts[c];
+            }
+        }
+        for (size_t g = 0; g < w.upstreams_.size(); ++g) {
+            const UpstreamMetrics &m = *w.upstreams_[g];
+            auto &group = find_or_add(out.upstreams, w.upstream_names_[g]);
+            group.answered_502 += m.answered_502.get();
+            group.answered_504 += m.answered_504.get();
+            for (size_t p = 0; p < m.peers.size(); ++p) {
+                const PeerMetrics &pm = m.peers[p];
+                const std::string &address = w.peer_addresses_[g][p];
+                auto it = std::find_if(group.peers.begin(), group.peers.end(),
+                                       [&](const auto &peer) { return peer.address == address; });
+                if (it == group.peers.end()) {
+                    it = group.peers.insert(group.peers.end(), MetricsSnapshot::Peer{});
+                    it->address = address;
+                }
+                it->requests += pm.requests.get();
+                it->connect_failures += pm.connect_failures.get();
+                it->timeouts += pm.timeouts.get();
+                it->broken += pm.broken.get();
+                if (!live) continue;
+                uint64_t open = pm.open.get(), idle = pm.idle.get();
+                it->idle += idle;
+                it->active += open > idle ? open - idle : 0;
+                if (pm.down_until_ns.get() > now) {
+                    it->down = true;
+                    ++it->down_in_workers;
+                }
+            }
+        }
+    }
+    for (auto &l : out.listeners)
+        for (size_t b = 1; b < l.buckets.size(); ++b)
+            l.buckets[b] += l.buckets[b - 1];
+    return out;
+}
+
+} // namespace proxyd

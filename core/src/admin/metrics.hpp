@@ -1,0 +1,200 @@
+// The counters behind /metrics and /status. A MetricsStore is owned by run_server and outlives
+// every generation of workers and config: each worker gets its own WorkerMetrics slot, written
+// only by that worker's thread with relaxed atomics (no lock on the request path), and read by the
+// admin thread, which sums the slots by name (listener, target, upstream, peer address). Slots of
+// workers that have exited stay, so counters never go backwards across a reload; their gauges no
+// longer count.
+#pragma once
+
+#include "config/config.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <proxyd/plugin.h>
+#include <string>
+#include <vector>
+
+namespace proxyd {
+
+// A value with one writer thread: a load and a store, both relaxed, are enough, and cheaper than
+// an atomic read-modify-write.
+class Counter {
+  public:
+    void add(uint64_t n = 1) {
+        value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    void sub(uint64_t n = 1) {
+        value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+    }
+    void set(uint64_t n) { value_.store(n, std::memory_order_relaxed); }
+    uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+  private:
+    std::atomic<uint64_t> value_{0};
+};
+
+// Upper bounds, in seconds, of the request duration histogram (Prometheus' default buckets).
+inline constexpr std::array<double, 11> kDurationBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5,   1,    2.5,   5,    10};
+inline constexpr size_t kStatusClasses = 5; // 1xx .. 5xx
+
+struct ListenerMetrics {
+    explicit ListenerMetrics(size_t target_slots) : requests(target_slots * kStatusClasses) {}
+
+    void connection_opened() { accepted.add(), open.add(); }
+    void connection_closed() { open.sub(); }
+    // target_slot from WorkerMetrics::target_slot.
+    void request_finished(size_t target_slot, int status, uint64_t elapsed_ns);
+
+    Counter accepted;
+    Counter open; // gauge
+    Counter bytes_received;
+    Counter bytes_sent;
+    std::array<Counter, kDurationBuckets.size() + 1> duration_buckets; // not cumulative; last is +Inf
+    Counter duration_ns_sum;
+    Counter duration_count;
+    std::vector<Counter> requests; // [target_slot * kStatusClasses + class]
+};
+
+struct PeerMetrics {
+    void outcome(proxyd_outcome outcome);
+
+    Counter requests; // attempts that ended in an outcome the balancer heard
+    Counter connect_failures;
+    Counter timeouts;
+    Counter broken;        // closed or garbage before a complete response head
+    Counter open;          // gauge: connections to the peer, idle ones included
+    Counter idle;          // gauge: pooled keep-alive connections
+    Counter down_until_ns; // uv_hrtime() until which passive health marks the peer down
+};
+
+struct UpstreamMetrics {
+    explicit UpstreamMetrics(size_t peer_count) : peers(peer_count) {}
+    void gateway_error(int status) { (status == 504 ? answered_504 : answered_502).add(); }
+
+    std::vector<PeerMetrics> peers; // in the generation's config order
+    Counter answered_502;           // requests of this group answered 502 by proxyd itself
+    Counter answered_504;
+};
+
+// One worker's slot. Its shape (names, sizes) is fixed at creation from the worker's config.
+class WorkerMetrics {
+  public:
+    explicit WorkerMetrics(const Config &config);
+
+    ListenerMetrics &listener(size_t index) { return *listeners_[index]; }
+    UpstreamMetrics &upstream(size_t index) { return *upstreams_[index]; }
+    // Where a request's counters go: its target, or the "no target" slot (404, refused heads).
+    size_t target_slot(Target target) const;
+    // The worker's loop has ended: its gauges no longer describe anything.
+    void retire() { retired_.store(true, std::memory_order_release); }
+
+  private:
+    friend class MetricsStore;
+
+    std::atomic<bool> retired_{false};
+    size_t handler_base_; // slots: upstreams, then handlers, then "no target"
+    std::vector<std::string> target_names_;
+    std::vector<std::string> listener_names_;
+    std::vector<std::string> upstream_names_;
+    std::vector<std::vector<std::string>> peer_addresses_;
+    std::vector<std::unique_ptr<ListenerMetrics>> listeners_;
+    std::vector<std::unique_ptr<UpstreamMetrics>> upstreams_;
+};
+
+// What the admin pages show of a config: plain copies, so the admin thread never holds a pointer
+// into a Config that a reload may free.
+struct ConfigSummary {
+    struct Listener {
+        std::string name, listen, router, default_target;
+    };
+    struct Peer {
+        std::string address;
+        uint32_t weight = 1;
+    };
+    struct Upstream {
+        std::string name, balancer;
+        std::vector<Peer> peers;
+        uint32_t max_fails = 0;
+        int64_t fail_timeout_ms = 0;
+    };
+    struct Handler {
+        std::string name, plugin;
+    };
+    struct Plugin {
+        std::string name, kind, file;
+    };
+    std::string path;
+    unsigned workers = 1;
+    std::vector<Listener> listeners;
+    std::vector<Upstream> upstreams;
+    std::vector<Handler> handlers;
+    std::vector<Plugin> plugins;
+};
+
+ConfigSummary summarize(const Config &config);
+
+// Everything the admin pages render, summed over workers and generations by name.
+struct MetricsSnapshot {
+    struct Listener {
+        std::string name;
+        uint64_t accepted = 0, open = 0, bytes_received = 0, bytes_sent = 0;
+        std::array<uint64_t, kDurationBuckets.size() + 1> buckets{}; // cumulative; last is +Inf
+        double duration_seconds_sum = 0;
+        uint64_t duration_count = 0;
+        // (target, counts per status class), in first-seen order
+        std::vector<std::pair<std::string, std::array<uint64_t, kStatusClasses>>> requests;
+    };
+    struct Peer {
+        std::string address;
+        bool down = false;
+        unsigned down_in_workers = 0;
+        uint64_t requests = 0, connect_failures = 0, timeouts = 0, broken = 0, active = 0, idle = 0;
+    };
+    struct Upstream {
+        std::string name;
+        std::vector<Peer> peers;
+        uint64_t answered_502 = 0, answered_504 = 0;
+    };
+
+    std::shared_ptr<const ConfigSummary> config;
+    uint64_t generation = 0;
+    uint64_t reloads = 0;
+    double uptime_seconds = 0;
+    double start_time_seconds = 0; // Unix time
+    unsigned live_workers = 0;
+    std::vector<Listener> listeners;
+    std::vector<Upstream> upstreams;
+
+    const Listener *find_listener(const std::string &name) const;
+    const Upstream *find_upstream(const std::string &name) const;
+};
+
+class MetricsStore {
+  public:
+    MetricsStore();
+    MetricsStore(const MetricsStore &) = delete;
+    MetricsStore &operator=(const MetricsStore &) = delete;
+
+    // Main thread, before the generation's workers start. The generation after the first counts
+    // as a reload.
+    void begin_generation(const Config &config, uint64_t generation);
+    // Main thread: a new worker's slot, kept until the store ends.
+    WorkerMetrics &add_worker(const Config &config);
+    // Any thread (the admin's): sums every slot.
+    MetricsSnapshot snapshot() const;
+
+  private:
+    mutable std::mutex mutex_; // guards the slot list and the summary; never taken by a worker
+    std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+    std::shared_ptr<const ConfigSummary> summary_;
+    uint64_t generation_ = 0;
+    uint64_t reloads_ = 0;
+    uint64_t start_ns_;         // uv_hrtime() at creation
+    double start_time_seconds_; // the same moment as Unix time
+};
+
+} // namespace proxyd

@@ -1,0 +1,139 @@
+#include "proxy/tunnel.hpp"
+
+#include "http/header_rules.hpp"
+#include "server/client_connection.hpp"
+#include "server/worker.hpp"
+
+namespace proxyd {
+
+namespace {
+
+bool has_connection_option(const MessageHead &head, std::string_view option) {
+    std::vector<std::string_view> tokens;
+    for (size_t i = 0; i < head.header_count(); ++i)
+        if (iequals(head.header_name(i), "connection")) split_tokens(head.header_value(i), tokens);
+    for (auto token : tokens)
+        if (iequals(token, option)) return true;
+    return false;
+}
+
+void append_upgrade_fields(const MessageHead &head, std::string &out) {
+    out.append("Connection: upgrade\r\n");
+    for (size_t i = 0; i < head.header_count(); ++i)
+        if (iequals(head.header_name(i), "upgrade"))
+            out.append("Upgrade: ").append(head.header_value(i)).append("\r\n");
+}
+
+} // namespace
+
+bool wants_upgrade(const ClientConnection &client) {
+    const MessageHead &head = client.head();
+    return client.http_minor() == 1 && client.method() == "GET" && !client.request_has_body() &&
+           head.count("upgrade") > 0 && has_connection_option(head, "upgrade");
+}
+
+std::string upgrade_request_fields(const MessageHead &request) {
+    std::string out;
+    append_upgrade_fields(request, out);
+    return out;
+}
+
+std::string switching_protocols_head(const MessageHead &response) {
+    if (response.count("upgrade") == 0) return {};
+    std::vector<std::string_view> connection_tokens;
+    for (size_t i = 0; i < response.header_count(); ++i)
+        if (iequals(response.header_name(i), "connection"))
+            split_tokens(response.header_value(i), connection_tokens);
+    std::string out = "HTTP/1.1 101 ";
+    out.append(response.reason().empty() ? "Switching Protocols" : response.reason()).append("\r\n");
+    for (size_t i = 0; i < response.header_count(); ++i) {
+        std::string_view name = response.header_name(i);
+        if (must_drop_when_forwarding(name, connection_tokens) || iequals(name, "content-length")) continue;
+        out.append(name).append(": ").append(response.header_value(i)).append("\r\n");
+    }
+    append_upgrade_fields(response, out);
+    out.append("\r\n");
+    return out;
+}
+
+Tunnel::Tunnel(ClientConnection &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms)
+    : client_(client), upstream_(&upstream), idle_timeout_ms_(idle_timeout_ms) {
+    upstream_->change_owner(this);
+}
+
+Tunnel::~Tunnel() {
+    if (upstream_) upstream_->close();
+}
+
+void Tunnel::start(std::string_view from_upstream) {
+    if (!from_upstream.empty()) client_.send(from_upstream);
+    upstream_->read_start();
+    activity();
+    // The client's bytes that followed its request head were held back until now.
+    client_.start_tunnel();
+}
+
+void Tunnel::activity() {
+    if (upstream_) upstream_->arm_timeout(idle_timeout_ms_);
+}
+
+void Tunnel::from_client(std::string_view data) {
+    if (!upstream_ || data.empty()) return;
+    upstream_->send(data);
+    activity();
+    if (upstream_->queued_bytes() > UpstreamConnection::kHighWater) client_.pause_body();
+}
+
+void Tunnel::client_ended() {
+    if (client_ended_) return;
+    client_ended_ = true;
+    // The client's half-close is passed on once what it sent before has been written.
+    if (upstream_) upstream_->shutdown_write();
+    end_if_both_closed();
+}
+
+void Tunnel::client_drained() {
+    if (upstream_paused_ && upstream_ && client_.queued_bytes() <= ClientConnection::kLowWater) {
+        upstream_paused_ = false;
+        upstream_->read_start();
+    }
+}
+
+void Tunnel::on_upstream_read(const char *data, size_t len) {
+    client_.send(std::string_view(data, len));
+    activity();
+    if (client_.queued_bytes() > ClientConnection::kHighWater && !upstream_paused_) {
+        upstream_paused_ = true;
+        upstream_->read_stop();
+    }
+}
+
+void Tunnel::on_upstream_write_done() {
+    activity();
+    if (!client_ended_ && upstream_ && upstream_->queued_bytes() <= UpstreamConnection::kLowWater)
+        client_.resume_body();
+}
+
+void Tunnel::on_upstream_closed(int status) {
+    if (status != UV_EOF) {
+        client_.worker().logger().info("tunnel for " + std::string(client_.client_ip()) + ": upstream " +
+                                       uv_strerror(status) + ", closing both sides");
+        return client_.abort();
+    }
+    upstream_ended_ = true;
+    client_.shutdown_write();
+    end_if_both_closed();
+}
+
+void Tunnel::on_upstream_timeout() {
+    client_.worker().logger().info("tunnel for " + std::string(client_.client_ip()) + ": idle for " +
+                                   std::to_string(idle_timeout_ms_) + " ms, closing both sides");
+    client_.abort();
+}
+
+void Tunnel::end_if_both_closed() {
+    // Must be the last thing the tunnel does: the connection deletes it.
+    if (client_ended_ && upstream_ended_) client_.finish_exchange(false);
+}
+
+} // namespace proxyd

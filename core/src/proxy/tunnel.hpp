@@ -1,0 +1,62 @@
+// Protocol switching (RFC 9110 §7.8, WebSocket's opening handshake): a client's GET that asks to
+// upgrade is forwarded with its Upgrade field; when the backend answers 101 the proxy relays that
+// head and from then on copies bytes both ways, unparsed, until both sides have closed. A side's
+// end (EOF) is passed on as a half-close; an error or read_timeout without traffic either way ends
+// both. The upstream connection is closed afterwards, never pooled.
+// Worker thread only.
+#pragma once
+
+#include "http/message_head.hpp"
+#include "proxy/upstream_connection.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace proxyd {
+
+class ClientConnection;
+
+// The request asks to switch protocols in a way proxyd tunnels: HTTP/1.1, GET, no body, an Upgrade
+// field and the "upgrade" Connection option.
+bool wants_upgrade(const ClientConnection &client);
+// The Connection and Upgrade fields that forward the client's upgrade request upstream (both are
+// hop-by-hop, so the ordinary forwarding dropped them).
+std::string upgrade_request_fields(const MessageHead &request);
+// The 101 head for the client: the backend's end-to-end fields, Connection: upgrade and its
+// Upgrade field. Empty when the backend's 101 names no protocol (RFC 9110 §15.2.2: it must).
+std::string switching_protocols_head(const MessageHead &response);
+
+class Tunnel final : private UpstreamConnection::Owner {
+  public:
+    // Takes upstream over (its owner becomes this tunnel); idle_timeout_ms ends a tunnel in which
+    // nothing moved either way for that long.
+    Tunnel(ClientConnection &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms);
+    ~Tunnel();
+    Tunnel(const Tunnel &) = delete;
+    Tunnel &operator=(const Tunnel &) = delete;
+
+    // from_upstream: bytes the backend sent after its 101 head in the same read.
+    void start(std::string_view from_upstream);
+    void from_client(std::string_view data);
+    void client_ended();
+    void client_drained();
+
+  private:
+    void on_upstream_connected(int) override {}
+    void on_upstream_read(const char *data, size_t len) override;
+    void on_upstream_closed(int status) override;
+    void on_upstream_timeout() override;
+    void on_upstream_write_done() override;
+    void activity();
+    void end_if_both_closed();
+
+    ClientConnection &client_;
+    UpstreamConnection *upstream_;
+    uint64_t idle_timeout_ms_;
+    bool client_ended_ = false;
+    bool upstream_ended_ = false;
+    bool upstream_paused_ = false;
+};
+
+} // namespace proxyd
