@@ -347,6 +347,9 @@ int ProxyExchange::send_response_head() {
     else if (c.http_minor() >= 1) client_framing_ = Framing::Chunked;
     else client_framing_ = Framing::UntilClose;
     if (client_framing_ == Framing::UntilClose) client_keep_alive_ = false;
+    // A stop or reload that began while the upstream worked closes the connection after this
+    // response: the head says so.
+    if (!c.wants_keep_alive()) client_keep_alive_ = false;
 
     std::vector<std::string_view> connection_tokens;
     for (size_t i = 0; i < response_.header_count(); ++i)

@@ -3,19 +3,30 @@
 #include "proxy/upstream_pool.hpp"
 #include "server/client_connection.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 namespace proxyd {
+namespace {
 
-Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<int> listen_fds,
+bool has_queued_connection(const uv_handle_t *listener) {
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(listener, &fd) != 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+}
+
+} // namespace
+
+Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
                std::function<void()> exited)
     : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), exited_(std::move(exited)),
       read_buffer_(new char[kReadBufferSize]) {}
 
 Worker::~Worker() {
     join();
-    for (int fd : listen_fds_)
-        if (fd >= 0) ::close(fd);
+    for (const ListenFd &l : listen_fds_)
+        if (l.fd >= 0) ::close(l.fd);
 }
 
 void Worker::start() { thread_ = std::thread([this] { run(); }); }
@@ -40,6 +51,8 @@ void Worker::run() {
     stop_async_.data = this;
     uv_timer_init(&loop_, &grace_timer_);
     grace_timer_.data = this;
+    uv_timer_init(&loop_, &drain_timer_);
+    drain_timer_.data = this;
 
     // Per-worker plugin state is created here, on the worker's own thread (plugin.h lifetimes).
     const Config &config = shared_.config;
@@ -60,20 +73,22 @@ void Worker::run() {
         upstreams_.push_back(
             std::make_unique<UpstreamPool>(*this, config.upstreams[i], plugin_worker(config.upstreams[i].balancer)));
 
-    for (size_t i = 0; i < config.listeners.size() && !failed_; ++i) {
+    for (size_t i = 0; i < listen_fds_.size() && !failed_; ++i) {
+        const ListenerConfig &listener = config.listeners[listen_fds_[i].listener];
         auto handle = std::make_unique<ListenerHandle>();
         handle->worker = this;
-        handle->config = &config.listeners[i];
+        handle->config = &listener;
         uv_tcp_init(&loop_, &handle->tcp);
         handle->tcp.data = handle.get();
-        int rc = uv_tcp_open(&handle->tcp, listen_fds_[i]);
+        ++listeners_open_;
+        int rc = uv_tcp_open(&handle->tcp, listen_fds_[i].fd);
         if (rc == 0) {
-            listen_fds_[i] = -1; // the handle owns it now
+            listen_fds_[i].fd = -1; // the handle owns it now
             rc = uv_listen(reinterpret_cast<uv_stream_t *>(&handle->tcp), 4096, on_connection);
         }
         if (rc != 0) {
-            logger().error("worker " + std::to_string(index_) + ": listen on " + config.listeners[i].listen_text +
-                           ": " + uv_strerror(rc));
+            logger().error("worker " + std::to_string(index_) + ": listen on " + listener.listen_text + ": " +
+                           uv_strerror(rc));
             failed_ = true;
         }
         listeners_.push_back(std::move(handle));
@@ -126,9 +141,6 @@ void Worker::connection_closed(ClientConnection *c) {
 void Worker::begin_stop() {
     if (stopping_) return;
     stopping_ = true;
-    for (auto &l : listeners_)
-        if (!uv_is_closing(reinterpret_cast<uv_handle_t *>(&l->tcp)))
-            uv_close(reinterpret_cast<uv_handle_t *>(&l->tcp), nullptr);
     // Idle keep-alive connections go now; busy ones close after their current response.
     std::vector<ClientConnection *> snapshot(connections_.begin(), connections_.end());
     for (ClientConnection *c : snapshot) c->close_if_idle();
@@ -142,11 +154,38 @@ void Worker::begin_stop() {
             for (ClientConnection *c : left) c->abort();
         },
         static_cast<uint64_t>(config().limits.shutdown_timeout.count()), 0);
+    // Closing a listening socket resets the connections in its accept queue, which the clients
+    // saw as accepted. So each listener first accepts what is queued (the loop keeps running
+    // between rounds) and closes once its queue is empty, or after kMaxDrainRounds under a
+    // steady stream. On reload the socket lives on in the new workers, which take its queue.
+    static constexpr uint64_t kDrainRoundMs = 2;
+    close_drained_listeners();
+    if (listeners_open_ > 0)
+        uv_timer_start(
+            &drain_timer_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->close_drained_listeners(); },
+            kDrainRoundMs, kDrainRoundMs);
     finish_stop_if_idle();
 }
 
+void Worker::close_drained_listeners() {
+    static constexpr unsigned kMaxDrainRounds = 100;
+    bool last_round = ++drain_rounds_ > kMaxDrainRounds;
+    for (auto &l : listeners_) {
+        auto *handle = reinterpret_cast<uv_handle_t *>(&l->tcp);
+        if (uv_is_closing(handle)) continue;
+        bool can_accept = !failed_ && !l->paused;
+        if (can_accept && has_queued_connection(handle) && !last_round) continue;
+        uv_close(handle, nullptr);
+        --listeners_open_;
+    }
+    if (listeners_open_ == 0) {
+        uv_timer_stop(&drain_timer_);
+        finish_stop_if_idle();
+    }
+}
+
 void Worker::finish_stop_if_idle() {
-    if (!connections_.empty() || closed_) return;
+    if (!connections_.empty() || listeners_open_ > 0 || closed_) return;
     close_everything();
 }
 
@@ -154,6 +193,7 @@ void Worker::close_everything() {
     closed_ = true;
     for (auto &u : upstreams_) u->close_all_idle();
     uv_close(reinterpret_cast<uv_handle_t *>(&grace_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&drain_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&stop_async_), nullptr);
 }
 

@@ -28,11 +28,19 @@ struct WorkerShared {
     const LogFile &access_log;
 };
 
+// A listening socket handed to a worker, for config.listeners[listener]. A listener may have
+// several per worker (after a reload to fewer workers, so no socket of the group goes unserved).
+struct ListenFd {
+    size_t listener;
+    int fd;
+};
+
 class Worker {
   public:
-    // listen_fds[i] belongs to config.listeners[i]; the worker owns them from here on.
-    // exited is called on the worker's thread when its loop has ended.
-    Worker(const WorkerShared &shared, unsigned index, std::vector<int> listen_fds, std::function<void()> exited);
+    // The worker owns listen_fds from here on. exited is called on the worker's thread when its
+    // loop has ended.
+    Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
+           std::function<void()> exited);
     ~Worker();
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
@@ -75,17 +83,21 @@ class Worker {
 
     void run();
     void begin_stop();
+    void close_drained_listeners();
     void finish_stop_if_idle();
     void close_everything();
     static void on_connection(uv_stream_t *server, int status);
 
     const WorkerShared &shared_;
     unsigned index_;
-    std::vector<int> listen_fds_;
+    std::vector<ListenFd> listen_fds_;
     std::function<void()> exited_;
     uv_loop_t loop_{};
     uv_async_t stop_async_{};
     uv_timer_t grace_timer_{};
+    uv_timer_t drain_timer_{}; // on stop, listeners accept what is already queued before closing
+    unsigned drain_rounds_ = 0;
+    size_t listeners_open_ = 0;
     std::thread thread_;
     std::vector<std::unique_ptr<ListenerHandle>> listeners_;
     std::unordered_map<const PluginInstance *, void *> plugin_workers_;
