@@ -2,7 +2,8 @@
 """The access log: with log.access_format = "json" every line is one JSON object (json.loads parses
 it) carrying the request, the status and the upstream, with quotes, backslashes and bytes that are
 not UTF-8 escaped safely. SIGUSR1 reopens the log: after `mv access.log access.log.1` (what
-logrotate does), lines go to the old file until the signal and to a new access.log after it."""
+logrotate does), lines go to the old file until the signal and to a new access.log after it. A
+reload (SIGHUP) switches to the file and format the new configuration names."""
 
 import json
 import os
@@ -10,7 +11,7 @@ import re
 import signal
 import time
 
-from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, free_ports, get, listener, note,
+from proxyd_harness import (Client, Proxyd, access_log_entries, check, check_equal, config_head, free_ports, get, listener, note,
                             read_file, run_test, upstream, Backend, workdir, write_file)
 
 
@@ -34,7 +35,8 @@ def main():
     log_path = os.path.join(folder, "access.log")
     config = (config_head(access=log_path, plugins=("round_robin",)).replace("[log]\n", '[log]\naccess_format = "json"\n')
               + upstream("app", [backend.port]) + listener("front", front, "upstream", "app"))
-    proxyd = Proxyd(write_file(os.path.join(folder, "json.toml"), config), folder, tag="json").start([front])
+    config_path = write_file(os.path.join(folder, "json.toml"), config)
+    proxyd = Proxyd(config_path, folder, tag="json").start([front])
 
     agent = b'caf\xe9 "quoted" back\\slash \xc3\xa9 \xed\xa0\x80'  # Latin-1 byte, UTF-8, a surrogate
     with Client(front) as client:
@@ -74,6 +76,18 @@ def main():
     wait_for("SIGUSR1 made a new access.log with the next request", lambda: any(
         "/after-reopen" in line for line in lines_of(log_path)))
     check(not any("/after-reopen" in line for line in lines_of(rotated)), "the renamed file gets no new lines")
+
+    # A reload opens the files the new configuration names, in its format.
+    combined_path = os.path.join(folder, "combined.log")
+    write_file(config_path, config.replace(log_path, combined_path).replace('access_format = "json"',
+                                                                             'access_format = "combined"'))
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for("proxyd reloads", lambda: "reloaded configuration (generation 2)" in proxyd.stderr_text())
+    check_equal(get(front, "/after-reload").status, 200, "request after the reload")
+    wait_for("the reloaded configuration logs to its own file, in combined format", lambda: any(
+        e["request"] == "GET /after-reload HTTP/1.1" and e["status"] == "200"
+        for e in access_log_entries(read_file(combined_path).decode() if os.path.exists(combined_path) else "")))
+    check(not any("/after-reload" in line for line in lines_of(log_path)), "the old generation's file gets no new lines")
     check_equal(proxyd.stop(), 0, "proxyd exit code")
 
 
