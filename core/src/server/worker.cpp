@@ -29,15 +29,25 @@ Worker::~Worker() {
         if (l.fd >= 0) ::close(l.fd);
 }
 
-void Worker::start() { thread_ = std::thread([this] { run(); }); }
+void Worker::start() {
+    // The loop and the stop handle exist before the thread does, so request_stop() is safe from
+    // the moment start() returns (a stop or a second reload may come right after a reload).
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &stop_async_, [](uv_async_t *a) { static_cast<Worker *>(a->data)->begin_stop(); });
+    stop_async_.data = this;
+    loop_open_ = true;
+    thread_ = std::thread([this] { run(); });
+}
 
 void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
 void Worker::request_stop() {
-    // uv_async_send is the one libuv call that is safe from another thread.
-    uv_async_send(&stop_async_);
+    // uv_async_send is the one libuv call that is safe from another thread, but only while the
+    // loop is open: a worker that failed may have ended before the server stops the others.
+    std::lock_guard<std::mutex> lock(loop_open_mutex_);
+    if (loop_open_) uv_async_send(&stop_async_);
 }
 
 void *Worker::plugin_worker(const PluginInstance *instance) const {
@@ -46,9 +56,6 @@ void *Worker::plugin_worker(const PluginInstance *instance) const {
 }
 
 void Worker::run() {
-    uv_loop_init(&loop_);
-    uv_async_init(&loop_, &stop_async_, [](uv_async_t *a) { static_cast<Worker *>(a->data)->begin_stop(); });
-    stop_async_.data = this;
     uv_timer_init(&loop_, &grace_timer_);
     grace_timer_.data = this;
     uv_timer_init(&loop_, &drain_timer_);
@@ -100,7 +107,11 @@ void Worker::run() {
     upstreams_.clear();
     for (auto &[instance, state] : plugin_workers_) instance->destroy_worker(state);
     plugin_workers_.clear();
-    uv_loop_close(&loop_);
+    {
+        std::lock_guard<std::mutex> lock(loop_open_mutex_);
+        loop_open_ = false;
+        uv_loop_close(&loop_);
+    }
     exited_();
 }
 

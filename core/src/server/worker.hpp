@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -45,8 +46,8 @@ class Worker {
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
 
-    // Creates the plugins' worker state and starts the thread. Returns false (and logs) when a
-    // plugin refuses to create its worker state.
+    // Main thread: prepares the loop and starts the thread, which creates the plugins' worker
+    // state (a plugin refusing makes the worker fail and stop).
     void start();
     // Any thread: stop accepting, finish in-flight requests, exit the loop (see DESIGN.md).
     void request_stop();
@@ -94,6 +95,8 @@ class Worker {
     std::function<void()> exited_;
     uv_loop_t loop_{};
     uv_async_t stop_async_{};
+    std::mutex loop_open_mutex_; // request_stop() from other threads against the loop's end
+    bool loop_open_ = false;
     uv_timer_t grace_timer_{};
     uv_timer_t drain_timer_{}; // on stop, listeners accept what is already queued before closing
     unsigned drain_rounds_ = 0;
