@@ -5,7 +5,7 @@ request fails, a request in flight completes from A, B answers soon after, and o
 generation has finished nobody gets A. A
 reload with a syntax error, then one naming a missing plugin, keeps the old configuration serving
 and logs the error at its file and line; a later valid reload works, opens a new listener and closes
-a removed one."""
+a removed one; two reloads back to back work."""
 
 import os
 import re
@@ -60,14 +60,14 @@ def wait_for(what, condition, timeout=10.0):
     check(False, what)
 
 
-def wait_for_log(proxyd, pattern, timeout=20.0):
+def wait_for_log(proxyd, pattern, timeout=20.0, poll=0.02):
     """The monotonic time at which pattern was first seen in proxyd's error log (stderr)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if re.search(pattern, proxyd.stderr_text()):
             return time.monotonic()
         check(proxyd.alive(), "proxyd still runs while waiting for %r" % pattern, proxyd.stderr_tail())
-        time.sleep(0.02)
+        time.sleep(poll)
     check(False, "proxyd logged %r within %.0f s" % (pattern, timeout), proxyd.stderr_tail())
 
 
@@ -162,6 +162,15 @@ def failing_reloads(folder):
     check_equal(get(added, "/").body, b"from B\n", "the reload opened the added listener")
     wait_for_log(proxyd, r"generation 1 finished")
     check(refused(removed), "the removed listener is closed once the old generation finished")
+
+    # Two reloads back to back (two signals sent at once may merge into one, so the second goes as
+    # soon as the first is logged): the second finds the first's workers just started.
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reloaded configuration \(generation 3\)", timeout=20.0, poll=0.001)
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reloaded configuration \(generation 4\)")
+    wait_for_log(proxyd, r"generation 3 finished")
+    check_equal(get(front, "/").body, b"from B\n", "after two quick reloads, proxyd serves")
     check_equal(proxyd.stop(), 0, "proxyd exit code")
 
 

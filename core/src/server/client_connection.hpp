@@ -58,6 +58,8 @@ class ClientConnection final : private RequestParser::Events {
     // response byte: status, a small HTML body, and Connection: close when close is true.
     void send_error(int status, bool close);
     void close_if_idle();
+    // Accepted, and no byte of a first request yet: its client is likely sending one right now.
+    bool awaiting_first_request() const { return requests_served_ == 0 && !in_request_; }
 
     // Request-body flow control for exchanges that forward it.
     void pause_body();

@@ -152,9 +152,13 @@ void Worker::connection_closed(ClientConnection *c) {
 void Worker::begin_stop() {
     if (stopping_) return;
     stopping_ = true;
-    // Idle keep-alive connections go now; busy ones close after their current response.
+    // Idle keep-alive connections go now; busy ones close after their current response. A
+    // connection accepted moments ago whose first request is still on its way is not idle: a
+    // client may retry a request on a reused connection closed under it, but not on a new one.
+    // Those get kFreshGraceMs after the listeners closed, then go if still silent.
     std::vector<ClientConnection *> snapshot(connections_.begin(), connections_.end());
-    for (ClientConnection *c : snapshot) c->close_if_idle();
+    for (ClientConnection *c : snapshot)
+        if (!c->awaiting_first_request()) c->close_if_idle();
     uv_timer_start(
         &grace_timer_,
         [](uv_timer_t *t) {
@@ -190,7 +194,16 @@ void Worker::close_drained_listeners() {
         --listeners_open_;
     }
     if (listeners_open_ == 0) {
-        uv_timer_stop(&drain_timer_);
+        static constexpr uint64_t kFreshGraceMs = 300;
+        uv_timer_start(
+            &drain_timer_,
+            [](uv_timer_t *t) {
+                auto *self = static_cast<Worker *>(t->data);
+                std::vector<ClientConnection *> left(self->connections_.begin(), self->connections_.end());
+                for (ClientConnection *c : left)
+                    c->close_if_idle();
+            },
+            kFreshGraceMs, 0);
         finish_stop_if_idle();
     }
 }
