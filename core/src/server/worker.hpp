@@ -1,6 +1,7 @@
-// A worker: one thread running one uv loop, with its own listening socket per listener
-// (SO_REUSEPORT), its own per-worker plugin state, its own upstream connection pools and peer
-// health. Nothing here is shared with other workers, so the request path takes no lock.
+// A worker: one thread running one uv loop, with its own listening sockets (dup()s of the
+// server's SO_REUSEPORT sockets), its own per-worker plugin state, its own upstream connection
+// pools and peer health. Nothing here is shared with other workers, so the request path takes
+// no lock.
 #pragma once
 
 #include "config/config.hpp"
