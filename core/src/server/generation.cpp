@@ -20,8 +20,8 @@ std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string 
     // No thread of this generation runs yet, so the switch needs no synchronisation: plugins log
     // through this generation's error log from here on.
     g->host_.logger = g->logger_.get();
-    g->shared_ =
-        std::unique_ptr<WorkerShared>(new WorkerShared{*g->config_, g->host_, *g->logger_, g->access_log_, metrics});
+    g->shared_ = std::unique_ptr<WorkerShared>(
+        new WorkerShared{*g->config_, g->host_, *g->logger_, g->access_log_, metrics});
     return g;
 }
 

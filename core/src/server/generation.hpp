@@ -21,7 +21,8 @@ namespace proxyd {
 class Generation {
   public:
     // Loads the config at path with its plugins and opens its log files. Plugins that log while
-    // loading go to loading_logger. Its workers count into metrics, which outlives every generation. nullptr, with every problem appended to errors, on failure.
+    // loading go to loading_logger. Its workers count into metrics, which outlives every generation. nullptr,
+    // with every problem appended to errors, on failure.
     static std::unique_ptr<Generation> load(uint64_t number, const std::string &path, LoadOptions options,
                                             const Logger &loading_logger, MetricsStore &metrics,
                                             std::vector<std::string> &errors);
