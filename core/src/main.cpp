@@ -2,6 +2,7 @@
 #include "config/config_loader.hpp"
 #include "log/logger.hpp"
 #include "plugin/host_calls.hpp"
+#include "server/generation.hpp"
 #include "server/server.hpp"
 
 #include <cstdio>
@@ -22,8 +23,13 @@ constexpr const char *kUsage = R"(usage: proxyd [-c FILE] [-t] [-p DIR] [-v] [-h
   -v        print the version and exit
   -h        print this help and exit
 
-Signals: SIGINT or SIGTERM stop accepting connections, let in-flight requests finish (up to
-limits.shutdown_timeout) and exit 0.
+Signals:
+  SIGTERM, SIGINT, SIGQUIT  stop accepting connections, let in-flight requests finish (up to
+            limits.shutdown_timeout) and exit 0
+  SIGHUP    reload: read the configuration file again and load its plugins; when it is valid, new
+            workers take over the listening sockets and the old ones finish their in-flight
+            requests; when it is not, the errors are logged and the old configuration keeps serving
+  SIGUSR1   reopen the log files (after logrotate moved them)
 )";
 
 // Where plugins are looked for: -p, then plugins/ beside the binary (a build tree), then the
@@ -68,33 +74,29 @@ int main(int argc, char **argv) {
     std::string ignored;
     startup_log.open("stderr", ignored);
     proxyd::Logger startup_logger(startup_log);
-    proxyd::PluginHost host;
-    proxyd::init_plugin_host(host, startup_logger);
-
     proxyd::LoadOptions options;
     options.plugin_search_path = plugin_search_path(plugin_dir);
-    options.host = &host.api;
     std::vector<std::string> errors;
-    auto config = proxyd::load_config(config_path, options, errors);
-    if (!config) {
-        for (const auto &e : errors) std::fprintf(stderr, "proxyd: %s\n", e.c_str());
+    auto report = [&] {
+        for (const auto &e : errors)
+            std::fprintf(stderr, "proxyd: %s\n", e.c_str());
         std::fprintf(stderr, "proxyd: configuration %s has %zu error(s)\n", config_path.c_str(), errors.size());
         return 1;
-    }
+    };
+
     if (test_only) {
+        proxyd::PluginHost host;
+        proxyd::init_plugin_host(host, startup_logger);
+        options.host = &host.api;
+        auto config = proxyd::load_config(config_path, options, errors);
+        if (!config) return report();
         std::printf("proxyd: configuration %s OK\nconfiguration OK\n", config->path.c_str());
         return 0;
     }
 
-    proxyd::LogFile error_log, access_log;
-    std::string error;
-    if (!error_log.open(config->log.error, error) || !access_log.open(config->log.access, error)) {
-        std::fprintf(stderr, "proxyd: %s\n", error.c_str());
-        return 1;
-    }
-    proxyd::Logger logger(error_log, config->log.level);
-    host.logger = &logger; // plugins log through the configured error log from here on
-    int status = proxyd::run_server(*config, host, logger, access_log);
-    config.reset(); // plugin instances go before the logger they may use
+    proxyd::Server server(config_path, options, startup_logger);
+    auto first = proxyd::Generation::load(1, config_path, options, startup_logger, server.metrics(), errors);
+    if (!first) return report();
+    int status = server.run(std::move(first));
     return status;
 }

@@ -149,6 +149,9 @@ CASES = [
     Case("unknown_upstream_key", base(upstream=upstream_block() + 'balancr = "x"  # @here\n'),
          key=key_path("upstreams", "u", "balancr")),
     Case("unknown_log_key", base(log='levle = "info"  # @here'), key=key_path("log", "levle")),
+    Case("bad_access_format", base(log='access_format = "xml"  # @here'), key=key_path("log", "access_format"),
+         texts=["combined", "json"]),
+    Case("json_access_format_is_valid", base(log='access_format = "json"'), ok=True),
     # Wrong types.
     Case("wrong_type_workers", base().replace("workers = 1", 'workers = "two"  # @here'),
          key=key_path("workers")),

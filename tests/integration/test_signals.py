@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Graceful stop: on SIGTERM proxyd stops accepting, lets a request in flight finish (a backend that
-takes 1 s), closes idle keep-alive connections and exits 0 within its grace period; SIGINT does the same."""
+takes 1 s), closes idle keep-alive connections and exits 0 within its grace period; SIGINT and SIGQUIT
+do the same."""
 
 import os
 import signal
@@ -100,8 +101,10 @@ def main():
     folder = workdir("signals")
     graceful(folder, signal.SIGTERM, "SIGTERM")
     graceful(folder, signal.SIGINT, "SIGINT")
+    graceful(folder, signal.SIGQUIT, "SIGQUIT")
     idle_stop(folder, signal.SIGTERM, "SIGTERM")
     idle_stop(folder, signal.SIGINT, "SIGINT")
+    idle_stop(folder, signal.SIGQUIT, "SIGQUIT")
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ expected_files=(
   /usr/lib/proxyd/plugins/balancing_round_robin.so
   /usr/lib/proxyd/plugins/content_static.so
   /etc/proxyd/proxyd.toml /etc/proxyd/reverse.toml /etc/proxyd/lb.toml /etc/proxyd/backends.toml
-  /etc/proxyd/mime.toml
+  /etc/proxyd/mime.toml /etc/logrotate.d/proxyd
   /usr/share/proxyd/www/default/index.html /usr/share/proxyd/www/images/photo.jpg
   /usr/share/proxyd/www/pdf/report.pdf
   /usr/lib/systemd/system/proxyd.service
@@ -162,6 +162,7 @@ dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles >"$work/conffiles.txt"
 for f in proxyd reverse lb backends mime; do
   grep -qx "/etc/proxyd/$f.toml" "$work/conffiles.txt" || fail "/etc/proxyd/$f.toml is not a conffile"
 done
+grep -qx /etc/logrotate.d/proxyd "$work/conffiles.txt" || fail "/etc/logrotate.d/proxyd is not a conffile"
 
 # ---- install -------------------------------------------------------------------------------------------
 # The installed reverse profile listens on the fixed profile ports; the integration tests of any

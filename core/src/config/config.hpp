@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/net_address.hpp"
+#include "log/access_line.hpp"
 #include "plugin/plugin_registry.hpp"
 
 #include <chrono>
@@ -77,7 +78,7 @@ struct LimitsConfig {
     Duration body_timeout{60000};         // between two reads of a request body
     Duration keepalive_timeout{75000};    // idle client connection
     Duration send_timeout{60000};         // between two successful writes to a client
-    Duration shutdown_timeout{10000};     // grace period on SIGTERM/SIGINT
+    Duration shutdown_timeout{10000};     // grace period on stop and for the old workers on reload
     uint32_t max_connections = 10000;     // per worker
     bool allow_bare_lf = false;           // accept LF without CR ending a request's head lines
     uint32_t keepalive_requests = 10000;  // requests per client connection, then close (0: no limit)
@@ -87,6 +88,7 @@ struct LogConfig {
     std::string access = "stderr"; // "stderr", "off" or an absolute path
     std::string error = "stderr";
     int level = 2;                 // proxyd_log_level
+    AccessFormat access_format = AccessFormat::Combined;
 };
 
 // The admin listener (/metrics, /status); off unless [admin] listen is set.

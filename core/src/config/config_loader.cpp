@@ -234,7 +234,7 @@ class Loader {
     }
 
     void load_log(const toml::table &t) {
-        check_keys(t, "log", {"access", "error", "level"});
+        check_keys(t, "log", {"access", "access_format", "error", "level"});
         if (auto access = get_string(t, "access", "log"))
             config_->log.access = (*access == "stderr" || *access == "off") ? *access : resolve_path(*access);
         if (auto error = get_string(t, "error", "log"))
@@ -246,6 +246,14 @@ class Loader {
                 if (names[i] == *level) found = i;
             if (found < 0) error_at(t.get("level"), "log.level", "must be one of error, warn, info, debug");
             else config_->log.level = found;
+        }
+        if (auto format = get_string(t, "access_format", "log")) {
+            if (*format == "combined")
+                config_->log.access_format = AccessFormat::Combined;
+            else if (*format == "json")
+                config_->log.access_format = AccessFormat::Json;
+            else
+                error_at(t.get("access_format"), "log.access_format", "must be \"combined\" or \"json\"");
         }
     }
 

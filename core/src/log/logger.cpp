@@ -23,7 +23,27 @@ bool LogFile::open(const std::string &where, std::string &error) {
         error = where + ": cannot open log file: " + std::strerror(errno);
         return false;
     }
+    path_ = where;
     owned_ = true;
+    return true;
+}
+
+bool LogFile::reopen(std::string &error) {
+    if (!owned_) return true;
+    int fresh = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fresh < 0) {
+        error = path_ + ": cannot reopen log file: " + std::strerror(errno);
+        return false;
+    }
+    // dup2 swaps the file under fd_ atomically: a write on another thread goes wholly to the old
+    // or wholly to the new file. dup2 clears FD_CLOEXEC on fd_, so set it again.
+    if (::dup2(fresh, fd_) < 0) {
+        error = path_ + ": cannot reopen log file: dup2: " + std::strerror(errno);
+        ::close(fresh);
+        return false;
+    }
+    ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
+    ::close(fresh);
     return true;
 }
 

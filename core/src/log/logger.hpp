@@ -1,5 +1,7 @@
 // The error log and the access log. Both write whole lines with one write(2) on an O_APPEND fd,
-// so worker threads share them without a lock and lines never interleave.
+// so worker threads share them without a lock and lines never interleave. Reopening (SIGUSR1,
+// after logrotate moved the file) dup2()s a fresh fd over the same number, so writers on other
+// threads never see a closed or missing fd.
 #pragma once
 
 #include <proxyd/plugin.h>
@@ -20,8 +22,12 @@ class LogFile {
     bool open(const std::string &where, std::string &error);
     bool enabled() const { return fd_ >= 0; }
     void write_line(std::string_view line) const; // line must end with '\n'
+    // Opens the path again and puts the new file under the old fd number. A no-op for stderr
+    // and "off". Main thread; returns false with error set, keeping the old file, on failure.
+    bool reopen(std::string &error);
 
   private:
+    std::string path_;
     int fd_ = -1;
     bool owned_ = false;
 };

@@ -364,6 +364,9 @@ int ProxyExchange::send_response_head() {
     // A response before the whole request body (a 401 or 413 to Expect: 100-continue) ends with
     // the connection: the unread rest of the body could not be told from a next request.
     if (client_framing_ == Framing::UntilClose || !request_complete_) client_keep_alive_ = false;
+    // A stop or reload that began while the upstream worked closes the connection after this
+    // response: the head says so.
+    if (!c.wants_keep_alive()) client_keep_alive_ = false;
 
     std::vector<std::string_view> connection_tokens;
     for (size_t i = 0; i < response_.header_count(); ++i)

@@ -2,12 +2,14 @@
 
 #include "http/header_rules.hpp"
 #include "http/status_text.hpp"
+#include "log/access_line.hpp"
 #include "proxy/proxy_exchange.hpp"
 #include "server/content_exchange.hpp"
 #include "server/worker.hpp"
 
 #include <arpa/inet.h>
 #include <cstring>
+#include <ctime>
 #include <sys/socket.h>
 
 namespace proxyd {
@@ -312,23 +314,26 @@ void ClientConnection::write_access_log() {
         metrics_.request_finished(worker_.metrics().target_slot(record_.target), record_.status,
                                   uv_hrtime() - record_.start_ns);
     if (!listener_.access_log || !worker_.access_log().enabled() || record_.status == 0) return;
-    auto header_or_dash = [this](std::string_view name) {
+    auto header = [this](std::string_view name) {
         auto v = parser_.head().find(name);
-        return v && !v->empty() ? std::string(*v) : std::string("-");
+        return v ? *v : std::string_view();
     };
-    uint64_t elapsed_ns = uv_hrtime() - record_.start_ns;
-    std::string line;
-    line.reserve(256);
-    line.append(client_ip_).append(" - - [").append(worker_.dates().log_date()).append("] \"");
-    line.append(parser_.method()).append(" ").append(parser_.head().target()).append(" HTTP/1.").append(std::to_string(request_.http_minor));
-    line.append("\" ").append(std::to_string(record_.status)).append(" ").append(std::to_string(record_.body_bytes));
-    line.append(" \"").append(header_or_dash("referer")).append("\" \"").append(header_or_dash("user-agent"));
-    line.append("\" upstream=").append(record_.upstream).append(" upstream_status=");
-    line.append(record_.upstream_status ? std::to_string(record_.upstream_status) : "-");
-    char rt[32];
-    std::snprintf(rt, sizeof rt, "%.3f", static_cast<double>(elapsed_ns) / 1e9);
-    line.append(" rt=").append(rt).append(" listener=").append(listener_.name).append("\n");
-    worker_.access_log().write_line(line);
+    AccessEntry entry;
+    entry.client = client_ip_;
+    entry.time = std::time(nullptr);
+    entry.clf_time = worker_.dates().log_date();
+    entry.method = parser_.method();
+    entry.target = parser_.head().target();
+    entry.http_minor = request_.http_minor;
+    entry.status = record_.status;
+    entry.body_bytes = record_.body_bytes;
+    entry.referer = header("referer");
+    entry.user_agent = header("user-agent");
+    entry.upstream = record_.upstream;
+    entry.upstream_status = record_.upstream_status;
+    entry.request_time = static_cast<double>(uv_hrtime() - record_.start_ns) / 1e9;
+    entry.listener = listener_.name;
+    worker_.access_log().write_line(format_access_line(entry, worker_.config().log.access_format));
 }
 
 void ClientConnection::send_error(int status, bool close) {

@@ -3,126 +3,264 @@
 #include "admin/admin_server.hpp"
 #include "admin/metrics.hpp"
 #include "server/listen_socket.hpp"
-#include "server/worker.hpp"
 
-#include <atomic>
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
-#include <memory>
+#include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
-#include <uv.h>
 
 namespace proxyd {
 namespace {
 
-struct SignalState {
-    std::vector<std::unique_ptr<Worker>> *workers;
-    const Logger *logger;
-    uv_signal_t sigint;
-    uv_signal_t sigterm;
-    uv_async_t worker_exited; // sent by each worker thread as it ends
-    std::atomic<unsigned> workers_running{0};
-    bool stopping = false;
-};
-
-void on_stop_signal(uv_signal_t *handle, int signum) {
-    auto *state = static_cast<SignalState *>(handle->data);
-    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
-    if (state->stopping) {
-        // The watchers stay installed until every worker is done, so a second signal cannot
-        // fall back to the default action and kill requests mid-flight.
-        state->logger->info(std::string("received ") + name + " again: still waiting for in-flight requests");
-        return;
-    }
-    state->stopping = true;
-    state->logger->info(std::string("received ") + name + ": stopping (in-flight requests finish first)");
-    for (auto &w : *state->workers) w->request_stop();
+std::string describe(const Config &config) {
+    std::string where;
+    for (const auto &l : config.listeners)
+        where += (where.empty() ? "" : ", ") + l.listen_text + " (" + l.name + ")";
+    return "serving " + where + " with " + std::to_string(config.workers) + " worker(s)";
 }
 
-void on_worker_exited(uv_async_t *handle) {
-    auto *state = static_cast<SignalState *>(handle->data);
-    if (state->workers_running.load() != 0) return;
-    uv_close(reinterpret_cast<uv_handle_t *>(&state->sigint), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&state->sigterm), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&state->worker_exited), nullptr);
+void close_all(std::vector<std::vector<ListenFd>> &per_worker) {
+    for (auto &list : per_worker)
+        for (const ListenFd &l : list)
+            ::close(l.fd);
+    per_worker.clear();
 }
 
 } // namespace
 
-int run_server(const Config &config, const PluginHost &host, const Logger &logger, const LogFile &access_log) {
-    // Sockets first, all of them, so a taken address fails start-up before anything serves.
-    for (const auto &l : config.listeners) {
-        std::string error;
-        if (!check_address_free(l.address, l.listen_text, error)) {
-            logger.error("listener '" + l.name + "': " + error);
-            return 1;
+bool Server::hand_out_sockets(const Config &config, std::vector<std::vector<ListenFd>> &per_worker,
+                              std::string &error) {
+    per_worker.assign(config.workers, {});
+    for (size_t i = 0; i < config.listeners.size(); ++i) {
+        const ListenerConfig &l = config.listeners[i];
+        auto group = std::find_if(groups_.begin(), groups_.end(),
+                                  [&](const ListenGroup &g) { return g.address == l.address; });
+        if (group == groups_.end()) {
+            // A new address: probe first, so an address in use is reported once, clearly.
+            if (!check_address_free(l.address, l.listen_text, error)) {
+                error = "listener '" + l.name + "': " + error;
+                return false;
+            }
+            group = groups_.insert(groups_.end(), ListenGroup{l.address, {}});
         }
-    }
-    // Owned here, not by a generation: counters outlive any one config and its workers.
-    MetricsStore metrics;
-    metrics.begin_generation(config, 1);
-    std::unique_ptr<AdminServer> admin;
-    if (config.admin.enabled) {
-        admin =
-            std::make_unique<AdminServer>(config.admin.address, config.admin.listen_text, metrics, logger);
-        std::string error;
-        if (!admin->open(error)) {
-            logger.error("admin listener: " + error);
-            return 1;
-        }
-    }
-    std::vector<std::vector<int>> fds(config.workers);
-    for (unsigned w = 0; w < config.workers; ++w) {
-        for (const auto &l : config.listeners) {
-            std::string error;
+        while (group->fds.size() < config.workers) {
             int fd = open_listen_socket(l.address, l.listen_text, error);
             if (fd < 0) {
-                logger.error("listener '" + l.name + "': " + error);
-                for (auto &list : fds)
-                    for (int f : list) ::close(f);
-                return 1;
+                error = "listener '" + l.name + "': " + error;
+                return false;
             }
-            fds[w].push_back(fd);
+            group->fds.push_back(fd);
+        }
+        // Every socket of the group goes to some worker: a worker count lowered by a reload
+        // leaves no socket's queue unserved.
+        for (size_t k = 0; k < group->fds.size(); ++k) {
+            int copy = ::fcntl(group->fds[k], F_DUPFD_CLOEXEC, 0);
+            if (copy < 0) {
+                error = "listener '" + l.name + "': dup of the listening socket: " + std::strerror(errno);
+                return false;
+            }
+            per_worker[k % config.workers].push_back({i, copy});
+        }
+    }
+    return true;
+}
+
+void Server::close_unused_groups(const Config *serving) {
+    auto unused = [serving](const ListenGroup &g) {
+        return !serving || std::none_of(serving->listeners.begin(), serving->listeners.end(),
+                                        [&](const ListenerConfig &l) { return l.address == g.address; });
+    };
+    for (const ListenGroup &g : groups_)
+        if (unused(g))
+            for (int fd : g.fds)
+                ::close(fd);
+    groups_.erase(std::remove_if(groups_.begin(), groups_.end(), unused), groups_.end());
+}
+
+void Server::start_workers(Generation &g, std::vector<std::vector<ListenFd>> fds) {
+    g.running = g.config().workers;
+    for (unsigned w = 0; w < g.config().workers; ++w)
+        g.workers.push_back(std::make_unique<Worker>(g.shared(), w, std::move(fds[w]), [this, &g] {
+            --g.running;
+            uv_async_send(&worker_exited_);
+        }));
+    for (auto &w : g.workers)
+        w->start();
+}
+
+int Server::run(std::unique_ptr<Generation> first) {
+    std::vector<std::vector<ListenFd>> fds;
+    std::string error;
+    if (!hand_out_sockets(first->config(), fds, error)) {
+        first->logger().error(error);
+        close_all(fds);
+        close_unused_groups(nullptr);
+        return 1;
+    }
+    // Bound before anything serves, so a taken admin address fails start-up like a listener's.
+    const AdminConfig &admin = first->config().admin;
+    if (admin.enabled) {
+        admin_ = std::make_unique<AdminServer>(admin.address, admin.listen_text, metrics_, process_logger_);
+        if (!admin_->open(error)) {
+            first->logger().error("admin listener: " + error);
+            admin_.reset();
+            close_all(fds);
+            close_unused_groups(nullptr);
+            return 1;
         }
     }
 
     std::signal(SIGPIPE, SIG_IGN);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    std::vector<std::unique_ptr<Worker>> workers;
-    SignalState signals;
-    signals.workers = &workers;
-    signals.logger = &logger;
-    signals.workers_running = config.workers;
-    uv_signal_init(&loop, &signals.sigint);
-    uv_signal_init(&loop, &signals.sigterm);
-    uv_async_init(&loop, &signals.worker_exited, on_worker_exited);
-    signals.sigint.data = signals.sigterm.data = signals.worker_exited.data = &signals;
-    uv_signal_start(&signals.sigint, on_stop_signal, SIGINT);
-    uv_signal_start(&signals.sigterm, on_stop_signal, SIGTERM);
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &worker_exited_,
+                  [](uv_async_t *a) { static_cast<Server *>(a->data)->on_worker_exited(); });
+    worker_exited_.data = this;
+    auto on_signal = [](uv_signal_t *handle, int signum) {
+        auto *self = static_cast<Server *>(handle->data);
+        switch (signum) {
+        case SIGHUP:
+            return self->reload();
+        case SIGUSR1:
+            return self->reopen_logs();
+        case SIGINT:
+            return self->stop("SIGINT");
+        case SIGQUIT:
+            return self->stop("SIGQUIT");
+        default:
+            return self->stop("SIGTERM");
+        }
+    };
+    for (auto [handle, signum] : {std::pair{&sigint_, SIGINT},
+                                  {&sigterm_, SIGTERM},
+                                  {&sigquit_, SIGQUIT},
+                                  {&sighup_, SIGHUP},
+                                  {&sigusr1_, SIGUSR1}}) {
+        uv_signal_init(&loop_, handle);
+        handle->data = this;
+        uv_signal_start(handle, on_signal, signum);
+    }
 
-    WorkerShared shared{config, host, logger, access_log, metrics};
-    for (unsigned w = 0; w < config.workers; ++w)
-        workers.push_back(std::make_unique<Worker>(shared, w, std::move(fds[w]), [&signals] {
-            --signals.workers_running;
-            uv_async_send(&signals.worker_exited);
-        }));
+    current_ = std::move(first);
+    metrics_.begin_generation(current_->config(), current_->number());
+    start_workers(*current_, std::move(fds));
+    if (admin_) admin_->start();
+    current_->logger().info("proxyd " PROXYD_VERSION " " + describe(current_->config()));
 
-    for (auto &w : workers) w->start();
-    if (admin) admin->start();
-    std::string where;
-    for (const auto &l : config.listeners) where += (where.empty() ? "" : ", ") + l.listen_text + " (" + l.name + ")";
-    logger.info("proxyd " PROXYD_VERSION " serving " + where + " with " + std::to_string(config.workers) +
-                " worker(s)");
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
 
-    uv_run(&loop, UV_RUN_DEFAULT);
-    for (auto &w : workers) w->join();
-    admin.reset();
-    uv_loop_close(&loop);
-
-    bool failed = false;
-    for (auto &w : workers) failed = failed || w->failed();
-    logger.info(failed ? "stopped after a worker failed" : "stopped");
+    for (auto &w : current_->workers)
+        w->join();
+    admin_.reset();
+    bool failed = std::any_of(current_->workers.begin(), current_->workers.end(),
+                              [](const auto &w) { return w->failed(); });
+    current_->logger().info(failed ? "stopped after a worker failed" : "stopped");
+    current_.reset(); // its plugin instances and logs go here, on the main thread
     return failed ? 1 : 0;
+}
+
+void Server::stop(const char *signal_name) {
+    const Logger &log = current_->logger();
+    if (stopping_) {
+        // The watchers stay installed until every worker is done, so a second signal cannot
+        // fall back to the default action and kill requests mid-flight.
+        log.info(std::string("received ") + signal_name + " again: still waiting for in-flight requests");
+        return;
+    }
+    stopping_ = true;
+    log.info(std::string("received ") + signal_name + ": stopping (in-flight requests finish first)");
+    for (auto &w : current_->workers)
+        w->request_stop();
+    close_unused_groups(nullptr); // each socket closes as its workers drain their accept queues
+}
+
+void Server::reload() {
+    const Logger &log = current_->logger();
+    uint64_t serving = current_->number();
+    if (stopping_) {
+        log.info("received SIGHUP while stopping: not reloading");
+        return;
+    }
+    log.info("received SIGHUP: reloading " + config_path_);
+    std::vector<std::string> errors;
+    auto next = Generation::load(serving + 1, config_path_, options_, log, metrics_, errors);
+    std::vector<std::vector<ListenFd>> fds;
+    std::string error;
+    if (next && !hand_out_sockets(next->config(), fds, error)) {
+        errors.push_back(error);
+        close_all(fds);
+        next.reset();
+        close_unused_groups(&current_->config());
+    }
+    if (!next) {
+        for (const auto &e : errors)
+            log.error("reload: " + e);
+        log.error("reload failed: configuration " + config_path_ + " has " + std::to_string(errors.size()) +
+                  " error(s); still serving generation " + std::to_string(serving));
+        return;
+    }
+
+    // The new workers are listening (on dup()s of the same sockets where the address is
+    // unchanged) before the old ones stop accepting, so no connection finds nobody.
+    retiring_.push_back(std::move(current_));
+    current_ = std::move(next);
+    metrics_.begin_generation(current_->config(), current_->number());
+    start_workers(*current_, std::move(fds));
+    for (auto &w : retiring_.back()->workers)
+        w->request_stop();
+    close_unused_groups(&current_->config());
+    std::string message = "reloaded configuration (generation " + std::to_string(current_->number()) +
+                          "): " + describe(current_->config()) + "; generation " + std::to_string(serving) +
+                          " finishes its in-flight requests";
+    current_->logger().info(message);
+}
+
+void Server::reopen_logs() {
+    bool ok = true;
+    auto reopen = [&](Generation &g) {
+        std::string error;
+        if (!g.reopen_logs(error)) {
+            ok = false;
+            current_->logger().error("SIGUSR1: " + error);
+        }
+    };
+    for (auto &g : retiring_)
+        reopen(*g);
+    reopen(*current_);
+    if (ok) current_->logger().info("received SIGUSR1: log files reopened");
+}
+
+void Server::on_worker_exited() {
+    for (auto it = retiring_.begin(); it != retiring_.end();) {
+        if ((*it)->running.load() != 0) {
+            ++it;
+            continue;
+        }
+        uint64_t number = (*it)->number();
+        it = retiring_.erase(it); // joins its threads, then frees its config, plugins and logs
+        current_->logger().info("generation " + std::to_string(number) +
+                                " finished: its workers have exited");
+    }
+    if (current_->running.load() != 0) return;
+    if (!stopping_) {
+        // Every worker failed on its own (a plugin refused its worker state): stop as a whole.
+        stopping_ = true;
+        current_->logger().error("every worker of generation " + std::to_string(current_->number()) +
+                                 " has ended: stopping");
+        for (auto &g : retiring_)
+            for (auto &w : g->workers)
+                w->request_stop();
+        close_unused_groups(nullptr);
+    }
+    if (retiring_.empty()) close_handles();
+}
+
+void Server::close_handles() {
+    for (uv_signal_t *s : {&sigint_, &sigterm_, &sigquit_, &sighup_, &sigusr1_})
+        uv_close(reinterpret_cast<uv_handle_t *>(s), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&worker_exited_), nullptr);
 }
 
 } // namespace proxyd

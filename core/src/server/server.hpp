@@ -1,14 +1,69 @@
-// The running server: opens the listening sockets, starts one Worker per configured worker,
-// and stops them gracefully on SIGINT/SIGTERM. Main thread.
+// The running server. Main thread. It owns the listening sockets (one SO_REUSEPORT group per
+// address, handed to workers as dup()s), runs the workers of the serving Generation, and reacts
+// to signals through uv_signal on its own loop: SIGINT, SIGTERM and SIGQUIT stop gracefully,
+// SIGHUP reloads the configuration, SIGUSR1 reopens the log files.
 #pragma once
 
-#include "config/config.hpp"
-#include "log/logger.hpp"
-#include "plugin/host_calls.hpp"
+#include "admin/admin_server.hpp"
+#include "admin/metrics.hpp"
+#include "config/config_loader.hpp"
+#include "server/generation.hpp"
+
+#include <memory>
+#include <string>
+#include <uv.h>
+#include <vector>
 
 namespace proxyd {
 
-// Serves config until a stop signal; returns the process exit status.
-int run_server(const Config &config, const PluginHost &host, const Logger &logger, const LogFile &access_log);
+class Server {
+  public:
+    // config_path and options are what a reload loads again. process_logger (stderr) outlives
+    // every generation: the admin thread logs through it, as it outlives them too.
+    Server(std::string config_path, LoadOptions options, const Logger &process_logger)
+        : config_path_(std::move(config_path)), options_(options), process_logger_(process_logger) {}
+    Server(const Server &) = delete;
+    Server &operator=(const Server &) = delete;
+
+    // Serves first, then each reloaded generation, until a stop signal; returns the exit status.
+    int run(std::unique_ptr<Generation> first);
+    // The serving generation's number: 1 at start-up, one more per successful reload.
+    uint64_t generation() const { return current_ ? current_->number() : 0; }
+    // Owned here, not by a generation: counters outlive any one config and its workers.
+    MetricsStore &metrics() { return metrics_; }
+
+  private:
+    // The sockets listening on one address: at least one per worker of every generation that
+    // used it, so no socket's accept queue is left without a worker.
+    struct ListenGroup {
+        NetAddress address;
+        std::vector<int> fds;
+    };
+
+    bool hand_out_sockets(const Config &config, std::vector<std::vector<ListenFd>> &per_worker,
+                          std::string &error);
+    // Closes the groups serving does not listen on (all of them when serving is null). Old
+    // workers still hold dup()s, so such a socket really closes when they have stopped.
+    void close_unused_groups(const Config *serving);
+    void start_workers(Generation &g, std::vector<std::vector<ListenFd>> fds);
+    void stop(const char *signal_name);
+    void reload();
+    void reopen_logs();
+    void on_worker_exited();
+    void close_handles();
+
+    std::string config_path_;
+    LoadOptions options_;
+    const Logger &process_logger_;
+    MetricsStore metrics_;
+    std::unique_ptr<AdminServer> admin_; // the [admin] listener of the first configuration
+    uv_loop_t loop_{};
+    uv_signal_t sigint_{}, sigterm_{}, sigquit_{}, sighup_{}, sigusr1_{};
+    uv_async_t worker_exited_{}; // sent by each worker thread as it ends
+    std::vector<ListenGroup> groups_;
+    std::unique_ptr<Generation> current_;
+    std::vector<std::unique_ptr<Generation>> retiring_; // told to stop, workers still running
+    bool stopping_ = false;
+};
 
 } // namespace proxyd

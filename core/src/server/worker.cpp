@@ -3,30 +3,51 @@
 #include "proxy/upstream_pool.hpp"
 #include "server/client_connection.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 namespace proxyd {
+namespace {
 
-Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<int> listen_fds,
+bool has_queued_connection(const uv_handle_t *listener) {
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(listener, &fd) != 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+}
+
+} // namespace
+
+Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
                std::function<void()> exited)
     : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), exited_(std::move(exited)),
       metrics_(shared.metrics.add_worker(shared.config)), read_buffer_(new char[kReadBufferSize]) {}
 
 Worker::~Worker() {
     join();
-    for (int fd : listen_fds_)
-        if (fd >= 0) ::close(fd);
+    for (const ListenFd &l : listen_fds_)
+        if (l.fd >= 0) ::close(l.fd);
 }
 
-void Worker::start() { thread_ = std::thread([this] { run(); }); }
+void Worker::start() {
+    // The loop and the stop handle exist before the thread does, so request_stop() is safe from
+    // the moment start() returns (a stop or a second reload may come right after a reload).
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &stop_async_, [](uv_async_t *a) { static_cast<Worker *>(a->data)->begin_stop(); });
+    stop_async_.data = this;
+    loop_open_ = true;
+    thread_ = std::thread([this] { run(); });
+}
 
 void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
 void Worker::request_stop() {
-    // uv_async_send is the one libuv call that is safe from another thread.
-    uv_async_send(&stop_async_);
+    // uv_async_send is the one libuv call that is safe from another thread, but only while the
+    // loop is open: a worker that failed may have ended before the server stops the others.
+    std::lock_guard<std::mutex> lock(loop_open_mutex_);
+    if (loop_open_) uv_async_send(&stop_async_);
 }
 
 void *Worker::plugin_worker(const PluginInstance *instance) const {
@@ -35,11 +56,10 @@ void *Worker::plugin_worker(const PluginInstance *instance) const {
 }
 
 void Worker::run() {
-    uv_loop_init(&loop_);
-    uv_async_init(&loop_, &stop_async_, [](uv_async_t *a) { static_cast<Worker *>(a->data)->begin_stop(); });
-    stop_async_.data = this;
     uv_timer_init(&loop_, &grace_timer_);
     grace_timer_.data = this;
+    uv_timer_init(&loop_, &drain_timer_);
+    drain_timer_.data = this;
 
     // Per-worker plugin state is created here, on the worker's own thread (plugin.h lifetimes).
     const Config &config = shared_.config;
@@ -60,20 +80,22 @@ void Worker::run() {
         upstreams_.push_back(std::make_unique<UpstreamPool>(
             *this, config.upstreams[i], plugin_worker(config.upstreams[i].balancer), metrics_.upstream(i)));
 
-    for (size_t i = 0; i < config.listeners.size() && !failed_; ++i) {
+    for (size_t i = 0; i < listen_fds_.size() && !failed_; ++i) {
+        const ListenerConfig &listener = config.listeners[listen_fds_[i].listener];
         auto handle = std::make_unique<ListenerHandle>();
         handle->worker = this;
-        handle->config = &config.listeners[i];
+        handle->config = &listener;
         uv_tcp_init(&loop_, &handle->tcp);
         handle->tcp.data = handle.get();
-        int rc = uv_tcp_open(&handle->tcp, listen_fds_[i]);
+        ++listeners_open_;
+        int rc = uv_tcp_open(&handle->tcp, listen_fds_[i].fd);
         if (rc == 0) {
-            listen_fds_[i] = -1; // the handle owns it now
+            listen_fds_[i].fd = -1; // the handle owns it now
             rc = uv_listen(reinterpret_cast<uv_stream_t *>(&handle->tcp), 4096, on_connection);
         }
         if (rc != 0) {
-            logger().error("worker " + std::to_string(index_) + ": listen on " + config.listeners[i].listen_text +
-                           ": " + uv_strerror(rc));
+            logger().error("worker " + std::to_string(index_) + ": listen on " + listener.listen_text + ": " +
+                           uv_strerror(rc));
             failed_ = true;
         }
         listeners_.push_back(std::move(handle));
@@ -85,7 +107,11 @@ void Worker::run() {
     upstreams_.clear();
     for (auto &[instance, state] : plugin_workers_) instance->destroy_worker(state);
     plugin_workers_.clear();
-    uv_loop_close(&loop_);
+    {
+        std::lock_guard<std::mutex> lock(loop_open_mutex_);
+        loop_open_ = false;
+        uv_loop_close(&loop_);
+    }
     metrics_.retire();
     exited_();
 }
@@ -127,12 +153,13 @@ void Worker::connection_closed(ClientConnection *c) {
 void Worker::begin_stop() {
     if (stopping_) return;
     stopping_ = true;
-    for (auto &l : listeners_)
-        if (!uv_is_closing(reinterpret_cast<uv_handle_t *>(&l->tcp)))
-            uv_close(reinterpret_cast<uv_handle_t *>(&l->tcp), nullptr);
-    // Idle keep-alive connections go now; busy ones close after their current response.
+    // Idle keep-alive connections go now; busy ones close after their current response. A
+    // connection accepted moments ago whose first request is still on its way is not idle: a
+    // client may retry a request on a reused connection closed under it, but not on a new one.
+    // Those get kFreshGraceMs after the listeners closed, then go if still silent.
     std::vector<ClientConnection *> snapshot(connections_.begin(), connections_.end());
-    for (ClientConnection *c : snapshot) c->close_if_idle();
+    for (ClientConnection *c : snapshot)
+        if (!c->awaiting_first_request()) c->close_if_idle();
     uv_timer_start(
         &grace_timer_,
         [](uv_timer_t *t) {
@@ -143,11 +170,47 @@ void Worker::begin_stop() {
             for (ClientConnection *c : left) c->abort();
         },
         static_cast<uint64_t>(config().limits.shutdown_timeout.count()), 0);
+    // Closing a listening socket resets the connections in its accept queue, which the clients
+    // saw as accepted. So each listener first accepts what is queued (the loop keeps running
+    // between rounds) and closes once its queue is empty, or after kMaxDrainRounds under a
+    // steady stream. On reload the socket lives on in the new workers, which take its queue.
+    static constexpr uint64_t kDrainRoundMs = 2;
+    close_drained_listeners();
+    if (listeners_open_ > 0)
+        uv_timer_start(
+            &drain_timer_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->close_drained_listeners(); },
+            kDrainRoundMs, kDrainRoundMs);
     finish_stop_if_idle();
 }
 
+void Worker::close_drained_listeners() {
+    static constexpr unsigned kMaxDrainRounds = 100;
+    bool last_round = ++drain_rounds_ > kMaxDrainRounds;
+    for (auto &l : listeners_) {
+        auto *handle = reinterpret_cast<uv_handle_t *>(&l->tcp);
+        if (uv_is_closing(handle)) continue;
+        bool can_accept = !failed_ && !l->paused;
+        if (can_accept && has_queued_connection(handle) && !last_round) continue;
+        uv_close(handle, nullptr);
+        --listeners_open_;
+    }
+    if (listeners_open_ == 0) {
+        static constexpr uint64_t kFreshGraceMs = 300;
+        uv_timer_start(
+            &drain_timer_,
+            [](uv_timer_t *t) {
+                auto *self = static_cast<Worker *>(t->data);
+                std::vector<ClientConnection *> left(self->connections_.begin(), self->connections_.end());
+                for (ClientConnection *c : left)
+                    c->close_if_idle();
+            },
+            kFreshGraceMs, 0);
+        finish_stop_if_idle();
+    }
+}
+
 void Worker::finish_stop_if_idle() {
-    if (!connections_.empty() || closed_) return;
+    if (!connections_.empty() || listeners_open_ > 0 || closed_) return;
     close_everything();
 }
 
@@ -155,6 +218,7 @@ void Worker::close_everything() {
     closed_ = true;
     for (auto &u : upstreams_) u->close_all_idle();
     uv_close(reinterpret_cast<uv_handle_t *>(&grace_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&drain_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&stop_async_), nullptr);
 }
 

@@ -1,6 +1,7 @@
-// A worker: one thread running one uv loop, with its own listening socket per listener
-// (SO_REUSEPORT), its own per-worker plugin state, its own upstream connection pools and peer
-// health. Nothing here is shared with other workers, so the request path takes no lock.
+// A worker: one thread running one uv loop, with its own listening sockets (dup()s of the
+// server's SO_REUSEPORT sockets), its own per-worker plugin state, its own upstream connection
+// pools and peer health. Nothing here is shared with other workers, so the request path takes
+// no lock.
 #pragma once
 
 #include "admin/metrics.hpp"
@@ -12,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -31,17 +33,25 @@ struct WorkerShared {
     MetricsStore &metrics;
 };
 
+// A listening socket handed to a worker, for config.listeners[listener]. A listener may have
+// several per worker (after a reload to fewer workers, so no socket of the group goes unserved).
+struct ListenFd {
+    size_t listener;
+    int fd;
+};
+
 class Worker {
   public:
-    // listen_fds[i] belongs to config.listeners[i]; the worker owns them from here on.
-    // exited is called on the worker's thread when its loop has ended.
-    Worker(const WorkerShared &shared, unsigned index, std::vector<int> listen_fds, std::function<void()> exited);
+    // The worker owns listen_fds from here on. exited is called on the worker's thread when its
+    // loop has ended.
+    Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
+           std::function<void()> exited);
     ~Worker();
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
 
-    // Creates the plugins' worker state and starts the thread. Returns false (and logs) when a
-    // plugin refuses to create its worker state.
+    // Main thread: prepares the loop and starts the thread, which creates the plugins' worker
+    // state (a plugin refusing makes the worker fail and stop).
     void start();
     // Any thread: stop accepting, finish in-flight requests, exit the loop (see DESIGN.md).
     void request_stop();
@@ -81,18 +91,24 @@ class Worker {
 
     void run();
     void begin_stop();
+    void close_drained_listeners();
     void finish_stop_if_idle();
     void close_everything();
     static void on_connection(uv_stream_t *server, int status);
 
     const WorkerShared &shared_;
     unsigned index_;
-    std::vector<int> listen_fds_;
+    std::vector<ListenFd> listen_fds_;
     std::function<void()> exited_;
     WorkerMetrics &metrics_;
     uv_loop_t loop_{};
     uv_async_t stop_async_{};
+    std::mutex loop_open_mutex_; // request_stop() from other threads against the loop's end
+    bool loop_open_ = false;
     uv_timer_t grace_timer_{};
+    uv_timer_t drain_timer_{}; // on stop, listeners accept what is already queued before closing
+    unsigned drain_rounds_ = 0;
+    size_t listeners_open_ = 0;
     std::thread thread_;
     std::vector<std::unique_ptr<ListenerHandle>> listeners_;
     std::unordered_map<const PluginInstance *, void *> plugin_workers_;

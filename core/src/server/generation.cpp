@@ -1,0 +1,43 @@
+#include "server/generation.hpp"
+
+namespace proxyd {
+
+std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string &path, LoadOptions options,
+                                             const Logger &loading_logger, MetricsStore &metrics,
+                                             std::vector<std::string> &errors) {
+    std::unique_ptr<Generation> g(new Generation(number));
+    init_plugin_host(g->host_, loading_logger);
+    options.host = &g->host_.api;
+    g->config_ = load_config(path, options, errors);
+    if (!g->config_) return nullptr;
+    std::string error;
+    if (!g->error_log_.open(g->config_->log.error, error) ||
+        !g->access_log_.open(g->config_->log.access, error)) {
+        errors.push_back(error);
+        return nullptr;
+    }
+    g->logger_ = std::make_unique<Logger>(g->error_log_, g->config_->log.level);
+    // No thread of this generation runs yet, so the switch needs no synchronisation: plugins log
+    // through this generation's error log from here on.
+    g->host_.logger = g->logger_.get();
+    g->shared_ = std::unique_ptr<WorkerShared>(
+        new WorkerShared{*g->config_, g->host_, *g->logger_, g->access_log_, metrics});
+    return g;
+}
+
+Generation::~Generation() {
+    workers.clear(); // joins their threads before what they use goes
+    config_.reset(); // plugin instances may log while being destroyed
+}
+
+bool Generation::reopen_logs(std::string &error) {
+    bool ok = error_log_.reopen(error);
+    std::string access_error;
+    if (!access_log_.reopen(access_error)) {
+        error = error.empty() ? access_error : error + "; " + access_error;
+        ok = false;
+    }
+    return ok;
+}
+
+} // namespace proxyd

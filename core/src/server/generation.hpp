@@ -1,0 +1,60 @@
+// One generation of the running server: a loaded Config and everything that must live exactly as
+// long as it: its log files and logger, the host table its plugins hold a pointer to, and the
+// workers serving it. A reload (SIGHUP) builds a new generation beside the old one; the old one
+// is destroyed, on the main thread, only after all of its workers have exited, because their
+// threads and its plugin instances still use its config and logs until then.
+#pragma once
+
+#include "config/config_loader.hpp"
+#include "log/logger.hpp"
+#include "plugin/host_calls.hpp"
+#include "server/worker.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace proxyd {
+
+class Generation {
+  public:
+    // Loads the config at path with its plugins and opens its log files. Plugins that log while
+    // loading go to loading_logger. Its workers count into metrics, which outlives every generation. nullptr,
+    // with every problem appended to errors, on failure.
+    static std::unique_ptr<Generation> load(uint64_t number, const std::string &path, LoadOptions options,
+                                            const Logger &loading_logger, MetricsStore &metrics,
+                                            std::vector<std::string> &errors);
+    ~Generation();
+    Generation(const Generation &) = delete;
+    Generation &operator=(const Generation &) = delete;
+
+    uint64_t number() const { return number_; } // 1 for the configuration started with
+    const Config &config() const { return *config_; }
+    const Logger &logger() const { return *logger_; }
+    const WorkerShared &shared() const { return *shared_; }
+
+    // SIGUSR1: both log files opened anew at their configured paths. Main thread.
+    bool reopen_logs(std::string &error);
+
+    // The workers, started by the server; running counts those whose thread has not ended yet.
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::atomic<unsigned> running{0};
+
+  private:
+    explicit Generation(uint64_t number) : number_(number) {}
+
+    uint64_t number_;
+    // The destructor joins the workers first; then these go bottom-up: the config with its plugin
+    // instances, then the logger and files they may log to while being destroyed, then the host
+    // table they point to.
+    PluginHost host_{};
+    LogFile error_log_;
+    LogFile access_log_;
+    std::unique_ptr<Logger> logger_;
+    std::unique_ptr<Config> config_;
+    std::unique_ptr<WorkerShared> shared_;
+};
+
+} // namespace proxyd

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Reload on SIGHUP. Under load (keep-alive and new connections mixed), the configuration is rewritten
+to route to backend B instead of A (and to run one worker instead of two) and proxyd gets SIGHUP: no
+request fails, a request in flight completes from A, B answers soon after, and once the old
+generation has finished nobody gets A. A
+reload with a syntax error, then one naming a missing plugin, keeps the old configuration serving
+and logs the error at its file and line; a later valid reload works, opens a new listener and closes
+a removed one; two reloads back to back work."""
+
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+from load_generator import LoadGenerator
+from proxyd_harness import (HOST, Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get, listener,
+                            note, response_bytes, run_test, upstream, workdir, write_file)
+
+LOAD_SECONDS = 6.0
+
+
+SLOW_SECONDS = 1.5
+
+
+def tagged_backend(tag):
+    """Answers "from TAG"; /slow after SLOW_SECONDS, to be in flight across a reload."""
+    body = ("from %s\n" % tag).encode()
+
+    def answer(request, conn_id):
+        delay = SLOW_SECONDS if request.target == "/slow" else 0
+        return [delay, response_bytes(200, body, [("Content-Type", "text/plain")])], False
+    return Backend(answer, tag=tag)
+
+
+def slow_request(port, outcome):
+    try:
+        with Client(port, timeout=15) as client:
+            response = client.request("GET", "/slow")
+            outcome["status"], outcome["body"] = response.status, response.body
+            outcome["connection"] = response.header("Connection")
+    except Exception as error:  # reported by the main thread
+        outcome["error"] = "%s: %s" % (type(error).__name__, error)
+
+
+def config(backend, listeners, workers):
+    text = config_head(plugins=("round_robin",), workers=workers) + upstream("app", [backend.port])
+    for name, port in listeners:
+        text += listener(name, port, "upstream", "app")
+    return text
+
+
+def wait_for(what, condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)
+    check(False, what)
+
+
+def wait_for_log(proxyd, pattern, timeout=20.0, poll=0.02):
+    """The monotonic time at which pattern was first seen in proxyd's error log (stderr)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, proxyd.stderr_text()):
+            return time.monotonic()
+        check(proxyd.alive(), "proxyd still runs while waiting for %r" % pattern, proxyd.stderr_tail())
+        time.sleep(poll)
+    check(False, "proxyd logged %r within %.0f s" % (pattern, timeout), proxyd.stderr_tail())
+
+
+def refused(port):
+    try:
+        with socket.create_connection((HOST, port), timeout=2):
+            return False
+    except OSError:
+        return True
+
+
+def reload_under_load(folder):
+    a, b = tagged_backend("A"), tagged_backend("B")
+    (front,) = free_ports(1)
+    path = write_file(os.path.join(folder, "load.toml"), config(a, [("front", front)], workers=2))
+    proxyd = Proxyd(path, folder, tag="load").start([front])
+    check_equal(get(front, "/").body, b"from A\n", "before the reload, A answers")
+
+    load = LoadGenerator(front, threads=6, duration=LOAD_SECONDS).start()
+    time.sleep(LOAD_SECONDS / 3)
+    in_flight = {}
+    slow = threading.Thread(target=slow_request, args=(front, in_flight), daemon=True)
+    slow.start()
+    wait_for("the slow request reached A", lambda: any(r.target == "/slow" for _, r in a.requests))
+    write_file(path, config(b, [("front", front)], workers=1))
+    hup_at = time.monotonic()
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reloaded configuration \(generation 2\)")
+    old_finished_seen = wait_for_log(proxyd, r"generation 1 finished")
+    check(load.join(), "the load generator finished")
+    slow.join(15)
+    check(in_flight.get("body") == b"from A\n", "a request in flight at the reload completes from A",
+          str(in_flight))
+    check_equal(in_flight.get("connection"), "close", "the old generation answers it with Connection: close")
+
+    results = load.results
+    ok = [r for r in results if r.outcome == "ok"]
+    failed = [r for r in results if r.outcome != "ok"]
+    from_b = [r for r in ok if r.body == b"from B\n"]
+    late_a = [r for r in ok if r.body == b"from A\n" and r.started > old_finished_seen]
+    first_b = min((r.finished for r in from_b), default=None)
+    note("reload under load: %d requests served, %d failed, %d retried on a fresh connection "
+         "(keep-alive closed before any response byte), %d answered by A, %d by B"
+         % (len(ok), len(failed), load.retries(), len(ok) - len(from_b), len(from_b)))
+    if first_b is not None:
+        note("first response from B %.3f s after SIGHUP; old generation finished (seen) %.3f s after SIGHUP"
+             % (first_b - hup_at, old_finished_seen - hup_at))
+    check(len(ok) > 100, "the load generator got a fair number of requests through (%d)" % len(ok))
+    check(not failed, "no request failed across the reload",
+          "; ".join("%s (%s)" % (r.outcome, r.detail) for r in failed[:5]))
+    check(from_b and first_b is not None and first_b > hup_at, "B answers after the reload")
+    check(not late_a, "no response from A once the old generation had finished (%d did)" % len(late_a))
+    check(any(r.reused for r in ok) and any(not r.reused for r in ok), "the load mixed kept-alive and new connections")
+    check_equal(get(front, "/").body, b"from B\n", "after the reload, B answers")
+    check_equal(proxyd.stop(), 0, "proxyd exit code after the reload")
+
+
+def failing_reloads(folder):
+    a, b = tagged_backend("A"), tagged_backend("B")
+    front, removed, added = free_ports(3)
+    path = write_file(os.path.join(folder, "fail.toml"), config(a, [("front", front), ("old", removed)], workers=1))
+    proxyd = Proxyd(path, folder, tag="fail").start([front, removed])
+
+    good = config(b, [("front", front), ("new", added)], workers=2)
+    lines = good.splitlines()
+    broken = "\n".join(lines[:3] + ["oops = = 1"] + lines[3:]) + "\n"
+    write_file(path, broken)
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reload failed")
+    check(re.search(re.escape(path) + r":4:", proxyd.stderr_text()),
+          "a syntax error is logged at its file and line (%s:4)" % path, proxyd.stderr_tail())
+    check_equal(get(front, "/").body, b"from A\n", "after a reload with a syntax error, the old config serves")
+
+    missing = good.replace('[plugins]\n', '[plugins]\nmissing = "no_such_plugin.so"\n')
+    write_file(path, missing)
+    before = proxyd.stderr_text().count("reload failed")
+    proxyd.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while proxyd.stderr_text().count("reload failed") == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    line = next(n for n, text in enumerate(missing.splitlines(), 1) if "no_such_plugin" in text)
+    check(re.search(re.escape(path) + r":%d:.*no_such_plugin" % line, proxyd.stderr_text()),
+          "an unknown plugin is logged at its file and line (%s:%d)" % (path, line), proxyd.stderr_tail())
+    check_equal(get(front, "/").body, b"from A\n", "after a reload naming a missing plugin, the old config serves")
+    check_equal(get(removed, "/").body, b"from A\n", "the listener the failed reloads would remove still serves")
+    check(refused(added), "the listener the failed reloads would add was not opened")
+
+    write_file(path, good)
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reloaded configuration \(generation 2\)")
+    check_equal(get(front, "/").body, b"from B\n", "a valid reload after failed ones: B answers")
+    check_equal(get(added, "/").body, b"from B\n", "the reload opened the added listener")
+    wait_for_log(proxyd, r"generation 1 finished")
+    check(refused(removed), "the removed listener is closed once the old generation finished")
+
+    # Two reloads back to back (two signals sent at once may merge into one, so the second goes as
+    # soon as the first is logged): the second finds the first's workers just started.
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reloaded configuration \(generation 3\)", timeout=20.0, poll=0.001)
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reloaded configuration \(generation 4\)")
+    wait_for_log(proxyd, r"generation 3 finished")
+    check_equal(get(front, "/").body, b"from B\n", "after two quick reloads, proxyd serves")
+    check_equal(proxyd.stop(), 0, "proxyd exit code")
+
+
+def main():
+    folder = workdir("reload")
+    reload_under_load(folder)
+    failing_reloads(folder)
+
+
+if __name__ == "__main__":
+    run_test(main)
