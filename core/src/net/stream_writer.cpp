@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace proxyd {
 
@@ -21,48 +22,56 @@ int StreamWriter::write(const uv_buf_t *bufs, size_t count) {
         if (taken == total) return 0;
     }
 
-    WriteBlocks::Block *first = nullptr;
-    WriteBlocks::Block *last = nullptr;
-    chain_bufs_.clear();
     size_t skip = taken;
     for (size_t i = 0; i < count; ++i) {
-        const char *src = bufs[i].base;
         size_t len = bufs[i].len;
         if (skip >= len) {
             skip -= len;
             continue;
         }
-        src += skip;
-        len -= skip;
+        append(bufs[i].base + skip, len - skip);
         skip = 0;
-        while (len > 0) {
-            if (!last || last->len == sizeof last->data) {
-                WriteBlocks::Block *b = blocks_.take();
-                if (last)
-                    last->next = b;
-                else
-                    first = b;
-                last = b;
-            }
-            size_t n = std::min(len, sizeof last->data - last->len);
-            std::memcpy(last->data + last->len, src, n);
-            last->len += n;
-            src += n;
-            len -= n;
-        }
     }
-    for (WriteBlocks::Block *b = first; b; b = b->next)
+    queued_ += total - taken;
+    return in_flight_ ? 0 : submit_pending();
+}
+
+void StreamWriter::append(const char *src, size_t len) {
+    while (len > 0) {
+        WriteBlocks::Block *last = pending_.last;
+        if (!last || last->len == sizeof last->data) {
+            WriteBlocks::Block *b = blocks_.take();
+            if (last)
+                last->next = b;
+            else
+                pending_.first = b;
+            pending_.last = last = b;
+        }
+        size_t n = std::min(len, sizeof last->data - last->len);
+        std::memcpy(last->data + last->len, src, n);
+        last->len += n;
+        pending_.bytes += n;
+        src += n;
+        len -= n;
+    }
+}
+
+int StreamWriter::submit_pending() {
+    Chain chain = std::exchange(pending_, Chain{});
+    chain_bufs_.clear();
+    for (WriteBlocks::Block *b = chain.first; b; b = b->next)
         chain_bufs_.push_back(uv_buf_init(b->data, static_cast<unsigned>(b->len)));
-    first->writer = this;
-    first->chain_bytes = total - taken;
-    first->req.data = first;
-    int rc = uv_write(&first->req, stream_, chain_bufs_.data(), static_cast<unsigned>(chain_bufs_.size()),
+    chain.first->writer = this;
+    chain.first->chain_bytes = chain.bytes;
+    chain.first->req.data = chain.first;
+    int rc = uv_write(&chain.first->req, stream_, chain_bufs_.data(), static_cast<unsigned>(chain_bufs_.size()),
                       on_written);
     if (rc != 0) {
-        blocks_.give_chain(first);
+        queued_ -= chain.bytes;
+        blocks_.give_chain(chain.first);
         return rc;
     }
-    queued_ += first->chain_bytes;
+    in_flight_ = true;
     return 0;
 }
 
@@ -70,8 +79,18 @@ void StreamWriter::on_written(uv_write_t *req, int status) {
     auto *first = static_cast<WriteBlocks::Block *>(req->data);
     StreamWriter *self = first->writer;
     size_t bytes = first->chain_bytes;
+    self->in_flight_ = false;
     self->queued_ -= bytes;
     self->blocks_.give_chain(first);
+    if (self->pending_.first) {
+        if (status == 0) {
+            status = self->submit_pending(); // a failure releases the chain
+        } else {
+            // The stream failed or is closing: what waited behind the failed write never goes.
+            self->queued_ -= self->pending_.bytes;
+            self->blocks_.give_chain(std::exchange(self->pending_, Chain{}).first);
+        }
+    }
     self->listener_.on_write_done(status, bytes);
 }
 

@@ -36,11 +36,25 @@ class StreamWriter {
     size_t queued_bytes() const { return queued_; }
 
   private:
+    struct Chain {
+        WriteBlocks::Block *first = nullptr;
+        WriteBlocks::Block *last = nullptr;
+        size_t bytes = 0;
+    };
+
+    // Copies into the pending chain, filling its last block before taking another: many small
+    // writes to a slow peer then hold about as much memory as they hold bytes, not a block each.
+    void append(const char *src, size_t len);
+    int submit_pending();
     static void on_written(uv_write_t *req, int status);
 
     WriteBlocks &blocks_;
     uv_stream_t *stream_;
     Listener &listener_;
+    // At most one uv_write is in flight; what arrives meanwhile waits in pending_ and goes out
+    // as one write when the one in flight completes.
+    bool in_flight_ = false;
+    Chain pending_;
     std::vector<uv_buf_t> chain_bufs_; // reused: no allocation per queued write
     size_t queued_ = 0;
 };

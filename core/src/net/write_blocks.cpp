@@ -18,6 +18,7 @@ WriteBlocks::Block *WriteBlocks::take() {
     } else {
         b = new Block; // data left uninitialised: it is always written before it is sent
     }
+    ++in_use_;
     b->next = nullptr;
     b->len = 0;
     b->chain_bytes = 0;
@@ -28,6 +29,7 @@ void WriteBlocks::give_chain(Block *first) {
     while (first) {
         Block *b = first;
         first = b->next;
+        --in_use_;
         if (free_count_ >= kMaxFree) {
             delete b;
             continue;

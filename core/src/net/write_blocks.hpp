@@ -29,6 +29,8 @@ class WriteBlocks {
     Block *take();
     // Returns a whole chain (linked by next) to the free list.
     void give_chain(Block *first);
+    // Blocks taken and not yet given back: what the queued writes of this worker hold.
+    size_t in_use() const { return in_use_; }
 
   private:
     // Enough for a few busy slow clients; beyond it blocks go back to the allocator so a burst
@@ -37,6 +39,7 @@ class WriteBlocks {
 
     Block *free_ = nullptr;
     size_t free_count_ = 0;
+    size_t in_use_ = 0;
 };
 
 } // namespace proxyd
