@@ -80,6 +80,7 @@ void ProxyExchange::try_next_peer() {
     peer_ = peer;
     connected_ = false;
     response_started_ = false;
+    upstream_paused_ = false;
     llhttp_init(&parser_, HTTP_RESPONSE, &parser_settings());
     parser_.data = this;
     chunk_end_.reset();
@@ -251,11 +252,7 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     rearm_upstream_timer();
     // A wrong CRLF owed by a chunk that ended in the previous read counts as llhttp's own error.
     llhttp_errno_t err = HPE_USER;
-    if (chunk_end_.begin_input(data, data + len)) {
-        in_parser_ = true;
-        err = llhttp_execute(&parser_, data, len);
-        in_parser_ = false;
-    }
+    if (chunk_end_.begin_input(data, data + len)) err = llhttp_execute(&parser_, data, len);
     flush_to_client();
     if (switched_ && (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)) {
         const char *rest = llhttp_get_error_pos(&parser_);
@@ -499,7 +496,7 @@ void ProxyExchange::release_upstream(bool reusable) {
     UpstreamConnection *c = upstream_;
     upstream_ = nullptr;
     // Reusable only after a complete exchange in both directions.
-    if (reusable && response_complete_ && request_complete_ && unsent_.empty())
+    if (reusable && response_complete_ && request_complete_ && unsent_.empty() && c->queued_bytes() == 0)
         pool_.put_idle(c);
     else
         c->close();
@@ -515,7 +512,10 @@ void ProxyExchange::finish_response() {
 void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what) {
     const UpstreamConfig &config = pool_.config();
     size_t peer = static_cast<size_t>(peer_);
-    bool stale_reuse = upstream_ && upstream_->reused() && !response_started_ && outcome == PROXYD_OUTCOME_BROKEN;
+    // A request body is streamed, not kept: once part of it went to the dead connection it
+    // cannot be sent again, so only a bodiless request is retried after such a race.
+    bool stale_reuse = upstream_ && upstream_->reused() && !response_started_ && outcome == PROXYD_OUTCOME_BROKEN &&
+                       !client_->request_has_body();
     if (upstream_) {
         upstream_->close();
         upstream_ = nullptr;

@@ -92,7 +92,6 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     bool response_complete_ = false;
     bool client_keep_alive_ = false;
     bool upstream_paused_ = false;
-    bool in_parser_ = false;
     bool upgrade_ = false;  // the client asked to switch protocols; forwarded as asked
     bool switched_ = false; // the backend agreed (101): the rest is the tunnel's
     std::unique_ptr<Tunnel> tunnel_;
