@@ -149,10 +149,10 @@ int Server::run(std::unique_ptr<Generation> first) {
     current_->logger().info("proxyd " PROXYD_VERSION " " + describe(current_->config()));
 
     uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
-
+    // Joined before the loop closes: a worker's last uv_async_send may still be on its way.
     for (auto &w : current_->workers)
         w->join();
+    uv_loop_close(&loop_);
     admin_.reset();
     bool failed = std::any_of(current_->workers.begin(), current_->workers.end(),
                               [](const auto &w) { return w->failed(); });
