@@ -7,7 +7,11 @@ once limits.header_timeout (3 s here) has passed, every trickling client has bee
 and closed.
 
 keepalive_requests = 5: one connection serves five requests; the fifth response says
-Connection: close and the connection closes after it."""
+Connection: close and the connection closes after it.
+
+A client that stops reading a large static file (sent with sendfile, so nothing is queued in
+proxyd itself) is cut off after limits.send_timeout (1 s here) without progress, before the
+file's end, while other clients are served."""
 
 import os
 import select
@@ -123,6 +127,49 @@ def main():
             closes = "close" in response.connection_tokens()
             check_equal(closes, n == 5, "keepalive_requests = 5: Connection: close on request %d" % n)
         check(client.closed_by_peer(within=3), "keepalive_requests = 5: the connection closes after the fifth")
+
+    stalled_file_reader(folder)
+
+
+def stalled_file_reader(folder):
+    root = os.path.join(folder, "big")
+    size = 64 * 1024 * 1024  # far more than loopback socket buffers hold
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "big.bin"), "wb") as f:
+        f.truncate(size)
+    write_file(os.path.join(root, "index.html"), "ok\n")
+    port, = free_ports(1)
+    config = config_head(access="off", plugins=("static",))
+    config += "[limits]\nsend_timeout = \"1s\"\n\n"
+    config += static_handler("big", root) + listener("front", port, "handler", "big")
+    proxyd = Proxyd(write_file(os.path.join(folder, "proxyd-send-timeout.toml"), config), folder, tag="proxyd-send")
+    proxyd.start([port])
+
+    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.settimeout(10)
+    stalled.connect((HOST, port))
+    stalled.sendall(b"GET /big.bin HTTP/1.1\r\nHost: example.test\r\n\r\n")
+    started = time.monotonic()
+    time.sleep(2.5)  # reads nothing: the socket fills and sendfile waits for room
+    with Client(port, timeout=5) as client:
+        check_equal(client.request("GET", "/").status, 200, "another client is served while one stalls")
+    received = 0
+    while True:
+        try:
+            data = stalled.recv(1 << 20)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        received += len(data)
+    elapsed = time.monotonic() - started
+    stalled.close()
+    check(received < size, "the stalled reader's connection was closed before the file's end",
+          "%d of %d bytes" % (received, size))
+    check(elapsed < 9, "the stalled reader was cut off well within the test's bound", "%.2f s" % elapsed)
+    check("send timed out" in proxyd.stderr_text(), "proxyd logged the send timeout")
+    note("stalled static reader: cut after %d of %d bytes, %.2f s after its request" % (received, size, elapsed))
 
 
 if __name__ == "__main__":

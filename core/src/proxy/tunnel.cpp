@@ -101,6 +101,7 @@ void Tunnel::client_drained() {
 
 void Tunnel::on_upstream_read(const char *data, size_t len) {
     client_.send(std::string_view(data, len));
+    client_.record().body_bytes += len; // the access log counts tunnelled bytes, as nginx does
     activity();
     if (client_.queued_bytes() > ClientConnection::kHighWater && !upstream_paused_) {
         upstream_paused_ = true;

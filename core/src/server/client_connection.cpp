@@ -110,6 +110,7 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
         } else if (nread < 0) {
             c->close_now();
         } else {
+            c->metrics_.bytes_received.add(static_cast<uint64_t>(nread));
             c->exchange_->on_tunnel_bytes({buf->base, static_cast<size_t>(nread)});
         }
         return;
@@ -373,6 +374,11 @@ void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     metrics_.bytes_sent.add(total - (writer_.queued_bytes() - queued_before));
     // A client that stops reading mid-response is cut off after send_timeout without progress.
     if (writer_.queued_bytes() > 0 && timer_mode_ == kTimerNone)
+        arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
+}
+
+void ClientConnection::await_writable() {
+    if (timer_mode_ == kTimerNone || timer_mode_ == kTimerSend)
         arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
 }
 

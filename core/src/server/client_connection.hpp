@@ -51,6 +51,9 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void send(std::string_view data);
     void send(const uv_buf_t *bufs, size_t count);
     size_t queued_bytes() const { return writer_.queued_bytes(); }
+    // A body the exchange writes to the socket itself (sendfile) waits for room: the client has
+    // send_timeout to make some, as for bytes queued here.
+    void await_writable();
     int fd() const;
     bool closing() const { return closing_; }
     // send() still delivers: neither closing nor shut down after a failed write.

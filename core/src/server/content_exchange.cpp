@@ -202,6 +202,7 @@ void ContentExchange::wait_writable(int out_fd) {
         poll_->poll.data = poll_;
     }
     poll_->owner = this;
+    client_->await_writable();
     uv_poll_start(&poll_->poll, UV_WRITABLE, [](uv_poll_t *p, int status, int) {
         auto *wp = static_cast<WritablePoll *>(p->data);
         uv_poll_stop(p);
