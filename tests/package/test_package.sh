@@ -199,7 +199,8 @@ if command -v systemd-analyze >/dev/null; then
   systemd-analyze verify /usr/lib/systemd/system/proxyd.service >"$work/systemd-analyze.log" 2>&1 ||
     fail "systemd-analyze verify rejects proxyd.service"
 fi
-grep -q '^ExecReload' /usr/lib/systemd/system/proxyd.service && fail "proxyd.service has ExecReload= but proxyd cannot reload"
+grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' /usr/lib/systemd/system/proxyd.service ||
+  fail "proxyd.service has no ExecReload= sending SIGHUP (systemctl reload)"
 
 step "proxyd -t on the installed profiles"
 for profile in reverse lb backends proxyd; do
@@ -225,6 +226,11 @@ check_get http://127.0.0.1:18000/no-such-page 404 ""
 check_get http://127.0.0.1:18001/metrics 200 "text/plain; version=0.0.4"
 grep -q '^proxyd_requests_total{listener="reverse",target="images",code="2xx"} 1$' "$work/body" ||
   fail "the installed reverse profile's /metrics does not count the GET /images/photo.jpg"
+# What `systemctl reload proxyd` sends: the installed profile is loaded again and keeps serving.
+kill -HUP "$reverse_pid"
+for _ in $(seq 100); do grep -q 'reloaded configuration (generation 2)' "$work/reverse.log" && break; sleep 0.1; done
+grep -q 'reloaded configuration (generation 2)' "$work/reverse.log" || fail "SIGHUP did not reload /etc/proxyd/reverse.toml"
+check_get http://127.0.0.1:18000/ 200 text/html /usr/share/proxyd/www/default/index.html
 stop_proxyd "$reverse_pid"
 grep -q 'upstream=' "$work/reverse.log" || fail "no access-log line from the installed reverse profile"
 flock -u 9
