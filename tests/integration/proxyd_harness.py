@@ -754,3 +754,38 @@ def header_of(headers, name):
         if n.lower() == name.lower():
             return v
     return None
+
+
+# ---- headless Chromium ---------------------------------------------------------------------------
+
+CHROMIUM_TIMEOUT = 90  # seconds for one headless Chromium run
+
+
+def find_chromium():
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def run_chromium(chromium, url, extra, folder, tag, virtual_time_ms=2000):
+    """Runs headless Chromium on url in a fresh profile; returns its stdout. Killed (its whole process
+    group, which this call created) if it outlives CHROMIUM_TIMEOUT."""
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=folder)
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--no-proxy-server", "--user-data-dir=" + profile,
+           "--virtual-time-budget=%d" % virtual_time_ms] + extra + [url]
+    note("running: " + " ".join(cmd))
+    with open(os.path.join(folder, tag + ".stderr"), "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=folder, preexec_fn=die_with_parent)
+        try:
+            out, _ = proc.communicate(timeout=CHROMIUM_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=10)
+            check(False, "chromium (%s) finished within %d s" % (tag, CHROMIUM_TIMEOUT))
+    if proc.returncode != 0:
+        note("chromium %s exited with %d; stderr in %s" % (tag, proc.returncode, err.name))
+    return out.decode("utf-8", "replace")

@@ -19,18 +19,13 @@ import json
 import math
 import os
 import re
-import shutil
-import signal
 import socket
-import subprocess
-import tempfile
 import time
 
 from proxyd_harness import (BUILD_DIR, HOST, WWW_DIR, Backend, Client, Proxyd, TestFailure, TestSkip, check, check_equal,
-                            config_head, die_with_parent, free_ports, listener, note, read_file, run_test,
-                            static_handler, toml_str, upstream, write_file, workdir)
+                            config_head, find_chromium, free_ports, listener, note, read_file, run_test,
+                            run_chromium, static_handler, toml_str, upstream, write_file, workdir)
 
-CHROMIUM_TIMEOUT = 90
 APP_REQUESTS = 12    # GET / on the front listener, balanced over two backends and a closed port
 SOLO_REQUESTS = 3    # GET /solo/ on the front listener: the group's only peer is a closed port
 FILE_REQUESTS = 4    # GET /index.html on the files listener
@@ -222,31 +217,8 @@ def listening_ports(pid):
     return ports
 
 
-# ---- chromium (as test_browser.py runs it) --------------------------------------------------------
-
-def find_chromium():
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
-def run_chromium(chromium, url, extra, folder, tag):
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=folder)
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-proxy-server", "--user-data-dir=" + profile, "--virtual-time-budget=2000"] + extra + [url]
-    note("running: " + " ".join(cmd))
-    with open(os.path.join(folder, tag + ".stderr"), "wb") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=folder, preexec_fn=die_with_parent)
-        try:
-            out, _ = proc.communicate(timeout=CHROMIUM_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=10)
-            check(False, "chromium (%s) finished within %d s" % (tag, CHROMIUM_TIMEOUT))
-    return out.decode("utf-8", "replace")
 
 
 # ---- the test ---------------------------------------------------------------------------------------

@@ -11,25 +11,17 @@ import json
 import os
 import re
 import shutil
-import signal
 import struct
 import subprocess
-import tempfile
 import zlib
 
 from proxyd_harness import (BUILD_DIR, CONF_DIR, SOURCE_DIR, WWW_DIR, Proxyd, TestSkip, access_log_entries, check,
-                            check_equal, die_with_parent, note, read_file, require_ports_free, run_test, workdir)
+                            check_equal, find_chromium, note, read_file, run_chromium, require_ports_free, run_test, workdir)
 
 FRONT = 18000
 URL = "http://127.0.0.1:%d/images/" % FRONT
-CHROMIUM_TIMEOUT = 90
 
 
-def find_chromium():
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def install_chromium():
@@ -50,26 +42,6 @@ def install_chromium():
     return find_chromium()
 
 
-def run_chromium(chromium, extra, folder, tag):
-    """Runs headless Chromium on URL in a fresh profile; returns its stdout. Killed (its whole process
-    group, which this test created) if it outlives CHROMIUM_TIMEOUT."""
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=folder)
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-proxy-server", "--user-data-dir=" + profile, "--virtual-time-budget=10000"] + extra + [URL]
-    note("running: " + " ".join(cmd))
-    with open(os.path.join(folder, tag + ".stderr"), "wb") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=folder, preexec_fn=die_with_parent)
-        try:
-            out, _ = proc.communicate(timeout=CHROMIUM_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=10)
-            check(False, "chromium (%s) finished within %d s" % (tag, CHROMIUM_TIMEOUT))
-    if proc.returncode != 0:
-        note("chromium %s exited with %d; stderr in %s" % (tag, proc.returncode, err.name))
-    return out.decode("utf-8", "replace")
 
 
 def png_facts(path):
@@ -96,7 +68,7 @@ def main():
     proxyd = Proxyd(os.path.join(CONF_DIR, "reverse.toml"), folder, cwd=SOURCE_DIR)
     proxyd.start([FRONT, 8888, 8889, 8890])
 
-    dom = run_chromium(chromium, ["--dump-dom"], folder, "dump-dom")
+    dom = run_chromium(chromium, URL, ["--dump-dom"], folder, "dump-dom", virtual_time_ms=10000)
     match = re.search(r"PROXYD-CHECK (\{.*?\})\s*</pre>", dom, re.S)
     check(match is not None, "the page's script wrote its PROXYD-CHECK line into the DOM",
           "dumped DOM (%d chars) starts: %r" % (len(dom), dom[:400]))
@@ -119,8 +91,8 @@ def main():
     shot = os.path.join(out_dir, "images.png")
     if os.path.exists(shot):
         os.remove(shot)
-    run_chromium(chromium, ["--screenshot=" + shot, "--window-size=800,600", "--hide-scrollbars"], folder,
-                 "screenshot")
+    run_chromium(chromium, URL, ["--screenshot=" + shot, "--window-size=800,600", "--hide-scrollbars"], folder,
+                 "screenshot", virtual_time_ms=10000)
     check(os.path.exists(shot), "screenshot written to %s" % shot)
     size = os.path.getsize(shot)
     width, height, distinct = png_facts(shot)
