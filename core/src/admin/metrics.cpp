@@ -15,7 +15,6 @@ void ListenerMetrics::request_finished(size_t target_slot, int status, uint64_t 
         ++bucket;
     duration_buckets[bucket].add();
     duration_ns_sum.add(elapsed_ns);
-    duration_count.add();
 }
 
 void PeerMetrics::outcome(proxyd_outcome outcome) {
@@ -163,7 +162,6 @@ MetricsSnapshot MetricsStore::snapshot() const {
             for (size_t b = 0; b < m.duration_buckets.size(); ++b)
                 l.buckets[b] += m.duration_buckets[b].get();
             l.duration_seconds_sum += static_cast<double>(m.duration_ns_sum.get()) / 1e9;
-            l.duration_count += m.duration_count.get();
             for (size_t t = 0; t < w.target_names_.size(); ++t) {
                 std::array<uint64_t, kStatusClasses> counts{};
                 bool any = false;
@@ -209,9 +207,13 @@ MetricsSnapshot MetricsStore::snapshot() const {
             }
         }
     }
-    for (auto &l : out.listeners)
+    for (auto &l : out.listeners) {
         for (size_t b = 1; b < l.buckets.size(); ++b)
             l.buckets[b] += l.buckets[b - 1];
+        // The slots are read while workers write them, so the count read apart from the buckets
+        // can be one ahead; the +Inf bucket is the count by definition, and keeps them consistent.
+        l.duration_count = l.buckets.back();
+    }
     return out;
 }
 

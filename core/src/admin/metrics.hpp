@@ -55,7 +55,6 @@ struct ListenerMetrics {
     Counter bytes_sent;
     std::array<Counter, kDurationBuckets.size() + 1> duration_buckets; // not cumulative; last is +Inf
     Counter duration_ns_sum;
-    Counter duration_count;
     std::vector<Counter> requests; // [target_slot * kStatusClasses + class]
 };
 
