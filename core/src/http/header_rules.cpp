@@ -46,6 +46,13 @@ void split_tokens(std::string_view value, std::vector<std::string_view> &out) {
     }
 }
 
+std::vector<std::string_view> connection_options(const MessageHead &head) {
+    std::vector<std::string_view> options;
+    for (size_t i = 0; i < head.header_count(); ++i)
+        if (iequals(head.header_name(i), "connection")) split_tokens(head.header_value(i), options);
+    return options;
+}
+
 bool field_names_are_tokens(const MessageHead &head) {
     static constexpr std::string_view kTokenSymbols = "!#$%&'*+-.^_`|~";
     for (size_t i = 0; i < head.header_count(); ++i) {

@@ -17,6 +17,9 @@ bool is_hop_by_hop(std::string_view name);
 // The comma-separated tokens of a Connection header value, trimmed (e.g. "close", "X-Foo").
 void split_tokens(std::string_view value, std::vector<std::string_view> &out);
 
+// The options every Connection field of head lists, in order (RFC 9110 §7.6.1).
+std::vector<std::string_view> connection_options(const MessageHead &head);
+
 // Every field name of head is a token (RFC 9110 §5.1): no whitespace before a colon, no
 // separators.
 bool field_names_are_tokens(const MessageHead &head);

@@ -138,9 +138,7 @@ std::string ProxyExchange::build_request_head() const {
     }
     out.append(" HTTP/1.1\r\n");
 
-    std::vector<std::string_view> connection_tokens;
-    for (size_t i = 0; i < head.header_count(); ++i)
-        if (iequals(head.header_name(i), "connection")) split_tokens(head.header_value(i), connection_tokens);
+    std::vector<std::string_view> connection_tokens = connection_options(head);
 
     std::string_view prior_xff, prior_forwarded, prior_via;
     bool has_host = false;
@@ -365,9 +363,7 @@ int ProxyExchange::send_response_head() {
     // response: the head says so.
     if (!c.wants_keep_alive()) client_keep_alive_ = false;
 
-    std::vector<std::string_view> connection_tokens;
-    for (size_t i = 0; i < response_.header_count(); ++i)
-        if (iequals(response_.header_name(i), "connection")) split_tokens(response_.header_value(i), connection_tokens);
+    std::vector<std::string_view> connection_tokens = connection_options(response_);
 
     std::string out;
     out.reserve(response_.size() + 160);

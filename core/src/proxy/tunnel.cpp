@@ -9,10 +9,7 @@ namespace proxyd {
 namespace {
 
 bool has_connection_option(const MessageHead &head, std::string_view option) {
-    std::vector<std::string_view> tokens;
-    for (size_t i = 0; i < head.header_count(); ++i)
-        if (iequals(head.header_name(i), "connection")) split_tokens(head.header_value(i), tokens);
-    for (auto token : tokens)
+    for (auto token : connection_options(head))
         if (iequals(token, option)) return true;
     return false;
 }
@@ -40,10 +37,7 @@ std::string upgrade_request_fields(const MessageHead &request) {
 
 std::string switching_protocols_head(const MessageHead &response) {
     if (response.count("upgrade") == 0) return {};
-    std::vector<std::string_view> connection_tokens;
-    for (size_t i = 0; i < response.header_count(); ++i)
-        if (iequals(response.header_name(i), "connection"))
-            split_tokens(response.header_value(i), connection_tokens);
+    std::vector<std::string_view> connection_tokens = connection_options(response);
     std::string out = "HTTP/1.1 101 ";
     out.append(response.reason().empty() ? "Switching Protocols" : response.reason()).append("\r\n");
     for (size_t i = 0; i < response.header_count(); ++i) {
