@@ -5,6 +5,7 @@
 #include "server/generation.hpp"
 #include "server/server.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -50,6 +51,11 @@ std::vector<std::string> plugin_search_path(const std::string &cli_dir) {
 } // namespace
 
 int main(int argc, char **argv) {
+    // A reload or log-reopen signal that arrives while the first configuration is still loading
+    // (systemctl reload right after start) must not kill the process with the default action;
+    // the server's own handlers replace these once it runs.
+    std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGUSR1, SIG_IGN);
     std::string config_path = "/etc/proxyd/proxyd.toml";
     std::string plugin_dir;
     bool test_only = false;
