@@ -117,6 +117,23 @@ TEST_CASE("metrics: counters stay across a new config generation, gauges of ende
     CHECK_FALSE(peers[2].down);    // its health state belonged to the ended worker
     CHECK(peers[2].active == 0);
     CHECK(status_json(s).find("\"in_config\":false") != std::string::npos);
+
+    // Folding the ended worker's slot into the retired totals frees it and changes no figure.
+    CHECK(store.slots() == 2);
+    store.fold_retired();
+    CHECK(store.slots() == 1);
+    MetricsSnapshot folded = store.snapshot();
+    CHECK(prometheus_text(folded) == prometheus_text(s)); // every series, in the same order
+    REQUIRE(folded.listeners.size() == 3);
+    CHECK(folded.listeners[0].requests.at(0).second[1] == 2);
+    CHECK(folded.listeners[0].accepted == 1);
+    CHECK(folded.listeners[2].name == "gone");
+    CHECK(folded.listeners[0].buckets.back() == 2);
+    CHECK(folded.listeners[0].duration_count == 2);
+    REQUIRE(folded.upstreams.at(0).peers.size() == 3);
+    CHECK(folded.upstreams.at(0).peers[2].timeouts == 1);
+    CHECK(folded.upstreams.at(0).peers[0].requests == 1);
+    CHECK(folded.live_workers == 1);
 }
 
 TEST_CASE("metrics: label values are escaped in the exposition, HTML and JSON") {

@@ -129,6 +129,110 @@ const MetricsSnapshot::Upstream *MetricsSnapshot::find_upstream(const std::strin
     return nullptr;
 }
 
+void MetricsStore::fold_retired() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = workers_.begin(); it != workers_.end();) {
+        if (!(*it)->retired_.load(std::memory_order_acquire)) {
+            ++it;
+            continue;
+        }
+        add_slot(retired_, **it, false, 0);
+        it = workers_.erase(it);
+    }
+}
+
+void MetricsStore::merge_retired(MetricsSnapshot &out) const {
+    for (const auto &r : retired_.listeners) {
+        auto &l = find_or_add(out.listeners, r.name);
+        l.accepted += r.accepted;
+        l.bytes_received += r.bytes_received;
+        l.bytes_sent += r.bytes_sent;
+        for (size_t b = 0; b < r.buckets.size(); ++b)
+            l.buckets[b] += r.buckets[b];
+        l.duration_seconds_sum += r.duration_seconds_sum;
+        for (const auto &[target, counts] : r.requests) {
+            auto it = std::find_if(l.requests.begin(), l.requests.end(),
+                                   [&](const auto &existing) { return existing.first == target; });
+            if (it == l.requests.end()) it = l.requests.insert(l.requests.end(), {target, {}});
+            for (size_t c = 0; c < kStatusClasses; ++c)
+                it->second[c] += counts[c];
+        }
+    }
+    for (const auto &r : retired_.upstreams) {
+        auto &group = find_or_add(out.upstreams, r.name);
+        group.answered_502 += r.answered_502;
+        group.answered_504 += r.answered_504;
+        for (const auto &rp : r.peers) {
+            auto it = std::find_if(group.peers.begin(), group.peers.end(),
+                                   [&](const auto &peer) { return peer.address == rp.address; });
+            if (it == group.peers.end()) {
+                it = group.peers.insert(group.peers.end(), MetricsSnapshot::Peer{});
+                it->address = rp.address;
+            }
+            it->requests += rp.requests;
+            it->connect_failures += rp.connect_failures;
+            it->timeouts += rp.timeouts;
+            it->broken += rp.broken;
+        }
+    }
+}
+
+void MetricsStore::add_slot(MetricsSnapshot &out, const WorkerMetrics &w, bool live, uint64_t now) {
+    for (size_t i = 0; i < w.listeners_.size(); ++i) {
+        const ListenerMetrics &m = *w.listeners_[i];
+        auto &l = find_or_add(out.listeners, w.listener_names_[i]);
+        l.accepted += m.accepted.get();
+        if (live) l.open += m.open.get();
+        l.bytes_received += m.bytes_received.get();
+        l.bytes_sent += m.bytes_sent.get();
+        for (size_t b = 0; b < m.duration_buckets.size(); ++b)
+            l.buckets[b] += m.duration_buckets[b].get();
+        l.duration_seconds_sum += static_cast<double>(m.duration_ns_sum.get()) / 1e9;
+        for (size_t t = 0; t < w.target_names_.size(); ++t) {
+            std::array<uint64_t, kStatusClasses> counts{};
+            bool any = false;
+            for (size_t c = 0; c < kStatusClasses; ++c) {
+                counts[c] = m.requests[t * kStatusClasses + c].get();
+                any = any || counts[c] != 0;
+            }
+            if (!any) continue;
+            auto it = std::find_if(l.requests.begin(), l.requests.end(),
+                                   [&](const auto &r) { return r.first == w.target_names_[t]; });
+            if (it == l.requests.end()) it = l.requests.insert(l.requests.end(), {w.target_names_[t], {}});
+            for (size_t c = 0; c < kStatusClasses; ++c)
+                it->second[c] += counts[c];
+        }
+    }
+    for (size_t g = 0; g < w.upstreams_.size(); ++g) {
+        const UpstreamMetrics &m = *w.upstreams_[g];
+        auto &group = find_or_add(out.upstreams, w.upstream_names_[g]);
+        group.answered_502 += m.answered_502.get();
+        group.answered_504 += m.answered_504.get();
+        for (size_t p = 0; p < m.peers.size(); ++p) {
+            const PeerMetrics &pm = m.peers[p];
+            const std::string &address = w.peer_addresses_[g][p];
+            auto it = std::find_if(group.peers.begin(), group.peers.end(),
+                                   [&](const auto &peer) { return peer.address == address; });
+            if (it == group.peers.end()) {
+                it = group.peers.insert(group.peers.end(), MetricsSnapshot::Peer{});
+                it->address = address;
+            }
+            it->requests += pm.requests.get();
+            it->connect_failures += pm.connect_failures.get();
+            it->timeouts += pm.timeouts.get();
+            it->broken += pm.broken.get();
+            if (!live) continue;
+            uint64_t open = pm.open.get(), idle = pm.idle.get();
+            it->idle += idle;
+            it->active += open > idle ? open - idle : 0;
+            if (pm.down_until_ns.get() > now) {
+                it->down = true;
+                ++it->down_in_workers;
+            }
+        }
+    }
+}
+
 MetricsSnapshot MetricsStore::snapshot() const {
     MetricsSnapshot out;
     uint64_t now = uv_hrtime();
@@ -148,64 +252,11 @@ MetricsSnapshot MetricsStore::snapshot() const {
                 group.peers.emplace_back().address = p.address;
         }
     }
+    merge_retired(out);
     for (const auto &slot : workers_) {
-        const WorkerMetrics &w = *slot;
-        bool live = !w.retired_.load(std::memory_order_acquire);
+        bool live = !slot->retired_.load(std::memory_order_acquire);
         out.live_workers += live ? 1 : 0;
-        for (size_t i = 0; i < w.listeners_.size(); ++i) {
-            const ListenerMetrics &m = *w.listeners_[i];
-            auto &l = find_or_add(out.listeners, w.listener_names_[i]);
-            l.accepted += m.accepted.get();
-            if (live) l.open += m.open.get();
-            l.bytes_received += m.bytes_received.get();
-            l.bytes_sent += m.bytes_sent.get();
-            for (size_t b = 0; b < m.duration_buckets.size(); ++b)
-                l.buckets[b] += m.duration_buckets[b].get();
-            l.duration_seconds_sum += static_cast<double>(m.duration_ns_sum.get()) / 1e9;
-            for (size_t t = 0; t < w.target_names_.size(); ++t) {
-                std::array<uint64_t, kStatusClasses> counts{};
-                bool any = false;
-                for (size_t c = 0; c < kStatusClasses; ++c) {
-                    counts[c] = m.requests[t * kStatusClasses + c].get();
-                    any = any || counts[c] != 0;
-                }
-                if (!any) continue;
-                auto it = std::find_if(l.requests.begin(), l.requests.end(),
-                                       [&](const auto &r) { return r.first == w.target_names_[t]; });
-                if (it == l.requests.end())
-                    it = l.requests.insert(l.requests.end(), {w.target_names_[t], {}});
-                for (size_t c = 0; c < kStatusClasses; ++c)
-                    it->second[c] += counts[c];
-            }
-        }
-        for (size_t g = 0; g < w.upstreams_.size(); ++g) {
-            const UpstreamMetrics &m = *w.upstreams_[g];
-            auto &group = find_or_add(out.upstreams, w.upstream_names_[g]);
-            group.answered_502 += m.answered_502.get();
-            group.answered_504 += m.answered_504.get();
-            for (size_t p = 0; p < m.peers.size(); ++p) {
-                const PeerMetrics &pm = m.peers[p];
-                const std::string &address = w.peer_addresses_[g][p];
-                auto it = std::find_if(group.peers.begin(), group.peers.end(),
-                                       [&](const auto &peer) { return peer.address == address; });
-                if (it == group.peers.end()) {
-                    it = group.peers.insert(group.peers.end(), MetricsSnapshot::Peer{});
-                    it->address = address;
-                }
-                it->requests += pm.requests.get();
-                it->connect_failures += pm.connect_failures.get();
-                it->timeouts += pm.timeouts.get();
-                it->broken += pm.broken.get();
-                if (!live) continue;
-                uint64_t open = pm.open.get(), idle = pm.idle.get();
-                it->idle += idle;
-                it->active += open > idle ? open - idle : 0;
-                if (pm.down_until_ns.get() > now) {
-                    it->down = true;
-                    ++it->down_in_workers;
-                }
-            }
-        }
+        add_slot(out, *slot, live, now);
     }
     for (auto &l : out.listeners) {
         for (size_t b = 1; b < l.buckets.size(); ++b)

@@ -181,14 +181,26 @@ class MetricsStore {
     // Main thread, before the generation's workers start. The generation after the first counts
     // as a reload.
     void begin_generation(const Config &config, uint64_t generation);
-    // Main thread: a new worker's slot, kept until the store ends.
+    // Main thread: a new worker's slot, kept until its worker has ended and fold_retired() runs.
     WorkerMetrics &add_worker(const Config &config);
-    // Any thread (the admin's): sums every slot.
+    // Main thread, once a generation's workers are gone: the slots of ended workers are added to
+    // the retired totals and freed, so reloads do not make the store (or a scrape) grow.
+    void fold_retired();
+    // Any thread (the admin's): the retired totals plus every slot.
     MetricsSnapshot snapshot() const;
+    size_t slots() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return workers_.size();
+    }
 
   private:
     mutable std::mutex mutex_; // guards the slot list and the summary; never taken by a worker
     std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+    // Counters of freed slots, summed by name; its histogram buckets are not cumulative.
+    MetricsSnapshot retired_;
+
+    static void add_slot(MetricsSnapshot &out, const WorkerMetrics &w, bool live, uint64_t now);
+    void merge_retired(MetricsSnapshot &out) const;
     std::shared_ptr<const ConfigSummary> summary_;
     uint64_t generation_ = 0;
     uint64_t reloads_ = 0;

@@ -240,6 +240,7 @@ void Server::on_worker_exited() {
         }
         uint64_t number = (*it)->number();
         it = retiring_.erase(it); // joins its threads, then frees its config, plugins and logs
+        metrics_.fold_retired();
         current_->logger().info("generation " + std::to_string(number) +
                                 " finished: its workers have exited");
     }
