@@ -201,28 +201,35 @@ std::string ProxyExchange::build_request_head() const {
 // ---- the request body -----------------------------------------------------------------------
 
 void ProxyExchange::forward_to_upstream(std::string_view data) {
+    uv_buf_t buf = uv_buf_init(const_cast<char *>(data.data()), static_cast<unsigned>(data.size()));
+    forward_to_upstream(&buf, 1);
+}
+
+void ProxyExchange::forward_to_upstream(const uv_buf_t *bufs, size_t count) {
     if (connected_ && upstream_) {
         bool was_idle = upstream_->queued_bytes() == 0;
-        upstream_->send(data);
+        upstream_->send(bufs, count);
         if (was_idle) rearm_upstream_timer();
         if (upstream_->queued_bytes() > UpstreamConnection::kHighWater) client_->pause_body();
     } else {
-        unsent_bytes_ += data.size();
-        unsent_.emplace_back(data);
+        std::string &piece = unsent_.emplace_back();
+        for (size_t i = 0; i < count; ++i)
+            piece.append(bufs[i].base, bufs[i].len);
+        unsent_bytes_ += piece.size();
         if (unsent_bytes_ > UpstreamConnection::kHighWater) client_->pause_body();
     }
 }
 
 void ProxyExchange::on_request_body(std::string_view data) {
     if (data.empty()) return;
-    if (client_->request_chunked()) {
-        std::string framed;
-        framed.reserve(data.size() + 16);
-        framed.append(hex(data.size())).append("\r\n").append(data).append("\r\n");
-        forward_to_upstream(framed);
-    } else {
-        forward_to_upstream(data);
-    }
+    if (!client_->request_chunked()) return forward_to_upstream(data);
+    // Re-framed as one chunk without copying the data: size line, data, CRLF in one write.
+    char size_line[24];
+    int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+    uv_buf_t framed[3] = {uv_buf_init(size_line, static_cast<unsigned>(n)),
+                          uv_buf_init(const_cast<char *>(data.data()), static_cast<unsigned>(data.size())),
+                          uv_buf_init(const_cast<char *>("\r\n"), 2)};
+    forward_to_upstream(framed, 3);
 }
 
 void ProxyExchange::on_request_complete() {

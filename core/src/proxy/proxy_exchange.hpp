@@ -43,6 +43,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     void try_next_peer();
     std::string build_request_head() const;
     void forward_to_upstream(std::string_view data);
+    void forward_to_upstream(const uv_buf_t *bufs, size_t count);
     void fail(proxyd_outcome outcome, int uv_status, const char *what);
     void finish_response();
     void release_upstream(bool reusable);

@@ -58,10 +58,14 @@ void UpstreamConnection::on_idle_event() {
 }
 
 void UpstreamConnection::send(std::string_view data) {
-    if (closing_) return;
     uv_buf_t buf = uv_buf_init(const_cast<char *>(data.data()), static_cast<unsigned>(data.size()));
+    send(&buf, 1);
+}
+
+void UpstreamConnection::send(const uv_buf_t *bufs, size_t count) {
+    if (closing_) return;
     // A failure here is reported through the read side: a broken socket also fails its reads.
-    (void)writer_.write(&buf, 1);
+    (void)writer_.write(bufs, count);
 }
 
 void UpstreamConnection::on_write_done(int status, size_t) {

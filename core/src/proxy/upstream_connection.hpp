@@ -49,6 +49,7 @@ class UpstreamConnection final : private StreamWriter::Listener {
 
     // Copies only what the socket does not take at once; data is free on return.
     void send(std::string_view data);
+    void send(const uv_buf_t *bufs, size_t count);
     size_t queued_bytes() const { return writer_.queued_bytes(); }
     void read_start();
     void read_stop();
