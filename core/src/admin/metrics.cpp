@@ -150,12 +150,13 @@ void MetricsStore::merge_retired(MetricsSnapshot &out) const {
         for (size_t b = 0; b < r.buckets.size(); ++b)
             l.buckets[b] += r.buckets[b];
         l.duration_seconds_sum += r.duration_seconds_sum;
-        for (const auto &[target, counts] : r.requests) {
+        for (const auto &retired_route : r.requests) {
+            const auto &target = retired_route.first;
             auto it = std::find_if(l.requests.begin(), l.requests.end(),
                                    [&](const auto &existing) { return existing.first == target; });
             if (it == l.requests.end()) it = l.requests.insert(l.requests.end(), {target, {}});
             for (size_t c = 0; c < kStatusClasses; ++c)
-                it->second[c] += counts[c];
+                it->second[c] += retired_route.second[c];
         }
     }
     for (const auto &r : retired_.upstreams) {
