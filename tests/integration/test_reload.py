@@ -5,7 +5,9 @@ request fails, a request in flight completes from A, B answers soon after, and o
 generation has finished nobody gets A. A
 reload with a syntax error, then one naming a missing plugin, keeps the old configuration serving
 and logs the error at its file and line; a later valid reload works, opens a new listener and closes
-a removed one; two reloads back to back work."""
+a removed one; two reloads back to back work. A reload whose new workers cannot all start (a plugin
+refuses its worker state) is rolled back: the old generation serves every connection, and at
+start-up the same refusal makes proxyd exit non-zero."""
 
 import os
 import re
@@ -16,7 +18,7 @@ import time
 
 from load_generator import LoadGenerator
 from proxyd_harness import (HOST, Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get, listener,
-                            note, response_bytes, run_test, upstream, workdir, write_file)
+                            note, response_bytes, run_test, toml_str, upstream, workdir, write_file)
 
 LOAD_SECONDS = 6.0
 
@@ -174,10 +176,81 @@ def failing_reloads(folder):
     check_equal(proxyd.stop(), 0, "proxyd exit code")
 
 
+REFUSAL_PLUGIN = os.path.join(os.environ.get("PROXYD_TEST_PLUGIN_DIR", ""), "worker_refusal.so")
+
+
+def refusing_config(backend, listeners, workers, start_workers):
+    """config() plus a handler whose plugin lets only start_workers workers create their state."""
+    text = config(backend, listeners, workers)
+    text = text.replace('[plugins]\n', '[plugins]\nrefusal = %s\n' % toml_str(REFUSAL_PLUGIN), 1)
+    return text + '[handlers.picky]\nplugin = "refusal"\nstart_workers = %d\n\n' % start_workers
+
+
+def answers_from(port, count):
+    """The bodies of count requests, each on a new connection (so each SO_REUSEPORT socket of the
+    port gets its share), with None for a connection nobody answered within 2 s."""
+    bodies = []
+    for _ in range(count):
+        try:
+            bodies.append(get(port, "/", timeout=2.0).body)
+        except (OSError, ConnectionError) as error:
+            bodies.append(None)
+            note("no answer on %d: %s" % (port, error))
+    return bodies
+
+
+def refused_workers(folder):
+    """A reloaded generation one of whose workers cannot start (its plugin refuses the worker
+    state) does not take over: the old generation goes on serving every connection, the sockets
+    opened for the new one alone are closed, and a later valid reload works. At start-up, the
+    same refusal makes proxyd exit non-zero rather than serve with a worker missing."""
+    a, b = tagged_backend("A"), tagged_backend("B")
+    front, added = free_ports(2)
+    path = write_file(os.path.join(folder, "refuse.toml"), config(a, [("front", front)], workers=1))
+    proxyd = Proxyd(path, folder, tag="refuse").start([front])
+
+    # Two workers where one ran: front's group gains a socket, and "added" is a new address.
+    write_file(path, refusing_config(b, [("front", front), ("added", added)], workers=2, start_workers=1))
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reload failed: 1 worker\(s\) of generation 2 could not start; still serving generation 1")
+    check("could not create its worker state" in proxyd.stderr_text(),
+          "the refusing worker says why", proxyd.stderr_tail())
+    wait_for_log(proxyd, r"generation 2 finished")
+    bodies = answers_from(front, 40)
+    check_equal(bodies, [b"from A\n"] * 40,
+                "after the failed reload, generation 1 answers every new connection (no socket left unserved)")
+    check(refused(added), "the listener only the failed generation had is closed again")
+    check("reloaded configuration" not in proxyd.stderr_text(), "the failed generation never took over")
+
+    write_file(path, refusing_config(b, [("front", front), ("added", added)], workers=2, start_workers=2))
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"reloaded configuration \(generation 2\)")
+    check_equal(answers_from(front, 10), [b"from B\n"] * 10, "a valid reload after the refused one: B answers")
+    check_equal(get(added, "/").body, b"from B\n", "and the added listener is open")
+    check_equal(proxyd.stop(), 0, "proxyd exit code after the refused reload")
+
+    for workers, start_workers in ((1, 0), (2, 1)):
+        (port,) = free_ports(1)
+        start_path = write_file(os.path.join(folder, "refuse-start-%d.toml" % workers),
+                                refusing_config(a, [("front", port)], workers, start_workers))
+        starting = Proxyd(start_path, folder, tag="refuse-start-%d" % workers)
+        try:
+            starting.start([port], timeout=10)
+        except Exception:  # it may exit before or after its port was seen open
+            pass
+        code = starting.wait(15)
+        check(code is not None and code != 0,
+              "with %d of %d workers able to start, proxyd exits non-zero at start-up (code %s)"
+              % (start_workers, workers, code), starting.stderr_tail())
+        check(re.search(r"worker\(s\) could not start: stopping", starting.stderr_text()),
+              "it says a worker could not start", starting.stderr_tail())
+
+
 def main():
     folder = workdir("reload")
     reload_under_load(folder)
     failing_reloads(folder)
+    refused_workers(folder)
 
 
 if __name__ == "__main__":

@@ -38,9 +38,13 @@ class Generation {
     // SIGUSR1: both log files opened anew at their configured paths. Main thread.
     bool reopen_logs(std::string &error);
 
-    // The workers, started by the server; running counts those whose thread has not ended yet.
+    // The workers, started by the server; running counts those whose thread has not ended yet,
+    // listening those that set up their plugin state and sockets, refused those that could not.
     std::vector<std::unique_ptr<Worker>> workers;
     std::atomic<unsigned> running{0};
+    std::atomic<unsigned> listening{0};
+    std::atomic<unsigned> refused{0};
+    bool every_worker_reported() const { return listening.load() + refused.load() == workers.size(); }
 
   private:
     explicit Generation(uint64_t number) : number_(number) {}

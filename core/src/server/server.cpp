@@ -31,7 +31,7 @@ void close_all(std::vector<std::vector<ListenFd>> &per_worker) {
 } // namespace
 
 bool Server::hand_out_sockets(const Config &config, std::vector<std::vector<ListenFd>> &per_worker,
-                              std::string &error) {
+                              std::vector<int> &opened, std::string &error) {
     per_worker.assign(config.workers, {});
     for (size_t i = 0; i < config.listeners.size(); ++i) {
         const ListenerConfig &l = config.listeners[i];
@@ -52,6 +52,7 @@ bool Server::hand_out_sockets(const Config &config, std::vector<std::vector<List
                 return false;
             }
             group->fds.push_back(fd);
+            opened.push_back(fd);
         }
         // Every socket of the group goes to some worker: a worker count lowered by a reload
         // leaves no socket's queue unserved.
@@ -65,6 +66,21 @@ bool Server::hand_out_sockets(const Config &config, std::vector<std::vector<List
         }
     }
     return true;
+}
+
+void Server::close_opened(std::vector<int> &opened) {
+    for (ListenGroup &g : groups_)
+        g.fds.erase(std::remove_if(g.fds.begin(), g.fds.end(),
+                                   [&opened](int fd) {
+                                       return std::find(opened.begin(), opened.end(), fd) != opened.end();
+                                   }),
+                    g.fds.end());
+    groups_.erase(
+        std::remove_if(groups_.begin(), groups_.end(), [](const ListenGroup &g) { return g.fds.empty(); }),
+        groups_.end());
+    for (int fd : opened)
+        ::close(fd);
+    opened.clear();
 }
 
 void Server::close_unused_groups(const Config *serving) {
@@ -82,18 +98,25 @@ void Server::close_unused_groups(const Config *serving) {
 void Server::start_workers(Generation &g, std::vector<std::vector<ListenFd>> fds) {
     g.running = g.config().workers;
     for (unsigned w = 0; w < g.config().workers; ++w)
-        g.workers.push_back(std::make_unique<Worker>(g.shared(), w, std::move(fds[w]), [this, &g] {
-            --g.running;
-            uv_async_send(&worker_exited_);
-        }));
+        g.workers.push_back(std::make_unique<Worker>(
+            g.shared(), w, std::move(fds[w]),
+            [this, &g](bool listening) {
+                ++(listening ? g.listening : g.refused);
+                uv_async_send(&worker_event_);
+            },
+            [this, &g] {
+                --g.running;
+                uv_async_send(&worker_event_);
+            }));
     for (auto &w : g.workers)
         w->start();
 }
 
 int Server::run(std::unique_ptr<Generation> first) {
     std::vector<std::vector<ListenFd>> fds;
+    std::vector<int> opened; // all of them, and all closed by close_unused_groups on failure
     std::string error;
-    if (!hand_out_sockets(first->config(), fds, error)) {
+    if (!hand_out_sockets(first->config(), fds, opened, error)) {
         first->logger().error(error);
         close_all(fds);
         close_unused_groups(nullptr);
@@ -114,9 +137,9 @@ int Server::run(std::unique_ptr<Generation> first) {
 
     std::signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&loop_);
-    uv_async_init(&loop_, &worker_exited_,
-                  [](uv_async_t *a) { static_cast<Server *>(a->data)->on_worker_exited(); });
-    worker_exited_.data = this;
+    uv_async_init(&loop_, &worker_event_,
+                  [](uv_async_t *a) { static_cast<Server *>(a->data)->on_worker_event(); });
+    worker_event_.data = this;
     auto on_signal = [](uv_signal_t *handle, int signum) {
         auto *self = static_cast<Server *>(handle->data);
         switch (signum) {
@@ -169,10 +192,20 @@ void Server::stop(const char *signal_name) {
         log.info(std::string("received ") + signal_name + " again: still waiting for in-flight requests");
         return;
     }
-    stopping_ = true;
     log.info(std::string("received ") + signal_name + ": stopping (in-flight requests finish first)");
+    stop_everything();
+}
+
+void Server::stop_everything() {
+    stopping_ = true;
     for (auto &w : current_->workers)
         w->request_stop();
+    if (starting_) {
+        for (auto &w : starting_->workers)
+            w->request_stop();
+        retiring_.push_back(std::move(starting_));
+        starting_opened_.clear(); // closed with every group just below
+    }
     close_unused_groups(nullptr); // each socket closes as its workers drain their accept queues
 }
 
@@ -183,16 +216,21 @@ void Server::reload() {
         log.info("received SIGHUP while stopping: not reloading");
         return;
     }
+    if (starting_) {
+        log.warn("received SIGHUP while generation " + std::to_string(starting_->number()) +
+                 " is still starting: not reloading again; send SIGHUP once it has taken over");
+        return;
+    }
     log.info("received SIGHUP: reloading " + config_path_);
     std::vector<std::string> errors;
     auto next = Generation::load(serving + 1, config_path_, options_, log, metrics_, errors);
     std::vector<std::vector<ListenFd>> fds;
     std::string error;
-    if (next && !hand_out_sockets(next->config(), fds, error)) {
+    if (next && !hand_out_sockets(next->config(), fds, starting_opened_, error)) {
         errors.push_back(error);
         close_all(fds);
+        close_opened(starting_opened_);
         next.reset();
-        close_unused_groups(&current_->config());
     }
     if (!next) {
         for (const auto &e : errors)
@@ -202,19 +240,40 @@ void Server::reload() {
         return;
     }
 
-    // The new workers are listening (on dup()s of the same sockets where the address is
-    // unchanged) before the old ones stop accepting, so no connection finds nobody.
+    // The new workers listen (on dup()s of the same sockets where the address is unchanged)
+    // before the old ones stop accepting, so no connection finds nobody; and the old ones go on
+    // serving if a new one cannot start. finish_reload() decides once all have reported.
+    starting_ = std::move(next);
+    start_workers(*starting_, std::move(fds));
+}
+
+void Server::finish_reload() {
+    uint64_t serving = current_->number();
+    uint64_t started = starting_->number();
+    if (starting_->refused.load() != 0) {
+        // Its workers logged why. Those that did start stop at once; none has accepted a
+        // connection the old generation would not have, except on a socket opened for it alone,
+        // and those it answers before it exits.
+        for (auto &w : starting_->workers)
+            w->request_stop();
+        retiring_.push_back(std::move(starting_));
+        close_opened(starting_opened_);
+        close_unused_groups(&current_->config());
+        current_->logger().error("reload failed: " + std::to_string(retiring_.back()->refused.load()) +
+                                 " worker(s) of generation " + std::to_string(started) +
+                                 " could not start; still serving generation " + std::to_string(serving));
+        return;
+    }
     retiring_.push_back(std::move(current_));
-    current_ = std::move(next);
+    current_ = std::move(starting_);
+    starting_opened_.clear(); // the serving generation's sockets now
     metrics_.begin_generation(current_->config(), current_->number());
-    start_workers(*current_, std::move(fds));
     for (auto &w : retiring_.back()->workers)
         w->request_stop();
     close_unused_groups(&current_->config());
-    std::string message = "reloaded configuration (generation " + std::to_string(current_->number()) +
-                          "): " + describe(current_->config()) + "; generation " + std::to_string(serving) +
-                          " finishes its in-flight requests";
-    current_->logger().info(message);
+    current_->logger().info("reloaded configuration (generation " + std::to_string(started) +
+                            "): " + describe(current_->config()) + "; generation " + std::to_string(serving) +
+                            " finishes its in-flight requests");
 }
 
 void Server::reopen_logs() {
@@ -228,11 +287,21 @@ void Server::reopen_logs() {
     };
     for (auto &g : retiring_)
         reopen(*g);
+    if (starting_) reopen(*starting_);
     reopen(*current_);
     if (ok) current_->logger().info("received SIGUSR1: log files reopened");
 }
 
-void Server::on_worker_exited() {
+void Server::on_worker_event() {
+    if (starting_ && starting_->every_worker_reported()) finish_reload();
+    if (!stopping_ && current_->refused.load() != 0) {
+        // Only the first generation gets here (a reloaded one takes over only when every worker
+        // started): without one of its workers, that worker's sockets would queue connections
+        // nobody accepts, so proxyd stops as a whole, as nginx does when a worker cannot start.
+        current_->logger().error(std::to_string(current_->refused.load()) +
+                                 " worker(s) could not start: stopping");
+        stop_everything();
+    }
     for (auto it = retiring_.begin(); it != retiring_.end();) {
         if ((*it)->running.load() != 0) {
             ++it;
@@ -246,14 +315,10 @@ void Server::on_worker_exited() {
     }
     if (current_->running.load() != 0) return;
     if (!stopping_) {
-        // Every worker failed on its own (a plugin refused its worker state): stop as a whole.
-        stopping_ = true;
+        // Every worker ended on its own: stop as a whole.
         current_->logger().error("every worker of generation " + std::to_string(current_->number()) +
                                  " has ended: stopping");
-        for (auto &g : retiring_)
-            for (auto &w : g->workers)
-                w->request_stop();
-        close_unused_groups(nullptr);
+        stop_everything();
     }
     if (retiring_.empty()) close_handles();
 }
@@ -261,7 +326,7 @@ void Server::on_worker_exited() {
 void Server::close_handles() {
     for (uv_signal_t *s : {&sigint_, &sigterm_, &sigquit_, &sighup_, &sigusr1_})
         uv_close(reinterpret_cast<uv_handle_t *>(s), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&worker_exited_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&worker_event_), nullptr);
 }
 
 } // namespace proxyd

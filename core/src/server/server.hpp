@@ -40,16 +40,26 @@ class Server {
         std::vector<int> fds;
     };
 
+    // Gives each worker of config its sockets, opening those the groups lack; the fds opened
+    // here are appended to opened, so a generation that does not start can take them back.
     bool hand_out_sockets(const Config &config, std::vector<std::vector<ListenFd>> &per_worker,
-                          std::string &error);
+                          std::vector<int> &opened, std::string &error);
+    // Closes sockets opened for a generation that will not serve, and drops them from their
+    // groups: an SO_REUSEPORT socket nobody accepts on would take its share of connections.
+    void close_opened(std::vector<int> &opened);
     // Closes the groups serving does not listen on (all of them when serving is null). Old
     // workers still hold dup()s, so such a socket really closes when they have stopped.
     void close_unused_groups(const Config *serving);
     void start_workers(Generation &g, std::vector<std::vector<ListenFd>> fds);
     void stop(const char *signal_name);
+    // Every generation's workers finish what is in flight and end; every socket closes.
+    void stop_everything();
     void reload();
+    // Once every worker of the starting generation has reported: it takes over, or, when one
+    // could not start, it is stopped and the serving generation goes on.
+    void finish_reload();
     void reopen_logs();
-    void on_worker_exited();
+    void on_worker_event();
     void close_handles();
 
     std::string config_path_;
@@ -59,9 +69,12 @@ class Server {
     std::unique_ptr<AdminServer> admin_; // the [admin] listener of the first configuration
     uv_loop_t loop_{};
     uv_signal_t sigint_{}, sigterm_{}, sigquit_{}, sighup_{}, sigusr1_{};
-    uv_async_t worker_exited_{}; // sent by each worker thread as it ends
+    uv_async_t worker_event_{}; // sent by each worker thread once it listens (or cannot) and as it ends
     std::vector<ListenGroup> groups_;
     std::unique_ptr<Generation> current_;
+    // A reloaded generation whose workers are still setting up; the current one serves meanwhile.
+    std::unique_ptr<Generation> starting_;
+    std::vector<int> starting_opened_;                  // the sockets opened for it alone
     std::vector<std::unique_ptr<Generation>> retiring_; // told to stop, workers still running
     bool stopping_ = false;
 };

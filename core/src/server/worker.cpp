@@ -19,9 +19,10 @@ bool has_queued_connection(const uv_handle_t *listener) {
 } // namespace
 
 Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
-               std::function<void()> exited)
-    : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), exited_(std::move(exited)),
-      metrics_(shared.metrics.add_worker(shared.config)), read_buffer_(new char[kReadBufferSize]) {}
+               std::function<void(bool)> started, std::function<void()> exited)
+    : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), started_(std::move(started)),
+      exited_(std::move(exited)), metrics_(shared.metrics.add_worker(shared.config)),
+      read_buffer_(new char[kReadBufferSize]) {}
 
 Worker::~Worker() {
     join();
@@ -67,15 +68,18 @@ void Worker::run() {
         if (!instance || plugin_workers_.count(instance)) return;
         void *state = nullptr;
         if (instance->create_worker(&state) != PROXYD_OK) {
-            logger().error("worker " + std::to_string(index_) + ": plugin " + instance->module().name() + " (" +
-                           instance->label() + ") could not create its worker state");
+            logger().error("worker " + std::to_string(index_) + ": plugin " + instance->module().name() +
+                           " (" + instance->label() + ") could not create its worker state");
             failed_ = true;
         }
         plugin_workers_[instance] = state;
     };
-    for (const auto &h : config.handlers) create_state(h.instance);
-    for (const auto &l : config.listeners) create_state(l.router);
-    for (const auto &u : config.upstreams) create_state(u.balancer);
+    for (const auto &h : config.handlers)
+        create_state(h.instance);
+    for (const auto &l : config.listeners)
+        create_state(l.router);
+    for (const auto &u : config.upstreams)
+        create_state(u.balancer);
     for (size_t i = 0; i < config.upstreams.size(); ++i)
         upstreams_.push_back(std::make_unique<UpstreamPool>(
             *this, config.upstreams[i], plugin_worker(config.upstreams[i].balancer), metrics_.upstream(i)));
@@ -100,12 +104,14 @@ void Worker::run() {
         }
         listeners_.push_back(std::move(handle));
     }
+    started_(!failed_);
     if (failed_) begin_stop();
 
     uv_run(&loop_, UV_RUN_DEFAULT);
 
     upstreams_.clear();
-    for (auto &[instance, state] : plugin_workers_) instance->destroy_worker(state);
+    for (auto &[instance, state] : plugin_workers_)
+        instance->destroy_worker(state);
     plugin_workers_.clear();
     {
         std::lock_guard<std::mutex> lock(loop_open_mutex_);
@@ -167,7 +173,8 @@ void Worker::begin_stop() {
             self->logger().warn("worker " + std::to_string(self->index_) + ": grace period over, closing " +
                                 std::to_string(self->connections_.size()) + " connection(s)");
             std::vector<ClientConnection *> left(self->connections_.begin(), self->connections_.end());
-            for (ClientConnection *c : left) c->abort();
+            for (ClientConnection *c : left)
+                c->abort();
         },
         static_cast<uint64_t>(config().limits.shutdown_timeout.count()), 0);
     // Closing a listening socket resets the connections in its accept queue, which the clients
@@ -216,7 +223,8 @@ void Worker::finish_stop_if_idle() {
 
 void Worker::close_everything() {
     closed_ = true;
-    for (auto &u : upstreams_) u->close_all_idle();
+    for (auto &u : upstreams_)
+        u->close_all_idle();
     uv_close(reinterpret_cast<uv_handle_t *>(&grace_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&drain_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&stop_async_), nullptr);

@@ -42,10 +42,11 @@ struct ListenFd {
 
 class Worker {
   public:
-    // The worker owns listen_fds from here on. exited is called on the worker's thread when its
-    // loop has ended.
+    // The worker owns listen_fds from here on. Both callbacks run on the worker's thread: started
+    // once its plugin state exists and it listens on every socket (true) or once one of those
+    // failed (false; it then stops), and exited when its loop has ended.
     Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
-           std::function<void()> exited);
+           std::function<void(bool)> started, std::function<void()> exited);
     ~Worker();
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
@@ -99,6 +100,7 @@ class Worker {
     const WorkerShared &shared_;
     unsigned index_;
     std::vector<ListenFd> listen_fds_;
+    std::function<void(bool)> started_;
     std::function<void()> exited_;
     WorkerMetrics &metrics_;
     uv_loop_t loop_{};
