@@ -214,6 +214,16 @@ def port_accepts(port, timeout=0.5):
         return False
 
 
+def wait_for(what, condition, timeout=10.0, poll=0.02):
+    """Polls condition until it holds; a failed check naming `what` if it does not within timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(poll)
+    check(False, what)
+
+
 PROFILE_PORTS_LOCK = os.path.join(tempfile.gettempdir(), "proxyd-integration-profile-ports.lock")
 _held_locks = []
 
@@ -402,6 +412,18 @@ class Proxyd:
         print("---- last lines of %s (proxyd pid %s) ----" % (self.stderr_path, self.proc.pid if self.proc else "-"))
         print(self.stderr_tail(40))
         print("----")
+
+
+def wait_for_log(proxyd, pattern, timeout=20.0, poll=0.02):
+    """The monotonic time at which the regex pattern was first seen in proxyd's error log (stderr);
+    a failed check if proxyd exits or the line does not come within timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, proxyd.stderr_text()):
+            return time.monotonic()
+        check(proxyd.alive(), "proxyd still runs while waiting for %r" % pattern, proxyd.stderr_tail())
+        time.sleep(poll)
+    check(False, "proxyd logged %r within %.0f s" % (pattern, timeout), proxyd.stderr_tail())
 
 
 # ---- the access log ------------------------------------------------------------------------------

@@ -9,19 +9,9 @@ import json
 import os
 import re
 import signal
-import time
 
 from proxyd_harness import (Client, Proxyd, access_log_entries, check, check_equal, config_head, free_ports, get, listener, note,
-                            read_file, run_test, upstream, Backend, workdir, write_file)
-
-
-def wait_for(what, condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    check(False, what)
+                            read_file, run_test, upstream, Backend, wait_for, workdir, write_file)
 
 
 def lines_of(path):

@@ -12,13 +12,13 @@ start-up the same refusal makes proxyd exit non-zero."""
 import os
 import re
 import signal
-import socket
 import threading
 import time
 
 from load_generator import LoadGenerator
-from proxyd_harness import (HOST, Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get, listener,
-                            note, response_bytes, run_test, toml_str, upstream, workdir, write_file)
+from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get, listener, note,
+                            port_accepts, response_bytes, run_test, toml_str, upstream, wait_for, wait_for_log, workdir,
+                            write_file)
 
 LOAD_SECONDS = 6.0
 
@@ -51,34 +51,6 @@ def config(backend, listeners, workers):
     for name, port in listeners:
         text += listener(name, port, "upstream", "app")
     return text
-
-
-def wait_for(what, condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    check(False, what)
-
-
-def wait_for_log(proxyd, pattern, timeout=20.0, poll=0.02):
-    """The monotonic time at which pattern was first seen in proxyd's error log (stderr)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if re.search(pattern, proxyd.stderr_text()):
-            return time.monotonic()
-        check(proxyd.alive(), "proxyd still runs while waiting for %r" % pattern, proxyd.stderr_tail())
-        time.sleep(poll)
-    check(False, "proxyd logged %r within %.0f s" % (pattern, timeout), proxyd.stderr_tail())
-
-
-def refused(port):
-    try:
-        with socket.create_connection((HOST, port), timeout=2):
-            return False
-    except OSError:
-        return True
 
 
 def reload_under_load(folder):
@@ -155,7 +127,7 @@ def failing_reloads(folder):
           "an unknown plugin is logged at its file and line (%s:%d)" % (path, line), proxyd.stderr_tail())
     check_equal(get(front, "/").body, b"from A\n", "after a reload naming a missing plugin, the old config serves")
     check_equal(get(removed, "/").body, b"from A\n", "the listener the failed reloads would remove still serves")
-    check(refused(added), "the listener the failed reloads would add was not opened")
+    check(not port_accepts(added), "the listener the failed reloads would add was not opened")
 
     write_file(path, good)
     proxyd.send_signal(signal.SIGHUP)
@@ -163,7 +135,7 @@ def failing_reloads(folder):
     check_equal(get(front, "/").body, b"from B\n", "a valid reload after failed ones: B answers")
     check_equal(get(added, "/").body, b"from B\n", "the reload opened the added listener")
     wait_for_log(proxyd, r"generation 1 finished")
-    check(refused(removed), "the removed listener is closed once the old generation finished")
+    check(not port_accepts(removed), "the removed listener is closed once the old generation finished")
 
     # Two reloads back to back (two signals sent at once may merge into one, so the second goes as
     # soon as the first is logged): the second finds the first's workers just started.
@@ -219,7 +191,7 @@ def refused_workers(folder):
     bodies = answers_from(front, 40)
     check_equal(bodies, [b"from A\n"] * 40,
                 "after the failed reload, generation 1 answers every new connection (no socket left unserved)")
-    check(refused(added), "the listener only the failed generation had is closed again")
+    check(not port_accepts(added), "the listener only the failed generation had is closed again")
     check("reloaded configuration" not in proxyd.stderr_text(), "the failed generation never took over")
 
     write_file(path, refusing_config(b, [("front", front), ("added", added)], workers=2, start_workers=2))

@@ -5,12 +5,12 @@ do the same."""
 
 import os
 import signal
-import socket
 import threading
 import time
 
-from proxyd_harness import (HOST, Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get,
-                            listener, note, response_bytes, run_test, static_handler, upstream, workdir, write_file)
+from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get,
+                            listener, note, port_accepts, response_bytes, run_test, static_handler, upstream, workdir,
+                            write_file)
 
 SLOW_BODY = b"worth the wait\n" * 100
 EXIT_WITHIN = 15.0  # seconds; the grace period is proxyd's, this only bounds the test
@@ -43,16 +43,6 @@ def in_flight_request(port, outcome):
         outcome["error"] = "%s: %s" % (type(error).__name__, error)
 
 
-def refused(port):
-    try:
-        with socket.create_connection((HOST, port), timeout=1):
-            return False
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return True
-
-
 def graceful(folder, signum, name):
     received = threading.Event()
     proxyd, front, static = start(folder, name.lower(), received)
@@ -69,7 +59,7 @@ def graceful(folder, signum, name):
     note("%s sent to proxyd pid %d while the request is in flight" % (name, proxyd.proc.pid))
 
     time.sleep(0.3)
-    check(refused(front) and refused(static), "%s: proxyd stops accepting new connections" % name)
+    check(not port_accepts(front, 1) and not port_accepts(static, 1), "%s: proxyd stops accepting new connections" % name)
     worker.join(10)
     check(not worker.is_alive(), "%s: the in-flight request finished" % name)
     check("error" not in outcome, "%s: the in-flight request got a response" % name, outcome.get("error", ""))
