@@ -11,7 +11,9 @@ counted traffic, then
 - loads /status in headless Chromium (--dump-dom and --screenshot into the build's
   tests/integration/test_admin folder) and checks the rendered page lists every peer with its state;
 - checks the admin request rules (HEAD, 405 with Allow, 404) and that without [admin] no admin port
-  is opened.
+  is opened;
+- reloads a second proxyd so that its admin listener moves, closes and opens again, and once to a
+  taken admin address (the reload fails, the running admin listener stays).
 """
 
 import html
@@ -19,12 +21,14 @@ import json
 import math
 import os
 import re
+import signal
 import socket
 import time
 
 from proxyd_harness import (BUILD_DIR, HOST, WWW_DIR, Backend, Client, Proxyd, TestFailure, TestSkip, check, check_equal,
-                            config_head, find_chromium, free_ports, listener, note, read_file, run_test,
-                            run_chromium, static_handler, toml_str, upstream, write_file, workdir)
+                            config_head, find_chromium, free_ports, listener, note, port_accepts, read_file, run_test,
+                            run_chromium, static_handler, toml_str, upstream, wait_for, wait_for_log, write_file,
+                            workdir)
 
 APP_REQUESTS = 12    # GET / on the front listener, balanced over two backends and a closed port
 SOLO_REQUESTS = 3    # GET /solo/ on the front listener: the group's only peer is a closed port
@@ -217,8 +221,48 @@ def listening_ports(pid):
     return ports
 
 
+def admin_follows_reload(folder):
+    """A reload moves, removes and adds the admin listener as the new config says; an admin address
+    that is taken fails the reload and leaves the running admin listener as it was."""
+    port, first, second, third = free_ports(4)
+    site = static_handler("site", os.path.join(WWW_DIR, "default")) + listener("files", port, "handler", "site")
+    path = os.path.join(folder, "admin-reload.toml")
 
+    def with_admin(admin_port):
+        admin = "[admin]\nlisten = %s\n\n" % toml_str("%s:%d" % (HOST, admin_port)) if admin_port else ""
+        return config_head() + admin + site
 
+    def reload_to(text, generation):
+        write_file(path, text)
+        proxyd.send_signal(signal.SIGHUP)
+        wait_for_log(proxyd, r"reloaded configuration \(generation %d\)" % generation)
+
+    write_file(path, with_admin(first))
+    proxyd = Proxyd(path, folder, tag="admin-reload").start([port, first])
+    reload_to(with_admin(second), 2)
+    wait_for("the moved admin listener answers", lambda: port_accepts(second))
+    check_equal(json.loads(admin_get(second, "/status.json").body)["config"]["generation"], 2,
+                "the admin listener moved by a reload reports generation 2")
+    check(not port_accepts(first), "the admin listener's old address is closed")
+
+    reload_to(with_admin(None), 3)
+    wait_for("a reload without [admin] closes the admin listener", lambda: not port_accepts(second))
+    reload_to(with_admin(third), 4)
+    wait_for("a reload with [admin] again opens it", lambda: port_accepts(third))
+    check_equal(admin_get(third, "/metrics").status, 200, "/metrics on the re-opened admin listener")
+
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen(1)
+        taken_port = taken.getsockname()[1]
+        write_file(path, with_admin(taken_port))
+        proxyd.send_signal(signal.SIGHUP)
+        wait_for_log(proxyd, r"reload failed")
+    check(re.search(r"reload: admin listener: .*:%d" % taken_port, proxyd.stderr_text()),
+          "the failed reload names the admin listener and its address", proxyd.stderr_tail())
+    check_equal(admin_get(third, "/status.json").status, 200, "after a reload to a taken admin address, the "
+                "running admin listener still answers")
+    check_equal(proxyd.stop(), 0, "proxyd exit code after the admin reloads")
 
 
 # ---- the test ---------------------------------------------------------------------------------------
@@ -407,6 +451,7 @@ def main():
     check_equal(listening_ports(plain.proc.pid), {plain_port},
                 "without [admin], proxyd listens on its listener's port only")
     check_equal(plain.stop(), 0, "plain proxyd exit code")
+    admin_follows_reload(folder)
 
 
     # /status in a real browser.

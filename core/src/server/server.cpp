@@ -83,6 +83,28 @@ void Server::close_opened(std::vector<int> &opened) {
     opened.clear();
 }
 
+bool Server::prepare_admin(const AdminConfig &next, std::string &error) {
+    bool same =
+        next.enabled == admin_config_.enabled && (!next.enabled || next.address == admin_config_.address);
+    admin_changes_ = !same;
+    if (same || !next.enabled) return true;
+    next_admin_ = std::make_unique<AdminServer>(next.address, next.listen_text, metrics_, process_logger_);
+    if (next_admin_->open(error)) return true;
+    error = "admin listener: " + error;
+    next_admin_.reset();
+    admin_changes_ = false;
+    return false;
+}
+
+void Server::switch_admin() {
+    if (!admin_changes_) return;
+    admin_changes_ = false;
+    if (admin_) process_logger_.info("admin listener on " + admin_config_.listen_text + " closed");
+    admin_ = std::move(next_admin_); // the old one, if any, stops and closes here
+    admin_config_ = current_->config().admin;
+    if (admin_) admin_->start();
+}
+
 void Server::close_unused_groups(const Config *serving) {
     auto unused = [serving](const ListenGroup &g) {
         return !serving || std::none_of(serving->listeners.begin(), serving->listeners.end(),
@@ -133,6 +155,7 @@ int Server::run(std::unique_ptr<Generation> first) {
             close_unused_groups(nullptr);
             return 1;
         }
+        admin_config_ = admin;
     }
 
     std::signal(SIGPIPE, SIG_IGN);
@@ -205,6 +228,8 @@ void Server::stop_everything() {
             w->request_stop();
         retiring_.push_back(std::move(starting_));
         starting_opened_.clear(); // closed with every group just below
+        next_admin_.reset();
+        admin_changes_ = false;
     }
     close_unused_groups(nullptr); // each socket closes as its workers drain their accept queues
 }
@@ -226,7 +251,8 @@ void Server::reload() {
     auto next = Generation::load(serving + 1, config_path_, options_, log, metrics_, errors);
     std::vector<std::vector<ListenFd>> fds;
     std::string error;
-    if (next && !hand_out_sockets(next->config(), fds, starting_opened_, error)) {
+    if (next && (!hand_out_sockets(next->config(), fds, starting_opened_, error) ||
+                 !prepare_admin(next->config().admin, error))) {
         errors.push_back(error);
         close_all(fds);
         close_opened(starting_opened_);
@@ -259,6 +285,8 @@ void Server::finish_reload() {
         retiring_.push_back(std::move(starting_));
         close_opened(starting_opened_);
         close_unused_groups(&current_->config());
+        next_admin_.reset();
+        admin_changes_ = false;
         current_->logger().error("reload failed: " + std::to_string(retiring_.back()->refused.load()) +
                                  " worker(s) of generation " + std::to_string(started) +
                                  " could not start; still serving generation " + std::to_string(serving));
@@ -268,6 +296,7 @@ void Server::finish_reload() {
     current_ = std::move(starting_);
     starting_opened_.clear(); // the serving generation's sockets now
     metrics_.begin_generation(current_->config(), current_->number());
+    switch_admin();
     for (auto &w : retiring_.back()->workers)
         w->request_stop();
     close_unused_groups(&current_->config());

@@ -47,6 +47,10 @@ class Server {
     // Closes sockets opened for a generation that will not serve, and drops them from their
     // groups: an SO_REUSEPORT socket nobody accepts on would take its share of connections.
     void close_opened(std::vector<int> &opened);
+    // Reload: binds the admin listener next asks for when it differs from the running one, so a
+    // taken address fails the reload; the switch happens when the new generation takes over.
+    bool prepare_admin(const AdminConfig &next, std::string &error);
+    void switch_admin();
     // Closes the groups serving does not listen on (all of them when serving is null). Old
     // workers still hold dup()s, so such a socket really closes when they have stopped.
     void close_unused_groups(const Config *serving);
@@ -66,7 +70,12 @@ class Server {
     LoadOptions options_;
     const Logger &process_logger_;
     MetricsStore metrics_;
-    std::unique_ptr<AdminServer> admin_; // the [admin] listener of the first configuration
+    std::unique_ptr<AdminServer> admin_; // the [admin] listener, as the serving generation asks
+    AdminConfig admin_config_;           // what admin_ was opened for (enabled = false: none)
+    // The starting generation's admin listener: bound, not started; null with admin_changes_ set
+    // means it turns the admin listener off.
+    std::unique_ptr<AdminServer> next_admin_;
+    bool admin_changes_ = false;
     uv_loop_t loop_{};
     uv_signal_t sigint_{}, sigterm_{}, sigquit_{}, sighup_{}, sigusr1_{};
     uv_async_t worker_event_{}; // sent by each worker thread once it listens (or cannot) and as it ends
