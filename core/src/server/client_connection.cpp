@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <cstring>
 #include <ctime>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 namespace proxyd {
@@ -503,9 +504,13 @@ void ClientConnection::abort() { close_now(); }
 
 // Half-closes after the last response byte and lingers briefly, reading and discarding, so
 // that unread pipelined bytes do not turn our close into a reset that destroys the response.
+// A client that sent one whole request and nothing after it (HTTP/1.0, Connection: close) has
+// nothing a reset could destroy: its connection closes at once, as nginx's lingering_close "on"
+// does, saving the shutdown, the wait for its FIN and the read of it.
 void ClientConnection::begin_close() {
     if (closing_ || shut_down_) return;
     if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
+    if (message_complete_ && pending_.empty() && queued_bytes() == 0 && receive_queue_empty()) return close_now();
     shut_down_ = true;
     if (queued_bytes() == 0) {
         // Nothing queued (the usual case): shutdown(2) at once. uv_shutdown would arm the write
@@ -526,6 +531,11 @@ void ClientConnection::begin_close() {
         reading_ = true;
     }
     arm_timer(kLingerMs, kTimerLinger);
+}
+
+bool ClientConnection::receive_queue_empty() const {
+    int unread = 0;
+    return ::ioctl(fd(), FIONREAD, &unread) == 0 && unread == 0;
 }
 
 void ClientConnection::close_now() {

@@ -117,6 +117,8 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void start_next_request();
     void write_access_log();
     void begin_close();
+    // No byte from the client waits unread in the kernel (FIONREAD).
+    bool receive_queue_empty() const;
     void close_now();
     void arm_timer(uint64_t ms, int mode);
     void release_exchange();
