@@ -99,6 +99,20 @@ def reload_under_load(folder):
     check_equal(proxyd.stop(), 0, "proxyd exit code after the reload")
 
 
+REFUSAL_PLUGIN = os.path.join(os.environ.get("PROXYD_TEST_PLUGIN_DIR", ""), "worker_refusal.so")
+
+
+def refusing_config(backend, listeners, workers, start_workers=None, start_delay_ms=0):
+    """config() plus a handler whose plugin lets only start_workers workers create their state (all
+    when None), each after start_delay_ms."""
+    text = config(backend, listeners, workers)
+    text = text.replace('[plugins]\n', '[plugins]\nrefusal = %s\n' % toml_str(REFUSAL_PLUGIN), 1)
+    text += '[handlers.picky]\nplugin = "refusal"\nstart_delay_ms = %d\n' % start_delay_ms
+    if start_workers is not None:
+        text += 'start_workers = %d\n' % start_workers
+    return text + "\n"
+
+
 def failing_reloads(folder):
     a, b = tagged_backend("A"), tagged_backend("B")
     front, removed, added = free_ports(3)
@@ -145,17 +159,20 @@ def failing_reloads(folder):
     wait_for_log(proxyd, r"reloaded configuration \(generation 4\)")
     wait_for_log(proxyd, r"generation 3 finished")
     check_equal(get(front, "/").body, b"from B\n", "after two quick reloads, proxyd serves")
+
+    # A SIGHUP while a generation is still starting (its plugin takes 400 ms per worker) is not
+    # lost: the file, changed again meanwhile, is read once more after that generation took over.
+    write_file(path, refusing_config(a, [("front", front), ("new", added)], workers=2, start_delay_ms=400))
+    reloads_seen = proxyd.stderr_text().count("received SIGHUP: reloading")
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for("proxyd reads the slow-starting config",
+             lambda: proxyd.stderr_text().count("received SIGHUP: reloading") > reloads_seen, poll=0.001)
+    write_file(path, good)
+    proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"received SIGHUP while generation 5 is starting: reloading again")
+    wait_for_log(proxyd, r"reloaded configuration \(generation 6\)")
+    check_equal(get(front, "/").body, b"from B\n", "the SIGHUP sent while generation 5 started was acted on")
     check_equal(proxyd.stop(), 0, "proxyd exit code")
-
-
-REFUSAL_PLUGIN = os.path.join(os.environ.get("PROXYD_TEST_PLUGIN_DIR", ""), "worker_refusal.so")
-
-
-def refusing_config(backend, listeners, workers, start_workers):
-    """config() plus a handler whose plugin lets only start_workers workers create their state."""
-    text = config(backend, listeners, workers)
-    text = text.replace('[plugins]\n', '[plugins]\nrefusal = %s\n' % toml_str(REFUSAL_PLUGIN), 1)
-    return text + '[handlers.picky]\nplugin = "refusal"\nstart_workers = %d\n\n' % start_workers
 
 
 def answers_from(port, count):

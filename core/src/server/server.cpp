@@ -242,8 +242,11 @@ void Server::reload() {
         return;
     }
     if (starting_) {
-        log.warn("received SIGHUP while generation " + std::to_string(starting_->number()) +
-                 " is still starting: not reloading again; send SIGHUP once it has taken over");
+        // The file may have changed again since the starting generation read it: read it once
+        // more when that generation has taken over or been rolled back.
+        log.info("received SIGHUP while generation " + std::to_string(starting_->number()) +
+                 " is starting: reloading again once it has taken over or failed");
+        reload_again_ = true;
         return;
     }
     log.info("received SIGHUP: reloading " + config_path_);
@@ -322,7 +325,13 @@ void Server::reopen_logs() {
 }
 
 void Server::on_worker_event() {
-    if (starting_ && starting_->every_worker_reported()) finish_reload();
+    if (starting_ && starting_->every_worker_reported()) {
+        finish_reload();
+        if (reload_again_ && !stopping_) {
+            reload_again_ = false;
+            reload();
+        }
+    }
     if (!stopping_ && current_->refused.load() != 0) {
         // Only the first generation gets here (a reloaded one takes over only when every worker
         // started): without one of its workers, that worker's sockets would queue connections

@@ -84,6 +84,7 @@ class Server {
     // A reloaded generation whose workers are still setting up; the current one serves meanwhile.
     std::unique_ptr<Generation> starting_;
     std::vector<int> starting_opened_;                  // the sockets opened for it alone
+    bool reload_again_ = false;                         // a SIGHUP came while it was starting
     std::vector<std::unique_ptr<Generation>> retiring_; // told to stop, workers still running
     bool stopping_ = false;
 };
