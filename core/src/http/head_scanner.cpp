@@ -1,15 +1,10 @@
 #include "http/head_scanner.hpp"
 
+#include "http/byte_classes.hpp"
+
 namespace proxyd {
 
 namespace {
-
-// tchar (RFC 9110 §5.6.2): the bytes of a method or a field name.
-bool is_tchar(unsigned char ch) {
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return true;
-    return ch != 0 &&
-           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(ch)) != std::string_view::npos;
-}
 
 // "HTTP/" DIGIT "." DIGIT; 'D' stands for any digit.
 constexpr std::string_view kVersionShape = "HTTP/D.D";
@@ -33,6 +28,30 @@ HeadScanner::Verdict HeadScanner::scan(std::string_view data) {
     used_ = 0;
     if (state_ == State::kDone) return Verdict::kHeadEnd;
     for (size_t i = 0; i < data.size(); ++i) {
+        // Most bytes of a head are the middle of a target, a field name or a field value, where
+        // nothing changes but the position: skip those runs before the byte-by-byte grammar.
+        if (!after_cr_) {
+            size_t run = i;
+            switch (state_) {
+            case State::kTarget:
+                while (run < data.size() && byte_is(data[run], kTargetByte))
+                    ++run;
+                part_length_ += run - i;
+                break;
+            case State::kFieldName:
+                while (run < data.size() && byte_is(data[run], kTokenByte))
+                    ++run;
+                break;
+            case State::kFieldValue:
+                while (run < data.size() && byte_is(data[run], kFieldValueByte))
+                    ++run;
+                break;
+            default:
+                break;
+            }
+            i = run;
+            if (i == data.size()) break;
+        }
         used_ = i;
         auto ch = static_cast<unsigned char>(data[i]);
         bool line_end = false;
@@ -81,7 +100,7 @@ HeadScanner::Verdict HeadScanner::scan(std::string_view data) {
             if (ch == ' ' && part_length_ > 0) {
                 state_ = State::kTarget;
                 part_length_ = 0;
-            } else if (is_tchar(ch)) {
+            } else if (byte_is(static_cast<char>(ch), kTokenByte)) {
                 ++part_length_;
             } else {
                 return refuse("invalid byte in the method");
@@ -109,7 +128,7 @@ HeadScanner::Verdict HeadScanner::scan(std::string_view data) {
         }
         case State::kFieldStart:
             if (ch == ' ' || ch == '\t') return refuse("obs-fold (a header line starting with whitespace)");
-            if (!is_tchar(ch)) return refuse("invalid byte in a field name");
+            if (!byte_is(static_cast<char>(ch), kTokenByte)) return refuse("invalid byte in a field name");
             state_ = State::kFieldName;
             break;
         case State::kFieldName:
@@ -117,7 +136,7 @@ HeadScanner::Verdict HeadScanner::scan(std::string_view data) {
                 state_ = State::kFieldValue;
             } else if (ch == ' ' || ch == '\t') {
                 return refuse("whitespace between a field name and its colon");
-            } else if (!is_tchar(ch)) {
+            } else if (!byte_is(static_cast<char>(ch), kTokenByte)) {
                 return refuse("invalid byte in a field name");
             }
             break;
