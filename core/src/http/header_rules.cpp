@@ -1,23 +1,14 @@
 #include "http/header_rules.hpp"
 
+#include "http/byte_classes.hpp"
+
 namespace proxyd {
-
-namespace {
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-} // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
 
 bool is_hop_by_hop(std::string_view name) {
     // Runs for every header in both directions: the length and first letter pick the one name
     // worth comparing, instead of comparing against the whole list.
     if (name.empty()) return false;
-    char first = lower(name[0]);
+    char first = ascii_lower(name[0]);
     switch (name.size()) {
     case 2:
         return iequals(name, "te");
@@ -34,43 +25,38 @@ bool is_hop_by_hop(std::string_view name) {
     }
 }
 
-void split_tokens(std::string_view value, std::vector<std::string_view> &out) {
-    while (!value.empty()) {
-        size_t comma = value.find(',');
-        std::string_view token = value.substr(0, comma);
-        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-        if (!token.empty()) out.push_back(token);
-        if (comma == std::string_view::npos) break;
-        value.remove_prefix(comma + 1);
+ConnectionOptions::ConnectionOptions(const MessageHead &head) {
+    for (size_t i = 0; i < head.header_count(); ++i) {
+        if (!iequals(head.header_name(i), "connection")) continue;
+        for_each_token(head.header_value(i), [this](std::string_view option) {
+            if (count_ < kInline)
+                first_[count_++] = option;
+            else
+                more_.push_back(option);
+        });
     }
 }
 
-std::vector<std::string_view> connection_options(const MessageHead &head) {
-    std::vector<std::string_view> options;
-    for (size_t i = 0; i < head.header_count(); ++i)
-        if (iequals(head.header_name(i), "connection")) split_tokens(head.header_value(i), options);
-    return options;
+bool ConnectionOptions::lists(std::string_view option) const {
+    for (size_t i = 0; i < count_; ++i)
+        if (iequals(first_[i], option)) return true;
+    for (std::string_view more : more_)
+        if (iequals(more, option)) return true;
+    return false;
 }
 
 bool field_names_are_tokens(const MessageHead &head) {
-    static constexpr std::string_view kTokenSymbols = "!#$%&'*+-.^_`|~";
     for (size_t i = 0; i < head.header_count(); ++i) {
         std::string_view name = head.header_name(i);
         if (name.empty()) return false;
-        for (char ch : name) {
-            bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-            if (!alnum && kTokenSymbols.find(ch) == std::string_view::npos) return false;
-        }
+        for (char ch : name)
+            if (!byte_is(ch, kTokenByte)) return false;
     }
     return true;
 }
 
-bool must_drop_when_forwarding(std::string_view name, const std::vector<std::string_view> &connection_tokens) {
-    if (is_hop_by_hop(name)) return true;
-    for (auto t : connection_tokens)
-        if (iequals(name, t)) return true;
-    return false;
+bool must_drop_when_forwarding(std::string_view name, const ConnectionOptions &options) {
+    return is_hop_by_hop(name) || options.lists(name);
 }
 
 } // namespace proxyd

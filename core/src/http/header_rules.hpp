@@ -4,28 +4,67 @@
 
 #include "http/message_head.hpp"
 
+#include <array>
 #include <string_view>
 #include <vector>
 
 namespace proxyd {
 
-bool iequals(std::string_view a, std::string_view b);
+constexpr char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// ASCII case-insensitive equality. Inline: it runs several times for every header, and most
+// calls end at the length check.
+inline bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
 
 // Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade.
 bool is_hop_by_hop(std::string_view name);
 
-// The comma-separated tokens of a Connection header value, trimmed (e.g. "close", "X-Foo").
-void split_tokens(std::string_view value, std::vector<std::string_view> &out);
+// Calls f with each comma-separated token of a list-valued field (e.g. "close", "X-Foo"),
+// trimmed of SP and HTAB; empty list members are skipped (RFC 9110 §5.6.1).
+template <class F> void for_each_token(std::string_view value, F &&f) {
+    while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view token = value.substr(0, comma);
+        while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+            token.remove_prefix(1);
+        while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+            token.remove_suffix(1);
+        if (!token.empty()) f(token);
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+}
 
-// The options every Connection field of head lists, in order (RFC 9110 §7.6.1).
-std::vector<std::string_view> connection_options(const MessageHead &head);
+inline void split_tokens(std::string_view value, std::vector<std::string_view> &out) {
+    for_each_token(value, [&out](std::string_view token) { out.push_back(token); });
+}
+
+// The options the Connection fields of a head list (RFC 9110 §7.6.1), as views into the head.
+// It is built for every message forwarded, so the first few live inline, not on the heap.
+class ConnectionOptions {
+  public:
+    explicit ConnectionOptions(const MessageHead &head);
+    // option is listed (case-insensitive).
+    bool lists(std::string_view option) const;
+
+  private:
+    static constexpr size_t kInline = 8;
+    std::array<std::string_view, kInline> first_{};
+    size_t count_ = 0;
+    std::vector<std::string_view> more_;
+};
 
 // Every field name of head is a token (RFC 9110 §5.1): no whitespace before a colon, no
 // separators.
 bool field_names_are_tokens(const MessageHead &head);
 
-// True when name is hop-by-hop or listed in connection_tokens.
-bool must_drop_when_forwarding(std::string_view name, const std::vector<std::string_view> &connection_tokens);
+// True when name is hop-by-hop or listed in the message's Connection options.
+bool must_drop_when_forwarding(std::string_view name, const ConnectionOptions &options);
 
 } // namespace proxyd
 

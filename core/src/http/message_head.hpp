@@ -34,6 +34,8 @@ class MessageHead {
     // value piece at all).
     void end_header_name() { in_value_ = true; }
     size_t size() const { return buffer_.size(); }
+    // Heap bytes held (clear() keeps them for the next head).
+    size_t capacity() const { return buffer_.capacity() + headers_.capacity() * sizeof(HeaderSpan); }
     size_t header_count() const { return headers_.size(); }
 
     std::string_view target() const { return view(target_); }

@@ -35,6 +35,10 @@ class OutputSlices {
         }
         return bufs_;
     }
+    // Heap bytes held.
+    size_t capacity() const {
+        return owned_.capacity() + slices_.capacity() * sizeof(Slice) + bufs_.capacity() * sizeof(uv_buf_t);
+    }
     // Keeps the capacity: the next response reuses it.
     void clear() {
         owned_.clear();

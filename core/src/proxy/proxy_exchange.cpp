@@ -52,10 +52,12 @@ const llhttp_settings_t &ProxyExchange::parser_settings() {
 }
 
 ProxyExchange::ProxyExchange(ClientConnection &client, UpstreamPool &pool)
-    : client_(&client), pool_(pool), tried_(new bool[pool.peer_count()]()) {}
+    : client_(&client), pool_(pool), buffers_(pool.worker().exchange_buffers().take()),
+      response_(buffers_->response), to_client_(buffers_->to_client), tried_(new bool[pool.peer_count()]()) {}
 
 ProxyExchange::~ProxyExchange() {
     if (upstream_) upstream_->close();
+    pool_.worker().exchange_buffers().give_back(std::move(buffers_));
 }
 
 void ProxyExchange::start() {
@@ -118,12 +120,13 @@ void ProxyExchange::on_upstream_connected(int status) {
     rearm_upstream_timer();
 }
 
-std::string ProxyExchange::build_request_head() const {
+std::string_view ProxyExchange::build_request_head() {
     const ClientConnection &c = *client_;
     const ListenerConfig &listener = c.listener();
     const MessageHead &head = c.head();
     const proxyd_request &request = c.request();
-    std::string out;
+    std::string &out = buffers_->head_text;
+    out.clear();
     out.reserve(head.size() + 256);
 
     out.append(c.method()).append(" ");
@@ -138,13 +141,13 @@ std::string ProxyExchange::build_request_head() const {
     }
     out.append(" HTTP/1.1\r\n");
 
-    std::vector<std::string_view> connection_tokens = connection_options(head);
+    ConnectionOptions connection_options(head);
 
     std::string_view prior_xff, prior_forwarded, prior_via;
     bool has_host = false;
     for (size_t i = 0; i < head.header_count(); ++i) {
         std::string_view name = head.header_name(i);
-        if (must_drop_when_forwarding(name, connection_tokens) || iequals(name, "content-length")) continue;
+        if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
         if (listener.add_x_forwarded && iequals(name, "x-forwarded-for")) {
             prior_xff = head.header_value(i);
             continue;
@@ -370,9 +373,10 @@ int ProxyExchange::send_response_head() {
     // response: the head says so.
     if (!c.wants_keep_alive()) client_keep_alive_ = false;
 
-    std::vector<std::string_view> connection_tokens = connection_options(response_);
+    ConnectionOptions connection_options(response_);
 
-    std::string out;
+    std::string &out = buffers_->head_text;
+    out.clear();
     out.reserve(response_.size() + 160);
     std::string_view reason = response_.reason();
     out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
@@ -381,7 +385,7 @@ int ProxyExchange::send_response_head() {
     std::string_view prior_via;
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);
-        if (must_drop_when_forwarding(name, connection_tokens)) continue;
+        if (must_drop_when_forwarding(name, connection_options)) continue;
         // A HEAD or 304 response keeps the Content-Length of the representation it describes.
         if (iequals(name, "content-length") && !(bodyless && !(parser_.flags & F_CHUNKED))) continue;
         if (listener.add_via && iequals(name, "via")) {

@@ -8,6 +8,7 @@
 #include "http/chunk_terminator.hpp"
 #include "http/message_head.hpp"
 #include "net/output_slices.hpp"
+#include "proxy/exchange_buffers.hpp"
 #include "proxy/upstream_connection.hpp"
 #include "server/exchange.hpp"
 
@@ -41,7 +42,8 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     enum class Framing { None, ContentLength, Chunked, UntilClose };
 
     void try_next_peer();
-    std::string build_request_head() const;
+    // The forwarded request head, in buffers_->head_text.
+    std::string_view build_request_head();
     void forward_to_upstream(std::string_view data);
     void forward_to_upstream(const uv_buf_t *bufs, size_t count);
     void fail(proxyd_outcome outcome, int uv_status, const char *what);
@@ -75,14 +77,15 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
 
     ClientConnection *client_;
     UpstreamPool &pool_;
+    std::unique_ptr<ExchangeBuffers> buffers_; // from the worker's pool, given back at the end
+    MessageHead &response_;
+    OutputSlices &to_client_; // bytes for the client gathered during one llhttp_execute
     UpstreamConnection *upstream_ = nullptr;
     std::unique_ptr<bool[]> tried_;
     std::vector<std::string> unsent_; // request bytes waiting for the connection
     size_t unsent_bytes_ = 0;
     llhttp_t parser_{};
     ChunkTerminator chunk_end_;
-    MessageHead response_;
-    OutputSlices to_client_; // bytes for the client gathered during one llhttp_execute
     int peer_ = -1;
     unsigned tries_ = 0;
     Framing client_framing_ = Framing::None;

@@ -9,9 +9,7 @@ namespace proxyd {
 namespace {
 
 bool has_connection_option(const MessageHead &head, std::string_view option) {
-    for (auto token : connection_options(head))
-        if (iequals(token, option)) return true;
-    return false;
+    return ConnectionOptions(head).lists(option);
 }
 
 void append_upgrade_fields(const MessageHead &head, std::string &out) {
@@ -37,12 +35,12 @@ std::string upgrade_request_fields(const MessageHead &request) {
 
 std::string switching_protocols_head(const MessageHead &response) {
     if (response.count("upgrade") == 0) return {};
-    std::vector<std::string_view> connection_tokens = connection_options(response);
+    ConnectionOptions connection_options(response);
     std::string out = "HTTP/1.1 101 ";
     out.append(response.reason().empty() ? "Switching Protocols" : response.reason()).append("\r\n");
     for (size_t i = 0; i < response.header_count(); ++i) {
         std::string_view name = response.header_name(i);
-        if (must_drop_when_forwarding(name, connection_tokens) || iequals(name, "content-length")) continue;
+        if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
         out.append(name).append(": ").append(response.header_value(i)).append("\r\n");
     }
     append_upgrade_fields(response, out);

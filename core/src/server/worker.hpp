@@ -9,6 +9,7 @@
 #include "http/http_date.hpp"
 #include "log/logger.hpp"
 #include "net/write_blocks.hpp"
+#include "proxy/exchange_buffers.hpp"
 #include "plugin/host_calls.hpp"
 
 #include <functional>
@@ -78,6 +79,8 @@ class Worker {
     static constexpr size_t kReadBufferSize = 64 * 1024;
     // Blocks for the bytes a socket did not take at once, shared by this loop's streams.
     WriteBlocks &write_blocks() { return write_blocks_; }
+    // Scratch buffers of proxied exchanges, recycled from one to the next.
+    ExchangeBufferPool &exchange_buffers() { return exchange_buffers_; }
 
     void connection_opened(ClientConnection *c) { connections_.insert(c); }
     void connection_closed(ClientConnection *c);
@@ -118,6 +121,7 @@ class Worker {
     std::unordered_set<ClientConnection *> connections_;
     std::unique_ptr<char[]> read_buffer_;
     WriteBlocks write_blocks_;
+    ExchangeBufferPool exchange_buffers_;
     DateCache dates_;
     uint64_t last_limit_warning_ms_ = 0;
     bool stopping_ = false;
