@@ -6,12 +6,16 @@
 namespace proxyd {
 
 UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer)
-    : pool_(pool), peer_(peer), writer_(pool.worker().write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
+    : pool_(pool), peer_(peer),
+      writer_(pool.worker().write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
     uv_loop_t *loop = pool.worker().loop();
     uv_tcp_init(loop, &tcp_);
     tcp_.data = this;
-    uv_timer_init(loop, &timer_);
-    timer_.data = this;
+    timer_.init(loop, this, [](void *owner) {
+        auto *self = static_cast<UpstreamConnection *>(owner);
+        if (self->idle_) return self->on_idle_event();
+        if (self->owner_) self->owner_->on_upstream_timeout();
+    });
     pool.metrics().peers[peer].open.add();
 }
 
@@ -38,7 +42,7 @@ void UpstreamConnection::attach(Owner *owner) {
     owner_ = owner;
     idle_ = false;
     reused_ = true;
-    uv_timer_stop(&timer_);
+    timer_.cancel();
     // Reading stays on: stopping and restarting it costs two epoll_ctl calls per request.
 }
 
@@ -48,8 +52,7 @@ void UpstreamConnection::park(uint64_t idle_timeout_ms) {
     // Reading while idle notices the peer closing (EOF) so the pool drops the connection. Usually
     // a no-op: the connection was reading while attached.
     read_start();
-    uv_timer_start(&timer_, [](uv_timer_t *t) { static_cast<UpstreamConnection *>(t->data)->on_idle_event(); },
-                   idle_timeout_ms, 0);
+    timer_.arm(idle_timeout_ms);
 }
 
 void UpstreamConnection::on_idle_event() {
@@ -120,14 +123,7 @@ void UpstreamConnection::read_stop() {
 
 void UpstreamConnection::arm_timeout(uint64_t ms) {
     if (closing_) return;
-    uv_timer_start(
-        &timer_,
-        [](uv_timer_t *t) {
-            auto *self = static_cast<UpstreamConnection *>(t->data);
-            if (self->idle_) return self->on_idle_event();
-            if (self->owner_) self->owner_->on_upstream_timeout();
-        },
-        ms, 0);
+    timer_.arm(ms);
 }
 
 void UpstreamConnection::close() {
@@ -140,7 +136,7 @@ void UpstreamConnection::close() {
         if (--self->handles_open_ == 0) delete self;
     };
     uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
-    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), on_closed);
+    uv_close(timer_.handle(), on_closed);
 }
 
 } // namespace proxyd

@@ -3,6 +3,7 @@
 // Lifetime: freed in the close callback of its last handle; close() may be called at any time.
 #pragma once
 
+#include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
 
 #include <cstdint>
@@ -71,7 +72,7 @@ class UpstreamConnection final : private StreamWriter::Listener {
     size_t peer_;
     Owner *owner_ = nullptr;
     uv_tcp_t tcp_{};
-    uv_timer_t timer_{};
+    LazyTimer timer_;
     uv_connect_t connect_req_{};
     StreamWriter writer_;
     int handles_open_ = 2;

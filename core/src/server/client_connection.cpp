@@ -63,8 +63,7 @@ void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv
     auto *c = new ClientConnection(worker, listener);
     uv_tcp_init(worker.loop(), &c->tcp_);
     c->tcp_.data = c;
-    uv_timer_init(worker.loop(), &c->timer_);
-    c->timer_.data = c;
+    c->timer_.init(worker.loop(), c, on_timer);
     c->handles_open_ = 2;
     worker.connection_opened(c);
     c->metrics_.connection_opened();
@@ -455,15 +454,14 @@ void ClientConnection::resume_body() {
 
 void ClientConnection::arm_timer(uint64_t ms, int mode) {
     timer_mode_ = mode;
-    if (mode == kTimerNone || ms == 0) {
-        uv_timer_stop(&timer_);
-        return;
-    }
-    uv_timer_start(&timer_, on_timer, ms, 0);
+    if (mode == kTimerNone || ms == 0)
+        timer_.cancel();
+    else
+        timer_.arm(ms);
 }
 
-void ClientConnection::on_timer(uv_timer_t *t) {
-    auto *c = static_cast<ClientConnection *>(t->data);
+void ClientConnection::on_timer(void *owner) {
+    auto *c = static_cast<ClientConnection *>(owner);
     switch (c->timer_mode_) {
     case kTimerHeader:
         if (c->in_request_ && !c->exchange_) {
@@ -555,7 +553,7 @@ void ClientConnection::close_now() {
         }
     };
     uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
-    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), on_closed);
+    uv_close(timer_.handle(), on_closed);
 }
 
 } // namespace proxyd

@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "http/message_head.hpp"
 #include "http/request_parser.hpp"
+#include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
 #include "server/exchange.hpp"
 #include "server/request_handle.hpp"
@@ -107,7 +108,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
 
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-    static void on_timer(uv_timer_t *t);
+    static void on_timer(void *owner);
 
     void feed(const char *data, size_t len);
     void execute(const char *data, size_t len);
@@ -130,7 +131,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     const ListenerConfig &listener_;
     ListenerMetrics &metrics_;
     uv_tcp_t tcp_{};
-    uv_timer_t timer_{};
+    LazyTimer timer_;
     RequestLimits limits_;
     RequestParser parser_;
     RequestArena arena_;
