@@ -589,8 +589,16 @@ def chunked(body, piece=8192):
 class Client:
     """One client connection to 127.0.0.1:port."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, rcvbuf=None):
+        """rcvbuf: a small receive buffer (set before connecting, so the window stays small) keeps
+        most of a large response in the server's send buffer while the client does not read."""
+        if rcvbuf is None:
+            self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        else:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((HOST, port))
         self.reader = Reader(self.sock)
 
     def send(self, data):

@@ -7,7 +7,10 @@ once limits.header_timeout (3 s here) has passed, every trickling client has bee
 and closed.
 
 keepalive_requests = 5: one connection serves five requests; the fifth response says
-Connection: close and the connection closes after it.
+Connection: close and the connection closes after it. A client that pipelines a sixth request
+while most of a large fifth response still sits in the kernel's send buffer gets that response
+whole (proxyd half-closes and lingers, so the late bytes cannot turn its close into a reset);
+a client that asked to close gets its large response whole too.
 
 A client that stops reading a large static file (sent with sendfile, so nothing is queued in
 proxyd itself) is cut off after limits.send_timeout (1 s here) without progress, before the
@@ -85,6 +88,8 @@ def main():
     folder = workdir("slow")
     root = os.path.join(folder, "www")
     write_file(os.path.join(root, "index.html"), "<!DOCTYPE html><title>fast</title>\n")
+    big = os.urandom(1_500_000)
+    write_file(os.path.join(root, "big.bin"), big)
     port, = free_ports(1)
     config = config_head(access="off", plugins=("static",))
     config += "[limits]\nheader_timeout = \"%ds\"\nkeepalive_requests = 5\n\n" % HEADER_TIMEOUT
@@ -127,6 +132,24 @@ def main():
             closes = "close" in response.connection_tokens()
             check_equal(closes, n == 5, "keepalive_requests = 5: Connection: close on request %d" % n)
         check(client.closed_by_peer(within=3), "keepalive_requests = 5: the connection closes after the fifth")
+
+    with Client(port, timeout=10, rcvbuf=32768) as client:
+        for _ in range(4):
+            client.request("GET", "/")
+        client.send(b"GET /big.bin HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        time.sleep(1.0)  # not reading: proxyd has handed the whole file to the kernel and ends the connection
+        client.send(b"GET / HTTP/1.1\r\nHost: example.test\r\n\r\n")  # pipelined, late
+        time.sleep(0.2)
+        response = client.read_response()
+        check(response.status == 200 and response.body == big,
+              "keepalive_requests = 5: a late pipelined request does not cut the fifth response short",
+              "%d of %d bytes" % (len(response.body), len(big)))
+    with Client(port, timeout=10, rcvbuf=32768) as client:
+        client.send(b"GET /big.bin HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+        time.sleep(1.0)
+        response = client.read_response()
+        check(response.status == 200 and response.body == big and client.closed_by_peer(within=3),
+              "Connection: close: the whole response, then the close", "%d bytes" % len(response.body))
 
     stalled_file_reader(folder)
 

@@ -162,8 +162,9 @@ void ClientConnection::execute(const char *data, size_t len) {
     } else if (result == RequestParser::Result::kError) {
         int status = parser_.error_status();
         if (worker_.logger().enabled(PROXYD_LOG_INFO))
-            worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text + ": bad request (" +
-                                  parser_.error_text() + "), answering " + std::to_string(status));
+            worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text +
+                                  ": bad request (" + parser_.error_text() + "), answering " +
+                                  std::to_string(status));
         if (exchange_ && record_.status != 0) {
             abort(); // mid-body, and a response already began: only cutting the connection is left
             return;
@@ -231,8 +232,8 @@ void ClientConnection::dispatch() {
     if (listener_.router) {
         proxyd_route route{};
         const auto &hooks = *listener_.router->descriptor().routing;
-        if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_, &route) ==
-            PROXYD_ROUTE_MATCH) {
+        if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_,
+                        &route) == PROXYD_ROUTE_MATCH) {
             target = Target::from_id(route.target);
             if (route.rewritten_path.ptr) {
                 request_.path = route.rewritten_path;
@@ -343,11 +344,12 @@ void ClientConnection::send_error(int status, bool close) {
                        "</title></head><body><h1>" + std::to_string(status) + " " + std::string(reason) +
                        "</h1><hr>proxyd</body></html>\n";
     bool keep = !close && wants_keep_alive();
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-                      "\r\nServer: proxyd\r\nDate: " + worker_.dates().http_date() +
-                      "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
-                      (keep ? (request_.http_minor == 0 ? "\r\nConnection: keep-alive" : "") : "\r\nConnection: close") +
-                      "\r\n\r\n";
+    std::string out =
+        "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+        "\r\nServer: proxyd\r\nDate: " + worker_.dates().http_date() +
+        "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+        (keep ? (request_.http_minor == 0 ? "\r\nConnection: keep-alive" : "") : "\r\nConnection: close") +
+        "\r\n\r\n";
     record_.status = status;
     bool head_only = parser_.method() == "HEAD";
     record_.body_bytes = head_only ? 0 : body.size();
@@ -367,7 +369,8 @@ void ClientConnection::send(std::string_view data) {
 void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     if (closing_ || shut_down_ || write_shut_) return;
     size_t total = 0;
-    for (size_t i = 0; i < count; ++i) total += bufs[i].len;
+    for (size_t i = 0; i < count; ++i)
+        total += bufs[i].len;
     size_t queued_before = writer_.queued_bytes();
     if (writer_.write(bufs, count) != 0) return write_failed();
     // What the socket took at once is sent now; the rest is counted when its write completes.
@@ -489,8 +492,11 @@ void ClientConnection::on_timer(void *owner) {
         c->close_now();
         break;
     case kTimerIdle:
-    case kTimerLinger: c->close_now(); break;
-    default: break;
+    case kTimerLinger:
+        c->close_now();
+        break;
+    default:
+        break;
     }
 }
 
@@ -501,14 +507,19 @@ void ClientConnection::close_if_idle() {
 void ClientConnection::abort() { close_now(); }
 
 // Half-closes after the last response byte and lingers briefly, reading and discarding, so
-// that unread pipelined bytes do not turn our close into a reset that destroys the response.
-// A client that sent one whole request and nothing after it (HTTP/1.0, Connection: close) has
-// nothing a reset could destroy: its connection closes at once, as nginx's lingering_close "on"
-// does, saving the shutdown, the wait for its FIN and the read of it.
+// that unread pipelined bytes do not turn our close into a reset that destroys the response
+// (the kernel may still hold much of it in the socket's send buffer).
+// A client that itself asked to close (HTTP/1.0, Connection: close), sent its whole request and
+// nothing after it will send nothing more: its connection closes at once, as nginx's
+// lingering_close "on" does, saving the shutdown, the wait for its FIN and the read of it. A
+// client that expected to keep the connection (closed here by keepalive_requests, a stop or a
+// response without a length) may have a next request on its way, and gets the linger.
 void ClientConnection::begin_close() {
     if (closing_ || shut_down_) return;
     if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
-    if (message_complete_ && pending_.empty() && queued_bytes() == 0 && receive_queue_empty()) return close_now();
+    if (message_complete_ && !parser_.should_keep_alive() && pending_.empty() && queued_bytes() == 0 &&
+        receive_queue_empty())
+        return close_now();
     shut_down_ = true;
     if (queued_bytes() == 0) {
         // Nothing queued (the usual case): shutdown(2) at once. uv_shutdown would arm the write
@@ -517,8 +528,8 @@ void ClientConnection::begin_close() {
     } else {
         auto *req = new uv_shutdown_t;
         req->data = this;
-        if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), [](uv_shutdown_t *r, int) { delete r; }) !=
-            0) {
+        if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_),
+                        [](uv_shutdown_t *r, int) { delete r; }) != 0) {
             delete req;
             close_now();
             return;
