@@ -163,11 +163,9 @@ def failing_reloads(folder):
     # A SIGHUP while a generation is still starting (its plugin takes 400 ms per worker) is not
     # lost: the file, changed again meanwhile, is read once more after that generation took over.
     write_file(path, refusing_config(a, [("front", front), ("new", added)], workers=2, start_delay_ms=400))
-    reloads_seen = proxyd.stderr_text().count("received SIGHUP: reloading")
     proxyd.send_signal(signal.SIGHUP)
-    wait_for("proxyd reads the slow-starting config",
-             lambda: proxyd.stderr_text().count("received SIGHUP: reloading") > reloads_seen, poll=0.001)
-    write_file(path, good)
+    wait_for_log(proxyd, r"generation 5 starting", poll=0.001)
+    replace_file(path, good)  # never half-written, whenever proxyd reads it
     proxyd.send_signal(signal.SIGHUP)
     wait_for_log(proxyd, r"received SIGHUP while generation 5 is starting: reloading again")
     wait_for_log(proxyd, r"reloaded configuration \(generation 6\)")
@@ -188,6 +186,11 @@ def answers_from(port, count):
     return bodies
 
 
+def replace_file(path, text):
+    write_file(path + ".new", text)
+    os.replace(path + ".new", path)
+
+
 def refused_workers(folder):
     """A reloaded generation one of whose workers cannot start (its plugin refuses the worker
     state) does not take over: the old generation goes on serving every connection, the sockets
@@ -198,22 +201,30 @@ def refused_workers(folder):
     path = write_file(os.path.join(folder, "refuse.toml"), config(a, [("front", front)], workers=1))
     proxyd = Proxyd(path, folder, tag="refuse").start([front])
 
-    # Two workers where one ran: front's group gains a socket, and "added" is a new address.
-    write_file(path, refusing_config(b, [("front", front), ("added", added)], workers=2, start_workers=1))
+    # Two workers where one ran: front's group gains a socket, and "added" is a new address. The
+    # workers take 300 ms to start; new connections meanwhile are all generation 1's.
+    write_file(path, refusing_config(b, [("front", front), ("added", added)], workers=2, start_workers=1,
+                                     start_delay_ms=300))
     proxyd.send_signal(signal.SIGHUP)
+    wait_for_log(proxyd, r"generation 2 starting")
+    during = answers_from(front, 10)
     wait_for_log(proxyd, r"reload failed: 1 worker\(s\) of generation 2 could not start; still serving generation 1")
+    # At once, not after generation 2 has finished: the refused worker's sockets are closed
+    # before it reports, and the one that did start never accepted.
+    bodies = answers_from(front, 40)
+    check_equal(during, [b"from A\n"] * 10, "while generation 2 starts, generation 1 answers every new connection")
+    check_equal(bodies, [b"from A\n"] * 40,
+                "right after the failed reload, generation 1 answers every new connection (no socket left unserved)")
     check("could not create its worker state" in proxyd.stderr_text(),
           "the refusing worker says why", proxyd.stderr_tail())
+    wait_for("the listener only the failed generation had is closed again", lambda: not port_accepts(added), 3.0)
     wait_for_log(proxyd, r"generation 2 finished")
-    bodies = answers_from(front, 40)
-    check_equal(bodies, [b"from A\n"] * 40,
-                "after the failed reload, generation 1 answers every new connection (no socket left unserved)")
-    check(not port_accepts(added), "the listener only the failed generation had is closed again")
     check("reloaded configuration" not in proxyd.stderr_text(), "the failed generation never took over")
 
+    # The rolled-back generation keeps its number: the next is 3.
     write_file(path, refusing_config(b, [("front", front), ("added", added)], workers=2, start_workers=2))
     proxyd.send_signal(signal.SIGHUP)
-    wait_for_log(proxyd, r"reloaded configuration \(generation 2\)")
+    wait_for_log(proxyd, r"reloaded configuration \(generation 3\)")
     check_equal(answers_from(front, 10), [b"from B\n"] * 10, "a valid reload after the refused one: B answers")
     check_equal(get(added, "/").body, b"from B\n", "and the added listener is open")
     check_equal(proxyd.stop(), 0, "proxyd exit code after the refused reload")

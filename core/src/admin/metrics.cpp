@@ -136,7 +136,7 @@ void MetricsStore::fold_retired() {
             ++it;
             continue;
         }
-        add_slot(retired_, **it, false, 0);
+        if (!(*it)->discarded_) add_slot(retired_, **it, false, 0);
         it = workers_.erase(it);
     }
 }

@@ -90,12 +90,16 @@ class WorkerMetrics {
     size_t target_slot(Target target) const;
     // The worker's loop has ended: its gauges no longer describe anything.
     void retire() { retired_.store(true, std::memory_order_release); }
+    // Main thread: the worker belongs to a generation that never took over (a rolled-back reload);
+    // its slot is dropped rather than folded, so that config's names do not stay in the output.
+    void discard() { discarded_ = true; }
 
   private:
     friend class MetricsStore;
 
     std::atomic<bool> retired_{false};
-    size_t handler_base_; // slots: upstreams, then handlers, then "no target"
+    bool discarded_ = false; // main thread only
+    size_t handler_base_;    // slots: upstreams, then handlers, then "no target"
     std::vector<std::string> target_names_;
     std::vector<std::string> listener_names_;
     std::vector<std::string> upstream_names_;

@@ -56,11 +56,6 @@ int open_listen_socket(const NetAddress &address, const std::string &text, std::
         ::close(fd);
         return -1;
     }
-    if (::listen(fd, 4096) != 0) {
-        error = "listen on " + text + ": " + std::strerror(errno);
-        ::close(fd);
-        return -1;
-    }
     return fd;
 }
 

@@ -190,9 +190,7 @@ int Server::run(std::unique_ptr<Generation> first) {
 
     current_ = std::move(first);
     metrics_.begin_generation(current_->config(), current_->number());
-    start_workers(*current_, std::move(fds));
-    if (admin_) admin_->start();
-    current_->logger().info("proxyd " PROXYD_VERSION " " + describe(current_->config()));
+    start_workers(*current_, std::move(fds)); // they accept once all have started: begin_serving()
 
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Joined before the loop closes: a worker's last uv_async_send may still be on its way.
@@ -241,17 +239,18 @@ void Server::reload() {
         log.info("received SIGHUP while stopping: not reloading");
         return;
     }
-    if (starting_) {
+    if (starting_ || !serving_) {
         // The file may have changed again since the starting generation read it: read it once
         // more when that generation has taken over or been rolled back.
-        log.info("received SIGHUP while generation " + std::to_string(starting_->number()) +
+        uint64_t number = starting_ ? starting_->number() : current_->number();
+        log.info("received SIGHUP while generation " + std::to_string(number) +
                  " is starting: reloading again once it has taken over or failed");
         reload_again_ = true;
         return;
     }
     log.info("received SIGHUP: reloading " + config_path_);
     std::vector<std::string> errors;
-    auto next = Generation::load(serving + 1, config_path_, options_, log, metrics_, errors);
+    auto next = Generation::load(next_generation_, config_path_, options_, log, metrics_, errors);
     std::vector<std::vector<ListenFd>> fds;
     std::string error;
     if (next && (!hand_out_sockets(next->config(), fds, starting_opened_, error) ||
@@ -273,7 +272,10 @@ void Server::reload() {
     // before the old ones stop accepting, so no connection finds nobody; and the old ones go on
     // serving if a new one cannot start. finish_reload() decides once all have reported.
     starting_ = std::move(next);
+    ++next_generation_; // a generation that started keeps its number, even if rolled back
     start_workers(*starting_, std::move(fds));
+    log.info("generation " + std::to_string(starting_->number()) +
+             " starting: " + describe(starting_->config()));
 }
 
 void Server::finish_reload() {
@@ -283,8 +285,10 @@ void Server::finish_reload() {
         // Its workers logged why. Those that did start stop at once; none has accepted a
         // connection the old generation would not have, except on a socket opened for it alone,
         // and those it answers before it exits.
-        for (auto &w : starting_->workers)
+        for (auto &w : starting_->workers) {
+            w->metrics().discard(); // it served nothing; its names stay out of /metrics
             w->request_stop();
+        }
         retiring_.push_back(std::move(starting_));
         close_opened(starting_opened_);
         close_unused_groups(&current_->config());
@@ -295,6 +299,10 @@ void Server::finish_reload() {
                                  " could not start; still serving generation " + std::to_string(serving));
         return;
     }
+    // The new workers accept from here on; the old ones stop accepting (what their queues
+    // still hold, on sockets they share with the new ones, goes to whoever takes it first).
+    for (auto &w : starting_->workers)
+        w->start_listening();
     retiring_.push_back(std::move(current_));
     current_ = std::move(starting_);
     starting_opened_.clear(); // the serving generation's sockets now
@@ -324,21 +332,29 @@ void Server::reopen_logs() {
     if (ok) current_->logger().info("received SIGUSR1: log files reopened");
 }
 
-void Server::on_worker_event() {
-    if (starting_ && starting_->every_worker_reported()) {
-        finish_reload();
-        if (reload_again_ && !stopping_) {
-            reload_again_ = false;
-            reload();
-        }
-    }
-    if (!stopping_ && current_->refused.load() != 0) {
-        // Only the first generation gets here (a reloaded one takes over only when every worker
-        // started): without one of its workers, that worker's sockets would queue connections
-        // nobody accepts, so proxyd stops as a whole, as nginx does when a worker cannot start.
+void Server::begin_serving() {
+    serving_ = true;
+    if (stopping_) return;
+    if (current_->refused.load() != 0) {
+        // Without one of its workers, that worker's sockets would queue connections nobody
+        // accepts, so proxyd stops as a whole, as nginx does when a worker cannot start.
         current_->logger().error(std::to_string(current_->refused.load()) +
                                  " worker(s) could not start: stopping");
         stop_everything();
+        return;
+    }
+    for (auto &w : current_->workers)
+        w->start_listening();
+    if (admin_) admin_->start();
+    current_->logger().info("proxyd " PROXYD_VERSION " " + describe(current_->config()));
+}
+
+void Server::on_worker_event() {
+    if (!serving_ && current_->every_worker_reported()) begin_serving();
+    if (starting_ && starting_->every_worker_reported()) finish_reload();
+    if (reload_again_ && serving_ && !starting_ && !stopping_) {
+        reload_again_ = false;
+        reload();
     }
     for (auto it = retiring_.begin(); it != retiring_.end();) {
         if ((*it)->running.load() != 0) {

@@ -62,6 +62,9 @@ class Server {
     // Once every worker of the starting generation has reported: it takes over, or, when one
     // could not start, it is stopped and the serving generation goes on.
     void finish_reload();
+    // Once every worker of the first generation has reported: they all start accepting, or
+    // proxyd stops when one could not start.
+    void begin_serving();
     void reopen_logs();
     void on_worker_event();
     void close_handles();
@@ -83,8 +86,10 @@ class Server {
     std::unique_ptr<Generation> current_;
     // A reloaded generation whose workers are still setting up; the current one serves meanwhile.
     std::unique_ptr<Generation> starting_;
-    std::vector<int> starting_opened_;                  // the sockets opened for it alone
-    bool reload_again_ = false;                         // a SIGHUP came while it was starting
+    std::vector<int> starting_opened_; // the sockets opened for it alone
+    bool reload_again_ = false;        // a SIGHUP came while it was starting
+    bool serving_ = false;             // the first generation's workers have all reported
+    uint64_t next_generation_ = 2;
     std::vector<std::unique_ptr<Generation>> retiring_; // told to stop, workers still running
     bool stopping_ = false;
 };

@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <unistd.h>
+#include <utility>
 
 namespace proxyd {
 namespace {
@@ -36,6 +37,9 @@ void Worker::start() {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &stop_async_, [](uv_async_t *a) { static_cast<Worker *>(a->data)->begin_stop(); });
     stop_async_.data = this;
+    uv_async_init(&loop_, &listen_async_,
+                  [](uv_async_t *a) { static_cast<Worker *>(a->data)->listen_on_all(); });
+    listen_async_.data = this;
     loop_open_ = true;
     thread_ = std::thread([this] { run(); });
 }
@@ -49,6 +53,28 @@ void Worker::request_stop() {
     // loop is open: a worker that failed may have ended before the server stops the others.
     std::lock_guard<std::mutex> lock(loop_open_mutex_);
     if (loop_open_) uv_async_send(&stop_async_);
+}
+
+void Worker::start_listening() {
+    std::lock_guard<std::mutex> lock(loop_open_mutex_);
+    if (loop_open_) uv_async_send(&listen_async_);
+}
+
+void Worker::listen_on_all() {
+    if (stopping_ || listening_) return;
+    for (auto &handle : listeners_) {
+        // listen(2) on a socket the server opened for this generation; on one handed over from
+        // the previous generation it only makes the loop watch it. A failure here would leave
+        // that socket out of the port's group, not unserved in it; the worker then stops.
+        int rc = uv_listen(reinterpret_cast<uv_stream_t *>(&handle->tcp), 4096, on_connection);
+        if (rc != 0) {
+            logger().error("worker " + std::to_string(index_) + ": listen on " + handle->config->listen_text +
+                           ": " + uv_strerror(rc));
+            failed_ = true;
+            return begin_stop();
+        }
+    }
+    listening_ = true;
 }
 
 void *Worker::plugin_worker(const PluginInstance *instance) const {
@@ -95,17 +121,22 @@ void Worker::run() {
         int rc = uv_tcp_open(&handle->tcp, listen_fds_[i].fd);
         if (rc == 0) {
             listen_fds_[i].fd = -1; // the handle owns it now
-            rc = uv_listen(reinterpret_cast<uv_stream_t *>(&handle->tcp), 4096, on_connection);
-        }
-        if (rc != 0) {
+        } else {
             logger().error("worker " + std::to_string(index_) + ": listen on " + listener.listen_text + ": " +
                            uv_strerror(rc));
             failed_ = true;
         }
         listeners_.push_back(std::move(handle));
     }
+    if (failed_) {
+        // Its copies of the sockets close now, before it reports: a socket of a rolled-back
+        // generation must leave its SO_REUSEPORT group at once, or it keeps a share of the new
+        // connections that nobody will accept.
+        for (ListenFd &l : listen_fds_)
+            if (l.fd >= 0) ::close(std::exchange(l.fd, -1));
+        begin_stop(); // closes the listener handles: they were never listening
+    }
     started_(!failed_);
-    if (failed_) begin_stop();
 
     uv_run(&loop_, UV_RUN_DEFAULT);
 
@@ -196,7 +227,8 @@ void Worker::close_drained_listeners() {
     for (auto &l : listeners_) {
         auto *handle = reinterpret_cast<uv_handle_t *>(&l->tcp);
         if (uv_is_closing(handle)) continue;
-        bool can_accept = !failed_ && !l->paused;
+        // A worker that never listened leaves what is queued to the others sharing the socket.
+        bool can_accept = listening_ && !failed_ && !l->paused;
         if (can_accept && has_queued_connection(handle) && !last_round) continue;
         uv_close(handle, nullptr);
         --listeners_open_;
@@ -228,6 +260,7 @@ void Worker::close_everything() {
     uv_close(reinterpret_cast<uv_handle_t *>(&grace_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&drain_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&stop_async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&listen_async_), nullptr);
 }
 
 } // namespace proxyd

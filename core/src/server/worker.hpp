@@ -9,8 +9,8 @@
 #include "http/http_date.hpp"
 #include "log/logger.hpp"
 #include "net/write_blocks.hpp"
-#include "proxy/exchange_buffers.hpp"
 #include "plugin/host_calls.hpp"
+#include "proxy/exchange_buffers.hpp"
 
 #include <functional>
 #include <memory>
@@ -44,8 +44,9 @@ struct ListenFd {
 class Worker {
   public:
     // The worker owns listen_fds from here on. Both callbacks run on the worker's thread: started
-    // once its plugin state exists and it listens on every socket (true) or once one of those
-    // failed (false; it then stops), and exited when its loop has ended.
+    // once its plugin state exists and it holds every socket, ready to accept (true), or once one
+    // of those failed (false; it has closed its sockets and stops), and exited when its loop has
+    // ended.
     Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
            std::function<void(bool)> started, std::function<void()> exited);
     ~Worker();
@@ -53,8 +54,11 @@ class Worker {
     Worker &operator=(const Worker &) = delete;
 
     // Main thread: prepares the loop and starts the thread, which creates the plugins' worker
-    // state (a plugin refusing makes the worker fail and stop).
+    // state (a plugin refusing makes the worker fail and stop). It accepts nothing until
+    // start_listening(): the server first learns whether every worker of the generation started.
     void start();
+    // Any thread, after started(true): begin accepting connections.
+    void start_listening();
     // Any thread: stop accepting, finish in-flight requests, exit the loop (see DESIGN.md).
     void request_stop();
     void join();
@@ -94,6 +98,7 @@ class Worker {
     };
 
     void run();
+    void listen_on_all();
     void begin_stop();
     void close_drained_listeners();
     void finish_stop_if_idle();
@@ -108,6 +113,8 @@ class Worker {
     WorkerMetrics &metrics_;
     uv_loop_t loop_{};
     uv_async_t stop_async_{};
+    uv_async_t listen_async_{};
+    bool listening_ = false;     // start_listening() has taken effect
     std::mutex loop_open_mutex_; // request_stop() from other threads against the loop's end
     bool loop_open_ = false;
     uv_timer_t grace_timer_{};
