@@ -1,5 +1,6 @@
 #include "proxy/upstream_connection.hpp"
 
+#include "net/half_close.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "server/worker.hpp"
 
@@ -82,9 +83,7 @@ void UpstreamConnection::on_write_done(int status, size_t) {
 
 void UpstreamConnection::shutdown_write() {
     if (closing_) return;
-    auto *req = new uv_shutdown_t;
-    auto done = [](uv_shutdown_t *r, int) { delete r; };
-    if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), done) != 0) delete req;
+    half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_));
 }
 
 void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {

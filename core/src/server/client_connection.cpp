@@ -3,6 +3,7 @@
 #include "http/header_rules.hpp"
 #include "http/status_text.hpp"
 #include "log/access_line.hpp"
+#include "net/half_close.hpp"
 #include "proxy/proxy_exchange.hpp"
 #include "server/content_exchange.hpp"
 #include "server/worker.hpp"
@@ -427,9 +428,7 @@ void ClientConnection::start_tunnel() {
 void ClientConnection::shutdown_write() {
     if (closing_ || shut_down_ || write_shut_) return;
     write_shut_ = true;
-    auto *req = new uv_shutdown_t;
-    auto done = [](uv_shutdown_t *r, int) { delete r; };
-    if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_), done) != 0) delete req;
+    half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_));
 }
 
 void ClientConnection::pause_body() {
@@ -525,15 +524,8 @@ void ClientConnection::begin_close() {
         // Nothing queued (the usual case): shutdown(2) at once. uv_shutdown would arm the write
         // watcher and disarm it again (two epoll_ctl) only to find the queue empty.
         if (::shutdown(fd(), SHUT_WR) != 0) return close_now();
-    } else {
-        auto *req = new uv_shutdown_t;
-        req->data = this;
-        if (uv_shutdown(req, reinterpret_cast<uv_stream_t *>(&tcp_),
-                        [](uv_shutdown_t *r, int) { delete r; }) != 0) {
-            delete req;
-            close_now();
-            return;
-        }
+    } else if (!half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_))) {
+        return close_now();
     }
     if (!reading_) {
         uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
