@@ -268,9 +268,10 @@ void Server::reload() {
         return;
     }
 
-    // The new workers listen (on dup()s of the same sockets where the address is unchanged)
-    // before the old ones stop accepting, so no connection finds nobody; and the old ones go on
-    // serving if a new one cannot start. finish_reload() decides once all have reported.
+    // The new workers set up beside the old ones, which go on serving: dup()s of the same
+    // sockets where the address is unchanged, bound sockets not yet listening elsewhere. Once
+    // all have reported, finish_reload() lets them listen before the old ones stop accepting, so
+    // no connection finds nobody, or rolls them back.
     starting_ = std::move(next);
     ++next_generation_; // a generation that started keeps its number, even if rolled back
     start_workers(*starting_, std::move(fds));
@@ -282,9 +283,9 @@ void Server::finish_reload() {
     uint64_t serving = current_->number();
     uint64_t started = starting_->number();
     if (starting_->refused.load() != 0) {
-        // Its workers logged why. Those that did start stop at once; none has accepted a
-        // connection the old generation would not have, except on a socket opened for it alone,
-        // and those it answers before it exits.
+        // Its workers logged why. None of them accepted anything (they listen only on the go
+        // below); those that did start stop at once, and the sockets opened for this generation
+        // alone, never listened on, close.
         for (auto &w : starting_->workers) {
             w->metrics().discard(); // it served nothing; its names stay out of /metrics
             w->request_stop();
