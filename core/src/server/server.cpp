@@ -292,7 +292,6 @@ void Server::finish_reload() {
         }
         retiring_.push_back(std::move(starting_));
         close_opened(starting_opened_);
-        close_unused_groups(&current_->config());
         next_admin_.reset();
         admin_changes_ = false;
         current_->logger().error("reload failed: " + std::to_string(retiring_.back()->refused.load()) +
