@@ -14,6 +14,8 @@ namespace proxyd {
 namespace {
 
 constexpr size_t kMaxResponseHead = 64 * 1024;
+// What on_headers_complete returns to llhttp for a message that has no body whatever its head says.
+constexpr int kNoBody = 1;
 
 ProxyExchange *self_of(llhttp_t *p) { return static_cast<ProxyExchange *>(p->data); }
 
@@ -339,16 +341,19 @@ int ProxyExchange::on_headers_complete(llhttp_t *p) {
     if (status == 101) return self->upgrade_ ? self->switch_protocols() : HPE_USER;
     if (status >= 100 && status < 200) {
         // Interim response (100 Continue, 103 Early Hints): relay it to HTTP/1.1 clients and go
-        // on reading the final one (RFC 9110 §15.2).
+        // on reading the final one (RFC 9110 §15.2). It ends at its head whatever it says of a
+        // length (RFC 9112 §6.3), and carries none onwards (RFC 9110 §8.6).
         if (self->client_->http_minor() >= 1) {
             std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_text(status)) + "\r\n";
-            for (size_t i = 0; i < self->response_.header_count(); ++i)
-                if (!is_hop_by_hop(self->response_.header_name(i)))
-                    out.append(self->response_.header_name(i)).append(": ").append(self->response_.header_value(i)).append("\r\n");
+            for (size_t i = 0; i < self->response_.header_count(); ++i) {
+                std::string_view name = self->response_.header_name(i);
+                if (is_hop_by_hop(name) || iequals(name, "content-length")) continue;
+                out.append(name).append(": ").append(self->response_.header_value(i)).append("\r\n");
+            }
             out.append("\r\n");
             self->to_client_.own(out);
         }
-        return 0;
+        return kNoBody;
     }
     return self->send_response_head();
 }
@@ -359,8 +364,9 @@ int ProxyExchange::send_response_head() {
     int status = parser_.status_code;
     pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
 
-    bool head_request = c.method() == "HEAD";
-    bool bodyless = head_request || status == 204 || status == 304;
+    // RFC 9112 §6.3: a response to HEAD, and every 204 and 304, ends at its head whatever its
+    // Content-Length or Transfer-Encoding say.
+    bool bodyless = c.method() == "HEAD" || status == 204 || status == 304;
     bool upstream_length = (parser_.flags & F_CONTENT_LENGTH) && !(parser_.flags & F_CHUNKED);
     if (bodyless) client_framing_ = Framing::None;
     else if (upstream_length) client_framing_ = Framing::ContentLength;
@@ -386,8 +392,10 @@ int ProxyExchange::send_response_head() {
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);
         if (must_drop_when_forwarding(name, connection_options)) continue;
-        // A HEAD or 304 response keeps the Content-Length of the representation it describes.
-        if (iequals(name, "content-length") && !(bodyless && !(parser_.flags & F_CHUNKED))) continue;
+        // A HEAD or 304 response keeps the Content-Length of the representation it describes
+        // (RFC 9110 §8.6); a 204 must not carry one.
+        if (iequals(name, "content-length") && !(bodyless && status != 204 && !(parser_.flags & F_CHUNKED)))
+            continue;
         if (listener.add_via && iequals(name, "via")) {
             prior_via = response_.header_value(i);
             continue;
@@ -415,8 +423,9 @@ int ProxyExchange::send_response_head() {
     // Sent with the body bytes of the same read by flush_to_client(): one write, and one TCP
     // segment for a small response instead of two.
     to_client_.own(out);
-    // llhttp cannot know a response answers HEAD; 1 tells it there is no body.
-    return head_request ? 1 : 0;
+    // llhttp 8.1 cannot know a response answers HEAD, and reads a body after a 204 or 304 that
+    // declares a length; kNoBody tells it there is none, so the connection stays in step.
+    return bodyless ? kNoBody : 0;
 }
 
 int ProxyExchange::switch_protocols() {
