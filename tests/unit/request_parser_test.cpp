@@ -11,6 +11,7 @@ namespace {
 
 // Records what the parser reports, the way a connection would see it.
 struct Recorder final : RequestParser::Events {
+    std::vector<std::string> methods;
     std::vector<std::string> targets;
     std::vector<std::string> hosts;
     std::string body;
@@ -23,6 +24,7 @@ struct Recorder final : RequestParser::Events {
     void on_request_begin() override { ++begun; }
     void on_head_received() override {}
     void on_request_head() override {
+        methods.emplace_back(parser->view().method);
         targets.emplace_back(parser->view().target);
         hosts.emplace_back(parser->view().host);
         path = parser->view().path;
@@ -104,7 +106,9 @@ TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
         {"GET example.org:80 HTTP/1.1\r\nHost: a\r\n\r\n", 400}, // authority-form
         {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},              // asterisk, not OPTIONS
         {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},              // a version we do not speak
-        {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},              // one llhttp does not know
+        {"GET / HTTP/3.1\r\nHost: a\r\n\r\n", 505},              // another major
+        {"GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505},
+        {"FR(B / HTTP/1.1\r\nHost: a\r\n\r\n", 400}, // a method that is not a token
         // llhttp 8.1 alone would take "XY" for the CRLF after a chunk's data.
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n", 400, true},
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n", 400,
@@ -259,4 +263,80 @@ TEST_CASE("an expectation other than 100-continue earns 417", "[http][parser]") 
           RequestParser::Result::kError);
     CHECK(other.parser.error_status() == 417);
     CHECK(other.events.targets.empty()); // refused before the request reached anyone
+}
+
+// Feeds input split at split (0: whole), resetting after each message as a connection does.
+static void feed_split(Harness &h, const std::string &input, size_t split) {
+    if (split == 0 || split >= input.size()) {
+        h.feed_all(input);
+        return;
+    }
+    if (h.feed_all(input.substr(0, split)) == RequestParser::Result::kError) return;
+    h.feed_all(input.substr(split));
+}
+
+TEST_CASE("an extension method is parsed and kept as sent, however the line is split", "[http][parser]") {
+    // RFC 9110 §9.1: any token is a method; llhttp 8.1 knows a fixed list, so it is handed a
+    // stand-in while the real token is kept.
+    for (std::string method : {"FROB", "Frob", "get", "X_CUSTOM.1!", "M-SEARCH", "PATCH", "A"}) {
+        std::string input = "\r\n" + method + " /x?y HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc" +
+                            "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+        for (size_t split = 0; split < input.size(); ++split) {
+            Harness h;
+            INFO(method << " split at " << split);
+            feed_split(h, input, split);
+            CHECK(h.events.completed == 2);
+            CHECK(h.events.targets == std::vector<std::string>{"/x?y", "/next"});
+            CHECK(h.events.body == "abc");
+            CHECK(h.events.methods == std::vector<std::string>{method, "GET"});
+        }
+        Harness h;
+        std::string one = method + " /x HTTP/1.1\r\nHost: a\r\n\r\n";
+        CHECK(h.parser.execute(one.data(), one.size()) == RequestParser::Result::kMessageEnd);
+        CHECK(h.parser.method() == method);
+        CHECK(h.parser.view().method == method);
+    }
+}
+
+TEST_CASE("a method over the bound earns 501, even when it comes a byte at a time", "[http][parser]") {
+    std::string method(proxyd::RequestLineAdapter::kMaxMethodBytes + 1, 'M');
+    Harness whole;
+    std::string input = method + " / HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK(whole.feed_all(input) == RequestParser::Result::kError);
+    CHECK(whole.parser.error_status() == 501);
+    Harness trickle;
+    RequestParser::Result result = RequestParser::Result::kNeedMore;
+    for (size_t i = 0; i < method.size() && result != RequestParser::Result::kError; ++i)
+        result = trickle.parser.execute(&method[i], 1);
+    CHECK(result == RequestParser::Result::kError);
+    CHECK(trickle.parser.error_status() == 501);
+    Harness longest;
+    std::string ok =
+        std::string(proxyd::RequestLineAdapter::kMaxMethodBytes, 'M') + " / HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK(longest.feed_all(ok) == RequestParser::Result::kMessageEnd);
+    CHECK(longest.events.completed == 1);
+}
+
+TEST_CASE("HTTP/1.x above 1.1 is served as 1.1, however the line is split", "[http][parser]") {
+    // RFC 9112 §2.3: a higher minor of a major we implement is processed as our highest minor.
+    for (std::string version : {"HTTP/1.2", "HTTP/1.9", "HTTP/1.1", "HTTP/1.0"}) {
+        std::string input = "GET /v " + version + "\r\nHost: a\r\n\r\nGET /w HTTP/1.1\r\nHost: a\r\n\r\n";
+        for (size_t split = 0; split < input.size(); ++split) {
+            Harness h;
+            INFO(version << " split at " << split);
+            std::string first = input.substr(0, input.find("GET /w"));
+            if (split >= first.size()) continue;
+            if (split == 0) {
+                CHECK(h.parser.execute(first.data(), first.size()) == RequestParser::Result::kMessageEnd);
+            } else {
+                CHECK(h.parser.execute(first.data(), split) == RequestParser::Result::kNeedMore);
+                CHECK(h.parser.execute(first.data() + split, first.size() - split) ==
+                      RequestParser::Result::kMessageEnd);
+            }
+            CHECK(h.parser.http_major() == 1);
+            CHECK(h.parser.http_minor() == (version == "HTTP/1.0" ? 0 : 1));
+            CHECK(h.parser.sent_minor() == version.back() - '0');
+            CHECK(h.events.targets == std::vector<std::string>{"/v"});
+        }
+    }
 }

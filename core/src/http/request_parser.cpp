@@ -62,14 +62,30 @@ RequestParser::Result RequestParser::execute(const char *data, size_t len) {
         error_status_ = 400;
         return Result::kError;
     }
-    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    llhttp_errno_t err = HPE_OK;
+    bool paused_in_input = true; // llhttp stopped in the caller's bytes, not in a stand-in
+    if (line_.done()) {
+        err = llhttp_execute(&parser_, data, len);
+    } else {
+        if (line_.adapt(data, len) == RequestLineAdapter::Result::kMethodTooLong) {
+            error_ = HPE_USER;
+            error_status_ = 501;
+            return Result::kError;
+        }
+        for (size_t i = 0; i < line_.piece_count() && err == HPE_OK; ++i) {
+            const RequestLineAdapter::Piece &piece = line_.pieces()[i];
+            err = llhttp_execute(&parser_, piece.data, piece.len);
+            paused_in_input = piece.from_input;
+        }
+    }
     if (err == HPE_OK) {
         consumed_ = len;
         return Result::kNeedMore;
     }
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+        // A message cannot end inside its request line, so a pause is always in the input.
         const char *pos = llhttp_get_error_pos(&parser_);
-        consumed_ = pos ? static_cast<size_t>(pos - data) : len;
+        consumed_ = pos && paused_in_input ? static_cast<size_t>(pos - data) : len;
         paused_ = true;
         return Result::kMessageEnd;
     }
@@ -81,7 +97,7 @@ RequestParser::Result RequestParser::execute(const char *data, size_t len) {
 void RequestParser::reset() {
     head_.clear();
     view_ = {};
-    method_.clear();
+    line_.reset();
     content_length_ = -1;
     body_received_ = 0;
     chunked_ = has_body_ = head_complete_ = false;
@@ -102,6 +118,8 @@ void RequestParser::reset() {
 }
 
 std::string RequestParser::error_text() const {
+    if (error_ == HPE_USER && error_status_ == 501 && !line_.done())
+        return "method longer than " + std::to_string(RequestLineAdapter::kMaxMethodBytes) + " bytes";
     if (error_ == HPE_USER && error_status_ == 400 && !scanner_reason_ && chunk_end_.owed())
         return "malformed chunked body: chunk data not followed by CRLF";
     if (scanner_reason_) return std::string("malformed head: ") + scanner_reason_;
@@ -236,7 +254,7 @@ bool RequestParser::expectation_met() const {
 // Fills view_ from the parsed head. False for a target form this proxy does not serve or a
 // Host that breaks RFC 9112 §3.2 (exactly one in HTTP/1.1, and a plausible uri-host).
 bool RequestParser::validate_request_line() {
-    method_ = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+    std::string_view method = line_.method();
     std::string_view target = head_.target();
     std::string_view authority;
     std::string_view path_and_query = target;
@@ -246,7 +264,7 @@ bool RequestParser::validate_request_line() {
         authority = rest.substr(0, slash);
         path_and_query = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
     } else if (target == "*") {
-        if (method_ != "OPTIONS") return false;
+        if (method != "OPTIONS") return false;
     } else if (target.empty() || target.front() != '/') {
         return false; // authority-form (CONNECT) is not served by this proxy
     }
@@ -259,7 +277,7 @@ bool RequestParser::validate_request_line() {
             return false;
 
     size_t q = path_and_query.find('?');
-    view_.method = method_;
+    view_.method = method;
     view_.target = target;
     view_.path = path_and_query.substr(0, q);
     // An absolute-form target may have an empty path ("http://h?q"); it means "/" (RFC 9110

@@ -12,6 +12,7 @@
 #include "http/chunk_terminator.hpp"
 #include "http/head_scanner.hpp"
 #include "http/message_head.hpp"
+#include "http/request_line_adapter.hpp"
 
 #include <cstdint>
 #include <llhttp.h>
@@ -77,14 +78,19 @@ class RequestParser {
     void reset();
 
     // The status that answers the last error (400, 413, 414, 417, 431, 501, 505), and why, for logs.
+    // 501 is also a method over RequestLineAdapter::kMaxMethodBytes.
     int error_status() const { return error_status_; }
     std::string error_text() const;
 
     const MessageHead &head() const { return head_; }
     const RequestView &view() const { return view_; }
-    std::string_view method() const { return method_; }
+    // The method token as the client sent it (an extension method too: RFC 9110 §9.1).
+    std::string_view method() const { return line_.method(); }
     uint8_t http_major() const { return parser_.http_major; }
+    // The minor version the request is served as: HTTP/1.2 and above are served as 1.1 (RFC 9112
+    // §2.3); sent_minor() is what the client wrote.
     uint8_t http_minor() const { return parser_.http_minor; }
+    uint8_t sent_minor() const { return line_.sent_minor(); }
     bool chunked() const { return chunked_; }
     int64_t content_length() const { return content_length_; } // -1 when none was given
     bool has_body() const { return has_body_; }
@@ -114,9 +120,9 @@ class RequestParser {
     Events &events_;
     llhttp_t parser_{};
     HeadScanner scanner_;
+    RequestLineAdapter line_;
     MessageHead head_;
     RequestView view_;
-    std::string method_;
     int64_t content_length_ = -1;
     uint64_t body_received_ = 0;
     ChunkTerminator chunk_end_;

@@ -327,7 +327,7 @@ void ClientConnection::write_access_log() {
     entry.clf_time = worker_.dates().log_date();
     entry.method = parser_.method();
     entry.target = parser_.head().target();
-    entry.http_minor = request_.http_minor;
+    entry.http_minor = parser_.sent_minor();
     entry.status = record_.status;
     entry.body_bytes = record_.body_bytes;
     entry.referer = header("referer");
