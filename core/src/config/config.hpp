@@ -79,6 +79,9 @@ struct LimitsConfig {
     Duration keepalive_timeout{75000};    // idle client connection
     Duration send_timeout{60000};         // between two successful writes to a client
     Duration shutdown_timeout{10000};     // grace period on stop and for the old workers on reload
+    // On reload or stop, how long an idle keep-alive client connection is kept open, so that its
+    // next request is answered (with Connection: close) instead of racing a close.
+    Duration drain_timeout{5000};
     uint32_t max_connections = 10000;     // per worker
     bool allow_bare_lf = false;           // accept LF without CR ending a request's head lines
     uint32_t keepalive_requests = 10000;  // requests per client connection, then close (0: no limit)

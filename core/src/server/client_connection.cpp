@@ -90,7 +90,7 @@ bool ClientConnection::wants_keep_alive() const {
     // client knows to open a new one rather than finding this one closed under its next request.
     uint32_t limit = worker_.config().limits.keepalive_requests;
     if (limit && requests_served_ + 1 >= limit) return false;
-    return parser_.should_keep_alive() && !worker_.stopping();
+    return parser_.should_keep_alive() && !worker_.draining(listener_);
 }
 
 // ---- reading and parsing --------------------------------------------------------------------
@@ -277,7 +277,7 @@ void ClientConnection::complete_exchange() {
     write_access_log();
     release_exchange();
     ++requests_served_;
-    if (!finished_keep_alive_ || !message_complete_ || worker_.stopping()) {
+    if (!finished_keep_alive_ || !message_complete_ || worker_.draining(listener_)) {
         close_after_flush_ = true;
         if (queued_bytes() == 0) begin_close();
         return;

@@ -69,9 +69,8 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // A response for a request that could not be dispatched, or whose exchange failed before any
     // response byte: status, a small HTML body, and Connection: close when close is true.
     void send_error(int status, bool close);
+    // Closes the connection if no request is in progress and nothing waits to be written.
     void close_if_idle();
-    // Accepted, and no byte of a first request yet: its client is likely sending one right now.
-    bool awaiting_first_request() const { return requests_served_ == 0 && !in_request_; }
 
     // The exchange switched protocols: from now on the client's bytes (first those held back
     // after the request head) go unparsed to the exchange's on_tunnel_bytes, and its EOF to

@@ -1,5 +1,7 @@
 #include "server/generation.hpp"
 
+#include "server/drain_order.hpp"
+
 namespace proxyd {
 
 std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string &path, LoadOptions options,
@@ -21,7 +23,8 @@ std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string 
     // through this generation's error log from here on.
     g->host_.logger = g->logger_.get();
     g->shared_ = std::unique_ptr<WorkerShared>(
-        new WorkerShared{*g->config_, g->host_, *g->logger_, g->access_log_, metrics});
+        new WorkerShared{*g->config_, g->host_, *g->logger_, g->access_log_, metrics,
+                         listeners_serving_own_upstreams(*g->config_)});
     return g;
 }
 

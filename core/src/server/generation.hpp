@@ -44,6 +44,9 @@ class Generation {
     std::atomic<unsigned> running{0};
     std::atomic<unsigned> listening{0};
     std::atomic<unsigned> refused{0};
+    // Stopping: workers whose front listeners have drained (Worker::Reports::front_drained).
+    std::atomic<unsigned> fronts_drained{0};
+    bool last_listeners_released = false; // main thread only
     bool every_worker_reported() const { return listening.load() + refused.load() == workers.size(); }
 
   private:

@@ -119,17 +119,22 @@ void Server::close_unused_groups(const Config *serving) {
 
 void Server::start_workers(Generation &g, std::vector<std::vector<ListenFd>> fds) {
     g.running = g.config().workers;
-    for (unsigned w = 0; w < g.config().workers; ++w)
-        g.workers.push_back(std::make_unique<Worker>(
-            g.shared(), w, std::move(fds[w]),
-            [this, &g](bool listening) {
-                ++(listening ? g.listening : g.refused);
-                uv_async_send(&worker_event_);
-            },
-            [this, &g] {
-                --g.running;
-                uv_async_send(&worker_event_);
-            }));
+    for (unsigned w = 0; w < g.config().workers; ++w) {
+        Worker::Reports reports;
+        reports.started = [this, &g](bool listening) {
+            ++(listening ? g.listening : g.refused);
+            uv_async_send(&worker_event_);
+        };
+        reports.front_drained = [this, &g] {
+            ++g.fronts_drained;
+            uv_async_send(&worker_event_);
+        };
+        reports.exited = [this, &g] {
+            --g.running;
+            uv_async_send(&worker_event_);
+        };
+        g.workers.push_back(std::make_unique<Worker>(g.shared(), w, std::move(fds[w]), std::move(reports)));
+    }
     for (auto &w : g.workers)
         w->start();
 }
@@ -356,6 +361,9 @@ void Server::on_worker_event() {
         reload_again_ = false;
         reload();
     }
+    for (auto &g : retiring_)
+        release_last_listeners_when_fronts_drained(*g);
+    if (stopping_) release_last_listeners_when_fronts_drained(*current_);
     for (auto it = retiring_.begin(); it != retiring_.end();) {
         if ((*it)->running.load() != 0) {
             ++it;
@@ -375,6 +383,13 @@ void Server::on_worker_event() {
         stop_everything();
     }
     if (retiring_.empty()) close_handles();
+}
+
+void Server::release_last_listeners_when_fronts_drained(Generation &g) {
+    if (g.last_listeners_released || g.fronts_drained.load() < g.workers.size()) return;
+    g.last_listeners_released = true;
+    for (auto &w : g.workers)
+        w->release_last_listeners();
 }
 
 void Server::close_handles() {

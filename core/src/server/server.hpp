@@ -67,6 +67,9 @@ class Server {
     void begin_serving();
     void reopen_logs();
     void on_worker_event();
+    // A retiring generation drains the listeners its own upstreams point at only once every one
+    // of its workers has drained the listeners in front of them (Worker::request_stop).
+    void release_last_listeners_when_fronts_drained(Generation &g);
     void close_handles();
 
     std::string config_path_;

@@ -19,11 +19,9 @@ bool has_queued_connection(const uv_handle_t *listener) {
 
 } // namespace
 
-Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
-               std::function<void(bool)> started, std::function<void()> exited)
-    : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), started_(std::move(started)),
-      exited_(std::move(exited)), metrics_(shared.metrics.add_worker(shared.config)),
-      read_buffer_(new char[kReadBufferSize]) {}
+Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds, Reports reports)
+    : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), reports_(std::move(reports)),
+      metrics_(shared.metrics.add_worker(shared.config)), read_buffer_(new char[kReadBufferSize]) {}
 
 Worker::~Worker() {
     join();
@@ -40,6 +38,9 @@ void Worker::start() {
     uv_async_init(&loop_, &listen_async_,
                   [](uv_async_t *a) { static_cast<Worker *>(a->data)->listen_on_all(); });
     listen_async_.data = this;
+    uv_async_init(&loop_, &release_async_,
+                  [](uv_async_t *a) { static_cast<Worker *>(a->data)->on_release_last(); });
+    release_async_.data = this;
     loop_open_ = true;
     thread_ = std::thread([this] { run(); });
 }
@@ -48,16 +49,22 @@ void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-void Worker::request_stop() {
+void Worker::send_async(uv_async_t &async) {
     // uv_async_send is the one libuv call that is safe from another thread, but only while the
     // loop is open: a worker that failed may have ended before the server stops the others.
     std::lock_guard<std::mutex> lock(loop_open_mutex_);
-    if (loop_open_) uv_async_send(&stop_async_);
+    if (loop_open_) uv_async_send(&async);
 }
 
-void Worker::start_listening() {
-    std::lock_guard<std::mutex> lock(loop_open_mutex_);
-    if (loop_open_) uv_async_send(&listen_async_);
+void Worker::request_stop() { send_async(stop_async_); }
+
+void Worker::start_listening() { send_async(listen_async_); }
+
+void Worker::release_last_listeners() { send_async(release_async_); }
+
+bool Worker::drains_last(const ListenerConfig &listener) const {
+    auto index = static_cast<size_t>(&listener - shared_.config.listeners.data());
+    return index < shared_.drains_last.size() && shared_.drains_last[index];
 }
 
 void Worker::listen_on_all() {
@@ -85,8 +92,10 @@ void *Worker::plugin_worker(const PluginInstance *instance) const {
 void Worker::run() {
     uv_timer_init(&loop_, &grace_timer_);
     grace_timer_.data = this;
-    uv_timer_init(&loop_, &drain_timer_);
-    drain_timer_.data = this;
+    uv_timer_init(&loop_, &accept_drain_timer_);
+    accept_drain_timer_.data = this;
+    uv_timer_init(&loop_, &idle_drain_timer_);
+    idle_drain_timer_.data = this;
 
     // Per-worker plugin state is created here, on the worker's own thread (plugin.h lifetimes).
     const Config &config = shared_.config;
@@ -117,7 +126,6 @@ void Worker::run() {
         handle->config = &listener;
         uv_tcp_init(&loop_, &handle->tcp);
         handle->tcp.data = handle.get();
-        ++listeners_open_;
         int rc = uv_tcp_open(&handle->tcp, listen_fds_[i].fd);
         if (rc == 0) {
             listen_fds_[i].fd = -1; // the handle owns it now
@@ -136,7 +144,7 @@ void Worker::run() {
             if (l.fd >= 0) ::close(std::exchange(l.fd, -1));
         begin_stop(); // closes the listener handles: they were never listening
     }
-    started_(!failed_);
+    reports_.started(!failed_);
 
     uv_run(&loop_, UV_RUN_DEFAULT);
 
@@ -150,7 +158,7 @@ void Worker::run() {
         uv_loop_close(&loop_);
     }
     metrics_.retire();
-    exited_();
+    reports_.exited();
 }
 
 void Worker::on_connection(uv_stream_t *server, int status) {
@@ -177,9 +185,15 @@ void Worker::on_connection(uv_stream_t *server, int status) {
     ClientConnection::accept(self, *handle->config, server);
 }
 
+void Worker::connection_opened(ClientConnection *c) {
+    connections_.insert(c);
+    if (!drains_last(c->listener())) ++front_connections_;
+}
+
 void Worker::connection_closed(ClientConnection *c) {
     connections_.erase(c);
-    if (stopping_) return finish_stop_if_idle();
+    if (!drains_last(c->listener())) --front_connections_;
+    if (stopping_) return check_drain_progress();
     for (auto &l : listeners_) {
         if (!l->paused || connections_.size() >= config().limits.max_connections) continue;
         l->paused = false;
@@ -190,13 +204,6 @@ void Worker::connection_closed(ClientConnection *c) {
 void Worker::begin_stop() {
     if (stopping_) return;
     stopping_ = true;
-    // Idle keep-alive connections go now; busy ones close after their current response. A
-    // connection accepted moments ago whose first request is still on its way is not idle: a
-    // client may retry a request on a reused connection closed under it, but not on a new one.
-    // Those get kFreshGraceMs after the listeners closed, then go if still silent.
-    std::vector<ClientConnection *> snapshot(connections_.begin(), connections_.end());
-    for (ClientConnection *c : snapshot)
-        if (!c->awaiting_first_request()) c->close_if_idle();
     uv_timer_start(
         &grace_timer_,
         [](uv_timer_t *t) {
@@ -206,19 +213,47 @@ void Worker::begin_stop() {
             std::vector<ClientConnection *> left(self->connections_.begin(), self->connections_.end());
             for (ClientConnection *c : left)
                 c->abort();
+            // Whatever the other workers are doing, this one's time is up.
+            self->on_release_last();
         },
         static_cast<uint64_t>(config().limits.shutdown_timeout.count()), 0);
-    // Closing a listening socket resets the connections in its accept queue, which the clients
-    // saw as accepted. So each listener first accepts what is queued (the loop keeps running
-    // between rounds) and closes once its queue is empty, or after kMaxDrainRounds under a
-    // steady stream. On reload the socket lives on in the new workers, which take its queue.
+    begin_drain(DrainStage::kFront);
+}
+
+void Worker::on_release_last() {
+    if (!stopping_ || stage_ == DrainStage::kLast || closed_) return;
+    // Every front in the generation has drained, so nothing will ask these pools for a backend
+    // again; closing their idle connections lets the backends' side of them close at once.
+    for (auto &u : upstreams_)
+        u->close_all_idle();
+    begin_drain(DrainStage::kLast);
+}
+
+// Closing a listening socket resets the connections in its accept queue, which the clients saw
+// as accepted. So each listener first accepts what is queued (the loop keeps running between
+// rounds) and closes once its queue is empty, or after kMaxDrainRounds under a steady stream. On
+// reload the socket lives on in the new workers, which take its queue.
+void Worker::begin_drain(DrainStage stage) {
     static constexpr uint64_t kDrainRoundMs = 2;
+    stage_ = stage;
+    drain_rounds_ = 0;
+    stage_listeners_open_ = 0;
+    for (auto &l : listeners_)
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t *>(&l->tcp)) &&
+            (stage == DrainStage::kLast || !drains_last(*l->config)))
+            ++stage_listeners_open_;
     close_drained_listeners();
-    if (listeners_open_ > 0)
+    if (stage_listeners_open_ > 0)
         uv_timer_start(
-            &drain_timer_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->close_drained_listeners(); },
-            kDrainRoundMs, kDrainRoundMs);
-    finish_stop_if_idle();
+            &accept_drain_timer_,
+            [](uv_timer_t *t) { static_cast<Worker *>(t->data)->close_drained_listeners(); }, kDrainRoundMs,
+            kDrainRoundMs);
+    // Idle connections stay open through the drain window: their next request is answered, with
+    // Connection: close, rather than racing our close of the connection.
+    uv_timer_start(
+        &idle_drain_timer_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->close_idle_draining(); },
+        static_cast<uint64_t>(config().limits.drain_timeout.count()), 0);
+    check_drain_progress();
 }
 
 void Worker::close_drained_listeners() {
@@ -227,29 +262,35 @@ void Worker::close_drained_listeners() {
     for (auto &l : listeners_) {
         auto *handle = reinterpret_cast<uv_handle_t *>(&l->tcp);
         if (uv_is_closing(handle)) continue;
+        if (stage_ == DrainStage::kFront && drains_last(*l->config)) continue;
         // A worker that never listened leaves what is queued to the others sharing the socket.
         bool can_accept = listening_ && !failed_ && !l->paused;
         if (can_accept && has_queued_connection(handle) && !last_round) continue;
         uv_close(handle, nullptr);
-        --listeners_open_;
+        --stage_listeners_open_;
     }
-    if (listeners_open_ == 0) {
-        static constexpr uint64_t kFreshGraceMs = 300;
-        uv_timer_start(
-            &drain_timer_,
-            [](uv_timer_t *t) {
-                auto *self = static_cast<Worker *>(t->data);
-                std::vector<ClientConnection *> left(self->connections_.begin(), self->connections_.end());
-                for (ClientConnection *c : left)
-                    c->close_if_idle();
-            },
-            kFreshGraceMs, 0);
-        finish_stop_if_idle();
+    if (stage_listeners_open_ == 0) {
+        uv_timer_stop(&accept_drain_timer_);
+        check_drain_progress();
     }
 }
 
-void Worker::finish_stop_if_idle() {
-    if (!connections_.empty() || listeners_open_ > 0 || closed_) return;
+void Worker::close_idle_draining() {
+    std::vector<ClientConnection *> idle(connections_.begin(), connections_.end());
+    for (ClientConnection *c : idle)
+        if (draining(c->listener())) c->close_if_idle();
+}
+
+void Worker::check_drain_progress() {
+    if (!stopping_ || closed_ || stage_listeners_open_ > 0) return;
+    if (stage_ == DrainStage::kFront) {
+        if (front_connections_ > 0 || front_reported_) return;
+        front_reported_ = true;
+        uv_timer_stop(&idle_drain_timer_);
+        reports_.front_drained();
+        return;
+    }
+    if (!connections_.empty()) return;
     close_everything();
 }
 
@@ -257,10 +298,12 @@ void Worker::close_everything() {
     closed_ = true;
     for (auto &u : upstreams_)
         u->close_all_idle();
-    uv_close(reinterpret_cast<uv_handle_t *>(&grace_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&drain_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&stop_async_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&listen_async_), nullptr);
+    for (uv_handle_t *h :
+         {reinterpret_cast<uv_handle_t *>(&grace_timer_),
+          reinterpret_cast<uv_handle_t *>(&accept_drain_timer_),
+          reinterpret_cast<uv_handle_t *>(&idle_drain_timer_), reinterpret_cast<uv_handle_t *>(&stop_async_),
+          reinterpret_cast<uv_handle_t *>(&listen_async_), reinterpret_cast<uv_handle_t *>(&release_async_)})
+        uv_close(h, nullptr);
 }
 
 } // namespace proxyd

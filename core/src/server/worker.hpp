@@ -32,6 +32,8 @@ struct WorkerShared {
     const Logger &logger;
     const LogFile &access_log;
     MetricsStore &metrics;
+    // Per listener: it serves one of this config's own upstreams, so it drains last (drain_order.hpp).
+    std::vector<bool> drains_last;
 };
 
 // A listening socket handed to a worker, for config.listeners[listener]. A listener may have
@@ -43,12 +45,20 @@ struct ListenFd {
 
 class Worker {
   public:
-    // The worker owns listen_fds from here on. Both callbacks run on the worker's thread: started
-    // once its plugin state exists and it holds every socket, ready to accept (true), or once one
-    // of those failed (false; it has closed its sockets and stops), and exited when its loop has
-    // ended.
-    Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds,
-           std::function<void(bool)> started, std::function<void()> exited);
+    // What a worker tells the server, always from the worker's own thread.
+    struct Reports {
+        // Its plugin state exists and it holds every socket, ready to accept (true), or one of
+        // those failed (false; it has closed its sockets and stops).
+        std::function<void(bool)> started;
+        // Stopping: every listener that does not drain last is closed and its connections are
+        // gone. The server calls release_last_listeners() once every worker has said so.
+        std::function<void()> front_drained;
+        // Its loop has ended.
+        std::function<void()> exited;
+    };
+
+    // The worker owns listen_fds from here on.
+    Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds, Reports reports);
     ~Worker();
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
@@ -59,8 +69,16 @@ class Worker {
     void start();
     // Any thread, after started(true): begin accepting connections.
     void start_listening();
-    // Any thread: stop accepting, finish in-flight requests, exit the loop (see DESIGN.md).
+    // Any thread: stop accepting, drain, exit the loop. Draining (DESIGN.md §6): a closing
+    // listener first accepts what its queue holds; each of its connections answers its next
+    // request with Connection: close, and one that stays idle through limits.drain_timeout is
+    // closed then, so no client's request races the close of an idle keep-alive connection.
+    // Listeners that drain last (WorkerShared::drains_last) go on serving until
+    // release_last_listeners(); busy connections are cut after limits.shutdown_timeout.
     void request_stop();
+    // Any thread: every worker of the generation has drained its front; the listeners serving
+    // this config's own upstreams drain now.
+    void release_last_listeners();
     void join();
     bool failed() const { return failed_; }
 
@@ -73,6 +91,10 @@ class Worker {
     DateCache &dates() { return dates_; }
     unsigned index() const { return index_; }
     bool stopping() const { return stopping_; }
+    // A connection of this listener answers its next request with Connection: close.
+    bool draining(const ListenerConfig &listener) const {
+        return stopping_ && (stage_ == DrainStage::kLast || !drains_last(listener));
+    }
     void *plugin_worker(const PluginInstance *instance) const;
     UpstreamPool &upstream(size_t index) { return *upstreams_[index]; }
     WorkerMetrics &metrics() { return metrics_; }
@@ -86,7 +108,7 @@ class Worker {
     // Scratch buffers of proxied exchanges, recycled from one to the next.
     ExchangeBufferPool &exchange_buffers() { return exchange_buffers_; }
 
-    void connection_opened(ClientConnection *c) { connections_.insert(c); }
+    void connection_opened(ClientConnection *c);
     void connection_closed(ClientConnection *c);
 
   private:
@@ -97,30 +119,42 @@ class Worker {
         bool paused = false;
     };
 
+    // Which listeners are draining: first those that do not drain last, then all.
+    enum class DrainStage : uint8_t { kFront, kLast };
+
+    bool drains_last(const ListenerConfig &listener) const;
     void run();
     void listen_on_all();
     void begin_stop();
+    void begin_drain(DrainStage stage);
+    void on_release_last();
     void close_drained_listeners();
-    void finish_stop_if_idle();
+    void close_idle_draining();
+    void check_drain_progress();
     void close_everything();
+    void send_async(uv_async_t &async);
     static void on_connection(uv_stream_t *server, int status);
 
     const WorkerShared &shared_;
     unsigned index_;
     std::vector<ListenFd> listen_fds_;
-    std::function<void(bool)> started_;
-    std::function<void()> exited_;
+    Reports reports_;
     WorkerMetrics &metrics_;
     uv_loop_t loop_{};
     uv_async_t stop_async_{};
     uv_async_t listen_async_{};
+    uv_async_t release_async_{};
     bool listening_ = false;     // start_listening() has taken effect
     std::mutex loop_open_mutex_; // request_stop() from other threads against the loop's end
     bool loop_open_ = false;
     uv_timer_t grace_timer_{};
-    uv_timer_t drain_timer_{}; // on stop, listeners accept what is already queued before closing
+    uv_timer_t accept_drain_timer_{}; // a closing listener accepts what is already queued first
+    uv_timer_t idle_drain_timer_{};   // limits.drain_timeout: then idle draining connections close
     unsigned drain_rounds_ = 0;
-    size_t listeners_open_ = 0;
+    DrainStage stage_ = DrainStage::kFront;
+    size_t stage_listeners_open_ = 0; // listeners of the draining stage not closed yet
+    size_t front_connections_ = 0;    // connections of listeners that do not drain last
+    bool front_reported_ = false;
     std::thread thread_;
     std::vector<std::unique_ptr<ListenerHandle>> listeners_;
     std::unordered_map<const PluginInstance *, void *> plugin_workers_;
