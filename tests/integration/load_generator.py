@@ -4,9 +4,10 @@ connections, some on new ones, recording every request's outcome.
 Outcomes: "ok" (a whole 2xx response), "failed" (a non-2xx, a reset or close after some response
 bytes, a timeout), "unanswered" (a new connection was made, then closed or reset before any byte of
 the response: what a client sees when a listening socket closes with it still in its accept queue),
-"refused" (a new connection that could not be made). A request on a reused keep-alive connection that the server closed before any
-byte of the response is retried once on a new connection, as RFC 9112 §9.3.1 allows for idempotent
-requests and browsers do; such retries are counted."""
+"refused" (a new connection that could not be made). With retry=True, a request on a reused keep-alive
+connection that the server closed before any byte of the response is retried once on a new
+connection, as RFC 9112 §9.3.1 allows for idempotent requests and browsers do; such retries are
+counted. With retry=False it is "unanswered", as wrk and most load tools see it: they never retry."""
 
 import random
 import socket
@@ -35,8 +36,10 @@ class Result:
 
 
 class LoadGenerator:
-    def __init__(self, port, threads=6, duration=6.0, target="/", new_connection_share=0.3, timeout=15.0):
+    def __init__(self, port, threads=6, duration=6.0, target="/", new_connection_share=0.3, timeout=15.0,
+                 retry=True):
         self.port, self.threads, self.duration, self.target = port, threads, duration, target
+        self.retry = retry
         self.new_connection_share, self.timeout = new_connection_share, timeout
         self.results = []
         self.lock = threading.Lock()
@@ -91,7 +94,7 @@ class LoadGenerator:
                     continue
             kind, answer, keep = self._exchange(conn)
             retried = False
-            if kind == "unanswered" and reused:
+            if kind == "unanswered" and reused and self.retry:
                 # The server closed the idle connection as the request went out: retry once.
                 conn[0].close()
                 retried = True

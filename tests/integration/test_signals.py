@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Graceful stop: on SIGTERM proxyd stops accepting, lets a request in flight finish (a backend that
-takes 1 s), closes idle keep-alive connections and exits 0 within its grace period; SIGINT and SIGQUIT
-do the same."""
+takes 1 s), closes idle keep-alive connections once limits.drain_timeout is over and exits 0 within
+its grace period; SIGINT and SIGQUIT do the same."""
 
 import os
 import signal
