@@ -4,8 +4,10 @@
 Requests: every case of hostile_cases.CASES is answered with its status (400, 501 or 505) and the
 connection is closed, and a scripted backend receives nothing: no connection at all when the head
 is bad, and never a complete request when only the body is (the head was streamed; the upstream
-connection is cut mid-message). A well-formed request afterwards still goes through, and
-`limits.allow_bare_lf = true` in a second proxyd accepts and forwards a bare-LF head.
+connection is cut mid-message). The cases that only look hostile (HTTP/1.2, which RFC 9112 §2.3
+has served as HTTP/1.1) are answered 200, forwarded once as HTTP/1.1, and keep their connection.
+A well-formed request afterwards still goes through, and `limits.allow_bare_lf = true` in a second
+proxyd accepts and forwards a bare-LF head.
 
 Responses: a backend's ambiguous or malformed response head (Content-Length with
 Transfer-Encoding, two Content-Length, whitespace before a colon, NUL, garbage status line) is a
@@ -43,6 +45,16 @@ def check_requests(port, backend):
         connections_before = backend.connections
         requests_before = len(backend.requests)
         status, closed = status_of(port, data)
+        if expected < 400:
+            # Valid after all (HTTP/1.2 is served as HTTP/1.1, RFC 9112 §2.3): forwarded as an
+            # HTTP/1.1 request, and the connection stays open for the next one.
+            check(status == expected and not closed, "%s: %d, connection kept open" % (name, expected),
+                  "got status %r, closed %r" % (status, closed))
+            settle(backend)
+            forwarded = [r for _, r in backend.requests[requests_before:]]
+            check(len(forwarded) == 1 and forwarded[0].version == "HTTP/1.1",
+                  "%s: forwarded once, as HTTP/1.1" % name, "backend saw %r" % [r.start_line for r in forwarded])
+            continue
         check(status == expected and closed, "%s: %d and close" % (name, expected),
               "got status %r, closed %r" % (status, closed))
         settle(backend)
@@ -144,10 +156,12 @@ def main():
     strict = Proxyd(write_config("strict", strict_port), folder, tag="strict").start([strict_port, bad_port])
     check_requests(strict_port, backend)
 
+    valid_cases = len([case for case in CASES if case[2] < 400])  # forwarded by check_requests
     with Client(strict_port) as client:
         response = client.request("GET", "/after", headers=[("X-Check", "1")])
         check_equal(response.status, 200, "a well-formed request afterwards is forwarded")
-    check_equal(len(backend.requests), 1, "the backend saw exactly that one request")
+    check_equal(len(backend.requests), valid_cases + 1,
+                "the backend saw that request and the %d valid case(s), nothing else" % valid_cases)
 
     check_responses(bad_port, bad)
 
