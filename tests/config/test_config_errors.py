@@ -231,6 +231,44 @@ routes = [
 ]
 
 
+# The built-in plugin set (builtin_plugins.toml beside the real plugins, found beside the binary):
+# its names need no [plugins] entry, an upstream without balancer gets its default, and a
+# [plugins] entry of the same name takes the built-in one's place.
+def _builtins_only():
+    return f"""\
+workers = 1
+[log]
+level = "warn"
+
+[upstreams.u]
+peers = ["127.0.0.1:{free_port()}"]
+
+[handlers.site]
+plugin = "static"
+root = {toml_string(os.path.join(SOURCE_DIR, "www", "default"))}
+
+{listener("proxy")}
+{listener("files", target='handler = "site"')}
+{listener("routed", target="")}
+[listeners.router]
+plugin = "prefix"
+routes = [{{ prefix = "/", upstream = "u" }}]
+"""
+
+
+CASES += [
+    Case("builtins_without_plugins_table_are_valid", _builtins_only(), ok=True),
+    Case("handler_unknown_plugin_lists_builtins", base(
+        listeners=listener(target='handler = "h"'), extra='[handlers.h]\nplugin = "statik"  # @here\n'),
+        key=key_path("handlers", "h", "plugin"), texts=["statik", "built-in", "prefix", "round_robin", "static"]),
+    Case("builtin_default_balancer_overridden", with_test_plugins(base(
+        plugins='round_robin = "content_ok.so"',
+        upstream=f'[upstreams.u]  # @here\npeers = ["127.0.0.1:{free_port()}"]\n')),
+        key=key_path("upstreams", "u", "balancer"),
+        texts=["'round_robin'", "content_ok.so", "balancing plugin is needed", "default balancer"]),
+]
+
+
 def _static_root_missing():
     mime = os.path.join(SOURCE_DIR, "conf.d", "mime.toml")
     mime_line = f"mime_types = {toml_string(mime)}\n" if os.path.exists(mime) else ""

@@ -141,6 +141,7 @@ expected_files=(
   /usr/lib/proxyd/plugins/routing_prefix.so
   /usr/lib/proxyd/plugins/balancing_round_robin.so
   /usr/lib/proxyd/plugins/content_static.so
+  /usr/lib/proxyd/plugins/builtin_plugins.toml
   /etc/proxyd/proxyd.toml /etc/proxyd/reverse.toml /etc/proxyd/lb.toml /etc/proxyd/backends.toml
   /etc/proxyd/mime.toml /etc/logrotate.d/proxyd
   /usr/share/proxyd/www/default/index.html /usr/share/proxyd/www/images/photo.jpg

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <unistd.h>
 
@@ -32,20 +33,32 @@ class ConfigFixture {
         dir_ = mkdtemp(dir);
     }
     ~ConfigFixture() {
-        for (auto &f : files_) std::remove(f.c_str());
-        rmdir(dir_.c_str());
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
     }
 
-    Loaded load(const std::string &text) {
+    // Loads text with the built plugins' folder (and its built-in plugin set) as the search path,
+    // or with search_path.
+    Loaded load(const std::string &text, std::vector<std::string> search_path = {PROXYD_TEST_PLUGIN_DIR}) {
         Loaded out;
-        out.path = dir_ + "/proxyd-" + std::to_string(files_.size()) + ".toml";
-        files_.push_back(out.path);
+        out.path = dir_ + "/proxyd-" + std::to_string(files_++) + ".toml";
         std::ofstream(out.path) << text;
         LoadOptions options;
-        options.plugin_search_path = {PROXYD_TEST_PLUGIN_DIR};
+        options.plugin_search_path = std::move(search_path);
         options.host = &host_.api;
         out.config = load_config(out.path, options, out.errors);
         return out;
+    }
+
+    // A plugin folder of our own: the built plugins linked in under their names, and builtin as
+    // its built-in plugin set (none when empty).
+    std::string plugin_dir(const std::string &builtin) {
+        std::string dir = dir_ + "/plugins-" + std::to_string(files_++);
+        std::filesystem::create_directory(dir);
+        for (const char *so : {"content_static.so", "routing_prefix.so", "balancing_round_robin.so"})
+            std::filesystem::create_symlink(std::string(PROXYD_TEST_PLUGIN_DIR) + "/" + so, dir + "/" + so);
+        if (!builtin.empty()) std::ofstream(dir + "/" + kBuiltinPluginsFile) << builtin;
+        return dir;
     }
 
   private:
@@ -53,7 +66,7 @@ class ConfigFixture {
     Logger logger_;
     PluginHost host_;
     std::string dir_;
-    std::vector<std::string> files_;
+    size_t files_ = 0;
 };
 
 const char *kPlugins = "[plugins]\nprefix = \"routing_prefix.so\"\nround_robin = \"balancing_round_robin.so\"\n"
@@ -171,5 +184,181 @@ TEST_CASE_METHOD(ConfigFixture, "the framing switches and keepalive_requests", "
         CHECK_FALSE(r.config);
         CHECK_THAT(r.all(),
                    Catch::Contains("limits.allow_bare_lf") && Catch::Contains("limits.keepalive_requests"));
+    }
+}
+
+// ---- the built-in plugin set ------------------------------------------------------------------
+// The build puts the shipped set beside the built plugins, so load() sees it; plugin_dir() makes
+// folders with sets of a test's own.
+
+namespace {
+
+const std::string kServeUpstream = "[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                                   "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"web\"\n";
+const std::string kServeStatic = "[handlers.site]\nplugin = \"static\"\nroot = \"/tmp\"\n"
+                                 "[[listeners]]\nlisten = \"127.0.0.1:18091\"\nhandler = \"site\"\n";
+
+std::string loaded_module_names(const Config &c) {
+    std::string names;
+    for (const auto &m : c.plugins.modules())
+        names += (names.empty() ? "" : " ") + m->name();
+    return names;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(ConfigFixture, "an upstream without balancer gets the built-in default",
+                 "[config][builtin]") {
+    auto r = load(kServeUpstream);
+    INFO(r.all());
+    REQUIRE(r.config);
+    const PluginInstance *balancer = r.config->upstreams[0].balancer;
+    REQUIRE(balancer);
+    CHECK(balancer->module().kind() == PROXYD_KIND_BALANCING);
+    CHECK(balancer->module().name() == "round_robin");
+    CHECK(balancer->module().path() == std::string(PROXYD_TEST_PLUGIN_DIR) + "/balancing_round_robin.so");
+    CHECK(balancer->label() == "upstreams.web.balancer");
+    // Only what the config uses is loaded.
+    CHECK(loaded_module_names(*r.config) == "round_robin");
+}
+
+TEST_CASE_METHOD(ConfigFixture, "a handler and a router use built-in plugins without [plugins]",
+                 "[config][builtin]") {
+    auto r =
+        load(kServeStatic + "[[listeners]]\nlisten = \"127.0.0.1:18092\"\n[listeners.router]\n"
+                            "plugin = \"prefix\"\nroutes = [ { prefix = \"/\", handler = \"site\" } ]\n");
+    INFO(r.all());
+    REQUIRE(r.config);
+    REQUIRE(r.config->handlers.size() == 1);
+    REQUIRE(r.config->handlers[0].instance);
+    CHECK(r.config->handlers[0].instance->module().kind() == PROXYD_KIND_CONTENT);
+    REQUIRE(r.config->listeners[1].router);
+    CHECK(r.config->listeners[1].router->module().kind() == PROXYD_KIND_ROUTING);
+    CHECK(loaded_module_names(*r.config) == "static prefix");
+}
+
+TEST_CASE_METHOD(ConfigFixture, "a config's own [plugins] entry overrides the built-in one",
+                 "[config][builtin]") {
+    SECTION("the declared file is the one loaded") {
+        std::string dir = plugin_dir("[plugins]\nstatic = \"content_static.so\"\n");
+        std::string own = std::string(PROXYD_TEST_PLUGIN_DIR) + "/content_static.so";
+        auto r = load("[plugins]\nstatic = \"" + own + "\"\n" + kServeStatic, {dir});
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->handlers[0].instance->module().path() == own);
+    }
+    SECTION("also as the default balancer, which then must be a balancing plugin") {
+        auto r = load("[plugins]\nround_robin = \"content_static.so\"\n" + kServeUpstream);
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":3:1: upstreams.web.balancer: plugin 'round_robin'") &&
+                                Catch::Contains("is a content plugin; a balancing plugin is needed here") &&
+                                Catch::Contains("it is the default balancer (" PROXYD_TEST_PLUGIN_DIR "/" +
+                                                std::string(kBuiltinPluginsFile) + ":"));
+    }
+    SECTION("old configs that declare the shipped plugins load unchanged") {
+        auto r = load(std::string(kPlugins) +
+                      "[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                      "balancer = \"round_robin\"\n" +
+                      kServeStatic);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->plugins.modules().size() == 3); // declared plugins load whether used or not
+    }
+}
+
+TEST_CASE_METHOD(ConfigFixture, "without a built-in plugin set there is no default balancer",
+                 "[config][builtin]") {
+    std::string dir = plugin_dir("");
+    std::string looked_for = dir + "/" + kBuiltinPluginsFile;
+    SECTION("an upstream without balancer says so and how to fix it") {
+        auto r = load(kServeUpstream, {dir});
+        CHECK_FALSE(r.config);
+        REQUIRE(r.errors.size() == 1);
+        CHECK_THAT(r.errors[0], Catch::StartsWith(r.path + ":1:1: upstreams.web.balancer: missing") &&
+                                    Catch::Contains("no default balancer") && Catch::Contains(looked_for) &&
+                                    Catch::Contains("balancer = \"NAME\""));
+    }
+    SECTION("a balancer declared in [plugins] still works") {
+        auto r = load("[plugins]\nrr = \"balancing_round_robin.so\"\n" + kServeUpstream +
+                          "[upstreams.web.balancer]\nplugin = \"rr\"\n",
+                      {dir});
+        INFO(r.all());
+        CHECK(r.config);
+    }
+    SECTION("an undeclared name says there are no built-ins") {
+        auto r = load(kServeStatic, {dir});
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":2:10: handlers.site.plugin: plugin 'static' is not "
+                                            "declared in [plugins], and there are no built-in plugins") &&
+                       Catch::Contains(looked_for));
+    }
+}
+
+TEST_CASE_METHOD(ConfigFixture, "an unknown plugin name lists the built-ins", "[config][builtin]") {
+    auto r = load(
+        "[handlers.h]\nplugin = \"statik\"\n[[listeners]]\nlisten = \"127.0.0.1:18093\"\nhandler = \"h\"\n");
+    CHECK_FALSE(r.config);
+    CHECK_THAT(r.all(),
+               Catch::Contains(r.path + ":2:10: handlers.h.plugin: plugin 'statik' is neither declared "
+                                        "in [plugins] nor a built-in plugin (built-ins: prefix, round_robin, "
+                                        "static)"));
+}
+
+TEST_CASE_METHOD(ConfigFixture, "errors in the built-in plugin set name its file, line, column and key",
+                 "[config][builtin]") {
+    SECTION("wrong types and unknown keys") {
+        std::string dir = plugin_dir("[plugins]\nstatic = 3\nround_robin = \"balancing_round_robin.so\"\n"
+                                     "[defaults]\nbalancer = \"round_robin\"\nbalancr = \"x\"\n");
+        std::string set = dir + "/" + kBuiltinPluginsFile;
+        auto r = load(kServeUpstream, {dir});
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(set + ":2:10: plugins.static: must be the plugin's file name") &&
+                                Catch::Contains(set + ":6:1: defaults.balancr: unknown key"));
+    }
+    SECTION("a default balancer that is not one of its plugins") {
+        std::string dir =
+            plugin_dir("[plugins]\nstatic = \"content_static.so\"\n[defaults]\nbalancer = \"rr\"\n");
+        auto r = load(kServeUpstream, {dir});
+        CHECK_FALSE(r.config);
+        REQUIRE(r.errors.size() == 1); // the upstream is not blamed for it as well
+        CHECK_THAT(r.errors[0],
+                   Catch::StartsWith(dir + "/" + kBuiltinPluginsFile + ":4:12: defaults.balancer:") &&
+                       Catch::Contains("'rr'"));
+    }
+    SECTION("TOML syntax") {
+        std::string dir = plugin_dir("[plugins\nstatic = \"content_static.so\"\n");
+        auto r = load(kServeUpstream, {dir});
+        CHECK_FALSE(r.config);
+        REQUIRE(r.errors.size() == 1);
+        CHECK_THAT(r.errors[0], Catch::StartsWith(dir + "/" + kBuiltinPluginsFile + ":1:"));
+    }
+}
+
+TEST_CASE_METHOD(ConfigFixture, "a built-in plugin's file is needed only when its name is used",
+                 "[config][builtin]") {
+    std::string dir =
+        plugin_dir("[plugins]\nstatic = \"content_static.so\"\nprefix = \"missing_prefix.so\"\n"
+                   "round_robin = \"balancing_round_robin.so\"\n[defaults]\nbalancer = \"round_robin\"\n");
+    SECTION("unused: no error") {
+        auto r = load(kServeStatic + kServeUpstream.substr(0, kServeUpstream.find("[[")), {dir});
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(loaded_module_names(*r.config) == "round_robin static"); // upstreams load before handlers
+    }
+    SECTION("used: the error is at the use and names the built-in entry, once") {
+        auto r =
+            load(std::string(
+                     "[[listeners]]\nlisten = \"127.0.0.1:18094\"\n[listeners.router]\nplugin = \"prefix\"\n"
+                     "routes = [ { prefix = \"/\", handler = \"site\" } ]\n"
+                     "[[listeners]]\nlisten = \"127.0.0.1:18095\"\n[listeners.router]\nplugin = \"prefix\"\n"
+                     "routes = [ { prefix = \"/\", handler = \"site\" } ]\n") +
+                     "[handlers.site]\nplugin = \"static\"\nroot = \"/tmp\"\n",
+                 {dir});
+        CHECK_FALSE(r.config);
+        REQUIRE(r.errors.size() == 1);
+        CHECK_THAT(r.errors[0], Catch::StartsWith(
+                                    r.path + ":4:10: listeners[0].router.plugin: built-in plugin 'prefix' (" +
+                                    dir + "/" + kBuiltinPluginsFile + ":3:10): plugin file not found") &&
+                                    Catch::Contains(dir + "/missing_prefix.so"));
     }
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
+#include <map>
 #include <set>
 #include <thread>
 #include <toml++/toml.h>
@@ -34,6 +35,8 @@ class Loader {
     }
 
     std::unique_ptr<Config> run() {
+        // The built-in set is read first and alone: a syntax error in it is the only error shown.
+        if (!load_builtin_set()) return nullptr;
         auto document = std::make_shared<toml::table>();
         try {
             *document = toml::parse_file(config_->path);
@@ -314,45 +317,177 @@ class Loader {
         }
     }
 
+    // Reads the built-in plugin set from the first folder of the search path that has one (see
+    // kBuiltinPluginsFile). False only for a TOML syntax error, reported alone.
+    bool load_builtin_set() {
+        for (const auto &dir : options_.plugin_search_path) {
+            std::error_code ec;
+            fs::path candidate = fs::path(dir) / kBuiltinPluginsFile;
+            std::string path = fs::absolute(candidate, ec).lexically_normal().string();
+            if (ec) path = candidate.lexically_normal().string();
+            builtin_looked_for_.push_back(path);
+            if (!fs::exists(path, ec)) continue;
+            std::string error;
+            const toml::table *set = load_document(path, error);
+            if (!set) {
+                errors_.push_back(error);
+                return false;
+            }
+            builtin_file_ = path;
+            read_builtin_set(*set);
+            return true;
+        }
+        return true;
+    }
+
+    // The nodes carry the built-in file's path, so every error here names that file.
+    void read_builtin_set(const toml::table &set) {
+        check_keys(set, "", {"plugins", "defaults"});
+        const fs::path folder = fs::path(builtin_file_).parent_path();
+        if (const auto *plugins = typed<toml::table>(set, "plugins", "", "a table")) {
+            for (const auto &[key, value] : *plugins) {
+                std::string name(key.str());
+                auto file = value.value<std::string>();
+                if (!file || !value.is_string()) {
+                    error_at(&value, join_key("plugins", name),
+                             "must be the plugin's file name or path, a string");
+                    refused_builtins_.insert(name);
+                    continue;
+                }
+                builtins_.emplace(name, BuiltinPlugin{(folder / *file).lexically_normal().string(), &value});
+            }
+        }
+        const auto *defaults = typed<toml::table>(set, "defaults", "", "a table");
+        if (!defaults) return;
+        check_keys(*defaults, "defaults", {"balancer"});
+        const toml::node *node = defaults->get("balancer");
+        auto balancer = get_string(*defaults, "balancer", "defaults");
+        if (!balancer) {
+            default_balancer_refused_ = node != nullptr;
+            return;
+        }
+        if (!builtins_.count(*balancer) && !refused_builtins_.count(*balancer)) {
+            error_at(node, "defaults.balancer",
+                     "'" + *balancer + "' is not a plugin of this file's [plugins] (" + builtin_names() +
+                         ")");
+            default_balancer_refused_ = true;
+            return;
+        }
+        default_balancer_ = *balancer;
+        default_balancer_node_ = node;
+    }
+
     // Creates an instance of the plugin named by block.plugin (or by name_node when the block is
     // given as a plain string), which must be of kind expected.
     PluginInstance *create_instance(const toml::node *name_node, const toml::table *block, proxyd_kind expected,
                                     const std::string &where) {
-        std::string key = join_key(where, block ? "plugin" : "");
-        if (!block) key = where;
+        const std::string key = block ? join_key(where, "plugin") : where;
         auto name = name_node ? name_node->value<std::string>() : std::nullopt;
         if (!name) {
-            error_at(name_node ? name_node : block, key, "must name a plugin declared in [plugins] (a string)");
+            error_at(name_node ? name_node : block, key,
+                     "must name a plugin (a string): one declared in [plugins] or a built-in one");
             return nullptr;
         }
-        PluginModule *module = config_->plugins.find_module(*name);
-        if (!module) {
-            // A declared plugin that failed to load was already reported at [plugins].
-            if (!declared_plugins_.count(*name))
-                error_at(name_node, key, "plugin '" + *name + "' is not declared in [plugins]");
-            return nullptr;
-        }
+        return instantiate(*name, name_node, key, block, expected, where, "");
+    }
+
+    // Creates an instance of plugin `name`, which must be of kind expected, from block (nullptr:
+    // no settings), labelled label. What is wrong with the name is reported at `at` under key,
+    // followed by note; what the plugin says about its settings, at block, else at `at`.
+    PluginInstance *instantiate(const std::string &name, const toml::node *at, const std::string &key,
+                                const toml::table *block, proxyd_kind expected, const std::string &label,
+                                const std::string &note) {
+        PluginModule *module = plugin_module(name, at, key, note);
+        if (!module) return nullptr;
         const auto &d = module->descriptor();
         if (module->kind() != expected) {
-            error_at(name_node, key,
-                     "plugin '" + *name + "' (" + module->path() + ", ABI " + std::to_string(d.abi_major) + "." +
-                         std::to_string(d.abi_minor) + ") is a " + kind_name(module->kind()) + " plugin; a " +
-                         kind_name(expected) + " plugin is needed here");
+            error_at(at, key,
+                     "plugin '" + name + "' (" + module->path() + ", ABI " + std::to_string(d.abi_major) +
+                         "." + std::to_string(d.abi_minor) + ") is a " + kind_name(module->kind()) +
+                         " plugin; a " + kind_name(expected) + " plugin is needed here" + note);
             return nullptr;
         }
-        proxyd_load_context ctx{this, *name, block ? static_cast<const toml::node *>(block) : name_node, false};
+        const toml::node *settings = block ? static_cast<const toml::node *>(block) : at;
+        proxyd_load_context ctx{this, name, settings, false};
         void *instance = nullptr;
         int rc = d.create_instance(options_.host, &ctx,
                                    reinterpret_cast<const proxyd_config_node *>(static_cast<const toml::node *>(block)),
                                    &instance);
         if (rc != PROXYD_OK || ctx.failed) {
             if (!ctx.failed)
-                error_at(block ? static_cast<const toml::node *>(block) : name_node, "plugin " + *name,
+                error_at(settings, "plugin " + name,
                          "refused its configuration (code " + std::to_string(rc) + ") without saying why");
             if (rc == PROXYD_OK && instance && d.destroy_instance) d.destroy_instance(instance);
             return nullptr;
         }
-        return config_->plugins.add_instance(std::make_unique<PluginInstance>(*module, instance, where));
+        return config_->plugins.add_instance(std::make_unique<PluginInstance>(*module, instance, label));
+    }
+
+    // The module a config item names: the config's own [plugins] entry, else the built-in one,
+    // loaded on its first use (so an unused built-in costs nothing). nullptr once the reason was
+    // reported, which happens once per name.
+    PluginModule *plugin_module(const std::string &name, const toml::node *at, const std::string &key,
+                                const std::string &note) {
+        if (PluginModule *module = config_->plugins.find_module(name)) return module;
+        // A declared plugin that failed to load was already reported at [plugins].
+        if (declared_plugins_.count(name)) return nullptr;
+        auto found = builtins_.find(name);
+        if (found == builtins_.end()) {
+            // A built-in entry that was refused was reported in the built-in file.
+            if (!refused_builtins_.count(name)) error_at(at, key, unknown_plugin(name) + note);
+            return nullptr;
+        }
+        BuiltinPlugin &builtin = found->second;
+        if (builtin.tried) return nullptr;
+        builtin.tried = true;
+        std::string why;
+        std::unique_ptr<PluginModule> module;
+        if (::access(builtin.file.c_str(), F_OK) != 0)
+            why = "plugin file not found (looked for " + builtin.file + ")";
+        else
+            module = load_plugin_module(name, builtin.file, why);
+        if (!module) {
+            error_at(at, key,
+                     "built-in plugin '" + name + "' (" + position(builtin.entry) + "): " + why + note);
+            return nullptr;
+        }
+        return config_->plugins.add_module(std::move(module));
+    }
+
+    std::string unknown_plugin(const std::string &name) const {
+        if (builtin_file_.empty())
+            return "plugin '" + name +
+                   "' is not declared in [plugins], and there are no built-in plugins: " + no_builtin_set();
+        return "plugin '" + name +
+               "' is neither declared in [plugins] nor a built-in plugin (built-ins: " + builtin_names() +
+               ")";
+    }
+
+    // Why an upstream without a balancer has none.
+    std::string no_default_balancer() const {
+        if (builtin_file_.empty())
+            return "missing, and there is no default balancer: " + no_builtin_set() +
+                   "; give one: balancer = \"NAME\", NAME a balancing plugin declared in [plugins]";
+        return "missing, and the built-in plugin set " + builtin_file_ +
+               " names no default balancer ([defaults] balancer); give one: balancer = \"NAME\", NAME a "
+               "balancing plugin declared in [plugins] or built in (" +
+               builtin_names() + ")";
+    }
+
+    std::string no_builtin_set() const {
+        if (builtin_looked_for_.empty())
+            return "no plugin folder to look for " + std::string(kBuiltinPluginsFile) + " in";
+        std::string looked;
+        for (const auto &path : builtin_looked_for_)
+            looked += (looked.empty() ? "" : ", ") + path;
+        return "no built-in plugin set was found (looked for " + looked + ")";
+    }
+
+    std::string builtin_names() const {
+        std::string names;
+        for (const auto &[name, _] : builtins_)
+            names += (names.empty() ? "" : ", ") + name;
+        return names.empty() ? "none" : names;
     }
 
     void load_upstreams(const toml::table &upstreams) {
@@ -379,13 +514,16 @@ class Loader {
             if (auto v = get_int(*t, "max_fails", where, 0, 1000)) u.max_fails = uint32_t(*v);
 
             const toml::node *balancer = t->get("balancer");
+            const std::string balancer_key = where + ".balancer";
             if (!balancer) {
-                static const toml::value<std::string> kDefault{std::string("round_robin")};
-                if (config_->plugins.find_module("round_robin"))
-                    u.balancer = create_instance(&kDefault, nullptr, PROXYD_KIND_BALANCING, where + ".balancer");
-                else
-                    error_at(&value, where + ".balancer",
-                             "no balancer given and no plugin named 'round_robin' declared in [plugins]");
+                // A default refused in the built-in file was reported there.
+                if (!default_balancer_.empty())
+                    u.balancer = instantiate(default_balancer_, &value, balancer_key, nullptr,
+                                             PROXYD_KIND_BALANCING, balancer_key,
+                                             "; it is the default balancer (" +
+                                                 position(default_balancer_node_) + "), as none is given");
+                else if (!default_balancer_refused_)
+                    error_at(&value, balancer_key, no_default_balancer());
             } else if (const auto *bt = balancer->as_table()) {
                 u.balancer = create_instance(bt->get("plugin"), bt, PROXYD_KIND_BALANCING, where + ".balancer");
             } else {
@@ -518,6 +656,20 @@ class Loader {
     std::vector<std::string> handler_names_;
     std::vector<std::string> upstream_names_;
     std::set<std::string, std::less<>> declared_plugins_;
+
+    // One entry of the built-in plugin set.
+    struct BuiltinPlugin {
+        std::string file;        // the module, resolved beside the built-in file
+        const toml::node *entry; // its value there, for messages
+        bool tried = false;      // its first use loaded it (or reported why it could not)
+    };
+    std::string builtin_file_; // the built-in set read, or empty
+    std::vector<std::string> builtin_looked_for_;
+    std::map<std::string, BuiltinPlugin, std::less<>> builtins_;
+    std::set<std::string, std::less<>> refused_builtins_; // entries reported as broken
+    std::string default_balancer_;                        // [defaults] balancer, when valid
+    const toml::node *default_balancer_node_ = nullptr;
+    bool default_balancer_refused_ = false;
 
     friend struct LoaderAccess;
 };

@@ -12,9 +12,17 @@ struct proxyd_host;
 
 namespace proxyd {
 
+// The built-in plugin set: a TOML file in a plugin folder, shipped with the plugins, whose
+// [plugins] table any config may use by name without declaring it (a config's own [plugins] entry
+// of the same name wins), and whose [defaults] balancer is the balancer of an upstream that names
+// none. Its file names are taken from its own folder. Optional: without it there are no built-in
+// names and no default balancer.
+inline constexpr const char *kBuiltinPluginsFile = "builtin_plugins.toml";
+
 struct LoadOptions {
-    // Folders searched, in order, for plugin files named without a '/'. The config's own
-    // plugin_dir, when set, is searched first.
+    // Folders searched, in order, for plugin files named without a '/' (the config's own
+    // plugin_dir, when set, is searched first), and for the built-in plugin set (the first folder
+    // holding one provides it; plugin_dir is not searched for it).
     std::vector<std::string> plugin_search_path;
     const proxyd_host *host = nullptr;
 };
