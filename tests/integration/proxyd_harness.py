@@ -275,10 +275,13 @@ PLUGIN_FILES = {
 
 
 def config_head(access="stderr", level="info", workers=1, plugins=("static", "round_robin", "prefix")):
-    """The top of a generated config: workers, plugin_dir, [log] and [plugins]."""
+    """The top of a generated config: workers, plugin_dir, [log] and [plugins]. plugins=None writes
+    no [plugins] table: the config then uses the built-in plugin set (static, prefix, round_robin
+    by name, round_robin for an upstream without balancer)."""
     lines = ["workers = %d" % workers, "plugin_dir = %s" % toml_str(PLUGIN_DIR), "",
-             "[log]", "access = %s" % toml_str(access), "level = %s" % toml_str(level), "", "[plugins]"]
-    lines += ["%s = %s" % (name, toml_str(PLUGIN_FILES[name])) for name in plugins]
+             "[log]", "access = %s" % toml_str(access), "level = %s" % toml_str(level), ""]
+    if plugins is not None:
+        lines += ["[plugins]"] + ["%s = %s" % (name, toml_str(PLUGIN_FILES[name])) for name in plugins]
     return "\n".join(lines) + "\n\n"
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The shipped profiles pass `proxyd -t`, and the benchmark split works: `proxyd -c conf.d/backends.toml`
 serves the eight demo backends alone (8888-8890, 9001-9005), and a second, proxy-only proxyd in front of
-them (two workers) routes by prefix and balances round-robin."""
+them (two workers) routes by prefix and balances round-robin. The proxy-only config declares no plugins and
+names no balancer: the built-in plugin set provides them, as it does for the shipped profiles."""
 
 import collections
 import os
@@ -39,7 +40,7 @@ def backends_alone():
 
 def proxy_in_front(folder):
     reverse, lb = free_ports(2)
-    config = (config_head(plugins=("round_robin", "prefix"), workers=2)
+    config = (config_head(plugins=None, workers=2)
               + upstream("web", [8888]) + upstream("images", [8889]) + upstream("pdf", [8890])
               + upstream("lb", sorted(WEB))
               + "[[listeners]]\nname = \"reverse\"\nlisten = %s\n[listeners.router]\nplugin = \"prefix\"\n"
