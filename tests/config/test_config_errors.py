@@ -266,6 +266,10 @@ CASES += [
         upstream=f'[upstreams.u]  # @here\npeers = ["127.0.0.1:{free_port()}"]\n')),
         key=key_path("upstreams", "u", "balancer"),
         texts=["'round_robin'", "content_ok.so", "balancing plugin is needed", "default balancer"]),
+    # The drain window is part of the shutdown grace period.
+    Case("limits_drain_timeout_over_shutdown_timeout",
+         base(top='[limits]\nshutdown_timeout = "2s"\ndrain_timeout = "3s"  # @here'),
+         key=key_path("limits", "drain_timeout"), texts=["shutdown_timeout"]),
 ]
 
 

@@ -362,3 +362,48 @@ TEST_CASE_METHOD(ConfigFixture, "a built-in plugin's file is needed only when it
                                     Catch::Contains(dir + "/missing_prefix.so"));
     }
 }
+
+// ---- limits.drain_timeout ---------------------------------------------------------------------
+
+TEST_CASE_METHOD(ConfigFixture, "limits.drain_timeout", "[config]") {
+    SECTION("default: 5s") {
+        auto r = load(kServeUpstream);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->limits.drain_timeout == std::chrono::seconds(5));
+    }
+    SECTION("set") {
+        auto r = load("[limits]\ndrain_timeout = \"2500ms\"\n" + kServeUpstream);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->limits.drain_timeout == std::chrono::milliseconds(2500));
+    }
+    SECTION("equal to shutdown_timeout") {
+        auto r = load("[limits]\nshutdown_timeout = \"3s\"\ndrain_timeout = \"3s\"\n" + kServeUpstream);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->limits.drain_timeout == std::chrono::seconds(3));
+    }
+    SECTION("left out, it never exceeds a shorter shutdown_timeout") {
+        auto r = load("[limits]\nshutdown_timeout = \"2s\"\n" + kServeUpstream);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->limits.drain_timeout == std::chrono::seconds(2));
+    }
+    SECTION("longer than shutdown_timeout: refused at the key") {
+        auto r = load("[limits]\ndrain_timeout = \"20s\"\n" + kServeUpstream);
+        CHECK_FALSE(r.config);
+        REQUIRE(r.errors.size() == 1);
+        CHECK_THAT(r.errors[0],
+                   Catch::StartsWith(r.path + ":2:17: limits.drain_timeout: \"20s\" is longer than "
+                                              "limits.shutdown_timeout (10s)"));
+        r = load("[limits]\ndrain_timeout = \"3s\"\nshutdown_timeout = \"2500ms\"\n" + kServeUpstream);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":2:17: limits.drain_timeout:") &&
+                                Catch::Contains("shutdown_timeout (2500ms)"));
+    }
+    SECTION("not a duration") {
+        auto r = load("[limits]\ndrain_timeout = \"soon\"\n" + kServeUpstream);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":2:17: limits.drain_timeout: \"soon\" is not a duration"));
+    }
+}

@@ -25,6 +25,11 @@ std::string index_key(const std::string &parent, size_t index) {
     return parent + "[" + std::to_string(index) + "]";
 }
 
+// A duration as a config would write it: "10s", "1500ms".
+std::string duration_text(Duration d) {
+    return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
+}
+
 class Loader {
   public:
     Loader(const std::string &path, const LoadOptions &options, std::vector<std::string> &errors)
@@ -137,15 +142,18 @@ class Loader {
         }
         return v->get();
     }
-    void get_duration(const toml::table &t, std::string_view key, const std::string &where, Duration &out) {
+    // True when key was given and set out.
+    bool get_duration(const toml::table &t, std::string_view key, const std::string &where, Duration &out) {
         auto text = get_string(t, key, where);
-        if (!text) return;
+        if (!text) return false;
         auto d = parse_duration(*text);
-        if (!d || d->count() == 0)
+        if (!d || d->count() == 0) {
             error_at(t.get(key), join_key(where, key),
                      "\"" + *text + "\" is not a duration (examples: \"500ms\", \"5s\", \"2m\", \"1h\")");
-        else
-            out = *d;
+            return false;
+        }
+        out = *d;
+        return true;
     }
 
     void load_root(const toml::table &root) {
@@ -264,8 +272,8 @@ class Loader {
         const std::string w = "limits";
         check_keys(t, w,
                    {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
-                    "keepalive_timeout", "send_timeout", "shutdown_timeout", "max_connections",
-                    "allow_bare_lf", "keepalive_requests"});
+                    "keepalive_timeout", "send_timeout", "shutdown_timeout", "drain_timeout",
+                    "max_connections", "allow_bare_lf", "keepalive_requests"});
         auto &l = config_->limits;
         if (auto v = get_int(t, "max_header_size", w, 1024, 1 << 24)) l.max_header_bytes = size_t(*v);
         if (auto v = get_int(t, "max_headers", w, 1, 10000)) l.max_headers = uint32_t(*v);
@@ -278,6 +286,28 @@ class Loader {
         get_duration(t, "keepalive_timeout", w, l.keepalive_timeout);
         get_duration(t, "send_timeout", w, l.send_timeout);
         get_duration(t, "shutdown_timeout", w, l.shutdown_timeout);
+        load_drain_timeout(t, l);
+    }
+
+    // The drain window is spent inside the shutdown grace period, so it cannot be longer. Left
+    // out, it is the default capped at shutdown_timeout: a config that only shortened
+    // shutdown_timeout below the default drain window stays valid.
+    void load_drain_timeout(const toml::table &t, LimitsConfig &l) {
+        if (!t.get("drain_timeout")) {
+            l.drain_timeout = std::min(l.drain_timeout, l.shutdown_timeout);
+            return;
+        }
+        Duration drain{};
+        if (!get_duration(t, "drain_timeout", "limits", drain)) return;
+        if (drain > l.shutdown_timeout) {
+            const toml::node *node = t.get("drain_timeout");
+            error_at(node, "limits.drain_timeout",
+                     "\"" + *node->value<std::string>() + "\" is longer than limits.shutdown_timeout (" +
+                         duration_text(l.shutdown_timeout) +
+                         "); the drain window is part of that grace period and must fit in it");
+            return;
+        }
+        l.drain_timeout = drain;
     }
 
     std::vector<std::string> plugin_candidates(const std::string &file) const {
