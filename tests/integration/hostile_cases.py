@@ -58,6 +58,12 @@ CASES = [
      b"GET / HTTP/1.1\r\n" + H + b"\n", 400, False),
     ("invalid method token",
      b"G(T / HTTP/1.1\r\n" + H + b"\r\n", 400, False),
+    # RFC 9110 §9.1: a method is any token, and a proxy forwards one it does not know.
+    ("extension method FROB",
+     b"FROB / HTTP/1.1\r\n" + H + b"\r\n", 200, True),
+    # Longer than any registered method (17 bytes); proxyd bounds what it holds back.
+    ("method of 65 letters",
+     b"M" * 65 + b" / HTTP/1.1\r\n" + H + b"\r\n", 501, False),
     ("two spaces after the method",
      b"GET  / HTTP/1.1\r\n" + H + b"\r\n", 400, False),
     ("tab in the target",

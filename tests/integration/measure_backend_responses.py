@@ -43,6 +43,12 @@ RESPONSES = [
     ("chunk data followed by `XY` instead of CRLF", CHUNKED + b"5\r\nhelloXY0\r\n\r\n"),
     ("closes after 5 of 100 Content-Length bytes", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello"),
     ("closes after one chunk of a chunked body", CHUNKED + b"5\r\nhello\r\n"),
+    # RFC 9112 §6.3: these end at their head whatever they say of a length.
+    ("304 with Content-Length: 100 and no body",
+     b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 100\r\n\r\n'),
+    ("204 with Content-Length: 100 and no body", b"HTTP/1.1 204 No Content\r\nContent-Length: 100\r\n\r\n"),
+    ("304 with Transfer-Encoding: chunked and no body",
+     b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nTransfer-Encoding: chunked\r\n\r\n'),
     ("sends nothing (read timeout 1 s)", None),
     ("stalls after 5 of 100 Content-Length bytes (read timeout 1 s)",
      b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello"),
