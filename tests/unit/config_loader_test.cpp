@@ -407,3 +407,47 @@ TEST_CASE_METHOD(ConfigFixture, "limits.drain_timeout", "[config]") {
                    Catch::Contains(r.path + ":2:17: limits.drain_timeout: \"soon\" is not a duration"));
     }
 }
+
+// ---- per-listener limits ----------------------------------------------------------------------
+
+TEST_CASE_METHOD(ConfigFixture, "a listener's limits table overrides [limits] for its connections", "[config]") {
+    const std::string two_listeners = "[limits]\nheader_timeout = \"20s\"\nmax_body_size = 1000\n"
+                                      "[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                                      "[[listeners]]\nname = \"strict\"\nlisten = \"127.0.0.1:18090\"\n"
+                                      "upstream = \"web\"\n"
+                                      "limits = { header_timeout = \"2s\", max_body_size = 10, allow_bare_lf = true }\n"
+                                      "[[listeners]]\nname = \"plain\"\nlisten = \"127.0.0.1:18091\"\n"
+                                      "upstream = \"web\"\n";
+    SECTION("set keys override, the rest are inherited from [limits] and the defaults") {
+        auto r = load(two_listeners);
+        INFO(r.all());
+        REQUIRE(r.config);
+        const auto &strict = r.config->listeners[0].limits;
+        const auto &plain = r.config->listeners[1].limits;
+        CHECK(strict.header_timeout == std::chrono::seconds(2));
+        CHECK(strict.max_body_bytes == 10);
+        CHECK(strict.allow_bare_lf);
+        CHECK(strict.keepalive_timeout == r.config->limits.keepalive_timeout);
+        CHECK(plain.header_timeout == std::chrono::seconds(20));
+        CHECK(plain.max_body_bytes == 1000);
+        CHECK_FALSE(plain.allow_bare_lf);
+    }
+    SECTION("process-wide keys are refused per listener, at the key") {
+        auto r = load("[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"web\"\n"
+                      "[listeners.limits]\ndrain_timeout = \"1s\"\nmax_connections = 5\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":7:17: listeners[0].limits.drain_timeout: is process-wide: "
+                                                     "set it in [limits], not per listener"));
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].limits.max_connections: is process-wide"));
+    }
+    SECTION("unknown keys and bad values name the listener's key") {
+        auto r = load("[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"web\"\n"
+                      "[listeners.limits]\nheader_timout = \"1s\"\nbody_timeout = \"later\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":7:1: listeners[0].limits.header_timout: unknown key"));
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":8:16: listeners[0].limits.body_timeout: \"later\" is not a "
+                                                     "duration"));
+    }
+}

@@ -14,8 +14,11 @@ namespace {
 std::unique_ptr<Config> named_config(std::vector<std::string> listeners, std::vector<std::string> peers) {
     auto config = std::make_unique<Config>();
     config->path = "/etc/proxyd/test.toml";
-    for (auto &name : listeners)
-        config->listeners.push_back(ListenerConfig{name, "127.0.0.1:1", {}, nullptr, {}});
+    for (auto &name : listeners) {
+        ListenerConfig &l = config->listeners.emplace_back();
+        l.name = name;
+        l.listen_text = "127.0.0.1:1";
+    }
     UpstreamConfig app;
     app.name = "app";
     for (auto &address : peers)

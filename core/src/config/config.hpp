@@ -58,18 +58,6 @@ struct HandlerConfig {
     PluginInstance *instance = nullptr;
 };
 
-struct ListenerConfig {
-    std::string name;
-    std::string listen_text;
-    NetAddress address;
-    PluginInstance *router = nullptr; // optional
-    Target target;                    // the default (or only) target
-    bool access_log = true;
-    bool add_x_forwarded = true; // X-Forwarded-For/-Proto/-Host
-    bool add_forwarded = true;   // RFC 7239 Forwarded
-    bool add_via = true;
-};
-
 struct LimitsConfig {
     size_t max_header_bytes = 32 * 1024;  // request line + headers
     uint32_t max_headers = 100;
@@ -86,6 +74,23 @@ struct LimitsConfig {
     bool allow_bare_lf = false;           // accept LF without CR ending a request's head lines
     uint32_t keepalive_requests = 10000;  // requests per client connection, then close (0: no limit)
 };
+
+struct ListenerConfig {
+    std::string name;
+    std::string listen_text;
+    NetAddress address;
+    PluginInstance *router = nullptr; // optional
+    Target target;                    // the default (or only) target
+    bool access_log = true;
+    bool add_x_forwarded = true; // X-Forwarded-For/-Proto/-Host
+    bool add_forwarded = true;   // RFC 7239 Forwarded
+    bool add_via = true;
+    // [limits] with what the listener's own `limits` table overrides. Only the per-connection
+    // keys can differ; max_connections, shutdown_timeout and drain_timeout are process-wide and
+    // read from Config::limits.
+    LimitsConfig limits;
+};
+
 
 struct LogConfig {
     std::string access = "stderr"; // "stderr", "off" or an absolute path

@@ -275,18 +275,43 @@ class Loader {
                     "keepalive_timeout", "send_timeout", "shutdown_timeout", "drain_timeout",
                     "max_connections", "allow_bare_lf", "keepalive_requests"});
         auto &l = config_->limits;
+        load_connection_limits(t, w, l);
+        if (auto v = get_int(t, "max_connections", w, 1, 1 << 20)) l.max_connections = uint32_t(*v);
+        get_duration(t, "shutdown_timeout", w, l.shutdown_timeout);
+        load_drain_timeout(t, l);
+    }
+
+    // The [limits] keys of one client connection: a listener's own `limits` table may set these.
+    void load_connection_limits(const toml::table &t, const std::string &w, LimitsConfig &l) {
         if (auto v = get_int(t, "max_header_size", w, 1024, 1 << 24)) l.max_header_bytes = size_t(*v);
         if (auto v = get_int(t, "max_headers", w, 1, 10000)) l.max_headers = uint32_t(*v);
         if (auto v = get_int(t, "max_body_size", w, 0, INT64_MAX)) l.max_body_bytes = uint64_t(*v);
-        if (auto v = get_int(t, "max_connections", w, 1, 1 << 20)) l.max_connections = uint32_t(*v);
         if (auto v = get_bool(t, "allow_bare_lf", w)) l.allow_bare_lf = *v;
         if (auto v = get_int(t, "keepalive_requests", w, 0, UINT32_MAX)) l.keepalive_requests = uint32_t(*v);
         get_duration(t, "header_timeout", w, l.header_timeout);
         get_duration(t, "body_timeout", w, l.body_timeout);
         get_duration(t, "keepalive_timeout", w, l.keepalive_timeout);
         get_duration(t, "send_timeout", w, l.send_timeout);
-        get_duration(t, "shutdown_timeout", w, l.shutdown_timeout);
-        load_drain_timeout(t, l);
+    }
+
+    // A listener's limits: [limits], with what its own `limits` table sets (nginx sets these per
+    // server, HAProxy per frontend). The process-wide keys are refused there, by name.
+    void load_listener_limits(const toml::table &t, const std::string &where, ListenerConfig &l) {
+        l.limits = config_->limits;
+        const auto *own = typed<toml::table>(t, "limits", where, "a table");
+        if (!own) return;
+        const std::string w = where + ".limits";
+        for (const auto &[key, value] : *own) {
+            std::string_view name = key.str();
+            if (name == "shutdown_timeout" || name == "drain_timeout" || name == "max_connections")
+                error_at(&value, w + "." + std::string(name),
+                         "is process-wide: set it in [limits], not per listener");
+        }
+        check_keys(*own, w,
+                   {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
+                    "keepalive_timeout", "send_timeout", "allow_bare_lf", "keepalive_requests", "shutdown_timeout",
+                    "drain_timeout", "max_connections"});
+        load_connection_limits(*own, w, l.limits);
     }
 
     // The drain window is spent inside the shutdown grace period, so it cannot be longer. Left
@@ -616,7 +641,7 @@ class Loader {
 
     void load_listener(const toml::table &t, const std::string &where) {
         check_keys(t, where, {"name", "listen", "handler", "upstream", "router", "access_log", "x_forwarded",
-                              "forwarded", "via"});
+                              "forwarded", "via", "limits"});
         ListenerConfig l;
         l.name = get_string(t, "name", where).value_or("");
         if (auto listen = get_string(t, "listen", where)) {
@@ -658,6 +683,7 @@ class Loader {
         if (auto v = get_bool(t, "x_forwarded", where)) l.add_x_forwarded = *v;
         if (auto v = get_bool(t, "forwarded", where)) l.add_forwarded = *v;
         if (auto v = get_bool(t, "via", where)) l.add_via = *v;
+        load_listener_limits(t, where, l);
         config_->listeners.push_back(std::move(l));
     }
 

@@ -52,7 +52,7 @@ void *RequestArena::allocate(size_t size) {
 ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
     : worker_(worker), listener_(listener),
       metrics_(worker.metrics().listener(static_cast<size_t>(&listener - worker.config().listeners.data()))),
-      limits_(request_limits(worker.config().limits)), parser_(limits_, *this),
+      limits_(request_limits(listener.limits)), parser_(limits_, *this),
       writer_(worker.write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
     request_handle_.head = &parser_.head();
     request_handle_.arena = &arena_;
@@ -74,7 +74,7 @@ void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv
     }
     uv_tcp_nodelay(&c->tcp_, 1);
     c->client_ip_ = peer_ip(&c->tcp_);
-    c->arm_timer(static_cast<uint64_t>(worker.config().limits.header_timeout.count()), kTimerHeader);
+    c->arm_timer(static_cast<uint64_t>(listener.limits.header_timeout.count()), kTimerHeader);
     uv_read_start(reinterpret_cast<uv_stream_t *>(&c->tcp_), on_alloc, on_read);
     c->reading_ = true;
 }
@@ -88,7 +88,7 @@ int ClientConnection::fd() const {
 bool ClientConnection::wants_keep_alive() const {
     // The response to the connection's last allowed request says Connection: close, so the
     // client knows to open a new one rather than finding this one closed under its next request.
-    uint32_t limit = worker_.config().limits.keepalive_requests;
+    uint32_t limit = listener_.limits.keepalive_requests;
     if (limit && requests_served_ + 1 >= limit) return false;
     return parser_.should_keep_alive() && !worker_.draining(listener_);
 }
@@ -184,7 +184,7 @@ void ClientConnection::on_request_begin() {
     in_request_ = true;
     record_.start_ns = uv_hrtime();
     if (timer_mode_ != kTimerHeader)
-        arm_timer(static_cast<uint64_t>(worker_.config().limits.header_timeout.count()), kTimerHeader);
+        arm_timer(static_cast<uint64_t>(listener_.limits.header_timeout.count()), kTimerHeader);
 }
 
 void ClientConnection::on_head_received() { arm_timer(0, kTimerNone); }
@@ -209,7 +209,7 @@ void ClientConnection::on_request_complete() {
 // A client that stops sending its body mid-way (nginx's client_body_timeout). Not while the
 // body is paused for backpressure: then the wait is the backend's, not the client's.
 void ClientConnection::arm_body_timer() {
-    arm_timer(static_cast<uint64_t>(worker_.config().limits.body_timeout.count()), kTimerBody);
+    arm_timer(static_cast<uint64_t>(listener_.limits.body_timeout.count()), kTimerBody);
 }
 
 // Fills the plugin-facing request view from the parser's checked one.
@@ -300,7 +300,7 @@ void ClientConnection::start_next_request() {
         uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
         reading_ = true;
     }
-    arm_timer(static_cast<uint64_t>(worker_.config().limits.keepalive_timeout.count()), kTimerIdle);
+    arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
 }
 
 void ClientConnection::release_exchange() {
@@ -378,12 +378,12 @@ void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     metrics_.bytes_sent.add(total - (writer_.queued_bytes() - queued_before));
     // A client that stops reading mid-response is cut off after send_timeout without progress.
     if (writer_.queued_bytes() > 0 && timer_mode_ == kTimerNone)
-        arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
+        arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
 }
 
 void ClientConnection::await_writable() {
     if (timer_mode_ == kTimerNone || timer_mode_ == kTimerSend)
-        arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
+        arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
 }
 
 void ClientConnection::write_failed() {
@@ -404,7 +404,7 @@ void ClientConnection::on_write_done(int status, size_t bytes) {
         if (queued == 0)
             arm_timer(0, kTimerNone);
         else
-            arm_timer(static_cast<uint64_t>(worker_.config().limits.send_timeout.count()), kTimerSend);
+            arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
     }
     if (close_after_flush_ && queued == 0 && !exchange_) {
         begin_close();
