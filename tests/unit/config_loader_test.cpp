@@ -451,3 +451,46 @@ TEST_CASE_METHOD(ConfigFixture, "a listener's limits table overrides [limits] fo
                                                      "duration"));
     }
 }
+
+// ---- one way to refer: inline or by name ------------------------------------------------------
+
+TEST_CASE_METHOD(ConfigFixture, "a listener's handler, upstream and router may be inline or named", "[config]") {
+    SECTION("an inline handler and an inline upstream take the listener's name") {
+        auto r = load("[[listeners]]\nname = \"files\"\nlisten = \"127.0.0.1:18090\"\n"
+                      "handler = { plugin = \"static\", root = \"/tmp\" }\n"
+                      "[[listeners]]\nname = \"api\"\nlisten = \"127.0.0.1:18091\"\n"
+                      "upstream = { peers = [\"127.0.0.1:9001\"], read_timeout = \"5s\" }\n");
+        INFO(r.all());
+        REQUIRE(r.config);
+        const Config &c = *r.config;
+        REQUIRE(c.handlers.size() == 1);
+        REQUIRE(c.upstreams.size() == 1);
+        CHECK(c.target_name(c.listeners[0].target) == "files");
+        CHECK(c.target_name(c.listeners[1].target) == "api");
+        CHECK(c.upstreams[0].read_timeout == std::chrono::seconds(5));
+        CHECK(c.upstreams[0].balancer != nullptr); // the default balancer
+    }
+    SECTION("a named router is shared by the listeners that name it") {
+        auto r = load("[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                      "[routers.site]\nplugin = \"prefix\"\nroutes = [{ prefix = \"/\", upstream = \"web\" }]\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nrouter = \"site\"\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18091\"\nrouter = \"site\"\n");
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->listeners[0].router != nullptr);
+        CHECK(r.config->listeners[0].router == r.config->listeners[1].router);
+    }
+    SECTION("an unknown router name, a router of the wrong kind, an inline name that is taken") {
+        auto r = load("[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                      "[routers.bad]\nplugin = \"static\"\nroot = \"/tmp\"\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nrouter = \"nosuch\"\n"
+                      "[[listeners]]\nname = \"web\"\nlisten = \"127.0.0.1:18091\"\n"
+                      "handler = { plugin = \"static\", root = \"/tmp\" }\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":8:10: listeners[0].router: router 'nosuch' is not declared "
+                                                     "in [routers]"));
+        CHECK_THAT(r.all(), Catch::Contains("routers.bad"));
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":12:11: listeners[1].handler: an inline target takes its "
+                                                     "listener's name 'web'"));
+    }
+}

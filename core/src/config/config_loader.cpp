@@ -3,6 +3,7 @@
 #include "config/duration.hpp"
 #include "config/load_context.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -159,7 +160,7 @@ class Loader {
     void load_root(const toml::table &root) {
         check_keys(root, "",
                    {"workers", "plugin_dir", "log", "limits", "admin", "plugins", "handlers", "upstreams",
-                    "listeners"});
+                    "routers", "listeners"});
         load_workers(root);
         if (auto dir = get_string(root, "plugin_dir", "")) plugin_dir_ = resolve_path(*dir);
         if (const auto *log = typed<toml::table>(root, "log", "", "a table")) load_log(*log);
@@ -180,6 +181,7 @@ class Loader {
                              "an upstream and a handler are both named '" + u + "'; names must be unique");
         if (upstreams) load_upstreams(*upstreams);
         if (handlers) load_handlers(*handlers);
+        if (const auto *routers = typed<toml::table>(root, "routers", "", "a table")) load_routers(*routers);
 
         const toml::node *listeners = root.get("listeners");
         if (!listeners) {
@@ -546,46 +548,49 @@ class Loader {
     }
 
     void load_upstreams(const toml::table &upstreams) {
-        for (const auto &[name, value] : upstreams) {
-            std::string where = join_key("upstreams", name.str());
-            UpstreamConfig u;
-            u.name = std::string(name.str());
-            const auto *t = value.as_table();
-            if (!t) {
-                error_at(&value, where, "must be a table");
-                config_->upstreams.push_back(std::move(u));
-                continue;
-            }
-            check_keys(*t, where, {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout",
-                                   "keepalive", "keepalive_timeout", "max_tries", "max_fails", "fail_timeout"});
-            load_peers(*t, where, u);
-            get_duration(*t, "connect_timeout", where, u.connect_timeout);
-            get_duration(*t, "read_timeout", where, u.read_timeout);
-            get_duration(*t, "send_timeout", where, u.send_timeout);
-            get_duration(*t, "keepalive_timeout", where, u.keepalive_timeout);
-            get_duration(*t, "fail_timeout", where, u.fail_timeout);
-            if (auto v = get_int(*t, "keepalive", where, 0, 100000)) u.keepalive = uint32_t(*v);
-            if (auto v = get_int(*t, "max_tries", where, 1, 100)) u.max_tries = uint32_t(*v);
-            if (auto v = get_int(*t, "max_fails", where, 0, 1000)) u.max_fails = uint32_t(*v);
+        for (const auto &[name, value] : upstreams)
+            load_upstream(std::string(name.str()), value, join_key("upstreams", name.str()));
+    }
 
-            const toml::node *balancer = t->get("balancer");
-            const std::string balancer_key = where + ".balancer";
-            if (!balancer) {
-                // A default refused in the built-in file was reported there.
-                if (!default_balancer_.empty())
-                    u.balancer = instantiate(default_balancer_, &value, balancer_key, nullptr,
-                                             PROXYD_KIND_BALANCING, balancer_key,
-                                             "; it is the default balancer (" +
-                                                 position(default_balancer_node_) + "), as none is given");
-                else if (!default_balancer_refused_)
-                    error_at(&value, balancer_key, no_default_balancer());
-            } else if (const auto *bt = balancer->as_table()) {
-                u.balancer = create_instance(bt->get("plugin"), bt, PROXYD_KIND_BALANCING, where + ".balancer");
-            } else {
-                u.balancer = create_instance(balancer, nullptr, PROXYD_KIND_BALANCING, where + ".balancer");
-            }
+    // One upstream group, declared under [upstreams] or inline as a listener's upstream.
+    void load_upstream(std::string name, const toml::node &value, const std::string &where) {
+        UpstreamConfig u;
+        u.name = std::move(name);
+        const auto *t = value.as_table();
+        if (!t) {
+            error_at(&value, where, "must be a table");
             config_->upstreams.push_back(std::move(u));
+            return;
         }
+        check_keys(*t, where, {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout",
+                               "keepalive", "keepalive_timeout", "max_tries", "max_fails", "fail_timeout"});
+        load_peers(*t, where, u);
+        get_duration(*t, "connect_timeout", where, u.connect_timeout);
+        get_duration(*t, "read_timeout", where, u.read_timeout);
+        get_duration(*t, "send_timeout", where, u.send_timeout);
+        get_duration(*t, "keepalive_timeout", where, u.keepalive_timeout);
+        get_duration(*t, "fail_timeout", where, u.fail_timeout);
+        if (auto v = get_int(*t, "keepalive", where, 0, 100000)) u.keepalive = uint32_t(*v);
+        if (auto v = get_int(*t, "max_tries", where, 1, 100)) u.max_tries = uint32_t(*v);
+        if (auto v = get_int(*t, "max_fails", where, 0, 1000)) u.max_fails = uint32_t(*v);
+
+        const toml::node *balancer = t->get("balancer");
+        const std::string balancer_key = where + ".balancer";
+        if (!balancer) {
+            // A default refused in the built-in file was reported there.
+            if (!default_balancer_.empty())
+                u.balancer = instantiate(default_balancer_, &value, balancer_key, nullptr,
+                                         PROXYD_KIND_BALANCING, balancer_key,
+                                         "; it is the default balancer (" +
+                                             position(default_balancer_node_) + "), as none is given");
+            else if (!default_balancer_refused_)
+                error_at(&value, balancer_key, no_default_balancer());
+        } else if (const auto *bt = balancer->as_table()) {
+            u.balancer = create_instance(bt->get("plugin"), bt, PROXYD_KIND_BALANCING, where + ".balancer");
+        } else {
+            u.balancer = create_instance(balancer, nullptr, PROXYD_KIND_BALANCING, where + ".balancer");
+        }
+        config_->upstreams.push_back(std::move(u));
     }
 
     void load_peers(const toml::table &t, const std::string &where, UpstreamConfig &u) {
@@ -623,19 +628,62 @@ class Loader {
     }
 
     void load_handlers(const toml::table &handlers) {
-        for (const auto &[name, value] : handlers) {
-            std::string where = join_key("handlers", name.str());
-            HandlerConfig h;
-            h.name = std::string(name.str());
-            if (const auto *t = value.as_table()) {
-                if (!t->get("plugin"))
-                    error_at(&value, where + ".plugin", "missing: name the content plugin that serves this handler");
-                else
-                    h.instance = create_instance(t->get("plugin"), t, PROXYD_KIND_CONTENT, where);
+        for (const auto &[name, value] : handlers)
+            load_handler(std::string(name.str()), value, join_key("handlers", name.str()));
+    }
+
+    // One content handler, declared under [handlers] or inline as a listener's handler.
+    void load_handler(std::string name, const toml::node &value, const std::string &where) {
+        HandlerConfig h;
+        h.name = std::move(name);
+        if (const auto *t = value.as_table()) {
+            if (!t->get("plugin"))
+                error_at(&value, where + ".plugin", "missing: name the content plugin that serves this handler");
+            else
+                h.instance = create_instance(t->get("plugin"), t, PROXYD_KIND_CONTENT, where);
+        } else {
+            error_at(&value, where, "must be a table with plugin = \"...\" and the plugin's settings");
+        }
+        config_->handlers.push_back(std::move(h));
+    }
+
+    // [routers.NAME]: a routing plugin instance that listeners name (router = "NAME"), so a
+    // router table is never attached to a listener by its place in the file.
+    void load_routers(const toml::table &routers) {
+        for (const auto &[name, value] : routers) {
+            std::string where = join_key("routers", name.str());
+            const auto *t = value.as_table();
+            if (!t) {
+                error_at(&value, where, "must be a table with plugin = \"...\" and its settings");
+            } else if (!t->get("plugin")) {
+                error_at(&value, where + ".plugin", "missing: name the routing plugin");
             } else {
-                error_at(&value, where, "must be a table with plugin = \"...\" and the plugin's settings");
+                named_routers_.emplace_back(std::string(name.str()),
+                                            create_instance(t->get("plugin"), t, PROXYD_KIND_ROUTING, where));
             }
-            config_->handlers.push_back(std::move(h));
+        }
+    }
+
+    // A listener's handler or upstream given as a table instead of a name: declared on the spot
+    // under the listener's name, which must not be taken by a declared one.
+    void load_inline_target(const toml::node &node, proxyd_target_kind kind, const std::string &listener_name,
+                            const std::string &where, Target &out) {
+        uint32_t id = 0;
+        if (find_target(PROXYD_TARGET_HANDLER, listener_name, id) ||
+            find_target(PROXYD_TARGET_UPSTREAM, listener_name, id)) {
+            error_at(&node, where,
+                     "an inline target takes its listener's name '" + listener_name +
+                         "', which a declared handler or upstream already has; name the listener otherwise");
+            return;
+        }
+        if (kind == PROXYD_TARGET_HANDLER) {
+            handler_names_.push_back(listener_name);
+            load_handler(listener_name, node, where);
+            out = Target{Target::Kind::Handler, static_cast<uint32_t>(config_->handlers.size() - 1)};
+        } else {
+            upstream_names_.push_back(listener_name);
+            load_upstream(listener_name, node, where);
+            out = Target{Target::Kind::Upstream, static_cast<uint32_t>(config_->upstreams.size() - 1)};
         }
     }
 
@@ -667,16 +715,31 @@ class Loader {
             error_at(upstream, where, "give either handler or upstream as the default target, not both");
         if (!handler && !upstream && !router)
             error_at(&t, where, "needs a target: handler = \"NAME\", upstream = \"NAME\" or a [listeners.router]");
-        if (handler) resolve_named(handler, PROXYD_TARGET_HANDLER, where + ".handler", l.target);
-        else if (upstream) resolve_named(upstream, PROXYD_TARGET_UPSTREAM, where + ".upstream", l.target);
-        if (router) {
+        if (handler && handler->is_table())
+            load_inline_target(*handler, PROXYD_TARGET_HANDLER, l.name, where + ".handler", l.target);
+        else if (handler)
+            resolve_named(handler, PROXYD_TARGET_HANDLER, where + ".handler", l.target);
+        else if (upstream && upstream->is_table())
+            load_inline_target(*upstream, PROXYD_TARGET_UPSTREAM, l.name, where + ".upstream", l.target);
+        else if (upstream)
+            resolve_named(upstream, PROXYD_TARGET_UPSTREAM, where + ".upstream", l.target);
+        if (router && router->is_string()) {
+            std::string name = *router->value<std::string>();
+            auto it = std::find_if(named_routers_.begin(), named_routers_.end(),
+                                   [&](const auto &r) { return r.first == name; });
+            if (it == named_routers_.end())
+                error_at(router, where + ".router", "router '" + name + "' is not declared in [routers]");
+            else
+                l.router = it->second;
+        } else if (router) {
             if (const auto *rt = router->as_table()) {
                 if (!rt->get("plugin"))
                     error_at(router, where + ".router.plugin", "missing: name the routing plugin");
                 else
                     l.router = create_instance(rt->get("plugin"), rt, PROXYD_KIND_ROUTING, where + ".router");
             } else {
-                error_at(router, where + ".router", "must be a table with plugin = \"...\" and its settings");
+                error_at(router, where + ".router",
+                         "must be a router's name in [routers], or a table with plugin = \"...\" and its settings");
             }
         }
         if (auto v = get_bool(t, "access_log", where)) l.access_log = *v;
@@ -710,6 +773,7 @@ class Loader {
     std::string config_dir_;
     std::string plugin_dir_;
     std::vector<std::string> handler_names_;
+    std::vector<std::pair<std::string, PluginInstance *>> named_routers_; // [routers], in file order
     std::vector<std::string> upstream_names_;
     std::set<std::string, std::less<>> declared_plugins_;
 
