@@ -135,6 +135,12 @@ TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
         {"routes = [\n { prefix = \"/a/\", upstream = \"web\" },\n { prefix = \"/a/\", upstream = \"images\" "
          "},\n]",
          "duplicate prefix '/a/'", 3, 13},
+        {"routes = [ { host = \"a.example:80\", prefix = \"/\", upstream = \"web\" } ]",
+         "host 'a.example:80': give the host name without a port", 1, 21},
+        {"routes = [ { host = 5, prefix = \"/\", upstream = \"web\" } ]", "'host' must be a string", 1, 21},
+        {"routes = [\n { host = \"A.example\", prefix = \"/\", upstream = \"web\" },\n { host = \"a.example.\", "
+         "prefix = \"/\", upstream = \"pdf\" },\n]",
+         "duplicate prefix '/' for host 'a.example'", 3, 34},
         {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = \"web\"",
          "'default' must be a table", 2, 11},
         {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = {}", "'default' needs a target", 2,

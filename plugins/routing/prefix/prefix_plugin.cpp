@@ -1,5 +1,7 @@
-// routing/prefix: maps a request to an upstream group or content handler by the longest matching
-// path prefix, optionally stripping that prefix from the path the target sees.
+// routing/prefix: maps a request to an upstream group or content handler by its host (virtual
+// hosts, host_routes.hpp) and the longest matching path prefix, optionally stripping that prefix
+// from the path the target sees.
+#include "host_routes.hpp"
 #include "prefix_table.hpp"
 
 #include <memory>
@@ -65,7 +67,7 @@ class PrefixRouter {
     proxyd_route_result route(void *, const sdk::Request &request, proxyd_route &out) const {
         const std::string_view path = request.path();
         out.rewritten_path = proxyd_str{nullptr, 0};
-        const PrefixRoute *match = table_.find(path);
+        const PrefixRoute *match = routes_.find(request.host(), path);
         if (!match) {
             if (!default_target_) return PROXYD_ROUTE_DECLINE;
             out.target = *default_target_;
@@ -94,7 +96,18 @@ class PrefixRouter {
             entry.error("each route must be a table: { prefix = \"/path/\", upstream = \"GROUP\" }");
             return;
         }
-        entry.check_keys({"prefix", "upstream", "handler", "strip_prefix"});
+        entry.check_keys({"host", "prefix", "upstream", "handler", "strip_prefix"});
+
+        Config host_node = entry.child("host");
+        std::string host; // any host
+        bool host_ok = true;
+        if (host_node.present()) {
+            std::optional<std::string_view> pattern = host_node.as_string("host");
+            std::string problem = pattern ? host_pattern_problem(*pattern) : std::string();
+            host_ok = pattern && problem.empty();
+            if (!problem.empty()) host_node.error(problem);
+            if (host_ok) host = normalise_host_pattern(*pattern);
+        }
 
         Config prefix_node = entry.child("prefix");
         std::optional<std::string_view> prefix = prefix_node.as_string("prefix");
@@ -113,12 +126,14 @@ class PrefixRouter {
             parse_target(entry, prefix ? "route '" + std::string(*prefix) + "'" : std::string("route"));
 
         // Added even when the target failed, so a duplicate is still reported in the same run.
-        if (prefix_ok && !table_.add({std::string(*prefix), target.value_or(0), strip.value_or(false)}))
-            prefix_node.error("duplicate prefix '" + std::string(*prefix) +
-                              "': an earlier route already has it");
+        if (prefix_ok && host_ok &&
+            !routes_.add(host, {std::string(*prefix), target.value_or(0), strip.value_or(false)}))
+            prefix_node.error("duplicate prefix '" + std::string(*prefix) + "'" +
+                              (host.empty() ? std::string() : " for host '" + host + "'") +
+                              ": an earlier route already has it");
     }
 
-    PrefixTable table_;
+    HostRoutes routes_;
     std::optional<uint32_t> default_target_;
 };
 
