@@ -1,4 +1,5 @@
 // proxyd's entry point: command line, logs, configuration, then the server.
+#include "config/config_assembly.hpp"
 #include "config/config_loader.hpp"
 #include "log/logger.hpp"
 #include "plugin/host_calls.hpp"
@@ -9,17 +10,20 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
 namespace {
 
-constexpr const char *kUsage = R"(usage: proxyd [-c FILE] [-t] [-p DIR] [-v] [-h]
+constexpr const char *kUsage = R"(usage: proxyd [-c FILE] [-t | -T] [-p DIR] [-v] [-h]
 
   -c FILE   the configuration file (default: /etc/proxyd/proxyd.toml)
   -t        load the configuration and every plugin, validate, print "configuration OK" or the
             errors, and exit (0 when valid, 1 otherwise)
+  -T        as -t, and print the effective configuration on stdout: the file with what it
+            includes and its [defaults] filled in
   -p DIR    look for plugin files in DIR first
   -v        print the version and exit
   -h        print this help and exit
@@ -59,11 +63,13 @@ int main(int argc, char **argv) {
     std::string config_path = "/etc/proxyd/proxyd.toml";
     std::string plugin_dir;
     bool test_only = false;
+    bool print_effective = false;
     int opt;
-    while ((opt = getopt(argc, argv, "c:tp:vh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tTp:vh")) != -1) {
         switch (opt) {
         case 'c': config_path = optarg; break;
         case 't': test_only = true; break;
+        case 'T': test_only = print_effective = true; break;
         case 'p': plugin_dir = optarg; break;
         case 'v': std::printf("proxyd %s (plugin ABI %d.%d)\n", PROXYD_VERSION, PROXYD_ABI_MAJOR, PROXYD_ABI_MINOR); return 0;
         case 'h': std::fputs(kUsage, stdout); return 0;
@@ -96,6 +102,15 @@ int main(int argc, char **argv) {
         options.host = &host.api;
         auto config = proxyd::load_config(config_path, options, errors);
         if (!config) return report();
+        if (print_effective) {
+            // Assembled again rather than kept by the loader: -T is rare, and the loader's
+            // document belongs to the plugins that hold pointers into it.
+            auto document = proxyd::assemble_config(config_path, errors);
+            if (!document) return report();
+            std::cout << "# proxyd: configuration " << config->path << " OK; effective configuration:\n"
+                      << toml::toml_formatter{*document} << "\n";
+            return 0;
+        }
         std::printf("proxyd: configuration %s OK\nconfiguration OK\n", config->path.c_str());
         return 0;
     }

@@ -1,5 +1,6 @@
 #include "config/config_loader.hpp"
 
+#include "config/config_assembly.hpp"
 #include "config/duration.hpp"
 #include "config/load_context.hpp"
 
@@ -43,14 +44,9 @@ class Loader {
     std::unique_ptr<Config> run() {
         // The built-in set is read first and alone: a syntax error in it is the only error shown.
         if (!load_builtin_set()) return nullptr;
-        auto document = std::make_shared<toml::table>();
-        try {
-            *document = toml::parse_file(config_->path);
-        } catch (const toml::parse_error &e) {
-            errors_.push_back(config_->path + ":" + std::to_string(e.source().begin.line) + ":" +
-                              std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
-            return nullptr;
-        }
+        // The file with what it includes and its [defaults] filled in (config_assembly.hpp).
+        std::shared_ptr<toml::table> document = assemble_config(config_->path, errors_);
+        if (!document) return nullptr;
         config_->plugins.keep_document(document);
         load_root(*document);
         if (!errors_.empty()) return nullptr;
