@@ -61,14 +61,21 @@ def idle_closed_at_window_end(client, signal_at, what):
     check(elapsed >= DRAIN_SECONDS * 0.9, "%s: not before drain_timeout (%.2f s)" % (what, elapsed))
 
 
-def drain_on_reload(folder):
+def signal_with_two_idle_clients(folder, tag, signum):
+    """proxyd in front of one backend, two idle keep-alive clients, then signum: (proxyd, port,
+    the client that will talk, the one that stays idle, when the signal went)."""
     backend = answering_backend()
     (front,) = free_ports(1)
-    path = write_file(os.path.join(folder, "reload.toml"), proxy_config([backend.port], front))
-    proxyd = Proxyd(path, folder, tag="reload").start([front])
-    talker, sleeper = idle_client(front, "reload"), idle_client(front, "reload")
+    path = write_file(os.path.join(folder, tag + ".toml"), proxy_config([backend.port], front))
+    proxyd = Proxyd(path, folder, tag=tag).start([front])
+    talker, sleeper = idle_client(front, tag), idle_client(front, tag)
     signal_at = time.monotonic()
-    proxyd.send_signal(signal.SIGHUP)
+    proxyd.send_signal(signum)
+    return proxyd, front, talker, sleeper, signal_at
+
+
+def drain_on_reload(folder):
+    proxyd, front, talker, sleeper, signal_at = signal_with_two_idle_clients(folder, "reload", signal.SIGHUP)
     wait_for_log(proxyd, r"reloaded configuration \(generation 2\)")
     time.sleep(0.3)
     next_request_is_answered(talker, "reload")
@@ -79,13 +86,7 @@ def drain_on_reload(folder):
 
 
 def drain_on_stop(folder):
-    backend = answering_backend()
-    (front,) = free_ports(1)
-    path = write_file(os.path.join(folder, "stop.toml"), proxy_config([backend.port], front))
-    proxyd = Proxyd(path, folder, tag="stop").start([front])
-    talker, sleeper = idle_client(front, "stop"), idle_client(front, "stop")
-    signal_at = time.monotonic()
-    proxyd.send_signal(signal.SIGTERM)
+    proxyd, front, talker, sleeper, signal_at = signal_with_two_idle_clients(folder, "stop", signal.SIGTERM)
     time.sleep(0.3)
     check(not port_accepts(front, 1), "stop: new connections are refused at once")
     next_request_is_answered(talker, "stop")
