@@ -11,6 +11,15 @@ jobs=${JOBS:-2}
 
 bash packaging/build-deps.sh --test
 
+# conf.d/lb.toml listens on 44444, inside Linux's ephemeral port range (32768-60999): one of the
+# suite's many outgoing connections can take it as its source port and make a profile test's bind
+# fail. Reserve it, as the README tells users to (root only; it only adds to the list).
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [[ $(id -u) -eq 0 && -w $reserved ]] && ! grep -qw 44444 "$reserved"; then
+  current=$(cat "$reserved")
+  echo "${current:+$current,}44444" > "$reserved" && echo "=== reserved port 44444 (net.ipv4.ip_local_reserved_ports)"
+fi
+
 status=0
 run_suite() {
   local dir=$1; shift

@@ -280,10 +280,15 @@ void *FakeHost::create(const PluginModule &module, std::string_view toml_text) {
 
 void *FakeHost::create_from_file(const PluginModule &module, const std::string &file,
                                  std::string_view toml_path) {
-    documents_.push_back(toml::parse_file(file));
+    return create_from_document(module, toml::parse_file(file), file.substr(0, file.rfind('/')), toml_path);
+}
+
+void *FakeHost::create_from_document(const PluginModule &module, toml::table document,
+                                     const std::string &config_folder, std::string_view toml_path) {
+    documents_.push_back(std::move(document));
     const toml::node *block = documents_.back().at_path(toml_path).node();
-    if (!block) throw std::runtime_error(file + ": no table at " + std::string(toml_path));
-    config_dir = file.substr(0, file.rfind('/'));
+    if (!block) throw std::runtime_error(config_folder + ": no table at " + std::string(toml_path));
+    config_dir = config_folder;
     void *instance = nullptr;
     if (module.descriptor().create_instance(&kHost, context_.get(), handle_of(block), &instance) != PROXYD_OK)
         return nullptr;

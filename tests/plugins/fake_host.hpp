@@ -61,6 +61,10 @@ class FakeHost {
     // The same for the table at toml_path ("handlers.web1", "listeners[0].router") of a config
     // file; relative paths in it are then taken from that file's folder.
     void *create_from_file(const PluginModule &module, const std::string &file, std::string_view toml_path);
+    // The same for a document already read (a config with its includes and defaults applied, as
+    // the core's config_assembly gives it); relative paths are taken from config_folder.
+    void *create_from_document(const PluginModule &module, toml::table document, const std::string &config_folder,
+                               std::string_view toml_path);
 
     const std::vector<ConfigError> &errors() const { return errors_; }
     // Every error as "line:col: message", one per line, for assertions and failure output.

@@ -1,4 +1,5 @@
 // The plugin blocks of the shipped profiles in conf.d/ load with the built plugins.
+#include "config/config_assembly.hpp"
 #include "fake_host.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,7 +17,7 @@ TEST_CASE("reverse.toml's router loads and routes the three sites", "[profiles]"
     PluginModule module("routing_prefix.so");
     FakeHost host;
     host.upstreams = {{"web", 1}, {"images", 2}, {"pdf", 3}};
-    void *router = host.create_from_file(module, kConfDir + "/reverse.toml", "listeners[0].router");
+    void *router = host.create_from_file(module, kConfDir + "/reverse.toml", "routers.reverse");
     INFO(host.error_text());
     REQUIRE(router);
     auto route = [&](const char *target) {
@@ -39,11 +40,14 @@ TEST_CASE("the demo sites' static handlers load and serve www/", "[profiles]") {
         for (const char *handler : {"handlers.default_site", "handlers.image_site", "handlers.pdf_site",
                                     "handlers.web1", "handlers.web5"}) {
             FakeHost host;
-            toml::table config = toml::parse_file(kConfDir + file);
-            if (!config.at_path(handler).is_table()) continue; // not in this profile
+            // As the core reads it: includes merged, [defaults] filled in.
+            std::vector<std::string> errors;
+            std::shared_ptr<toml::table> config = proxyd::assemble_config(kConfDir + file, errors);
+            REQUIRE(config);
+            if (!config->at_path(handler).is_table()) continue; // not in this profile
             CAPTURE(file, handler);
-            CHECK(config.at_path(std::string(handler) + ".precompressed").value_or(false));
-            void *instance = host.create_from_file(module, kConfDir + file, handler);
+            CHECK(config->at_path(std::string(handler) + ".precompressed").value_or(false));
+            void *instance = host.create_from_document(module, std::move(*config), kConfDir, handler);
             INFO(host.error_text());
             REQUIRE(instance);
             FakeRequest request("GET", "/");
