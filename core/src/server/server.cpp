@@ -225,10 +225,10 @@ void Server::stop(const char *signal_name) {
 void Server::stop_everything() {
     stopping_ = true;
     for (auto &w : current_->workers)
-        w->request_stop();
+        w->request_stop(Worker::Sockets::kClose);
     if (starting_) {
         for (auto &w : starting_->workers)
-            w->request_stop();
+            w->request_stop(Worker::Sockets::kClose);
         retiring_.push_back(std::move(starting_));
         starting_opened_.clear(); // closed with every group just below
         next_admin_.reset();
@@ -293,7 +293,7 @@ void Server::finish_reload() {
         // alone, never listened on, close.
         for (auto &w : starting_->workers) {
             w->metrics().discard(); // it served nothing; its names stay out of /metrics
-            w->request_stop();
+            w->request_stop(Worker::Sockets::kLiveOn);
         }
         retiring_.push_back(std::move(starting_));
         close_opened(starting_opened_);
@@ -314,7 +314,7 @@ void Server::finish_reload() {
     metrics_.begin_generation(current_->config(), current_->number());
     switch_admin();
     for (auto &w : retiring_.back()->workers)
-        w->request_stop();
+        w->request_stop(Worker::Sockets::kLiveOn);
     close_unused_groups(&current_->config());
     current_->logger().info("reloaded configuration (generation " + std::to_string(started) +
                             "): " + describe(current_->config()) + "; generation " + std::to_string(serving) +

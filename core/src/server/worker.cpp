@@ -4,6 +4,7 @@
 #include "server/client_connection.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <utility>
 
@@ -56,7 +57,10 @@ void Worker::send_async(uv_async_t &async) {
     if (loop_open_) uv_async_send(&async);
 }
 
-void Worker::request_stop() { send_async(stop_async_); }
+void Worker::request_stop(Sockets sockets) {
+    if (sockets == Sockets::kClose) sockets_close_ = true;
+    send_async(stop_async_);
+}
 
 void Worker::start_listening() { send_async(listen_async_); }
 
@@ -238,10 +242,19 @@ void Worker::begin_drain(DrainStage stage) {
     stage_ = stage;
     drain_rounds_ = 0;
     stage_listeners_open_ = 0;
-    for (auto &l : listeners_)
-        if (!uv_is_closing(reinterpret_cast<uv_handle_t *>(&l->tcp)) &&
-            (stage == DrainStage::kLast || !drains_last(*l->config)))
-            ++stage_listeners_open_;
+    for (auto &l : listeners_) {
+        auto *handle = reinterpret_cast<uv_handle_t *>(&l->tcp);
+        if (uv_is_closing(handle) || (stage == DrainStage::kFront && drains_last(*l->config))) continue;
+        ++stage_listeners_open_;
+        // A socket that closes with this worker takes no new handshakes into its queue from
+        // here on (a backlog of 0 drops their SYNs; the client retries and finds it closed,
+        // a clean refusal), so the queue it still holds can be emptied before the close, which
+        // would reset whatever is left in it. Under a steady stream of new connections (every
+        // client told Connection: close reconnects at once) the queue would otherwise rarely
+        // be seen empty. On reload the socket lives on in the new workers and keeps its backlog.
+        uv_os_fd_t fd = -1;
+        if (sockets_close_ && listening_ && uv_fileno(handle, &fd) == 0) ::listen(fd, 0);
+    }
     close_drained_listeners();
     if (stage_listeners_open_ > 0)
         uv_timer_start(

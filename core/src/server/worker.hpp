@@ -12,6 +12,7 @@
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -75,7 +76,10 @@ class Worker {
     // closed then, so no client's request races the close of an idle keep-alive connection.
     // Listeners that drain last (WorkerShared::drains_last) go on serving until
     // release_last_listeners(); busy connections are cut after limits.shutdown_timeout.
-    void request_stop();
+    // kClose on a stop, where the listening sockets close with the workers; kLiveOn on a reload,
+    // where the next generation's workers accept on the same sockets.
+    enum class Sockets : uint8_t { kLiveOn, kClose };
+    void request_stop(Sockets sockets);
     // Any thread: every worker of the generation has drained its front; the listeners serving
     // this config's own upstreams drain now.
     void release_last_listeners();
@@ -155,6 +159,7 @@ class Worker {
     size_t stage_listeners_open_ = 0; // listeners of the draining stage not closed yet
     size_t front_connections_ = 0;    // connections of listeners that do not drain last
     bool front_reported_ = false;
+    std::atomic<bool> sockets_close_{false}; // set by request_stop() before it wakes the loop
     std::thread thread_;
     std::vector<std::unique_ptr<ListenerHandle>> listeners_;
     std::unordered_map<const PluginInstance *, void *> plugin_workers_;
