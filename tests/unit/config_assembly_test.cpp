@@ -85,6 +85,16 @@ TEST_CASE("include errors name the file, line and column", "[config][include]") 
         CHECK_THAT(joined(errors), Catch::Contains(f.path("b.toml") + ":1:11: include: ") &&
                                        Catch::Contains("includes itself"));
     }
+    SECTION("a file included twice, by name and again by a glob or another fragment") {
+        f.write("common.toml", "[upstreams.web]\npeers = []\n");
+        f.write("sites/a.toml", "include = \"../common.toml\"\n");
+        std::string main = f.write("main.toml", "include = [\n  \"common.toml\",\n  \"sites/*.toml\",\n]\n");
+        CHECK_FALSE(assemble_config(main, errors));
+        CHECK_THAT(joined(errors),
+                   Catch::Contains(f.path("sites/a.toml") + ":1:11: include: \"" + f.path("common.toml") +
+                                   "\" is already included at " + main + ":2:3"));
+        CHECK_THAT(joined(errors), !Catch::Contains("defined again"));
+    }
     SECTION("the same named table in two files, and the same key twice") {
         f.write("a.toml", "[upstreams.web]\npeers = [\"127.0.0.1:1\"]\n[log]\nlevel = \"warn\"\n");
         std::string main =

@@ -57,8 +57,13 @@ class Assembler {
         errors_.push_back(position(node.source(), file) + ": " + key + ": " + what);
     }
 
+    struct IncludedFile {
+        std::string path;
+        std::string named_at; // the position of the include entry that names it
+    };
+
     // The files an include names, in order.
-    std::vector<std::string> included_files(const toml::node &include, const std::string &file) {
+    std::vector<IncludedFile> included_files(const toml::node &include, const std::string &file) {
         std::vector<const toml::node *> patterns;
         if (include.is_string()) {
             patterns.push_back(&include);
@@ -69,7 +74,7 @@ class Assembler {
             error(include, file, "include", "must be a file name or an array of them (globs allowed)");
             return {};
         }
-        std::vector<std::string> files;
+        std::vector<IncludedFile> files;
         fs::path folder = fs::path(file).parent_path();
         for (const toml::node *p : patterns) {
             auto text = p->value<std::string>();
@@ -85,7 +90,7 @@ class Assembler {
                 if (!fs::is_regular_file(full, ec))
                     error(*p, file, "include", "\"" + *text + "\": no such file (" + full + ")");
                 else
-                    files.push_back(full);
+                    files.push_back({full, position(p->source(), file)});
                 continue;
             }
             glob_t matches{};
@@ -94,7 +99,8 @@ class Assembler {
                 for (size_t i = 0; i < matches.gl_pathc; ++i) {
                     // A folder or a device a glob happens to match is not a config fragment.
                     std::error_code ec;
-                    if (fs::is_regular_file(matches.gl_pathv[i], ec)) files.emplace_back(matches.gl_pathv[i]);
+                    if (fs::is_regular_file(matches.gl_pathv[i], ec))
+                        files.push_back({matches.gl_pathv[i], position(p->source(), file)});
                 }
             else if (rc != GLOB_NOMATCH)
                 error(*p, file, "include", "\"" + *text + "\": cannot be expanded");
@@ -106,18 +112,25 @@ class Assembler {
     void expand_includes(toml::table &document, const std::string &file) {
         const toml::node *include = document.get("include");
         if (!include) return;
-        std::string include_at = position(include->source(), file);
-        std::vector<std::string> files = included_files(*include, file);
+        std::vector<IncludedFile> files = included_files(*include, file);
         document.erase("include");
-        for (const std::string &path : files) {
+        for (const auto &[path, named_at] : files) {
             std::string id = canonical(path);
             if (std::find(stack_.begin(), stack_.end(), id) != stack_.end()) {
-                errors_.push_back(include_at + ": include: \"" + path + "\" includes itself (through " +
+                errors_.push_back(named_at + ": include: \"" + path + "\" includes itself (through " +
                                   std::to_string(stack_.size()) + " file(s))");
                 continue;
             }
+            // Read twice, a file would define each of its tables twice; saying so names the two
+            // includes, where "defined again" would name the same line twice.
+            auto [earlier, first_time] = included_at_.emplace(id, named_at);
+            if (!first_time) {
+                errors_.push_back(named_at + ": include: \"" + path + "\" is already included at " +
+                                  earlier->second + "; a file is included once");
+                continue;
+            }
             if (stack_.size() >= kMaxIncludeDepth) {
-                errors_.push_back(include_at + ": include: \"" + path + "\": includes nest deeper than " +
+                errors_.push_back(named_at + ": include: \"" + path + "\": includes nest deeper than " +
                                   std::to_string(kMaxIncludeDepth) + " files");
                 continue;
             }
@@ -213,6 +226,7 @@ class Assembler {
 
     std::vector<std::string> &errors_;
     std::vector<std::string> stack_; // canonical paths of the files being read, outermost first
+    std::map<std::string, std::string> included_at_; // canonical path -> where it was first included
 };
 
 } // namespace

@@ -7,7 +7,8 @@
 // plain path is an error). A fragment's top-level tables merge into the including document's
 // ([upstreams] from two files hold the groups of both); the same key defined twice below them
 // ([upstreams.web] in two files, or log.level twice) is an error naming both places; [[listeners]]
-// are appended in include order. Includes nest up to kMaxIncludeDepth; a cycle is an error.
+// are appended in include order. Includes nest up to kMaxIncludeDepth; a cycle is an error, and so
+// is a file included twice (by one glob and again by name, or by two fragments).
 //
 // [defaults] has one table per kind, upstream, handler and listener; each key of it is copied into
 // every [upstreams.X], [handlers.X] and [[listeners]] entry that does not set that key itself. A
