@@ -50,6 +50,13 @@ class ConfigFixture {
         return out;
     }
 
+    // A further file beside the configs load() writes (one they can include by name).
+    std::string write(const std::string &name, const std::string &text) {
+        std::string path = dir_ + "/" + name;
+        std::ofstream(path) << text;
+        return path;
+    }
+
     // A plugin folder of our own: the built plugins linked in under their names, and builtin as
     // its built-in plugin set (none when empty).
     std::string plugin_dir(const std::string &builtin) {
@@ -493,4 +500,20 @@ TEST_CASE_METHOD(ConfigFixture, "a listener's handler, upstream and router may b
         CHECK_THAT(r.all(), Catch::Contains(r.path + ":12:11: listeners[1].handler: an inline target takes its "
                                                      "listener's name 'web'"));
     }
+}
+
+TEST_CASE_METHOD(ConfigFixture, "errors about included or filled-in values point where they were written",
+                 "[config][include][defaults]") {
+    std::string site =
+        write("site.toml", "\n[upstreams.api]\npeers = [\"127.0.0.1:1\"]\nconnect_timeout = \"soon\"\n"
+                           "[[listeners]]\nname = \"api\"\nlisten = \"127.0.0.1:18082\"\n"
+                           "upstream = \"api\"\nport = 80\n");
+    auto r = load("include = \"site.toml\"\n[defaults.handler]\nplugin = \"static\"\nroot = \"/tmp\"\n"
+                  "no_such_key = 1\n[handlers.h]\n[defaults.upstream]\nread_timeout = \"later\"\n");
+    CHECK_FALSE(r.config);
+    CHECK_THAT(r.all(), Catch::Contains(site + ":4:19: upstreams.api.connect_timeout: \"soon\""));
+    CHECK_THAT(r.all(), Catch::Contains(site + ":9:1: listeners[0].port: unknown key"));
+    // A default is checked where it is used, and reported where it is written.
+    CHECK_THAT(r.all(), Catch::Contains(r.path + ":8:16: upstreams.api.read_timeout: \"later\""));
+    CHECK_THAT(r.all(), Catch::Contains(r.path + ":5:15: plugin static: unknown key 'no_such_key'"));
 }
