@@ -147,6 +147,29 @@ TEST_CASE("defaults fill in what an entry does not set", "[config][defaults]") {
         // A filled-in value keeps its place in [defaults], so errors about it point there.
         CHECK((*doc)["upstreams"]["a"]["read_timeout"].node()->source().begin.line == 2);
     }
+    SECTION("any value keeps its file, line and column, however it is written") {
+        f.write("d.toml",
+                "[defaults.upstream]\nname = \"\u00e9\u00e9\"\ntags = [\n  \"a\",\n  \"b\",\n]  # c\n"
+                "x = { \"\u00e9\" = \"\u00e9\", b = [1, 2] }\nt = '''\nab\n'''\n");
+        std::string main = f.write("main.toml", "include = \"d.toml\"\n[upstreams.a]\n[upstreams.b]\n");
+        auto doc = assemble_config(main, errors);
+        INFO(joined(errors));
+        REQUIRE(doc);
+        for (const char *u : {"a", "b"}) {
+            auto entry = (*doc)["upstreams"][u];
+            CHECK(entry["name"].value_or(std::string()) == "\u00e9\u00e9");
+            CHECK(entry["tags"][1].value_or(std::string()) == "b");
+            CHECK(entry["x"]["b"][1].value_or(0) == 2);
+            CHECK(entry["t"].value_or(std::string()) == "ab\n");
+            const toml::node *b = entry["x"]["b"].node();
+            REQUIRE(b);
+            REQUIRE(b->source().path);
+            CHECK(*b->source().path == f.path("d.toml"));
+            CHECK(b->source().begin.line == 7);
+            CHECK(b->source().begin.column == 22); // code points, as toml++ counts
+            CHECK(entry["tags"][1].node()->source().begin.line == 5);
+        }
+    }
     SECTION("an unknown kind") {
         std::string main = f.write("main.toml", "[defaults.server]\nx = 1\n");
         CHECK_FALSE(assemble_config(main, errors));

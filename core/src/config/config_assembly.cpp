@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <glob.h>
 #include <map>
 
@@ -17,6 +18,35 @@ std::string position(const toml::source_region &src, const std::string &file) {
 }
 
 bool has_glob_chars(const std::string &pattern) { return pattern.find_first_of("*?[") != std::string::npos; }
+
+// The byte at which a toml++ column (counted in code points, from 1) starts; npos past the end.
+size_t byte_of_column(std::string_view line, size_t column) {
+    size_t at = 1;
+    for (size_t i = 0; i < line.size(); ++i) {
+        if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue; // UTF-8 continuation
+        if (at++ == column) return i;
+    }
+    return at == column ? line.size() : std::string_view::npos;
+}
+
+// A document that holds only the value written at region of lines, as key "v", on the same line
+// and column: parsed, it gives a value with the original's position. Empty when the region does
+// not fit the lines (then the value is copied, without its position).
+std::string document_of_value(const std::vector<std::string> &lines, const toml::source_region &region) {
+    const toml::source_position &begin = region.begin, &end = region.end;
+    if (begin.line < 1 || end.line < begin.line || end.line > lines.size() || begin.column < 3) return {};
+    std::string text(begin.line - 1, '\n');
+    text += "v" + std::string(begin.column - 3, ' ') + "=";
+    for (size_t line = begin.line; line <= end.line; ++line) {
+        std::string_view whole = lines[line - 1];
+        size_t from = line == begin.line ? byte_of_column(whole, begin.column) : 0;
+        size_t to = line == end.line ? byte_of_column(whole, end.column) : whole.size();
+        if (from == std::string_view::npos || to == std::string_view::npos || to < from) return {};
+        text.append(whole.substr(from, to - from));
+        if (line != end.line) text += '\n';
+    }
+    return text + "\n";
+}
 
 class Assembler {
   public:
@@ -186,13 +216,15 @@ class Assembler {
             if (k == "upstream" || k == "handler") {
                 auto *entries = document[k == "upstream" ? "upstreams" : "handlers"].as_table();
                 if (!entries) continue;
+                std::vector<DefaultValue> filled = prepare_defaults(*fill, file);
                 for (auto &&[name, entry] : *entries)
-                    if (auto *t = entry.as_table()) fill_in(*t, *fill, k, file);
+                    if (auto *t = entry.as_table()) fill_in(*t, filled);
             } else if (k == "listener") {
                 auto *listeners = document["listeners"].as_array();
                 if (!listeners) continue;
+                std::vector<DefaultValue> filled = prepare_defaults(*fill, file);
                 for (auto &&entry : *listeners)
-                    if (auto *t = entry.as_table()) fill_in(*t, *fill, k, file);
+                    if (auto *t = entry.as_table()) fill_in(*t, filled);
             } else {
                 errors_.push_back(position(kind.source(), file) + ": " + key +
                                   ": unknown kind; defaults apply to upstream, handler or listener");
@@ -201,32 +233,66 @@ class Assembler {
         document.erase("defaults");
     }
 
-    // toml++ copies a node without its source position, and a filled-in value must keep its
-    // place in [defaults] so that an error about it points there. So each value is moved out of
-    // a fresh parse of the file it was written in.
-    void fill_in(toml::table &entry, const toml::table &defaults, std::string_view kind,
-                 const std::string &file) {
-        std::map<std::string, toml::table> fresh; // file -> parsed anew for this entry
+    // A key of [defaults.KIND] and how to re-create its value for each entry it fills in.
+    struct DefaultValue {
+        toml::key key;
+        const toml::node *value;
+        std::string path;     // the file it was written in
+        std::string document; // a document holding just it at its position (document_of_value)
+    };
+
+    // toml++ copies a node without its source position, and a filled-in value must keep its place
+    // in [defaults] so that an error about it points there. So each entry gets the value parsed
+    // anew from a document of its own, which holds that value alone at its line and column (a
+    // parse of the whole file per entry would make a long config slow to load).
+    std::vector<DefaultValue> prepare_defaults(const toml::table &defaults, const std::string &file) {
+        std::vector<DefaultValue> values;
         for (auto &&[key, value] : defaults) {
-            if (entry.contains(key.str())) continue;
-            std::string source = value.source().path ? *value.source().path : file;
-            auto it = fresh.find(source);
-            if (it == fresh.end()) {
-                toml::table parsed;
-                if (!parse(source, parsed)) return;
-                it = fresh.emplace(source, std::move(parsed)).first;
-            }
-            toml::node *original = it->second["defaults"][kind][key.str()].node();
-            if (original)
-                entry.insert(key, std::move(*original));
-            else
-                entry.insert(key, value); // not where it was read from (the file changed meanwhile)
+            DefaultValue v{key, &value, value.source().path ? *value.source().path : file, {}};
+            v.document = document_of_value(file_lines(v.path), value.source());
+            // The file may have changed since it was parsed: use the document only when it gives
+            // back the same value.
+            toml::table original;
+            original.insert("v", value);
+            if (!v.document.empty() && parse_value(v) != original) v.document.clear();
+            values.push_back(std::move(v));
         }
+        return values;
+    }
+
+    toml::table parse_value(const DefaultValue &v) {
+        try {
+            return toml::parse(v.document, std::string_view(v.path));
+        } catch (const toml::parse_error &) {
+            return {};
+        }
+    }
+
+    void fill_in(toml::table &entry, const std::vector<DefaultValue> &defaults) {
+        for (const DefaultValue &d : defaults) {
+            if (entry.contains(d.key.str())) continue;
+            toml::table parsed = d.document.empty() ? toml::table{} : parse_value(d);
+            if (toml::node *value = parsed.get("v"))
+                entry.insert(d.key, std::move(*value));
+            else
+                entry.insert(d.key, *d.value);
+        }
+    }
+
+    const std::vector<std::string> &file_lines(const std::string &path) {
+        auto [it, added] = lines_.try_emplace(path);
+        if (added) {
+            std::ifstream in(path, std::ios::binary);
+            for (std::string line; std::getline(in, line);)
+                it->second.push_back(std::move(line));
+        }
+        return it->second;
     }
 
     std::vector<std::string> &errors_;
     std::vector<std::string> stack_; // canonical paths of the files being read, outermost first
-    std::map<std::string, std::string> included_at_; // canonical path -> where it was first included
+    std::map<std::string, std::string> included_at_;        // canonical path -> where it was first included
+    std::map<std::string, std::vector<std::string>> lines_; // file -> its lines, for prepare_defaults
 };
 
 } // namespace
