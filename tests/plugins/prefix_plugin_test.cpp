@@ -27,12 +27,16 @@ struct Router {
         std::string path; // rewritten path, "" when kept
         bool in_request_memory;
     };
-    Outcome route(std::string target) const {
+    Outcome route(std::string target) const { return route_host("localhost", std::move(target)); }
+    // The same with the request's host as the core hands it over (Host field or absolute-form
+    // authority, as sent). The fake request's host is fixed, so the hook gets a copy with another.
+    Outcome route_host(const std::string &request_host, std::string target) const {
         FakeRequest request("GET", std::move(target));
+        proxyd_request raw = *request.raw();
+        raw.host = proxyd_str{request_host.data(), request_host.size()};
         proxyd_route out{};
         out.target = 9999;
-        proxyd_route_result result =
-            module.descriptor().routing->route(instance, nullptr, request.raw(), &out);
+        proxyd_route_result result = module.descriptor().routing->route(instance, nullptr, &raw, &out);
         std::string path =
             out.rewritten_path.ptr ? std::string(out.rewritten_path.ptr, out.rewritten_path.len) : "";
         return {result, out.target, path, out.rewritten_path.ptr && request.owns(out.rewritten_path.ptr)};
@@ -101,6 +105,75 @@ default = { handler = "fallback" }
     CHECK(defaults.route("/images/x").target == 2);
 }
 
+constexpr const char *kVirtualHosts = R"(
+routes = [
+  { host = "app.example.com", prefix = "/", upstream = "web" },
+  { host = "api.example.com", prefix = "/v1/", upstream = "images", strip_prefix = true },
+  { host = "*.example.com", prefix = "/", handler = "default_site" },
+  { host = "*.eu.example.com", prefix = "/pdf/", upstream = "pdf" },
+  { host = "[::1]", prefix = "/", handler = "fallback" },
+  { prefix = "/", upstream = "pdf" },
+]
+)";
+
+TEST_CASE("virtual hosts: the most specific host, then the longest prefix", "[prefix_plugin]") {
+    Router r;
+    REQUIRE(r.load(kVirtualHosts));
+    INFO(r.host.error_text());
+
+    CHECK(r.route_host("app.example.com", "/a").target == 1);
+    CHECK(r.route_host("APP.Example.COM:18000", "/a").target == 1);
+    CHECK(r.route_host("app.example.com.", "/a").target == 1);
+
+    auto api = r.route_host("api.example.com", "/v1/users?id=2");
+    CHECK(api.result == PROXYD_ROUTE_MATCH);
+    CHECK(api.target == 2);
+    CHECK(api.path == "/users");
+
+    CHECK(r.route_host("x.example.com", "/a").target == 10);
+    CHECK(r.route_host("a.b.example.com", "/a").target == 10);
+    CHECK(r.route_host("x.eu.example.com", "/pdf/a.pdf").target == 3);
+    CHECK(r.route_host("x.eu.example.com", "/a").target == 10);
+    CHECK(r.route_host("example.com", "/a").target == 3); // not under *.example.com
+    CHECK(r.route_host("unknown.test", "/a").target == 3);
+    CHECK(r.route_host("[::1]:8080", "/a").target == 11);
+    CHECK(r.route_host("", "/a").target == 3);
+}
+
+TEST_CASE("virtual hosts: a path the host does not define falls back to less specific routes",
+          "[prefix_plugin]") {
+    Router r;
+    REQUIRE(r.load(kVirtualHosts));
+    // api.example.com has only /v1/: the wildcard answers the rest, and keeps the path.
+    auto v2 = r.route_host("api.example.com", "/v2/users");
+    CHECK(v2.target == 10);
+    CHECK(v2.path.empty());
+
+    Router declines;
+    REQUIRE(declines.load(R"(routes = [ { host = "api.example.com", prefix = "/v1/", upstream = "web" } ])"));
+    CHECK(declines.route_host("api.example.com", "/v1/x").result == PROXYD_ROUTE_MATCH);
+    CHECK(declines.route_host("api.example.com", "/v2/x").result == PROXYD_ROUTE_DECLINE);
+    CHECK(declines.route_host("app.example.com", "/v1/x").result == PROXYD_ROUTE_DECLINE);
+
+    Router defaults;
+    REQUIRE(defaults.load(R"(
+routes = [ { host = "api.example.com", prefix = "/v1/", upstream = "web" } ]
+default = { handler = "fallback" }
+)"));
+    CHECK(defaults.route_host("app.example.com", "/v1/x").target == 11);
+}
+
+TEST_CASE("routes without a host route as before, whatever the host", "[prefix_plugin]") {
+    Router r;
+    REQUIRE(r.load(kReverse));
+    for (const char *host : {"localhost", "app.example.com:80", "", "[::1]", "weird..host"}) {
+        CAPTURE(host);
+        CHECK(r.route_host(host, "/images/a.png").target == 2);
+        CHECK(r.route_host(host, "/images/a.png").path == "/a.png");
+        CHECK(r.route_host(host, "/x").target == 1);
+    }
+}
+
 TEST_CASE("a route may name a content handler", "[prefix_plugin]") {
     Router r;
     REQUIRE(r.load(R"(routes = [ { prefix = "/", handler = "default_site" } ])"));
@@ -138,8 +211,28 @@ TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
         {"routes = [ { host = \"a.example:80\", prefix = \"/\", upstream = \"web\" } ]",
          "host 'a.example:80': give the host name without a port", 1, 21},
         {"routes = [ { host = 5, prefix = \"/\", upstream = \"web\" } ]", "'host' must be a string", 1, 21},
-        {"routes = [\n { host = \"A.example\", prefix = \"/\", upstream = \"web\" },\n { host = \"a.example.\", "
-         "prefix = \"/\", upstream = \"pdf\" },\n]",
+        {"routes = [ { host = \"http://a.example\", prefix = \"/\", upstream = \"web\" } ]",
+         "host 'http://a.example': give the host name alone, without a scheme", 1, 21},
+        {"routes = [ { host = \"a.example/x\", prefix = \"/\", upstream = \"web\" } ]",
+         "host 'a.example/x': give the host name alone, without a path", 1, 21},
+        {"routes = [ { host = \"a .example\", prefix = \"/\", upstream = \"web\" } ]",
+         "host 'a .example' contains a space or control character", 1, 21},
+        {"routes = [ { host = \"a..example\", prefix = \"/\", upstream = \"web\" } ]",
+         "host 'a..example' has an empty label", 1, 21},
+        {"routes = [ { host = \"\", prefix = \"/\", upstream = \"web\" } ]", "host '' is empty", 1, 21},
+        {"routes = [ { host = \"a.*.example\", prefix = \"/\", upstream = \"web\" } ]",
+         "'*' may only be the whole first label", 1, 21},
+        {"routes = [ { host = \"[::1]:80\", prefix = \"/\", upstream = \"web\" } ]",
+         "give the IPv6 address in brackets without a port", 1, 21},
+        {"routes = [ { hosts = \"a.example\", prefix = \"/\", upstream = \"web\" } ]", "unknown key 'hosts'",
+         1, 22},
+        {"routes = [\n"
+         " { host = \"*.Example\", prefix = \"/\", upstream = \"web\" },\n"
+         " { host = \"*.example\", prefix = \"/\", upstream = \"pdf\" },\n]",
+         "duplicate prefix '/' for host '*.example'", 3, 33},
+        {"routes = [\n"
+         " { host = \"A.example\", prefix = \"/\", upstream = \"web\" },\n"
+         " { host = \"a.example.\", prefix = \"/\", upstream = \"pdf\" },\n]",
          "duplicate prefix '/' for host 'a.example'", 3, 34},
         {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = \"web\"",
          "'default' must be a table", 2, 11},
@@ -164,6 +257,20 @@ TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
     }
 }
 
+TEST_CASE("one prefix may appear once per host", "[prefix_plugin]") {
+    Router r;
+    REQUIRE(r.load(R"(
+routes = [
+  { host = "a.example", prefix = "/", upstream = "web" },
+  { host = "b.example", prefix = "/", upstream = "images" },
+  { host = "*.example", prefix = "/", upstream = "pdf" },
+  { prefix = "/", handler = "fallback" },
+]
+)"));
+    INFO(r.host.error_text());
+    CHECK(r.host.errors().empty());
+}
+
 TEST_CASE("every problem in a routes table is reported in one run", "[prefix_plugin]") {
     Router r;
     CHECK_FALSE(r.load(R"(
@@ -175,4 +282,15 @@ routes = [
 )"));
     INFO(r.host.error_text());
     CHECK(r.host.errors().size() == 3);
+
+    Router hosts;
+    CHECK_FALSE(hosts.load(R"(
+routes = [
+  { host = "a.example:80", prefix = "b" },
+  { host = "a.example", prefix = "/", upstream = "web" },
+  { host = "A.example.", prefix = "/", upstream = "web" },
+]
+)"));
+    INFO(hosts.host.error_text());
+    CHECK(hosts.host.errors().size() == 4); // port, prefix, target, duplicate
 }
