@@ -224,6 +224,10 @@ TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
          "'*' may only be the whole first label", 1, 21},
         {"routes = [ { host = \"[::1]:80\", prefix = \"/\", upstream = \"web\" } ]",
          "give the IPv6 address in brackets without a port", 1, 21},
+        {"routes = [ { host = \"API.example.com\", prefix = \"/v1/\" } ]",
+         "route 'api.example.com/v1/' needs a target", 1, 12},
+        {"routes = [ { host = \"api.example.com\", prefix = \"/v1/\", upstream = \"nope\" } ]",
+         "unknown upstream 'nope'", 1, 68},
         {"routes = [ { hosts = \"a.example\", prefix = \"/\", upstream = \"web\" } ]", "unknown key 'hosts'",
          1, 22},
         {"routes = [\n"

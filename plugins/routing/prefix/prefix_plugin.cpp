@@ -122,8 +122,9 @@ class PrefixRouter {
                 prefix_node.error(problem);
         }
         std::optional<bool> strip = entry.boolean("strip_prefix");
-        std::optional<uint32_t> target =
-            parse_target(entry, prefix ? "route '" + std::string(*prefix) + "'" : std::string("route"));
+        // With hosts, several routes may share a prefix; "api.example.com/v1/" says which one.
+        std::optional<uint32_t> target = parse_target(
+            entry, prefix ? "route '" + host + std::string(*prefix) + "'" : std::string("route"));
 
         // Added even when the target failed, so a duplicate is still reported in the same run.
         if (prefix_ok && host_ok &&
