@@ -4,7 +4,7 @@
 #include "http/http_date.hpp"
 #include "http/request_parser.hpp"
 #include "http/status_text.hpp"
-#include "server/listen_socket.hpp"
+#include "net/listen_socket.hpp"
 
 #include <ctime>
 #include <unistd.h>

@@ -2,7 +2,7 @@
 
 #include "admin/admin_server.hpp"
 #include "admin/metrics.hpp"
-#include "server/listen_socket.hpp"
+#include "net/listen_socket.hpp"
 
 #include <algorithm>
 #include <cerrno>

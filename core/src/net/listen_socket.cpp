@@ -1,4 +1,4 @@
-#include "server/listen_socket.hpp"
+#include "net/listen_socket.hpp"
 
 #include <cerrno>
 #include <cstring>
