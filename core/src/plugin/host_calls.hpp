@@ -13,7 +13,7 @@ struct PluginHost {
     const Logger *logger;
 };
 
-void fill_config_host_calls(proxyd_host &host);
+void fill_config_host_calls(proxyd_host &host);  // config/config_host_calls.cpp
 void fill_request_host_calls(proxyd_host &host); // server/request_host_calls.cpp
 
 // Builds the complete table.
