@@ -3,6 +3,7 @@
 // Lifetime: freed in the close callback of its last handle; close() may be called at any time.
 #pragma once
 
+#include "net/backpressure.hpp"
 #include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
 
@@ -58,8 +59,8 @@ class UpstreamConnection final : private StreamWriter::Listener {
     void arm_timeout(uint64_t ms);
     void close();
 
-    static constexpr size_t kHighWater = 64 * 1024;
-    static constexpr size_t kLowWater = 16 * 1024;
+    static constexpr size_t kHighWater = Backpressure::kHighWater;
+    static constexpr size_t kLowWater = Backpressure::kLowWater;
 
   private:
     ~UpstreamConnection() = default;

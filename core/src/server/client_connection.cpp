@@ -43,12 +43,6 @@ RequestLimits request_limits(const LimitsConfig &limits) {
 
 } // namespace
 
-void *RequestArena::allocate(size_t size) {
-    size_t units = (size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
-    blocks_.push_back(std::make_unique<std::max_align_t[]>(units ? units : 1));
-    return blocks_.back().get();
-}
-
 ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
     : worker_(worker), listener_(listener),
       metrics_(worker.metrics().listener(static_cast<size_t>(&listener - worker.config().listeners.data()))),
@@ -75,8 +69,7 @@ void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv
     uv_tcp_nodelay(&c->tcp_, 1);
     c->client_ip_ = peer_ip(&c->tcp_);
     c->arm_timer(static_cast<uint64_t>(listener.limits.header_timeout.count()), kTimerHeader);
-    uv_read_start(reinterpret_cast<uv_stream_t *>(&c->tcp_), on_alloc, on_read);
-    c->reading_ = true;
+    c->start_reading();
 }
 
 int ClientConnection::fd() const {
@@ -98,6 +91,17 @@ bool ClientConnection::wants_keep_alive() const {
 void ClientConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
     auto *c = static_cast<ClientConnection *>(h->data);
     *buf = uv_buf_init(c->worker_.read_buffer(), Worker::kReadBufferSize);
+}
+
+void ClientConnection::start_reading() {
+    if (reading_) return;
+    if (uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read) == 0) reading_ = true;
+}
+
+void ClientConnection::stop_reading() {
+    if (!reading_) return;
+    uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
+    reading_ = false;
 }
 
 void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -130,10 +134,7 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
 void ClientConnection::feed(const char *data, size_t len) {
     if (paused_ || !pending_.empty() || in_parser_) {
         pending_.append(data, len);
-        if (pending_.size() > kMaxPending && reading_) {
-            uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
-            reading_ = false;
-        }
+        if (pending_.size() > kMaxPending) stop_reading();
         if (paused_ || in_parser_) return;
         std::string chunk;
         chunk.swap(pending_);
@@ -296,10 +297,7 @@ void ClientConnection::start_next_request() {
     path_rewritten_ = false;
     in_request_ = message_complete_ = false;
     if (body_paused_) resume_body();
-    if (!reading_ && !closing_) {
-        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
-        reading_ = true;
-    }
+    if (!closing_) start_reading();
     arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
 }
 
@@ -418,10 +416,7 @@ void ClientConnection::start_tunnel() {
     arm_timer(0, kTimerNone);
     std::string held;
     held.swap(pending_);
-    if (!reading_ && !closing_ && !body_paused_) {
-        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
-        reading_ = true;
-    }
+    if (!closing_ && !body_paused_) start_reading();
     if (!held.empty() && exchange_) exchange_->on_tunnel_bytes(held);
 }
 
@@ -435,10 +430,7 @@ void ClientConnection::pause_body() {
     if (body_paused_) return;
     body_paused_ = true;
     if (timer_mode_ == kTimerBody) arm_timer(0, kTimerNone);
-    if (reading_) {
-        uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
-        reading_ = false;
-    }
+    stop_reading();
 }
 
 void ClientConnection::resume_body() {
@@ -446,10 +438,7 @@ void ClientConnection::resume_body() {
     body_paused_ = false;
     if (in_request_ && !message_complete_ && parser_.has_body() && timer_mode_ == kTimerNone)
         arm_body_timer();
-    if (!reading_ && !closing_ && pending_.size() <= kMaxPending && !read_ended_) {
-        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
-        reading_ = true;
-    }
+    if (!closing_ && pending_.size() <= kMaxPending && !read_ended_) start_reading();
 }
 
 // ---- timers and closing ---------------------------------------------------------------------
@@ -527,10 +516,7 @@ void ClientConnection::begin_close() {
     } else if (!half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_))) {
         return close_now();
     }
-    if (!reading_) {
-        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read);
-        reading_ = true;
-    }
+    start_reading();
     arm_timer(kLingerMs, kTimerLinger);
 }
 

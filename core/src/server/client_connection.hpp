@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "http/message_head.hpp"
 #include "http/request_parser.hpp"
+#include "net/backpressure.hpp"
 #include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
 #include "server/exchange.hpp"
@@ -83,10 +84,9 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void pause_body();
     void resume_body();
 
-    // Queued response bytes: above kHighWater the producer pauses, at kLowWater it resumes. Low
-    // enough that the queue stays in cache and a slow client pins little memory.
-    static constexpr size_t kHighWater = 64 * 1024;
-    static constexpr size_t kLowWater = 16 * 1024;
+    // Queued response bytes: above kHighWater the producer pauses, at kLowWater it resumes.
+    static constexpr size_t kHighWater = Backpressure::kHighWater;
+    static constexpr size_t kLowWater = Backpressure::kLowWater;
     // Pipelined bytes held while a response is in progress before reading stops.
     static constexpr size_t kMaxPending = 256 * 1024;
 
@@ -108,6 +108,9 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
     static void on_timer(void *owner);
+    // uv_read_start/uv_read_stop unless already so; reading_ says which is in effect.
+    void start_reading();
+    void stop_reading();
 
     void feed(const char *data, size_t len);
     void execute(const char *data, size_t len);
@@ -159,8 +162,6 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     bool tunnel_ = false;
     bool write_shut_ = false; // shutdown_write() was called
     bool read_ended_ = false; // a tunnelled client sent EOF
-
-    friend class ContentExchange;
 };
 
 } // namespace proxyd

@@ -3,13 +3,11 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "server/request_arena.hpp" // the request handle (request_handle.hpp) finds it here
 
-#include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace proxyd {
 
@@ -36,16 +34,6 @@ struct AccessRecord {
     int upstream_status = 0;
     uint64_t start_ns = 0; // uv_hrtime() when the request's first byte arrived
     Target target;         // where routing sent it; none for a refused head or a 404
-};
-
-// Request-lifetime memory for plugins (proxyd_host.request_alloc).
-class RequestArena {
-  public:
-    void *allocate(size_t size);
-    void clear() { blocks_.clear(); }
-
-  private:
-    std::vector<std::unique_ptr<std::max_align_t[]>> blocks_;
 };
 
 } // namespace proxyd
