@@ -1,9 +1,12 @@
 // The metrics store: slots summed by name, counters monotonic across a config generation change,
-// gauges of ended workers left out, and the exposition's escaping.
+// gauges of ended workers left out, and the exposition's escaping; the metric table's rows, and
+// that the three pages written from it show every one.
 #include "admin/admin_pages.hpp"
+#include "admin/metric_table.hpp"
 #include "admin/metrics.hpp"
 
 #include <catch2/catch.hpp>
+#include <set>
 #include <uv.h>
 
 using namespace proxyd;
@@ -148,4 +151,104 @@ TEST_CASE("metrics: label values are escaped in the exposition, HTML and JSON") 
     CHECK(prometheus_text(s).find("listener=\"a\\\"b\\\\c\\nd\"") != std::string::npos);
     CHECK(status_page(s).find("a&quot;b\\c\nd") != std::string::npos);
     CHECK(status_json(s).find("\"a\\\"b\\\\c\\u000ad\"") != std::string::npos);
+}
+
+namespace {
+
+bool contains(const std::string &text, const std::string &part) {
+    return text.find(part) != std::string::npos;
+}
+
+// Every family of one entity: named once, typed as Prometheus expects, its series telling themselves apart.
+template <class Slot, class Total>
+void check_families(std::span<const MetricFamily<Slot, Total>> families, std::set<std::string> &names) {
+    for (const auto &f : families) {
+        INFO(f.name);
+        CHECK(names.insert(f.name).second);
+        CHECK(std::string(f.name).starts_with("proxyd_"));
+        CHECK(std::string(f.name).ends_with("_total") == (f.type == MetricType::counter));
+        REQUIRE_FALSE(f.series.empty());
+        CHECK((f.series.size() > 1) == (f.layout == MetricLayout::series && f.series_label != nullptr));
+        for (const auto &s : f.series) {
+            CHECK((s.label_value != nullptr) == (f.series.size() > 1));
+            CHECK((s.total != nullptr) ==
+                  (f.layout == MetricLayout::series || f.layout == MetricLayout::health));
+            CHECK(s.json_key != nullptr);
+        }
+    }
+}
+
+// Every family's HELP and TYPE and at least one sample in /metrics, and every series under its JSON key
+// and, where it has one, its HTML column.
+template <class Slot, class Total>
+void check_rendered(std::span<const MetricFamily<Slot, Total>> families, const std::string &metrics,
+                    const std::string &json, const std::string &page) {
+    for (const auto &f : families) {
+        INFO(f.name);
+        std::string name = f.name;
+        CHECK(contains(metrics, "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " +
+                                    metric_type_name(f.type) + "\n" + name));
+        for (const auto &s : f.series) {
+            INFO(s.json_key);
+            if (s.json_object) CHECK(contains(json, "\"" + std::string(s.json_object) + "\":{"));
+            CHECK(contains(json, "\"" + std::string(s.json_key) + "\":"));
+            if (s.html_column)
+                CHECK((contains(page, "<th>" + std::string(s.html_column) + "</th>") ||
+                       contains(page, std::string(s.html_column) + ": ")));
+        }
+    }
+}
+
+} // namespace
+
+TEST_CASE("metric table: names are unique and typed, series tell themselves apart") {
+    std::set<std::string> names;
+    for (const auto &m : process_metrics())
+        CHECK(names.insert(m.name).second);
+    check_families(listener_families(), names);
+    check_families(peer_families(), names);
+    check_families(upstream_families(), names);
+}
+
+TEST_CASE("metric table: every family and series appears in /metrics, /status.json and /status") {
+    MetricsStore store;
+    auto config = named_config({"web"}, {"127.0.0.1:1", "127.0.0.1:2"});
+    store.begin_generation(*config, 1);
+    WorkerMetrics &w = store.add_worker(*config);
+    w.listener(0).connection_opened();
+    w.listener(0).bytes_received.add(10);
+    w.listener(0).bytes_sent.add(1234);
+    w.listener(0).request_finished(w.target_slot(kApp), 200, 1'000'000);
+    w.upstream(0).peers[0].outcome(PROXYD_OUTCOME_CONNECT_FAILED);
+    w.upstream(0).peers[0].down_until_ns.set(uv_hrtime() + 60'000'000'000ull);
+    w.upstream(0).gateway_error(502);
+    MetricsSnapshot s = store.snapshot();
+    std::string metrics = prometheus_text(s), json = status_json(s), page = status_page(s);
+
+    for (const auto &m : process_metrics())
+        CHECK(contains(metrics, "# HELP " + std::string(m.name) + " " + m.help + "\n"));
+    check_rendered(listener_families(), metrics, json, page);
+    check_rendered(peer_families(), metrics, json, page);
+    check_rendered(upstream_families(), metrics, json, page);
+
+    CHECK(contains(metrics, "\nproxyd_client_sent_bytes_total{listener=\"web\"} 1234\n"));
+    CHECK(contains(metrics, "\nproxyd_requests_total{listener=\"web\",target=\"app\",code=\"2xx\"} 1\n"));
+    CHECK(contains(metrics, "\nproxyd_request_duration_seconds_bucket{listener=\"web\",le=\"0.005\"} 1\n"));
+    CHECK(contains(metrics, "\nproxyd_upstream_peer_up{upstream=\"app\",peer=\"127.0.0.1:1\"} 0\n"));
+    CHECK(contains(metrics, "\nproxyd_upstream_peer_up{upstream=\"app\",peer=\"127.0.0.1:2\"} 1\n"));
+    CHECK(contains(metrics, "\nproxyd_upstream_peer_failures_total{upstream=\"app\",peer=\"127.0.0.1:1\","
+                            "reason=\"connect\"} 1\n"));
+    CHECK(contains(metrics, "\nproxyd_upstream_gateway_errors_total{upstream=\"app\",code=\"502\"} 1\n"));
+    CHECK(contains(json,
+                   "\"connections\":{\"accepted\":1,\"open\":1},\"bytes\":{\"received\":10,\"sent\":1234}"));
+    CHECK(contains(json,
+                   "\"state\":\"DOWN\",\"down_in_workers\":1,\"active_connections\":0,\"idle_connections\":0,"
+                   "\"requests\":1,\"failures\":{\"connect\":1,\"timeout\":0,\"invalid_response\":0}"));
+    CHECK(contains(json, "\"answered\":{\"502\":1,\"504\":0}"));
+    CHECK(contains(page,
+                   "<tr class=\"peer\" data-peer=\"127.0.0.1:1\" data-state=\"DOWN\"><td>127.0.0.1:1</td>"
+                   "<td class=\"state down\">DOWN</td><td class=\"n\">0</td><td class=\"n\">0</td>"
+                   "<td class=\"n\">1</td><td class=\"n\">1</td><td class=\"n\">0</td><td class=\"n\">0</td>"
+                   "</tr>"));
+    CHECK(contains(page, "answered 502: 1, answered 504: 0</caption>"));
 }

@@ -1,6 +1,7 @@
 // The admin listener's three pages, rendered from one MetricsSnapshot: Prometheus text exposition
 // format 0.0.4 (/metrics), a self-refreshing HTML page in the spirit of HAProxy's stats page
-// (/status) and the same data as JSON (/status.json; schema in docs/operating.md).
+// (/status) and the same data as JSON (/status.json; schema in docs/operating.md), each written from
+// the rows of metric_table.
 #pragma once
 
 #include "admin/metrics.hpp"
@@ -12,8 +13,5 @@ namespace proxyd {
 std::string prometheus_text(const MetricsSnapshot &snapshot);
 std::string status_json(const MetricsSnapshot &snapshot);
 std::string status_page(const MetricsSnapshot &snapshot);
-
-// "2xx" for class index 1.
-std::string status_class_name(size_t class_index);
 
 } // namespace proxyd

@@ -1,5 +1,7 @@
 #include "admin/metrics.hpp"
 
+#include "admin/metric_table.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <uv.h>
@@ -115,6 +117,24 @@ template <class T> T &find_or_add(std::vector<T> &list, const std::string &name)
     return added;
 }
 
+// Adds the table's plain counters of one entity in a worker's slot to its snapshot totals. Gauges
+// count only while the slot's worker runs: an ended worker's connections are closed.
+template <class Slot, class Total>
+void add_counters(std::span<const MetricFamily<Slot, Total>> families, const Slot &slot, Total &total,
+                  bool live) {
+    for (const auto &f : families)
+        for (const auto &s : f.series)
+            if (s.slot && (live || f.type != MetricType::gauge)) total.*s.total += (slot.*s.slot).get();
+}
+
+// The retired totals were summed by add_counters() from ended workers, so they hold no gauges.
+template <class Slot, class Total>
+void add_retired(std::span<const MetricFamily<Slot, Total>> families, const Total &retired, Total &total) {
+    for (const auto &f : families)
+        for (const auto &s : f.series)
+            if (s.slot && f.type != MetricType::gauge) total.*s.total += retired.*s.total;
+}
+
 } // namespace
 
 const MetricsSnapshot::Listener *MetricsSnapshot::find_listener(const std::string &name) const {
@@ -144,9 +164,7 @@ void MetricsStore::fold_retired() {
 void MetricsStore::merge_retired(MetricsSnapshot &out) const {
     for (const auto &r : retired_.listeners) {
         auto &l = find_or_add(out.listeners, r.name);
-        l.accepted += r.accepted;
-        l.bytes_received += r.bytes_received;
-        l.bytes_sent += r.bytes_sent;
+        add_retired(listener_families(), r, l);
         for (size_t b = 0; b < r.buckets.size(); ++b)
             l.buckets[b] += r.buckets[b];
         l.duration_seconds_sum += r.duration_seconds_sum;
@@ -161,8 +179,7 @@ void MetricsStore::merge_retired(MetricsSnapshot &out) const {
     }
     for (const auto &r : retired_.upstreams) {
         auto &group = find_or_add(out.upstreams, r.name);
-        group.answered_502 += r.answered_502;
-        group.answered_504 += r.answered_504;
+        add_retired(upstream_families(), r, group);
         for (const auto &rp : r.peers) {
             auto it = std::find_if(group.peers.begin(), group.peers.end(),
                                    [&](const auto &peer) { return peer.address == rp.address; });
@@ -170,10 +187,7 @@ void MetricsStore::merge_retired(MetricsSnapshot &out) const {
                 it = group.peers.insert(group.peers.end(), MetricsSnapshot::Peer{});
                 it->address = rp.address;
             }
-            it->requests += rp.requests;
-            it->connect_failures += rp.connect_failures;
-            it->timeouts += rp.timeouts;
-            it->broken += rp.broken;
+            add_retired(peer_families(), rp, *it);
         }
     }
 }
@@ -182,10 +196,7 @@ void MetricsStore::add_slot(MetricsSnapshot &out, const WorkerMetrics &w, bool l
     for (size_t i = 0; i < w.listeners_.size(); ++i) {
         const ListenerMetrics &m = *w.listeners_[i];
         auto &l = find_or_add(out.listeners, w.listener_names_[i]);
-        l.accepted += m.accepted.get();
-        if (live) l.open += m.open.get();
-        l.bytes_received += m.bytes_received.get();
-        l.bytes_sent += m.bytes_sent.get();
+        add_counters(listener_families(), m, l, live);
         for (size_t b = 0; b < m.duration_buckets.size(); ++b)
             l.buckets[b] += m.duration_buckets[b].get();
         l.duration_seconds_sum += static_cast<double>(m.duration_ns_sum.get()) / 1e9;
@@ -207,8 +218,7 @@ void MetricsStore::add_slot(MetricsSnapshot &out, const WorkerMetrics &w, bool l
     for (size_t g = 0; g < w.upstreams_.size(); ++g) {
         const UpstreamMetrics &m = *w.upstreams_[g];
         auto &group = find_or_add(out.upstreams, w.upstream_names_[g]);
-        group.answered_502 += m.answered_502.get();
-        group.answered_504 += m.answered_504.get();
+        add_counters(upstream_families(), m, group, live);
         for (size_t p = 0; p < m.peers.size(); ++p) {
             const PeerMetrics &pm = m.peers[p];
             const std::string &address = w.peer_addresses_[g][p];
@@ -218,10 +228,8 @@ void MetricsStore::add_slot(MetricsSnapshot &out, const WorkerMetrics &w, bool l
                 it = group.peers.insert(group.peers.end(), MetricsSnapshot::Peer{});
                 it->address = address;
             }
-            it->requests += pm.requests.get();
-            it->connect_failures += pm.connect_failures.get();
-            it->timeouts += pm.timeouts.get();
-            it->broken += pm.broken.get();
+            add_counters(peer_families(), pm, *it, live);
+            // Connections and health are kept per worker in forms the pages do not show as they are.
             if (!live) continue;
             uint64_t open = pm.open.get(), idle = pm.idle.get();
             it->idle += idle;

@@ -154,7 +154,7 @@ struct MetricsSnapshot {
     struct Peer {
         std::string address;
         bool down = false;
-        unsigned down_in_workers = 0;
+        uint64_t down_in_workers = 0;
         uint64_t requests = 0, connect_failures = 0, timeouts = 0, broken = 0, active = 0, idle = 0;
     };
     struct Upstream {

@@ -1,4 +1,5 @@
 #include "admin/admin_pages.hpp"
+#include "admin/metric_table.hpp"
 
 #include <cstdio>
 
@@ -30,9 +31,9 @@ std::string number(double value) {
 
 class Exposition {
   public:
-    void family(const char *name, const char *type, const char *help) {
+    void family(const char *name, MetricType type, const char *help) {
         text_.append("# HELP ").append(name).append(" ").append(help).append("\n");
-        text_.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+        text_.append("# TYPE ").append(name).append(" ").append(metric_type_name(type)).append("\n");
     }
     // labels: name="value" pairs already joined by label().
     void sample(const std::string &name, const std::string &labels, const std::string &value) {
@@ -49,116 +50,86 @@ class Exposition {
     std::string text_;
 };
 
-std::string label(const char *name, const std::string &value) {
-    return std::string(name) + "=\"" + label_value(value) + "\"";
+std::string label(const std::string &name, const std::string &value) {
+    return name + "=\"" + label_value(value) + "\"";
 }
 std::string labels(std::initializer_list<std::string> parts) {
     std::string out;
     for (const auto &p : parts)
-        out += (out.empty() ? "" : ",") + p;
+        if (!p.empty()) out += (out.empty() ? "" : ",") + p;
     return out;
+}
+
+// The series and health layouts: one sample per series, read from the entity's snapshot total.
+template <class Slot, class Total>
+void series_samples(Exposition &e, const MetricFamily<Slot, Total> &f, const std::string &entity,
+                    const Total &t) {
+    for (const auto &s : f.series) {
+        uint64_t value = t.*s.total;
+        if (f.layout == MetricLayout::health) value = value == 0 ? 1 : 0;
+        e.sample(f.name, labels({entity, s.label_value ? label(f.series_label, s.label_value) : ""}), value);
+    }
+}
+
+void status_class_samples(Exposition &e, const ListenerFamily &f, const std::string &listener,
+                          const MetricsSnapshot::Listener &l) {
+    for (const auto &[target, counts] : l.requests)
+        for (size_t c = 0; c < kStatusClasses; ++c)
+            if (counts[c])
+                e.sample(
+                    f.name,
+                    labels({listener, label("target", target), label(f.series_label, status_class_name(c))}),
+                    counts[c]);
+}
+
+void histogram_samples(Exposition &e, const ListenerFamily &f, const std::string &listener,
+                       const MetricsSnapshot::Listener &l) {
+    std::string name = f.name;
+    for (size_t b = 0; b < l.buckets.size(); ++b)
+        e.sample(
+            name + "_bucket",
+            labels({listener, label(f.series_label,
+                                    b < kDurationBuckets.size() ? number(kDurationBuckets[b]) : "+Inf")}),
+            l.buckets[b]);
+    e.sample(name + "_sum", listener, number(l.duration_seconds_sum));
+    e.sample(name + "_count", listener, l.duration_count);
 }
 
 } // namespace
 
-std::string status_class_name(size_t class_index) { return std::to_string(class_index + 1) + "xx"; }
-
 std::string prometheus_text(const MetricsSnapshot &s) {
     Exposition e;
-    e.family("proxyd_build_info", "gauge", "Always 1; the labels say which proxyd this is.");
-    e.sample("proxyd_build_info", label("version", PROXYD_VERSION), 1);
-    e.family("proxyd_start_time_seconds", "gauge", "Unix time when proxyd started.");
-    char start[32];
-    std::snprintf(start, sizeof start, "%.3f", s.start_time_seconds);
-    e.sample("proxyd_start_time_seconds", "", start);
-    e.family("proxyd_config_generation", "gauge",
-             "The generation of the configuration serving new connections.");
-    e.sample("proxyd_config_generation", "", s.generation);
-    e.family("proxyd_config_reloads_total", "counter", "Configuration reloads since start.");
-    e.sample("proxyd_config_reloads_total", "", s.reloads);
-    e.family("proxyd_workers", "gauge", "Worker threads running.");
-    e.sample("proxyd_workers", "", s.live_workers);
-    e.family("proxyd_plugin_info", "gauge", "Always 1 per loaded plugin module.");
-    if (s.config)
-        for (const auto &p : s.config->plugins)
-            e.sample("proxyd_plugin_info",
-                     labels({label("name", p.name), label("kind", p.kind), label("file", p.file)}), 1);
-
-    e.family("proxyd_client_connections_accepted_total", "counter", "Client connections accepted.");
-    for (const auto &l : s.listeners)
-        e.sample("proxyd_client_connections_accepted_total", label("listener", l.name), l.accepted);
-    e.family("proxyd_client_connections_open", "gauge", "Client connections open now.");
-    for (const auto &l : s.listeners)
-        e.sample("proxyd_client_connections_open", label("listener", l.name), l.open);
-    e.family("proxyd_client_received_bytes_total", "counter", "Bytes read from clients.");
-    for (const auto &l : s.listeners)
-        e.sample("proxyd_client_received_bytes_total", label("listener", l.name), l.bytes_received);
-    e.family("proxyd_client_sent_bytes_total", "counter", "Bytes written to clients.");
-    for (const auto &l : s.listeners)
-        e.sample("proxyd_client_sent_bytes_total", label("listener", l.name), l.bytes_sent);
-
-    e.family(
-        "proxyd_requests_total", "counter",
-        "Requests answered, by listener, target (upstream group or handler; - for none) and status class.");
-    for (const auto &l : s.listeners)
-        for (const auto &[target, counts] : l.requests)
-            for (size_t c = 0; c < kStatusClasses; ++c)
-                if (counts[c])
-                    e.sample("proxyd_requests_total",
-                             labels({label("listener", l.name), label("target", target),
-                                     label("code", status_class_name(c))}),
-                             counts[c]);
-    e.family("proxyd_request_duration_seconds", "histogram",
-             "From a request's first byte to its response's end (or the connection's).");
-    for (const auto &l : s.listeners) {
-        std::string ln = label("listener", l.name);
-        for (size_t b = 0; b < l.buckets.size(); ++b)
-            e.sample(
-                "proxyd_request_duration_seconds_bucket",
-                labels({ln, label("le", b < kDurationBuckets.size() ? number(kDurationBuckets[b]) : "+Inf")}),
-                l.buckets[b]);
-        e.sample("proxyd_request_duration_seconds_sum", ln, number(l.duration_seconds_sum));
-        e.sample("proxyd_request_duration_seconds_count", ln, l.duration_count);
+    for (const auto &m : process_metrics()) {
+        e.family(m.name, m.type, m.help);
+        for (const auto &sample : m.samples(s)) {
+            std::string joined;
+            for (const auto &[name, value] : sample.labels)
+                joined = labels({joined, label(name, value)});
+            e.sample(m.name, joined, sample.value);
+        }
     }
-
-    auto per_peer = [&](const char *name, const char *type, const char *help, auto value) {
-        e.family(name, type, help);
+    for (const auto &f : listener_families()) {
+        e.family(f.name, f.type, f.help);
+        for (const auto &l : s.listeners) {
+            std::string listener = label("listener", l.name);
+            if (f.layout == MetricLayout::status_classes)
+                status_class_samples(e, f, listener, l);
+            else if (f.layout == MetricLayout::buckets)
+                histogram_samples(e, f, listener, l);
+            else
+                series_samples(e, f, listener, l);
+        }
+    }
+    for (const auto &f : peer_families()) {
+        e.family(f.name, f.type, f.help);
         for (const auto &u : s.upstreams)
             for (const auto &p : u.peers)
-                e.sample(name, labels({label("upstream", u.name), label("peer", p.address)}), value(p));
-    };
-    per_peer("proxyd_upstream_peer_up", "gauge",
-             "1 unless passive health marks the peer down in some worker.",
-             [](const MetricsSnapshot::Peer &p) { return uint64_t(p.down ? 0 : 1); });
-    per_peer("proxyd_upstream_peer_active_connections", "gauge",
-             "Connections to the peer carrying a request.",
-             [](const MetricsSnapshot::Peer &p) { return p.active; });
-    per_peer("proxyd_upstream_peer_idle_connections", "gauge",
-             "Keep-alive connections to the peer in the pools.",
-             [](const MetricsSnapshot::Peer &p) { return p.idle; });
-    per_peer("proxyd_upstream_peer_requests_total", "counter",
-             "Attempts to forward a request to the peer (each retry counts).",
-             [](const MetricsSnapshot::Peer &p) { return p.requests; });
-    e.family(
-        "proxyd_upstream_peer_failures_total", "counter",
-        "Failed attempts, by reason: connect, timeout, invalid_response (closed or garbage before a head).");
-    for (const auto &u : s.upstreams)
-        for (const auto &p : u.peers) {
-            std::string base = labels({label("upstream", u.name), label("peer", p.address)});
-            e.sample("proxyd_upstream_peer_failures_total", base + "," + label("reason", "connect"),
-                     p.connect_failures);
-            e.sample("proxyd_upstream_peer_failures_total", base + "," + label("reason", "timeout"),
-                     p.timeouts);
-            e.sample("proxyd_upstream_peer_failures_total", base + "," + label("reason", "invalid_response"),
-                     p.broken);
-        }
-    e.family("proxyd_upstream_gateway_errors_total", "counter",
-             "Requests for the group that proxyd answered 502 or 504 itself after its peers failed.");
-    for (const auto &u : s.upstreams) {
-        e.sample("proxyd_upstream_gateway_errors_total",
-                 labels({label("upstream", u.name), label("code", "502")}), u.answered_502);
-        e.sample("proxyd_upstream_gateway_errors_total",
-                 labels({label("upstream", u.name), label("code", "504")}), u.answered_504);
+                series_samples(e, f, labels({label("upstream", u.name), label("peer", p.address)}), p);
+    }
+    for (const auto &f : upstream_families()) {
+        e.family(f.name, f.type, f.help);
+        for (const auto &u : s.upstreams)
+            series_samples(e, f, label("upstream", u.name), u);
     }
     return e.take();
 }

@@ -1,6 +1,8 @@
 #include "admin/admin_pages.hpp"
+#include "admin/metric_table.hpp"
 
 #include <cstdio>
+#include <cstring>
 
 namespace proxyd {
 namespace {
@@ -51,6 +53,60 @@ std::string array(const std::vector<std::string> &items) {
     return out + "]";
 }
 
+bool same_object(const char *a, const char *b) { return a && b ? std::strcmp(a, b) == 0 : a == b; }
+
+// An entity's metrics as members of its object, in table order; consecutive series naming the same
+// json_object share one nested object. other_layout writes the status_classes and histogram layouts.
+template <class Slot, class Total, class OtherLayout>
+void metric_members(Object &entity, std::span<const MetricFamily<Slot, Total>> families, const Total &t,
+                    OtherLayout other_layout) {
+    Object nested;
+    const char *nested_name = nullptr;
+    auto close_nested = [&] {
+        if (nested_name) entity.raw(nested_name, nested.done());
+        nested = Object();
+    };
+    for (const auto &f : families)
+        for (const auto &s : f.series) {
+            if (!same_object(s.json_object, nested_name)) {
+                close_nested();
+                nested_name = s.json_object;
+            }
+            Object &into = nested_name ? nested : entity;
+            if (f.layout == MetricLayout::health) into.str("state", t.*s.total ? "DOWN" : "UP");
+            if (s.total)
+                into.num(s.json_key, t.*s.total);
+            else
+                into.raw(s.json_key, other_layout(f.layout, t));
+        }
+    close_nested();
+}
+
+std::string requests_json(const MetricsSnapshot::Listener &l) {
+    Object by_target;
+    uint64_t total = 0;
+    for (const auto &[target, counts] : l.requests) {
+        Object classes;
+        for (size_t c = 0; c < kStatusClasses; ++c) {
+            classes.num(status_class_name(c).c_str(), counts[c]);
+            total += counts[c];
+        }
+        by_target.raw(target.c_str(), classes.done());
+    }
+    return Object().num("total", total).raw("by_target", by_target.done()).done();
+}
+
+std::string listener_layout_json(MetricLayout layout, const MetricsSnapshot::Listener &l) {
+    if (layout == MetricLayout::status_classes) return requests_json(l);
+    return Object().num("count", l.duration_count).raw("sum_seconds", number(l.duration_seconds_sum)).done();
+}
+
+// For peers and groups, whose families are all of the series and health layouts.
+template <class Slot, class Total>
+void metric_members(Object &entity, std::span<const MetricFamily<Slot, Total>> families, const Total &t) {
+    metric_members(entity, families, t, [](MetricLayout, const Total &) { return std::string("null"); });
+}
+
 } // namespace
 
 std::string status_json(const MetricsSnapshot &s) {
@@ -62,31 +118,14 @@ std::string status_json(const MetricsSnapshot &s) {
         const ConfigSummary::Listener *declared = nullptr;
         for (const auto &c : config.listeners)
             if (c.name == l.name) declared = &c;
-        Object by_target;
-        uint64_t total = 0;
-        for (const auto &[target, counts] : l.requests) {
-            Object classes;
-            for (size_t c = 0; c < kStatusClasses; ++c) {
-                classes.num(status_class_name(c).c_str(), counts[c]);
-                total += counts[c];
-            }
-            by_target.raw(target.c_str(), classes.done());
-        }
-        listeners.push_back(
-            Object()
-                .str("name", l.name)
-                .flag("in_config", declared != nullptr)
-                .str("listen", declared ? declared->listen : "")
-                .str("router", declared ? declared->router : "")
-                .str("default_target", declared ? declared->default_target : "")
-                .raw("connections", Object().num("accepted", l.accepted).num("open", l.open).done())
-                .raw("bytes", Object().num("received", l.bytes_received).num("sent", l.bytes_sent).done())
-                .raw("requests", Object().num("total", total).raw("by_target", by_target.done()).done())
-                .raw("duration", Object()
-                                     .num("count", l.duration_count)
-                                     .raw("sum_seconds", number(l.duration_seconds_sum))
-                                     .done())
-                .done());
+        Object listener;
+        listener.str("name", l.name)
+            .flag("in_config", declared != nullptr)
+            .str("listen", declared ? declared->listen : "")
+            .str("router", declared ? declared->router : "")
+            .str("default_target", declared ? declared->default_target : "");
+        metric_members(listener, listener_families(), l, listener_layout_json);
+        listeners.push_back(listener.done());
     }
 
     std::vector<std::string> upstreams;
@@ -100,31 +139,19 @@ std::string status_json(const MetricsSnapshot &s) {
             if (declared)
                 for (const auto &c : declared->peers)
                     if (c.address == p.address) weight = c.weight;
-            peers.push_back(Object()
-                                .str("address", p.address)
-                                .num("weight", weight)
-                                .str("state", p.down ? "DOWN" : "UP")
-                                .num("down_in_workers", p.down_in_workers)
-                                .num("active_connections", p.active)
-                                .num("idle_connections", p.idle)
-                                .num("requests", p.requests)
-                                .raw("failures", Object()
-                                                     .num("connect", p.connect_failures)
-                                                     .num("timeout", p.timeouts)
-                                                     .num("invalid_response", p.broken)
-                                                     .done())
-                                .done());
+            Object peer;
+            peer.str("address", p.address).num("weight", weight);
+            metric_members(peer, peer_families(), p);
+            peers.push_back(peer.done());
         }
-        upstreams.push_back(
-            Object()
-                .str("name", u.name)
-                .flag("in_config", declared != nullptr)
-                .str("balancer", declared ? declared->balancer : "")
-                .num("max_fails", declared ? declared->max_fails : 0)
-                .num("fail_timeout_ms", declared ? uint64_t(declared->fail_timeout_ms) : 0)
-                .raw("answered", Object().num("502", u.answered_502).num("504", u.answered_504).done())
-                .raw("peers", array(peers))
-                .done());
+        Object upstream;
+        upstream.str("name", u.name)
+            .flag("in_config", declared != nullptr)
+            .str("balancer", declared ? declared->balancer : "")
+            .num("max_fails", declared ? declared->max_fails : 0)
+            .num("fail_timeout_ms", declared ? uint64_t(declared->fail_timeout_ms) : 0);
+        metric_members(upstream, upstream_families(), u);
+        upstreams.push_back(upstream.raw("peers", array(peers)).done());
     }
 
     std::vector<std::string> handlers, plugins;

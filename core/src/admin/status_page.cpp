@@ -1,4 +1,5 @@
 #include "admin/admin_pages.hpp"
+#include "admin/metric_table.hpp"
 
 #include <cstdio>
 
@@ -45,6 +46,75 @@ std::string duration_text(double seconds) {
     return buf;
 }
 
+std::string status_class_headers() {
+    std::string h;
+    for (size_t c = 0; c < kStatusClasses; ++c)
+        h += "<th>" + status_class_name(c) + "</th>";
+    return h;
+}
+
+// The column headers of an entity's metrics, in table order.
+template <class Slot, class Total>
+std::string metric_headers(std::span<const MetricFamily<Slot, Total>> families) {
+    std::string h;
+    for (const auto &f : families)
+        for (const auto &s : f.series)
+            if (s.html_column) {
+                h += "<th>" + std::string(s.html_column) + "</th>";
+                if (f.layout == MetricLayout::status_classes) h += status_class_headers();
+            }
+    return h;
+}
+
+std::string state_cell(bool down) {
+    return std::string("<td class=\"state ") + (down ? "down\">DOWN" : "up\">UP") + "</td>";
+}
+
+// The cells under metric_headers(); other_layout writes the status_classes layout.
+template <class Slot, class Total, class OtherLayout>
+std::string metric_cells(std::span<const MetricFamily<Slot, Total>> families, const Total &t,
+                         OtherLayout other_layout) {
+    std::string h;
+    for (const auto &f : families)
+        for (const auto &s : f.series) {
+            if (!s.html_column) continue;
+            if (f.layout == MetricLayout::health)
+                h += state_cell(t.*s.total != 0);
+            else
+                h += s.total ? cell(t.*s.total) : other_layout(t);
+        }
+    return h;
+}
+
+// For peers, whose families are all of the series and health layouts.
+template <class Slot, class Total>
+std::string metric_cells(std::span<const MetricFamily<Slot, Total>> families, const Total &t) {
+    return metric_cells(families, t, [](const Total &) { return std::string(); });
+}
+
+// A requests total and a count per status class, summed over the listener's targets.
+std::string status_class_cells(const MetricsSnapshot::Listener &l) {
+    std::array<uint64_t, kStatusClasses> classes{};
+    uint64_t total = 0;
+    for (const auto &[target, counts] : l.requests)
+        for (size_t c = 0; c < kStatusClasses; ++c)
+            classes[c] += counts[c], total += counts[c];
+    std::string h = cell(total);
+    for (uint64_t n : classes)
+        h += cell(n);
+    return h;
+}
+
+// "answered 502: 3, answered 504: 0" in a group's caption.
+std::string caption_counts(const MetricsSnapshot::Upstream &u) {
+    std::string text;
+    for (const auto &f : upstream_families())
+        for (const auto &s : f.series)
+            text +=
+                (text.empty() ? "" : ", ") + std::string(s.html_column) + ": " + std::to_string(u.*s.total);
+    return text;
+}
+
 constexpr const char *kStyle = R"(
 body{font:13px/1.4 sans-serif;margin:1em 2em;color:#222;background:#fafafa}
 h1{font-size:20px;margin:0 0 .3em}h2{font-size:16px;margin:1.2em 0 .3em}
@@ -73,33 +143,21 @@ std::string status_page(const MetricsSnapshot &s) {
     h += "<tr><td>workers</td>" + cell(std::to_string(s.live_workers) + " running") + "</tr></table>\n";
 
     h += "<h2>Listeners</h2>\n<table id=\"listeners\"><tr><th>name</th><th>listen</th><th>router</th>"
-         "<th>default target</th><th>open</th><th>accepted</th><th>requests</th>";
-    for (size_t c = 0; c < kStatusClasses; ++c)
-        h += "<th>" + status_class_name(c) + "</th>";
-    h += "<th>bytes in</th><th>bytes out</th></tr>\n";
+         "<th>default target</th>" +
+         metric_headers(listener_families()) + "</tr>\n";
     for (const auto &l : s.listeners) {
         const ConfigSummary::Listener *declared = nullptr;
         for (const auto &c : config.listeners)
             if (c.name == l.name) declared = &c;
-        std::array<uint64_t, kStatusClasses> classes{};
-        uint64_t total = 0;
-        for (const auto &[target, counts] : l.requests)
-            for (size_t c = 0; c < kStatusClasses; ++c)
-                classes[c] += counts[c], total += counts[c];
         h += "<tr class=\"listener\" data-listener=\"" + escaped(l.name) + "\">" + cell(l.name) +
              cell(declared ? declared->listen : "(earlier generation)") +
              cell(declared ? declared->router : "") + cell(declared ? declared->default_target : "") +
-             cell(l.open) + cell(l.accepted) + cell(total);
-        for (uint64_t n : classes)
-            h += cell(n);
-        h += cell(l.bytes_received) + cell(l.bytes_sent) + "</tr>\n";
+             metric_cells(listener_families(), l, status_class_cells) + "</tr>\n";
     }
     h += "</table>\n";
 
-    h += "<h2>Routes</h2>\n<table id=\"routes\"><tr><th>listener</th><th>target</th>";
-    for (size_t c = 0; c < kStatusClasses; ++c)
-        h += "<th>" + status_class_name(c) + "</th>";
-    h += "</tr>\n";
+    h += "<h2>Routes</h2>\n<table id=\"routes\"><tr><th>listener</th><th>target</th>" +
+         status_class_headers() + "</tr>\n";
     for (const auto &l : s.listeners)
         for (const auto &[target, counts] : l.requests) {
             h += "<tr>" + cell(l.name) + cell(target);
@@ -118,17 +176,12 @@ std::string status_page(const MetricsSnapshot &s) {
             "<table class=\"upstream\" data-upstream=\"" + escaped(u.name) + "\"><caption>" +
             escaped(u.name) +
             (declared ? " — balancer " + escaped(declared->balancer) : std::string(" — earlier generation")) +
-            " — answered 502: " + std::to_string(u.answered_502) +
-            ", 504: " + std::to_string(u.answered_504) +
-            "</caption><tr><th>peer</th><th>state</th><th>active</th><th>idle</th><th>requests</th>"
-            "<th>connect failures</th><th>timeouts</th><th>invalid responses</th></tr>\n";
-        for (const auto &p : u.peers) {
-            const char *state = p.down ? "DOWN" : "UP";
-            h += "<tr class=\"peer\" data-peer=\"" + escaped(p.address) + "\" data-state=\"" + state + "\">" +
-                 cell(p.address) + "<td class=\"state " + (p.down ? "down" : "up") + "\">" + state + "</td>" +
-                 cell(p.active) + cell(p.idle) + cell(p.requests) + cell(p.connect_failures) +
-                 cell(p.timeouts) + cell(p.broken) + "</tr>\n";
-        }
+            " — " + caption_counts(u) + "</caption><tr><th>peer</th>" + metric_headers(peer_families()) +
+            "</tr>\n";
+        for (const auto &p : u.peers)
+            h += "<tr class=\"peer\" data-peer=\"" + escaped(p.address) + "\" data-state=\"" +
+                 (p.down ? "DOWN" : "UP") + "\">" + cell(p.address) + metric_cells(peer_families(), p) +
+                 "</tr>\n";
         h += "</table>\n";
     }
 

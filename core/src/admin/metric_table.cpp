@@ -1,0 +1,137 @@
+#include "admin/metric_table.hpp"
+
+#include <cstdio>
+
+namespace proxyd {
+
+const char *metric_type_name(MetricType type) {
+    static constexpr const char *kNames[] = {"counter", "gauge", "histogram"};
+    return kNames[static_cast<size_t>(type)];
+}
+
+std::string status_class_name(size_t class_index) { return std::to_string(class_index + 1) + "xx"; }
+
+// clang-format would give every field a line of its own; by hand, each family stays a few lines.
+// clang-format off
+std::span<const ListenerFamily> listener_families() {
+    using L = ListenerMetrics;
+    using T = MetricsSnapshot::Listener;
+    using enum MetricType;
+    using enum MetricLayout;
+    static const std::vector<ListenerFamily> families = {
+        {.name = "proxyd_client_connections_accepted_total", .type = counter,
+         .help = "Client connections accepted.",
+         .series = {{.slot = &L::accepted, .total = &T::accepted,
+                     .json_object = "connections", .json_key = "accepted", .html_column = "accepted"}}},
+        {.name = "proxyd_client_connections_open", .type = gauge,
+         .help = "Client connections open now.",
+         .series = {{.slot = &L::open, .total = &T::open,
+                     .json_object = "connections", .json_key = "open", .html_column = "open"}}},
+        {.name = "proxyd_client_received_bytes_total", .type = counter,
+         .help = "Bytes read from clients.",
+         .series = {{.slot = &L::bytes_received, .total = &T::bytes_received,
+                     .json_object = "bytes", .json_key = "received", .html_column = "bytes in"}}},
+        {.name = "proxyd_client_sent_bytes_total", .type = counter,
+         .help = "Bytes written to clients.",
+         .series = {{.slot = &L::bytes_sent, .total = &T::bytes_sent,
+                     .json_object = "bytes", .json_key = "sent", .html_column = "bytes out"}}},
+        {.name = "proxyd_requests_total", .type = counter,
+         .help = "Requests answered, by listener, target (upstream group or handler; - for none) and "
+                 "status class.",
+         .layout = status_classes, .series_label = "code",
+         .series = {{.json_key = "requests", .html_column = "requests"}}},
+        {.name = "proxyd_request_duration_seconds", .type = histogram,
+         .help = "From a request's first byte to its response's end (or the connection's).",
+         .layout = buckets, .series_label = "le",
+         .series = {{.json_key = "duration"}}},
+    };
+    return families;
+}
+
+std::span<const PeerFamily> peer_families() {
+    using P = PeerMetrics;
+    using T = MetricsSnapshot::Peer;
+    using enum MetricType;
+    using enum MetricLayout;
+    static const std::vector<PeerFamily> families = {
+        {.name = "proxyd_upstream_peer_up", .type = gauge,
+         .help = "1 unless passive health marks the peer down in some worker.",
+         .layout = health,
+         .series = {{.total = &T::down_in_workers, .json_key = "down_in_workers", .html_column = "state"}}},
+        {.name = "proxyd_upstream_peer_active_connections", .type = gauge,
+         .help = "Connections to the peer carrying a request.",
+         .series = {{.total = &T::active, .json_key = "active_connections", .html_column = "active"}}},
+        {.name = "proxyd_upstream_peer_idle_connections", .type = gauge,
+         .help = "Keep-alive connections to the peer in the pools.",
+         .series = {{.total = &T::idle, .json_key = "idle_connections", .html_column = "idle"}}},
+        {.name = "proxyd_upstream_peer_requests_total", .type = counter,
+         .help = "Attempts to forward a request to the peer (each retry counts).",
+         .series = {{.slot = &P::requests, .total = &T::requests,
+                     .json_key = "requests", .html_column = "requests"}}},
+        {.name = "proxyd_upstream_peer_failures_total", .type = counter,
+         .help = "Failed attempts, by reason: connect, timeout, invalid_response (closed or garbage before "
+                 "a head).",
+         .series_label = "reason",
+         .series = {{"connect", &P::connect_failures, &T::connect_failures,
+                     "failures", "connect", "connect failures"},
+                    {"timeout", &P::timeouts, &T::timeouts,
+                     "failures", "timeout", "timeouts"},
+                    {"invalid_response", &P::broken, &T::broken,
+                     "failures", "invalid_response", "invalid responses"}}},
+    };
+    return families;
+}
+
+std::span<const UpstreamFamily> upstream_families() {
+    using U = UpstreamMetrics;
+    using T = MetricsSnapshot::Upstream;
+    using enum MetricType;
+    static const std::vector<UpstreamFamily> families = {
+        {.name = "proxyd_upstream_gateway_errors_total", .type = counter,
+         .help = "Requests for the group that proxyd answered 502 or 504 itself after its peers failed.",
+         .series_label = "code",
+         .series = {{"502", &U::answered_502, &T::answered_502, "answered", "502", "answered 502"},
+                    {"504", &U::answered_504, &T::answered_504, "answered", "504", "answered 504"}}},
+    };
+    return families;
+}
+// clang-format on
+
+namespace {
+
+std::vector<MetricSample> one(std::string value) { return {MetricSample{{}, std::move(value)}}; }
+
+} // namespace
+
+std::span<const ProcessMetric> process_metrics() {
+    using enum MetricType;
+    static const std::vector<ProcessMetric> metrics = {
+        {"proxyd_build_info", gauge, "Always 1; the labels say which proxyd this is.",
+         [](const MetricsSnapshot &) {
+             return std::vector<MetricSample>{{{{"version", PROXYD_VERSION}}, "1"}};
+         }},
+        {"proxyd_start_time_seconds", gauge, "Unix time when proxyd started.",
+         [](const MetricsSnapshot &s) {
+             char start[32];
+             std::snprintf(start, sizeof start, "%.3f", s.start_time_seconds);
+             return one(start);
+         }},
+        {"proxyd_config_generation", gauge, "The generation of the configuration serving new connections.",
+         [](const MetricsSnapshot &s) { return one(std::to_string(s.generation)); }},
+        {"proxyd_config_reloads_total", counter, "Configuration reloads since start.",
+         [](const MetricsSnapshot &s) { return one(std::to_string(s.reloads)); }},
+        {"proxyd_workers", gauge, "Worker threads running.",
+         [](const MetricsSnapshot &s) { return one(std::to_string(s.live_workers)); }},
+        {"proxyd_plugin_info", gauge, "Always 1 per loaded plugin module.",
+         [](const MetricsSnapshot &s) {
+             std::vector<MetricSample> samples;
+             if (s.config)
+                 for (const auto &p : s.config->plugins)
+                     samples.push_back({{{"name", p.name}, {"kind", p.kind}, {"file", p.file}}, "1"});
+             return samples;
+         }},
+    };
+    return metrics;
+}
+
+} // namespace proxyd
