@@ -9,6 +9,7 @@
 #include "server/worker.hpp"
 
 #include <arpa/inet.h>
+#include <cassert>
 #include <cstring>
 #include <ctime>
 #include <sys/ioctl.h>
@@ -86,6 +87,31 @@ bool ClientConnection::wants_keep_alive() const {
     return parser_.should_keep_alive() && !worker_.draining(listener_);
 }
 
+// ---- phases ---------------------------------------------------------------------------------
+
+// The steps each phase may take are those drawn in the header; an assert catches any other.
+
+void ClientConnection::set_request_phase(RequestPhase next) {
+    // The enumerators are declared in the order of the cycle.
+    [[maybe_unused]] auto follows = [](RequestPhase phase) {
+        return phase == RequestPhase::kComplete ? RequestPhase::kIdle
+                                                : static_cast<RequestPhase>(static_cast<uint8_t>(phase) + 1);
+    };
+    assert(next == follows(request_phase_));
+    request_phase_ = next;
+}
+
+void ClientConnection::set_response_phase(ResponsePhase next) {
+    // Two phases, each step goes to the other: an exchange finishes once per request.
+    assert(next != response_phase_);
+    response_phase_ = next;
+}
+
+void ClientConnection::set_connection_phase(ConnectionPhase next) {
+    assert(next > connection_phase_);
+    connection_phase_ = next;
+}
+
 // ---- reading and parsing --------------------------------------------------------------------
 
 void ClientConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
@@ -107,7 +133,7 @@ void ClientConnection::stop_reading() {
 void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     auto *c = static_cast<ClientConnection *>(s->data);
     if (nread == 0) return;
-    if (c->tunnel_ && c->exchange_ && !c->shut_down_) {
+    if (c->connection_phase_ == ConnectionPhase::kTunnel && c->exchange_) {
         if (nread == UV_EOF) {
             c->reading_ = false; // libuv stopped reading at EOF
             c->read_ended_ = true;
@@ -127,24 +153,26 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
         return;
     }
     c->metrics_.bytes_received.add(static_cast<uint64_t>(nread));
-    if (c->shut_down_) return; // lingering: discard
+    if (c->connection_phase_ == ConnectionPhase::kLingering) return; // discard
     c->feed(buf->base, static_cast<size_t>(nread));
 }
 
 void ClientConnection::feed(const char *data, size_t len) {
-    if (paused_ || !pending_.empty() || in_parser_) {
+    if (request_phase_ == RequestPhase::kComplete || !pending_.empty() || in_parser_) {
         pending_.append(data, len);
         if (pending_.size() > kMaxPending) stop_reading();
-        if (paused_ || in_parser_) return;
-        std::string chunk;
-        chunk.swap(pending_);
-        execute(chunk.data(), chunk.size());
     } else {
         execute(data, len);
     }
-    // Pipelined requests whose exchanges finished at once (content handlers) continue here, in a
-    // loop rather than by recursion.
-    while (!paused_ && !closing_ && !pending_.empty()) {
+    resume_parsing();
+}
+
+// Pipelined requests whose exchanges finished at once (content handlers) follow one another here,
+// in a loop rather than by recursion: completing an exchange inside execute() leaves the bytes
+// after it for this loop.
+void ClientConnection::resume_parsing() {
+    while (request_phase_ != RequestPhase::kComplete && !in_parser_ &&
+           connection_phase_ != ConnectionPhase::kClosed && !pending_.empty()) {
         std::string chunk;
         chunk.swap(pending_);
         execute(chunk.data(), chunk.size());
@@ -155,12 +183,12 @@ void ClientConnection::execute(const char *data, size_t len) {
     in_parser_ = true;
     RequestParser::Result result = parser_.execute(data, len);
     in_parser_ = false;
-    if (closing_) return;
+    if (connection_phase_ == ConnectionPhase::kClosed) return;
     if (result == RequestParser::Result::kMessageEnd) {
         // The message ended; keep what follows for after the response.
+        assert(request_phase_ == RequestPhase::kComplete);
         size_t used = parser_.consumed();
         pending_.insert(0, data + used, len - used);
-        paused_ = true;
     } else if (result == RequestParser::Result::kError) {
         int status = parser_.error_status();
         if (worker_.logger().enabled(PROXYD_LOG_INFO))
@@ -178,11 +206,11 @@ void ClientConnection::execute(const char *data, size_t len) {
         send_error(status, true);
         return;
     }
-    if (exchange_finished_) complete_exchange();
+    if (response_phase_ == ResponsePhase::kFinishedInParser) complete_exchange();
 }
 
 void ClientConnection::on_request_begin() {
-    in_request_ = true;
+    set_request_phase(RequestPhase::kHead);
     record_.start_ns = uv_hrtime();
     if (timer_mode_ != kTimerHeader)
         arm_timer(static_cast<uint64_t>(listener_.limits.header_timeout.count()), kTimerHeader);
@@ -191,6 +219,7 @@ void ClientConnection::on_request_begin() {
 void ClientConnection::on_head_received() { arm_timer(0, kTimerNone); }
 
 void ClientConnection::on_request_head() {
+    set_request_phase(RequestPhase::kBody);
     fill_request_view();
     if (parser_.has_body()) arm_body_timer();
     dispatch();
@@ -202,7 +231,7 @@ void ClientConnection::on_request_body(std::string_view data) {
 }
 
 void ClientConnection::on_request_complete() {
-    message_complete_ = true;
+    set_request_phase(RequestPhase::kComplete);
     if (timer_mode_ == kTimerBody) arm_timer(0, kTimerNone);
     if (exchange_) exchange_->on_request_complete();
 }
@@ -267,37 +296,38 @@ void ClientConnection::dispatch() {
 // ---- finishing a request --------------------------------------------------------------------
 
 void ClientConnection::finish_exchange(bool keep_alive) {
-    exchange_finished_ = true;
     finished_keep_alive_ = keep_alive;
-    // Inside llhttp_execute the parser's state must not change; execute() completes it after.
-    if (!in_parser_) complete_exchange();
+    // Inside llhttp_execute the parser's state must not change: execute() completes the exchange
+    // once the parser has returned, and the loop that called it parses what follows.
+    if (in_parser_) return set_response_phase(ResponsePhase::kFinishedInParser);
+    // After an asynchronous finish, parse what was pipelined meanwhile.
+    if (complete_exchange()) resume_parsing();
 }
 
-void ClientConnection::complete_exchange() {
-    exchange_finished_ = false;
+bool ClientConnection::complete_exchange() {
+    if (response_phase_ == ResponsePhase::kFinishedInParser) set_response_phase(ResponsePhase::kPending);
     write_access_log();
     release_exchange();
     ++requests_served_;
-    if (!finished_keep_alive_ || !message_complete_ || worker_.draining(listener_)) {
-        close_after_flush_ = true;
+    if (!finished_keep_alive_ || request_phase_ != RequestPhase::kComplete || worker_.draining(listener_)) {
+        if (connection_phase_ < ConnectionPhase::kClosingAfterFlush)
+            set_connection_phase(ConnectionPhase::kClosingAfterFlush);
         if (queued_bytes() == 0) begin_close();
-        return;
+        return false;
     }
     start_next_request();
-    // After an asynchronous finish, parse what was pipelined meanwhile.
-    if (!in_parser_ && !pending_.empty()) feed("", 0);
+    return true;
 }
 
 void ClientConnection::start_next_request() {
     parser_.reset();
-    paused_ = false;
+    set_request_phase(RequestPhase::kIdle);
     arena_.clear();
     record_ = AccessRecord{};
     request_ = proxyd_request{};
     path_rewritten_ = false;
-    in_request_ = message_complete_ = false;
     if (body_paused_) resume_body();
-    if (!closing_) start_reading();
+    if (connection_phase_ != ConnectionPhase::kClosed) start_reading();
     arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
 }
 
@@ -366,7 +396,7 @@ void ClientConnection::send(std::string_view data) {
 }
 
 void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
-    if (closing_ || shut_down_ || write_shut_) return;
+    if (!writable() || write_shut_) return;
     size_t total = 0;
     for (size_t i = 0; i < count; ++i)
         total += bufs[i].len;
@@ -386,17 +416,17 @@ void ClientConnection::await_writable() {
 
 void ClientConnection::write_failed() {
     // Closed on the next loop turn, not here: the caller may be an exchange mid-call.
-    shut_down_ = true;
+    set_connection_phase(ConnectionPhase::kLingering);
     arm_timer(1, kTimerLinger);
 }
 
 void ClientConnection::on_write_done(int status, size_t bytes) {
     if (status == 0) metrics_.bytes_sent.add(bytes);
     if (status < 0) {
-        if (!closing_) close_now();
+        close_now();
         return;
     }
-    if (closing_) return;
+    if (connection_phase_ == ConnectionPhase::kClosed) return;
     size_t queued = writer_.queued_bytes();
     if (timer_mode_ == kTimerSend) {
         if (queued == 0)
@@ -404,7 +434,7 @@ void ClientConnection::on_write_done(int status, size_t bytes) {
         else
             arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
     }
-    if (close_after_flush_ && queued == 0 && !exchange_) {
+    if (connection_phase_ == ConnectionPhase::kClosingAfterFlush && queued == 0 && !exchange_) {
         begin_close();
         return;
     }
@@ -412,16 +442,18 @@ void ClientConnection::on_write_done(int status, size_t bytes) {
 }
 
 void ClientConnection::start_tunnel() {
-    tunnel_ = true;
+    // A connection whose write already failed stays lingering; its reads are discarded.
+    if (connection_phase_ == ConnectionPhase::kOpen) set_connection_phase(ConnectionPhase::kTunnel);
     arm_timer(0, kTimerNone);
     std::string held;
     held.swap(pending_);
-    if (!closing_ && !body_paused_) start_reading();
+    if (connection_phase_ != ConnectionPhase::kClosed && !body_paused_) start_reading();
     if (!held.empty() && exchange_) exchange_->on_tunnel_bytes(held);
 }
 
 void ClientConnection::shutdown_write() {
-    if (closing_ || shut_down_ || write_shut_) return;
+    if (!writable() || write_shut_) return;
+    assert(connection_phase_ == ConnectionPhase::kTunnel);
     write_shut_ = true;
     half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_));
 }
@@ -436,14 +468,15 @@ void ClientConnection::pause_body() {
 void ClientConnection::resume_body() {
     if (!body_paused_) return;
     body_paused_ = false;
-    if (in_request_ && !message_complete_ && parser_.has_body() && timer_mode_ == kTimerNone)
+    if (request_phase_ == RequestPhase::kBody && parser_.has_body() && timer_mode_ == kTimerNone)
         arm_body_timer();
-    if (!closing_ && pending_.size() <= kMaxPending && !read_ended_) start_reading();
+    if (connection_phase_ != ConnectionPhase::kClosed && pending_.size() <= kMaxPending && !read_ended_)
+        start_reading();
 }
 
 // ---- timers and closing ---------------------------------------------------------------------
 
-void ClientConnection::arm_timer(uint64_t ms, int mode) {
+void ClientConnection::arm_timer(uint64_t ms, TimerMode mode) {
     timer_mode_ = mode;
     if (mode == kTimerNone || ms == 0)
         timer_.cancel();
@@ -455,7 +488,8 @@ void ClientConnection::on_timer(void *owner) {
     auto *c = static_cast<ClientConnection *>(owner);
     switch (c->timer_mode_) {
     case kTimerHeader:
-        if (c->in_request_ && !c->exchange_) {
+        // A head begun but not finished in time hears why; a connection that sent nothing does not.
+        if (c->request_phase_ == RequestPhase::kHead) {
             c->timer_mode_ = kTimerNone;
             c->send_error(408, true);
         } else {
@@ -489,7 +523,7 @@ void ClientConnection::on_timer(void *owner) {
 }
 
 void ClientConnection::close_if_idle() {
-    if (!in_request_ && !exchange_ && queued_bytes() == 0) close_now();
+    if (request_phase_ == RequestPhase::kIdle && !exchange_ && queued_bytes() == 0) close_now();
 }
 
 void ClientConnection::abort() { close_now(); }
@@ -503,12 +537,13 @@ void ClientConnection::abort() { close_now(); }
 // client that expected to keep the connection (closed here by keepalive_requests, a stop or a
 // response without a length) may have a next request on its way, and gets the linger.
 void ClientConnection::begin_close() {
-    if (closing_ || shut_down_) return;
+    if (connection_phase_ >= ConnectionPhase::kLingering) return;
+    assert(connection_phase_ == ConnectionPhase::kClosingAfterFlush);
     if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
-    if (message_complete_ && !parser_.should_keep_alive() && pending_.empty() && queued_bytes() == 0 &&
-        receive_queue_empty())
+    if (request_phase_ == RequestPhase::kComplete && !parser_.should_keep_alive() && pending_.empty() &&
+        queued_bytes() == 0 && receive_queue_empty())
         return close_now();
-    shut_down_ = true;
+    set_connection_phase(ConnectionPhase::kLingering);
     if (queued_bytes() == 0) {
         // Nothing queued (the usual case): shutdown(2) at once. uv_shutdown would arm the write
         // watcher and disarm it again (two epoll_ctl) only to find the queue empty.
@@ -526,11 +561,12 @@ bool ClientConnection::receive_queue_empty() const {
 }
 
 void ClientConnection::close_now() {
-    if (closing_) return;
-    closing_ = true;
+    if (connection_phase_ == ConnectionPhase::kClosed) return;
+    set_connection_phase(ConnectionPhase::kClosed);
     // Every request is logged: one the client gave up on before any response is 499, as in nginx.
-    if (exchange_ && !exchange_finished_ && record_.status == 0) record_.status = 499;
-    if (exchange_finished_ || exchange_) write_access_log();
+    bool finished = response_phase_ == ResponsePhase::kFinishedInParser;
+    if (exchange_ && !finished && record_.status == 0) record_.status = 499;
+    if (finished || exchange_) write_access_log();
     release_exchange();
     auto on_closed = [](uv_handle_t *h) {
         auto *c = static_cast<ClientConnection *>(h->data);

@@ -1,8 +1,46 @@
 // A client (downstream) connection: feeds what it reads to a RequestParser (which owns llhttp, the
 // limits and the framing rules), dispatches each request to an Exchange, and writes responses in
-// order. Keep-alive and
-// pipelining: after a request's message ends the parser pauses until its response is complete,
-// keeping any pipelined bytes for later.
+// order. Keep-alive and pipelining: after a request's message ends the parser pauses until its
+// response is complete, keeping any pipelined bytes for later.
+//
+// Its state is three phases, each changed only through a set_*_phase() that asserts the step is
+// one of those below, and a few flags that are independent of them.
+//
+// RequestPhase, the request message as the parser has seen it, goes round once per request:
+//
+//   kIdle --first byte--> kHead --valid head, dispatched--> kBody --message end--> kComplete
+//     ^                                                                               |
+//     +--------------- response complete, connection kept (start_next_request) -------+
+//
+//   In kComplete the parser is paused: bytes read meanwhile are pipelined requests and wait in
+//   pending_ until resume_parsing() after the step back to kIdle. kBody covers an empty body too.
+//
+// ResponsePhase: kPending, or kFinishedInParser when the exchange finished inside a parser
+// callback (a content handler answering at once, a 404): the parser must not be reset under
+// llhttp_execute, so execute() completes the exchange once the parser has returned. It is apart
+// from RequestPhase because a response may end before its request's body has arrived (the
+// connection then closes after it).
+//
+//   kPending --finish_exchange() inside the parser--> kFinishedInParser --execute() returns--> kPending
+//
+// ConnectionPhase only moves forward; any step may skip the phases in between:
+//
+//   kOpen -> kTunnel -> kClosingAfterFlush -> kLingering -> kClosed
+//
+//   kOpen               requests and responses
+//   kTunnel             after a 101: the client's bytes go unparsed to the exchange (start_tunnel)
+//   kClosingAfterFlush  no further request: the last response is queued and the write side is shut
+//                       once it is out; until then reads still finish the current message
+//   kLingering          the write side is shut (after the last response, or a write failed): reads
+//                       are discarded until the client's EOF or the linger timer
+//   kClosed             uv_close was called; deleted in the last handle's close callback
+//
+// The flags: reading_ (uv_read_start in effect: off for request-body backpressure, for too many
+// held pipelined bytes, after EOF); body_paused_ (the exchange asked for request-body
+// backpressure, in any phase); write_shut_ and read_ended_, the two directions of a tunnel ending
+// each on its own (the upstream's EOF passed on to the client; the client's EOF); in_parser_,
+// inside parser_.execute(): a guard against re-entry, not a phase. The timer's mode (TimerMode)
+// says which timeout is running and is set by arm_timer().
 //
 // Lifetime: created on accept, deleted in the close callback of its last handle. Worker thread.
 #pragma once
@@ -57,9 +95,9 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // send_timeout to make some, as for bytes queued here.
     void await_writable();
     int fd() const;
-    bool closing() const { return closing_; }
+    bool closing() const { return connection_phase_ == ConnectionPhase::kClosed; }
     // send() still delivers: neither closing nor shut down after a failed write.
-    bool writable() const { return !closing_ && !shut_down_; }
+    bool writable() const { return connection_phase_ < ConnectionPhase::kLingering; }
 
     // The exchange's response is completely queued (or sent). keep_alive false closes the
     // connection once the queue has drained.
@@ -91,6 +129,12 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     static constexpr size_t kMaxPending = 256 * 1024;
 
   private:
+    // The phases and their legal steps are described at the top of this file.
+    enum class RequestPhase : uint8_t { kIdle, kHead, kBody, kComplete };
+    enum class ResponsePhase : uint8_t { kPending, kFinishedInParser };
+    enum class ConnectionPhase : uint8_t { kOpen, kTunnel, kClosingAfterFlush, kLingering, kClosed };
+    enum TimerMode : uint8_t { kTimerNone, kTimerHeader, kTimerBody, kTimerIdle, kTimerLinger, kTimerSend };
+
     ClientConnection(Worker &worker, const ListenerConfig &listener);
     ~ClientConnection() override;
 
@@ -112,22 +156,29 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void start_reading();
     void stop_reading();
 
+    void set_request_phase(RequestPhase next);
+    void set_response_phase(ResponsePhase next);
+    void set_connection_phase(ConnectionPhase next);
+
+    // Parses what was read, or holds it in pending_ while the parser is busy or paused.
     void feed(const char *data, size_t len);
+    // Parses the held pipelined bytes, request after request, until the parser pauses again.
+    void resume_parsing();
     void execute(const char *data, size_t len);
     void dispatch();
     void fill_request_view();
-    void complete_exchange();
+    // Logs and releases the finished exchange, then starts the next request (true) or heads for
+    // closing (false).
+    bool complete_exchange();
     void start_next_request();
     void write_access_log();
     void begin_close();
     // No byte from the client waits unread in the kernel (FIONREAD).
     bool receive_queue_empty() const;
     void close_now();
-    void arm_timer(uint64_t ms, int mode);
+    void arm_timer(uint64_t ms, TimerMode mode);
     void release_exchange();
     void arm_body_timer();
-
-    enum TimerMode { kTimerNone, kTimerHeader, kTimerBody, kTimerIdle, kTimerLinger, kTimerSend };
 
     Worker &worker_;
     const ListenerConfig &listener_;
@@ -144,23 +195,18 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     std::unique_ptr<Exchange> exchange_;
     AccessRecord record_;
     StreamWriter writer_;
-    int timer_mode_ = kTimerNone;
     int handles_open_ = 0;
     uint32_t requests_served_ = 0;
+    RequestPhase request_phase_ = RequestPhase::kIdle;
+    ResponsePhase response_phase_ = ResponsePhase::kPending;
+    ConnectionPhase connection_phase_ = ConnectionPhase::kOpen;
+    TimerMode timer_mode_ = kTimerNone;
+    bool finished_keep_alive_ = false; // what the last finish_exchange() was told
     bool path_rewritten_ = false;
-    bool in_request_ = false;        // a request's first byte arrived, its exchange not finished
-    bool message_complete_ = false;  // the current request's message ended
-    bool exchange_finished_ = false; // the exchange finished its response (maybe while parsing)
-    bool finished_keep_alive_ = false;
     bool in_parser_ = false;
-    bool paused_ = false; // the parser holds a finished message; pipelined bytes wait in pending_
     bool reading_ = false;
     bool body_paused_ = false;
-    bool closing_ = false;
-    bool close_after_flush_ = false;
-    bool shut_down_ = false;
-    bool tunnel_ = false;
-    bool write_shut_ = false; // shutdown_write() was called
+    bool write_shut_ = false; // shutdown_write() was called (a tunnel)
     bool read_ended_ = false; // a tunnelled client sent EOF
 };
 
