@@ -1,7 +1,7 @@
 #include "proxy/proxy_exchange.hpp"
 
 #include "http/header_rules.hpp"
-#include "http/status_text.hpp"
+#include "http/response_head_writer.hpp"
 #include "proxy/tunnel.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "server/client_connection.hpp"
@@ -13,15 +13,11 @@ namespace proxyd {
 
 namespace {
 
-constexpr size_t kMaxResponseHead = 64 * 1024;
-// What on_headers_complete returns to llhttp for a message that has no body whatever its head says.
-constexpr int kNoBody = 1;
-
-ProxyExchange *self_of(llhttp_t *p) { return static_cast<ProxyExchange *>(p->data); }
+const ResponseLimits kResponseLimits{.max_head_bytes = 64 * 1024};
 
 bool is_idempotent(std::string_view method) {
-    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" || method == "DELETE" ||
-           method == "TRACE";
+    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+           method == "DELETE" || method == "TRACE";
 }
 
 std::string hex(size_t n) {
@@ -32,30 +28,10 @@ std::string hex(size_t n) {
 
 } // namespace
 
-const llhttp_settings_t &ProxyExchange::parser_settings() {
-    static const llhttp_settings_t settings = [] {
-        llhttp_settings_t s;
-        llhttp_settings_init(&s);
-        s.on_message_begin = on_message_begin;
-        s.on_status = on_status;
-        s.on_header_field = on_header_field;
-        s.on_header_value = on_header_value;
-        s.on_header_field_complete = [](llhttp_t *p) {
-            self_of(p)->response_.end_header_name();
-            return 0;
-        };
-        s.on_headers_complete = on_headers_complete;
-        s.on_body = on_body;
-        s.on_chunk_header = on_chunk_header;
-        s.on_message_complete = on_message_complete;
-        return s;
-    }();
-    return settings;
-}
-
 ProxyExchange::ProxyExchange(ClientConnection &client, UpstreamPool &pool)
     : client_(&client), pool_(pool), buffers_(pool.worker().exchange_buffers().take()),
-      response_(buffers_->response), to_client_(buffers_->to_client), tried_(new bool[pool.peer_count()]()) {}
+      response_(buffers_->response), to_client_(buffers_->to_client), tried_(new bool[pool.peer_count()]()),
+      parser_(kResponseLimits, response_, *this) {}
 
 ProxyExchange::~ProxyExchange() {
     if (upstream_) upstream_->close();
@@ -85,10 +61,7 @@ void ProxyExchange::try_next_peer() {
     connected_ = false;
     response_started_ = false;
     upstream_paused_ = false;
-    llhttp_init(&parser_, HTTP_RESPONSE, &parser_settings());
-    parser_.data = this;
-    chunk_end_.reset();
-    response_.clear();
+    parser_.reset({.head_request = client_->method() == "HEAD", .upgrade_offered = upgrade_});
 
     AccessRecord &record = client_->record();
     const std::string &address = pool_.config().peers[static_cast<size_t>(peer)].address_text;
@@ -113,7 +86,8 @@ void ProxyExchange::on_upstream_connected(int status) {
     connected_ = true;
     upstream_->read_start();
     upstream_->send(build_request_head());
-    for (auto &chunk : unsent_) upstream_->send(chunk);
+    for (auto &chunk : unsent_)
+        upstream_->send(chunk);
     unsent_.clear();
     unsent_bytes_ = 0;
     // The body may have been paused while waiting for the connection; when the socket took it
@@ -154,7 +128,8 @@ std::string_view ProxyExchange::build_request_head() {
             prior_xff = head.header_value(i);
             continue;
         }
-        if (listener.add_x_forwarded && (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-host")))
+        if (listener.add_x_forwarded &&
+            (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-host")))
             continue;
         if (listener.add_forwarded && iequals(name, "forwarded")) {
             prior_forwarded = head.header_value(i);
@@ -243,7 +218,8 @@ void ProxyExchange::on_request_complete() {
 }
 
 void ProxyExchange::on_upstream_write_done() {
-    if (client_ && upstream_ && upstream_->queued_bytes() <= UpstreamConnection::kLowWater) client_->resume_body();
+    if (client_ && upstream_ && upstream_->queued_bytes() <= UpstreamConnection::kLowWater)
+        client_->resume_body();
     if (upstream_ && connected_) rearm_upstream_timer();
 }
 
@@ -260,24 +236,22 @@ void ProxyExchange::rearm_upstream_timer() {
 void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     response_started_ = true;
     rearm_upstream_timer();
-    // A wrong CRLF owed by a chunk that ended in the previous read counts as llhttp's own error.
-    llhttp_errno_t err = HPE_USER;
-    if (chunk_end_.begin_input(data, data + len)) err = llhttp_execute(&parser_, data, len);
+    ResponseParser::Result result = parser_.execute(data, len);
     flush_to_client();
-    if (switched_ && (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)) {
-        const char *rest = llhttp_get_error_pos(&parser_);
-        return start_tunnel(rest ? rest : data + len, data + len);
+    switch (result) {
+    case ResponseParser::Result::kNeedMore:
+        return;
+    case ResponseParser::Result::kSwitched:
+        return start_tunnel(data + parser_.consumed(), data + len);
+    case ResponseParser::Result::kMessageEnd: {
+        // Bytes after the response mean the peer is out of step: never reuse it.
+        bool extra = parser_.consumed() != len;
+        return release_upstream(!extra && parser_.keep_alive()), finish_response();
     }
-    if (err == HPE_PAUSED) {
-        // The response ended; bytes after it mean the peer is out of step: never reuse it.
-        const char *pos = llhttp_get_error_pos(&parser_);
-        bool extra = pos != data + len;
-        return release_upstream(!extra && llhttp_should_keep_alive(&parser_)), finish_response();
-    }
-    if (err != HPE_OK) {
-        client_->worker().logger().warn(
-            "upstream " + pool_.config().name + " " + pool_.config().peers[static_cast<size_t>(peer_)].address_text +
-            ": invalid response (" + llhttp_errno_name(err) + ": " + parse_error_reason(&parser_) + ")");
+    case ResponseParser::Result::kError:
+        client_->worker().logger().warn("upstream " + pool_.config().name + " " +
+                                        pool_.config().peers[static_cast<size_t>(peer_)].address_text +
+                                        ": invalid response (" + parser_.error_text() + ")");
         if (!head_sent_) return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
         release_upstream(false);
         client_->abort();
@@ -285,9 +259,9 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
 }
 
 void ProxyExchange::on_upstream_closed(int status) {
-    if (head_sent_ && !response_complete_ && llhttp_message_needs_eof(&parser_) && status == UV_EOF) {
-        // A response delimited by the connection's end: EOF completes it.
-        llhttp_finish(&parser_);
+    if (head_sent_ && !response_complete_ && status == UV_EOF &&
+        parser_.finish() == ResponseParser::Result::kMessageEnd) {
+        // A response delimited by the connection's end: EOF completed it.
         flush_to_client();
         release_upstream(false);
         return finish_response();
@@ -309,113 +283,82 @@ void ProxyExchange::on_upstream_timeout() {
     client_->abort();
 }
 
-int ProxyExchange::on_message_begin(llhttp_t *p) {
-    self_of(p)->response_.clear();
-    return 0;
-}
-
-int ProxyExchange::on_status(llhttp_t *p, const char *at, size_t len) {
-    ProxyExchange *self = self_of(p);
-    return self->response_.append_reason({at, len}) > kMaxResponseHead ? HPE_USER : 0;
-}
-
-int ProxyExchange::on_header_field(llhttp_t *p, const char *at, size_t len) {
-    ProxyExchange *self = self_of(p);
-    if (self->head_sent_) return 0; // trailers: not forwarded (the re-chunked body ends without them)
-    return self->response_.append_header_name({at, len}) > kMaxResponseHead ? HPE_USER : 0;
-}
-
-int ProxyExchange::on_header_value(llhttp_t *p, const char *at, size_t len) {
-    ProxyExchange *self = self_of(p);
-    if (self->head_sent_) return 0; // trailers: not forwarded (the re-chunked body ends without them)
-    return self->response_.append_header_value({at, len}) > kMaxResponseHead ? HPE_USER : 0;
-}
-
-int ProxyExchange::on_headers_complete(llhttp_t *p) {
-    ProxyExchange *self = self_of(p);
-    int status = p->status_code;
-    // llhttp 8.1 lets whitespace before a colon pass in fields it does not interpret; relayed,
-    // such a name is read differently by the parsers after us.
-    if (!field_names_are_tokens(self->response_)) return HPE_USER;
-    // A 101 is an answer only to an upgrade the client asked for.
-    if (status == 101) return self->upgrade_ ? self->switch_protocols() : HPE_USER;
-    if (status >= 100 && status < 200) {
-        // Interim response (100 Continue, 103 Early Hints): relay it to HTTP/1.1 clients and go
-        // on reading the final one (RFC 9110 §15.2). It ends at its head whatever it says of a
-        // length (RFC 9112 §6.3), and carries none onwards (RFC 9110 §8.6).
-        if (self->client_->http_minor() >= 1) {
-            std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_text(status)) + "\r\n";
-            for (size_t i = 0; i < self->response_.header_count(); ++i) {
-                std::string_view name = self->response_.header_name(i);
-                if (is_hop_by_hop(name) || iequals(name, "content-length")) continue;
-                out.append(name).append(": ").append(self->response_.header_value(i)).append("\r\n");
-            }
-            out.append("\r\n");
-            self->to_client_.own(out);
-        }
-        return kNoBody;
+// Interim responses (100 Continue, 103 Early Hints) go on to HTTP/1.1 clients (RFC 9110 §15.2);
+// an HTTP/1.0 client would not expect one.
+void ProxyExchange::on_interim_response() {
+    if (client_->http_minor() < 1) return;
+    int status = parser_.status();
+    std::string &out = buffers_->head_text;
+    ResponseHeadWriter head(out, status);
+    for (size_t i = 0; i < response_.header_count(); ++i) {
+        std::string_view name = response_.header_name(i);
+        if (is_hop_by_hop(name) || iequals(name, "content-length")) continue;
+        head.field(name, response_.header_value(i));
     }
-    return self->send_response_head();
+    head.end_interim();
+    to_client_.own(out);
 }
 
-int ProxyExchange::send_response_head() {
+bool ProxyExchange::on_response_head() {
+    if (parser_.status() == 101) return switch_protocols();
+    send_response_head();
+    return true;
+}
+
+void ProxyExchange::send_response_head() {
     ClientConnection &c = *client_;
     const ListenerConfig &listener = c.listener();
-    int status = parser_.status_code;
+    int status = parser_.status();
     pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
 
-    // RFC 9112 §6.3: a response to HEAD, and every 204 and 304, ends at its head whatever its
-    // Content-Length or Transfer-Encoding say.
-    bool bodyless = c.method() == "HEAD" || status == 204 || status == 304;
-    bool upstream_length = (parser_.flags & F_CONTENT_LENGTH) && !(parser_.flags & F_CHUNKED);
-    if (bodyless) client_framing_ = Framing::None;
-    else if (upstream_length) client_framing_ = Framing::ContentLength;
-    else if (c.http_minor() >= 1) client_framing_ = Framing::Chunked;
-    else client_framing_ = Framing::UntilClose;
+    HeadEnding ending;
+    ending.client_minor = c.http_minor();
+    switch (parser_.framing()) {
+    case ResponseFraming::kNone:
+        // A HEAD or 304 answer keeps the length of the representation it describes (RFC 9110
+        // §8.6); the writer drops it from a 204.
+        client_framing_ = Framing::None;
+        ending.content_length = parser_.declared_length();
+        break;
+    case ResponseFraming::kContentLength:
+        client_framing_ = Framing::ContentLength;
+        ending.content_length = parser_.declared_length();
+        break;
+    case ResponseFraming::kChunked:
+    case ResponseFraming::kUntilClose:
+        // Re-chunked for HTTP/1.1 clients, so the connection outlives the response; an HTTP/1.0
+        // client reads to the end of the connection.
+        client_framing_ = c.http_minor() >= 1 ? Framing::Chunked : Framing::UntilClose;
+        ending.chunked = client_framing_ == Framing::Chunked;
+        break;
+    }
     // A response before the whole request body (a 401 or 413 to Expect: 100-continue) ends with
     // the connection: the unread rest of the body could not be told from a next request.
     if (client_framing_ == Framing::UntilClose || !request_complete_) client_keep_alive_ = false;
     // A stop or reload that began while the upstream worked closes the connection after this
     // response: the head says so.
     if (!c.wants_keep_alive()) client_keep_alive_ = false;
+    ending.keep_alive = client_keep_alive_;
 
     ConnectionOptions connection_options(response_);
-
     std::string &out = buffers_->head_text;
-    out.clear();
     out.reserve(response_.size() + 160);
-    std::string_view reason = response_.reason();
-    out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-    out.append(reason.empty() ? status_text(status) : reason).append("\r\n");
-    bool has_date = false;
+    ResponseHeadWriter head(out, status, response_.reason());
     std::string_view prior_via;
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);
-        if (must_drop_when_forwarding(name, connection_options)) continue;
-        // A HEAD or 304 response keeps the Content-Length of the representation it describes
-        // (RFC 9110 §8.6); a 204 must not carry one.
-        if (iequals(name, "content-length") && !(bodyless && status != 204 && !(parser_.flags & F_CHUNKED)))
-            continue;
+        if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
         if (listener.add_via && iequals(name, "via")) {
             prior_via = response_.header_value(i);
             continue;
         }
-        has_date = has_date || iequals(name, "date");
-        out.append(name).append(": ").append(response_.header_value(i)).append("\r\n");
+        head.field(name, response_.header_value(i));
     }
-    if (!has_date) out.append("Date: ").append(c.worker().dates().http_date()).append("\r\n");
     if (listener.add_via) {
-        out.append("Via: ");
-        if (!prior_via.empty()) out.append(prior_via).append(", ");
-        out.append("1.1 proxyd\r\n");
+        std::string via(prior_via);
+        head.field("Via", via.append(prior_via.empty() ? "" : ", ").append("1.1 proxyd"));
     }
-    if (client_framing_ == Framing::ContentLength)
-        out.append("Content-Length: ").append(std::to_string(parser_.content_length)).append("\r\n");
-    else if (client_framing_ == Framing::Chunked)
-        out.append("Transfer-Encoding: chunked\r\n");
-    if (!client_keep_alive_) out.append("Connection: close\r\n");
-    else if (c.http_minor() == 0) out.append("Connection: keep-alive\r\n");
-    out.append("\r\n");
+    head.end(c.worker().dates().http_date(), ending);
 
     head_sent_ = true;
     c.record().status = status;
@@ -423,20 +366,17 @@ int ProxyExchange::send_response_head() {
     // Sent with the body bytes of the same read by flush_to_client(): one write, and one TCP
     // segment for a small response instead of two.
     to_client_.own(out);
-    // llhttp 8.1 cannot know a response answers HEAD, and reads a body after a 204 or 304 that
-    // declares a length; kNoBody tells it there is none, so the connection stays in step.
-    return bodyless ? kNoBody : 0;
 }
 
-int ProxyExchange::switch_protocols() {
+bool ProxyExchange::switch_protocols() {
     std::string head = switching_protocols_head(response_);
-    if (head.empty()) return HPE_USER;
+    if (head.empty()) return false;
     pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
-    switched_ = head_sent_ = true;
+    head_sent_ = true;
     client_framing_ = Framing::None;
     client_->record().status = client_->record().upstream_status = 101;
     to_client_.own(head);
-    return 0;
+    return true;
 }
 
 void ProxyExchange::start_tunnel(const char *rest, const char *end) {
@@ -456,34 +396,21 @@ void ProxyExchange::on_tunnel_client_ended() {
     if (tunnel_) tunnel_->client_ended();
 }
 
-int ProxyExchange::on_body(llhttp_t *p, const char *at, size_t len) {
-    ProxyExchange *self = self_of(p);
-    // The piece itself is sound and is relayed; a wrong CRLF after it fails the response, which
-    // cuts the client before the body could look complete.
-    bool terminated = !(p->flags & F_CHUNKED) || self->chunk_end_.body(at, len);
-    self->client_->record().body_bytes += len;
+void ProxyExchange::on_response_body(std::string_view data) {
+    client_->record().body_bytes += data.size();
     // Borrowed from the read buffer: flush_to_client() writes it before the buffer is reused.
-    if (self->client_framing_ == Framing::Chunked) {
-        self->to_client_.own(hex(len).append("\r\n"));
-        self->to_client_.borrow(at, len);
-        self->to_client_.own("\r\n");
+    if (client_framing_ == Framing::Chunked) {
+        to_client_.own(hex(data.size()).append("\r\n"));
+        to_client_.borrow(data.data(), data.size());
+        to_client_.own("\r\n");
     } else {
-        self->to_client_.borrow(at, len);
+        to_client_.borrow(data.data(), data.size());
     }
-    return terminated ? 0 : HPE_USER;
 }
 
-int ProxyExchange::on_chunk_header(llhttp_t *p) {
-    self_of(p)->chunk_end_.chunk_header(p->content_length);
-    return 0;
-}
-
-int ProxyExchange::on_message_complete(llhttp_t *p) {
-    ProxyExchange *self = self_of(p);
-    if (!self->head_sent_) return 0; // the end of an interim (1xx) response
-    self->response_complete_ = true;
-    if (self->client_framing_ == Framing::Chunked) self->to_client_.own("0\r\n\r\n");
-    return HPE_PAUSED;
+void ProxyExchange::on_response_complete() {
+    response_complete_ = true;
+    if (client_framing_ == Framing::Chunked) to_client_.own("0\r\n\r\n");
 }
 
 void ProxyExchange::flush_to_client() {
@@ -530,8 +457,8 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     size_t peer = static_cast<size_t>(peer_);
     // A request body is streamed, not kept: once part of it went to the dead connection it
     // cannot be sent again, so only a bodiless request is retried after such a race.
-    bool stale_reuse = upstream_ && upstream_->reused() && !response_started_ && outcome == PROXYD_OUTCOME_BROKEN &&
-                       !client_->request_has_body();
+    bool stale_reuse = upstream_ && upstream_->reused() && !response_started_ &&
+                       outcome == PROXYD_OUTCOME_BROKEN && !client_->request_has_body();
     if (upstream_) {
         upstream_->close();
         upstream_ = nullptr;
@@ -549,11 +476,12 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     }
     // Safe to try another peer when nothing reached this one (connect failed), or when the
     // request is idempotent, bodiless and no response byte came back.
-    bool nothing_sent = outcome == PROXYD_OUTCOME_CONNECT_FAILED ||
-                        (outcome == PROXYD_OUTCOME_TIMEOUT && !connected_);
+    bool nothing_sent =
+        outcome == PROXYD_OUTCOME_CONNECT_FAILED || (outcome == PROXYD_OUTCOME_TIMEOUT && !connected_);
     bool replayable = is_idempotent(client_->method()) && !client_->request_has_body() && !response_started_;
     bool any_untried = false;
-    for (size_t i = 0; i < pool_.peer_count(); ++i) any_untried = any_untried || !tried_[i];
+    for (size_t i = 0; i < pool_.peer_count(); ++i)
+        any_untried = any_untried || !tried_[i];
     if ((nothing_sent || replayable || stale_reuse) && tries_ < config.max_tries && any_untried) {
         return try_next_peer();
     }

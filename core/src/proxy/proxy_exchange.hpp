@@ -5,14 +5,13 @@
 // Worker thread only.
 #pragma once
 
-#include "http/chunk_terminator.hpp"
 #include "http/message_head.hpp"
+#include "http/response_parser.hpp"
 #include "net/output_slices.hpp"
 #include "proxy/exchange_buffers.hpp"
 #include "proxy/upstream_connection.hpp"
 #include "server/exchange.hpp"
 
-#include <llhttp.h>
 #include <memory>
 #include <proxyd/plugin.h>
 #include <string>
@@ -24,7 +23,9 @@ class ClientConnection;
 class Tunnel;
 class UpstreamPool;
 
-class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
+class ProxyExchange final : public Exchange,
+                            private UpstreamConnection::Owner,
+                            private ResponseParser::Events {
   public:
     ProxyExchange(ClientConnection &client, UpstreamPool &pool);
     ~ProxyExchange() override;
@@ -39,6 +40,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     void on_tunnel_client_ended() override;
 
   private:
+    // How the response's body goes to the client.
     enum class Framing { None, ContentLength, Chunked, UntilClose };
 
     void try_next_peer();
@@ -58,18 +60,13 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     void on_upstream_timeout() override;
     void on_upstream_write_done() override;
 
-    // llhttp (response) callbacks
-    static int on_message_begin(llhttp_t *p);
-    static int on_status(llhttp_t *p, const char *at, size_t len);
-    static int on_header_field(llhttp_t *p, const char *at, size_t len);
-    static int on_header_value(llhttp_t *p, const char *at, size_t len);
-    static int on_headers_complete(llhttp_t *p);
-    static int on_body(llhttp_t *p, const char *at, size_t len);
-    static int on_chunk_header(llhttp_t *p);
-    static int on_message_complete(llhttp_t *p);
-    static const llhttp_settings_t &parser_settings();
-    int send_response_head();
-    int switch_protocols();
+    // ResponseParser::Events
+    void on_interim_response() override;
+    bool on_response_head() override;
+    void on_response_body(std::string_view data) override;
+    void on_response_complete() override;
+    void send_response_head();
+    bool switch_protocols();
     void start_tunnel(const char *rest, const char *end);
     // Sends what one upstream read produced for the client (interim responses, the head, body
     // bytes, the chunked terminator) as one write, then applies backpressure.
@@ -84,8 +81,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     std::unique_ptr<bool[]> tried_;
     std::vector<std::string> unsent_; // request bytes waiting for the connection
     size_t unsent_bytes_ = 0;
-    llhttp_t parser_{};
-    ChunkTerminator chunk_end_;
+    ResponseParser parser_;
     int peer_ = -1;
     unsigned tries_ = 0;
     Framing client_framing_ = Framing::None;
@@ -96,8 +92,7 @@ class ProxyExchange final : public Exchange, private UpstreamConnection::Owner {
     bool response_complete_ = false;
     bool client_keep_alive_ = false;
     bool upstream_paused_ = false;
-    bool upgrade_ = false;  // the client asked to switch protocols; forwarded as asked
-    bool switched_ = false; // the backend agreed (101): the rest is the tunnel's
+    bool upgrade_ = false; // the client asked to switch protocols; forwarded as asked
     std::unique_ptr<Tunnel> tunnel_;
 };
 

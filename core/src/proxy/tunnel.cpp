@@ -1,6 +1,7 @@
 #include "proxy/tunnel.hpp"
 
 #include "http/header_rules.hpp"
+#include "http/response_head_writer.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
@@ -36,15 +37,15 @@ std::string upgrade_request_fields(const MessageHead &request) {
 std::string switching_protocols_head(const MessageHead &response) {
     if (response.count("upgrade") == 0) return {};
     ConnectionOptions connection_options(response);
-    std::string out = "HTTP/1.1 101 ";
-    out.append(response.reason().empty() ? "Switching Protocols" : response.reason()).append("\r\n");
+    std::string out;
+    ResponseHeadWriter head(out, 101, response.reason());
     for (size_t i = 0; i < response.header_count(); ++i) {
         std::string_view name = response.header_name(i);
         if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
-        out.append(name).append(": ").append(response.header_value(i)).append("\r\n");
+        head.field(name, response.header_value(i));
     }
     append_upgrade_fields(response, out);
-    out.append("\r\n");
+    head.end_interim();
     return out;
 }
 

@@ -1,6 +1,7 @@
 #include "server/client_connection.hpp"
 
 #include "http/header_rules.hpp"
+#include "http/response_head_writer.hpp"
 #include "http/status_text.hpp"
 #include "log/access_line.hpp"
 #include "net/half_close.hpp"
@@ -373,12 +374,12 @@ void ClientConnection::send_error(int status, bool close) {
                        "</title></head><body><h1>" + std::to_string(status) + " " + std::string(reason) +
                        "</h1><hr>proxyd</body></html>\n";
     bool keep = !close && wants_keep_alive();
-    std::string out =
-        "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-        "\r\nServer: proxyd\r\nDate: " + worker_.dates().http_date() +
-        "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
-        (keep ? (request_.http_minor == 0 ? "\r\nConnection: keep-alive" : "") : "\r\nConnection: close") +
-        "\r\n\r\n";
+    std::string out;
+    ResponseHeadWriter head(out, status);
+    head.origin_fields(worker_.dates().http_date());
+    head.field("Content-Type", "text/html; charset=utf-8");
+    head.end(worker_.dates().http_date(),
+             HeadEnding{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor});
     record_.status = status;
     bool head_only = parser_.method() == "HEAD";
     record_.body_bytes = head_only ? 0 : body.size();

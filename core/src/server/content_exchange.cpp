@@ -1,7 +1,7 @@
 #include "server/content_exchange.hpp"
 
 #include "http/header_rules.hpp"
-#include "http/status_text.hpp"
+#include "http/response_head_writer.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
@@ -67,8 +67,8 @@ int ContentExchange::add_header(std::string_view name, std::string_view value) {
     for (char ch : value)
         if (ch == '\r' || ch == '\n' || ch == '\0') return PROXYD_EINVAL; // no header injection
     // The core owns the framing and connection headers.
-    if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
-        iequals(name, "date"))
+    if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+        iequals(name, "connection") || iequals(name, "date"))
         return PROXYD_EINVAL;
     head_extra_.append(name).append(": ").append(value).append("\r\n");
     return PROXYD_OK;
@@ -106,13 +106,15 @@ int ContentExchange::finish() {
 
     std::string out;
     out.reserve(256 + head_extra_.size() + (head_only ? 0 : body_.size()));
-    out.append("HTTP/1.1 ").append(std::to_string(status_)).append(" ").append(status_text(status_));
-    out.append("\r\nServer: proxyd\r\nDate: ").append(c.worker().dates().http_date()).append("\r\n");
-    out.append(head_extra_);
-    if (!bodyless_status) out.append("Content-Length: ").append(std::to_string(length)).append("\r\n");
-    if (!keep_alive) out.append("Connection: close\r\n");
-    else if (c.http_minor() == 0) out.append("Connection: keep-alive\r\n");
-    out.append("\r\n");
+    ResponseHeadWriter head(out, status_);
+    head.origin_fields(c.worker().dates().http_date());
+    head.formatted_fields(head_extra_);
+    HeadEnding ending;
+    // A 304 describes a representation it does not carry, whose length the plugin did not give.
+    if (status_ != 304) ending.content_length = length;
+    ending.keep_alive = keep_alive;
+    ending.client_minor = c.http_minor();
+    head.end(c.worker().dates().http_date(), ending);
 
     c.record().status = status_;
     bool send_body = !head_only && !bodyless_status;

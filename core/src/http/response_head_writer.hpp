@@ -1,0 +1,53 @@
+// The one place a response head is written, whoever produced the response: the client
+// connection's error pages, a content plugin's answer, a proxied response (final, interim 1xx and
+// 101). The rules every head must follow live here, so each is fixed once: the status line, Date
+// when the response has none, Server on proxyd's own answers, the framing field and the
+// keep-alive decision as the client will read it. No I/O: the head is appended to a string.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace proxyd {
+
+// What the core decides about the end of a head.
+struct HeadEnding {
+    // Content-Length to write: the length of the body that follows, or of the representation a
+    // bodiless answer describes (a HEAD response, a 304). Never written on a 1xx or 204 (RFC 9110
+    // §8.6), whatever is asked.
+    std::optional<uint64_t> content_length;
+    // Transfer-Encoding: chunked (the body is re-chunked on its way out). Never on a 1xx or 204.
+    bool chunked = false;
+    // The connection stays open after the response. Written as "Connection: close" when false,
+    // and as "Connection: keep-alive" for an HTTP/1.0 client when true (RFC 9112 §9.3).
+    bool keep_alive = true;
+    uint8_t client_minor = 1;
+};
+
+class ResponseHeadWriter {
+  public:
+    // Starts the head in out (cleared first): "HTTP/1.1 <status> <reason>", the standard reason
+    // phrase when reason is empty.
+    ResponseHeadWriter(std::string &out, int status, std::string_view reason = {});
+
+    // A response proxyd answers itself: "Server: proxyd" and its own Date.
+    void origin_fields(std::string_view date);
+    void field(std::string_view name, std::string_view value);
+    // Header lines already formatted as "Name: value\r\n" and checked by the caller; they may not
+    // include Date (the caller writes it through field() when it has one).
+    void formatted_fields(std::string_view lines) { out_.append(lines); }
+    // Ends a final response's head: Date (date) unless a field gave one, the framing field, the
+    // connection field and the empty line.
+    void end(std::string_view date, const HeadEnding &ending);
+    // Ends an interim (1xx) head: nothing but the empty line.
+    void end_interim() { out_.append("\r\n"); }
+
+  private:
+    std::string &out_;
+    int status_;
+    bool has_date_ = false;
+};
+
+} // namespace proxyd

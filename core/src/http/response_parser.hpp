@@ -1,0 +1,123 @@
+// The response side of HTTP/1.1 framing, without any I/O: llhttp parses what an upstream sends,
+// and this class enforces the head limit and the field-name grammar, knows which responses have
+// no body whatever their head says (a HEAD answer, 1xx, 204, 304: RFC 9112 §6.3), tells interim
+// (1xx) responses from the final one, accepts a 101 only when the request offered an upgrade,
+// checks the CRLF after every chunk, and says how the body was delimited (Content-Length,
+// chunked, or the connection's end).
+//
+// It owns no socket, so a fuzzer or a unit test drives it with plain bytes; the exchange that
+// owns it hears about each response through Events. One parser per exchange, one thread.
+#pragma once
+
+#include "http/chunk_terminator.hpp"
+#include "http/message_head.hpp"
+
+#include <cstdint>
+#include <llhttp.h>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace proxyd {
+
+struct ResponseLimits {
+    size_t max_head_bytes = 64 * 1024; // status line plus header fields, per response
+};
+
+// What the response answers; it decides which responses are legal and which have a body.
+struct ResponseContext {
+    bool head_request = false;    // the request was HEAD: the response ends at its head
+    bool upgrade_offered = false; // the request asked to switch protocols: a 101 may answer it
+};
+
+// How the final response's body is delimited by the upstream.
+enum class ResponseFraming { kNone, kContentLength, kChunked, kUntilClose };
+
+class ResponseParser {
+  public:
+    // What the owner hears, always from inside execute() or finish().
+    class Events {
+      public:
+        virtual ~Events() = default;
+        // An interim response (1xx other than 101) ended at its head: head() and status()
+        // describe it. The final response follows on the same parser.
+        virtual void on_interim_response() = 0;
+        // The final response's head is complete and valid (a 101 too). False refuses it: the
+        // parse fails with "refused by the exchange".
+        virtual bool on_response_head() = 0;
+        // A piece of the decoded body, pointing into the caller's input (valid as long as that
+        // input is).
+        virtual void on_response_body(std::string_view data) = 0;
+        // The final response's message ended (not after a 101: execute() says kSwitched).
+        virtual void on_response_complete() = 0;
+    };
+
+    enum class Result {
+        kNeedMore,   // every byte was consumed; the response has not ended
+        kMessageEnd, // the response ended; consumed() bytes were used
+        kSwitched,   // a 101 head ended; the bytes after consumed() belong to the new protocol
+        kError,      // the response is refused; error_text() says why
+    };
+
+    // The head is parsed into head_storage, which the owner keeps (and may recycle) for the
+    // parser's lifetime.
+    ResponseParser(const ResponseLimits &limits, MessageHead &head_storage, Events &events);
+    ResponseParser(const ResponseParser &) = delete;
+    ResponseParser &operator=(const ResponseParser &) = delete;
+
+    // Forgets any earlier response and gets ready for one that answers a request described by
+    // context (a new exchange, or a retry on another connection).
+    void reset(const ResponseContext &context);
+    // Parses bytes. After kMessageEnd or kSwitched the parser consumes nothing more until reset();
+    // after kError it refuses everything.
+    Result execute(const char *data, size_t len);
+    // The connection's end arrived: it completes a body delimited by it (kMessageEnd); any other
+    // response is cut short (kError).
+    Result finish();
+    size_t consumed() const { return consumed_; }
+
+    // The final response's head arrived (trailers after it are parsed, and not reported).
+    bool head_complete() const { return final_head_; }
+    bool complete() const { return complete_; }
+    int status() const { return parser_.status_code; }
+    const MessageHead &head() const { return head_; }
+    ResponseFraming framing() const { return framing_; }
+    // The Content-Length the head declared, when it declared one and no transfer coding.
+    std::optional<uint64_t> declared_length() const { return declared_length_; }
+    // The response allows the connection to be used again (version, Connection field).
+    bool keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
+    std::string error_text() const;
+
+  private:
+    static int on_message_begin(llhttp_t *p);
+    static int on_status(llhttp_t *p, const char *at, size_t len);
+    static int on_header_field(llhttp_t *p, const char *at, size_t len);
+    static int on_header_field_complete(llhttp_t *p);
+    static int on_header_value(llhttp_t *p, const char *at, size_t len);
+    static int on_headers_complete(llhttp_t *p);
+    static int on_body(llhttp_t *p, const char *at, size_t len);
+    static int on_chunk_header(llhttp_t *p);
+    static int on_message_complete(llhttp_t *p);
+    static const llhttp_settings_t &settings();
+
+    int refuse(const char *reason);
+    int check_head_size(size_t size);
+    Result fail(llhttp_errno_t err);
+
+    const ResponseLimits &limits_;
+    Events &events_;
+    ResponseContext context_;
+    llhttp_t parser_{};
+    MessageHead &head_;
+    ChunkTerminator chunk_end_;
+    ResponseFraming framing_ = ResponseFraming::kNone;
+    std::optional<uint64_t> declared_length_;
+    size_t consumed_ = 0;
+    llhttp_errno_t error_ = HPE_OK;
+    const char *reason_ = nullptr; // proxyd's own reason for refusing, when it refused
+    bool final_head_ = false;
+    bool switched_ = false;
+    bool complete_ = false;
+};
+
+} // namespace proxyd
