@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -52,21 +53,29 @@ TEST_CASE("stream writer: small writes behind a full socket share blocks and arr
             REQUIRE(writer.write(&b, 1) == 0);
             sent += piece;
         }
-        // 120,000 queued bytes in 32 KiB blocks: the filler's remainder plus about four more, not
-        // one block per write (which would hold 625 MiB).
-        CHECK(writer.queued_bytes() <= sent.size());
+        // Behind the full socket every small write is queued, none dropped or sent out of turn:
+        // 120,000 bytes in 32 KiB blocks, the filler's remainder plus about four more, not one
+        // block per write (which would hold 625 MiB).
+        const size_t queued = writer.queued_bytes();
+        CHECK(queued >= 20000 * 6);
         CHECK(blocks.in_use() <= 16);
 
-        // The peer reads everything; the loop drains the queue.
+        // The peer reads everything; the loop drains the queue. The deadline turns a writer that
+        // stops making progress into a failure instead of a hang.
         std::string received;
         char buf[65536];
-        while (received.size() < sent.size()) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (received.size() < sent.size() && std::chrono::steady_clock::now() < deadline) {
             uv_run(&loop, UV_RUN_NOWAIT);
             ssize_t n = ::recv(fds[1], buf, sizeof buf, MSG_DONTWAIT);
             if (n > 0) received.append(buf, static_cast<size_t>(n));
         }
         uv_run(&loop, UV_RUN_NOWAIT);
+        INFO("the peer received " << received.size() << " of " << sent.size() << " bytes within 10 s");
+        CHECK(received.size() == sent.size());
         CHECK(received == sent);
+        // Every queued byte was reported done, once: what the connection counts as sent.
+        CHECK(listener.done_bytes == queued);
         CHECK(writer.queued_bytes() == 0);
         CHECK(blocks.in_use() == 0);
         CHECK(listener.last_status == 0);
