@@ -94,8 +94,10 @@ TEST_CASE_METHOD(ConfigFixture, "the shipped profiles load", "[config]") {
         options.host = &host.api;
         std::vector<std::string> errors;
         auto config = load_config(std::string(PROXYD_TEST_SOURCE_DIR) + "/conf.d/" + profile, options, errors);
+        std::string error_text;
+        for (auto &e : errors) error_text += e + "\n";
         INFO(profile);
-        for (auto &e : errors) INFO(e);
+        INFO(error_text);
         REQUIRE(config);
         CHECK(errors.empty());
     }
