@@ -7,6 +7,7 @@
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
+#include <cassert>
 #include <cstdio>
 
 namespace proxyd {
@@ -44,6 +45,27 @@ void ProxyExchange::start() {
     try_next_peer();
 }
 
+void ProxyExchange::enter(Phase next) {
+    [[maybe_unused]] auto legal = [this](Phase to) {
+        switch (phase_) {
+        case Phase::kConnecting:
+            return to == Phase::kConnecting || to == Phase::kAwaitingResponse;
+        case Phase::kAwaitingResponse:
+            return to == Phase::kConnecting || to == Phase::kReadingHead;
+        case Phase::kReadingHead:
+            return to == Phase::kConnecting || to == Phase::kRelayingBody || to == Phase::kTunnel;
+        case Phase::kRelayingBody:
+            return to == Phase::kComplete;
+        case Phase::kComplete:
+        case Phase::kTunnel:
+            return false;
+        }
+        return false;
+    };
+    assert(legal(next));
+    phase_ = next;
+}
+
 // ---- choosing a peer and connecting ---------------------------------------------------------
 
 void ProxyExchange::try_next_peer() {
@@ -58,8 +80,7 @@ void ProxyExchange::try_next_peer() {
     tried_[static_cast<size_t>(peer)] = true;
     ++tries_;
     peer_ = peer;
-    connected_ = false;
-    response_started_ = false;
+    enter(Phase::kConnecting);
     upstream_paused_ = false;
     parser_.reset({.head_request = client_->method() == "HEAD", .upgrade_offered = upgrade_});
 
@@ -83,7 +104,7 @@ void ProxyExchange::try_next_peer() {
 
 void ProxyExchange::on_upstream_connected(int status) {
     if (status != 0) return fail(PROXYD_OUTCOME_CONNECT_FAILED, status, "connect");
-    connected_ = true;
+    enter(Phase::kAwaitingResponse);
     upstream_->read_start();
     upstream_->send(build_request_head());
     for (auto &chunk : unsent_)
@@ -186,7 +207,7 @@ void ProxyExchange::forward_to_upstream(std::string_view data) {
 }
 
 void ProxyExchange::forward_to_upstream(const uv_buf_t *bufs, size_t count) {
-    if (connected_ && upstream_) {
+    if (connected() && upstream_) {
         bool was_idle = upstream_->queued_bytes() == 0;
         upstream_->send(bufs, count);
         if (was_idle) rearm_upstream_timer();
@@ -220,7 +241,7 @@ void ProxyExchange::on_request_complete() {
 void ProxyExchange::on_upstream_write_done() {
     if (client_ && upstream_ && upstream_->queued_bytes() <= UpstreamConnection::kLowWater)
         client_->resume_body();
-    if (upstream_ && connected_) rearm_upstream_timer();
+    if (upstream_ && connected()) rearm_upstream_timer();
 }
 
 // One timer per upstream connection: send_timeout while request bytes wait to be written,
@@ -234,7 +255,7 @@ void ProxyExchange::rearm_upstream_timer() {
 // ---- the response ---------------------------------------------------------------------------
 
 void ProxyExchange::on_upstream_read(const char *data, size_t len) {
-    response_started_ = true;
+    if (phase_ == Phase::kAwaitingResponse) enter(Phase::kReadingHead);
     rearm_upstream_timer();
     ResponseParser::Result result = parser_.execute(data, len);
     flush_to_client();
@@ -252,21 +273,21 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
         client_->worker().logger().warn("upstream " + pool_.config().name + " " +
                                         pool_.config().peers[static_cast<size_t>(peer_)].address_text +
                                         ": invalid response (" + parser_.error_text() + ")");
-        if (!head_sent_) return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
+        if (!head_sent()) return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
         release_upstream(false);
         client_->abort();
     }
 }
 
 void ProxyExchange::on_upstream_closed(int status) {
-    if (head_sent_ && !response_complete_ && status == UV_EOF &&
+    if (phase_ == Phase::kRelayingBody && status == UV_EOF &&
         parser_.finish() == ResponseParser::Result::kMessageEnd) {
         // A response delimited by the connection's end: EOF completed it.
         flush_to_client();
         release_upstream(false);
         return finish_response();
     }
-    if (!head_sent_) return fail(PROXYD_OUTCOME_BROKEN, status, "read");
+    if (!head_sent()) return fail(PROXYD_OUTCOME_BROKEN, status, "read");
     // Mid-body: the client must see a truncated message, so its connection is cut.
     client_->worker().logger().warn("upstream " + pool_.config().name + " " +
                                     pool_.config().peers[static_cast<size_t>(peer_)].address_text +
@@ -276,8 +297,8 @@ void ProxyExchange::on_upstream_closed(int status) {
 }
 
 void ProxyExchange::on_upstream_timeout() {
-    if (!connected_) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "connect");
-    if (!head_sent_) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "read");
+    if (!connected()) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "connect");
+    if (!head_sent()) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "read");
     client_->worker().logger().warn("upstream " + pool_.config().name + ": read timed out mid-response");
     release_upstream(false);
     client_->abort();
@@ -360,7 +381,7 @@ void ProxyExchange::send_response_head() {
     }
     head.end(c.worker().dates().http_date(), ending);
 
-    head_sent_ = true;
+    enter(Phase::kRelayingBody);
     c.record().status = status;
     c.record().upstream_status = status;
     // Sent with the body bytes of the same read by flush_to_client(): one write, and one TCP
@@ -372,7 +393,7 @@ bool ProxyExchange::switch_protocols() {
     std::string head = switching_protocols_head(response_);
     if (head.empty()) return false;
     pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
-    head_sent_ = true;
+    enter(Phase::kTunnel);
     client_framing_ = Framing::None;
     client_->record().status = client_->record().upstream_status = 101;
     to_client_.own(head);
@@ -409,7 +430,7 @@ void ProxyExchange::on_response_body(std::string_view data) {
 }
 
 void ProxyExchange::on_response_complete() {
-    response_complete_ = true;
+    enter(Phase::kComplete);
     if (client_framing_ == Framing::Chunked) to_client_.own("0\r\n\r\n");
 }
 
@@ -439,7 +460,8 @@ void ProxyExchange::release_upstream(bool reusable) {
     UpstreamConnection *c = upstream_;
     upstream_ = nullptr;
     // Reusable only after a complete exchange in both directions.
-    if (reusable && response_complete_ && request_complete_ && unsent_.empty() && c->queued_bytes() == 0)
+    if (reusable && phase_ == Phase::kComplete && request_complete_ && unsent_.empty() &&
+        c->queued_bytes() == 0)
         pool_.put_idle(c);
     else
         c->close();
@@ -457,7 +479,7 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     size_t peer = static_cast<size_t>(peer_);
     // A request body is streamed, not kept: once part of it went to the dead connection it
     // cannot be sent again, so only a bodiless request is retried after such a race.
-    bool stale_reuse = upstream_ && upstream_->reused() && !response_started_ &&
+    bool stale_reuse = upstream_ && upstream_->reused() && !response_started() &&
                        outcome == PROXYD_OUTCOME_BROKEN && !client_->request_has_body();
     if (upstream_) {
         upstream_->close();
@@ -477,8 +499,8 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     // Safe to try another peer when nothing reached this one (connect failed), or when the
     // request is idempotent, bodiless and no response byte came back.
     bool nothing_sent =
-        outcome == PROXYD_OUTCOME_CONNECT_FAILED || (outcome == PROXYD_OUTCOME_TIMEOUT && !connected_);
-    bool replayable = is_idempotent(client_->method()) && !client_->request_has_body() && !response_started_;
+        outcome == PROXYD_OUTCOME_CONNECT_FAILED || (outcome == PROXYD_OUTCOME_TIMEOUT && !connected());
+    bool replayable = is_idempotent(client_->method()) && !client_->request_has_body() && !response_started();
     bool any_untried = false;
     for (size_t i = 0; i < pool_.peer_count(); ++i)
         any_untried = any_untried || !tried_[i];

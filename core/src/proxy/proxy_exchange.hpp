@@ -40,6 +40,26 @@ class ProxyExchange final : public Exchange,
     void on_tunnel_client_ended() override;
 
   private:
+    // How far the current attempt got. Each attempt moves forward only, one step at a time:
+    //
+    //   kConnecting -> kAwaitingResponse -> kReadingHead -> kRelayingBody -> kComplete
+    //                                                    \-> kTunnel (a 101)
+    //
+    // A retry on another peer goes back to kConnecting, and only from the first three phases: once
+    // a final head went to the client, nothing can be retried. enter() asserts the step.
+    enum class Phase : uint8_t {
+        kConnecting,       // connecting (a pooled connection skips this at once)
+        kAwaitingResponse, // connected; the request goes out, no response byte yet
+        kReadingHead,      // response bytes arrived (interim responses too), no final head yet
+        kRelayingBody,     // the final head went to the client; the body follows
+        kComplete,         // the whole response went to the client
+        kTunnel,           // the peer switched protocols; the bytes are the tunnel's
+    };
+    void enter(Phase next);
+    bool connected() const { return phase_ != Phase::kConnecting; }
+    bool response_started() const { return phase_ >= Phase::kReadingHead; }
+    bool head_sent() const { return phase_ >= Phase::kRelayingBody; }
+
     // How the response's body goes to the client.
     enum class Framing { None, ContentLength, Chunked, UntilClose };
 
@@ -85,14 +105,11 @@ class ProxyExchange final : public Exchange,
     int peer_ = -1;
     unsigned tries_ = 0;
     Framing client_framing_ = Framing::None;
-    bool connected_ = false;
-    bool request_complete_ = false;
-    bool response_started_ = false; // a response byte arrived from the current peer
-    bool head_sent_ = false;        // the final response head went to the client
-    bool response_complete_ = false;
+    Phase phase_ = Phase::kConnecting;
+    bool request_complete_ = false; // the client's whole request was read (independent of phase_)
     bool client_keep_alive_ = false;
-    bool upstream_paused_ = false;
-    bool upgrade_ = false; // the client asked to switch protocols; forwarded as asked
+    bool upstream_paused_ = false; // reading from the upstream waits for the client's queue to drain
+    bool upgrade_ = false;         // the client asked to switch protocols; forwarded as asked
     std::unique_ptr<Tunnel> tunnel_;
 };
 
