@@ -1,4 +1,4 @@
-/* BROKEN for this proxyd: built against ABI 1.1, newer than proxyd's 1.0, so it may rely on host
+/* BROKEN for this proxyd: declares ABI 1.9, newer than proxyd's 1.1, so it may rely on host
  * calls this proxyd lacks; the refusal must name both versions. Otherwise valid. */
 #include <proxyd/plugin.h>
 
@@ -16,7 +16,7 @@ static proxyd_route_result route(void *i, void *w, const proxyd_request *q, prox
 
 static const proxyd_routing_hooks hooks = {sizeof(proxyd_routing_hooks), route};
 static const proxyd_plugin_descriptor descriptor = {
-    1, 1, sizeof(proxyd_plugin_descriptor), PROXYD_KIND_ROUTING, "newer_minor", "0.0.1",
+    1, 9, sizeof(proxyd_plugin_descriptor), PROXYD_KIND_ROUTING, "newer_minor", "0.0.1",
     create, destroy, NULL, NULL, &hooks, NULL, NULL};
 
 PROXYD_EXPORT const proxyd_plugin_descriptor *proxyd_plugin_entry(void) { return &descriptor; }

@@ -238,6 +238,13 @@ const proxyd_host kHost = {
     .response_file = response_file,
     .response_finish = response_finish,
     .log = log,
+    // ABI 1.1 calls this fake does not offer yet: a plugin that needs them is tested in
+    // integration tests against the real core.
+    .config_plugin_name = nullptr,
+    .config_peer_count = nullptr,
+    .config_peer_at = nullptr,
+    .request_body = nullptr,
+    .worker_post = nullptr,
 };
 
 } // namespace

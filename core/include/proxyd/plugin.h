@@ -7,7 +7,9 @@
  *
  * Versioning: the core refuses a plugin whose abi_major differs from its own. A plugin built
  * against an older minor loads; the struct_size fields tell the core which trailing members exist.
- * New members are only ever appended.
+ * New members are only ever appended; each is marked with the minor that added it ("1.1"), and
+ * the core never reads one past the struct_size the plugin gave. A frozen copy of each older
+ * header is built in proxyd's tests, so old plugins are proven to keep loading.
  *
  * Lifetimes and threads (each hook runs only on the thread named):
  *   module    the .so itself. Loaded and unloaded on the main thread; stays mapped while any
@@ -19,6 +21,14 @@
  *             hook taking that worker pointer run on that worker's thread only.
  *   request   per request, on its worker; memory from proxyd_host.request_alloc lives as long
  *             as the request.
+ *   host      the proxyd_host table handed to create_instance belongs to the config generation
+ *             that created the instance: valid until destroy_instance returns (a reload makes a
+ *             new generation with its own table), so an instance may keep the pointer.
+ *
+ * One instance per config item: each upstream group gets its own balancer instance, each listener
+ * or route its own routing and content instances, even when several name the same plugin.
+ * Workers share an instance; an instance may keep state that workers change only through its
+ * own synchronisation (atomics, a short mutex), since hooks of several workers run at once.
  *
  * Ownership: everything the core passes into a hook is borrowed until the hook returns, unless
  * a member's comment says otherwise. What a plugin allocates, only the plugin frees. Strings are
@@ -40,7 +50,7 @@ extern "C" {
 #endif
 
 #define PROXYD_ABI_MAJOR 1
-#define PROXYD_ABI_MINOR 0
+#define PROXYD_ABI_MINOR 1
 
 /* The one symbol every plugin exports. */
 #define PROXYD_PLUGIN_ENTRY proxyd_plugin_entry
@@ -141,7 +151,8 @@ typedef enum proxyd_route_result {
 } proxyd_route_result;
 
 /* A peer of an upstream group as balancers see it. The array handed to pick() has the same
- * length and order on every call for one instance, so worker state may index by position. */
+ * length and order on every call for one instance, so worker state may index by position. Its
+ * layout is frozen: what later minors tell about peers comes through other structures. */
 typedef struct proxyd_peer {
     proxyd_str address; /* "127.0.0.1:9001" */
     uint32_t weight;    /* >= 1 */
@@ -149,15 +160,37 @@ typedef struct proxyd_peer {
 } proxyd_peer;
 
 typedef enum proxyd_outcome {
-    PROXYD_OUTCOME_SUCCESS = 0,       /* a response head arrived */
+    PROXYD_OUTCOME_SUCCESS = 0,       /* outcome(): a response head arrived.
+                                         attempt_done(): the whole response arrived */
     PROXYD_OUTCOME_CONNECT_FAILED = 1,
-    PROXYD_OUTCOME_TIMEOUT = 2,
-    PROXYD_OUTCOME_BROKEN = 3         /* closed or garbage before a complete response head */
+    PROXYD_OUTCOME_TIMEOUT = 2,       /* no progress within the upstream's timeouts */
+    PROXYD_OUTCOME_BROKEN = 3,        /* closed or garbage (before the head for outcome(); before
+                                         the end of the response for attempt_done()) */
+    PROXYD_OUTCOME_ABORTED = 4        /* 1.1, attempt_done() only: proxyd ended the attempt itself:
+                                         the client left, or a stop or reload cut it */
 } proxyd_outcome;
 
+/* 1.1: how one attempt on a peer ended, for balancing hooks' attempt_done. */
+typedef struct proxyd_attempt {
+    uint32_t struct_size;
+    proxyd_outcome outcome;
+    int status;           /* the response's status; 0 when no final head arrived */
+    uint64_t duration_ns; /* from the pick to the end of the attempt (monotonic clock) */
+} proxyd_attempt;
+
+/* 1.1: what a worker is, handed to create_worker_ex. Valid until destroy_worker returns. */
+typedef struct proxyd_worker_handle proxyd_worker_handle; /* opaque, owned by the core */
+typedef struct proxyd_worker_info {
+    uint32_t struct_size;
+    uint32_t index;                      /* 0 .. count-1 within the config generation */
+    uint32_t count;                      /* the generation's workers (the config's workers) */
+    const proxyd_worker_handle *handle;  /* for worker_post */
+} proxyd_worker_info;
+
 /* ---------------------------------------------------------------------------------------------
- * Host calls: the functions the core offers to plugins. The table is valid for the life of the
- * process. Each says which thread may call it.
+ * Host calls: the functions the core offers to plugins. The table is valid as long as the config
+ * generation of the instance it was handed to (see "host" above). Each says which thread may call
+ * it; a call from another thread is refused with PROXYD_ESTATE and logged (a debug build aborts).
  */
 typedef struct proxyd_host {
     uint32_t struct_size;
@@ -235,6 +268,31 @@ typedef struct proxyd_host {
      * plugin was handed (the core keeps its logger beside it). */
     void (*log)(const struct proxyd_host *host, proxyd_log_level level, proxyd_str plugin_name,
                 proxyd_str message);
+
+    /* ---- 1.1 ---- */
+
+    /* -- Configuration (main thread, during create_instance) -- */
+    /* The name the plugin was declared under in [plugins] (or its built-in name), for log(). The
+     * string lives as long as the instance's config generation. */
+    int (*config_plugin_name)(proxyd_load_context *ctx, proxyd_str *name);
+    /* For a balancer: the peers of the upstream group the instance is created for, in the order
+     * pick() will see them. PROXYD_ESTATE for other kinds. The address lives as long as the
+     * config generation. */
+    size_t (*config_peer_count)(proxyd_load_context *ctx);
+    int (*config_peer_at)(proxyd_load_context *ctx, size_t index, proxyd_str *address, uint32_t *weight);
+
+    /* -- Requests (the request's worker thread) -- */
+    /* The request body read for a content plugin whose hooks set max_body (1.1); {NULL,0} and
+     * PROXYD_ENOENT when the request had none. Valid as long as the request. */
+    int (*request_body)(const proxyd_request_handle *request, proxyd_str *body);
+
+    /* -- Any thread -- */
+    /* Runs fn(arg) soon on the worker's own thread (its event loop): the way back to a worker
+     * for a plugin that did work elsewhere (a thread of its own) and must now call a worker-
+     * thread host call such as response_finish. Calls posted from one thread run in order.
+     * PROXYD_ESTATE once the worker is stopping (fn is then never called). The plugin must stop
+     * posting before its destroy_worker returns. */
+    int (*worker_post)(const proxyd_worker_handle *worker, void (*fn)(void *arg), void *arg);
 } proxyd_host;
 
 /* ---------------------------------------------------------------------------------------------
@@ -253,17 +311,40 @@ typedef struct proxyd_balancing_hooks {
      * request already tried; a balancer must not pick those. Request thread. */
     int (*pick)(void *instance, void *worker, const proxyd_peer *peers, size_t peer_count,
                 const bool *tried, const proxyd_request *request);
-    /* Told the outcome of every attempt on peer index. May be NULL. Request thread. */
+    /* Told when an attempt on peer index got a response head (SUCCESS) or failed before one
+     * (CONNECT_FAILED, TIMEOUT, BROKEN): what passive health needs. Not called when the client
+     * leaves first: use attempt_done to balance every pick. May be NULL. Request thread. */
     void (*outcome)(void *instance, void *worker, size_t peer_index, proxyd_outcome outcome);
+
+    /* ---- 1.1 ---- */
+    /* Called exactly once for every pick, when that attempt ends, however it ends: the whole
+     * response arrived, a failure before or after the head, the client leaving, a stop or reload
+     * cutting the connection (ABORTED). Counting picks minus attempt_done calls gives the
+     * requests in flight per peer (least-connections). May be NULL. Request thread. */
+    void (*attempt_done)(void *instance, void *worker, size_t peer_index, const proxyd_attempt *attempt);
 } proxyd_balancing_hooks;
 
 typedef struct proxyd_content_hooks {
     uint32_t struct_size;
     /* Answers a request through the response host calls. Return PROXYD_OK when finish was
-     * called or will be called later on this worker thread; a negative code without finish
-     * makes the core answer 500. Must not block for long. */
+     * called or will be called later on this worker thread (worker_post brings a plugin back to
+     * it); a negative code without finish makes the core answer 500. Must not block for long.
+     * LIFETIME: request and response stay valid past the hook's return until response_finish
+     * returns, or until cancelled (1.1) returns; the response handle is gone after either. */
     int (*handle)(void *instance, void *worker, const proxyd_request *request,
                   proxyd_response_handle *response);
+
+    /* ---- 1.1 ---- */
+    /* The client left (or a stop cut the connection) before response_finish was called for a
+     * response that handle returned with PROXYD_OK. Called once, on the worker thread; the
+     * request and the response handle are freed when it returns, so the plugin must drop them
+     * and never call response_* for them again. May be NULL: the core then keeps the response
+     * until response_finish (as ABI 1.0 did) and frees it when the worker ends. */
+    void (*cancelled)(void *instance, void *worker, proxyd_response_handle *response);
+    /* Non-zero: the core reads the whole request body, up to this many bytes (a larger one is
+     * answered 413), before calling handle; request_body returns it. 0: handle runs at the head
+     * and the body is discarded. */
+    uint64_t max_body;
 } proxyd_content_hooks;
 
 /* ---------------------------------------------------------------------------------------------
@@ -293,6 +374,11 @@ typedef struct proxyd_plugin_descriptor {
     const proxyd_routing_hooks *routing;
     const proxyd_balancing_hooks *balancing;
     const proxyd_content_hooks *content;
+
+    /* ---- 1.1 ---- */
+    /* When non-NULL, called instead of create_worker (on the worker's own thread), with which
+     * worker it is, how many the generation has, and a handle for worker_post. */
+    int (*create_worker_ex)(void *instance, const proxyd_worker_info *info, void **worker);
 } proxyd_plugin_descriptor;
 
 typedef const proxyd_plugin_descriptor *(*proxyd_plugin_entry_fn)(void);

@@ -331,7 +331,7 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
                                     static_cast<uint32_t>(kind), name,          version,
                                     &create_instance<T>,  &destroy_instance<T>, &create_worker<T>,
                                     &destroy_worker<T>,   r,                    b,
-                                    c};
+                                    c,                    nullptr};
 }
 
 } // namespace detail
@@ -349,7 +349,7 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
     extern "C" PROXYD_EXPORT const proxyd_plugin_descriptor *PROXYD_PLUGIN_ENTRY(void) {                     \
         static const proxyd_balancing_hooks hooks{                                                         \
             sizeof(proxyd_balancing_hooks), &proxyd::sdk::detail::pick<T>,                                 \
-            proxyd::sdk::detail::outcome_hook<T>()};       \
+            proxyd::sdk::detail::outcome_hook<T>(), nullptr};                                              \
         static const proxyd_plugin_descriptor d =                                                          \
             proxyd::sdk::detail::descriptor<T>(PROXYD_KIND_BALANCING, NAME, VERSION, nullptr, &hooks, nullptr); \
         return &d;                                                                                         \
@@ -357,7 +357,8 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
 
 #define PROXYD_CONTENT_PLUGIN(T, NAME, VERSION)                                                            \
     extern "C" PROXYD_EXPORT const proxyd_plugin_descriptor *PROXYD_PLUGIN_ENTRY(void) {                     \
-        static const proxyd_content_hooks hooks{sizeof(proxyd_content_hooks), &proxyd::sdk::detail::handle<T>}; \
+        static const proxyd_content_hooks hooks{sizeof(proxyd_content_hooks), &proxyd::sdk::detail::handle<T>, \
+                                                nullptr, 0};                                               \
         static const proxyd_plugin_descriptor d =                                                          \
             proxyd::sdk::detail::descriptor<T>(PROXYD_KIND_CONTENT, NAME, VERSION, nullptr, nullptr, &hooks);  \
         return &d;                                                                                         \

@@ -1,5 +1,7 @@
 #include "plugin/plugin_registry.hpp"
 
+#include "plugin/abi_sizes.hpp"
+
 #include <cstddef>
 #include <dlfcn.h>
 
@@ -61,8 +63,7 @@ std::string version_text(uint32_t major, uint32_t minor) {
     return std::to_string(major) + "." + std::to_string(minor);
 }
 
-// The descriptor size each minor of ABI major 1 requires; minor 0 is the first.
-size_t required_descriptor_size(uint32_t /*minor*/) { return sizeof(proxyd_plugin_descriptor); }
+size_t required_descriptor_size(uint32_t minor) { return descriptor_size(minor); }
 
 // Checks the hook table of the declared kind, its size before any of its fields, and that no
 // other kind's table is set; returns an empty string when fine.
@@ -71,17 +72,18 @@ std::string check_hooks(const proxyd_plugin_descriptor &d) {
     switch (d.kind) {
     case PROXYD_KIND_ROUTING:
         if (!d.routing) return "declares kind routing but has no routing hook table";
-        if (d.routing->struct_size < sizeof(proxyd_routing_hooks)) return "routing hook table is too small";
+        if (d.routing->struct_size < routing_hooks_size(d.abi_minor)) return "routing hook table is too small";
         if (!d.routing->route) return "declares kind routing but has no route hook";
         break;
     case PROXYD_KIND_BALANCING:
         if (!d.balancing) return "declares kind balancing but has no balancing hook table";
-        if (d.balancing->struct_size < sizeof(proxyd_balancing_hooks)) return "balancing hook table is too small";
+        if (d.balancing->struct_size < balancing_hooks_size(d.abi_minor))
+            return "balancing hook table is too small";
         if (!d.balancing->pick) return "declares kind balancing but has no pick hook";
         break;
     case PROXYD_KIND_CONTENT:
         if (!d.content) return "declares kind content but has no content hook table";
-        if (d.content->struct_size < sizeof(proxyd_content_hooks)) return "content hook table is too small";
+        if (d.content->struct_size < content_hooks_size(d.abi_minor)) return "content hook table is too small";
         if (!d.content->handle) return "declares kind content but has no handle hook";
         break;
     default: return "declares an unknown kind " + std::to_string(d.kind);

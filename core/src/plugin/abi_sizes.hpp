@@ -1,0 +1,29 @@
+// Which members of an ABI table a plugin's copy holds. Tables only grow at their end, and each
+// starts with the struct_size the plugin was built with, so a member exists exactly when that
+// size covers it; the core reads no member past it. The minimum each declared minor needs is its
+// own last member's end: a 1.0 plugin's tables end before the first 1.1 member.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <proxyd/plugin.h>
+
+namespace proxyd {
+
+// The table's struct_size covers member (a member of ABI struct Type).
+#define PROXYD_ABI_HAS(table, Type, member)                                                                \
+    (offsetof(Type, member) + sizeof(static_cast<const Type *>(nullptr)->member) <= (table).struct_size)
+
+// The size each table has in ABI 1.<minor> (minor 0 and 1 exist so far).
+constexpr size_t descriptor_size(uint32_t minor) {
+    return minor == 0 ? offsetof(proxyd_plugin_descriptor, create_worker_ex) : sizeof(proxyd_plugin_descriptor);
+}
+constexpr size_t balancing_hooks_size(uint32_t minor) {
+    return minor == 0 ? offsetof(proxyd_balancing_hooks, attempt_done) : sizeof(proxyd_balancing_hooks);
+}
+constexpr size_t content_hooks_size(uint32_t minor) {
+    return minor == 0 ? offsetof(proxyd_content_hooks, cancelled) : sizeof(proxyd_content_hooks);
+}
+constexpr size_t routing_hooks_size(uint32_t /*minor*/) { return sizeof(proxyd_routing_hooks); }
+
+} // namespace proxyd
