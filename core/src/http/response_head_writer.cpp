@@ -1,8 +1,8 @@
 #include "http/response_head_writer.hpp"
 
-#include "http/header_rules.hpp"
 #include "http/status_text.hpp"
 
+#include <cassert>
 #include <charconv>
 
 namespace proxyd {
@@ -20,20 +20,29 @@ void append_number(std::string &out, uint64_t n) {
 
 ResponseHeadWriter::ResponseHeadWriter(std::string &out, int status, std::string_view reason)
     : out_(out), status_(status) {
+    // Every status is three digits (RFC 9110 §15: 100..599, and llhttp and the content API stop at
+    // 999), written without a general number conversion: this runs for every response.
+    assert(status >= 100 && status <= 999);
+    char line[13] = {'H',
+                     'T',
+                     'T',
+                     'P',
+                     '/',
+                     '1',
+                     '.',
+                     '1',
+                     ' ',
+                     static_cast<char>('0' + status / 100),
+                     static_cast<char>('0' + status / 10 % 10),
+                     static_cast<char>('0' + status % 10),
+                     ' '};
     out_.clear();
-    out_.append("HTTP/1.1 ");
-    append_number(out_, static_cast<uint64_t>(status));
-    out_.append(" ").append(reason.empty() ? status_text(status) : reason).append("\r\n");
+    out_.append(line, sizeof line).append(reason.empty() ? status_text(status) : reason).append("\r\n", 2);
 }
 
 void ResponseHeadWriter::origin_fields(std::string_view date) {
     out_.append("Server: proxyd\r\n");
     field("Date", date);
-}
-
-void ResponseHeadWriter::field(std::string_view name, std::string_view value) {
-    has_date_ = has_date_ || iequals(name, "date");
-    out_.append(name).append(": ").append(value).append("\r\n");
 }
 
 void ResponseHeadWriter::end(std::string_view date, const HeadEnding &ending) {

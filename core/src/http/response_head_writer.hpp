@@ -5,6 +5,8 @@
 // keep-alive decision as the client will read it. No I/O: the head is appended to a string.
 #pragma once
 
+#include "http/header_rules.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -34,7 +36,11 @@ class ResponseHeadWriter {
 
     // A response proxyd answers itself: "Server: proxyd" and its own Date.
     void origin_fields(std::string_view date);
-    void field(std::string_view name, std::string_view value);
+    // Inline: it runs for every header of every proxied response.
+    void field(std::string_view name, std::string_view value) {
+        has_date_ = has_date_ || iequals(name, "date");
+        out_.append(name).append(": ", 2).append(value).append("\r\n", 2);
+    }
     // Header lines already formatted as "Name: value\r\n" and checked by the caller; they may not
     // include Date (the caller writes it through field() when it has one).
     void formatted_fields(std::string_view lines) { out_.append(lines); }

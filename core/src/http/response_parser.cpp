@@ -35,7 +35,10 @@ const llhttp_settings_t &ResponseParser::settings() {
 
 ResponseParser::ResponseParser(const ResponseLimits &limits, MessageHead &head_storage, Events &events)
     : limits_(limits), events_(events), head_(head_storage) {
-    reset({});
+    // llhttp is initialised by reset(), which the owner calls for each response it expects:
+    // doing it here too would only be undone (the exchange resets before every attempt).
+    error_ = HPE_INVALID_CONSTANT;
+    reason_ = "no response expected yet (reset() not called)";
 }
 
 void ResponseParser::reset(const ResponseContext &context) {
@@ -102,10 +105,6 @@ int ResponseParser::refuse(const char *reason) {
 std::string ResponseParser::error_text() const {
     if (reason_) return reason_;
     return std::string(llhttp_errno_name(error_)) + ": " + parse_error_reason(&parser_);
-}
-
-int ResponseParser::check_head_size(size_t size) {
-    return size > limits_.max_head_bytes ? refuse("response head over the size limit") : 0;
 }
 
 // ---- llhttp callbacks -----------------------------------------------------------------------

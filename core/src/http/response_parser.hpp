@@ -60,7 +60,7 @@ class ResponseParser {
     };
 
     // The head is parsed into head_storage, which the owner keeps (and may recycle) for the
-    // parser's lifetime.
+    // parser's lifetime. reset() must come before the first execute().
     ResponseParser(const ResponseLimits &limits, MessageHead &head_storage, Events &events);
     ResponseParser(const ResponseParser &) = delete;
     ResponseParser &operator=(const ResponseParser &) = delete;
@@ -101,7 +101,9 @@ class ResponseParser {
     static const llhttp_settings_t &settings();
 
     int refuse(const char *reason);
-    int check_head_size(size_t size);
+    int check_head_size(size_t size) {
+        return size > limits_.max_head_bytes ? refuse("response head over the size limit") : 0;
+    }
     Result fail(llhttp_errno_t err);
 
     const ResponseLimits &limits_;
