@@ -253,6 +253,10 @@ TEST_CASE("malformed responses are refused, with a reason", "[http][response]") 
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n", "CRLF"},
         {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HPE_"},
         {"HTTP/1.1 2000 OK\r\n\r\n", "HPE_"},
+        // Found by the fuzzer: llhttp 8.1 reads a status of fewer than three digits.
+        {"HTTP/1.1 10 Odd\r\nContent-Length: 0\r\n\r\n", "three digits"},
+        {"HTTP/1.1 1 Odd\r\nContent-Length: 0\r\n\r\n", "three digits"},
+        {"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n", "three digits"},
         {"HTTX/1.1 200 OK\r\n\r\n", "HPE_"},
     };
     for (const Case &c : cases) {

@@ -143,6 +143,9 @@ int ResponseParser::on_headers_complete(llhttp_t *p) {
     int status = p->status_code;
     // llhttp 8.1 lets whitespace before a colon pass in fields it does not interpret; relayed,
     // such a name is read differently by the parsers after us.
+    // RFC 9112 §4: status-code = 3DIGIT. llhttp 8.1 takes "HTTP/1.1 10 X" as status 10, which
+    // would pass for an interim response here and be relayed as a malformed status line.
+    if (status < 100 || status > 999) return self->refuse("the status code is not three digits");
     if (!field_names_are_tokens(self->head_)) return self->refuse("a field name is not a token");
     if (status == 101) {
         // A 101 is an answer only to an upgrade the request asked for.
