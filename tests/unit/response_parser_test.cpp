@@ -231,6 +231,15 @@ TEST_CASE("a 101 switches only when the request offered an upgrade", "[http][res
           "head 101 Switching Protocols [Upgrade: websocket] [Connection: upgrade] framing=none length=-\n");
     check_every_split(input, upgrade_offered());
 
+    // Found by the fuzzer: without "Connection: upgrade" llhttp would read a body after the 101
+    // (here until the connection's end, for the transfer coding) instead of switching.
+    std::string bare =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nTransfer-Encoding: gzip\r\n\r\n";
+    Run switched = parse_whole(bare + "\x81\x05hello", upgrade_offered());
+    CHECK(switched.result == Result::kSwitched);
+    CHECK(switched.consumed == bare.size());
+    check_every_split(bare + "\x81\x05hello", upgrade_offered());
+
     Run refused = parse_whole(input);
     CHECK(refused.result == Result::kError);
     CHECK(refused.transcript.empty());

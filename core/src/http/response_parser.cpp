@@ -10,6 +10,10 @@ namespace {
 // says: llhttp 8.1 cannot know a response answers HEAD, and reads a body after a 204 or 304 that
 // declares a length.
 constexpr int kNoBody = 1;
+// What on_headers_complete returns for a 101: no body, and the bytes after the head belong to the
+// new protocol. llhttp 8.1 decides that itself only when the head also says "Connection: upgrade";
+// without it, a Content-Length or Transfer-Encoding in the 101 would have it read a body.
+constexpr int kSwitchProtocols = 2;
 
 ResponseParser *self_of(llhttp_t *p) { return static_cast<ResponseParser *>(p->data); }
 
@@ -151,7 +155,8 @@ int ResponseParser::on_headers_complete(llhttp_t *p) {
         // A 101 is an answer only to an upgrade the request asked for.
         if (!self->context_.upgrade_offered) return self->refuse("101 without an upgrade request");
         self->final_head_ = self->switched_ = true;
-        return self->events_.on_response_head() ? 0 : self->refuse("the exchange refused the 101");
+        return self->events_.on_response_head() ? kSwitchProtocols
+                                                : self->refuse("the exchange refused the 101");
     }
     if (status < 200) {
         // Interim (100 Continue, 103 Early Hints): it ends at its head whatever it says of a
