@@ -52,6 +52,7 @@ ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listene
       writer_(worker.write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
     request_handle_.head = &parser_.head();
     request_handle_.arena = &arena_;
+    request_handle_.worker = &worker;
 }
 
 ClientConnection::~ClientConnection() = default;
@@ -529,6 +530,11 @@ void ClientConnection::close_if_idle() {
 
 void ClientConnection::abort() { close_now(); }
 
+void ClientConnection::release_request_hold() {
+    request_held_ = false;
+    if (handles_open_ == 0) delete this; // closed already
+}
+
 // Half-closes after the last response byte and lingers briefly, reading and discarding, so
 // that unread pipelined bytes do not turn our close into a reset that destroys the response
 // (the kernel may still hold much of it in the socket's send buffer).
@@ -575,7 +581,7 @@ void ClientConnection::close_now() {
             Worker &w = c->worker_;
             c->metrics_.connection_closed();
             w.connection_closed(c);
-            delete c;
+            if (!c->request_held_) delete c;
         }
     };
     uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);

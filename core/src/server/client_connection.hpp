@@ -118,6 +118,12 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // Half-closes towards the client once the queued bytes are out; reading goes on.
     void shutdown_write();
 
+    // An orphaned content exchange (its ABI 1.0 plugin may read the request until it finishes)
+    // keeps this object, and so the request view, head and arena, past the connection's close:
+    // the connection is then deleted by release_request_hold(), not by its close callback.
+    void hold_request() { request_held_ = true; }
+    void release_request_hold();
+
     // Request-body flow control for exchanges that forward it.
     void pause_body();
     void resume_body();
@@ -208,6 +214,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     bool body_paused_ = false;
     bool write_shut_ = false; // shutdown_write() was called (a tunnel)
     bool read_ended_ = false; // a tunnelled client sent EOF
+    bool request_held_ = false; // hold_request()
 };
 
 } // namespace proxyd

@@ -2,7 +2,9 @@
 
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
+#include "plugin/abi_sizes.hpp"
 #include "server/client_connection.hpp"
+#include "server/content_orphans.hpp"
 #include "server/worker.hpp"
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 namespace proxyd {
 
@@ -33,34 +36,78 @@ struct WritablePoll {
 };
 
 ContentExchange::ContentExchange(ClientConnection &client, const PluginInstance &handler)
-    : client_(&client), handler_(handler) {}
+    : client_(&client), worker_(client.worker()), handler_(handler), request_(client.request()) {
+    request_handle_ = *client.request().handle;
+    request_.handle = &request_handle_;
+    const auto &hooks = *handler_.descriptor().content;
+    if (PROXYD_ABI_HAS(hooks, proxyd_content_hooks, max_body) && hooks.max_body > 0) {
+        uint64_t listener_limit = client.listener().limits.max_body_bytes;
+        body_limit_ = listener_limit ? std::min(hooks.max_body, listener_limit) : hooks.max_body;
+    }
+}
 
 ContentExchange::~ContentExchange() {
     if (poll_) WritablePoll::close(poll_);
     if (file_fd_ >= 0) ::close(file_fd_);
+    if (kept_connection_) kept_connection_->release_request_hold();
 }
 
 void ContentExchange::start() {
     ClientConnection &c = *client_;
+    if (body_limit_ == 0 || !c.request_has_body()) return call_handle();
+    if (c.request_content_length() > 0 && static_cast<uint64_t>(c.request_content_length()) > body_limit_)
+        return refuse_body(413);
+    phase_ = Phase::kBody;
+    // The client waits for this before sending the body (RFC 9110 §10.1.1); the request parser
+    // has refused any other expectation.
+    if (c.http_minor() >= 1 && c.head().find("expect")) c.send("HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+void ContentExchange::on_request_body(std::string_view data) {
+    if (phase_ != Phase::kBody) return;
+    if (request_body_.size() + data.size() > body_limit_) return refuse_body(413);
+    request_body_.append(data);
+}
+
+void ContentExchange::on_request_complete() {
+    if (phase_ != Phase::kBody) return;
+    request_handle_.body = &request_body_;
+    call_handle();
+}
+
+void ContentExchange::refuse_body(int status) {
+    ClientConnection &c = *client_;
+    if (c.worker().logger().enabled(PROXYD_LOG_INFO))
+        c.worker().logger().info("client " + std::string(c.client_ip()) + ": request body over the " +
+                                 std::to_string(body_limit_) + " bytes plugin " + handler_.module().name() +
+                                 " (" + handler_.label() + ") reads, answering " + std::to_string(status));
+    phase_ = Phase::kSending;
+    c.send_error(status, true);
+}
+
+void ContentExchange::call_handle() {
+    ClientConnection &c = *client_;
+    phase_ = Phase::kPlugin;
     const auto &hooks = *handler_.descriptor().content;
-    int rc = hooks.handle(handler_.raw(), c.worker().plugin_worker(&handler_), &c.request(), handle());
-    if (rc != PROXYD_OK && !finished_) {
+    int rc = hooks.handle(handler_.raw(), worker_.plugin_worker(&handler_), &request_, handle());
+    if (rc != PROXYD_OK && phase_ == Phase::kPlugin) {
         c.worker().logger().error("plugin " + handler_.module().name() + " (" + handler_.label() +
                                   ") failed to answer " + std::string(c.method()) + " " +
                                   std::string(c.head().target()) + " (code " + std::to_string(rc) + ")");
-        finished_ = true;
+        phase_ = Phase::kSending;
         c.send_error(500, false);
     }
 }
 
 int ContentExchange::set_status(int status) {
-    if (finished_ || status < 200 || status > 999) return finished_ ? PROXYD_ESTATE : PROXYD_EINVAL;
+    if (!plugin_may_answer()) return PROXYD_ESTATE;
+    if (status < 200 || status > 999) return PROXYD_EINVAL;
     status_ = status;
     return PROXYD_OK;
 }
 
 int ContentExchange::add_header(std::string_view name, std::string_view value) {
-    if (finished_) return PROXYD_ESTATE;
+    if (!plugin_may_answer()) return PROXYD_ESTATE;
     if (name.empty()) return PROXYD_EINVAL;
     for (char ch : name)
         if (ch <= ' ' || ch == ':' || ch == 127) return PROXYD_EINVAL;
@@ -75,13 +122,13 @@ int ContentExchange::add_header(std::string_view name, std::string_view value) {
 }
 
 int ContentExchange::set_body(std::string_view data) {
-    if (finished_ || file_fd_ >= 0) return PROXYD_ESTATE;
+    if (!plugin_may_answer() || file_fd_ >= 0) return PROXYD_ESTATE;
     body_.append(data);
     return PROXYD_OK;
 }
 
 int ContentExchange::set_file(int fd, uint64_t offset, uint64_t length) {
-    if (finished_ || file_fd_ >= 0 || !body_.empty()) {
+    if (!plugin_may_answer() || file_fd_ >= 0 || !body_.empty()) {
         ::close(fd);
         return PROXYD_ESTATE;
     }
@@ -92,12 +139,13 @@ int ContentExchange::set_file(int fd, uint64_t offset, uint64_t length) {
 }
 
 int ContentExchange::finish() {
-    if (finished_) return PROXYD_ESTATE;
-    finished_ = true;
-    if (orphaned_ || !client_) {
+    if (phase_ == Phase::kOrphaned) {
+        worker_.content_orphans().remove(this);
         delete this;
         return PROXYD_OK;
     }
+    if (phase_ != Phase::kPlugin || !client_) return PROXYD_ESTATE;
+    phase_ = Phase::kSending;
     ClientConnection &c = *client_;
     bool head_only = c.method() == "HEAD";
     bool bodyless_status = status_ == 204 || status_ == 304;
@@ -231,12 +279,30 @@ void ContentExchange::fail() {
 }
 
 bool ContentExchange::on_client_gone() {
-    client_ = nullptr;
-    if (!finished_) {
-        orphaned_ = true; // the plugin still holds our handle; finish() deletes us
-        return true;
+    ClientConnection *client = std::exchange(client_, nullptr);
+    if (phase_ != Phase::kPlugin) return false; // nothing of it is left with the plugin
+    const auto &hooks = *handler_.descriptor().content;
+    if (PROXYD_ABI_HAS(hooks, proxyd_content_hooks, cancelled) && hooks.cancelled) {
+        // Every response call is refused from here on; the connection frees the exchange, and
+        // with it the handle, as soon as the hook returns.
+        phase_ = Phase::kCancelled;
+        hooks.cancelled(handler_.raw(), worker_.plugin_worker(&handler_), handle());
+        return false;
     }
-    return false;
+    // ABI 1.0: the plugin may still read the request and finish the response later.
+    phase_ = Phase::kOrphaned;
+    kept_connection_ = client;
+    client->hold_request();
+    worker_.content_orphans().add(this);
+    return true;
+}
+
+size_t ContentOrphans::free_all() {
+    size_t count = orphans_.size();
+    auto left = std::exchange(orphans_, {});
+    for (ContentExchange *orphan : left)
+        delete orphan;
+    return count;
 }
 
 } // namespace proxyd

@@ -2,10 +2,29 @@
 // plugin sets status and headers, then bytes or a file range, then finishes; the core frames the
 // response (Date, Server, Content-Length, Connection) and sends a file range with sendfile from
 // the loop thread, waiting for the socket to become writable when it is full.
+//
+// Its phases, each entered once, in this order (any may be skipped):
+//
+//   kBody     a plugin whose hooks set max_body (ABI 1.1): the request body is read into the
+//             exchange before handle runs (413 past the limit)
+//   kPlugin   handle was called: the plugin owns the response until it calls finish ("parked"
+//             when handle returned without finishing)
+//   kSending  finish was called, or the core answered itself (500, 413): the head and the body or
+//             file range go out
+//   kCancelled / kOrphaned  the client left (or a stop cut the connection) in kPlugin. A plugin
+//             with a cancelled hook is told once and the connection frees the exchange when the
+//             hook returns (kCancelled). One without (ABI 1.0) keeps the response until it
+//             finishes (kOrphaned): the exchange then lives in the worker's ContentOrphans and
+//             keeps the closed connection's memory (request view, head, arena, which the plugin
+//             may still read) until it ends, at finish or when the worker ends.
+//
+// Lifetime: owned by the client connection, except as an orphan (above). Worker thread only: the
+// host calls refuse other threads (request_host_calls.cpp).
 #pragma once
 
 #include "config/config.hpp"
 #include "server/exchange.hpp"
+#include "server/request_handle.hpp"
 
 #include <proxyd/plugin.h>
 #include <string>
@@ -14,6 +33,7 @@
 namespace proxyd {
 
 class ClientConnection;
+class Worker;
 struct WritablePoll;
 
 class ContentExchange final : public Exchange {
@@ -23,6 +43,9 @@ class ContentExchange final : public Exchange {
 
     void start();
 
+    // The worker whose thread alone may call the response host calls.
+    const Worker &worker() const { return worker_; }
+
     // Response host calls (request_host_calls.cpp).
     int set_status(int status);
     int add_header(std::string_view name, std::string_view value);
@@ -30,8 +53,8 @@ class ContentExchange final : public Exchange {
     int set_file(int fd, uint64_t offset, uint64_t length);
     int finish();
 
-    void on_request_body(std::string_view) override {}
-    void on_request_complete() override {}
+    void on_request_body(std::string_view data) override;
+    void on_request_complete() override;
     void on_client_drained() override;
     bool on_client_gone() override;
 
@@ -39,6 +62,11 @@ class ContentExchange final : public Exchange {
     static ContentExchange *from(proxyd_response_handle *h) { return reinterpret_cast<ContentExchange *>(h); }
 
   private:
+    enum class Phase : uint8_t { kBody, kPlugin, kSending, kCancelled, kOrphaned };
+
+    void call_handle();
+    void refuse_body(int status);
+    bool plugin_may_answer() const { return phase_ == Phase::kPlugin || phase_ == Phase::kOrphaned; }
     void send_file_chunk();
     void copy_file_chunk();
     void wait_writable(int out_fd);
@@ -49,18 +77,24 @@ class ContentExchange final : public Exchange {
     static constexpr uint64_t kMaxSendfileChunk = 4 * 1024 * 1024;
 
     ClientConnection *client_; // null once the client is gone
+    ClientConnection *kept_connection_ = nullptr; // an orphan keeps its closed connection's memory
+    Worker &worker_;
     const PluginInstance &handler_;
-    std::string head_extra_; // "Name: value\r\n" lines from the plugin
+    // What the plugin's request points at: the connection's view and handle, with the body.
+    proxyd_request request_{};
+    proxyd_request_handle request_handle_{};
+    std::string request_body_;
+    uint64_t body_limit_ = 0; // 0: the plugin does not read bodies
+    std::string head_extra_;  // "Name: value\r\n" lines from the plugin
     std::string body_;
     int status_ = 200;
     int file_fd_ = -1;
     uint64_t file_offset_ = 0;
     uint64_t file_remaining_ = 0;
     WritablePoll *poll_ = nullptr;
-    bool finished_ = false;   // the plugin called finish
+    Phase phase_ = Phase::kPlugin;
     bool sending_file_ = false;
     bool use_sendfile_ = true; // false once the kernel refused sendfile for this file
-    bool orphaned_ = false;   // the client left before the plugin finished
 };
 
 } // namespace proxyd

@@ -156,6 +156,10 @@ void Worker::run() {
     for (auto &[instance, state] : plugin_workers_)
         instance->destroy_worker(state);
     plugin_workers_.clear();
+    // No plugin code of this worker runs any more, so nothing can finish these now.
+    if (size_t orphans = content_orphans_.free_all())
+        logger().warn("worker " + std::to_string(index_) + ": freed " + std::to_string(orphans) +
+                      " content response(s) whose client left and that the plugin never finished");
     {
         std::lock_guard<std::mutex> lock(loop_open_mutex_);
         loop_open_ = false;

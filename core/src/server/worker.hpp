@@ -11,6 +11,7 @@
 #include "net/write_blocks.hpp"
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
+#include "server/content_orphans.hpp"
 
 #include <atomic>
 #include <functional>
@@ -111,6 +112,8 @@ class Worker {
     WriteBlocks &write_blocks() { return write_blocks_; }
     // Scratch buffers of proxied exchanges, recycled from one to the next.
     ExchangeBufferPool &exchange_buffers() { return exchange_buffers_; }
+    // Content responses an ABI 1.0 plugin still holds after their client left.
+    ContentOrphans &content_orphans() { return content_orphans_; }
 
     void connection_opened(ClientConnection *c);
     void connection_closed(ClientConnection *c);
@@ -168,6 +171,7 @@ class Worker {
     std::unique_ptr<char[]> read_buffer_;
     WriteBlocks write_blocks_;
     ExchangeBufferPool exchange_buffers_;
+    ContentOrphans content_orphans_;
     DateCache dates_;
     uint64_t last_limit_warning_ms_ = 0;
     bool stopping_ = false;
