@@ -290,8 +290,10 @@ typedef struct proxyd_host {
     /* Runs fn(arg) soon on the worker's own thread (its event loop): the way back to a worker
      * for a plugin that did work elsewhere (a thread of its own) and must now call a worker-
      * thread host call such as response_finish. Calls posted from one thread run in order.
-     * PROXYD_ESTATE once the worker is stopping (fn is then never called). The plugin must stop
-     * posting before its destroy_worker returns. */
+     * PROXYD_ESTATE once the worker is stopping (fn is then never called): that is once a stop or
+     * reload has drained the worker's connections; during the drain posts still run, so a parked
+     * response can finish. A call accepted runs exactly once, before destroy_worker is called.
+     * The plugin must stop posting before its destroy_worker returns. */
     int (*worker_post)(const proxyd_worker_handle *worker, void (*fn)(void *arg), void *arg);
 } proxyd_host;
 

@@ -4,6 +4,7 @@
 #include "plugin/host_calls.hpp"
 #include "server/content_exchange.hpp"
 #include "server/request_handle.hpp"
+#include "server/worker_post.hpp"
 
 namespace proxyd {
 namespace {
@@ -66,6 +67,7 @@ void fill_request_host_calls(proxyd_host &host) {
     host.response_body = response_body;
     host.response_file = response_file;
     host.response_finish = response_finish;
+    host.worker_post = worker_post;
 }
 
 } // namespace proxyd

@@ -42,6 +42,7 @@ void Worker::start() {
     uv_async_init(&loop_, &release_async_,
                   [](uv_async_t *a) { static_cast<Worker *>(a->data)->on_release_last(); });
     release_async_.data = this;
+    posts_.open(&loop_);
     loop_open_ = true;
     thread_ = std::thread([this] { run(); });
 }
@@ -151,6 +152,8 @@ void Worker::run() {
     reports_.started(!failed_);
 
     uv_run(&loop_, UV_RUN_DEFAULT);
+    // Calls posted before the queue closed still run, on this thread, while plugin state lives.
+    posts_.run_remaining();
 
     upstreams_.clear();
     for (auto &[instance, state] : plugin_workers_)
@@ -313,6 +316,9 @@ void Worker::check_drain_progress() {
 
 void Worker::close_everything() {
     closed_ = true;
+    // Posting is refused from here on; until now (a drain included) a plugin could still post
+    // the finish of a parked response.
+    posts_.close();
     for (auto &u : upstreams_)
         u->close_all_idle();
     for (uv_handle_t *h :

@@ -12,6 +12,7 @@
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
 #include "server/content_orphans.hpp"
+#include "server/worker_post.hpp"
 
 #include <atomic>
 #include <functional>
@@ -114,6 +115,8 @@ class Worker {
     ExchangeBufferPool &exchange_buffers() { return exchange_buffers_; }
     // Content responses an ABI 1.0 plugin still holds after their client left.
     ContentOrphans &content_orphans() { return content_orphans_; }
+    // Calls plugins post to this worker (proxyd_host.worker_post); post() from any thread.
+    PostQueue &posts() { return posts_; }
 
     void connection_opened(ClientConnection *c);
     void connection_closed(ClientConnection *c);
@@ -172,6 +175,7 @@ class Worker {
     WriteBlocks write_blocks_;
     ExchangeBufferPool exchange_buffers_;
     ContentOrphans content_orphans_;
+    PostQueue posts_;
     DateCache dates_;
     uint64_t last_limit_warning_ms_ = 0;
     bool stopping_ = false;
