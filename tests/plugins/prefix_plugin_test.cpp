@@ -188,7 +188,7 @@ TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
         int column;
     };
     const Case cases[] = {
-        {"routes = [ { prefix = \"/a/\", upstream = \"web\" } ]\nfoo = 1", "unknown key 'foo'", 2, 7},
+        {"routes = [ { prefix = \"/a/\", upstream = \"web\" } ]\nfoo = 1", "unknown key 'foo'", 2, 1},
         {"default = { upstream = \"web\" }", "'routes' is required", 1, 1},
         {"routes = \"/\"", "'routes' must be an array of tables", 1, 10},
         {"routes = []", "'routes' is empty", 1, 10},
@@ -204,7 +204,7 @@ TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
         {"routes = [ { prefix = \"/a/\", upstream = 1 } ]", "'upstream' must be a string", 1, 41},
         {"routes = [ { prefix = \"/a/\", upstream = \"web\", strip_prefix = \"yes\" } ]",
          "'strip_prefix' must be a boolean", 1, 63},
-        {"routes = [ { prefix = \"/a/\", upstream = \"web\", strip = true } ]", "unknown key 'strip'", 1, 56},
+        {"routes = [ { prefix = \"/a/\", upstream = \"web\", strip = true } ]", "unknown key 'strip'", 1, 48},
         {"routes = [\n { prefix = \"/a/\", upstream = \"web\" },\n { prefix = \"/a/\", upstream = \"images\" "
          "},\n]",
          "duplicate prefix '/a/'", 3, 13},
@@ -229,7 +229,7 @@ TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
         {"routes = [ { host = \"api.example.com\", prefix = \"/v1/\", upstream = \"nope\" } ]",
          "unknown upstream 'nope'", 1, 68},
         {"routes = [ { hosts = \"a.example\", prefix = \"/\", upstream = \"web\" } ]", "unknown key 'hosts'",
-         1, 22},
+         1, 14},
         {"routes = [\n"
          " { host = \"*.Example\", prefix = \"/\", upstream = \"web\" },\n"
          " { host = \"*.example\", prefix = \"/\", upstream = \"pdf\" },\n]",
@@ -244,7 +244,7 @@ TEST_CASE("route config errors are precise and located", "[prefix_plugin]") {
          11},
         {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = { upstream = \"web\", path = \"/\" "
          "}",
-         "unknown key 'path'", 2, 38},
+         "unknown key 'path'", 2, 31},
         {"routes = [ { prefix = \"/\", upstream = \"web\" } ]\ndefault = { upstream = \"gone\" }",
          "unknown upstream 'gone'", 2, 24},
     };
