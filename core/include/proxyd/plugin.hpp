@@ -5,21 +5,34 @@
 //   static std::unique_ptr<T> create(proxyd::sdk::Config &config);
 //       validate and build; report every problem through config (then return nullptr or an
 //       instance: the load fails either way once an error was reported).
-//   using Worker = ...;   optional per-worker state, constructed as Worker(const T &) on the
-//                         worker's thread. Without it, hooks get a nullptr worker.
+//   using Worker = ...;   optional per-worker state, constructed on the worker's thread as
+//                         Worker(const T &), or as Worker(const T &, const proxyd::sdk::WorkerContext &)
+//                         to learn the worker's index, the worker count and post back to it (1.1).
+//                         Without it, hooks get a nullptr worker.
 //   routing:   proxyd_route_result route(Worker *, const proxyd::sdk::Request &, proxyd_route &) const;
 //   balancing: int pick(Worker *, std::span<const proxyd_peer>, const bool *tried,
 //                       const proxyd::sdk::Request &) const;
-//              void outcome(Worker *, size_t peer, proxyd_outcome) const;   (optional)
+//              void outcome(Worker *, size_t peer, proxyd_outcome) const;                (optional)
+//              void attempt_done(Worker *, size_t peer, const proxyd_attempt &) const;   (optional, 1.1)
 //   content:   int handle(Worker *, const proxyd::sdk::Request &, proxyd::sdk::Response) const;
+//              void cancelled(Worker *, proxyd::sdk::Response) const;                   (optional, 1.1)
+//              static constexpr uint64_t max_body = N;   (optional, 1.1: read request bodies up to N
+//                                                         bytes before handle; Request::body())
+// Instance members are const in every hook: state that workers change goes in Worker, or in
+// members of the instance that synchronise themselves (std::atomic, a short mutex).
 // No exception leaves a hook: the trampolines catch them and report an error instead.
+//
+// Everything of ABI 1.0 here keeps its meaning; what 1.1 added is marked "1.1".
 #ifndef PROXYD_PLUGIN_HPP
 #define PROXYD_PLUGIN_HPP
 
 #include <proxyd/plugin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
@@ -33,6 +46,16 @@ namespace proxyd::sdk {
 
 inline std::string_view view(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
 inline proxyd_str str(std::string_view s) { return proxyd_str{s.data(), s.size()}; }
+
+// True when the host table holds member (its struct_size covers it) and the core filled it in.
+#define PROXYD_SDK_HOST_HAS(host, member)                                                                  \
+    ((host)->struct_size >= offsetof(proxyd_host, member) + sizeof((host)->member) && (host)->member != nullptr)
+
+// A peer of the upstream group a balancer is created for (Config::peers, 1.1).
+struct Peer {
+    std::string_view address; // "127.0.0.1:9001", valid as long as the instance
+    uint32_t weight = 1;
+};
 
 // A borrowed view of one node of the plugin's TOML table, valid during create().
 class Config {
@@ -81,6 +104,8 @@ class Config {
     std::optional<std::string_view> string(const char *key) const { return child(key).as_string(key); }
     std::optional<int64_t> integer(const char *key) const { return child(key).as_integer(key); }
     std::optional<bool> boolean(const char *key) const { return child(key).as_boolean(key); }
+    // A float; an integer converts ("rate = 5" and "rate = 5.0" both give 5.0).
+    std::optional<double> number(const char *key) const { return child(key).as_number(key); }
 
     std::optional<std::string_view> as_string(const char *what = "value") const {
         proxyd_str s{};
@@ -99,6 +124,37 @@ class Config {
         if (!node_) return std::nullopt;
         if (host_->config_boolean(node_, &v) != PROXYD_OK) return type_error(what, "a boolean"), std::nullopt;
         return v;
+    }
+
+    std::optional<double> as_number(const char *what = "value") const {
+        double v = 0;
+        if (!node_) return std::nullopt;
+        if (host_->config_float(node_, &v) != PROXYD_OK) return type_error(what, "a number"), std::nullopt;
+        return v;
+    }
+
+    // 1.1: the name the plugin was declared under in [plugins] (or its built-in name), for log();
+    // it lives as long as the instance. Empty when the core does not tell.
+    std::string_view plugin_name() const {
+        proxyd_str name{};
+        if (!PROXYD_SDK_HOST_HAS(host_, config_plugin_name) || host_->config_plugin_name(ctx_, &name) != PROXYD_OK)
+            return {};
+        return view(name);
+    }
+
+    // 1.1, balancers: the peers of the upstream group this instance is created for, in the order
+    // pick() sees them (a hash ring can be built once, here). Empty for other kinds.
+    std::vector<Peer> peers() const {
+        std::vector<Peer> out;
+        if (!PROXYD_SDK_HOST_HAS(host_, config_peer_count) || !PROXYD_SDK_HOST_HAS(host_, config_peer_at))
+            return out;
+        for (size_t i = 0, n = host_->config_peer_count(ctx_); i < n; ++i) {
+            proxyd_str address{};
+            uint32_t weight = 1;
+            if (host_->config_peer_at(ctx_, i, &address, &weight) == PROXYD_OK)
+                out.push_back(Peer{view(address), weight});
+        }
+        return out;
     }
 
     // Elements of an array (empty when absent or not an array).
@@ -160,11 +216,63 @@ class Config {
     std::shared_ptr<bool> failed_;
 };
 
-// A request as a content, routing or balancing hook sees it. Borrowed for the hook's duration
-// (content plugins that answer later may keep it until they call finish).
+// One request header, as sent (names keep their case).
+struct Header {
+    std::string_view name;
+    std::string_view value;
+};
+
+// The request's headers in the order they arrived: for (auto [name, value] : request.headers()).
+class HeaderRange {
+  public:
+    class iterator {
+      public:
+        using iterator_concept = std::forward_iterator_tag;
+        using iterator_category = std::input_iterator_tag; // operator* returns a value
+        using value_type = Header;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        iterator(const proxyd_host *host, const proxyd_request_handle *request, size_t index)
+            : host_(host), request_(request), index_(index) {}
+        Header operator*() const {
+            proxyd_str name{}, value{};
+            if (host_->request_header_at(request_, index_, &name, &value) != PROXYD_OK) return {};
+            return Header{view(name), view(value)};
+        }
+        iterator &operator++() { return ++index_, *this; }
+        iterator operator++(int) {
+            iterator before = *this;
+            ++index_;
+            return before;
+        }
+        bool operator==(const iterator &other) const { return index_ == other.index_; }
+
+      private:
+        const proxyd_host *host_ = nullptr;
+        const proxyd_request_handle *request_ = nullptr;
+        size_t index_ = 0;
+    };
+
+    HeaderRange(const proxyd_host *host, const proxyd_request_handle *request)
+        : host_(host), request_(request), size_(host->request_header_count(request)) {}
+    iterator begin() const { return iterator(host_, request_, 0); }
+    iterator end() const { return iterator(host_, request_, size_); }
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+
+  private:
+    const proxyd_host *host_;
+    const proxyd_request_handle *request_;
+    size_t size_;
+};
+
+// A request as a content, routing or balancing hook sees it: two pointers, cheap to copy. Valid
+// while the hook runs; a content plugin that answers later (handle returned PROXYD_OK without
+// finishing) keeps a copy of it valid until response_finish returns or cancelled returns.
 class Request {
   public:
     Request(const proxyd_host *host, const proxyd_request *request) : host_(host), request_(request) {}
+    const proxyd_host *host_table() const { return host_; }
     const proxyd_request &raw() const { return *request_; }
     std::string_view method() const { return view(request_->method); }
     std::string_view target() const { return view(request_->target); }
@@ -177,6 +285,16 @@ class Request {
         proxyd_str value{};
         if (host_->request_header(request_->handle, str(name), &value) != PROXYD_OK) return std::nullopt;
         return view(value);
+    }
+    // Every header, in order (a name sent twice appears twice).
+    HeaderRange headers() const { return HeaderRange(host_, request_->handle); }
+    // 1.1, content plugins whose T::max_body is non-zero: the whole request body, read before
+    // handle ran. nullopt when the request had none. Valid as long as the request.
+    std::optional<std::string_view> body() const {
+        proxyd_str b{};
+        if (!PROXYD_SDK_HOST_HAS(host_, request_body) || host_->request_body(request_->handle, &b) != PROXYD_OK)
+            return std::nullopt;
+        return view(b);
     }
     // Request-lifetime memory; nullptr when out of memory.
     char *alloc(size_t size) const { return static_cast<char *>(host_->request_alloc(request_->handle, size)); }
@@ -193,9 +311,15 @@ class Request {
     const proxyd_request *request_;
 };
 
+// The response of a content hook: two pointers, cheap to copy. Valid until finish() returns or,
+// for a response handle returned PROXYD_OK for, until the instance's cancelled() returns (1.1).
+// Every call must be made on the request's worker thread (WorkerContext::post gets back there).
 class Response {
   public:
     Response(const proxyd_host *host, proxyd_response_handle *response) : host_(host), response_(response) {}
+    proxyd_response_handle *raw() const { return response_; }
+    // The same response: how cancelled() finds what a plugin kept for it.
+    bool operator==(const Response &other) const { return response_ == other.response_; }
     int status(int code) const { return host_->response_status(response_, code); }
     int header(std::string_view name, std::string_view value) const {
         return host_->response_header(response_, str(name), str(value));
@@ -218,6 +342,48 @@ class Response {
   private:
     const proxyd_host *host_;
     proxyd_response_handle *response_;
+};
+
+// 1.1: what a worker is, handed to Worker(const T &, const WorkerContext &) on its own thread.
+// Valid until the Worker is destroyed. index() is 0..count()-1; count() is 0 when the core did not
+// say (a core that called create_worker, not create_worker_ex), and post() then fails.
+class WorkerContext {
+  public:
+    WorkerContext(const proxyd_host *host, const proxyd_worker_info &info)
+        : host_(host), index_(info.index), count_(info.count), handle_(info.handle) {}
+    uint32_t index() const { return index_; }
+    uint32_t count() const { return count_; }
+    const proxyd_worker_handle *handle() const { return handle_; }
+    const proxyd_host *host_table() const { return host_; }
+
+    // Runs fn(arg) soon on this worker's thread, from any thread (see proxyd_host.worker_post).
+    // On an error (the worker is stopping: PROXYD_ESTATE) fn is never called.
+    int post(void (*fn)(void *), void *arg) const {
+        if (!handle_ || !PROXYD_SDK_HOST_HAS(host_, worker_post)) return PROXYD_ESTATE;
+        return host_->worker_post(handle_, fn, arg);
+    }
+    // The same for a callable, moved into the core's queue and destroyed after it ran (or at once
+    // on an error). An exception out of it is swallowed: it must not reach the event loop.
+    template <class F> int post(F fn) const {
+        auto boxed = std::make_unique<F>(std::move(fn));
+        int rc = post(&run_boxed<F>, boxed.get());
+        if (rc == PROXYD_OK) (void)boxed.release();
+        return rc;
+    }
+
+  private:
+    template <class F> static void run_boxed(void *arg) {
+        std::unique_ptr<F> fn(static_cast<F *>(arg));
+        try {
+            (*fn)();
+        } catch (...) {
+        }
+    }
+
+    const proxyd_host *host_;
+    uint32_t index_;
+    uint32_t count_;
+    const proxyd_worker_handle *handle_;
 };
 
 namespace detail {
@@ -252,19 +418,47 @@ template <class T> int create_instance(const proxyd_host *host, proxyd_load_cont
 
 template <class T> void destroy_instance(void *instance) { delete static_cast<Holder<T> *>(instance); }
 
-template <class T> int create_worker(void *instance, void **out) {
+template <class T> constexpr bool wants_context() {
+    if constexpr (std::is_void_v<worker_t<T>>)
+        return false;
+    else
+        return std::is_constructible_v<worker_t<T>, const T &, const WorkerContext &>;
+}
+
+template <class T> int make_worker(void *instance, const proxyd_worker_info &info, void **out) {
+    auto *holder = static_cast<Holder<T> *>(instance);
     if constexpr (std::is_void_v<worker_t<T>>) {
-        (void)instance;
+        (void)holder, (void)info;
         *out = nullptr;
         return PROXYD_OK;
     } else {
         try {
-            *out = new worker_t<T>(*static_cast<Holder<T> *>(instance)->instance);
+            if constexpr (wants_context<T>())
+                *out = new worker_t<T>(*holder->instance, WorkerContext(holder->host, info));
+            else
+                *out = new worker_t<T>(*holder->instance);
             return PROXYD_OK;
         } catch (...) {
             return PROXYD_ENOMEM;
         }
     }
+}
+
+template <class T> int create_worker(void *instance, void **out) {
+    return make_worker<T>(instance, proxyd_worker_info{sizeof(proxyd_worker_info), 0, 0, nullptr}, out);
+}
+
+template <class T> int create_worker_ex(void *instance, const proxyd_worker_info *info, void **out) {
+    return make_worker<T>(instance, *info, out);
+}
+
+// Only a Worker that asks for its context makes the descriptor offer create_worker_ex; others keep
+// the 1.0 path.
+template <class T> constexpr int (*create_worker_ex_hook())(void *, const proxyd_worker_info *, void **) {
+    if constexpr (wants_context<T>())
+        return &create_worker_ex<T>;
+    else
+        return nullptr;
 }
 
 template <class T> void destroy_worker(void *, void *worker) {
@@ -311,6 +505,20 @@ template <class T> constexpr void (*outcome_hook())(void *, void *, size_t, prox
         return nullptr;
 }
 
+template <class T> void attempt_done(void *instance, void *worker, size_t peer, const proxyd_attempt *attempt) {
+    try {
+        static_cast<Holder<T> *>(instance)->instance->attempt_done(as_worker<T>(worker), peer, *attempt);
+    } catch (...) {
+    }
+}
+
+template <class T> constexpr void (*attempt_done_hook())(void *, void *, size_t, const proxyd_attempt *) {
+    if constexpr (requires(const T &t, worker_ptr<T> w, const proxyd_attempt &a) { t.attempt_done(w, size_t{}, a); })
+        return &attempt_done<T>;
+    else
+        return nullptr;
+}
+
 template <class T> int handle(void *instance, void *worker, const proxyd_request *request,
                               proxyd_response_handle *response) {
     auto *holder = static_cast<Holder<T> *>(instance);
@@ -322,6 +530,28 @@ template <class T> int handle(void *instance, void *worker, const proxyd_request
     }
 }
 
+template <class T> void cancelled(void *instance, void *worker, proxyd_response_handle *response) {
+    auto *holder = static_cast<Holder<T> *>(instance);
+    try {
+        holder->instance->cancelled(as_worker<T>(worker), Response(holder->host, response));
+    } catch (...) {
+    }
+}
+
+template <class T> constexpr void (*cancelled_hook())(void *, void *, proxyd_response_handle *) {
+    if constexpr (requires(const T &t, worker_ptr<T> w, Response r) { t.cancelled(w, r); })
+        return &cancelled<T>;
+    else
+        return nullptr;
+}
+
+template <class T> constexpr uint64_t max_body() {
+    if constexpr (requires { T::max_body; })
+        return static_cast<uint64_t>(T::max_body);
+    else
+        return 0;
+}
+
 template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kind, const char *name,
                                                                  const char *version,
                                                                  const proxyd_routing_hooks *r,
@@ -331,7 +561,7 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
                                     static_cast<uint32_t>(kind), name,          version,
                                     &create_instance<T>,  &destroy_instance<T>, &create_worker<T>,
                                     &destroy_worker<T>,   r,                    b,
-                                    c,                    nullptr};
+                                    c,                    create_worker_ex_hook<T>()};
 }
 
 } // namespace detail
@@ -349,7 +579,7 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
     extern "C" PROXYD_EXPORT const proxyd_plugin_descriptor *PROXYD_PLUGIN_ENTRY(void) {                     \
         static const proxyd_balancing_hooks hooks{                                                         \
             sizeof(proxyd_balancing_hooks), &proxyd::sdk::detail::pick<T>,                                 \
-            proxyd::sdk::detail::outcome_hook<T>(), nullptr};                                              \
+            proxyd::sdk::detail::outcome_hook<T>(), proxyd::sdk::detail::attempt_done_hook<T>()};          \
         static const proxyd_plugin_descriptor d =                                                          \
             proxyd::sdk::detail::descriptor<T>(PROXYD_KIND_BALANCING, NAME, VERSION, nullptr, &hooks, nullptr); \
         return &d;                                                                                         \
@@ -358,7 +588,8 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
 #define PROXYD_CONTENT_PLUGIN(T, NAME, VERSION)                                                            \
     extern "C" PROXYD_EXPORT const proxyd_plugin_descriptor *PROXYD_PLUGIN_ENTRY(void) {                     \
         static const proxyd_content_hooks hooks{sizeof(proxyd_content_hooks), &proxyd::sdk::detail::handle<T>, \
-                                                nullptr, 0};                                               \
+                                                proxyd::sdk::detail::cancelled_hook<T>(),                  \
+                                                proxyd::sdk::detail::max_body<T>()};                       \
         static const proxyd_plugin_descriptor d =                                                          \
             proxyd::sdk::detail::descriptor<T>(PROXYD_KIND_CONTENT, NAME, VERSION, nullptr, nullptr, &hooks);  \
         return &d;                                                                                         \
