@@ -1,10 +1,21 @@
 // The request and response half of the host table (plugin.h): what plugins may ask about a
 // request and how content plugins answer.
+//
+// Each of these calls belongs to the request's worker thread: the exchange it reaches is that
+// loop's, unlocked. A call from any other thread would race the loop and corrupt it, so it is
+// refused (PROXYD_ESTATE, or nothing) and logged, naming the call; a debug build aborts instead,
+// so the plugin's author finds the bug at once. The check costs one thread-id comparison.
 #include "http/header_rules.hpp"
 #include "plugin/host_calls.hpp"
 #include "server/content_exchange.hpp"
 #include "server/request_handle.hpp"
+#include "server/worker.hpp"
 #include "server/worker_post.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
 
 namespace proxyd {
 namespace {
@@ -12,8 +23,30 @@ namespace {
 std::string_view sv(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
 proxyd_str ps(std::string_view s) { return proxyd_str{s.data(), s.size()}; }
 
+bool on_worker_thread(const Worker *worker, const char *call) {
+    if (!worker || worker->on_own_thread()) return true;
+    std::string text = std::string("a plugin called ") + call +
+                       " from a thread other than its request's worker thread (plugin.h: only worker_post "
+                       "may be called from any thread)";
+#ifndef NDEBUG
+    std::fprintf(stderr, "proxyd: %s: aborting (a debug build aborts on this bug)\n", text.c_str());
+    std::abort();
+#else
+    worker->logger().error(text + ": refused");
+    return false;
+#endif
+}
+
+bool on_thread(const proxyd_request_handle *request, const char *call) {
+    return on_worker_thread(request->worker, call);
+}
+bool on_thread(proxyd_response_handle *response, const char *call) {
+    return on_worker_thread(&ContentExchange::from(response)->worker(), call);
+}
+
 int request_header(const proxyd_request_handle *request, proxyd_str name, proxyd_str *value) {
     if (!request || !value) return PROXYD_EINVAL;
+    if (!on_thread(request, "request_header")) return PROXYD_ESTATE;
     auto found = request->head->find(sv(name));
     if (!found) return PROXYD_ENOENT;
     *value = ps(*found);
@@ -21,18 +54,21 @@ int request_header(const proxyd_request_handle *request, proxyd_str name, proxyd
 }
 
 size_t request_header_count(const proxyd_request_handle *request) {
-    return request ? request->head->header_count() : 0;
+    if (!request || !on_thread(request, "request_header_count")) return 0;
+    return request->head->header_count();
 }
 
 int request_header_at(const proxyd_request_handle *request, size_t index, proxyd_str *name, proxyd_str *value) {
-    if (!request || index >= request->head->header_count()) return PROXYD_ENOENT;
+    if (!request) return PROXYD_ENOENT;
+    if (!on_thread(request, "request_header_at")) return PROXYD_ESTATE;
+    if (index >= request->head->header_count()) return PROXYD_ENOENT;
     if (name) *name = ps(request->head->header_name(index));
     if (value) *value = ps(request->head->header_value(index));
     return PROXYD_OK;
 }
 
 void *request_alloc(const proxyd_request_handle *request, size_t size) {
-    if (!request) return nullptr;
+    if (!request || !on_thread(request, "request_alloc")) return nullptr;
     try {
         return request->arena->allocate(size);
     } catch (const std::bad_alloc &) {
@@ -40,20 +76,43 @@ void *request_alloc(const proxyd_request_handle *request, size_t size) {
     }
 }
 
+int request_body(const proxyd_request_handle *request, proxyd_str *body) {
+    if (!request || !body) return PROXYD_EINVAL;
+    *body = proxyd_str{nullptr, 0};
+    if (!on_thread(request, "request_body")) return PROXYD_ESTATE;
+    if (!request->body) return PROXYD_ENOENT;
+    *body = ps(*request->body);
+    return PROXYD_OK;
+}
+
 int response_status(proxyd_response_handle *r, int status) {
-    return r ? ContentExchange::from(r)->set_status(status) : PROXYD_EINVAL;
+    if (!r) return PROXYD_EINVAL;
+    if (!on_thread(r, "response_status")) return PROXYD_ESTATE;
+    return ContentExchange::from(r)->set_status(status);
 }
 int response_header(proxyd_response_handle *r, proxyd_str name, proxyd_str value) {
-    return r ? ContentExchange::from(r)->add_header(sv(name), sv(value)) : PROXYD_EINVAL;
+    if (!r) return PROXYD_EINVAL;
+    if (!on_thread(r, "response_header")) return PROXYD_ESTATE;
+    return ContentExchange::from(r)->add_header(sv(name), sv(value));
 }
 int response_body(proxyd_response_handle *r, const void *data, size_t len) {
     if (!r || (!data && len)) return PROXYD_EINVAL;
+    if (!on_thread(r, "response_body")) return PROXYD_ESTATE;
     return ContentExchange::from(r)->set_body(std::string_view(static_cast<const char *>(data), len));
 }
 int response_file(proxyd_response_handle *r, int fd, uint64_t offset, uint64_t length) {
-    return r ? ContentExchange::from(r)->set_file(fd, offset, length) : PROXYD_EINVAL;
+    if (!r) return PROXYD_EINVAL;
+    if (!on_thread(r, "response_file")) {
+        ::close(fd); // plugin.h: the core owns fd from the call on, also when it refuses it
+        return PROXYD_ESTATE;
+    }
+    return ContentExchange::from(r)->set_file(fd, offset, length);
 }
-int response_finish(proxyd_response_handle *r) { return r ? ContentExchange::from(r)->finish() : PROXYD_EINVAL; }
+int response_finish(proxyd_response_handle *r) {
+    if (!r) return PROXYD_EINVAL;
+    if (!on_thread(r, "response_finish")) return PROXYD_ESTATE;
+    return ContentExchange::from(r)->finish();
+}
 
 } // namespace
 
@@ -62,6 +121,7 @@ void fill_request_host_calls(proxyd_host &host) {
     host.request_header_count = request_header_count;
     host.request_header_at = request_header_at;
     host.request_alloc = request_alloc;
+    host.request_body = request_body;
     host.response_status = response_status;
     host.response_header = response_header;
     host.response_body = response_body;

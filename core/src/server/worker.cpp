@@ -95,6 +95,7 @@ void *Worker::plugin_worker(const PluginInstance *instance) const {
 }
 
 void Worker::run() {
+    thread_id_ = std::this_thread::get_id();
     uv_timer_init(&loop_, &grace_timer_);
     grace_timer_.data = this;
     uv_timer_init(&loop_, &accept_drain_timer_);

@@ -97,6 +97,8 @@ class Worker {
     DateCache &dates() { return dates_; }
     unsigned index() const { return index_; }
     bool stopping() const { return stopping_; }
+    // Any thread: the caller is this worker's own thread (host calls about its requests check it).
+    bool on_own_thread() const { return std::this_thread::get_id() == thread_id_; }
     // A connection of this listener answers its next request with Connection: close.
     bool draining(const ListenerConfig &listener) const {
         return stopping_ && (stage_ == DrainStage::kLast || !drains_last(listener));
@@ -167,6 +169,7 @@ class Worker {
     bool front_reported_ = false;
     std::atomic<bool> sockets_close_{false}; // set by request_stop() before it wakes the loop
     std::thread thread_;
+    std::thread::id thread_id_; // set by the thread itself, before any plugin code runs on it
     std::vector<std::unique_ptr<ListenerHandle>> listeners_;
     std::unordered_map<const PluginInstance *, void *> plugin_workers_;
     std::vector<std::unique_ptr<UpstreamPool>> upstreams_;
