@@ -113,12 +113,13 @@ class Case:
     key:    a string or pattern the located error line must contain (the dotted key path).
     texts:  strings or patterns that must appear somewhere on stderr (strings case-insensitive).
     any_column: the column is not checked (table headers, syntax errors, array elements).
+    key_column: only the key's column is accepted, not its value's.
     """
 
-    def __init__(self, name, config, ok=False, at="here", key=None, texts=(), any_column=False):
+    def __init__(self, name, config, ok=False, at="here", key=None, texts=(), any_column=False, key_column=False):
         self.name, self.config, self.ok = name, config, ok
         self.at = [at] if isinstance(at, str) else list(at)
-        self.key, self.texts, self.any_column = key, list(texts), any_column
+        self.key, self.texts, self.any_column, self.key_column = key, list(texts), any_column, key_column
 
 
 def key_path(*parts):
@@ -209,6 +210,15 @@ routes = [
   { prefix = "/", upstream = "nope" },  # @here
 ]
 """, plugins='prefix = "routing_prefix.so"')), texts=["nope"], any_column=True),
+    # A plugin reports an unknown key through the host at its value; the core points at the key.
+    Case("plugin_unknown_key_at_key", with_real_plugins(base(
+        listeners=listener(target="") + """\
+[listeners.router]
+plugin = "prefix"
+routes = [{ prefix = "/", upstream = "u" }]
+  strip_prefixes   =   [true, "a long value"]  # @here
+""", plugins='prefix = "routing_prefix.so"')), key="plugin prefix", texts=["unknown key 'strip_prefixes'"],
+        key_column=True),
     Case("handler_undeclared_plugin", with_test_plugins(base(
         listeners=listener(target='handler = "h"'),
         plugins='ok = "content_ok.so"', extra='[handlers.h]\nplugin = "nosuch"  # @here\n')),
@@ -358,7 +368,7 @@ def run_check(case, workdir):
         wanted = {}
         for name in case.at:
             line, cols = mark(case.config, name)
-            wanted[line] = cols
+            wanted[line] = {min(cols)} if case.key_column else cols
         located = [m for m in re.finditer(re.escape(config_path) + r":(\d+):(\d+): ?(.*)", err)
                    if int(m.group(1)) in wanted
                    and (case.any_column or int(m.group(2)) in wanted[int(m.group(1))])]

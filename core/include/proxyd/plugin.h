@@ -215,7 +215,8 @@ typedef struct proxyd_host {
 
     /* Reports a configuration error at node (or at the plugin block when node is NULL). The
      * core prints "file:line:col: plugin NAME: message" and the load fails once create_instance
-     * returns. message is NUL-terminated and borrowed. */
+     * returns. message is NUL-terminated and borrowed. A message starting "unknown key" about a
+     * value of the plugin's block points at that value's key instead. */
     void (*config_error)(proxyd_load_context *ctx, const proxyd_config_node *node,
                          const char *message);
 

@@ -95,7 +95,23 @@ const proxyd_config_node *config_entry(const proxyd_config_node *table, size_t i
 
 void config_error(proxyd_load_context *ctx, const proxyd_config_node *node, const char *message) {
     if (!ctx) return;
-    load_context_error(*ctx, as_node(node), message ? message : "configuration error");
+    std::string_view text = message ? message : "configuration error";
+    // The ABI names nodes, not keys, so plugins report an unknown key at its value; the key's own
+    // position is the one to show (as for the core's own keys), found by searching the block.
+    auto key_of = [value = as_node(node)](auto &self, const toml::node &in) -> const toml::key * {
+        if (const auto *table = in.as_table())
+            for (const auto &[key, child] : *table)
+                if (const toml::key *found = &child == value ? &key : self(self, child)) return found;
+        if (const auto *array = in.as_array())
+            for (const toml::node &element : *array)
+                if (const toml::key *found = self(self, element)) return found;
+        return nullptr;
+    };
+    const toml::key *key = node && ctx->block && text.starts_with("unknown key") ? key_of(key_of, *ctx->block) : nullptr;
+    if (key)
+        load_context_error_at(*ctx, key->source(), std::string(text));
+    else
+        load_context_error(*ctx, as_node(node), std::string(text));
 }
 
 int config_resolve_path(proxyd_load_context *ctx, proxyd_str path, char *buf, size_t buf_size) {

@@ -57,6 +57,11 @@ class Loader {
     void error_at(const toml::node *node, const std::string &key, const std::string &message) {
         errors_.push_back(position(node) + ": " + (key.empty() ? "" : key + ": ") + message);
     }
+    // At a region that is no node's, such as a key's.
+    void error_at(const toml::source_region &where, const std::string &message) {
+        errors_.push_back((where.path ? *where.path : config_->path) + ":" + std::to_string(where.begin.line) + ":" +
+                          std::to_string(where.begin.column) + ": " + message);
+    }
     std::string resolve_path(std::string_view p) const {
         fs::path path(p);
         if (path.is_relative()) path = fs::path(config_dir_) / path;
@@ -797,6 +802,9 @@ struct LoaderAccess {
     static void error(void *loader, const toml::node *node, const std::string &message) {
         static_cast<Loader *>(loader)->error_at(node, "", message);
     }
+    static void error_at(void *loader, const toml::source_region &where, const std::string &message) {
+        static_cast<Loader *>(loader)->error_at(where, message);
+    }
     static std::string resolve_path(void *loader, std::string_view p) {
         return static_cast<Loader *>(loader)->resolve_path(p);
     }
@@ -811,6 +819,10 @@ struct LoaderAccess {
 void load_context_error(proxyd_load_context &ctx, const toml::node *node, const std::string &message) {
     ctx.failed = true;
     LoaderAccess::error(ctx.loader, node ? node : ctx.block, "plugin " + ctx.plugin_name + ": " + message);
+}
+void load_context_error_at(proxyd_load_context &ctx, const toml::source_region &where, const std::string &message) {
+    ctx.failed = true;
+    LoaderAccess::error_at(ctx.loader, where, "plugin " + ctx.plugin_name + ": " + message);
 }
 std::string load_context_resolve_path(proxyd_load_context &ctx, std::string_view path) {
     return LoaderAccess::resolve_path(ctx.loader, path);

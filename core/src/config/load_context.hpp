@@ -18,6 +18,8 @@ struct proxyd_load_context {
 namespace proxyd {
 
 void load_context_error(proxyd_load_context &ctx, const toml::node *node, const std::string &message);
+// The same at a source region that is no node's, such as a key's.
+void load_context_error_at(proxyd_load_context &ctx, const toml::source_region &where, const std::string &message);
 std::string load_context_resolve_path(proxyd_load_context &ctx, std::string_view path);
 // Parses a further TOML file kept alive with the config; nullptr and error on failure.
 const toml::table *load_context_document(proxyd_load_context &ctx, const std::string &path, std::string &error);
