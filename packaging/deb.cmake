@@ -15,7 +15,8 @@ set(CPACK_PACKAGE_DESCRIPTION
 behaviour lives in plugins (.so files) declared in a TOML config: path-prefix routing,
 smooth weighted round-robin balancing and static files ship with it. The package holds
 the binary, the plugins, ready profiles in /etc/proxyd, their demo sites, a systemd unit
-(not enabled), the man page and the plugin SDK (headers and pkg-config file proxyd-plugin).")
+(not enabled), the man page and the plugin SDK (headers, a test host for unit-testing plugins
+and the pkg-config file proxyd-plugin).")
 # The binary has the plugin folder compiled in: the package must install to the same prefix.
 set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
 set(CPACK_STRIP_FILES ON)
@@ -26,7 +27,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # dpkg-shlibdeps computes Depends from the binary and plugins: libuv1, libtomlplusplus3, libc6,
 # libstdc++6, libgcc-s1 (llhttp is compiled in).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "pkg-config, cmake, g++")
+# libtomlplusplus-dev: the SDK's test host (<proxyd/testing/fake_host.hpp>) reads test configs with it.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "pkg-config, cmake, g++, libtomlplusplus-dev")
 
 # Every file in /etc/proxyd is a conffile: dpkg keeps local edits on upgrade and removes them only on
 # purge. The maintainer scripts tell a running systemd about the unit; they do not enable or start

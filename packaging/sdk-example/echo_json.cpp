@@ -3,7 +3,7 @@
 // An example of a plugin built outside proxyd's source tree, against the installed SDK only
 // (pkg-config proxyd-plugin). It shows the three things most plugins need: validating their own
 // config so `proxyd -t` catches mistakes, per-worker state without locks, and answering through
-// the response host calls.
+// the response host calls. echo_json_test.cpp unit-tests it with the SDK's test host.
 //
 // Config keys of a handler using it:
 //   service = "name"        required: echoed back as "service"
@@ -58,12 +58,11 @@ class EchoJson {
         if (status < 200 || status > 599) config.child("status").error("'status' must be within 200..599");
         bool include_headers = config.boolean("include_headers").value_or(true);
         if (config.failed()) return nullptr;
-        return std::make_unique<EchoJson>(config.host(), std::string(*service), static_cast<int>(status),
-                                          include_headers);
+        return std::make_unique<EchoJson>(std::string(*service), static_cast<int>(status), include_headers);
     }
 
-    EchoJson(const proxyd_host *host, std::string service, int status, bool include_headers)
-        : host_(host), service_(std::move(service)), status_(status), include_headers_(include_headers) {}
+    EchoJson(std::string service, int status, bool include_headers)
+        : service_(std::move(service)), status_(status), include_headers_(include_headers) {}
 
     int handle(Worker *worker, const Request &request, Response response) const {
         ++worker->requests;
@@ -86,14 +85,13 @@ class EchoJson {
         json += ",\"worker_requests\":" + std::to_string(worker->requests);
         if (include_headers_) {
             json += ",\"headers\":[";
-            size_t count = host_->request_header_count(raw.handle);
-            for (size_t i = 0; i < count; ++i) {
-                proxyd_str name{}, value{};
-                if (host_->request_header_at(raw.handle, i, &name, &value) != PROXYD_OK) continue;
-                json += i ? ",[" : "[";
-                append_json_string(json, proxyd::sdk::view(name));
+            bool first = true;
+            for (auto [name, value] : request.headers()) {
+                json += first ? "[" : ",[";
+                first = false;
+                append_json_string(json, name);
                 json += ',';
-                append_json_string(json, proxyd::sdk::view(value));
+                append_json_string(json, value);
                 json += ']';
             }
             json += ']';
@@ -109,7 +107,6 @@ class EchoJson {
     }
 
   private:
-    const proxyd_host *host_;
     std::string service_;
     int status_;
     bool include_headers_;

@@ -149,9 +149,11 @@ expected_files=(
   /usr/lib/systemd/system/proxyd.service
   /usr/share/man/man8/proxyd.8.gz
   /usr/include/proxyd-1/proxyd/plugin.h /usr/include/proxyd-1/proxyd/plugin.hpp
+  /usr/include/proxyd-1/proxyd/testing/fake_host.hpp
   /usr/share/pkgconfig/proxyd-plugin.pc
   /usr/share/doc/proxyd/writing-plugins.md
   /usr/share/doc/proxyd/examples/sdk-example/CMakeLists.txt
+  /usr/share/doc/proxyd/examples/sdk-example/echo_json_test.cpp
 )
 for f in "${expected_files[@]}"; do
   grep -qx "$f" "$work/contents.txt" || fail "the package lacks $f"
@@ -237,7 +239,7 @@ grep -q 'upstream=' "$work/reverse.log" || fail "no access-log line from the ins
 flock -u 9
 
 # ---- the plugin SDK ------------------------------------------------------------------------------------
-step "SDK: pkg-config and the example plugin, built against the installed package only"
+step "SDK: pkg-config, the example plugin and its unit test, built against the installed package only"
 cflags=$(pkg-config --cflags proxyd-plugin | xargs)
 [[ $cflags == "-I/usr/include/proxyd-1" ]] || fail "pkg-config --cflags proxyd-plugin gave '$cflags'"
 plugindir=$(pkg-config --variable=plugindir proxyd-plugin)
@@ -252,6 +254,15 @@ grep -q "/usr/include/proxyd-1" "$sdk/build/CMakeFiles/echo_json.dir/flags.make"
   fail "the SDK example was not compiled with the installed SDK's include folder"
 exported=$(nm -D --defined-only "$sdk/build/echo_json.so" | awk '$2 == "T" {print $3}')
 [[ $exported == proxyd_plugin_entry ]] || fail "echo_json.so exports more than its entry symbol: $exported"
+# The guide's testing section: the example's unit test drives echo_json.so with the installed test
+# host (<proxyd/testing/fake_host.hpp>), no proxyd running.
+grep -q "/usr/include/proxyd-1" "$sdk/build/CMakeFiles/echo_json_test.dir/flags.make" ||
+  fail "the SDK example's unit test was not compiled with the installed SDK's include folder"
+(cd "$sdk" && ctest --test-dir build -V) >"$work/sdk-unit-test.log" 2>&1 ||
+  fail "the SDK example's unit test fails against the installed test host (see sdk-unit-test.log)"
+grep -q "100% tests passed, 0 tests failed out of 1" "$work/sdk-unit-test.log" ||
+  fail "ctest ran no unit test of the SDK example: $(tail -n 5 "$work/sdk-unit-test.log")"
+echo "  unit test: $(grep -m1 'PASS: ' "$work/sdk-unit-test.log" || true)"
 
 port=$(free_port)
 sed "s/^listen = \"127.0.0.1:18080\"/listen = \"127.0.0.1:$port\"/" "$sdk/echo.toml" >"$sdk/test.toml"
@@ -294,4 +305,4 @@ fi
 for f in "${expected_files[@]}" /etc/proxyd /usr/lib/proxyd /usr/share/proxyd /usr/include/proxyd-1 /usr/share/doc/proxyd; do
   [[ ! -e $f ]] || fail "$f is still there after dpkg --purge"
 done
-echo "PASS: built, installed, served, built the SDK example against it, purged; nothing left"
+echo "PASS: built, installed, served, built and unit-tested the SDK example against it, purged; nothing left"
