@@ -323,7 +323,12 @@ typedef struct proxyd_balancing_hooks {
     /* Called exactly once for every pick, when that attempt ends, however it ends: the whole
      * response arrived, a failure before or after the head, the client leaving, a stop or reload
      * cutting the connection (ABORTED). Counting picks minus attempt_done calls gives the
-     * requests in flight per peer (least-connections). May be NULL. Request thread. */
+     * requests in flight per peer (least-connections). May be NULL. Request thread.
+     * A 101 (WebSocket) stays in flight as long as its tunnel: it ends as SUCCESS, status 101,
+     * when the tunnel closes, however it closes. A pooled connection that the peer had closed as
+     * proxyd reused it ends its pick as BROKEN (outcome() is not told: not the peer's failure),
+     * and the request picks again. status is the final head's whenever one arrived, also when the
+     * body then failed; duration_ns includes connecting. */
     void (*attempt_done)(void *instance, void *worker, size_t peer_index, const proxyd_attempt *attempt);
 } proxyd_balancing_hooks;
 

@@ -69,14 +69,18 @@ void ProxyExchange::enter(Phase next) {
 // ---- choosing a peer and connecting ---------------------------------------------------------
 
 void ProxyExchange::try_next_peer() {
-    int peer = pool_.pick(tried_.get(), &client_->request());
-    if (peer < 0) {
+    Attempt attempt = pool_.pick(tried_.get(), &client_->request());
+    if (!attempt.open()) {
         client_->worker().logger().error("upstream " + pool_.config().name + ": no peer available for " +
                                          std::string(client_->head().target()));
         pool_.metrics().gateway_error(502);
         client_->send_error(502, !request_complete_);
         return;
     }
+    // The attempt before this one ended where it failed.
+    assert(!attempt_.open());
+    attempt_ = std::move(attempt);
+    int peer = static_cast<int>(attempt_.peer());
     tried_[static_cast<size_t>(peer)] = true;
     ++tries_;
     peer_ = peer;
@@ -274,6 +278,7 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
                                         pool_.config().peers[static_cast<size_t>(peer_)].address_text +
                                         ": invalid response (" + parser_.error_text() + ")");
         if (!head_sent()) return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
+        attempt_.end(PROXYD_OUTCOME_BROKEN);
         release_upstream(false);
         client_->abort();
     }
@@ -292,6 +297,7 @@ void ProxyExchange::on_upstream_closed(int status) {
     client_->worker().logger().warn("upstream " + pool_.config().name + " " +
                                     pool_.config().peers[static_cast<size_t>(peer_)].address_text +
                                     ": closed mid-response (" + uv_strerror(status) + ")");
+    attempt_.end(PROXYD_OUTCOME_BROKEN);
     release_upstream(false);
     client_->abort();
 }
@@ -300,6 +306,7 @@ void ProxyExchange::on_upstream_timeout() {
     if (!connected()) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "connect");
     if (!head_sent()) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "read");
     client_->worker().logger().warn("upstream " + pool_.config().name + ": read timed out mid-response");
+    attempt_.end(PROXYD_OUTCOME_TIMEOUT);
     release_upstream(false);
     client_->abort();
 }
@@ -382,6 +389,7 @@ void ProxyExchange::send_response_head() {
     head.end(c.worker().dates().http_date(), ending);
 
     enter(Phase::kRelayingBody);
+    attempt_.set_status(status);
     c.record().status = status;
     c.record().upstream_status = status;
     // Sent with the body bytes of the same read by flush_to_client(): one write, and one TCP
@@ -394,6 +402,10 @@ bool ProxyExchange::switch_protocols() {
     if (head.empty()) return false;
     pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
     enter(Phase::kTunnel);
+    // The peer serves the tunnel as long as it lasts: the attempt ends when the tunnel closes,
+    // which the exchange does not watch, so it ends as SUCCESS whenever it goes.
+    attempt_.set_status(101);
+    attempt_.end_when_dropped(PROXYD_OUTCOME_SUCCESS);
     client_framing_ = Framing::None;
     client_->record().status = client_->record().upstream_status = 101;
     to_client_.own(head);
@@ -468,6 +480,7 @@ void ProxyExchange::release_upstream(bool reusable) {
 }
 
 void ProxyExchange::finish_response() {
+    attempt_.end(PROXYD_OUTCOME_SUCCESS);
     // Must be the last thing this exchange does: the connection may delete it.
     client_->finish_exchange(client_keep_alive_);
 }
@@ -485,6 +498,9 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
         upstream_->close();
         upstream_ = nullptr;
     }
+    // A stale pooled connection ends its pick too (BROKEN), so that picks and ends stay paired
+    // when the retry picks again.
+    attempt_.end(outcome);
     Worker &worker = client_->worker();
     if (stale_reuse) {
         // The peer closed a pooled connection as we reused it: an ordinary race, not a failure
@@ -514,6 +530,9 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
 }
 
 bool ProxyExchange::on_client_gone() {
+    // After a complete response the attempt has ended already; otherwise the client left, or a
+    // stop, a reload's end or a bad request body closed its connection.
+    attempt_.drop();
     client_ = nullptr;
     if (upstream_) {
         // Mid-message: the connection is out of step and cannot go back to the pool.

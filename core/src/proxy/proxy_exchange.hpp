@@ -8,6 +8,7 @@
 #include "http/message_head.hpp"
 #include "http/response_parser.hpp"
 #include "net/output_slices.hpp"
+#include "proxy/attempt.hpp"
 #include "proxy/exchange_buffers.hpp"
 #include "proxy/upstream_connection.hpp"
 #include "server/exchange.hpp"
@@ -47,6 +48,13 @@ class ProxyExchange final : public Exchange,
     //
     // A retry on another peer goes back to kConnecting, and only from the first three phases: once
     // a final head went to the client, nothing can be retried. enter() asserts the step.
+    //
+    // Each attempt is one pick, held in attempt_, whose end the balancer hears exactly once:
+    // kComplete ends it as SUCCESS; a failure before the head as CONNECT_FAILED, TIMEOUT or BROKEN
+    // (a stale pooled connection too, though it is then retried on the same terms); a failure in
+    // kRelayingBody as BROKEN or TIMEOUT with the status; a kTunnel as SUCCESS (status 101) when
+    // the tunnel closes, however it closes; any other end (the client left, a stop or reload cut
+    // the connection, a bad request body) as ABORTED, when the exchange goes.
     enum class Phase : uint8_t {
         kConnecting,       // connecting (a pooled connection skips this at once)
         kAwaitingResponse, // connected; the request goes out, no response byte yet
@@ -102,6 +110,7 @@ class ProxyExchange final : public Exchange,
     std::vector<std::string> unsent_; // request bytes waiting for the connection
     size_t unsent_bytes_ = 0;
     ResponseParser parser_;
+    Attempt attempt_; // the current pick; reported when it ends, at the latest with the exchange
     int peer_ = -1;
     unsigned tries_ = 0;
     Framing client_framing_ = Framing::None;

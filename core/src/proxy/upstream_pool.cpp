@@ -1,9 +1,11 @@
 #include "proxy/upstream_pool.hpp"
 
+#include "plugin/abi_sizes.hpp"
 #include "proxy/upstream_connection.hpp"
 #include "server/worker.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace proxyd {
 
@@ -15,9 +17,13 @@ UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *b
         views_.push_back(proxyd_peer{{p.address_text.data(), p.address_text.size()}, p.weight, false});
 }
 
-UpstreamPool::~UpstreamPool() { close_all_idle(); }
+UpstreamPool::~UpstreamPool() {
+    // Every exchange, and so every attempt, ends before the worker's pools do.
+    assert(open_attempts_ == 0);
+    close_all_idle();
+}
 
-int UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
+Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
     uint64_t now = uv_now(worker_.loop());
     bool any_untried_up = false;
     for (size_t i = 0; i < peers_.size(); ++i) {
@@ -31,9 +37,18 @@ int UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
     if (chosen >= static_cast<int>(peers_.size()) || (chosen >= 0 && tried[chosen])) {
         worker_.logger().error("upstream " + config_.name + ": balancer " + config_.balancer->module().name() +
                                " picked an invalid peer " + std::to_string(chosen));
-        return -1;
+        return {};
     }
-    return chosen;
+    if (chosen < 0) return {};
+    ++open_attempts_;
+    return Attempt(*this, static_cast<size_t>(chosen));
+}
+
+void UpstreamPool::attempt_done(size_t peer, const proxyd_attempt &attempt) {
+    --open_attempts_;
+    const auto &hooks = *config_.balancer->descriptor().balancing;
+    if (PROXYD_ABI_HAS(hooks, proxyd_balancing_hooks, attempt_done) && hooks.attempt_done)
+        hooks.attempt_done(config_.balancer->raw(), balancer_state_, peer, &attempt);
 }
 
 UpstreamConnection *UpstreamPool::take_idle(size_t peer) {

@@ -5,6 +5,7 @@
 
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
+#include "proxy/attempt.hpp"
 
 #include <proxyd/plugin.h>
 #include <vector>
@@ -14,7 +15,7 @@ namespace proxyd {
 class UpstreamConnection;
 class Worker;
 
-class UpstreamPool {
+class UpstreamPool final : public AttemptSink {
   public:
     UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state,
                  UpstreamMetrics &metrics);
@@ -27,18 +28,26 @@ class UpstreamPool {
     size_t peer_count() const { return peers_.size(); }
     UpstreamMetrics &metrics() { return metrics_; }
 
-    // The balancer's choice among peers not yet tried (tried has peer_count() entries), or -1.
-    // When every untried peer is marked down they are offered anyway: a pool that refuses every
-    // request while its peers recover is worse than one that tries.
-    int pick(const bool *tried, const proxyd_request *request);
+    // The balancer's choice among peers not yet tried (tried has peer_count() entries), as an
+    // open Attempt on that peer, or an empty one when there is none. When every untried peer is
+    // marked down they are offered anyway: a pool that refuses every request while its peers
+    // recover is worse than one that tries. The balancer hears the attempt's end once (attempt.hpp).
+    Attempt pick(const bool *tried, const proxyd_request *request);
 
     UpstreamConnection *take_idle(size_t peer);
     void put_idle(UpstreamConnection *connection);
     void forget_idle(UpstreamConnection *connection);
+    // Passive health, and the balancer's outcome hook: a response head arrived, or the attempt
+    // failed before one.
     void record_outcome(size_t peer, proxyd_outcome outcome);
+    // Attempts picked and not ended yet, on this worker (what the balancer was not told of).
+    size_t open_attempts() const { return open_attempts_; }
     void close_all_idle();
 
   private:
+    // AttemptSink: the balancer's attempt_done, when its hook table holds it (ABI 1.1).
+    void attempt_done(size_t peer, const proxyd_attempt &attempt) override;
+
     struct PeerState {
         std::vector<UpstreamConnection *> idle;
         uint32_t fails = 0;
@@ -51,6 +60,7 @@ class UpstreamPool {
     UpstreamMetrics &metrics_;
     std::vector<PeerState> peers_;
     std::vector<proxyd_peer> views_;
+    size_t open_attempts_ = 0;
     bool closed_ = false;
 };
 
