@@ -1,6 +1,7 @@
 // The configuration half of the host table: a read-only view of toml++ nodes for plugins.
 #include "plugin/host_calls.hpp"
 
+#include "config/config.hpp"
 #include "config/load_context.hpp"
 
 #include <cstring>
@@ -147,6 +148,23 @@ int resolve_target(proxyd_load_context *ctx, proxyd_target_kind kind, proxyd_str
     return PROXYD_ENOENT;
 }
 
+int config_plugin_name(proxyd_load_context *ctx, proxyd_str *name) {
+    if (!ctx || !name || !ctx->kept_name) return PROXYD_EINVAL;
+    *name = proxyd_str{ctx->kept_name->c_str(), ctx->kept_name->size()};
+    return PROXYD_OK;
+}
+
+size_t config_peer_count(proxyd_load_context *ctx) { return ctx && ctx->peers ? ctx->peers->size() : 0; }
+
+int config_peer_at(proxyd_load_context *ctx, size_t index, proxyd_str *address, uint32_t *weight) {
+    if (!ctx || !ctx->peers) return PROXYD_ESTATE;
+    if (index >= ctx->peers->size() || !address) return PROXYD_EINVAL;
+    const proxyd::PeerConfig &peer = (*ctx->peers)[index];
+    *address = proxyd_str{peer.address_text.c_str(), peer.address_text.size()};
+    if (weight) *weight = peer.weight;
+    return PROXYD_OK;
+}
+
 } // namespace
 
 void fill_config_host_calls(proxyd_host &host) {
@@ -163,6 +181,9 @@ void fill_config_host_calls(proxyd_host &host) {
     host.config_resolve_path = config_resolve_path;
     host.config_load_file = config_load_file;
     host.resolve_target = resolve_target;
+    host.config_plugin_name = config_plugin_name;
+    host.config_peer_count = config_peer_count;
+    host.config_peer_at = config_peer_at;
 }
 
 } // namespace proxyd

@@ -466,7 +466,10 @@ class Loader {
             return nullptr;
         }
         const toml::node *settings = block ? static_cast<const toml::node *>(block) : at;
-        proxyd_load_context ctx{this, name, settings, false};
+        // The module's name and the peers' addresses outlive the instance's creation (they live
+        // with this config), so plugins may keep them (config_plugin_name, config_peer_at).
+        proxyd_load_context ctx{this, name, settings, false, &module->name(),
+                                expected == PROXYD_KIND_BALANCING ? balancer_peers_ : nullptr};
         void *instance = nullptr;
         int rc = d.create_instance(options_.host, &ctx,
                                    reinterpret_cast<const proxyd_config_node *>(static_cast<const toml::node *>(block)),
@@ -577,6 +580,9 @@ class Loader {
 
         const toml::node *balancer = t->get("balancer");
         const std::string balancer_key = where + ".balancer";
+        // The balancer sees the group's peers; their strings stay where they are when u moves
+        // into the config (the vector's buffer moves with it).
+        balancer_peers_ = &u.peers;
         if (!balancer) {
             // A default refused in the built-in file was reported there.
             if (!default_balancer_.empty())
@@ -591,6 +597,7 @@ class Loader {
         } else {
             u.balancer = create_instance(balancer, nullptr, PROXYD_KIND_BALANCING, where + ".balancer");
         }
+        balancer_peers_ = nullptr;
         config_->upstreams.push_back(std::move(u));
     }
 
@@ -791,6 +798,7 @@ class Loader {
     std::string default_balancer_;                        // [defaults] balancer, when valid
     const toml::node *default_balancer_node_ = nullptr;
     bool default_balancer_refused_ = false;
+    const std::vector<PeerConfig> *balancer_peers_ = nullptr; // while an upstream's balancer is created
 
     friend struct LoaderAccess;
 };

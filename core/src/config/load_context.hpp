@@ -7,12 +7,19 @@
 #include <string>
 #include <string_view>
 #include <toml++/toml.h>
+#include <vector>
+
+namespace proxyd {
+struct PeerConfig;
+}
 
 struct proxyd_load_context {
     void *loader;            // the config loader (config_loader.cpp)
     std::string plugin_name; // the name in [plugins], for "plugin NAME:" in messages
     const toml::node *block; // the plugin's block, where errors point when no node is given
     bool failed;             // an error was reported
+    const std::string *kept_name;                 // the same name, living as long as the config
+    const std::vector<proxyd::PeerConfig> *peers; // a balancer's upstream group; else nullptr
 };
 
 namespace proxyd {
