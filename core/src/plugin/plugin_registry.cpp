@@ -24,8 +24,11 @@ PluginInstance::~PluginInstance() {
     if (descriptor().destroy_instance) descriptor().destroy_instance(instance_);
 }
 
-int PluginInstance::create_worker(void **worker) const {
+int PluginInstance::create_worker(const proxyd_worker_info &info, void **worker) const {
     *worker = nullptr;
+    const proxyd_plugin_descriptor &d = descriptor();
+    if (PROXYD_ABI_HAS(d, proxyd_plugin_descriptor, create_worker_ex) && d.create_worker_ex)
+        return d.create_worker_ex(instance_, &info, worker);
     if (!descriptor().create_worker) return PROXYD_OK;
     return descriptor().create_worker(instance_, worker);
 }

@@ -51,7 +51,9 @@ class PluginInstance {
     const std::string &label() const { return label_; } // where it was declared, e.g. "handlers.site"
 
     // Worker thread. Returns PROXYD_OK and the worker pointer (nullptr when the plugin keeps none).
-    int create_worker(void **worker) const;
+    // Through create_worker_ex, with info, when the plugin's descriptor holds it (ABI 1.1) and sets
+    // it; else through create_worker.
+    int create_worker(const proxyd_worker_info &info, void **worker) const;
     void destroy_worker(void *worker) const;
 
   private:

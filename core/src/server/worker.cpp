@@ -108,7 +108,12 @@ void Worker::run() {
     auto create_state = [&](const PluginInstance *instance) {
         if (!instance || plugin_workers_.count(instance)) return;
         void *state = nullptr;
-        if (instance->create_worker(&state) != PROXYD_OK) {
+        proxyd_worker_info info{};
+        info.struct_size = sizeof(proxyd_worker_info);
+        info.index = index_;
+        info.count = config.workers;
+        info.handle = plugin_handle();
+        if (instance->create_worker(info, &state) != PROXYD_OK) {
             logger().error("worker " + std::to_string(index_) + ": plugin " + instance->module().name() +
                            " (" + instance->label() + ") could not create its worker state");
             failed_ = true;

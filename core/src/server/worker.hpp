@@ -13,6 +13,7 @@
 #include "proxy/exchange_buffers.hpp"
 #include "server/content_orphans.hpp"
 #include "server/worker_post.hpp"
+#include "server/worker_handle.hpp"
 
 #include <atomic>
 #include <functional>
@@ -104,6 +105,8 @@ class Worker {
         return stopping_ && (stage_ == DrainStage::kLast || !drains_last(listener));
     }
     void *plugin_worker(const PluginInstance *instance) const;
+    // What plugins get as this worker's proxyd_worker_handle (create_worker_ex, worker_post).
+    const proxyd_worker_handle *plugin_handle() const { return &handle_; }
     UpstreamPool &upstream(size_t index) { return *upstreams_[index]; }
     WorkerMetrics &metrics() { return metrics_; }
 
@@ -149,6 +152,7 @@ class Worker {
 
     const WorkerShared &shared_;
     unsigned index_;
+    proxyd_worker_handle handle_{this};
     std::vector<ListenFd> listen_fds_;
     Reports reports_;
     WorkerMetrics &metrics_;
