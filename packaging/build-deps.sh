@@ -6,7 +6,7 @@
 #                                    static-file comparison; its service is not started)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp)
+packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev)
 if [[ ${1:-} == --test ]]; then
   packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx)
 fi

@@ -1,0 +1,213 @@
+#include "tls/tls_context.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+namespace proxyd {
+
+namespace {
+
+// Mozilla's "intermediate" TLS 1.2 ciphers (all forward-secret AEAD) and groups.
+constexpr const char *kIntermediateCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+constexpr const char *kIntermediateGroups = "X25519:prime256v1:secp384r1";
+
+// OpenSSL's queued errors as one sentence (and the queue emptied), or "unknown error".
+std::string openssl_errors() {
+    std::string out;
+    while (unsigned long code = ERR_get_error()) {
+        char buf[256];
+        ERR_error_string_n(code, buf, sizeof buf);
+        if (!out.empty()) out += "; ";
+        out += buf;
+    }
+    return out.empty() ? "unknown error" : out;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char &c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    return out;
+}
+
+// The DNS names of the certificate's subjectAltName, lower-cased and sorted.
+bool certificate_names(const std::string &chain_file, std::vector<std::string> &names, std::string &error) {
+    FILE *f = std::fopen(chain_file.c_str(), "r");
+    if (!f) {
+        error = chain_file + ": cannot open the certificate chain";
+        return false;
+    }
+    X509 *cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    if (!cert) {
+        error = chain_file + ": no PEM certificate in it (" + openssl_errors() + ")";
+        return false;
+    }
+    auto *sans = static_cast<GENERAL_NAMES *>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); ++i) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(sans, i);
+        if (name->type != GEN_DNS) continue;
+        const unsigned char *data = ASN1_STRING_get0_data(name->d.dNSName);
+        names.push_back(lower({reinterpret_cast<const char *>(data),
+                               static_cast<size_t>(ASN1_STRING_length(name->d.dNSName))}));
+    }
+    GENERAL_NAMES_free(sans);
+    X509_free(cert);
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return true;
+}
+
+std::string version_name(int version) {
+    switch (version) {
+    case TLS1_VERSION:
+        return "TLSv1";
+    case TLS1_1_VERSION:
+        return "TLSv1.1";
+    case TLS1_2_VERSION:
+        return "TLSv1.2";
+    case TLS1_3_VERSION:
+        return "TLSv1.3";
+    }
+    return std::to_string(version);
+}
+
+} // namespace
+
+TlsServerContext::~TlsServerContext() {
+    for (Site &site : sites_)
+        SSL_CTX_free(site.ctx);
+}
+
+std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &settings, std::string &error) {
+    std::unique_ptr<TlsServerContext> self(new TlsServerContext());
+    self->refuse_unknown_name_ = settings.refuse_unknown_name;
+    for (const std::string &protocol : settings.alpn) {
+        if (protocol.empty() || protocol.size() > 255) {
+            error = "ALPN protocol '" + protocol + "' must be 1 to 255 bytes";
+            return nullptr;
+        }
+        self->alpn_wire_.push_back(static_cast<char>(protocol.size()));
+        self->alpn_wire_.append(protocol);
+    }
+    if (settings.certificates.empty()) {
+        error = "a TLS listener needs at least one certificate";
+        return nullptr;
+    }
+    ERR_clear_error();
+    for (const TlsCertificateFiles &files : settings.certificates) {
+        std::vector<std::string> names;
+        if (!certificate_names(files.chain, names, error)) return nullptr;
+        auto same = std::find_if(self->sites_.begin(), self->sites_.end(),
+                                 [&](const Site &site) { return site.names == names; });
+        SSL_CTX *ctx = same != self->sites_.end() ? same->ctx : nullptr;
+        if (!ctx) {
+            ctx = SSL_CTX_new(TLS_server_method());
+            if (!ctx) {
+                error = "cannot create a TLS context: " + openssl_errors();
+                return nullptr;
+            }
+            self->sites_.push_back({ctx, names});
+            if (!SSL_CTX_set_min_proto_version(ctx, settings.min_version) ||
+                !SSL_CTX_set_max_proto_version(ctx, settings.max_version)) {
+                error = "TLS protocols " + version_name(settings.min_version) + " to " +
+                        version_name(settings.max_version) + " are not available: " + openssl_errors();
+                return nullptr;
+            }
+            // Renegotiation (a client-driven CPU cost, and a past source of attacks) and compression
+            // (CRIME) are off; 0-RTT data is never accepted, as it can be replayed.
+            SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+            SSL_CTX_set_max_early_data(ctx, 0);
+            // Idle connections give their record buffers back (about 34 KB each).
+            SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+            const std::string &ciphers = settings.ciphers;
+            if (!SSL_CTX_set_cipher_list(ctx, ciphers.empty() ? kIntermediateCiphers : ciphers.c_str())) {
+                error = "ciphers '" + ciphers + "': " + openssl_errors();
+                return nullptr;
+            }
+            if (!settings.ciphersuites.empty() &&
+                !SSL_CTX_set_ciphersuites(ctx, settings.ciphersuites.c_str())) {
+                error = "ciphersuites '" + settings.ciphersuites + "': " + openssl_errors();
+                return nullptr;
+            }
+            const std::string &groups = settings.groups;
+            if (!SSL_CTX_set1_groups_list(ctx, groups.empty() ? kIntermediateGroups : groups.c_str())) {
+                error = "groups '" + groups + "': " + openssl_errors();
+                return nullptr;
+            }
+            SSL_CTX_set_tlsext_servername_callback(ctx, on_server_name);
+            SSL_CTX_set_tlsext_servername_arg(ctx, self.get());
+            SSL_CTX_set_alpn_select_cb(ctx, on_alpn, self.get());
+        }
+        // A second certificate of another key type for the same names goes into the same
+        // context: OpenSSL keeps one per key type and picks by the client's signature algorithms.
+        if (SSL_CTX_use_certificate_chain_file(ctx, files.chain.c_str()) != 1) {
+            error = files.chain + ": cannot load the certificate chain (" + openssl_errors() + ")";
+            return nullptr;
+        }
+        if (SSL_CTX_use_PrivateKey_file(ctx, files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+            bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+            error = files.key +
+                    (mismatch ? ": the private key does not match the certificate in " + files.chain
+                              : std::string(": cannot load the private key")) +
+                    " (" + openssl_errors() + ")";
+            return nullptr;
+        }
+        if (SSL_CTX_check_private_key(ctx) != 1) {
+            error = files.key + ": the private key does not match the certificate in " + files.chain + " (" +
+                    openssl_errors() + ")";
+            return nullptr;
+        }
+    }
+    return self;
+}
+
+SSL_CTX *TlsServerContext::find(std::string_view host) const {
+    std::string name = lower(host);
+    if (!name.empty() && name.back() == '.') name.pop_back(); // a fully qualified name
+    for (const Site &site : sites_)
+        if (std::binary_search(site.names.begin(), site.names.end(), name)) return site.ctx;
+    // A wildcard covers exactly one leftmost label (RFC 6125 §6.4.3).
+    size_t dot = name.find('.');
+    if (dot == std::string::npos || dot == 0) return nullptr;
+    std::string wildcard = "*" + name.substr(dot);
+    for (const Site &site : sites_)
+        if (std::binary_search(site.names.begin(), site.names.end(), wildcard)) return site.ctx;
+    return nullptr;
+}
+
+int TlsServerContext::on_server_name(SSL *ssl, int *alert, void *arg) {
+    const auto *self = static_cast<const TlsServerContext *>(arg);
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!name) return SSL_TLSEXT_ERR_OK; // no SNI: the default certificate
+    SSL_CTX *ctx = self->find(name);
+    if (!ctx) {
+        if (!self->refuse_unknown_name_) return SSL_TLSEXT_ERR_OK;
+        *alert = SSL_AD_UNRECOGNIZED_NAME;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    if (ctx != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, ctx);
+    return SSL_TLSEXT_ERR_OK;
+}
+
+int TlsServerContext::on_alpn(SSL *, const unsigned char **out, unsigned char *out_len,
+                              const unsigned char *in, unsigned int in_len, void *arg) {
+    const auto *self = static_cast<const TlsServerContext *>(arg);
+    unsigned char *selected = nullptr;
+    // The server's order of preference decides (h2 before http/1.1 once HTTP/2 exists).
+    if (SSL_select_next_proto(
+            &selected, out_len, reinterpret_cast<const unsigned char *>(self->alpn_wire_.data()),
+            static_cast<unsigned int>(self->alpn_wire_.size()), in, in_len) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL; // no_application_protocol (RFC 7301 §3.2), as nginx does
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+} // namespace proxyd

@@ -1,0 +1,70 @@
+// The server side of TLS for one listener: an OpenSSL 3 SSL_CTX per certificate name set, built
+// from the listener's `tls` settings, with SNI choosing among them (exact name, then a wildcard
+// from each certificate's subjectAltName DNS names) and a default for clients without SNI or with
+// an unknown name (or a refusal, when configured). An ECDSA and an RSA certificate for the same
+// names share one SSL_CTX, so the client's signature algorithms choose between them.
+//
+// Defaults follow Mozilla's "intermediate" profile: TLS 1.2 and 1.3, forward-secret AEAD
+// ciphers, X25519/P-256/P-384. TLS 1.2 renegotiation, compression and 0-RTT are off.
+//
+// Built on the main thread when the config loads; immutable afterwards, so workers share it
+// (OpenSSL's SSL_CTX is safe to use from several threads once configured).
+#pragma once
+
+#include <memory>
+#include <openssl/ssl.h>
+#include <string>
+#include <vector>
+
+namespace proxyd {
+
+struct TlsCertificateFiles {
+    std::string chain; // PEM: the certificate first, then its intermediates
+    std::string key;   // PEM private key of the certificate
+};
+
+struct TlsSettings {
+    // At least one. The first name set is the default for clients without (or with an unknown) SNI.
+    std::vector<TlsCertificateFiles> certificates;
+    int min_version = TLS1_2_VERSION;
+    int max_version = TLS1_3_VERSION;
+    std::string ciphers;              // TLS 1.2 cipher list (OpenSSL syntax); empty: the default profile
+    std::string ciphersuites;         // TLS 1.3 suites; empty: OpenSSL's (all AEAD)
+    std::string groups;               // key-exchange groups; empty: the default profile
+    bool refuse_unknown_name = false; // an SNI name no certificate covers ends the handshake
+    std::vector<std::string> alpn = {"http/1.1"}; // in order of preference
+};
+
+class TlsServerContext {
+  public:
+    // Loads every certificate and key; on failure returns nullptr and sets error to a sentence
+    // naming the file and OpenSSL's reason.
+    static std::unique_ptr<TlsServerContext> create(const TlsSettings &settings, std::string &error);
+    ~TlsServerContext();
+    TlsServerContext(const TlsServerContext &) = delete;
+    TlsServerContext &operator=(const TlsServerContext &) = delete;
+
+    // The context new connections start in (the default certificate's); the SNI callback moves a
+    // connection to another one.
+    SSL_CTX *initial() const { return sites_.front().ctx; }
+    // The SSL_CTX whose certificates cover host (exact name first, then "*.rest" for one label),
+    // or nullptr.
+    SSL_CTX *find(std::string_view host) const;
+
+  private:
+    struct Site {
+        SSL_CTX *ctx = nullptr;
+        std::vector<std::string> names; // lower-case DNS names from the certificates' SANs
+    };
+
+    TlsServerContext() = default;
+    static int on_server_name(SSL *ssl, int *alert, void *arg);
+    static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *out_len, const unsigned char *in,
+                       unsigned int in_len, void *arg);
+
+    std::vector<Site> sites_;
+    std::string alpn_wire_; // the ALPN protocols in wire format (length-prefixed)
+    bool refuse_unknown_name_ = false;
+};
+
+} // namespace proxyd
