@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what proxyd needs from Debian 12's packages (idempotent; run as root).
-#   packaging/build-deps.sh          build dependencies: compiler, CMake, libuv, toml++, llhttp
+#   packaging/build-deps.sh          build dependencies: compiler, CMake, libuv, toml++, llhttp, OpenSSL
 #   packaging/build-deps.sh --test   also what the test suite uses: Catch2, curl, ab, Python,
 #                                    headless Chromium, clang (libFuzzer, sanitizers), nginx (the
-#                                    static-file comparison; its service is not started)
+#                                    static-file comparison; its service is not started), openssl
+#                                    (the TLS tests make their certificates with it)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev)
 if [[ ${1:-} == --test ]]; then
-  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx)
+  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl)
 fi
 
 missing=()

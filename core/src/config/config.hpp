@@ -6,6 +6,7 @@
 #include "config/net_address.hpp"
 #include "log/access_line.hpp"
 #include "plugin/plugin_registry.hpp"
+#include "tls/tls_context.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -89,6 +90,9 @@ struct ListenerConfig {
     // keys can differ; max_connections, shutdown_timeout and drain_timeout are process-wide and
     // read from Config::limits.
     LimitsConfig limits;
+    // Set when the listener speaks HTTPS: its certificates and protocol settings, shared by every
+    // worker's connections (immutable once loaded).
+    std::shared_ptr<const TlsServerContext> tls;
 };
 
 

@@ -696,8 +696,9 @@ class Loader {
     }
 
     void load_listener(const toml::table &t, const std::string &where) {
-        check_keys(t, where, {"name", "listen", "handler", "upstream", "router", "access_log", "x_forwarded",
-                              "forwarded", "via", "limits"});
+        check_keys(t, where,
+                   {"name", "listen", "handler", "upstream", "router", "access_log", "x_forwarded",
+                    "forwarded", "via", "limits", "tls"});
         ListenerConfig l;
         l.name = get_string(t, "name", where).value_or("");
         if (auto listen = get_string(t, "listen", where)) {
@@ -755,7 +756,82 @@ class Loader {
         if (auto v = get_bool(t, "forwarded", where)) l.add_forwarded = *v;
         if (auto v = get_bool(t, "via", where)) l.add_via = *v;
         load_listener_limits(t, where, l);
+        if (const auto *tls =
+                typed<toml::table>(t, "tls", where, "a table: { certificate = \"...\", key = \"...\" }"))
+            l.tls = load_listener_tls(*tls, where + ".tls");
         config_->listeners.push_back(std::move(l));
+    }
+
+    // A listener's `tls` table: one certificate (certificate/key) or several (certificates =
+    // [{ certificate, key }, ...], the first the default), protocols, ciphers, ciphersuites,
+    // groups, unknown_name. The files are loaded here, so a bad one fails the config load.
+    std::shared_ptr<const TlsServerContext> load_listener_tls(const toml::table &t,
+                                                              const std::string &where) {
+        check_keys(t, where,
+                   {"certificate", "key", "certificates", "protocols", "ciphers", "ciphersuites", "groups",
+                    "unknown_name"});
+        TlsSettings settings;
+        auto add_certificate = [&](const toml::table &c, const std::string &at) {
+            auto certificate = get_string(c, "certificate", at);
+            auto key = get_string(c, "key", at);
+            if (!certificate || !key) {
+                error_at(&c, at,
+                         "needs certificate = \"FILE\" (PEM chain) and key = \"FILE\" (PEM private key)");
+                return;
+            }
+            settings.certificates.push_back({resolve_path(*certificate), resolve_path(*key)});
+        };
+        if (const auto *list =
+                typed<toml::array>(t, "certificates", where, "an array of { certificate, key } tables")) {
+            if (t.get("certificate") || t.get("key"))
+                error_at(&t, where, "give either certificate and key, or certificates = [...], not both");
+            for (size_t i = 0; i < list->size(); ++i) {
+                std::string at = where + ".certificates[" + std::to_string(i) + "]";
+                if (const auto *c = list->get(i)->as_table()) {
+                    check_keys(*c, at, {"certificate", "key"});
+                    add_certificate(*c, at);
+                } else {
+                    error_at(list->get(i), at, "must be a table: { certificate = \"...\", key = \"...\" }");
+                }
+            }
+        } else {
+            add_certificate(t, where);
+        }
+        if (const auto *protocols =
+                typed<toml::array>(t, "protocols", where, "an array such as [\"TLSv1.2\", \"TLSv1.3\"]")) {
+            int low = 0, high = 0;
+            for (size_t i = 0; i < protocols->size(); ++i) {
+                auto name = protocols->get(i)->value<std::string>();
+                int version = !name                ? 0
+                              : *name == "TLSv1.2" ? TLS1_2_VERSION
+                              : *name == "TLSv1.3" ? TLS1_3_VERSION
+                                                   : 0;
+                if (!version) {
+                    error_at(protocols->get(i), where + ".protocols",
+                             "must be \"TLSv1.2\" or \"TLSv1.3\" (older versions are not offered)");
+                    continue;
+                }
+                low = low ? std::min(low, version) : version;
+                high = std::max(high, version);
+            }
+            if (low) settings.min_version = low, settings.max_version = high;
+        }
+        settings.ciphers = get_string(t, "ciphers", where).value_or("");
+        settings.ciphersuites = get_string(t, "ciphersuites", where).value_or("");
+        settings.groups = get_string(t, "groups", where).value_or("");
+        if (auto unknown = get_string(t, "unknown_name", where)) {
+            if (*unknown == "refuse")
+                settings.refuse_unknown_name = true;
+            else if (*unknown != "default")
+                error_at(
+                    t.get("unknown_name"), where + ".unknown_name",
+                    "must be \"default\" (serve the first certificate) or \"refuse\" (end the handshake)");
+        }
+        if (settings.certificates.empty()) return nullptr; // reported above
+        std::string error;
+        auto context = TlsServerContext::create(settings, error);
+        if (!context) error_at(&t, where, error);
+        return context;
     }
 
     void resolve_named(const toml::node *node, proxyd_target_kind kind, const std::string &where, Target &out) {

@@ -178,7 +178,8 @@ std::string_view ProxyExchange::build_request_head() {
     if (listener.add_x_forwarded) {
         out.append("X-Forwarded-For: ");
         if (!prior_xff.empty()) out.append(prior_xff).append(", ");
-        out.append(ip).append("\r\nX-Forwarded-Proto: http\r\n");
+        out.append(ip).append(listener.tls ? "\r\nX-Forwarded-Proto: https\r\n"
+                                           : "\r\nX-Forwarded-Proto: http\r\n");
         if (!host.empty()) out.append("X-Forwarded-Host: ").append(host).append("\r\n");
     }
     if (listener.add_forwarded) {
@@ -187,7 +188,7 @@ std::string_view ProxyExchange::build_request_head() {
         bool v6 = ip.find(':') != std::string_view::npos;
         out.append("for=").append(v6 ? "\"[" : "").append(ip).append(v6 ? "]\"" : "");
         if (!host.empty()) out.append(";host=\"").append(host).append("\"");
-        out.append(";proto=http\r\n");
+        out.append(listener.tls ? ";proto=https\r\n" : ";proto=http\r\n");
     }
     if (listener.add_via) {
         out.append("Via: ");

@@ -70,6 +70,9 @@ void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv
         return;
     }
     uv_tcp_nodelay(&c->tcp_, 1);
+    // The handshake runs under the header timeout, which starts now: a client that connects and
+    // never completes it is closed like one that never sends a head.
+    if (listener.tls) c->tls_ = std::make_unique<TlsState>(listener.tls->initial());
     c->client_ip_ = peer_ip(&c->tcp_);
     c->arm_timer(static_cast<uint64_t>(listener.limits.header_timeout.count()), kTimerHeader);
     c->start_reading();
@@ -135,6 +138,17 @@ void ClientConnection::stop_reading() {
 void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     auto *c = static_cast<ClientConnection *>(s->data);
     if (nread == 0) return;
+    const char *data = buf->base;
+    size_t len = nread > 0 ? static_cast<size_t>(nread) : 0;
+    if (c->tls_ && nread > 0) {
+        c->metrics_.bytes_received.add(len);
+        if (!c->decrypt(data, len)) return;
+        data = c->tls_->plaintext.data();
+        len = c->tls_->plaintext.size();
+        if (len == 0) return; // handshake bytes, or a record still incomplete
+    } else if (nread > 0) {
+        c->metrics_.bytes_received.add(len);
+    }
     if (c->connection_phase_ == ConnectionPhase::kTunnel && c->exchange_) {
         if (nread == UV_EOF) {
             c->reading_ = false; // libuv stopped reading at EOF
@@ -143,8 +157,7 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
         } else if (nread < 0) {
             c->close_now();
         } else {
-            c->metrics_.bytes_received.add(static_cast<uint64_t>(nread));
-            c->exchange_->on_tunnel_bytes({buf->base, static_cast<size_t>(nread)});
+            c->exchange_->on_tunnel_bytes({data, len});
         }
         return;
     }
@@ -154,9 +167,30 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
         c->close_now();
         return;
     }
-    c->metrics_.bytes_received.add(static_cast<uint64_t>(nread));
     if (c->connection_phase_ == ConnectionPhase::kLingering) return; // discard
-    c->feed(buf->base, static_cast<size_t>(nread));
+    c->feed(data, len);
+}
+
+bool ClientConnection::decrypt(const char *data, size_t len) {
+    tls_->plaintext.clear();
+    TlsSession::Status status = tls_->session.receive(data, len, tls_->plaintext);
+    flush_tls_output(); // the handshake's answers, or an alert
+    if (status == TlsSession::Status::kOk) return true;
+    if (status == TlsSession::Status::kError && worker_.logger().enabled(PROXYD_LOG_INFO))
+        worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text +
+                              ": TLS: " + tls_->session.error_text() + ", closing");
+    // close_notify is the client's end of sending, treated as its EOF on a cleartext connection:
+    // the client is gone.
+    close_now();
+    return false;
+}
+
+void ClientConnection::flush_tls_output() {
+    if (!tls_->session.has_output()) return;
+    tls_->scratch.clear();
+    tls_->session.take_output(tls_->scratch);
+    uv_buf_t buf = uv_buf_init(tls_->scratch.data(), static_cast<unsigned>(tls_->scratch.size()));
+    write_to_socket(&buf, 1);
 }
 
 void ClientConnection::feed(const char *data, size_t len) {
@@ -379,8 +413,9 @@ void ClientConnection::send_error(int status, bool close) {
     ResponseHeadWriter head(out, status);
     head.origin_fields(worker_.dates().http_date());
     head.field("Content-Type", "text/html; charset=utf-8");
-    head.end(worker_.dates().http_date(),
-             HeadEnding{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor});
+    head.end(
+        worker_.dates().http_date(),
+        HeadEnding{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor});
     record_.status = status;
     bool head_only = parser_.method() == "HEAD";
     record_.body_bytes = head_only ? 0 : body.size();
@@ -399,6 +434,21 @@ void ClientConnection::send(std::string_view data) {
 
 void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     if (!writable() || write_shut_) return;
+    if (tls_) {
+        // One run of records for the whole gather list (SSL_write needs contiguous bytes).
+        tls_->scratch.clear();
+        for (size_t i = 0; i < count; ++i)
+            tls_->scratch.append(bufs[i].base, bufs[i].len);
+        if (tls_->session.send(tls_->scratch) != TlsSession::Status::kOk) {
+            worker_.logger().warn("client " + client_ip_ + ": TLS: " + tls_->session.error_text());
+            return write_failed();
+        }
+        return flush_tls_output();
+    }
+    write_to_socket(bufs, count);
+}
+
+void ClientConnection::write_to_socket(const uv_buf_t *bufs, size_t count) {
     size_t total = 0;
     for (size_t i = 0; i < count; ++i)
         total += bufs[i].len;
@@ -456,6 +506,10 @@ void ClientConnection::start_tunnel() {
 void ClientConnection::shutdown_write() {
     if (!writable() || write_shut_) return;
     assert(connection_phase_ == ConnectionPhase::kTunnel);
+    if (tls_) {
+        tls_->session.close();
+        flush_tls_output();
+    }
     write_shut_ = true;
     half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_));
 }
@@ -547,6 +601,11 @@ void ClientConnection::begin_close() {
     if (connection_phase_ >= ConnectionPhase::kLingering) return;
     assert(connection_phase_ == ConnectionPhase::kClosingAfterFlush);
     if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
+    if (tls_) {
+        // close_notify first, so the client knows the responses ended by design, not by a cut.
+        tls_->session.close();
+        flush_tls_output();
+    }
     if (request_phase_ == RequestPhase::kComplete && !parser_.should_keep_alive() && pending_.empty() &&
         queued_bytes() == 0 && receive_queue_empty())
         return close_now();

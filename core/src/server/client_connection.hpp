@@ -54,6 +54,7 @@
 #include "net/stream_writer.hpp"
 #include "server/exchange.hpp"
 #include "server/request_handle.hpp"
+#include "tls/tls_session.hpp"
 
 #include <memory>
 #include <proxyd/plugin.h>
@@ -95,6 +96,9 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // send_timeout to make some, as for bytes queued here.
     void await_writable();
     int fd() const;
+    // The connection speaks TLS: bytes for the client go through send() only (never written to
+    // fd() directly, never sendfile).
+    bool encrypted() const { return tls_ != nullptr; }
     bool closing() const { return connection_phase_ == ConnectionPhase::kClosed; }
     // send() still delivers: neither closing nor shut down after a failed write.
     bool writable() const { return connection_phase_ < ConnectionPhase::kLingering; }
@@ -154,6 +158,12 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // StreamWriter::Listener
     void on_write_done(int status, size_t bytes) override;
     void write_failed();
+    // Writes bytes as they go on the wire (ciphertext on a TLS connection), counting them.
+    void write_to_socket(const uv_buf_t *bufs, size_t count);
+    // TLS: decrypts what was read into tls_->plaintext and writes what the handshake answers.
+    // False when the connection was closed (a failed handshake, a bad record, close_notify).
+    bool decrypt(const char *data, size_t len);
+    void flush_tls_output();
 
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -201,6 +211,14 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     std::unique_ptr<Exchange> exchange_;
     AccessRecord record_;
     StreamWriter writer_;
+    // On an HTTPS listener only, so a cleartext connection pays one pointer for TLS.
+    struct TlsState {
+        explicit TlsState(SSL_CTX *ctx) : session(ctx) {}
+        TlsSession session;
+        std::string plaintext; // what the last read decrypted to
+        std::string scratch;   // plaintext being encrypted, then the records to write
+    };
+    std::unique_ptr<TlsState> tls_;
     int handles_open_ = 0;
     uint32_t requests_served_ = 0;
     RequestPhase request_phase_ = RequestPhase::kIdle;

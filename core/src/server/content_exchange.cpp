@@ -169,7 +169,9 @@ int ContentExchange::finish() {
     if (send_body && file_fd_ < 0) out.append(body_);
     c.record().body_bytes = send_body ? length : 0;
     bool file_follows = send_body && file_fd_ >= 0 && file_remaining_ > 0;
-    if (file_follows && c.queued_bytes() == 0 && c.writable()) {
+    // TLS encrypts in user space: the file is read and sent through the connection instead.
+    if (file_follows && c.encrypted()) use_sendfile_ = false;
+    if (file_follows && c.queued_bytes() == 0 && c.writable() && !c.encrypted()) {
         // MSG_MORE: the kernel holds the head to go out with the file's first bytes, in full
         // segments, rather than pushing it alone (TCP_NODELAY) just before sendfile.
         ssize_t sent = ::send(c.fd(), out.data(), out.size(), MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
