@@ -1,5 +1,7 @@
 #include "tls/tls_context.hpp"
 
+#include "tls/openssl_errors.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <openssl/err.h>
@@ -20,13 +22,7 @@ constexpr const char *kIntermediateGroups = "X25519:prime256v1:secp384r1";
 
 // OpenSSL's queued errors as one sentence (and the queue emptied), or "unknown error".
 std::string openssl_errors() {
-    std::string out;
-    while (unsigned long code = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(code, buf, sizeof buf);
-        if (!out.empty()) out += "; ";
-        out += buf;
-    }
+    std::string out = take_openssl_errors();
     return out.empty() ? "unknown error" : out;
 }
 

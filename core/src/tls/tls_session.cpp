@@ -1,23 +1,10 @@
 #include "tls/tls_session.hpp"
 
+#include "tls/openssl_errors.hpp"
+
 #include <openssl/err.h>
 
 namespace proxyd {
-
-namespace {
-
-std::string queued_errors() {
-    std::string out;
-    while (unsigned long code = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(code, buf, sizeof buf);
-        if (!out.empty()) out += "; ";
-        out += buf;
-    }
-    return out;
-}
-
-} // namespace
 
 TlsSession::TlsSession(SSL_CTX *ctx)
     : ssl_(SSL_new(ctx)), network_in_(BIO_new(BIO_s_mem())), network_out_(BIO_new(BIO_s_mem())) {
@@ -31,7 +18,7 @@ TlsSession::TlsSession(SSL_CTX *ctx)
 TlsSession::~TlsSession() { SSL_free(ssl_); }
 
 TlsSession::Status TlsSession::fail(const char *what, int ssl_error) {
-    std::string detail = queued_errors();
+    std::string detail = take_openssl_errors();
     error_ = std::string(what) + " failed (SSL error " + std::to_string(ssl_error) + ")";
     if (!detail.empty()) error_ += ": " + detail;
     return Status::kError;
