@@ -814,7 +814,10 @@ class Loader {
                 low = low ? std::min(low, version) : version;
                 high = std::max(high, version);
             }
-            if (low) settings.min_version = low, settings.max_version = high;
+            if (low) {
+                settings.min_version = low;
+                settings.max_version = high;
+            }
         }
         settings.ciphers = get_string(t, "ciphers", where).value_or("");
         settings.ciphersuites = get_string(t, "ciphersuites", where).value_or("");

@@ -26,7 +26,10 @@ class AttemptSink {
 class Attempt {
   public:
     Attempt() = default; // no attempt: reports nothing
-    Attempt(AttemptSink &sink, size_t peer) : sink_(&sink), peer_(peer), start_ns_(uv_hrtime()) {}
+    // timed: the sink wants duration_ns. A sink that reports nowhere (a balancer without
+    // attempt_done) spares the request path the two clock reads.
+    Attempt(AttemptSink &sink, size_t peer, bool timed = true)
+        : sink_(&sink), peer_(peer), start_ns_(timed ? uv_hrtime() : 0) {}
     ~Attempt() { end(if_dropped_); }
     Attempt(Attempt &&other) noexcept { take(other); }
     Attempt &operator=(Attempt &&other) noexcept {
@@ -59,7 +62,7 @@ class Attempt {
         attempt.struct_size = sizeof(proxyd_attempt);
         attempt.outcome = outcome;
         attempt.status = status_;
-        attempt.duration_ns = uv_hrtime() - start_ns_;
+        attempt.duration_ns = start_ns_ ? uv_hrtime() - start_ns_ : 0;
         sink->attempt_done(peer_, attempt);
     }
 

@@ -66,6 +66,10 @@ void ProxyExchange::enter(Phase next) {
     phase_ = next;
 }
 
+const std::string &ProxyExchange::peer_address() const {
+    return pool_.config().peers[attempt_.peer()].address_text;
+}
+
 // ---- choosing a peer and connecting ---------------------------------------------------------
 
 void ProxyExchange::try_next_peer() {
@@ -80,25 +84,23 @@ void ProxyExchange::try_next_peer() {
     // The attempt before this one ended where it failed.
     assert(!attempt_.open());
     attempt_ = std::move(attempt);
-    int peer = static_cast<int>(attempt_.peer());
-    tried_[static_cast<size_t>(peer)] = true;
+    tried_[attempt_.peer()] = true;
     ++tries_;
-    peer_ = peer;
     enter(Phase::kConnecting);
     upstream_paused_ = false;
     parser_.reset({.head_request = client_->method() == "HEAD", .upgrade_offered = upgrade_});
 
     AccessRecord &record = client_->record();
-    const std::string &address = pool_.config().peers[static_cast<size_t>(peer)].address_text;
+    const std::string &address = peer_address();
     record.upstream = tries_ == 1 ? address : record.upstream + "," + address;
 
-    if (UpstreamConnection *idle = pool_.take_idle(static_cast<size_t>(peer))) {
+    if (UpstreamConnection *idle = pool_.take_idle(attempt_.peer())) {
         upstream_ = idle;
         upstream_->attach(this);
         on_upstream_connected(0);
         return;
     }
-    upstream_ = new UpstreamConnection(pool_, static_cast<size_t>(peer));
+    upstream_ = new UpstreamConnection(pool_, attempt_.peer());
     int rc = upstream_->connect(this, static_cast<uint64_t>(pool_.config().connect_timeout.count()));
     if (rc != 0) {
         upstream_ = nullptr; // connect() closed it
@@ -170,9 +172,7 @@ std::string_view ProxyExchange::build_request_head() {
     std::string_view host(request.host.ptr, request.host.len);
     if (!has_host) {
         // HTTP/1.1 upstream requests need a Host; an HTTP/1.0 client may have sent none.
-        out.append("Host: ")
-            .append(host.empty() ? pool_.config().peers[static_cast<size_t>(peer_)].address_text : host)
-            .append("\r\n");
+        out.append("Host: ").append(host.empty() ? peer_address() : host).append("\r\n");
     }
     std::string_view ip = c.client_ip();
     if (listener.add_x_forwarded) {
@@ -275,13 +275,12 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
         return release_upstream(!extra && parser_.keep_alive()), finish_response();
     }
     case ResponseParser::Result::kError:
-        client_->worker().logger().warn("upstream " + pool_.config().name + " " +
-                                        pool_.config().peers[static_cast<size_t>(peer_)].address_text +
-                                        ": invalid response (" + parser_.error_text() + ")");
-        if (!head_sent()) return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
-        attempt_.end(PROXYD_OUTCOME_BROKEN);
-        release_upstream(false);
-        client_->abort();
+        if (!head_sent()) {
+            client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() +
+                                            ": invalid response (" + parser_.error_text() + ")");
+            return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
+        }
+        cut_mid_response(PROXYD_OUTCOME_BROKEN, "invalid response (" + parser_.error_text() + ")");
     }
 }
 
@@ -294,20 +293,20 @@ void ProxyExchange::on_upstream_closed(int status) {
         return finish_response();
     }
     if (!head_sent()) return fail(PROXYD_OUTCOME_BROKEN, status, "read");
-    // Mid-body: the client must see a truncated message, so its connection is cut.
-    client_->worker().logger().warn("upstream " + pool_.config().name + " " +
-                                    pool_.config().peers[static_cast<size_t>(peer_)].address_text +
-                                    ": closed mid-response (" + uv_strerror(status) + ")");
-    attempt_.end(PROXYD_OUTCOME_BROKEN);
-    release_upstream(false);
-    client_->abort();
+    cut_mid_response(PROXYD_OUTCOME_BROKEN, std::string("closed mid-response (") + uv_strerror(status) + ")");
 }
 
 void ProxyExchange::on_upstream_timeout() {
     if (!connected()) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "connect");
     if (!head_sent()) return fail(PROXYD_OUTCOME_TIMEOUT, UV_ETIMEDOUT, "read");
-    client_->worker().logger().warn("upstream " + pool_.config().name + ": read timed out mid-response");
-    attempt_.end(PROXYD_OUTCOME_TIMEOUT);
+    cut_mid_response(PROXYD_OUTCOME_TIMEOUT, "read timed out mid-response");
+}
+
+// The response broke after its head went out: the client must see a truncated message, never a
+// complete-looking one, so its connection is cut.
+void ProxyExchange::cut_mid_response(proxyd_outcome outcome, const std::string &why) {
+    client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() + ": " + why);
+    attempt_.end(outcome);
     release_upstream(false);
     client_->abort();
 }
@@ -338,7 +337,7 @@ void ProxyExchange::send_response_head() {
     ClientConnection &c = *client_;
     const ListenerConfig &listener = c.listener();
     int status = parser_.status();
-    pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
+    pool_.record_outcome(attempt_.peer(), PROXYD_OUTCOME_SUCCESS);
 
     HeadEnding ending;
     ending.client_minor = c.http_minor();
@@ -401,7 +400,7 @@ void ProxyExchange::send_response_head() {
 bool ProxyExchange::switch_protocols() {
     std::string head = switching_protocols_head(response_);
     if (head.empty()) return false;
-    pool_.record_outcome(static_cast<size_t>(peer_), PROXYD_OUTCOME_SUCCESS);
+    pool_.record_outcome(attempt_.peer(), PROXYD_OUTCOME_SUCCESS);
     enter(Phase::kTunnel);
     // The peer serves the tunnel as long as it lasts: the attempt ends when the tunnel closes,
     // which the exchange does not watch, so it ends as SUCCESS whenever it goes.
@@ -490,7 +489,7 @@ void ProxyExchange::finish_response() {
 
 void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what) {
     const UpstreamConfig &config = pool_.config();
-    size_t peer = static_cast<size_t>(peer_);
+    size_t peer = attempt_.peer();
     // A request body is streamed, not kept: once part of it went to the dead connection it
     // cannot be sent again, so only a bodiless request is retried after such a race.
     bool stale_reuse = upstream_ && upstream_->reused() && !response_started() &&

@@ -77,6 +77,9 @@ class ProxyExchange final : public Exchange,
     void forward_to_upstream(std::string_view data);
     void forward_to_upstream(const uv_buf_t *bufs, size_t count);
     void fail(proxyd_outcome outcome, int uv_status, const char *what);
+    void cut_mid_response(proxyd_outcome outcome, const std::string &why);
+    // The current peer's address as configured, for logs and a missing Host.
+    const std::string &peer_address() const;
     void finish_response();
     void release_upstream(bool reusable);
     void rearm_upstream_timer();
@@ -111,7 +114,6 @@ class ProxyExchange final : public Exchange,
     size_t unsent_bytes_ = 0;
     ResponseParser parser_;
     Attempt attempt_; // the current pick; reported when it ends, at the latest with the exchange
-    int peer_ = -1;
     unsigned tries_ = 0;
     Framing client_framing_ = Framing::None;
     Phase phase_ = Phase::kConnecting;

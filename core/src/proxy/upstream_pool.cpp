@@ -15,6 +15,8 @@ UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *b
       peers_(config.peers.size()) {
     for (const auto &p : config.peers)
         views_.push_back(proxyd_peer{{p.address_text.data(), p.address_text.size()}, p.weight, false});
+    const auto &hooks = *config.balancer->descriptor().balancing;
+    if (PROXYD_ABI_HAS(hooks, proxyd_balancing_hooks, attempt_done)) attempt_hook_ = hooks.attempt_done;
 }
 
 UpstreamPool::~UpstreamPool() {
@@ -41,14 +43,12 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
     }
     if (chosen < 0) return {};
     ++open_attempts_;
-    return Attempt(*this, static_cast<size_t>(chosen));
+    return Attempt(*this, static_cast<size_t>(chosen), attempt_hook_ != nullptr);
 }
 
 void UpstreamPool::attempt_done(size_t peer, const proxyd_attempt &attempt) {
     --open_attempts_;
-    const auto &hooks = *config_.balancer->descriptor().balancing;
-    if (PROXYD_ABI_HAS(hooks, proxyd_balancing_hooks, attempt_done) && hooks.attempt_done)
-        hooks.attempt_done(config_.balancer->raw(), balancer_state_, peer, &attempt);
+    if (attempt_hook_) attempt_hook_(config_.balancer->raw(), balancer_state_, peer, &attempt);
 }
 
 UpstreamConnection *UpstreamPool::take_idle(size_t peer) {

@@ -61,6 +61,8 @@ class UpstreamPool final : public AttemptSink {
     std::vector<PeerState> peers_;
     std::vector<proxyd_peer> views_;
     size_t open_attempts_ = 0;
+    // The balancer's attempt_done, when its hook table holds one (ABI 1.1); resolved once.
+    decltype(proxyd_balancing_hooks::attempt_done) attempt_hook_ = nullptr;
     bool closed_ = false;
 };
 

@@ -185,6 +185,14 @@ bool ClientConnection::decrypt(const char *data, size_t len) {
     return false;
 }
 
+// Before the write side shuts: close_notify tells a TLS client the responses ended by design, not
+// by a cut. Nothing on a cleartext connection.
+void ClientConnection::send_close_notify() {
+    if (!tls_) return;
+    tls_->session.close();
+    flush_tls_output();
+}
+
 void ClientConnection::flush_tls_output() {
     if (!tls_->session.has_output()) return;
     tls_->scratch.clear();
@@ -411,10 +419,11 @@ void ClientConnection::send_error(int status, bool close) {
     bool keep = !close && wants_keep_alive();
     std::string out;
     ResponseHeadWriter head(out, status);
-    head.origin_fields(worker_.dates().http_date());
+    const std::string &date = worker_.dates().http_date();
+    head.origin_fields(date);
     head.field("Content-Type", "text/html; charset=utf-8");
     head.end(
-        worker_.dates().http_date(),
+        date,
         HeadEnding{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor});
     record_.status = status;
     bool head_only = parser_.method() == "HEAD";
@@ -506,10 +515,7 @@ void ClientConnection::start_tunnel() {
 void ClientConnection::shutdown_write() {
     if (!writable() || write_shut_) return;
     assert(connection_phase_ == ConnectionPhase::kTunnel);
-    if (tls_) {
-        tls_->session.close();
-        flush_tls_output();
-    }
+    send_close_notify();
     write_shut_ = true;
     half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_));
 }
@@ -601,11 +607,7 @@ void ClientConnection::begin_close() {
     if (connection_phase_ >= ConnectionPhase::kLingering) return;
     assert(connection_phase_ == ConnectionPhase::kClosingAfterFlush);
     if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
-    if (tls_) {
-        // close_notify first, so the client knows the responses ended by design, not by a cut.
-        tls_->session.close();
-        flush_tls_output();
-    }
+    send_close_notify();
     if (request_phase_ == RequestPhase::kComplete && !parser_.should_keep_alive() && pending_.empty() &&
         queued_bytes() == 0 && receive_queue_empty())
         return close_now();

@@ -164,6 +164,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // False when the connection was closed (a failed handshake, a bad record, close_notify).
     bool decrypt(const char *data, size_t len);
     void flush_tls_output();
+    void send_close_notify();
 
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);

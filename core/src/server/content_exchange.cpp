@@ -155,14 +155,15 @@ int ContentExchange::finish() {
     std::string out;
     out.reserve(256 + head_extra_.size() + (head_only ? 0 : body_.size()));
     ResponseHeadWriter head(out, status_);
-    head.origin_fields(c.worker().dates().http_date());
+    const std::string &date = c.worker().dates().http_date();
+    head.origin_fields(date);
     head.formatted_fields(head_extra_);
     HeadEnding ending;
     // A 304 describes a representation it does not carry, whose length the plugin did not give.
     if (status_ != 304) ending.content_length = length;
     ending.keep_alive = keep_alive;
     ending.client_minor = c.http_minor();
-    head.end(c.worker().dates().http_date(), ending);
+    head.end(date, ending);
 
     c.record().status = status_;
     bool send_body = !head_only && !bodyless_status;
