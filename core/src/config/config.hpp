@@ -64,6 +64,8 @@ struct LimitsConfig {
     uint32_t max_headers = 100;
     uint64_t max_body_bytes = 0;          // 0 = unlimited
     Duration header_timeout{10000};       // to receive a whole request head
+    // To complete a TLS handshake, from the accept; header_timeout starts once it completes.
+    Duration handshake_timeout{10000};
     Duration body_timeout{60000};         // between two reads of a request body
     Duration keepalive_timeout{75000};    // idle client connection
     Duration send_timeout{60000};         // between two successful writes to a client

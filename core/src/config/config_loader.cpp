@@ -276,7 +276,7 @@ class Loader {
         check_keys(t, w,
                    {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
                     "keepalive_timeout", "send_timeout", "shutdown_timeout", "drain_timeout",
-                    "max_connections", "allow_bare_lf", "keepalive_requests"});
+                    "max_connections", "allow_bare_lf", "keepalive_requests", "handshake_timeout"});
         auto &l = config_->limits;
         load_connection_limits(t, w, l);
         if (auto v = get_int(t, "max_connections", w, 1, 1 << 20)) l.max_connections = uint32_t(*v);
@@ -292,6 +292,7 @@ class Loader {
         if (auto v = get_bool(t, "allow_bare_lf", w)) l.allow_bare_lf = *v;
         if (auto v = get_int(t, "keepalive_requests", w, 0, UINT32_MAX)) l.keepalive_requests = uint32_t(*v);
         get_duration(t, "header_timeout", w, l.header_timeout);
+        get_duration(t, "handshake_timeout", w, l.handshake_timeout);
         get_duration(t, "body_timeout", w, l.body_timeout);
         get_duration(t, "keepalive_timeout", w, l.keepalive_timeout);
         get_duration(t, "send_timeout", w, l.send_timeout);
@@ -312,8 +313,8 @@ class Loader {
         }
         check_keys(*own, w,
                    {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
-                    "keepalive_timeout", "send_timeout", "allow_bare_lf", "keepalive_requests", "shutdown_timeout",
-                    "drain_timeout", "max_connections"});
+                    "keepalive_timeout", "send_timeout", "allow_bare_lf", "keepalive_requests",
+                    "shutdown_timeout", "drain_timeout", "max_connections", "handshake_timeout"});
         load_connection_limits(*own, w, l.limits);
     }
 

@@ -70,11 +70,15 @@ void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv
         return;
     }
     uv_tcp_nodelay(&c->tcp_, 1);
-    // The handshake runs under the header timeout, which starts now: a client that connects and
-    // never completes it is closed like one that never sends a head.
-    if (listener.tls) c->tls_ = std::make_unique<TlsState>(listener.tls->initial());
     c->client_ip_ = peer_ip(&c->tcp_);
-    c->arm_timer(static_cast<uint64_t>(listener.limits.header_timeout.count()), kTimerHeader);
+    // A TLS client has handshake_timeout for the whole handshake, however it trickles it; the
+    // header timeout starts once the handshake completes.
+    if (listener.tls) {
+        c->tls_ = std::make_unique<TlsState>(listener.tls->initial());
+        c->arm_timer(static_cast<uint64_t>(listener.limits.handshake_timeout.count()), kTimerHandshake);
+    } else {
+        c->arm_timer(static_cast<uint64_t>(listener.limits.header_timeout.count()), kTimerHeader);
+    }
     c->start_reading();
 }
 
@@ -173,9 +177,14 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
 
 bool ClientConnection::decrypt(const char *data, size_t len) {
     tls_->plaintext.clear();
+    bool was_handshaking = !tls_->session.handshake_complete();
     TlsSession::Status status = tls_->session.receive(data, len, tls_->plaintext);
     flush_tls_output(); // the handshake's answers, or an alert
-    if (status == TlsSession::Status::kOk) return true;
+    if (status == TlsSession::Status::kOk) {
+        if (was_handshaking && tls_->session.handshake_complete() && timer_mode_ == kTimerHandshake)
+            arm_timer(static_cast<uint64_t>(listener_.limits.header_timeout.count()), kTimerHeader);
+        return true;
+    }
     if (status == TlsSession::Status::kError && worker_.logger().enabled(PROXYD_LOG_INFO))
         worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text +
                               ": TLS: " + tls_->session.error_text() + ", closing");
@@ -549,6 +558,13 @@ void ClientConnection::arm_timer(uint64_t ms, TimerMode mode) {
 void ClientConnection::on_timer(void *owner) {
     auto *c = static_cast<ClientConnection *>(owner);
     switch (c->timer_mode_) {
+    case kTimerHandshake:
+        // Info, not warn: slow or abandoned handshakes are what scanners and lossy networks produce.
+        if (c->worker_.logger().enabled(PROXYD_LOG_INFO))
+            c->worker_.logger().info("client " + c->client_ip_ + " on " + c->listener_.listen_text +
+                                     ": TLS handshake not completed within handshake_timeout, closing");
+        c->close_now();
+        break;
     case kTimerHeader:
         // A head begun but not finished in time hears why; a connection that sent nothing does not.
         if (c->request_phase_ == RequestPhase::kHead) {

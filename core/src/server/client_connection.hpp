@@ -143,7 +143,15 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     enum class RequestPhase : uint8_t { kIdle, kHead, kBody, kComplete };
     enum class ResponsePhase : uint8_t { kPending, kFinishedInParser };
     enum class ConnectionPhase : uint8_t { kOpen, kTunnel, kClosingAfterFlush, kLingering, kClosed };
-    enum TimerMode : uint8_t { kTimerNone, kTimerHeader, kTimerBody, kTimerIdle, kTimerLinger, kTimerSend };
+    enum TimerMode : uint8_t {
+        kTimerNone,
+        kTimerHandshake,
+        kTimerHeader,
+        kTimerBody,
+        kTimerIdle,
+        kTimerLinger,
+        kTimerSend
+    };
 
     ClientConnection(Worker &worker, const ListenerConfig &listener);
     ~ClientConnection() override;
