@@ -12,7 +12,7 @@ site.test (the listener's default) and one for *.wild.test. What a client relies
 - curl, a real client, verifies the chain and gets HTTP/1.1 200;
 - refused and safe: a TLS 1.1 client, plaintext HTTP sent to the HTTPS port (closed, no crash,
   the next HTTPS client served), a client that connects and never starts the handshake (closed
-  after header_timeout);
+  after handshake_timeout);
 - `proxyd -t` refuses a key that does not match its certificate, naming the key file.
 
 Client sockets time out after 5 s; every process is stopped by PID."""
@@ -114,7 +114,7 @@ def main():
     static_port, proxy_port = free_ports(2)
     config = (config_head() + static_handler("site", www) + upstream("app", [backend.port]) +
               tls_listener("https-static", static_port, "handler", "site", [site, wild],
-                           "[listeners.limits]\nheader_timeout = \"1s\"\n") +
+                           "[listeners.limits]\nhandshake_timeout = \"1s\"\n") +
               tls_listener("https-proxy", proxy_port, "upstream", "app", [site]))
     config_path = write_file(os.path.join(folder, "proxyd.toml"), config)
     proxyd = Proxyd(config_path, folder)
@@ -176,11 +176,11 @@ def main():
     raw.sendall(b"GET / HTTP/1.1\r\nHost: site.test\r\n\r\n")
     check(closed_within(raw, 3.0), "plaintext HTTP on the HTTPS port is closed")
     raw.close()
-    # A client that never starts the handshake is closed after header_timeout (1 s).
+    # A client that never starts the handshake is closed after handshake_timeout (1 s).
     raw = socket.create_connection((HOST, static_port), timeout=TIMEOUT)
     started = time.monotonic()
     check(closed_within(raw, 4.0), "a silent client is closed")
-    check(time.monotonic() - started < 3.5, "closed within header_timeout plus slack")
+    check(time.monotonic() - started < 3.5, "closed within handshake_timeout plus slack")
     raw.close()
     sock = connect(static_port, client_context(site[0]), "site.test")
     check_equal(get(sock, "/index.html")[0], 200, "served after the bad clients")
