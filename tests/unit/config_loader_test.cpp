@@ -461,6 +461,33 @@ TEST_CASE_METHOD(ConfigFixture, "a listener's limits table overrides [limits] fo
     }
 }
 
+TEST_CASE_METHOD(ConfigFixture, "handshake_timeout is a connection limit, set in [limits] or per listener",
+                 "[config]") {
+    const std::string listeners = "[limits]\nhandshake_timeout = \"4s\"\n"
+                                  "[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                                  "[[listeners]]\nname = \"strict\"\nlisten = \"127.0.0.1:18090\"\n"
+                                  "upstream = \"web\"\nlimits = { handshake_timeout = \"1500ms\" }\n"
+                                  "[[listeners]]\nname = \"plain\"\nlisten = \"127.0.0.1:18091\"\n"
+                                  "upstream = \"web\"\n";
+    SECTION("the default, [limits] and the listener's own value") {
+        CHECK(LimitsConfig{}.handshake_timeout == std::chrono::seconds(10));
+        auto r = load(listeners);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->listeners[0].limits.handshake_timeout == std::chrono::milliseconds(1500));
+        CHECK(r.config->listeners[1].limits.handshake_timeout == std::chrono::seconds(4));
+    }
+    SECTION("a bad value names file, line:col and key") {
+        auto r = load("[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"web\"\n"
+                      "[listeners.limits]\nhandshake_timeout = \"0s\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":7:21: listeners[0].limits.handshake_timeout: \"0s\" is not "
+                                            "a duration"));
+    }
+}
+
 // ---- one way to refer: inline or by name ------------------------------------------------------
 
 TEST_CASE_METHOD(ConfigFixture, "a listener's handler, upstream and router may be inline or named", "[config]") {
