@@ -4,12 +4,13 @@
 #   packaging/build-deps.sh --test   also what the test suite uses: Catch2, curl, ab, Python,
 #                                    headless Chromium, clang (libFuzzer, sanitizers), nginx (the
 #                                    static-file comparison; its service is not started), openssl
-#                                    (the TLS tests make their certificates with it)
+#                                    (the TLS tests make their certificates with it), testssl.sh
+#                                    (grades the default TLS listener)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev)
 if [[ ${1:-} == --test ]]; then
-  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl)
+  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl testssl.sh)
 fi
 
 missing=()
