@@ -22,18 +22,12 @@ import time
 from proxyd_harness import (HOST, Proxyd, TestSkip, check, check_equal, config_head, free_ports, note, run_test,
                             static_handler, toml_str, workdir, write_file)
 
-TESTSSL_LIMIT = 600  # seconds; about 2 minutes on an idle 2-core machine, 5 on a loaded one
+TESTSSL_LIMIT = 600  # seconds; it took 279 s on 2 cores shared with four other builds (load 10)
 
 ACCEPTED = {
     "cert_chain_of_trust": "the test certificate is self-signed: no CA chain leads to it",
     "cert_revocation": "a self-signed test certificate names no CRL or OCSP responder",
-    "OCSP_stapling": "nothing to staple: the self-signed certificate names no OCSP responder",
     "DNS_CAArecord": "site.test has no DNS, so no CAA record",
-    "cert_expirationStatus": "expiry of the short-lived test certificate",
-    "cert_notAfter": "expiry of the short-lived test certificate",
-    "cert_crlDistributionPoints": "a self-signed test certificate names no CRL",
-    "cert_ocspURL": "a self-signed test certificate names no OCSP responder",
-    "certificate_transparency": "a self-signed test certificate has no SCTs: no CA logged it",
     "HSTS": "HSTS not configured in this test's listener",
     "security_headers": "X-Frame-Options, X-Content-Type-Options, Content-Security-Policy and the like are "
                         "the application's: proxyd passes its backend's headers and adds none, and this "
