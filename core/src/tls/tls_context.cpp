@@ -2,7 +2,6 @@
 
 #include "tls/openssl_errors.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -26,14 +25,7 @@ std::string openssl_errors() {
     return out.empty() ? "unknown error" : out;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char &c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    return out;
-}
-
-// The DNS names of the certificate's subjectAltName, lower-cased and sorted.
+// The DNS names of the certificate's subjectAltName.
 bool certificate_names(const std::string &chain_file, std::vector<std::string> &names, std::string &error) {
     FILE *f = std::fopen(chain_file.c_str(), "r");
     if (!f) {
@@ -51,13 +43,11 @@ bool certificate_names(const std::string &chain_file, std::vector<std::string> &
         const GENERAL_NAME *name = sk_GENERAL_NAME_value(sans, i);
         if (name->type != GEN_DNS) continue;
         const unsigned char *data = ASN1_STRING_get0_data(name->d.dNSName);
-        names.push_back(lower({reinterpret_cast<const char *>(data),
-                               static_cast<size_t>(ASN1_STRING_length(name->d.dNSName))}));
+        names.emplace_back(reinterpret_cast<const char *>(data),
+                           static_cast<size_t>(ASN1_STRING_length(name->d.dNSName)));
     }
     GENERAL_NAMES_free(sans);
     X509_free(cert);
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
     return true;
 }
 
@@ -101,16 +91,16 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
     for (const TlsCertificateFiles &files : settings.certificates) {
         std::vector<std::string> names;
         if (!certificate_names(files.chain, names, error)) return nullptr;
-        auto same = std::find_if(self->sites_.begin(), self->sites_.end(),
-                                 [&](const Site &site) { return site.names == names; });
-        SSL_CTX *ctx = same != self->sites_.end() ? same->ctx : nullptr;
+        size_t same = self->names_.find_same(names);
+        SSL_CTX *ctx = same != ServerNameIndex::kNone ? self->sites_[same].ctx : nullptr;
         if (!ctx) {
             ctx = SSL_CTX_new(TLS_server_method());
             if (!ctx) {
                 error = "cannot create a TLS context: " + openssl_errors();
                 return nullptr;
             }
-            self->sites_.push_back({ctx, names});
+            self->sites_.push_back({ctx});
+            self->names_.add(names);
             if (!SSL_CTX_set_min_proto_version(ctx, settings.min_version) ||
                 !SSL_CTX_set_max_proto_version(ctx, settings.max_version)) {
                 error = "TLS protocols " + version_name(settings.min_version) + " to " +
@@ -169,17 +159,8 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
 }
 
 SSL_CTX *TlsServerContext::find(std::string_view host) const {
-    std::string name = lower(host);
-    if (!name.empty() && name.back() == '.') name.pop_back(); // a fully qualified name
-    for (const Site &site : sites_)
-        if (std::binary_search(site.names.begin(), site.names.end(), name)) return site.ctx;
-    // A wildcard covers exactly one leftmost label (RFC 6125 §6.4.3).
-    size_t dot = name.find('.');
-    if (dot == std::string::npos || dot == 0) return nullptr;
-    std::string wildcard = "*" + name.substr(dot);
-    for (const Site &site : sites_)
-        if (std::binary_search(site.names.begin(), site.names.end(), wildcard)) return site.ctx;
-    return nullptr;
+    size_t site = names_.find(host);
+    return site == ServerNameIndex::kNone ? nullptr : sites_[site].ctx;
 }
 
 int TlsServerContext::on_server_name(SSL *ssl, int *alert, void *arg) {

@@ -11,6 +11,8 @@
 // (OpenSSL's SSL_CTX is safe to use from several threads once configured).
 #pragma once
 
+#include "tls/server_names.hpp"
+
 #include <memory>
 #include <openssl/ssl.h>
 #include <string>
@@ -53,8 +55,7 @@ class TlsServerContext {
 
   private:
     struct Site {
-        SSL_CTX *ctx = nullptr;
-        std::vector<std::string> names; // lower-case DNS names from the certificates' SANs
+        SSL_CTX *ctx = nullptr; // for the names of the same number in names_
     };
 
     TlsServerContext() = default;
@@ -63,6 +64,7 @@ class TlsServerContext {
                        unsigned int in_len, void *arg);
 
     std::vector<Site> sites_;
+    ServerNameIndex names_; // the DNS names from each site's certificates' SANs
     std::string alpn_wire_; // the ALPN protocols in wire format (length-prefixed)
     bool refuse_unknown_name_ = false;
 };
