@@ -180,14 +180,14 @@ def refused_by_handshake(port, ctx):
 
 def trickle_handshakes(port, hello, cafile):
     """TRICKLERS connections each sending hello one byte per round while a normal client makes
-    requests. Returns (times each trickler was cut after, normal attempts, normal failures, peak RSS
-    growth in KB over the RSS before)."""
-    socks = []
+    requests. Returns (seconds from its connect to its cut, by trickler; normal attempts; normal
+    failures; bytes of hello each trickler sent)."""
+    socks, opened = [], []
     for _ in range(TRICKLERS):
         s = socket.create_connection((HOST, port), timeout=TIMEOUT)
         s.setblocking(False)
         socks.append(s)
-    opened = time.monotonic()
+        opened.append(time.monotonic())
     stop = threading.Event()
     normal = {"attempts": 0, "failures": 0}
 
@@ -202,7 +202,7 @@ def trickle_handshakes(port, hello, cafile):
     worker.start()
     cut_after = {}
     sent = 0
-    deadline = opened + HANDSHAKE_TIMEOUT + CUT_SLACK + 3
+    deadline = opened[-1] + HANDSHAKE_TIMEOUT + CUT_SLACK + 3
     try:
         while len(cut_after) < len(socks) and time.monotonic() < deadline:
             for i, s in enumerate(socks):
@@ -213,7 +213,7 @@ def trickle_handshakes(port, hello, cafile):
                 except (BlockingIOError, InterruptedError):
                     pass
                 except OSError:
-                    cut_after[i] = time.monotonic() - opened
+                    cut_after[i] = time.monotonic() - opened[i]
             sent += 1
             readable, _, _ = select.select([s for i, s in enumerate(socks) if i not in cut_after], [], [], 0.02)
             for s in readable:
@@ -224,7 +224,8 @@ def trickle_handshakes(port, hello, cafile):
                 except OSError:
                     data = b""
                 if not data:
-                    cut_after[socks.index(s)] = time.monotonic() - opened
+                    i = socks.index(s)
+                    cut_after[i] = time.monotonic() - opened[i]
     finally:
         stop.set()
         worker.join(timeout=30)
