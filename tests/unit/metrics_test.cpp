@@ -25,7 +25,7 @@ std::unique_ptr<Config> named_config(std::vector<std::string> listeners, std::ve
     UpstreamConfig app;
     app.name = "app";
     for (auto &address : peers)
-        app.peers.push_back(PeerConfig{address, {}, 1});
+        app.peers.emplace_back().address_text = address;
     config->upstreams.push_back(std::move(app));
     config->handlers.push_back(HandlerConfig{"site", nullptr});
     return config;

@@ -6,6 +6,7 @@
 #include "config/net_address.hpp"
 #include "log/access_line.hpp"
 #include "plugin/plugin_registry.hpp"
+#include "tls/tls_client_context.hpp"
 #include "tls/tls_context.hpp"
 
 #include <chrono>
@@ -35,9 +36,14 @@ struct Target {
 };
 
 struct PeerConfig {
-    std::string address_text; // as written: "127.0.0.1:9001"
+    std::string address_text; // as written: "127.0.0.1:9001", "https://api.example:443"
     NetAddress address;
     uint32_t weight = 1;
+    std::string authority; // host:port, without the scheme (a Host for clients that sent none)
+    // TLS to this peer: written https://, or its group has a `tls` table.
+    bool tls = false;
+    std::string tls_name;        // sent as SNI and checked: the group's server_name, else the host
+    bool tls_name_is_ip = false; // checked against the certificate's IP addresses, not sent as SNI
 };
 
 struct UpstreamConfig {
@@ -52,6 +58,9 @@ struct UpstreamConfig {
     uint32_t max_tries = 3;            // attempts per request across peers
     uint32_t max_fails = 1;            // failures that mark a peer down ...
     Duration fail_timeout{10000};      // ... for this long
+    // The client side of TLS for the peers that speak it (null when none does); shared by every
+    // worker's connections, immutable once loaded.
+    std::shared_ptr<const TlsClientContext> tls;
 };
 
 struct HandlerConfig {

@@ -5,6 +5,7 @@
 #include "config/load_context.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -25,6 +26,17 @@ std::string join_key(const std::string &parent, std::string_view key) {
 }
 std::string index_key(const std::string &parent, size_t index) {
     return parent + "[" + std::to_string(index) + "]";
+}
+
+// The host of "host:port" or "[v6]:port".
+std::string peer_host(std::string_view authority) {
+    if (authority.starts_with("[")) return std::string(authority.substr(1, authority.find(']') - 1));
+    return std::string(authority.substr(0, authority.rfind(':')));
+}
+
+bool is_ip_literal(const std::string &host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 // A duration as a config would write it: "10s", "1500ms".
@@ -567,9 +579,13 @@ class Loader {
             config_->upstreams.push_back(std::move(u));
             return;
         }
-        check_keys(*t, where, {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout",
-                               "keepalive", "keepalive_timeout", "max_tries", "max_fails", "fail_timeout"});
-        load_peers(*t, where, u);
+        check_keys(*t, where,
+                   {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout", "keepalive",
+                    "keepalive_timeout", "max_tries", "max_fails", "fail_timeout", "tls"});
+        const auto *tls =
+            typed<toml::table>(*t, "tls", where, "a table: { ca = \"...\", server_name = \"...\" }");
+        load_peers(*t, where, u, tls != nullptr);
+        load_upstream_tls(value, tls, where + ".tls", u);
         get_duration(*t, "connect_timeout", where, u.connect_timeout);
         get_duration(*t, "read_timeout", where, u.read_timeout);
         get_duration(*t, "send_timeout", where, u.send_timeout);
@@ -602,7 +618,7 @@ class Loader {
         config_->upstreams.push_back(std::move(u));
     }
 
-    void load_peers(const toml::table &t, const std::string &where, UpstreamConfig &u) {
+    void load_peers(const toml::table &t, const std::string &where, UpstreamConfig &u, bool group_tls) {
         const toml::node *peers = t.get("peers");
         const auto *array = peers ? peers->as_array() : nullptr;
         if (!array || array->empty()) {
@@ -626,14 +642,113 @@ class Loader {
                          "a peer is \"host:port\" or { address = \"host:port\", weight = N }");
                 continue;
             }
+            std::string_view authority = *text;
+            bool cleartext = authority.starts_with("http://");
+            peer.tls = group_tls || authority.starts_with("https://");
+            if (cleartext || authority.starts_with("https://")) {
+                authority.remove_prefix(authority.find("://") + 3);
+            } else if (authority.find("://") != std::string_view::npos) {
+                error_at(address_node, pw, "\"" + *text + "\": the scheme must be http:// or https://");
+                continue;
+            }
+            if (cleartext && group_tls) {
+                error_at(address_node, pw,
+                         "\"" + *text +
+                             "\" is http:// in a group with a tls table, which speaks TLS to every peer");
+                continue;
+            }
             std::string why;
-            if (!parse_net_address(*text, peer.address, why)) {
+            if (!parse_net_address(authority, peer.address, why)) {
                 error_at(address_node, pw, "\"" + *text + "\": " + why);
                 continue;
             }
             peer.address_text = *text;
+            peer.authority = authority;
+            peer.tls_name = peer_host(authority);
+            peer.tls_name_is_ip = is_ip_literal(peer.tls_name);
             u.peers.push_back(std::move(peer));
         }
+    }
+
+    // The client side of TLS for a group whose peers speak it: the group's `tls` table (verify, ca,
+    // server_name, certificate and key for mTLS, protocols, ciphers), or its defaults for https://
+    // peers alone. The files are loaded here, so a bad one fails the config load (and proxyd -t).
+    void load_upstream_tls(const toml::node &group, const toml::table *t, const std::string &where,
+                           UpstreamConfig &u) {
+        bool any_tls = std::any_of(u.peers.begin(), u.peers.end(), [](const PeerConfig &p) { return p.tls; });
+        if (!t && !any_tls) return;
+        TlsClientSettings settings;
+        if (t) {
+            check_keys(*t, where,
+                       {"verify", "ca", "server_name", "certificate", "key", "protocols", "ciphers"});
+            if (auto v = get_bool(*t, "verify", where)) settings.verify = *v;
+            if (auto ca = get_string(*t, "ca", where)) settings.ca = resolve_path(*ca);
+            auto certificate = get_string(*t, "certificate", where);
+            auto key = get_string(*t, "key", where);
+            if (certificate.has_value() != key.has_value()) {
+                error_at(
+                    t, where,
+                    "a client certificate needs both certificate = \"FILE\" (PEM chain) and key = \"FILE\"");
+                return;
+            }
+            if (certificate) {
+                settings.certificate = resolve_path(*certificate);
+                settings.key = resolve_path(*key);
+            }
+            if (auto name = get_string(*t, "server_name", where)) {
+                if (name->empty()) {
+                    error_at(t->get("server_name"), where + ".server_name", "must not be empty");
+                } else {
+                    for (PeerConfig &peer : u.peers) {
+                        peer.tls_name = *name;
+                        peer.tls_name_is_ip = is_ip_literal(*name);
+                    }
+                }
+            }
+            load_tls_protocols(*t, where, settings.min_version, settings.max_version);
+            settings.ciphers = get_string(*t, "ciphers", where).value_or("");
+        }
+        std::string error;
+        u.tls = TlsClientContext::create(settings, error);
+        if (u.tls) return;
+        // At the key whose file failed, when one did.
+        const toml::node *at = t;
+        std::string key_name = where;
+        for (auto [k, path] : {std::pair{"ca", &settings.ca}, std::pair{"certificate", &settings.certificate},
+                               std::pair{"key", &settings.key}}) {
+            if (!path->empty() && error.starts_with(*path + ":")) {
+                at = t->get(k);
+                key_name = where + "." + k;
+                break;
+            }
+        }
+        error_at(at ? at : &group, key_name, error); // https:// peers without a tls table: the group
+    }
+
+    // A `protocols` array such as ["TLSv1.2", "TLSv1.3"] as the lowest and highest version.
+    void load_tls_protocols(const toml::table &t, const std::string &where, int &min_version,
+                            int &max_version) {
+        const auto *protocols =
+            typed<toml::array>(t, "protocols", where, "an array such as [\"TLSv1.2\", \"TLSv1.3\"]");
+        if (!protocols) return;
+        int low = 0, high = 0;
+        for (size_t i = 0; i < protocols->size(); ++i) {
+            auto name = protocols->get(i)->value<std::string>();
+            int version = !name                ? 0
+                          : *name == "TLSv1.2" ? TLS1_2_VERSION
+                          : *name == "TLSv1.3" ? TLS1_3_VERSION
+                                               : 0;
+            if (!version) {
+                error_at(protocols->get(i), where + ".protocols",
+                         "must be \"TLSv1.2\" or \"TLSv1.3\" (older versions are not offered)");
+                continue;
+            }
+            low = low ? std::min(low, version) : version;
+            high = std::max(high, version);
+        }
+        if (!low) return;
+        min_version = low;
+        max_version = high;
     }
 
     void load_handlers(const toml::table &handlers) {

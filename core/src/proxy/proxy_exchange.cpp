@@ -172,7 +172,8 @@ std::string_view ProxyExchange::build_request_head() {
     std::string_view host(request.host.ptr, request.host.len);
     if (!has_host) {
         // HTTP/1.1 upstream requests need a Host; an HTTP/1.0 client may have sent none.
-        out.append("Host: ").append(host.empty() ? peer_address() : host).append("\r\n");
+        std::string_view authority = pool_.config().peers[attempt_.peer()].authority;
+        out.append("Host: ").append(host.empty() ? authority : host).append("\r\n");
     }
     std::string_view ip = c.client_ip();
     if (listener.add_x_forwarded) {
@@ -494,6 +495,8 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     // cannot be sent again, so only a bodiless request is retried after such a race.
     bool stale_reuse = upstream_ && upstream_->reused() && !response_started() &&
                        outcome == PROXYD_OUTCOME_BROKEN && !client_->request_has_body();
+    // OpenSSL's reason (a refused certificate, an alert) says more than the socket's status.
+    std::string tls_error = upstream_ ? upstream_->tls_error() : std::string();
     if (upstream_) {
         upstream_->close();
         upstream_ = nullptr;
@@ -507,6 +510,11 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
         // of the peer. Try again (a fresh connection unless another idle one is there).
         tried_[peer] = false;
         --tries_;
+    } else if (!tls_error.empty()) {
+        // Unlike a refused connect, a refused certificate does not go away by itself: an error.
+        worker.logger().error("upstream " + config.name + " " + config.peers[peer].address_text + ": " +
+                              tls_error);
+        pool_.record_outcome(peer, outcome);
     } else {
         worker.logger().warn("upstream " + config.name + " " + config.peers[peer].address_text + ": " + what +
                              (uv_status ? std::string(": ") + uv_strerror(uv_status) : std::string()));

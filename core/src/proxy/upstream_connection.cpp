@@ -3,6 +3,7 @@
 #include "net/half_close.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "server/worker.hpp"
+#include "tls/tls_session.hpp"
 
 namespace proxyd {
 
@@ -20,6 +21,8 @@ UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer)
     pool.metrics().peers[peer].open.add();
 }
 
+UpstreamConnection::~UpstreamConnection() = default;
+
 int UpstreamConnection::connect(Owner *owner, uint64_t timeout_ms) {
     owner_ = owner;
     const auto &address = pool_.config().peers[peer_].address;
@@ -28,6 +31,7 @@ int UpstreamConnection::connect(Owner *owner, uint64_t timeout_ms) {
         auto *self = static_cast<UpstreamConnection *>(req->data);
         if (self->closing_) return;
         if (status == 0) uv_tcp_nodelay(&self->tcp_, 1);
+        if (status == 0 && self->pool_.config().peers[self->peer_].tls) return self->start_tls();
         if (self->owner_) self->owner_->on_upstream_connected(status);
     });
     if (rc != 0) {
@@ -68,12 +72,33 @@ void UpstreamConnection::send(std::string_view data) {
 
 void UpstreamConnection::send(const uv_buf_t *bufs, size_t count) {
     if (closing_) return;
+    if (tls_) {
+        // One record for what the caller gathered (a chunk's size line, data and CRLF), not three.
+        std::string_view plaintext(bufs[0].base, bufs[0].len);
+        std::string gathered;
+        if (count > 1) {
+            for (size_t i = 0; i < count; ++i)
+                gathered.append(bufs[i].base, bufs[i].len);
+            plaintext = gathered;
+        }
+        if (tls_->send(plaintext) != TlsSession::Status::kOk) {
+            // Reported through the read side, as a socket's write failure is.
+            tls_error_ = tls_->error_text();
+            return;
+        }
+        return flush_tls_output();
+    }
     // A failure here is reported through the read side: a broken socket also fails its reads.
     (void)writer_.write(bufs, count);
 }
 
 void UpstreamConnection::on_write_done(int status, size_t) {
     if (closing_ || !owner_) return;
+    if (tls_ && !handshake_done_) {
+        // The owner knows nothing of the handshake's writes.
+        if (status < 0) handshake_failed(status, std::string("TLS handshake: ") + uv_strerror(status));
+        return;
+    }
     if (status < 0) {
         owner_->on_upstream_closed(status);
         return;
@@ -83,6 +108,11 @@ void UpstreamConnection::on_write_done(int status, size_t) {
 
 void UpstreamConnection::shutdown_write() {
     if (closing_) return;
+    if (tls_) {
+        // The TLS layer ends first (close_notify), so the peer sees a clean end, not a truncation.
+        tls_->close();
+        flush_tls_output();
+    }
     half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_));
 }
 
@@ -94,6 +124,7 @@ void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
 void UpstreamConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     auto *self = static_cast<UpstreamConnection *>(s->data);
     if (nread == 0 || self->closing_) return;
+    if (self->tls_) return self->on_tls_read(nread, buf->base);
     if (self->idle_) {
         // An idle connection must be silent: EOF, an error or stray bytes all end it.
         self->pool_.forget_idle(self);
@@ -129,6 +160,10 @@ void UpstreamConnection::close() {
     if (closing_) return;
     closing_ = true;
     owner_ = nullptr;
+    // A session whose connection ends without close_notify is not resumable for OpenSSL (a
+    // truncation could hide there). proxyd ends its own connections on purpose, so it says
+    // goodbye first; the socket closes at once, and the peer reads an ordinary end either way.
+    if (tls_ && handshake_done_) tls_->close();
     pool_.metrics().peers[peer_].open.sub();
     auto on_closed = [](uv_handle_t *h) {
         auto *self = static_cast<UpstreamConnection *>(h->data);
@@ -137,5 +172,101 @@ void UpstreamConnection::close() {
     uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
     uv_close(timer_.handle(), on_closed);
 }
+
+// ---- TLS ---------------------------------------------------------------------------------------
+
+void UpstreamConnection::start_tls() {
+    const PeerConfig &peer = pool_.config().peers[peer_];
+    const TlsClientContext &context = *pool_.config().tls;
+    tls_ = std::make_unique<TlsSession>(context.ctx());
+    if (!context.prepare(tls_->native(), peer.tls_name, peer.tls_name_is_ip, pool_.tls_session(peer_), this))
+        return handshake_failed(UV_EPROTO, "TLS: cannot use the name '" + peer.tls_name + "'");
+    read_start();
+    // The first call writes the ClientHello.
+    TlsSession::Status status = tls_->receive(nullptr, 0, tls_plaintext_);
+    flush_tls_output();
+    if (status == TlsSession::Status::kError) handshake_failed(UV_EPROTO, tls_->error_text());
+}
+
+void UpstreamConnection::handshake_failed(int status, std::string why) {
+    tls_error_ = std::move(why);
+    read_stop();
+    Owner *owner = owner_;
+    if (owner) owner->on_upstream_connected(status);
+}
+
+void UpstreamConnection::on_tls_read(ssize_t nread, const char *data) {
+    if (nread < 0) {
+        if (!handshake_done_)
+            return handshake_failed(static_cast<int>(nread),
+                                    nread == UV_EOF ? "TLS handshake: the peer closed the connection"
+                                                    : std::string("TLS handshake: ") +
+                                                          uv_strerror(static_cast<int>(nread)));
+        if (idle_) {
+            pool_.forget_idle(this);
+            return close();
+        }
+        read_stop();
+        if (owner_) owner_->on_upstream_closed(static_cast<int>(nread));
+        return;
+    }
+    tls_plaintext_.clear();
+    TlsSession::Status status = tls_->receive(data, static_cast<size_t>(nread), tls_plaintext_);
+    flush_tls_output(); // the handshake's next flight, or an alert
+    if (status == TlsSession::Status::kError) {
+        std::string why = tls_->error_text();
+        if (!handshake_done_) {
+            std::string refused = pool_.config().tls->verify_failure(tls_->native());
+            return handshake_failed(UV_EPROTO, refused.empty() ? why : "TLS handshake: " + refused);
+        }
+        tls_error_ = why;
+        if (idle_) {
+            pool_.forget_idle(this);
+            return close();
+        }
+        read_stop();
+        if (owner_) owner_->on_upstream_closed(UV_EPROTO);
+        return;
+    }
+    if (!handshake_done_) {
+        if (!tls_->handshake_complete()) return;
+        handshake_done_ = true;
+        if (owner_) owner_->on_upstream_connected(0);
+        if (closing_) return;
+    }
+    if (idle_) {
+        // Post-handshake messages (session tickets, key updates) are fine; data or an end is not.
+        if (!tls_plaintext_.empty() || status == TlsSession::Status::kClosed) {
+            pool_.forget_idle(this);
+            close();
+        }
+        return;
+    }
+    if (owner_ && !tls_plaintext_.empty())
+        owner_->on_upstream_read(tls_plaintext_.data(), tls_plaintext_.size());
+    if (closing_) return;
+    if (status == TlsSession::Status::kClosed) {
+        // close_notify: the peer's end of the stream, as EOF is for cleartext.
+        if (idle_) {
+            pool_.forget_idle(this);
+            return close();
+        }
+        read_stop();
+        if (owner_) owner_->on_upstream_closed(UV_EOF);
+        return;
+    }
+    // A parked connection keeps no plaintext buffer (a response's worth).
+    if (idle_) tls_plaintext_ = std::string();
+}
+
+void UpstreamConnection::flush_tls_output() {
+    if (!tls_->has_output()) return;
+    tls_output_.clear();
+    tls_->take_output(tls_output_);
+    uv_buf_t buf = uv_buf_init(tls_output_.data(), static_cast<unsigned>(tls_output_.size()));
+    (void)writer_.write(&buf, 1);
+}
+
+void UpstreamConnection::keep_session(SSL_SESSION *session) { pool_.keep_tls_session(peer_, session); }
 
 } // namespace proxyd

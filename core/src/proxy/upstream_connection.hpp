@@ -1,13 +1,21 @@
 // One TCP connection to an upstream peer. It is either attached to an Owner (a proxy exchange
 // using it) or idle in its pool. One timer serves the connect, read and idle timeouts.
 // Lifetime: freed in the close callback of its last handle; close() may be called at any time.
+//
+// To a peer that speaks TLS the connection is TLS inside: the owner hears on_upstream_connected
+// once the handshake is done (the connect timeout covers both), sends and reads plaintext, and
+// never sees the records. The peer's sessions go to the pool, which offers the latest one on the
+// next connect.
 #pragma once
 
 #include "net/backpressure.hpp"
 #include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
+#include "tls/tls_client_context.hpp"
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 #include <uv.h>
 
@@ -15,7 +23,9 @@ namespace proxyd {
 
 class UpstreamPool;
 
-class UpstreamConnection final : private StreamWriter::Listener {
+class TlsSession;
+
+class UpstreamConnection final : private StreamWriter::Listener, private TlsSessionKeeper {
   public:
     class Owner {
       public:
@@ -36,6 +46,9 @@ class UpstreamConnection final : private StreamWriter::Listener {
 
     size_t peer() const { return peer_; }
     bool reused() const { return reused_; }
+    // Why the TLS layer failed ("certificate verify failed: ...", OpenSSL's reason), once it has;
+    // the owner heard a connect failure (handshake) or a close (a bad record) with UV_EPROTO.
+    const std::string &tls_error() const { return tls_error_; }
 
     // Starts connecting; the owner hears on_upstream_connected. A non-zero return means the
     // attempt failed at once and no callback will come (the connection is already closing).
@@ -63,11 +76,18 @@ class UpstreamConnection final : private StreamWriter::Listener {
     static constexpr size_t kLowWater = Backpressure::kLowWater;
 
   private:
-    ~UpstreamConnection() = default;
+    ~UpstreamConnection();
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
     void on_idle_event();
     void on_write_done(int status, size_t bytes) override;
+
+    // TLS: the handshake after the TCP connect, the records read, the ciphertext written.
+    void start_tls();
+    void on_tls_read(ssize_t nread, const char *data);
+    void handshake_failed(int status, std::string why);
+    void flush_tls_output();
+    void keep_session(SSL_SESSION *session) override;
 
     UpstreamPool &pool_;
     size_t peer_;
@@ -81,6 +101,12 @@ class UpstreamConnection final : private StreamWriter::Listener {
     bool reused_ = false;
     bool idle_ = false;
     bool closing_ = false;
+    // Set for a peer that speaks TLS, from the connect on.
+    std::unique_ptr<TlsSession> tls_;
+    std::string tls_plaintext_; // what one read decrypted, handed to the owner
+    std::string tls_output_;    // ciphertext on its way to the writer
+    std::string tls_error_;
+    bool handshake_done_ = false;
 };
 
 } // namespace proxyd

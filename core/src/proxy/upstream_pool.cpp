@@ -23,6 +23,14 @@ UpstreamPool::~UpstreamPool() {
     // Every exchange, and so every attempt, ends before the worker's pools do.
     assert(open_attempts_ == 0);
     close_all_idle();
+    for (PeerState &p : peers_)
+        SSL_SESSION_free(p.tls_session);
+}
+
+void UpstreamPool::keep_tls_session(size_t peer, SSL_SESSION *session) {
+    // The latest: the one the peer most likely still accepts.
+    SSL_SESSION_free(peers_[peer].tls_session);
+    peers_[peer].tls_session = session;
 }
 
 Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {

@@ -43,6 +43,10 @@ class UpstreamPool final : public AttemptSink {
     // Attempts picked and not ended yet, on this worker (what the balancer was not told of).
     size_t open_attempts() const { return open_attempts_; }
     void close_all_idle();
+    // The TLS session to offer on the next connection to peer (null: none yet), and the latest
+    // one the peer issued, which replaces it (ownership of one reference passes to the pool).
+    SSL_SESSION *tls_session(size_t peer) const { return peers_[peer].tls_session; }
+    void keep_tls_session(size_t peer, SSL_SESSION *session);
 
   private:
     // AttemptSink: the balancer's attempt_done, when its hook table holds it (ABI 1.1).
@@ -52,6 +56,7 @@ class UpstreamPool final : public AttemptSink {
         std::vector<UpstreamConnection *> idle;
         uint32_t fails = 0;
         uint64_t down_until_ms = 0;
+        SSL_SESSION *tls_session = nullptr; // owned; resumed by this worker's next connection
     };
 
     Worker &worker_;

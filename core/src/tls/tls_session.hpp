@@ -20,7 +20,9 @@ class TlsSession {
         kError,  // the handshake failed or a record was bad: error_text() says why; close
     };
 
-    // A server-side session in ctx (whose SNI callback may move it to another context).
+    // A server-side session in ctx (whose SNI callback may move it to another context). A client
+    // session is one that TlsClientContext::prepare() then turns into a client; its first
+    // receive(nullptr, 0) produces the ClientHello.
     explicit TlsSession(SSL_CTX *ctx);
     ~TlsSession();
     TlsSession(const TlsSession &) = delete;
@@ -46,6 +48,8 @@ class TlsSession {
     std::string_view server_name() const;
     std::string_view version() const { return SSL_get_version(ssl_); }
     const std::string &error_text() const { return error_; }
+    // For the setup one side needs beyond the constructor's (a client's name, session, keeper).
+    SSL *native() const { return ssl_; }
 
   private:
     Status fail(const char *what, int ssl_error);
