@@ -682,12 +682,16 @@ class Backend:
     to sleep, in order; close says whether to close the connection afterwards. A handler may raise
     ConnectionClosed to drop the connection without answering. Every request is kept in .requests.
     Without a handler, raw(conn_socket, conn_id) may take the whole connection over instead.
+    With ssl_context (a server-side ssl.SSLContext) it speaks HTTPS: each connection's handshake
+    is done first, and .tls_connections keeps (conn_id, session_reused, peer certificate) for each.
     """
 
-    def __init__(self, handler=echo_handler, raw=None, tag="backend"):
+    def __init__(self, handler=echo_handler, raw=None, tag="backend", ssl_context=None):
         self.handler = handler
         self.raw = raw
         self.tag = tag
+        self.ssl_context = ssl_context
+        self.tls_connections = []
         self.requests = []
         self.connections = 0
         self.lock = threading.Lock()
@@ -720,6 +724,13 @@ class Backend:
     def _serve(self, conn, conn_id):
         conn.settimeout(30)
         try:
+            if self.ssl_context is not None:
+                plain = conn
+                conn = self.ssl_context.wrap_socket(plain, server_side=True)
+                with self.lock:
+                    self.open.discard(plain)
+                    self.open.add(conn)
+                    self.tls_connections.append((conn_id, conn.session_reused, conn.getpeercert()))
             if self.raw is not None:
                 self.raw(conn, conn_id)
                 return
