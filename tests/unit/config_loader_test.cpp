@@ -547,3 +547,78 @@ TEST_CASE_METHOD(ConfigFixture, "errors about included or filled-in values point
     // A plugin's unknown key is reported at the key, not at its value (column 15).
     CHECK_THAT(r.all(), Catch::Contains(r.path + ":5:1: plugin static: unknown key 'no_such_key'"));
 }
+
+TEST_CASE_METHOD(ConfigFixture, "upstream TLS: https:// peers and the group's tls table", "[config][tls]") {
+    const std::string listen = "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"app\"\n";
+    SECTION("the scheme chooses per peer; the name checked is the peer's host") {
+        auto r = load(std::string(kPlugins) +
+                      "[upstreams.app]\npeers = [\"https://127.0.0.1:9443\", \"http://127.0.0.1:9001\", "
+                      "\"127.0.0.1:9002\", \"https://[::1]:9444\"]\n" +
+                      listen);
+        INFO(r.all());
+        REQUIRE(r.config);
+        const UpstreamConfig &u = r.config->upstreams[0];
+        REQUIRE(u.peers.size() == 4);
+        CHECK(u.tls != nullptr); // the system store by default
+        CHECK(u.peers[0].tls);
+        CHECK(u.peers[0].address_text == "https://127.0.0.1:9443");
+        CHECK(u.peers[0].authority == "127.0.0.1:9443");
+        CHECK(u.peers[0].address.port() == 9443);
+        CHECK(u.peers[0].tls_name == "127.0.0.1");
+        CHECK(u.peers[0].tls_name_is_ip);
+        CHECK_FALSE(u.peers[1].tls);
+        CHECK(u.peers[1].authority == "127.0.0.1:9001");
+        CHECK_FALSE(u.peers[2].tls);
+        CHECK(u.peers[3].tls_name == "::1");
+        CHECK(u.peers[3].tls_name_is_ip);
+    }
+    SECTION("cleartext peers alone need no TLS context") {
+        auto r = load(std::string(kPlugins) + "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n" + listen);
+        REQUIRE(r.config);
+        CHECK(r.config->upstreams[0].tls == nullptr);
+    }
+    SECTION("a tls table makes every peer speak TLS, checked against server_name") {
+        auto r =
+            load(std::string(kPlugins) +
+                 "[upstreams.app]\npeers = [\"127.0.0.1:9443\", { address = \"https://127.0.0.1:9444\" }]\n"
+                 "tls = { verify = false, server_name = \"api.internal\", protocols = [\"TLSv1.3\"] }\n" +
+                 listen);
+        INFO(r.all());
+        REQUIRE(r.config);
+        const UpstreamConfig &u = r.config->upstreams[0];
+        CHECK(u.tls != nullptr);
+        for (const PeerConfig &p : u.peers) {
+            CHECK(p.tls);
+            CHECK(p.tls_name == "api.internal");
+            CHECK_FALSE(p.tls_name_is_ip);
+        }
+    }
+    SECTION("errors name file:line:col and the key") {
+        auto r = load(std::string(kPlugins) + "[upstreams.app]\npeers = [\"ftp://127.0.0.1:21\"]\n" + listen);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":6:10: upstreams.app.peers[0]") &&
+                                Catch::Contains("http:// or https://"));
+        r = load(std::string(kPlugins) +
+                 "[upstreams.app]\npeers = [\"http://127.0.0.1:9001\"]\ntls = { verify = true }\n" + listen);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":6:10: upstreams.app.peers[0]") &&
+                                Catch::Contains("speaks TLS to every peer"));
+        r = load(std::string(kPlugins) +
+                 "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n"
+                 "tls = { certificate = \"client.pem\", sni = \"x\" }\n" +
+                 listen);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":7:37: upstreams.app.tls.sni: unknown key"));
+        CHECK_THAT(r.all(), Catch::Contains("upstreams.app.tls: a client certificate needs both"));
+        r = load(std::string(kPlugins) +
+                 "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n"
+                 "tls = { ca = \"missing-ca.pem\" }\n" +
+                 listen);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":7:14: upstreams.app.tls.ca: ") &&
+                                Catch::Contains("missing-ca.pem: cannot load the CA certificates"));
+        r = load(std::string(kPlugins) +
+                 "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n"
+                 "tls = { server_name = \"\", protocols = [\"SSLv3\"] }\n" +
+                 listen);
+        CHECK_THAT(r.all(), Catch::Contains("upstreams.app.tls.server_name: must not be empty"));
+        CHECK_THAT(r.all(),
+                   Catch::Contains("upstreams.app.tls.protocols: must be \"TLSv1.2\" or \"TLSv1.3\""));
+    }
+}
