@@ -8,7 +8,8 @@ self-signed one, and a client certificate the CA signed. What a user relies on:
 - a request through an https:// peer verified with `ca` (the IP address checked against the
   certificate's IP SANs) answers 200, and three requests in a row reach the backend on one TLS
   connection (keep-alive over TLS);
-- once the backend closed that connection, the next one resumes the TLS session;
+- once the backend closed that connection, the next one resumes the TLS session (TLS 1.3, and 1.2
+  in a group limited to it);
 - server_name is sent as SNI and checked: the right name answers 200, a wrong one 502;
 - a self-signed backend is refused: 502 and one error-log line naming the peer and the reason;
   with verify = false it answers 200;
@@ -159,11 +160,12 @@ def main():
     ca_value = toml_str(ca[0])
     good_peer = "https://127.0.0.1:%d" % good.port
     self_peer = "https://127.0.0.1:%d" % selfsigned.port
-    names = ["verified", "named", "wrong_name", "self_signed", "no_verify", "mtls", "mtls_missing", "upgrade",
+    names = ["verified", "tls12", "named", "wrong_name", "self_signed", "no_verify", "mtls", "mtls_missing", "upgrade",
              "stalled"]
     ports = dict(zip(names, free_ports(len(names))))
     config = (config_head(plugins=None) +
               tls_upstream("verified", [good_peer], {"ca": ca_value}) +
+              tls_upstream("tls12", [good_peer], {"ca": ca_value, "protocols": '["TLSv1.2"]'}) +
               tls_upstream("named", ["127.0.0.1:%d" % good.port],
                            {"ca": ca_value, "server_name": toml_str("backend.test")}) +
               tls_upstream("wrong_name", [good_peer], {"ca": ca_value, "server_name": toml_str("other.test")}) +
@@ -201,6 +203,12 @@ def main():
     check(body_json(response)["connection"] != seen[0], "the request came on a new connection")
     check_equal(len(good.tls_connections), 2, "a second TLS handshake")
     check_equal(good.tls_connections[1][1], True, "the second connection resumed the first one's session")
+
+    # TLS 1.2 sessions are resumed too.
+    check_equal(get(ports["tls12"], "/close").status, 200, "a request over TLS 1.2 that closes the connection")
+    check_equal(get(ports["tls12"], "/").status, 200, "a second request over TLS 1.2")
+    check_equal([reused for _, reused, _ in good.tls_connections[2:]], [False, True],
+                "the second TLS 1.2 connection resumed the first one's session")
 
     # server_name: sent as SNI and checked.
     check_equal(get(ports["named"], "/").status, 200, "server_name = backend.test answers")

@@ -71,7 +71,7 @@ void UpstreamConnection::send(std::string_view data) {
 }
 
 void UpstreamConnection::send(const uv_buf_t *bufs, size_t count) {
-    if (closing_) return;
+    if (closing_ || count == 0) return;
     if (tls_) {
         // One record for what the caller gathered (a chunk's size line, data and CRLF), not three.
         std::string_view plaintext(bufs[0].base, bufs[0].len);
