@@ -162,8 +162,16 @@ void UpstreamConnection::close() {
     owner_ = nullptr;
     // A session whose connection ends without close_notify is not resumable for OpenSSL (a
     // truncation could hide there). proxyd ends its own connections on purpose, so it says
-    // goodbye first; the socket closes at once, and the peer reads an ordinary end either way.
-    if (tls_ && handshake_done_) tls_->close();
+    // goodbye first: sent when the socket takes it at once, not worth a queued write otherwise.
+    if (tls_ && handshake_done_) {
+        tls_->close();
+        if (writer_.queued_bytes() == 0 && tls_->has_output()) {
+            tls_output_.clear();
+            tls_->take_output(tls_output_);
+            uv_buf_t buf = uv_buf_init(tls_output_.data(), static_cast<unsigned>(tls_output_.size()));
+            (void)uv_try_write(reinterpret_cast<uv_stream_t *>(&tcp_), &buf, 1);
+        }
+    }
     pool_.metrics().peers[peer_].open.sub();
     auto on_closed = [](uv_handle_t *h) {
         auto *self = static_cast<UpstreamConnection *>(h->data);
