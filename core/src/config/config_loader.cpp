@@ -913,28 +913,7 @@ class Loader {
         } else {
             add_certificate(t, where);
         }
-        if (const auto *protocols =
-                typed<toml::array>(t, "protocols", where, "an array such as [\"TLSv1.2\", \"TLSv1.3\"]")) {
-            int low = 0, high = 0;
-            for (size_t i = 0; i < protocols->size(); ++i) {
-                auto name = protocols->get(i)->value<std::string>();
-                int version = !name                ? 0
-                              : *name == "TLSv1.2" ? TLS1_2_VERSION
-                              : *name == "TLSv1.3" ? TLS1_3_VERSION
-                                                   : 0;
-                if (!version) {
-                    error_at(protocols->get(i), where + ".protocols",
-                             "must be \"TLSv1.2\" or \"TLSv1.3\" (older versions are not offered)");
-                    continue;
-                }
-                low = low ? std::min(low, version) : version;
-                high = std::max(high, version);
-            }
-            if (low) {
-                settings.min_version = low;
-                settings.max_version = high;
-            }
-        }
+        load_tls_protocols(t, where, settings.min_version, settings.max_version);
         settings.ciphers = get_string(t, "ciphers", where).value_or("");
         settings.ciphersuites = get_string(t, "ciphersuites", where).value_or("");
         settings.groups = get_string(t, "groups", where).value_or("");

@@ -210,13 +210,7 @@ void UpstreamConnection::on_tls_read(ssize_t nread, const char *data) {
                                     nread == UV_EOF ? "TLS handshake: the peer closed the connection"
                                                     : std::string("TLS handshake: ") +
                                                           uv_strerror(static_cast<int>(nread)));
-        if (idle_) {
-            pool_.forget_idle(this);
-            return close();
-        }
-        read_stop();
-        if (owner_) owner_->on_upstream_closed(static_cast<int>(nread));
-        return;
+        return tls_stream_ended(static_cast<int>(nread));
     }
     tls_plaintext_.clear();
     TlsSession::Status status = tls_->receive(data, static_cast<size_t>(nread), tls_plaintext_);
@@ -228,13 +222,7 @@ void UpstreamConnection::on_tls_read(ssize_t nread, const char *data) {
             return handshake_failed(UV_EPROTO, refused.empty() ? why : "TLS handshake: " + refused);
         }
         tls_error_ = why;
-        if (idle_) {
-            pool_.forget_idle(this);
-            return close();
-        }
-        read_stop();
-        if (owner_) owner_->on_upstream_closed(UV_EPROTO);
-        return;
+        return tls_stream_ended(UV_EPROTO);
     }
     if (!handshake_done_) {
         if (!tls_->handshake_complete()) return;
@@ -244,27 +232,25 @@ void UpstreamConnection::on_tls_read(ssize_t nread, const char *data) {
     }
     if (idle_) {
         // Post-handshake messages (session tickets, key updates) are fine; data or an end is not.
-        if (!tls_plaintext_.empty() || status == TlsSession::Status::kClosed) {
-            pool_.forget_idle(this);
-            close();
-        }
+        if (!tls_plaintext_.empty() || status == TlsSession::Status::kClosed) tls_stream_ended(UV_EOF);
         return;
     }
     if (owner_ && !tls_plaintext_.empty())
         owner_->on_upstream_read(tls_plaintext_.data(), tls_plaintext_.size());
     if (closing_) return;
-    if (status == TlsSession::Status::kClosed) {
-        // close_notify: the peer's end of the stream, as EOF is for cleartext.
-        if (idle_) {
-            pool_.forget_idle(this);
-            return close();
-        }
-        read_stop();
-        if (owner_) owner_->on_upstream_closed(UV_EOF);
-        return;
-    }
+    // close_notify: the peer's end of the stream, as EOF is for cleartext.
+    if (status == TlsSession::Status::kClosed) return tls_stream_ended(UV_EOF);
     // A parked connection keeps no plaintext buffer (a response's worth).
     if (idle_) tls_plaintext_ = std::string();
+}
+
+void UpstreamConnection::tls_stream_ended(int status) {
+    if (idle_) {
+        pool_.forget_idle(this);
+        return close();
+    }
+    read_stop();
+    if (owner_) owner_->on_upstream_closed(status);
 }
 
 void UpstreamConnection::flush_tls_output() {

@@ -86,6 +86,8 @@ class UpstreamConnection final : private StreamWriter::Listener, private TlsSess
     void start_tls();
     void on_tls_read(ssize_t nread, const char *data);
     void handshake_failed(int status, std::string why);
+    // The peer's stream ended (EOF, close_notify, a broken record) after the handshake.
+    void tls_stream_ended(int status);
     void flush_tls_output();
     void keep_session(SSL_SESSION *session) override;
 
