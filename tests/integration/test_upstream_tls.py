@@ -9,7 +9,7 @@ self-signed one, and a client certificate the CA signed. What a user relies on:
   certificate's IP SANs) answers 200, and three requests in a row reach the backend on one TLS
   connection (keep-alive over TLS);
 - once the backend closed that connection, the next one resumes the TLS session (TLS 1.3, and 1.2
-  in a group limited to it);
+  in a group limited to it); a pooled idle connection the backend closes is noticed and replaced;
 - server_name is sent as SNI and checked: the right name answers 200, a wrong one 502;
 - a self-signed backend is refused: 502 and one error-log line naming the peer and the reason;
   with verify = false it answers 200;
@@ -87,7 +87,8 @@ def server_context(certificate, client_ca=None, names=None):
 
 
 def closing_echo(request, conn_id):
-    """The echo backend; /close ends the connection after answering (Connection: close)."""
+    """The echo backend; /close ends the connection after answering (Connection: close); /then-close
+    answers as if to keep the connection, and closes it 0.3 s later, while proxyd holds it idle."""
     body = json.dumps({"connection": conn_id, "body_length": len(request.body),
                        "body_sha256": hashlib.sha256(request.body).hexdigest()}).encode()
     close = request.target == "/close"
@@ -95,6 +96,8 @@ def closing_echo(request, conn_id):
     if close:
         headers.append(("Connection", "close"))
     head = "HTTP/1.1 200 OK\r\n" + "".join("%s: %s\r\n" % h for h in headers) + "\r\n"
+    if request.target == "/then-close":
+        return [head.encode() + body, 0.3], True
     return [head.encode() + body], close
 
 
@@ -204,10 +207,20 @@ def main():
     check_equal(len(good.tls_connections), 2, "a second TLS handshake")
     check_equal(good.tls_connections[1][1], True, "the second connection resumed the first one's session")
 
+    # The backend closes a pooled idle TLS connection: proxyd notices, and the next request goes on a
+    # new connection instead of failing on the dead one (a POST with a body would not be retried).
+    first = body_json(get(ports["verified"], "/then-close"))["connection"]
+    time.sleep(0.8)
+    with Client(ports["verified"]) as client:
+        response = client.request("POST", "/after-idle-close", body=b"form=1")
+    check_equal(response.status, 200, "the request after the backend closed the idle TLS connection")
+    check(body_json(response)["connection"] != first, "it came on a new connection")
+    check_equal(len(good.tls_connections), 3, "a third TLS handshake")
+
     # TLS 1.2 sessions are resumed too.
     check_equal(get(ports["tls12"], "/close").status, 200, "a request over TLS 1.2 that closes the connection")
     check_equal(get(ports["tls12"], "/").status, 200, "a second request over TLS 1.2")
-    check_equal([reused for _, reused, _ in good.tls_connections[2:]], [False, True],
+    check_equal([reused for _, reused, _ in good.tls_connections[3:]], [False, True],
                 "the second TLS 1.2 connection resumed the first one's session")
 
     # server_name: sent as SNI and checked.
