@@ -294,7 +294,9 @@ void ProxyExchange::on_upstream_closed(int status) {
         return finish_response();
     }
     if (!head_sent()) return fail(PROXYD_OUTCOME_BROKEN, status, "read");
-    cut_mid_response(PROXYD_OUTCOME_BROKEN, std::string("closed mid-response (") + uv_strerror(status) + ")");
+    std::string tls_error = upstream_ ? upstream_->tls_error() : std::string();
+    cut_mid_response(PROXYD_OUTCOME_BROKEN,
+                     "closed mid-response (" + (tls_error.empty() ? uv_strerror(status) : tls_error) + ")");
 }
 
 void ProxyExchange::on_upstream_timeout() {
