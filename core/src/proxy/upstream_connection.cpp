@@ -54,6 +54,7 @@ void UpstreamConnection::attach(Owner *owner) {
 void UpstreamConnection::park(uint64_t idle_timeout_ms) {
     owner_ = nullptr;
     idle_ = true;
+    tls_output_ = std::string(); // an idle connection keeps no ciphertext buffer (a request's worth)
     // Reading while idle notices the peer closing (EOF) so the pool drops the connection. Usually
     // a no-op: the connection was reading while attached.
     read_start();
