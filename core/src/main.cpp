@@ -102,6 +102,8 @@ int main(int argc, char **argv) {
         options.host = &host.api;
         auto config = proxyd::load_config(config_path, options, errors);
         if (!config) return report();
+        for (const auto &w : config->warnings)
+            std::fprintf(stderr, "proxyd: warning: %s\n", w.c_str());
         if (print_effective) {
             // Assembled again rather than kept by the loader: -T is rare, and the loader's
             // document belongs to the plugins that hold pointers into it.

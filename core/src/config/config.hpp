@@ -104,6 +104,12 @@ struct ListenerConfig {
     // Set when the listener speaks HTTPS: its certificates and protocol settings, shared by every
     // worker's connections (immutable once loaded).
     std::shared_ptr<const TlsServerContext> tls;
+    // HTTPS only: the Strict-Transport-Security value put on every final response, replacing any
+    // the backend or content plugin gave (RFC 6797: the first one counts, so a second would be
+    // ambiguous). Empty: none.
+    std::string strict_transport_security;
+    // Cleartext only, non-zero: every request is answered with a 308 to https://host:this port.
+    uint16_t redirect_https_port = 0;
 };
 
 
@@ -133,6 +139,9 @@ struct Config {
     std::vector<UpstreamConfig> upstreams;
     std::vector<HandlerConfig> handlers;
     std::vector<ListenerConfig> listeners;
+    // What is valid but worth an operator's look (a certificate about to expire), as
+    // "file:line:col: key: message": printed by -t, logged when the config starts serving.
+    std::vector<std::string> warnings;
 
     const std::string &target_name(Target t) const {
         return t.kind == Target::Kind::Upstream ? upstreams[t.index].name : handlers[t.index].name;

@@ -3,11 +3,14 @@
 #include "config/config_assembly.hpp"
 #include "config/duration.hpp"
 #include "config/load_context.hpp"
+#include "http/strict_transport_security.hpp"
+#include "tls/certificate_check.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
 #include <climits>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
@@ -814,7 +817,7 @@ class Loader {
     void load_listener(const toml::table &t, const std::string &where) {
         check_keys(t, where,
                    {"name", "listen", "handler", "upstream", "router", "access_log", "x_forwarded",
-                    "forwarded", "via", "limits", "tls"});
+                    "forwarded", "via", "limits", "tls", "redirect_https", "hsts"});
         ListenerConfig l;
         l.name = get_string(t, "name", where).value_or("");
         if (auto listen = get_string(t, "listen", where)) {
@@ -838,8 +841,14 @@ class Loader {
         const toml::node *router = t.get("router");
         if (handler && upstream)
             error_at(upstream, where, "give either handler or upstream as the default target, not both");
-        if (!handler && !upstream && !router)
-            error_at(&t, where, "needs a target: handler = \"NAME\", upstream = \"NAME\" or a [listeners.router]");
+        const toml::node *redirect = t.get("redirect_https");
+        if (redirect && (handler || upstream || router))
+            error_at(redirect, where + ".redirect_https",
+                     "a listener that redirects every request to HTTPS takes no handler, upstream or router");
+        if (!handler && !upstream && !router && !redirect)
+            error_at(&t, where,
+                     "needs a target: handler = \"NAME\", upstream = \"NAME\", a [listeners.router], or "
+                     "redirect_https = true");
         if (handler && handler->is_table())
             load_inline_target(*handler, PROXYD_TARGET_HANDLER, l.name, where + ".handler", l.target);
         else if (handler)
@@ -874,18 +883,72 @@ class Loader {
         load_listener_limits(t, where, l);
         if (const auto *tls =
                 typed<toml::table>(t, "tls", where, "a table: { certificate = \"...\", key = \"...\" }"))
-            l.tls = load_listener_tls(*tls, where + ".tls");
+            l.tls = load_listener_tls(*tls, where + ".tls", l);
+        if (t.get("hsts"))
+            error_at(t.get("hsts"), where + ".hsts",
+                     "HSTS belongs to an HTTPS listener, as tls = { ..., hsts = \"max-age=...\" }: browsers "
+                     "ignore Strict-Transport-Security over cleartext (RFC 6797 §8.1)");
+        if (redirect) load_redirect_https(*redirect, where + ".redirect_https", t.get("tls") != nullptr, l);
         config_->listeners.push_back(std::move(l));
+    }
+
+    // redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request
+    // with a 308 to the same URL over https.
+    void load_redirect_https(const toml::node &node, const std::string &where, bool https,
+                             ListenerConfig &l) {
+        if (auto on = node.value_exact<bool>()) {
+            l.redirect_https_port = *on ? 443 : 0;
+        } else if (auto port = node.value_exact<int64_t>(); port && *port >= 1 && *port <= 65535) {
+            l.redirect_https_port = static_cast<uint16_t>(*port);
+        } else {
+            error_at(&node, where,
+                     "must be true (to port 443) or the HTTPS port, an integer from 1 to 65535");
+            return;
+        }
+        if (l.redirect_https_port && https)
+            error_at(&node, where,
+                     "is for a cleartext listener: on this HTTPS listener it would redirect to itself");
+    }
+
+    // One certificate entry's files: readable, the key the certificate's, and a warning when the
+    // certificate expires within 14 days, each at the key that names the file. True when usable.
+    bool check_certificate_files(const toml::table &c, const std::string &at, const std::string &chain,
+                                 const std::string &key) {
+        std::string problem = check_readable(chain);
+        if (!problem.empty()) error_at(c.get("certificate"), at + ".certificate", problem);
+        std::string key_problem = check_readable(key);
+        if (!key_problem.empty()) error_at(c.get("key"), at + ".key", key_problem);
+        if (!problem.empty() || !key_problem.empty()) return false;
+        problem = check_key_matches(chain, key);
+        if (!problem.empty()) {
+            error_at(c.get("key"), at + ".key", problem);
+            return false;
+        }
+        if (auto not_after = certificate_not_after(chain)) {
+            std::string warning = expiry_warning(chain, *not_after, std::time(nullptr));
+            if (!warning.empty())
+                config_->warnings.push_back(position(c.get("certificate")) + ": " + at +
+                                            ".certificate: " + warning);
+        }
+        return true;
     }
 
     // A listener's `tls` table: one certificate (certificate/key) or several (certificates =
     // [{ certificate, key }, ...], the first the default), protocols, ciphers, ciphersuites,
     // groups, unknown_name. The files are loaded here, so a bad one fails the config load.
-    std::shared_ptr<const TlsServerContext> load_listener_tls(const toml::table &t,
-                                                              const std::string &where) {
+    std::shared_ptr<const TlsServerContext> load_listener_tls(const toml::table &t, const std::string &where,
+                                                              ListenerConfig &l) {
         check_keys(t, where,
                    {"certificate", "key", "certificates", "protocols", "ciphers", "ciphersuites", "groups",
-                    "unknown_name"});
+                    "unknown_name", "hsts"});
+        if (auto hsts = get_string(t, "hsts", where)) {
+            std::string why = check_strict_transport_security(*hsts);
+            if (why.empty())
+                l.strict_transport_security = *hsts;
+            else
+                error_at(t.get("hsts"), where + ".hsts", "\"" + *hsts + "\": " + why);
+        }
+        bool files_usable = true;
         TlsSettings settings;
         auto add_certificate = [&](const toml::table &c, const std::string &at) {
             auto certificate = get_string(c, "certificate", at);
@@ -895,7 +958,9 @@ class Loader {
                          "needs certificate = \"FILE\" (PEM chain) and key = \"FILE\" (PEM private key)");
                 return;
             }
-            settings.certificates.push_back({resolve_path(*certificate), resolve_path(*key)});
+            TlsCertificateFiles files{resolve_path(*certificate), resolve_path(*key)};
+            files_usable = check_certificate_files(c, at, files.chain, files.key) && files_usable;
+            settings.certificates.push_back(std::move(files));
         };
         if (const auto *list =
                 typed<toml::array>(t, "certificates", where, "an array of { certificate, key } tables")) {
@@ -925,7 +990,7 @@ class Loader {
                     t.get("unknown_name"), where + ".unknown_name",
                     "must be \"default\" (serve the first certificate) or \"refuse\" (end the handshake)");
         }
-        if (settings.certificates.empty()) return nullptr; // reported above
+        if (settings.certificates.empty() || !files_usable) return nullptr; // reported above
         std::string error;
         auto context = TlsServerContext::create(settings, error);
         if (!context) error_at(&t, where, error);

@@ -47,6 +47,8 @@ void ResponseHeadWriter::origin_fields(std::string_view date) {
 
 void ResponseHeadWriter::end(std::string_view date, const HeadEnding &ending) {
     if (!has_date_) out_.append("Date: ").append(date).append("\r\n");
+    if (!strict_transport_security_.empty())
+        out_.append("Strict-Transport-Security: ").append(strict_transport_security_).append("\r\n");
     // A 1xx or 204 has no content, so it carries no length and no transfer coding (RFC 9110
     // §8.6, RFC 9112 §6.1).
     bool may_frame = status_ >= 200 && status_ != 204;

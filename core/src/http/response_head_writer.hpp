@@ -1,8 +1,8 @@
 // The one place a response head is written, whoever produced the response: the client
 // connection's error pages, a content plugin's answer, a proxied response (final, interim 1xx and
 // 101). The rules every head must follow live here, so each is fixed once: the status line, Date
-// when the response has none, Server on proxyd's own answers, the framing field and the
-// keep-alive decision as the client will read it. No I/O: the head is appended to a string.
+// when the response has none, Server on proxyd's own answers, the listener's HSTS, the framing
+// field and the keep-alive decision as the client will read it. No I/O: the head is appended to a string.
 #pragma once
 
 #include "http/header_rules.hpp"
@@ -36,13 +36,18 @@ class ResponseHeadWriter {
 
     // A response proxyd answers itself: "Server: proxyd" and its own Date.
     void origin_fields(std::string_view date);
+    // The listener's HSTS value, written on a final response in place of any such field the
+    // response carries. Called before any field.
+    void strict_transport_security(std::string_view value) { strict_transport_security_ = value; }
     // Inline: it runs for every header of every proxied response.
     void field(std::string_view name, std::string_view value) {
+        if (!strict_transport_security_.empty() && iequals(name, "strict-transport-security")) return;
         has_date_ = has_date_ || iequals(name, "date");
         out_.append(name).append(": ", 2).append(value).append("\r\n", 2);
     }
     // Header lines already formatted as "Name: value\r\n" and checked by the caller; they may not
-    // include Date (the caller writes it through field() when it has one).
+    // include Date (the caller writes it through field() when it has one) nor
+    // Strict-Transport-Security when the listener sets it.
     void formatted_fields(std::string_view lines) { out_.append(lines); }
     // Ends a final response's head: Date (date) unless a field gave one, the framing field, the
     // connection field and the empty line.
@@ -54,6 +59,7 @@ class ResponseHeadWriter {
     std::string &out_;
     int status_;
     bool has_date_ = false;
+    std::string_view strict_transport_security_;
 };
 
 } // namespace proxyd

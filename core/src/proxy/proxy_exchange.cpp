@@ -375,6 +375,7 @@ void ProxyExchange::send_response_head() {
     std::string &out = buffers_->head_text;
     out.reserve(response_.size() + 160);
     ResponseHeadWriter head(out, status, response_.reason());
+    head.strict_transport_security(listener.strict_transport_security);
     std::string_view prior_via;
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);

@@ -1,6 +1,7 @@
 #include "server/client_connection.hpp"
 
 #include "http/header_rules.hpp"
+#include "http/https_redirect.hpp"
 #include "http/response_head_writer.hpp"
 #include "http/status_text.hpp"
 #include "log/access_line.hpp"
@@ -22,16 +23,30 @@ namespace {
 
 constexpr uint64_t kLingerMs = 2000;
 
-std::string peer_ip(const uv_tcp_t *tcp) {
-    sockaddr_storage ss{};
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr *>(&ss), &len) != 0) return "-";
+std::string address_ip(const sockaddr_storage &ss) {
     char buf[INET6_ADDRSTRLEN] = "-";
     if (ss.ss_family == AF_INET)
         uv_ip4_name(reinterpret_cast<const sockaddr_in *>(&ss), buf, sizeof buf);
     else if (ss.ss_family == AF_INET6)
         uv_ip6_name(reinterpret_cast<const sockaddr_in6 *>(&ss), buf, sizeof buf);
     return buf;
+}
+
+std::string peer_ip(const uv_tcp_t *tcp) {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr *>(&ss), &len) != 0) return "-";
+    return address_ip(ss);
+}
+
+// The address the client reached, as a URL host ("[::1]" for IPv6): what a redirect names when
+// the request has no Host (HTTP/1.0).
+std::string local_url_host(const uv_tcp_t *tcp) {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr *>(&ss), &len) != 0) return "localhost";
+    std::string ip = address_ip(ss);
+    return ss.ss_family == AF_INET6 ? "[" + ip + "]" : ip;
 }
 
 RequestLimits request_limits(const LimitsConfig &limits) {
@@ -312,6 +327,7 @@ void ClientConnection::fill_request_view() {
 }
 
 void ClientConnection::dispatch() {
+    if (listener_.redirect_https_port) return send_https_redirect();
     Target target = listener_.target;
     if (listener_.router) {
         proxyd_route route{};
@@ -425,12 +441,30 @@ void ClientConnection::send_error(int status, bool close) {
     std::string body = "<html><head><title>" + std::to_string(status) + " " + std::string(reason) +
                        "</title></head><body><h1>" + std::to_string(status) + " " + std::string(reason) +
                        "</h1><hr>proxyd</body></html>\n";
+    send_own_response(status, "text/html; charset=utf-8", {}, std::move(body), close);
+}
+
+// 308 keeps the method and body (RFC 9110 §15.4.9), so a POST is resent as a POST over HTTPS.
+void ClientConnection::send_https_redirect() {
+    const RequestView &view = parser_.view();
+    std::string fallback_host = view.host.empty() ? local_url_host(&tcp_) : std::string();
+    std::string location =
+        https_location(view.host.empty() ? std::string_view(fallback_host) : view.host,
+                       listener_.redirect_https_port, view.path, view.query, view.query.data() != nullptr);
+    std::string body = "Moved to " + location + "\n";
+    send_own_response(308, "text/plain; charset=utf-8", location, std::move(body), !wants_keep_alive());
+}
+
+void ClientConnection::send_own_response(int status, std::string_view content_type, std::string_view location,
+                                         std::string body, bool close) {
     bool keep = !close && wants_keep_alive();
     std::string out;
     ResponseHeadWriter head(out, status);
+    head.strict_transport_security(listener_.strict_transport_security);
     const std::string &date = worker_.dates().http_date();
     head.origin_fields(date);
-    head.field("Content-Type", "text/html; charset=utf-8");
+    head.field("Content-Type", content_type);
+    if (!location.empty()) head.field("Location", location);
     head.end(
         date,
         HeadEnding{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor});

@@ -192,6 +192,11 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void execute(const char *data, size_t len);
     void dispatch();
     void fill_request_view();
+    // The answer of a listener with redirect_https, to every request.
+    void send_https_redirect();
+    // A response proxyd writes itself: an error page or a redirect (location non-empty).
+    void send_own_response(int status, std::string_view content_type, std::string_view location,
+                           std::string body, bool close);
     // Logs and releases the finished exchange, then starts the next request (true) or heads for
     // closing (false).
     bool complete_exchange();

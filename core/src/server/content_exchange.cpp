@@ -117,6 +117,10 @@ int ContentExchange::add_header(std::string_view name, std::string_view value) {
     if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
         iequals(name, "connection") || iequals(name, "date"))
         return PROXYD_EINVAL;
+    // The listener's HSTS replaces the plugin's, as it replaces a backend's.
+    if (client_ && !client_->listener().strict_transport_security.empty() &&
+        iequals(name, "strict-transport-security"))
+        return PROXYD_OK;
     head_extra_.append(name).append(": ").append(value).append("\r\n");
     return PROXYD_OK;
 }
@@ -155,6 +159,7 @@ int ContentExchange::finish() {
     std::string out;
     out.reserve(256 + head_extra_.size() + (head_only ? 0 : body_.size()));
     ResponseHeadWriter head(out, status_);
+    head.strict_transport_security(c.listener().strict_transport_security);
     const std::string &date = c.worker().dates().http_date();
     head.origin_fields(date);
     head.formatted_fields(head_extra_);

@@ -19,6 +19,9 @@ std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string 
         return nullptr;
     }
     g->logger_ = std::make_unique<Logger>(g->error_log_, g->config_->log.level);
+    // At every start and reload, so a certificate's approaching expiry shows in the error log.
+    for (const auto &w : g->config_->warnings)
+        g->logger_->warn(w);
     // No thread of this generation runs yet, so the switch needs no synchronisation: plugins log
     // through this generation's error log from here on.
     g->host_.logger = g->logger_.get();

@@ -1,0 +1,87 @@
+#include "tls/certificate_check.hpp"
+
+#include "tls/openssl_errors.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+namespace proxyd {
+
+namespace {
+
+struct FileCloser {
+    void operator()(FILE *f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+
+struct X509Free {
+    void operator()(X509 *x) const { X509_free(x); }
+};
+struct PkeyFree {
+    void operator()(EVP_PKEY *k) const { EVP_PKEY_free(k); }
+};
+
+std::unique_ptr<X509, X509Free> read_certificate(const std::string &file) {
+    File f(std::fopen(file.c_str(), "r"));
+    if (!f) return nullptr;
+    return std::unique_ptr<X509, X509Free>(PEM_read_X509(f.get(), nullptr, nullptr, nullptr));
+}
+
+} // namespace
+
+std::string check_readable(const std::string &file) {
+    File f(std::fopen(file.c_str(), "r"));
+    if (f) return {};
+    return file + ": cannot read it (" + std::strerror(errno) + ")";
+}
+
+std::string check_key_matches(const std::string &chain_file, const std::string &key_file) {
+    auto certificate = read_certificate(chain_file);
+    if (!certificate) {
+        std::string why = take_openssl_errors();
+        return chain_file + ": no PEM certificate in it" + (why.empty() ? "" : " (" + why + ")");
+    }
+    File f(std::fopen(key_file.c_str(), "r"));
+    if (!f) return key_file + ": cannot read it (" + std::strerror(errno) + ")";
+    std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr));
+    if (!key) {
+        std::string why = take_openssl_errors();
+        return key_file + ": no PEM private key in it" + (why.empty() ? "" : " (" + why + ")");
+    }
+    if (X509_check_private_key(certificate.get(), key.get()) != 1) {
+        take_openssl_errors();
+        return key_file + ": the private key does not match the certificate in " + chain_file;
+    }
+    return {};
+}
+
+std::optional<std::time_t> certificate_not_after(const std::string &chain_file) {
+    auto certificate = read_certificate(chain_file);
+    if (!certificate) {
+        take_openssl_errors();
+        return std::nullopt;
+    }
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(certificate.get()), &tm) != 1) return std::nullopt;
+    return timegm(&tm);
+}
+
+std::string expiry_warning(const std::string &chain_file, std::time_t not_after, std::time_t now,
+                           int warn_days) {
+    if (not_after - now > static_cast<std::time_t>(warn_days) * 86400) return {};
+    char date[32];
+    std::tm tm{};
+    gmtime_r(&not_after, &tm);
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (not_after <= now)
+        return "certificate " + chain_file + " EXPIRED on " + date + " (notAfter); clients will refuse it";
+    long days = static_cast<long>((not_after - now) / 86400);
+    return "certificate " + chain_file + " expires on " + date + " (notAfter), in " +
+           (days == 0 ? std::string("less than a day") : std::to_string(days) + " day(s)");
+}
+
+} // namespace proxyd
