@@ -91,3 +91,23 @@ TEST_CASE("an interim head is its status line and fields only", "[http][head]") 
     head.end_interim();
     CHECK(out == "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
 }
+
+TEST_CASE("the listener's HSTS replaces the response's own on a final head only", "[http][head]") {
+    std::string out;
+    ResponseHeadWriter head(out, 200);
+    head.strict_transport_security("max-age=60");
+    head.field("Strict-Transport-Security", "max-age=0");
+    head.end(kDate, length(0));
+    CHECK(out.find("max-age=0") == std::string::npos);
+    CHECK(out.find("Strict-Transport-Security: max-age=60\r\n") != std::string::npos);
+
+    ResponseHeadWriter interim(out, 103);
+    interim.strict_transport_security("max-age=60");
+    interim.end_interim();
+    CHECK(out == "HTTP/1.1 103 Early Hints\r\n\r\n");
+
+    ResponseHeadWriter plain(out, 200);
+    plain.field("Strict-Transport-Security", "max-age=5");
+    plain.end(kDate, length(0));
+    CHECK(out.find("Strict-Transport-Security: max-age=5\r\n") != std::string::npos);
+}
