@@ -30,12 +30,12 @@ from proxyd_harness import (HOST, PROXYD_BIN, Backend, Proxyd, TestFailure, chec
 TIMEOUT = 5.0
 
 
-def make_certificate(folder, stem, names):
-    """A self-signed ECDSA certificate for names; returns (certificate path, key path)."""
+def make_certificate(folder, stem, names, days=2):
+    """A self-signed ECDSA certificate for names, valid for days; returns (certificate path, key path)."""
     cert, key = os.path.join(folder, stem + ".crt"), os.path.join(folder, stem + ".key")
     san = ",".join("DNS:" + n for n in names)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + names[0],
+                    "-keyout", key, "-out", cert, "-days", str(days), "-subj", "/CN=" + names[0],
                     "-addext", "subjectAltName=" + san], check=True, capture_output=True)
     return cert, key
 
@@ -197,4 +197,5 @@ def main():
           result.stderr)
 
 
-run_test(main)
+if __name__ == "__main__":
+    run_test(main)
