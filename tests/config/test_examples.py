@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Every example under conf.d/examples/ is a configuration `proxyd -t` accepts, with the plugins of
-the build (the built-in set beside the binary).
+the build (the built-in set beside the binary). Examples with an HTTPS listener name the demo
+certificate, which packaging/make-demo-cert.sh makes first (it keeps one that is still valid).
 
 Environment (set by proxyd_add_integration_test): PROXYD_BIN, PROXYD_SOURCE_DIR.
 """
@@ -17,6 +18,11 @@ def main():
     examples = sorted(glob.glob(os.path.join(SOURCE_DIR, "conf.d", "examples", "*.toml")))
     if not examples:
         print("FAIL: no examples found in conf.d/examples")
+        return 1
+    made = subprocess.run(["bash", os.path.join(SOURCE_DIR, "packaging", "make-demo-cert.sh")],
+                          capture_output=True, text=True, timeout=60)
+    if made.returncode != 0:
+        print("FAIL: packaging/make-demo-cert.sh: exit %d\n%s" % (made.returncode, made.stderr))
         return 1
     failed = 0
     for path in examples:
