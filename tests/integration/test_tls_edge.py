@@ -169,7 +169,8 @@ def config_checks(folder, site, other, soon):
     where = "%s:%d:" % (path, before.count("\n") + 1)
     warning = [l for l in stderr.splitlines() if l.startswith("proxyd: warning: ")]
     check(len(warning) == 1 and where in warning[0] and soon[0] in warning[0] and "expires on " + year in warning[0]
-          and ("in 2 day(s)" in warning[0] or "in 3 day(s)" in warning[0]), "the warning names the position, file and notAfter", stderr)
+          and ("in 2 day(s)" in warning[0] or "in 3 day(s)" in warning[0]),
+          "the warning names the position, file and notAfter", stderr)
     code, stderr = check_config(folder, "fresh", https(files(site[0], site[1])))
     check(code == 0 and "warning" not in stderr, "a certificate valid for 30 days gets no warning", stderr)
 

@@ -7,6 +7,7 @@ Also: the script makes an ECDSA P-256 certificate for localhost and 127.0.0.1 wi
 owner can read, in a folder git ignores, and keeps it when run again."""
 
 import os
+import shutil
 import subprocess
 
 from proxyd_harness import (CONF_DIR, HOST, SOURCE_DIR, WWW_DIR, Proxyd, check, check_equal, curl, header_of,
@@ -32,8 +33,9 @@ def main():
     again = subprocess.run(["bash", SCRIPT], capture_output=True, text=True, timeout=60)
     check(again.returncode == 0 and "keeping it" in again.stdout, "a second run keeps the certificate",
           again.stdout + again.stderr)
-    ignored = subprocess.run(["git", "-C", SOURCE_DIR, "check-ignore", "-q", KEY], capture_output=True)
-    check(ignored.returncode in (0, 128), "git ignores the demo key (exit %d)" % ignored.returncode)
+    if shutil.which("git") and os.path.exists(os.path.join(SOURCE_DIR, ".git")):
+        ignored = subprocess.run(["git", "-C", SOURCE_DIR, "check-ignore", "-q", KEY], capture_output=True)
+        check_equal(ignored.returncode, 0, "git ignores the demo key (git check-ignore's exit)")
 
     proxyd = Proxyd(os.path.join(CONF_DIR, "tls.toml"), folder, cwd=SOURCE_DIR)
     proxyd.start((HTTPS, HTTP) + BACKENDS)
