@@ -448,6 +448,7 @@ void ClientConnection::send_error(int status, bool close) {
 void ClientConnection::send_https_redirect() {
     const RequestView &view = parser_.view();
     std::string fallback_host = view.host.empty() ? local_url_host(&tcp_) : std::string();
+    // The parser's query view is null when the target had no '?', empty when it ended in one.
     std::string location =
         https_location(view.host.empty() ? std::string_view(fallback_host) : view.host,
                        listener_.redirect_https_port, view.path, view.query, view.query.data() != nullptr);
