@@ -21,7 +21,8 @@ constexpr const char *kUsage = R"(usage: proxyd [-c FILE] [-t | -T] [-p DIR] [-v
 
   -c FILE   the configuration file (default: /etc/proxyd/proxyd.toml)
   -t        load the configuration and every plugin, validate, print "configuration OK" or the
-            errors, and exit (0 when valid, 1 otherwise)
+            errors, and exit (0 when valid, 1 otherwise); warnings (a TLS certificate expiring
+            within 14 days) are printed without failing
   -T        as -t, and print the effective configuration on stdout: the file with what it
             includes and its [defaults] filled in
   -p DIR    look for plugin files in DIR first
