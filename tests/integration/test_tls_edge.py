@@ -7,7 +7,8 @@ What a user relies on:
   the HTTPS listener: a static file, proxyd's own 404, and a proxied response whose backend sent
   its own (replaced);
 - `redirect_https = PORT` answers every request of a cleartext listener with a 308 whose Location is
-  the same host (its port replaced) and target over https, keep-alive intact, a POST included; an
+  the same host (its port replaced) and target over https, keep-alive intact (closed after a
+  request with a body, which is not read), a POST included; an
   HTTP/1.0 request without Host is sent to the address it reached; `redirect_https = true` leaves
   the port out (443);
 - `proxyd -t` refuses, at the key's file:line:col: a missing certificate or key file, a key that is
@@ -101,9 +102,14 @@ def serving_checks(folder, site):
                     "Location: same host and target, the HTTPS port")
         check(not first.has("strict-transport-security"), "no HSTS over cleartext")
         check("close" not in first.connection_tokens(), "keep-alive kept after a redirect")
+        again = client.request("GET", "/again", host="site.test")
+        check_equal(again.header("location"), "https://site.test:%d/again" % static_port,
+                    "a second request on the same connection")
         post = client.request("POST", "/form", body=b"a=1", host="site.test")
         check_equal(post.status, 308, "a POST is redirected too (308 keeps the method)")
         check_equal(post.header("location"), "https://site.test:%d/form" % static_port, "Location of the POST")
+        check("close" in post.connection_tokens(), "a redirect that leaves a body unread closes the connection")
+        check(client.closed_by_peer(), "and the connection is closed")
     with Client(redirect_port, TIMEOUT) as client:
         client.send(b"GET /old HTTP/1.0\r\n\r\n")
         bare = client.read_response()

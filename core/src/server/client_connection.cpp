@@ -453,7 +453,10 @@ void ClientConnection::send_https_redirect() {
         https_location(view.host.empty() ? std::string_view(fallback_host) : view.host,
                        listener_.redirect_https_port, view.path, view.query, view.query.data() != nullptr);
     std::string body = "Moved to " + location + "\n";
-    send_own_response(308, "text/plain; charset=utf-8", location, std::move(body), !wants_keep_alive());
+    // The body is not read: the connection closes after the answer (and says so), since the rest
+    // of the body could not be told from a next request.
+    send_own_response(308, "text/plain; charset=utf-8", location, std::move(body),
+                      !wants_keep_alive() || parser_.has_body());
 }
 
 void ClientConnection::send_own_response(int status, std::string_view content_type, std::string_view location,
