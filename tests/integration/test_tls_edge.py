@@ -7,10 +7,9 @@ What a user relies on:
   the HTTPS listener: a static file, proxyd's own 404, and a proxied response whose backend sent
   its own (replaced);
 - `redirect_https = PORT` answers every request of a cleartext listener with a 308 whose Location is
-  the same host (its port replaced) and target over https, keep-alive intact (closed after a
-  request with a body, which is not read), a POST included; an
-  HTTP/1.0 request without Host is sent to the address it reached; `redirect_https = true` leaves
-  the port out (443);
+  the same host (its port replaced) and target over https, keep-alive intact; a POST too, after
+  which the connection closes (its body is not read); an HTTP/1.0 request without Host is sent to
+  the address it reached; `redirect_https = true` leaves the port out (443);
 - `proxyd -t` refuses, at the key's file:line:col: a missing certificate or key file, a key that is
   not the certificate's, a bad HSTS value, HSTS on a cleartext listener, redirect_https on an HTTPS
   listener; and it warns (exit 0) of a certificate expiring within 14 days, naming the file, its
