@@ -11,7 +11,7 @@ What a user relies on:
   which the connection closes (its body is not read); an HTTP/1.0 request without Host is sent to
   the address it reached; `redirect_https = true` leaves the port out (443);
 - `proxyd -t` refuses, at the key's file:line:col: a missing certificate or key file, a key that is
-  not the certificate's, a bad HSTS value, HSTS on a cleartext listener, redirect_https on an HTTPS
+  not the certificate's, ciphers or groups OpenSSL does not know, a bad HSTS value, HSTS on a cleartext listener, redirect_https on an HTTPS
   listener; and it warns (exit 0) of a certificate expiring within 14 days, naming the file, its
   notAfter and the position; proxyd logs the same warning when it starts.
 
@@ -148,6 +148,10 @@ def config_checks(folder, site, other, soon):
          "listeners[0].tls.hsts: \"includeSubDomains\": needs max-age"),
         ("cleartext-hsts", head + "[[listeners]]\nlisten = \"%s:%d\"\nhandler = \"site\"\nhsts = \"max-age=1\"\n"
          % (HOST, port), "hsts = ", "listeners[0].hsts: HSTS belongs to an HTTPS listener"),
+        ("bad-ciphers", https(files(site[0], site[1]) + ", ciphers = \"NO-SUCH-CIPHER\""), "ciphers = ",
+         "listeners[0].tls.ciphers: ciphers 'NO-SUCH-CIPHER': "),
+        ("bad-groups", https(files(site[0], site[1]) + ", groups = \"nosuchcurve\""), "groups = ",
+         "listeners[0].tls.groups: groups 'nosuchcurve': "),
         ("redirect-on-https", https(files(site[0], site[1]), "redirect_https = true\n").replace(
             "handler = \"site\"\n", ""), "redirect_https = ",
          "listeners[0].redirect_https: is for a cleartext listener"),

@@ -993,7 +993,14 @@ class Loader {
         if (settings.certificates.empty() || !files_usable) return nullptr; // reported above
         std::string error;
         auto context = TlsServerContext::create(settings, error);
-        if (!context) error_at(&t, where, error);
+        if (!context) {
+            // A list OpenSSL refused is reported at its key, as every other value is; the files were
+            // checked above, so what is left is the table's.
+            std::string key;
+            for (std::string_view name : {"ciphersuites", "ciphers", "groups"})
+                if (t.get(name) && error.starts_with(std::string(name) + " '")) key = name;
+            error_at(key.empty() ? &t : t.get(key), key.empty() ? where : where + "." + key, error);
+        }
         return context;
     }
 
