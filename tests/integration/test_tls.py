@@ -30,8 +30,9 @@ from proxyd_harness import (HOST, PROXYD_BIN, Backend, Proxyd, TestFailure, chec
 TIMEOUT = 5.0
 
 
-def make_certificate(folder, stem, names, days=2):
-    """A self-signed ECDSA certificate for names, valid for days; returns (certificate path, key path)."""
+def make_certificate(folder, stem, names, days=30):
+    """A self-signed ECDSA certificate for names, valid for days (under 15, proxyd warns that it
+    expires soon); returns (certificate path, key path)."""
     cert, key = os.path.join(folder, stem + ".crt"), os.path.join(folder, stem + ".key")
     san = ",".join("DNS:" + n for n in names)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
