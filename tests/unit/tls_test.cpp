@@ -145,14 +145,12 @@ Handshake run_handshake(Client &client, TlsSession &server, size_t piece = SIZE_
         int rc = SSL_do_handshake(client.ssl);
         result.client_done = rc == 1;
         std::string to_server = client.take();
-        std::string plaintext;
+        std::string plaintext, to_client;
         for (size_t at = 0; at < to_server.size() && result.server_status == TlsSession::Status::kOk;) {
             size_t n = std::min(piece, to_server.size() - at);
-            result.server_status = server.receive(to_server.data() + at, n, plaintext);
+            result.server_status = server.receive(to_server.data() + at, n, plaintext, to_client);
             at += n;
         }
-        std::string to_client;
-        server.take_output(to_client);
         if (!to_client.empty()) BIO_write(client.in, to_client.data(), static_cast<int>(to_client.size()));
         if (result.server_status != TlsSession::Status::kOk) {
             result.server_error = server.error_text();
@@ -197,17 +195,15 @@ TEST_CASE("a TLS 1.3 handshake, ALPN http/1.1, and data both ways", "[tls]") {
         // A request from the client, decrypted by the server however the records are split.
         std::string request = "GET / HTTP/1.1\r\nHost: example.test\r\n\r\n";
         REQUIRE(SSL_write(client.ssl, request.data(), static_cast<int>(request.size())) > 0);
-        std::string records = client.take(), plaintext;
+        std::string records = client.take(), plaintext, to_client;
         for (size_t at = 0; at < records.size(); at += std::min(piece, records.size() - at))
-            REQUIRE(server.receive(records.data() + at, std::min(piece, records.size() - at), plaintext) ==
-                    TlsSession::Status::kOk);
+            REQUIRE(server.receive(records.data() + at, std::min(piece, records.size() - at), plaintext,
+                                   to_client) == TlsSession::Status::kOk);
         CHECK(plaintext == request);
 
         // A response from the server, read by the client.
         std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-        REQUIRE(server.send(response) == TlsSession::Status::kOk);
-        std::string to_client;
-        server.take_output(to_client);
+        REQUIRE(server.send(response, to_client) == TlsSession::Status::kOk);
         BIO_write(client.in, to_client.data(), static_cast<int>(to_client.size()));
         char buf[256];
         int n = SSL_read(client.ssl, buf, sizeof buf);
@@ -217,7 +213,8 @@ TEST_CASE("a TLS 1.3 handshake, ALPN http/1.1, and data both ways", "[tls]") {
         // close_notify from the client ends the stream.
         SSL_shutdown(client.ssl);
         records = client.take();
-        CHECK(server.receive(records.data(), records.size(), plaintext) == TlsSession::Status::kClosed);
+        CHECK(server.receive(records.data(), records.size(), plaintext, to_client) ==
+              TlsSession::Status::kClosed);
     }
 }
 

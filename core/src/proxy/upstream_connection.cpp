@@ -82,8 +82,9 @@ void UpstreamConnection::send(const uv_buf_t *bufs, size_t count) {
                 gathered.append(bufs[i].base, bufs[i].len);
             plaintext = gathered;
         }
-        if (tls_->send(plaintext) != TlsSession::Status::kOk) {
+        if (tls_->send(plaintext, tls_output_) != TlsSession::Status::kOk) {
             // Reported through the read side, as a socket's write failure is.
+            tls_output_.clear();
             tls_error_ = tls_->error_text();
             return;
         }
@@ -111,7 +112,7 @@ void UpstreamConnection::shutdown_write() {
     if (closing_) return;
     if (tls_) {
         // The TLS layer ends first (close_notify), so the peer sees a clean end, not a truncation.
-        tls_->close();
+        tls_->close(tls_output_);
         flush_tls_output();
     }
     half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_));
@@ -165,10 +166,9 @@ void UpstreamConnection::close() {
     // truncation could hide there). proxyd ends its own connections on purpose, so it says
     // goodbye first: sent when the socket takes it at once, not worth a queued write otherwise.
     if (tls_ && handshake_done_) {
-        tls_->close();
-        if (writer_.queued_bytes() == 0 && tls_->has_output()) {
-            tls_output_.clear();
-            tls_->take_output(tls_output_);
+        tls_output_.clear();
+        tls_->close(tls_output_);
+        if (writer_.queued_bytes() == 0 && !tls_output_.empty()) {
             uv_buf_t buf = uv_buf_init(tls_output_.data(), static_cast<unsigned>(tls_output_.size()));
             (void)uv_try_write(reinterpret_cast<uv_stream_t *>(&tcp_), &buf, 1);
         }
@@ -192,7 +192,7 @@ void UpstreamConnection::start_tls() {
         return handshake_failed(UV_EPROTO, "TLS: cannot use the name '" + peer.tls_name + "'");
     read_start();
     // The first call writes the ClientHello.
-    TlsSession::Status status = tls_->receive(nullptr, 0, tls_plaintext_);
+    TlsSession::Status status = tls_->receive(nullptr, 0, tls_plaintext_, tls_output_);
     flush_tls_output();
     if (status == TlsSession::Status::kError) handshake_failed(UV_EPROTO, tls_->error_text());
 }
@@ -214,7 +214,7 @@ void UpstreamConnection::on_tls_read(ssize_t nread, const char *data) {
         return tls_stream_ended(static_cast<int>(nread));
     }
     tls_plaintext_.clear();
-    TlsSession::Status status = tls_->receive(data, static_cast<size_t>(nread), tls_plaintext_);
+    TlsSession::Status status = tls_->receive(data, static_cast<size_t>(nread), tls_plaintext_, tls_output_);
     flush_tls_output(); // the handshake's next flight, or an alert
     if (status == TlsSession::Status::kError) {
         std::string why = tls_->error_text();
@@ -255,11 +255,10 @@ void UpstreamConnection::tls_stream_ended(int status) {
 }
 
 void UpstreamConnection::flush_tls_output() {
-    if (!tls_->has_output()) return;
-    tls_output_.clear();
-    tls_->take_output(tls_output_);
+    if (tls_output_.empty()) return;
     uv_buf_t buf = uv_buf_init(tls_output_.data(), static_cast<unsigned>(tls_output_.size()));
-    (void)writer_.write(&buf, 1);
+    (void)writer_.write(&buf, 1); // the writer copies what the socket does not take at once
+    tls_output_.clear();
 }
 
 void UpstreamConnection::keep_session(SSL_SESSION *session) { pool_.keep_tls_session(peer_, session); }

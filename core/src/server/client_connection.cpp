@@ -162,8 +162,8 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
     if (c->tls_ && nread > 0) {
         c->metrics_.bytes_received.add(len);
         if (!c->decrypt(data, len)) return;
-        data = c->tls_->plaintext.data();
-        len = c->tls_->plaintext.size();
+        data = c->worker_.tls_buffers().plaintext.data();
+        len = c->worker_.tls_buffers().plaintext.size();
         if (len == 0) return; // handshake bytes, or a record still incomplete
     } else if (nread > 0) {
         c->metrics_.bytes_received.add(len);
@@ -191,9 +191,10 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
 }
 
 bool ClientConnection::decrypt(const char *data, size_t len) {
-    tls_->plaintext.clear();
+    TlsBuffers &buffers = worker_.tls_buffers();
+    buffers.plaintext.clear();
     bool was_handshaking = !tls_->session.handshake_complete();
-    TlsSession::Status status = tls_->session.receive(data, len, tls_->plaintext);
+    TlsSession::Status status = tls_->session.receive(data, len, buffers.plaintext, buffers.records);
     flush_tls_output(); // the handshake's answers, or an alert
     if (status == TlsSession::Status::kOk) {
         if (was_handshaking && tls_->session.handshake_complete() && timer_mode_ == kTimerHandshake)
@@ -213,16 +214,17 @@ bool ClientConnection::decrypt(const char *data, size_t len) {
 // by a cut. Nothing on a cleartext connection.
 void ClientConnection::send_close_notify() {
     if (!tls_) return;
-    tls_->session.close();
+    tls_->session.close(worker_.tls_buffers().records);
     flush_tls_output();
 }
 
+// The socket takes the records or the write queue copies them: the worker's buffer is free again.
 void ClientConnection::flush_tls_output() {
-    if (!tls_->session.has_output()) return;
-    tls_->scratch.clear();
-    tls_->session.take_output(tls_->scratch);
-    uv_buf_t buf = uv_buf_init(tls_->scratch.data(), static_cast<unsigned>(tls_->scratch.size()));
+    std::string &records = worker_.tls_buffers().records;
+    if (records.empty()) return;
+    uv_buf_t buf = uv_buf_init(records.data(), static_cast<unsigned>(records.size()));
     write_to_socket(&buf, 1);
+    records.clear();
 }
 
 void ClientConnection::feed(const char *data, size_t len) {
@@ -490,18 +492,40 @@ void ClientConnection::send(std::string_view data) {
 
 void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     if (!writable() || write_shut_) return;
-    if (tls_) {
-        // One run of records for the whole gather list (SSL_write needs contiguous bytes).
-        tls_->scratch.clear();
-        for (size_t i = 0; i < count; ++i)
-            tls_->scratch.append(bufs[i].base, bufs[i].len);
-        if (tls_->session.send(tls_->scratch) != TlsSession::Status::kOk) {
-            worker_.logger().warn("client " + client_ip_ + ": TLS: " + tls_->session.error_text());
-            return write_failed();
-        }
-        return flush_tls_output();
-    }
+    if (tls_) return send_encrypted(bufs, count);
     write_to_socket(bufs, count);
+}
+
+// Small slices (a head, a short body) are joined so that they share one record, as one record
+// costs one seal and 22 bytes; a slice of a full record or more is encrypted where it lies,
+// without a copy. All records then go out in one write.
+void ClientConnection::send_encrypted(const uv_buf_t *bufs, size_t count) {
+    constexpr size_t kRecordPlaintext = 16 * 1024; // the most one TLS record carries
+    TlsBuffers &buffers = worker_.tls_buffers();
+    std::string &gathered = buffers.gathered;
+    gathered.clear();
+    auto encrypt = [&](std::string_view plaintext) {
+        return tls_->session.send(plaintext, buffers.records) == TlsSession::Status::kOk;
+    };
+    bool ok = true;
+    for (size_t i = 0; i < count && ok; ++i) {
+        std::string_view slice(bufs[i].base, bufs[i].len);
+        if (slice.size() < kRecordPlaintext) {
+            gathered.append(slice);
+            if (gathered.size() < kRecordPlaintext) continue;
+            slice = {};
+        }
+        if (!gathered.empty()) ok = encrypt(gathered);
+        gathered.clear();
+        if (ok && !slice.empty()) ok = encrypt(slice);
+    }
+    if (ok && !gathered.empty()) ok = encrypt(gathered);
+    if (!ok) {
+        buffers.records.clear();
+        worker_.logger().warn("client " + client_ip_ + ": TLS: " + tls_->session.error_text());
+        return write_failed();
+    }
+    flush_tls_output();
 }
 
 void ClientConnection::write_to_socket(const uv_buf_t *bufs, size_t count) {

@@ -168,10 +168,13 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void write_failed();
     // Writes bytes as they go on the wire (ciphertext on a TLS connection), counting them.
     void write_to_socket(const uv_buf_t *bufs, size_t count);
-    // TLS: decrypts what was read into tls_->plaintext and writes what the handshake answers.
-    // False when the connection was closed (a failed handshake, a bad record, close_notify).
+    // TLS: decrypts what was read into the worker's tls_buffers().plaintext and writes what the
+    // handshake answers. False when the connection was closed (a failed handshake, a bad record,
+    // close_notify).
     bool decrypt(const char *data, size_t len);
+    // Writes the worker's tls_buffers().records to the socket.
     void flush_tls_output();
+    void send_encrypted(const uv_buf_t *bufs, size_t count);
     void send_close_notify();
 
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -229,8 +232,6 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     struct TlsState {
         explicit TlsState(SSL_CTX *ctx) : session(ctx) {}
         TlsSession session;
-        std::string plaintext; // what the last read decrypted to
-        std::string scratch;   // plaintext being encrypted, then the records to write
     };
     std::unique_ptr<TlsState> tls_;
     int handles_open_ = 0;

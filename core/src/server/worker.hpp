@@ -9,6 +9,7 @@
 #include "http/http_date.hpp"
 #include "log/logger.hpp"
 #include "net/write_blocks.hpp"
+#include "tls/tls_buffers.hpp"
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
 #include "server/content_orphans.hpp"
@@ -116,6 +117,7 @@ class Worker {
     static constexpr size_t kReadBufferSize = 64 * 1024;
     // Blocks for the bytes a socket did not take at once, shared by this loop's streams.
     WriteBlocks &write_blocks() { return write_blocks_; }
+    TlsBuffers &tls_buffers() { return tls_buffers_; }
     // Scratch buffers of proxied exchanges, recycled from one to the next.
     ExchangeBufferPool &exchange_buffers() { return exchange_buffers_; }
     // Content responses an ABI 1.0 plugin still holds after their client left.
@@ -180,6 +182,7 @@ class Worker {
     std::unordered_set<ClientConnection *> connections_;
     std::unique_ptr<char[]> read_buffer_;
     WriteBlocks write_blocks_;
+    TlsBuffers tls_buffers_;
     ExchangeBufferPool exchange_buffers_;
     ContentOrphans content_orphans_;
     PostQueue posts_;

@@ -2,16 +2,80 @@
 
 #include "tls/openssl_errors.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <openssl/err.h>
 
 namespace proxyd {
 
-TlsSession::TlsSession(SSL_CTX *ctx)
-    : ssl_(SSL_new(ctx)), network_in_(BIO_new(BIO_s_mem())), network_out_(BIO_new(BIO_s_mem())) {
-    // A memory BIO that runs dry says "retry" rather than end-of-file: more may arrive.
-    BIO_set_mem_eof_return(network_in_, -1);
-    BIO_set_mem_eof_return(network_out_, -1);
-    SSL_set_bio(ssl_, network_in_, network_out_); // the SSL owns both BIOs from here
+// Points the BIO at the caller's buffers for one call, and away from them after it.
+class TlsSession::Exchange {
+  public:
+    Exchange(TlsSession &session, std::string_view input, std::string &output) : session_(session) {
+        session_.input_ = input;
+        session_.output_ = &output;
+    }
+    ~Exchange() {
+        session_.input_ = {};
+        session_.output_ = nullptr;
+    }
+    Exchange(const Exchange &) = delete;
+    Exchange &operator=(const Exchange &) = delete;
+
+  private:
+    TlsSession &session_;
+};
+
+// Made once per process and never changed after: a table of functions, like BIO_s_mem()'s.
+const BIO_METHOD *TlsSession::network_method() {
+    static const BIO_METHOD *method = [] {
+        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "proxyd connection");
+        BIO_meth_set_read_ex(m, network_read);
+        BIO_meth_set_write_ex(m, network_write);
+        BIO_meth_set_ctrl(m, network_ctrl);
+        return m;
+    }();
+    return method;
+}
+
+int TlsSession::network_read(BIO *bio, char *out, size_t len, size_t *read) {
+    auto *self = static_cast<TlsSession *>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    if (self->input_.empty()) {
+        BIO_set_retry_read(bio); // more may arrive: "retry", not end-of-file
+        *read = 0;
+        return 0;
+    }
+    size_t n = std::min(len, self->input_.size());
+    std::memcpy(out, self->input_.data(), n);
+    self->input_.remove_prefix(n);
+    *read = n;
+    return 1;
+}
+
+int TlsSession::network_write(BIO *bio, const char *in, size_t len, size_t *written) {
+    auto *self = static_cast<TlsSession *>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    if (!self->output_) { // OpenSSL writing outside a call of ours: never seen, but not a crash
+        BIO_set_retry_write(bio);
+        *written = 0;
+        return 0;
+    }
+    self->output_->append(in, len);
+    *written = len;
+    return 1;
+}
+
+long TlsSession::network_ctrl(BIO *, int cmd, long, void *) {
+    // Writes are complete when they return, so a flush has nothing to do; nothing else applies.
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+TlsSession::TlsSession(SSL_CTX *ctx) : ssl_(SSL_new(ctx)) {
+    BIO *network = BIO_new(network_method());
+    BIO_set_data(network, this);
+    BIO_set_init(network, 1);
+    SSL_set_bio(ssl_, network, network); // the SSL owns the BIO from here (one reference for both)
     SSL_set_accept_state(ssl_);
 }
 
@@ -24,10 +88,10 @@ TlsSession::Status TlsSession::fail(const char *what, int ssl_error) {
     return Status::kError;
 }
 
-TlsSession::Status TlsSession::receive(const char *data, size_t len, std::string &plaintext) {
+TlsSession::Status TlsSession::receive(const char *data, size_t len, std::string &plaintext,
+                                          std::string &output) {
     ERR_clear_error();
-    if (len > 0 && BIO_write(network_in_, data, static_cast<int>(len)) != static_cast<int>(len))
-        return fail("buffering ciphertext", SSL_ERROR_SSL);
+    Exchange exchange(*this, {data, len}, output);
     if (!handshake_complete()) {
         int rc = SSL_do_handshake(ssl_);
         if (rc != 1) {
@@ -51,14 +115,15 @@ TlsSession::Status TlsSession::receive(const char *data, size_t len, std::string
     }
 }
 
-TlsSession::Status TlsSession::send(std::string_view plaintext) {
+TlsSession::Status TlsSession::send(std::string_view plaintext, std::string &output) {
     if (!handshake_complete()) {
         error_ = "application data before the TLS handshake completed";
         return Status::kError;
     }
     ERR_clear_error();
+    Exchange exchange(*this, {}, output);
     while (!plaintext.empty()) {
-        // A memory BIO grows as needed, so a write takes everything or fails.
+        // The BIO's writes always succeed, so a write takes everything or fails.
         size_t written = 0;
         int rc = SSL_write_ex(ssl_, plaintext.data(), plaintext.size(), &written);
         if (rc != 1) return fail("writing a TLS record", SSL_get_error(ssl_, rc));
@@ -67,23 +132,14 @@ TlsSession::Status TlsSession::send(std::string_view plaintext) {
     return Status::kOk;
 }
 
-void TlsSession::close() {
+void TlsSession::close(std::string &output) {
     ERR_clear_error();
+    Exchange exchange(*this, {}, output);
     // One call queues close_notify; the peer's answer is not waited for (as browsers and nginx
     // do), since the TCP connection closes next.
     SSL_shutdown(ssl_);
     ERR_clear_error();
 }
-
-void TlsSession::take_output(std::string &out) {
-    char *data = nullptr;
-    long len = BIO_get_mem_data(network_out_, &data);
-    if (len <= 0) return;
-    out.append(data, static_cast<size_t>(len));
-    (void)BIO_reset(network_out_);
-}
-
-bool TlsSession::has_output() const { return BIO_ctrl_pending(network_out_) > 0; }
 
 std::string_view TlsSession::alpn() const {
     const unsigned char *data = nullptr;

@@ -1,7 +1,13 @@
-// One TLS connection's record layer, without any I/O: OpenSSL runs over two memory BIOs, so the
-// connection that owns the socket hands in the ciphertext it read and writes out the ciphertext
-// this produces, and the event loop never blocks on OpenSSL (the way Node.js and H2O put TLS over
-// libuv). Handshake, records, alerts and close_notify all come out of take_output().
+// One TLS connection's record layer, without any I/O: the connection that owns the socket hands
+// in the ciphertext it read and writes out the ciphertext this produces, and the event loop never
+// blocks on OpenSSL (the way Node.js and H2O put TLS over libuv). Handshake, records, alerts and
+// close_notify are appended to the output buffer of the call that produced them.
+//
+// OpenSSL reads and writes through a BIO of this class's own that holds no bytes: it reads the
+// caller's ciphertext where it lies and appends records to the caller's buffer. Memory BIOs would
+// keep two buffers per connection, grown to the largest flight and never shrunk, and cost one
+// more copy of every byte each way; OpenSSL keeps an incomplete record in its own read buffer,
+// which SSL_MODE_RELEASE_BUFFERS frees once empty.
 //
 // One session per connection, used on that connection's thread only.
 #pragma once
@@ -28,18 +34,14 @@ class TlsSession {
     TlsSession(const TlsSession &) = delete;
     TlsSession &operator=(const TlsSession &) = delete;
 
-    // Ciphertext read from the socket. Decrypted application data is appended to plaintext; the
-    // handshake's answers wait in take_output().
-    Status receive(const char *data, size_t len, std::string &plaintext);
-    // Plaintext to send: encrypted into records that wait in take_output(). Only after the
-    // handshake completed (a server sends nothing before the client's request).
-    Status send(std::string_view plaintext);
-    // Queues close_notify (a graceful end of the TLS layer) for take_output().
-    void close();
-
-    // The ciphertext produced since the last call (appended to out), to be written to the socket.
-    void take_output(std::string &out);
-    bool has_output() const;
+    // Ciphertext read from the socket, all of it consumed. Decrypted application data is
+    // appended to plaintext; the handshake's answers (or an alert) to output, for the socket.
+    Status receive(const char *data, size_t len, std::string &plaintext, std::string &output);
+    // Plaintext to send, encrypted into records appended to output. Only after the handshake
+    // completed (a server sends nothing before the client's request).
+    Status send(std::string_view plaintext, std::string &output);
+    // Appends close_notify (a graceful end of the TLS layer) to output.
+    void close(std::string &output);
 
     bool handshake_complete() const { return SSL_is_init_finished(ssl_) == 1; }
     // The negotiated ALPN protocol ("http/1.1"), empty when the client offered none.
@@ -52,11 +54,17 @@ class TlsSession {
     SSL *native() const { return ssl_; }
 
   private:
+    // The BIO's view of the caller's buffers, for the length of one call (Exchange).
+    class Exchange;
+    static const BIO_METHOD *network_method();
+    static int network_read(BIO *bio, char *out, size_t len, size_t *read);
+    static int network_write(BIO *bio, const char *in, size_t len, size_t *written);
+    static long network_ctrl(BIO *bio, int cmd, long num, void *ptr);
     Status fail(const char *what, int ssl_error);
 
     SSL *ssl_;
-    BIO *network_in_;  // ciphertext from the socket, read by OpenSSL
-    BIO *network_out_; // ciphertext OpenSSL wrote, for the socket
+    std::string_view input_;       // ciphertext not yet read by OpenSSL, during receive() only
+    std::string *output_ = nullptr; // where records go, during a call only
     std::string error_;
 };
 
