@@ -215,7 +215,11 @@ def smoke(name, sizes):
 # ---------------------------------------------------------------- load clients
 def run_h2load(url, conns, count, logdir, tag):
     # A count, not -D: h2load 1.52 with -D and Connection: close stops without its summary.
-    argv = ["h2load", "--h1", "-H", "Connection: close", "-t1", "-c", str(conns), "-n", str(count), url]
+    return run_h2load_argv(["h2load", "--h1", "-H", "Connection: close", "-t1", "-c", str(conns), "-n", str(count),
+                            url], logdir, tag)
+
+
+def run_h2load_argv(argv, logdir, tag):
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     out = r.stdout + r.stderr
     with open(os.path.join(logdir, tag + ".log"), "w") as f:
@@ -308,6 +312,63 @@ def measure_idle(pids, base, n):
     return res
 
 
+# ---------------------------------------------------------------- callgrind
+CALLGRIND_LOADS = {
+    # cell -> (listener offset, URI, client argv after the URL is known, how many)
+    "full": (1, ONE_K, lambda url, n: ["h2load", "--h1", "-H", "Connection: close", "-c4", "-n", str(n), url], 300),
+    "resumed": (1, ONE_K, None, 300),
+    # 10 connections' handshakes are counted too: about 2,400 instructions per request at 10,000
+    "wrk1k": (0, ONE_K, lambda url, n: ["h2load", "--h1", "-c10", "-n", str(n), url], 10000),
+    "static1k": (1, ONE_K, lambda url, n: ["h2load", "--h1", "-c10", "-n", str(n), url], 10000),
+    "pdfstatic": (1, PDF, lambda url, n: ["h2load", "--h1", "-c4", "-n", str(n), url], 200),
+    "pdfproxy": (0, PDF, lambda url, n: ["h2load", "--h1", "-c4", "-n", str(n), url], 200),
+}
+
+
+def callgrind_totals(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    return 0
+
+
+def callgrind_cell(procs, run, www, cert, key, binary, label, cell, backends_up):
+    """Instructions per request (or per connection) of proxyd-w1 under callgrind: counters zeroed
+    after a warm-up, dumped after a bounded load, so the total divided by the count is repeatable."""
+    offset, uri, client, count = CALLGRIND_LOADS[cell]
+    base = TARGETS["proxyd-w1"][2]
+    d = os.path.join(run, f"callgrind-{label}-{cell}")
+    p = start_target(procs, "proxyd-w1", d, www, cert, key, binary)  # writes the config
+    procs.stop(p)
+    cfg = os.path.join(d, "proxyd-w1", "proxyd.toml")
+    out = os.path.join(d, "callgrind.out")
+    p = procs.start(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no", binary,
+                     "-c", cfg], os.path.join(d, "valgrind.log"))
+    try:
+        for port in (base, base + 1, base + 2):
+            if not bench.wait_port(port, 60):
+                raise SystemExit(f"tls_bench: proxyd under valgrind did not listen on {port}; see {d}")
+        url = f"https://{HOST}:{base + offset}{uri}"
+
+        def load(n):
+            if client is None:
+                return run_s_time(base + offset, "-reuse", max(2, n // 100), d, f"load-{n}")["requests"]
+            r = run_h2load_argv(client(url, n), d, f"load-{n}")
+            return r["requests"] - r["errors"]
+        load(max(20, count // 10))
+        subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, timeout=60)
+        done = load(count)
+        subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, timeout=60)
+        time.sleep(0.5)
+    finally:
+        procs.stop(p, timeout=30)
+    dumps = sorted((f for f in os.listdir(d) if f.startswith("callgrind.out.")), key=lambda f: os.path.getmtime(
+        os.path.join(d, f)))
+    total = callgrind_totals(os.path.join(d, dumps[-1])) if dumps else 0
+    return total / max(done, 1), done
+
+
 # ---------------------------------------------------------------- report
 def spread(values, spec):
     values = [v for v in values if v is not None]
@@ -362,6 +423,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=3, help="length of each timed load")
     ap.add_argument("--handshakes", type=int, default=1500, help="connections of the full cell (h2load -n)")
     ap.add_argument("--conns", type=int, default=2000, help="idle connections per listener in the idle cell")
+    ap.add_argument("--callgrind", action="append", metavar="NAME=PROXYD",
+                    help="instead of the timed cells: instructions per request of these proxyd builds (workers = "
+                         "1) under callgrind, for the cells given (not idle, not stime)")
     ap.add_argument("--out", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "proxyd-tlsbench"))
     a = ap.parse_args()
     targets = a.targets.split(",")
@@ -386,6 +450,27 @@ def main():
     cert, key = make_certificate(run)
     procs = bench.Procs()
     rows = []
+    if a.callgrind:
+        builds = [b.split("=", 1) for b in a.callgrind]
+        lines = ["| cell | " + " | ".join(f"{name} instructions" for name, _ in builds) + " | count |",
+                 "| --- |" + " --- |" * (len(builds) + 1)]
+        try:
+            bench.start_backends(procs, run, www)
+            for cell in cells:
+                if cell not in CALLGRIND_LOADS:
+                    continue
+                figures = []
+                for name, binary in builds:
+                    per, done = callgrind_cell(procs, run, www, cert, key, binary, name, cell, True)
+                    figures.append(per)
+                    print(f"  callgrind {cell} {name}: {per:,.0f} instructions per request ({done})", flush=True)
+                lines.append(f"| {cell} | " + " | ".join(f"{x:,.0f}" for x in figures) + f" | {done} |")
+        finally:
+            procs.stop_all()
+        print("\n" + "\n".join(lines))
+        with open(os.path.join(run, "callgrind.md"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return
     try:
         backends = bench.start_backends(procs, run, www)
         backend_pids = bench.descendants(backends.pid)
