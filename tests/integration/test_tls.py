@@ -5,7 +5,8 @@ Certificates are made for the test with the openssl command (ECDSA P-256, self-s
 site.test (the listener's default) and one for *.wild.test. What a client relies on:
 - a static file over HTTPS, twice on one kept-alive connection, TLS 1.3, ALPN http/1.1 when the
   client offers h2 and http/1.1; a 3 MB file arrives intact (sendfile cannot encrypt, so the
-  file goes through the TLS write path);
+  file goes through the TLS write path), also pipelined before a small file and a HEAD and read
+  late, each response whole and in order;
 - a proxied request reaches the backend over cleartext with X-Forwarded-Proto: https and a
   Forwarded proto=https;
 - SNI: a.wild.test gets the wildcard certificate, site.test and an unknown name the default one;
@@ -83,6 +84,37 @@ def read_response(sock):
     return status, headers, body
 
 
+class PipelinedReader:
+    """Responses read one after another from one connection (Content-Length framing)."""
+
+    def __init__(self, sock):
+        self.sock, self.data = sock, b""
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise TestFailure("connection closed mid-response")
+        self.data += chunk
+
+    def response(self, head_only=False):
+        """(status, body) of the next response; head_only for the answer to a HEAD."""
+        while b"\r\n\r\n" not in self.data:
+            self._fill()
+        head, self.data = self.data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        length = 0
+        for line in lines[1:]:
+            name, value = line.split(":", 1)
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        length = 0 if head_only else length
+        while len(self.data) < length:
+            self._fill()
+        body, self.data = self.data[:length], self.data[length:]
+        status = int(lines[0].split(" ")[1])
+        return status, body
+
+
 def get(sock, path, host="site.test"):
     sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
     return read_response(sock)
@@ -132,6 +164,22 @@ def main():
     status, headers, body = get(sock, "/big.bin")
     check_equal(status, 200, "3 MB file over HTTPS")
     check_equal(hashlib.sha256(body).hexdigest(), hashlib.sha256(big).hexdigest(), "3 MB file's bytes")
+    sock.close()
+
+    # Pipelined and read late: the big file fills the socket, so the small file's response waits
+    # in proxyd behind it; each arrives whole, in order (a file's head and first bytes share
+    # records, which the client must decode as two messages).
+    sock = connect(static_port, client_context(site[0]), "site.test")
+    sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: site.test\r\n\r\n"
+                 b"GET /index.html HTTP/1.1\r\nHost: site.test\r\n\r\n"
+                 b"HEAD /index.html HTTP/1.1\r\nHost: site.test\r\n\r\n")
+    time.sleep(0.5)
+    stream = PipelinedReader(sock)
+    status, body = stream.response()
+    check_equal((status, hashlib.sha256(body).hexdigest()), (200, hashlib.sha256(big).hexdigest()),
+                "pipelined 3 MB file read late: status and bytes")
+    check_equal(stream.response(), (200, b"<h1>over TLS</h1>\n"), "the small file after it")
+    check_equal(stream.response(head_only=True), (200, b""), "then HEAD: a head and no body")
     sock.close()
 
     # Proxied: the backend hears it came over HTTPS.

@@ -510,13 +510,16 @@ void ClientConnection::send_encrypted(const uv_buf_t *bufs, size_t count) {
     bool ok = true;
     for (size_t i = 0; i < count && ok; ++i) {
         std::string_view slice(bufs[i].base, bufs[i].len);
-        if (slice.size() < kRecordPlaintext) {
-            gathered.append(slice);
-            if (gathered.size() < kRecordPlaintext) continue;
-            slice = {};
+        // Joined bytes are topped up to a full record before a large slice goes out in place.
+        size_t take = slice.size() < kRecordPlaintext ? slice.size()
+                      : gathered.empty()              ? 0
+                                                      : kRecordPlaintext - gathered.size();
+        gathered.append(slice.substr(0, take));
+        slice.remove_prefix(take);
+        if (gathered.size() >= kRecordPlaintext || (!slice.empty() && !gathered.empty())) {
+            ok = encrypt(gathered);
+            gathered.clear();
         }
-        if (!gathered.empty()) ok = encrypt(gathered);
-        gathered.clear();
         if (ok && !slice.empty()) ok = encrypt(slice);
     }
     if (ok && !gathered.empty()) ok = encrypt(gathered);

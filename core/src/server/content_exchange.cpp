@@ -175,8 +175,15 @@ int ContentExchange::finish() {
     if (send_body && file_fd_ < 0) out.append(body_);
     c.record().body_bytes = send_body ? length : 0;
     bool file_follows = send_body && file_fd_ >= 0 && file_remaining_ > 0;
-    // TLS encrypts in user space: the file is read and sent through the connection instead.
-    if (file_follows && c.encrypted()) use_sendfile_ = false;
+    if (file_follows && c.encrypted()) {
+        // TLS encrypts in user space: the file is read and sent through the connection instead,
+        // the head with the first bytes, so that a small file shares its head's record.
+        use_sendfile_ = false;
+        sending_file_ = true;
+        file_head_ = std::move(out);
+        if (c.queued_bytes() == 0) send_file_chunk();
+        return PROXYD_OK;
+    }
     if (file_follows && c.queued_bytes() == 0 && c.writable() && !c.encrypted()) {
         // MSG_MORE: the kernel holds the head to go out with the file's first bytes, in full
         // segments, rather than pushing it alone (TCP_NODELAY) just before sendfile.
@@ -246,7 +253,11 @@ void ContentExchange::copy_file_chunk() {
         }
         file_offset_ += static_cast<uint64_t>(n);
         file_remaining_ -= static_cast<uint64_t>(n);
-        c.send(std::string_view(chunk.data(), static_cast<size_t>(n)));
+        uv_buf_t bufs[2] = {uv_buf_init(file_head_.data(), static_cast<unsigned>(file_head_.size())),
+                            uv_buf_init(chunk.data(), static_cast<unsigned>(n))};
+        bool with_head = !file_head_.empty();
+        c.send(with_head ? bufs : bufs + 1, with_head ? 2 : 1);
+        file_head_.clear();
     }
     if (file_remaining_ == 0) complete_file();
 }

@@ -87,6 +87,7 @@ class ContentExchange final : public Exchange {
     uint64_t body_limit_ = 0; // 0: the plugin does not read bodies
     std::string head_extra_;  // "Name: value\r\n" lines from the plugin
     std::string body_;
+    std::string file_head_; // TLS: the head, sent with the file's first chunk
     int status_ = 200;
     int file_fd_ = -1;
     uint64_t file_offset_ = 0;
