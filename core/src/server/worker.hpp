@@ -9,12 +9,12 @@
 #include "http/http_date.hpp"
 #include "log/logger.hpp"
 #include "net/write_blocks.hpp"
-#include "tls/tls_buffers.hpp"
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
 #include "server/content_orphans.hpp"
 #include "server/worker_post.hpp"
 #include "server/worker_handle.hpp"
+#include "tls/tls_buffers.hpp"
 
 #include <atomic>
 #include <functional>

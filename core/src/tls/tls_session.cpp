@@ -89,7 +89,7 @@ TlsSession::Status TlsSession::fail(const char *what, int ssl_error) {
 }
 
 TlsSession::Status TlsSession::receive(const char *data, size_t len, std::string &plaintext,
-                                          std::string &output) {
+                                       std::string &output) {
     ERR_clear_error();
     Exchange exchange(*this, {data, len}, output);
     if (!handshake_complete()) {

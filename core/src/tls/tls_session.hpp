@@ -63,7 +63,7 @@ class TlsSession {
     Status fail(const char *what, int ssl_error);
 
     SSL *ssl_;
-    std::string_view input_;       // ciphertext not yet read by OpenSSL, during receive() only
+    std::string_view input_;        // ciphertext not yet read by OpenSSL, during receive() only
     std::string *output_ = nullptr; // where records go, during a call only
     std::string error_;
 };
