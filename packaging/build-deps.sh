@@ -5,12 +5,14 @@
 #                                    headless Chromium, clang (libFuzzer, sanitizers), nginx (the
 #                                    static-file comparison; its service is not started), openssl
 #                                    (the TLS tests make their certificates with it), testssl.sh
-#                                    (grades the default TLS listener)
+#                                    (grades the default TLS listener), nghttp2-client (h2load, for
+#                                    tests/bench/tls_bench.py's handshake cells)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev)
 if [[ ${1:-} == --test ]]; then
-  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl testssl.sh)
+  packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl testssl.sh
+    nghttp2-client)
 fi
 
 missing=()

@@ -448,6 +448,9 @@ def main():
         f.write(bytes((i * 13 + 5) & 0xFF for i in range(1024)))
     sizes = {ONE_K: 1024, PDF: os.path.getsize(os.path.join(www, PDF.lstrip("/")))}
     cert, key = make_certificate(run)
+    for port in list(bench.REV_BACKENDS.values()) + bench.LB_POOL:
+        if bench.port_busy(port):
+            raise SystemExit(f"tls_bench: backend port {port} is in use (another benchmark running?)")
     procs = bench.Procs()
     rows = []
     if a.callgrind:
