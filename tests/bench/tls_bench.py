@@ -155,7 +155,7 @@ handler = "site"
 def make_certificate(folder):
     cert, key = os.path.join(folder, "bench.crt"), os.path.join(folder, "bench.key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=bench.test",
+                    "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=bench.test",
                     "-addext", "subjectAltName=DNS:bench.test"], check=True, capture_output=True)
     return cert, key
 
