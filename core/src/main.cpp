@@ -119,7 +119,8 @@ int main(int argc, char **argv) {
     }
 
     proxyd::Server server(config_path, options, startup_logger);
-    auto first = proxyd::Generation::load(1, config_path, options, startup_logger, server.metrics(), errors);
+    auto first = proxyd::Generation::load(1, config_path, server.load_options(), startup_logger,
+                                          server.metrics(), errors);
     if (!first) return report();
     int status = server.run(std::move(first));
     return status;

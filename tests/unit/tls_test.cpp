@@ -340,3 +340,51 @@ TEST_CASE("TLS settings that cannot load say which file and why", "[tls]") {
     CHECK_FALSE(TlsServerContext::create(none, error));
     CHECK_THAT(error, Catch::Contains("at least one certificate"));
 }
+
+TEST_CASE("a TLS 1.2 ticket resumes on a context loaded later with the same key ring", "[tls]") {
+    TempDir dir;
+    TlsSettings settings;
+    settings.certificates = {make_certificate(dir, "site", KeyType::kEcdsa, {"example.test"})};
+    settings.max_version = TLS1_2_VERSION;
+    settings.session_context = "127.0.0.1:8443";
+    settings.session_cache_size = 0; // the ticket alone must do it
+    proxyd::TicketKeyStore store;
+    settings.ticket_keys = store.ring(settings.session_context, std::chrono::hours(12));
+    auto before_reload = server_context(settings);
+
+    SSL_SESSION *session = nullptr;
+    {
+        TlsSession server(before_reload->initial());
+        Client client;
+        REQUIRE(run_handshake(client, server).client_done);
+        CHECK_FALSE(server.session_reused());
+        session = SSL_get1_session(client.ssl);
+        REQUIRE(session);
+        CHECK(SSL_SESSION_has_ticket(session) == 1);
+        SSL_shutdown(client.ssl); // freed without it, OpenSSL would mark the session unresumable
+    }
+    auto resumes_on = [&](const TlsServerContext &ctx) {
+        TlsSession server(ctx.initial());
+        Client client;
+        SSL_set_session(client.ssl, session);
+        REQUIRE(run_handshake(client, server).client_done);
+        CHECK(SSL_session_reused(client.ssl) == server.session_reused());
+        SSL_shutdown(client.ssl);
+        return server.session_reused();
+    };
+    // A reload builds a new context; the ring (owned by the process) is the same.
+    settings.ticket_keys = store.ring(settings.session_context, std::chrono::hours(12));
+    auto after_reload = server_context(settings);
+    CHECK(resumes_on(*after_reload));
+    // Another listener (another ring, another session id context) does not resume it.
+    TlsSettings other = settings;
+    other.session_context = "127.0.0.1:9443";
+    other.ticket_keys = store.ring(other.session_context, std::chrono::hours(12));
+    CHECK_FALSE(resumes_on(*server_context(other)));
+    // Nor does the same listener once it asks for client certificates it did not verify before.
+    TlsSettings mtls = settings;
+    mtls.verify_client = TlsSettings::VerifyClient::kOptional;
+    mtls.client_ca = settings.certificates[0].chain;
+    CHECK_FALSE(resumes_on(*server_context(mtls)));
+    SSL_SESSION_free(session);
+}

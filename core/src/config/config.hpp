@@ -87,6 +87,14 @@ struct LimitsConfig {
     uint32_t keepalive_requests = 10000;  // requests per client connection, then close (0: no limit)
 };
 
+// Field names for what a verified client certificate says; empty when the listener forwards none.
+struct ClientCertHeaders {
+    std::string subject;     // RFC 4514 distinguished name, when verified
+    std::string fingerprint; // SHA-256 of the DER certificate, lower-case hex, when verified
+    std::string verify;      // "SUCCESS", "NONE" or "FAILED:reason", as nginx's $ssl_client_verify
+    bool none() const { return subject.empty() && fingerprint.empty() && verify.empty(); }
+};
+
 struct ListenerConfig {
     std::string name;
     std::string listen_text;
@@ -110,6 +118,9 @@ struct ListenerConfig {
     std::string strict_transport_security;
     // Cleartext only, non-zero: every request is answered with a 308 to https://host:this port.
     uint16_t redirect_https_port = 0;
+    // With verify_client on: the fields that carry the client certificate to the upstream. Any
+    // of them the client sent is removed first, so they cannot be forged.
+    ClientCertHeaders client_cert_headers;
 };
 
 

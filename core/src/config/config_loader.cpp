@@ -3,6 +3,7 @@
 #include "config/config_assembly.hpp"
 #include "config/duration.hpp"
 #include "config/load_context.hpp"
+#include "http/byte_classes.hpp"
 #include "http/strict_transport_security.hpp"
 #include "tls/certificate_check.hpp"
 
@@ -940,7 +941,8 @@ class Loader {
                                                               ListenerConfig &l) {
         check_keys(t, where,
                    {"certificate", "key", "certificates", "protocols", "ciphers", "ciphersuites", "groups",
-                    "unknown_name", "hsts"});
+                    "unknown_name", "hsts", "session_tickets", "ticket_rotation", "session_timeout",
+                    "session_cache_size", "client_ca", "verify_client", "client_cert_headers"});
         if (auto hsts = get_string(t, "hsts", where)) {
             std::string why = check_strict_transport_security(*hsts);
             if (why.empty())
@@ -990,6 +992,8 @@ class Loader {
                     t.get("unknown_name"), where + ".unknown_name",
                     "must be \"default\" (serve the first certificate) or \"refuse\" (end the handshake)");
         }
+        load_tls_resumption(t, where, l.listen_text, settings);
+        load_client_verification(t, where, settings, l.client_cert_headers);
         if (settings.certificates.empty() || !files_usable) return nullptr; // reported above
         std::string error;
         auto context = TlsServerContext::create(settings, error);
@@ -1002,6 +1006,72 @@ class Loader {
             error_at(key.empty() ? &t : t.get(key), key.empty() ? where : where + "." + key, error);
         }
         return context;
+    }
+
+    // session_tickets, ticket_rotation, session_timeout, session_cache_size: named as nginx's.
+    void load_tls_resumption(const toml::table &t, const std::string &where, const std::string &listen,
+                             TlsSettings &settings) {
+        if (auto v = get_bool(t, "session_tickets", where)) settings.session_tickets = *v;
+        Duration timeout = std::chrono::seconds(settings.session_timeout_seconds);
+        if (get_duration(t, "session_timeout", where, timeout) && timeout < std::chrono::seconds(1))
+            error_at(t.get("session_timeout"), where + ".session_timeout", "must be at least 1s");
+        settings.session_timeout_seconds =
+            static_cast<long>(std::chrono::ceil<std::chrono::seconds>(timeout).count());
+        if (auto v = get_int(t, "session_cache_size", where, 0, 10'000'000)) settings.session_cache_size = *v;
+        Duration rotation = std::chrono::hours(12);
+        if (get_duration(t, "ticket_rotation", where, rotation) && rotation < std::chrono::seconds(1))
+            error_at(t.get("ticket_rotation"), where + ".ticket_rotation", "must be at least 1s");
+        settings.session_context = listen;
+        if (options_.ticket_keys && settings.session_tickets)
+            settings.ticket_keys = options_.ticket_keys->ring(listen, rotation);
+    }
+
+    // client_ca, verify_client and the client_cert_headers that forward the result upstream.
+    void load_client_verification(const toml::table &t, const std::string &where, TlsSettings &settings,
+                                  ClientCertHeaders &headers) {
+        if (auto ca = get_string(t, "client_ca", where)) settings.client_ca = resolve_path(*ca);
+        if (auto mode = get_string(t, "verify_client", where)) {
+            if (*mode == "required")
+                settings.verify_client = TlsSettings::VerifyClient::kRequired;
+            else if (*mode == "optional")
+                settings.verify_client = TlsSettings::VerifyClient::kOptional;
+            else if (*mode != "off")
+                error_at(t.get("verify_client"), where + ".verify_client",
+                         "must be \"required\" (no valid client certificate: the handshake fails), "
+                         "\"optional\" (the request goes on, the result forwarded) or \"off\"");
+        } else if (t.get("client_ca") && !t.get("verify_client")) {
+            settings.verify_client = TlsSettings::VerifyClient::kRequired;
+        }
+        bool verifying = settings.verify_client != TlsSettings::VerifyClient::kOff;
+        if (verifying && settings.client_ca.empty() && !t.get("client_ca"))
+            error_at(t.get("verify_client"), where + ".verify_client",
+                     "needs client_ca = \"FILE\": the PEM bundle of the CAs client certificates chain to");
+        const auto *names = typed<toml::table>(
+            t, "client_cert_headers", where,
+            "a table: { subject = \"X-Client-Subject\", fingerprint = \"X-Client-Cert-SHA256\", verify = "
+            "\"X-Client-Verify\" }");
+        if (names && !verifying)
+            error_at(t.get("client_cert_headers"), where + ".client_cert_headers",
+                     "needs verify_client = \"required\" or \"optional\" (and client_ca)");
+        if (!verifying) return;
+        headers = {"X-Client-Subject", "X-Client-Cert-SHA256", "X-Client-Verify"};
+        if (!names) return;
+        std::string at = where + ".client_cert_headers";
+        check_keys(*names, at, {"subject", "fingerprint", "verify"});
+        auto field = [&](std::string_view key, std::string &out) {
+            auto name = get_string(*names, key, at);
+            if (!name) return;
+            bool token = std::all_of(name->begin(), name->end(),
+                                     [](char ch) { return byte_is(ch, ByteClass::kTokenByte); });
+            if (!token)
+                error_at(names->get(key), join_key(at, key),
+                         "\"" + *name + "\" is not a field name (\"\" forwards no such field)");
+            else
+                out = *name;
+        };
+        field("subject", headers.subject);
+        field("fingerprint", headers.fingerprint);
+        field("verify", headers.verify);
     }
 
     void resolve_named(const toml::node *node, proxyd_target_kind kind, const std::string &where, Target &out) {

@@ -25,6 +25,9 @@ struct LoadOptions {
     // holding one provides it; plugin_dir is not searched for it).
     std::vector<std::string> plugin_search_path;
     const proxyd_host *host = nullptr;
+    // Session ticket keys, owned by the process so they outlive every config generation; null
+    // (proxyd -t) gives each TLS context OpenSSL's own keys.
+    TicketKeyStore *ticket_keys = nullptr;
 };
 
 // Every problem found is appended to errors as "file:line:col: key: message"; the result is

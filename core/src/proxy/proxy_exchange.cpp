@@ -27,6 +27,19 @@ std::string hex(size_t n) {
     return std::string(buf, static_cast<size_t>(len));
 }
 
+// What the client's certificate proved: the verify result always, the subject and fingerprint
+// only when the chain verified (an unverified subject is only a claim).
+void append_client_cert_fields(std::string &out, const ClientCertHeaders &fields,
+                               const TlsClientCertificate &cert) {
+    bool verified = cert.verify == TlsClientCertificate::Verify::kSuccess;
+    if (verified && !fields.subject.empty())
+        out.append(fields.subject).append(": ").append(cert.subject).append("\r\n");
+    if (verified && !fields.fingerprint.empty())
+        out.append(fields.fingerprint).append(": ").append(cert.fingerprint).append("\r\n");
+    if (!fields.verify.empty())
+        out.append(fields.verify).append(": ").append(cert.verify_text()).append("\r\n");
+}
+
 } // namespace
 
 ProxyExchange::ProxyExchange(ClientConnection &client, UpstreamPool &pool)
@@ -148,9 +161,17 @@ std::string_view ProxyExchange::build_request_head() {
 
     std::string_view prior_xff, prior_forwarded, prior_via;
     bool has_host = false;
+    const ClientCertHeaders &cert_fields = listener.client_cert_headers;
+    // Only proxyd sets these: one the client sent could claim a certificate it never showed.
+    auto is_cert_field = [&](std::string_view name) {
+        return (!cert_fields.subject.empty() && iequals(name, cert_fields.subject)) ||
+               (!cert_fields.fingerprint.empty() && iequals(name, cert_fields.fingerprint)) ||
+               (!cert_fields.verify.empty() && iequals(name, cert_fields.verify));
+    };
     for (size_t i = 0; i < head.header_count(); ++i) {
         std::string_view name = head.header_name(i);
         if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
+        if (is_cert_field(name)) continue;
         if (listener.add_x_forwarded && iequals(name, "x-forwarded-for")) {
             prior_xff = head.header_value(i);
             continue;
@@ -196,6 +217,8 @@ std::string_view ProxyExchange::build_request_head() {
         if (!prior_via.empty()) out.append(prior_via).append(", ");
         out.append(request.http_minor == 0 ? "1.0" : "1.1").append(" proxyd\r\n");
     }
+    if (c.encrypted() && !cert_fields.none())
+        append_client_cert_fields(out, cert_fields, client_->tls_client_certificate());
     if (upgrade_) out.append(upgrade_request_fields(head));
     if (c.request_chunked())
         out.append("Transfer-Encoding: chunked\r\n");

@@ -68,6 +68,7 @@ ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listene
     request_handle_.head = &parser_.head();
     request_handle_.arena = &arena_;
     request_handle_.worker = &worker;
+    request_handle_.connection = this;
 }
 
 ClientConnection::~ClientConnection() = default;
@@ -216,6 +217,11 @@ void ClientConnection::send_close_notify() {
     if (!tls_) return;
     tls_->session.close(worker_.tls_buffers().records);
     flush_tls_output();
+}
+
+const TlsClientCertificate &ClientConnection::tls_client_certificate() {
+    if (!tls_->client_certificate) tls_->client_certificate = tls_->session.client_certificate();
+    return *tls_->client_certificate;
 }
 
 // The socket takes the records or the write queue copies them: the worker's buffer is free again.

@@ -57,6 +57,7 @@
 #include "tls/tls_session.hpp"
 
 #include <memory>
+#include <optional>
 #include <proxyd/plugin.h>
 #include <string>
 #include <uv.h>
@@ -99,6 +100,11 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // The connection speaks TLS: bytes for the client go through send() only (never written to
     // fd() directly, never sendfile).
     bool encrypted() const { return tls_ != nullptr; }
+    // An HTTPS connection's TLS session (null in cleartext): what was negotiated, for plugins.
+    const TlsSession *tls_session() const { return tls_ ? &tls_->session : nullptr; }
+    // What the client's certificate proved, read from OpenSSL once per connection; only on an
+    // HTTPS connection whose handshake completed.
+    const TlsClientCertificate &tls_client_certificate();
     bool closing() const { return connection_phase_ == ConnectionPhase::kClosed; }
     // send() still delivers: neither closing nor shut down after a failed write.
     bool writable() const { return connection_phase_ < ConnectionPhase::kLingering; }
@@ -232,6 +238,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     struct TlsState {
         explicit TlsState(SSL_CTX *ctx) : session(ctx) {}
         TlsSession session;
+        std::optional<TlsClientCertificate> client_certificate; // once asked for
     };
     std::unique_ptr<TlsState> tls_;
     int handles_open_ = 0;

@@ -9,6 +9,7 @@
 #include <string>
 
 namespace proxyd {
+class ClientConnection;
 class Worker;
 }
 
@@ -17,4 +18,5 @@ struct proxyd_request_handle {
     proxyd::RequestArena *arena;
     const proxyd::Worker *worker; // whose thread alone may make host calls about the request
     const std::string *body;      // the body read for a content plugin (max_body); null: none
+    proxyd::ClientConnection *connection; // its TLS, for request_tls; outlives the request
 };

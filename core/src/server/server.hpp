@@ -21,7 +21,9 @@ class Server {
     // config_path and options are what a reload loads again. process_logger (stderr) outlives
     // every generation: the admin thread logs through it, as it outlives them too.
     Server(std::string config_path, LoadOptions options, const Logger &process_logger)
-        : config_path_(std::move(config_path)), options_(options), process_logger_(process_logger) {}
+        : config_path_(std::move(config_path)), options_(options), process_logger_(process_logger) {
+        options_.ticket_keys = &ticket_keys_;
+    }
     Server(const Server &) = delete;
     Server &operator=(const Server &) = delete;
 
@@ -31,6 +33,9 @@ class Server {
     uint64_t generation() const { return current_ ? current_->number() : 0; }
     // Owned here, not by a generation: counters outlive any one config and its workers.
     MetricsStore &metrics() { return metrics_; }
+    // What each generation loads with: options given, plus the session ticket keys owned here, so
+    // a client resumes after a reload with a ticket issued before it.
+    const LoadOptions &load_options() const { return options_; }
 
   private:
     // The sockets listening on one address: at least one per worker of every generation that
@@ -76,6 +81,7 @@ class Server {
     LoadOptions options_;
     const Logger &process_logger_;
     MetricsStore metrics_;
+    TicketKeyStore ticket_keys_;
     std::unique_ptr<AdminServer> admin_; // the [admin] listener, as the serving generation asks
     AdminConfig admin_config_;           // what admin_ was opened for (enabled = false: none)
     // The starting generation's admin listener: bound, not started; null with admin_changes_ set

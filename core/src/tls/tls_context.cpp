@@ -3,8 +3,14 @@
 #include "tls/openssl_errors.hpp"
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -75,6 +81,7 @@ TlsServerContext::~TlsServerContext() {
 std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &settings, std::string &error) {
     std::unique_ptr<TlsServerContext> self(new TlsServerContext());
     self->refuse_unknown_name_ = settings.refuse_unknown_name;
+    self->ticket_keys_ = settings.ticket_keys;
     for (const std::string &protocol : settings.alpn) {
         if (protocol.empty() || protocol.size() > 255) {
             error = "ALPN protocol '" + protocol + "' must be 1 to 255 bytes";
@@ -134,6 +141,10 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
             SSL_CTX_set_tlsext_servername_callback(ctx, on_server_name);
             SSL_CTX_set_tlsext_servername_arg(ctx, self.get());
             SSL_CTX_set_alpn_select_cb(ctx, on_alpn, self.get());
+            SSL_CTX_set_app_data(ctx, self.get());
+            if (!self->configure_resumption(ctx, settings, error) ||
+                !self->configure_client_verification(ctx, settings, error))
+                return nullptr;
         }
         // A second certificate of another key type for the same names goes into the same
         // context: OpenSSL keeps one per key type and picks by the client's signature algorithms.
@@ -156,6 +167,131 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
         }
     }
     return self;
+}
+
+// The session id context: what a session must have been made under to be resumed here. It names
+// the listener and its client-certificate rules, so a session from another listener, or one made
+// before a reload that now requires (or trusts other) client certificates, is not resumed: a
+// resumed session would skip the new verification.
+static bool session_id_context(const TlsSettings &settings, unsigned char (&out)[SHA256_DIGEST_LENGTH],
+                               std::string &error) {
+    std::string material = settings.session_context;
+    material.push_back('\0');
+    material.push_back(static_cast<char>('0' + static_cast<int>(settings.verify_client)));
+    if (!settings.client_ca.empty()) {
+        std::ifstream in(settings.client_ca, std::ios::binary);
+        if (!in) {
+            error = settings.client_ca + ": cannot open the client CA bundle";
+            return false;
+        }
+        material.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    unsigned int len = 0;
+    if (EVP_Digest(material.data(), material.size(), out, &len, EVP_sha256(), nullptr) != 1) {
+        error = "cannot hash the session id context: " + openssl_errors();
+        return false;
+    }
+    return true;
+}
+
+bool TlsServerContext::configure_resumption(SSL_CTX *ctx, const TlsSettings &settings, std::string &error) {
+    static_assert(SHA256_DIGEST_LENGTH <= SSL_MAX_SID_CTX_LENGTH);
+    unsigned char sid_ctx[SHA256_DIGEST_LENGTH];
+    if (!session_id_context(settings, sid_ctx, error)) return false;
+    if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx) != 1) {
+        error = "cannot set the session id context: " + openssl_errors();
+        return false;
+    }
+    SSL_CTX_set_timeout(ctx, settings.session_timeout_seconds);
+    // OpenSSL's own cache, in this SSL_CTX: every worker's connections share it (they are threads
+    // of one process), but it lives and dies with the config generation, so after a reload a
+    // TLS 1.2 client without tickets makes one full handshake. Tickets survive reloads (below).
+    if (settings.session_cache_size > 0) {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(ctx, settings.session_cache_size);
+    } else {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    }
+    if (!settings.session_tickets) {
+        // As nginx's `ssl_session_tickets off`: no session leaves the server inside a ticket.
+        // TLS 1.3 clients then get tickets that only name a session in the cache, or none at all
+        // when the cache is off too.
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        if (settings.session_cache_size <= 0) SSL_CTX_set_num_tickets(ctx, 0);
+        return true;
+    }
+    if (settings.ticket_keys && SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key) != 1) {
+        error = "cannot install the session ticket keys: " + openssl_errors();
+        return false;
+    }
+    return true;
+}
+
+// OpenSSL's ticket key callback (RFC 5077's recommended construction: AES-256-CBC, then
+// HMAC-SHA256). encrypt: fills the key name and IV for a new ticket. Otherwise: finds the key
+// named, returning 0 for an unknown or expired one (a full handshake), 1 to resume, or 2 to resume
+// and renew the ticket under the current key.
+int TlsServerContext::on_ticket_key(SSL *ssl, unsigned char *key_name, unsigned char *iv,
+                                    EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, int encrypt) {
+    const auto *self = static_cast<const TlsServerContext *>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+    if (!self || !self->ticket_keys_) return -1;
+    TicketKey key;
+    int result = 1;
+    auto now = TicketKeyRing::Clock::now();
+    if (encrypt) {
+        if (!self->ticket_keys_->encrypting_key(now, key)) return -1;
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+        std::copy(key.name.begin(), key.name.end(), key_name);
+    } else {
+        TicketKey::Name name;
+        std::copy(key_name, key_name + name.size(), name.begin());
+        switch (self->ticket_keys_->decrypting_key(name, now, key)) {
+        case TicketKeyRing::Lookup::kUnknown:
+            return 0;
+        case TicketKeyRing::Lookup::kCurrent:
+            break;
+        case TicketKeyRing::Lookup::kOlder:
+            result = 2;
+            break;
+        }
+    }
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac_key.data(), key.hmac_key.size()),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+    bool ok = EVP_MAC_CTX_set_params(mac, params) == 1 &&
+              (encrypt ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv)
+                       : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv)) == 1;
+    OPENSSL_cleanse(&key, sizeof key); // the copy on this stack; the ring keeps the key
+    return ok ? result : -1;
+}
+
+// verify_client = "optional": the handshake goes on whatever the chain; the result stays in
+// SSL_get_verify_result() for the headers and plugins to report.
+static int accept_any_chain(int, X509_STORE_CTX *) {
+    return 1;
+}
+
+bool TlsServerContext::configure_client_verification(SSL_CTX *ctx, const TlsSettings &settings,
+                                                     std::string &error) {
+    if (settings.verify_client == TlsSettings::VerifyClient::kOff) return true;
+    if (SSL_CTX_load_verify_locations(ctx, settings.client_ca.c_str(), nullptr) != 1) {
+        error = settings.client_ca + ": cannot load the client CA bundle (" + openssl_errors() + ")";
+        return false;
+    }
+    // The CA names the server sends, so a client with several certificates picks the right one.
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(settings.client_ca.c_str());
+    if (!names) {
+        error =
+            settings.client_ca + ": no PEM certificate in the client CA bundle (" + openssl_errors() + ")";
+        return false;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    if (settings.verify_client == TlsSettings::VerifyClient::kRequired)
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    else
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_chain);
+    return true;
 }
 
 SSL_CTX *TlsServerContext::find(std::string_view host) const {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "tls/server_names.hpp"
+#include "tls/ticket_keys.hpp"
 
 #include <memory>
 #include <openssl/ssl.h>
@@ -35,6 +36,21 @@ struct TlsSettings {
     std::string groups;               // key-exchange groups; empty: the default profile
     bool refuse_unknown_name = false; // an SNI name no certificate covers ends the handshake
     std::vector<std::string> alpn = {"http/1.1"}; // in order of preference
+
+    // Resumption. Stateless tickets, encrypted with ticket_keys (shared by every worker and every
+    // generation; null: OpenSSL's own keys for this context, as `proxyd -t` needs no more).
+    bool session_tickets = true;
+    std::shared_ptr<TicketKeyRing> ticket_keys;
+    long session_timeout_seconds = 3600;
+    long session_cache_size = 20480; // sessions kept for TLS 1.2 clients without tickets; 0: none
+    // Names the sessions this listener may resume (its address): a session from another listener,
+    // or from one whose client-certificate rules differ, is not resumed.
+    std::string session_context;
+
+    // Client certificates (mTLS).
+    enum class VerifyClient { kOff, kOptional, kRequired };
+    VerifyClient verify_client = VerifyClient::kOff;
+    std::string client_ca; // PEM bundle of the CAs a client certificate must chain to
 };
 
 class TlsServerContext {
@@ -63,8 +79,14 @@ class TlsServerContext {
     static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *out_len, const unsigned char *in,
                        unsigned int in_len, void *arg);
 
+    static int on_ticket_key(SSL *ssl, unsigned char *key_name, unsigned char *iv, EVP_CIPHER_CTX *cipher,
+                             EVP_MAC_CTX *mac, int encrypt);
+    bool configure_resumption(SSL_CTX *ctx, const TlsSettings &settings, std::string &error);
+    bool configure_client_verification(SSL_CTX *ctx, const TlsSettings &settings, std::string &error);
+
     std::vector<Site> sites_;
     ServerNameIndex names_; // the DNS names from each site's certificates' SANs
+    std::shared_ptr<TicketKeyRing> ticket_keys_;
     std::string alpn_wire_; // the ALPN protocols in wire format (length-prefixed)
     bool refuse_unknown_name_ = false;
 };

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 namespace proxyd {
 
@@ -151,6 +153,75 @@ std::string_view TlsSession::alpn() const {
 std::string_view TlsSession::server_name() const {
     const char *name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
     return name ? name : "";
+}
+
+std::string_view TlsSession::cipher() const {
+    const char *name = SSL_get_cipher_name(ssl_);
+    return name && handshake_complete() ? name : "";
+}
+
+namespace {
+
+// The subject in RFC 4514 (2253) form, every byte outside printable ASCII escaped by OpenSSL, so
+// it can go into a header field as it is.
+std::string subject_text(X509 *cert) {
+    BIO *out = BIO_new(BIO_s_mem());
+    if (!out) return {};
+    X509_NAME_print_ex(out, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+    char *data = nullptr;
+    long len = BIO_get_mem_data(out, &data);
+    std::string text = len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
+    BIO_free(out);
+    // ESC_CTRL and ESC_MSB leave none, but a header must never carry a control byte.
+    for (char &ch : text)
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+    return text;
+}
+
+std::string sha256_hex(X509 *cert) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (X509_digest(cert, EVP_sha256(), digest, &len) != 1) return {};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(len * 2);
+    for (unsigned int i = 0; i < len; ++i) {
+        hex.push_back(kHex[digest[i] >> 4]);
+        hex.push_back(kHex[digest[i] & 15]);
+    }
+    return hex;
+}
+
+} // namespace
+
+TlsClientCertificate TlsSession::client_certificate() const {
+    TlsClientCertificate out;
+    if (!handshake_complete()) return out;
+    X509 *cert = SSL_get1_peer_certificate(ssl_);
+    if (!cert) return out;
+    out.subject = subject_text(cert);
+    out.fingerprint = sha256_hex(cert);
+    X509_free(cert);
+    long result = SSL_get_verify_result(ssl_);
+    if (result == X509_V_OK) {
+        out.verify = TlsClientCertificate::Verify::kSuccess;
+    } else {
+        out.verify = TlsClientCertificate::Verify::kFailed;
+        out.failure = X509_verify_cert_error_string(result);
+    }
+    return out;
+}
+
+std::string TlsClientCertificate::verify_text() const {
+    switch (verify) {
+    case Verify::kSuccess:
+        return "SUCCESS";
+    case Verify::kFailed:
+        return "FAILED:" + failure;
+    case Verify::kNone:
+        break;
+    }
+    return "NONE";
 }
 
 } // namespace proxyd

@@ -18,6 +18,17 @@
 
 namespace proxyd {
 
+// What a client's certificate proved (server side, mTLS), read once the handshake completed.
+struct TlsClientCertificate {
+    enum class Verify { kNone, kSuccess, kFailed };
+    Verify verify = Verify::kNone;
+    std::string subject;     // RFC 4514 distinguished name; with a certificate only
+    std::string fingerprint; // SHA-256 of the DER certificate, lower-case hex; with a certificate only
+    std::string failure;     // why verification failed (OpenSSL's words), with kFailed
+    // As nginx's $ssl_client_verify: "SUCCESS", "NONE" or "FAILED:reason".
+    std::string verify_text() const;
+};
+
 class TlsSession {
   public:
     enum class Status {
@@ -49,6 +60,13 @@ class TlsSession {
     // The SNI name the client sent, empty without one.
     std::string_view server_name() const;
     std::string_view version() const { return SSL_get_version(ssl_); }
+    // The negotiated cipher suite, e.g. "TLS_AES_128_GCM_SHA256".
+    std::string_view cipher() const;
+    // The handshake resumed an earlier session (ticket or cache).
+    bool session_reused() const { return SSL_session_reused(ssl_) == 1; }
+    // The client's certificate and its verification; kNone without one. A resumed session
+    // reports what its first handshake verified.
+    TlsClientCertificate client_certificate() const;
     const std::string &error_text() const { return error_; }
     // For the setup one side needs beyond the constructor's (a client's name, session, keeper).
     SSL *native() const { return ssl_; }
