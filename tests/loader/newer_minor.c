@@ -1,4 +1,4 @@
-/* BROKEN for this proxyd: declares ABI 1.9, newer than proxyd's 1.1, so it may rely on host
+/* BROKEN for this proxyd: declares ABI 1.9, newer than proxyd's 1.2, so it may rely on host
  * calls this proxyd lacks; the refusal must name both versions. Otherwise valid. */
 #include <proxyd/plugin.h>
 

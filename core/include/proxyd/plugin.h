@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define PROXYD_ABI_MAJOR 1
-#define PROXYD_ABI_MINOR 1
+#define PROXYD_ABI_MINOR 2
 
 /* The one symbol every plugin exports. */
 #define PROXYD_PLUGIN_ENTRY proxyd_plugin_entry
@@ -187,6 +187,30 @@ typedef struct proxyd_worker_info {
     const proxyd_worker_handle *handle;  /* for worker_post */
 } proxyd_worker_info;
 
+/* 1.2: how a client's certificate fared (mTLS), in proxyd_tls_info. */
+typedef enum proxyd_tls_verify {
+    PROXYD_TLS_VERIFY_NONE = 0,    /* no certificate asked for, or none sent */
+    PROXYD_TLS_VERIFY_SUCCESS = 1, /* sent, and it chains to the listener's client_ca */
+    PROXYD_TLS_VERIFY_FAILED = 2   /* sent but not verified (verify_client = "optional" only) */
+} proxyd_tls_verify;
+
+/* 1.2: the TLS a request came over, filled by request_tls. The plugin sets struct_size to
+ * sizeof(proxyd_tls_info) as it was built; the core writes no member past it. The strings live
+ * as long as the request; an absent one is empty (length 0). */
+typedef struct proxyd_tls_info {
+    uint32_t struct_size;
+    proxyd_str version;     /* "TLSv1.3" */
+    proxyd_str cipher;      /* "TLS_AES_128_GCM_SHA256" */
+    proxyd_str server_name; /* the SNI name the client sent; empty without one */
+    proxyd_str alpn;        /* "http/1.1"; empty when the client offered none */
+    bool session_reused;    /* the handshake resumed a session (ticket or cache) */
+    proxyd_tls_verify client_verify;
+    proxyd_str client_subject;      /* RFC 4514 distinguished name; only with VERIFY_SUCCESS */
+    proxyd_str client_fingerprint;  /* SHA-256 of the DER certificate, lower-case hex; only with
+                                       VERIFY_SUCCESS */
+    proxyd_str client_verify_error; /* OpenSSL's reason, with VERIFY_FAILED; empty otherwise */
+} proxyd_tls_info;
+
 /* ---------------------------------------------------------------------------------------------
  * Host calls: the functions the core offers to plugins. The table is valid as long as the config
  * generation of the instance it was handed to (see "host" above). Each says which thread may call
@@ -296,6 +320,13 @@ typedef struct proxyd_host {
      * response can finish. A call accepted runs exactly once, before destroy_worker is called.
      * The plugin must stop posting before its destroy_worker returns. */
     int (*worker_post)(const proxyd_worker_handle *worker, void (*fn)(void *arg), void *arg);
+
+    /* ---- 1.2 ---- */
+
+    /* -- Requests (the request's worker thread) -- */
+    /* The TLS the request came over: PROXYD_OK with info filled, PROXYD_ENOENT over cleartext,
+     * PROXYD_EINVAL when info->struct_size does not cover the 1.2 members. */
+    int (*request_tls)(const proxyd_request_handle *request, proxyd_tls_info *info);
 } proxyd_host;
 
 /* ---------------------------------------------------------------------------------------------

@@ -296,6 +296,17 @@ class Request {
             return std::nullopt;
         return view(b);
     }
+    // 1.2: the TLS the request came over (version, cipher, SNI, ALPN, the client certificate's
+    // verification, subject and fingerprint); nullopt over cleartext. Strings live as long as the
+    // request.
+    std::optional<proxyd_tls_info> tls() const {
+        proxyd_tls_info info{};
+        info.struct_size = sizeof info;
+        if (!PROXYD_SDK_HOST_HAS(host_, request_tls) ||
+            host_->request_tls(request_->handle, &info) != PROXYD_OK)
+            return std::nullopt;
+        return info;
+    }
     // Request-lifetime memory; nullptr when out of memory.
     char *alloc(size_t size) const { return static_cast<char *>(host_->request_alloc(request_->handle, size)); }
     // A copy of s that lives as long as the request (empty on allocation failure).

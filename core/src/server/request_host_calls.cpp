@@ -6,7 +6,9 @@
 // refused (PROXYD_ESTATE, or nothing) and logged, naming the call; a debug build aborts instead,
 // so the plugin's author finds the bug at once. The check costs one thread-id comparison.
 #include "http/header_rules.hpp"
+#include "plugin/abi_sizes.hpp"
 #include "plugin/host_calls.hpp"
+#include "server/client_connection.hpp"
 #include "server/content_exchange.hpp"
 #include "server/request_handle.hpp"
 #include "server/worker.hpp"
@@ -85,6 +87,27 @@ int request_body(const proxyd_request_handle *request, proxyd_str *body) {
     return PROXYD_OK;
 }
 
+int request_tls(const proxyd_request_handle *request, proxyd_tls_info *info) {
+    if (!request || !info || info->struct_size < tls_info_size(2)) return PROXYD_EINVAL;
+    if (!on_thread(request, "request_tls")) return PROXYD_ESTATE;
+    const TlsSession *session = request->connection ? request->connection->tls_session() : nullptr;
+    if (!session) return PROXYD_ENOENT;
+    const TlsClientCertificate &cert = request->connection->tls_client_certificate();
+    bool verified = cert.verify == TlsClientCertificate::Verify::kSuccess;
+    info->version = ps(session->version());
+    info->cipher = ps(session->cipher());
+    info->server_name = ps(session->server_name());
+    info->alpn = ps(session->alpn());
+    info->session_reused = session->session_reused();
+    info->client_verify = verified                                               ? PROXYD_TLS_VERIFY_SUCCESS
+                          : cert.verify == TlsClientCertificate::Verify::kFailed ? PROXYD_TLS_VERIFY_FAILED
+                                                                                 : PROXYD_TLS_VERIFY_NONE;
+    info->client_subject = verified ? ps(cert.subject) : proxyd_str{"", 0};
+    info->client_fingerprint = verified ? ps(cert.fingerprint) : proxyd_str{"", 0};
+    info->client_verify_error = ps(cert.failure);
+    return PROXYD_OK;
+}
+
 int response_status(proxyd_response_handle *r, int status) {
     if (!r) return PROXYD_EINVAL;
     if (!on_thread(r, "response_status")) return PROXYD_ESTATE;
@@ -128,6 +151,7 @@ void fill_request_host_calls(proxyd_host &host) {
     host.response_file = response_file;
     host.response_finish = response_finish;
     host.worker_post = worker_post;
+    host.request_tls = request_tls;
 }
 
 } // namespace proxyd

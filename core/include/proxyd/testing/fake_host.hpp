@@ -16,7 +16,8 @@
 //
 // What the fake does not do: no event loop, no threads of its own, no network. The ABI 1.1 calls
 // are served from what the test sets: FakeHost::plugin_name (config_plugin_name), FakeHost::peers
-// (config_peer_count/at), FakeRequest::body (request_body). worker_post QUEUES the callback on the
+// (config_peer_count/at), FakeRequest::body (request_body), and of 1.2 FakeRequest::tls
+// (request_tls). worker_post QUEUES the callback on the
 // FakeWorker; the test runs the queue with FakeWorker::run_posted() (on its own thread, standing
 // in for the worker's), so a test decides when "later" is.
 #ifndef PROXYD_TESTING_FAKE_HOST_HPP
@@ -195,6 +196,9 @@ class FakeRequest {
     // 1.1 request_body: what it returns (nullopt: PROXYD_ENOENT, as for a request without one).
     // handle() below hides it from a plugin whose max_body is 0, as the core discards it then.
     std::optional<std::string> body;
+    // 1.2 request_tls: what it fills in (nullopt: PROXYD_ENOENT, a cleartext request). Its strings
+    // must outlive the request.
+    std::optional<proxyd_tls_info> tls;
 
     const proxyd_request *raw() const { return &raw_; }
     // What the core does after a routing plugin rewrote the path: target stays as sent.
@@ -507,6 +511,16 @@ inline int request_body(const proxyd_request_handle *handle, proxyd_str *body) {
     return PROXYD_OK;
 }
 
+inline int request_tls(const proxyd_request_handle *handle, proxyd_tls_info *info) {
+    if (!info || info->struct_size < sizeof(proxyd_tls_info)) return PROXYD_EINVAL;
+    FakeRequest &request = request_of(handle);
+    if (!request.tls) return PROXYD_ENOENT;
+    uint32_t size = info->struct_size;
+    *info = *request.tls;
+    info->struct_size = size;
+    return PROXYD_OK;
+}
+
 inline int worker_post(const proxyd_worker_handle *worker, void (*fn)(void *arg), void *arg) {
     if (!worker || !fn) return PROXYD_EINVAL;
     return const_cast<FakeWorker *>(reinterpret_cast<const FakeWorker *>(worker))->post(fn, arg);
@@ -542,6 +556,7 @@ inline const proxyd_host kHostTable = {
     .config_peer_at = config_peer_at,
     .request_body = request_body,
     .worker_post = worker_post,
+    .request_tls = request_tls,
 };
 
 // The key under which value sits, searching tables and arrays below node.
