@@ -82,6 +82,29 @@ TEST_CASE("the helper iterates request headers in order and reads the body up to
     CHECK_THAT(plain.body, !Catch::Contains("body="));
 }
 
+TEST_CASE("the helper reads the request's TLS, and nothing over cleartext", "[sdk_helper]") {
+    PluginModule module(probe("sdk_probe_content.so"));
+    FakeHost host;
+    void *instance = host.create(module, "");
+    REQUIRE(instance);
+    FakeWorker worker(module.descriptor(), instance);
+
+    FakeRequest request("GET", "/");
+    proxyd_tls_info tls{};
+    tls.version = {"TLSv1.3", 7};
+    tls.client_verify = PROXYD_TLS_VERIFY_SUCCESS;
+    tls.client_subject = {"CN=alice", 8};
+    request.tls = tls;
+    FakeResponse response;
+    REQUIRE(handle(module, instance, worker, request, response) == PROXYD_OK);
+    CHECK_THAT(response.body, Catch::EndsWith("tls=TLSv1.3 verified=1 subject=CN=alice\n"));
+
+    FakeRequest cleartext("GET", "/");
+    FakeResponse plain;
+    REQUIRE(handle(module, instance, worker, cleartext, plain) == PROXYD_OK);
+    CHECK_THAT(plain.body, !Catch::Contains("tls="));
+}
+
 TEST_CASE("a content plugin answers later through WorkerContext::post, or drops the response when cancelled",
           "[sdk_helper]") {
     PluginModule module(probe("sdk_probe_content.so"));

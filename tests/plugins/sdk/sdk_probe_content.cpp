@@ -1,5 +1,6 @@
 // A content plugin written only to exercise plugin.hpp's helper (tests/plugins/sdk_helper_test.cpp):
-// config getters, the plugin name, header iteration, the request body, the worker context, answering
+// config getters, the plugin name, header iteration, the request body, the request's TLS (1.2), the
+// worker context, answering
 // later through WorkerContext::post, and cancelled. Not a plugin anyone would run.
 #include <proxyd/plugin.hpp>
 
@@ -54,6 +55,10 @@ class Probe {
         for (auto [name, value] : request.headers())
             text += std::string(name) + ": " + std::string(value) + "\n";
         if (auto body = request.body()) text += "body=" + std::string(*body) + "\n";
+        if (auto tls = request.tls())
+            text += "tls=" + std::string(tls->version.ptr, tls->version.len) +
+                    " verified=" + std::to_string(tls->client_verify == PROXYD_TLS_VERIFY_SUCCESS) +
+                    " subject=" + std::string(tls->client_subject.ptr, tls->client_subject.len) + "\n";
         return response.simple(200, "text/plain", text);
     }
 
