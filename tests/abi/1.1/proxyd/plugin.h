@@ -154,7 +154,7 @@ typedef enum proxyd_route_result {
  * length and order on every call for one instance, so worker state may index by position. Its
  * layout is frozen: what later minors tell about peers comes through other structures. */
 typedef struct proxyd_peer {
-    proxyd_str address; /* "127.0.0.1:9001" */
+    proxyd_str address; /* as written: "127.0.0.1:9001", "https://api.internal:443" */
     uint32_t weight;    /* >= 1 */
     bool down;          /* the core's passive health state marks this peer failed */
 } proxyd_peer;
