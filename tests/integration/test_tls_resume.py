@@ -31,7 +31,7 @@ import ssl
 import subprocess
 
 from proxyd_harness import (HOST, PROXYD_BIN, Backend, Proxyd, TestFailure, check, check_equal, config_head, free_ports,
-                            listener, note, run_test, toml_str, upstream, wait_for_log, workdir, write_file)
+                            get, listener, note, run_test, toml_str, upstream, wait_for_log, workdir, write_file)
 
 TIMEOUT = 5.0
 RECONNECTS = 24
@@ -205,6 +205,19 @@ def mtls(backend, ports, certs):
     check(not seen.has("x-ssl-subject") and not seen.has("x-ssl-fingerprint"),
           "optional + other CA: no subject or fingerprint forwarded (nor the forged one)")
 
+    # The same backend behind a cleartext listener and a TLS one without mTLS: neither lets a client
+    # forge the fields any listener of the config forwards.
+    forged = (("X-Client-Subject", "CN=admin"), ("X-SSL-Verify", "SUCCESS"), ("X-Other", "kept"))
+    check_equal(get(ports["plain_proxy"], "/", forged).status, 200, "cleartext listener to the same backend")
+    seen = backend.requests[-1][1]
+    check(not seen.has("x-client-subject") and not seen.has("x-ssl-verify"),
+          "cleartext listener: the forged certificate fields removed")
+    check_equal(seen.header("x-other"), "kept", "cleartext listener: other fields kept")
+    check_equal(request(ports["tickets"], client_context(), headers=forged)[0], 200, "TLS listener without mTLS")
+    seen = backend.requests[-1][1]
+    check(not seen.has("x-client-subject") and not seen.has("x-ssl-verify"),
+          "TLS listener without mTLS: the forged certificate fields removed")
+
 
 def plugin(ports, certs):
     ctx = client_context(cert=certs["good"])
@@ -273,7 +286,7 @@ def main():
     certs = {"good": make_signed(folder, "alice", "/C=FR/O=Example, Inc./OU=dev/CN=alice", client_ca, client_ext),
              "other": make_signed(folder, "mallory", "/CN=mallory", other_ca, client_ext)}
     backend = Backend()
-    names = ["tickets", "no_tickets", "no_resumption", "required", "optional", "plugin", "cleartext"]
+    names = ["tickets", "no_tickets", "no_resumption", "required", "optional", "plugin", "cleartext", "plain_proxy"]
     ports = dict(zip(names, free_ports(len(names))))
     ca = "client_ca = %s\n" % toml_str(client_ca[0])
     config = (config_head(workers=2).replace("[plugins]\n", "[plugins]\ntls_info = %s\n" % toml_str(PLUGIN)) +
@@ -288,7 +301,8 @@ def main():
                            ca + 'verify_client = "optional"\nclient_cert_headers = { subject = "X-SSL-Subject", '
                            'fingerprint = "X-SSL-Fingerprint", verify = "X-SSL-Verify" }\n') +
               tls_listener("plugin", ports["plugin"], "handler", "info", site, ca + 'verify_client = "optional"\n') +
-              listener("cleartext", ports["cleartext"], "handler", "info"))
+              listener("cleartext", ports["cleartext"], "handler", "info") +
+              listener("plain-proxy", ports["plain_proxy"], "upstream", "app"))
     config_path = write_file(os.path.join(folder, "proxyd.toml"), config)
     proxyd = Proxyd(config_path, folder)
     proxyd.start(list(ports.values()))

@@ -121,6 +121,9 @@ struct ListenerConfig {
     // With verify_client on: the fields that carry the client certificate to the upstream. Any
     // of them the client sent is removed first, so they cannot be forged.
     ClientCertHeaders client_cert_headers;
+    // The client-certificate field names any listener of the config forwards: removed from every
+    // request this listener forwards, so no listener lets a client forge them.
+    std::vector<std::string> client_cert_fields_removed;
 };
 
 

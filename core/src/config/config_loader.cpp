@@ -4,6 +4,7 @@
 #include "config/duration.hpp"
 #include "config/load_context.hpp"
 #include "http/byte_classes.hpp"
+#include "http/header_rules.hpp"
 #include "http/strict_transport_security.hpp"
 #include "tls/certificate_check.hpp"
 
@@ -211,10 +212,26 @@ class Loader {
                     error_at(&(*array)[i], index_key("listeners", i), "must be a table ([[listeners]])");
             }
             if (array->empty()) error_at(listeners, "listeners", "no listener declared: nothing to serve");
+            share_client_cert_field_names();
         } else {
             error_at(listeners, "listeners", "must be an array of tables ([[listeners]])");
         }
         if (const auto *admin = typed<toml::table>(root, "admin", "", "a table")) load_admin(*admin);
+    }
+
+    // Every listener removes the client-certificate fields any listener forwards: a backend behind
+    // an mTLS listener and a plain one would otherwise take a forged field from the plain one.
+    void share_client_cert_field_names() {
+        std::vector<std::string> names;
+        for (const auto &l : config_->listeners)
+            for (const std::string *name :
+                 {&l.client_cert_headers.subject, &l.client_cert_headers.fingerprint,
+                  &l.client_cert_headers.verify})
+                if (!name->empty() && std::none_of(names.begin(), names.end(),
+                                                   [&](const std::string &n) { return iequals(n, *name); }))
+                    names.push_back(*name);
+        for (auto &l : config_->listeners)
+            l.client_cert_fields_removed = names;
     }
 
     void load_admin(const toml::table &t) {

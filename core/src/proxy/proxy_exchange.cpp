@@ -164,9 +164,9 @@ std::string_view ProxyExchange::build_request_head() {
     const ClientCertHeaders &cert_fields = listener.client_cert_headers;
     // Only proxyd sets these: one the client sent could claim a certificate it never showed.
     auto is_cert_field = [&](std::string_view name) {
-        return (!cert_fields.subject.empty() && iequals(name, cert_fields.subject)) ||
-               (!cert_fields.fingerprint.empty() && iequals(name, cert_fields.fingerprint)) ||
-               (!cert_fields.verify.empty() && iequals(name, cert_fields.verify));
+        for (const std::string &field : listener.client_cert_fields_removed)
+            if (iequals(name, field)) return true;
+        return false;
     };
     for (size_t i = 0; i < head.header_count(); ++i) {
         std::string_view name = head.header_name(i);
