@@ -304,6 +304,27 @@ def listener(name, port, target_kind, target):
         toml_str(name), toml_str("%s:%d" % (HOST, port)), target_kind, toml_str(target))
 
 
+def make_certificate(folder, stem, names, days=30, ips=()):
+    """A self-signed ECDSA P-256 certificate for the DNS names and IP addresses, valid for days
+    (under 15, proxyd warns that it expires soon); returns (certificate path, key path)."""
+    cert, key = os.path.join(folder, stem + ".crt"), os.path.join(folder, stem + ".key")
+    san = ",".join(["DNS:" + n for n in names] + ["IP:" + ip for ip in ips])
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", str(days), "-subj", "/CN=" + (list(names) + list(ips))[0],
+                    "-addext", "subjectAltName=" + san], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+def read_until_close(sock):
+    """Every byte the peer sends until it closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def write_file(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:

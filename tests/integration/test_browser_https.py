@@ -22,18 +22,10 @@ import os
 import re
 import subprocess
 
-from proxyd_harness import (BUILD_DIR, HOST, WWW_DIR, Proxyd, TestSkip, access_log_entries, check, check_equal,
-                            config_head, find_chromium, free_ports, listener, note, run_chromium, run_test,
-                            static_handler, toml_str, upstream, workdir, write_file)
+from proxyd_harness import (BUILD_DIR, HOST, WWW_DIR, access_log_entries, check, check_equal, config_head,
+                            find_chromium, free_ports, listener, make_certificate, note, Proxyd, run_chromium,
+                            run_test, static_handler, TestSkip, toml_str, upstream, workdir, write_file)
 
-
-def make_certificate(folder):
-    cert, key = os.path.join(folder, "site.crt"), os.path.join(folder, "site.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + HOST,
-                    "-addext", "subjectAltName=IP:%s,DNS:localhost" % HOST], check=True, capture_output=True,
-                   timeout=30)
-    return cert, key
 
 
 def spki_hash(cert):
@@ -50,7 +42,7 @@ def main():
     if chromium is None:
         raise TestSkip("chromium not installed (packaging/build-deps.sh --test installs it)")
     folder = workdir("browser-https")
-    cert, key = make_certificate(folder)
+    cert, key = make_certificate(folder, "site", ["localhost"], ips=[HOST])
     front, images, pdf = free_ports(3)
     config = (config_head() +
               upstream("images", [images]) + upstream("pdf", [pdf]) +

@@ -21,8 +21,8 @@ import signal
 import subprocess
 import time
 
-from proxyd_harness import (HOST, Proxyd, TestSkip, check, check_equal, config_head, free_ports, note, run_test,
-                            static_handler, toml_str, workdir, write_file)
+from proxyd_harness import (HOST, check, check_equal, config_head, free_ports, make_certificate, note, Proxyd,
+                            run_test, static_handler, TestSkip, toml_str, workdir, write_file)
 
 TESTSSL_LIMIT = 600  # seconds; it took 279 s on 2 cores shared with four other builds (load 10)
 
@@ -36,13 +36,6 @@ ACCEPTED = {
 }
 FAILING = ("LOW", "MEDIUM", "HIGH", "CRITICAL", "FATAL")
 
-
-def make_certificate(folder):
-    cert, key = os.path.join(folder, "site.crt"), os.path.join(folder, "site.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "365", "-subj", "/CN=site.test",
-                    "-addext", "subjectAltName=DNS:site.test"], check=True, capture_output=True, timeout=30)
-    return cert, key
 
 
 def run_testssl(testssl, port, folder):
@@ -73,7 +66,7 @@ def main():
     if testssl is None:
         raise TestSkip("testssl not installed (Debian's testssl.sh; packaging/build-deps.sh --test installs it)")
     folder = workdir("testssl")
-    cert, key = make_certificate(folder)
+    cert, key = make_certificate(folder, "site", ["site.test"], days=365)
     www = os.path.join(folder, "www")
     write_file(os.path.join(www, "index.html"), "<h1>graded</h1>\n")
     port, = free_ports(1)

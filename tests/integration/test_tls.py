@@ -25,21 +25,10 @@ import ssl
 import subprocess
 import time
 
-from proxyd_harness import (HOST, PROXYD_BIN, Backend, Proxyd, TestFailure, check, check_equal, config_head,
-                            free_ports, run_test, static_handler, toml_str, upstream, workdir, write_file)
+from proxyd_harness import (HOST, PROXYD_BIN, Backend, check, check_equal, config_head, free_ports, make_certificate,
+                            Proxyd, run_test, static_handler, TestFailure, toml_str, upstream, workdir, write_file)
 
 TIMEOUT = 5.0
-
-
-def make_certificate(folder, stem, names, days=30):
-    """A self-signed ECDSA certificate for names, valid for days (under 15, proxyd warns that it
-    expires soon); returns (certificate path, key path)."""
-    cert, key = os.path.join(folder, stem + ".crt"), os.path.join(folder, stem + ".key")
-    san = ",".join("DNS:" + n for n in names)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", str(days), "-subj", "/CN=" + names[0],
-                    "-addext", "subjectAltName=" + san], check=True, capture_output=True)
-    return cert, key
 
 
 def tls_listener(name, port, target_kind, target, certificates, extra=""):

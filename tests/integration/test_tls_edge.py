@@ -22,9 +22,10 @@ import socket
 import ssl
 import subprocess
 
-from proxyd_harness import (HOST, PROXYD_BIN, Backend, Client, Proxyd, check, check_equal, config_head, free_ports,
-                            response_bytes, run_test, static_handler, toml_str, upstream, workdir, write_file)
-from test_tls import client_context, make_certificate
+from proxyd_harness import (HOST, PROXYD_BIN, Backend, check, check_equal, Client, config_head, free_ports,
+                            make_certificate, Proxyd, read_until_close, response_bytes, run_test, static_handler,
+                            toml_str, upstream, workdir, write_file)
+from test_tls import client_context
 
 TIMEOUT = 5.0
 HSTS = "max-age=31536000; includeSubDomains"
@@ -36,12 +37,7 @@ def https_get(port, cafile, path):
                                               server_hostname="site.test")
     with sock:
         sock.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n" % path).encode())
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_close(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]

@@ -29,8 +29,8 @@ import subprocess
 import threading
 import time
 
-from proxyd_harness import (HOST, Proxyd, check, check_equal, config_head, free_ports, note, run_test,
-                            static_handler, toml_str, workdir, write_file)
+from proxyd_harness import (HOST, check, check_equal, config_head, free_ports, make_certificate, note, Proxyd,
+                            read_until_close, run_test, static_handler, toml_str, workdir, write_file)
 
 HANDSHAKE_TIMEOUT = 2.0
 HEADER_TIMEOUT = 6.0
@@ -38,14 +38,6 @@ TIMEOUT = 5.0
 TRICKLERS = 200
 CUT_SLACK = 2.5  # seconds beyond handshake_timeout a cut may take on a loaded machine
 
-
-def make_certificate(folder):
-    cert, key = os.path.join(folder, "site.crt"), os.path.join(folder, "site.key")
-    # 30 days: one expiring within 14 gets a warning in the log, and this test allows none.
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=site.test",
-                    "-addext", "subjectAltName=DNS:site.test"], check=True, capture_output=True, timeout=30)
-    return cert, key
 
 
 def client_hello(minimum=ssl.TLSVersion.TLSv1_2, maximum=ssl.TLSVersion.TLSv1_3, ciphers=None):
@@ -149,12 +141,7 @@ def served(port, cafile):
         with socket.create_connection((HOST, port), timeout=TIMEOUT) as raw:
             with ctx.wrap_socket(raw, server_hostname="site.test") as sock:
                 sock.sendall(b"GET /index.html HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    piece = sock.recv(65536)
-                    if not piece:
-                        break
-                    data += piece
+                data = read_until_close(sock)
         return data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"<h1>safe</h1>\n")
     except (OSError, ssl.SSLError) as error:
         note("normal client failed: %r" % error)
@@ -237,7 +224,7 @@ def trickle_handshakes(port, hello, cafile):
 
 def main():
     folder = workdir("tls-hostile")
-    cert, key = make_certificate(folder)
+    cert, key = make_certificate(folder, "site", ["site.test"])
     www = os.path.join(folder, "www")
     write_file(os.path.join(www, "index.html"), "<h1>safe</h1>\n")
     port, foreign_port = free_ports(2)

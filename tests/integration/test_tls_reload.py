@@ -19,9 +19,10 @@ import socket
 import ssl
 import threading
 
-from proxyd_harness import (HOST, Proxyd, check, check_equal, config_head, free_ports, note, run_test,
-                            static_handler, toml_str, wait_for, wait_for_log, workdir, write_file)
-from test_tls import make_certificate
+from proxyd_harness import (HOST, check, check_equal, config_head, free_ports, make_certificate, note, Proxyd,
+                            read_until_close, run_test, static_handler, toml_str, wait_for, wait_for_log, workdir,
+                            write_file)
+
 
 TIMEOUT = 5.0
 
@@ -45,12 +46,7 @@ class HandshakeLoop:
                 raw = socket.create_connection((HOST, self.port), timeout=TIMEOUT)
                 with self.context.wrap_socket(raw, server_hostname="site.test") as sock:
                     sock.sendall(b"GET /index.html HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n")
-                    data = b""
-                    while True:
-                        chunk = sock.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
+                    data = read_until_close(sock)
                     if not data.startswith(b"HTTP/1.1 200 "):
                         raise RuntimeError("answer %r" % data[:40])
                     self.served.append(sock.getpeercert(binary_form=True))

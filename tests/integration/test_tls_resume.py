@@ -30,8 +30,9 @@ import socket
 import ssl
 import subprocess
 
-from proxyd_harness import (HOST, PROXYD_BIN, Backend, Proxyd, TestFailure, check, check_equal, config_head, free_ports,
-                            get, listener, note, run_test, toml_str, upstream, wait_for_log, workdir, write_file)
+from proxyd_harness import (HOST, PROXYD_BIN, Backend, check, check_equal, config_head, free_ports, get, listener,
+                            note, Proxyd, read_until_close, run_test, TestFailure, toml_str, upstream, wait_for_log,
+                            workdir, write_file)
 
 TIMEOUT = 5.0
 RECONNECTS = 24
@@ -89,12 +90,7 @@ def request(port, ctx, session=None, headers=(), path="/"):
     with ctx.wrap_socket(raw, server_hostname="site.test", session=session) as sock:
         extra = "".join("%s: %s\r\n" % h for h in headers)
         sock.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\n%sConnection: close\r\n\r\n" % (path, extra)).encode())
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_close(sock)
         head, _, body = data.partition(b"\r\n\r\n")
         if not head:
             raise TestFailure("no response")
@@ -243,12 +239,7 @@ def plugin(ports, certs):
 
     raw = socket.create_connection((HOST, ports["cleartext"]), timeout=TIMEOUT)
     raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    data = b""
-    while True:
-        chunk = raw.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_until_close(raw)
     raw.close()
     check(data.endswith(b"tls=none\n"), "request_tls over cleartext: none", data[-200:])
 
