@@ -315,6 +315,23 @@ def make_certificate(folder, stem, names, days=30, ips=()):
     return cert, key
 
 
+def upgrade_raw(conn, conn_id):
+    """A raw backend (Backend(raw=upgrade_raw)) that switches protocols, then echoes what it reads
+    in upper case until EOF."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return
+        data += chunk
+    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\n")
+    while True:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return
+        conn.sendall(chunk.upper())
+
+
 def read_until_close(sock):
     """Every byte the peer sends until it closes."""
     data = b""

@@ -20,13 +20,15 @@ Client sockets time out after 5 s; every process is stopped by PID."""
 
 import hashlib
 import os
+import random
 import socket
 import ssl
 import subprocess
 import time
 
 from proxyd_harness import (HOST, PROXYD_BIN, Backend, check, check_equal, config_head, free_ports, make_certificate,
-                            Proxyd, run_test, static_handler, TestFailure, toml_str, upstream, workdir, write_file)
+                            Proxyd, run_test, static_handler, TestFailure, toml_str, upgrade_raw, upstream, workdir,
+                            write_file)
 
 TIMEOUT = 5.0
 
@@ -133,14 +135,17 @@ def main():
     big = os.urandom(3 * 1024 * 1024)
     write_file(os.path.join(www, "big.bin"), big)
     backend = Backend()
-    static_port, proxy_port = free_ports(2)
+    upgrading = Backend(raw=upgrade_raw)
+    static_port, proxy_port, upgrade_port = free_ports(3)
     config = (config_head() + static_handler("site", www) + upstream("app", [backend.port]) +
               tls_listener("https-static", static_port, "handler", "site", [site, wild],
                            "[listeners.limits]\nhandshake_timeout = \"1s\"\n") +
-              tls_listener("https-proxy", proxy_port, "upstream", "app", [site]))
+              tls_listener("https-proxy", proxy_port, "upstream", "app", [site]) +
+              upstream("upgrading", [upgrading.port]) +
+              tls_listener("https-upgrade", upgrade_port, "upstream", "upgrading", [site]))
     config_path = write_file(os.path.join(folder, "proxyd.toml"), config)
     proxyd = Proxyd(config_path, folder)
-    proxyd.start([static_port, proxy_port])
+    proxyd.start([static_port, proxy_port, upgrade_port])
 
     # A static file twice on one connection, TLS 1.3, ALPN.
     sock = connect(static_port, client_context(site[0], alpn=("h2", "http/1.1")), "site.test")
@@ -179,6 +184,41 @@ def main():
     check_equal(seen.header("x-forwarded-proto"), "https", "X-Forwarded-Proto at the backend")
     check("proto=https" in (seen.header("forwarded") or ""), "Forwarded proto=https at the backend",
           seen.header("forwarded"))
+    sock.close()
+
+    # A WebSocket-style upgrade over HTTPS: the tunnel carries bytes both ways through TLS, a large
+    # message too (more than the tunnel's write marks, so backpressure runs on the TLS side).
+    sock = connect(upgrade_port, client_context(site[0]), "site.test")
+    sock.sendall(b"GET /chat HTTP/1.1\r\nHost: site.test\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        check(chunk != b"", "the upgrade's answer arrives")
+        head += chunk
+    check(head.startswith(b"HTTP/1.1 101 "), "101 Switching Protocols over HTTPS", head)
+    message = bytes(random.Random(7).choice(b"abcdefghij") for _ in range(2 * 1024 * 1024))
+    echoed = b""
+
+    def take_echo(wait):
+        nonlocal echoed
+        sock.settimeout(wait)
+        try:
+            while len(echoed) < len(message):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                echoed += chunk
+        except (socket.timeout, ssl.SSLWantReadError):
+            pass
+
+    # One thread: an SSL socket must not be read and written from two at once.
+    for offset in range(0, len(message), 16384):
+        sock.settimeout(TIMEOUT)
+        sock.sendall(message[offset:offset + 16384])
+        take_echo(0.001)
+    take_echo(TIMEOUT)
+    check_equal(hashlib.sha256(echoed).hexdigest(), hashlib.sha256(message.upper()).hexdigest(),
+                "2 MB through the upgraded tunnel over TLS, both ways")
     sock.close()
 
     # SNI picks the certificate; verification against the expected one proves which was served.

@@ -34,7 +34,7 @@ import threading
 import time
 
 from proxyd_harness import (HOST, PROXYD_BIN, Backend, Client, Proxyd, check, check_equal, chunked,
-                            config_head, free_ports, get, run_test, toml_str, workdir, write_file)
+                            config_head, free_ports, get, run_test, toml_str, upgrade_raw, workdir, write_file)
 
 
 def openssl(*args):
@@ -100,21 +100,6 @@ def closing_echo(request, conn_id):
         return [head.encode() + body, 0.3], True
     return [head.encode() + body], close
 
-
-def upgrade_raw(conn, conn_id):
-    """A backend that switches protocols, then echoes what it reads in upper case until EOF."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        data += chunk
-    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\n")
-    while True:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        conn.sendall(chunk.upper())
 
 
 def stalled_raw(conn, conn_id):
