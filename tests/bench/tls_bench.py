@@ -48,6 +48,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
+from idle_conns import settle as settled_rss  # noqa: E402
 
 HOST = bench.HOST
 # name -> (kind, workers, port base)
@@ -248,24 +249,6 @@ def run_s_time(port, mode, seconds, logdir, tag):
     n, wall = (int(m[-1][0]), float(m[-1][1])) if m else (0, float(seconds))
     errors = 0 if (m and r.returncode == 0) else 1
     return {"requests": n, "rps": n / wall if wall else 0.0, "errors": errors}
-
-
-def rss_kib(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def settled_rss(pids):
-    time.sleep(1.0)
-    return rss_kib(pids)
 
 
 def idle_connections(port, n, use_tls):
