@@ -74,15 +74,9 @@ void UpstreamConnection::send(std::string_view data) {
 void UpstreamConnection::send(const uv_buf_t *bufs, size_t count) {
     if (closing_ || count == 0) return;
     if (tls_) {
-        // One record for what the caller gathered (a chunk's size line, data and CRLF), not three.
-        std::string_view plaintext(bufs[0].base, bufs[0].len);
-        std::string gathered;
-        if (count > 1) {
-            for (size_t i = 0; i < count; ++i)
-                gathered.append(bufs[i].base, bufs[i].len);
-            plaintext = gathered;
-        }
-        if (tls_->send(plaintext, tls_output_) != TlsSession::Status::kOk) {
+        // A chunk's size line, data and CRLF share a record rather than making three.
+        if (tls_->send(bufs, count, pool_.worker().tls_buffers().gathered, tls_output_) !=
+            TlsSession::Status::kOk) {
             // Reported through the read side, as a socket's write failure is.
             tls_output_.clear();
             tls_error_ = tls_->error_text();

@@ -502,33 +502,10 @@ void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     write_to_socket(bufs, count);
 }
 
-// Small slices (a head, a short body) are joined so that they share one record, as one record
-// costs one seal and 22 bytes; a slice of a full record or more is encrypted where it lies,
-// without a copy. All records then go out in one write.
+// All records of one write go out in one socket write.
 void ClientConnection::send_encrypted(const uv_buf_t *bufs, size_t count) {
-    constexpr size_t kRecordPlaintext = 16 * 1024; // the most one TLS record carries
     TlsBuffers &buffers = worker_.tls_buffers();
-    std::string &gathered = buffers.gathered;
-    gathered.clear();
-    auto encrypt = [&](std::string_view plaintext) {
-        return tls_->session.send(plaintext, buffers.records) == TlsSession::Status::kOk;
-    };
-    bool ok = true;
-    for (size_t i = 0; i < count && ok; ++i) {
-        std::string_view slice(bufs[i].base, bufs[i].len);
-        // Joined bytes are topped up to a full record before a large slice goes out in place.
-        size_t take = slice.size() < kRecordPlaintext ? slice.size()
-                      : gathered.empty()              ? 0
-                                                      : kRecordPlaintext - gathered.size();
-        gathered.append(slice.substr(0, take));
-        slice.remove_prefix(take);
-        if (gathered.size() >= kRecordPlaintext || (!slice.empty() && !gathered.empty())) {
-            ok = encrypt(gathered);
-            gathered.clear();
-        }
-        if (ok && !slice.empty()) ok = encrypt(slice);
-    }
-    if (ok && !gathered.empty()) ok = encrypt(gathered);
+    bool ok = tls_->session.send(bufs, count, buffers.gathered, buffers.records) == TlsSession::Status::kOk;
     if (!ok) {
         buffers.records.clear();
         worker_.logger().warn("client " + client_ip_ + ": TLS: " + tls_->session.error_text());

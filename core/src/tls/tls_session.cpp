@@ -134,6 +134,30 @@ TlsSession::Status TlsSession::send(std::string_view plaintext, std::string &out
     return Status::kOk;
 }
 
+TlsSession::Status TlsSession::send(const uv_buf_t *bufs, size_t count, std::string &gathered,
+                                    std::string &output) {
+    constexpr size_t kRecordPlaintext = 16 * 1024; // the most one TLS record carries
+    gathered.clear();
+    Status status = Status::kOk;
+    for (size_t i = 0; i < count && status == Status::kOk; ++i) {
+        std::string_view slice(bufs[i].base, bufs[i].len);
+        // Joined bytes are topped up to a full record before a large slice goes out in place.
+        size_t take = slice.size() < kRecordPlaintext ? slice.size()
+                      : gathered.empty()              ? 0
+                                                      : kRecordPlaintext - gathered.size();
+        gathered.append(slice.substr(0, take));
+        slice.remove_prefix(take);
+        if (gathered.size() >= kRecordPlaintext || (!slice.empty() && !gathered.empty())) {
+            status = send(gathered, output);
+            gathered.clear();
+        }
+        if (status == Status::kOk && !slice.empty()) status = send(slice, output);
+    }
+    if (status == Status::kOk && !gathered.empty()) status = send(gathered, output);
+    gathered.clear();
+    return status;
+}
+
 void TlsSession::close(std::string &output) {
     ERR_clear_error();
     Exchange exchange(*this, {}, output);

@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <string>
 #include <string_view>
+#include <uv.h>
 
 namespace proxyd {
 
@@ -51,6 +52,10 @@ class TlsSession {
     // Plaintext to send, encrypted into records appended to output. Only after the handshake
     // completed (a server sends nothing before the client's request).
     Status send(std::string_view plaintext, std::string &output);
+    // One write's gather list, encrypted into records appended to output. Small slices are joined
+    // in gathered (emptied again) so that they share a record, as a record costs one seal and 22
+    // bytes; a slice of a full record or more is encrypted where it lies, without a copy.
+    Status send(const uv_buf_t *bufs, size_t count, std::string &gathered, std::string &output);
     // Appends close_notify (a graceful end of the TLS layer) to output.
     void close(std::string &output);
 
