@@ -141,6 +141,7 @@ expected_files=(
   /usr/lib/proxyd/plugins/routing_prefix.so
   /usr/lib/proxyd/plugins/balancing_round_robin.so
   /usr/lib/proxyd/plugins/balancing_least_conn.so
+  /usr/lib/proxyd/plugins/balancing_hash.so
   /usr/lib/proxyd/plugins/content_static.so
   /usr/lib/proxyd/plugins/builtin_plugins.toml
   /etc/proxyd/proxyd.toml /etc/proxyd/reverse.toml /etc/proxyd/lb.toml /etc/proxyd/backends.toml
