@@ -23,28 +23,30 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 
-# name -> (balancer table, extra ab arguments)
+# name -> balancer. Every listener gets the same requests, X-User included, so that only the
+# balancer differs.
 BALANCERS = {
-    "round_robin": ('"round_robin"', []),
-    "least_conn": ('"least_conn"', []),
-    "hash_client": ('{ plugin = "hash" }', []),
-    "hash_header": ('{ plugin = "hash", key = "header:X-User" }', ["-H", "X-User: user-4711"]),
-    "hash_bounded": ('{ plugin = "hash", key = "header:X-User", bounded_load = 1.25 }', ["-H", "X-User: user-4711"]),
+    "round_robin": '"round_robin"',
+    "least_conn": '"least_conn"',
+    "hash_client": '{ plugin = "hash" }',
+    "hash_header": '{ plugin = "hash", key = "header:X-User" }',
+    "hash_bounded": '{ plugin = "hash", key = "header:X-User", bounded_load = 1.25 }',
 }
+AB_HEADERS = ["-H", "X-User: user-4711"]
 
 
 def config(plugins, base_port):
     peers = ", ".join('"%s:%d"' % (bench.HOST, p) for p in bench.LB_POOL)
     text = 'workers = 1\nplugin_dir = "%s"\n\n[log]\naccess = "off"\nlevel = "warn"\n\n' % plugins
-    for i, (name, (balancer, _)) in enumerate(BALANCERS.items()):
+    for i, (name, balancer) in enumerate(BALANCERS.items()):
         text += "[upstreams.%s]\npeers = [%s]\nbalancer = %s\nkeepalive = 64\n\n" % (name, peers, balancer)
         text += ('[[listeners]]\nname = "%s"\nlisten = "%s:%d"\nupstream = "%s"\nx_forwarded = false\n'
                  'forwarded = false\nvia = false\n\n' % (name, bench.HOST, base_port + i, name))
     return text
 
 
-def ab(port, extra, n, c):
-    argv = ["ab", "-q", "-r", "-k", "-n", str(n), "-c", str(c)] + extra + ["http://%s:%d/index.html" % (bench.HOST, port)]
+def ab(port, n, c):
+    argv = ["ab", "-q", "-r", "-k", "-n", str(n), "-c", str(c)] + AB_HEADERS + ["http://%s:%d/index.html" % (bench.HOST, port)]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     done = re.search(r"Complete requests:\s+(\d+)", r.stdout)
     failed = re.search(r"Failed requests:\s+(\d+)", r.stdout)
@@ -87,7 +89,7 @@ def main():
             if not bench.wait_port(port, 60):
                 raise SystemExit("balancer_cost: proxyd did not listen on %d (see %s)" % (port, out))
         for name, port in ports.items():  # warm-up: connections pooled, pages cached
-            ab(port, BALANCERS[name][1], 2000, a.concurrency)
+            ab(port, 2000, a.concurrency)
         rows = {name: [] for name in BALANCERS}
         if a.tool == "cpu":
             names = list(BALANCERS)
@@ -95,13 +97,13 @@ def main():
                 order = names[rep % len(names):] + names[:rep % len(names)]  # rotate who goes first
                 for name in order:
                     c0 = bench.cpu_ns([p.pid])
-                    n = ab(ports[name], BALANCERS[name][1], a.requests, a.concurrency)
+                    n = ab(ports[name], a.requests, a.concurrency)
                     rows[name].append((bench.cpu_ns([p.pid]) - c0) / 1e3 / n)
             unit = "us CPU/request"
         else:
             for name in BALANCERS:
                 subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, check=True)
-                n = ab(ports[name], BALANCERS[name][1], a.requests, a.concurrency)
+                n = ab(ports[name], a.requests, a.concurrency)
                 before = set(os.listdir(out))
                 subprocess.run(["callgrind_control", "--dump=" + name, str(p.pid)], capture_output=True, check=True)
                 time.sleep(1)
