@@ -5,23 +5,31 @@
   values spread over all three.
 - A killed backend's users move to the other two (each request still answered 200, no reset), and
   every other user stays where it was.
+- With bounded_load, one hot key's concurrent slow requests spill over to other backends instead of
+  queueing on its own; once they are done the key is back on its own backend.
 - Sticky sessions on a cookie (key = "cookie:session") survive a reload: the ring is built from the
   peer list, so the new generation sends every session where the old one did.
 """
 
 import os
 import signal
+import threading
 
 from proxyd_harness import (Backend, Proxyd, check, check_equal, config_head, free_ports, get, listener, note,
-                            response_bytes, run_test, upstream, wait_for_log, workdir, write_file)
+                            response_bytes, run_test, upstream, wait_for, wait_for_log, workdir, write_file)
 
 USERS = ["user-%d" % i for i in range(40)]
+SLOW_SECONDS = 0.5
+CONCURRENT = 6
 SESSIONS = ["s%08x" % (i * 2654435761 % 2**32) for i in range(30)]
 
 
 def backend(name):
     def handler(request, conn_id):
-        return [response_bytes(200, name.encode(), [("Content-Type", "text/plain")])], False
+        pieces = [response_bytes(200, name.encode(), [("Content-Type", "text/plain")])]
+        if request.target.startswith("/slow"):
+            pieces.insert(0, SLOW_SECONDS)
+        return pieces, False
     return Backend(handler, tag=name)
 
 
@@ -35,20 +43,51 @@ def placement(port, users):
     return {user: where(port, [("X-User", user)]) for user in users}
 
 
+def hot_key(port):
+    """CONCURRENT slow requests at once, all with one X-User, through a bounded_load upstream."""
+    owner = where(port, [("X-User", "hot")])
+    got, errors = [], []
+
+    def one():
+        try:
+            response = get(port, "/slow", [("X-User", "hot")])
+            got.append((response.status, response.body.decode()))
+        except Exception as e:  # a reset or early close is a failure too
+            errors.append(repr(e))
+    threads = [threading.Thread(target=one) for _ in range(CONCURRENT)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    check_equal(errors, [], "errors among the concurrent hot-key requests")
+    check(all(status == 200 for status, _ in got) and len(got) == CONCURRENT, "every hot-key request answered 200",
+          got)
+    spread = {name: [b for _, b in got].count(name) for _, name in got}
+    note("%d concurrent requests of one key (owner %s) reached %s" % (CONCURRENT, owner, spread))
+    check(len(spread) > 1, "the hot key spilled over to more than its own backend", spread)
+    # A client can read its answer a moment before the worker ends the attempt (attempt_done), so the
+    # count of the last ones may still stand for the first request after.
+    wait_for("the key back on its own backend once idle", lambda: where(port, [("X-User", "hot")]) == owner,
+             timeout=5, poll=0.05)
+
+
 def main():
     folder = workdir("hash")
     backends = {name: backend(name) for name in ("a", "b", "c")}
     ports = [backends[n].port for n in ("a", "b", "c")]
-    by_user, by_cookie = free_ports(2)
+    by_user, by_cookie, hot = free_ports(3)
     text = (config_head(workers=2, plugins=None)
             + upstream("users", ports, 'balancer = { plugin = "hash", key = "header:X-User" }\n'
                        'max_fails = 1\nfail_timeout = "30s"\nconnect_timeout = "2s"\n')
             + upstream("sessions", ports, 'balancer = { plugin = "hash", key = "cookie:session", '
                        'bounded_load = 1.25 }\n')
+            + upstream("hot", ports, 'balancer = { plugin = "hash", key = "header:X-User", bounded_load = 1.25 }\n')
             + listener("users", by_user, "upstream", "users")
+            + listener("hot", hot, "upstream", "hot")
             + listener("sessions", by_cookie, "upstream", "sessions"))
     path = write_file(os.path.join(folder, "hash.toml"), text)
-    proxyd = Proxyd(path, folder, tag="hash").start([by_user, by_cookie])
+    proxyd = Proxyd(path, folder, tag="hash").start([by_user, by_cookie, hot])
+    hot_key(hot)
 
     first = placement(by_user, USERS)
     for _ in range(3):  # fresh connections each time: the kernel spreads them over both workers

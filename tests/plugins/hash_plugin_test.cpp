@@ -2,6 +2,7 @@
 // cookie and the client address, with the fallback when the key is absent.
 #include "fake_host.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
@@ -144,4 +145,30 @@ TEST_CASE("a peer list the instance was not built for gets a ring of the worker'
     int chosen = pick(module, instance, worker, peers, request.raw());
     CHECK(chosen >= 0);
     CHECK(pick(module, instance, worker, peers, request.raw()) == chosen);
+}
+
+TEST_CASE("bounded_load counts picks until attempt_done ends them", "[hash_plugin]") {
+    PluginModule module("balancing_hash.so");
+    REQUIRE(module.descriptor().balancing->attempt_done != nullptr);
+    FakeHost host;
+    five_peers(host);
+    void *instance = host.create(module, "key = \"header:X-User\"\nbounded_load = 1.25");
+    REQUIRE(instance);
+    auto peers = host.peer_array();
+    FakeWorker worker(module.descriptor(), instance);
+    const proxyd_balancing_hooks &hooks = *module.descriptor().balancing;
+    FakeRequest request("GET", "/", {{"X-User", "hot"}});
+    bool tried[5] = {};
+
+    std::vector<int> picked;
+    for (int i = 0; i < 10; ++i) // ten in flight at once: ceil(1.25 * 10 / 5) = 3 at most on one peer
+        picked.push_back(
+            hooks.pick(instance, worker.get(), peers.data(), peers.size(), tried, request.raw()));
+    for (int p : picked)
+        CHECK(std::count(picked.begin(), picked.end(), p) <= 3);
+    CHECK(std::set<int>(picked.begin(), picked.end()).size() >= 4);
+    for (int p : picked)
+        attempt_done(module, instance, worker.get(), static_cast<size_t>(p), PROXYD_OUTCOME_SUCCESS);
+    for (int i = 0; i < 3; ++i) // all ended: the key is on its owner again
+        CHECK(pick_with(module, instance, worker, peers, {{"X-User", "hot"}}) == picked[0]);
 }
