@@ -724,7 +724,7 @@ class Backend:
     is done first, and .tls_connections keeps (conn_id, session_reused, peer certificate) for each.
     """
 
-    def __init__(self, handler=echo_handler, raw=None, tag="backend", ssl_context=None):
+    def __init__(self, handler=echo_handler, raw=None, tag="backend", ssl_context=None, host=HOST, port=0):
         self.handler = handler
         self.raw = raw
         self.tag = tag
@@ -737,7 +737,7 @@ class Backend:
         self.open = set()
         self.listen_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listen_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listen_sock.bind((HOST, 0))
+        self.listen_sock.bind((host, port))
         self.listen_sock.listen(128)
         self.listen_sock.settimeout(0.2)
         self.port = self.listen_sock.getsockname()[1]

@@ -622,3 +622,50 @@ TEST_CASE_METHOD(ConfigFixture, "upstream TLS: https:// peers and the group's tl
                    Catch::Contains("upstreams.app.tls.protocols: must be \"TLSv1.2\" or \"TLSv1.3\""));
     }
 }
+
+TEST_CASE_METHOD(ConfigFixture, "peers found in DNS: resolve and srv entries, [resolver] and their errors",
+                 "[config][discovery]") {
+    const std::string front = "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"u\"\n";
+    SECTION("a group of fixed and discovered peers gets max_peers slots after its fixed ones") {
+        auto r =
+            load(std::string(kPlugins) + "[resolver]\nservers = [\"127.0.0.1:5353\", \"[::1]:53\"]\n" +
+                 "timeout = \"500ms\"\ntries = 3\n[upstreams.u]\npeers = [\"127.0.0.1:9001\", " +
+                 "{ resolve = \"web.internal:8080\", weight = 3 }, { srv = \"_http._tcp.api.internal\" }]\n" +
+                 "max_peers = 4\nresolve_interval = \"10s\"\n" + front);
+        REQUIRE(r.config);
+        const auto &u = r.config->upstreams[0];
+        REQUIRE(u.peers.size() == 5);
+        CHECK_FALSE(u.peers[0].discovered);
+        CHECK(u.peers[1].discovered);
+        CHECK(u.peers[4].address_text == "dns#4");
+        CHECK(u.discovery_first_slot == 1);
+        REQUIRE(u.discovery.size() == 2);
+        CHECK(u.discovery[0].name == "web.internal");
+        CHECK(u.discovery[0].port == 8080);
+        CHECK(u.discovery[0].weight == 3);
+        CHECK(u.discovery[1].kind == DiscoverySource::Kind::kService);
+        CHECK(u.discovery_timing.interval == std::chrono::seconds(10));
+        CHECK(r.config->resolver.servers == std::vector<std::string>{"127.0.0.1:5353", "[::1]:53"});
+        CHECK(r.config->resolver.tries == 3);
+    }
+    SECTION("errors at the key") {
+        auto r = load(std::string(kPlugins) + "[resolver]\nservers = [\"dns.example:53\"]\n[upstreams.u]\n" +
+                      "peers = [{ resolve = \"10.0.0.1:80\" }, { srv = \"_http._tcp.x\", weight = 2 }, " +
+                      "{ resolve = \"web:http\" }, { resolve = \"a:1\", srv = \"b\" }]\n" + front);
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":6:12: resolver.servers[0]: a DNS server is an IP address"));
+        CHECK_THAT(r.all(), Catch::Contains("upstreams.u.peers[0].resolve") &&
+                                Catch::Contains("is not a host name and port"));
+        CHECK_THAT(r.all(),
+                   Catch::Contains("upstreams.u.peers[1].weight: SRV records give their own weights"));
+        CHECK_THAT(r.all(), Catch::Contains("upstreams.u.peers[2].resolve"));
+        CHECK_THAT(r.all(), Catch::Contains("upstreams.u.peers[3]: a peer is found by resolve"));
+    }
+    SECTION("max_peers without a discovered peer") {
+        auto r = load(std::string(kPlugins) + "[upstreams.u]\npeers = [\"127.0.0.1:9001\"]\nmax_peers = 3\n" +
+                      front);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":7:13: upstreams.u.max_peers: applies to peers found in DNS"));
+    }
+}

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/net_address.hpp"
+#include "discovery/discovery_source.hpp"
 #include "log/access_line.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "tls/tls_client_context.hpp"
@@ -44,6 +45,9 @@ struct PeerConfig {
     bool tls = false;
     std::string tls_name;        // sent as SNI and checked: the group's server_name, else the host
     bool tls_name_is_ip = false; // checked against the certificate's IP addresses, not sent as SNI
+    // A slot for a peer found in DNS (UpstreamConfig::discovery): each worker's pool holds the
+    // address that fills it now, if any; this entry only names the slot.
+    bool discovered = false;
 };
 
 struct UpstreamConfig {
@@ -61,6 +65,12 @@ struct UpstreamConfig {
     // The client side of TLS for the peers that speak it (null when none does); shared by every
     // worker's connections, immutable once loaded.
     std::shared_ptr<const TlsClientContext> tls;
+    // Peers found in DNS (peers entries `resolve` and `srv`), followed without a reload. They fill
+    // the slots peers[discovery_first_slot..] (max_peers of them), which are vacant until then.
+    std::vector<DiscoverySource> discovery;
+    DiscoveryTiming discovery_timing;
+    size_t discovery_first_slot = 0;
+    std::string discovery_tls_name; // the tls table's server_name, when it has one
 };
 
 struct HandlerConfig {
@@ -142,9 +152,17 @@ struct AdminConfig {
     bool allow_remote = false; // a non-loopback listen address is refused without it
 };
 
+// [resolver]: the DNS servers upstream discovery asks.
+struct ResolverConfig {
+    std::vector<std::string> servers; // "127.0.0.1:53"; empty: /etc/resolv.conf's
+    Duration timeout{2000};           // per try
+    uint32_t tries = 2;
+};
+
 struct Config {
     std::string path; // the config file, absolute
     unsigned workers = 1;
+    ResolverConfig resolver;
     LogConfig log;
     LimitsConfig limits;
     AdminConfig admin;

@@ -178,11 +178,13 @@ class Loader {
     void load_root(const toml::table &root) {
         check_keys(root, "",
                    {"workers", "plugin_dir", "log", "limits", "admin", "plugins", "handlers", "upstreams",
-                    "routers", "listeners"});
+                    "routers", "listeners", "resolver"});
         load_workers(root);
         if (auto dir = get_string(root, "plugin_dir", "")) plugin_dir_ = resolve_path(*dir);
         if (const auto *log = typed<toml::table>(root, "log", "", "a table")) load_log(*log);
         if (const auto *limits = typed<toml::table>(root, "limits", "", "a table")) load_limits(*limits);
+        if (const auto *resolver = typed<toml::table>(root, "resolver", "", "a table"))
+            load_resolver(*resolver);
         if (const auto *plugins = typed<toml::table>(root, "plugins", "", "a table")) load_plugins(*plugins);
 
         const auto *handlers = typed<toml::table>(root, "handlers", "", "a table");
@@ -232,6 +234,29 @@ class Loader {
                     names.push_back(*name);
         for (auto &l : config_->listeners)
             l.client_cert_fields_removed = names;
+    }
+
+    void load_resolver(const toml::table &t) {
+        check_keys(t, "resolver", {"servers", "timeout", "tries"});
+        auto &r = config_->resolver;
+        get_duration(t, "timeout", "resolver", r.timeout);
+        if (auto v = get_int(t, "tries", "resolver", 1, 10)) r.tries = uint32_t(*v);
+        const auto *servers =
+            typed<toml::array>(t, "servers", "resolver", "an array such as [\"127.0.0.1:53\"]");
+        if (!servers) return;
+        for (size_t i = 0; i < servers->size(); ++i) {
+            const toml::node &n = *servers->get(i);
+            auto text = n.value<std::string>();
+            NetAddress address;
+            std::string why;
+            std::string host = text ? peer_host(*text) : std::string();
+            if (!text || !n.is_string() || !is_ip_literal(host) || !parse_net_address(*text, address, why)) {
+                error_at(&n, index_key("resolver.servers", i),
+                         "a DNS server is an IP address and port: \"127.0.0.1:53\" or \"[::1]:53\"");
+                continue;
+            }
+            r.servers.push_back(*text);
+        }
     }
 
     void load_admin(const toml::table &t) {
@@ -602,10 +627,12 @@ class Loader {
         }
         check_keys(*t, where,
                    {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout", "keepalive",
-                    "keepalive_timeout", "max_tries", "max_fails", "fail_timeout", "tls"});
+                    "keepalive_timeout", "max_tries", "max_fails", "fail_timeout", "tls", "max_peers",
+                    "resolve_interval"});
         const auto *tls =
             typed<toml::table>(*t, "tls", where, "a table: { ca = \"...\", server_name = \"...\" }");
         load_peers(*t, where, u, tls != nullptr);
+        load_discovery(*t, where, u);
         load_upstream_tls(value, tls, where + ".tls", u);
         get_duration(*t, "connect_timeout", where, u.connect_timeout);
         get_duration(*t, "read_timeout", where, u.read_timeout);
@@ -643,8 +670,10 @@ class Loader {
         const toml::node *peers = t.get("peers");
         const auto *array = peers ? peers->as_array() : nullptr;
         if (!array || array->empty()) {
-            error_at(peers ? peers : static_cast<const toml::node *>(&t), where + ".peers",
-                     "needs at least one peer: [\"host:port\", ...] or [{ address = \"host:port\", weight = 2 }]");
+            error_at(
+                peers ? peers : static_cast<const toml::node *>(&t), where + ".peers",
+                "needs at least one peer: [\"host:port\", ...], [{ address = \"host:port\", weight = 2 }], "
+                "or peers found in DNS: [{ resolve = \"name:port\" }] or [{ srv = \"_http._tcp.name\" }]");
             return;
         }
         for (size_t i = 0; i < array->size(); ++i) {
@@ -652,6 +681,10 @@ class Loader {
             std::string pw = index_key(where + ".peers", i);
             PeerConfig peer;
             const toml::node *address_node = &p;
+            if (const auto *pt = p.as_table(); pt && (pt->contains("resolve") || pt->contains("srv"))) {
+                load_discovery_source(*pt, pw, u, group_tls);
+                continue;
+            }
             if (const auto *pt = p.as_table()) {
                 check_keys(*pt, pw, {"address", "weight"});
                 address_node = pt->get("address");
@@ -691,6 +724,88 @@ class Loader {
         }
     }
 
+    // A peers entry followed in DNS: { resolve = "name:port", weight = N } (every A and AAAA
+    // address of the name) or { srv = "_service._proto.name" } (the SRV records' targets, ports and
+    // weights).
+    void load_discovery_source(const toml::table &t, const std::string &where, UpstreamConfig &u,
+                               bool group_tls) {
+        check_keys(t, where, {"resolve", "srv", "weight"});
+        DiscoverySource source;
+        if (t.contains("resolve") && t.contains("srv")) {
+            error_at(&t, where,
+                     "a peer is found by resolve = \"name:port\" or srv = \"_http._tcp.name\", not both");
+            return;
+        }
+        if (auto srv = get_string(t, "srv", where)) {
+            if (t.contains("weight")) {
+                error_at(t.get("weight"), where + ".weight", "SRV records give their own weights");
+                return;
+            }
+            if (srv->empty() || srv->find_first_of(" :/") != std::string::npos) {
+                error_at(t.get("srv"), where + ".srv",
+                         "\"" + *srv + "\" is not a SRV name such as \"_http._tcp.web.service\"");
+                return;
+            }
+            source.kind = DiscoverySource::Kind::kService;
+            source.name = *srv;
+            source.tls = group_tls;
+            u.discovery.push_back(std::move(source));
+            return;
+        }
+        auto text = get_string(t, "resolve", where);
+        if (!text) return; // reported as the wrong type
+        if (auto w = get_int(t, "weight", where, 1, 1000)) source.weight = uint32_t(*w);
+        std::string_view authority = *text;
+        source.tls = group_tls || authority.starts_with("https://");
+        if (authority.starts_with("https://") || authority.starts_with("http://"))
+            authority.remove_prefix(authority.find("://") + 3);
+        size_t colon = authority.rfind(':');
+        uint64_t port = 0;
+        bool port_ok =
+            colon != std::string_view::npos && colon + 1 < authority.size() && colon + 6 >= authority.size();
+        for (size_t i = colon + 1; port_ok && i < authority.size(); ++i) {
+            port_ok = authority[i] >= '0' && authority[i] <= '9';
+            port = port * 10 + uint64_t(authority[i] - '0');
+        }
+        std::string host(authority.substr(0, colon == std::string_view::npos ? 0 : colon));
+        if (!port_ok || port == 0 || port > 65535 || host.empty() || is_ip_literal(host) ||
+            host.find_first_of("[]/ ") != std::string::npos) {
+            error_at(t.get("resolve"), where + ".resolve",
+                     "\"" + *text + "\" is not a host name and port such as \"web.internal:8080\"");
+            return;
+        }
+        source.name = std::move(host);
+        source.port = uint16_t(port);
+        u.discovery.push_back(std::move(source));
+    }
+
+    // A group with peers found in DNS gets max_peers slots for them after its fixed peers.
+    void load_discovery(const toml::table &t, const std::string &where, UpstreamConfig &u) {
+        int64_t slots = 16;
+        if (auto v = get_int(t, "max_peers", where, 1, 1024)) slots = *v;
+        get_duration(t, "resolve_interval", where, u.discovery_timing.interval);
+        if (u.discovery.empty()) {
+            for (const char *key : {"max_peers", "resolve_interval"})
+                if (t.contains(key))
+                    error_at(t.get(key), where + "." + key,
+                             "applies to peers found in DNS; this group has no resolve or srv peer");
+            return;
+        }
+        if (u.discovery_timing.interval < u.discovery_timing.min_interval) {
+            error_at(t.get("resolve_interval"), where + ".resolve_interval", "must be at least 1s");
+            return;
+        }
+        u.discovery_first_slot = u.peers.size();
+        for (int64_t k = 0; k < slots; ++k) {
+            PeerConfig slot;
+            slot.discovered = true;
+            slot.address_text = "dns#" + std::to_string(k + 1);
+            slot.tls = std::any_of(u.discovery.begin(), u.discovery.end(),
+                                   [](const DiscoverySource &s) { return s.tls; });
+            u.peers.push_back(std::move(slot));
+        }
+    }
+
     // The client side of TLS for a group whose peers speak it: the group's `tls` table (verify, ca,
     // server_name, certificate and key for mTLS, protocols, ciphers), or its defaults for https://
     // peers alone. The files are loaded here, so a bad one fails the config load (and proxyd -t).
@@ -724,6 +839,7 @@ class Loader {
                         peer.tls_name = *name;
                         peer.tls_name_is_ip = is_ip_literal(*name);
                     }
+                    u.discovery_tls_name = *name;
                 }
             }
             load_tls_protocols(*t, where, settings.min_version, settings.max_version);

@@ -83,7 +83,7 @@ void UpstreamDiscovery::resolve_host(size_t index) {
         std::vector<DiscoveredPeer> peers;
         for (DnsAddress &a : addresses) {
             note_ttl(a.ttl);
-            DiscoveredPeer p{a.address, s.weight, s.name};
+            DiscoveredPeer p{a.address, s.weight, s.name, s.name};
             set_port(p.address, s.port);
             peers.push_back(std::move(p));
         }
@@ -121,7 +121,7 @@ void UpstreamDiscovery::resolve_service(size_t index) {
                     st.any_target_ok = true;
                     for (DnsAddress &a : addresses) {
                         note_ttl(a.ttl);
-                        DiscoveredPeer p{a.address, weight, st.source.name};
+                        DiscoveredPeer p{a.address, weight, st.source.name, service.target};
                         set_port(p.address, service.port);
                         st.collecting.push_back(std::move(p));
                     }
@@ -181,6 +181,7 @@ void UpstreamDiscovery::round_done() {
     if (shortest_ttl_ms_ > 0) next = std::min(next, shortest_ttl_ms_);
     if (round_failed_) next = std::min<uint64_t>(next, 5000);
     next = std::max<uint64_t>(next, static_cast<uint64_t>(timing_.min_interval.count()));
+    if (round_listener_) round_listener_();
     if (!closing_)
         uv_timer_start(
             &timer_, [](uv_timer_t *t) { static_cast<UpstreamDiscovery *>(t->data)->start_round(); }, next,

@@ -10,6 +10,7 @@
 // its timer and lookups have ended.
 #pragma once
 
+#include "discovery/discovery_source.hpp"
 #include "discovery/dns_client.hpp"
 
 #include <chrono>
@@ -21,26 +22,14 @@
 
 namespace proxyd {
 
-struct DiscoverySource {
-    enum class Kind : uint8_t { kHost, kService };
-    Kind kind = Kind::kHost;
-    std::string name;    // "web.internal" or "_http._tcp.web.service"
-    uint16_t port = 0;   // kHost: the port every address gets
-    uint32_t weight = 1; // kHost: the weight every address gets
-};
-
 struct DiscoveredPeer {
     NetAddress address;
     uint32_t weight = 1;
     std::string source; // the name it came from, for /status
+    std::string host;   // the name the address answered for (a SRV record's target), for TLS
     bool operator==(const DiscoveredPeer &other) const {
         return address == other.address && weight == other.weight && source == other.source;
     }
-};
-
-struct DiscoveryTiming {
-    std::chrono::milliseconds interval{30000};    // the longest between two rounds
-    std::chrono::milliseconds min_interval{1000}; // the shortest, whatever the TTLs say
 };
 
 class UpstreamDiscovery {
@@ -50,6 +39,8 @@ class UpstreamDiscovery {
 
     UpstreamDiscovery(uv_loop_t *loop, DnsClient &dns, std::string group,
                       std::vector<DiscoverySource> sources, DiscoveryTiming timing, Changed changed, Log log);
+    // Called after every round, changed or not (the first round tells its owner it can serve).
+    void set_round_listener(std::function<void()> listener) { round_listener_ = std::move(listener); }
     // Starts the first round at once.
     void start();
     void close();
@@ -88,6 +79,7 @@ class UpstreamDiscovery {
     DiscoveryTiming timing_;
     Changed changed_;
     Log log_;
+    std::function<void()> round_listener_;
     uv_timer_t timer_{};
     std::vector<DiscoveredPeer> peers_;
     size_t sources_pending_ = 0;

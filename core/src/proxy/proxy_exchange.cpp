@@ -79,9 +79,7 @@ void ProxyExchange::enter(Phase next) {
     phase_ = next;
 }
 
-const std::string &ProxyExchange::peer_address() const {
-    return pool_.config().peers[attempt_.peer()].address_text;
-}
+const std::string &ProxyExchange::peer_address() const { return pool_.peer(attempt_.peer()).address_text; }
 
 // ---- choosing a peer and connecting ---------------------------------------------------------
 
@@ -193,7 +191,7 @@ std::string_view ProxyExchange::build_request_head() {
     std::string_view host(request.host.ptr, request.host.len);
     if (!has_host) {
         // HTTP/1.1 upstream requests need a Host; an HTTP/1.0 client may have sent none.
-        std::string_view authority = pool_.config().peers[attempt_.peer()].authority;
+        std::string_view authority = pool_.peer(attempt_.peer()).authority;
         out.append("Host: ").append(host.empty() ? authority : host).append("\r\n");
     }
     std::string_view ip = c.client_ip();
@@ -538,11 +536,11 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
         --tries_;
     } else if (!tls_error.empty()) {
         // Unlike a refused connect, a refused certificate does not go away by itself: an error.
-        worker.logger().error("upstream " + config.name + " " + config.peers[peer].address_text + ": " +
+        worker.logger().error("upstream " + config.name + " " + pool_.peer(peer).address_text + ": " +
                               tls_error);
         pool_.record_outcome(peer, outcome);
     } else {
-        worker.logger().warn("upstream " + config.name + " " + config.peers[peer].address_text + ": " + what +
+        worker.logger().warn("upstream " + config.name + " " + pool_.peer(peer).address_text + ": " + what +
                              (uv_status ? std::string(": ") + uv_strerror(uv_status) : std::string()));
         pool_.record_outcome(peer, outcome);
     }

@@ -8,7 +8,7 @@
 namespace proxyd {
 
 UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer)
-    : pool_(pool), peer_(peer),
+    : pool_(pool), peer_(peer), discovered_(pool.discovered(peer)), epoch_(pool.epoch(peer)),
       writer_(pool.worker().write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
     uv_loop_t *loop = pool.worker().loop();
     uv_tcp_init(loop, &tcp_);
@@ -23,15 +23,19 @@ UpstreamConnection::UpstreamConnection(UpstreamPool &pool, size_t peer)
 
 UpstreamConnection::~UpstreamConnection() = default;
 
+const PeerConfig &UpstreamConnection::peer_config() const {
+    return discovered_ ? *discovered_ : pool_.config().peers[peer_];
+}
+
 int UpstreamConnection::connect(Owner *owner, uint64_t timeout_ms) {
     owner_ = owner;
-    const auto &address = pool_.config().peers[peer_].address;
+    const auto &address = peer_config().address;
     connect_req_.data = this;
     int rc = uv_tcp_connect(&connect_req_, &tcp_, address.sockaddr_ptr(), [](uv_connect_t *req, int status) {
         auto *self = static_cast<UpstreamConnection *>(req->data);
         if (self->closing_) return;
         if (status == 0) uv_tcp_nodelay(&self->tcp_, 1);
-        if (status == 0 && self->pool_.config().peers[self->peer_].tls) return self->start_tls();
+        if (status == 0 && self->peer_config().tls) return self->start_tls();
         if (self->owner_) self->owner_->on_upstream_connected(status);
     });
     if (rc != 0) {
@@ -179,7 +183,7 @@ void UpstreamConnection::close() {
 // ---- TLS ---------------------------------------------------------------------------------------
 
 void UpstreamConnection::start_tls() {
-    const PeerConfig &peer = pool_.config().peers[peer_];
+    const PeerConfig &peer = peer_config();
     const TlsClientContext &context = *pool_.config().tls;
     tls_ = std::make_unique<TlsSession>(context.ctx());
     if (!context.prepare(tls_->native(), peer.tls_name, peer.tls_name_is_ip, pool_.tls_session(peer_), this))

@@ -22,6 +22,7 @@
 namespace proxyd {
 
 class UpstreamPool;
+struct PeerConfig;
 
 class TlsSession;
 
@@ -45,6 +46,10 @@ class UpstreamConnection final : private StreamWriter::Listener, private TlsSess
     UpstreamConnection &operator=(const UpstreamConnection &) = delete;
 
     size_t peer() const { return peer_; }
+    // The pool's epoch of the peer's slot when this connection was made (UpstreamPool::epoch).
+    uint32_t epoch() const { return epoch_; }
+    // The peer this connection goes to, also after its discovered slot got another one.
+    const PeerConfig &peer_config() const;
     bool reused() const { return reused_; }
     // Why the TLS layer failed ("certificate verify failed: ...", OpenSSL's reason), once it has;
     // the owner heard a connect failure (handshake) or a close (a bad record) with UV_EPROTO.
@@ -93,6 +98,8 @@ class UpstreamConnection final : private StreamWriter::Listener, private TlsSess
 
     UpstreamPool &pool_;
     size_t peer_;
+    std::shared_ptr<const PeerConfig> discovered_; // the discovered peer connected to; null: fixed
+    uint32_t epoch_;
     Owner *owner_ = nullptr;
     uv_tcp_t tcp_{};
     LazyTimer timer_;

@@ -1,5 +1,6 @@
 #include "proxy/upstream_pool.hpp"
 
+#include "discovery/discovery_service.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "proxy/upstream_connection.hpp"
 #include "server/worker.hpp"
@@ -12,9 +13,11 @@ namespace proxyd {
 UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state,
                            UpstreamMetrics &metrics)
     : worker_(worker), config_(config), balancer_state_(balancer_state), metrics_(metrics),
-      peers_(config.peers.size()) {
+      peers_(config.peers.size()), tried_or_vacant_(new bool[config.peers.size()]) {
     for (const auto &p : config.peers)
         views_.push_back(proxyd_peer{{p.address_text.data(), p.address_text.size()}, p.weight, false});
+    if (const DiscoveryService *discovery = worker.discovery())
+        if (auto table = discovery->table(worker.upstream_index(config))) apply_discovery(*table);
     const auto &hooks = *config.balancer->descriptor().balancing;
     if (PROXYD_ABI_HAS(hooks, proxyd_balancing_hooks, attempt_done)) attempt_hook_ = hooks.attempt_done;
 }
@@ -36,12 +39,18 @@ void UpstreamPool::keep_tls_session(size_t peer, SSL_SESSION *session) {
 Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
     uint64_t now = uv_now(worker_.loop());
     bool any_untried_up = false;
+    // A vacant slot of discovered peers is handed to the balancer as already tried: balancers
+    // never pick those.
+    bool *offered = tried_or_vacant_.get();
     for (size_t i = 0; i < peers_.size(); ++i) {
+        offered[i] = tried[i] || vacant(i);
         views_[i].down = peers_[i].down_until_ms > now;
-        any_untried_up = any_untried_up || (!tried[i] && !views_[i].down);
+        any_untried_up = any_untried_up || (!offered[i] && !views_[i].down);
     }
     if (!any_untried_up)
-        for (auto &v : views_) v.down = false;
+        for (size_t i = 0; i < views_.size(); ++i)
+            views_[i].down = vacant(i);
+    tried = offered;
     const auto &hooks = *config_.balancer->descriptor().balancing;
     int chosen = hooks.pick(config_.balancer->raw(), balancer_state_, views_.data(), views_.size(), tried, request);
     if (chosen >= static_cast<int>(peers_.size()) || (chosen >= 0 && tried[chosen])) {
@@ -71,7 +80,8 @@ UpstreamConnection *UpstreamPool::take_idle(size_t peer) {
 
 void UpstreamPool::put_idle(UpstreamConnection *connection) {
     auto &idle = peers_[connection->peer()].idle;
-    if (closed_ || worker_.stopping() || idle.size() >= config_.keepalive) {
+    if (closed_ || worker_.stopping() || idle.size() >= config_.keepalive ||
+        connection->epoch() != peers_[connection->peer()].epoch) {
         connection->close();
         return;
     }
@@ -96,22 +106,54 @@ void UpstreamPool::record_outcome(size_t peer, proxyd_outcome outcome) {
         p.fails = 0;
         metrics_.peers[peer].down_until_ns.set(uv_hrtime() +
                                                static_cast<uint64_t>(config_.fail_timeout.count()) * 1000000);
-        worker_.logger().warn("upstream " + config_.name + " " + config_.peers[peer].address_text +
-                               ": marked down for " + std::to_string(config_.fail_timeout.count()) + " ms");
+        worker_.logger().warn("upstream " + config_.name + " " + this->peer(peer).address_text +
+                              ": marked down for " + std::to_string(config_.fail_timeout.count()) + " ms");
     }
     const auto &hooks = *config_.balancer->descriptor().balancing;
     if (hooks.outcome) hooks.outcome(config_.balancer->raw(), balancer_state_, peer, outcome);
+}
+
+void UpstreamPool::apply_discovery(const SlotTable &table) {
+    if (table.version <= discovery_version_) return; // the pool was made from a newer table
+    discovery_version_ = table.version;
+    for (size_t k = 0; k < table.peers.size(); ++k) {
+        size_t index = config_.discovery_first_slot + k;
+        if (index >= peers_.size()) break;
+        PeerState &state = peers_[index];
+        const std::shared_ptr<const PeerConfig> &next = table.peers[k];
+        if (next == state.discovered) continue;
+        bool same_peer = next && state.discovered && next->address == state.discovered->address &&
+                         next->tls == state.discovered->tls;
+        if (!same_peer) {
+            // Another peer in this slot: nothing of the old one's carries over.
+            close_idle(state);
+            ++state.epoch;
+            state.fails = 0;
+            state.down_until_ms = 0;
+            SSL_SESSION_free(state.tls_session);
+            state.tls_session = nullptr;
+            metrics_.peers[index].idle.set(0);
+        }
+        state.discovered = next;
+        const PeerConfig &shown = peer(index);
+        views_[index] =
+            proxyd_peer{{shown.address_text.data(), shown.address_text.size()}, shown.weight, !next};
+    }
+}
+
+void UpstreamPool::close_idle(PeerState &peer) {
+    std::vector<UpstreamConnection *> idle;
+    idle.swap(peer.idle);
+    for (UpstreamConnection *c : idle)
+        c->close();
 }
 
 void UpstreamPool::close_all_idle() {
     closed_ = true;
     for (auto &m : metrics_.peers)
         m.idle.set(0);
-    for (auto &p : peers_) {
-        std::vector<UpstreamConnection *> idle;
-        idle.swap(p.idle);
-        for (UpstreamConnection *c : idle) c->close();
-    }
+    for (auto &p : peers_)
+        close_idle(p);
 }
 
 } // namespace proxyd

@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "proxy/attempt.hpp"
 
+#include <memory>
 #include <proxyd/plugin.h>
 #include <vector>
 
@@ -14,6 +15,7 @@ namespace proxyd {
 
 class UpstreamConnection;
 class Worker;
+struct SlotTable;
 
 class UpstreamPool final : public AttemptSink {
   public:
@@ -26,6 +28,22 @@ class UpstreamPool final : public AttemptSink {
     Worker &worker() { return worker_; }
     const UpstreamConfig &config() const { return config_; }
     size_t peer_count() const { return peers_.size(); }
+    // The peer at index: the config's, or for a slot of discovered peers (UpstreamConfig::discovery)
+    // the one that fills it now (the slot's own entry while vacant).
+    const PeerConfig &peer(size_t index) const {
+        return peers_[index].discovered ? *peers_[index].discovered : config_.peers[index];
+    }
+    // The discovered peer filling a slot (null for a fixed peer or a vacant slot): a connection
+    // keeps it, so its address outlives a change of the slot.
+    const std::shared_ptr<const PeerConfig> &discovered(size_t index) const {
+        return peers_[index].discovered;
+    }
+    // Grows each time a slot gets another peer: a connection made before goes back to no pool.
+    uint32_t epoch(size_t index) const { return peers_[index].epoch; }
+    // Worker thread: the group's discovered peers changed (DiscoveryService publishes each table
+    // to every worker). Peers that stay keep their connections and health; a slot whose peer left
+    // closes its idle connections, and requests in flight there finish.
+    void apply_discovery(const SlotTable &table);
     UpstreamMetrics &metrics() { return metrics_; }
 
     // The balancer's choice among peers not yet tried (tried has peer_count() entries), as an
@@ -57,7 +75,11 @@ class UpstreamPool final : public AttemptSink {
         uint32_t fails = 0;
         uint64_t down_until_ms = 0;
         SSL_SESSION *tls_session = nullptr; // owned; resumed by this worker's next connection
+        std::shared_ptr<const PeerConfig> discovered; // a discovered slot's peer; null: vacant/fixed
+        uint32_t epoch = 0;
     };
+    bool vacant(size_t index) const { return config_.peers[index].discovered && !peers_[index].discovered; }
+    void close_idle(PeerState &peer);
 
     Worker &worker_;
     const UpstreamConfig &config_;
@@ -65,6 +87,9 @@ class UpstreamPool final : public AttemptSink {
     UpstreamMetrics &metrics_;
     std::vector<PeerState> peers_;
     std::vector<proxyd_peer> views_;
+    // pick()'s tried mask with vacant slots added, handed to the balancer (reused per pick).
+    std::unique_ptr<bool[]> tried_or_vacant_;
+    uint64_t discovery_version_ = 0;
     size_t open_attempts_ = 0;
     // The balancer's attempt_done, when its hook table holds one (ABI 1.1); resolved once.
     decltype(proxyd_balancing_hooks::attempt_done) attempt_hook_ = nullptr;

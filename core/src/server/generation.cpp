@@ -25,14 +25,16 @@ std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string 
     // No thread of this generation runs yet, so the switch needs no synchronisation: plugins log
     // through this generation's error log from here on.
     g->host_.logger = g->logger_.get();
+    g->discovery_ = std::make_unique<DiscoveryService>(*g->config_, *g->logger_);
     g->shared_ = std::unique_ptr<WorkerShared>(
         new WorkerShared{*g->config_, g->host_, *g->logger_, g->access_log_, metrics,
-                         listeners_serving_own_upstreams(*g->config_)});
+                         listeners_serving_own_upstreams(*g->config_), g->discovery_.get()});
     return g;
 }
 
 Generation::~Generation() {
     workers.clear(); // joins their threads before what they use goes
+    if (discovery_) discovery_->close();
     config_.reset(); // plugin instances may log while being destroyed
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "config/config_loader.hpp"
+#include "discovery/discovery_service.hpp"
 #include "log/logger.hpp"
 #include "plugin/host_calls.hpp"
 #include "server/worker.hpp"
@@ -34,6 +35,8 @@ class Generation {
     const Config &config() const { return *config_; }
     const Logger &logger() const { return *logger_; }
     const WorkerShared &shared() const { return *shared_; }
+    // Its DNS discovery of upstream peers (main thread; started by the server on its loop).
+    DiscoveryService &discovery() { return *discovery_; }
 
     // SIGUSR1: both log files opened anew at their configured paths. Main thread.
     bool reopen_logs(std::string &error);
@@ -61,6 +64,7 @@ class Generation {
     LogFile access_log_;
     std::unique_ptr<Logger> logger_;
     std::unique_ptr<Config> config_;
+    std::unique_ptr<DiscoveryService> discovery_; // after the config it reads, before the workers' view
     std::unique_ptr<WorkerShared> shared_;
 };
 

@@ -195,7 +195,16 @@ int Server::run(std::unique_ptr<Generation> first) {
 
     current_ = std::move(first);
     metrics_.begin_generation(current_->config(), current_->number());
-    start_workers(*current_, std::move(fds)); // they accept once all have started: begin_serving()
+    if (!start_discovery(*current_, nullptr, error)) {
+        current_->logger().error(error);
+        close_all(fds);
+        close_unused_groups(nullptr);
+        close_handles();
+        uv_run(&loop_, UV_RUN_DEFAULT);
+        return 1;
+    }
+    // They accept once all have started and discovery has had its first answers: begin_serving().
+    start_workers(*current_, std::move(fds));
 
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Joined before the loop closes: a worker's last uv_async_send may still be on its way.
@@ -222,13 +231,25 @@ void Server::stop(const char *signal_name) {
     stop_everything();
 }
 
+bool Server::start_discovery(Generation &g, Generation *previous, std::string &error) {
+    if (previous) g.discovery().seed_from(previous->discovery());
+    auto publish = [&g](size_t upstream, std::shared_ptr<const SlotTable> table) {
+        for (auto &w : g.workers)
+            w->post_discovery(upstream, table);
+    };
+    return g.discovery().start(
+        &loop_, publish, [this] { uv_async_send(&worker_event_); }, error);
+}
+
 void Server::stop_everything() {
     stopping_ = true;
+    current_->discovery().close();
     for (auto &w : current_->workers)
         w->request_stop(Worker::Sockets::kClose);
     if (starting_) {
         for (auto &w : starting_->workers)
             w->request_stop(Worker::Sockets::kClose);
+        starting_->discovery().close();
         retiring_.push_back(std::move(starting_));
         starting_opened_.clear(); // closed with every group just below
         next_admin_.reset();
@@ -277,6 +298,14 @@ void Server::reload() {
     // sockets where the address is unchanged, bound sockets not yet listening elsewhere. Once
     // all have reported, finish_reload() lets them listen before the old ones stop accepting, so
     // no connection finds nobody, or rolls them back.
+    if (!start_discovery(*next, current_.get(), error)) {
+        close_all(fds);
+        close_opened(starting_opened_);
+        next_admin_.reset();
+        admin_changes_ = false;
+        log.error("reload failed: " + error + "; still serving generation " + std::to_string(serving));
+        return;
+    }
     starting_ = std::move(next);
     ++next_generation_; // a generation that started keeps its number, even if rolled back
     start_workers(*starting_, std::move(fds));
@@ -295,6 +324,7 @@ void Server::finish_reload() {
             w->metrics().discard(); // it served nothing; its names stay out of /metrics
             w->request_stop(Worker::Sockets::kLiveOn);
         }
+        starting_->discovery().close();
         retiring_.push_back(std::move(starting_));
         close_opened(starting_opened_);
         next_admin_.reset();
@@ -308,6 +338,7 @@ void Server::finish_reload() {
     // still hold, on sockets they share with the new ones, goes to whoever takes it first).
     for (auto &w : starting_->workers)
         w->start_listening();
+    current_->discovery().close(); // the new generation follows DNS from here on
     retiring_.push_back(std::move(current_));
     current_ = std::move(starting_);
     starting_opened_.clear(); // the serving generation's sockets now
@@ -355,8 +386,13 @@ void Server::begin_serving() {
 }
 
 void Server::on_worker_event() {
-    if (!serving_ && current_->every_worker_reported()) begin_serving();
-    if (starting_ && starting_->every_worker_reported()) finish_reload();
+    // A generation serves once every worker has reported and discovery has had its first answers
+    // (or at once when a worker refused: it then stops, or is rolled back).
+    auto ready = [](Generation &g) {
+        return g.every_worker_reported() && (g.refused.load() != 0 || g.discovery().ready());
+    };
+    if (!serving_ && ready(*current_)) begin_serving();
+    if (starting_ && ready(*starting_)) finish_reload();
     if (reload_again_ && serving_ && !starting_ && !stopping_) {
         reload_again_ = false;
         reload();

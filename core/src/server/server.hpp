@@ -60,6 +60,9 @@ class Server {
     // workers still hold dup()s, so such a socket really closes when they have stopped.
     void close_unused_groups(const Config *serving);
     void start_workers(Generation &g, std::vector<std::vector<ListenFd>> fds);
+    // Starts g's DNS discovery on the main loop (taking over previous's sets on a reload); its
+    // changes go to g's workers, its first answers wake on_worker_event.
+    bool start_discovery(Generation &g, Generation *previous, std::string &error);
     void stop(const char *signal_name);
     // Every generation's workers finish what is in flight and end; every socket closes.
     void stop_everything();

@@ -202,6 +202,24 @@ void Worker::on_connection(uv_stream_t *server, int status) {
     ClientConnection::accept(self, *handle->config, server);
 }
 
+void Worker::post_discovery(size_t upstream, std::shared_ptr<const SlotTable> table) {
+    struct Update {
+        Worker *worker;
+        size_t upstream;
+        std::shared_ptr<const SlotTable> table;
+    };
+    auto *update = new Update{this, upstream, std::move(table)};
+    int rc = posts_.post(
+        [](void *arg) {
+            std::unique_ptr<Update> u(static_cast<Update *>(arg));
+            // Before its pools exist (a worker that failed to start) there is nothing to update.
+            if (u->upstream < u->worker->upstreams_.size())
+                u->worker->upstreams_[u->upstream]->apply_discovery(*u->table);
+        },
+        update);
+    if (rc != 0) delete update; // the worker is stopping
+}
+
 void Worker::connection_opened(ClientConnection *c) {
     connections_.insert(c);
     if (!drains_last(c->listener())) ++front_connections_;

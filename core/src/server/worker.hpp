@@ -29,7 +29,9 @@
 namespace proxyd {
 
 class ClientConnection;
+class DiscoveryService;
 class UpstreamPool;
+struct SlotTable;
 
 struct WorkerShared {
     const Config &config;
@@ -39,6 +41,8 @@ struct WorkerShared {
     MetricsStore &metrics;
     // Per listener: it serves one of this config's own upstreams, so it drains last (drain_order.hpp).
     std::vector<bool> drains_last;
+    // The generation's DNS discovery (null when no group follows DNS); outlives the workers.
+    const DiscoveryService *discovery = nullptr;
 };
 
 // A listening socket handed to a worker, for config.listeners[listener]. A listener may have
@@ -109,6 +113,13 @@ class Worker {
     // What plugins get as this worker's proxyd_worker_handle (create_worker_ex, worker_post).
     const proxyd_worker_handle *plugin_handle() const { return &handle_; }
     UpstreamPool &upstream(size_t index) { return *upstreams_[index]; }
+    size_t upstream_index(const UpstreamConfig &group) const {
+        return static_cast<size_t>(&group - shared_.config.upstreams.data());
+    }
+    const DiscoveryService *discovery() const { return shared_.discovery; }
+    // Any thread: a group's discovered peers changed; the worker's pool takes the table on the
+    // worker's own thread. Ignored once the worker is stopping.
+    void post_discovery(size_t upstream, std::shared_ptr<const SlotTable> table);
     WorkerMetrics &metrics() { return metrics_; }
 
     // A read buffer shared by every stream of this loop: libuv calls alloc then read for one
