@@ -13,11 +13,13 @@ sending requests through proxyd. What a user relies on:
 Load is four client threads with keep-alive connections, counting every error, reset and early
 close as a failure."""
 
+import json
 import os
 import signal
 import subprocess
 import threading
 import time
+import urllib.request
 
 from proxyd_harness import (HOST, Backend, Client, Proxyd, check, check_equal, config_head, free_ports, listener,
                             note, response_bytes, run_test, toml_str, wait_for_log, workdir, write_file)
@@ -163,6 +165,12 @@ def srv_records(folder):
         load.wait_for("a record removed: b leaves", lambda got: set(got) == {"a", "c"})
         wait_for_log(proxyd, r"upstream app: discovered peers 127\.0\.0\.1:%d 127\.0\.0\.1:%d" % tuple(
             sorted((a.port, c.port))), timeout=5)
+
+        status = json.loads(urllib.request.urlopen("http://%s:%d/status.json" % (HOST, admin), timeout=5).read())
+        group = [u for u in status["upstreams"] if u["name"] == "app"][0]
+        check_equal(sorted((p["address"], p["source"]) for p in group["peers"]),
+                    sorted(("127.0.0.1:%d" % x.port, "_http._tcp.app.test") for x in (a, c)),
+                    "/status.json lists the discovered peers with their DNS name, and no vacant slot")
 
         dns.stop()
         got = load.window(3)

@@ -242,6 +242,37 @@ void MetricsStore::add_slot(MetricsSnapshot &out, const WorkerMetrics &w, bool l
     }
 }
 
+void MetricsStore::set_discovered(const std::string &group, std::vector<DiscoveredSlot> slots) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto &entry : discovered_)
+        if (entry.first == group) {
+            entry.second = std::move(slots);
+            return;
+        }
+    discovered_.emplace_back(group, std::move(slots));
+}
+
+void MetricsStore::name_discovered(MetricsSnapshot &out) const {
+    for (const auto &[name, slots] : discovered_) {
+        MetricsSnapshot::Upstream *group = nullptr;
+        for (auto &u : out.upstreams)
+            if (u.name == name) group = &u;
+        if (!group) continue;
+        for (const DiscoveredSlot &slot : slots) {
+            auto it = std::find_if(group->peers.begin(), group->peers.end(),
+                                   [&](const MetricsSnapshot::Peer &p) { return p.address == slot.slot; });
+            if (it == group->peers.end()) continue;
+            if (slot.address.empty()) {
+                group->peers.erase(it);
+                continue;
+            }
+            it->address = slot.address;
+            it->source = slot.source;
+            it->weight = slot.weight;
+        }
+    }
+}
+
 MetricsSnapshot MetricsStore::snapshot() const {
     MetricsSnapshot out;
     uint64_t now = uv_hrtime();
@@ -267,6 +298,7 @@ MetricsSnapshot MetricsStore::snapshot() const {
         out.live_workers += live ? 1 : 0;
         add_slot(out, *slot, live, now);
     }
+    name_discovered(out);
     for (auto &l : out.listeners) {
         for (size_t b = 1; b < l.buckets.size(); ++b)
             l.buckets[b] += l.buckets[b - 1];

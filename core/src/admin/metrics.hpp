@@ -153,6 +153,8 @@ struct MetricsSnapshot {
     };
     struct Peer {
         std::string address;
+        std::string source;  // the DNS name a discovered peer came from; empty for a fixed peer
+        uint32_t weight = 0; // a discovered peer's (a fixed peer's is in the config summary)
         bool down = false;
         uint64_t down_in_workers = 0;
         uint64_t requests = 0, connect_failures = 0, timeouts = 0, broken = 0, active = 0, idle = 0;
@@ -192,6 +194,15 @@ class MetricsStore {
     void fold_retired();
     // Any thread (the admin's): the retired totals plus every slot.
     MetricsSnapshot snapshot() const;
+    // Main thread: who fills the discovered slots of group now (peer_slots.hpp): the pages show
+    // each slot under its peer's address and DNS name, and leave vacant slots out.
+    struct DiscoveredSlot {
+        std::string slot;    // the slot's name in the config, "dns#1"
+        std::string address; // empty: vacant
+        std::string source;
+        uint32_t weight = 1;
+    };
+    void set_discovered(const std::string &group, std::vector<DiscoveredSlot> slots);
     size_t slots() const {
         std::lock_guard<std::mutex> lock(mutex_);
         return workers_.size();
@@ -205,7 +216,9 @@ class MetricsStore {
 
     static void add_slot(MetricsSnapshot &out, const WorkerMetrics &w, bool live, uint64_t now);
     void merge_retired(MetricsSnapshot &out) const;
+    void name_discovered(MetricsSnapshot &out) const;
     std::shared_ptr<const ConfigSummary> summary_;
+    std::vector<std::pair<std::string, std::vector<DiscoveredSlot>>> discovered_; // per group name
     uint64_t generation_ = 0;
     uint64_t reloads_ = 0;
     uint64_t start_ns_;         // uv_hrtime() at creation

@@ -140,7 +140,8 @@ std::string status_json(const MetricsSnapshot &s) {
                 for (const auto &c : declared->peers)
                     if (c.address == p.address) weight = c.weight;
             Object peer;
-            peer.str("address", p.address).num("weight", weight);
+            if (p.weight) weight = p.weight;
+            peer.str("address", p.address).num("weight", weight).str("source", p.source);
             metric_members(peer, peer_families(), p);
             peers.push_back(peer.done());
         }

@@ -180,8 +180,9 @@ std::string status_page(const MetricsSnapshot &s) {
             "</tr>\n";
         for (const auto &p : u.peers)
             h += "<tr class=\"peer\" data-peer=\"" + escaped(p.address) + "\" data-state=\"" +
-                 (p.down ? "DOWN" : "UP") + "\">" + cell(p.address) + metric_cells(peer_families(), p) +
-                 "</tr>\n";
+                 (p.down ? "DOWN" : "UP") + "\">" +
+                 cell(p.source.empty() ? p.address : p.address + " (DNS " + p.source + ")") +
+                 metric_cells(peer_families(), p) + "</tr>\n";
         h += "</table>\n";
     }
 

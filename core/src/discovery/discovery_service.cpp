@@ -53,6 +53,9 @@ void DiscoveryService::seed_from(const DiscoveryService &previous) {
 bool DiscoveryService::start(uv_loop_t *loop, Publish publish, Ready ready, std::string &error) {
     publish_ = std::move(publish);
     ready_ = std::move(ready);
+    // A set taken over from the previous generation is this one's until DNS says otherwise.
+    for (Group &g : groups_)
+        if (g.seeded && publish_) publish_(g.upstream, g.table);
     if (groups_.empty()) {
         check_ready();
         return true;

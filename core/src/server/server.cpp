@@ -233,7 +233,16 @@ void Server::stop(const char *signal_name) {
 
 bool Server::start_discovery(Generation &g, Generation *previous, std::string &error) {
     if (previous) g.discovery().seed_from(previous->discovery());
-    auto publish = [&g](size_t upstream, std::shared_ptr<const SlotTable> table) {
+    auto publish = [this, &g](size_t upstream, std::shared_ptr<const SlotTable> table) {
+        const UpstreamConfig &group = g.config().upstreams[upstream];
+        std::vector<MetricsStore::DiscoveredSlot> slots;
+        for (size_t k = 0; k < table->peers.size(); ++k) {
+            const auto &peer = table->peers[k];
+            slots.push_back({group.peers[group.discovery_first_slot + k].address_text,
+                             peer ? peer->address_text : std::string(), table->sources[k],
+                             peer ? peer->weight : 1});
+        }
+        metrics_.set_discovered(group.name, std::move(slots));
         for (auto &w : g.workers)
             w->post_discovery(upstream, table);
     };
