@@ -19,8 +19,10 @@
  *             without locks.
  *   worker    per-instance state of one worker thread: create_worker/destroy_worker and every
  *             hook taking that worker pointer run on that worker's thread only.
- *   request   per request, on its worker; memory from proxyd_host.request_alloc lives as long
- *             as the request.
+ *   request   per request, on its worker; memory from proxyd_host.request_alloc, and state kept
+ *             with request_state_set (1.3), live as long as the request: until its last log
+ *             hook returns, or, for a hook that keeps it past its return (a content plugin's
+ *             response, a pending filter), until the matching finish, resume or cancelled.
  *   host      the proxyd_host table handed to create_instance belongs to the config generation
  *             that created the instance: valid until destroy_instance returns (a reload makes a
  *             new generation with its own table), so an instance may keep the pointer.
@@ -50,7 +52,7 @@ extern "C" {
 #endif
 
 #define PROXYD_ABI_MAJOR 1
-#define PROXYD_ABI_MINOR 2
+#define PROXYD_ABI_MINOR 3
 
 /* The one symbol every plugin exports. */
 #define PROXYD_PLUGIN_ENTRY proxyd_plugin_entry
@@ -81,7 +83,8 @@ typedef struct proxyd_str {
 typedef enum proxyd_kind {
     PROXYD_KIND_ROUTING = 1,
     PROXYD_KIND_BALANCING = 2,
-    PROXYD_KIND_CONTENT = 3
+    PROXYD_KIND_CONTENT = 3,
+    PROXYD_KIND_FILTER = 4 /* 1.3 */
 } proxyd_kind;
 
 typedef enum proxyd_log_level {
@@ -130,6 +133,12 @@ typedef struct proxyd_request {
     uint8_t http_minor;
     proxyd_str client_address; /* "127.0.0.1" */
     const proxyd_request_handle *handle; /* for host calls about this request */
+
+    /* ---- 1.3 ---- */
+    proxyd_str request_id; /* the X-Request-ID the client sent when it is valid (1 to 200
+                              characters of [A-Za-z0-9._:-]), else one proxyd made; the same
+                              value goes to the upstream and the access log */
+    proxyd_str scheme;     /* "https" on a TLS listener, else "http" */
 } proxyd_request;
 
 /* A routing target: an upstream group or a content handler, resolved to an id at load time. */
@@ -211,6 +220,29 @@ typedef struct proxyd_tls_info {
     proxyd_str client_verify_error; /* OpenSSL's reason, with VERIFY_FAILED; empty otherwise */
 } proxyd_tls_info;
 
+/* 1.3: one header field. Its layout is frozen (arrays of it are handed with a count). */
+typedef struct proxyd_header {
+    proxyd_str name;
+    proxyd_str value;
+} proxyd_header;
+
+/* 1.3: what a filter's log hook learns once an exchange is over. The core sets struct_size to the
+ * size it was built with; a plugin reads a member only when struct_size covers it. Strings live
+ * until the hook returns. */
+typedef struct proxyd_exchange_summary {
+    uint32_t struct_size;
+    int status;                /* the status the client was sent; 0 when no response went out */
+    uint64_t body_bytes;       /* response body bytes written to the client */
+    proxyd_str upstream;       /* the last peer tried, "127.0.0.1:9001"; empty when none */
+    int upstream_status;       /* that peer's final status; 0 when none arrived */
+    uint64_t duration_ns;      /* from the request's first byte to the end of the response */
+    bool completed;            /* the whole response went out (false: the client left, a stop cut
+                                  it, or the response broke after its head) */
+} proxyd_exchange_summary;
+
+/* 1.3: a timer started with timer_start. Opaque, owned by the core. */
+typedef struct proxyd_timer proxyd_timer;
+
 /* ---------------------------------------------------------------------------------------------
  * Host calls: the functions the core offers to plugins. The table is valid as long as the config
  * generation of the instance it was handed to (see "host" above). Each says which thread may call
@@ -256,9 +288,9 @@ typedef struct proxyd_host {
     const proxyd_config_node *(*config_load_file)(proxyd_load_context *ctx, proxyd_str path,
                                                   const proxyd_config_node *node);
 
-    /* Looks up a target by name for a routing plugin: an upstream group or content handler
-     * declared in the config. On PROXYD_ENOENT the core has already reported the error at
-     * node. */
+    /* Looks up a target by name for a routing plugin (or, 1.3, a filter): an upstream group or
+     * content handler declared in the config. On PROXYD_ENOENT the core has already reported the
+     * error at node. */
     int (*resolve_target)(proxyd_load_context *ctx, proxyd_target_kind kind, proxyd_str name,
                           const proxyd_config_node *node, uint32_t *target_id);
 
@@ -327,6 +359,93 @@ typedef struct proxyd_host {
     /* The TLS the request came over: PROXYD_OK with info filled, PROXYD_ENOENT over cleartext,
      * PROXYD_EINVAL when info->struct_size does not cover the 1.2 members. */
     int (*request_tls)(const proxyd_request_handle *request, proxyd_tls_info *info);
+
+    /* ---- 1.3 ---- */
+
+    /* -- Requests: editing the head (the request's worker thread; only from a filter's
+     * request_head hook, or while that hook is pending, before filter_resume; PROXYD_ESTATE
+     * otherwise). Names and values are copied; a name must be a token and a value must hold no CR,
+     * LF or NUL (PROXYD_EINVAL). Changes are seen by the next filters, routing, the content plugin
+     * and the upstream; the proxyd_request view handed to later hooks reflects them. -- */
+
+    /* Replaces every field called name with one field (appended where the first one was). */
+    int (*request_set_header)(const proxyd_request_handle *request, proxyd_str name, proxyd_str value);
+    /* Adds a field after the others, even when one of that name exists. */
+    int (*request_add_header)(const proxyd_request_handle *request, proxyd_str name, proxyd_str value);
+    /* Removes every field called name; PROXYD_ENOENT when there was none. Framing fields
+     * (Content-Length, Transfer-Encoding) and Host cannot be removed (PROXYD_EINVAL). */
+    int (*request_remove_header)(const proxyd_request_handle *request, proxyd_str name);
+    /* A new method token ("GET"); the body framing stays as the client sent it. */
+    int (*request_set_method)(const proxyd_request_handle *request, proxyd_str method);
+    /* A new path, percent-encoded and starting with '/'. With a '?' the part after it replaces the
+     * query (a trailing '?' removes it); without one the query is kept. */
+    int (*request_set_path)(const proxyd_request_handle *request, proxyd_str path);
+    /* Sends the request to a target (an id from resolve_target, which filters may call at load
+     * time) instead of what routing would choose. Listener filters only: they run before routing,
+     * which is then skipped. PROXYD_ESTATE from a target's own filters. */
+    int (*request_route_to)(const proxyd_request_handle *request, uint32_t target);
+
+    /* Answers the request from a filter: status (200-599), extra fields, and a body that is
+     * copied. The core adds Date, Server, Content-Length and the connection handling, and any
+     * request body is read and discarded. The filter then returns (or resumes with)
+     * PROXYD_FILTER_RESPONDED. Response-head filters still see this response; log hooks run. */
+    int (*request_respond)(const proxyd_request_handle *request, int status,
+                           const proxyd_header *headers, size_t header_count, proxyd_str body);
+
+    /* -- Response heads: only inside a filter's response_head hook (PROXYD_ESTATE otherwise).
+     * Every final response passes there: proxied, a content plugin's, a filter's own answer, and
+     * the error pages proxyd makes (4xx/5xx). Interim (1xx) heads and a 101 do not. Values are
+     * copied. Framing fields (Content-Length, Transfer-Encoding), Connection and Date are the
+     * core's: changing them is refused with PROXYD_EINVAL. -- */
+    int (*response_head_status)(const proxyd_request_handle *request);
+    /* A new status for the response (200-599), keeping its body; 1xx, 204 and 304 cannot be
+     * set or replaced (their framing differs): PROXYD_EINVAL. */
+    int (*response_head_set_status)(const proxyd_request_handle *request, int status);
+    /* The first field called name; PROXYD_ENOENT when absent. Valid until the hook returns. */
+    int (*response_head_header)(const proxyd_request_handle *request, proxyd_str name,
+                                proxyd_str *value);
+    size_t (*response_head_header_count)(const proxyd_request_handle *request);
+    int (*response_head_header_at)(const proxyd_request_handle *request, size_t index,
+                                   proxyd_str *name, proxyd_str *value);
+    int (*response_head_set_header)(const proxyd_request_handle *request, proxyd_str name,
+                                    proxyd_str value);
+    int (*response_head_add_header)(const proxyd_request_handle *request, proxyd_str name,
+                                    proxyd_str value);
+    int (*response_head_remove_header)(const proxyd_request_handle *request, proxyd_str name);
+
+    /* -- Per-request state (the request's worker thread, while the request is alive) -- */
+    /* Keeps state for this request under key (a plugin's instance pointer is the usual key).
+     * free_state (may be NULL) is called once with state when the request ends, after the log
+     * hooks, on the worker thread; setting a key again replaces its state and frees the old one
+     * the same way. */
+    int (*request_state_set)(const proxyd_request_handle *request, const void *key, void *state,
+                             void (*free_state)(void *state));
+    /* The state kept under key, or NULL. */
+    void *(*request_state_get)(const proxyd_request_handle *request, const void *key);
+
+    /* -- Waiting (the worker's own thread) -- */
+    /* The worker a request runs on, for timer_start and queue_work from a request's hooks. */
+    const proxyd_worker_handle *(*request_worker)(const proxyd_request_handle *request);
+    /* Calls fn(arg) once on the worker's thread after delay_ms, unless timer_cancel is called
+     * first. *timer identifies it until fn runs or timer_cancel returns; the core frees it then.
+     * PROXYD_ESTATE once the worker is stopping. Timers still pending when the worker ends are
+     * cancelled without a call: a plugin cancels its own timers in destroy_worker or in a
+     * request's cancelled hook. */
+    int (*timer_start)(const proxyd_worker_handle *worker, uint64_t delay_ms, void (*fn)(void *arg),
+                       void *arg, proxyd_timer **timer);
+    /* fn will not be called after this returns. Only for a timer that has not fired. */
+    void (*timer_cancel)(proxyd_timer *timer);
+    /* Runs work(arg) on libuv's thread pool (a thread of no worker: it may block, and must not
+     * call any host call but log), then done(arg) on the worker's thread. Both are called exactly
+     * once when this returns PROXYD_OK, done before destroy_worker; a stop waits for work
+     * running. PROXYD_ESTATE once the worker is stopping. */
+    int (*queue_work)(const proxyd_worker_handle *worker, void (*work)(void *arg),
+                      void (*done)(void *arg), void *arg);
+    /* Resumes a request whose filter's request_head returned PROXYD_FILTER_PENDING, with what
+     * the hook would have returned: CONTINUE (the next filter runs, then routing) or RESPONDED
+     * (after request_respond). Once per pending hook, on the worker's thread; PROXYD_ESTATE when
+     * the request is not pending (it may have been cancelled: see the filter's cancelled hook). */
+    int (*filter_resume)(const proxyd_request_handle *request, int status);
 } proxyd_host;
 
 /* ---------------------------------------------------------------------------------------------
@@ -386,6 +505,42 @@ typedef struct proxyd_content_hooks {
     uint64_t max_body;
 } proxyd_content_hooks;
 
+/* 1.3: what a filter's request_head hook decides. */
+typedef enum proxyd_filter_status {
+    PROXYD_FILTER_CONTINUE = 0,  /* on to the next filter, then routing and the target */
+    PROXYD_FILTER_RESPONDED = 1, /* the filter answered with request_respond: nothing further runs
+                                    but the response-head and log hooks */
+    PROXYD_FILTER_PENDING = 2    /* the filter will call filter_resume later on this worker's
+                                    thread (after a timer, queue_work, a worker_post) */
+} proxyd_filter_status;
+
+/* 1.3: a filter, in a chain declared per listener (`filters = [...]`, before routing) and per
+ * target, an upstream group or a handler (after routing). Each hook may be NULL. All run on the
+ * request's worker thread, must not block, and see the proxyd_request view as the filters before
+ * them left it. Hooks of one filter run in the order request_head, response_head, log; a chain
+ * runs in its order for request_head and in reverse for response_head and log (the listener's
+ * chain outside the target's, like nested middleware). */
+typedef struct proxyd_filter_hooks {
+    uint32_t struct_size;
+    /* The request head arrived (the body, if any, has not been read). Read and change the request
+     * through the request_* host calls; answer it (request_respond, then RESPONDED); or return
+     * PENDING and resume it later (filter_resume). A negative int makes the core answer 500. */
+    int (*request_head)(void *instance, void *worker, const proxyd_request *request);
+    /* A final response's head is about to be written; read and change it through the
+     * response_head_* host calls. Runs for every request that reached this filter's chain,
+     * including the answers of filters before it and proxyd's own error pages. */
+    void (*response_head)(void *instance, void *worker, const proxyd_request *request);
+    /* The exchange is over, however it ended (also when the client left). Read-only; request
+     * host calls that read still work; the request ends when the last log hook returns. */
+    void (*log)(void *instance, void *worker, const proxyd_request *request,
+                const proxyd_exchange_summary *summary);
+    /* The request ended (the client left, a stop cut it) while this filter's request_head was
+     * pending. Called once, instead of a resume; the plugin must drop its references to the
+     * request and must not call filter_resume for it. Its request state is freed afterwards.
+     * May be NULL only for a filter that never returns PENDING. */
+    void (*cancelled)(void *instance, void *worker, const proxyd_request *request);
+} proxyd_filter_hooks;
+
 /* ---------------------------------------------------------------------------------------------
  * The descriptor returned by PROXYD_PLUGIN_ENTRY. Constant, owned by the plugin, valid while the
  * module is loaded.
@@ -418,6 +573,9 @@ typedef struct proxyd_plugin_descriptor {
     /* When non-NULL, called instead of create_worker (on the worker's own thread), with which
      * worker it is, how many the generation has, and a handle for worker_post. */
     int (*create_worker_ex)(void *instance, const proxyd_worker_info *info, void **worker);
+
+    /* ---- 1.3 ---- */
+    const proxyd_filter_hooks *filter; /* the hooks of a PROXYD_KIND_FILTER plugin */
 } proxyd_plugin_descriptor;
 
 typedef const proxyd_plugin_descriptor *(*proxyd_plugin_entry_fn)(void);
