@@ -572,7 +572,7 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
                                     static_cast<uint32_t>(kind), name,          version,
                                     &create_instance<T>,  &destroy_instance<T>, &create_worker<T>,
                                     &destroy_worker<T>,   r,                    b,
-                                    c,                    create_worker_ex_hook<T>()};
+                                    c,                    create_worker_ex_hook<T>(), nullptr};
 }
 
 } // namespace detail
