@@ -14,10 +14,13 @@ namespace proxyd {
 #define PROXYD_ABI_HAS(table, Type, member)                                                                \
     (offsetof(Type, member) + sizeof(static_cast<const Type *>(nullptr)->member) <= (table).struct_size)
 
-// The size each table has in ABI 1.<minor> (minors 0 to 2 exist so far; 1.2 added no member to
-// these tables, only the host call request_tls and its proxyd_tls_info).
+// The size each table has in ABI 1.<minor> (minors 0 to 3 exist so far; 1.2 added no member to
+// these tables, only the host call request_tls and its proxyd_tls_info; 1.3 the descriptor's
+// filter member and the filter kind's table).
 constexpr size_t descriptor_size(uint32_t minor) {
-    return minor == 0 ? offsetof(proxyd_plugin_descriptor, create_worker_ex) : sizeof(proxyd_plugin_descriptor);
+    return minor == 0   ? offsetof(proxyd_plugin_descriptor, create_worker_ex)
+           : minor <= 2 ? offsetof(proxyd_plugin_descriptor, filter)
+                        : sizeof(proxyd_plugin_descriptor);
 }
 constexpr size_t balancing_hooks_size(uint32_t minor) {
     return minor == 0 ? offsetof(proxyd_balancing_hooks, attempt_done) : sizeof(proxyd_balancing_hooks);
@@ -26,6 +29,9 @@ constexpr size_t content_hooks_size(uint32_t minor) {
     return minor == 0 ? offsetof(proxyd_content_hooks, cancelled) : sizeof(proxyd_content_hooks);
 }
 constexpr size_t routing_hooks_size(uint32_t /*minor*/) { return sizeof(proxyd_routing_hooks); }
+// The filter kind exists from 1.3 on, with all four hooks.
+constexpr size_t filter_hooks_size(uint32_t /*minor*/) { return sizeof(proxyd_filter_hooks); }
+constexpr uint32_t kFilterKindMinor = 3;
 // The smallest proxyd_tls_info a plugin may hand request_tls: what 1.<minor> declared (1.2 on).
 constexpr size_t tls_info_size(uint32_t /*minor*/) { return sizeof(proxyd_tls_info); }
 

@@ -12,6 +12,8 @@ const char *kind_name(proxyd_kind kind) {
     case PROXYD_KIND_ROUTING: return "routing";
     case PROXYD_KIND_BALANCING: return "balancing";
     case PROXYD_KIND_CONTENT: return "content";
+    case PROXYD_KIND_FILTER:
+        return "filter";
     }
     return "unknown";
 }
@@ -71,7 +73,10 @@ size_t required_descriptor_size(uint32_t minor) { return descriptor_size(minor);
 // Checks the hook table of the declared kind, its size before any of its fields, and that no
 // other kind's table is set; returns an empty string when fine.
 std::string check_hooks(const proxyd_plugin_descriptor &d) {
-    int tables = (d.routing ? 1 : 0) + (d.balancing ? 1 : 0) + (d.content ? 1 : 0);
+    // A descriptor older than 1.3 has no filter member to read.
+    const proxyd_filter_hooks *filter =
+        PROXYD_ABI_HAS(d, proxyd_plugin_descriptor, filter) ? d.filter : nullptr;
+    int tables = (d.routing ? 1 : 0) + (d.balancing ? 1 : 0) + (d.content ? 1 : 0) + (filter ? 1 : 0);
     switch (d.kind) {
     case PROXYD_KIND_ROUTING:
         if (!d.routing) return "declares kind routing but has no routing hook table";
@@ -88,6 +93,13 @@ std::string check_hooks(const proxyd_plugin_descriptor &d) {
         if (!d.content) return "declares kind content but has no content hook table";
         if (d.content->struct_size < content_hooks_size(d.abi_minor)) return "content hook table is too small";
         if (!d.content->handle) return "declares kind content but has no handle hook";
+        break;
+    case PROXYD_KIND_FILTER:
+        if (d.abi_minor < kFilterKindMinor)
+            return "declares kind filter, which ABI 1." + std::to_string(kFilterKindMinor) +
+                   " introduced (rebuild it against proxyd's current header)";
+        if (!filter) return "declares kind filter but has no filter hook table";
+        if (filter->struct_size < filter_hooks_size(d.abi_minor)) return "filter hook table is too small";
         break;
     default: return "declares an unknown kind " + std::to_string(d.kind);
     }

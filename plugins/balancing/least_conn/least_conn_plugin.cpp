@@ -156,6 +156,7 @@ const proxyd_plugin_descriptor kDescriptor = {
     &kHooks,
     nullptr,
     create_worker_ex,
+    nullptr, // filter (1.3)
 };
 
 } // namespace
