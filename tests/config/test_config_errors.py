@@ -296,6 +296,38 @@ def _static_root_missing():
 CASES += [_static_root_missing()]
 
 
+# Filters (ABI 1.3): [filters.NAME] instances that listeners, upstream groups and handlers name in
+# `filters` arrays; tests/loader's filter_probe is the filter plugin.
+def _with_filters(listeners=None, upstream=None, extra_filters='[filters.f]\nplugin = "probe"\n', extra=""):
+    return with_test_plugins(base(
+        plugins='probe = "filter_probe.so"', listeners=listeners, upstream=upstream,
+        extra=extra_filters + extra))
+
+
+CASES += [
+    Case("filters_are_valid", _with_filters(
+        listeners=listener(target='upstream = "u"\nfilters = ["f", "g"]') + listener("files", target='handler = "site"'),
+        upstream=upstream_block() + 'filters = ["g"]\n',
+        extra_filters='[filters.f]\nplugin = "probe"\nlabel = "f"\n[filters.g]\nplugin = "probe"\n',
+        extra=f'[handlers.site]\nplugin = "static"\nroot = {toml_string(os.path.join(SOURCE_DIR, "www", "default"))}\n'
+              'filters = ["f"]\n'), ok=True),
+    Case("listener_unknown_filter", _with_filters(
+        listeners=listener(target='upstream = "u"\nfilters = ["f", "nope"]  # @here')),
+        key=key_path("listeners[0]", "filters[1]"), texts=["nope", "[filters]"], any_column=True),
+    Case("listener_filters_not_an_array", _with_filters(
+        listeners=listener(target='upstream = "u"\nfilters = "f"  # @here')),
+        key=key_path("listeners[0]", "filters"), texts=["array"]),
+    Case("upstream_filter_not_a_name", _with_filters(
+        upstream=upstream_block() + 'filters = [1]  # @here\n'),
+        key=key_path("upstreams", "u", "filters[0]"), texts=["filter name"], any_column=True),
+    Case("filter_of_another_kind", _with_filters(
+        extra_filters='[filters.f]\nplugin = "rr"  # @here\n'),
+        key=key_path("filters", "f", "plugin"), texts=["balancing", "filter plugin is needed"]),
+    Case("filter_without_plugin", _with_filters(extra_filters='[filters.f]  # @here\nlabel = "x"\n'),
+         key=key_path("filters", "f", "plugin"), any_column=True),
+]
+
+
 def _admin_on_listener_address():
     address = f"127.0.0.1:{free_port()}"
     return Case("admin_on_listener_address", base(listeners=listener(listen=address),

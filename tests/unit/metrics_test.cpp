@@ -27,7 +27,7 @@ std::unique_ptr<Config> named_config(std::vector<std::string> listeners, std::ve
     for (auto &address : peers)
         app.peers.emplace_back().address_text = address;
     config->upstreams.push_back(std::move(app));
-    config->handlers.push_back(HandlerConfig{"site", nullptr});
+    config->handlers.push_back(HandlerConfig{"site", nullptr, {}});
     return config;
 }
 

@@ -36,6 +36,17 @@ struct Target {
     explicit operator bool() const { return kind != Kind::None; }
 };
 
+// A filter chain (plugin.h, the filter kind): instances declared under [filters], in the order a
+// listener, an upstream group or a handler names them. Empty for most configs, and then the
+// request path takes none of the filter steps.
+using FilterChain = std::vector<const PluginInstance *>;
+
+// [filters.NAME]: one filter instance, shared by every chain that names it.
+struct FilterConfig {
+    std::string name;
+    PluginInstance *instance = nullptr;
+};
+
 struct PeerConfig {
     std::string address_text; // as written: "127.0.0.1:9001", "https://api.example:443"
     NetAddress address;
@@ -71,11 +82,13 @@ struct UpstreamConfig {
     DiscoveryTiming discovery_timing;
     size_t discovery_first_slot = 0;
     std::string discovery_tls_name; // the tls table's server_name, when it has one
+    FilterChain filters; // run after routing chose this group
 };
 
 struct HandlerConfig {
     std::string name;
     PluginInstance *instance = nullptr;
+    FilterChain filters; // run after routing chose this handler
 };
 
 struct LimitsConfig {
@@ -134,6 +147,7 @@ struct ListenerConfig {
     // The client-certificate field names any listener of the config forwards: removed from every
     // request this listener forwards, so no listener lets a client forge them.
     std::vector<std::string> client_cert_fields_removed;
+    FilterChain filters; // run on every request, before routing
 };
 
 
@@ -168,12 +182,21 @@ struct Config {
     AdminConfig admin;
     // Declaration order matters for destruction: instances before the modules they came from.
     PluginRegistry plugins;
+    std::vector<FilterConfig> filters;
     std::vector<UpstreamConfig> upstreams;
     std::vector<HandlerConfig> handlers;
     std::vector<ListenerConfig> listeners;
     // What is valid but worth an operator's look (a certificate about to expire), as
     // "file:line:col: key: message": printed by -t, logged when the config starts serving.
     std::vector<std::string> warnings;
+
+    // The filters a request runs once routing chose target (none for an unknown target).
+    const FilterChain *target_filters(Target t) const {
+        if (t.kind == Target::Kind::Upstream && t.index < upstreams.size())
+            return &upstreams[t.index].filters;
+        if (t.kind == Target::Kind::Handler && t.index < handlers.size()) return &handlers[t.index].filters;
+        return nullptr;
+    }
 
     const std::string &target_name(Target t) const {
         return t.kind == Target::Kind::Upstream ? upstreams[t.index].name : handlers[t.index].name;

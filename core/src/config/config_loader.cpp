@@ -178,7 +178,7 @@ class Loader {
     void load_root(const toml::table &root) {
         check_keys(root, "",
                    {"workers", "plugin_dir", "log", "limits", "admin", "plugins", "handlers", "upstreams",
-                    "routers", "listeners", "resolver"});
+                    "routers", "listeners", "resolver", "filters"});
         load_workers(root);
         if (auto dir = get_string(root, "plugin_dir", "")) plugin_dir_ = resolve_path(*dir);
         if (const auto *log = typed<toml::table>(root, "log", "", "a table")) load_log(*log);
@@ -199,6 +199,8 @@ class Loader {
                 if (h == u)
                     error_at(upstreams->get(u), "upstreams." + u,
                              "an upstream and a handler are both named '" + u + "'; names must be unique");
+        // Filters before the chains that name them; they may resolve targets, known by now.
+        if (const auto *filters = typed<toml::table>(root, "filters", "", "a table")) load_filters(*filters);
         if (upstreams) load_upstreams(*upstreams);
         if (handlers) load_handlers(*handlers);
         if (const auto *routers = typed<toml::table>(root, "routers", "", "a table")) load_routers(*routers);
@@ -628,7 +630,8 @@ class Loader {
         check_keys(*t, where,
                    {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout", "keepalive",
                     "keepalive_timeout", "max_tries", "max_fails", "fail_timeout", "tls", "max_peers",
-                    "resolve_interval"});
+                    "resolve_interval", "filters"});
+        u.filters = load_filter_chain(*t, where);
         const auto *tls =
             typed<toml::table>(*t, "tls", where, "a table: { ca = \"...\", server_name = \"...\" }");
         load_peers(*t, where, u, tls != nullptr);
@@ -898,14 +901,73 @@ class Loader {
         HandlerConfig h;
         h.name = std::move(name);
         if (const auto *t = value.as_table()) {
+            h.filters = load_filter_chain(*t, where);
             if (!t->get("plugin"))
                 error_at(&value, where + ".plugin", "missing: name the content plugin that serves this handler");
             else
-                h.instance = create_instance(t->get("plugin"), t, PROXYD_KIND_CONTENT, where);
+                h.instance =
+                    create_instance(t->get("plugin"), without_filters(*t), PROXYD_KIND_CONTENT, where);
         } else {
             error_at(&value, where, "must be a table with plugin = \"...\" and the plugin's settings");
         }
         config_->handlers.push_back(std::move(h));
+    }
+
+    // [filters.NAME]: a filter instance (plugin = "..." and the plugin's own keys) that
+    // listeners, upstream groups and handlers name in their `filters` arrays.
+    void load_filters(const toml::table &filters) {
+        for (const auto &[name, value] : filters) {
+            std::string where = join_key("filters", name.str());
+            const auto *t = value.as_table();
+            if (!t) {
+                error_at(&value, where, "must be a table with plugin = \"...\" and the filter's settings");
+            } else if (!t->get("plugin")) {
+                error_at(&value, where + ".plugin", "missing: name the filter plugin");
+            } else if (PluginInstance *instance =
+                           create_instance(t->get("plugin"), t, PROXYD_KIND_FILTER, where)) {
+                config_->filters.push_back(FilterConfig{std::string(name.str()), instance});
+            } else {
+                failed_filters_.insert(std::string(name.str()));
+            }
+        }
+    }
+
+    // The `filters` array of a listener, upstream group or handler table: names of [filters].
+    FilterChain load_filter_chain(const toml::table &t, const std::string &where) {
+        FilterChain chain;
+        const toml::node *node = t.get("filters");
+        if (!node) return chain;
+        const std::string key = where + ".filters";
+        const auto *array = node->as_array();
+        if (!array) {
+            error_at(node, key, "must be an array of filter names declared in [filters], e.g. [\"auth\"]");
+            return chain;
+        }
+        for (size_t i = 0; i < array->size(); ++i) {
+            const toml::node &item = *array->get(i);
+            auto name = item.value_exact<std::string>();
+            if (!name) {
+                error_at(&item, index_key(key, i), "must be a filter name (a string) declared in [filters]");
+                continue;
+            }
+            auto it = std::find_if(config_->filters.begin(), config_->filters.end(),
+                                   [&](const FilterConfig &f) { return f.name == *name; });
+            if (it != config_->filters.end())
+                chain.push_back(it->instance);
+            else if (!failed_filters_.count(*name)) // a refused one was reported at its block
+                error_at(&item, index_key(key, i), "filter '" + *name + "' is not declared in [filters]");
+        }
+        return chain;
+    }
+
+    // A handler's table as its content plugin sees it: the core's `filters` key taken out (the
+    // copy keeps the nodes' source positions, and lives as long as the config).
+    const toml::table *without_filters(const toml::table &t) {
+        if (!t.get("filters")) return &t;
+        auto copy = std::make_shared<toml::table>(t);
+        copy->erase("filters");
+        config_->plugins.keep_document(copy);
+        return copy.get();
     }
 
     // [routers.NAME]: a routing plugin instance that listeners name (router = "NAME"), so a
@@ -951,8 +1013,9 @@ class Loader {
     void load_listener(const toml::table &t, const std::string &where) {
         check_keys(t, where,
                    {"name", "listen", "handler", "upstream", "router", "access_log", "x_forwarded",
-                    "forwarded", "via", "limits", "tls", "redirect_https", "hsts"});
+                    "forwarded", "via", "limits", "tls", "redirect_https", "hsts", "filters"});
         ListenerConfig l;
+        l.filters = load_filter_chain(t, where);
         l.name = get_string(t, "name", where).value_or("");
         if (auto listen = get_string(t, "listen", where)) {
             std::string why;
@@ -1231,6 +1294,7 @@ class Loader {
     std::string plugin_dir_;
     std::vector<std::string> handler_names_;
     std::vector<std::pair<std::string, PluginInstance *>> named_routers_; // [routers], in file order
+    std::set<std::string, std::less<>> failed_filters_; // [filters] entries refused (reported there)
     std::vector<std::string> upstream_names_;
     std::set<std::string, std::less<>> declared_plugins_;
 
