@@ -475,7 +475,7 @@ ACCESS_LINE = re.compile(
     r'"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) (?P<bytes>\d+|-) '
     r'"(?P<referer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)" '
     r'upstream=(?P<upstream>\S+) upstream_status=(?P<upstream_status>\S+) rt=(?P<rt>[0-9.]+) '
-    r'listener=(?P<listener>\S+)$')
+    r'listener=(?P<listener>\S+) request_id=(?P<request_id>\S+)$')
 
 
 def access_log_entries(text):

@@ -31,7 +31,8 @@ def main():
     agent = b'caf\xe9 "quoted" back\\slash \xc3\xa9 \xed\xa0\x80'  # Latin-1 byte, UTF-8, a surrogate
     with Client(front) as client:
         response = client.request("GET", "/json/first?q=%22x%22", headers=[("User-Agent", agent.decode("latin-1")),
-                                                                           ("Referer", "http://example.test/")])
+                                                                           ("Referer", "http://example.test/"),
+                                                                           ("X-Request-ID", "trace-1.a:b_c")])
         check_equal(response.status, 200, "the request with odd header bytes is proxied")
     check_equal(get(front, "/json/second").status, 200, "a plain request is proxied")
     wait_for("two access-log lines were written", lambda: len(lines_of(log_path)) >= 2)
@@ -53,6 +54,12 @@ def main():
     check(first["bytes"] > 0 and isinstance(first["request_time"], float), "json: bytes and request_time")
     check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first["time"]), "json: time is ISO 8601 UTC")
     check(second["referer"] is None and second["user_agent"] is None, "json: absent headers are null")
+    # The request id: the client's valid X-Request-ID is kept, else proxyd makes one; the backend
+    # gets the same id once.
+    check_equal(first["request_id"], "trace-1.a:b_c", "json: request_id is the client's X-Request-ID")
+    check(re.fullmatch(r"[0-9a-f]{16}", second["request_id"]), "json: a request without one gets 16 hex digits")
+    sent = [r.all("X-Request-ID") for _, r in backend.requests]
+    check_equal(sent[:2], [["trace-1.a:b_c"], [second["request_id"]]], "the backend gets the request id once")
 
     # logrotate: move the file, one more request still goes to it, then SIGUSR1 starts a new one.
     rotated = log_path + ".1"
@@ -75,7 +82,7 @@ def main():
     wait_for("proxyd reloads", lambda: "reloaded configuration (generation 2)" in proxyd.stderr_text())
     check_equal(get(front, "/after-reload").status, 200, "request after the reload")
     wait_for("the reloaded configuration logs to its own file, in combined format", lambda: any(
-        e["request"] == "GET /after-reload HTTP/1.1" and e["status"] == "200"
+        e["request"] == "GET /after-reload HTTP/1.1" and e["status"] == "200" and len(e["request_id"]) == 16
         for e in access_log_entries(read_file(combined_path).decode() if os.path.exists(combined_path) else "")))
     check(not any("/after-reload" in line for line in lines_of(log_path)), "the old generation's file gets no new lines")
     check_equal(proxyd.stop(), 0, "proxyd exit code")

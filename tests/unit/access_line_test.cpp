@@ -28,6 +28,7 @@ AccessEntry sample() {
     e.upstream_status = 200;
     e.request_time = 0.0042;
     e.listener = "web";
+    e.request_id = "5f0c2a91d4e3b7a0";
     return e;
 }
 
@@ -51,7 +52,7 @@ TEST_CASE("JSON strings keep valid UTF-8 and escape every byte of an invalid seq
 TEST_CASE("the combined access line is the NCSA combined line plus proxyd's fields") {
     CHECK(format_access_line(sample(), AccessFormat::Combined) ==
           "127.0.0.1 - - [26/Nov/2025:15:14:08 +0000] \"GET /a?b=c HTTP/1.1\" 200 12 \"-\" \"curl/8\" "
-          "upstream=127.0.0.1:9001 upstream_status=200 rt=0.004 listener=web\n");
+          "upstream=127.0.0.1:9001 upstream_status=200 rt=0.004 listener=web request_id=5f0c2a91d4e3b7a0\n");
 }
 
 TEST_CASE("the JSON access line has every field, null where there is nothing") {
@@ -62,5 +63,6 @@ TEST_CASE("the JSON access line has every field, null where there is nothing") {
           "{\"time\":\"2025-11-26T15:14:08Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\"target\":\"/"
           "a?b=c\","
           "\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":12,\"referer\":null,\"user_agent\":\"curl/8\","
-          "\"upstream\":null,\"upstream_status\":null,\"request_time\":0.004,\"listener\":\"web\"}\n");
+          "\"upstream\":null,\"upstream_status\":null,\"request_time\":0.004,\"listener\":\"web\","
+          "\"request_id\":\"5f0c2a91d4e3b7a0\"}\n");
 }

@@ -25,18 +25,6 @@ bool is_hop_by_hop(std::string_view name) {
     }
 }
 
-ConnectionOptions::ConnectionOptions(const MessageHead &head) {
-    for (size_t i = 0; i < head.header_count(); ++i) {
-        if (!iequals(head.header_name(i), "connection")) continue;
-        for_each_token(head.header_value(i), [this](std::string_view option) {
-            if (count_ < kInline)
-                first_[count_++] = option;
-            else
-                more_.push_back(option);
-        });
-    }
-}
-
 bool ConnectionOptions::lists(std::string_view option) const {
     for (size_t i = 0; i < count_; ++i)
         if (iequals(first_[i], option)) return true;

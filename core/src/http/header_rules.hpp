@@ -48,11 +48,22 @@ inline void split_tokens(std::string_view value, std::vector<std::string_view> &
 // It is built for every message forwarded, so the first few live inline, not on the heap.
 class ConnectionOptions {
   public:
-    explicit ConnectionOptions(const MessageHead &head);
+    // head: a MessageHead, or a HeaderList a filter edited.
+    template <class Head> explicit ConnectionOptions(const Head &head) {
+        for (size_t i = 0; i < head.header_count(); ++i)
+            if (iequals(head.header_name(i), "connection"))
+                for_each_token(head.header_value(i), [this](std::string_view option) { add(option); });
+    }
     // option is listed (case-insensitive).
     bool lists(std::string_view option) const;
 
   private:
+    void add(std::string_view option) {
+        if (count_ < kInline)
+            first_[count_++] = option;
+        else
+            more_.push_back(option);
+    }
     static constexpr size_t kInline = 8;
     std::array<std::string_view, kInline> first_{};
     size_t count_ = 0;

@@ -45,6 +45,11 @@ class ResponseHeadWriter {
         has_date_ = has_date_ || iequals(name, "date");
         out_.append(name).append(": ", 2).append(value).append("\r\n", 2);
     }
+    // Every field of a list (a head filters edited), as field() writes them.
+    template <class Fields> void fields(const Fields &list) {
+        for (size_t i = 0; i < list.header_count(); ++i)
+            field(list.header_name(i), list.header_value(i));
+    }
     // Header lines already formatted as "Name: value\r\n" and checked by the caller; they may not
     // include Date (the caller writes it through field() when it has one) nor
     // Strict-Transport-Security when the listener sets it.

@@ -45,7 +45,8 @@ std::string combined_line(const AccessEntry &e) {
     line.append(e.upstream_status ? std::to_string(e.upstream_status) : "-");
     char rt[32];
     std::snprintf(rt, sizeof rt, "%.3f", e.request_time);
-    line.append(" rt=").append(rt).append(" listener=").append(e.listener).append("\n");
+    line.append(" rt=").append(rt).append(" listener=").append(e.listener);
+    line.append(" request_id=").append(or_dash(e.request_id)).append("\n");
     return line;
 }
 
@@ -86,6 +87,7 @@ std::string json_line(const AccessEntry &e) {
     std::snprintf(rt, sizeof rt, "%.3f", e.request_time);
     number("request_time", rt);
     field("listener", e.listener);
+    optional("request_id", e.request_id, !e.request_id.empty());
     line.append("}\n");
     return line;
 }

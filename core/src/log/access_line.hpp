@@ -1,5 +1,5 @@
 // One access-log line, in the format log.access_format names: "combined" (the NCSA combined
-// line plus upstream, upstream_status, rt and listener) or "json" (one object per line).
+// line plus upstream, upstream_status, rt, listener and request_id) or "json" (one object per line).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,7 @@ struct AccessEntry {
     int upstream_status = 0;     // 0 when there was none
     double request_time = 0;     // seconds
     std::string_view listener;
+    std::string_view request_id; // plugin.h's proxyd_request.request_id
 };
 
 // The whole line, ending with '\n'.

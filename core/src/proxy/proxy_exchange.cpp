@@ -155,7 +155,9 @@ std::string_view ProxyExchange::build_request_head() {
     }
     out.append(" HTTP/1.1\r\n");
 
-    ConnectionOptions connection_options(head);
+    // The fields as filters left them, when one changed any; else as parsed (no copy).
+    const HeaderList *edited = c.edited_headers();
+    ConnectionOptions connection_options = edited ? ConnectionOptions(*edited) : ConnectionOptions(head);
 
     std::string_view prior_xff, prior_forwarded, prior_via;
     bool has_host = false;
@@ -166,28 +168,37 @@ std::string_view ProxyExchange::build_request_head() {
             if (iequals(name, field)) return true;
         return false;
     };
-    for (size_t i = 0; i < head.header_count(); ++i) {
-        std::string_view name = head.header_name(i);
-        if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
-        if (is_cert_field(name)) continue;
-        if (listener.add_x_forwarded && iequals(name, "x-forwarded-for")) {
-            prior_xff = head.header_value(i);
-            continue;
+    auto forward_fields = [&](const auto &fields) {
+        for (size_t i = 0; i < fields.header_count(); ++i) {
+            std::string_view name = fields.header_name(i);
+            if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length"))
+                continue;
+            if (is_cert_field(name)) continue;
+            if (listener.add_x_forwarded && iequals(name, "x-forwarded-for")) {
+                prior_xff = fields.header_value(i);
+                continue;
+            }
+            if (listener.add_x_forwarded &&
+                (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-host")))
+                continue;
+            if (listener.add_forwarded && iequals(name, "forwarded")) {
+                prior_forwarded = fields.header_value(i);
+                continue;
+            }
+            if (listener.add_via && iequals(name, "via")) {
+                prior_via = fields.header_value(i);
+                continue;
+            }
+            // Sent once, below: the request's id (the client's own when it was valid).
+            if (iequals(name, "x-request-id")) continue;
+            has_host = has_host || iequals(name, "host");
+            out.append(name).append(": ").append(fields.header_value(i)).append("\r\n");
         }
-        if (listener.add_x_forwarded &&
-            (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-host")))
-            continue;
-        if (listener.add_forwarded && iequals(name, "forwarded")) {
-            prior_forwarded = head.header_value(i);
-            continue;
-        }
-        if (listener.add_via && iequals(name, "via")) {
-            prior_via = head.header_value(i);
-            continue;
-        }
-        has_host = has_host || iequals(name, "host");
-        out.append(name).append(": ").append(head.header_value(i)).append("\r\n");
-    }
+    };
+    if (edited)
+        forward_fields(*edited);
+    else
+        forward_fields(head);
     std::string_view host(request.host.ptr, request.host.len);
     if (!has_host) {
         // HTTP/1.1 upstream requests need a Host; an HTTP/1.0 client may have sent none.
@@ -215,6 +226,7 @@ std::string_view ProxyExchange::build_request_head() {
         if (!prior_via.empty()) out.append(prior_via).append(", ");
         out.append(request.http_minor == 0 ? "1.0" : "1.1").append(" proxyd\r\n");
     }
+    out.append("X-Request-ID: ").append(request.request_id.ptr, request.request_id.len).append("\r\n");
     if (c.encrypted() && !cert_fields.none())
         append_client_cert_fields(out, cert_fields, client_->tls_client_certificate());
     if (upgrade_) out.append(upgrade_request_fields(head));
@@ -392,34 +404,57 @@ void ProxyExchange::send_response_head() {
     if (!c.wants_keep_alive()) client_keep_alive_ = false;
     ending.keep_alive = client_keep_alive_;
 
-    ConnectionOptions connection_options(response_);
     std::string &out = buffers_->head_text;
     out.reserve(response_.size() + 160);
-    ResponseHeadWriter head(out, status, response_.reason());
-    head.strict_transport_security(listener.strict_transport_security);
-    std::string_view prior_via;
-    for (size_t i = 0; i < response_.header_count(); ++i) {
-        std::string_view name = response_.header_name(i);
-        if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
-        if (listener.add_via && iequals(name, "via")) {
-            prior_via = response_.header_value(i);
-            continue;
-        }
-        head.field(name, response_.header_value(i));
+    int client_status = status;
+    if (c.filters_response_heads()) {
+        // Response-head filters see the fields the client would get, and change them.
+        FilteredResponseHead filtered{status, false, {}};
+        forward_response_fields(
+            [&](std::string_view name, std::string_view value) { filtered.fields.add(name, value); });
+        c.filter_response_head(filtered);
+        client_status = filtered.status;
+        ResponseHeadWriter head(out, client_status,
+                                filtered.status_changed ? std::string_view() : response_.reason());
+        head.strict_transport_security(listener.strict_transport_security);
+        head.fields(filtered.fields);
+        head.end(c.worker().dates().http_date(), ending);
+    } else {
+        ResponseHeadWriter head(out, status, response_.reason());
+        head.strict_transport_security(listener.strict_transport_security);
+        forward_response_fields(
+            [&head](std::string_view name, std::string_view value) { head.field(name, value); });
+        head.end(c.worker().dates().http_date(), ending);
     }
-    if (listener.add_via) {
-        std::string via(prior_via);
-        head.field("Via", via.append(prior_via.empty() ? "" : ", ").append("1.1 proxyd"));
-    }
-    head.end(c.worker().dates().http_date(), ending);
 
     enter(Phase::kRelayingBody);
     attempt_.set_status(status);
-    c.record().status = status;
+    c.record().status = client_status;
     c.record().upstream_status = status;
     // Sent with the body bytes of the same read by flush_to_client(): one write, and one TCP
     // segment for a small response instead of two.
     to_client_.own(out);
+}
+
+// The response's fields as the client gets them: hop-by-hop ones and the length dropped (the
+// core frames the body), Via extended.
+template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
+    ConnectionOptions connection_options(response_);
+    bool add_via = client_->listener().add_via;
+    std::string_view prior_via;
+    for (size_t i = 0; i < response_.header_count(); ++i) {
+        std::string_view name = response_.header_name(i);
+        if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
+        if (add_via && iequals(name, "via")) {
+            prior_via = response_.header_value(i);
+            continue;
+        }
+        sink(name, response_.header_value(i));
+    }
+    if (add_via) {
+        std::string via(prior_via);
+        sink("Via", via.append(prior_via.empty() ? "" : ", ").append("1.1 proxyd"));
+    }
 }
 
 bool ProxyExchange::switch_protocols() {

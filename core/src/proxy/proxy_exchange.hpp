@@ -97,6 +97,7 @@ class ProxyExchange final : public Exchange,
     void on_response_body(std::string_view data) override;
     void on_response_complete() override;
     void send_response_head();
+    template <class Sink> void forward_response_fields(Sink &&sink);
     bool switch_protocols();
     void start_tunnel(const char *rest, const char *end);
     // Sends what one upstream read produced for the client (interim responses, the head, body

@@ -2,6 +2,7 @@
 
 #include "http/header_rules.hpp"
 #include "http/https_redirect.hpp"
+#include "http/request_id.hpp"
 #include "http/response_head_writer.hpp"
 #include "http/status_text.hpp"
 #include "log/access_line.hpp"
@@ -303,7 +304,10 @@ void ClientConnection::on_request_head() {
 
 void ClientConnection::on_request_body(std::string_view data) {
     if (timer_mode_ == kTimerBody) arm_body_timer();
-    if (exchange_) exchange_->on_request_body(data);
+    if (exchange_)
+        exchange_->on_request_body(data);
+    else if (filters_ && filters_->pending())
+        hold_request_body(data);
 }
 
 void ClientConnection::on_request_complete() {
@@ -332,12 +336,29 @@ void ClientConnection::fill_request_view() {
     request_.http_minor = parser_.http_minor();
     request_.client_address = {client_ip_.data(), client_ip_.size()};
     request_.handle = &request_handle_;
+    // The client's id when it is one, so a request keeps its id across proxies; else ours.
+    auto sent_id = parser_.head().find("x-request-id");
+    if (sent_id && is_valid_request_id(*sent_id)) {
+        request_.request_id = {sent_id->data(), sent_id->size()};
+    } else {
+        worker_.make_request_id(request_id_);
+        request_.request_id = {request_id_, sizeof request_id_};
+    }
+    request_.scheme = tls_ ? proxyd_str{"https", 5} : proxyd_str{"http", 4};
 }
 
 void ClientConnection::dispatch() {
     if (listener_.redirect_https_port) return send_https_redirect();
+    if (listener_.filters.empty()) return route_request();
+    filters().reach(listener_.filters);
+    run_request_filters();
+}
+
+void ClientConnection::route_request() {
     Target target = listener_.target;
-    if (listener_.router) {
+    if (filters_ && filters_->route_to) {
+        target = *filters_->route_to;
+    } else if (listener_.router) {
         proxyd_route route{};
         const auto &hooks = *listener_.router->descriptor().routing;
         if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_,
@@ -350,23 +371,52 @@ void ClientConnection::dispatch() {
         }
     }
     record_.target = target;
+    if (filters_) filters_->set_routed();
     if (!target) {
         send_error(404, !wants_keep_alive());
         return;
     }
+    const FilterChain *chain = worker_.config().target_filters(target);
+    if (chain && !chain->empty()) {
+        filters().set_routed();
+        filters_->reach(*chain);
+        return run_request_filters();
+    }
+    start_exchange(target);
+}
+
+void ClientConnection::start_exchange(Target target) {
     const Config &config = worker_.config();
+    Exchange *started = nullptr;
     if (target.kind == Target::Kind::Handler && target.index < config.handlers.size()) {
         auto exchange = std::make_unique<ContentExchange>(*this, *config.handlers[target.index].instance);
         ContentExchange *raw = exchange.get();
         exchange_ = std::move(exchange);
+        started = raw;
         raw->start();
     } else if (target.kind == Target::Kind::Upstream && target.index < config.upstreams.size()) {
         auto exchange = std::make_unique<ProxyExchange>(*this, worker_.upstream(target.index));
         ProxyExchange *raw = exchange.get();
         exchange_ = std::move(exchange);
+        started = raw;
         raw->start();
     } else {
         send_error(500, true);
+        return;
+    }
+    // After a pending filter: what of the request arrived meanwhile goes to the exchange now (the
+    // exchange may have answered at once, and be gone, already).
+    if (exchange_.get() != started || !filters_) return;
+    std::string held = std::move(filters_->held_body);
+    if (!held.empty()) exchange_->on_request_body(held);
+    if (exchange_.get() == started && request_phase_ == RequestPhase::kComplete &&
+        !filters_->body_delivered) {
+        filters_->body_delivered = true;
+        exchange_->on_request_complete();
+    }
+    if (exchange_.get() == started && filters_ && filters_->body_held_paused) {
+        filters_->body_held_paused = false;
+        resume_body();
     }
 }
 
@@ -384,6 +434,7 @@ void ClientConnection::finish_exchange(bool keep_alive) {
 bool ClientConnection::complete_exchange() {
     if (response_phase_ == ResponsePhase::kFinishedInParser) set_response_phase(ResponsePhase::kPending);
     write_access_log();
+    if (filters_) run_log_filters(record_.status, true);
     release_exchange();
     ++requests_served_;
     if (!finished_keep_alive_ || request_phase_ != RequestPhase::kComplete || worker_.draining(listener_)) {
@@ -402,6 +453,7 @@ void ClientConnection::start_next_request() {
     arena_.clear();
     record_ = AccessRecord{};
     request_ = proxyd_request{};
+    filters_.reset();
     path_rewritten_ = false;
     if (body_paused_) resume_body();
     if (connection_phase_ != ConnectionPhase::kClosed) start_reading();
@@ -441,6 +493,7 @@ void ClientConnection::write_access_log() {
     entry.upstream_status = record_.upstream_status;
     entry.request_time = static_cast<double>(uv_hrtime() - record_.start_ns) / 1e9;
     entry.listener = listener_.name;
+    entry.request_id = {request_.request_id.ptr, request_.request_id.len};
     worker_.access_log().write_line(format_access_line(entry, worker_.config().log.access_format));
 }
 
@@ -469,6 +522,15 @@ void ClientConnection::send_https_redirect() {
 
 void ClientConnection::send_own_response(int status, std::string_view content_type, std::string_view location,
                                          std::string body, bool close) {
+    // The request ends here (a stalled or broken body): a filter still waiting is told.
+    if (filters_ && filters_->pending()) cancel_pending_filter();
+    if (filters_response_heads()) {
+        HeaderList fields;
+        fields.add("Server", "proxyd");
+        fields.add("Content-Type", content_type);
+        if (!location.empty()) fields.add("Location", location);
+        return send_filtered_response(status, std::move(fields), std::move(body), close);
+    }
     bool keep = !close && wants_keep_alive();
     std::string out;
     ResponseHeadWriter head(out, status);
@@ -697,8 +759,14 @@ void ClientConnection::close_now() {
     set_connection_phase(ConnectionPhase::kClosed);
     // Every request is logged: one the client gave up on before any response is 499, as in nginx.
     bool finished = response_phase_ == ResponsePhase::kFinishedInParser;
-    if (exchange_ && !finished && record_.status == 0) record_.status = 499;
-    if (finished || exchange_) write_access_log();
+    bool filter_pending = filters_ && filters_->pending();
+    int sent_status = record_.status;
+    if ((exchange_ || filter_pending) && !finished && record_.status == 0) record_.status = 499;
+    if (filter_pending) cancel_pending_filter();
+    if (finished || exchange_ || filter_pending) {
+        write_access_log();
+        if (filters_) run_log_filters(sent_status, finished);
+    }
     release_exchange();
     auto on_closed = [](uv_handle_t *h) {
         auto *c = static_cast<ClientConnection *>(h->data);

@@ -53,6 +53,7 @@
 #include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
 #include "server/exchange.hpp"
+#include "server/request_filters.hpp"
 #include "server/request_handle.hpp"
 #include "tls/tls_session.hpp"
 
@@ -75,10 +76,13 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     const MessageHead &head() const { return parser_.head(); }
     const proxyd_request &request() const { return request_; }
     proxyd_request &request() { return request_; }
-    std::string_view method() const { return parser_.method(); }
+    // The method as filters left it (request_set_method), else as sent.
+    std::string_view method() const {
+        return filters_ && filters_->method_edited ? std::string_view(filters_->method) : parser_.method();
+    }
     uint8_t http_minor() const { return request_.http_minor; }
     bool wants_keep_alive() const;
-    // A routing plugin replaced request().path.
+    // A routing plugin or a filter replaced request().path (and maybe its query).
     bool path_rewritten() const { return path_rewritten_; }
     bool request_has_body() const { return parser_.has_body(); }
     bool request_chunked() const { return parser_.chunked(); }
@@ -133,6 +137,22 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // the connection is then deleted by release_request_hold(), not by its close callback.
     void hold_request() { request_held_ = true; }
     void release_request_hold();
+
+    // -- filters (client_filters.cpp; the filter kind of plugin.h) --
+    // The request's filter state, made on first use: a chain to run, a plugin keeping state.
+    RequestFilters &filters();
+    RequestFilters *filters_if_any() { return filters_.get(); }
+    // The request's fields as filters left them; nullptr when none changed any (then head()).
+    const HeaderList *edited_headers() const { return filters_ ? filters_->headers() : nullptr; }
+    // A filter changed the method, path or a field: the request view follows.
+    void refresh_request_view();
+    // Final response heads go through response-head filters: some filter's chain was reached.
+    bool filters_response_heads() const { return filters_ && !filters_->reached().empty(); }
+    // Runs the reached filters' response_head hooks, last first, on head.
+    void filter_response_head(FilteredResponseHead &head);
+    // filter_resume: the pending filter is done, with what its hook would have returned.
+    // PROXYD_ESTATE when no filter of this request is pending.
+    int resume_filters(int status);
 
     // Request-body flow control for exchanges that forward it.
     void pause_body();
@@ -200,6 +220,22 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void resume_parsing();
     void execute(const char *data, size_t len);
     void dispatch();
+    // The listener's router (or a filter's route_to) picks the target; its filters run next.
+    void route_request();
+    void start_exchange(Target target);
+    // request_head hooks of the reached chain, from the next due one on, until one answers or
+    // pends, or the chain ends (then routing, or the exchange).
+    void run_request_filters();
+    // A filter's request_head ended with status (RESPONDED, or a failure: 500).
+    void finish_filters(const PluginInstance &filter, int status);
+    void send_filter_answer();
+    // A final response of proxyd's own (fields without Date, body) through response-head filters.
+    void send_filtered_response(int status, HeaderList fields, std::string body, bool close);
+    // Body bytes that arrive while a filter is pending wait for the exchange.
+    void hold_request_body(std::string_view data);
+    void cancel_pending_filter();
+    // The reached filters' log hooks, last first, then the request's states are freed.
+    void run_log_filters(int sent_status, bool completed);
     void fill_request_view();
     // The answer of a listener with redirect_https, to every request.
     void send_https_redirect();
@@ -232,6 +268,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     std::string client_ip_;
     std::string pending_; // bytes read but not parsed while the parser is paused
     std::unique_ptr<Exchange> exchange_;
+    std::unique_ptr<RequestFilters> filters_; // only for a request that needs one
     AccessRecord record_;
     StreamWriter writer_;
     // On an HTTPS listener only, so a cleartext connection pays one pointer for TLS.
@@ -241,6 +278,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
         std::optional<TlsClientCertificate> client_certificate; // once asked for
     };
     std::unique_ptr<TlsState> tls_;
+    char request_id_[16]; // a request id proxyd made (request_.request_id), when the client sent none
     int handles_open_ = 0;
     uint32_t requests_served_ = 0;
     RequestPhase request_phase_ = RequestPhase::kIdle;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -151,6 +152,13 @@ int ContentExchange::finish() {
     if (phase_ != Phase::kPlugin || !client_) return PROXYD_ESTATE;
     phase_ = Phase::kSending;
     ClientConnection &c = *client_;
+    // Response-head filters see the plugin's status and fields (Server too) and change them.
+    std::optional<FilteredResponseHead> filtered;
+    if (c.filters_response_heads()) {
+        filtered = plugin_head();
+        c.filter_response_head(*filtered);
+        status_ = filtered->status;
+    }
     bool head_only = c.method() == "HEAD";
     bool bodyless_status = status_ == 204 || status_ == 304;
     uint64_t length = file_fd_ >= 0 ? file_remaining_ : body_.size();
@@ -161,8 +169,12 @@ int ContentExchange::finish() {
     ResponseHeadWriter head(out, status_);
     head.strict_transport_security(c.listener().strict_transport_security);
     const std::string &date = c.worker().dates().http_date();
-    head.origin_fields(date);
-    head.formatted_fields(head_extra_);
+    if (filtered) {
+        head.fields(filtered->fields);
+    } else {
+        head.origin_fields(date);
+        head.formatted_fields(head_extra_);
+    }
     HeadEnding ending;
     // A 304 describes a representation it does not carry, whose length the plugin did not give.
     if (status_ != 304) ending.content_length = length;
@@ -202,6 +214,22 @@ int ContentExchange::finish() {
     }
     c.finish_exchange(keep_alive);
     return PROXYD_OK;
+}
+
+FilteredResponseHead ContentExchange::plugin_head() const {
+    FilteredResponseHead head;
+    head.status = status_;
+    head.fields.add("Server", "proxyd");
+    // head_extra_ holds "Name: value\r\n" lines that add_header checked.
+    std::string_view lines = head_extra_;
+    while (!lines.empty()) {
+        size_t end = lines.find("\r\n");
+        std::string_view line = lines.substr(0, end);
+        size_t colon = line.find(": ");
+        head.fields.add(line.substr(0, colon), line.substr(colon + 2));
+        lines.remove_prefix(end + 2);
+    }
+    return head;
 }
 
 void ContentExchange::on_client_drained() {

@@ -24,6 +24,7 @@
 
 #include "config/config.hpp"
 #include "server/exchange.hpp"
+#include "server/request_filters.hpp"
 #include "server/request_handle.hpp"
 
 #include <proxyd/plugin.h>
@@ -65,6 +66,8 @@ class ContentExchange final : public Exchange {
     enum class Phase : uint8_t { kBody, kPlugin, kSending, kCancelled, kOrphaned };
 
     void call_handle();
+    // The plugin's status and fields (and Server) as response-head filters see them.
+    FilteredResponseHead plugin_head() const;
     void refuse_body(int status);
     bool plugin_may_answer() const { return phase_ == Phase::kPlugin || phase_ == Phase::kOrphaned; }
     void send_file_chunk();

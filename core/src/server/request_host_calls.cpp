@@ -13,6 +13,7 @@
 #include "server/request_handle.hpp"
 #include "server/worker.hpp"
 #include "server/worker_post.hpp"
+#include "server/worker_thread_check.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -20,10 +21,6 @@
 #include <unistd.h>
 
 namespace proxyd {
-namespace {
-
-std::string_view sv(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
-proxyd_str ps(std::string_view s) { return proxyd_str{s.data(), s.size()}; }
 
 bool on_worker_thread(const Worker *worker, const char *call) {
     if (!worker || worker->on_own_thread()) return true;
@@ -39,6 +36,16 @@ bool on_worker_thread(const Worker *worker, const char *call) {
 #endif
 }
 
+namespace {
+
+std::string_view sv(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
+proxyd_str ps(std::string_view s) { return proxyd_str{s.data(), s.size()}; }
+
+// The request's fields as filters left them, or as parsed while none changed any.
+const HeaderList *edited_fields(const proxyd_request_handle *request) {
+    return request->connection ? request->connection->edited_headers() : nullptr;
+}
+
 bool on_thread(const proxyd_request_handle *request, const char *call) {
     return on_worker_thread(request->worker, call);
 }
@@ -49,7 +56,8 @@ bool on_thread(proxyd_response_handle *response, const char *call) {
 int request_header(const proxyd_request_handle *request, proxyd_str name, proxyd_str *value) {
     if (!request || !value) return PROXYD_EINVAL;
     if (!on_thread(request, "request_header")) return PROXYD_ESTATE;
-    auto found = request->head->find(sv(name));
+    const HeaderList *edited = edited_fields(request);
+    auto found = edited ? edited->find(sv(name)) : request->head->find(sv(name));
     if (!found) return PROXYD_ENOENT;
     *value = ps(*found);
     return PROXYD_OK;
@@ -57,12 +65,19 @@ int request_header(const proxyd_request_handle *request, proxyd_str name, proxyd
 
 size_t request_header_count(const proxyd_request_handle *request) {
     if (!request || !on_thread(request, "request_header_count")) return 0;
-    return request->head->header_count();
+    const HeaderList *edited = edited_fields(request);
+    return edited ? edited->header_count() : request->head->header_count();
 }
 
 int request_header_at(const proxyd_request_handle *request, size_t index, proxyd_str *name, proxyd_str *value) {
     if (!request) return PROXYD_ENOENT;
     if (!on_thread(request, "request_header_at")) return PROXYD_ESTATE;
+    if (const HeaderList *edited = edited_fields(request)) {
+        if (index >= edited->header_count()) return PROXYD_ENOENT;
+        if (name) *name = ps(edited->header_name(index));
+        if (value) *value = ps(edited->header_value(index));
+        return PROXYD_OK;
+    }
     if (index >= request->head->header_count()) return PROXYD_ENOENT;
     if (name) *name = ps(request->head->header_name(index));
     if (value) *value = ps(request->head->header_value(index));
@@ -152,6 +167,7 @@ void fill_request_host_calls(proxyd_host &host) {
     host.response_finish = response_finish;
     host.worker_post = worker_post;
     host.request_tls = request_tls;
+    fill_filter_host_calls(host);
 }
 
 } // namespace proxyd

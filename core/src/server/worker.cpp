@@ -4,6 +4,7 @@
 #include "server/client_connection.hpp"
 
 #include <poll.h>
+#include <random>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <utility>
@@ -22,7 +23,8 @@ bool has_queued_connection(const uv_handle_t *listener) {
 
 Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds, Reports reports)
     : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), reports_(std::move(reports)),
-      metrics_(shared.metrics.add_worker(shared.config)), read_buffer_(new char[kReadBufferSize]) {}
+      metrics_(shared.metrics.add_worker(shared.config)), read_buffer_(new char[kReadBufferSize]),
+      request_id_base_(std::random_device{}() * 0x100000000ull + std::random_device{}()) {}
 
 Worker::~Worker() {
     join();
@@ -343,6 +345,9 @@ void Worker::close_everything() {
     // Posting is refused from here on; until now (a drain included) a plugin could still post
     // the finish of a parked response.
     posts_.close();
+    // Plugin timers still waiting are cancelled without a call (plugin.h); work on the thread
+    // pool keeps the loop running until its done calls have run.
+    plugin_waits_.cancel_timers();
     for (auto &u : upstreams_)
         u->close_all_idle();
     for (uv_handle_t *h :

@@ -7,13 +7,15 @@
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
 #include "http/http_date.hpp"
+#include "http/request_id.hpp"
 #include "log/logger.hpp"
 #include "net/write_blocks.hpp"
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
 #include "server/content_orphans.hpp"
-#include "server/worker_post.hpp"
+#include "server/plugin_waits.hpp"
 #include "server/worker_handle.hpp"
+#include "server/worker_post.hpp"
 #include "tls/tls_buffers.hpp"
 
 #include <atomic>
@@ -135,6 +137,13 @@ class Worker {
     ContentOrphans &content_orphans() { return content_orphans_; }
     // Calls plugins post to this worker (proxyd_host.worker_post); post() from any thread.
     PostQueue &posts() { return posts_; }
+    // Plugin timers and thread-pool work on this loop (timer_start, queue_work): refused once the
+    // worker has closed its handles (its last connection is gone after a stop).
+    PluginWaits &plugin_waits() { return plugin_waits_; }
+    bool accepts_plugin_waits() const { return !closed_; }
+    // A request id of proxyd's own: a random start per worker plus a count, in 16 hex digits, so
+    // ids are unique within the process for all practical purposes (and cost no lock).
+    void make_request_id(char (&out)[16]) { write_request_id(request_id_base_ + ++request_ids_, out); }
 
     void connection_opened(ClientConnection *c);
     void connection_closed(ClientConnection *c);
@@ -197,6 +206,9 @@ class Worker {
     ExchangeBufferPool exchange_buffers_;
     ContentOrphans content_orphans_;
     PostQueue posts_;
+    PluginWaits plugin_waits_;
+    uint64_t request_id_base_;
+    uint64_t request_ids_ = 0;
     DateCache dates_;
     uint64_t last_limit_warning_ms_ = 0;
     bool stopping_ = false;

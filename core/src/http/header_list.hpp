@@ -1,0 +1,51 @@
+// An editable list of header fields that owns its text: the header model filters change (the
+// request's head once a filter edits it, a final response's head while response-head filters
+// run). Reading has MessageHead's interface (header_count, header_name, header_value, find), so
+// a writer serialises either the same way. Order is kept: set() replaces in place, add() appends.
+#pragma once
+
+#include "http/message_head.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace proxyd {
+
+class HeaderList {
+  public:
+    struct Field {
+        std::string name;
+        std::string value;
+    };
+
+    HeaderList() = default;
+    // A copy of a parsed head's fields (values trimmed, as MessageHead hands them).
+    explicit HeaderList(const MessageHead &head);
+
+    size_t header_count() const { return fields_.size(); }
+    std::string_view header_name(size_t i) const { return fields_[i].name; }
+    std::string_view header_value(size_t i) const { return fields_[i].value; }
+    // The first field called name (case-insensitive), or nullopt.
+    std::optional<std::string_view> find(std::string_view name) const;
+
+    // Every field called name becomes one, with value, where the first one was; appended when
+    // there was none.
+    void set(std::string_view name, std::string_view value);
+    void add(std::string_view name, std::string_view value) {
+        fields_.push_back(Field{std::string(name), std::string(value)});
+    }
+    // Removes every field called name; how many there were.
+    size_t remove(std::string_view name);
+
+  private:
+    std::vector<Field> fields_;
+};
+
+// A field name is a token and a value holds no CR, LF or NUL (RFC 9110 §5.1, §5.5): what a
+// plugin may put in a head.
+bool is_field_name(std::string_view name);
+bool is_field_value(std::string_view value);
+
+} // namespace proxyd

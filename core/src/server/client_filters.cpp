@@ -1,0 +1,172 @@
+// The filter phases of a client connection (plugin.h, the filter kind): request_head hooks of the
+// listener's chain before routing and of the target's after it, a filter's own answer, pending
+// filters resumed or cancelled, response_head hooks on every final head the connection writes
+// itself or an exchange hands it, and log hooks once the exchange is over. A request that
+// reaches no filter takes none of these steps (client_connection.cpp calls in only when a chain
+// is configured or a plugin made state).
+#include "http/response_head_writer.hpp"
+#include "server/client_connection.hpp"
+#include "server/worker.hpp"
+
+namespace proxyd {
+
+namespace {
+
+const proxyd_filter_hooks &hooks_of(const PluginInstance &filter) { return *filter.descriptor().filter; }
+
+std::string filter_name(const PluginInstance &filter) {
+    return "plugin " + filter.module().name() + " (" + filter.label() + ")";
+}
+
+} // namespace
+
+RequestFilters &ClientConnection::filters() {
+    if (!filters_) filters_ = std::make_unique<RequestFilters>();
+    return *filters_;
+}
+
+void ClientConnection::run_request_filters() {
+    RequestFilters &f = *filters_;
+    while (const PluginInstance *filter = f.next()) {
+        const proxyd_filter_hooks &hooks = hooks_of(*filter);
+        if (!hooks.request_head) continue;
+        f.set_in_request_head(true);
+        int status = hooks.request_head(filter->raw(), worker_.plugin_worker(filter), &request_);
+        f.set_in_request_head(false);
+        if (status == PROXYD_FILTER_CONTINUE) continue;
+        if (status == PROXYD_FILTER_PENDING) return f.set_pending(filter);
+        return finish_filters(*filter, status);
+    }
+    if (!f.routed()) return route_request();
+    start_exchange(record_.target);
+}
+
+void ClientConnection::finish_filters(const PluginInstance &filter, int status) {
+    if (status == PROXYD_FILTER_RESPONDED && filters_->answer) return send_filter_answer();
+    worker_.logger().error(
+        filter_name(filter) + ": request_head " +
+        (status == PROXYD_FILTER_RESPONDED ? std::string("said RESPONDED without request_respond")
+                                           : "failed (code " + std::to_string(status) + ")") +
+        " for " + std::string(method()) + " " + std::string(head().target()) + ", answering 500");
+    send_error(500, false);
+}
+
+int ClientConnection::resume_filters(int status) {
+    if (!filters_ || !filters_->pending()) return PROXYD_ESTATE;
+    const PluginInstance *filter = filters_->pending();
+    filters_->set_pending(nullptr);
+    if (status == PROXYD_FILTER_CONTINUE)
+        run_request_filters();
+    else
+        finish_filters(*filter, status);
+    return PROXYD_OK;
+}
+
+void ClientConnection::send_filter_answer() {
+    FilterAnswer answer = std::move(*filters_->answer);
+    filters_->answer.reset();
+    HeaderList fields;
+    fields.add("Server", "proxyd");
+    for (size_t i = 0; i < answer.fields.header_count(); ++i)
+        fields.add(answer.fields.header_name(i), answer.fields.header_value(i));
+    // A body still on its way is read and dropped until the close: the answer says Connection:
+    // close, since what follows it could not be told from a next request.
+    bool close = parser_.has_body() && request_phase_ != RequestPhase::kComplete;
+    send_filtered_response(answer.status, std::move(fields), std::move(answer.body), close);
+}
+
+void ClientConnection::send_filtered_response(int status, HeaderList fields, std::string body, bool close) {
+    FilteredResponseHead head{status, false, std::move(fields)};
+    filter_response_head(head);
+    bool keep = !close && wants_keep_alive();
+    std::string out;
+    ResponseHeadWriter writer(out, head.status);
+    writer.strict_transport_security(listener_.strict_transport_security);
+    writer.fields(head.fields);
+    bool bodyless = head.status == 204 || head.status == 304;
+    HeadEnding ending{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor};
+    writer.end(worker_.dates().http_date(), ending);
+    record_.status = head.status;
+    bool head_only = method() == "HEAD" || bodyless;
+    record_.body_bytes = head_only ? 0 : body.size();
+    if (!head_only) out += body;
+    send(std::move(out));
+    if (record_.start_ns == 0) record_.start_ns = uv_hrtime();
+    finish_exchange(keep);
+}
+
+void ClientConnection::filter_response_head(FilteredResponseHead &head) {
+    RequestFilters &f = *filters_;
+    const FilterChain &chain = f.reached();
+    f.response_head = &head;
+    for (size_t i = chain.size(); i-- > 0;) {
+        const PluginInstance &filter = *chain[i];
+        if (auto hook = hooks_of(filter).response_head)
+            hook(filter.raw(), worker_.plugin_worker(&filter), &request_);
+    }
+    f.response_head = nullptr;
+}
+
+void ClientConnection::hold_request_body(std::string_view data) {
+    RequestFilters &f = *filters_;
+    f.held_body.append(data);
+    if (f.held_body.size() > kHighWater && !f.body_held_paused) {
+        f.body_held_paused = true;
+        pause_body();
+    }
+}
+
+void ClientConnection::cancel_pending_filter() {
+    const PluginInstance &filter = *filters_->pending();
+    filters_->set_pending(nullptr);
+    if (auto hook = hooks_of(filter).cancelled) hook(filter.raw(), worker_.plugin_worker(&filter), &request_);
+}
+
+void ClientConnection::run_log_filters(int sent_status, bool completed) {
+    RequestFilters &f = *filters_;
+    const FilterChain &chain = f.reached();
+    if (!chain.empty()) {
+        // The last peer tried: the access record lists every try, "a,b".
+        std::string_view upstream = record_.upstream;
+        if (upstream == "-") upstream = {};
+        if (size_t comma = upstream.rfind(','); comma != std::string_view::npos)
+            upstream.remove_prefix(comma + 1);
+        proxyd_exchange_summary summary{};
+        summary.struct_size = sizeof summary;
+        summary.status = sent_status;
+        summary.body_bytes = record_.body_bytes;
+        summary.upstream = {upstream.data(), upstream.size()};
+        summary.upstream_status = record_.upstream_status;
+        summary.duration_ns = record_.start_ns ? uv_hrtime() - record_.start_ns : 0;
+        summary.completed = completed;
+        for (size_t i = chain.size(); i-- > 0;) {
+            const PluginInstance &filter = *chain[i];
+            if (auto hook = hooks_of(filter).log)
+                hook(filter.raw(), worker_.plugin_worker(&filter), &request_, &summary);
+        }
+    }
+    f.free_states();
+}
+
+void ClientConnection::refresh_request_view() {
+    RequestFilters &f = *filters_;
+    if (f.method_edited) request_.method = {f.method.data(), f.method.size()};
+    if (f.path_edited) {
+        std::string_view pq = f.path_and_query;
+        size_t q = pq.find('?');
+        std::string_view path = pq.substr(0, q);
+        request_.path = {path.data(), path.size()};
+        if (q != std::string_view::npos) {
+            std::string_view query = pq.substr(q + 1);
+            request_.query = {query.data(), query.size()};
+        }
+        path_rewritten_ = true;
+    }
+    if (const HeaderList *fields = f.headers()) {
+        // Host cannot be removed, only replaced; an absolute-form target's authority stays.
+        if (auto host = fields->find("host"); host && head().target().starts_with("/"))
+            request_.host = {host->data(), host->size()};
+    }
+}
+
+} // namespace proxyd

@@ -1,0 +1,111 @@
+// What the filter kind (plugin.h, ABI 1.3) adds to one request: how far its chain got, the head
+// as filters edited it, a filter's own answer, the final response head while response-head
+// filters run, and the per-request states plugins keep (request_state_set).
+//
+// A connection makes one only when a request needs it (a chain to run, or a plugin keeping
+// state): with no filter configured the request path never allocates or copies into it.
+//
+// The chain is the listener's filters, then, once routing chose a target, that target's: a
+// filter is "reached" once its chain is, and reached filters see the response head (in reverse)
+// and the log (in reverse), whichever filter answered. next() walks request_head hooks in order;
+// pending() names the filter whose request_head returned PENDING until filter_resume or its
+// cancelled hook.
+//
+// Lifetime: owned by the ClientConnection, replaced for each request that needs one; its strings
+// back the request view (method, path, query) until the request's memory goes. Worker thread.
+#pragma once
+
+#include "config/config.hpp"
+#include "http/header_list.hpp"
+#include "http/message_head.hpp"
+
+#include <optional>
+#include <proxyd/plugin.h>
+#include <string>
+#include <vector>
+
+namespace proxyd {
+
+// A final response head on its way through response-head filters.
+struct FilteredResponseHead {
+    int status = 200;
+    bool status_changed = false; // the reason phrase the producer had no longer fits
+    HeaderList fields;           // without the core's framing, Connection and Date fields
+};
+
+// A filter's answer (request_respond), sent once its hook returns RESPONDED or it resumes so.
+struct FilterAnswer {
+    int status = 200;
+    HeaderList fields;
+    std::string body;
+};
+
+class RequestFilters {
+  public:
+    // -- the chain --
+    void reach(const FilterChain &chain) { chain_.insert(chain_.end(), chain.begin(), chain.end()); }
+    // The listener's chain has run (or was empty): routing, then the target's chain.
+    bool routed() const { return routed_; }
+    void set_routed() { routed_ = true; }
+    // The next filter whose request_head is due, or nullptr when the reached chain is done.
+    const PluginInstance *next() { return next_ < chain_.size() ? chain_[next_++] : nullptr; }
+    const FilterChain &reached() const { return chain_; }
+
+    // -- where the request_head phase stands --
+    // Inside a filter's request_head hook, or while it is pending: editing is allowed.
+    bool editable() const { return in_request_head_ || pending_; }
+    void set_in_request_head(bool in) { in_request_head_ = in; }
+    const PluginInstance *pending() const { return pending_; }
+    void set_pending(const PluginInstance *filter) { pending_ = filter; }
+    // Set by request_route_to: routing is skipped (only a listener's filters may set it).
+    std::optional<Target> route_to;
+
+    // -- the request head as filters left it --
+    // The edited field list, or nullptr while no filter changed a field.
+    const HeaderList *headers() const { return headers_ ? &*headers_ : nullptr; }
+    // The list to edit: a copy of head made at the first edit.
+    HeaderList &edit_headers(const MessageHead &head) {
+        if (!headers_) headers_.emplace(head);
+        return *headers_;
+    }
+    std::string method; // valid when method_edited
+    bool method_edited = false;
+    std::string path_and_query; // the request view's path and query point into it
+    bool path_edited = false;
+
+    // -- the request body while a filter is pending --
+    std::string held_body;         // what arrived, for the exchange that follows
+    bool body_held_paused = false; // reading paused because held_body grew past the high-water mark
+    bool body_delivered = false;   // the exchange was told the body ended
+
+    // -- answers and response heads --
+    std::optional<FilterAnswer> answer;
+    // Non-null only while response_head hooks run (response_head_* host calls).
+    FilteredResponseHead *response_head = nullptr;
+
+    // -- per-request states --
+    // Keeps state under key, freeing the state it replaces.
+    void set_state(const void *key, void *state, void (*free_state)(void *));
+    void *state(const void *key) const;
+    // Frees every state (once: after the log hooks), in the order they were set.
+    void free_states();
+
+    ~RequestFilters() { free_states(); }
+
+  private:
+    struct State {
+        const void *key;
+        void *state;
+        void (*free_state)(void *);
+    };
+
+    FilterChain chain_;
+    size_t next_ = 0;
+    bool routed_ = false;
+    bool in_request_head_ = false;
+    const PluginInstance *pending_ = nullptr;
+    std::optional<HeaderList> headers_;
+    std::vector<State> states_;
+};
+
+} // namespace proxyd
