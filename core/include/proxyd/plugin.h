@@ -368,7 +368,9 @@ typedef struct proxyd_host {
      * LF or NUL (PROXYD_EINVAL). Changes are seen by the next filters, routing, the content plugin
      * and the upstream; the proxyd_request view handed to later hooks reflects them. -- */
 
-    /* Replaces every field called name with one field (appended where the first one was). */
+    /* Replaces every field called name with one field (appended where the first one was).
+     * Framing fields (Content-Length, Transfer-Encoding) cannot be set or added (PROXYD_EINVAL),
+     * nor a second Host added. The X-Request-ID sent upstream is always request_id. */
     int (*request_set_header)(const proxyd_request_handle *request, proxyd_str name, proxyd_str value);
     /* Adds a field after the others, even when one of that name exists. */
     int (*request_add_header)(const proxyd_request_handle *request, proxyd_str name, proxyd_str value);
@@ -388,7 +390,9 @@ typedef struct proxyd_host {
     /* Answers the request from a filter: status (200-599), extra fields, and a body that is
      * copied. The core adds Date, Server, Content-Length and the connection handling, and any
      * request body is read and discarded. The filter then returns (or resumes with)
-     * PROXYD_FILTER_RESPONDED. Response-head filters still see this response; log hooks run. */
+     * PROXYD_FILTER_RESPONDED. Response-head filters still see this response; log hooks run.
+     * Content-Length, Transfer-Encoding, Connection and Date among headers: PROXYD_EINVAL; a
+     * second answer for the same request: PROXYD_ESTATE. */
     int (*request_respond)(const proxyd_request_handle *request, int status,
                            const proxyd_header *headers, size_t header_count, proxyd_str body);
 
@@ -444,7 +448,9 @@ typedef struct proxyd_host {
     /* Resumes a request whose filter's request_head returned PROXYD_FILTER_PENDING, with what
      * the hook would have returned: CONTINUE (the next filter runs, then routing) or RESPONDED
      * (after request_respond). Once per pending hook, on the worker's thread; PROXYD_ESTATE when
-     * the request is not pending (it may have been cancelled: see the filter's cancelled hook). */
+     * the request is not pending (it may have been cancelled: see the filter's cancelled hook).
+     * The request goes on inside this call (the next filters, the exchange), so it may be over,
+     * and its handle and state gone, when filter_resume returns: touch neither afterwards. */
     int (*filter_resume)(const proxyd_request_handle *request, int status);
 } proxyd_host;
 
