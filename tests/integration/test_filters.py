@@ -40,7 +40,8 @@ def with_filters(text, names):
 
 def hooks_of(proxyd, request_id):
     """The probe's log lines for one request, in order: ["edit request_head", ...]."""
-    pattern = re.compile(r"plugin filter_probe: (\S+ \S+)(?: [^\n]*)? id=%s$" % re.escape(request_id), re.M)
+    pattern = re.compile(r"plugin filter_probe: (\S+ (?:request_head|response_head|log|cancelled|resumed))"
+                         r"(?: [^\n]*)? id=%s$" % re.escape(request_id), re.M)
     return pattern.findall(proxyd.stderr_text())
 
 
@@ -57,7 +58,7 @@ def main():
               + filter_block("deny", only_if_header="X-Deny", respond=403, respond_body="denied\n")
               + filter_block("route", only_if_header="X-To-Site", route_to_handler="site")
               + filter_block("rewrite", only_if_header="X-Rewrite", set_path="/rewritten?x=1", set_method="PUT")
-              + filter_block("target", response_set=["X-Target: app"], response_status=203)
+              + filter_block("target", response_set=["X-Target: app"], response_status=203, check_refusals=1)
               + filter_block("site_only", response_set=["X-Site: yes"])
               + with_filters(upstream("app", [backend.port]), ["target"])
               + upstream("dead", [dead])
@@ -90,6 +91,10 @@ def main():
                  "edit response_head",
                  "target log", "rewrite log", "route log", "deny log", "edit log"],
                 "hooks run in chain order, then response_head and log in reverse, once each")
+
+    check_equal(len(re.findall(r"target refusals ok id=edit-1$", proxyd.stderr_text(), re.M)), 3,
+                "calls out of their phase or with bad arguments are refused (request_head, response_head, log)")
+    check("refusal missed" not in proxyd.stderr_text(), "no refusal missed")
 
     # A filter's answer reaches the client and no backend; filters reached see it.
     before = len(backend.requests)

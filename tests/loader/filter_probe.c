@@ -16,6 +16,8 @@
  *   response_set = ["X-Served: a"]    response_head_set_header, in response_head
  *   response_remove = ["Server"]      response_head_remove_header
  *   response_status = 299             response_head_set_status
+ *   check_refusals = 1                make calls the core must refuse, in each hook, and log
+ *                                     "refusals ok" or what was not refused as it should be
  * It logs (warn level, "plugin filter_probe: LABEL ...") each hook it runs with the request id:
  * "request_head", "response_head status=N", "log status=N completed=B upstream=U", "cancelled",
  * "resumed", so tests can assert the order and that each runs once. */
@@ -45,6 +47,7 @@ typedef struct {
     uint32_t route;
     int64_t pend_ms;
     int pend_on_work;
+    int check_refusals;
 } probe;
 
 /* One pending request_head. The plugin owns it: freed when the timer or the work is done, or in
@@ -131,6 +134,7 @@ static int create(const proxyd_host *h, proxyd_load_context *ctx, const proxyd_c
     p->respond = (int)get_int(h, config, "respond");
     p->response_status = (int)get_int(h, config, "response_status");
     p->pend_ms = get_int(h, config, "pend_ms");
+    p->check_refusals = (int)get_int(h, config, "check_refusals");
     if (get_string(h, config, "pend_on", target, sizeof target))
         p->pend_on_work = strcmp(target, "work") == 0;
     if (get_string(h, config, "route_to_upstream", target, sizeof target))
@@ -168,6 +172,57 @@ static void edit_request(probe *p, const proxyd_request *request) {
     if (p->has_route) h->request_route_to(request->handle, p->route);
 }
 
+/* Each call the core must refuse, with the code plugin.h gives; "refusals ok" or the first
+ * surprise goes to the log. phase: 0 request_head, 1 response_head, 2 log. */
+static void check_refusals(probe *p, const proxyd_request *request, int phase) {
+    const proxyd_host *h = p->host;
+    const proxyd_request_handle *r = request->handle;
+    proxyd_str v;
+    char what[160] = "refusals ok";
+#define EXPECT(call, code)                                                                                   \
+    do {                                                                                                     \
+        int rc_ = (call);                                                                                    \
+        if (rc_ != (code) && strcmp(what, "refusals ok") == 0)                                               \
+            snprintf(what, sizeof what, "refusal missed: %s gave %d, not %d", #call, rc_, (int)(code));      \
+    } while (0)
+    if (phase == 0) {
+        EXPECT(h->request_set_header(r, str("Bad Name"), str("x")), PROXYD_EINVAL);
+        EXPECT(h->request_set_header(r, str("X-Ok"), (proxyd_str){"a\r\nb", 4}), PROXYD_EINVAL);
+        EXPECT(h->request_set_header(r, str("Content-Length"), str("5")), PROXYD_EINVAL);
+        EXPECT(h->request_remove_header(r, str("Host")), PROXYD_EINVAL);
+        EXPECT(h->request_remove_header(r, str("Transfer-Encoding")), PROXYD_EINVAL);
+        EXPECT(h->request_remove_header(r, str("X-Not-There")), PROXYD_ENOENT);
+        EXPECT(h->request_set_method(r, str("G T")), PROXYD_EINVAL);
+        EXPECT(h->request_set_path(r, str("no-slash")), PROXYD_EINVAL);
+        /* An unknown target (EINVAL), or any target from a target's own chain (ESTATE). */
+        EXPECT(h->request_route_to(r, 0x7ffffff0u) == PROXYD_EINVAL ||
+                   h->request_route_to(r, 0) == PROXYD_ESTATE,
+               1);
+        EXPECT(h->request_respond(r, 99, NULL, 0, str("")), PROXYD_EINVAL);
+        EXPECT(h->response_head_status(r), PROXYD_ESTATE);
+        EXPECT(h->response_head_set_header(r, str("X-A"), str("1")), PROXYD_ESTATE);
+        EXPECT(h->filter_resume(r, PROXYD_FILTER_CONTINUE), PROXYD_ESTATE);
+        EXPECT(h->request_state_set(r, NULL, NULL, NULL), PROXYD_EINVAL);
+    } else {
+        EXPECT(h->request_set_header(r, str("X-A"), str("1")), PROXYD_ESTATE);
+        EXPECT(h->request_respond(r, 200, NULL, 0, str("")), PROXYD_ESTATE);
+        EXPECT(h->request_route_to(r, 0), PROXYD_ESTATE);
+        EXPECT(h->request_header(r, str("Host"), &v), PROXYD_OK);
+    }
+    if (phase == 1) {
+        EXPECT(h->response_head_set_header(r, str("Date"), str("x")), PROXYD_EINVAL);
+        EXPECT(h->response_head_remove_header(r, str("Connection")), PROXYD_EINVAL);
+        EXPECT(h->response_head_add_header(r, str("Content-Length"), str("1")), PROXYD_EINVAL);
+        EXPECT(h->response_head_set_status(r, 304), PROXYD_EINVAL);
+        EXPECT(h->response_head_set_status(r, 600), PROXYD_EINVAL);
+        EXPECT(h->response_head_remove_header(r, str("X-Not-There")), PROXYD_ENOENT);
+        EXPECT(h->response_head_header(r, str("X-Not-There"), &v), PROXYD_ENOENT);
+    }
+    if (phase == 2) EXPECT(h->response_head_status(r), PROXYD_ESTATE);
+#undef EXPECT
+    say(p, what, request->request_id);
+}
+
 static void resume(waiting *w) {
     probe *p = w->self;
     const proxyd_request_handle *request = w->request;
@@ -202,6 +257,7 @@ static int request_head(void *instance, void *worker, const proxyd_request *requ
     proxyd_str value;
     (void)worker;
     say(p, "request_head", request->request_id);
+    if (p->check_refusals) check_refusals(p, request, 0);
     if (p->only_if_header[0] &&
         p->host->request_header(request->handle, str(p->only_if_header), &value) != PROXYD_OK)
         return PROXYD_FILTER_CONTINUE;
@@ -235,6 +291,7 @@ static void response_head(void *instance, void *worker, const proxyd_request *re
     (void)worker;
     snprintf(what, sizeof what, "response_head status=%d", h->response_head_status(request->handle));
     say(p, what, request->request_id);
+    if (p->check_refusals) check_refusals(p, request, 1);
     for (i = 0; i < p->response_remove_n; ++i)
         h->response_head_remove_header(request->handle, str(p->response_remove[i]));
     for (i = 0; i < p->response_set_n; ++i)
@@ -251,6 +308,7 @@ static void log_hook(void *instance, void *worker, const proxyd_request *request
              summary->completed, (int)summary->upstream.len,
              summary->upstream.ptr ? summary->upstream.ptr : "");
     say(instance, what, request->request_id);
+    if (((probe *)instance)->check_refusals) check_refusals(instance, request, 2);
 }
 
 static void cancelled(void *instance, void *worker, const proxyd_request *request) {
