@@ -128,6 +128,8 @@ void Worker::run() {
         create_state(l.router);
     for (const auto &u : config.upstreams)
         create_state(u.balancer);
+    for (const auto &f : config.filters)
+        create_state(f.instance);
     for (size_t i = 0; i < config.upstreams.size(); ++i)
         upstreams_.push_back(std::make_unique<UpstreamPool>(
             *this, config.upstreams[i], plugin_worker(config.upstreams[i].balancer), metrics_.upstream(i)));
