@@ -18,23 +18,30 @@
 //              void cancelled(Worker *, proxyd::sdk::Response) const;                   (optional, 1.1)
 //              static constexpr uint64_t max_body = N;   (optional, 1.1: read request bodies up to N
 //                                                         bytes before handle; Request::body())
+//   filter:    int request_head(Worker *, const proxyd::sdk::FilterRequest &) const;    (1.3, each optional)
+//                  returns a proxyd_filter_status (CONTINUE, RESPONDED after respond(), PENDING
+//                  then resume() later) or a negative code (the core answers 500)
+//              void response_head(Worker *, const proxyd::sdk::Request &, proxyd::sdk::ResponseHead) const;
+//              void log(Worker *, const proxyd::sdk::Request &, const proxyd_exchange_summary &) const;
+//              void cancelled(Worker *, const proxyd::sdk::Request &) const;
+//                  (cancelled is required when request_head ever returns PENDING)
 // Instance members are const in every hook: state that workers change goes in Worker, or in
 // members of the instance that synchronise themselves (std::atomic, a short mutex).
 // No exception leaves a hook: the trampolines catch them and report an error instead.
 //
-// Everything of ABI 1.0 here keeps its meaning; what 1.1 added is marked "1.1".
+// Everything of ABI 1.0 here keeps its meaning; what later minors added is marked "1.1", "1.3".
 #ifndef PROXYD_PLUGIN_HPP
 #define PROXYD_PLUGIN_HPP
-
-#include <proxyd/plugin.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <proxyd/plugin.h>
 #include <span>
 #include <string>
 #include <string_view>
@@ -317,10 +324,204 @@ class Request {
         return {p, s.size()};
     }
 
-  private:
+    std::string_view client_address() const { return view(request_->client_address); }
+    const proxyd_request_handle *handle() const { return request_->handle; }
+    // 1.3: the request id (the client's valid X-Request-ID, else proxyd's) and "http"/"https";
+    // empty from an older core.
+    std::string_view request_id() const {
+        return has_1_3_view() ? view(request_->request_id) : std::string_view();
+    }
+    std::string_view scheme() const { return has_1_3_view() ? view(request_->scheme) : std::string_view(); }
+
+    // 1.3: per-request state under key (an instance pointer is the usual key): state<S>(key) is
+    // what emplace_state<S>(key, ...) made, or nullptr. The core destroys it (delete) once the
+    // request ended, after the log hooks, on this worker thread; emplacing again replaces it.
+    template <class S> S *state(const void *key) const {
+        if (!PROXYD_SDK_HOST_HAS(host_, request_state_get)) return nullptr;
+        return static_cast<S *>(host_->request_state_get(request_->handle, key));
+    }
+    // nullptr when the core cannot keep state (an older core, out of memory).
+    template <class S, class... Args> S *emplace_state(const void *key, Args &&...args) const {
+        if (!PROXYD_SDK_HOST_HAS(host_, request_state_set)) return nullptr;
+        auto state = std::make_unique<S>(std::forward<Args>(args)...);
+        if (host_->request_state_set(request_->handle, key, state.get(),
+                                     [](void *p) { delete static_cast<S *>(p); }) != PROXYD_OK)
+            return nullptr;
+        return state.release();
+    }
+    // 1.3: the worker this request runs on, for Timer::start and queue_work; nullptr from an
+    // older core.
+    const proxyd_worker_handle *worker() const {
+        return PROXYD_SDK_HOST_HAS(host_, request_worker) ? host_->request_worker(request_->handle) : nullptr;
+    }
+
+  protected:
+    bool has_1_3_view() const {
+        return request_->struct_size >= offsetof(proxyd_request, scheme) + sizeof(request_->scheme);
+    }
+
     const proxyd_host *host_;
     const proxyd_request *request_;
 };
+
+// 1.3: the request as a filter's request_head hook sees it: a Request that can also be changed,
+// answered and (after PENDING) resumed. Two pointers, cheap to copy; a pending filter keeps its
+// copy until it calls resume() or its cancelled() hook runs, and never after. The edits are
+// allowed only during request_head or while it is pending (PROXYD_ESTATE otherwise); names and
+// values are copied by the core.
+class FilterRequest : public Request {
+  public:
+    using Request::Request;
+
+    int set_header(std::string_view name, std::string_view value) const {
+        return host_->request_set_header(request_->handle, str(name), str(value));
+    }
+    int add_header(std::string_view name, std::string_view value) const {
+        return host_->request_add_header(request_->handle, str(name), str(value));
+    }
+    // PROXYD_ENOENT when there was none (not a failure for most filters).
+    int remove_header(std::string_view name) const {
+        return host_->request_remove_header(request_->handle, str(name));
+    }
+    int set_method(std::string_view method) const {
+        return host_->request_set_method(request_->handle, str(method));
+    }
+    int set_path(std::string_view path) const { return host_->request_set_path(request_->handle, str(path)); }
+    // A target id from Config::resolve_target; listener filters only (see plugin.h).
+    int route_to(uint32_t target) const { return host_->request_route_to(request_->handle, target); }
+
+    // Answers the request (the core adds Date, Server, Content-Length); then return (or resume
+    // with) PROXYD_FILTER_RESPONDED.
+    int respond(int status, std::span<const Header> headers, std::string_view body = {}) const {
+        std::vector<proxyd_header> fields;
+        fields.reserve(headers.size());
+        for (const Header &h : headers)
+            fields.push_back(proxyd_header{str(h.name), str(h.value)});
+        return host_->request_respond(request_->handle, status, fields.data(), fields.size(), str(body));
+    }
+    int respond(int status, std::initializer_list<Header> headers = {}, std::string_view body = {}) const {
+        return respond(status, std::span<const Header>(headers.begin(), headers.size()), body);
+    }
+    // Ends a PENDING request_head with what it would have returned (CONTINUE or RESPONDED), on the
+    // worker's thread. PROXYD_ESTATE when the request is not pending (it was cancelled).
+    int resume(proxyd_filter_status status) const { return host_->filter_resume(request_->handle, status); }
+};
+
+// 1.3: the head of a final response, in a filter's response_head hook only. Two pointers, valid
+// while the hook runs. Framing fields, Connection and Date are the core's (PROXYD_EINVAL).
+class ResponseHead {
+  public:
+    ResponseHead(const proxyd_host *host, const proxyd_request_handle *request)
+        : host_(host), request_(request) {}
+    int status() const { return host_->response_head_status(request_); }
+    int set_status(int status) const { return host_->response_head_set_status(request_, status); }
+    std::optional<std::string_view> header(std::string_view name) const {
+        proxyd_str value{};
+        if (host_->response_head_header(request_, str(name), &value) != PROXYD_OK) return std::nullopt;
+        return view(value);
+    }
+    size_t header_count() const { return host_->response_head_header_count(request_); }
+    Header header_at(size_t index) const {
+        proxyd_str name{}, value{};
+        if (host_->response_head_header_at(request_, index, &name, &value) != PROXYD_OK) return {};
+        return Header{view(name), view(value)};
+    }
+    int set_header(std::string_view name, std::string_view value) const {
+        return host_->response_head_set_header(request_, str(name), str(value));
+    }
+    int add_header(std::string_view name, std::string_view value) const {
+        return host_->response_head_add_header(request_, str(name), str(value));
+    }
+    int remove_header(std::string_view name) const {
+        return host_->response_head_remove_header(request_, str(name));
+    }
+
+  private:
+    const proxyd_host *host_;
+    const proxyd_request_handle *request_;
+};
+
+// 1.3: a one-shot timer on a worker's loop that calls a callable. The object must stay where it
+// is while the timer is pending (the core holds its address): keep it in request state or in a
+// Worker. Destroying it cancels a pending timer, so a Worker's timers end with the Worker
+// (destroy_worker) and a request's with its state. Worker thread only.
+class Timer {
+  public:
+    Timer() = default;
+    ~Timer() { cancel(); }
+    Timer(const Timer &) = delete;
+    Timer &operator=(const Timer &) = delete;
+
+    // Calls fn() once after delay_ms (a later start() replaces a pending one). On an error (the
+    // worker is stopping: PROXYD_ESTATE; an older core) fn is never called.
+    template <class F>
+    int start(const proxyd_host *host, const proxyd_worker_handle *worker, uint64_t delay_ms, F fn) {
+        cancel();
+        if (!worker || !PROXYD_SDK_HOST_HAS(host, timer_start)) return PROXYD_ESTATE;
+        host_ = host;
+        fn_ = std::move(fn);
+        int rc = host->timer_start(worker, delay_ms, &Timer::fire, this, &timer_);
+        if (rc != PROXYD_OK) {
+            timer_ = nullptr;
+            fn_ = nullptr;
+        }
+        return rc;
+    }
+    void cancel() {
+        if (!timer_) return;
+        host_->timer_cancel(timer_);
+        timer_ = nullptr;
+        fn_ = nullptr;
+    }
+    bool pending() const { return timer_ != nullptr; }
+
+  private:
+    static void fire(void *arg) {
+        auto *self = static_cast<Timer *>(arg);
+        self->timer_ = nullptr; // the core frees its timer as fn runs
+        // Moved out first: fn may destroy this Timer (end the request state that holds it).
+        std::function<void()> fn = std::move(self->fn_);
+        self->fn_ = nullptr;
+        try {
+            if (fn) fn();
+        } catch (...) {
+        }
+    }
+
+    const proxyd_host *host_ = nullptr;
+    proxyd_timer *timer_ = nullptr;
+    std::function<void()> fn_;
+};
+
+// 1.3: runs work() on libuv's thread pool (it may block; it must not call host calls but log),
+// then done() on the worker's thread; both exactly once when this returns PROXYD_OK, never on an
+// error. Both callables are destroyed after done() ran. A request may be cancelled meanwhile:
+// done() must check that (a flag the filter's cancelled() hook sets) before touching it.
+template <class Work, class Done>
+int queue_work(const proxyd_host *host, const proxyd_worker_handle *worker, Work work, Done done) {
+    struct Job {
+        Work work;
+        Done done;
+    };
+    if (!worker || !PROXYD_SDK_HOST_HAS(host, queue_work)) return PROXYD_ESTATE;
+    auto job = std::make_unique<Job>(Job{std::move(work), std::move(done)});
+    auto run = [](void *arg) {
+        try {
+            static_cast<Job *>(arg)->work();
+        } catch (...) {
+        }
+    };
+    auto finish = [](void *arg) {
+        std::unique_ptr<Job> owned(static_cast<Job *>(arg));
+        try {
+            owned->done();
+        } catch (...) {
+        }
+    };
+    int rc = host->queue_work(worker, run, finish, job.get());
+    if (rc == PROXYD_OK) (void)job.release();
+    return rc;
+}
 
 // The response of a content hook: two pointers, cheap to copy. Valid until finish() returns or,
 // for a response handle returned PROXYD_OK for, until the instance's cancelled() returns (1.1).
@@ -563,16 +764,97 @@ template <class T> constexpr uint64_t max_body() {
         return 0;
 }
 
-template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kind, const char *name,
-                                                                 const char *version,
-                                                                 const proxyd_routing_hooks *r,
-                                                                 const proxyd_balancing_hooks *b,
-                                                                 const proxyd_content_hooks *c) {
-    return proxyd_plugin_descriptor{PROXYD_ABI_MAJOR,     PROXYD_ABI_MINOR,     sizeof(proxyd_plugin_descriptor),
-                                    static_cast<uint32_t>(kind), name,          version,
-                                    &create_instance<T>,  &destroy_instance<T>, &create_worker<T>,
-                                    &destroy_worker<T>,   r,                    b,
-                                    c,                    create_worker_ex_hook<T>(), nullptr};
+// 1.3 filters.
+template <class T> int request_head(void *instance, void *worker, const proxyd_request *request) {
+    auto *holder = static_cast<Holder<T> *>(instance);
+    try {
+        return static_cast<int>(
+            holder->instance->request_head(as_worker<T>(worker), FilterRequest(holder->host, request)));
+    } catch (...) {
+        return PROXYD_EPLUGIN;
+    }
+}
+
+template <class T> constexpr int (*request_head_hook())(void *, void *, const proxyd_request *) {
+    if constexpr (requires(const T &t, worker_ptr<T> w, const FilterRequest &r) { t.request_head(w, r); })
+        return &request_head<T>;
+    else
+        return nullptr;
+}
+
+template <class T> void response_head(void *instance, void *worker, const proxyd_request *request) {
+    auto *holder = static_cast<Holder<T> *>(instance);
+    try {
+        holder->instance->response_head(as_worker<T>(worker), Request(holder->host, request),
+                                        ResponseHead(holder->host, request->handle));
+    } catch (...) {
+    }
+}
+
+template <class T> constexpr void (*response_head_hook())(void *, void *, const proxyd_request *) {
+    if constexpr (requires(const T &t, worker_ptr<T> w, const Request &r, ResponseHead h) {
+                      t.response_head(w, r, h);
+                  })
+        return &response_head<T>;
+    else
+        return nullptr;
+}
+
+template <class T>
+void filter_log(void *instance, void *worker, const proxyd_request *request,
+                const proxyd_exchange_summary *summary) {
+    auto *holder = static_cast<Holder<T> *>(instance);
+    try {
+        holder->instance->log(as_worker<T>(worker), Request(holder->host, request), *summary);
+    } catch (...) {
+    }
+}
+
+template <class T>
+constexpr void (*filter_log_hook())(void *, void *, const proxyd_request *, const proxyd_exchange_summary *) {
+    if constexpr (requires(const T &t, worker_ptr<T> w, const Request &r, const proxyd_exchange_summary &s) {
+                      t.log(w, r, s);
+                  })
+        return &filter_log<T>;
+    else
+        return nullptr;
+}
+
+template <class T> void filter_cancelled(void *instance, void *worker, const proxyd_request *request) {
+    auto *holder = static_cast<Holder<T> *>(instance);
+    try {
+        holder->instance->cancelled(as_worker<T>(worker), Request(holder->host, request));
+    } catch (...) {
+    }
+}
+
+template <class T> constexpr void (*filter_cancelled_hook())(void *, void *, const proxyd_request *) {
+    if constexpr (requires(const T &t, worker_ptr<T> w, const Request &r) { t.cancelled(w, r); })
+        return &filter_cancelled<T>;
+    else
+        return nullptr;
+}
+
+template <class T>
+constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kind, const char *name, const char *version,
+                                              const proxyd_routing_hooks *r, const proxyd_balancing_hooks *b,
+                                              const proxyd_content_hooks *c,
+                                              const proxyd_filter_hooks *f = nullptr) {
+    return proxyd_plugin_descriptor{PROXYD_ABI_MAJOR,
+                                    PROXYD_ABI_MINOR,
+                                    sizeof(proxyd_plugin_descriptor),
+                                    static_cast<uint32_t>(kind),
+                                    name,
+                                    version,
+                                    &create_instance<T>,
+                                    &destroy_instance<T>,
+                                    &create_worker<T>,
+                                    &destroy_worker<T>,
+                                    r,
+                                    b,
+                                    c,
+                                    create_worker_ex_hook<T>(),
+                                    f};
 }
 
 } // namespace detail
@@ -604,6 +886,18 @@ template <class T> constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kin
         static const proxyd_plugin_descriptor d =                                                          \
             proxyd::sdk::detail::descriptor<T>(PROXYD_KIND_CONTENT, NAME, VERSION, nullptr, nullptr, &hooks);  \
         return &d;                                                                                         \
+    }
+
+// 1.3: a filter (see the requirements at the top of this file).
+#define PROXYD_FILTER_PLUGIN(T, NAME, VERSION)                                                               \
+    extern "C" PROXYD_EXPORT const proxyd_plugin_descriptor *PROXYD_PLUGIN_ENTRY(void) {                     \
+        static const proxyd_filter_hooks hooks{                                                              \
+            sizeof(proxyd_filter_hooks), proxyd::sdk::detail::request_head_hook<T>(),                        \
+            proxyd::sdk::detail::response_head_hook<T>(), proxyd::sdk::detail::filter_log_hook<T>(),         \
+            proxyd::sdk::detail::filter_cancelled_hook<T>()};                                                \
+        static const proxyd_plugin_descriptor d = proxyd::sdk::detail::descriptor<T>(                        \
+            PROXYD_KIND_FILTER, NAME, VERSION, nullptr, nullptr, nullptr, &hooks);                           \
+        return &d;                                                                                           \
     }
 
 #endif // PROXYD_PLUGIN_HPP

@@ -20,11 +20,25 @@
 // (request_tls). worker_post QUEUES the callback on the
 // FakeWorker; the test runs the queue with FakeWorker::run_posted() (on its own thread, standing
 // in for the worker's), so a test decides when "later" is.
+//
+// Filters (1.3): FakeRequest's headers, method and path are edited by the request_* calls (with
+// the core's checks: tokens, no CR/LF/NUL, Host and framing fields kept), request_respond is
+// recorded in FakeRequest::responded, filter_resume in FakeRequest::resumed, request state is
+// freed when the FakeRequest is destroyed (or end() is called). A FakeResponseHead is what the
+// response_head_* calls read and change. Time is manual: FakeWorker::advance(ms) fires the timers
+// that fall due, and queue_work waits until the test calls FakeWorker::run_work(), which runs each
+// job's work and then its done on the test's thread. The filter_* functions at the end run the
+// hooks as the core would:
+//
+//   proxyd::testing::FakeWorker worker(module.descriptor(), instance);
+//   proxyd::testing::FakeRequest request("GET", "/", {{"Authorization", "Basic ..."}});
+//   int rc = proxyd::testing::filter_request_head(module, instance, worker, request); // PENDING
+//   worker.run_work();                      // the thread-pool job, then its completion
+//   CHECK(request.resumed == PROXYD_FILTER_CONTINUE);
 #ifndef PROXYD_TESTING_FAKE_HOST_HPP
 #define PROXYD_TESTING_FAKE_HOST_HPP
 
-#include <proxyd/plugin.h>
-
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -40,10 +54,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <proxyd/plugin.h>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <toml++/toml.h>
+#include <tuple>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -172,10 +188,37 @@ class FakeWorker {
     bool wait_posted(std::chrono::milliseconds timeout);
     size_t posted() const;
 
+    // 1.3: the worker's manual clock, in milliseconds from its creation. advance() moves it and
+    // fires, in order of their due time, the timers that fall due (also ones that a firing timer
+    // starts within the interval); returns how many fired.
+    uint64_t now_ms() const { return now_ms_; }
+    size_t advance(uint64_t ms);
+    size_t timers_pending() const { return timers_.size(); }
+    // 1.3: runs every queue_work job queued so far (and those their done callbacks queue): work,
+    // then done, on the calling thread; returns how many ran.
+    size_t run_work();
+    size_t work_queued() const { return jobs_.size(); }
+
     // -- used by the host calls --
     int post(void (*fn)(void *), void *arg);
+    int start_timer(uint64_t delay_ms, void (*fn)(void *), void *arg, proxyd_timer **timer);
+    void cancel_timer(proxyd_timer *timer);
+    int queue_work(void (*work)(void *), void (*done)(void *), void *arg);
 
   private:
+    struct Timer {
+        FakeWorker *owner; // first: detail::timer_cancel finds the worker through it
+        uint64_t due;
+        uint64_t sequence;
+        void (*fn)(void *);
+        void *arg;
+    };
+    struct Job {
+        void (*work)(void *);
+        void (*done)(void *);
+        void *arg;
+    };
+
     const proxyd_plugin_descriptor &descriptor_;
     void *instance_;
     void *worker_ = nullptr;
@@ -183,7 +226,13 @@ class FakeWorker {
     std::condition_variable queued_;
     std::deque<std::pair<void (*)(void *), void *>> queue_;
     bool stopping_ = false;
+    uint64_t now_ms_ = 0;
+    uint64_t timer_sequence_ = 0;
+    std::list<Timer> timers_; // stable addresses: a proxyd_timer * is one of them
+    std::deque<Job> jobs_;
 };
+
+class FakeResponseHead;
 
 class FakeRequest {
   public:
@@ -206,16 +255,68 @@ class FakeRequest {
     // True when p points into memory this request allocated through request_alloc.
     bool owns(const char *p) const;
 
+    // 1.3: what the request view says (client_address "127.0.0.1", request_id "fake-request-id",
+    // scheme "http" by default).
+    void set_client_address(std::string address);
+    void set_request_id(std::string id);
+    void set_scheme(std::string scheme);
+
+    // 1.3, filled in by the host calls of filters:
+    struct Responded {
+        int status = 0;
+        std::vector<std::pair<std::string, std::string>> headers;
+        std::string body;
+        std::optional<std::string> header(std::string_view name) const;
+    };
+    std::optional<Responded> responded; // request_respond
+    std::optional<uint32_t> routed_to;  // request_route_to
+    int resumed = -1;                   // the status filter_resume was called with
+    bool pending = false;               // request_head returned PENDING, not yet resumed
+    bool cancelled = false;             // filter_cancel ran
+    std::vector<std::string> misuse;    // calls made where plugin.h does not allow them
+    // The first header named name (case-insensitive), as the filters left it.
+    std::optional<std::string> header(std::string_view name) const;
+    size_t header_count(std::string_view name) const;
+    // Frees the request state (free_state of each key), as the core does when the request ends;
+    // the destructor does it too.
+    void end();
+    ~FakeRequest();
+
     // -- used by the host calls --
     void *alloc(size_t size);
     const std::vector<std::pair<std::string, std::string>> &headers() const { return headers_; }
     bool body_visible = true;
+    bool editable = false;                     // inside request_head, or pending
+    FakeResponseHead *response_head = nullptr; // inside response_head
+    FakeWorker *worker = nullptr;              // what request_worker returns
+    int set_header(std::string_view name, std::string_view value, bool add);
+    int remove_header(std::string_view name);
+    int set_method(std::string_view method);
+    int set_path(std::string_view path);
+    int set_state(const void *key, void *state, void (*free_state)(void *));
+    void *state(const void *key) const;
 
   private:
+    void refresh();
+
     std::string method_, target_, path_, query_, host_ = "localhost", client_ = "127.0.0.1";
+    std::string request_id_ = "fake-request-id", scheme_ = "http";
     std::vector<std::pair<std::string, std::string>> headers_;
     std::deque<std::pair<std::unique_ptr<char[]>, size_t>> arena_;
+    std::vector<std::tuple<const void *, void *, void (*)(void *)>> state_;
     proxyd_request raw_{};
+};
+
+// 1.3: a final response's head as filters' response_head hooks see it.
+class FakeResponseHead {
+  public:
+    explicit FakeResponseHead(int initial_status = 200,
+                              std::vector<std::pair<std::string, std::string>> initial_headers = {})
+        : status(initial_status), headers(std::move(initial_headers)) {}
+    int status;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::optional<std::string> header(std::string_view name) const;
+    size_t header_count(std::string_view name) const;
 };
 
 class FakeResponse {
@@ -526,6 +627,224 @@ inline int worker_post(const proxyd_worker_handle *worker, void (*fn)(void *arg)
     return const_cast<FakeWorker *>(reinterpret_cast<const FakeWorker *>(worker))->post(fn, arg);
 }
 
+// -- 1.3 --
+
+inline bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (unsigned char c : s)
+        if (!(std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr) || c == 0) return false;
+    return true;
+}
+
+inline bool is_field_value(std::string_view s) {
+    return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+inline bool is_framing(std::string_view name) {
+    return same_name(name, "Content-Length") || same_name(name, "Transfer-Encoding");
+}
+
+inline bool editable(FakeRequest &request, const char *call) {
+    if (request.editable) return true;
+    request.misuse.push_back(std::string(call) + " outside request_head");
+    return false;
+}
+
+inline int request_set_header(const proxyd_request_handle *handle, proxyd_str name, proxyd_str value) {
+    FakeRequest &request = request_of(handle);
+    if (!editable(request, "request_set_header")) return PROXYD_ESTATE;
+    return request.set_header(sv(name), sv(value), false);
+}
+
+inline int request_add_header(const proxyd_request_handle *handle, proxyd_str name, proxyd_str value) {
+    FakeRequest &request = request_of(handle);
+    if (!editable(request, "request_add_header")) return PROXYD_ESTATE;
+    return request.set_header(sv(name), sv(value), true);
+}
+
+inline int request_remove_header(const proxyd_request_handle *handle, proxyd_str name) {
+    FakeRequest &request = request_of(handle);
+    if (!editable(request, "request_remove_header")) return PROXYD_ESTATE;
+    return request.remove_header(sv(name));
+}
+
+inline int request_set_method(const proxyd_request_handle *handle, proxyd_str method) {
+    FakeRequest &request = request_of(handle);
+    if (!editable(request, "request_set_method")) return PROXYD_ESTATE;
+    return request.set_method(sv(method));
+}
+
+inline int request_set_path(const proxyd_request_handle *handle, proxyd_str path) {
+    FakeRequest &request = request_of(handle);
+    if (!editable(request, "request_set_path")) return PROXYD_ESTATE;
+    return request.set_path(sv(path));
+}
+
+inline int request_route_to(const proxyd_request_handle *handle, uint32_t target) {
+    FakeRequest &request = request_of(handle);
+    if (!editable(request, "request_route_to")) return PROXYD_ESTATE;
+    request.routed_to = target;
+    return PROXYD_OK;
+}
+
+inline int request_respond(const proxyd_request_handle *handle, int status, const proxyd_header *headers,
+                           size_t header_count, proxyd_str body) {
+    FakeRequest &request = request_of(handle);
+    if (!editable(request, "request_respond")) return PROXYD_ESTATE;
+    if (request.responded) return request.misuse.push_back("request_respond twice"), PROXYD_ESTATE;
+    if (status < 200 || status > 599) return PROXYD_EINVAL;
+    FakeRequest::Responded answer;
+    answer.status = status;
+    for (size_t i = 0; i < header_count; ++i) {
+        if (!is_token(sv(headers[i].name)) || !is_field_value(sv(headers[i].value))) return PROXYD_EINVAL;
+        answer.headers.emplace_back(std::string(sv(headers[i].name)), std::string(sv(headers[i].value)));
+    }
+    answer.body = std::string(sv(body));
+    request.responded = std::move(answer);
+    return PROXYD_OK;
+}
+
+inline FakeResponseHead *response_head_of(const proxyd_request_handle *handle, const char *call) {
+    FakeRequest &request = request_of(handle);
+    if (!request.response_head) request.misuse.push_back(std::string(call) + " outside response_head");
+    return request.response_head;
+}
+
+inline bool core_response_field(std::string_view name) {
+    return is_framing(name) || same_name(name, "Connection") || same_name(name, "Date");
+}
+
+inline int response_head_status(const proxyd_request_handle *handle) {
+    FakeResponseHead *head = response_head_of(handle, "response_head_status");
+    return head ? head->status : PROXYD_ESTATE;
+}
+
+inline int response_head_set_status(const proxyd_request_handle *handle, int status) {
+    FakeResponseHead *head = response_head_of(handle, "response_head_set_status");
+    if (!head) return PROXYD_ESTATE;
+    auto fixed = [](int s) { return s < 200 || s == 204 || s == 304; };
+    if (status > 599 || fixed(status) || fixed(head->status)) return PROXYD_EINVAL;
+    head->status = status;
+    return PROXYD_OK;
+}
+
+inline int response_head_header(const proxyd_request_handle *handle, proxyd_str name, proxyd_str *value) {
+    FakeResponseHead *head = response_head_of(handle, "response_head_header");
+    if (!head) return PROXYD_ESTATE;
+    for (const auto &[n, v] : head->headers)
+        if (same_name(n, sv(name))) return *value = proxyd_str{v.data(), v.size()}, PROXYD_OK;
+    return PROXYD_ENOENT;
+}
+
+inline size_t response_head_header_count(const proxyd_request_handle *handle) {
+    FakeResponseHead *head = response_head_of(handle, "response_head_header_count");
+    return head ? head->headers.size() : 0;
+}
+
+inline int response_head_header_at(const proxyd_request_handle *handle, size_t index, proxyd_str *name,
+                                   proxyd_str *value) {
+    FakeResponseHead *head = response_head_of(handle, "response_head_header_at");
+    if (!head) return PROXYD_ESTATE;
+    if (index >= head->headers.size()) return PROXYD_ENOENT;
+    const auto &[n, v] = head->headers[index];
+    *name = proxyd_str{n.data(), n.size()};
+    *value = proxyd_str{v.data(), v.size()};
+    return PROXYD_OK;
+}
+
+inline int edit_response_field(FakeResponseHead &head, std::string_view name, std::string_view value,
+                               bool add) {
+    if (!is_token(name) || !is_field_value(value) || core_response_field(name)) return PROXYD_EINVAL;
+    if (!add) {
+        auto first = head.headers.end();
+        for (auto it = head.headers.begin(); it != head.headers.end();) {
+            if (!same_name(it->first, name)) {
+                ++it;
+            } else if (first == head.headers.end()) {
+                it->first = std::string(name);
+                it->second = std::string(value);
+                first = it++;
+            } else {
+                it = head.headers.erase(it);
+            }
+        }
+        if (first != head.headers.end()) return PROXYD_OK;
+    }
+    head.headers.emplace_back(std::string(name), std::string(value));
+    return PROXYD_OK;
+}
+
+inline int response_head_set_header(const proxyd_request_handle *handle, proxyd_str name, proxyd_str value) {
+    FakeResponseHead *head = response_head_of(handle, "response_head_set_header");
+    return head ? edit_response_field(*head, sv(name), sv(value), false) : PROXYD_ESTATE;
+}
+
+inline int response_head_add_header(const proxyd_request_handle *handle, proxyd_str name, proxyd_str value) {
+    FakeResponseHead *head = response_head_of(handle, "response_head_add_header");
+    return head ? edit_response_field(*head, sv(name), sv(value), true) : PROXYD_ESTATE;
+}
+
+inline int response_head_remove_header(const proxyd_request_handle *handle, proxyd_str name) {
+    FakeResponseHead *head = response_head_of(handle, "response_head_remove_header");
+    if (!head) return PROXYD_ESTATE;
+    if (core_response_field(sv(name))) return PROXYD_EINVAL;
+    size_t before = head->headers.size();
+    std::erase_if(head->headers, [&](const auto &field) { return same_name(field.first, sv(name)); });
+    return head->headers.size() == before ? PROXYD_ENOENT : PROXYD_OK;
+}
+
+inline int request_state_set(const proxyd_request_handle *handle, const void *key, void *state,
+                             void (*free_state)(void *)) {
+    return request_of(handle).set_state(key, state, free_state);
+}
+
+inline void *request_state_get(const proxyd_request_handle *handle, const void *key) {
+    return request_of(handle).state(key);
+}
+
+inline const proxyd_worker_handle *request_worker(const proxyd_request_handle *handle) {
+    FakeWorker *worker = request_of(handle).worker;
+    return worker ? worker->handle() : nullptr;
+}
+
+inline FakeWorker &worker_of(const proxyd_worker_handle *handle) {
+    return *const_cast<FakeWorker *>(reinterpret_cast<const FakeWorker *>(handle));
+}
+
+inline int timer_start(const proxyd_worker_handle *worker, uint64_t delay_ms, void (*fn)(void *), void *arg,
+                       proxyd_timer **timer) {
+    if (!worker || !fn || !timer) return PROXYD_EINVAL;
+    return worker_of(worker).start_timer(delay_ms, fn, arg, timer);
+}
+
+// The fake's proxyd_timer is a node of its worker's timer list, which starts with its owner.
+struct TimerNode {
+    FakeWorker *owner;
+};
+
+inline void timer_cancel(proxyd_timer *timer) {
+    if (timer) reinterpret_cast<TimerNode *>(timer)->owner->cancel_timer(timer);
+}
+
+inline int queue_work(const proxyd_worker_handle *worker, void (*work)(void *), void (*done)(void *),
+                      void *arg) {
+    if (!worker || !work || !done) return PROXYD_EINVAL;
+    return worker_of(worker).queue_work(work, done, arg);
+}
+
+inline int filter_resume(const proxyd_request_handle *handle, int status) {
+    FakeRequest &request = request_of(handle);
+    if (!request.pending) {
+        request.misuse.push_back("filter_resume when not pending");
+        return PROXYD_ESTATE;
+    }
+    if (status != PROXYD_FILTER_CONTINUE && status != PROXYD_FILTER_RESPONDED) return PROXYD_EINVAL;
+    request.pending = false;
+    request.editable = false;
+    request.resumed = status;
+    return PROXYD_OK;
+}
+
 inline const proxyd_host kHostTable = {
     .struct_size = sizeof(proxyd_host),
     .config_get = config_get,
@@ -557,29 +876,28 @@ inline const proxyd_host kHostTable = {
     .request_body = request_body,
     .worker_post = worker_post,
     .request_tls = request_tls,
-    // 1.3 calls: none yet in this fake (placeholders until its 1.3 version)
-    .request_set_header = nullptr,
-    .request_add_header = nullptr,
-    .request_remove_header = nullptr,
-    .request_set_method = nullptr,
-    .request_set_path = nullptr,
-    .request_route_to = nullptr,
-    .request_respond = nullptr,
-    .response_head_status = nullptr,
-    .response_head_set_status = nullptr,
-    .response_head_header = nullptr,
-    .response_head_header_count = nullptr,
-    .response_head_header_at = nullptr,
-    .response_head_set_header = nullptr,
-    .response_head_add_header = nullptr,
-    .response_head_remove_header = nullptr,
-    .request_state_set = nullptr,
-    .request_state_get = nullptr,
-    .request_worker = nullptr,
-    .timer_start = nullptr,
-    .timer_cancel = nullptr,
-    .queue_work = nullptr,
-    .filter_resume = nullptr,
+    .request_set_header = request_set_header,
+    .request_add_header = request_add_header,
+    .request_remove_header = request_remove_header,
+    .request_set_method = request_set_method,
+    .request_set_path = request_set_path,
+    .request_route_to = request_route_to,
+    .request_respond = request_respond,
+    .response_head_status = response_head_status,
+    .response_head_set_status = response_head_set_status,
+    .response_head_header = response_head_header,
+    .response_head_header_count = response_head_header_count,
+    .response_head_header_at = response_head_header_at,
+    .response_head_set_header = response_head_set_header,
+    .response_head_add_header = response_head_add_header,
+    .response_head_remove_header = response_head_remove_header,
+    .request_state_set = request_state_set,
+    .request_state_get = request_state_get,
+    .request_worker = request_worker,
+    .timer_start = timer_start,
+    .timer_cancel = timer_cancel,
+    .queue_work = queue_work,
+    .filter_resume = filter_resume,
 };
 
 // The key under which value sits, searching tables and arrays below node.
@@ -749,6 +1067,7 @@ inline FakeWorker::FakeWorker(const proxyd_plugin_descriptor &descriptor, void *
 
 inline FakeWorker::~FakeWorker() {
     run_posted();
+    run_work(); // done runs before destroy_worker, as plugin.h promises
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stopping_ = true;
@@ -777,6 +1096,56 @@ inline size_t FakeWorker::run_posted() {
         next.first(next.second); // outside the lock: a callback may post again
         ++ran;
     }
+}
+
+inline int FakeWorker::start_timer(uint64_t delay_ms, void (*fn)(void *), void *arg, proxyd_timer **timer) {
+    if (stopping_) return PROXYD_ESTATE;
+    timers_.push_back(Timer{this, now_ms_ + delay_ms, timer_sequence_++, fn, arg});
+    *timer = reinterpret_cast<proxyd_timer *>(&timers_.back());
+    return PROXYD_OK;
+}
+
+inline void FakeWorker::cancel_timer(proxyd_timer *timer) {
+    timers_.remove_if(
+        [timer](const Timer &t) { return reinterpret_cast<const proxyd_timer *>(&t) == timer; });
+}
+
+inline size_t FakeWorker::advance(uint64_t ms) {
+    uint64_t until = now_ms_ + ms;
+    size_t fired = 0;
+    for (;;) {
+        auto next = timers_.end();
+        for (auto it = timers_.begin(); it != timers_.end(); ++it)
+            if (it->due <= until && (next == timers_.end() || it->due < next->due ||
+                                     (it->due == next->due && it->sequence < next->sequence)))
+                next = it;
+        if (next == timers_.end()) break;
+        now_ms_ = std::max(now_ms_, next->due);
+        Timer due = *next;
+        timers_.erase(next); // gone before fn runs, as the core frees it then
+        due.fn(due.arg);
+        ++fired;
+    }
+    now_ms_ = until;
+    return fired;
+}
+
+inline int FakeWorker::queue_work(void (*work)(void *), void (*done)(void *), void *arg) {
+    if (stopping_) return PROXYD_ESTATE;
+    jobs_.push_back(Job{work, done, arg});
+    return PROXYD_OK;
+}
+
+inline size_t FakeWorker::run_work() {
+    size_t ran = 0;
+    while (!jobs_.empty()) {
+        Job job = jobs_.front();
+        jobs_.pop_front();
+        job.work(job.arg);
+        job.done(job.arg);
+        ++ran;
+    }
+    return ran;
 }
 
 inline bool FakeWorker::wait_posted(std::chrono::milliseconds timeout) {
@@ -811,6 +1180,147 @@ inline FakeRequest::FakeRequest(std::string method, std::string target,
     raw_.http_minor = 1;
     raw_.client_address = str(client_);
     raw_.handle = reinterpret_cast<const proxyd_request_handle *>(this);
+    refresh();
+}
+
+inline FakeRequest::~FakeRequest() { end(); }
+
+inline void FakeRequest::end() {
+    auto state = std::move(state_);
+    state_.clear();
+    for (auto &[key, value, free_state] : state)
+        if (free_state) free_state(value);
+}
+
+inline void FakeRequest::refresh() {
+    auto str = [](const std::string &s) { return proxyd_str{s.data(), s.size()}; };
+    raw_.method = str(method_);
+    raw_.target = str(target_);
+    raw_.path = str(path_);
+    raw_.query = str(query_);
+    raw_.host = str(host_);
+    raw_.client_address = str(client_);
+    raw_.request_id = str(request_id_);
+    raw_.scheme = str(scheme_);
+}
+
+inline void FakeRequest::set_client_address(std::string address) {
+    client_ = std::move(address);
+    refresh();
+}
+
+inline void FakeRequest::set_request_id(std::string id) {
+    request_id_ = std::move(id);
+    refresh();
+}
+
+inline void FakeRequest::set_scheme(std::string scheme) {
+    scheme_ = std::move(scheme);
+    refresh();
+}
+
+inline std::optional<std::string> FakeRequest::header(std::string_view name) const {
+    for (const auto &[n, v] : headers_)
+        if (detail::same_name(n, name)) return v;
+    return std::nullopt;
+}
+
+inline size_t FakeRequest::header_count(std::string_view name) const {
+    size_t count = 0;
+    for (const auto &[n, v] : headers_)
+        count += detail::same_name(n, name) ? 1 : 0;
+    return count;
+}
+
+inline std::optional<std::string> FakeRequest::Responded::header(std::string_view name) const {
+    for (const auto &[n, v] : headers)
+        if (detail::same_name(n, name)) return v;
+    return std::nullopt;
+}
+
+inline int FakeRequest::set_header(std::string_view name, std::string_view value, bool add) {
+    if (!detail::is_token(name) || !detail::is_field_value(value)) return PROXYD_EINVAL;
+    if (detail::same_name(name, "Host")) {
+        if (add && header("Host")) return PROXYD_EINVAL; // a second Host would make the request invalid
+        host_ = std::string(value);
+    }
+    if (detail::is_framing(name)) return PROXYD_EINVAL;
+    if (!add) {
+        auto first = headers_.end();
+        for (auto it = headers_.begin(); it != headers_.end();) {
+            if (!detail::same_name(it->first, name)) {
+                ++it;
+            } else if (first == headers_.end()) {
+                it->first = std::string(name);
+                it->second = std::string(value);
+                first = it++;
+            } else {
+                it = headers_.erase(it);
+            }
+        }
+        if (first != headers_.end()) return refresh(), PROXYD_OK;
+    }
+    headers_.emplace_back(std::string(name), std::string(value));
+    refresh();
+    return PROXYD_OK;
+}
+
+inline int FakeRequest::remove_header(std::string_view name) {
+    if (detail::same_name(name, "Host") || detail::is_framing(name)) return PROXYD_EINVAL;
+    size_t before = headers_.size();
+    std::erase_if(headers_, [&](const auto &field) { return detail::same_name(field.first, name); });
+    return headers_.size() == before ? PROXYD_ENOENT : PROXYD_OK;
+}
+
+inline int FakeRequest::set_method(std::string_view method) {
+    if (!detail::is_token(method)) return PROXYD_EINVAL;
+    method_ = std::string(method);
+    refresh();
+    return PROXYD_OK;
+}
+
+inline int FakeRequest::set_path(std::string_view path) {
+    if (!path.starts_with('/') || !detail::is_field_value(path) || path.find(' ') != std::string_view::npos)
+        return PROXYD_EINVAL;
+    size_t question = path.find('?');
+    path_ = std::string(path.substr(0, question));
+    if (question != std::string_view::npos) query_ = std::string(path.substr(question + 1));
+    target_ = query_.empty() ? path_ : path_ + "?" + query_;
+    refresh();
+    return PROXYD_OK;
+}
+
+inline int FakeRequest::set_state(const void *key, void *state, void (*free_state)(void *)) {
+    for (auto &[k, value, free_old] : state_)
+        if (k == key) {
+            void *old = value;
+            void (*free_it)(void *) = free_old;
+            value = state;
+            free_old = free_state;
+            if (free_it && old != state) free_it(old);
+            return PROXYD_OK;
+        }
+    state_.emplace_back(key, state, free_state);
+    return PROXYD_OK;
+}
+
+inline void *FakeRequest::state(const void *key) const {
+    for (const auto &[k, value, free_state] : state_)
+        if (k == key) return value;
+    return nullptr;
+}
+
+inline std::optional<std::string> FakeResponseHead::header(std::string_view name) const {
+    for (const auto &[n, v] : headers)
+        if (detail::same_name(n, name)) return v;
+    return std::nullopt;
+}
+
+inline size_t FakeResponseHead::header_count(std::string_view name) const {
+    size_t count = 0;
+    for (const auto &[n, v] : headers)
+        count += detail::same_name(n, name) ? 1 : 0;
+    return count;
 }
 
 inline void FakeRequest::rewrite_path(std::string path) {
@@ -895,6 +1405,57 @@ inline bool attempt_done(const PluginModule &module, void *instance, void *worke
     if (!PROXYD_TESTING_HAS(hooks, proxyd_balancing_hooks, attempt_done)) return false;
     proxyd_attempt attempt{sizeof(proxyd_attempt), outcome, status, duration_ns};
     hooks.attempt_done(instance, worker, peer, &attempt);
+    return true;
+}
+
+// -- 1.3 filters: the hooks run as the core runs them. A null hook counts as CONTINUE / nothing.
+
+// request_head: the request is editable while the hook runs, and stays so when it returns
+// PROXYD_FILTER_PENDING (request.pending) until filter_resume or filter_cancel. request_worker
+// returns worker's handle.
+inline int filter_request_head(const PluginModule &module, void *instance, FakeWorker &worker,
+                               FakeRequest &request) {
+    const proxyd_filter_hooks &hooks = *module.descriptor().filter;
+    request.worker = &worker;
+    if (!hooks.request_head) return PROXYD_FILTER_CONTINUE;
+    request.editable = true;
+    int rc = hooks.request_head(instance, worker.get(), request.raw());
+    request.pending = rc == PROXYD_FILTER_PENDING;
+    request.editable = request.pending;
+    if (rc == PROXYD_FILTER_RESPONDED && !request.responded)
+        request.misuse.push_back("RESPONDED without respond");
+    return rc;
+}
+
+// response_head, over head (which the test then checks).
+inline void filter_response_head(const PluginModule &module, void *instance, FakeWorker &worker,
+                                 FakeRequest &request, FakeResponseHead &head) {
+    const proxyd_filter_hooks &hooks = *module.descriptor().filter;
+    request.worker = &worker;
+    if (!hooks.response_head) return;
+    request.response_head = &head;
+    hooks.response_head(instance, worker.get(), request.raw());
+    request.response_head = nullptr;
+}
+
+inline void filter_log(const PluginModule &module, void *instance, FakeWorker &worker, FakeRequest &request,
+                       const proxyd_exchange_summary &summary) {
+    const proxyd_filter_hooks &hooks = *module.descriptor().filter;
+    request.worker = &worker;
+    if (hooks.log) hooks.log(instance, worker.get(), request.raw(), &summary);
+}
+
+// The client left while request_head was pending: calls cancelled (once) and ends the pending
+// state. Returns whether the request was pending and the plugin had the hook.
+inline bool filter_cancel(const PluginModule &module, void *instance, FakeWorker &worker,
+                          FakeRequest &request) {
+    const proxyd_filter_hooks &hooks = *module.descriptor().filter;
+    if (!request.pending) return false;
+    request.pending = false;
+    request.editable = false;
+    request.cancelled = true;
+    if (!hooks.cancelled) return false;
+    hooks.cancelled(instance, worker.get(), request.raw());
     return true;
 }
 
