@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what proxyd needs from Debian 12's packages (idempotent; run as root).
 #   packaging/build-deps.sh          build dependencies: compiler, CMake, libuv, toml++, llhttp, OpenSSL,
-#                                    c-ares (DNS discovery of upstream peers)
+#                                    c-ares (DNS discovery of upstream peers),
+#                                    libxcrypt (filter_auth's crypt_r)
 #   packaging/build-deps.sh --test   also what the test suite uses: Catch2, curl, ab, Python,
 #                                    headless Chromium, clang (libFuzzer, sanitizers), nginx (the
 #                                    static-file comparison; its service is not started), openssl
@@ -11,7 +12,8 @@
 #                                    dnsmasq-base (a real DNS server for the discovery tests; no service)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev libc-ares-dev)
+packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev libc-ares-dev
+  libcrypt-dev)
 if [[ ${1:-} == --test ]]; then
   packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl testssl.sh
     nghttp2-client dnsmasq-base)

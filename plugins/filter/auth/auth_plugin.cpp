@@ -1,0 +1,214 @@
+// filter/auth: HTTP authentication in front of a listener or a target. Basic credentials are
+// checked against an htpasswd file, static Bearer tokens against a list; anything else gets 401
+// with a WWW-Authenticate challenge per configured scheme.
+//
+//   filters = [{ plugin = "auth", realm = "staff", htpasswd = "users.htpasswd",
+//                tokens = ["0f3c...long random..."], strip_authorization = true }]
+//
+// Password hashes are slow on purpose (bcrypt costs tens of milliseconds), so each check runs on
+// libuv's thread pool (queue_work) while the request waits (PENDING), never on the worker thread.
+// A password once verified is remembered per worker as a salted SHA-256 of user and password
+// (salt random per instance, so the cache holds no password and no digest usable elsewhere), so
+// a client sending the same credentials again is let in without another bcrypt; `cache = false`
+// turns that off. A user not in the file costs a check against another user's hash all the same,
+// so timing does not tell which users exist. Tokens are compared in constant time.
+//
+// What it cannot do yet: an auth_request-style subrequest to an upstream (ask a service whether
+// the request may pass) needs a host call for subrequests that ABI 1.3 does not have.
+// Written on plugin.hpp's C++ helper.
+#include "credentials.hpp"
+#include "htpasswd.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <proxyd/plugin.hpp>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace proxyd::auth {
+namespace {
+
+using sdk::Config;
+using Digest = std::array<unsigned char, 32>;
+
+class AuthFilter;
+
+// One password check in flight. Shared by the thread-pool job and the request's state: the job
+// may outlive the request (the client leaves while bcrypt runs), and then only marks itself done.
+struct Check {
+    sdk::FilterRequest request;
+    std::string user;
+    std::string password; // wiped once checked
+    const std::string *hash;
+    bool known_user;
+    bool verified = false;
+    Digest cache_digest{};  // of user and password, when verified (for the worker's cache)
+    bool cancelled = false; // the request ended first (set on the worker thread)
+};
+
+struct PendingCheck {
+    std::shared_ptr<Check> check;
+};
+
+class AuthFilter {
+  public:
+    struct Worker {
+        explicit Worker(const AuthFilter &) {}
+        std::unordered_map<std::string, Digest> verified; // user -> digest of the password that passed
+    };
+
+    static std::unique_ptr<AuthFilter> create(Config &config) {
+        config.check_keys({"realm", "htpasswd", "tokens", "strip_authorization", "cache"});
+        auto self = std::make_unique<AuthFilter>();
+        self->realm_ = std::string(config.string("realm").value_or("proxyd"));
+        if (self->realm_.find_first_of("\"\\\r\n") != std::string::npos)
+            config.child("realm").error("'realm' cannot hold a quote, a backslash or a line break");
+        if (auto path = config.string("htpasswd")) self->load_htpasswd(config.child("htpasswd"), *path);
+        Config tokens = config.child("tokens");
+        if (tokens.present() && tokens.type() != PROXYD_CONFIG_ARRAY)
+            tokens.error("'tokens' must be an array of strings");
+        for (const Config &token : tokens.elements()) {
+            auto text = token.as_string("token");
+            if (!text) continue;
+            if (text->size() < 16 || text->find_first_of(" \t\r\n") != std::string_view::npos)
+                token.error("a token must be at least 16 characters, without spaces");
+            else
+                self->tokens_.emplace_back(*text);
+        }
+        if (!config.failed() && self->users_.empty() && self->tokens_.empty())
+            config.error("nothing to check against: give 'htpasswd' (a file with users) or 'tokens'");
+        self->strip_ = config.boolean("strip_authorization").value_or(true);
+        self->cache_ = config.boolean("cache").value_or(true);
+        if (RAND_bytes(self->salt_.data(), static_cast<int>(self->salt_.size())) != 1)
+            config.error("cannot draw a random salt for the credential cache (OpenSSL RAND_bytes)");
+        self->challenges_ = self->make_challenges();
+        return self;
+    }
+
+    int request_head(Worker *worker, const sdk::FilterRequest &request) const {
+        Credentials credentials = parse_authorization(request.header("Authorization"));
+        if (credentials.scheme == Credentials::kBearer && !tokens_.empty()) {
+            bool match = false;
+            for (const std::string &token : tokens_)
+                match |= constant_time_equal(credentials.secret, token);
+            return match ? pass(request) : refuse(request);
+        }
+        if (credentials.scheme != Credentials::kBasic || users_.empty()) return refuse(request);
+
+        auto found = users_.find(credentials.user);
+        bool known = found != users_.end();
+        if (known && cache_) {
+            auto cached = worker->verified.find(credentials.user);
+            if (cached != worker->verified.end() &&
+                constant_time_equal(as_view(digest(credentials.user, credentials.secret)),
+                                    as_view(cached->second)))
+                return pass(request);
+        }
+        // An unknown user is checked against some user's hash all the same (and refused), so that
+        // the time taken does not tell whether the user exists.
+        auto check = std::make_shared<Check>(Check{request, credentials.user, std::move(credentials.secret),
+                                                   known ? &found->second : &users_.begin()->second, known});
+        if (!request.emplace_state<PendingCheck>(this, PendingCheck{check})) return PROXYD_ENOMEM;
+        int rc = sdk::queue_work(
+            request.host_table(), request.worker(),
+            [this, check] {
+                // The thread pool: only the Check and the immutable instance are touched here.
+                check->verified = verify_password(check->password, *check->hash) && check->known_user;
+                if (check->verified && cache_) check->cache_digest = digest(check->user, check->password);
+                explicit_bzero(check->password.data(), check->password.size());
+            },
+            [this, worker, check] { finish(worker, *check); });
+        if (rc != PROXYD_OK) return rc;
+        return PROXYD_FILTER_PENDING;
+    }
+
+    void cancelled(Worker *, const sdk::Request &request) const {
+        if (auto *pending = request.state<PendingCheck>(this)) pending->check->cancelled = true;
+    }
+
+  private:
+    static std::string_view as_view(const Digest &d) {
+        return std::string_view(reinterpret_cast<const char *>(d.data()), d.size());
+    }
+
+    // SHA-256 of salt, user, NUL, password: what the cache keeps for a verified password.
+    Digest digest(std::string_view user, std::string_view password) const {
+        Digest out{};
+        std::string input(reinterpret_cast<const char *>(salt_.data()), salt_.size());
+        input.append(user).push_back('\0');
+        input.append(password);
+        unsigned int length = 0;
+        EVP_Digest(input.data(), input.size(), out.data(), &length, EVP_sha256(), nullptr);
+        explicit_bzero(input.data(), input.size());
+        return out;
+    }
+
+    // The thread-pool check is over; back on the worker thread.
+    void finish(Worker *worker, Check &check) const {
+        if (check.cancelled) return; // the request is gone: nothing to answer
+        if (check.verified && cache_) worker->verified[check.user] = check.cache_digest;
+        int status = check.verified ? pass(check.request) : refuse(check.request);
+        // A refusal that could not be sent still never lets the request through: RESPONDED
+        // without an answer ends it with the core's error.
+        (void)check.request.resume(status == PROXYD_FILTER_CONTINUE ? PROXYD_FILTER_CONTINUE
+                                                                    : PROXYD_FILTER_RESPONDED);
+    }
+
+    int pass(const sdk::FilterRequest &request) const {
+        if (strip_) (void)request.remove_header("Authorization");
+        return PROXYD_FILTER_CONTINUE;
+    }
+
+    int refuse(const sdk::FilterRequest &request) const {
+        std::vector<sdk::Header> headers;
+        for (const std::string &challenge : challenges_)
+            headers.push_back({"WWW-Authenticate", challenge});
+        headers.push_back({"Content-Type", "text/plain"});
+        if (request.respond(401, headers, "Unauthorized\n") != PROXYD_OK) return PROXYD_EPLUGIN;
+        return PROXYD_FILTER_RESPONDED;
+    }
+
+    std::vector<std::string> make_challenges() const {
+        std::vector<std::string> out;
+        if (!users_.empty()) out.push_back("Basic realm=\"" + realm_ + "\", charset=\"UTF-8\"");
+        if (!tokens_.empty()) out.push_back("Bearer realm=\"" + realm_ + "\"");
+        return out;
+    }
+
+    void load_htpasswd(const Config &node, std::string_view path) {
+        auto resolved = node.resolve_path(path);
+        if (!resolved) return;
+        std::ifstream in(*resolved, std::ios::binary);
+        if (!in) {
+            node.error("cannot read '" + *resolved + "'");
+            return;
+        }
+        std::ostringstream text;
+        text << in.rdbuf();
+        Htpasswd file = parse_htpasswd(text.str());
+        for (const std::string &error : file.errors)
+            node.error(*resolved + ": " + error);
+        if (file.errors.empty() && file.users.empty()) node.error(*resolved + ": no users");
+        users_ = std::move(file.users);
+    }
+
+    std::string realm_;
+    std::map<std::string, std::string, std::less<>> users_;
+    std::vector<std::string> tokens_;
+    std::vector<std::string> challenges_;
+    bool strip_ = true;
+    bool cache_ = true;
+    std::array<unsigned char, 32> salt_{};
+};
+
+} // namespace
+} // namespace proxyd::auth
+
+PROXYD_FILTER_PLUGIN(proxyd::auth::AuthFilter, "auth", "0.1.0")

@@ -1,0 +1,94 @@
+#include "credentials.hpp"
+
+#include <cstdint>
+
+namespace proxyd::auth {
+namespace {
+
+int base64_value(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+bool starts_with_scheme(std::string_view value, std::string_view scheme) {
+    if (value.size() <= scheme.size() || value[scheme.size()] != ' ') return false;
+    for (size_t i = 0; i < scheme.size(); ++i) {
+        char c = value[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != scheme[i]) return false;
+    }
+    return true;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
+} // namespace
+
+std::optional<std::string> decode_base64(std::string_view text) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::string out;
+    out.reserve(text.size() / 4 * 3);
+    for (size_t i = 0; i < text.size(); i += 4) {
+        int v[4];
+        int padding = 0;
+        for (int j = 0; j < 4; ++j) {
+            char c = text[i + j];
+            if (c == '=' && i + 4 == text.size() && j >= 2) {
+                v[j] = 0;
+                ++padding;
+            } else if (padding > 0 || (v[j] = base64_value(c)) < 0) {
+                return std::nullopt;
+            }
+        }
+        uint32_t n = static_cast<uint32_t>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+        out += static_cast<char>(n >> 16 & 0xff);
+        if (padding < 2) out += static_cast<char>(n >> 8 & 0xff);
+        if (padding < 1) out += static_cast<char>(n & 0xff);
+    }
+    return out;
+}
+
+Credentials parse_authorization(std::optional<std::string_view> header) {
+    Credentials out;
+    if (!header) return out;
+    std::string_view value = trim(*header);
+    out.scheme = Credentials::kMalformed;
+    if (starts_with_scheme(value, "basic")) {
+        auto decoded = decode_base64(trim(value.substr(6)));
+        if (!decoded || decoded->find('\0') != std::string::npos) return out;
+        size_t colon = decoded->find(':');
+        if (colon == std::string::npos) return out;
+        out.scheme = Credentials::kBasic;
+        out.user = decoded->substr(0, colon);
+        out.secret = decoded->substr(colon + 1);
+    } else if (starts_with_scheme(value, "bearer")) {
+        std::string_view token = trim(value.substr(7));
+        if (token.empty()) return out;
+        out.scheme = Credentials::kBearer;
+        out.secret = std::string(token);
+    }
+    return out;
+}
+
+bool constant_time_equal(std::string_view given, std::string_view expected) {
+    // Every byte of expected is visited whatever given holds; given's bytes are read modulo its
+    // length so that a short guess costs the same as a right one.
+    unsigned diff = given.size() == expected.size() ? 0 : 1;
+    for (size_t i = 0; i < expected.size(); ++i) {
+        unsigned char g = given.empty() ? 0 : static_cast<unsigned char>(given[i % given.size()]);
+        diff |= g ^ static_cast<unsigned char>(expected[i]);
+    }
+    return diff == 0 && !expected.empty();
+}
+
+} // namespace proxyd::auth
