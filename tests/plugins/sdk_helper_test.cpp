@@ -161,3 +161,67 @@ TEST_CASE("a balancer sees its peers at create time and every attempt's end", "[
     CHECK(attempt_done(module, instance, worker.get(), 0, PROXYD_OUTCOME_SUCCESS));
     CHECK(pick() == 0);
 }
+
+TEST_CASE("the 1.3 filter helper edits, answers and marks every response head", "[sdk_helper]") {
+    PluginModule module(probe("sdk_probe_filter.so"));
+    REQUIRE(module.descriptor().kind == PROXYD_KIND_FILTER);
+    REQUIRE(module.descriptor().filter);
+    CHECK(module.descriptor().filter->struct_size == sizeof(proxyd_filter_hooks));
+    FakeHost host;
+    void *instance = host.create(module, "");
+    REQUIRE(instance);
+    FakeWorker worker(module.descriptor(), instance);
+
+    FakeRequest plain("GET", "/a?b=1");
+    plain.set_request_id("r-1");
+    plain.set_scheme("https");
+    CHECK(filter_request_head(module, instance, worker, plain) == PROXYD_FILTER_CONTINUE);
+    CHECK(plain.header("X-Seen") == "GET /a");
+    FakeResponseHead head(200, {{"Content-Type", "text/html"}});
+    filter_response_head(module, instance, worker, plain, head);
+    CHECK(head.header("X-Probe") == "r-1 https");
+    proxyd_exchange_summary summary{};
+    summary.struct_size = sizeof summary;
+    summary.status = 200;
+    filter_log(module, instance, worker, plain, summary);
+
+    FakeRequest refused("POST", "/", {{"X-Refuse", "1"}});
+    CHECK(filter_request_head(module, instance, worker, refused) == PROXYD_FILTER_RESPONDED);
+    REQUIRE(refused.responded);
+    CHECK(refused.responded->status == 418);
+    CHECK(refused.responded->body == "no\n");
+    CHECK(refused.responded->header("Content-Type") == "text/plain");
+    CHECK(plain.misuse.empty());
+    CHECK(refused.misuse.empty());
+}
+
+TEST_CASE("a filter's Timer resumes the request on the fake clock, or dies with a cancelled one",
+          "[sdk_helper]") {
+    PluginModule module(probe("sdk_probe_filter.so"));
+    FakeHost host;
+    void *instance = host.create(module, "");
+    REQUIRE(instance);
+    FakeWorker worker(module.descriptor(), instance);
+
+    FakeRequest waiting("GET", "/", {{"X-Delay", "250"}});
+    REQUIRE(filter_request_head(module, instance, worker, waiting) == PROXYD_FILTER_PENDING);
+    CHECK(waiting.pending);
+    CHECK(worker.timers_pending() == 1);
+    CHECK(worker.advance(249) == 0);
+    CHECK(waiting.resumed == -1);
+    CHECK(worker.advance(1) == 1);
+    CHECK(worker.now_ms() == 250);
+    CHECK(waiting.resumed == PROXYD_FILTER_CONTINUE);
+    CHECK(waiting.header("X-Waited") == "250"); // edited while pending, before the resume
+    CHECK(!waiting.pending);
+    CHECK(waiting.misuse.empty());
+
+    auto leaving = std::make_unique<FakeRequest>(
+        "GET", "/", std::vector<std::pair<std::string, std::string>>{{"X-Delay", "1000"}});
+    REQUIRE(filter_request_head(module, instance, worker, *leaving) == PROXYD_FILTER_PENDING);
+    CHECK(worker.timers_pending() == 1);
+    CHECK(filter_cancel(module, instance, worker, *leaving));
+    leaving.reset(); // its state goes, and with it the Timer, which cancels itself
+    CHECK(worker.timers_pending() == 0);
+    CHECK(worker.advance(5000) == 0);
+}
