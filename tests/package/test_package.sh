@@ -143,6 +143,8 @@ expected_files=(
   /usr/lib/proxyd/plugins/balancing_least_conn.so
   /usr/lib/proxyd/plugins/balancing_hash.so
   /usr/lib/proxyd/plugins/content_static.so
+  /usr/lib/proxyd/plugins/filter_headers.so /usr/lib/proxyd/plugins/filter_access.so
+  /usr/lib/proxyd/plugins/filter_rate_limit.so /usr/lib/proxyd/plugins/filter_auth.so
   /usr/lib/proxyd/plugins/builtin_plugins.toml
   /etc/proxyd/proxyd.toml /etc/proxyd/reverse.toml /etc/proxyd/lb.toml /etc/proxyd/backends.toml
   /etc/proxyd/mime.toml /etc/logrotate.d/proxyd
@@ -156,6 +158,7 @@ expected_files=(
   /usr/share/doc/proxyd/writing-plugins.md
   /usr/share/doc/proxyd/examples/sdk-example/CMakeLists.txt
   /usr/share/doc/proxyd/examples/sdk-example/echo_json_test.cpp
+  /usr/share/doc/proxyd/examples/sdk-example/served_by.cpp
 )
 for f in "${expected_files[@]}"; do
   grep -qx "$f" "$work/contents.txt" || fail "the package lacks $f"
@@ -256,13 +259,15 @@ grep -q "/usr/include/proxyd-1" "$sdk/build/CMakeFiles/echo_json.dir/flags.make"
   fail "the SDK example was not compiled with the installed SDK's include folder"
 exported=$(nm -D --defined-only "$sdk/build/echo_json.so" | awk '$2 == "T" {print $3}')
 [[ $exported == proxyd_plugin_entry ]] || fail "echo_json.so exports more than its entry symbol: $exported"
+exported=$(nm -D --defined-only "$sdk/build/served_by.so" | awk '$2 == "T" {print $3}')
+[[ $exported == proxyd_plugin_entry ]] || fail "served_by.so exports more than its entry symbol: $exported"
 # The guide's testing section: the example's unit test drives echo_json.so with the installed test
 # host (<proxyd/testing/fake_host.hpp>), no proxyd running.
 grep -q "/usr/include/proxyd-1" "$sdk/build/CMakeFiles/echo_json_test.dir/flags.make" ||
   fail "the SDK example's unit test was not compiled with the installed SDK's include folder"
 (cd "$sdk" && ctest --test-dir build -V) >"$work/sdk-unit-test.log" 2>&1 ||
   fail "the SDK example's unit test fails against the installed test host (see sdk-unit-test.log)"
-grep -q "100% tests passed, 0 tests failed out of 1" "$work/sdk-unit-test.log" ||
+grep -q "100% tests passed, 0 tests failed out of 2" "$work/sdk-unit-test.log" ||
   fail "ctest ran no unit test of the SDK example: $(tail -n 5 "$work/sdk-unit-test.log")"
 echo "  unit test: $(grep -m1 'PASS: ' "$work/sdk-unit-test.log" || true)"
 
@@ -295,6 +300,12 @@ assert answer["client"] == "127.0.0.1" and answer["version"] == "1.1", answer
 assert ["X-Test", 'package "quoted"'] in answer["headers"], answer
 EOF
 echo "  GET /hello/there?x=1 -> $(cat "$work/echo.json")"
+# The filter example (ABI 1.3): every response stamped, DELETE refused before the handler.
+stamp=$(curl -sS --max-time 10 -D - -o /dev/null "http://127.0.0.1:$port/" | tr -d '\r' | grep -i '^X-Served-By:')
+[[ $stamp == "X-Served-By: sdk-example" ]] || fail "the SDK filter example did not stamp the response: '$stamp'"
+code=$(curl -sS --max-time 10 -X DELETE -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/x")
+[[ $code == 405 ]] || fail "the SDK filter example let a DELETE through: $code"
+echo "  filter example: $stamp, DELETE -> $code"
 stop_proxyd "$sdk_pid"
 
 # ---- purge ---------------------------------------------------------------------------------------------
