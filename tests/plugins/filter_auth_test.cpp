@@ -217,3 +217,28 @@ TEST_CASE("auth refuses a config it cannot check against", "[filter_auth]") {
     CHECK_THAT(shorty.error_text(), Catch::Contains("at least 16 characters"));
     CHECK_THAT(shorty.error_text(), Catch::Contains("'realm' cannot hold a quote"));
 }
+
+TEST_CASE("auth reads bearer tokens from a file of their own", "[filter_auth]") {
+    PluginModule module("filter_auth.so");
+    proxyd::test::TempTree tree;
+    std::ofstream(tree.path() + "/api.tokens") << "# service tokens\n" << kToken << "\r\n\nshort\n";
+    FakeHost bad;
+    bad.config_dir = tree.path();
+    CHECK(bad.create(module, "tokens_file = \"api.tokens\"") == nullptr);
+    CHECK_THAT(bad.error_text(),
+               Catch::EndsWith("/api.tokens: line 4: a token must be at least 16 characters, "
+                               "without spaces\n"));
+    std::ofstream(tree.path() + "/api.tokens") << kToken << "\n";
+    FakeHost host;
+    host.config_dir = tree.path();
+    void *instance = host.create(module, "tokens_file = \"api.tokens\"");
+    INFO(host.error_text());
+    REQUIRE(instance);
+    FakeWorker worker(module.descriptor(), instance);
+    FakeRequest good("GET", "/", {{"Authorization", std::string("Bearer ") + kToken}});
+    CHECK(filter_request_head(module, instance, worker, good) == PROXYD_FILTER_CONTINUE);
+    FakeRequest basic_only("GET", "/", {{"Authorization", basic("alice:wonderland")}});
+    CHECK(filter_request_head(module, instance, worker, basic_only) == PROXYD_FILTER_RESPONDED);
+    REQUIRE(basic_only.responded);
+    CHECK(basic_only.responded->header("WWW-Authenticate") == "Bearer realm=\"proxyd\"");
+}

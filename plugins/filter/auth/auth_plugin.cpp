@@ -3,7 +3,10 @@
 // with a WWW-Authenticate challenge per configured scheme.
 //
 //   filters = [{ plugin = "auth", realm = "staff", htpasswd = "users.htpasswd",
-//                tokens = ["0f3c...long random..."], strip_authorization = true }]
+//                tokens_file = "api.tokens", strip_authorization = true }]
+//
+// tokens = ["..."] lists Bearer tokens in the config itself; tokens_file names a file with one a
+// line ('#' comments), so they can be kept with tighter permissions than the config.
 //
 // Password hashes are slow on purpose (bcrypt costs tens of milliseconds), so each check runs on
 // libuv's thread pool (queue_work) while the request waits (PENDING), never on the worker thread.
@@ -26,6 +29,7 @@
 #include <memory>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <optional>
 #include <proxyd/plugin.hpp>
 #include <sstream>
 #include <string>
@@ -65,7 +69,7 @@ class AuthFilter {
     };
 
     static std::unique_ptr<AuthFilter> create(Config &config) {
-        config.check_keys({"realm", "htpasswd", "tokens", "strip_authorization", "cache"});
+        config.check_keys({"realm", "htpasswd", "tokens", "tokens_file", "strip_authorization", "cache"});
         auto self = std::make_unique<AuthFilter>();
         self->realm_ = std::string(config.string("realm").value_or("proxyd"));
         if (self->realm_.find_first_of("\"\\\r\n") != std::string::npos)
@@ -77,13 +81,15 @@ class AuthFilter {
         for (const Config &token : tokens.elements()) {
             auto text = token.as_string("token");
             if (!text) continue;
-            if (text->size() < 16 || text->find_first_of(" \t\r\n") != std::string_view::npos)
+            if (!acceptable_token(*text))
                 token.error("a token must be at least 16 characters, without spaces");
             else
                 self->tokens_.emplace_back(*text);
         }
+        if (auto path = config.string("tokens_file")) self->load_tokens(config.child("tokens_file"), *path);
         if (!config.failed() && self->users_.empty() && self->tokens_.empty())
-            config.error("nothing to check against: give 'htpasswd' (a file with users) or 'tokens'");
+            config.error(
+                "nothing to check against: give 'htpasswd' (a file with users), 'tokens' or 'tokens_file'");
         self->strip_ = config.boolean("strip_authorization").value_or(true);
         self->cache_ = config.boolean("cache").value_or(true);
         if (RAND_bytes(self->salt_.data(), static_cast<int>(self->salt_.size())) != 1)
@@ -182,20 +188,53 @@ class AuthFilter {
         return out;
     }
 
-    void load_htpasswd(const Config &node, std::string_view path) {
-        auto resolved = node.resolve_path(path);
-        if (!resolved) return;
-        std::ifstream in(*resolved, std::ios::binary);
+    static bool acceptable_token(std::string_view token) {
+        return token.size() >= 16 && token.find_first_of(" \t\r\n") == std::string_view::npos;
+    }
+
+    // The whole file at path (resolved from the config's folder), or nullopt after an error.
+    static std::optional<std::string> read_file(const Config &node, std::string_view path,
+                                                std::string *resolved) {
+        auto absolute = node.resolve_path(path);
+        if (!absolute) return std::nullopt;
+        *resolved = *absolute;
+        std::ifstream in(*absolute, std::ios::binary);
         if (!in) {
-            node.error("cannot read '" + *resolved + "'");
-            return;
+            node.error("cannot read '" + *absolute + "'");
+            return std::nullopt;
         }
         std::ostringstream text;
         text << in.rdbuf();
-        Htpasswd file = parse_htpasswd(text.str());
+        return text.str();
+    }
+
+    // One token a line; blank lines and '#' comments skipped. Keeps tokens out of the config file.
+    void load_tokens(const Config &node, std::string_view path) {
+        std::string resolved;
+        auto text = read_file(node, path, &resolved);
+        if (!text) return;
+        std::istringstream lines(*text);
+        std::string line;
+        for (size_t number = 1; std::getline(lines, line); ++number) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.empty() || line.front() == '#') continue;
+            if (!acceptable_token(line))
+                node.error(resolved + ": line " + std::to_string(number) +
+                           ": a token must be at least 16 characters, without spaces");
+            else
+                tokens_.push_back(line);
+        }
+        explicit_bzero(text->data(), text->size());
+    }
+
+    void load_htpasswd(const Config &node, std::string_view path) {
+        std::string resolved;
+        auto text = read_file(node, path, &resolved);
+        if (!text) return;
+        Htpasswd file = parse_htpasswd(*text);
         for (const std::string &error : file.errors)
-            node.error(*resolved + ": " + error);
-        if (file.errors.empty() && file.users.empty()) node.error(*resolved + ": no users");
+            node.error(resolved + ": " + error);
+        if (file.errors.empty() && file.users.empty()) node.error(resolved + ": no users");
         users_ = std::move(file.users);
     }
 
