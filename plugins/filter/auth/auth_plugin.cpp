@@ -99,6 +99,7 @@ class AuthFilter {
     }
 
     int request_head(Worker *worker, const sdk::FilterRequest &request) const {
+        if (!worker) return PROXYD_ESTATE; // a core that made no worker state: 500, not a crash
         Credentials credentials = parse_authorization(request.header("Authorization"));
         if (credentials.scheme == Credentials::kBearer && !tokens_.empty()) {
             bool match = false;

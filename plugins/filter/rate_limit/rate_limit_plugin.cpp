@@ -91,6 +91,7 @@ class RateLimitFilter {
     }
 
     int request_head(Worker *worker, const sdk::FilterRequest &request) const {
+        if (!worker) return PROXYD_ESTATE; // a core that made no worker state: 500, not a crash
         // Prefixed so that a header value cannot take the bucket of a client address.
         std::optional<std::string_view> value;
         if (!header_.empty()) value = request.header(header_);
