@@ -10,7 +10,12 @@ token, and auth with Basic credentials (bcrypt cost 4, verified once, then from 
 Each round runs `ab -k -c 10 -n N` on every listener, the start rotating; proxyd's CPU time is read
 from /proc/PID/task/*/schedstat around each run. Prints the median CPU µs per request per variant
 and its difference to `none`. A Release build gives the figures that matter.
+
+With --callgrind, proxyd runs under valgrind's callgrind instead, and the figure is user-space
+instructions per request (counters zeroed before and dumped after each run: deterministic, so one
+round of a few thousand requests is enough; the kernel's share is not counted).
 """
+import glob
 import argparse
 import base64
 import os
@@ -91,11 +96,28 @@ def run_ab(port, n, headers):
         sys.exit("ab on port %d: %s" % (port, out[-600:]))
 
 
+def instructions(pid, folder, port, n, headers):
+    """Instructions proxyd ran for n requests, from callgrind's counters zeroed and dumped around them."""
+    subprocess.run(["callgrind_control", "-z", str(pid)], capture_output=True, check=True)
+    run_ab(port, n, headers)
+    before = set(glob.glob(os.path.join(folder, "cg.out.*")))
+    subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True, check=True)
+    total = 0
+    for dump in set(glob.glob(os.path.join(folder, "cg.out.*"))) - before:
+        with open(dump) as f:
+            for line in f:
+                if line.startswith("totals:") or line.startswith("summary:"):
+                    total += int(line.split()[1])
+                    break
+    return total / n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--proxyd", required=True)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--callgrind", action="store_true", help="instructions per request under callgrind")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="a subset, comma-separated ('none' is kept)")
     args = ap.parse_args()
     wanted = {"none"} | set(args.variants.split(","))
@@ -113,9 +135,12 @@ def main():
     path = os.path.join(folder, "filter_cost.toml")
     with open(path, "w") as f:
         f.write(config)
-    proxyd = subprocess.Popen([args.proxyd, "-c", path], stderr=open(os.path.join(folder, "proxyd.stderr"), "w"))
+    argv = [args.proxyd, "-c", path]
+    if args.callgrind:
+        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + os.path.join(folder, "cg.out.%p")] + argv
+    proxyd = subprocess.Popen(argv, stderr=open(os.path.join(folder, "proxyd.stderr"), "w"))
     try:
-        deadline = time.time() + 10
+        deadline = time.time() + (60 if args.callgrind else 10)
         while time.time() < deadline:
             try:
                 socket.create_connection((HOST, ports["auth_basic_cached"]), 0.2).close()
@@ -129,13 +154,17 @@ def main():
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
+                if args.callgrind:
+                    results[name].append(instructions(proxyd.pid, folder, ports[name], args.requests, VARIANTS[name][1]))
+                    continue
                 before = cpu_ns(proxyd.pid)
                 run_ab(ports[name], args.requests, VARIANTS[name][1])
                 results[name].append((cpu_ns(proxyd.pid) - before) / args.requests / 1000.0)
         base = statistics.median(results["none"])
         print("proxyd %s, workers = 1, static index.html, ab -k -c 10 -n %d, %d rounds (median)" %
               (args.proxyd, args.requests, args.rounds))
-        print("%-18s %12s %12s   %s" % ("variant", "CPU us/req", "vs none", "rounds"))
+        unit = "instr/req" if args.callgrind else "CPU us/req"
+        print("%-18s %12s %12s   %s" % ("variant", unit, "vs none", "rounds"))
         for name in names:
             m = statistics.median(results[name])
             print("%-18s %12.2f %+12.2f   %s" % (name, m, m - base, " ".join("%.2f" % x for x in results[name])))
