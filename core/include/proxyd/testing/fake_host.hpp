@@ -644,6 +644,10 @@ inline bool is_framing(std::string_view name) {
     return same_name(name, "Content-Length") || same_name(name, "Transfer-Encoding");
 }
 
+inline bool core_response_field(std::string_view name) {
+    return is_framing(name) || same_name(name, "Connection") || same_name(name, "Date");
+}
+
 inline bool editable(FakeRequest &request, const char *call) {
     if (request.editable) return true;
     request.misuse.push_back(std::string(call) + " outside request_head");
@@ -696,7 +700,9 @@ inline int request_respond(const proxyd_request_handle *handle, int status, cons
     FakeRequest::Responded answer;
     answer.status = status;
     for (size_t i = 0; i < header_count; ++i) {
-        if (!is_token(sv(headers[i].name)) || !is_field_value(sv(headers[i].value))) return PROXYD_EINVAL;
+        if (!is_token(sv(headers[i].name)) || !is_field_value(sv(headers[i].value)) ||
+            core_response_field(sv(headers[i].name)))
+            return PROXYD_EINVAL;
         answer.headers.emplace_back(std::string(sv(headers[i].name)), std::string(sv(headers[i].value)));
     }
     answer.body = std::string(sv(body));
@@ -708,10 +714,6 @@ inline FakeResponseHead *response_head_of(const proxyd_request_handle *handle, c
     FakeRequest &request = request_of(handle);
     if (!request.response_head) request.misuse.push_back(std::string(call) + " outside response_head");
     return request.response_head;
-}
-
-inline bool core_response_field(std::string_view name) {
-    return is_framing(name) || same_name(name, "Connection") || same_name(name, "Date");
 }
 
 inline int response_head_status(const proxyd_request_handle *handle) {
