@@ -1,5 +1,6 @@
 #include "server/worker.hpp"
 
+#include "net/refuse_handshakes.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "server/client_connection.hpp"
 
@@ -276,19 +277,30 @@ void Worker::begin_drain(DrainStage stage) {
     static constexpr uint64_t kDrainRoundMs = 2;
     stage_ = stage;
     drain_rounds_ = 0;
+    settle_rounds_ = 0;
     stage_listeners_open_ = 0;
     for (auto &l : listeners_) {
         auto *handle = reinterpret_cast<uv_handle_t *>(&l->tcp);
         if (uv_is_closing(handle) || (stage == DrainStage::kFront && drains_last(*l->config))) continue;
         ++stage_listeners_open_;
         // A socket that closes with this worker takes no new handshakes into its queue from
-        // here on (a backlog of 0 drops their SYNs; the client retries and finds it closed,
-        // a clean refusal), so the queue it still holds can be emptied before the close, which
-        // would reset whatever is left in it. Under a steady stream of new connections (every
-        // client told Connection: close reconnects at once) the queue would otherwise rarely
-        // be seen empty. On reload the socket lives on in the new workers and keeps its backlog.
+        // here on (their SYNs are dropped; the client retries and finds it closed, a clean
+        // refusal), so the queue it still holds can be emptied before the close, which would
+        // reset whatever is left in it. Under a steady stream of new connections (every client
+        // told Connection: close reconnects at once) the queue would otherwise rarely be seen
+        // empty. On reload the socket lives on in the new workers, untouched.
         uv_os_fd_t fd = -1;
-        if (sockets_close_ && listening_ && uv_fileno(handle, &fd) == 0) ::listen(fd, 0);
+        if (sockets_close_ && listening_ && uv_fileno(handle, &fd) == 0) {
+            std::string error;
+            if (!refuse_new_handshakes(fd, error)) {
+                // A backlog of 0 still admits one handshake whenever the queue is empty, so a
+                // connection may be reset at the close; better than many.
+                logger().warn("worker " + std::to_string(index_) + ": " + l->config->listen_text + ": " +
+                              error);
+                ::listen(fd, 0);
+            }
+            settle_rounds_ = 1;
+        }
     }
     close_drained_listeners();
     if (stage_listeners_open_ > 0)
@@ -313,7 +325,9 @@ void Worker::close_drained_listeners() {
         if (stage_ == DrainStage::kFront && drains_last(*l->config)) continue;
         // A worker that never listened leaves what is queued to the others sharing the socket.
         bool can_accept = listening_ && !failed_ && !l->paused;
-        if (can_accept && has_queued_connection(handle) && !last_round) continue;
+        // A handshake that passed before the filter went on completes within one round.
+        bool settling = drain_rounds_ <= settle_rounds_;
+        if (can_accept && (settling || has_queued_connection(handle)) && !last_round) continue;
         uv_close(handle, nullptr);
         --stage_listeners_open_;
     }

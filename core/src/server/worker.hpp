@@ -189,6 +189,7 @@ class Worker {
     uv_timer_t accept_drain_timer_{}; // a closing listener accepts what is already queued first
     uv_timer_t idle_drain_timer_{};   // limits.drain_timeout: then idle draining connections close
     unsigned drain_rounds_ = 0;
+    unsigned settle_rounds_ = 0; // rounds a closing listener waits after refusing new handshakes
     DrainStage stage_ = DrainStage::kFront;
     size_t stage_listeners_open_ = 0; // listeners of the draining stage not closed yet
     size_t front_connections_ = 0;    // connections of listeners that do not drain last
