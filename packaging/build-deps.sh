@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what proxyd needs from Debian 12's packages (idempotent; run as root).
 #   packaging/build-deps.sh          build dependencies: compiler, CMake, libuv, toml++, llhttp, OpenSSL,
-#                                    c-ares (DNS discovery of upstream peers),
+#                                    c-ares (DNS discovery of upstream peers), nghttp2 (HTTP/2),
 #                                    libxcrypt (filter_auth's crypt_r)
 #   packaging/build-deps.sh --test   also what the test suite uses: Catch2, curl, ab, Python,
 #                                    headless Chromium, clang (libFuzzer, sanitizers), nginx (the
@@ -9,14 +9,15 @@
 #                                    (the TLS tests make their certificates with it), testssl.sh
 #                                    (grades the default TLS listener), nghttp2-client (h2load, for
 #                                    tests/bench/tls_bench.py's handshake cells),
-#                                    dnsmasq-base (a real DNS server for the discovery tests; no service)
+#                                    dnsmasq-base (a real DNS server for the discovery tests; no service),
+#                                    python3-h2 (HTTP/2 frames for the h2 tests)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev libc-ares-dev
-  libcrypt-dev)
+  libcrypt-dev libnghttp2-dev)
 if [[ ${1:-} == --test ]]; then
   packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl testssl.sh
-    nghttp2-client dnsmasq-base)
+    nghttp2-client dnsmasq-base python3-h2)
 fi
 
 missing=()

@@ -1,0 +1,437 @@
+#include "h2/h2_session.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <nghttp2/nghttp2.h>
+
+namespace proxyd {
+namespace {
+
+std::string_view view(const uint8_t *data, size_t len) { return {reinterpret_cast<const char *>(data), len}; }
+
+// RFC 9113 §8.2.2: a response carries none of these; HTTP/1.1 upstreams send them.
+bool connection_specific(std::string_view name) {
+    for (std::string_view banned :
+         {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"})
+        if (name == banned) return true;
+    return false;
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char &c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+nghttp2_nv field(const std::string &name, const std::string &value) {
+    // nghttp2 copies every name and value when the response is submitted.
+    return {reinterpret_cast<uint8_t *>(const_cast<char *>(name.data())),
+            reinterpret_cast<uint8_t *>(const_cast<char *>(value.data())), name.size(), value.size(),
+            NGHTTP2_NV_FLAG_NONE};
+}
+
+} // namespace
+
+struct H2Session::Stream {
+    H2RequestHead head;
+    std::string authority;
+    std::string host;
+    std::string cookie;
+    size_t header_list_size = 0;
+    bool head_too_large = false;
+    bool delivered = false; // the owner heard of it: it hears of its close too
+    size_t unconsumed = 0;  // body bytes delivered, not yet consumed
+    bool answered = false;
+    std::string response; // body bytes waiting for the client's window
+    size_t response_offset = 0;
+    bool response_end = false;
+    bool deferred = false; // the data provider said NGHTTP2_ERR_DEFERRED
+    bool sent_notice = false;
+};
+
+// nghttp2's callbacks, each a static forwarding into the session named by user_data.
+struct H2Session::Callbacks {
+    static H2Session &self(void *user_data) { return *static_cast<H2Session *>(user_data); }
+
+    static int on_begin_headers(nghttp2_session *, const nghttp2_frame *frame, void *user_data) {
+        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+        auto stream = std::make_unique<Stream>();
+        stream->head.stream_id = frame->hd.stream_id;
+        self(user_data).streams_[frame->hd.stream_id] = std::move(stream);
+        return 0;
+    }
+
+    static int on_header(nghttp2_session *, const nghttp2_frame *frame, const uint8_t *name_data,
+                         size_t name_len, const uint8_t *value_data, size_t value_len, uint8_t,
+                         void *user_data) {
+        H2Session &s = self(user_data);
+        Stream *stream = s.find(frame->hd.stream_id);
+        // Trailer fields (a HEADERS after the body) are not passed on yet.
+        if (!stream || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+        // The block is decoded to its end whatever its size, or HPACK's table would go out of
+        // step; past the limit its fields are only counted.
+        stream->header_list_size += name_len + value_len + 32;
+        if (stream->header_list_size > s.limits_.max_header_list_size) stream->head_too_large = true;
+        if (stream->head_too_large) return 0;
+        std::string_view name = view(name_data, name_len);
+        std::string_view value = view(value_data, value_len);
+        H2RequestHead &head = stream->head;
+        if (name == ":method")
+            head.method = value;
+        else if (name == ":path")
+            head.path = value;
+        else if (name == ":scheme")
+            head.scheme = value;
+        else if (name == ":authority")
+            stream->authority = value;
+        else if (name == "host")
+            stream->host = value;
+        else if (name == "cookie") {
+            // RFC 9113 §8.2.3: crumbs in separate fields are joined for HTTP/1.1.
+            if (!stream->cookie.empty()) stream->cookie += "; ";
+            stream->cookie += value;
+        } else
+            head.fields.emplace_back(name, value);
+        return 0;
+    }
+
+    static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data) {
+        H2Session &s = self(user_data);
+        bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+        switch (frame->hd.type) {
+        case NGHTTP2_HEADERS: {
+            Stream *stream = s.find(frame->hd.stream_id);
+            if (!stream) return 0;
+            if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) return s.finish_head(*stream, end_stream);
+            if (end_stream && stream->delivered) s.events_.on_request_end(frame->hd.stream_id);
+            return 0;
+        }
+        case NGHTTP2_DATA: {
+            Stream *stream = s.find(frame->hd.stream_id);
+            if (end_stream && stream && stream->delivered) s.events_.on_request_end(frame->hd.stream_id);
+            return 0;
+        }
+        case NGHTTP2_RST_STREAM:
+            // Rapid Reset (CVE-2023-44487): each reset stream cost us its setup, and the client
+            // nothing. nghttp2's own bound ends such a session with INTERNAL_ERROR after reading
+            // all of what came; this one stops reading at once and says why.
+            return s.take_reset_token() ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+        default:
+            (void)session;
+            return 0;
+        }
+    }
+
+    static int on_begin_frame(nghttp2_session *, const nghttp2_frame_hd *hd, void *user_data) {
+        H2Session &s = self(user_data);
+        if (s.terminated_) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        bool empty_data =
+            hd->type == NGHTTP2_DATA && hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM);
+        if (empty_data || hd->type == NGHTTP2_PRIORITY)
+            return s.count_idle_frame() ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+    }
+
+    static int on_data_chunk_recv(nghttp2_session *session, uint8_t, int32_t stream_id, const uint8_t *data,
+                                  size_t len, void *user_data) {
+        H2Session &s = self(user_data);
+        Stream *stream = s.find(stream_id);
+        if (!stream || !stream->delivered) {
+            // Nobody takes these bytes: the window is given back at once.
+            nghttp2_session_consume(session, stream_id, len);
+            return 0;
+        }
+        stream->unconsumed += len;
+        s.events_.on_request_data(stream_id, view(data, len));
+        return 0;
+    }
+
+    static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+                               void *user_data) {
+        H2Session &s = self(user_data);
+        auto it = s.streams_.find(stream_id);
+        if (it == s.streams_.end()) return 0;
+        std::unique_ptr<Stream> stream = std::move(it->second);
+        s.streams_.erase(it);
+        // Bytes the owner never consumed would shrink the connection's window for good.
+        if (stream->unconsumed > 0) nghttp2_session_consume_connection(session, stream->unconsumed);
+        if (stream->delivered) s.events_.on_stream_close(stream_id, error_code);
+        return 0;
+    }
+
+    static int on_frame_send(nghttp2_session *, const nghttp2_frame *frame, void *user_data) {
+        H2Session &s = self(user_data);
+        if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+            !s.terminated_) {
+            s.terminated_ = true;
+            if (s.error_.empty())
+                s.error_ = std::string("HTTP/2 connection error ") +
+                           nghttp2_http2_strerror(frame->goaway.error_code) + " sent to the client";
+        }
+        return 0;
+    }
+
+    static ssize_t read_response(nghttp2_session *, int32_t stream_id, uint8_t *buf, size_t length,
+                                 uint32_t *data_flags, nghttp2_data_source *, void *user_data) {
+        H2Session &s = self(user_data);
+        Stream *stream = s.find(stream_id);
+        if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        size_t available = stream->response.size() - stream->response_offset;
+        size_t n = std::min(length, available);
+        std::memcpy(buf, stream->response.data() + stream->response_offset, n);
+        stream->response_offset += n;
+        if (stream->response_offset == stream->response.size()) {
+            stream->response.clear();
+            stream->response_offset = 0;
+        }
+        if (n > 0) stream->sent_notice = true;
+        if (stream->response.empty() && stream->response_end)
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        else if (n == 0) {
+            stream->deferred = true;
+            return NGHTTP2_ERR_DEFERRED;
+        }
+        return static_cast<ssize_t>(n);
+    }
+};
+
+H2Session::H2Session(H2Events &events, const H2Limits &limits) : events_(events), limits_(limits) {
+    nghttp2_session_callbacks *callbacks = nullptr;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, Callbacks::on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, Callbacks::on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Callbacks::on_frame_recv);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, Callbacks::on_begin_frame);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::on_data_chunk_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::on_frame_send);
+
+    nghttp2_option *options = nullptr;
+    nghttp2_option_new(&options);
+    nghttp2_option_set_no_auto_window_update(options, 1);
+    nghttp2_option_set_max_settings(options, limits_.max_settings_entries);
+    nghttp2_option_set_max_outbound_ack(options, limits_.max_outbound_ack);
+    nghttp2_option_set_max_continuations(options, limits_.max_continuations);
+    // nghttp2's own Rapid Reset bound stays as a backstop behind take_reset_token().
+    nghttp2_option_set_stream_reset_rate_limit(options, 2 * limits_.reset_burst,
+                                               2 * limits_.resets_per_second);
+
+    nghttp2_session_server_new2(&session_, callbacks, this, options);
+    nghttp2_option_del(options);
+    nghttp2_session_callbacks_del(callbacks);
+
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.initial_stream_window},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits_.max_header_list_size},
+        // No RFC 7540 priority tree: nghttp2 then keeps no closed streams for it either.
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+    };
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, sizeof settings / sizeof settings[0]);
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                          static_cast<int32_t>(limits_.connection_window));
+}
+
+H2Session::~H2Session() { nghttp2_session_del(session_); }
+
+H2Session::Stream *H2Session::find(int32_t stream_id) {
+    auto it = streams_.find(stream_id);
+    return it == streams_.end() ? nullptr : it->second.get();
+}
+
+const H2Session::Stream *H2Session::find(int32_t stream_id) const {
+    auto it = streams_.find(stream_id);
+    return it == streams_.end() ? nullptr : it->second.get();
+}
+
+int H2Session::finish_head(Stream &stream, bool end_stream) {
+    int32_t id = stream.head.stream_id;
+    if (stream.head_too_large) {
+        // As HTTP/1.1's 431; the stream's body, if any, is taken and dropped.
+        submit_response(id, 431, {{"content-length", "0"}}, false);
+        return 0;
+    }
+    // RFC 9113 §8.3.1: a Host that names another authority than :authority makes it malformed.
+    if (!stream.authority.empty() && !stream.host.empty() && lower(stream.authority) != lower(stream.host)) {
+        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+        return 0;
+    }
+    std::string &host = stream.authority.empty() ? stream.host : stream.authority;
+    if (!host.empty()) stream.head.fields.emplace_back("host", std::move(host));
+    if (!stream.cookie.empty()) stream.head.fields.emplace_back("cookie", std::move(stream.cookie));
+    stream.head.has_body = !end_stream;
+    stream.delivered = true;
+    events_.on_request_head(std::move(stream.head));
+    if (end_stream && find(id)) events_.on_request_end(id);
+    return 0;
+}
+
+bool H2Session::count_idle_frame() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - idle_window_start_ > limits_.idle_frame_window) {
+        idle_window_start_ = now;
+        idle_frames_ = 0;
+    }
+    if (++idle_frames_ <= limits_.idle_frame_burst) return true;
+    terminate(NGHTTP2_ENHANCE_YOUR_CALM, "more than " + std::to_string(limits_.idle_frame_burst) +
+                                             " PRIORITY or empty DATA frames within " +
+                                             std::to_string(limits_.idle_frame_window.count()) + " ms");
+    return false;
+}
+
+bool H2Session::take_reset_token() {
+    // A token bucket: reset_burst at most, refilled at resets_per_second.
+    auto now = std::chrono::steady_clock::now();
+    if (reset_tokens_refilled_ == std::chrono::steady_clock::time_point{}) {
+        reset_tokens_ = static_cast<double>(limits_.reset_burst);
+    } else {
+        std::chrono::duration<double> elapsed = now - reset_tokens_refilled_;
+        reset_tokens_ =
+            std::min(static_cast<double>(limits_.reset_burst),
+                     reset_tokens_ + elapsed.count() * static_cast<double>(limits_.resets_per_second));
+    }
+    reset_tokens_refilled_ = now;
+    if (reset_tokens_ >= 1) {
+        reset_tokens_ -= 1;
+        return true;
+    }
+    terminate(NGHTTP2_ENHANCE_YOUR_CALM,
+              "streams reset faster than " + std::to_string(limits_.resets_per_second) +
+                  " a second after a burst of " + std::to_string(limits_.reset_burst) + " (Rapid Reset)");
+    return false;
+}
+
+void H2Session::terminate(uint32_t error_code, std::string why) {
+    if (terminated_) return;
+    terminated_ = true;
+    error_ = std::move(why);
+    nghttp2_session_terminate_session(session_, error_code);
+}
+
+H2Session::Status H2Session::receive(const char *data, size_t len, std::string &output) {
+    if (terminated_) return produce(output); // a client's bytes after our GOAWAY are not read
+    ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t *>(data), len);
+    if (rv < 0) {
+        switch (rv) {
+        case NGHTTP2_ERR_CALLBACK_FAILURE:
+            if (terminated_) break; // a flood bound stopped the reading
+            terminate(NGHTTP2_INTERNAL_ERROR, "HTTP/2 session failed in a callback");
+            break;
+        case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
+            error_ = "not an HTTP/2 client: the connection preface is missing";
+            return Status::kError;
+        case NGHTTP2_ERR_FLOODED:
+            terminate(NGHTTP2_ENHANCE_YOUR_CALM,
+                      "the client does not read the answers to its SETTINGS or PING "
+                      "frames (more than " +
+                          std::to_string(limits_.max_outbound_ack) + " queued)");
+            break;
+        case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+            terminate(NGHTTP2_ENHANCE_YOUR_CALM, "more than " + std::to_string(limits_.max_continuations) +
+                                                     " CONTINUATION frames in a row");
+            break;
+        default:
+            terminate(NGHTTP2_PROTOCOL_ERROR,
+                      std::string("HTTP/2 input refused: ") + nghttp2_strerror(static_cast<int>(rv)));
+            break;
+        }
+    }
+    return produce(output);
+}
+
+H2Session::Status H2Session::flush(std::string &output) { return produce(output); }
+
+H2Session::Status H2Session::produce(std::string &output) {
+    for (;;) {
+        for (;;) {
+            const uint8_t *frames = nullptr;
+            ssize_t n = nghttp2_session_mem_send(session_, &frames);
+            if (n < 0) {
+                if (error_.empty())
+                    error_ = std::string("HTTP/2 send: ") + nghttp2_strerror(static_cast<int>(n));
+                return Status::kError;
+            }
+            if (n == 0) break;
+            output.append(reinterpret_cast<const char *>(frames), static_cast<size_t>(n));
+        }
+        // The owner hears that its bytes left after they did, so that what it sends from
+        // there (a resumed upstream read) is in the next round, not inside nghttp2's send.
+        std::vector<std::pair<int32_t, size_t>> notices;
+        for (auto &[id, stream] : streams_)
+            if (stream->sent_notice) {
+                stream->sent_notice = false;
+                notices.emplace_back(id, stream->response.size() - stream->response_offset);
+            }
+        if (notices.empty() || terminated_) break;
+        for (auto &[id, queued] : notices)
+            if (find(id)) events_.on_response_data_sent(id, queued);
+        if (!nghttp2_session_want_write(session_)) break;
+    }
+    return terminated_ ? Status::kClosing : Status::kOk;
+}
+
+bool H2Session::submit_response(int32_t stream_id, int status, const std::vector<H2Field> &fields,
+                                bool has_body) {
+    Stream *stream = find(stream_id);
+    if (!stream || stream->answered || status < 200 || status > 999) return false; // no 1xx yet
+    std::vector<H2Field> lowered;
+    lowered.reserve(fields.size() + 1);
+    lowered.emplace_back(":status", std::to_string(status));
+    for (const auto &[name, value] : fields) {
+        std::string name_lower = lower(name);
+        if (connection_specific(name_lower)) continue;
+        lowered.emplace_back(std::move(name_lower), value);
+    }
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(lowered.size());
+    for (const auto &[name, value] : lowered)
+        nva.push_back(field(name, value));
+    nghttp2_data_provider provider{};
+    provider.read_callback = Callbacks::read_response;
+    if (nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),
+                                has_body ? &provider : nullptr) != 0)
+        return false;
+    stream->answered = true;
+    return true;
+}
+
+bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
+    Stream *stream = find(stream_id);
+    if (!stream || !stream->answered || stream->response_end) return false;
+    stream->response.append(bytes);
+    stream->response_end = end;
+    if (stream->deferred) {
+        stream->deferred = false;
+        nghttp2_session_resume_data(session_, stream_id);
+    }
+    return true;
+}
+
+size_t H2Session::queued(int32_t stream_id) const {
+    const Stream *stream = find(stream_id);
+    return stream ? stream->response.size() - stream->response_offset : 0;
+}
+
+void H2Session::consume(int32_t stream_id, size_t n) {
+    Stream *stream = find(stream_id);
+    if (!stream) return; // its bytes went back to the connection's window when it closed
+    n = std::min(n, stream->unconsumed);
+    stream->unconsumed -= n;
+    nghttp2_session_consume(session_, stream_id, n);
+}
+
+void H2Session::reset_stream(int32_t stream_id, uint32_t error_code) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, error_code);
+}
+
+void H2Session::drain() {
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+}
+
+bool H2Session::finished() const {
+    return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
+}
+
+} // namespace proxyd

@@ -1,0 +1,147 @@
+// One client connection's HTTP/2 server side, without any I/O: the connection hands in the bytes
+// it read and writes out the frames this appends to its buffer, as TlsSession does for records.
+// Framing, HPACK, stream states and flow control are nghttp2's (its callback API); this class
+// turns them into the events of an HTTP server: a stream's request head (pseudo-headers mapped,
+// cookies joined), its body bytes under explicit flow control, its end, its close; and it takes
+// the response back: a head, then body bytes the owner appends when it has them.
+//
+// Flow control is the owner's: a request body's bytes are delivered at once, but the client may
+// send more only as the owner calls consume() for what it has passed on, so a slow reader behind
+// the owner bounds what a client can make us hold to the windows (H2Limits).
+//
+// Floods end the connection with a GOAWAY: SETTINGS and PING answers piling up unread
+// (ENHANCE_YOUR_CALM), more SETTINGS entries per frame than allowed, too many CONTINUATION
+// frames, RST_STREAM faster than the reset rate (Rapid Reset, CVE-2023-44487), and bursts of
+// frames that carry nothing (PRIORITY, empty DATA without END_STREAM).
+//
+// One session per connection, used on that connection's thread only. Not yet served by
+// ClientConnection: the next step wires it in.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+struct nghttp2_session;
+
+namespace proxyd {
+
+struct H2Limits {
+    uint32_t max_concurrent_streams = 100;
+    uint32_t initial_stream_window = 64 * 1024 - 1; // bytes a stream may send before we consume
+    uint32_t connection_window = 1024 * 1024;       // the same, for all streams together
+    uint32_t max_header_list_size = 64 * 1024;      // RFC 9113 §6.5.2 accounting (name + value + 32)
+    size_t max_settings_entries = 32;               // per SETTINGS frame
+    size_t max_outbound_ack = 1000;                 // SETTINGS/PING answers queued, not yet written
+    size_t max_continuations = 8;                   // CONTINUATION frames after one HEADERS
+    uint64_t reset_burst = 200;                     // RST_STREAM from the client: a token bucket
+    uint64_t resets_per_second = 20;
+    uint32_t idle_frame_burst = 1000; // PRIORITY and empty DATA frames, per idle_frame_window
+    std::chrono::milliseconds idle_frame_window{1000};
+};
+
+using H2Field = std::pair<std::string, std::string>;
+
+// A request head as an HTTP/1.1 request line and fields would carry it.
+struct H2RequestHead {
+    int32_t stream_id = 0;
+    std::string method;
+    std::string path;   // :path ("*" for OPTIONS *; empty for CONNECT)
+    std::string scheme; // :scheme
+    // Regular fields, names lower-case as HTTP/2 requires; `host` from :authority when the
+    // request carried no Host field; the cookie crumbs joined into one `cookie` field with "; ".
+    std::vector<H2Field> fields;
+    bool has_body = false; // false: END_STREAM came with the head
+};
+
+// What the session tells its owner, from inside receive() (or flush()); the owner may call the
+// session's submit/consume/reset functions from these, but must not destroy it there.
+class H2Events {
+  public:
+    virtual ~H2Events() = default;
+    virtual void on_request_head(H2RequestHead head) = 0;
+    // Body bytes of the stream, to be consume()d once passed on; valid during the call only.
+    virtual void on_request_data(int32_t stream_id, std::string_view data) = 0;
+    // The client's END_STREAM: no more body (trailer fields, if any, are dropped for now).
+    virtual void on_request_end(int32_t stream_id) = 0;
+    // The stream is gone (answered and ended, or reset by either side; error_code 0 after a
+    // normal end). No more calls about it; its unconsumed bytes were given back to the window.
+    virtual void on_stream_close(int32_t stream_id, uint32_t error_code) = 0;
+    // The stream's queued response bytes went out into frames; `queued` are still waiting.
+    virtual void on_response_data_sent(int32_t stream_id, size_t queued) = 0;
+};
+
+class H2Session {
+  public:
+    enum class Status {
+        kOk,      // go on reading and writing
+        kClosing, // a GOAWAY went out for a connection error: write the output, then close
+        kError,   // not HTTP/2 at all (a bad preface) or the library failed: close now
+    };
+
+    // The server's SETTINGS (and the connection window) are queued at once: the first flush()
+    // or receive() writes them, before the client's preface needs to have arrived.
+    H2Session(H2Events &events, const H2Limits &limits = {});
+    ~H2Session();
+    H2Session(const H2Session &) = delete;
+    H2Session &operator=(const H2Session &) = delete;
+
+    // Bytes read from the connection, all of them taken. Events fire during the call; frames
+    // to send (answers, responses submitted meanwhile) are appended to output.
+    Status receive(const char *data, size_t len, std::string &output);
+    // Frames that submissions made outside receive() produced, appended to output.
+    Status flush(std::string &output);
+
+    // A final response head for the stream (200..999; interim 1xx ones are not supported yet): status and
+    // fields (lower-case names; connection-specific ones are dropped). With has_body, the body follows
+    // through send_data(); without, the stream ends with the head. False if the stream is gone or already
+    // answered.
+    bool submit_response(int32_t stream_id, int status, const std::vector<H2Field> &fields, bool has_body);
+    // Body bytes of a response submitted with has_body, copied into the stream's queue; `end`
+    // with the last (possibly empty) piece. They leave as the client's windows allow.
+    bool send_data(int32_t stream_id, std::string_view bytes, bool end);
+    // Response bytes of the stream still queued (the owner's backpressure mark).
+    size_t queued(int32_t stream_id) const;
+    // The owner passed on n body bytes of the stream: the client may send as many more.
+    void consume(int32_t stream_id, size_t n);
+    // RST_STREAM with error_code (an RFC 9113 §7 code).
+    void reset_stream(int32_t stream_id, uint32_t error_code);
+    // A graceful end (reload, stop): GOAWAY(NO_ERROR) naming the last stream taken; streams up
+    // to it finish, later ones are refused. finished() once they have.
+    void drain();
+
+    // Nothing more to read or write: the owner closes the connection once output is written.
+    bool finished() const;
+    // Why the session ended with kClosing or kError, for the error log.
+    const std::string &error_text() const { return error_; }
+    size_t open_streams() const { return streams_.size(); }
+
+  private:
+    struct Stream;
+    struct Callbacks;
+    Stream *find(int32_t stream_id);
+    const Stream *find(int32_t stream_id) const;
+    int finish_head(Stream &stream, bool end_stream);
+    Status produce(std::string &output);
+    void terminate(uint32_t error_code, std::string why);
+    bool count_idle_frame();
+    bool take_reset_token();
+
+    H2Events &events_;
+    H2Limits limits_;
+    nghttp2_session *session_ = nullptr;
+    std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+    std::string error_;
+    bool terminated_ = false;
+    uint32_t idle_frames_ = 0;
+    std::chrono::steady_clock::time_point idle_window_start_{};
+    double reset_tokens_ = 0;
+    std::chrono::steady_clock::time_point reset_tokens_refilled_{};
+};
+
+} // namespace proxyd

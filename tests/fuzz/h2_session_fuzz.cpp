@@ -1,0 +1,111 @@
+// libFuzzer target: a client's bytes to H2Session (after the connection preface, which the
+// target adds so that every input reaches the frame layer), in pieces of 1..64 bytes. The first
+// input byte picks the piece size; the second how the owner behaves: whether it consumes body
+// bytes at once, answers each request when it ends (with a body sent in two parts), and drains
+// halfway through. Whatever the bytes: the output is whole frames, the open streams never
+// exceed the limit, a connection error's output ends in a GOAWAY, and nothing is read after it.
+#include "h2/h2_session.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using proxyd::H2Events;
+using proxyd::H2RequestHead;
+using proxyd::H2Session;
+
+[[noreturn]] void broken(const char *what) {
+    std::fprintf(stderr, "H2Session broke a rule: %s\n", what);
+    std::abort();
+}
+
+struct Owner : H2Events {
+    H2Session *session = nullptr;
+    bool consume = true;
+    bool answer = true;
+    std::vector<int32_t> open;
+
+    void on_request_head(H2RequestHead head) override {
+        if (head.method.empty()) broken("a request head without a method");
+        for (const auto &[name, value] : head.fields)
+            if (name.empty() || name[0] == ':') broken("a pseudo-header among the fields");
+        open.push_back(head.stream_id);
+    }
+    void on_request_data(int32_t id, std::string_view data) override {
+        if (consume) session->consume(id, data.size());
+    }
+    void on_request_end(int32_t id) override {
+        if (!answer) return;
+        session->submit_response(id, 200, {{"content-type", "text/plain"}}, true);
+        session->send_data(id, "half ", false);
+        session->send_data(id, "and the rest", true);
+    }
+    void on_stream_close(int32_t, uint32_t) override {}
+    void on_response_data_sent(int32_t, size_t) override {}
+};
+
+// The output must be a sequence of whole frames; returns the type of the last one (or -1).
+int check_frames(std::string_view out) {
+    int last = -1;
+    size_t at = 0;
+    while (at < out.size()) {
+        if (out.size() - at < 9) broken("output ends inside a frame header");
+        auto b = [&](size_t i) { return static_cast<uint8_t>(out[at + i]); };
+        size_t len = (size_t{b(0)} << 16) | (size_t{b(1)} << 8) | b(2);
+        if (len > 16384) broken("a frame longer than SETTINGS_MAX_FRAME_SIZE's default");
+        if (out.size() - at - 9 < len) broken("output ends inside a frame");
+        last = b(3);
+        at += 9 + len;
+    }
+    return last;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 2) return 0;
+    size_t piece = 1 + data[0] % 64;
+    uint8_t mode = data[1];
+    std::string input = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    input.append(reinterpret_cast<const char *>(data + 2), size - 2);
+
+    proxyd::H2Limits limits;
+    limits.max_concurrent_streams = 8;
+    Owner owner;
+    owner.consume = (mode & 1) == 0;
+    owner.answer = (mode & 2) == 0;
+    bool drain = (mode & 4) != 0;
+    H2Session session(owner, limits);
+    owner.session = &session;
+
+    std::string output;
+    bool ended = false;
+    for (size_t at = 0; at < input.size() && !ended; at += piece) {
+        std::string out;
+        size_t n = std::min(piece, input.size() - at);
+        H2Session::Status status = session.receive(input.data() + at, n, out);
+        if (status == H2Session::Status::kOk) status = session.flush(out);
+        output += out;
+        if (drain && at >= input.size() / 2) {
+            session.drain();
+            drain = false;
+        }
+        if (session.open_streams() > limits.max_concurrent_streams + 1)
+            broken("more streams open than allowed");
+        if (status == H2Session::Status::kClosing) {
+            if (check_frames(output) == -1) broken("a connection error without any frame");
+            if (session.error_text().empty()) broken("a connection error without a reason");
+            ended = true;
+        } else if (status == H2Session::Status::kError) {
+            if (session.error_text().empty()) broken("an error without a reason");
+            ended = true;
+        }
+    }
+    check_frames(output);
+    return 0;
+}
