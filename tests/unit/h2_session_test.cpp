@@ -466,3 +466,28 @@ TEST_CASE("h2: bytes that are not HTTP/2 are an error at once", "[h2]") {
     CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kError);
     CHECK_FALSE(server.error_text().empty());
 }
+
+TEST_CASE("h2: a reset stream's unconsumed bytes go back to the connection's window", "[h2]") {
+    Owner owner;
+    owner.consume_at_once = false;
+    H2Limits limits;
+    limits.connection_window = 65535; // the protocol's initial window: one stream can fill it
+    limits.initial_stream_window = 65535;
+    H2Session server(owner, limits);
+    owner.session = &server;
+    Client client;
+    client.upload.assign(100000, 'a');
+    int32_t first = client.request("POST", "/fills-the-window", {}, true);
+    pump(client, server);
+    REQUIRE(owner.bodies[first].size() == 65535);
+    nghttp2_submit_rst_stream(client.session, NGHTTP2_FLAG_NONE, first, NGHTTP2_CANCEL);
+    pump(client, server);
+    REQUIRE(owner.closed.count(first) == 1);
+
+    client.upload.assign(1000, 'b');
+    client.upload_offset = 0;
+    int32_t second = client.request("POST", "/after", {}, true);
+    pump(client, server);
+    CHECK(owner.bodies[second] == client.upload);
+    CHECK(owner.ended == std::vector<int32_t>{second});
+}
