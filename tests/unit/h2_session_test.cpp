@@ -491,3 +491,21 @@ TEST_CASE("h2: a reset stream's unconsumed bytes go back to the connection's win
     CHECK(owner.bodies[second] == client.upload);
     CHECK(owner.ended == std::vector<int32_t>{second});
 }
+
+TEST_CASE("h2: a flood of empty DATA frames ends the connection with ENHANCE_YOUR_CALM", "[h2]") {
+    Owner owner;
+    H2Limits limits;
+    limits.idle_frame_burst = 50;
+    H2Session server(owner, limits);
+    owner.session = &server;
+    std::string in = kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1,
+                                      "\x83\x87\x84\x41\x01"
+                                      "a"); // POST https / a
+    for (int i = 0; i < 200; ++i)
+        in += frame(NGHTTP2_DATA, 0, 1, "");
+    std::string out;
+    CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kClosing);
+    CHECK(goaway_code(frames_of(out)) == NGHTTP2_ENHANCE_YOUR_CALM);
+    CHECK(owner.heads.size() == 1);
+    CHECK(server.error_text().find("empty DATA") != std::string::npos);
+}
