@@ -87,7 +87,8 @@ class UpstreamPool final : public AttemptSink {
     UpstreamMetrics &metrics_;
     std::vector<PeerState> peers_;
     std::vector<proxyd_peer> views_;
-    // pick()'s tried mask with vacant slots added, handed to the balancer (reused per pick).
+    // pick()'s tried mask with vacant slots added, handed to the balancer (reused per pick); only
+    // for a group with discovered slots.
     std::unique_ptr<bool[]> tried_or_vacant_;
     uint64_t discovery_version_ = 0;
     size_t open_attempts_ = 0;
