@@ -159,6 +159,7 @@ expected_files=(
   /usr/share/doc/proxyd/examples/sdk-example/CMakeLists.txt
   /usr/share/doc/proxyd/examples/sdk-example/echo_json_test.cpp
   /usr/share/doc/proxyd/examples/sdk-example/served_by.cpp
+  /usr/share/doc/proxyd/examples/conf/hash.toml /usr/share/doc/proxyd/examples/conf/auth.toml
 )
 for f in "${expected_files[@]}"; do
   grep -qx "$f" "$work/contents.txt" || fail "the package lacks $f"
