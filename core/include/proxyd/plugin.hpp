@@ -53,6 +53,15 @@ namespace proxyd::sdk {
 
 inline std::string_view view(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
 inline proxyd_str str(std::string_view s) { return proxyd_str{s.data(), s.size()}; }
+// s without the optional white space (SP, HTAB: RFC 9110 §5.6.3) at either end: a header value's
+// list members, a cookie's name and value, a credential after its scheme.
+constexpr std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
 
 // True when the host table holds member (its struct_size covers it) and the core filled it in.
 #define PROXYD_SDK_HOST_HAS(host, member)                                                                  \

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 
 namespace proxyd {
 
@@ -38,6 +39,16 @@ inline constexpr std::array<uint8_t, 256> kByteClasses = make_byte_classes();
 
 constexpr bool byte_is(char ch, ByteClass cls) {
     return (detail::kByteClasses[static_cast<unsigned char>(ch)] & cls) != 0;
+}
+
+// s without the optional white space (SP, HTAB: RFC 9110 §5.6.3) at either end. The core's own,
+// as plugin.hpp's sdk::trim_ows is the plugins' (the core does not include the SDK).
+constexpr std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
 }
 
 } // namespace proxyd

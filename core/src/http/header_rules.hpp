@@ -29,11 +29,7 @@ bool is_hop_by_hop(std::string_view name);
 template <class F> void for_each_token(std::string_view value, F &&f) {
     while (!value.empty()) {
         size_t comma = value.find(',');
-        std::string_view token = value.substr(0, comma);
-        while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-            token.remove_prefix(1);
-        while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-            token.remove_suffix(1);
+        std::string_view token = trim_ows(value.substr(0, comma));
         if (!token.empty()) f(token);
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);

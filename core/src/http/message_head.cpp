@@ -37,12 +37,6 @@ size_t MessageHead::append_header_value(std::string_view piece) {
     return buffer_.size();
 }
 
-std::string_view MessageHead::trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 std::optional<std::string_view> MessageHead::find(std::string_view name) const {
     for (size_t i = 0; i < headers_.size(); ++i)
         if (iequals(header_name(i), name)) return header_value(i);

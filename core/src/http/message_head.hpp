@@ -3,6 +3,8 @@
 // field over in pieces across reads, so pieces are appended and spans fixed up when complete.
 #pragma once
 
+#include "http/byte_classes.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,7 +43,7 @@ class MessageHead {
     std::string_view target() const { return view(target_); }
     std::string_view reason() const { return view(reason_); }
     std::string_view header_name(size_t i) const { return view(headers_[i].name); }
-    std::string_view header_value(size_t i) const { return trim(view(headers_[i].value)); }
+    std::string_view header_value(size_t i) const { return trim_ows(view(headers_[i].value)); }
 
     // The first header called name (case-insensitive), or nullopt.
     std::optional<std::string_view> find(std::string_view name) const;
@@ -50,7 +52,6 @@ class MessageHead {
   private:
     size_t append(Span &span, std::string_view piece);
     std::string_view view(Span s) const { return std::string_view(buffer_).substr(s.offset, s.length); }
-    static std::string_view trim(std::string_view s);
 
     std::string buffer_;
     Span target_;

@@ -1,19 +1,13 @@
 #include "http/strict_transport_security.hpp"
 
+#include "http/byte_classes.hpp"
+
 #include <algorithm>
 #include <set>
 
 namespace proxyd {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -39,13 +33,13 @@ std::string check_strict_transport_security(std::string_view value) {
     bool max_age = false;
     while (!value.empty()) {
         size_t semicolon = value.find(';');
-        std::string_view directive = trim(value.substr(0, semicolon));
+        std::string_view directive = trim_ows(value.substr(0, semicolon));
         value = semicolon == std::string_view::npos ? std::string_view() : value.substr(semicolon + 1);
         if (directive.empty()) continue;
         size_t equals = directive.find('=');
-        std::string name = lower(trim(directive.substr(0, equals)));
+        std::string name = lower(trim_ows(directive.substr(0, equals)));
         std::string_view argument =
-            equals == std::string_view::npos ? std::string_view() : trim(directive.substr(equals + 1));
+            equals == std::string_view::npos ? std::string_view() : trim_ows(directive.substr(equals + 1));
         if (!is_token(name)) return "\"" + name + "\" is not a directive name";
         if (!seen.insert(name).second) return "directive " + name + " is given twice (RFC 6797 §6.1)";
         if (name == "max-age") {

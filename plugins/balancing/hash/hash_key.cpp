@@ -14,14 +14,6 @@ bool is_token(std::string_view s) {
     });
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 std::optional<std::string_view> non_empty(std::string_view s) {
     return s.empty() ? std::nullopt : std::optional<std::string_view>(s);
 }
@@ -49,11 +41,11 @@ std::optional<KeySpec> parse_key_spec(std::string_view text, std::string &error)
 std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name) {
     while (!cookie_header.empty()) {
         size_t end = cookie_header.find(';');
-        std::string_view pair = trim(cookie_header.substr(0, end));
+        std::string_view pair = sdk::trim_ows(cookie_header.substr(0, end));
         cookie_header = end == std::string_view::npos ? std::string_view() : cookie_header.substr(end + 1);
         size_t eq = pair.find('=');
-        if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
-        std::string_view value = trim(pair.substr(eq + 1));
+        if (eq == std::string_view::npos || sdk::trim_ows(pair.substr(0, eq)) != name) continue;
+        std::string_view value = sdk::trim_ows(pair.substr(eq + 1));
         // A quoted value is the same cookie as the unquoted one (RFC 6265 cookie-value).
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
             value = value.substr(1, value.size() - 2);
@@ -72,7 +64,7 @@ std::optional<std::string_view> request_key(const KeySpec &spec, const sdk::Requ
         return non_empty(request.target());
     case KeySource::Header: {
         auto value = request.header(spec.name);
-        return value ? non_empty(trim(*value)) : std::nullopt;
+        return value ? non_empty(sdk::trim_ows(*value)) : std::nullopt;
     }
     case KeySource::Cookie:
         // HTTP/2 clients may split cookies over several headers (RFC 9113 8.2.3): look in each.

@@ -1,6 +1,7 @@
 #include "credentials.hpp"
 
 #include <cstdint>
+#include <proxyd/plugin.hpp>
 
 namespace proxyd::auth {
 namespace {
@@ -22,14 +23,6 @@ bool starts_with_scheme(std::string_view value, std::string_view scheme) {
         if (c != scheme[i]) return false;
     }
     return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
 }
 
 } // namespace
@@ -61,10 +54,10 @@ std::optional<std::string> decode_base64(std::string_view text) {
 Credentials parse_authorization(std::optional<std::string_view> header) {
     Credentials out;
     if (!header) return out;
-    std::string_view value = trim(*header);
+    std::string_view value = sdk::trim_ows(*header);
     out.scheme = Credentials::kMalformed;
     if (starts_with_scheme(value, "basic")) {
-        auto decoded = decode_base64(trim(value.substr(6)));
+        auto decoded = decode_base64(sdk::trim_ows(value.substr(6)));
         if (!decoded || decoded->find('\0') != std::string::npos) return out;
         size_t colon = decoded->find(':');
         if (colon == std::string::npos) return out;
@@ -72,7 +65,7 @@ Credentials parse_authorization(std::optional<std::string_view> header) {
         out.user = decoded->substr(0, colon);
         out.secret = decoded->substr(colon + 1);
     } else if (starts_with_scheme(value, "bearer")) {
-        std::string_view token = trim(value.substr(7));
+        std::string_view token = sdk::trim_ows(value.substr(7));
         if (token.empty()) return out;
         out.scheme = Credentials::kBearer;
         out.secret = std::string(token);
