@@ -396,7 +396,8 @@ typedef struct proxyd_host {
     int (*request_respond)(const proxyd_request_handle *request, int status,
                            const proxyd_header *headers, size_t header_count, proxyd_str body);
 
-    /* -- Response heads: only inside a filter's response_head hook (PROXYD_ESTATE otherwise).
+    /* -- Response heads: only inside a filter's response_head hook, or (1.4) a balancer's
+     * (PROXYD_ESTATE otherwise).
      * Every final response passes there: proxied, a content plugin's, a filter's own answer, and
      * the error pages proxyd makes (4xx/5xx). Interim (1xx) heads and a 101 do not. Values are
      * copied. Framing fields (Content-Length, Transfer-Encoding), Connection and Date are the
@@ -486,6 +487,17 @@ typedef struct proxyd_balancing_hooks {
      * and the request picks again. status is the final head's whenever one arrived, also when the
      * body then failed; duration_ns includes connecting. */
     void (*attempt_done)(void *instance, void *worker, size_t peer_index, const proxyd_attempt *attempt);
+
+    /* ---- 1.4 ---- */
+    /* A final response head from peer (peer_index in pick's array), the peer this balancer picked
+     * for request, is about to be written to the client: read and change it through the
+     * response_head_* host calls, as a filter's response_head hook does (the target's and the
+     * listener's filters run after this hook and see what it changed). What a balancer that keeps
+     * a client on its peer needs to tell the client which peer that is (a cookie). Not called for
+     * interim (1xx) heads, a 101, or the error pages proxyd makes when no peer answered. peer is
+     * valid until the hook returns. May be NULL. Request thread. */
+    void (*response_head)(void *instance, void *worker, const proxyd_peer *peer, size_t peer_index,
+                          const proxyd_request *request);
 } proxyd_balancing_hooks;
 
 typedef struct proxyd_content_hooks {

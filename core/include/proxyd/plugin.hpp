@@ -14,6 +14,9 @@
 //                       const proxyd::sdk::Request &) const;
 //              void outcome(Worker *, size_t peer, proxyd_outcome) const;                (optional)
 //              void attempt_done(Worker *, size_t peer, const proxyd_attempt &) const;   (optional, 1.1)
+//              void response_head(Worker *, const proxyd_peer &, size_t peer,
+//                                 const proxyd::sdk::Request &, proxyd::sdk::ResponseHead) const;
+//                                                                                  (optional, 1.4)
 //   content:   int handle(Worker *, const proxyd::sdk::Request &, proxyd::sdk::Response) const;
 //              void cancelled(Worker *, proxyd::sdk::Response) const;                   (optional, 1.1)
 //              static constexpr uint64_t max_body = N;   (optional, 1.1: read request bodies up to N
@@ -740,6 +743,27 @@ template <class T> constexpr void (*attempt_done_hook())(void *, void *, size_t,
         return nullptr;
 }
 
+template <class T>
+void balancer_response_head(void *instance, void *worker, const proxyd_peer *peer, size_t index,
+                            const proxyd_request *request) {
+    auto *holder = static_cast<Holder<T> *>(instance);
+    try {
+        holder->instance->response_head(as_worker<T>(worker), *peer, index, Request(holder->host, request),
+                                        ResponseHead(holder->host, request->handle));
+    } catch (...) {
+    }
+}
+
+template <class T>
+constexpr void (*balancer_response_head_hook())(void *, void *, const proxyd_peer *, size_t,
+                                                const proxyd_request *) {
+    if constexpr (requires(const T &t, worker_ptr<T> w, const proxyd_peer &p, const Request &r,
+                           ResponseHead h) { t.response_head(w, p, size_t{}, r, h); })
+        return &balancer_response_head<T>;
+    else
+        return nullptr;
+}
+
 template <class T> int handle(void *instance, void *worker, const proxyd_request *request,
                               proxyd_response_handle *response) {
     auto *holder = static_cast<Holder<T> *>(instance);
@@ -877,14 +901,15 @@ constexpr proxyd_plugin_descriptor descriptor(proxyd_kind kind, const char *name
         return &d;                                                                                         \
     }
 
-#define PROXYD_BALANCING_PLUGIN(T, NAME, VERSION)                                                          \
+#define PROXYD_BALANCING_PLUGIN(T, NAME, VERSION)                                                            \
     extern "C" PROXYD_EXPORT const proxyd_plugin_descriptor *PROXYD_PLUGIN_ENTRY(void) {                     \
-        static const proxyd_balancing_hooks hooks{                                                         \
-            sizeof(proxyd_balancing_hooks), &proxyd::sdk::detail::pick<T>,                                 \
-            proxyd::sdk::detail::outcome_hook<T>(), proxyd::sdk::detail::attempt_done_hook<T>()};          \
-        static const proxyd_plugin_descriptor d =                                                          \
-            proxyd::sdk::detail::descriptor<T>(PROXYD_KIND_BALANCING, NAME, VERSION, nullptr, &hooks, nullptr); \
-        return &d;                                                                                         \
+        static const proxyd_balancing_hooks hooks{                                                           \
+            sizeof(proxyd_balancing_hooks), &proxyd::sdk::detail::pick<T>,                                   \
+            proxyd::sdk::detail::outcome_hook<T>(), proxyd::sdk::detail::attempt_done_hook<T>(),             \
+            proxyd::sdk::detail::balancer_response_head_hook<T>()};                                          \
+        static const proxyd_plugin_descriptor d = proxyd::sdk::detail::descriptor<T>(                        \
+            PROXYD_KIND_BALANCING, NAME, VERSION, nullptr, &hooks, nullptr);                                 \
+        return &d;                                                                                           \
     }
 
 #define PROXYD_CONTENT_PLUGIN(T, NAME, VERSION)                                                            \

@@ -23,7 +23,10 @@ constexpr size_t descriptor_size(uint32_t minor) {
                         : sizeof(proxyd_plugin_descriptor);
 }
 constexpr size_t balancing_hooks_size(uint32_t minor) {
-    return minor == 0 ? offsetof(proxyd_balancing_hooks, attempt_done) : sizeof(proxyd_balancing_hooks);
+    // response_head is a 1.4 member, appended before the minor is bumped: 1.1 to 1.3 end before it.
+    return minor == 0   ? offsetof(proxyd_balancing_hooks, attempt_done)
+           : minor <= 3 ? offsetof(proxyd_balancing_hooks, response_head)
+                        : sizeof(proxyd_balancing_hooks);
 }
 constexpr size_t content_hooks_size(uint32_t minor) {
     return minor == 0 ? offsetof(proxyd_content_hooks, cancelled) : sizeof(proxyd_content_hooks);

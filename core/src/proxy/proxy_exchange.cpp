@@ -407,11 +407,18 @@ void ProxyExchange::send_response_head() {
     std::string &out = buffers_->head_text;
     out.reserve(response_.size() + 160);
     int client_status = status;
-    if (c.filters_response_heads()) {
-        // Response-head filters see the fields the client would get, and change them.
+    if (c.filters_response_heads() || pool_.balancer_edits_response_heads()) {
+        // Response-head filters see the fields the client would get, and change them; the
+        // balancer's hook first, as the innermost.
         FilteredResponseHead filtered{status, false, {}};
         forward_response_fields(
             [&](std::string_view name, std::string_view value) { filtered.fields.add(name, value); });
+        if (pool_.balancer_edits_response_heads()) {
+            RequestFilters &f = c.filters();
+            f.response_head = &filtered;
+            pool_.balancer_response_head(attempt_.peer(), &c.request());
+            f.response_head = nullptr;
+        }
         c.filter_response_head(filtered);
         client_status = filtered.status;
         ResponseHeadWriter head(out, client_status,

@@ -21,6 +21,8 @@ UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *b
         if (auto table = discovery->table(worker.upstream_index(config))) apply_discovery(*table);
     const auto &hooks = *config.balancer->descriptor().balancing;
     if (PROXYD_ABI_HAS(hooks, proxyd_balancing_hooks, attempt_done)) attempt_hook_ = hooks.attempt_done;
+    if (PROXYD_ABI_HAS(hooks, proxyd_balancing_hooks, response_head))
+        response_head_hook_ = hooks.response_head;
 }
 
 UpstreamPool::~UpstreamPool() {
@@ -69,6 +71,10 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
 void UpstreamPool::attempt_done(size_t peer, const proxyd_attempt &attempt) {
     --open_attempts_;
     if (attempt_hook_) attempt_hook_(config_.balancer->raw(), balancer_state_, peer, &attempt);
+}
+
+void UpstreamPool::balancer_response_head(size_t peer, const proxyd_request *request) {
+    response_head_hook_(config_.balancer->raw(), balancer_state_, &views_[peer], peer, request);
 }
 
 UpstreamConnection *UpstreamPool::take_idle(size_t peer) {

@@ -52,6 +52,11 @@ class UpstreamPool final : public AttemptSink {
     // recover is worse than one that tries. The balancer hears the attempt's end once (attempt.hpp).
     Attempt pick(const bool *tried, const proxyd_request *request);
 
+    // The balancer has a response_head hook (ABI 1.4): peers' response heads go through it.
+    bool balancer_edits_response_heads() const { return response_head_hook_ != nullptr; }
+    // Calls it for a final head from peer, while the head's response_head_* host calls work.
+    void balancer_response_head(size_t peer, const proxyd_request *request);
+
     UpstreamConnection *take_idle(size_t peer);
     void put_idle(UpstreamConnection *connection);
     void forget_idle(UpstreamConnection *connection);
@@ -94,6 +99,7 @@ class UpstreamPool final : public AttemptSink {
     size_t open_attempts_ = 0;
     // The balancer's attempt_done, when its hook table holds one (ABI 1.1); resolved once.
     decltype(proxyd_balancing_hooks::attempt_done) attempt_hook_ = nullptr;
+    decltype(proxyd_balancing_hooks::response_head) response_head_hook_ = nullptr; // 1.4
     bool closed_ = false;
 };
 

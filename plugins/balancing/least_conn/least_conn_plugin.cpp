@@ -138,7 +138,7 @@ void attempt_done(void *instance, void *worker_state, size_t peer, const proxyd_
 }
 
 const proxyd_balancing_hooks kHooks = {
-    sizeof(proxyd_balancing_hooks), pick, nullptr, attempt_done,
+    sizeof(proxyd_balancing_hooks), pick, nullptr, attempt_done, nullptr,
 };
 
 const proxyd_plugin_descriptor kDescriptor = {
