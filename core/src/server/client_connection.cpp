@@ -50,21 +50,12 @@ std::string local_url_host(const uv_tcp_t *tcp) {
     return ss.ss_family == AF_INET6 ? "[" + ip + "]" : ip;
 }
 
-RequestLimits request_limits(const LimitsConfig &limits) {
-    RequestLimits out;
-    out.max_header_bytes = limits.max_header_bytes;
-    out.max_headers = limits.max_headers;
-    out.max_body_bytes = limits.max_body_bytes;
-    out.allow_bare_lf = limits.allow_bare_lf;
-    return out;
-}
-
 } // namespace
 
 ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
     : worker_(worker), listener_(listener),
       metrics_(worker.metrics().listener(static_cast<size_t>(&listener - worker.config().listeners.data()))),
-      limits_(request_limits(listener.limits)), parser_(limits_, *this),
+      parser_(worker.request_limits(listener), *this),
       writer_(worker.write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
     request_handle_.head = &parser_.head();
     request_handle_.arena = &arena_;

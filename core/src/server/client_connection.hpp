@@ -260,7 +260,6 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     ListenerMetrics &metrics_;
     uv_tcp_t tcp_{};
     LazyTimer timer_;
-    RequestLimits limits_;
     RequestParser parser_;
     RequestArena arena_;
     proxyd_request_handle request_handle_{};

@@ -20,12 +20,28 @@ bool has_queued_connection(const uv_handle_t *listener) {
     return ::poll(&p, 1, 0) == 1;
 }
 
+RequestLimits parser_limits(const LimitsConfig &limits) {
+    RequestLimits out;
+    out.max_header_bytes = limits.max_header_bytes;
+    out.max_headers = limits.max_headers;
+    out.max_body_bytes = limits.max_body_bytes;
+    out.allow_bare_lf = limits.allow_bare_lf;
+    return out;
+}
+
 } // namespace
 
 Worker::Worker(const WorkerShared &shared, unsigned index, std::vector<ListenFd> listen_fds, Reports reports)
     : shared_(shared), index_(index), listen_fds_(std::move(listen_fds)), reports_(std::move(reports)),
       metrics_(shared.metrics.add_worker(shared.config)), read_buffer_(new char[kReadBufferSize]),
-      request_id_base_(std::random_device{}() * 0x100000000ull + std::random_device{}()) {}
+      request_id_base_(std::random_device{}() * 0x100000000ull + std::random_device{}()) {
+    for (const ListenerConfig &listener : shared.config.listeners)
+        request_limits_.push_back(parser_limits(listener.limits));
+}
+
+const RequestLimits &Worker::request_limits(const ListenerConfig &listener) const {
+    return request_limits_[static_cast<size_t>(&listener - config().listeners.data())];
+}
 
 Worker::~Worker() {
     join();

@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "http/http_date.hpp"
 #include "http/request_id.hpp"
+#include "http/request_parser.hpp"
 #include "log/logger.hpp"
 #include "net/write_blocks.hpp"
 #include "plugin/host_calls.hpp"
@@ -103,6 +104,9 @@ class Worker {
     const Logger &logger() const { return shared_.logger; }
     const LogFile &access_log() const { return shared_.access_log; }
     DateCache &dates() { return dates_; }
+    // A listener's head and body limits as its connections' parsers take them: one copy per
+    // listener here rather than one per connection (an idle connection's bytes count).
+    const RequestLimits &request_limits(const ListenerConfig &listener) const;
     unsigned index() const { return index_; }
     bool stopping() const { return stopping_; }
     // Any thread: the caller is this worker's own thread (host calls about its requests check it).
@@ -208,6 +212,7 @@ class Worker {
     ContentOrphans content_orphans_;
     PostQueue posts_;
     PluginWaits plugin_waits_;
+    std::vector<RequestLimits> request_limits_; // by listener index
     uint64_t request_id_base_;
     uint64_t request_ids_ = 0;
     DateCache dates_;
