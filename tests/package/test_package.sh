@@ -141,7 +141,7 @@ expected_files=(
   /usr/lib/proxyd/plugins/routing_prefix.so
   /usr/lib/proxyd/plugins/balancing_round_robin.so
   /usr/lib/proxyd/plugins/balancing_least_conn.so
-  /usr/lib/proxyd/plugins/balancing_hash.so
+  /usr/lib/proxyd/plugins/balancing_hash.so /usr/lib/proxyd/plugins/balancing_sticky.so
   /usr/lib/proxyd/plugins/content_static.so
   /usr/lib/proxyd/plugins/filter_headers.so /usr/lib/proxyd/plugins/filter_access.so
   /usr/lib/proxyd/plugins/filter_rate_limit.so /usr/lib/proxyd/plugins/filter_auth.so

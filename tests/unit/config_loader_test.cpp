@@ -308,9 +308,10 @@ TEST_CASE_METHOD(ConfigFixture, "an unknown plugin name lists the built-ins", "[
         "[handlers.h]\nplugin = \"statik\"\n[[listeners]]\nlisten = \"127.0.0.1:18093\"\nhandler = \"h\"\n");
     CHECK_FALSE(r.config);
     CHECK_THAT(r.all(),
-               Catch::Contains(r.path + ":2:10: handlers.h.plugin: plugin 'statik' is neither declared "
-                                        "in [plugins] nor a built-in plugin (built-ins: access, auth, hash, "
-                                        "headers, least_conn, prefix, rate_limit, round_robin, static)"));
+               Catch::Contains(r.path +
+                               ":2:10: handlers.h.plugin: plugin 'statik' is neither declared "
+                               "in [plugins] nor a built-in plugin (built-ins: access, auth, hash, "
+                               "headers, least_conn, prefix, rate_limit, round_robin, static, sticky)"));
 }
 
 TEST_CASE_METHOD(ConfigFixture, "errors in the built-in plugin set name its file, line, column and key",

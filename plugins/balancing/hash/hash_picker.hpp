@@ -35,6 +35,10 @@ class HashPicker {
     // peers are offered only when every untried peer is down. Counts the pick in flight.
     int pick(const HashRing &ring, std::span<const proxyd_peer> peers, const bool *tried,
              std::optional<uint64_t> key_hash);
+    // A pick made without the ring (a sticky cookie's peer), counted in flight as pick() counts.
+    void count(size_t peer) {
+        if (peer < in_flight_.size()) ++in_flight_[peer];
+    }
     // The attempt on peer ended, however it ended.
     void done(size_t peer);
 
