@@ -3,6 +3,7 @@
 // declared them.
 #pragma once
 
+#include "config/health_check_config.hpp"
 #include "config/net_address.hpp"
 #include "discovery/discovery_source.hpp"
 #include "log/access_line.hpp"
@@ -73,6 +74,8 @@ struct UpstreamConfig {
     uint32_t max_tries = 3;            // attempts per request across peers
     uint32_t max_fails = 1;            // failures that mark a peer down ...
     Duration fail_timeout{10000};      // ... for this long
+    std::optional<HealthCheckConfig> health_check; // active checks, one checker per process
+    Duration slow_start{0}; // a returning or new peer ramps to its weight over this long; 0: at once
     // The client side of TLS for the peers that speak it (null when none does); shared by every
     // worker's connections, immutable once loaded.
     std::shared_ptr<const TlsClientContext> tls;

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 #include <toml++/toml.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace proxyd {
@@ -630,7 +631,7 @@ class Loader {
         check_keys(*t, where,
                    {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout", "keepalive",
                     "keepalive_timeout", "max_tries", "max_fails", "fail_timeout", "tls", "max_peers",
-                    "resolve_interval", "filters"});
+                    "resolve_interval", "filters", "health_check", "slow_start"});
         u.filters = load_filter_chain(*t, where);
         const auto *tls =
             typed<toml::table>(*t, "tls", where, "a table: { ca = \"...\", server_name = \"...\" }");
@@ -645,6 +646,9 @@ class Loader {
         if (auto v = get_int(*t, "keepalive", where, 0, 100000)) u.keepalive = uint32_t(*v);
         if (auto v = get_int(*t, "max_tries", where, 1, 100)) u.max_tries = uint32_t(*v);
         if (auto v = get_int(*t, "max_fails", where, 0, 1000)) u.max_fails = uint32_t(*v);
+        get_duration(*t, "slow_start", where, u.slow_start);
+        if (const auto *hc = typed<toml::table>(*t, "health_check", where, "a table: { path = \"/health\" }"))
+            load_health_check(*hc, where + ".health_check", u);
 
         const toml::node *balancer = t->get("balancer");
         const std::string balancer_key = where + ".balancer";
@@ -667,6 +671,59 @@ class Loader {
         }
         balancer_peers_ = nullptr;
         config_->upstreams.push_back(std::move(u));
+    }
+
+    void load_health_check(const toml::table &t, const std::string &where, UpstreamConfig &u) {
+        check_keys(t, where,
+                   {"type", "method", "path", "host", "expect_status", "expect_body", "interval", "timeout",
+                    "rise", "fall"});
+        HealthCheckConfig &c = u.health_check.emplace();
+        if (auto type = get_string(t, "type", where)) {
+            if (*type == "tcp" || *type == "http")
+                c.type = *type == "tcp" ? HealthCheckConfig::Type::tcp : HealthCheckConfig::Type::http;
+            else
+                error_at(t.get("type"), join_key(where, "type"), "must be \"http\" or \"tcp\"");
+        }
+        if (auto method = get_string(t, "method", where)) {
+            if (!method->empty() &&
+                std::all_of(method->begin(), method->end(), [](char ch) { return byte_is(ch, kTokenByte); }))
+                c.method = *method;
+            else
+                error_at(t.get("method"), join_key(where, "method"),
+                         "\"" + *method + "\" is not a method token");
+        }
+        if (auto path = get_string(t, "path", where)) {
+            if (path->starts_with("/") &&
+                std::all_of(path->begin(), path->end(), [](char ch) { return byte_is(ch, kTargetByte); }))
+                c.path = *path;
+            else
+                error_at(t.get("path"), join_key(where, "path"),
+                         "\"" + *path + "\" must start with / and hold no space or control byte");
+        }
+        if (auto host = get_string(t, "host", where)) {
+            if (!host->empty() &&
+                std::all_of(host->begin(), host->end(), [](char ch) { return byte_is(ch, kTargetByte); }))
+                c.host = *host;
+            else
+                error_at(t.get("host"), join_key(where, "host"), "\"" + *host + "\" is not a host");
+        }
+        if (auto status = get_string(t, "expect_status", where)) {
+            if (auto range = parse_status_range(*status))
+                std::tie(c.status_min, c.status_max) = *range;
+            else
+                error_at(t.get("expect_status"), join_key(where, "expect_status"),
+                         "\"" + *status +
+                             "\" is not a status range (examples: \"200\", \"200-399\", \"2xx\")");
+        }
+        if (auto body = get_string(t, "expect_body", where)) c.expect_body = *body;
+        get_duration(t, "interval", where, c.interval);
+        get_duration(t, "timeout", where, c.timeout);
+        if (auto v = get_int(t, "rise", where, 1, 100)) c.rise = uint32_t(*v);
+        if (auto v = get_int(t, "fall", where, 1, 100)) c.fall = uint32_t(*v);
+        if (c.type == HealthCheckConfig::Type::tcp)
+            for (const char *http_only : {"method", "path", "host", "expect_status", "expect_body"})
+                if (const toml::node *n = t.get(http_only))
+                    error_at(n, join_key(where, http_only), "is for type = \"http\" checks; this one is tcp");
     }
 
     void load_peers(const toml::table &t, const std::string &where, UpstreamConfig &u, bool group_tls) {
