@@ -11,10 +11,9 @@
 namespace proxyd {
 
 UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state,
-                           UpstreamMetrics &metrics)
+                           UpstreamMetrics &metrics, const GroupHealth &health)
     : worker_(worker), config_(config), balancer_state_(balancer_state), metrics_(metrics),
-      peers_(config.peers.size()),
-      tried_or_vacant_(config.discovery.empty() ? nullptr : new bool[config.peers.size()]) {
+      peers_(config.peers.size()), health_(health), tried_or_vacant_(new bool[config.peers.size()]) {
     for (const auto &p : config.peers)
         views_.push_back(proxyd_peer{{p.address_text.data(), p.address_text.size()}, p.weight, false});
     if (const DiscoveryService *discovery = worker.discovery())
@@ -42,20 +41,23 @@ void UpstreamPool::keep_tls_session(size_t peer, SSL_SESSION *session) {
 Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
     uint64_t now = uv_now(worker_.loop());
     bool any_untried_up = false;
-    // A vacant slot of discovered peers is handed to the balancer as already tried: balancers
-    // never pick those. Groups without discovery hand the exchange's mask on as it is.
-    if (bool *offered = tried_or_vacant_.get()) {
-        for (size_t i = 0; i < peers_.size(); ++i)
-            offered[i] = tried[i] || vacant(i);
-        tried = offered;
-    }
+    // A vacant slot of discovered peers, and a peer drained or in maintenance, is handed to the
+    // balancer as already tried: balancers never pick those.
+    bool *offered = tried_or_vacant_.get();
     for (size_t i = 0; i < peers_.size(); ++i) {
-        views_[i].down = peers_[i].down_until_ms > now;
-        any_untried_up = any_untried_up || (!tried[i] && !views_[i].down);
+        // Relaxed loads: a verdict a moment old is as good as one that is current.
+        const PeerHealth &h = health_.peers[i];
+        uint32_t percent = health_.weight_percent(i, now);
+        offered[i] = tried[i] || vacant(i) || percent == 0;
+        views_[i].down =
+            peers_[i].down_until_ms > now || h.check.load(std::memory_order_relaxed) == CheckState::down;
+        if (health_.slow_start_ms != 0) views_[i].weight = peer(i).weight * percent;
+        any_untried_up = any_untried_up || (!offered[i] && !views_[i].down);
     }
     if (!any_untried_up)
         for (size_t i = 0; i < views_.size(); ++i)
             views_[i].down = vacant(i);
+    tried = offered;
     const auto &hooks = *config_.balancer->descriptor().balancing;
     int chosen = hooks.pick(config_.balancer->raw(), balancer_state_, views_.data(), views_.size(), tried, request);
     if (chosen >= static_cast<int>(peers_.size()) || (chosen >= 0 && tried[chosen])) {

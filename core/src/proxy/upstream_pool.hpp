@@ -5,6 +5,7 @@
 
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
+#include "health/health_board.hpp"
 #include "proxy/attempt.hpp"
 
 #include <memory>
@@ -19,8 +20,8 @@ struct SlotTable;
 
 class UpstreamPool final : public AttemptSink {
   public:
-    UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state,
-                 UpstreamMetrics &metrics);
+    UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state, UpstreamMetrics &metrics,
+                 const GroupHealth &health);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool &) = delete;
     UpstreamPool &operator=(const UpstreamPool &) = delete;
@@ -49,7 +50,10 @@ class UpstreamPool final : public AttemptSink {
     // The balancer's choice among peers not yet tried (tried has peer_count() entries), as an
     // open Attempt on that peer, or an empty one when there is none. When every untried peer is
     // marked down they are offered anyway: a pool that refuses every request while its peers
-    // recover is worse than one that tries. The balancer hears the attempt's end once (attempt.hpp).
+    // recover is worse than one that tries. Active health checks mark peers down the same way;
+    // peers drained or in maintenance are never offered (to the balancer they look tried), and
+    // in a group with slow_start the balancer sees weight x percent of it (health_board.hpp).
+    // The balancer hears the attempt's end once (attempt.hpp).
     Attempt pick(const bool *tried, const proxyd_request *request);
 
     // The balancer has a response_head hook (ABI 1.4): peers' response heads go through it.
@@ -92,8 +96,9 @@ class UpstreamPool final : public AttemptSink {
     UpstreamMetrics &metrics_;
     std::vector<PeerState> peers_;
     std::vector<proxyd_peer> views_;
-    // pick()'s tried mask with vacant slots added, handed to the balancer (reused per pick); only
-    // for a group with discovered slots.
+    const GroupHealth &health_;
+    // pick()'s tried mask with vacant slots and peers out of rotation added, handed to the
+    // balancer (reused per pick).
     std::unique_ptr<bool[]> tried_or_vacant_;
     uint64_t discovery_version_ = 0;
     size_t open_attempts_ = 0;

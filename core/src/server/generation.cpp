@@ -26,13 +26,16 @@ std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string 
     // through this generation's error log from here on.
     g->host_.logger = g->logger_.get();
     g->discovery_ = std::make_unique<DiscoveryService>(*g->config_, *g->logger_);
+    g->health_ = std::make_shared<HealthBoard>(*g->config_);
+    g->checker_ = std::make_unique<HealthChecker>(*g->config_, *g->health_, *g->logger_);
     g->shared_ = std::unique_ptr<WorkerShared>(
         new WorkerShared{*g->config_, g->host_, *g->logger_, g->access_log_, metrics,
-                         listeners_serving_own_upstreams(*g->config_), g->discovery_.get()});
+                         listeners_serving_own_upstreams(*g->config_), g->discovery_.get(), *g->health_});
     return g;
 }
 
 Generation::~Generation() {
+    if (checker_) checker_->stop();
     workers.clear(); // joins their threads before what they use goes
     if (discovery_) discovery_->close();
     config_.reset(); // plugin instances may log while being destroyed

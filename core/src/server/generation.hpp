@@ -7,6 +7,8 @@
 
 #include "config/config_loader.hpp"
 #include "discovery/discovery_service.hpp"
+#include "health/health_board.hpp"
+#include "health/health_checker.hpp"
 #include "log/logger.hpp"
 #include "plugin/host_calls.hpp"
 #include "server/worker.hpp"
@@ -37,6 +39,12 @@ class Generation {
     const WorkerShared &shared() const { return *shared_; }
     // Its DNS discovery of upstream peers (main thread; started by the server on its loop).
     DiscoveryService &discovery() { return *discovery_; }
+    // Its peers' health, shared with the MetricsStore so the admin thread can show and set it.
+    const std::shared_ptr<HealthBoard> &health() const { return health_; }
+    // Main thread: the active health checks start with the workers, and stop when the generation
+    // retires (its board keeps the last verdicts for the requests it still finishes).
+    void start_health_checks() { checker_->start(); }
+    void stop_health_checks() { checker_->stop(); }
 
     // SIGUSR1: both log files opened anew at their configured paths. Main thread.
     bool reopen_logs(std::string &error);
@@ -65,6 +73,8 @@ class Generation {
     std::unique_ptr<Logger> logger_;
     std::unique_ptr<Config> config_;
     std::unique_ptr<DiscoveryService> discovery_; // after the config it reads, before the workers' view
+    std::shared_ptr<HealthBoard> health_;
+    std::unique_ptr<HealthChecker> checker_; // stopped before the workers are joined
     std::unique_ptr<WorkerShared> shared_;
 };
 

@@ -137,6 +137,7 @@ void Server::start_workers(Generation &g, std::vector<std::vector<ListenFd>> fds
     }
     for (auto &w : g.workers)
         w->start();
+    g.start_health_checks();
 }
 
 int Server::run(std::unique_ptr<Generation> first) {
@@ -194,7 +195,7 @@ int Server::run(std::unique_ptr<Generation> first) {
     }
 
     current_ = std::move(first);
-    metrics_.begin_generation(current_->config(), current_->number());
+    metrics_.begin_generation(current_->config(), current_->number(), current_->health());
     if (!start_discovery(*current_, nullptr, error)) {
         current_->logger().error(error);
         close_all(fds);
@@ -253,9 +254,11 @@ bool Server::start_discovery(Generation &g, Generation *previous, std::string &e
 void Server::stop_everything() {
     stopping_ = true;
     current_->discovery().close();
+    current_->stop_health_checks(); // what is in flight finishes on the last verdicts
     for (auto &w : current_->workers)
         w->request_stop(Worker::Sockets::kClose);
     if (starting_) {
+        starting_->stop_health_checks();
         for (auto &w : starting_->workers)
             w->request_stop(Worker::Sockets::kClose);
         starting_->discovery().close();
@@ -316,6 +319,7 @@ void Server::reload() {
         return;
     }
     starting_ = std::move(next);
+    starting_->health()->inherit(*current_->health(), uv_hrtime() / 1000000);
     ++next_generation_; // a generation that started keeps its number, even if rolled back
     start_workers(*starting_, std::move(fds));
     log.info("generation " + std::to_string(starting_->number()) +
@@ -329,6 +333,7 @@ void Server::finish_reload() {
         // Its workers logged why. None of them accepted anything (they listen only on the go
         // below); those that did start stop at once, and the sockets opened for this generation
         // alone, never listened on, close.
+        starting_->stop_health_checks();
         for (auto &w : starting_->workers) {
             w->metrics().discard(); // it served nothing; its names stay out of /metrics
             w->request_stop(Worker::Sockets::kLiveOn);
@@ -351,8 +356,9 @@ void Server::finish_reload() {
     retiring_.push_back(std::move(current_));
     current_ = std::move(starting_);
     starting_opened_.clear(); // the serving generation's sockets now
-    metrics_.begin_generation(current_->config(), current_->number());
+    metrics_.begin_generation(current_->config(), current_->number(), current_->health());
     switch_admin();
+    retiring_.back()->stop_health_checks();
     for (auto &w : retiring_.back()->workers)
         w->request_stop(Worker::Sockets::kLiveOn);
     close_unused_groups(&current_->config());

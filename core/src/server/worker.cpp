@@ -148,8 +148,9 @@ void Worker::run() {
     for (const auto &f : config.filters)
         create_state(f.instance);
     for (size_t i = 0; i < config.upstreams.size(); ++i)
-        upstreams_.push_back(std::make_unique<UpstreamPool>(
-            *this, config.upstreams[i], plugin_worker(config.upstreams[i].balancer), metrics_.upstream(i)));
+        upstreams_.push_back(std::make_unique<UpstreamPool>(*this, config.upstreams[i],
+                                                            plugin_worker(config.upstreams[i].balancer),
+                                                            metrics_.upstream(i), shared_.health.group(i)));
 
     for (size_t i = 0; i < listen_fds_.size() && !failed_; ++i) {
         const ListenerConfig &listener = config.listeners[listen_fds_[i].listener];

@@ -6,6 +6,7 @@
 
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
+#include "health/health_board.hpp"
 #include "http/http_date.hpp"
 #include "http/request_id.hpp"
 #include "http/request_parser.hpp"
@@ -46,6 +47,8 @@ struct WorkerShared {
     std::vector<bool> drains_last;
     // The generation's DNS discovery (null when no group follows DNS); outlives the workers.
     const DiscoveryService *discovery = nullptr;
+    // The peers' active health and admin states, written by the health checker and the admin.
+    const HealthBoard &health;
 };
 
 // A listening socket handed to a worker, for config.listeners[listener]. A listener may have

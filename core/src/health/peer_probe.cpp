@@ -1,0 +1,205 @@
+#include "health/peer_probe.hpp"
+
+#include "http/message_head.hpp"
+#include "http/response_parser.hpp"
+
+#include <chrono>
+#include <utility>
+
+namespace proxyd {
+
+namespace {
+
+// What a check reads of a body, at most: enough for a status page's marker, bounded so that a
+// peer answering with a large body costs the checker nothing more.
+constexpr size_t kMaxBodyKept = 64 * 1024;
+
+const ResponseLimits &probe_limits() {
+    static const ResponseLimits kLimits{};
+    return kLimits;
+}
+
+int64_t unix_ms_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+} // namespace
+
+// One check's connection. It outlives its probe's interest (a timeout abandons it) until libuv
+// has closed its handle, which cancels the connect and write first.
+struct ProbeCheck final : private ResponseParser::Events {
+    explicit ProbeCheck(PeerProbe &owner) : probe(&owner), parser(probe_limits(), head, *this) {
+        ResponseContext context;
+        context.head_request = owner.config().method == "HEAD";
+        parser.reset(context);
+        tcp.data = connect.data = write.data = this;
+    }
+
+    // The probe has its verdict: nothing this check hears from here on counts.
+    void abandon() {
+        probe = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t *>(&tcp),
+                 [](uv_handle_t *h) { delete static_cast<ProbeCheck *>(h->data); });
+    }
+
+    void connected(int status) {
+        if (!probe) return;
+        if (status < 0) return probe->finish(false, std::string("connect: ") + uv_strerror(status));
+        if (probe->config().type == HealthCheckConfig::Type::tcp || tcp_only) return probe->finish(true, "");
+        auto *stream = reinterpret_cast<uv_stream_t *>(&tcp);
+        const std::string &request = probe->request();
+        // The probe's request outlives this write: probes are freed only once the loop has ended.
+        uv_buf_t buf = uv_buf_init(const_cast<char *>(request.data()), static_cast<unsigned>(request.size()));
+        int rc = uv_write(&write, stream, &buf, 1, [](uv_write_t *w, int write_status) {
+            auto *self = static_cast<ProbeCheck *>(w->data);
+            if (self->probe && write_status < 0)
+                self->probe->finish(false, std::string("write: ") + uv_strerror(write_status));
+        });
+        if (rc == 0)
+            rc = uv_read_start(
+                stream,
+                [](uv_handle_t *h, size_t, uv_buf_t *out) {
+                    auto *self = static_cast<ProbeCheck *>(h->data);
+                    *out = uv_buf_init(self->buffer, sizeof self->buffer);
+                },
+                [](uv_stream_t *s, ssize_t nread, const uv_buf_t *in) {
+                    static_cast<ProbeCheck *>(s->data)->read(nread, in->base);
+                });
+        if (rc < 0) probe->finish(false, std::string("write: ") + uv_strerror(rc));
+    }
+
+    void read(ssize_t nread, const char *data) {
+        if (!probe) return;
+        if (nread == UV_EOF) return judge(parser.finish());
+        if (nread < 0)
+            return probe->finish(false, std::string("read: ") + uv_strerror(static_cast<int>(nread)));
+        if (nread > 0) judge(parser.execute(data, static_cast<size_t>(nread)));
+    }
+
+    void judge(ResponseParser::Result result) {
+        const HealthCheckConfig &c = probe->config();
+        switch (result) {
+        case ResponseParser::Result::kNeedMore:
+            return;
+        case ResponseParser::Result::kError:
+            return probe->finish(false, parser.head_complete() ? "response cut short: " + parser.error_text()
+                                                               : "invalid response: " + parser.error_text());
+        case ResponseParser::Result::kSwitched:
+            return probe->finish(false, "status 101");
+        case ResponseParser::Result::kMessageEnd:
+            break;
+        }
+        int status = parser.status();
+        if (status < c.status_min || status > c.status_max)
+            return probe->finish(false, "status " + std::to_string(status));
+        if (!c.expect_body.empty() && body.find(c.expect_body) == std::string::npos)
+            return probe->finish(false, "status " + std::to_string(status) + ", body without \"" +
+                                            c.expect_body + "\"");
+        probe->finish(true, "");
+    }
+
+    // ResponseParser::Events
+    void on_interim_response() override {}
+    bool on_response_head() override { return true; }
+    void on_response_body(std::string_view data) override {
+        if (probe && !probe->config().expect_body.empty() && body.size() < kMaxBodyKept)
+            body.append(data.substr(0, kMaxBodyKept - body.size()));
+    }
+    void on_response_complete() override {}
+
+    PeerProbe *probe;
+    bool tcp_only = false;
+    uv_tcp_t tcp{};
+    uv_connect_t connect{};
+    uv_write_t write{};
+    MessageHead head;
+    ResponseParser parser;
+    std::string body;
+    char buffer[16 * 1024];
+};
+
+PeerProbe::PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const PeerConfig &peer,
+                     GroupHealth &group, size_t index, const Logger &logger, uint64_t first_delay_ms)
+    : config_(config), peer_(peer), group_(group), index_(index), logger_(logger),
+      verdicts_(group.peers[index].check.load(std::memory_order_relaxed)), loop_(loop) {
+    const std::string &host = config.host.empty() ? peer.authority : config.host;
+    request_ = config.method + " " + config.path + " HTTP/1.1\r\nHost: " + host +
+               "\r\nUser-Agent: proxyd-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+    if (peer.tls && config.type == HealthCheckConfig::Type::http)
+        logger.info(
+            "upstream " + group.name + " peer " + peer.address_text +
+            ": speaks TLS, which http health checks do not yet; checking that it accepts connections");
+    uv_timer_init(loop, &interval_timer_);
+    uv_timer_init(loop, &timeout_timer_);
+    interval_timer_.data = timeout_timer_.data = this;
+    schedule(first_delay_ms);
+}
+
+void PeerProbe::schedule(uint64_t delay_ms) {
+    uv_timer_start(
+        &interval_timer_, [](uv_timer_t *t) { static_cast<PeerProbe *>(t->data)->start_check(); }, delay_ms,
+        0);
+}
+
+void PeerProbe::start_check() {
+    uint64_t interval = static_cast<uint64_t>(config_.interval.count());
+    // Maintenance pauses the checks; they resume at the next tick after it ends.
+    if (group_.peers[index_].admin.load(std::memory_order_relaxed) == AdminState::maintenance)
+        return schedule(interval);
+    auto *check = new ProbeCheck(*this);
+    check->tcp_only = peer_.tls;
+    check_ = check;
+    uv_tcp_init(loop_, &check->tcp);
+    uv_timer_start(
+        &timeout_timer_,
+        [](uv_timer_t *t) {
+            auto *self = static_cast<PeerProbe *>(t->data);
+            self->finish(false, "timed out after " + std::to_string(self->config_.timeout.count()) + " ms");
+        },
+        static_cast<uint64_t>(config_.timeout.count()), 0);
+    int rc = uv_tcp_connect(
+        &check->connect, &check->tcp, peer_.address.sockaddr_ptr(),
+        [](uv_connect_t *c, int status) { static_cast<ProbeCheck *>(c->data)->connected(status); });
+    if (rc < 0) finish(false, std::string("connect: ") + uv_strerror(rc));
+}
+
+void PeerProbe::finish(bool pass, const std::string &reason) {
+    if (check_) std::exchange(check_, nullptr)->abandon();
+    uv_timer_stop(&timeout_timer_);
+    PeerHealth &h = group_.peers[index_];
+    h.last_result.store(pass ? CheckResult::pass : CheckResult::fail, std::memory_order_relaxed);
+    h.last_check_unix_ms.store(unix_ms_now(), std::memory_order_relaxed);
+    if (!pass) {
+        last_failure_ = reason;
+        logger_.debug("upstream " + group_.name + " peer " + peer_.address_text +
+                      ": health check failed: " + reason);
+    }
+    CheckState before = verdicts_.state();
+    if (verdicts_.record(pass, config_.rise, config_.fall)) {
+        CheckState after = verdicts_.state();
+        if (after == CheckState::up && before == CheckState::down && group_.slow_start_ms != 0)
+            h.ramp_start_ms.store(uv_hrtime() / 1000000, std::memory_order_relaxed);
+        h.check.store(after, std::memory_order_release);
+        std::string peer = "upstream " + group_.name + " peer " + peer_.address_text;
+        if (after == CheckState::down)
+            logger_.warn(peer + ": down: " + std::to_string(config_.fall) +
+                         " health check(s) failed in a row (last: " + last_failure_ + ")");
+        else if (before == CheckState::down)
+            logger_.info(peer + ": up: " + std::to_string(config_.rise) + " health check(s) passed in a row" +
+                         (group_.slow_start_ms
+                              ? "; slow start over " + std::to_string(group_.slow_start_ms) + " ms"
+                              : ""));
+    }
+    if (!closed_) schedule(static_cast<uint64_t>(config_.interval.count()));
+}
+
+void PeerProbe::close() {
+    closed_ = true;
+    if (check_) std::exchange(check_, nullptr)->abandon();
+    uv_close(reinterpret_cast<uv_handle_t *>(&interval_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&timeout_timer_), nullptr);
+}
+
+} // namespace proxyd
