@@ -6,6 +6,7 @@
 #include "http/status_text.hpp"
 #include "net/listen_socket.hpp"
 
+#include <cctype>
 #include <ctime>
 #include <unistd.h>
 
@@ -39,6 +40,9 @@ class AdminConnection final : private RequestParser::Events {
     void on_request_complete() override {}
 
     void answer();
+    // POST /upstreams/<group>/peers/<address>/{drain,maintenance,ready}
+    void answer_peer_state(std::string_view method, std::string_view path);
+    bool client_is_loopback() const;
     void respond(int status, const char *content_type, const std::string &body,
                  const char *extra_headers = "");
 
@@ -99,6 +103,7 @@ void AdminConnection::accept(AdminServer &server, uv_stream_t *listener) {
 void AdminConnection::answer() {
     std::string_view method = parser_.method();
     std::string_view path = parser_.view().path;
+    if (path.starts_with("/upstreams/")) return answer_peer_state(method, path);
     bool known = path == "/metrics" || path == "/status" || path == "/status.json" || path == "/";
     if (!known)
         return respond(404, "text/plain; charset=utf-8",
@@ -112,6 +117,67 @@ void AdminConnection::answer() {
         return respond(200, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(snapshot));
     if (path == "/status.json") return respond(200, "application/json", status_json(snapshot));
     respond(200, "text/html; charset=utf-8", status_page(snapshot));
+}
+
+namespace {
+
+// "%3A" and the like, as a client may encode a peer's address in the path.
+std::string percent_decoded(std::string_view text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+        auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+        if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) && hex(text[i + 2])) {
+            out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+bool AdminConnection::client_is_loopback() const {
+    NetAddress peer;
+    int length = sizeof peer.storage;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr *>(&peer.storage), &length) != 0) return false;
+    peer.length = static_cast<socklen_t>(length);
+    return peer.is_loopback();
+}
+
+void AdminConnection::answer_peer_state(std::string_view method, std::string_view path) {
+    const char *text = "text/plain; charset=utf-8";
+    std::string_view rest = path.substr(std::string_view("/upstreams/").size());
+    size_t peers = rest.find("/peers/");
+    size_t action_at = rest.rfind('/');
+    if (peers == std::string_view::npos || action_at <= peers + 6)
+        return respond(404, text,
+                       "not found: try POST /upstreams/GROUP/peers/ADDRESS/{drain,maintenance,ready}\n");
+    std::string_view action = rest.substr(action_at + 1);
+    AdminState state = AdminState::ready;
+    if (action == "drain")
+        state = AdminState::drain;
+    else if (action == "maintenance")
+        state = AdminState::maintenance;
+    else if (action != "ready")
+        return respond(404, text, "not found: the last step is drain, maintenance or ready\n");
+    if (method != "POST") return respond(405, text, "only POST changes a peer's state\n", "Allow: POST\r\n");
+    // The pages may be open to other hosts (admin.allow_remote); taking peers out of rotation is not.
+    if (!client_is_loopback()) return respond(403, text, "peer states change from this host only\n");
+    std::string group_name = percent_decoded(rest.substr(0, peers));
+    std::string address = percent_decoded(rest.substr(peers + 7, action_at - peers - 7));
+    std::shared_ptr<HealthBoard> board = server_.metrics().health();
+    GroupHealth *group = board ? board->find_group(group_name) : nullptr;
+    if (!group) return respond(404, text, "no upstream group '" + group_name + "'\n");
+    int peer = group->find_peer(address);
+    if (peer < 0) return respond(404, text, "upstream " + group_name + " has no peer '" + address + "'\n");
+    AdminState before = group->peers[size_t(peer)].admin.load(std::memory_order_relaxed);
+    group->set_admin(size_t(peer), state, uv_hrtime() / 1000000);
+    std::string line = "upstream " + group_name + " peer " + group->addresses[size_t(peer)] + ": " +
+                       admin_state_name(state) + " (was " + admin_state_name(before) + ")";
+    if (before != state) server_.logger().info("admin: " + line);
+    respond(200, text, line + "\n");
 }
 
 void AdminConnection::respond(int status, const char *content_type, const std::string &body,

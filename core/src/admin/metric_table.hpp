@@ -23,6 +23,10 @@ enum class MetricLayout {
     health,         // a count of workers that mark a peer down; shown as up (1) or down (0)
     status_classes, // per listener, target and status class (MetricsSnapshot::Listener::requests)
     buckets,        // request durations (MetricsSnapshot::Listener::buckets, sum and count)
+    // One state among named ones: every series reads the same total, the index of the series
+    // (label_value) that holds; /metrics gives 1 to that series and 0 to the others, the JSON
+    // and HTML pages write its name under the first series' key and column.
+    enumerated,
 };
 
 // One number of an entity (a listener, a peer, an upstream group) and its names in the pages.

@@ -92,9 +92,11 @@ MetricsStore::MetricsStore()
       start_time_seconds_(
           std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
 
-void MetricsStore::begin_generation(const Config &config, uint64_t generation) {
+void MetricsStore::begin_generation(const Config &config, uint64_t generation,
+                                    std::shared_ptr<HealthBoard> health) {
     auto summary = std::make_shared<const ConfigSummary>(summarize(config));
     std::lock_guard<std::mutex> lock(mutex_);
+    health_ = std::move(health);
     if (generation_ != 0) ++reloads_;
     generation_ = generation;
     summary_ = std::move(summary);
@@ -273,6 +275,26 @@ void MetricsStore::name_discovered(MetricsSnapshot &out) const {
     }
 }
 
+void MetricsStore::add_health(MetricsSnapshot &out, const HealthBoard &board) {
+    uint64_t now_ms = uv_hrtime() / 1000000;
+    for (size_t g = 0; g < board.group_count(); ++g) {
+        const GroupHealth &health = board.group(g);
+        auto &group = find_or_add(out.upstreams, health.name);
+        for (size_t p = 0; p < health.size(); ++p) {
+            auto it = std::find_if(group.peers.begin(), group.peers.end(),
+                                   [&](const auto &peer) { return peer.address == health.addresses[p]; });
+            if (it == group.peers.end()) continue;
+            const PeerHealth &h = health.peers[p];
+            it->check_state = static_cast<uint64_t>(h.check.load(std::memory_order_relaxed));
+            it->last_check = static_cast<uint64_t>(h.last_result.load(std::memory_order_relaxed));
+            it->last_check_time =
+                static_cast<uint64_t>(h.last_check_unix_ms.load(std::memory_order_relaxed) / 1000);
+            it->admin_state = static_cast<uint64_t>(h.admin.load(std::memory_order_relaxed));
+            it->weight_percent = health.weight_percent(p, now_ms);
+        }
+    }
+}
+
 MetricsSnapshot MetricsStore::snapshot() const {
     MetricsSnapshot out;
     uint64_t now = uv_hrtime();
@@ -292,6 +314,7 @@ MetricsSnapshot MetricsStore::snapshot() const {
                 group.peers.emplace_back().address = p.address;
         }
     }
+    if (health_) add_health(out, *health_);
     merge_retired(out);
     for (const auto &slot : workers_) {
         bool live = !slot->retired_.load(std::memory_order_acquire);

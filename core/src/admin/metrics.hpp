@@ -7,6 +7,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "health/health_board.hpp"
 
 #include <array>
 #include <atomic>
@@ -158,6 +159,10 @@ struct MetricsSnapshot {
         bool down = false;
         uint64_t down_in_workers = 0;
         uint64_t requests = 0, connect_failures = 0, timeouts = 0, broken = 0, active = 0, idle = 0;
+        // From the serving generation's HealthBoard: the enums as their values, the time of the
+        // latest check (Unix seconds, 0: none) and the share of its weight the peer gets.
+        uint64_t check_state = 0, last_check = 0, last_check_time = 0, admin_state = 0;
+        uint64_t weight_percent = 0;
     };
     struct Upstream {
         std::string name;
@@ -186,7 +191,14 @@ class MetricsStore {
 
     // Main thread, before the generation's workers start. The generation after the first counts
     // as a reload.
-    void begin_generation(const Config &config, uint64_t generation);
+    // health: the generation's peer states, which the pages show and the admin sets.
+    void begin_generation(const Config &config, uint64_t generation,
+                          std::shared_ptr<HealthBoard> health = nullptr);
+    // Any thread: the serving generation's health board (null before the first generation).
+    std::shared_ptr<HealthBoard> health() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return health_;
+    }
     // Main thread: a new worker's slot, kept until its worker has ended and fold_retired() runs.
     WorkerMetrics &add_worker(const Config &config);
     // Main thread, once a generation's workers are gone: the slots of ended workers are added to
@@ -219,6 +231,8 @@ class MetricsStore {
     void name_discovered(MetricsSnapshot &out) const;
     std::shared_ptr<const ConfigSummary> summary_;
     std::vector<std::pair<std::string, std::vector<DiscoveredSlot>>> discovered_; // per group name
+    std::shared_ptr<HealthBoard> health_;
+    static void add_health(MetricsSnapshot &out, const HealthBoard &board);
     uint64_t generation_ = 0;
     uint64_t reloads_ = 0;
     uint64_t start_ns_;         // uv_hrtime() at creation

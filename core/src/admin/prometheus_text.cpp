@@ -64,9 +64,11 @@ std::string labels(std::initializer_list<std::string> parts) {
 template <class Slot, class Total>
 void series_samples(Exposition &e, const MetricFamily<Slot, Total> &f, const std::string &entity,
                     const Total &t) {
-    for (const auto &s : f.series) {
+    for (size_t i = 0; i < f.series.size(); ++i) {
+        const auto &s = f.series[i];
         uint64_t value = t.*s.total;
         if (f.layout == MetricLayout::health) value = value == 0 ? 1 : 0;
+        if (f.layout == MetricLayout::enumerated) value = value == i ? 1 : 0;
         e.sample(f.name, labels({entity, s.label_value ? label(f.series_label, s.label_value) : ""}), value);
     }
 }

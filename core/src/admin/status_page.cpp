@@ -80,6 +80,10 @@ std::string metric_cells(std::span<const MetricFamily<Slot, Total>> families, co
             if (!s.html_column) continue;
             if (f.layout == MetricLayout::health)
                 h += state_cell(t.*s.total != 0);
+            else if (f.layout == MetricLayout::enumerated)
+                h += t.*s.total < f.series.size()
+                         ? "<td>" + std::string(f.series[t.*s.total].label_value) + "</td>"
+                         : "<td></td>";
             else
                 h += s.total ? cell(t.*s.total) : other_layout(t);
         }
