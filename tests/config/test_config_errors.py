@@ -353,6 +353,37 @@ CASES += [
          key=key_path("admin", "port"), texts=["unknown"]),
     _admin_on_listener_address(),
 ]
+def _with_checks(lines, group_extra=""):
+    """The base config whose upstream u has a [upstreams.u.health_check] table of these lines."""
+    return base(upstream=upstream_block() + group_extra + "[upstreams.u.health_check]\n" + lines)
+
+
+# Active health checks and slow start (an upstream's health_check table and slow_start).
+CASES += [
+    Case("health_check_valid", _with_checks('path = "/health"\nexpect_status = "2xx"\nexpect_body = "ok"\n'
+                                            'interval = "1s"\ntimeout = "500ms"\nrise = 2\nfall = 3\n'
+                                            'method = "HEAD"\nhost = "web.internal"\n',
+                                            group_extra='slow_start = "30s"\n'), ok=True),
+    Case("health_check_tcp_valid", _with_checks('type = "tcp"\ninterval = "2s"\n'), ok=True),
+    Case("health_check_unknown_key", _with_checks('paht = "/health"  # @here\n'),
+         key=key_path("upstreams", "u", "health_check", "paht"), texts=["unknown"], key_column=True),
+    Case("health_check_bad_type", _with_checks('type = "icmp"  # @here\n'),
+         key=key_path("upstreams", "u", "health_check", "type"), texts=["http", "tcp"]),
+    Case("health_check_bad_status", _with_checks('expect_status = "200-199"  # @here\n'),
+         key=key_path("upstreams", "u", "health_check", "expect_status"), texts=["200-199"]),
+    Case("health_check_bad_interval", _with_checks('interval = "often"  # @here\n'),
+         key=key_path("upstreams", "u", "health_check", "interval"), texts=["often"]),
+    Case("health_check_rise_zero", _with_checks('rise = 0  # @here\n'),
+         key=key_path("upstreams", "u", "health_check", "rise"), texts=["between 1 and 100"]),
+    Case("health_check_bad_path", _with_checks('path = "health"  # @here\n'),
+         key=key_path("upstreams", "u", "health_check", "path"), texts=["start with /"]),
+    Case("health_check_tcp_with_path", _with_checks('type = "tcp"\npath = "/health"  # @here\n'),
+         key=key_path("upstreams", "u", "health_check", "path"), texts=["tcp"]),
+    Case("health_check_not_a_table", base(upstream=upstream_block() + 'health_check = "/health"  # @here\n'),
+         key=key_path("upstreams", "u", "health_check"), texts=["table"]),
+    Case("slow_start_bad", base(upstream=upstream_block() + 'slow_start = "slowly"  # @here\n'),
+         key=key_path("upstreams", "u", "slow_start"), texts=["slowly"]),
+]
 CASES += [Case(f"profile_{name}", os.path.join(SOURCE_DIR, "conf.d", f"{name}.toml"), ok=True)
           for name in ("reverse", "lb", "backends")]
 

@@ -95,3 +95,27 @@ TEST_CASE("an end without a pick never wraps a count", "[least_conn]") {
     lc.done(7);
     CHECK(lc.in_flight_text() == "[0,0]");
 }
+
+TEST_CASE("a weight that changes between calls (slow start) takes effect at once", "[least_conn]") {
+    // Under load, the share follows the weight: b's requests stay in flight and are never ended.
+    auto busy_share_of_b = [](uint32_t weight_b) {
+        LeastConn lc(2);
+        auto peers = peers_with_weights({100, weight_b});
+        int b = 0;
+        for (int i = 0; i < 1000; ++i)
+            b += lc.pick(peers, nullptr) == 1;
+        return b;
+    };
+    CHECK(busy_share_of_b(10) < 120);
+    CHECK(busy_share_of_b(100) == 500);
+    // And on one balancer whose peer's weight grows while requests are in flight.
+    LeastConn lc(2);
+    auto peers = peers_with_weights({100, 10});
+    for (int i = 0; i < 110; ++i)
+        lc.pick(peers, nullptr);
+    CHECK(lc.in_flight()[1] <= 11);
+    peers[1].weight = 100;
+    for (int i = 0; i < 90; ++i)
+        lc.pick(peers, nullptr);
+    CHECK(lc.in_flight()[1] >= 90); // b catches up to its new share of the 200 in flight
+}

@@ -110,3 +110,20 @@ TEST_CASE("an excluded peer does not bank credit while it is out", "[round_robin
     // Had b accumulated weight while down, it would now win several picks in a row.
     CHECK(sequence(wrr, peers, 4) == "abab");
 }
+
+TEST_CASE("a weight that changes between calls (slow start) takes effect at once", "[round_robin]") {
+    // The core hands slow-start groups weight x percent, so a returning peer ramps 10 -> 100.
+    SmoothWrr wrr;
+    auto peers = peers_with_weights({100, 10});
+    auto share_of_b = [&](int n) {
+        int b = 0;
+        for (int i = 0; i < n; ++i)
+            b += wrr.pick(peers, nullptr) == 1;
+        return b;
+    };
+    CHECK(share_of_b(110) == 10);
+    peers[1].weight = 55;
+    CHECK(share_of_b(155) == 55);
+    peers[1].weight = 100;
+    CHECK(share_of_b(200) == 100);
+}

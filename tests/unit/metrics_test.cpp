@@ -168,11 +168,14 @@ void check_families(std::span<const MetricFamily<Slot, Total>> families, std::se
         CHECK(std::string(f.name).starts_with("proxyd_"));
         CHECK(std::string(f.name).ends_with("_total") == (f.type == MetricType::counter));
         REQUIRE_FALSE(f.series.empty());
-        CHECK((f.series.size() > 1) == (f.layout == MetricLayout::series && f.series_label != nullptr));
+        CHECK((f.series.size() > 1) ==
+              ((f.layout == MetricLayout::series || f.layout == MetricLayout::enumerated) &&
+               f.series_label != nullptr));
         for (const auto &s : f.series) {
             CHECK((s.label_value != nullptr) == (f.series.size() > 1));
             CHECK((s.total != nullptr) ==
-                  (f.layout == MetricLayout::series || f.layout == MetricLayout::health));
+                  (f.layout == MetricLayout::series || f.layout == MetricLayout::health ||
+                   f.layout == MetricLayout::enumerated));
             CHECK(s.json_key != nullptr);
         }
     }
@@ -249,6 +252,7 @@ TEST_CASE("metric table: every family and series appears in /metrics, /status.js
                    "<tr class=\"peer\" data-peer=\"127.0.0.1:1\" data-state=\"DOWN\"><td>127.0.0.1:1</td>"
                    "<td class=\"state down\">DOWN</td><td class=\"n\">0</td><td class=\"n\">0</td>"
                    "<td class=\"n\">1</td><td class=\"n\">1</td><td class=\"n\">0</td><td class=\"n\">0</td>"
+                   "<td>unchecked</td><td>none</td><td class=\"n\">0</td><td>ready</td><td class=\"n\">0</td>"
                    "</tr>"));
     CHECK(contains(page, "answered 502: 1, answered 504: 0</caption>"));
 }

@@ -25,7 +25,7 @@ enum class MetricLayout {
     buckets,        // request durations (MetricsSnapshot::Listener::buckets, sum and count)
     // One state among named ones: every series reads the same total, the index of the series
     // (label_value) that holds; /metrics gives 1 to that series and 0 to the others, the JSON
-    // and HTML pages write its name under the first series' key and column.
+    // page writes its name under the series' (shared) key, the HTML page under the first one's column.
     enumerated,
 };
 

@@ -71,7 +71,10 @@ void metric_members(Object &entity, std::span<const MetricFamily<Slot, Total>> f
             if (f.layout == MetricLayout::enumerated) {
                 // One member for the family: the name of the series that holds.
                 uint64_t held = t.*s.total;
-                if (s.json_key && held < f.series.size()) entity.str(s.json_key, f.series[held].label_value);
+                close_nested();
+                nested_name = nullptr;
+                if (&s == &f.series.front() && held < f.series.size())
+                    entity.str(s.json_key, f.series[held].label_value);
                 continue;
             }
             if (!same_object(s.json_object, nested_name)) {
