@@ -44,11 +44,11 @@ def main():
 
     # One checker for the process: two workers, yet about one check per interval.
     _, before = b.count()
-    time.sleep(2.0)
+    time.sleep(1.5)
     _, after = b.count()
-    note("%d health checks of beta in 2 s at a %.1f s interval, 2 workers" % (after - before, INTERVAL))
-    check(after - before <= 2.0 / INTERVAL + 2, "one checker per process, not one per worker",
-          "%d checks in 2 s" % (after - before))
+    note("%d health checks of beta in 1.5 s at a %.1f s interval, 2 workers" % (after - before, INTERVAL))
+    check(after - before <= 1.5 / INTERVAL + 2, "one checker per process, not one per worker",
+          "%d checks in 1.5 s" % (after - before))
 
     statuses = [get(front, "/").status for _ in range(20)]
     check_equal(set(statuses), {200}, "20 requests with both peers up")
@@ -89,10 +89,10 @@ def main():
     # A flapping health endpoint: pass and fail alternate, never fall (2) in a row: no state change.
     lines_before = len(re.findall(r"peer %s: (up|down):" % re.escape(b_addr), proxyd.stderr_text()))
     b.flap = True
-    time.sleep(3.0)
+    time.sleep(2.0)
     b.flap = False
     lines = len(re.findall(r"peer %s: (up|down):" % re.escape(b_addr), proxyd.stderr_text())) - lines_before
-    note("%d state change lines while beta's health flapped for 3 s (about %d checks)" % (lines, 3 / INTERVAL))
+    note("%d state change lines while beta's health flapped for 2 s (about %d checks)" % (lines, 2 / INTERVAL))
     check_equal(lines, 0, "state change lines while the health endpoint alternates pass and fail")
 
     # tcp checks: the closed port is marked down, and requests avoid it.
