@@ -1,8 +1,9 @@
 // The admin listener ([admin] listen): /metrics, /status and /status.json on a thread and uv loop
 // of its own, so a slow scraper never touches a worker. Requests are parsed by the same
 // RequestParser as client requests; one request per connection (Connection: close), GET and HEAD
-// only. It reads the MetricsStore, never a Config, so it needs nothing from a config generation
-// after start-up.
+// for the pages, POST for a peer's admin state (drain, maintenance, ready; loopback clients only).
+// It reads the MetricsStore, never a Config, so it needs nothing from a config generation after
+// start-up; the serving generation's HealthBoard reaches it through the store.
 #pragma once
 
 #include "admin/metrics.hpp"
