@@ -12,13 +12,13 @@ using namespace proxyd;
 namespace {
 
 // Results as a string: '+' a pass, '-' a failure; returns the states after each, as letters
-// (u unchecked, U up, D down) and the number of changes.
+// (u unchecked, U up, D down, p pending) and the number of changes.
 std::pair<std::string, int> run(RiseFall &rf, const std::string &results, uint32_t rise, uint32_t fall) {
     std::string states;
     int changes = 0;
     for (char r : results) {
         changes += rf.record(r == '+', rise, fall) ? 1 : 0;
-        states += "uUD"[static_cast<int>(rf.state())];
+        states += "uUDp"[static_cast<int>(rf.state())];
     }
     return {states, changes};
 }
@@ -32,6 +32,32 @@ TEST_CASE("fall failures in a row take a peer down, rise passes bring it back", 
     CHECK(run(rf, "-", 2, 3) == std::pair<std::string, int>{"D", 1});
     CHECK(run(rf, "+-+", 2, 3) == std::pair<std::string, int>{"DDD", 0}); // a failure resets the passes
     CHECK(run(rf, "+", 2, 3) == std::pair<std::string, int>{"U", 1});     // the pass before counted
+}
+
+TEST_CASE("a pending peer's first result decides at once", "[health]") {
+    RiseFall in(CheckState::pending);
+    CHECK(run(in, "+", 3, 3) == std::pair<std::string, int>{"U", 1});
+    RiseFall out(CheckState::pending);
+    CHECK(run(out, "-", 3, 3) == std::pair<std::string, int>{"D", 1});
+    CHECK(run(out, "++", 2, 3) == std::pair<std::string, int>{"DU", 1}); // then rise passes, as any down peer
+    CHECK_FALSE(in_rotation(CheckState::pending));
+    CHECK_FALSE(in_rotation(CheckState::down));
+    CHECK(in_rotation(CheckState::unchecked));
+}
+
+TEST_CASE("a verdict lands only on the occupant it is about", "[health]") {
+    CheckCell cell;
+    CHECK(cell.occupant() == 0);
+    CHECK(cell.store_for(0, CheckState::up));
+    uint32_t next = cell.replace_occupant(CheckState::pending);
+    CHECK(next == 1);
+    CHECK(cell.load() == CheckState::pending);
+    CHECK_FALSE(cell.store_for(0, CheckState::up)); // a check of the previous address, still in flight
+    CHECK(cell.load() == CheckState::pending);
+    CHECK(cell.store_for(1, CheckState::down));
+    CHECK(cell.load() == CheckState::down);
+    cell.store(CheckState::up); // keeps the occupant
+    CHECK(cell.occupant() == 1);
 }
 
 TEST_CASE("an unchecked peer goes down only after fall failures", "[health]") {
@@ -146,4 +172,71 @@ TEST_CASE("a group whose checks a reload removed starts unchecked", "[health]") 
     HealthBoard second(*second_config);
     second.inherit(first, 0);
     CHECK(second.group(0).peers[0].check.load() == CheckState::unchecked);
+}
+
+namespace {
+
+// A group with one fixed peer and two discovered slots.
+std::unique_ptr<Config> discovered_config(bool checked, int64_t slow_start_ms) {
+    auto config = group_config({"10.0.0.1:80", "dns#1", "dns#2"}, checked, slow_start_ms);
+    UpstreamConfig &u = config->upstreams[0];
+    u.peers[1].discovered = u.peers[2].discovered = true;
+    u.discovery.emplace_back();
+    u.discovery_first_slot = 1;
+    return config;
+}
+
+} // namespace
+
+TEST_CASE("a discovered slot whose address changes starts afresh", "[health]") {
+    auto config = discovered_config(true, 10000);
+    HealthBoard board(*config);
+    GroupHealth &g = board.group(0);
+    // The first placement: peers pending until checked, no slow start (nobody joined a running group).
+    auto first = board.place_discovered(0, {"10.0.1.1:80", ""}, 1000);
+    REQUIRE(first.size() == 2);
+    CHECK(g.peers[1].check.load() == CheckState::pending);
+    CHECK(g.peers[2].check.load() == CheckState::unchecked); // vacant
+    CHECK(g.weight_percent(1, 1000) == 100);
+    CHECK(g.peers[1].check.store_for(first[0], CheckState::up));
+    g.set_admin(1, AdminState::drain, 1500);
+
+    // Same address again: everything is kept.
+    auto same = board.place_discovered(0, {"10.0.1.1:80", ""}, 2000);
+    CHECK(same[0] == first[0]);
+    CHECK(g.peers[1].check.load() == CheckState::up);
+    CHECK(g.peers[1].admin.load() == AdminState::drain);
+
+    // Another address in the slot, and one joining: fresh states, slow start from now.
+    auto moved = board.place_discovered(0, {"10.0.1.2:80", "10.0.1.3:80"}, 3000);
+    CHECK(moved[0] != first[0]);
+    CHECK_FALSE(g.peers[1].check.store_for(first[0], CheckState::up)); // the old check is void
+    CHECK(g.peers[1].check.load() == CheckState::pending);
+    CHECK(g.peers[1].admin.load() == AdminState::ready);
+    CHECK(g.peers[2].check.load() == CheckState::pending);
+    CHECK(g.weight_percent(2, 3000) == 10);
+    CHECK(g.weight_percent(2, 13000) == 100);
+    CHECK(g.peers[0].check.load() == CheckState::unchecked); // the fixed peer is untouched
+}
+
+TEST_CASE("a reload keeps a discovered peer's state while the same address fills its slot", "[health]") {
+    auto config = discovered_config(true, 0);
+    HealthBoard first(*config);
+    auto numbers = first.place_discovered(0, {"10.0.1.1:80", "10.0.1.2:80"}, 0);
+    first.group(0).peers[1].check.store_for(numbers[0], CheckState::down);
+    first.group(0).peers[2].check.store_for(numbers[1], CheckState::up);
+
+    HealthBoard second(*config);
+    second.inherit(first, 1000);
+    // The seeded set comes back with slot 2 given to another address.
+    second.place_discovered(0, {"10.0.1.1:80", "10.0.1.9:80"}, 1000);
+    CHECK(second.group(0).peers[1].check.load() == CheckState::down);
+    CHECK(second.group(0).peers[2].check.load() == CheckState::pending);
+}
+
+TEST_CASE("without checks a discovered peer is in rotation at once", "[health]") {
+    auto config = discovered_config(false, 0);
+    HealthBoard board(*config);
+    board.place_discovered(0, {"10.0.1.1:80", ""}, 0);
+    CHECK(board.group(0).peers[1].check.load() == CheckState::unchecked);
 }

@@ -170,11 +170,14 @@ void AdminConnection::answer_peer_state(std::string_view method, std::string_vie
     std::shared_ptr<HealthBoard> board = server_.metrics().health();
     GroupHealth *group = board ? board->find_group(group_name) : nullptr;
     if (!group) return respond(404, text, "no upstream group '" + group_name + "'\n");
-    int peer = group->find_peer(address);
+    // A peer found by DNS is named by its current address, which fills one of the group's slots.
+    std::string slot = server_.metrics().discovered_slot(group_name, address);
+    int peer = group->find_peer(slot.empty() ? address : slot);
     if (peer < 0) return respond(404, text, "upstream " + group_name + " has no peer '" + address + "'\n");
     AdminState before = group->peers[size_t(peer)].admin.load(std::memory_order_relaxed);
     group->set_admin(size_t(peer), state, uv_hrtime() / 1000000);
-    std::string line = "upstream " + group_name + " peer " + group->addresses[size_t(peer)] + ": " +
+    std::string line = "upstream " + group_name + " peer " +
+                       (slot.empty() ? group->addresses[size_t(peer)] : address) + ": " +
                        admin_state_name(state) + " (was " + admin_state_name(before) + ")";
     if (before != state) server_.logger().info("admin: " + line);
     respond(200, text, line + "\n");

@@ -254,6 +254,15 @@ void MetricsStore::set_discovered(const std::string &group, std::vector<Discover
     discovered_.emplace_back(group, std::move(slots));
 }
 
+std::string MetricsStore::discovered_slot(const std::string &group, const std::string &address) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto &[name, slots] : discovered_)
+        if (name == group)
+            for (const DiscoveredSlot &slot : slots)
+                if (!slot.address.empty() && slot.address == address) return slot.slot;
+    return {};
+}
+
 void MetricsStore::name_discovered(MetricsSnapshot &out) const {
     for (const auto &[name, slots] : discovered_) {
         MetricsSnapshot::Upstream *group = nullptr;

@@ -215,6 +215,9 @@ class MetricsStore {
         uint32_t weight = 1;
     };
     void set_discovered(const std::string &group, std::vector<DiscoveredSlot> slots);
+    // Any thread: the name of the discovered slot of group that address fills now ("dns#1"), or
+    // empty when no slot does.
+    std::string discovered_slot(const std::string &group, const std::string &address) const;
     size_t slots() const {
         std::lock_guard<std::mutex> lock(mutex_);
         return workers_.size();

@@ -35,7 +35,31 @@ HealthBoard::HealthBoard(const Config &config) {
         g.peers = std::make_unique<PeerHealth[]>(u.peers.size());
         g.slow_start_ms = static_cast<uint64_t>(u.slow_start.count());
         g.checked = u.health_check.has_value();
+        g.discovery_first_slot = u.discovery.empty() ? u.peers.size() : u.discovery_first_slot;
+        g.occupants.resize(u.peers.size() - g.discovery_first_slot);
     }
+}
+
+std::vector<uint32_t> HealthBoard::place_discovered(size_t group, const std::vector<std::string> &addresses,
+                                                    uint64_t now_ms) {
+    GroupHealth &g = groups_[group];
+    std::vector<uint32_t> numbers;
+    for (size_t k = 0; k < addresses.size() && k < g.occupants.size(); ++k) {
+        PeerHealth &h = g.peers[g.discovery_first_slot + k];
+        if (addresses[k] != g.occupants[k]) {
+            g.occupants[k] = addresses[k];
+            bool occupied = !addresses[k].empty();
+            h.admin.store(AdminState::ready, std::memory_order_relaxed);
+            h.last_result.store(CheckResult::none, std::memory_order_relaxed);
+            h.last_check_unix_ms.store(0, std::memory_order_relaxed);
+            h.ramp_start_ms.store(occupied && g.placed_before && g.slow_start_ms != 0 ? now_ms : 0,
+                                  std::memory_order_relaxed);
+            h.check.replace_occupant(occupied && g.checked ? CheckState::pending : CheckState::unchecked);
+        }
+        numbers.push_back(h.check.occupant());
+    }
+    g.placed_before = true;
+    return numbers;
 }
 
 void HealthBoard::inherit(const HealthBoard &previous, uint64_t now_ms) {
@@ -51,6 +75,17 @@ void HealthBoard::inherit(const HealthBoard &previous, uint64_t now_ms) {
                 if (before && g.slow_start_ms != 0)
                     now.ramp_start_ms.store(now_ms, std::memory_order_relaxed);
                 continue;
+            }
+            // A discovered slot keeps its occupant's state only while the same address fills it:
+            // place_discovered compares against the occupants inherited here.
+            if (i >= g.discovery_first_slot) {
+                size_t k = i - g.discovery_first_slot;
+                size_t old_k = static_cast<size_t>(j) - before->discovery_first_slot;
+                if (static_cast<size_t>(j) < before->discovery_first_slot ||
+                    old_k >= before->occupants.size())
+                    continue;
+                g.occupants[k] = before->occupants[old_k];
+                g.placed_before = g.placed_before || before->placed_before;
             }
             const PeerHealth &old = before->peers[static_cast<size_t>(j)];
             now.admin.store(old.admin.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -74,7 +109,7 @@ GroupHealth *HealthBoard::find_group(std::string_view name) {
 }
 
 const char *check_state_name(CheckState state) {
-    static constexpr const char *kNames[] = {"unchecked", "up", "down"};
+    static constexpr const char *kNames[] = {"unchecked", "up", "down", "pending"};
     return kNames[static_cast<size_t>(state)];
 }
 

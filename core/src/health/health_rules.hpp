@@ -7,8 +7,9 @@
 namespace proxyd {
 
 // What active checks say of a peer. Unchecked: no verdict yet (no check configured, none finished,
-// or a new generation that had nothing to inherit); such a peer is in rotation.
-enum class CheckState : uint8_t { unchecked, up, down };
+// or a new generation that had nothing to inherit); such a peer is in rotation. Pending: a peer that
+// DNS discovery just placed in a checked group, out of rotation until its first check decides.
+enum class CheckState : uint8_t { unchecked, up, down, pending };
 // What an operator said of a peer through the admin listener. Drain and maintenance take it out
 // of rotation (in-flight requests finish); maintenance also pauses its checks.
 enum class AdminState : uint8_t { ready, drain, maintenance };
@@ -17,7 +18,9 @@ enum class CheckResult : uint8_t { none, pass, fail };
 
 // Consecutive results decide: `fall` failures in a row take a peer that is up (or unchecked) down,
 // `rise` passes in a row bring a down peer back up. An unchecked peer's first pass makes it up at
-// once: it was in rotation already. One checker thread owns each counter.
+// once: it was in rotation already. A pending peer's first result decides at once either way: it
+// was never in rotation, so one pass lets it in and one failure marks it down (then `rise` passes
+// bring it in). One checker thread owns each counter.
 class RiseFall {
   public:
     explicit RiseFall(CheckState initial = CheckState::unchecked) : state_(initial) {}
@@ -28,12 +31,13 @@ class RiseFall {
         if (pass) {
             fails_ = 0;
             if (state_ == CheckState::up) return false;
-            if (state_ == CheckState::unchecked || ++passes_ >= rise) return become(CheckState::up);
+            if (state_ == CheckState::unchecked || state_ == CheckState::pending || ++passes_ >= rise)
+                return become(CheckState::up);
             return false;
         }
         passes_ = 0;
         if (state_ == CheckState::down) return false;
-        if (++fails_ >= fall) return become(CheckState::down);
+        if (state_ == CheckState::pending || ++fails_ >= fall) return become(CheckState::down);
         return false;
     }
     // Consecutive results counted towards the next change.
@@ -51,6 +55,11 @@ class RiseFall {
     uint32_t passes_ = 0;
     uint32_t fails_ = 0;
 };
+
+// Whether balancers may offer a peer in this state (while some other peer is in rotation).
+inline bool in_rotation(CheckState state) {
+    return state == CheckState::unchecked || state == CheckState::up;
+}
 
 // Slow start: the share of its weight, in percent, that a peer gets elapsed_ms after it came back
 // (or joined), ramping linearly from kSlowStartFloorPercent to 100 over slow_start_ms.

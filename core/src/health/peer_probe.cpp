@@ -30,7 +30,8 @@ int64_t unix_ms_now() {
 // One check's connection. It outlives its probe's interest (a timeout abandons it) until libuv
 // has closed its handle, which cancels the connect and write first.
 struct ProbeCheck final : private ResponseParser::Events {
-    explicit ProbeCheck(PeerProbe &owner) : probe(&owner), parser(probe_limits(), head, *this) {
+    explicit ProbeCheck(PeerProbe &owner)
+        : probe(&owner), request(owner.request()), parser(probe_limits(), head, *this) {
         ResponseContext context;
         context.head_request = owner.config().method == "HEAD";
         parser.reset(context);
@@ -49,8 +50,7 @@ struct ProbeCheck final : private ResponseParser::Events {
         if (status < 0) return probe->finish(false, std::string("connect: ") + uv_strerror(status));
         if (probe->config().type == HealthCheckConfig::Type::tcp || tcp_only) return probe->finish(true, "");
         auto *stream = reinterpret_cast<uv_stream_t *>(&tcp);
-        const std::string &request = probe->request();
-        // The probe's request outlives this write: probes are freed only once the loop has ended.
+        // The check's own copy of the request outlives this write (freed once the handle closed).
         uv_buf_t buf = uv_buf_init(const_cast<char *>(request.data()), static_cast<unsigned>(request.size()));
         int rc = uv_write(&write, stream, &buf, 1, [](uv_write_t *w, int write_status) {
             auto *self = static_cast<ProbeCheck *>(w->data);
@@ -110,6 +110,7 @@ struct ProbeCheck final : private ResponseParser::Events {
     void on_response_complete() override {}
 
     PeerProbe *probe;
+    std::string request;
     bool tcp_only = false;
     uv_tcp_t tcp{};
     uv_connect_t connect{};
@@ -120,22 +121,47 @@ struct ProbeCheck final : private ResponseParser::Events {
     char buffer[16 * 1024];
 };
 
-PeerProbe::PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const PeerConfig &peer,
+PeerProbe::PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const PeerConfig *peer,
                      GroupHealth &group, size_t index, const Logger &logger, uint64_t first_delay_ms)
     : config_(config), peer_(peer), group_(group), index_(index), logger_(logger),
       verdicts_(group.peers[index].check.load(std::memory_order_relaxed)), loop_(loop) {
-    const std::string &host = config.host.empty() ? peer.authority : config.host;
-    request_ = config.method + " " + config.path + " HTTP/1.1\r\nHost: " + host +
-               "\r\nUser-Agent: proxyd-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n";
-    if (peer.tls && config.type == HealthCheckConfig::Type::http)
-        logger.info(
-            "upstream " + group.name + " peer " + peer.address_text +
-            ": speaks TLS, which http health checks do not yet; checking that it accepts connections");
     uv_timer_init(loop, &interval_timer_);
     uv_timer_init(loop, &timeout_timer_);
     interval_timer_.data = timeout_timer_.data = this;
+    if (!peer_) return; // a vacant slot waits for occupy()
+    write_request();
     schedule(first_delay_ms);
 }
+
+void PeerProbe::write_request() {
+    const std::string &host = config_.host.empty() ? peer_->authority : config_.host;
+    request_ = config_.method + " " + config_.path + " HTTP/1.1\r\nHost: " + host +
+               "\r\nUser-Agent: proxyd-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+    if (peer_->tls && config_.type == HealthCheckConfig::Type::http)
+        logger_.info(
+            "upstream " + group_.name + " peer " + peer_->address_text +
+            ": speaks TLS, which http health checks do not yet; checking that it accepts connections");
+}
+
+void PeerProbe::occupy(std::shared_ptr<const PeerConfig> peer, uint32_t occupant) {
+    if (closed_ || (occupant == occupant_ && peer_ != nullptr && peer.get() != nullptr &&
+                    peer->address_text == peer_->address_text))
+        return;
+    if (check_) std::exchange(check_, nullptr)->abandon();
+    uv_timer_stop(&timeout_timer_);
+    uv_timer_stop(&interval_timer_);
+    held_ = std::move(peer);
+    peer_ = held_.get();
+    occupant_ = occupant;
+    verdicts_ = RiseFall(group_.peers[index_].check.load(std::memory_order_relaxed));
+    last_failure_.clear();
+    if (!peer_) return;
+    write_request();
+    // A pending peer is out of rotation until this first check: it runs at once.
+    schedule(0);
+}
+
+bool PeerProbe::holds_slot() const { return group_.peers[index_].check.occupant() == occupant_; }
 
 void PeerProbe::schedule(uint64_t delay_ms) {
     uv_timer_start(
@@ -144,12 +170,13 @@ void PeerProbe::schedule(uint64_t delay_ms) {
 }
 
 void PeerProbe::start_check() {
+    if (!peer_) return;
     uint64_t interval = static_cast<uint64_t>(config_.interval.count());
     // Maintenance pauses the checks; they resume at the next tick after it ends.
     if (group_.peers[index_].admin.load(std::memory_order_relaxed) == AdminState::maintenance)
         return schedule(interval);
     auto *check = new ProbeCheck(*this);
-    check->tcp_only = peer_.tls;
+    check->tcp_only = peer_->tls;
     check_ = check;
     uv_tcp_init(loop_, &check->tcp);
     uv_timer_start(
@@ -160,7 +187,7 @@ void PeerProbe::start_check() {
         },
         static_cast<uint64_t>(config_.timeout.count()), 0);
     int rc = uv_tcp_connect(
-        &check->connect, &check->tcp, peer_.address.sockaddr_ptr(),
+        &check->connect, &check->tcp, peer_->address.sockaddr_ptr(),
         [](uv_connect_t *c, int status) { static_cast<ProbeCheck *>(c->data)->connected(status); });
     if (rc < 0) finish(false, std::string("connect: ") + uv_strerror(rc));
 }
@@ -168,29 +195,35 @@ void PeerProbe::start_check() {
 void PeerProbe::finish(bool pass, const std::string &reason) {
     if (check_) std::exchange(check_, nullptr)->abandon();
     uv_timer_stop(&timeout_timer_);
+    if (!holds_slot()) return; // DNS moved the slot on; occupy() follows with the new occupant
     PeerHealth &h = group_.peers[index_];
     h.last_result.store(pass ? CheckResult::pass : CheckResult::fail, std::memory_order_relaxed);
     h.last_check_unix_ms.store(unix_ms_now(), std::memory_order_relaxed);
+    std::string peer = "upstream " + group_.name + " peer " + peer_->address_text;
     if (!pass) {
         last_failure_ = reason;
-        logger_.debug("upstream " + group_.name + " peer " + peer_.address_text +
-                      ": health check failed: " + reason);
+        logger_.debug(peer + ": health check failed: " + reason);
     }
     CheckState before = verdicts_.state();
     if (verdicts_.record(pass, config_.rise, config_.fall)) {
         CheckState after = verdicts_.state();
         if (after == CheckState::up && before == CheckState::down && group_.slow_start_ms != 0)
             h.ramp_start_ms.store(uv_hrtime() / 1000000, std::memory_order_relaxed);
-        h.check.store(after, std::memory_order_release);
-        std::string peer = "upstream " + group_.name + " peer " + peer_.address_text;
-        if (after == CheckState::down)
-            logger_.warn(peer + ": down: " + std::to_string(config_.fall) +
-                         " health check(s) failed in a row (last: " + last_failure_ + ")");
-        else if (before == CheckState::down)
-            logger_.info(peer + ": up: " + std::to_string(config_.rise) + " health check(s) passed in a row" +
-                         (group_.slow_start_ms
-                              ? "; slow start over " + std::to_string(group_.slow_start_ms) + " ms"
-                              : ""));
+        if (h.check.store_for(occupant_, after)) {
+            if (after == CheckState::down && before == CheckState::pending)
+                logger_.warn(peer + ": down: its first health check failed (" + last_failure_ + ")");
+            else if (after == CheckState::down)
+                logger_.warn(peer + ": down: " + std::to_string(config_.fall) +
+                             " health check(s) failed in a row (last: " + last_failure_ + ")");
+            else if (before == CheckState::pending)
+                logger_.info(peer + ": up: its first health check passed");
+            else if (before == CheckState::down)
+                logger_.info(peer + ": up: " + std::to_string(config_.rise) +
+                             " health check(s) passed in a row" +
+                             (group_.slow_start_ms
+                                  ? "; slow start over " + std::to_string(group_.slow_start_ms) + " ms"
+                                  : ""));
+        }
     }
     if (!closed_) schedule(static_cast<uint64_t>(config_.interval.count()));
 }

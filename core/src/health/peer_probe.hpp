@@ -2,7 +2,9 @@
 // connect, and for an http check one HTTP/1.1 request with Connection: close whose answer the
 // project's ResponseParser (llhttp) reads; the status must be in the expected range and the body
 // hold the expected text. Each result goes through RiseFall; a change of state is published to
-// the peer's PeerHealth (what workers read) and logged once. Checker thread only.
+// the peer's PeerHealth (what workers read) and logged once. A probe of a discovered slot checks
+// whoever occupies the slot now (occupy()), and publishes only while that occupant holds the slot.
+// Checker thread only.
 #pragma once
 
 #include "config/health_check_config.hpp"
@@ -12,6 +14,7 @@
 #include "log/logger.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <uv.h>
 
@@ -21,8 +24,9 @@ struct ProbeCheck; // one check's connection, freed when its handle has closed
 
 class PeerProbe {
   public:
-    // first_delay_ms spreads a group's first checks over its interval.
-    PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const PeerConfig &peer, GroupHealth &group,
+    // first_delay_ms spreads a group's first checks over its interval. peer is null for a
+    // discovered slot, which is vacant until occupy() fills it.
+    PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const PeerConfig *peer, GroupHealth &group,
               size_t index, const Logger &logger, uint64_t first_delay_ms);
     ~PeerProbe() = default;
     PeerProbe(const PeerProbe &) = delete;
@@ -30,6 +34,9 @@ class PeerProbe {
 
     // Closes the timers and any check in progress; the loop must run until they have closed.
     void close();
+    // A discovered slot's occupant (null: vacant) numbered as the HealthBoard numbered it. A new
+    // occupant drops the check in progress and starts from the board's state, checked at once.
+    void occupy(std::shared_ptr<const PeerConfig> peer, uint32_t occupant);
 
     // -- for ProbeCheck --
     void finish(bool pass, const std::string &reason);
@@ -39,9 +46,13 @@ class PeerProbe {
   private:
     void start_check();
     void schedule(uint64_t delay_ms);
+    void write_request();
+    bool holds_slot() const;
 
     const HealthCheckConfig &config_;
-    const PeerConfig &peer_;
+    const PeerConfig *peer_;                 // null while a discovered slot is vacant
+    std::shared_ptr<const PeerConfig> held_; // a discovered occupant, kept alive while checked
+    uint32_t occupant_ = 0;                  // the board's number for it (0 for a fixed peer)
     GroupHealth &group_;
     size_t index_;
     const Logger &logger_;

@@ -50,7 +50,7 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
         uint32_t percent = health_.weight_percent(i, now);
         offered[i] = tried[i] || vacant(i) || percent == 0;
         views_[i].down =
-            peers_[i].down_until_ms > now || h.check.load(std::memory_order_relaxed) == CheckState::down;
+            peers_[i].down_until_ms > now || !in_rotation(h.check.load(std::memory_order_relaxed));
         if (health_.slow_start_ms != 0) views_[i].weight = peer(i).weight * percent;
         any_untried_up = any_untried_up || (!offered[i] && !views_[i].down);
     }

@@ -51,4 +51,13 @@ bool Generation::reopen_logs(std::string &error) {
     return ok;
 }
 
+void Generation::place_discovered(size_t upstream, const SlotTable &table) {
+    std::vector<std::string> addresses;
+    addresses.reserve(table.peers.size());
+    for (const auto &peer : table.peers)
+        addresses.push_back(peer ? peer->address_text : std::string());
+    std::vector<uint32_t> occupants = health_->place_discovered(upstream, addresses, uv_hrtime() / 1000000);
+    checker_->follow(upstream, table.peers, std::move(occupants));
+}
+
 } // namespace proxyd

@@ -45,6 +45,10 @@ class Generation {
     // retires (its board keeps the last verdicts for the requests it still finishes).
     void start_health_checks() { checker_->start(); }
     void stop_health_checks() { checker_->stop(); }
+    // Main thread: DNS discovery placed peers into upstream's slots (table); the health board
+    // resets the slots whose address changed, and the checker follows them. Before the table
+    // reaches the workers, so none of them offers a new peer on its predecessor's verdict.
+    void place_discovered(size_t upstream, const SlotTable &table);
 
     // SIGUSR1: both log files opened anew at their configured paths. Main thread.
     bool reopen_logs(std::string &error);

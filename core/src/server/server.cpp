@@ -236,6 +236,7 @@ bool Server::start_discovery(Generation &g, Generation *previous, std::string &e
     if (previous) g.discovery().seed_from(previous->discovery());
     auto publish = [this, &g](size_t upstream, std::shared_ptr<const SlotTable> table) {
         const UpstreamConfig &group = g.config().upstreams[upstream];
+        g.place_discovered(upstream, *table);
         std::vector<MetricsStore::DiscoveredSlot> slots;
         for (size_t k = 0; k < table->peers.size(); ++k) {
             const auto &peer = table->peers[k];
@@ -310,6 +311,9 @@ void Server::reload() {
     // sockets where the address is unchanged, bound sockets not yet listening elsewhere. Once
     // all have reported, finish_reload() lets them listen before the old ones stop accepting, so
     // no connection finds nobody, or rolls them back.
+    // Before discovery publishes the sets it takes over: the board compares them with the
+    // occupants it inherits, so a peer that keeps its slot keeps its verdict.
+    next->health()->inherit(*current_->health(), uv_hrtime() / 1000000);
     if (!start_discovery(*next, current_.get(), error)) {
         close_all(fds);
         close_opened(starting_opened_);
@@ -319,7 +323,6 @@ void Server::reload() {
         return;
     }
     starting_ = std::move(next);
-    starting_->health()->inherit(*current_->health(), uv_hrtime() / 1000000);
     ++next_generation_; // a generation that started keeps its number, even if rolled back
     start_workers(*starting_, std::move(fds));
     log.info("generation " + std::to_string(starting_->number()) +
