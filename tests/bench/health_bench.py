@@ -7,6 +7,11 @@ threads, the checker's included, from /proc/PID/task/*/schedstat), medians and t
 without. Loopback only; both proxies are stopped by PID.
 
     python3 tests/bench/health_bench.py --proxyd build/proxyd [--reps 3] [--seconds 5] [--conns 50]
+    python3 tests/bench/health_bench.py --proxyd build/proxyd --tool callgrind [--conns 10]
+
+--tool callgrind runs both front proxies under valgrind and gives instructions per request instead
+(all threads, the checker's included: counters zeroed before each wrk run, dumped after, the
+dump's total divided by the requests), which a busy machine does not disturb.
 """
 import argparse
 import os
@@ -49,7 +54,9 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--conns", type=int, default=50)
+    ap.add_argument("--tool", choices=("cpu", "callgrind"), default="cpu")
     args = ap.parse_args()
+    callgrind = args.tool == "callgrind"
     proxyd = os.path.abspath(args.proxyd)
     plugins = os.path.join(os.path.dirname(proxyd), "plugins")
     folder = tempfile.mkdtemp(prefix="proxyd-health-bench-")
@@ -75,27 +82,41 @@ def main():
             path = os.path.join(folder, name + ".toml")
             with open(path, "w") as f:
                 f.write(text)
-            procs.append(subprocess.Popen([proxyd, "-c", path], stdout=subprocess.DEVNULL,
+            argv = [proxyd, "-c", path]
+            if callgrind and name != "backends":
+                argv = ["valgrind", "--tool=callgrind", "--dump-instr=no",
+                        "--callgrind-out-file=" + os.path.join(folder, name + ".cg.%p")] + argv
+            procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                           stderr=open(os.path.join(folder, name + ".log"), "w")))
-            wait_port(port)
+            wait_port(port, 60 if callgrind else 10)
         results = {"plain": [], "checked": []}
         for rep in range(args.reps):
             order = [("plain", procs[1], fronts[0]), ("checked", procs[2], fronts[1])]
             for name, proc, port in (order if rep % 2 == 0 else order[::-1]):
+                if callgrind:
+                    subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, check=True)
                 before = bench.cpu_ns([proc.pid])
                 out = subprocess.run(["wrk", "-t1", "-c%d" % args.conns, "-d%ds" % args.seconds,
                                       "http://127.0.0.1:%d/index.html" % port],
                                      capture_output=True, text=True).stdout
                 cpu = bench.cpu_ns([proc.pid]) - before
                 requests = int(re.search(r"(\d+) requests in", out).group(1))
+                if callgrind:  # instructions, reported in the CPU column as "per request" units of 1000
+                    dumps_before = set(os.listdir(folder))
+                    subprocess.run(["callgrind_control", "--dump", str(proc.pid)], capture_output=True, check=True)
+                    time.sleep(1)
+                    dump = sorted(set(os.listdir(folder)) - dumps_before)[-1]
+                    with open(os.path.join(folder, dump)) as f:
+                        cpu = int(re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M).group(1))
                 errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
                 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
                 results[name].append((rps, cpu / 1000 / requests))
-                print("rep %d %-8s %9.0f req/s  %6.2f us CPU/request%s" % (
-                    rep + 1, name, rps, cpu / 1000 / requests, "  errors: " + errors.group(0) if errors else ""))
+                print("rep %d %-8s %9.0f req/s  %6.2f %s/request%s" % (
+                    rep + 1, name, rps, cpu / 1000 / requests, "k instructions" if callgrind else "us CPU",
+                    "  errors: " + errors.group(0) if errors else ""))
         med = {n: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
                for n, v in results.items()}
-        print("median   plain %.0f req/s %.2f us/req; checked %.0f req/s %.2f us/req; ratio checked/plain: "
+        print("median   plain %.0f req/s %.2f; checked %.0f req/s %.2f (per request); ratio checked/plain: "
               "req/s %.3f, CPU/request %.3f" % (med["plain"][0], med["plain"][1], med["checked"][0],
                                                  med["checked"][1], med["checked"][0] / med["plain"][0],
                                                  med["checked"][1] / med["plain"][1]))

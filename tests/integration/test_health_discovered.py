@@ -7,12 +7,14 @@ loopback port, changed while clients keep sending requests). What a user relies 
 - Once its health endpoint passes, `rise` passes bring it in.
 - The admin listener names it by its current address: drain takes it out, ready brings it back;
   /status.json shows its check state, admin state and DNS name.
+- A reload keeps a discovered peer's verdict while the same address fills its slot.
 - A slot that DNS gives to another address starts over: the new peer is checked before it serves.
 Load is four client threads on keep-alive connections, every error, reset or early close counted
 as a failure; every answer must be a 200."""
 
 import os
 import re
+import signal
 import time
 
 from proxyd_harness import (HOST, Proxyd, check, check_equal, config_head, free_ports, listener, note, run_test,
@@ -61,7 +63,7 @@ def main():
         wait_for_log(proxyd, r"upstream app peer %s: down: its first health check failed \(status 500\)"
                      % re.escape(b_addr), timeout=5)
         note("b discovered and marked down %.2f s after the DNS change" % (time.monotonic() - started))
-        got = load.window(1.0)
+        got = load.window(0.6)
         check_equal(b.count()[0], 0, "client requests that reached b (its health check fails)")
         check_equal(set(got), {"a\n"}, "only a serves while b's checks fail")
         status = peer_status(admin, "app", b_addr)
@@ -85,11 +87,17 @@ def main():
                     "POST ready")
         load.wait_for("b back after ready", lambda got: set(got) == {"a\n", "b\n"}, timeout=3)
 
+        # A reload keeps b's verdict: the new generation serves it at once.
+        proxyd.send_signal(signal.SIGHUP)
+        wait_for_log(proxyd, r"reloaded configuration", timeout=10)
+        check_equal(set(load.window(0.6)), {"a\n", "b\n"}, "right after a reload, b (checked up) serves")
+        check_equal(peer_status(admin, "app", b_addr)["check"], "up", "b's check state after the reload")
+
         # DNS replaces b by c in the same slot; c's checks fail: c gets nothing.
         dns.restart(hosts, [record(a), record(c)])
         wait_for_log(proxyd, r"upstream app peer %s: down: its first health check failed" % re.escape(c_addr),
                      timeout=5)
-        got = load.window(1.0)
+        got = load.window(0.6)
         check_equal(c.count()[0], 0, "client requests that reached c (a new occupant of b's slot, failing)")
         check_equal(set(got), {"a\n"}, "after b left and c failed its check, only a serves")
         wait_for("b is gone from /status.json",
