@@ -89,6 +89,7 @@ TEST_CASE("a 1.3 filter loads; the filter kind under an older minor is refused",
     auto filter = load_plugin_module("probe", path_of("filter_probe"), error);
     REQUIRE(filter);
     CHECK(filter->kind() == PROXYD_KIND_FILTER);
+    CHECK(filter->descriptor().abi_minor == 3); // built against the frozen 1.3 header
     CHECK_THAT(refusal("broken_filter_minor2"),
                Catch::Contains("declares kind filter, which ABI 1.3 introduced"));
 }

@@ -11,6 +11,14 @@
  * the core never reads one past the struct_size the plugin gave. A frozen copy of each older
  * header is built in proxyd's tests, so old plugins are proven to keep loading.
  *
+ * What each minor added (docs/writing-plugins.md tells more):
+ *   1.1  content plugins' cancelled and max_body, request_body, worker_post, create_worker_ex,
+ *        balancers' attempt_done, the config_plugin_name and config_peer_* calls
+ *   1.2  request_tls and proxyd_tls_info
+ *   1.3  the filter kind, request-head editing, request_respond, response_head_*, per-request
+ *        state, timer_start, queue_work, filter_resume, the request view's request_id and scheme
+ *   1.4  subrequest_start and subrequest_cancel (host calls only: no hook table grew)
+ *
  * Lifetimes and threads (each hook runs only on the thread named):
  *   module    the .so itself. Loaded and unloaded on the main thread; stays mapped while any
  *             instance created from it is alive.
@@ -52,7 +60,7 @@ extern "C" {
 #endif
 
 #define PROXYD_ABI_MAJOR 1
-#define PROXYD_ABI_MINOR 3
+#define PROXYD_ABI_MINOR 4
 
 /* The one symbol every plugin exports. */
 #define PROXYD_PLUGIN_ENTRY proxyd_plugin_entry
@@ -242,6 +250,42 @@ typedef struct proxyd_exchange_summary {
 
 /* 1.3: a timer started with timer_start. Opaque, owned by the core. */
 typedef struct proxyd_timer proxyd_timer;
+
+/* 1.4: a subrequest started with subrequest_start. Opaque, owned by the core. */
+typedef struct proxyd_subrequest proxyd_subrequest;
+
+/* 1.4: the most response body a subrequest reads; the rest is not read (body_truncated). */
+#define PROXYD_SUBREQUEST_MAX_BODY 4096
+
+/* 1.4: what to send, handed to subrequest_start. Borrowed until that call returns (the core
+ * copies what it sends). The request has no body. */
+typedef struct proxyd_subrequest_spec {
+    uint32_t struct_size;         /* sizeof(proxyd_subrequest_spec) as the plugin was built */
+    uint32_t upstream;            /* a target id of an upstream group (resolve_target at load) */
+    proxyd_str method;            /* a token, "GET" when empty */
+    proxyd_str path;              /* origin-form, starting with '/': "/auth?scope=x" */
+    const proxyd_header *headers; /* fields to send; Host defaults to the peer's authority */
+    size_t header_count;
+} proxyd_subrequest_spec;
+
+/* 1.4: how a subrequest ended. */
+typedef enum proxyd_subrequest_result {
+    PROXYD_SUBREQUEST_RESPONSE = 0, /* a final response head arrived: status, headers, body */
+    PROXYD_SUBREQUEST_FAILED = 1,   /* no peer, connect refused, closed or invalid response */
+    PROXYD_SUBREQUEST_TIMEOUT = 2   /* the group's connect/read timeouts ran out */
+} proxyd_subrequest_result;
+
+/* 1.4: handed to a subrequest's done callback; everything in it lives until the callback returns.
+ * The core sets struct_size; a plugin reads a member only when struct_size covers it. */
+typedef struct proxyd_subrequest_response {
+    uint32_t struct_size;
+    proxyd_subrequest_result result;
+    int status;                   /* the final status (RESPONSE); 0 otherwise */
+    const proxyd_header *headers; /* the response's fields as received (RESPONSE) */
+    size_t header_count;
+    proxyd_str body;     /* at most PROXYD_SUBREQUEST_MAX_BODY bytes of the body */
+    bool body_truncated; /* the body was longer; the rest was not read */
+} proxyd_subrequest_response;
 
 /* ---------------------------------------------------------------------------------------------
  * Host calls: the functions the core offers to plugins. The table is valid as long as the config
@@ -453,6 +497,36 @@ typedef struct proxyd_host {
      * The request goes on inside this call (the next filters, the exchange), so it may be over,
      * and its handle and state gone, when filter_resume returns: touch neither afterwards. */
     int (*filter_resume)(const proxyd_request_handle *request, int status);
+
+    /* ---- 1.4 ---- */
+
+    /* -- Subrequests (the request's worker thread, while the request is alive; a filter's or a
+     * content plugin's) -- */
+    /* Sends a bodiless request to an upstream group, through the group's balancer and pool, with
+     * its connect and read timeouts, its retries (max_tries, on other peers, for a failure before
+     * any response byte) and its passive health, as a proxied request; then calls
+     * done(arg, response) once, on the worker's thread, with the final response's status, fields
+     * and up to PROXYD_SUBREQUEST_MAX_BODY bytes of its body. *subrequest identifies it until done
+     * runs or subrequest_cancel returns. The request line is "METHOD path HTTP/1.1"; proxyd adds
+     * Host (the peer's authority, unless headers hold one) and the request's X-Request-ID, and
+     * nothing else: no X-Forwarded-*, no client field it was not handed. The subrequest shows in
+     * no access-log line (the request's line names the peer it was proxied to).
+     * CANCELLING: when the request ends (its response is complete, the client left, a stop cut
+     * it) its subrequests still running are cancelled and done is NOT called for them: a filter
+     * that is pending hears its cancelled hook, a content plugin its cancelled hook, and drops
+     * its arg there (subrequest_cancel may still be called from those hooks).
+     * PROXYD_EINVAL for a bad spec (not an upstream, a path not starting with '/' or holding a
+     * space or control byte, a bad field, or Content-Length, Transfer-Encoding, Connection,
+     * Upgrade or TE among them); PROXYD_ESTATE when the request is over or the worker is
+     * stopping; PROXYD_EIO when it failed at once (no peer could be tried). On any error done is
+     * never called. */
+    int (*subrequest_start)(const proxyd_request_handle *request, const proxyd_subrequest_spec *spec,
+                            void (*done)(void *arg, const proxyd_subrequest_response *response), void *arg,
+                            proxyd_subrequest **subrequest);
+    /* done will not be called after this returns; the subrequest's connection is closed.
+     * PROXYD_ENOENT when subrequest is not one of the request's running subrequests (done has
+     * run, or it was cancelled already). */
+    int (*subrequest_cancel)(const proxyd_request_handle *request, proxyd_subrequest *subrequest);
 } proxyd_host;
 
 /* ---------------------------------------------------------------------------------------------
@@ -529,7 +603,8 @@ typedef enum proxyd_filter_status {
     PROXYD_FILTER_RESPONDED = 1, /* the filter answered with request_respond: nothing further runs
                                     but the response-head and log hooks */
     PROXYD_FILTER_PENDING = 2    /* the filter will call filter_resume later on this worker's
-                                    thread (after a timer, queue_work, a worker_post) */
+                                    thread (after a timer, queue_work, a worker_post, a
+                                    subrequest (1.4)) */
 } proxyd_filter_status;
 
 /* 1.3: a filter, in a chain declared per listener (`filters = [...]`, before routing) and per
