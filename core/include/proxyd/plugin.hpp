@@ -535,6 +535,106 @@ int queue_work(const proxyd_host *host, const proxyd_worker_handle *worker, Work
     return rc;
 }
 
+// 1.4: what a subrequest's done callback gets: a view of proxyd_subrequest_response, valid while
+// the callback runs.
+class SubrequestResponse {
+  public:
+    explicit SubrequestResponse(const proxyd_subrequest_response &raw) : raw_(raw) {}
+    const proxyd_subrequest_response &raw() const { return raw_; }
+    proxyd_subrequest_result result() const { return raw_.result; }
+    bool answered() const { return raw_.result == PROXYD_SUBREQUEST_RESPONSE; }
+    int status() const { return raw_.status; }
+    std::string_view body() const { return view(raw_.body); }
+    // The first field called name (case-insensitive).
+    std::optional<std::string_view> header(std::string_view name) const {
+        for (size_t i = 0; i < raw_.header_count; ++i)
+            if (equals_ignoring_case(view(raw_.headers[i].name), name)) return view(raw_.headers[i].value);
+        return std::nullopt;
+    }
+    std::span<const proxyd_header> headers() const { return {raw_.headers, raw_.header_count}; }
+
+  private:
+    static bool equals_ignoring_case(std::string_view a, std::string_view b) {
+        if (a.size() != b.size()) return false;
+        for (size_t i = 0; i < a.size(); ++i) {
+            char x = a[i], y = b[i];
+            if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+            if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+            if (x != y) return false;
+        }
+        return true;
+    }
+    const proxyd_subrequest_response &raw_;
+};
+
+// 1.4: one subrequest to an upstream group that calls a callable with its response, like Timer:
+// the object must stay where it is while it runs (keep it in request state), and destroying it
+// cancels a running one. When the request ends first the core cancels it and fn is never
+// called (a pending filter hears cancelled() instead). Worker thread only.
+class Subrequest {
+  public:
+    Subrequest() = default;
+    ~Subrequest() { cancel(); }
+    Subrequest(const Subrequest &) = delete;
+    Subrequest &operator=(const Subrequest &) = delete;
+
+    // Sends method path (no body) with headers to the upstream group whose target id is
+    // upstream (Config::resolve_target at load). fn(const SubrequestResponse &) runs once, later,
+    // on the worker thread, unless this returns an error (PROXYD_ESTATE from an older core).
+    template <class F>
+    int start(const Request &request, uint32_t upstream, std::string_view method, std::string_view path,
+              std::span<const Header> headers, F fn) {
+        cancel();
+        const proxyd_host *host = request.host_table();
+        if (!PROXYD_SDK_HOST_HAS(host, subrequest_start)) return PROXYD_ESTATE;
+        std::vector<proxyd_header> fields;
+        fields.reserve(headers.size());
+        for (const Header &h : headers)
+            fields.push_back(proxyd_header{str(h.name), str(h.value)});
+        proxyd_subrequest_spec spec{};
+        spec.struct_size = sizeof spec;
+        spec.upstream = upstream;
+        spec.method = str(method);
+        spec.path = str(path);
+        spec.headers = fields.data();
+        spec.header_count = fields.size();
+        host_ = host;
+        request_ = request.raw().handle;
+        fn_ = std::move(fn);
+        int rc = host->subrequest_start(request_, &spec, &Subrequest::done, this, &running_);
+        if (rc != PROXYD_OK) {
+            running_ = nullptr;
+            fn_ = nullptr;
+        }
+        return rc;
+    }
+    void cancel() {
+        if (!running_) return;
+        (void)host_->subrequest_cancel(request_, running_);
+        running_ = nullptr;
+        fn_ = nullptr;
+    }
+    bool running() const { return running_ != nullptr; }
+
+  private:
+    static void done(void *arg, const proxyd_subrequest_response *response) {
+        auto *self = static_cast<Subrequest *>(arg);
+        self->running_ = nullptr;
+        // Moved out first: fn may destroy this object (resume the request, which ends it).
+        std::function<void(const SubrequestResponse &)> fn = std::move(self->fn_);
+        self->fn_ = nullptr;
+        try {
+            if (fn) fn(SubrequestResponse(*response));
+        } catch (...) {
+        }
+    }
+
+    const proxyd_host *host_ = nullptr;
+    const proxyd_request_handle *request_ = nullptr;
+    proxyd_subrequest *running_ = nullptr;
+    std::function<void(const SubrequestResponse &)> fn_;
+};
+
 // The response of a content hook: two pointers, cheap to copy. Valid until finish() returns or,
 // for a response handle returned PROXYD_OK for, until the instance's cancelled() returns (1.1).
 // Every call must be made on the request's worker thread (WorkerContext::post gets back there).

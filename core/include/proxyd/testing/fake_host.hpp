@@ -274,6 +274,24 @@ class FakeRequest {
     bool pending = false;               // request_head returned PENDING, not yet resumed
     bool cancelled = false;             // filter_cancel ran
     std::vector<std::string> misuse;    // calls made where plugin.h does not allow them
+
+    // 1.4, subrequest_start: what a plugin asked, running until a test answers it
+    // (answer_subrequest), the plugin cancels it, or the request ends (end(): done never runs).
+    struct Subrequest {
+        uint32_t upstream = 0;
+        std::string method;
+        std::string path;
+        std::vector<std::pair<std::string, std::string>> headers;
+        void (*done)(void *, const proxyd_subrequest_response *) = nullptr;
+        void *arg = nullptr;
+        bool running = true;
+    };
+    std::vector<std::unique_ptr<Subrequest>> subrequests;
+    // Calls the running subrequest i's done with an answer (result RESPONSE when status is
+    // non-zero, else failed); false when it is not running.
+    bool answer_subrequest(size_t i, int status, std::vector<std::pair<std::string, std::string>> fields = {},
+                           std::string answer_body = {});
+
     // The first header named name (case-insensitive), as the filters left it.
     std::optional<std::string> header(std::string_view name) const;
     size_t header_count(std::string_view name) const;
@@ -834,6 +852,34 @@ inline int queue_work(const proxyd_worker_handle *worker, void (*work)(void *), 
     return worker_of(worker).queue_work(work, done, arg);
 }
 
+inline int subrequest_start(const proxyd_request_handle *handle, const proxyd_subrequest_spec *spec,
+                            void (*done)(void *, const proxyd_subrequest_response *), void *arg,
+                            proxyd_subrequest **subrequest) {
+    if (!spec || !done || !subrequest) return PROXYD_EINVAL;
+    FakeRequest &request = request_of(handle);
+    auto s = std::make_unique<FakeRequest::Subrequest>();
+    s->upstream = spec->upstream;
+    s->method = spec->method.len ? std::string(spec->method.ptr, spec->method.len) : "GET";
+    s->path = std::string(spec->path.ptr, spec->path.len);
+    for (size_t i = 0; i < spec->header_count; ++i)
+        s->headers.emplace_back(std::string(spec->headers[i].name.ptr, spec->headers[i].name.len),
+                                std::string(spec->headers[i].value.ptr, spec->headers[i].value.len));
+    s->done = done;
+    s->arg = arg;
+    *subrequest = reinterpret_cast<proxyd_subrequest *>(s.get());
+    request.subrequests.push_back(std::move(s));
+    return PROXYD_OK;
+}
+
+inline int subrequest_cancel(const proxyd_request_handle *handle, proxyd_subrequest *subrequest) {
+    for (auto &s : request_of(handle).subrequests)
+        if (reinterpret_cast<proxyd_subrequest *>(s.get()) == subrequest && s->running) {
+            s->running = false;
+            return PROXYD_OK;
+        }
+    return PROXYD_ENOENT;
+}
+
 inline int filter_resume(const proxyd_request_handle *handle, int status) {
     FakeRequest &request = request_of(handle);
     if (!request.pending) {
@@ -900,6 +946,8 @@ inline const proxyd_host kHostTable = {
     .timer_cancel = timer_cancel,
     .queue_work = queue_work,
     .filter_resume = filter_resume,
+    .subrequest_start = subrequest_start,
+    .subrequest_cancel = subrequest_cancel,
 };
 
 // The key under which value sits, searching tables and arrays below node.
@@ -1187,7 +1235,29 @@ inline FakeRequest::FakeRequest(std::string method, std::string target,
 
 inline FakeRequest::~FakeRequest() { end(); }
 
+inline bool FakeRequest::answer_subrequest(size_t i, int status,
+                                           std::vector<std::pair<std::string, std::string>> fields,
+                                           std::string answer_body) {
+    if (i >= subrequests.size() || !subrequests[i]->running) return false;
+    Subrequest &s = *subrequests[i];
+    s.running = false;
+    std::vector<proxyd_header> headers;
+    for (const auto &[name, value] : fields)
+        headers.push_back(proxyd_header{{name.data(), name.size()}, {value.data(), value.size()}});
+    proxyd_subrequest_response response{};
+    response.struct_size = sizeof response;
+    response.result = status ? PROXYD_SUBREQUEST_RESPONSE : PROXYD_SUBREQUEST_FAILED;
+    response.status = status;
+    response.headers = headers.data();
+    response.header_count = headers.size();
+    response.body = {answer_body.data(), answer_body.size()};
+    s.done(s.arg, &response);
+    return true;
+}
+
 inline void FakeRequest::end() {
+    for (auto &s : subrequests)
+        s->running = false; // the core cancels what the request still runs, without a call
     auto state = std::move(state_);
     state_.clear();
     for (auto &[key, value, free_state] : state)
