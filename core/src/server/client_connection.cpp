@@ -63,7 +63,9 @@ ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listene
     request_handle_.connection = this;
 }
 
-ClientConnection::~ClientConnection() = default;
+// The filter state goes first, while every other member is alive: freeing a plugin's request
+// state may call host calls about the request (subrequest_cancel), which then find none.
+ClientConnection::~ClientConnection() { filters_.reset(); }
 
 void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv_stream_t *server) {
     auto *c = new ClientConnection(worker, listener);
@@ -145,6 +147,7 @@ void ClientConnection::stop_reading() {
     if (!reading_) return;
     uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
     reading_ = false;
+    if (filters_ && filters_->pending()) watch_hangup();
 }
 
 void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -757,6 +760,10 @@ void ClientConnection::close_now() {
     if (finished || exchange_ || filter_pending) {
         write_access_log();
         if (filters_) run_log_filters(sent_status, finished);
+    }
+    if (filters_) {
+        stop_hangup_watch();
+        filters_->subrequests.cancel_all();
     }
     release_exchange();
     auto on_closed = [](uv_handle_t *h) {

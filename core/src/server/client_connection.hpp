@@ -234,6 +234,10 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // Body bytes that arrive while a filter is pending wait for the exchange.
     void hold_request_body(std::string_view data);
     void cancel_pending_filter();
+    // A filter is pending and reading is stopped: a reset (or an error) on the socket still ends
+    // the request now, not when reading resumes after the filter (which would forward it).
+    void watch_hangup();
+    void stop_hangup_watch();
     // The reached filters' log hooks, last first, then the request's states are freed.
     void run_log_filters(int sent_status, bool completed);
     void fill_request_view();

@@ -8,6 +8,9 @@
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace proxyd {
 
 namespace {
@@ -19,6 +22,56 @@ std::string filter_name(const PluginInstance &filter) {
 }
 
 } // namespace
+
+// A uv_poll on a dup of the client socket (libuv owns the socket's own epoll registration),
+// asking for no event but the ones epoll always reports: an error (a reset) and a hang-up, plus
+// the peer's FIN (UV_DISCONNECT). Freed in its close callback, which may run after the
+// connection is gone.
+struct HangupWatch {
+    uv_poll_t poll;
+    int fd;
+    ClientConnection *owner;
+};
+
+void close_hangup_watch(HangupWatch *watch) {
+    watch->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t *>(&watch->poll), [](uv_handle_t *h) {
+        auto *self = static_cast<HangupWatch *>(h->data);
+        ::close(self->fd);
+        delete self;
+    });
+}
+
+void ClientConnection::watch_hangup() {
+    if (!filters_ || !filters_->pending() || reading_ || filters_->hangup_watch || closing()) return;
+    int dup_fd = ::dup(fd());
+    if (dup_fd < 0) return; // no watch: the reset is seen once reading resumes, as before
+    auto *watch = new HangupWatch{{}, dup_fd, this};
+    if (uv_poll_init(worker_.loop(), &watch->poll, dup_fd) != 0) {
+        ::close(dup_fd);
+        delete watch;
+        return;
+    }
+    watch->poll.data = watch;
+    filters_->hangup_watch = watch;
+    uv_poll_start(&watch->poll, UV_DISCONNECT, [](uv_poll_t *p, int status, int) {
+        auto *self = static_cast<HangupWatch *>(p->data);
+        ClientConnection *c = self->owner;
+        if (!c) return;
+        int error = 0;
+        socklen_t len = sizeof error;
+        bool reset =
+            status < 0 || (::getsockopt(self->fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error != 0);
+        // A FIN alone is left to the reads (after the bytes before it, as without a filter).
+        c->stop_hangup_watch();
+        if (reset) c->close_now();
+    });
+}
+
+void ClientConnection::stop_hangup_watch() {
+    if (!filters_ || !filters_->hangup_watch) return;
+    close_hangup_watch(std::exchange(filters_->hangup_watch, nullptr));
+}
 
 RequestFilters &ClientConnection::filters() {
     if (!filters_) filters_ = std::make_unique<RequestFilters>();
@@ -34,7 +87,10 @@ void ClientConnection::run_request_filters() {
         int status = hooks.request_head(filter->raw(), worker_.plugin_worker(filter), &request_);
         f.set_in_request_head(false);
         if (status == PROXYD_FILTER_CONTINUE) continue;
-        if (status == PROXYD_FILTER_PENDING) return f.set_pending(filter);
+        if (status == PROXYD_FILTER_PENDING) {
+            f.set_pending(filter);
+            return watch_hangup();
+        }
         return finish_filters(*filter, status);
     }
     if (!f.routed()) return route_request();
@@ -55,6 +111,7 @@ int ClientConnection::resume_filters(int status) {
     if (!filters_ || !filters_->pending()) return PROXYD_ESTATE;
     const PluginInstance *filter = filters_->pending();
     filters_->set_pending(nullptr);
+    stop_hangup_watch();
     if (status == PROXYD_FILTER_CONTINUE)
         run_request_filters();
     else
@@ -119,11 +176,14 @@ void ClientConnection::hold_request_body(std::string_view data) {
 void ClientConnection::cancel_pending_filter() {
     const PluginInstance &filter = *filters_->pending();
     filters_->set_pending(nullptr);
+    stop_hangup_watch();
     if (auto hook = hooks_of(filter).cancelled) hook(filter.raw(), worker_.plugin_worker(&filter), &request_);
 }
 
 void ClientConnection::run_log_filters(int sent_status, bool completed) {
     RequestFilters &f = *filters_;
+    // The request is over: what it still asked of upstreams is not wanted (done is not called).
+    f.subrequests.cancel_all();
     const FilterChain &chain = f.reached();
     if (!chain.empty()) {
         // The last peer tried: the access record lists every try, "a,b".

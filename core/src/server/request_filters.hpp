@@ -18,6 +18,7 @@
 #include "config/config.hpp"
 #include "http/header_list.hpp"
 #include "http/message_head.hpp"
+#include "proxy/subrequest.hpp"
 
 #include <optional>
 #include <proxyd/plugin.h>
@@ -25,6 +26,10 @@
 #include <vector>
 
 namespace proxyd {
+
+// Watches a waiting request's socket for a reset while reading is stopped (client_filters.cpp).
+struct HangupWatch;
+void close_hangup_watch(HangupWatch *watch);
 
 // A final response head on its way through response-head filters.
 struct FilteredResponseHead {
@@ -77,6 +82,9 @@ class RequestFilters {
     std::string held_body;         // what arrived, for the exchange that follows
     bool body_held_paused = false; // reading paused because held_body grew past the high-water mark
     bool body_delivered = false;   // the exchange was told the body ended
+    // While a filter is pending and reading is stopped (held bytes at their bound), a reset still
+    // ends the request at once: a watch on the socket's errors (ClientConnection::watch_hangup).
+    HangupWatch *hangup_watch = nullptr;
 
     // -- answers and response heads --
     std::optional<FilterAnswer> answer;
@@ -90,7 +98,15 @@ class RequestFilters {
     // Frees every state (once: after the log hooks), in the order they were set.
     void free_states();
 
-    ~RequestFilters() { free_states(); }
+    // -- subrequests (1.4) --
+    // The request's running subrequests; cancelled when the request ends, before its states go.
+    SubrequestSet subrequests;
+
+    ~RequestFilters() {
+        if (hangup_watch) close_hangup_watch(hangup_watch);
+        subrequests.cancel_all();
+        free_states();
+    }
 
   private:
     struct State {
