@@ -1,6 +1,7 @@
 // filter/auth: Authorization parsing, constant-time comparison, htpasswd files, crypt_r
 // verification, and the plugin through its C ABI: the check on queue_work (PENDING, then resumed),
 // the per-worker cache, bearer tokens, the 401 challenge, and a client leaving mid-check.
+#include "auth_request.hpp"
 #include "credentials.hpp"
 #include "fake_host.hpp"
 #include "htpasswd.hpp"
@@ -241,4 +242,109 @@ TEST_CASE("auth reads bearer tokens from a file of their own", "[filter_auth]") 
     CHECK(filter_request_head(module, instance, worker, basic_only) == PROXYD_FILTER_RESPONDED);
     REQUIRE(basic_only.responded);
     CHECK(basic_only.responded->header("WWW-Authenticate") == "Bearer realm=\"proxyd\"");
+}
+
+TEST_CASE("auth_request: 2xx passes with the listed fields, 401/403 deny, the rest is 500", "[filter_auth]") {
+    std::vector<std::string> copy{"X-User", "X-Groups"};
+    std::vector<AnswerField> fields{{"x-user", "alice"},
+                                    {"X-Other", "o"},
+                                    {"X-User", "second"},
+                                    {"WWW-Authenticate", "Bearer realm=\"a\""},
+                                    {"www-authenticate", "Basic realm=\"b\""}};
+    AuthDecision ok = decide_auth_request(true, 204, fields, copy);
+    CHECK(ok.verdict == AuthDecision::kAllow);
+    REQUIRE(ok.copy.size() == 1); // the first X-User; no X-Groups in the answer
+    CHECK(ok.copy[0] == std::pair<std::string, std::string>{"x-user", "alice"});
+    CHECK(ok.challenges.empty());
+
+    AuthDecision who = decide_auth_request(true, 401, fields, copy);
+    CHECK(who.verdict == AuthDecision::kDeny);
+    CHECK(who.status == 401);
+    CHECK(who.challenges == std::vector<std::string>{"Bearer realm=\"a\"", "Basic realm=\"b\""});
+    CHECK(who.copy.empty());
+    AuthDecision no = decide_auth_request(true, 403, fields, copy);
+    CHECK((no.verdict == AuthDecision::kDeny && no.status == 403 && no.challenges.empty()));
+
+    for (int status : {100, 199, 300, 302, 404, 429, 500, 502, 503}) {
+        AuthDecision odd = decide_auth_request(true, status, fields, copy);
+        CHECK((odd.verdict == AuthDecision::kError && odd.status == 500));
+    }
+    AuthDecision failed = decide_auth_request(false, 0, {}, copy);
+    CHECK((failed.verdict == AuthDecision::kError && failed.status == 500));
+    CHECK(same_field_name("X-User", "x-uSER"));
+    CHECK_FALSE(same_field_name("X-User", "X-Users"));
+}
+
+namespace {
+
+struct AskFixture {
+    PluginModule module{"filter_auth.so"};
+    FakeHost host;
+    void *instance = nullptr;
+    std::unique_ptr<FakeWorker> worker;
+    AskFixture() {
+        host.upstreams["authsvc"] = 7;
+        instance = host.create(module, "auth_request = { upstream = \"authsvc\", path = \"/check\", "
+                                       "forward_headers = [\"Cookie\"], copy_headers = [\"X-User\"] }");
+        if (!instance) throw std::runtime_error(host.error_text());
+        worker = std::make_unique<FakeWorker>(module.descriptor(), instance);
+    }
+    int send(FakeRequest &request) { return filter_request_head(module, instance, *worker, request); }
+};
+
+} // namespace
+
+TEST_CASE("auth_request asks the service through a subrequest and acts on its answer", "[filter_auth]") {
+    AskFixture f;
+    FakeRequest good("GET", "/app?x=1", {{"Cookie", "sid=1"}, {"X-User", "forged"}, {"X-Secret", "s"}});
+    REQUIRE(f.send(good) == PROXYD_FILTER_PENDING);
+    REQUIRE(good.subrequests.size() == 1);
+    const auto &asked = *good.subrequests[0];
+    CHECK(asked.upstream == 7);
+    CHECK((asked.method == "GET" && asked.path == "/check"));
+    using Fields = std::vector<std::pair<std::string, std::string>>;
+    CHECK(asked.headers ==
+          Fields{{"Cookie", "sid=1"}, {"X-Original-URI", "/app?x=1"}, {"X-Original-Method", "GET"}});
+    REQUIRE(good.answer_subrequest(0, 200, {{"X-User", "alice"}}));
+    CHECK(good.resumed == PROXYD_FILTER_CONTINUE);
+    CHECK(good.header("X-User") == "alice");
+    CHECK(good.header_count("X-User") == 1);
+
+    FakeRequest denied("GET", "/app");
+    REQUIRE(f.send(denied) == PROXYD_FILTER_PENDING);
+    REQUIRE(denied.answer_subrequest(0, 401, {{"WWW-Authenticate", "Bearer"}}));
+    CHECK(denied.resumed == PROXYD_FILTER_RESPONDED);
+    REQUIRE(denied.responded);
+    CHECK(denied.responded->status == 401);
+    CHECK(denied.responded->header("WWW-Authenticate") == "Bearer");
+
+    FakeRequest down("GET", "/app");
+    REQUIRE(f.send(down) == PROXYD_FILTER_PENDING);
+    REQUIRE(down.answer_subrequest(0, 0)); // no answer at all
+    CHECK(down.resumed == PROXYD_FILTER_RESPONDED);
+    REQUIRE(down.responded);
+    CHECK(down.responded->status == 500);
+
+    // The client leaves: the core cancels the subrequest and tells the filter; nothing resumes.
+    auto leaving = std::make_unique<FakeRequest>("GET", "/app");
+    REQUIRE(f.send(*leaving) == PROXYD_FILTER_PENDING);
+    CHECK(filter_cancel(f.module, f.instance, *f.worker, *leaving));
+    leaving->end();
+    CHECK_FALSE(leaving->answer_subrequest(0, 200));
+    CHECK(leaving->resumed == -1);
+    CHECK(leaving->misuse.empty());
+}
+
+TEST_CASE("auth_request refuses a config it cannot ask with", "[filter_auth]") {
+    PluginModule module("filter_auth.so");
+    FakeHost both;
+    both.upstreams["authsvc"] = 1;
+    CHECK(both.create(module, "tokens = [\"0123456789abcdefgh\"]\n"
+                              "auth_request = { upstream = \"authsvc\", path = \"/a\" }") == nullptr);
+    CHECK_THAT(both.error_text(), Catch::Contains("give one or the other"));
+    FakeHost bad;
+    bad.upstreams["authsvc"] = 1;
+    CHECK(bad.create(module, "auth_request = { upstream = \"nope\", path = \"auth\", copy = 1 }") == nullptr);
+    CHECK_THAT(bad.error_text(), Catch::Contains("starting with '/'"));
+    CHECK_THAT(bad.error_text(), Catch::Contains("unknown key 'copy'"));
 }

@@ -16,9 +16,18 @@
 // turns that off. A user not in the file costs a check against another user's hash all the same,
 // so timing does not tell which users exist. Tokens are compared in constant time.
 //
-// What it cannot do yet: an auth_request-style subrequest to an upstream (ask a service whether
-// the request may pass) needs a host call for subrequests that ABI 1.3 does not have.
+// auth_request (ABI 1.4 subrequests) asks a service instead, as nginx's auth_request does:
+//
+//   filters = [{ plugin = "auth", auth_request = { upstream = "authsvc", path = "/auth",
+//                forward_headers = ["Authorization", "Cookie"], copy_headers = ["X-User"] } }]
+//
+// Each request waits (PENDING) for a bodiless subrequest to the group, carrying the listed fields
+// of the client's request and X-Original-URI/X-Original-Method; auth_request.hpp says what the
+// answer leads to. The fields named in copy_headers are always removed from the client's
+// request first, so a client cannot send its own X-User past the service. It replaces the local
+// checks (htpasswd, tokens): one filter does one or the other.
 // Written on plugin.hpp's C++ helper.
+#include "auth_request.hpp"
 #include "credentials.hpp"
 #include "htpasswd.hpp"
 
@@ -61,6 +70,24 @@ struct PendingCheck {
     std::shared_ptr<Check> check;
 };
 
+// auth_request's settings (the auth_request table).
+struct AuthRequestConfig {
+    uint32_t upstream = 0; // a target id
+    std::string method = "GET";
+    std::string path;
+    std::vector<std::string> forward_headers{"Authorization", "Cookie"};
+    std::vector<std::string> copy_headers;
+};
+
+// A request's running subrequest, in its request state: freed with the request, which the core
+// ends only after cancelling the subrequest (then its callback never runs).
+struct PendingAsk {
+    sdk::Subrequest subrequest;
+};
+// PendingAsk's request-state key: an address of its own, never the instance's (the key of
+// PendingCheck) nor a member's (the first one shares the instance's address).
+constexpr char kPendingAskKey = 0;
+
 class AuthFilter {
   public:
     struct Worker {
@@ -69,8 +96,18 @@ class AuthFilter {
     };
 
     static std::unique_ptr<AuthFilter> create(Config &config) {
-        config.check_keys({"realm", "htpasswd", "tokens", "tokens_file", "strip_authorization", "cache"});
+        config.check_keys(
+            {"realm", "htpasswd", "tokens", "tokens_file", "strip_authorization", "cache", "auth_request"});
         auto self = std::make_unique<AuthFilter>();
+        if (Config ask = config.child("auth_request"); ask.present()) {
+            if (config.child("htpasswd").present() || config.child("tokens").present() ||
+                config.child("tokens_file").present())
+                ask.error("'auth_request' asks a service instead of checking 'htpasswd' or tokens: "
+                          "give one or the other");
+            self->ask_ = parse_auth_request(ask);
+            self->strip_ = config.boolean("strip_authorization").value_or(false);
+            return self;
+        }
         self->realm_ = std::string(config.string("realm").value_or("proxyd"));
         if (self->realm_.find_first_of("\"\\\r\n") != std::string::npos)
             config.child("realm").error("'realm' cannot hold a quote, a backslash or a line break");
@@ -100,6 +137,7 @@ class AuthFilter {
 
     int request_head(Worker *worker, const sdk::FilterRequest &request) const {
         if (!worker) return PROXYD_ESTATE; // a core that made no worker state: 500, not a crash
+        if (ask_) return ask_service(request);
         Credentials credentials = parse_authorization(request.header("Authorization"));
         if (credentials.scheme == Credentials::kBearer && !tokens_.empty()) {
             bool match = false;
@@ -137,10 +175,103 @@ class AuthFilter {
     }
 
     void cancelled(Worker *, const sdk::Request &request) const {
+        // auth_request: the core has cancelled the subrequest already; its state goes with the
+        // request.
+        if (ask_) return;
         if (auto *pending = request.state<PendingCheck>(this)) pending->check->cancelled = true;
     }
 
   private:
+    static AuthRequestConfig parse_auth_request(const Config &ask) {
+        AuthRequestConfig out;
+        if (ask.type() != PROXYD_CONFIG_TABLE) {
+            ask.error("'auth_request' must be a table: { upstream = \"...\", path = \"/...\" }");
+            return out;
+        }
+        ask.check_keys({"upstream", "path", "method", "forward_headers", "copy_headers"});
+        auto upstream = ask.string("upstream");
+        if (!upstream)
+            ask.error("'auth_request' needs 'upstream', the group of the auth service");
+        else if (auto id = ask.child("upstream").resolve_target(PROXYD_TARGET_UPSTREAM, *upstream))
+            out.upstream = *id;
+        auto path = ask.string("path");
+        if (!path || path->empty() || path->front() != '/' ||
+            path->find_first_of(" \t\r\n") != std::string_view::npos)
+            (path ? ask.child("path") : ask)
+                .error("'auth_request' needs 'path', starting with '/', without spaces");
+        else
+            out.path = *path;
+        if (auto method = ask.string("method")) {
+            bool token = !method->empty() &&
+                         method->find_first_of(" \t\r\n:()<>@,;\\\"/[]?={}") == std::string_view::npos;
+            if (!token) ask.child("method").error("'method' must be a method token, such as \"GET\"");
+            out.method = *method;
+        }
+        auto names = [](const Config &list, const char *key, std::vector<std::string> &into) {
+            if (!list.present()) return;
+            if (list.type() != PROXYD_CONFIG_ARRAY)
+                return list.error(std::string("'") + key + "' must be an array of field names");
+            into.clear();
+            for (const Config &name : list.elements()) {
+                auto text = name.as_string("field name");
+                if (!text) continue;
+                if (text->empty() || text->find_first_of(" \t\r\n:") != std::string_view::npos)
+                    name.error("not a field name: '" + std::string(*text) + "'");
+                else
+                    into.emplace_back(*text);
+            }
+        };
+        names(ask.child("forward_headers"), "forward_headers", out.forward_headers);
+        names(ask.child("copy_headers"), "copy_headers", out.copy_headers);
+        return out;
+    }
+
+    // auth_request: the request waits for the service's answer.
+    int ask_service(const sdk::FilterRequest &request) const {
+        std::vector<sdk::Header> fields;
+        for (auto [name, value] : request.headers())
+            for (const std::string &wanted : ask_->forward_headers)
+                if (same_field_name(name, wanted)) fields.push_back({name, value});
+        fields.push_back({"X-Original-URI", request.target()});
+        fields.push_back({"X-Original-Method", request.method()});
+        auto *pending = request.emplace_state<PendingAsk>(&kPendingAskKey);
+        if (!pending) return PROXYD_ENOMEM;
+        int rc = pending->subrequest.start(
+            request, ask_->upstream, ask_->method, ask_->path, fields,
+            [this, request](const sdk::SubrequestResponse &answer) { on_answer(request, answer); });
+        // No peer to ask, or an older core: a failure (500), never a pass.
+        if (rc != PROXYD_OK) return rc;
+        return PROXYD_FILTER_PENDING;
+    }
+
+    void on_answer(const sdk::FilterRequest &request, const sdk::SubrequestResponse &answer) const {
+        std::vector<AnswerField> fields;
+        for (const proxyd_header &h : answer.headers())
+            fields.emplace_back(sdk::view(h.name), sdk::view(h.value));
+        AuthDecision decision =
+            decide_auth_request(answer.answered(), answer.status(), fields, ask_->copy_headers);
+        if (decision.verdict == AuthDecision::kAllow) {
+            for (const std::string &name : ask_->copy_headers)
+                (void)request.remove_header(name);
+            for (const auto &[name, value] : decision.copy)
+                (void)request.set_header(name, value);
+            if (strip_) (void)request.remove_header("Authorization");
+            (void)request.resume(PROXYD_FILTER_CONTINUE);
+            return;
+        }
+        std::vector<sdk::Header> headers;
+        for (const std::string &challenge : decision.challenges)
+            headers.push_back({"WWW-Authenticate", challenge});
+        headers.push_back({"Content-Type", "text/plain"});
+        std::string_view body = decision.status == 401   ? "Unauthorized\n"
+                                : decision.status == 403 ? "Forbidden\n"
+                                                         : "Internal Server Error\n";
+        // An answer that could not be set still never lets the request through: RESPONDED
+        // without an answer ends it with the core's 500.
+        (void)request.respond(decision.status, headers, body);
+        (void)request.resume(PROXYD_FILTER_RESPONDED);
+    }
+
     static std::string_view as_view(const Digest &d) {
         return std::string_view(reinterpret_cast<const char *>(d.data()), d.size());
     }
@@ -239,6 +370,7 @@ class AuthFilter {
         users_ = std::move(file.users);
     }
 
+    std::optional<AuthRequestConfig> ask_; // auth_request mode
     std::string realm_;
     std::map<std::string, std::string, std::less<>> users_;
     std::vector<std::string> tokens_;
