@@ -8,6 +8,7 @@ application. A reload and a stop while subrequests run (the ASan build checks fo
 
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -88,14 +89,38 @@ def reset(sock):
     sock.close()  # a reset: the client is gone, not half-closed
 
 
-def resetting_clients(front, app):
-    """Clients whose request waits on the slow answer reset: none of them reaches the application.
-    The POSTs' bodies are past the bytes proxyd holds for a waiting request, so it stops reading
-    them: their resets must be noticed all the same."""
+class Sink:
+    """An application that notes every request line it receives, complete or not, and answers
+    /warm, so that proxyd keeps a pooled connection to it (a forwarded request then goes out at
+    once)."""
+
+    def __init__(self):
+        self.lines = []
+        self.backend = Backend(raw=self.serve, tag="sink")
+
+    def serve(self, conn, conn_id):
+        while True:
+            try:
+                chunk = conn.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.lines += [m.decode() for m in re.findall(rb"(?:GET|POST) (/[^ ]*) HTTP/1.1", chunk)]
+            if b"/warm" in chunk:
+                conn.sendall(response_bytes(200, b"ok"))
+
+
+def resetting_clients(resets, front, sink):
+    """Clients whose request waits on the slow answer reset: none of them reaches the application,
+    not even in part. The POSTs' bodies are past the bytes proxyd holds for a waiting request, so
+    it stops reading them: their resets must be noticed all the same."""
     body = b"b" * (400 * 1024)
+    check_equal(Client(resets).request("GET", "/warm", [("Authorization", "Bearer good")]).status, 200,
+                "a pooled connection to the application")
 
     def post_and_reset(index):
-        sock = socket.create_connection((HOST, front), timeout=5)
+        sock = socket.create_connection((HOST, resets), timeout=5)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         try:
             sock.sendall(build_request("POST", "/gone-post-%d" % index, [("Authorization", "Bearer slow")], body=body))
@@ -107,14 +132,14 @@ def resetting_clients(front, app):
     for thread in posts:
         thread.start()
     for index in range(5):
-        sock = socket.create_connection((HOST, front), timeout=5)
+        sock = socket.create_connection((HOST, resets), timeout=5)
         sock.sendall(build_request("GET", "/gone-get-%d" % index, [("Authorization", "Bearer slow")]))
         time.sleep(0.05)
         reset(sock)
     for thread in posts:
         thread.join(10)
     time.sleep(SLOW + 0.5)  # past the service's answer: a request still held would be forwarded now
-    gone = [r.target for _, r in app.requests if r.target.startswith("/gone")]
+    gone = [line for line in sink.lines if line.startswith("/gone")]
     check_equal(gone, [], "requests of clients that reset while waiting never reach the application")
     with Client(front) as client:
         check_equal(client.request("GET", "/after", [("Authorization", "Bearer good")]).status, 200,
@@ -144,10 +169,12 @@ def main():
     folder = workdir("filter_auth_request")
     auth = Backend(handler=auth_handler, tag="auth")
     app = Backend()
-    front, down_front, dead = free_ports(3)
+    sink = Sink()
+    front, down_front, resets, dead = free_ports(4)
     config = config_head(plugins=None, workers=1) + \
         upstream("authsvc", [auth.port], 'read_timeout = "1500ms"\n') + \
-        upstream("nobody", [dead]) + upstream("app", [app.port]) + """
+        upstream("nobody", [dead]) + upstream("app", [app.port]) + \
+        upstream("sink", [sink.backend.port]) + """
 [limits]
 shutdown_timeout = "1s"
 drain_timeout = "1s"
@@ -171,12 +198,18 @@ name = "down"
 listen = "127.0.0.1:%d"
 upstream = "app"
 filters = ["down"]
-""" % (front, down_front)
+
+[[listeners]]
+name = "resets"
+listen = "127.0.0.1:%d"
+upstream = "sink"
+filters = ["sso"]
+""" % (front, down_front, resets)
     path = write_file(os.path.join(folder, "auth_request.toml"), config)
-    proxyd = Proxyd(path, folder).start([front, down_front])
+    proxyd = Proxyd(path, folder).start([front, down_front, resets])
     answers(front, auth, app)
     down_service(down_front)
-    resetting_clients(front, app)
+    resetting_clients(resets, front, sink)
     check(proxyd.alive(), "proxyd still running")
     reload_and_stop(proxyd, front)
 
