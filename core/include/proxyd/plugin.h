@@ -17,7 +17,7 @@
  *   1.2  request_tls and proxyd_tls_info
  *   1.3  the filter kind, request-head editing, request_respond, response_head_*, per-request
  *        state, timer_start, queue_work, filter_resume, the request view's request_id and scheme
- *   1.4  subrequest_start and subrequest_cancel (host calls only: no hook table grew)
+ *   1.4  subrequest_start and subrequest_cancel; balancers' response_head (sticky sessions)
  *
  * Lifetimes and threads (each hook runs only on the thread named):
  *   module    the .so itself. Loaded and unloaded on the main thread; stays mapped while any

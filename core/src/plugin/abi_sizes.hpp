@@ -16,14 +16,15 @@ namespace proxyd {
 
 // The size each table has in ABI 1.<minor> (minors 0 to 4 exist so far; 1.2 added no member to
 // these tables, only the host call request_tls and its proxyd_tls_info; 1.3 the descriptor's
-// filter member and the filter kind's table; 1.4 only host calls, the subrequests).
+// filter member and the filter kind's table; 1.4 the balancers' response_head and the
+// subrequest host calls).
 constexpr size_t descriptor_size(uint32_t minor) {
     return minor == 0   ? offsetof(proxyd_plugin_descriptor, create_worker_ex)
            : minor <= 2 ? offsetof(proxyd_plugin_descriptor, filter)
                         : sizeof(proxyd_plugin_descriptor);
 }
 constexpr size_t balancing_hooks_size(uint32_t minor) {
-    // response_head is a 1.4 member, appended before the minor is bumped: 1.1 to 1.3 end before it.
+    // response_head is a 1.4 member: 1.1 to 1.3 tables end before it.
     return minor == 0   ? offsetof(proxyd_balancing_hooks, attempt_done)
            : minor <= 3 ? offsetof(proxyd_balancing_hooks, response_head)
                         : sizeof(proxyd_balancing_hooks);
