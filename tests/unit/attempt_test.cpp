@@ -16,7 +16,7 @@ struct Ended {
 
 struct RecordingSink final : AttemptSink {
     std::vector<Ended> ended;
-    void attempt_done(size_t peer, const proxyd_attempt &a) override {
+    void attempt_done(size_t peer, uint32_t, const proxyd_attempt &a) override {
         CHECK(a.struct_size == sizeof(proxyd_attempt));
         ended.push_back({peer, a.outcome, a.status});
     }

@@ -670,3 +670,69 @@ TEST_CASE_METHOD(ConfigFixture, "peers found in DNS: resolve and srv entries, [r
                    Catch::Contains(r.path + ":7:13: upstreams.u.max_peers: applies to peers found in DNS"));
     }
 }
+
+TEST_CASE_METHOD(ConfigFixture, "upstream policies: limits, queue, retry_on, budget and outliers",
+                 "[config]") {
+    const std::string head = std::string(kPlugins) + "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n";
+    const std::string tail =
+        "[[listeners]]\nname = \"front\"\nlisten = \"127.0.0.1:18080\"\nupstream = \"app\"\n";
+    SECTION("read as written") {
+        auto r =
+            load(head +
+                 "max_connections = 4\nqueue_size = 10\nqueue_timeout = \"2s\"\n"
+                 "retry_on = [\"connect-failure\", \"503\", \"504\"]\n"
+                 "retry_budget = { ratio = 0.25, min_per_second = 2 }\n"
+                 "outlier = { consecutive_5xx = 7, base_ejection = \"5s\", max_ejection_percent = 30 }\n" +
+                 tail);
+        INFO(r.all());
+        REQUIRE(r.config);
+        const UpstreamPolicies &p = r.config->upstreams[0].policies;
+        CHECK(p.max_connections == 4);
+        CHECK(p.queue_size == 10);
+        CHECK(p.queue_timeout == std::chrono::milliseconds(2000));
+        CHECK(p.retry_on.connect_failure);
+        CHECK_FALSE(p.retry_on.timeout);
+        CHECK_FALSE(p.retry_on.invalid_response);
+        CHECK(p.retry_on.status(503));
+        CHECK_FALSE(p.retry_on.status(500));
+        CHECK(p.retry_budget.ratio == Approx(0.25));
+        CHECK(p.retry_budget.min_per_second == 2);
+        CHECK(p.outlier.enabled);
+        CHECK(p.outlier.consecutive_5xx == 7);
+        CHECK(p.outlier.consecutive_connect_failures == 5);
+        CHECK(p.outlier.base_ejection == std::chrono::milliseconds(5000));
+        CHECK(p.outlier.max_ejection_percent == 30);
+    }
+    SECTION("defaults: no limit, today's retries, no budget, no ejection") {
+        auto r = load(head + tail);
+        REQUIRE(r.config);
+        const UpstreamPolicies &p = r.config->upstreams[0].policies;
+        CHECK(p.max_connections == 0);
+        CHECK(p.retry_on.connect_failure);
+        CHECK(p.retry_on.timeout);
+        CHECK(p.retry_on.invalid_response);
+        CHECK_FALSE(p.retry_on.status(502));
+        CHECK_FALSE(p.retry_budget.enabled());
+        CHECK_FALSE(p.outlier.enabled);
+    }
+    SECTION("errors name file:line:col and key") {
+        auto r = load(head + "retry_on = [\"5xx\", \"teapot\"]\n" + tail);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":7:20: upstreams.app.retry_on[1]: is not a retry condition"));
+        r = load(head + "retry_budget = { ratio = 2 }\n" + tail);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":7:26: upstreams.app.retry_budget.ratio: must be a number"));
+        r = load(head + "outlier = { consecutive_5xx = 3, base = \"1s\" }\n" + tail);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":7:34: upstreams.app.outlier.base: unknown key"));
+        r = load(head + "outlier = { max_ejection_percent = 101 }\n" + tail);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(":7:") && Catch::Contains("upstreams.app.outlier.max_ejection_percent: "
+                                                             "must be between 0 and 100"));
+        r = load(head + "queue_size = 5\n" + tail);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":7:14: upstreams.app.queue_size: needs max_connections"));
+        r = load(head + "max_connections = 1\nqueue_timeout = \"soon\"\n" + tail);
+        CHECK_THAT(r.all(), Catch::Contains(
+                                r.path + ":8:17: upstreams.app.queue_timeout: \"soon\" is not a duration"));
+    }
+}

@@ -253,6 +253,7 @@ TEST_CASE("metric table: every family and series appears in /metrics, /status.js
                    "<td class=\"state down\">DOWN</td><td class=\"n\">0</td><td class=\"n\">0</td>"
                    "<td class=\"n\">1</td><td class=\"n\">1</td><td class=\"n\">0</td><td class=\"n\">0</td>"
                    "<td>unchecked</td><td>none</td><td class=\"n\">0</td><td>ready</td><td class=\"n\">0</td>"
-                   "</tr>"));
-    CHECK(contains(page, "answered 502: 1, answered 504: 0</caption>"));
+                   "<td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">0</td></tr>"));
+    CHECK(contains(page, "answered 502: 1, answered 504: 0, queued: 0, queue full: 0, queue timeouts: 0, "
+                         "retries: 0, budget exhausted: 0</caption>"));
 }

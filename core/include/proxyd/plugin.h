@@ -527,6 +527,15 @@ typedef struct proxyd_host {
      * PROXYD_ENOENT when subrequest is not one of the request's running subrequests (done has
      * run, or it was cancelled already). */
     int (*subrequest_cancel)(const proxyd_request_handle *request, proxyd_subrequest *subrequest);
+    /* -- Balancers (inside pick, on the request's worker thread; PROXYD_ESTATE anywhere else) -- */
+    /* Fills in_flight[i] with the requests in flight on peer i of the group being picked for,
+     * counted over every worker of the process: each attempt from its pick until its end (what
+     * attempt_done hears), this worker's own included. peer_count must be pick's (PROXYD_EINVAL
+     * otherwise). Approximate: each count is read on its own (relaxed atomics) while other
+     * workers pick and finish, so the set is no snapshot and may be a few off; a discovered slot
+     * that got another peer counts from zero again. One call per pick reads every peer; the
+     * array is the plugin's. */
+    int (*pick_in_flight)(const proxyd_request_handle *request, uint32_t *in_flight, size_t peer_count);
 } proxyd_host;
 
 /* ---------------------------------------------------------------------------------------------

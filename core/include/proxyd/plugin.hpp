@@ -367,6 +367,14 @@ class Request {
         return PROXYD_SDK_HOST_HAS(host_, request_worker) ? host_->request_worker(request_->handle) : nullptr;
     }
 
+    // 1.4, inside a balancer's pick: the requests in flight on each peer over every worker of
+    // the process (plugin.h: approximate), into in_flight (one entry per peer of pick). False
+    // from an older core or outside pick.
+    bool pick_in_flight(std::span<uint32_t> in_flight) const {
+        return PROXYD_SDK_HOST_HAS(host_, pick_in_flight) &&
+               host_->pick_in_flight(request_->handle, in_flight.data(), in_flight.size()) == PROXYD_OK;
+    }
+
   protected:
     bool has_1_3_view() const {
         return request_->struct_size >= offsetof(proxyd_request, scheme) + sizeof(request_->scheme);

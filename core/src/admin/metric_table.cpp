@@ -103,6 +103,16 @@ std::span<const PeerFamily> peer_families() {
          .help = "The share of its configured weight the peer gets now: slow start ramps it from 10 to 100; "
                  "0 while drained or in maintenance.",
          .series = {{.total = &T::weight_percent, .json_key = "effective_weight_percent", .html_column = "weight %"}}},
+        {.name = "proxyd_upstream_peer_in_use_connections", .type = gauge,
+         .help = "Requests on the peer now, from all workers (what max_connections limits).",
+         .series = {{.slot = &P::in_use, .total = &T::in_use, .json_key = "in_use", .html_column = "in use"}}},
+        {.name = "proxyd_upstream_peer_ejected", .type = gauge,
+         .help = "1 while outlier detection keeps the peer out of the balancer's choice.",
+         .series = {{.total = &T::ejected, .json_key = "ejected", .html_column = "ejected"}}},
+        {.name = "proxyd_upstream_peer_ejections_total", .type = counter,
+         .help = "Outlier ejections of the peer.",
+         .series = {{.slot = &P::ejections, .total = &T::ejections, .json_key = "ejections",
+                     .html_column = "ejections"}}},
     };
     return families;
 }
@@ -117,6 +127,22 @@ std::span<const UpstreamFamily> upstream_families() {
          .series_label = "code",
          .series = {{"502", &U::answered_502, &T::answered_502, "answered", "502", "answered 502"},
                     {"504", &U::answered_504, &T::answered_504, "answered", "504", "answered 504"}}},
+        {.name = "proxyd_upstream_queued_requests", .type = gauge,
+         .help = "Requests waiting for a peer under its max_connections.",
+         .series = {{.slot = &U::queued, .total = &T::queued, .json_object = "queue", .json_key = "length",
+                     .html_column = "queued"}}},
+        {.name = "proxyd_upstream_queue_rejected_total", .type = counter,
+         .help = "Requests answered 503 by the queue, by reason: full (at once) or timeout (after queue_timeout).",
+         .series_label = "reason",
+         .series = {{"full", &U::queue_full, &T::queue_full, "queue", "full", "queue full"},
+                    {"timeout", &U::queue_timeout, &T::queue_timeout, "queue", "timeout", "queue timeouts"}}},
+        {.name = "proxyd_upstream_retries_total", .type = counter,
+         .help = "Attempts after a request's first, on another peer.",
+         .series = {{.slot = &U::retries, .total = &T::retries, .json_key = "retries", .html_column = "retries"}}},
+        {.name = "proxyd_upstream_retry_budget_exhausted_total", .type = counter,
+         .help = "Retries the retry budget refused: the failure went to the client as it was.",
+         .series = {{.slot = &U::retry_budget_exhausted, .total = &T::retry_budget_exhausted,
+                     .json_key = "retry_budget_exhausted", .html_column = "budget exhausted"}}},
     };
     return families;
 }

@@ -75,7 +75,9 @@ ConfigSummary summarize(const Config &config) {
                                     u.balancer ? u.balancer->module().name() : std::string(),
                                     {},
                                     u.max_fails,
-                                    static_cast<int64_t>(u.fail_timeout.count())};
+                                    static_cast<int64_t>(u.fail_timeout.count()),
+                                    u.policies.max_connections,
+                                    u.policies.queue_size};
         for (const auto &p : u.peers)
             out.peers.push_back({p.address_text, p.weight});
         s.upstreams.push_back(std::move(out));
@@ -236,6 +238,8 @@ void MetricsStore::add_slot(MetricsSnapshot &out, const WorkerMetrics &w, bool l
             uint64_t open = pm.open.get(), idle = pm.idle.get();
             it->idle += idle;
             it->active += open > idle ? open - idle : 0;
+            // An ejection holds for the whole process: one worker's word is enough.
+            if (pm.ejected_until_ns.get() > now) it->ejected = 1;
             if (pm.down_until_ns.get() > now) {
                 it->down = true;
                 ++it->down_in_workers;

@@ -69,6 +69,9 @@ struct PeerMetrics {
     Counter open;          // gauge: connections to the peer, idle ones included
     Counter idle;          // gauge: pooled keep-alive connections
     Counter down_until_ns; // uv_hrtime() until which passive health marks the peer down
+    Counter in_use;        // gauge: attempts on the peer, picked and not ended (max_connections counts these)
+    Counter ejections;     // outlier ejections this worker's reports caused
+    Counter ejected_until_ns; // uv_hrtime() until which the last ejection this worker caused lasts
 };
 
 struct UpstreamMetrics {
@@ -78,6 +81,11 @@ struct UpstreamMetrics {
     std::vector<PeerMetrics> peers; // in the generation's config order
     Counter answered_502;           // requests of this group answered 502 by proxyd itself
     Counter answered_504;
+    Counter queued;                 // gauge: requests waiting in this worker's queue
+    Counter queue_full;             // requests answered 503 at once: the queue was full
+    Counter queue_timeout;          // requests answered 503 after waiting queue_timeout
+    Counter retries;                // attempts after a request's first (stale pooled connections aside)
+    Counter retry_budget_exhausted; // retries refused by the retry budget
 };
 
 // One worker's slot. Its shape (names, sizes) is fixed at creation from the worker's config.
@@ -124,6 +132,7 @@ struct ConfigSummary {
         std::vector<Peer> peers;
         uint32_t max_fails = 0;
         int64_t fail_timeout_ms = 0;
+        uint32_t max_connections = 0, queue_size = 0; // 0: no limit, no queue
     };
     struct Handler {
         std::string name, plugin;
@@ -163,11 +172,13 @@ struct MetricsSnapshot {
         // latest check (Unix seconds, 0: none) and the share of its weight the peer gets.
         uint64_t check_state = 0, last_check = 0, last_check_time = 0, admin_state = 0;
         uint64_t weight_percent = 0;
+        uint64_t in_use = 0, ejections = 0, ejected = 0;
     };
     struct Upstream {
         std::string name;
         std::vector<Peer> peers;
         uint64_t answered_502 = 0, answered_504 = 0;
+        uint64_t queued = 0, queue_full = 0, queue_timeout = 0, retries = 0, retry_budget_exhausted = 0;
     };
 
     std::shared_ptr<const ConfigSummary> config;

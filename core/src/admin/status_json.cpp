@@ -159,7 +159,9 @@ std::string status_json(const MetricsSnapshot &s) {
             .flag("in_config", declared != nullptr)
             .str("balancer", declared ? declared->balancer : "")
             .num("max_fails", declared ? declared->max_fails : 0)
-            .num("fail_timeout_ms", declared ? uint64_t(declared->fail_timeout_ms) : 0);
+            .num("fail_timeout_ms", declared ? uint64_t(declared->fail_timeout_ms) : 0)
+            .num("max_connections", declared ? declared->max_connections : 0)
+            .num("queue_size", declared ? declared->queue_size : 0);
         metric_members(upstream, upstream_families(), u);
         upstreams.push_back(upstream.raw("peers", array(peers)).done());
     }

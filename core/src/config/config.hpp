@@ -6,6 +6,7 @@
 #include "config/health_check_config.hpp"
 #include "config/net_address.hpp"
 #include "discovery/discovery_source.hpp"
+#include "config/upstream_policies.hpp"
 #include "log/access_line.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "tls/tls_client_context.hpp"
@@ -76,6 +77,7 @@ struct UpstreamConfig {
     Duration fail_timeout{10000};      // ... for this long
     std::optional<HealthCheckConfig> health_check; // active checks, one checker per process
     Duration slow_start{0}; // a returning or new peer ramps to its weight over this long; 0: at once
+    UpstreamPolicies policies;         // connection limits and queue, retry_on and budget, outliers
     // The client side of TLS for the peers that speak it (null when none does); shared by every
     // worker's connections, immutable once loaded.
     std::shared_ptr<const TlsClientContext> tls;

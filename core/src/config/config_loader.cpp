@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cctype>
 #include <climits>
 #include <cstdlib>
 #include <ctime>
@@ -631,7 +632,8 @@ class Loader {
         check_keys(*t, where,
                    {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout", "keepalive",
                     "keepalive_timeout", "max_tries", "max_fails", "fail_timeout", "tls", "max_peers",
-                    "resolve_interval", "filters", "health_check", "slow_start"});
+                    "resolve_interval", "filters", "health_check", "slow_start", "max_connections",
+                    "queue_size", "queue_timeout", "retry_on", "retry_budget", "outlier"});
         u.filters = load_filter_chain(*t, where);
         const auto *tls =
             typed<toml::table>(*t, "tls", where, "a table: { ca = \"...\", server_name = \"...\" }");
@@ -649,6 +651,7 @@ class Loader {
         get_duration(*t, "slow_start", where, u.slow_start);
         if (const auto *hc = typed<toml::table>(*t, "health_check", where, "a table: { path = \"/health\" }"))
             load_health_check(*hc, where + ".health_check", u);
+        load_upstream_policies(*t, where, u.policies);
 
         const toml::node *balancer = t->get("balancer");
         const std::string balancer_key = where + ".balancer";
@@ -724,6 +727,89 @@ class Loader {
             for (const char *http_only : {"method", "path", "host", "expect_status", "expect_body"})
                 if (const toml::node *n = t.get(http_only))
                     error_at(n, join_key(where, http_only), "is for type = \"http\" checks; this one is tcp");
+    }
+
+    // upstream_policies.hpp: max_connections, queue_size, queue_timeout, retry_on, retry_budget, outlier.
+    void load_upstream_policies(const toml::table &t, const std::string &where, UpstreamPolicies &p) {
+        if (auto v = get_int(t, "max_connections", where, 0, 1000000)) p.max_connections = uint32_t(*v);
+        if (auto v = get_int(t, "queue_size", where, 0, 1000000)) p.queue_size = uint32_t(*v);
+        get_duration(t, "queue_timeout", where, p.queue_timeout);
+        if (p.queue_size > 0 && p.max_connections == 0)
+            error_at(t.get("queue_size"), join_key(where, "queue_size"),
+                     "needs max_connections: requests queue only for peers at their limit");
+        if (const toml::node *n = t.get("retry_on"))
+            load_retry_on(*n, join_key(where, "retry_on"), p.retry_on);
+        const std::string bw = join_key(where, "retry_budget");
+        if (const auto *b = typed<toml::table>(t, "retry_budget", where,
+                                               "a table: { ratio = 0.2, min_per_second = 3 }")) {
+            check_keys(*b, bw, {"ratio", "min_per_second"});
+            p.retry_budget.ratio = 0.2;
+            if (const toml::node *r = b->get("ratio")) {
+                std::optional<double> ratio = r->value<double>(); // an integer converts too
+                if (!ratio || *ratio < 0 || *ratio > 1)
+                    error_at(r, join_key(bw, "ratio"), "must be a number from 0 to 1 (a share of requests)");
+                else
+                    p.retry_budget.ratio = *ratio;
+            }
+            if (auto v = get_int(*b, "min_per_second", bw, 0, 100000))
+                p.retry_budget.min_per_second = uint32_t(*v);
+        }
+        const std::string ow = join_key(where, "outlier");
+        if (const auto *o =
+                typed<toml::table>(t, "outlier", where, "a table: { consecutive_5xx = 5, ... }")) {
+            check_keys(*o, ow,
+                       {"consecutive_5xx", "consecutive_connect_failures", "consecutive_timeouts",
+                        "base_ejection", "max_ejection", "max_ejection_percent"});
+            OutlierConfig &c = p.outlier;
+            c.enabled = true;
+            if (auto v = get_int(*o, "consecutive_5xx", ow, 0, 100000)) c.consecutive_5xx = uint32_t(*v);
+            if (auto v = get_int(*o, "consecutive_connect_failures", ow, 0, 100000))
+                c.consecutive_connect_failures = uint32_t(*v);
+            if (auto v = get_int(*o, "consecutive_timeouts", ow, 0, 100000))
+                c.consecutive_timeouts = uint32_t(*v);
+            get_duration(*o, "base_ejection", ow, c.base_ejection);
+            get_duration(*o, "max_ejection", ow, c.max_ejection);
+            if (auto v = get_int(*o, "max_ejection_percent", ow, 0, 100))
+                c.max_ejection_percent = uint32_t(*v);
+            if (c.max_ejection < c.base_ejection)
+                error_at(o->get("max_ejection"), join_key(ow, "max_ejection"),
+                         "must not be shorter than base_ejection");
+        }
+    }
+
+    void load_retry_on(const toml::node &node, const std::string &where, RetryOn &out) {
+        const auto *array = node.as_array();
+        if (!array) {
+            error_at(&node, where,
+                     "must be an array: [\"connect-failure\", \"timeout\", \"invalid-response\", \"5xx\", "
+                     "\"503\", ...]");
+            return;
+        }
+        out = RetryOn{false, false, false, {}};
+        for (size_t i = 0; i < array->size(); ++i) {
+            const toml::node &item = (*array)[i];
+            std::optional<std::string> v = item.value<std::string>();
+            std::string_view s = v && item.is_string() ? std::string_view(*v) : std::string_view();
+            int code =
+                s.size() == 3 && s[0] == '5' && std::isdigit(uint8_t(s[1])) && std::isdigit(uint8_t(s[2]))
+                    ? std::stoi(std::string(s))
+                    : 0;
+            if (s == "connect-failure")
+                out.connect_failure = true;
+            else if (s == "timeout")
+                out.timeout = true;
+            else if (s == "invalid-response")
+                out.invalid_response = true;
+            else if (s == "5xx")
+                out.statuses.set();
+            else if (code)
+                out.statuses.set(size_t(code - 500));
+            else
+                error_at(&item, index_key(where, i),
+                         "is not a retry condition: \"connect-failure\", \"timeout\", \"invalid-response\", "
+                         "\"5xx\" "
+                         "or a status from 500 to 599 as a string (\"503\")");
+        }
     }
 
     void load_peers(const toml::table &t, const std::string &where, UpstreamConfig &u, bool group_tls) {

@@ -17,6 +17,7 @@ void fill_config_host_calls(proxyd_host &host);  // config/config_host_calls.cpp
 void fill_request_host_calls(proxyd_host &host); // server/request_host_calls.cpp
 void fill_filter_host_calls(proxyd_host &host);  // server/filter_host_calls.cpp (1.3)
 void fill_subrequest_host_calls(proxyd_host &host); // server/subrequest_host_calls.cpp (1.4)
+void fill_balancer_host_calls(proxyd_host &host); // server/balancer_host_calls.cpp (1.4)
 
 // Builds the complete table.
 void init_plugin_host(PluginHost &host, const Logger &logger);

@@ -17,7 +17,8 @@ namespace proxyd {
 // Who hears how attempts ended (the upstream pool, which tells the balancer).
 class AttemptSink {
   public:
-    virtual void attempt_done(size_t peer, const proxyd_attempt &attempt) = 0;
+    // lease: what the sink handed out with the pick (Attempt's constructor), back to it.
+    virtual void attempt_done(size_t peer, uint32_t lease, const proxyd_attempt &attempt) = 0;
 
   protected:
     ~AttemptSink() = default;
@@ -28,8 +29,10 @@ class Attempt {
     Attempt() = default; // no attempt: reports nothing
     // timed: the sink wants duration_ns. A sink that reports nowhere (a balancer without
     // attempt_done) spares the request path the two clock reads.
-    Attempt(AttemptSink &sink, size_t peer, bool timed = true)
-        : sink_(&sink), peer_(peer), start_ns_(timed ? uv_hrtime() : 0) {}
+    // lease: the sink's own tag for this pick (the slot's lease, connection_limits.hpp); it
+    // stays readable after the end.
+    Attempt(AttemptSink &sink, size_t peer, bool timed = true, uint32_t lease = 0)
+        : sink_(&sink), peer_(peer), lease_(lease), start_ns_(timed ? uv_hrtime() : 0) {}
     ~Attempt() { end(if_dropped_); }
     Attempt(Attempt &&other) noexcept { take(other); }
     Attempt &operator=(Attempt &&other) noexcept {
@@ -45,6 +48,7 @@ class Attempt {
     // A pick that is not reported yet.
     bool open() const { return sink_ != nullptr; }
     size_t peer() const { return peer_; }
+    uint32_t lease() const { return lease_; }
     // The final response head's status, reported with the end (0 until one arrived).
     void set_status(int status) { status_ = status; }
     int status() const { return status_; }
@@ -63,13 +67,14 @@ class Attempt {
         attempt.outcome = outcome;
         attempt.status = status_;
         attempt.duration_ns = start_ns_ ? uv_hrtime() - start_ns_ : 0;
-        sink->attempt_done(peer_, attempt);
+        sink->attempt_done(peer_, lease_, attempt);
     }
 
   private:
     void take(Attempt &other) {
         sink_ = std::exchange(other.sink_, nullptr);
         peer_ = other.peer_;
+        lease_ = other.lease_;
         start_ns_ = other.start_ns_;
         status_ = other.status_;
         if_dropped_ = other.if_dropped_;
@@ -77,6 +82,7 @@ class Attempt {
 
     AttemptSink *sink_ = nullptr;
     size_t peer_ = 0;
+    uint32_t lease_ = 0;
     uint64_t start_ns_ = 0;
     int status_ = 0;
     proxyd_outcome if_dropped_ = PROXYD_OUTCOME_ABORTED;

@@ -48,6 +48,8 @@ ProxyExchange::ProxyExchange(ClientConnection &client, UpstreamPool &pool)
       parser_(kResponseLimits, response_, *this) {}
 
 ProxyExchange::~ProxyExchange() {
+    if (queued_) pool_.leave_queue(*this);
+    close_queue_timer();
     if (upstream_) upstream_->close();
     pool_.worker().exchange_buffers().give_back(std::move(buffers_));
 }
@@ -83,8 +85,15 @@ const std::string &ProxyExchange::peer_address() const { return pool_.peer(attem
 
 // ---- choosing a peer and connecting ---------------------------------------------------------
 
-void ProxyExchange::try_next_peer() {
-    Attempt attempt = pool_.pick(tried_.get(), &client_->request());
+void ProxyExchange::try_next_peer(bool queue_turn) {
+    if (!counted_) {
+        counted_ = true;
+        pool_.count_request();
+    }
+    bool busy = false;
+    Attempt attempt = pool_.pick(tried_.get(), &client_->request(), &busy);
+    if (!attempt.open() && busy) return wait_in_queue(queue_turn);
+    close_queue_timer(); // its wait, if any, is over
     if (!attempt.open()) {
         client_->worker().logger().error("upstream " + pool_.config().name + ": no peer available for " +
                                          std::string(client_->head().target()));
@@ -117,6 +126,77 @@ void ProxyExchange::try_next_peer() {
         upstream_ = nullptr; // connect() closed it
         fail(PROXYD_OUTCOME_CONNECT_FAILED, rc, "connect");
     }
+}
+
+bool ProxyExchange::any_untried() const {
+    for (size_t i = 0; i < pool_.peer_count(); ++i)
+        if (!tried_[i]) return true;
+    return false;
+}
+
+// ---- the queue (max_connections, queue_size, queue_timeout) ---------------------------------
+
+namespace {
+
+// A slot freed by another worker is not announced here: a waiter's timer looks for one this often.
+constexpr uint64_t kQueuePollMs = 10;
+
+} // namespace
+
+void ProxyExchange::wait_in_queue(bool queue_turn) {
+    const UpstreamPolicies &policies = pool_.config().policies;
+    if (queue_turn) {
+        // The slot went to another worker first: wait on, at the front, until the deadline.
+        pool_.requeue_front(*this);
+        queued_ = true;
+        return;
+    }
+    if (!pool_.enqueue(*this)) return refuse_from_queue("queue-full", pool_.metrics().queue_full);
+    queued_ = true;
+    uv_loop_t *loop = client_->worker().loop();
+    uint64_t timeout = static_cast<uint64_t>(policies.queue_timeout.count());
+    queue_deadline_ms_ = uv_now(loop) + timeout;
+    if (!queue_timer_) {
+        queue_timer_ = new uv_timer_t;
+        uv_timer_init(loop, queue_timer_);
+    }
+    queue_timer_->data = this;
+    bool others = client_->worker().config().workers > 1;
+    uv_timer_start(queue_timer_, on_queue_timer, others ? std::min(timeout, kQueuePollMs) : timeout, 0);
+}
+
+void ProxyExchange::on_queue_timer(uv_timer_t *timer) {
+    auto *self = static_cast<ProxyExchange *>(timer->data);
+    uint64_t now = uv_now(timer->loop);
+    if (now >= self->queue_deadline_ms_) {
+        self->pool_.leave_queue(*self);
+        self->queued_ = false;
+        return self->refuse_from_queue("queue-timeout", self->pool_.metrics().queue_timeout);
+    }
+    self->pool_.serve_queue();
+    // Served (its timer closed), or even finished and gone: the timer's data says so.
+    if (!timer->data) return;
+    uint64_t left = self->queue_deadline_ms_ - now;
+    uv_timer_start(timer, on_queue_timer, std::min(left, kQueuePollMs), 0);
+}
+
+void ProxyExchange::close_queue_timer() {
+    if (!queue_timer_) return;
+    queue_timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t *>(std::exchange(queue_timer_, nullptr)),
+             [](uv_handle_t *h) { delete reinterpret_cast<uv_timer_t *>(h); });
+}
+
+void ProxyExchange::refuse_from_queue(const char *why, Counter &counter) {
+    close_queue_timer();
+    counter.add();
+    AccessRecord &record = client_->record();
+    record.upstream = tries_ == 0 ? std::string(why) : record.upstream + "," + why;
+    record.upstream_status = 0;
+    client_->worker().logger().info("upstream " + pool_.config().name + ": " + why + ", 503 for " +
+                                    std::string(client_->head().target()));
+    auto seconds = (pool_.config().policies.queue_timeout.count() + 999) / 1000;
+    client_->send_unavailable(static_cast<unsigned>(std::max<int64_t>(seconds, 1)), !request_complete_);
 }
 
 void ProxyExchange::on_upstream_connected(int status) {
@@ -309,6 +389,7 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
         return release_upstream(!extra && parser_.keep_alive()), finish_response();
     }
     case ResponseParser::Result::kError:
+        if (retry_status_) return retry_after_status();
         if (!head_sent()) {
             client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() +
                                             ": invalid response (" + parser_.error_text() + ")");
@@ -365,6 +446,11 @@ void ProxyExchange::on_interim_response() {
 
 bool ProxyExchange::on_response_head() {
     if (parser_.status() == 101) return switch_protocols();
+    // Refused here, retried from on_upstream_read once the parser has returned.
+    if (retry_status(parser_.status())) {
+        retry_status_ = parser_.status();
+        return false;
+    }
     send_response_head();
     return true;
 }
@@ -373,7 +459,7 @@ void ProxyExchange::send_response_head() {
     ClientConnection &c = *client_;
     const ListenerConfig &listener = c.listener();
     int status = parser_.status();
-    pool_.record_outcome(attempt_.peer(), PROXYD_OUTCOME_SUCCESS);
+    pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, status);
 
     HeadEnding ending;
     ending.client_minor = c.http_minor();
@@ -467,7 +553,7 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
 bool ProxyExchange::switch_protocols() {
     std::string head = switching_protocols_head(response_);
     if (head.empty()) return false;
-    pool_.record_outcome(attempt_.peer(), PROXYD_OUTCOME_SUCCESS);
+    pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, 101);
     enter(Phase::kTunnel);
     // The peer serves the tunnel as long as it lasts: the attempt ends when the tunnel closes,
     // which the exchange does not watch, so it ends as SUCCESS whenever it goes.
@@ -580,30 +666,68 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
         // Unlike a refused connect, a refused certificate does not go away by itself: an error.
         worker.logger().error("upstream " + config.name + " " + pool_.peer(peer).address_text + ": " +
                               tls_error);
-        pool_.record_outcome(peer, outcome);
+        pool_.record_outcome(attempt_, outcome);
     } else {
         worker.logger().warn("upstream " + config.name + " " + pool_.peer(peer).address_text + ": " + what +
                              (uv_status ? std::string(": ") + uv_strerror(uv_status) : std::string()));
-        pool_.record_outcome(peer, outcome);
+        pool_.record_outcome(attempt_, outcome);
     }
     // Safe to try another peer when nothing reached this one (connect failed), or when the
-    // request is idempotent, bodiless and no response byte came back.
+    // request is idempotent, bodiless and no response byte came back; worth it when retry_on
+    // names the failure and the retry budget allows one more.
     bool nothing_sent =
         outcome == PROXYD_OUTCOME_CONNECT_FAILED || (outcome == PROXYD_OUTCOME_TIMEOUT && !connected());
     bool replayable = is_idempotent(client_->method()) && !client_->request_has_body() && !response_started();
-    bool any_untried = false;
-    for (size_t i = 0; i < pool_.peer_count(); ++i)
-        any_untried = any_untried || !tried_[i];
-    if ((nothing_sent || replayable || stale_reuse) && tries_ < config.max_tries && any_untried) {
+    bool safe = stale_reuse || ((nothing_sent || replayable) && retry_wanted(outcome));
+    if (safe && tries_ < config.max_tries && any_untried() && (stale_reuse || pool_.allow_retry()))
         return try_next_peer();
-    }
     client_->record().upstream_status = 0;
     int status = outcome == PROXYD_OUTCOME_TIMEOUT ? 504 : 502;
     pool_.metrics().gateway_error(status);
     client_->send_error(status, !request_complete_);
 }
 
+bool ProxyExchange::retry_wanted(proxyd_outcome outcome) const {
+    const RetryOn &on = pool_.config().policies.retry_on;
+    switch (outcome) {
+    case PROXYD_OUTCOME_CONNECT_FAILED:
+        return on.connect_failure;
+    case PROXYD_OUTCOME_TIMEOUT:
+        return connected() ? on.timeout : on.connect_failure;
+    case PROXYD_OUTCOME_BROKEN:
+        return on.invalid_response;
+    default:
+        return false;
+    }
+}
+
+// A status retry_on names, for a request that can be sent again as it was (idempotent, bodiless:
+// a body is streamed, not kept), while tries, peers and the retry budget last.
+bool ProxyExchange::retry_status(int status) {
+    const UpstreamConfig &config = pool_.config();
+    return config.policies.retry_on.status(status) && !upgrade_ && is_idempotent(client_->method()) &&
+           !client_->request_has_body() && tries_ < config.max_tries && any_untried() && pool_.allow_retry();
+}
+
+void ProxyExchange::retry_after_status() {
+    int status = std::exchange(retry_status_, 0);
+    client_->worker().logger().info("upstream " + pool_.config().name + " " + peer_address() + ": answered " +
+                                    std::to_string(status) + ", retried on another peer");
+    // Its body is not read: the connection cannot be reused.
+    release_upstream(false);
+    attempt_.set_status(status);
+    attempt_.end(PROXYD_OUTCOME_SUCCESS);
+    pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, status);
+    client_->record().upstream_status = status;
+    try_next_peer();
+}
+
 bool ProxyExchange::on_client_gone() {
+    if (queued_) {
+        pool_.leave_queue(*this);
+        queued_ = false;
+    }
+    close_queue_timer();
     // After a complete response the attempt has ended already; otherwise the client left, or a
     // stop, a reload's end or a bad request body closed its connection.
     attempt_.drop();

@@ -11,6 +11,7 @@
 #include "proxy/attempt.hpp"
 #include "proxy/exchange_buffers.hpp"
 #include "proxy/upstream_connection.hpp"
+#include "proxy/upstream_pool.hpp"
 #include "server/exchange.hpp"
 
 #include <memory>
@@ -26,7 +27,8 @@ class UpstreamPool;
 
 class ProxyExchange final : public Exchange,
                             private UpstreamConnection::Owner,
-                            private ResponseParser::Events {
+                            private ResponseParser::Events,
+                            private QueueWaiter {
   public:
     ProxyExchange(ClientConnection &client, UpstreamPool &pool);
     ~ProxyExchange() override;
@@ -71,7 +73,23 @@ class ProxyExchange final : public Exchange,
     // How the response's body goes to the client.
     enum class Framing { None, ContentLength, Chunked, UntilClose };
 
-    void try_next_peer();
+    // queue_turn: called for the request's turn in the group's queue.
+    void try_next_peer(bool queue_turn = false);
+    bool any_untried() const;
+    // Every peer it may use is at max_connections: wait in the queue, or 503 when it is full.
+    void wait_in_queue(bool queue_turn);
+    void on_queue_turn() override {
+        queued_ = false;
+        try_next_peer(true);
+    }
+    static void on_queue_timer(uv_timer_t *timer);
+    void close_queue_timer();
+    // 503 with Retry-After, the access log's upstream field saying why ("queue-full", "queue-timeout").
+    void refuse_from_queue(const char *why, Counter &counter);
+    // retry_on: whether this failure is one to retry, and a status worth another peer's answer.
+    bool retry_wanted(proxyd_outcome outcome) const;
+    bool retry_status(int status);
+    void retry_after_status();
     // The forwarded request head, in buffers_->head_text.
     std::string_view build_request_head();
     void forward_to_upstream(std::string_view data);
@@ -116,6 +134,11 @@ class ProxyExchange final : public Exchange,
     ResponseParser parser_;
     Attempt attempt_; // the current pick; reported when it ends, at the latest with the exchange
     unsigned tries_ = 0;
+    bool counted_ = false;              // the retry budget counted the request
+    bool queued_ = false;               // waiting in the pool's queue
+    uv_timer_t *queue_timer_ = nullptr; // while queued: the deadline, and the look for other workers' frees
+    uint64_t queue_deadline_ms_ = 0;    // loop time
+    int retry_status_ = 0;              // a response head refused to retry elsewhere (retry_on)
     Framing client_framing_ = Framing::None;
     Phase phase_ = Phase::kConnecting;
     bool request_complete_ = false; // the client's whole request was read (independent of phase_)

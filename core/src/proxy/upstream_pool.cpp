@@ -3,6 +3,7 @@
 #include "discovery/discovery_service.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "proxy/upstream_connection.hpp"
+#include "proxy/upstream_shared.hpp"
 #include "server/worker.hpp"
 
 #include <algorithm>
@@ -11,8 +12,8 @@
 namespace proxyd {
 
 UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state,
-                           UpstreamMetrics &metrics, const GroupHealth &health)
-    : worker_(worker), config_(config), balancer_state_(balancer_state), metrics_(metrics),
+                           UpstreamMetrics &metrics, const GroupHealth &health, UpstreamShared &shared)
+    : worker_(worker), config_(config), balancer_state_(balancer_state), metrics_(metrics), shared_(shared),
       peers_(config.peers.size()), health_(health), tried_or_vacant_(new bool[config.peers.size()]) {
     for (const auto &p : config.peers)
         views_.push_back(proxyd_peer{{p.address_text.data(), p.address_text.size()}, p.weight, false});
@@ -25,8 +26,8 @@ UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *b
 }
 
 UpstreamPool::~UpstreamPool() {
-    // Every exchange, and so every attempt, ends before the worker's pools do.
-    assert(open_attempts_ == 0);
+    // Every exchange, and so every attempt and every waiter, ends before the worker's pools do.
+    assert(open_attempts_ == 0 && queue_.empty());
     close_all_idle();
     for (PeerState &p : peers_)
         SSL_SESSION_free(p.tls_session);
@@ -38,19 +39,23 @@ void UpstreamPool::keep_tls_session(size_t peer, SSL_SESSION *session) {
     peers_[peer].tls_session = session;
 }
 
-Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
+Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, bool *busy) {
     uint64_t now = uv_now(worker_.loop());
-    bool any_untried_up = false;
-    // A vacant slot of discovered peers, and a peer drained or in maintenance, is handed to the
-    // balancer as already tried: balancers never pick those.
-    bool *offered = tried_or_vacant_.get();
+    ConnectionLimits &limits = shared_.limits;
+    bool any_untried_up = false, any_at_limit = false;
+    // A vacant slot of discovered peers, a peer drained or in maintenance, and a peer at its
+    // max_connections are handed to the balancer as already tried: balancers never pick those.
+    bool *mask = tried_or_vacant_.get();
+    const bool *offered = mask;
     for (size_t i = 0; i < peers_.size(); ++i) {
         // Relaxed loads: a verdict a moment old is as good as one that is current.
         const PeerHealth &h = health_.peers[i];
         uint32_t percent = health_.weight_percent(i, now);
-        offered[i] = tried[i] || vacant(i) || percent == 0;
-        views_[i].down =
-            peers_[i].down_until_ms > now || !in_rotation(h.check.load(std::memory_order_relaxed));
+        bool full = !tried[i] && !vacant(i) && percent != 0 && limits.at_limit(i);
+        any_at_limit = any_at_limit || full;
+        mask[i] = tried[i] || vacant(i) || percent == 0 || full;
+        views_[i].down = peers_[i].down_until_ms > now || !in_rotation(h.check.load(std::memory_order_relaxed)) ||
+                         shared_.outliers.ejected(i, now);
         if (health_.slow_start_ms != 0) views_[i].weight = peer(i).weight * percent;
         any_untried_up = any_untried_up || (!offered[i] && !views_[i].down);
     }
@@ -59,20 +64,100 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request) {
             views_[i].down = vacant(i);
     tried = offered;
     const auto &hooks = *config_.balancer->descriptor().balancing;
-    int chosen = hooks.pick(config_.balancer->raw(), balancer_state_, views_.data(), views_.size(), tried, request);
-    if (chosen >= static_cast<int>(peers_.size()) || (chosen >= 0 && tried[chosen])) {
-        worker_.logger().error("upstream " + config_.name + ": balancer " + config_.balancer->module().name() +
-                               " picked an invalid peer " + std::to_string(chosen));
-        return {};
+    // pick_in_flight (ABI 1.4) reads this group's counts while its balancer picks.
+    struct Picking {
+        Worker &worker;
+        ~Picking() { worker.set_picking(nullptr); }
+    } picking{worker_};
+    worker_.set_picking(&limits);
+    // A peer that filled up between the look above and the acquire (another worker took its last
+    // slot) is excluded and the balancer asked again, at most once per peer.
+    for (size_t round = 0; round <= peers_.size(); ++round) {
+        int chosen = hooks.pick(config_.balancer->raw(), balancer_state_, views_.data(), views_.size(),
+                                offered, request);
+        if (chosen >= static_cast<int>(peers_.size()) || (chosen >= 0 && offered[chosen])) {
+            worker_.logger().error("upstream " + config_.name + ": balancer " +
+                                   config_.balancer->module().name() + " picked an invalid peer " +
+                                   std::to_string(chosen));
+            return {};
+        }
+        if (chosen < 0) break;
+        size_t peer = static_cast<size_t>(chosen);
+        uint32_t lease = 0;
+        if (!limits.acquire(peer, lease)) {
+            // Only under a limit, so only with the mask.
+            mask[peer] = any_at_limit = true;
+            continue;
+        }
+        metrics_.peers[peer].in_use.add();
+        ++open_attempts_;
+        return Attempt(*this, peer, attempt_hook_ != nullptr, lease);
     }
-    if (chosen < 0) return {};
-    ++open_attempts_;
-    return Attempt(*this, static_cast<size_t>(chosen), attempt_hook_ != nullptr);
+    if (busy) *busy = any_at_limit;
+    return {};
 }
 
-void UpstreamPool::attempt_done(size_t peer, const proxyd_attempt &attempt) {
+void UpstreamPool::attempt_done(size_t peer, uint32_t lease, const proxyd_attempt &attempt) {
     --open_attempts_;
+    shared_.limits.release(peer, lease);
+    metrics_.peers[peer].in_use.sub();
     if (attempt_hook_) attempt_hook_(config_.balancer->raw(), balancer_state_, peer, &attempt);
+    if (!queue_.empty()) serve_queue();
+}
+
+bool UpstreamPool::any_peer_free() const {
+    for (size_t i = 0; i < peers_.size(); ++i)
+        if (!vacant(i) && !shared_.limits.at_limit(i)) return true;
+    return false;
+}
+
+bool UpstreamPool::enqueue(QueueWaiter &waiter) {
+    if (!shared_.limits.enter_queue()) return false;
+    queue_.push_back(&waiter);
+    metrics_.queued.set(queue_.size());
+    return true;
+}
+
+void UpstreamPool::requeue_front(QueueWaiter &waiter) {
+    shared_.limits.enter_queue_unchecked();
+    queue_.push_front(&waiter);
+    metrics_.queued.set(queue_.size());
+}
+
+void UpstreamPool::leave_queue(QueueWaiter &waiter) {
+    auto it = std::find(queue_.begin(), queue_.end(), &waiter);
+    if (it == queue_.end()) return;
+    queue_.erase(it);
+    shared_.limits.leave_queue();
+    metrics_.queued.set(queue_.size());
+}
+
+void UpstreamPool::serve_queue() {
+    // A waiter's turn can end another attempt (a failed connect), which calls this again: the
+    // outer call goes on serving.
+    if (serving_queue_) return;
+    serving_queue_ = true;
+    for (size_t turns = queue_.size(); turns > 0 && !queue_.empty() && any_peer_free(); --turns) {
+        QueueWaiter *waiter = queue_.front();
+        queue_.pop_front();
+        shared_.limits.leave_queue();
+        metrics_.queued.set(queue_.size());
+        waiter->on_queue_turn();
+        // It found every slot it may use taken after all, and waits at the front again.
+        if (!queue_.empty() && queue_.front() == waiter) break;
+    }
+    serving_queue_ = false;
+}
+
+void UpstreamPool::count_request() { shared_.budget.count_request(uv_now(worker_.loop())); }
+
+bool UpstreamPool::allow_retry() {
+    if (!shared_.budget.try_retry(uv_now(worker_.loop()))) {
+        metrics_.retry_budget_exhausted.add();
+        return false;
+    }
+    metrics_.retries.add();
+    return true;
 }
 
 void UpstreamPool::balancer_response_head(size_t peer, const proxyd_request *request) {
@@ -107,9 +192,12 @@ void UpstreamPool::forget_idle(UpstreamConnection *connection) {
     metrics_.peers[connection->peer()].idle.set(idle.size());
 }
 
-void UpstreamPool::record_outcome(size_t peer, proxyd_outcome outcome) {
+void UpstreamPool::record_outcome(const Attempt &attempt, proxyd_outcome outcome, int status) {
+    size_t peer = attempt.peer();
     PeerState &p = peers_[peer];
     metrics_.peers[peer].outcome(outcome);
+    // An attempt on the peer that a discovered slot held before says nothing of the one there now.
+    if (attempt.lease() == shared_.limits.lease(peer)) report_outlier(peer, outcome, status);
     if (outcome == PROXYD_OUTCOME_SUCCESS) {
         p.fails = 0;
     } else if (config_.max_fails > 0 && ++p.fails >= config_.max_fails) {
@@ -157,6 +245,24 @@ void UpstreamPool::close_idle(PeerState &peer) {
     idle.swap(peer.idle);
     for (UpstreamConnection *c : idle)
         c->close();
+}
+
+void UpstreamPool::report_outlier(size_t peer, proxyd_outcome outcome, int status) {
+    // An invalid response says nothing the three counts track; it leaves them as they are.
+    if (outcome == PROXYD_OUTCOME_BROKEN || outcome == PROXYD_OUTCOME_ABORTED) return;
+    using Event = OutlierDetector::Event;
+    Event event = outcome == PROXYD_OUTCOME_CONNECT_FAILED ? Event::kConnectFailure
+                  : outcome == PROXYD_OUTCOME_TIMEOUT      ? Event::kTimeout
+                  : status >= 500                          ? Event::k5xx
+                                                           : Event::kResponse;
+    uint64_t ejected_ms = 0;
+    auto reason = shared_.outliers.report(peer, event, uv_now(worker_.loop()), ejected_ms);
+    if (reason == OutlierDetector::Reason::kNone) return;
+    metrics_.peers[peer].ejections.add();
+    metrics_.peers[peer].ejected_until_ns.set(uv_hrtime() + ejected_ms * 1000000);
+    worker_.logger().warn("upstream " + config_.name + " " + this->peer(peer).address_text +
+                          ": ejected for " + std::to_string(ejected_ms) + " ms (" +
+                          OutlierDetector::reason_text(reason) + ")");
 }
 
 void UpstreamPool::close_all_idle() {

@@ -8,6 +8,7 @@
 #include "health/health_board.hpp"
 #include "proxy/attempt.hpp"
 
+#include <deque>
 #include <memory>
 #include <proxyd/plugin.h>
 #include <vector>
@@ -17,11 +18,23 @@ namespace proxyd {
 class UpstreamConnection;
 class Worker;
 struct SlotTable;
+struct UpstreamShared;
+
+// A request waiting in a group's queue for a peer under its max_connections.
+class QueueWaiter {
+  public:
+    // Its turn: a connection slot freed. It picks again, and joins the queue's front again when
+    // it finds none after all (another worker took the slot).
+    virtual void on_queue_turn() = 0;
+
+  protected:
+    ~QueueWaiter() = default;
+};
 
 class UpstreamPool final : public AttemptSink {
   public:
     UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state, UpstreamMetrics &metrics,
-                 const GroupHealth &health);
+                 const GroupHealth &health, UpstreamShared &shared);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool &) = delete;
     UpstreamPool &operator=(const UpstreamPool &) = delete;
@@ -53,8 +66,22 @@ class UpstreamPool final : public AttemptSink {
     // recover is worse than one that tries. Active health checks mark peers down the same way;
     // peers drained or in maintenance are never offered (to the balancer they look tried), and
     // in a group with slow_start the balancer sees weight x percent of it (health_board.hpp).
+    // Peers that outlier detection ejected are marked down too. Peers at their max_connections
+    // are never offered: when they are all that is left, busy is set (the request may queue).
     // The balancer hears the attempt's end once (attempt.hpp).
-    Attempt pick(const bool *tried, const proxyd_request *request);
+    Attempt pick(const bool *tried, const proxyd_request *request, bool *busy = nullptr);
+
+    // The queue (max_connections with queue_size): a waiter joins at the back, or at the front
+    // when its turn came and found no slot after all; false when the group's queue is full. FIFO
+    // per worker; a slot that another worker frees is noticed by that worker's waiters' timers.
+    bool enqueue(QueueWaiter &waiter);
+    void requeue_front(QueueWaiter &waiter);
+    void leave_queue(QueueWaiter &waiter);
+    // Gives freed slots to waiters, first come first served.
+    void serve_queue();
+    // The retry budget: a request's first attempt, and whether a retry may go (counted if so).
+    void count_request();
+    bool allow_retry();
 
     // The balancer has a response_head hook (ABI 1.4): peers' response heads go through it.
     bool balancer_edits_response_heads() const { return response_head_hook_ != nullptr; }
@@ -64,9 +91,9 @@ class UpstreamPool final : public AttemptSink {
     UpstreamConnection *take_idle(size_t peer);
     void put_idle(UpstreamConnection *connection);
     void forget_idle(UpstreamConnection *connection);
-    // Passive health, and the balancer's outcome hook: a response head arrived, or the attempt
-    // failed before one.
-    void record_outcome(size_t peer, proxyd_outcome outcome);
+    // Passive health, outlier detection and the balancer's outcome hook: a response head arrived
+    // (with its status), or the attempt (ended or not) failed before one.
+    void record_outcome(const Attempt &attempt, proxyd_outcome outcome, int status = 0);
     // Attempts picked and not ended yet, on this worker (what the balancer was not told of).
     size_t open_attempts() const { return open_attempts_; }
     void close_all_idle();
@@ -77,7 +104,7 @@ class UpstreamPool final : public AttemptSink {
 
   private:
     // AttemptSink: the balancer's attempt_done, when its hook table holds it (ABI 1.1).
-    void attempt_done(size_t peer, const proxyd_attempt &attempt) override;
+    void attempt_done(size_t peer, uint32_t lease, const proxyd_attempt &attempt) override;
 
     struct PeerState {
         std::vector<UpstreamConnection *> idle;
@@ -90,17 +117,23 @@ class UpstreamPool final : public AttemptSink {
     bool vacant(size_t index) const { return config_.peers[index].discovered && !peers_[index].discovered; }
     void close_idle(PeerState &peer);
 
+    bool any_peer_free() const;
+    void report_outlier(size_t peer, proxyd_outcome outcome, int status);
+
     Worker &worker_;
     const UpstreamConfig &config_;
     void *balancer_state_;
     UpstreamMetrics &metrics_;
+    UpstreamShared &shared_;
     std::vector<PeerState> peers_;
     std::vector<proxyd_peer> views_;
     const GroupHealth &health_;
-    // pick()'s tried mask with vacant slots and peers out of rotation added, handed to the
-    // balancer (reused per pick).
+    // pick()'s tried mask with vacant slots, peers out of rotation and peers at max_connections
+    // added, handed to the balancer (reused per pick).
     std::unique_ptr<bool[]> tried_or_vacant_;
     uint64_t discovery_version_ = 0;
+    std::deque<QueueWaiter *> queue_;
+    bool serving_queue_ = false;
     size_t open_attempts_ = 0;
     // The balancer's attempt_done, when its hook table holds one (ABI 1.1); resolved once.
     decltype(proxyd_balancing_hooks::attempt_done) attempt_hook_ = nullptr;

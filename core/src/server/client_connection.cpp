@@ -491,12 +491,24 @@ void ClientConnection::write_access_log() {
     worker_.access_log().write_line(format_access_line(entry, worker_.config().log.access_format));
 }
 
-void ClientConnection::send_error(int status, bool close) {
+namespace {
+
+std::string error_page(int status) {
     std::string_view reason = status_text(status);
-    std::string body = "<html><head><title>" + std::to_string(status) + " " + std::string(reason) +
-                       "</title></head><body><h1>" + std::to_string(status) + " " + std::string(reason) +
-                       "</h1><hr>proxyd</body></html>\n";
-    send_own_response(status, "text/html; charset=utf-8", {}, std::move(body), close);
+    return "<html><head><title>" + std::to_string(status) + " " + std::string(reason) +
+           "</title></head><body><h1>" + std::to_string(status) + " " + std::string(reason) +
+           "</h1><hr>proxyd</body></html>\n";
+}
+
+} // namespace
+
+void ClientConnection::send_error(int status, bool close) {
+    send_own_response(status, "text/html; charset=utf-8", {}, error_page(status), close);
+}
+
+void ClientConnection::send_unavailable(unsigned retry_after_seconds, bool close) {
+    send_own_response(503, "text/html; charset=utf-8", {}, error_page(503), close,
+                      std::to_string(retry_after_seconds));
 }
 
 // 308 keeps the method and body (RFC 9110 §15.4.9), so a POST is resent as a POST over HTTPS.
@@ -515,7 +527,7 @@ void ClientConnection::send_https_redirect() {
 }
 
 void ClientConnection::send_own_response(int status, std::string_view content_type, std::string_view location,
-                                         std::string body, bool close) {
+                                         std::string body, bool close, std::string_view retry_after) {
     // The request ends here (a stalled or broken body): a filter still waiting is told.
     if (filters_ && filters_->pending()) cancel_pending_filter();
     if (filters_response_heads()) {
@@ -523,6 +535,7 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
         fields.add("Server", "proxyd");
         fields.add("Content-Type", content_type);
         if (!location.empty()) fields.add("Location", location);
+        if (!retry_after.empty()) fields.add("Retry-After", retry_after);
         return send_filtered_response(status, std::move(fields), std::move(body), close);
     }
     bool keep = !close && wants_keep_alive();
@@ -533,6 +546,7 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
     head.origin_fields(date);
     head.field("Content-Type", content_type);
     if (!location.empty()) head.field("Location", location);
+    if (!retry_after.empty()) head.field("Retry-After", retry_after);
     head.end(
         date,
         HeadEnding{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor});

@@ -122,6 +122,8 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // A response for a request that could not be dispatched, or whose exchange failed before any
     // response byte: status, a small HTML body, and Connection: close when close is true.
     void send_error(int status, bool close);
+    // 503 with Retry-After: seconds (an upstream group's queue was full or timed out).
+    void send_unavailable(unsigned retry_after_seconds, bool close);
     // Closes the connection if no request is in progress and nothing waits to be written.
     void close_if_idle();
 
@@ -243,9 +245,10 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void fill_request_view();
     // The answer of a listener with redirect_https, to every request.
     void send_https_redirect();
-    // A response proxyd writes itself: an error page or a redirect (location non-empty).
+    // A response proxyd writes itself: an error page or a redirect (location non-empty), with a
+    // Retry-After when retry_after is non-empty.
     void send_own_response(int status, std::string_view content_type, std::string_view location,
-                           std::string body, bool close);
+                           std::string body, bool close, std::string_view retry_after = {});
     // Logs and releases the finished exchange, then starts the next request (true) or heads for
     // closing (false).
     bool complete_exchange();

@@ -1,5 +1,6 @@
 #include "server/generation.hpp"
 
+#include "proxy/upstream_shared.hpp"
 #include "server/drain_order.hpp"
 
 namespace proxyd {
@@ -30,7 +31,9 @@ std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string 
     g->checker_ = std::make_unique<HealthChecker>(*g->config_, *g->health_, *g->logger_);
     g->shared_ = std::unique_ptr<WorkerShared>(
         new WorkerShared{*g->config_, g->host_, *g->logger_, g->access_log_, metrics,
-                         listeners_serving_own_upstreams(*g->config_), g->discovery_.get(), *g->health_});
+                         listeners_serving_own_upstreams(*g->config_), g->discovery_.get(), *g->health_, {}});
+    for (const UpstreamConfig &u : g->config_->upstreams)
+        g->shared_->upstreams.push_back(std::make_unique<UpstreamShared>(u));
     return g;
 }
 

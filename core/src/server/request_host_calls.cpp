@@ -169,6 +169,7 @@ void fill_request_host_calls(proxyd_host &host) {
     host.request_tls = request_tls;
     fill_filter_host_calls(host);
     fill_subrequest_host_calls(host);
+    fill_balancer_host_calls(host);
 }
 
 } // namespace proxyd

@@ -245,6 +245,8 @@ bool Server::start_discovery(Generation &g, Generation *previous, std::string &e
                              peer ? peer->weight : 1});
         }
         metrics_.set_discovered(group.name, std::move(slots));
+        // Before any worker uses the table: a slot with another peer starts its shared counts again.
+        g.shared().upstreams[upstream]->follow_discovery(*table);
         for (auto &w : g.workers)
             w->post_discovery(upstream, table);
     };

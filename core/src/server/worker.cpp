@@ -150,7 +150,8 @@ void Worker::run() {
     for (size_t i = 0; i < config.upstreams.size(); ++i)
         upstreams_.push_back(std::make_unique<UpstreamPool>(*this, config.upstreams[i],
                                                             plugin_worker(config.upstreams[i].balancer),
-                                                            metrics_.upstream(i), shared_.health.group(i)));
+                                                            metrics_.upstream(i), shared_.health.group(i),
+                                                            *shared_.upstreams[i]));
 
     for (size_t i = 0; i < listen_fds_.size() && !failed_; ++i) {
         const ListenerConfig &listener = config.listeners[listen_fds_[i].listener];

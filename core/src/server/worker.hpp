@@ -14,6 +14,7 @@
 #include "net/write_blocks.hpp"
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
+#include "proxy/upstream_shared.hpp"
 #include "server/content_orphans.hpp"
 #include "server/plugin_waits.hpp"
 #include "server/worker_handle.hpp"
@@ -49,6 +50,8 @@ struct WorkerShared {
     const DiscoveryService *discovery = nullptr;
     // The peers' active health and admin states, written by the health checker and the admin.
     const HealthBoard &health;
+    // Per upstream group: what its workers share (connections in use, queue, budget, ejections).
+    std::vector<std::unique_ptr<UpstreamShared>> upstreams;
 };
 
 // A listening socket handed to a worker, for config.listeners[listener]. A listener may have
@@ -130,6 +133,10 @@ class Worker {
     // worker's own thread. Ignored once the worker is stopping.
     void post_discovery(size_t upstream, std::shared_ptr<const SlotTable> table);
     WorkerMetrics &metrics() { return metrics_; }
+    // The counts of the group whose balancer picks on this thread right now (set by the pool
+    // around its pick hook): what pick_in_flight (ABI 1.4) reads; null outside a pick.
+    const ConnectionLimits *picking() const { return picking_; }
+    void set_picking(const ConnectionLimits *limits) { picking_ = limits; }
 
     // A read buffer shared by every stream of this loop: libuv calls alloc then read for one
     // stream at a time, and readers copy what they keep.
@@ -218,6 +225,7 @@ class Worker {
     std::vector<RequestLimits> request_limits_; // by listener index
     uint64_t request_id_base_;
     uint64_t request_ids_ = 0;
+    const ConnectionLimits *picking_ = nullptr;
     DateCache dates_;
     uint64_t last_limit_warning_ms_ = 0;
     bool stopping_ = false;

@@ -20,8 +20,10 @@ class LeastConn {
 
     // Index of the peer to use among those not tried (tried may be nullptr: none tried), skipping
     // down peers unless every untried one is down; -1 when every peer was tried. Counts the pick
-    // in flight. peers must have the same length and order on every call.
-    int pick(std::span<const proxyd_peer> peers, const bool *tried);
+    // in flight. peers must have the same length and order on every call. loads, when given (one
+    // per peer), is what the choice weighs instead of this worker's own counts: the process-wide
+    // counts of scope = "process"; the pick is counted in this worker's all the same.
+    int pick(std::span<const proxyd_peer> peers, const bool *tried, const uint32_t *loads = nullptr);
     // The attempt on peer ended, however it ended.
     void done(size_t peer);
 
@@ -30,7 +32,8 @@ class LeastConn {
     std::string in_flight_text() const;
 
   private:
-    int choose(std::span<const proxyd_peer> peers, const bool *tried, bool include_down) const;
+    int choose(std::span<const proxyd_peer> peers, const bool *tried, bool include_down,
+               const uint32_t *loads) const;
 
     std::vector<uint32_t> in_flight_;
     size_t next_ = 0; // where the round-robin among equals starts

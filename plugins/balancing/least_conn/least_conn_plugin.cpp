@@ -3,13 +3,15 @@
 // (down ones are offered when nothing else is left). Needs ABI 1.1: pick counts a request in flight,
 // attempt_done takes it off, and the core calls it once for every pick however the attempt ends
 // (client gone, stop and reload included), so the counts cannot drift. State is per worker: picks
-// take no lock, and each worker balances what it forwards.
+// take no lock, and each worker balances what it forwards. With scope = "process" (ABI 1.4, the
+// core's pick_in_flight) the choice weighs each peer's requests in flight from every worker instead,
+// read once per pick from the core's relaxed counters: approximate, but what a peer carries.
 //
 // Written on the plain C ABI (plugin.h), to show a balancer needs nothing else.
 //
 //   [upstreams.app]
 //   peers = ["127.0.0.1:9001", { address = "127.0.0.1:9002", weight = 2 }]
-//   balancer = { plugin = "least_conn", log_attempts = false }
+//   balancer = { plugin = "least_conn", scope = "worker", log_attempts = false }
 #include "least_conn.hpp"
 
 #include <cstddef>
@@ -18,6 +20,7 @@
 #include <new>
 #include <proxyd/plugin.h>
 #include <string>
+#include <vector>
 
 namespace proxyd::least_conn {
 namespace {
@@ -30,11 +33,13 @@ struct Instance {
     std::string name = "least_conn"; // as declared in [plugins], for log lines
     size_t peer_count = 0;           // known at creation from a 1.1 core; else at the first pick
     bool log_attempts = false;       // each pick and end at debug level, with the counts
+    bool process_scope = false;      // scope = "process": weigh every worker's requests in flight
 };
 
 struct Worker {
     LeastConn counts;
     uint32_t index = 0;
+    std::vector<uint32_t> loads; // scope = "process": the counts pick_in_flight fills in
 };
 
 const char *outcome_name(proxyd_outcome outcome) {
@@ -74,6 +79,22 @@ int create_instance(const proxyd_host *host, proxyd_load_context *ctx, const pro
             }
             continue;
         }
+        if (name == "scope") {
+            proxyd_str scope{};
+            std::string text;
+            if (host->config_string(value, &scope) == PROXYD_OK) text.assign(scope.ptr, scope.len);
+            if (text == "process" && !LEAST_CONN_HOST_HAS(host, pick_in_flight)) {
+                host->config_error(ctx, value,
+                                   "scope = \"process\" needs a proxyd with ABI 1.4 (pick_in_flight)");
+                ok = false;
+            } else if (text == "process" || text == "worker") {
+                self->process_scope = text == "process";
+            } else {
+                host->config_error(ctx, value, "scope must be \"worker\" or \"process\"");
+                ok = false;
+            }
+            continue;
+        }
         host->config_error(ctx, value, ("unknown key '" + name + "'").c_str());
         ok = false;
     }
@@ -92,7 +113,8 @@ int create_instance(const proxyd_host *host, proxyd_load_context *ctx, const pro
 void destroy_instance(void *instance) { delete static_cast<Instance *>(instance); }
 
 int create_worker_ex(void *instance, const proxyd_worker_info *info, void **out) {
-    Worker *worker = new (std::nothrow) Worker{LeastConn(static_cast<Instance *>(instance)->peer_count)};
+    Worker *worker =
+        new (std::nothrow) Worker{LeastConn(static_cast<Instance *>(instance)->peer_count), 0, {}};
     if (!worker) return PROXYD_ENOMEM;
     worker->index = info ? info->index : 0;
     *out = worker;
@@ -108,12 +130,24 @@ int create_worker(void *instance, void **out) {
 
 void destroy_worker(void *, void *worker) { delete static_cast<Worker *>(worker); }
 
+// scope = "process": every worker's requests in flight per peer, or null (this worker's own
+// counts then) when the core cannot tell.
+const uint32_t *process_loads(const Instance &self, Worker &worker, size_t peer_count,
+                              const proxyd_request *request) {
+    if (!self.process_scope || !request) return nullptr;
+    if (worker.loads.size() != peer_count) worker.loads.resize(peer_count);
+    return self.host->pick_in_flight(request->handle, worker.loads.data(), peer_count) == PROXYD_OK
+               ? worker.loads.data()
+               : nullptr;
+}
+
 int pick(void *instance, void *worker_state, const proxyd_peer *peers, size_t peer_count, const bool *tried,
-         const proxyd_request *) {
+         const proxyd_request *request) {
     auto &self = *static_cast<Instance *>(instance);
     auto &worker = *static_cast<Worker *>(worker_state);
     try {
-        int chosen = worker.counts.pick({peers, peer_count}, tried);
+        const uint32_t *loads = process_loads(self, worker, peer_count, request);
+        int chosen = worker.counts.pick({peers, peer_count}, tried, loads);
         if (self.log_attempts)
             debug(self, "worker " + std::to_string(worker.index) + " picked peer " + std::to_string(chosen) +
                             " inflight=" + worker.counts.in_flight_text());

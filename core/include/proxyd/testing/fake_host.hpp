@@ -17,7 +17,7 @@
 // What the fake does not do: no event loop, no threads of its own, no network. The ABI 1.1 calls
 // are served from what the test sets: FakeHost::plugin_name (config_plugin_name), FakeHost::peers
 // (config_peer_count/at), FakeRequest::body (request_body), and of 1.2 FakeRequest::tls
-// (request_tls). worker_post QUEUES the callback on the
+// (request_tls), of 1.4 FakeRequest::in_flight (pick_in_flight). worker_post QUEUES the callback on the
 // FakeWorker; the test runs the queue with FakeWorker::run_posted() (on its own thread, standing
 // in for the worker's), so a test decides when "later" is.
 //
@@ -248,6 +248,9 @@ class FakeRequest {
     // 1.2 request_tls: what it fills in (nullopt: PROXYD_ENOENT, a cleartext request). Its strings
     // must outlive the request.
     std::optional<proxyd_tls_info> tls;
+    // 1.4 pick_in_flight: the process-wide counts it fills in, one per peer (nullopt:
+    // PROXYD_ESTATE, as outside a pick; a size other than pick's: PROXYD_EINVAL).
+    std::optional<std::vector<uint32_t>> in_flight;
 
     const proxyd_request *raw() const { return &raw_; }
     // What the core does after a routing plugin rewrote the path: target stays as sent.
@@ -893,6 +896,15 @@ inline int filter_resume(const proxyd_request_handle *handle, int status) {
     return PROXYD_OK;
 }
 
+inline int pick_in_flight(const proxyd_request_handle *handle, uint32_t *in_flight, size_t peer_count) {
+    const FakeRequest &request = request_of(handle);
+    if (!request.in_flight) return PROXYD_ESTATE;
+    if (!in_flight || peer_count != request.in_flight->size()) return PROXYD_EINVAL;
+    for (size_t i = 0; i < peer_count; ++i)
+        in_flight[i] = (*request.in_flight)[i];
+    return PROXYD_OK;
+}
+
 inline const proxyd_host kHostTable = {
     .struct_size = sizeof(proxyd_host),
     .config_get = config_get,
@@ -948,6 +960,7 @@ inline const proxyd_host kHostTable = {
     .filter_resume = filter_resume,
     .subrequest_start = subrequest_start,
     .subrequest_cancel = subrequest_cancel,
+    .pick_in_flight = pick_in_flight,
 };
 
 // The key under which value sits, searching tables and arrays below node.
