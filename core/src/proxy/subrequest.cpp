@@ -131,7 +131,7 @@ void Subrequest::on_upstream_read(const char *data, size_t len) {
 }
 
 bool Subrequest::on_response_head() {
-    pool_.record_outcome(attempt_.peer(), PROXYD_OUTCOME_SUCCESS);
+    pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, parser_.status());
     attempt_.set_status(parser_.status());
     return true;
 }
@@ -178,7 +178,6 @@ void Subrequest::fail(proxyd_outcome outcome, int uv_status, const char *what) {
         upstream_->close();
         upstream_ = nullptr;
     }
-    attempt_.end(outcome);
     if (stale_reuse) {
         tried_[peer] = false;
         --tries_;
@@ -186,8 +185,9 @@ void Subrequest::fail(proxyd_outcome outcome, int uv_status, const char *what) {
         pool_.worker().logger().warn(
             "upstream " + pool_.config().name + " " + pool_.peer(peer).address_text + ": subrequest " + what +
             (uv_status ? std::string(": ") + uv_strerror(uv_status) : std::string()));
-        pool_.record_outcome(peer, outcome);
+        pool_.record_outcome(attempt_, outcome);
     }
+    attempt_.end(outcome);
     bool nothing_sent =
         outcome == PROXYD_OUTCOME_CONNECT_FAILED || (outcome == PROXYD_OUTCOME_TIMEOUT && !connected_);
     bool replayable = is_idempotent(spec_.method) && !response_started_;
