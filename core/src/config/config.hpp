@@ -153,6 +153,9 @@ struct ListenerConfig {
     // request this listener forwards, so no listener lets a client forge them.
     std::vector<std::string> client_cert_fields_removed;
     FilterChain filters; // run on every request, before routing
+    // HTTP/2 for clients: ALPN h2 on TLS, the prior-knowledge preface (h2c) in cleartext.
+    bool http2 = false;
+    uint32_t http2_max_concurrent_streams = 100;
 };
 
 

@@ -1156,7 +1156,8 @@ class Loader {
     void load_listener(const toml::table &t, const std::string &where) {
         check_keys(t, where,
                    {"name", "listen", "handler", "upstream", "router", "access_log", "x_forwarded",
-                    "forwarded", "via", "limits", "tls", "redirect_https", "hsts", "filters"});
+                    "forwarded", "via", "limits", "tls", "redirect_https", "hsts", "filters", "http2",
+                    "http2_max_concurrent_streams"});
         ListenerConfig l;
         l.filters = load_filter_chain(t, where);
         l.name = get_string(t, "name", where).value_or("");
@@ -1221,6 +1222,7 @@ class Loader {
         if (auto v = get_bool(t, "forwarded", where)) l.add_forwarded = *v;
         if (auto v = get_bool(t, "via", where)) l.add_via = *v;
         load_listener_limits(t, where, l);
+        load_listener_http2(t, where, l);
         if (const auto *tls =
                 typed<toml::table>(t, "tls", where, "a table: { certificate = \"...\", key = \"...\" }"))
             l.tls = load_listener_tls(*tls, where + ".tls", l);
@@ -1230,6 +1232,13 @@ class Loader {
                      "ignore Strict-Transport-Security over cleartext (RFC 6797 §8.1)");
         if (redirect) load_redirect_https(*redirect, where + ".redirect_https", t.get("tls") != nullptr, l);
         config_->listeners.push_back(std::move(l));
+    }
+
+    // http2 = true (nginx's `http2 on`), http2_max_concurrent_streams = N (nginx's name).
+    void load_listener_http2(const toml::table &t, const std::string &where, ListenerConfig &l) {
+        if (auto v = get_bool(t, "http2", where)) l.http2 = *v;
+        if (auto v = get_int(t, "http2_max_concurrent_streams", where, 1, 0x7fffffff))
+            l.http2_max_concurrent_streams = uint32_t(*v);
     }
 
     // redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request
@@ -1333,6 +1342,7 @@ class Loader {
         }
         load_tls_resumption(t, where, l.listen_text, settings);
         load_client_verification(t, where, settings, l.client_cert_headers);
+        if (l.http2) settings.alpn = {"h2", "http/1.1"};                    // h2 preferred (RFC 9113 §3.2)
         if (settings.certificates.empty() || !files_usable) return nullptr; // reported above
         std::string error;
         auto context = TlsServerContext::create(settings, error);

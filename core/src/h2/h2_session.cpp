@@ -117,6 +117,12 @@ struct H2Session::Callbacks {
             // nothing. nghttp2's own bound ends such a session with INTERNAL_ERROR after reading
             // all of what came; this one stops reading at once and says why.
             return s.take_reset_token() ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+        case NGHTTP2_PING:
+            if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && s.drain_on_ping_ack_) {
+                s.drain_on_ping_ack_ = false;
+                s.drain();
+            }
+            return 0;
         default:
             (void)session;
             return 0;
@@ -428,6 +434,14 @@ void H2Session::reset_stream(int32_t stream_id, uint32_t error_code) {
 void H2Session::drain() {
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
                           NGHTTP2_NO_ERROR, nullptr, 0);
+}
+
+void H2Session::notice_shutdown() {
+    if (drain_on_ping_ack_ || terminated_) return;
+    if (nghttp2_submit_shutdown_notice(session_) != 0 ||
+        nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) != 0)
+        return drain();
+    drain_on_ping_ack_ = true;
 }
 
 bool H2Session::finished() const {

@@ -14,8 +14,7 @@
 // frames, RST_STREAM faster than the reset rate (Rapid Reset, CVE-2023-44487), and bursts of
 // frames that carry nothing (PRIORITY, empty DATA without END_STREAM).
 //
-// One session per connection, used on that connection's thread only. Not yet served by
-// ClientConnection: the next step wires it in.
+// One session per connection (server/h2_connection owns it), used on that connection's thread only.
 #pragma once
 
 #include <chrono>
@@ -114,6 +113,10 @@ class H2Session {
     // A graceful end (reload, stop): GOAWAY(NO_ERROR) naming the last stream taken; streams up
     // to it finish, later ones are refused. finished() once they have.
     void drain();
+    // The gentle start of a drain (RFC 9113 §6.8): a GOAWAY naming the largest stream id, so the
+    // client opens no new streams, and a PING; drain() follows when the PING's answer comes, one
+    // round trip later, so that streams the client sent meanwhile are still served, not refused.
+    void notice_shutdown();
 
     // Nothing more to read or write: the owner closes the connection once output is written.
     bool finished() const;
@@ -138,6 +141,7 @@ class H2Session {
     std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
     std::string error_;
     bool terminated_ = false;
+    bool drain_on_ping_ack_ = false; // notice_shutdown() waits for its PING's answer
     uint32_t idle_frames_ = 0;
     std::chrono::steady_clock::time_point idle_window_start_{};
     double reset_tokens_ = 0;

@@ -34,11 +34,9 @@ std::string combined_line(const AccessEntry &e) {
     std::string line;
     line.reserve(256);
     line.append(e.client).append(" - - [").append(e.clf_time).append("] \"");
-    line.append(e.method)
-        .append(" ")
-        .append(e.target)
-        .append(" HTTP/1.")
-        .append(std::to_string(e.http_minor));
+    line.append(e.method).append(" ").append(e.target).append(e.http_major == 2   ? " HTTP/2.0"
+                                                              : e.http_minor == 0 ? " HTTP/1.0"
+                                                                                  : " HTTP/1.1");
     line.append("\" ").append(std::to_string(e.status)).append(" ").append(std::to_string(e.body_bytes));
     line.append(" \"").append(or_dash(e.referer)).append("\" \"").append(or_dash(e.user_agent));
     line.append("\" upstream=").append(e.upstream).append(" upstream_status=");
@@ -68,7 +66,7 @@ std::string json_line(const AccessEntry &e) {
     field("client", e.client);
     field("method", e.method);
     field("target", e.target);
-    field("protocol", e.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
+    field("protocol", e.http_major == 2 ? "HTTP/2.0" : e.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
     number("status", std::to_string(e.status));
     number("bytes", std::to_string(e.body_bytes));
     // Absent headers and a missing upstream are null, not "-": JSON can say "none".

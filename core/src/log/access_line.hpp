@@ -18,6 +18,7 @@ struct AccessEntry {
     std::string_view method;
     std::string_view target;
     int http_minor = 1;
+    int http_major = 1; // 2: the request came on an HTTP/2 stream
     int status = 0;
     uint64_t body_bytes = 0;
     std::string_view referer;    // empty when the request had none

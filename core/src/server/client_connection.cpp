@@ -9,6 +9,7 @@
 #include "net/half_close.hpp"
 #include "proxy/proxy_exchange.hpp"
 #include "server/content_exchange.hpp"
+#include "server/h2_connection.hpp"
 #include "server/worker.hpp"
 
 #include <arpa/inet.h>
@@ -23,6 +24,9 @@ namespace proxyd {
 namespace {
 
 constexpr uint64_t kLingerMs = 2000;
+
+// RFC 9113 §3.4: what an HTTP/2 client with prior knowledge sends first.
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 std::string address_ip(const sockaddr_storage &ss) {
     char buf[INET6_ADDRSTRLEN] = "-";
@@ -88,11 +92,97 @@ void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv
         c->arm_timer(static_cast<uint64_t>(listener.limits.handshake_timeout.count()), kTimerHandshake);
     } else {
         c->arm_timer(static_cast<uint64_t>(listener.limits.header_timeout.count()), kTimerHeader);
+        c->h2c_possible_ = listener.http2;
     }
     c->start_reading();
 }
 
+ClientConnection *ClientConnection::open_stream(ClientConnection &parent, StreamPeer &peer) {
+    auto *c = new ClientConnection(parent.worker_, parent.listener_);
+    c->peer_ = &peer;
+    c->parent_ = &parent;
+    c->h2_stream_ = true;
+    c->client_ip_ = parent.client_ip_;
+    c->timer_.init(parent.worker_.loop(), c, on_timer);
+    c->handles_open_ = 1;
+    c->reading_ = true;
+    return c;
+}
+
+void ClientConnection::feed_stream(std::string_view bytes) {
+    if (connection_phase_ != ConnectionPhase::kOpen || bytes.empty()) return;
+    feed(bytes.data(), bytes.size());
+}
+
+// As on_write_done does for a socket: the send timeout restarts on progress, the exchange hears
+// that the client takes bytes again.
+void ClientConnection::stream_drained(size_t queued) {
+    if (connection_phase_ == ConnectionPhase::kClosed) return;
+    if (timer_mode_ == kTimerSend) {
+        if (queued == 0)
+            arm_timer(0, kTimerNone);
+        else
+            arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
+    }
+    if (queued <= kLowWater && exchange_) exchange_->on_client_drained();
+}
+
+void ClientConnection::start_h2() {
+    h2c_possible_ = false;
+    h2_ = std::make_unique<H2Connection>(*this, h2_limits(listener_));
+    // The first request may take as long as an idle connection may wait, not header_timeout.
+    arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
+    if (worker_.draining(listener_)) h2_->drain();
+}
+
+bool ClientConnection::probe_h2c(const char *&data, size_t &len) {
+    size_t have = h2c_probe_.size();
+    size_t take = std::min(len, kH2Preface.size() - have);
+    if (kH2Preface.substr(have, take) != std::string_view(data, take)) {
+        h2c_possible_ = false;
+        if (have == 0) return true;
+        // The bytes held were HTTP/1.1 after all: parsed with the rest.
+        std::string all = std::move(h2c_probe_);
+        all.append(data, len);
+        feed(all.data(), all.size());
+        return false;
+    }
+    if (have + take < kH2Preface.size()) {
+        h2c_probe_.append(data, take);
+        return false;
+    }
+    std::string preface = std::move(h2c_probe_);
+    start_h2();
+    if (!preface.empty()) h2_->receive(preface.data(), preface.size());
+    if (connection_phase_ == ConnectionPhase::kOpen) h2_->receive(data, len);
+    return false;
+}
+
+void ClientConnection::close_after_output() {
+    if (connection_phase_ < ConnectionPhase::kClosingAfterFlush)
+        set_connection_phase(ConnectionPhase::kClosingAfterFlush);
+    if (queued_bytes() == 0) begin_close();
+}
+
+void ClientConnection::h2_activity() {
+    if (!h2_ || connection_phase_ != ConnectionPhase::kOpen || timer_mode_ == kTimerSend) return;
+    if (!h2_->idle())
+        arm_timer(0, kTimerNone);
+    else if (timer_mode_ != kTimerIdle)
+        arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
+}
+
+void ClientConnection::drain_started() {
+    if (h2_ && connection_phase_ == ConnectionPhase::kOpen) h2_->drain();
+}
+
+void ClientConnection::finish_stream() {
+    if (StreamPeer *peer = std::exchange(peer_, nullptr)) peer->stream_closed(true);
+    close_now();
+}
+
 int ClientConnection::fd() const {
+    if (h2_stream_) return -1;
     uv_os_fd_t fd = -1;
     uv_fileno(reinterpret_cast<const uv_handle_t *>(&tcp_), &fd);
     return fd;
@@ -140,11 +230,20 @@ void ClientConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
 
 void ClientConnection::start_reading() {
     if (reading_) return;
+    if (h2_stream_) {
+        reading_ = true;
+        if (peer_) peer_->stream_resume_input();
+        return;
+    }
     if (uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp_), on_alloc, on_read) == 0) reading_ = true;
 }
 
 void ClientConnection::stop_reading() {
     if (!reading_) return;
+    if (h2_stream_) {
+        reading_ = false;
+        return;
+    }
     uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
     reading_ = false;
     if (filters_ && filters_->pending()) watch_hangup();
@@ -183,6 +282,8 @@ void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
         return;
     }
     if (c->connection_phase_ == ConnectionPhase::kLingering) return; // discard
+    if (c->h2_) return c->h2_->receive(data, len);
+    if (c->h2c_possible_ && !c->probe_h2c(data, len)) return;
     c->feed(data, len);
 }
 
@@ -195,6 +296,8 @@ bool ClientConnection::decrypt(const char *data, size_t len) {
     if (status == TlsSession::Status::kOk) {
         if (was_handshaking && tls_->session.handshake_complete() && timer_mode_ == kTimerHandshake)
             arm_timer(static_cast<uint64_t>(listener_.limits.header_timeout.count()), kTimerHeader);
+        // ALPN offers h2 only on a listener with http2 on.
+        if (was_handshaking && tls_->session.handshake_complete() && tls_->session.alpn() == "h2") start_h2();
         return true;
     }
     if (status == TlsSession::Status::kError && worker_.logger().enabled(PROXYD_LOG_INFO))
@@ -215,6 +318,10 @@ void ClientConnection::send_close_notify() {
 }
 
 const TlsClientCertificate &ClientConnection::tls_client_certificate() {
+    if (h2_stream_) {
+        static const TlsClientCertificate kNone{};
+        return parent_ ? parent_->tls_client_certificate() : kNone;
+    }
     if (!tls_->client_certificate) tls_->client_certificate = tls_->session.client_certificate();
     return *tls_->client_certificate;
 }
@@ -338,7 +445,7 @@ void ClientConnection::fill_request_view() {
         worker_.make_request_id(request_id_);
         request_.request_id = {request_id_, sizeof request_id_};
     }
-    request_.scheme = tls_ ? proxyd_str{"https", 5} : proxyd_str{"http", 4};
+    request_.scheme = encrypted() ? proxyd_str{"https", 5} : proxyd_str{"http", 4};
 }
 
 void ClientConnection::dispatch() {
@@ -431,6 +538,10 @@ bool ClientConnection::complete_exchange() {
     if (filters_) run_log_filters(record_.status, true);
     release_exchange();
     ++requests_served_;
+    if (h2_stream_) {
+        finish_stream(); // one request per stream
+        return false;
+    }
     if (!finished_keep_alive_ || request_phase_ != RequestPhase::kComplete || worker_.draining(listener_)) {
         if (connection_phase_ < ConnectionPhase::kClosingAfterFlush)
             set_connection_phase(ConnectionPhase::kClosingAfterFlush);
@@ -479,6 +590,7 @@ void ClientConnection::write_access_log() {
     entry.method = parser_.method();
     entry.target = parser_.head().target();
     entry.http_minor = parser_.sent_minor();
+    entry.http_major = h2_stream_ ? 2 : 1;
     entry.status = record_.status;
     entry.body_bytes = record_.body_bytes;
     entry.referer = header("referer");
@@ -568,6 +680,14 @@ void ClientConnection::send(std::string_view data) {
 
 void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     if (!writable() || write_shut_) return;
+    if (h2_stream_) {
+        if (!peer_) return;
+        peer_->stream_response(bufs, count);
+        // A client that stops reading the stream is cut off after send_timeout without progress.
+        if (queued_bytes() > 0 && timer_mode_ == kTimerNone)
+            arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
+        return;
+    }
     if (tls_) return send_encrypted(bufs, count);
     write_to_socket(bufs, count);
 }
@@ -627,6 +747,8 @@ void ClientConnection::on_write_done(int status, size_t bytes) {
         return;
     }
     if (queued <= kLowWater && exchange_) exchange_->on_client_drained();
+    if (queued <= kLowWater && h2_) h2_->on_socket_drained();
+    if (h2_ && queued == 0) h2_activity();
 }
 
 void ClientConnection::start_tunnel() {
@@ -719,6 +841,7 @@ void ClientConnection::on_timer(void *owner) {
 }
 
 void ClientConnection::close_if_idle() {
+    if (h2_ && !h2_->idle()) return; // its streams finish first (GOAWAY went out at the drain)
     if (request_phase_ == RequestPhase::kIdle && !exchange_ && queued_bytes() == 0) close_now();
 }
 
@@ -765,6 +888,8 @@ bool ClientConnection::receive_queue_empty() const {
 void ClientConnection::close_now() {
     if (connection_phase_ == ConnectionPhase::kClosed) return;
     set_connection_phase(ConnectionPhase::kClosed);
+    StreamPeer *peer = std::exchange(peer_, nullptr);
+    parent_ = nullptr;
     // Every request is logged: one the client gave up on before any response is 499, as in nginx.
     bool finished = response_phase_ == ResponsePhase::kFinishedInParser;
     bool filter_pending = filters_ && filters_->pending();
@@ -780,16 +905,23 @@ void ClientConnection::close_now() {
         filters_->subrequests.cancel_all();
     }
     release_exchange();
+    if (peer) peer->stream_closed(false);
     auto on_closed = [](uv_handle_t *h) {
         auto *c = static_cast<ClientConnection *>(h->data);
         if (--c->handles_open_ == 0) {
             Worker &w = c->worker_;
-            c->metrics_.connection_closed();
-            w.connection_closed(c);
+            if (!c->h2_stream_) {
+                c->metrics_.connection_closed();
+                w.connection_closed(c);
+            }
             if (!c->request_held_) delete c;
         }
     };
-    uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
+    if (h2_) {
+        ++handles_open_;
+        h2_->close(on_closed);
+    }
+    if (!h2_stream_) uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
     uv_close(timer_.handle(), on_closed);
 }
 

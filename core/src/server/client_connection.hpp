@@ -42,6 +42,12 @@
 // inside parser_.execute(): a guard against re-entry, not a phase. The timer's mode (TimerMode)
 // says which timeout is running and is set by arm_timer().
 //
+// HTTP/2 (h2_connection.hpp): a connection that negotiated h2 hands what it reads to its
+// H2Connection (h2_) and parses nothing itself; each of its streams is served by a stream-backed
+// ClientConnection (open_stream) that has no socket: its request bytes come from feed_stream(),
+// what it send()s goes to its StreamPeer, it serves one request and never keeps alive, lingers
+// or shuts down. The phases above hold for it as for a socket.
+//
 // Lifetime: created on accept, deleted in the close callback of its last handle. Worker thread.
 #pragma once
 
@@ -66,6 +72,21 @@
 namespace proxyd {
 
 class Worker;
+class H2Connection;
+
+// The HTTP/2 stream behind a stream-backed ClientConnection (H2Connection's side of it).
+class StreamPeer {
+  public:
+    virtual ~StreamPeer() = default;
+    // HTTP/1.1 response bytes, as they would go to a socket; copied before the call returns.
+    virtual void stream_response(const uv_buf_t *bufs, size_t count) = 0;
+    // Response bytes not yet sent to the client (the connection's queued_bytes()).
+    virtual size_t stream_queued() const = 0;
+    // The connection reads again (its request body was paused): held request bytes may come.
+    virtual void stream_resume_input() = 0;
+    // The connection closed: complete, its response was written whole (else it was cut).
+    virtual void stream_closed(bool complete) = 0;
+};
 
 class ClientConnection final : private RequestParser::Events, private StreamWriter::Listener {
   public:
@@ -96,16 +117,21 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // so the caller's buffers are free on return. Ignored once the connection is closing.
     void send(std::string_view data);
     void send(const uv_buf_t *bufs, size_t count);
-    size_t queued_bytes() const { return writer_.queued_bytes(); }
+    size_t queued_bytes() const { return peer_ ? peer_->stream_queued() : writer_.queued_bytes(); }
     // A body the exchange writes to the socket itself (sendfile) waits for room: the client has
     // send_timeout to make some, as for bytes queued here.
     void await_writable();
     int fd() const;
     // The connection speaks TLS: bytes for the client go through send() only (never written to
     // fd() directly, never sendfile).
-    bool encrypted() const { return tls_ != nullptr; }
+    bool encrypted() const { return tls_ != nullptr || (parent_ && parent_->encrypted()); }
+    // The response's bytes may be written to fd() and sendfile'd: neither TLS nor an HTTP/2 stream.
+    bool sendfile_allowed() const { return !tls_ && !h2_stream_; }
     // An HTTPS connection's TLS session (null in cleartext): what was negotiated, for plugins.
-    const TlsSession *tls_session() const { return tls_ ? &tls_->session : nullptr; }
+    const TlsSession *tls_session() const {
+        if (h2_stream_) return parent_ ? parent_->tls_session() : nullptr;
+        return tls_ ? &tls_->session : nullptr;
+    }
     // What the client's certificate proved, read from OpenSSL once per connection; only on an
     // HTTPS connection whose handshake completed.
     const TlsClientCertificate &tls_client_certificate();
@@ -156,6 +182,23 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // PROXYD_ESTATE when no filter of this request is pending.
     int resume_filters(int status);
 
+    // -- HTTP/2 (h2_connection.cpp) --
+    // A stream-backed connection for one stream of parent's HTTP/2 connection.
+    static ClientConnection *open_stream(ClientConnection &parent, StreamPeer &peer);
+    // The stream's request bytes (rendered as HTTP/1.1), to be parsed.
+    void feed_stream(std::string_view bytes);
+    // The stream connection takes request bytes (its body is not paused).
+    bool stream_reading() const { return reading_; }
+    // Response bytes of the stream left for the client; queued are still waiting.
+    void stream_drained(size_t queued);
+    // The HTTP/2 connection ended (a finished drain, a connection error): close once its
+    // frames are written.
+    void close_after_output();
+    // The HTTP/2 connection read or finished something: its idle timer follows.
+    void h2_activity();
+    // The worker began to drain this connection's listener (reload, stop).
+    void drain_started();
+
     // Request-body flow control for exchanges that forward it.
     void pause_body();
     void resume_body();
@@ -204,6 +247,14 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void flush_tls_output();
     void send_encrypted(const uv_buf_t *bufs, size_t count);
     void send_close_notify();
+
+    // Switches to HTTP/2: what is read from here on goes to h2_.
+    void start_h2();
+    // A cleartext listener with http2: false while the first bytes may still be the HTTP/2
+    // preface (held in h2c_probe_, or handed to h2_ once whole), true to parse them as HTTP/1.1.
+    bool probe_h2c(const char *&data, size_t &len);
+    // A stream connection's response ended: the peer hears it, the connection closes.
+    void finish_stream();
 
     static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -299,6 +350,14 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     bool write_shut_ = false; // shutdown_write() was called (a tunnel)
     bool read_ended_ = false; // a tunnelled client sent EOF
     bool request_held_ = false; // hold_request()
+    // HTTP/2: the TCP connection's session, once negotiated; or, on a stream connection, its peer
+    // (null once closed), the TCP connection (null once that closed) and the mark that it is one.
+    std::unique_ptr<H2Connection> h2_;
+    StreamPeer *peer_ = nullptr;
+    ClientConnection *parent_ = nullptr;
+    bool h2_stream_ = false;
+    bool h2c_possible_ = false; // the preface may still come (cleartext, http2 on, nothing read)
+    std::string h2c_probe_;     // its first bytes, while they match
 };
 
 } // namespace proxyd

@@ -187,16 +187,16 @@ int ContentExchange::finish() {
     if (send_body && file_fd_ < 0) out.append(body_);
     c.record().body_bytes = send_body ? length : 0;
     bool file_follows = send_body && file_fd_ >= 0 && file_remaining_ > 0;
-    if (file_follows && c.encrypted()) {
-        // TLS encrypts in user space: the file is read and sent through the connection instead,
-        // the head with the first bytes, so that a small file shares its head's record.
+    if (file_follows && !c.sendfile_allowed()) {
+        // TLS encrypts in user space, HTTP/2 frames: the file is read and sent through the connection
+        // instead, the head with the first bytes, so that a small file shares its head's record.
         use_sendfile_ = false;
         sending_file_ = true;
         file_head_ = std::move(out);
         if (c.queued_bytes() == 0) send_file_chunk();
         return PROXYD_OK;
     }
-    if (file_follows && c.queued_bytes() == 0 && c.writable() && !c.encrypted()) {
+    if (file_follows && c.queued_bytes() == 0 && c.writable() && c.sendfile_allowed()) {
         // MSG_MORE: the kernel holds the head to go out with the file's first bytes, in full
         // segments, rather than pushing it alone (TCP_NODELAY) just before sendfile.
         ssize_t sent = ::send(c.fd(), out.data(), out.size(), MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);

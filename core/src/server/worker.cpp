@@ -331,6 +331,9 @@ void Worker::begin_drain(DrainStage stage) {
     uv_timer_start(
         &idle_drain_timer_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->close_idle_draining(); },
         static_cast<uint64_t>(config().limits.drain_timeout.count()), 0);
+    // HTTP/2 connections have no next response to say Connection: close on: they send GOAWAY now.
+    for (ClientConnection *c : connections_)
+        if (draining(c->listener())) c->drain_started();
     check_drain_progress();
 }
 

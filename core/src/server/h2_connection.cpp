@@ -1,0 +1,257 @@
+#include "server/h2_connection.hpp"
+
+#include "h2/h2_request_render.hpp"
+#include "h2/h2_response_reader.hpp"
+#include "server/client_connection.hpp"
+#include "server/worker.hpp"
+
+#include <deque>
+#include <nghttp2/nghttp2.h>
+
+namespace proxyd {
+
+H2Limits h2_limits(const ListenerConfig &listener) {
+    H2Limits limits;
+    limits.max_concurrent_streams = listener.http2_max_concurrent_streams;
+    return limits;
+}
+
+// One stream: the request bytes for its connection, and the reader of the response it writes.
+class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::Output {
+  public:
+    Stream(H2Connection &owner, int32_t id, bool head_request)
+        : owner_(owner), id_(id), reader_(*this, head_request) {}
+
+    // The rendered request head: the stream's connection is made and parses it.
+    void start(const std::string &head_bytes) {
+        connection_ = ClientConnection::open_stream(owner_.connection_, *this);
+        connection_->feed_stream(head_bytes);
+    }
+    void data(std::string_view bytes) {
+        if (!connection_) return owner_.session_.consume(id_, bytes.size()); // nobody reads it
+        std::string framed;
+        render_.body(bytes, framed);
+        held_.push_back({std::move(framed), bytes.size()});
+        feed_held();
+    }
+    void end() {
+        if (!connection_) return;
+        std::string last;
+        render_.end(last);
+        held_.push_back({std::move(last), 0});
+        feed_held();
+    }
+    // The client's bytes go to the connection while it reads; the window opens as they do.
+    void feed_held() {
+        while (!held_.empty() && connection_ && connection_->stream_reading()) {
+            Held piece = std::move(held_.front());
+            held_.pop_front();
+            if (piece.body_bytes) owner_.session_.consume(id_, piece.body_bytes);
+            if (!piece.bytes.empty()) connection_->feed_stream(piece.bytes);
+        }
+    }
+    // The HTTP/2 stream is gone (ended, or reset by either side): a connection still serving
+    // it is cut.
+    void h2_closed() {
+        h2_closed_ = true;
+        if (ClientConnection *c = std::exchange(connection_, nullptr)) c->abort();
+    }
+    void cut() { h2_closed(); }
+    void drained(size_t queued) {
+        if (connection_) connection_->stream_drained(queued);
+    }
+    H2RequestRender &render() { return render_; }
+    bool resume_due = false;
+
+    // StreamPeer
+    void stream_response(const uv_buf_t *bufs, size_t count) override {
+        for (size_t i = 0; i < count && !broken_; ++i)
+            if (!reader_.write({bufs[i].base, bufs[i].len})) fail();
+        owner_.schedule();
+    }
+    size_t stream_queued() const override { return owner_.session_.queued(id_); }
+    void stream_resume_input() override {
+        resume_due = true;
+        owner_.schedule();
+    }
+    void stream_closed(bool complete) override {
+        connection_ = nullptr;
+        for (const Held &piece : held_)
+            if (piece.body_bytes) owner_.session_.consume(id_, piece.body_bytes);
+        held_.clear();
+        if (h2_closed_ || owner_.closing_ || broken_) return;
+        if (!reader_.complete() && !(complete && reader_.finish())) fail();
+        owner_.schedule();
+    }
+
+  private:
+    struct Held {
+        std::string bytes; // as the connection's parser takes them (chunk framing included)
+        size_t body_bytes; // of them, the client's DATA bytes: consumed once fed
+    };
+
+    // H2ResponseReader::Output
+    void response_head(int status, const std::vector<H2Field> &fields, bool has_body) override {
+        if (!owner_.session_.submit_response(id_, status, fields, has_body)) fail();
+    }
+    void response_data(std::string_view data, bool end) override {
+        owner_.session_.send_data(id_, data, end);
+    }
+
+    // The response cannot be carried on (an invalid one, or cut short): the stream is reset, so
+    // the client never takes a truncated body as complete.
+    void fail() {
+        if (broken_) return;
+        broken_ = true;
+        if (!reader_.error_text().empty() && owner_.connection_.worker().logger().enabled(PROXYD_LOG_INFO))
+            owner_.connection_.worker().logger().info(
+                "client " + std::string(owner_.connection_.client_ip()) + ": HTTP/2 stream " +
+                std::to_string(id_) + ": " + reader_.error_text() + ", resetting it");
+        owner_.session_.reset_stream(id_, NGHTTP2_INTERNAL_ERROR);
+    }
+
+    H2Connection &owner_;
+    int32_t id_;
+    H2RequestRender render_;
+    H2ResponseReader reader_;
+    ClientConnection *connection_ = nullptr; // null once it finished or was cut
+    std::deque<Held> held_;
+    bool h2_closed_ = false;
+    bool broken_ = false;
+};
+
+H2Connection::H2Connection(ClientConnection &connection, const H2Limits &limits)
+    : connection_(connection), session_(*this, limits) {
+    uv_timer_init(connection.worker().loop(), &scheduled_);
+    scheduled_.data = this;
+}
+
+H2Connection::~H2Connection() = default;
+
+H2Connection::Stream *H2Connection::find(int32_t stream_id) {
+    auto it = streams_.find(stream_id);
+    return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void H2Connection::receive(const char *data, size_t len) {
+    if (closing_) return;
+    in_session_ = true;
+    H2Session::Status status = session_.receive(data, len, output_);
+    in_session_ = false;
+    finish_round(status);
+}
+
+void H2Connection::flush() {
+    if (closing_ || in_session_) return;
+    // Above the high-water mark the frames wait in the session: the streams' queues fill and
+    // their exchanges pause, rather than the socket's queue growing without bound.
+    if (connection_.queued_bytes() > ClientConnection::kHighWater) {
+        flush_wanted_ = true;
+        return;
+    }
+    flush_wanted_ = false;
+    in_session_ = true;
+    H2Session::Status status = session_.flush(output_);
+    in_session_ = false;
+    finish_round(status);
+}
+
+void H2Connection::finish_round(H2Session::Status status) {
+    if (!output_.empty()) {
+        connection_.send(output_);
+        output_.clear();
+    }
+    if (closing_) return;
+    if (status != H2Session::Status::kOk) {
+        if (connection_.worker().logger().enabled(PROXYD_LOG_INFO))
+            connection_.worker().logger().info("client " + std::string(connection_.client_ip()) + ": " +
+                                               session_.error_text() + ", closing");
+        // The streams still served end now; the GOAWAY (if any) goes out before the close.
+        for (auto &[id, stream] : streams_)
+            stream->cut();
+        return connection_.close_after_output();
+    }
+    if (session_.finished()) return connection_.close_after_output();
+    connection_.h2_activity();
+}
+
+void H2Connection::on_socket_drained() {
+    if (flush_wanted_) flush();
+}
+
+void H2Connection::drain() {
+    if (closing_) return;
+    session_.notice_shutdown();
+    schedule();
+}
+
+void H2Connection::schedule() {
+    if (timer_running_ || closing_) return;
+    timer_running_ = true;
+    uv_timer_start(&scheduled_, on_scheduled, 0, 0);
+}
+
+void H2Connection::on_scheduled(uv_timer_t *timer) {
+    auto *self = static_cast<H2Connection *>(timer->data);
+    self->timer_running_ = false;
+    // A stream's connection that reads again takes what its client sent meanwhile.
+    std::vector<int32_t> due;
+    for (auto &[id, stream] : self->streams_)
+        if (stream->resume_due) due.push_back(id);
+    for (int32_t id : due)
+        if (Stream *stream = self->find(id)) {
+            stream->resume_due = false;
+            stream->feed_held();
+        }
+    self->flush();
+}
+
+void H2Connection::close(uv_close_cb on_closed) {
+    closing_ = true;
+    for (auto &[id, stream] : streams_)
+        stream->cut();
+    uv_timer_stop(&scheduled_);
+    // The connection counts this handle among its own: its close callback finds the connection.
+    scheduled_.data = &connection_;
+    uv_close(reinterpret_cast<uv_handle_t *>(&scheduled_), on_closed);
+}
+
+// ---- H2Events (from inside session_.receive() or flush()) -----------------------------------
+
+void H2Connection::on_request_head(H2RequestHead head) {
+    int32_t id = head.stream_id;
+    auto owned = std::make_unique<Stream>(*this, id, head.method == "HEAD");
+    Stream &stream = *owned;
+    streams_[id] = std::move(owned);
+    if (head.method == "CONNECT") {
+        // Neither tunnels nor WebSocket over HTTP/2 (RFC 8441) are served.
+        session_.submit_response(id, 501, {{"content-length", "0"}}, false);
+        return;
+    }
+    stream.start(stream.render().head(head));
+}
+
+void H2Connection::on_request_data(int32_t stream_id, std::string_view data) {
+    if (Stream *stream = find(stream_id))
+        stream->data(data);
+    else
+        session_.consume(stream_id, data.size());
+}
+
+void H2Connection::on_request_end(int32_t stream_id) {
+    if (Stream *stream = find(stream_id)) stream->end();
+}
+
+void H2Connection::on_stream_close(int32_t stream_id, uint32_t) {
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end()) return;
+    std::unique_ptr<Stream> stream = std::move(it->second);
+    streams_.erase(it);
+    stream->h2_closed();
+}
+
+void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {
+    if (Stream *stream = find(stream_id)) stream->drained(queued);
+}
+
+} // namespace proxyd

@@ -1,0 +1,89 @@
+// A client connection that speaks HTTP/2 (ALPN "h2", or the prior-knowledge preface on a
+// cleartext listener with http2 on). The ClientConnection keeps its socket, TLS and timers and
+// hands the plaintext it reads here; this owns the H2Session, writes its frames back through the
+// connection, and serves each stream with a stream-backed ClientConnection (Apache mod_http2's
+// model): the stream's request rendered as HTTP/1.1 (H2RequestRender) goes into that
+// connection's parser, so filters, routing, exchanges, limits and the access log run unchanged,
+// and the HTTP/1.1 response it writes is read back into HTTP/2 (H2ResponseReader).
+//
+// Backpressure both ways. Request bodies: a DATA frame's bytes are given to the stream's
+// connection only while it reads (the exchange pauses it when the upstream is slow), and the
+// client's window opens only as they are (H2Session::consume), so a slow backend holds the
+// client to its window. Responses: a stream connection's queued_bytes() are its H2Session queue,
+// so the exchange stops reading the upstream when the client's windows or the socket are full;
+// frames are produced only while the socket's own queue is below the high-water mark.
+//
+// Exchanges were written for a socket whose events come from the loop, never from inside their
+// own calls: so what they set off here (frames to write, a paused body resuming) runs on the
+// next loop turn, from a zero timer, not inside their call.
+//
+// Drain (reload, stop): a shutdown notice and a PING, then GOAWAY with the last stream taken;
+// the connection closes once its streams have finished. Worker thread only.
+#pragma once
+
+#include "h2/h2_session.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <uv.h>
+
+namespace proxyd {
+
+class ClientConnection;
+struct ListenerConfig;
+
+class H2Connection final : private H2Events {
+  public:
+    H2Connection(ClientConnection &connection, const H2Limits &limits);
+    ~H2Connection() override;
+    H2Connection(const H2Connection &) = delete;
+    H2Connection &operator=(const H2Connection &) = delete;
+
+    // Plaintext bytes read from the client.
+    void receive(const char *data, size_t len);
+    // The socket's write queue fell to the low-water mark: frames held back go out.
+    void on_socket_drained();
+    // Reload or stop: no new streams; closes once the streams taken have finished.
+    void drain();
+    // The connection is closing: every stream still served is cut (its request is logged as one
+    // the client left), and the timer handle is closed with on_closed, its data the connection.
+    void close(uv_close_cb on_closed);
+    // No stream is open: the connection's idle timeout runs.
+    bool idle() const { return streams_.empty(); }
+
+  private:
+    class Stream;
+    friend class Stream;
+
+    // H2Events
+    void on_request_head(H2RequestHead head) override;
+    void on_request_data(int32_t stream_id, std::string_view data) override;
+    void on_request_end(int32_t stream_id) override;
+    void on_stream_close(int32_t stream_id, uint32_t error_code) override;
+    void on_response_data_sent(int32_t stream_id, size_t queued) override;
+
+    Stream *find(int32_t stream_id);
+    // Frames and resumed request bodies on the next loop turn (see the top of this file).
+    void schedule();
+    static void on_scheduled(uv_timer_t *timer);
+    void flush();
+    // After a session call: writes its frames and closes the connection when the session ended.
+    void finish_round(H2Session::Status status);
+
+    ClientConnection &connection_;
+    H2Session session_;
+    std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+    std::string output_;
+    uv_timer_t scheduled_{};
+    bool timer_running_ = false;
+    bool flush_wanted_ = false;
+    bool in_session_ = false;
+    bool closing_ = false;
+};
+
+// The listener's HTTP/2 settings as the session's limits.
+H2Limits h2_limits(const ListenerConfig &listener);
+
+} // namespace proxyd
