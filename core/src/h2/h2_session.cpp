@@ -118,9 +118,14 @@ struct H2Session::Callbacks {
             // all of what came; this one stops reading at once and says why.
             return s.take_reset_token() ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
         case NGHTTP2_PING:
-            if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && s.drain_on_ping_ack_) {
-                s.drain_on_ping_ack_ = false;
-                s.drain();
+            if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && s.drain_pings_ > 0) {
+                // The client answers a PING before it sends the requests it queued meanwhile
+                // (nghttp2 sends answers first): only the second answer follows every request
+                // made before the notice.
+                if (--s.drain_pings_ > 0)
+                    nghttp2_submit_ping(session, NGHTTP2_FLAG_NONE, nullptr);
+                else
+                    s.drain();
             }
             return 0;
         default:
@@ -437,11 +442,11 @@ void H2Session::drain() {
 }
 
 void H2Session::notice_shutdown() {
-    if (drain_on_ping_ack_ || terminated_) return;
+    if (drain_pings_ > 0 || terminated_) return;
     if (nghttp2_submit_shutdown_notice(session_) != 0 ||
         nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) != 0)
         return drain();
-    drain_on_ping_ack_ = true;
+    drain_pings_ = 2;
 }
 
 bool H2Session::finished() const {

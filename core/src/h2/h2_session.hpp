@@ -114,8 +114,8 @@ class H2Session {
     // to it finish, later ones are refused. finished() once they have.
     void drain();
     // The gentle start of a drain (RFC 9113 §6.8): a GOAWAY naming the largest stream id, so the
-    // client opens no new streams, and a PING; drain() follows when the PING's answer comes, one
-    // round trip later, so that streams the client sent meanwhile are still served, not refused.
+    // client opens no new streams, and a PING; drain() follows two PING round trips later, so
+    // that streams the client sent before it read the notice are still served, not refused.
     void notice_shutdown();
 
     // Nothing more to read or write: the owner closes the connection once output is written.
@@ -141,7 +141,7 @@ class H2Session {
     std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
     std::string error_;
     bool terminated_ = false;
-    bool drain_on_ping_ack_ = false; // notice_shutdown() waits for its PING's answer
+    int drain_pings_ = 0; // notice_shutdown(): PING answers still awaited before the GOAWAY
     uint32_t idle_frames_ = 0;
     std::chrono::steady_clock::time_point idle_window_start_{};
     double reset_tokens_ = 0;
