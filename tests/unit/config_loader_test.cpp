@@ -196,6 +196,31 @@ TEST_CASE_METHOD(ConfigFixture, "the framing switches and keepalive_requests", "
     }
 }
 
+TEST_CASE_METHOD(ConfigFixture, "a listener's http2 keys", "[config]") {
+    const std::string up = "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n"
+                           "[[listeners]]\nlisten = \"127.0.0.1:18084\"\nupstream = \"app\"\n";
+    SECTION("off by default, 100 streams") {
+        auto r = load(std::string(kPlugins) + up);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK_FALSE(r.config->listeners[0].http2);
+        CHECK(r.config->listeners[0].http2_max_concurrent_streams == 100);
+    }
+    SECTION("set") {
+        auto r = load(std::string(kPlugins) + up + "http2 = true\nhttp2_max_concurrent_streams = 16\n");
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->listeners[0].http2);
+        CHECK(r.config->listeners[0].http2_max_concurrent_streams == 16);
+    }
+    SECTION("refused at their key") {
+        auto r = load(std::string(kPlugins) + up + "http2 = \"on\"\nhttp2_max_concurrent_streams = 0\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(":10:9: listeners[0].http2:") &&
+                                Catch::Contains(":11:32: listeners[0].http2_max_concurrent_streams:"));
+    }
+}
+
 // ---- the built-in plugin set ------------------------------------------------------------------
 // The build puts the shipped set beside the built plugins, so load() sees it; plugin_dir() makes
 // folders with sets of a test's own.
