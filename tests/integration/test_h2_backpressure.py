@@ -56,6 +56,12 @@ def stalling_sink(conn, conn_id):
     conn.sendall(response_bytes(200, body, [("Content-Type", "text/plain")]))
 
 
+def under_sanitizer(pid):
+    """ASan keeps freed memory in quarantine, so RSS then says nothing of what proxyd holds."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def peak_rss_while(pid, thread):
     peak = rss_bytes(pid)
     while thread.is_alive():
@@ -84,6 +90,9 @@ def main():
               % toml_str("%s:%d" % (HOST, front)))
     proxyd = Proxyd(write_file(os.path.join(folder, "proxyd.toml"), config), folder).start([files, front])
     pid = proxyd.proc.pid
+    sanitized = under_sanitizer(pid)
+    if sanitized:
+        note("a sanitizer build: its quarantine makes RSS meaningless, only the bytes are checked")
 
     def curl(*args):
         return subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "30", "--http2-prior-knowledge",
@@ -102,8 +111,9 @@ def main():
          % (baseline / 2**20, peak / 2**20, UPLOAD // 2**20, STALL))
     check_equal(outcome["up"].stdout.decode(), hashlib.sha256(upload).hexdigest(),
                 "the stalled backend gets the whole upload (its SHA-256)")
-    check(peak - baseline <= RSS_ALLOWANCE, "proxyd holds no more than %d MiB of it meanwhile"
-          % (RSS_ALLOWANCE // 2**20), "grew by %.1f MiB" % ((peak - baseline) / 2**20))
+    if not sanitized:
+        check(peak - baseline <= RSS_ALLOWANCE, "proxyd holds no more than %d MiB of it meanwhile"
+              % (RSS_ALLOWANCE // 2**20), "grew by %.1f MiB" % ((peak - baseline) / 2**20))
 
     baseline = rss_bytes(pid)
     body_path = os.path.join(folder, "down.bin")
@@ -115,8 +125,9 @@ def main():
          % (baseline / 2**20, peak / 2**20, DOWNLOAD // 2**20))
     with open(body_path, "rb") as f:
         check(f.read() == big, "the slow reader gets the %d MiB file byte-exact" % (DOWNLOAD // 2**20))
-    check(peak - baseline <= RSS_ALLOWANCE, "proxyd's RSS grows by %d MiB at most meanwhile"
-          % (RSS_ALLOWANCE // 2**20), "grew by %.1f MiB" % ((peak - baseline) / 2**20))
+    if not sanitized:
+        check(peak - baseline <= RSS_ALLOWANCE, "proxyd's RSS grows by %d MiB at most meanwhile"
+              % (RSS_ALLOWANCE // 2**20), "grew by %.1f MiB" % ((peak - baseline) / 2**20))
     check(proxyd.alive(), "proxyd still running")
     check_equal(proxyd.stop(), 0, "proxyd exits 0 on SIGTERM")
 

@@ -29,6 +29,11 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
     }
     void data(std::string_view bytes) {
         if (!connection_) return owner_.session_.consume(id_, bytes.size()); // nobody reads it
+        if (held_.empty() && connection_->stream_reading() && !render_.chunked()) {
+            // The usual case: parsed at once, without a copy.
+            owner_.session_.consume(id_, bytes.size());
+            return connection_->feed_stream(bytes);
+        }
         std::string framed;
         render_.body(bytes, framed);
         held_.push_back({std::move(framed), bytes.size()});
