@@ -135,7 +135,7 @@ void ClientConnection::start_h2() {
     if (worker_.draining(listener_)) h2_->drain();
 }
 
-bool ClientConnection::probe_h2c(const char *&data, size_t &len) {
+bool ClientConnection::probe_h2c(const char *data, size_t len) {
     size_t have = h2c_probe_.size();
     size_t take = std::min(len, kH2Preface.size() - have);
     if (kH2Preface.substr(have, take) != std::string_view(data, take)) {

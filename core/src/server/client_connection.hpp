@@ -252,7 +252,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void start_h2();
     // A cleartext listener with http2: false while the first bytes may still be the HTTP/2
     // preface (held in h2c_probe_, or handed to h2_ once whole), true to parse them as HTTP/1.1.
-    bool probe_h2c(const char *&data, size_t &len);
+    bool probe_h2c(const char *data, size_t len);
     // A stream connection's response ended: the peer hears it, the connection closes.
     void finish_stream();
 
