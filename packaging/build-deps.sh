@@ -7,10 +7,11 @@
 #                                    headless Chromium, clang (libFuzzer, sanitizers), nginx (the
 #                                    static-file comparison; its service is not started), openssl
 #                                    (the TLS tests make their certificates with it), testssl.sh
-#                                    (grades the default TLS listener), nghttp2-client (h2load, for
-#                                    tests/bench/tls_bench.py's handshake cells),
+#                                    (grades the default TLS listener), nghttp2-client (h2load and
+#                                    nghttp: the h2 client tests, tls_bench.py's handshake cells),
 #                                    dnsmasq-base (a real DNS server for the discovery tests; no service),
-#                                    python3-h2 (HTTP/2 frames for the h2 tests)
+#                                    python3-h2 (HTTP/2 frames for the h2 tests and
+#                                    the h2 conformance suite)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev libc-ares-dev

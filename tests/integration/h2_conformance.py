@@ -582,7 +582,7 @@ def run_checks(target, only=(), skip_groups=()):
     ran = 0
     started = time.monotonic()
     for name, group, fn in CHECKS:
-        if group in skip_groups or (only and not any(word in name or word == fn.__name__ for word in only)):
+        if group in skip_groups or (only and not any(word in name or word in fn.__name__ for word in only)):
             continue
         ran += 1
         t0 = time.monotonic()
