@@ -610,6 +610,7 @@ def page_fixture(folder):
 
 
 def run_against_proxyd(args):
+    from h2_setup import require_http2
     from proxyd_harness import (HOST, Proxyd, TestFailure, config_head, free_port, make_certificate, run_test,
                                 static_handler, toml_str, workdir, write_file)
 
@@ -628,7 +629,9 @@ def run_against_proxyd(args):
         config = (config_head(access=os.path.join(folder, "access.log")) + static_handler("site", docroot) +
                   "[[listeners]]\nname = \"h2\"\nlisten = %s\nhandler = \"site\"\nhttp2 = true\n%s\n"
                   % (toml_str("%s:%d" % (HOST, port)), tls))
-        proxyd = Proxyd(write_file(os.path.join(folder, "proxyd.toml"), config), folder)
+        config_path = write_file(os.path.join(folder, "proxyd.toml"), config)
+        require_http2(config_path)
+        proxyd = Proxyd(config_path, folder)
         proxyd.start([port])
         failed = run_checks(Target(HOST, port, tls=args.tls, path=path, body=body), args.only, args.skip_group)
         if not proxyd.alive():
