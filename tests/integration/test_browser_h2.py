@@ -83,7 +83,7 @@ def main():
 
     url = "https://%s:%d/" % (HOST, front)
     trust = ["--ignore-certificate-errors-spki-list=" + spki_hash(cert)]
-    dom = run_chromium(chromium, url, trust + ["--dump-dom"], folder, "dump-dom", virtual_time_ms=10000)
+    dom = run_chromium(chromium, url, trust + ["--dump-dom"], folder, "dump-dom", virtual_time_ms=3000)
     match = re.search(r"PROXYD-H2 (\{.*?\})\s*</pre>", dom, re.S)
     check(match is not None, "the page's script wrote its PROXYD-H2 line into the DOM",
           "dumped DOM (%d chars) starts: %r" % (len(dom), dom[:400]))
