@@ -317,10 +317,12 @@ def max_concurrent_streams(target):
                                                                            c.goaway[0], over))
         if not c.wait_close():
             fail("GOAWAY PROTOCOL_ERROR but the connection stayed open")
+        print("     stream %d over the limit of %d: GOAWAY PROTOCOL_ERROR (§5.4)" % (over, limit), flush=True)
         return
     if c.resets[over] not in (REFUSED_STREAM, PROTOCOL_ERROR):
         fail("stream %d reset with %s, expected REFUSED_STREAM or PROTOCOL_ERROR" % (over,
                                                                                    error_name(c.resets[over])))
+    print("     stream %d over the limit of %d: RST_STREAM %s" % (over, limit, error_name(c.resets[over])), flush=True)
     refused = [s for s in streams[:-1] if s in c.resets]
     if refused:
         fail("%d of the first %d streams were reset too (%s)" % (len(refused), limit, c.summary()))
