@@ -13,7 +13,7 @@ What a user relies on:
   0 errored, all 2xx, on h2;
 - the access log names the protocol HTTP/2.0 for every h2 request.
 curl and h2load/nghttp come from Debian's curl and nghttp2-client (packaging/build-deps.sh
---test). Every process is stopped by its PID; ~3 s."""
+--test). Every process is stopped by its PID; ~6 s."""
 
 import os
 import re
