@@ -473,6 +473,16 @@ def field_te_gzip(target):
     malformed(target, base(target, extra=[("te", "gzip")]), "te: gzip")
 
 
+@conformance("§8.1.1 content-length 10 with 5 bytes of DATA: RST_STREAM PROTOCOL_ERROR")
+def content_length_mismatch(target):
+    c = connected(target)
+    headers = c.request_headers(method="POST", extra=[("content-type", "text/plain"), ("content-length", "10")])
+    stream_id = c.raw_headers(headers, flags=END_HEADERS)
+    c.send(frame(DATA, END_STREAM, stream_id, b"12345"))
+    # The server may have answered the head before the short body ended it.
+    expect_stream_error(c, stream_id, [PROTOCOL_ERROR], "content-length 10, 5 bytes", head_allowed=True)
+
+
 @conformance("§8.2.2 te: trailers is allowed: 200")
 def field_te_trailers(target):
     c = connected(target)
