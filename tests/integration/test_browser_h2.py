@@ -10,7 +10,7 @@ finds it intact with nextHopProtocol "h2" too; the access log shows those reques
 as HTTP/2.0.
 
 Chromium comes from Debian's `chromium` package (packaging/build-deps.sh --test); the test skips,
-with the reason, when it is missing. One Chromium run: 8-13 s on the shared 2-core build
+with the reason, when it is missing. One Chromium run: 8-21 s on the shared 2-core build
 machine, most of it Chromium's start."""
 
 import base64
