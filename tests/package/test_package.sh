@@ -165,7 +165,7 @@ for f in "${expected_files[@]}"; do
   grep -qx "$f" "$work/contents.txt" || fail "the package lacks $f"
 done
 plugins=$(grep -c '^/usr/lib/proxyd/plugins/.*\.so$' "$work/contents.txt" || true)
-[[ $plugins -eq 9 ]] || fail "the package holds $plugins plugins, expected the 9 shipped ones (no test plugins)"
+[[ $plugins -eq 10 ]] || fail "the package holds $plugins plugins, expected the 10 shipped ones (no test plugins)"
 grep -q 'generate.py' "$work/contents.txt" && fail "the package holds www/generate.py"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles >"$work/conffiles.txt"
 for f in proxyd reverse lb backends mime; do
