@@ -27,16 +27,25 @@ namespace {
 
 constexpr const char *kDnsmasq = "/usr/sbin/dnsmasq";
 
-uint16_t free_udp_port() {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr *>(&sin), sizeof sin);
-    socklen_t len = sizeof sin;
-    getsockname(fd, reinterpret_cast<sockaddr *>(&sin), &len);
-    close(fd);
-    return ntohs(sin.sin_port);
+// A loopback port free for UDP and for TCP: dnsmasq binds both, and under ctest -j a port that was
+// free for UDP alone was taken on TCP by another test's connection ("Address already in use").
+uint16_t free_dns_port() {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        int udp = socket(AF_INET, SOCK_DGRAM, 0);
+        int tcp = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof sin;
+        bool free = bind(udp, reinterpret_cast<sockaddr *>(&sin), sizeof sin) == 0 &&
+                    getsockname(udp, reinterpret_cast<sockaddr *>(&sin), &len) == 0 &&
+                    bind(tcp, reinterpret_cast<sockaddr *>(&sin), sizeof sin) == 0;
+        close(udp);
+        close(tcp);
+        if (free) return ntohs(sin.sin_port);
+    }
+    FAIL("no loopback port free for both UDP and TCP");
+    return 0;
 }
 
 std::string read_file(const std::string &path) {
@@ -109,7 +118,7 @@ struct Fixture {
     Fixture() {
         char pattern[] = "/tmp/proxyd-dns-XXXXXX";
         folder = mkdtemp(pattern);
-        port = free_udp_port();
+        port = free_dns_port();
         uv_loop_init(&loop);
     }
     ~Fixture() {
