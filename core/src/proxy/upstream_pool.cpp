@@ -46,7 +46,6 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
     // A vacant slot of discovered peers, a peer drained or in maintenance, and a peer at its
     // max_connections are handed to the balancer as already tried: balancers never pick those.
     bool *mask = tried_or_vacant_.get();
-    const bool *offered = mask;
     for (size_t i = 0; i < peers_.size(); ++i) {
         // Relaxed loads: a verdict a moment old is as good as one that is current.
         const PeerHealth &h = health_.peers[i];
@@ -57,12 +56,11 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
         views_[i].down = peers_[i].down_until_ms > now || !in_rotation(h.check.load(std::memory_order_relaxed)) ||
                          shared_.outliers.ejected(i, now);
         if (health_.slow_start_ms != 0) views_[i].weight = peer(i).weight * percent;
-        any_untried_up = any_untried_up || (!offered[i] && !views_[i].down);
+        any_untried_up = any_untried_up || (!mask[i] && !views_[i].down);
     }
     if (!any_untried_up)
         for (size_t i = 0; i < views_.size(); ++i)
             views_[i].down = vacant(i);
-    tried = offered;
     const auto &hooks = *config_.balancer->descriptor().balancing;
     // pick_in_flight (ABI 1.4) reads this group's counts while its balancer picks.
     struct Picking {
@@ -73,9 +71,9 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
     // A peer that filled up between the look above and the acquire (another worker took its last
     // slot) is excluded and the balancer asked again, at most once per peer.
     for (size_t round = 0; round <= peers_.size(); ++round) {
-        int chosen = hooks.pick(config_.balancer->raw(), balancer_state_, views_.data(), views_.size(),
-                                offered, request);
-        if (chosen >= static_cast<int>(peers_.size()) || (chosen >= 0 && offered[chosen])) {
+        int chosen =
+            hooks.pick(config_.balancer->raw(), balancer_state_, views_.data(), views_.size(), mask, request);
+        if (chosen >= static_cast<int>(peers_.size()) || (chosen >= 0 && mask[chosen])) {
             worker_.logger().error("upstream " + config_.name + ": balancer " +
                                    config_.balancer->module().name() + " picked an invalid peer " +
                                    std::to_string(chosen));
@@ -85,7 +83,6 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
         size_t peer = static_cast<size_t>(chosen);
         uint32_t lease = 0;
         if (!limits.acquire(peer, lease)) {
-            // Only under a limit, so only with the mask.
             mask[peer] = any_at_limit = true;
             continue;
         }
