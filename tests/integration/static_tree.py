@@ -18,7 +18,7 @@ def build(base):
     www = os.path.join(base, "www")
     files = {
         "digits.txt": b"0123456789",
-        "blob.bin": bytes(rng.getrandbits(8) for _ in range(256 * 1024)),
+        "blob.bin": rng.randbytes(256 * 1024),
         "index.html": b"<!doctype html><title>home</title><h1>home</h1>\n",
         "app.js": b"console.log('hello from the original, not the sibling');\n" * 40,
         "style.css": b"body { color: #333 }\n",

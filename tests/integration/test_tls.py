@@ -188,6 +188,11 @@ def main():
 
     # A WebSocket-style upgrade over HTTPS: the tunnel carries bytes both ways through TLS, a large
     # message too (more than the tunnel's write marks, so backpressure runs on the TLS side).
+    # The message is made before the upgrade, and in C (translate): built byte by byte in Python it
+    # took 27 s on a loaded machine, long enough for the backend's 30 s socket timeout to close the
+    # idle tunnel before the first byte went through.
+    letters = bytes(b"abcdefghij"[i % 10] for i in range(256))
+    message = random.Random(7).randbytes(2 * 1024 * 1024).translate(letters)
     sock = connect(upgrade_port, client_context(site[0]), "site.test")
     sock.sendall(b"GET /chat HTTP/1.1\r\nHost: site.test\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n")
     head = b""
@@ -196,7 +201,6 @@ def main():
         check(chunk != b"", "the upgrade's answer arrives")
         head += chunk
     check(head.startswith(b"HTTP/1.1 101 "), "101 Switching Protocols over HTTPS", head)
-    message = bytes(random.Random(7).choice(b"abcdefghij") for _ in range(2 * 1024 * 1024))
     echoed = b""
 
     def take_echo(wait):
