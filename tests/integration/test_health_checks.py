@@ -5,13 +5,14 @@ requests answer 500 too from then on, and no client sees a 5xx), and comes back 
 passing checks; a peer that nobody listens on is marked down by tcp checks; a flapping health
 endpoint (pass, fail, pass, ...) changes no state and so logs no line; /status.json and /metrics show
 each peer's check state, last check, admin state and effective weight; one checker for the process
-(two workers, one /health request per interval)."""
+(two workers, one /health request per interval); a peer that passive health marked down for 30 s
+(max_fails) is back as soon as a health check passes after the mark, not after fail_timeout."""
 
 import os
 import re
 import time
 
-from proxyd_harness import (HOST, Proxyd, check, check_equal, config_head, free_ports, get, listener, note,
+from proxyd_harness import (HOST, Backend, Proxyd, check, check_equal, config_head, free_ports, get, listener, note,
                             run_test, toml_str, upstream, wait_for, wait_for_log, workdir, write_file)
 from health_helpers import SwitchableBackend, admin_request, peer_status
 
@@ -21,7 +22,8 @@ INTERVAL = 0.2
 def main():
     folder = workdir("health_checks")
     a, b = SwitchableBackend("alpha"), SwitchableBackend("beta")
-    front, tcp_front, closed_port, admin = free_ports(4)
+    front, tcp_front, closed_port, admin, passive_front = free_ports(5)
+    restarting = Backend(tag="restarting")
     checks = ('health_check = { path = "/health", interval = "200ms", timeout = "500ms", rise = 2, fall = 2, '
               'expect_status = "200-299", expect_body = "ok" }\nmax_fails = 0\n')
     config = (config_head(workers=2, plugins=None)
@@ -29,7 +31,12 @@ def main():
               + upstream("web", [a.port, b.port], checks)
               + upstream("tcp", [a.port, closed_port], 'health_check = { type = "tcp", interval = "200ms" }\n')
               + listener("front", front, "upstream", "web")
-              + listener("tcp-front", tcp_front, "upstream", "tcp"))
+              + listener("tcp-front", tcp_front, "upstream", "tcp")
+              # fall = 3 at 1 s: the checks still call the peer up while passive health marks it.
+              + upstream("passive", [a.port, restarting.port],
+                         'health_check = { type = "tcp", interval = "1s", rise = 1, fall = 3 }\n'
+                         'max_fails = 1\nfail_timeout = "30s"\n')
+              + listener("passive-front", passive_front, "upstream", "passive"))
     path = write_file(os.path.join(folder, "health.toml"), config)
     proxyd = Proxyd(path, folder).start([front, tcp_front, admin])
     a_addr, b_addr = "%s:%d" % (HOST, a.port), "%s:%d" % (HOST, b.port)
@@ -104,6 +111,31 @@ def main():
     check(re.search(r"upstream tcp peer %s: down: 3 health check\(s\) failed in a row \(last: connect: "
                     % re.escape(closed_addr), proxyd.stderr_text()) is not None,
           "the tcp check's down line names the connect failure", proxyd.stderr_tail())
+    # Passive health and checks together: the restarting peer goes away, a request fails on it and
+    # marks it down for 30 s; it comes back, and the first check that passes afterwards lifts the
+    # mark (before, it stayed out for the whole fail_timeout).
+    restarting_addr = "%s:%d" % (HOST, restarting.port)
+    restarting.stop()
+    marked = r"upstream passive %s: marked down for 30000 ms" % re.escape(restarting_addr)
+    statuses = []
+
+    def marked_in_both_workers():
+        # Passive health is per worker: send until each of the two has marked the peer.
+        statuses.append(get(passive_front, "/").status)
+        return len(re.findall(marked, proxyd.stderr_text())) >= 2
+
+    wait_for("both workers mark the stopped peer down", marked_in_both_workers, timeout=5)
+    check_equal(set(statuses), {200}, "requests while a peer refuses connections (retried on the other)")
+    restarting = Backend(tag="restarting", port=restarting.port)
+    started = time.monotonic()
+    # The mark is lifted when a worker next picks for the group: keep sending.
+    wait_for("requests reach the restarted peer",
+             lambda: get(passive_front, "/").status == 200 and len(restarting.requests) > 0, timeout=5)
+    check(re.search(r"upstream passive %s: passed a health check since it was marked down"
+                    % re.escape(restarting_addr), proxyd.stderr_text()) is not None,
+          "the worker logs why the peer is back early", proxyd.stderr_tail())
+    note("the restarted peer served again %.2f s after it listened (fail_timeout 30 s, check interval 1 s)"
+         % (time.monotonic() - started))
     proxyd.stop()
 
 

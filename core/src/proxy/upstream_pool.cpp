@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 
 namespace proxyd {
 
@@ -53,6 +54,13 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
         bool full = !tried[i] && !vacant(i) && percent != 0 && limits.at_limit(i);
         any_at_limit = any_at_limit || full;
         mask[i] = tried[i] || vacant(i) || percent == 0 || full;
+        if (peers_[i].down_until_ms > now && passed_check_since_marked(i)) {
+            peers_[i].down_until_ms = 0;
+            metrics_.peers[i].down_until_ns.set(0);
+            worker_.logger().info(
+                "upstream " + config_.name + " " + peer(i).address_text +
+                ": passed a health check since it was marked down: back before fail_timeout");
+        }
         views_[i].down = peers_[i].down_until_ms > now || !in_rotation(h.check.load(std::memory_order_relaxed)) ||
                          shared_.outliers.ejected(i, now);
         if (health_.slow_start_ms != 0) views_[i].weight = peer(i).weight * percent;
@@ -199,6 +207,9 @@ void UpstreamPool::record_outcome(const Attempt &attempt, proxyd_outcome outcome
         p.fails = 0;
     } else if (config_.max_fails > 0 && ++p.fails >= config_.max_fails) {
         p.down_until_ms = uv_now(worker_.loop()) + static_cast<uint64_t>(config_.fail_timeout.count());
+        p.marked_down_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
         p.fails = 0;
         metrics_.peers[peer].down_until_ns.set(uv_hrtime() +
                                                static_cast<uint64_t>(config_.fail_timeout.count()) * 1000000);
@@ -207,6 +218,14 @@ void UpstreamPool::record_outcome(const Attempt &attempt, proxyd_outcome outcome
     }
     const auto &hooks = *config_.balancer->descriptor().balancing;
     if (hooks.outcome) hooks.outcome(config_.balancer->raw(), balancer_state_, peer, outcome);
+}
+
+bool UpstreamPool::passed_check_since_marked(size_t peer) const {
+    // A check answered after the mark. One sent just before the failures and answered just after
+    // them lifts the mark early; the peer's next failures mark it again.
+    const PeerHealth &h = health_.peers[peer];
+    return health_.checked && h.last_result.load(std::memory_order_relaxed) == CheckResult::pass &&
+           h.last_check_unix_ms.load(std::memory_order_relaxed) > peers_[peer].marked_down_unix_ms;
 }
 
 void UpstreamPool::apply_discovery(const SlotTable &table) {

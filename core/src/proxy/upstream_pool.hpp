@@ -110,6 +110,9 @@ class UpstreamPool final : public AttemptSink {
         std::vector<UpstreamConnection *> idle;
         uint32_t fails = 0;
         uint64_t down_until_ms = 0;
+        // Unix ms when passive health marked it down: a health check that passes after this lifts
+        // the mark before fail_timeout runs out.
+        int64_t marked_down_unix_ms = 0;
         SSL_SESSION *tls_session = nullptr; // owned; resumed by this worker's next connection
         std::shared_ptr<const PeerConfig> discovered; // a discovered slot's peer; null: vacant/fixed
         uint32_t epoch = 0;
@@ -118,6 +121,8 @@ class UpstreamPool final : public AttemptSink {
     void close_idle(PeerState &peer);
 
     bool any_peer_free() const;
+    // The peer is marked down by passive health, and its health check has passed since.
+    bool passed_check_since_marked(size_t peer) const;
     void report_outlier(size_t peer, proxyd_outcome outcome, int status);
 
     Worker &worker_;
