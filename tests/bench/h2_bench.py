@@ -4,6 +4,7 @@ TLS 1.3 only, h2 by ALPN; h2load as the client.
 
     python3 tests/bench/h2_bench.py --proxyd build/proxyd                 # all cells, 3 reps
     python3 tests/bench/h2_bench.py --proxyd ... --cells static1k --reps 5
+    python3 tests/bench/h2_bench.py --proxyd ... --baseline OTHER --callgrind --small 2000 --large 100
 
 Each target serves two HTTPS listeners with HTTP/2 on (proxyd `http2 = true`, nginx 1.22
 `listen ... ssl http2`) from its port base B:
@@ -22,7 +23,11 @@ Per run: the target's CPU µs per request (on-CPU time of all threads of its pro
 /proc/PID/task/*/schedstat before and after: the finer clock behind /proc/PID/stat's utime and
 stime), requests per second (h2load's count over its wall time), errors (failed, errored,
 timed-out or non-2xx), and the CPU ratio to nginx from the same repetition. Median and min-max
-over the repetitions. Loopback only; bounded loads; every process started here is stopped by
+over the repetitions. --baseline BIN adds target proxyd-base (port base 24321), another proxyd
+binary (a build of main) measured in the same run. --callgrind runs every target under valgrind's
+callgrind (nginx without its master process) and reports instructions per request instead of CPU
+time: a figure that foreign load on the machine does not move (user-space instructions only: page
+faults and system calls are not in it). Loopback only; bounded loads; every process started here is stopped by
 its PID (its process group) on exit.
 """
 import argparse
@@ -30,6 +35,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -42,7 +48,7 @@ from h2_frames import H2Client, Target, h2  # noqa: E402
 from idle_conns import settle as settled_rss  # noqa: E402
 
 HOST = bench.HOST
-TARGETS = {"proxyd-w1": ("proxyd", 1, 24301), "nginx-w1": ("nginx", 1, 24311)}
+TARGETS = {"proxyd-w1": ("proxyd", 1, 24301), "nginx-w1": ("nginx", 1, 24311), "proxyd-base": ("proxyd", 1, 24321)}
 CELLS = ["proxy1k", "proxypdf", "static1k", "staticpdf", "idle"]
 ONE_K = "/static/1k.bin"
 PDF = "/pdf/report.pdf"
@@ -130,7 +136,22 @@ handler = "site"
 """
 
 
-def start_target(procs, name, run, www, cert, key, proxyd_bin, generation=0):
+def callgrind_argv(d, argv):
+    return ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/callgrind.out.%%p" % d] + argv
+
+
+def callgrind_instructions(pid, d):
+    """Instructions since the last zeroing: a dump of the running target, read back."""
+    subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True, timeout=60)
+    dumps = [os.path.join(d, f) for f in os.listdir(d) if f.startswith("callgrind.out.%d." % pid)]
+    with open(max(dumps, key=os.path.getmtime)) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise SystemExit("h2_bench: no instruction count in the callgrind dump of %d" % pid)
+
+
+def start_target(procs, name, run, www, cert, key, proxyd_bin, generation=0, callgrind=False):
     kind, workers, base = TARGETS[name]
     d = os.path.join(run, name if generation == 0 else "%s.%d" % (name, generation))
     os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
@@ -146,14 +167,18 @@ def start_target(procs, name, run, www, cert, key, proxyd_bin, generation=0):
         with open(cfg, "w") as f:
             f.write(PROXYD_CONF.format(**v))
         argv = [proxyd_bin, "-c", cfg]
+        if callgrind:
+            argv = callgrind_argv(d, argv)
     else:
         cfg = os.path.join(d, "nginx.conf")
         with open(cfg, "w") as f:
             f.write(NGINX_CONF.format(**v))
         argv = ["nginx", "-p", d, "-e", os.path.join(d, "error.log"), "-c", cfg, "-g", "daemon off;"]
+        if callgrind:
+            argv = callgrind_argv(d, argv[:-1] + ["daemon off; master_process off;"])
     p = procs.start(argv, os.path.join(d, "out.log"))
     for port in (base, base + 1):
-        if not bench.wait_port(port):
+        if not bench.wait_port(port, 60.0 if callgrind else 10.0):
             procs.stop(p)
             raise SystemExit("h2_bench: %s did not listen on %d; see %s" % (name, port, d))
     return p
@@ -209,7 +234,8 @@ def report(rows, targets, cells):
     lines = []
     perf = [c for c in cells if c != "idle"]
     if perf:
-        lines += ["| cell | target | CPU µs per request | ratio to nginx | requests/s | errors |",
+        figure = "instructions per request (callgrind)" if any(r.get("callgrind") for r in rows) else "CPU µs per request"
+        lines += ["| cell | target | %s | ratio to nginx | requests/s | errors |" % figure,
                   "| --- | --- | --- | --- | --- | --- |"]
         for cell in perf:
             for t in targets:
@@ -236,7 +262,9 @@ def report(rows, targets, cells):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--proxyd", default=os.environ.get("PROXYD_BIN", os.path.join(bench.REPO, "build", "proxyd")))
-    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--baseline", help="another proxyd binary, measured as target proxyd-base")
+    ap.add_argument("--callgrind", action="store_true", help="instructions per request under callgrind")
+    ap.add_argument("--targets", default="proxyd-w1,nginx-w1")
     ap.add_argument("--cells", default=",".join(CELLS))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--small", type=int, default=20000, help="requests per 1 KiB run (h2load -n)")
@@ -247,6 +275,12 @@ def main():
     if h2 is None:
         raise SystemExit("h2_bench: python3-h2 is not installed")
     targets, cells = a.targets.split(","), a.cells.split(",")
+    if a.baseline and "proxyd-base" not in targets:
+        targets.append("proxyd-base")
+    if "proxyd-base" in targets and not a.baseline:
+        raise SystemExit("h2_bench: target proxyd-base needs --baseline BIN")
+    if a.callgrind and "idle" in cells:
+        cells.remove("idle")  # RSS under valgrind says nothing about proxyd's own
     for t in targets:
         if t not in TARGETS:
             raise SystemExit("h2_bench: unknown target %s (known: %s)" % (t, ", ".join(TARGETS)))
@@ -273,7 +307,8 @@ def main():
         backend_pids = bench.descendants(backends.pid)
         pids, started = {}, {}
         for t in targets:
-            started[t] = start_target(procs, t, run, www, cert, key, a.proxyd)
+            binary = a.baseline if t == "proxyd-base" else a.proxyd
+            started[t] = start_target(procs, t, run, www, cert, key, binary, callgrind=a.callgrind)
             time.sleep(0.3)
             pids[t] = bench.descendants(started[t].pid)
             smoke(t, sizes)
@@ -286,7 +321,8 @@ def main():
                     tag = "%s-%s-r%d" % (cell, t, rep)
                     if cell == "idle":
                         procs.stop(started[t])  # a fresh process: memory freed earlier would hide the cost
-                        started[t] = start_target(procs, t, run, www, cert, key, a.proxyd, rep + 1)
+                        binary = a.baseline if t == "proxyd-base" else a.proxyd
+                        started[t] = start_target(procs, t, run, www, cert, key, binary, rep + 1)
                         time.sleep(0.3)
                         pids[t] = bench.descendants(started[t].pid)
                         res = measure_idle(pids[t], base, a.conns)
@@ -296,14 +332,24 @@ def main():
                         uri = ONE_K if cell.endswith("1k") else PDF
                         count = a.small if uri == ONE_K else a.large
                         argv = ["h2load", "-t1", "-c50", "-m10", "-n", str(count), "https://%s:%d%s" % (HOST, port, uri)]
-                        res = bench.measure(lambda: tls_bench.run_h2load_argv(argv, run, tag), pids[t], backend_pids)
+                        if a.callgrind:
+                            d = os.path.join(run, t)
+                            subprocess.run(["callgrind_control", "-z", str(started[t].pid)], capture_output=True,
+                                           timeout=60)
+                            res = tls_bench.run_h2load_argv(argv, run, tag)
+                            res["us_req"] = callgrind_instructions(started[t].pid, d) / max(res["requests"], 1)
+                            res.update({"callgrind": True, "other_cores": 0.0})
+                        else:
+                            res = bench.measure(lambda: tls_bench.run_h2load_argv(argv, run, tag), pids[t],
+                                                backend_pids)
                     res.update({"cell": cell, "target": t, "rep": rep})
                     rows.append(res)
                     if cell == "idle":
                         print("  %s: %.0f B per idle h2 connection" % (tag, res["idle"]), flush=True)
                     else:
-                        print("  %s: %.1f µs/req, %.0f/s, errors %d, foreign load %.2f cores"
-                              % (tag, res["us_req"], res["rps"], res["errors"], res["other_cores"]), flush=True)
+                        print("  %s: %.1f %s, %.0f/s, errors %d, foreign load %.2f cores"
+                              % (tag, res["us_req"], "instructions/req" if a.callgrind else "µs/req", res["rps"],
+                                 res["errors"], res["other_cores"]), flush=True)
     finally:
         procs.stop_all()
     with open(os.path.join(run, "raw.json"), "w") as f:

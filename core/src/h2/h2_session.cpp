@@ -43,8 +43,7 @@ struct H2Session::Stream {
     bool delivered = false; // the owner heard of it: it hears of its close too
     size_t unconsumed = 0;  // body bytes delivered, not yet consumed
     bool answered = false;
-    std::string response; // body bytes waiting for the client's window
-    size_t response_offset = 0;
+    H2DataQueue response; // body bytes waiting for the client's window
     bool response_end = false;
     bool deferred = false; // the data provider said NGHTTP2_ERR_DEFERRED
     bool sent_notice = false;
@@ -165,6 +164,8 @@ struct H2Session::Callbacks {
         if (it == s.streams_.end()) return 0;
         std::unique_ptr<Stream> stream = std::move(it->second);
         s.streams_.erase(it);
+        // Its last frames may be in the round being produced, borrowed from its queue.
+        if (s.round_) s.closed_queues_.push_back(std::move(stream->response));
         // Bytes the owner never consumed would shrink the connection's window for good.
         if (stream->unconsumed > 0) nghttp2_session_consume_connection(session, stream->unconsumed);
         if (stream->delivered) s.events_.on_stream_close(stream_id, error_code);
@@ -183,27 +184,38 @@ struct H2Session::Callbacks {
         return 0;
     }
 
-    static ssize_t read_response(nghttp2_session *, int32_t stream_id, uint8_t *buf, size_t length,
+    // NGHTTP2_DATA_FLAG_NO_COPY: the payload is not copied into nghttp2's buffer; send_data()
+    // below puts the frame into the round where the stream's queue holds it.
+    static ssize_t read_response(nghttp2_session *, int32_t stream_id, uint8_t *, size_t length,
                                  uint32_t *data_flags, nghttp2_data_source *, void *user_data) {
         H2Session &s = self(user_data);
         Stream *stream = s.find(stream_id);
         if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        size_t available = stream->response.size() - stream->response_offset;
-        size_t n = std::min(length, available);
-        std::memcpy(buf, stream->response.data() + stream->response_offset, n);
-        stream->response_offset += n;
-        if (stream->response_offset == stream->response.size()) {
-            stream->response.clear();
-            stream->response_offset = 0;
-        }
-        if (n > 0) stream->sent_notice = true;
-        if (stream->response.empty() && stream->response_end)
+        size_t n = stream->response.next_payload(length);
+        if (n == stream->response.size() && stream->response_end) {
             *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        else if (n == 0) {
+        } else if (n == 0) {
             stream->deferred = true;
             return NGHTTP2_ERR_DEFERRED;
         }
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
         return static_cast<ssize_t>(n);
+    }
+
+    // A DATA frame read_response() measured, written now: its 9-byte header and its payload
+    // (no padding: the session asks for none).
+    static int send_data(nghttp2_session *, nghttp2_frame *frame, const uint8_t *header, size_t length,
+                         nghttp2_data_source *, void *user_data) {
+        H2Session &s = self(user_data);
+        Stream *stream = s.find(frame->hd.stream_id);
+        if (!stream || !s.round_) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        H2DataQueue::Frame out = stream->response.take_frame(header, length);
+        if (!out.header_in_place)
+            s.round_->own({reinterpret_cast<const char *>(header), H2DataQueue::kFrameHeader});
+        s.round_->borrow(out.data, out.len);
+        s.round_bytes_ += H2DataQueue::kFrameHeader + length;
+        stream->sent_notice = true;
+        return s.round_bytes_ >= kRoundBytes ? NGHTTP2_ERR_PAUSE : 0;
     }
 };
 
@@ -217,6 +229,7 @@ H2Session::H2Session(H2Events &events, const H2Limits &limits) : events_(events)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::on_frame_send);
+    nghttp2_session_callbacks_set_send_data_callback(callbacks, Callbacks::send_data);
 
     nghttp2_option *options = nullptr;
     nghttp2_option_new(&options);
@@ -320,7 +333,7 @@ void H2Session::terminate(uint32_t error_code, std::string why) {
     nghttp2_session_terminate_session(session_, error_code);
 }
 
-H2Session::Status H2Session::receive(const char *data, size_t len, std::string &output) {
+H2Session::Status H2Session::receive(const char *data, size_t len, H2Output &output) {
     if (terminated_) return produce(output); // a client's bytes after our GOAWAY are not read
     ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t *>(data), len);
     if (rv < 0) {
@@ -351,34 +364,82 @@ H2Session::Status H2Session::receive(const char *data, size_t len, std::string &
     return produce(output);
 }
 
-H2Session::Status H2Session::flush(std::string &output) { return produce(output); }
+H2Session::Status H2Session::flush(H2Output &output) { return produce(output); }
 
-H2Session::Status H2Session::produce(std::string &output) {
+bool H2Session::output_pending() const { return nghttp2_session_want_write(session_) != 0; }
+
+namespace {
+
+class StringOutput final : public H2Output {
+  public:
+    explicit StringOutput(std::string &text) : text_(text) {}
+    void write_frames(const uv_buf_t *bufs, size_t count) override {
+        for (size_t i = 0; i < count; ++i)
+            text_.append(bufs[i].base, bufs[i].len);
+    }
+
+  private:
+    std::string &text_;
+};
+
+} // namespace
+
+H2Session::Status H2Session::receive(const char *data, size_t len, std::string &output) {
+    StringOutput out(output);
+    return produce_all(output, receive(data, len, out));
+}
+
+H2Session::Status H2Session::flush(std::string &output) { return produce_all(output, Status::kOk); }
+
+H2Session::Status H2Session::produce_all(std::string &output, Status status) {
+    StringOutput out(output);
     for (;;) {
-        for (;;) {
-            const uint8_t *frames = nullptr;
-            ssize_t n = nghttp2_session_mem_send(session_, &frames);
-            if (n < 0) {
-                if (error_.empty())
-                    error_ = std::string("HTTP/2 send: ") + nghttp2_strerror(static_cast<int>(n));
-                return Status::kError;
-            }
-            if (n == 0) break;
-            output.append(reinterpret_cast<const char *>(frames), static_cast<size_t>(n));
+        size_t before = output.size();
+        if (status == Status::kError || !output_pending()) return status;
+        status = produce(out);
+        if (output.size() == before) return status;
+    }
+}
+
+// One round: frames until kRoundBytes, written in one call; then the owner hears which streams'
+// bytes left, after they did, so that what it sends from there (a resumed upstream read, the
+// next piece of a file) goes into the queues for the next round, not inside nghttp2's send.
+H2Session::Status H2Session::produce(H2Output &output) {
+    OutputSlices round;
+    round_ = &round;
+    round_bytes_ = 0;
+    ssize_t failed = 0;
+    while (round_bytes_ < kRoundBytes) {
+        const uint8_t *frames = nullptr;
+        ssize_t n = nghttp2_session_mem_send(session_, &frames);
+        if (n <= 0) {
+            failed = n;
+            break;
         }
-        // The owner hears that its bytes left after they did, so that what it sends from
-        // there (a resumed upstream read) is in the next round, not inside nghttp2's send.
-        std::vector<std::pair<int32_t, size_t>> notices;
-        for (auto &[id, stream] : streams_)
-            if (stream->sent_notice) {
-                stream->sent_notice = false;
-                notices.emplace_back(id, stream->response.size() - stream->response_offset);
-            }
-        if (notices.empty() || terminated_) break;
+        round.own({reinterpret_cast<const char *>(frames), static_cast<size_t>(n)});
+        round_bytes_ += static_cast<size_t>(n);
+    }
+    round_ = nullptr;
+    if (!round.empty()) {
+        const std::vector<uv_buf_t> &bufs = round.bufs();
+        output.write_frames(bufs.data(), bufs.size());
+    }
+    closed_queues_.clear();
+    std::vector<std::pair<int32_t, size_t>> notices;
+    for (auto &[id, stream] : streams_)
+        if (stream->sent_notice) {
+            stream->sent_notice = false;
+            stream->response.release_sent();
+            notices.emplace_back(id, stream->response.size());
+        }
+    if (failed < 0) {
+        if (error_.empty())
+            error_ = std::string("HTTP/2 send: ") + nghttp2_strerror(static_cast<int>(failed));
+        return Status::kError;
+    }
+    if (!terminated_)
         for (auto &[id, queued] : notices)
             if (find(id)) events_.on_response_data_sent(id, queued);
-        if (!nghttp2_session_want_write(session_)) break;
-    }
     return terminated_ ? Status::kClosing : Status::kOk;
 }
 
@@ -421,7 +482,7 @@ bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
 
 size_t H2Session::queued(int32_t stream_id) const {
     const Stream *stream = find(stream_id);
-    return stream ? stream->response.size() - stream->response_offset : 0;
+    return stream ? stream->response.size() : 0;
 }
 
 void H2Session::consume(int32_t stream_id, size_t n) {

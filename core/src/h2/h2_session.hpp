@@ -1,5 +1,5 @@
 // One client connection's HTTP/2 server side, without any I/O: the connection hands in the bytes
-// it read and writes out the frames this appends to its buffer, as TlsSession does for records.
+// it read and writes out the frames this hands to its H2Output, one bounded round at a time.
 // Framing, HPACK, stream states and flow control are nghttp2's (its callback API); this class
 // turns them into the events of an HTTP server: a stream's request head (pseudo-headers mapped,
 // cookies joined), its body bytes under explicit flow control, its end, its close; and it takes
@@ -16,6 +16,9 @@
 //
 // One session per connection (server/h2_connection owns it), used on that connection's thread only.
 #pragma once
+
+#include "h2/h2_data_queue.hpp"
+#include "net/output_slices.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -75,6 +78,18 @@ class H2Events {
     virtual void on_response_data_sent(int32_t stream_id, size_t queued) = 0;
 };
 
+// Where a session's frames go: the connection's socket (through TLS when it has it). A round's
+// frames come in one call as a gather list: control frames copied, DATA frames borrowed from the
+// streams' queues where they lie (header and payload together). Valid during the call only, so
+// what the socket does not take at once must be copied.
+class H2Output {
+  public:
+    virtual void write_frames(const uv_buf_t *bufs, size_t count) = 0;
+
+  protected:
+    ~H2Output() = default;
+};
+
 class H2Session {
   public:
     enum class Status {
@@ -90,10 +105,20 @@ class H2Session {
     H2Session(const H2Session &) = delete;
     H2Session &operator=(const H2Session &) = delete;
 
-    // Bytes read from the connection, all of them taken. Events fire during the call; frames
-    // to send (answers, responses submitted meanwhile) are appended to output.
+    // What one round writes at most (it ends after the frame that reaches it): a large window
+    // never makes the session build more than this in memory; the owner asks for the next round
+    // (flush) once the socket took this one.
+    static constexpr size_t kRoundBytes = 64 * 1024;
+
+    // Bytes read from the connection, all of them taken. Events fire during the call; then one
+    // round of frames to send (answers, responses submitted meanwhile) goes to output.
+    Status receive(const char *data, size_t len, H2Output &output);
+    // One round of the frames waiting (submissions made outside receive(), DATA a window let go).
+    Status flush(H2Output &output);
+    // Frames wait beyond the last round: the owner calls flush() again when the socket has room.
+    bool output_pending() const;
+    // As above, with every round's frames appended to output (tests and the fuzzer).
     Status receive(const char *data, size_t len, std::string &output);
-    // Frames that submissions made outside receive() produced, appended to output.
     Status flush(std::string &output);
 
     // A final response head for the stream (200..999; interim 1xx ones are not supported yet): status and
@@ -101,7 +126,8 @@ class H2Session {
     // through send_data(); without, the stream ends with the head. False if the stream is gone or already
     // answered.
     bool submit_response(int32_t stream_id, int status, const std::vector<H2Field> &fields, bool has_body);
-    // Body bytes of a response submitted with has_body, copied into the stream's queue; `end`
+    // Body bytes of a response submitted with has_body, copied into the stream's queue (as the
+    // DATA frames will carry them: H2DataQueue); `end`
     // with the last (possibly empty) piece. They leave as the client's windows allow.
     bool send_data(int32_t stream_id, std::string_view bytes, bool end);
     // Response bytes of the stream still queued (the owner's backpressure mark).
@@ -130,7 +156,9 @@ class H2Session {
     Stream *find(int32_t stream_id);
     const Stream *find(int32_t stream_id) const;
     int finish_head(Stream &stream, bool end_stream);
-    Status produce(std::string &output);
+    Status produce(H2Output &output);
+    // Rounds after a first one that ended with status, until nothing more is pending.
+    Status produce_all(std::string &output, Status status);
     void terminate(uint32_t error_code, std::string why);
     bool count_idle_frame();
     bool take_reset_token();
@@ -139,6 +167,12 @@ class H2Session {
     H2Limits limits_;
     nghttp2_session *session_ = nullptr;
     std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+    // The round being produced (produce()'s own, so an idle session holds none): its frames,
+    // their size, and the queues of streams that closed during it (their frames are borrowed
+    // until the round is written).
+    OutputSlices *round_ = nullptr;
+    size_t round_bytes_ = 0;
+    std::vector<H2DataQueue> closed_queues_;
     std::string error_;
     bool terminated_ = false;
     int drain_pings_ = 0; // notice_shutdown(): PING answers still awaited before the GOAWAY

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -270,10 +271,14 @@ void ContentExchange::send_file_chunk() {
 // socket takes whole queues nothing, so the loop goes on at once.
 void ContentExchange::copy_file_chunk() {
     ClientConnection &c = *client_;
-    std::string chunk;
+    constexpr size_t kChunk = 64 * 1024;
+    // Read into bytes nobody clears first: send() copies what it keeps (once, into the socket's
+    // queue or the HTTP/2 stream's frames) before it returns.
+    std::unique_ptr<char[]> chunk;
     while (file_remaining_ > 0 && c.queued_bytes() <= ClientConnection::kLowWater && c.writable()) {
-        chunk.resize(static_cast<size_t>(std::min<uint64_t>(file_remaining_, 64 * 1024)));
-        ssize_t n = ::pread(file_fd_, chunk.data(), chunk.size(), static_cast<off_t>(file_offset_));
+        if (!chunk) chunk = std::make_unique_for_overwrite<char[]>(kChunk);
+        size_t want = static_cast<size_t>(std::min<uint64_t>(file_remaining_, kChunk));
+        ssize_t n = ::pread(file_fd_, chunk.get(), want, static_cast<off_t>(file_offset_));
         if (n <= 0) {
             c.worker().logger().warn("reading a file for client " + std::string(c.client_ip()) + " failed: " +
                                      (n < 0 ? std::strerror(errno) : "the file shrank while being sent"));
@@ -282,7 +287,7 @@ void ContentExchange::copy_file_chunk() {
         file_offset_ += static_cast<uint64_t>(n);
         file_remaining_ -= static_cast<uint64_t>(n);
         uv_buf_t bufs[2] = {uv_buf_init(file_head_.data(), static_cast<unsigned>(file_head_.size())),
-                            uv_buf_init(chunk.data(), static_cast<unsigned>(n))};
+                            uv_buf_init(chunk.get(), static_cast<unsigned>(n))};
         bool with_head = !file_head_.empty();
         c.send(with_head ? bufs : bufs + 1, with_head ? 2 : 1);
         file_head_.clear();

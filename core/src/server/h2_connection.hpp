@@ -11,7 +11,9 @@
 // client's window opens only as they are (H2Session::consume), so a slow backend holds the
 // client to its window. Responses: a stream connection's queued_bytes() are its H2Session queue,
 // so the exchange stops reading the upstream when the client's windows or the socket are full;
-// frames are produced only while the socket's own queue is below the high-water mark.
+// frames are produced a round (H2Session::kRoundBytes) at a time, each written before the next,
+// and only while the socket's own queue is at most the low-water mark: a large window never
+// makes the connection build megabytes of frames in memory.
 //
 // Exchanges were written for a socket whose events come from the loop, never from inside their
 // own calls: so what they set off here (frames to write, a paused body resuming) runs on the
@@ -34,7 +36,7 @@ namespace proxyd {
 class ClientConnection;
 struct ListenerConfig;
 
-class H2Connection final : private H2Events {
+class H2Connection final : private H2Events, private H2Output {
   public:
     H2Connection(ClientConnection &connection, const H2Limits &limits);
     ~H2Connection() override;
@@ -63,19 +65,21 @@ class H2Connection final : private H2Events {
     void on_request_end(int32_t stream_id) override;
     void on_stream_close(int32_t stream_id, uint32_t error_code) override;
     void on_response_data_sent(int32_t stream_id, size_t queued) override;
+    // H2Output: a round of frames, to the socket (or its TLS session) at once.
+    void write_frames(const uv_buf_t *bufs, size_t count) override;
 
     Stream *find(int32_t stream_id);
     // Frames and resumed request bodies on the next loop turn (see the top of this file).
     void schedule();
     static void on_scheduled(uv_timer_t *timer);
+    // Rounds of frames while the socket takes them, a few per loop turn.
     void flush();
-    // After a session call: writes its frames and closes the connection when the session ended.
-    void finish_round(H2Session::Status status);
+    // After a session call: closes the connection when the session ended. False then.
+    bool finish_round(H2Session::Status status);
 
     ClientConnection &connection_;
     H2Session session_;
     std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
-    std::string output_;
     uv_timer_t scheduled_{};
     bool timer_running_ = false;
     bool flush_wanted_ = false;

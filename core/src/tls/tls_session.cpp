@@ -141,10 +141,14 @@ TlsSession::Status TlsSession::send(const uv_buf_t *bufs, size_t count, std::str
     Status status = Status::kOk;
     for (size_t i = 0; i < count && status == Status::kOk; ++i) {
         std::string_view slice(bufs[i].base, bufs[i].len);
-        // Joined bytes are topped up to a full record before a large slice goes out in place.
-        size_t take = slice.size() < kRecordPlaintext ? slice.size()
-                      : gathered.empty()              ? 0
-                                                      : kRecordPlaintext - gathered.size();
+        // Joined bytes are topped up to a full record before a large slice goes out in place,
+        // unless the slice is whole records (an HTTP/2 DATA frame of H2DataQueue's, a 64 KiB
+        // piece of a file): topping up would then copy a record only to leave its tail alone in
+        // one, the same count of records as sending the joined bytes on their own.
+        size_t take = slice.size() < kRecordPlaintext        ? slice.size()
+                      : gathered.empty()                     ? 0
+                      : slice.size() % kRecordPlaintext == 0 ? 0
+                                                             : kRecordPlaintext - gathered.size();
         gathered.append(slice.substr(0, take));
         slice.remove_prefix(take);
         if (gathered.size() >= kRecordPlaintext || (!slice.empty() && !gathered.empty())) {
