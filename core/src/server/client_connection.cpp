@@ -114,16 +114,10 @@ void ClientConnection::feed_stream(std::string_view bytes) {
     feed(bytes.data(), bytes.size());
 }
 
-// As on_write_done does for a socket: the send timeout restarts on progress, the exchange hears
-// that the client takes bytes again.
+// As on_write_done does for a socket: the exchange hears that the client takes bytes again (the
+// stream's send timeout is its H2Connection's, which also covers a response that completed).
 void ClientConnection::stream_drained(size_t queued) {
     if (connection_phase_ == ConnectionPhase::kClosed) return;
-    if (timer_mode_ == kTimerSend) {
-        if (queued == 0)
-            arm_timer(0, kTimerNone);
-        else
-            arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
-    }
     if (queued <= kLowWater && exchange_) exchange_->on_client_drained();
 }
 
@@ -166,9 +160,14 @@ void ClientConnection::close_after_output() {
 
 void ClientConnection::h2_activity() {
     if (!h2_ || connection_phase_ != ConnectionPhase::kOpen || timer_mode_ == kTimerSend) return;
-    if (!h2_->idle())
-        arm_timer(0, kTimerNone);
-    else if (timer_mode_ != kTimerIdle)
+    if (!h2_->idle()) {
+        uint64_t due = h2_->stall_deadline();
+        uint64_t now = uv_now(worker_.loop());
+        if (due == 0)
+            arm_timer(0, kTimerNone);
+        else
+            arm_timer(due > now ? due - now : 1, kTimerH2Stall);
+    } else if (timer_mode_ != kTimerIdle)
         arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
 }
 
@@ -681,11 +680,7 @@ void ClientConnection::send(std::string_view data) {
 void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     if (!writable() || write_shut_) return;
     if (h2_stream_) {
-        if (!peer_) return;
-        peer_->stream_response(bufs, count);
-        // A client that stops reading the stream is cut off after send_timeout without progress.
-        if (queued_bytes() > 0 && timer_mode_ == kTimerNone)
-            arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
+        if (peer_) peer_->stream_response(bufs, count); // its H2Connection times out a stalled stream
         return;
     }
     if (tls_) return send_encrypted(bufs, count);
@@ -831,7 +826,19 @@ void ClientConnection::on_timer(void *owner) {
                                  std::to_string(c->queued_bytes()) + " bytes unsent, closing");
         c->close_now();
         break;
+    case kTimerH2Stall:
+        c->timer_mode_ = kTimerNone;
+        c->h2_->expire_stalled();
+        break;
     case kTimerIdle:
+        if (c->h2_ && c->connection_phase_ == ConnectionPhase::kOpen) {
+            // HTTP/2 says goodbye (GOAWAY NO_ERROR) before the close, as nginx does.
+            c->timer_mode_ = kTimerNone;
+            c->h2_->expire_idle();
+            break;
+        }
+        c->close_now();
+        break;
     case kTimerLinger:
         c->close_now();
         break;

@@ -221,7 +221,8 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
         kTimerBody,
         kTimerIdle,
         kTimerLinger,
-        kTimerSend
+        kTimerSend,
+        kTimerH2Stall // HTTP/2: a stream's response waits for a window (H2Connection::stall_deadline)
     };
 
     ClientConnection(Worker &worker, const ListenerConfig &listener);

@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <nghttp2/nghttp2.h>
+#include <vector>
 
 namespace proxyd {
 
@@ -66,7 +67,9 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
         if (connection_) connection_->stream_drained(queued);
     }
     H2RequestRender &render() { return render_; }
+    int32_t id() const { return id_; }
     bool resume_due = false;
+    uint64_t stalled_since = 0; // loop time its queued response bytes last moved; 0: none queued
 
     // StreamPeer
     void stream_response(const uv_buf_t *bufs, size_t count) override {
@@ -101,6 +104,7 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
     }
     void response_data(std::string_view data, bool end) override {
         owner_.session_.send_data(id_, data, end);
+        owner_.track_stall(*this, owner_.session_.queued(id_), false);
     }
 
     // The response cannot be carried on (an invalid one, or cut short): the stream is reset, so
@@ -256,7 +260,62 @@ void H2Connection::on_stream_close(int32_t stream_id, uint32_t) {
 }
 
 void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {
-    if (Stream *stream = find(stream_id)) stream->drained(queued);
+    if (Stream *stream = find(stream_id)) {
+        track_stall(*stream, queued, true);
+        stream->drained(queued);
+    }
+}
+
+// ---- timeouts (the connection's timer calls these) ------------------------------------------
+
+void H2Connection::track_stall(Stream &stream, size_t queued, bool progress) {
+    if (queued == 0) {
+        stream.stalled_since = 0;
+        return;
+    }
+    if (progress || stream.stalled_since == 0) stream.stalled_since = uv_now(connection_.worker().loop());
+    // An earlier deadline is still due first; the check finds this stream's when it runs.
+    if (stall_deadline_ == 0)
+        stall_deadline_ = stream.stalled_since + static_cast<uint64_t>(send_timeout_ms());
+}
+
+void H2Connection::expire_stalled() {
+    stall_deadline_ = 0;
+    if (closing_) return;
+    uint64_t now = uv_now(connection_.worker().loop());
+    uint64_t timeout = static_cast<uint64_t>(send_timeout_ms());
+    std::vector<Stream *> expired;
+    for (auto &[id, stream] : streams_) {
+        if (stream->stalled_since == 0) continue;
+        uint64_t due = stream->stalled_since + timeout;
+        if (due <= now)
+            expired.push_back(stream.get());
+        else if (stall_deadline_ == 0 || due < stall_deadline_)
+            stall_deadline_ = due;
+    }
+    for (Stream *stream : expired) {
+        if (connection_.worker().logger().enabled(PROXYD_LOG_INFO))
+            connection_.worker().logger().info(
+                "client " + std::string(connection_.client_ip()) + ": HTTP/2 stream " +
+                std::to_string(stream->id()) + ": no window for its " +
+                std::to_string(session_.queued(stream->id())) +
+                " queued response bytes within send_timeout, resetting it (CANCEL)");
+        stream->stalled_since = 0;
+        session_.reset_stream(stream->id(), NGHTTP2_CANCEL);
+        stream->cut(); // an exchange still serving it is released, its request logged
+    }
+    if (!expired.empty()) flush();
+    if (!closing_) connection_.h2_activity();
+}
+
+void H2Connection::expire_idle() {
+    if (closing_) return;
+    session_.goaway_idle();
+    flush();
+}
+
+int64_t H2Connection::send_timeout_ms() const {
+    return static_cast<int64_t>(connection_.listener().limits.send_timeout.count());
 }
 
 } // namespace proxyd

@@ -18,7 +18,14 @@
 // next loop turn, from a zero timer, not inside their call.
 //
 // Drain (reload, stop): a shutdown notice and a PING, then GOAWAY with the last stream taken;
-// the connection closes once its streams have finished. Worker thread only.
+// the connection closes once its streams have finished.
+//
+// Timeouts, as nginx's send_timeout and keepalive_timeout: a stream whose response bytes wait
+// for a window the client never opens (while its exchange runs, or after it completed) is reset
+// with CANCEL after the listener's send_timeout without progress, its exchange released; a
+// connection without streams gets GOAWAY(NO_ERROR) after keepalive_timeout and is closed. The
+// stall deadline is kept here and the connection's one timer runs it (stall_deadline()), so a
+// stream costs no timer. Worker thread only.
 #pragma once
 
 #include "h2/h2_session.hpp"
@@ -52,6 +59,13 @@ class H2Connection final : private H2Events {
     void close(uv_close_cb on_closed);
     // No stream is open: the connection's idle timeout runs.
     bool idle() const { return streams_.empty(); }
+    // Loop time (ms) by which some stream's response has waited for a window for send_timeout,
+    // to check then (it may have moved on); 0 when none waits.
+    uint64_t stall_deadline() const { return stall_deadline_; }
+    // The stall deadline passed: streams stuck for send_timeout are reset (CANCEL).
+    void expire_stalled();
+    // keepalive_timeout passed without a stream: GOAWAY(NO_ERROR), then the close.
+    void expire_idle();
 
   private:
     class Stream;
@@ -71,6 +85,10 @@ class H2Connection final : private H2Events {
     void flush();
     // After a session call: writes its frames and closes the connection when the session ended.
     void finish_round(H2Session::Status status);
+    // The stream's response bytes still queued after a change: its stall clock starts, restarts
+    // (progress) or stops.
+    void track_stall(Stream &stream, size_t queued, bool progress);
+    int64_t send_timeout_ms() const;
 
     ClientConnection &connection_;
     H2Session session_;
@@ -81,6 +99,7 @@ class H2Connection final : private H2Events {
     bool flush_wanted_ = false;
     bool in_session_ = false;
     bool closing_ = false;
+    uint64_t stall_deadline_ = 0;
 };
 
 // The listener's HTTP/2 settings as the session's limits.
