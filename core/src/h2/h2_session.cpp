@@ -474,6 +474,10 @@ void H2Session::notice_shutdown() {
     drain_pings_ = 2;
 }
 
+void H2Session::trim() {
+    if (streams_.empty()) decltype(streams_)().swap(streams_);
+}
+
 void H2Session::goaway_idle() {
     if (!terminated_) nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
 }

@@ -131,6 +131,8 @@ class H2Session {
     // Why the session ended with kClosing or kError, for the error log.
     const std::string &error_text() const { return error_; }
     size_t open_streams() const { return streams_.size(); }
+    // No stream is open: the stream table's buckets are freed (they are made again on the next).
+    void trim();
 
   private:
     struct Stream;

@@ -130,24 +130,25 @@ void ClientConnection::start_h2() {
 }
 
 bool ClientConnection::probe_h2c(const char *data, size_t len) {
-    size_t have = h2c_probe_.size();
+    size_t have = h2c_matched_;
     size_t take = std::min(len, kH2Preface.size() - have);
     if (kH2Preface.substr(have, take) != std::string_view(data, take)) {
         h2c_possible_ = false;
+        h2c_matched_ = 0;
         if (have == 0) return true;
         // The bytes held were HTTP/1.1 after all: parsed with the rest.
-        std::string all = std::move(h2c_probe_);
+        std::string all(kH2Preface.substr(0, have));
         all.append(data, len);
         feed(all.data(), all.size());
         return false;
     }
     if (have + take < kH2Preface.size()) {
-        h2c_probe_.append(data, take);
+        h2c_matched_ = static_cast<uint8_t>(have + take);
         return false;
     }
-    std::string preface = std::move(h2c_probe_);
+    h2c_matched_ = 0;
     start_h2();
-    if (!preface.empty()) h2_->receive(preface.data(), preface.size());
+    if (have > 0) h2_->receive(kH2Preface.data(), have);
     if (connection_phase_ == ConnectionPhase::kOpen) h2_->receive(data, len);
     return false;
 }
@@ -167,8 +168,10 @@ void ClientConnection::h2_activity() {
             arm_timer(0, kTimerNone);
         else
             arm_timer(due > now ? due - now : 1, kTimerH2Stall);
-    } else if (timer_mode_ != kTimerIdle)
+    } else if (h2_->take_stream_opened() || timer_mode_ != kTimerIdle) {
         arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
+        h2_->trim();
+    }
 }
 
 void ClientConnection::drain_started() {

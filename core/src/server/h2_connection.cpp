@@ -229,6 +229,7 @@ void H2Connection::close(uv_close_cb on_closed) {
 
 void H2Connection::on_request_head(H2RequestHead head) {
     int32_t id = head.stream_id;
+    stream_opened_ = true;
     auto owned = std::make_unique<Stream>(*this, id, head.method == "HEAD");
     Stream &stream = *owned;
     streams_[id] = std::move(owned);
@@ -312,6 +313,13 @@ void H2Connection::expire_idle() {
     if (closing_) return;
     session_.goaway_idle();
     flush();
+}
+
+void H2Connection::trim() {
+    if (!streams_.empty() || in_session_ || closing_) return;
+    std::string().swap(output_);
+    decltype(streams_)().swap(streams_);
+    session_.trim();
 }
 
 int64_t H2Connection::send_timeout_ms() const {

@@ -34,6 +34,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <uv.h>
 
 namespace proxyd {
@@ -59,6 +60,9 @@ class H2Connection final : private H2Events {
     void close(uv_close_cb on_closed);
     // No stream is open: the connection's idle timeout runs.
     bool idle() const { return streams_.empty(); }
+    // A stream was opened since the last call (the idle timeout restarts from its end, even when
+    // it opened and ended within one read).
+    bool take_stream_opened() { return std::exchange(stream_opened_, false); }
     // Loop time (ms) by which some stream's response has waited for a window for send_timeout,
     // to check then (it may have moved on); 0 when none waits.
     uint64_t stall_deadline() const { return stall_deadline_; }
@@ -66,6 +70,9 @@ class H2Connection final : private H2Events {
     void expire_stalled();
     // keepalive_timeout passed without a stream: GOAWAY(NO_ERROR), then the close.
     void expire_idle();
+    // The connection went idle: buffers and tables sized for its busiest moment are freed, so an
+    // idle connection holds only the session's own state.
+    void trim();
 
   private:
     class Stream;
@@ -100,6 +107,7 @@ class H2Connection final : private H2Events {
     bool in_session_ = false;
     bool closing_ = false;
     uint64_t stall_deadline_ = 0;
+    bool stream_opened_ = false;
 };
 
 // The listener's HTTP/2 settings as the session's limits.
