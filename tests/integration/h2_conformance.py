@@ -266,7 +266,8 @@ def headers_on_closed_stream(target):
     if c.goaway is None and not c.closed:
         # nghttp2 knows a closed stream only while it keeps it for RFC 7540 priorities; a server
         # that turned those off (SETTINGS_NO_RFC7540_PRIORITIES) sees HEADERS on a stream it no
-        # longer knows and, as for any lower stream id, ignores the block.
+        # longer knows and, as for any lower stream id, ignores the block (nghttpd does; proxyd
+        # checks stream ids itself and ends the connection).
         expect_served(c, "the connection after the ignored HEADERS")
         raise KnownDeviation("HEADERS on closed stream %d ignored, not a connection error (nghttp2's choice)"
                              % stream_id)
@@ -290,7 +291,8 @@ def headers_decreasing_stream(target):
         fail("stream 3 was answered")
     if c.goaway is None and not c.closed:
         # nghttp2 ignores such a HEADERS on purpose (it cannot tell it from trailers racing its
-        # own RST_STREAM without remembering every stream id), so nghttpd and proxyd do the same.
+        # own RST_STREAM without remembering every stream id), so nghttpd does the same; proxyd
+        # remembers the streams it reset and ends the connection for the rest.
         expect_served(c, "the connection after the ignored HEADERS")
         raise KnownDeviation("HEADERS on stream 3 after 5 ignored, not a PROTOCOL_ERROR (nghttp2's choice)")
     expect_connection_error(c, [PROTOCOL_ERROR, STREAM_CLOSED], "HEADERS on stream 3 after 5")
