@@ -432,6 +432,25 @@ bool H2Session::submit_response(int32_t stream_id, int status, const std::vector
     return true;
 }
 
+bool H2Session::submit_interim(int32_t stream_id, int status, const std::vector<H2Field> &fields) {
+    Stream *stream = find(stream_id);
+    if (!stream || stream->answered || status < 100 || status > 199 || status == 101) return false;
+    std::vector<H2Field> lowered;
+    lowered.reserve(fields.size() + 1);
+    lowered.emplace_back(":status", std::to_string(status));
+    for (const auto &[name, value] : fields) {
+        std::string name_lower = lower(name);
+        if (!connection_specific(name_lower)) lowered.emplace_back(std::move(name_lower), value);
+    }
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(lowered.size());
+    for (const auto &[name, value] : lowered)
+        nva.push_back(field(name, value));
+    // A HEADERS frame without END_STREAM; the final response's HEADERS follows on the stream.
+    return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, stream_id, nullptr, nva.data(), nva.size(),
+                                  nullptr) == 0;
+}
+
 bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
     Stream *stream = find(stream_id);
     if (!stream || !stream->answered || stream->response_end) return false;

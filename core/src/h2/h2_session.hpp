@@ -106,6 +106,9 @@ class H2Session {
     // through send_data(); without, the stream ends with the head. False if the stream is gone or already
     // answered.
     bool submit_response(int32_t stream_id, int status, const std::vector<H2Field> &fields, bool has_body);
+    // An interim (1xx, not 101) head before the final response, e.g. 103 Early Hints. False if
+    // the stream is gone or already answered.
+    bool submit_interim(int32_t stream_id, int status, const std::vector<H2Field> &fields);
     // Body bytes of a response submitted with has_body, copied into the stream's queue; `end`
     // with the last (possibly empty) piece. They leave as the client's windows allow.
     bool send_data(int32_t stream_id, std::string_view bytes, bool end);

@@ -102,6 +102,9 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
     void response_head(int status, const std::vector<H2Field> &fields, bool has_body) override {
         if (!owner_.session_.submit_response(id_, status, fields, has_body)) fail();
     }
+    void interim_head(int status, const std::vector<H2Field> &fields) override {
+        owner_.session_.submit_interim(id_, status, fields); // a hint lost is no error
+    }
     void response_data(std::string_view data, bool end) override {
         owner_.session_.send_data(id_, data, end);
         owner_.track_stall(*this, owner_.session_.queued(id_), false);
