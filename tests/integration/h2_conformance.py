@@ -21,6 +21,7 @@ ignores HEADERS on a stream it no longer knows) prints KNOWN DEVIATION and does 
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -634,6 +635,20 @@ def zero_window_and_idle_timeouts(target):
     if c.goaway is not None:
         fail("a connection error where two stream resets were due: %s" % c.summary())
     print("     stalled streams reset after %.2f s" % elapsed, flush=True)
+    log = getattr(short, "access_log", None)
+    if log is not None:
+        # The streaming one was cut: its line counts the body bytes that left, not the file's.
+        line = None
+        deadline = time.monotonic() + 3
+        while line is None and time.monotonic() < deadline:
+            with open(log, "rb") as f:
+                line = next((l for l in f.read().decode("latin-1").splitlines() if short.big_path + " HTTP/2.0" in l),
+                            None)
+            time.sleep(0.05)
+        found = re.search(r'" (\d{3}) (\d+) ', line or "")
+        if not found or int(found.group(2)) >= short.big_size:
+            fail("the cut stream's access log line does not say it was cut short: %r" % line)
+        print("     access log: %s %s bytes of %d" % (found.group(1), found.group(2), short.big_size), flush=True)
     expect_served(connected(short), "a second connection while the first waits for its idle timeout")
     idle_since = time.monotonic()
     if not c.wait_close(short.keepalive_timeout + 4):
@@ -693,8 +708,9 @@ def run_against_proxyd(args):
         docroot = os.path.join(folder, "www")
         os.makedirs(docroot)
         path, body = page_fixture(docroot)
+        big_size = 1 << 20
         with open(os.path.join(docroot, "big.bin"), "wb") as f:
-            f.write(b"z" * (1 << 20))
+            f.write(b"z" * big_size)
         port, short_port = free_ports(2)
         tls = ""
         if args.tls:
@@ -714,6 +730,8 @@ def run_against_proxyd(args):
         target = Target(HOST, port, tls=args.tls, path=path, body=body)
         target.short_timeouts = Target(HOST, short_port, tls=args.tls, path=path, body=body)
         target.short_timeouts.big_path = "/big.bin"
+        target.short_timeouts.big_size = big_size
+        target.short_timeouts.access_log = os.path.join(folder, "access.log")
         target.short_timeouts.send_timeout = target.short_timeouts.keepalive_timeout = 1.0
         failed = run_checks(target, args.only, args.skip_group)
         if not proxyd.alive():

@@ -5,6 +5,7 @@
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <nghttp2/nghttp2.h>
 #include <vector>
@@ -63,6 +64,16 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
         if (ClientConnection *c = std::exchange(connection_, nullptr)) c->abort();
     }
     void cut() { h2_closed(); }
+    // Reset for a window that never opened: a connection still serving it is cut, and its
+    // access log line counts the body bytes that reached the client, not those produced.
+    void timed_out() {
+        if (connection_) {
+            uint64_t delivered = body_bytes_ - owner_.session_.queued(id_);
+            uint64_t &logged = connection_->record().body_bytes;
+            logged = std::min(logged, delivered);
+        }
+        h2_closed();
+    }
     void drained(size_t queued) {
         if (connection_) connection_->stream_drained(queued);
     }
@@ -106,6 +117,7 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
         owner_.session_.submit_interim(id_, status, fields); // a hint lost is no error
     }
     void response_data(std::string_view data, bool end) override {
+        body_bytes_ += data.size();
         owner_.session_.send_data(id_, data, end);
         owner_.track_stall(*this, owner_.session_.queued(id_), false);
     }
@@ -128,6 +140,7 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
     H2ResponseReader reader_;
     ClientConnection *connection_ = nullptr; // null once it finished or was cut
     std::deque<Held> held_;
+    uint64_t body_bytes_ = 0; // response body bytes handed to the session
     bool h2_closed_ = false;
     bool broken_ = false;
 };
@@ -306,7 +319,7 @@ void H2Connection::expire_stalled() {
                 " queued response bytes within send_timeout, resetting it (CANCEL)");
         stream->stalled_since = 0;
         session_.reset_stream(stream->id(), NGHTTP2_CANCEL);
-        stream->cut(); // an exchange still serving it is released, its request logged
+        stream->timed_out(); // an exchange still serving it is released, its request logged
     }
     if (!expired.empty()) flush();
     if (!closing_) connection_.h2_activity();
