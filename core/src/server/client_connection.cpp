@@ -834,11 +834,12 @@ void ClientConnection::on_timer(void *owner) {
         c->h2_->expire_stalled();
         break;
     case kTimerIdle:
-        if (c->h2_ && c->connection_phase_ == ConnectionPhase::kOpen) {
-            // HTTP/2 says goodbye (GOAWAY NO_ERROR) before the close, as nginx does.
+        if (c->h2_ && c->connection_phase_ == ConnectionPhase::kOpen && c->queued_bytes() == 0) {
+            // HTTP/2 says goodbye (GOAWAY NO_ERROR) before the close, as nginx does; the session,
+            // finished once it is written, closes the connection. Should it not, close anyway.
             c->timer_mode_ = kTimerNone;
             c->h2_->expire_idle();
-            break;
+            if (c->connection_phase_ != ConnectionPhase::kOpen) break;
         }
         c->close_now();
         break;
