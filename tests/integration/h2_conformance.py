@@ -21,6 +21,7 @@ ignores HEADERS on a stream it no longer knows) prints KNOWN DEVIATION and does 
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from h2_frames import (ACK, CANCEL, COMPRESSION_ERROR, CONTINUATION, DATA, ENABLE_PUSH, END_HEADERS,  # noqa: E402
-                       END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, HEADERS,
+                       END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, NO_ERROR, FRAME_SIZE_ERROR, HEADERS,
                        INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, PING, PREFACE, PRIORITY,
                        PROTOCOL_ERROR, REFUSED_STREAM, RST_STREAM, SETTINGS, STREAM_CLOSED, ConformanceFailure,
                        H2Client, Target, error_name, frame, h2, rst_stream, settings_payload, window_update)
@@ -52,6 +53,10 @@ def fail(text):
 class KnownDeviation(Exception):
     """The server departs from the RFC in a way its HTTP/2 library chose and documents: printed,
     not counted as a failure."""
+
+
+class Skipped(Exception):
+    """The check needs what this target does not offer (a listener with short timeouts)."""
 
 
 # ---- what the answers must be --------------------------------------------------------------------
@@ -262,7 +267,8 @@ def headers_on_closed_stream(target):
     if c.goaway is None and not c.closed:
         # nghttp2 knows a closed stream only while it keeps it for RFC 7540 priorities; a server
         # that turned those off (SETTINGS_NO_RFC7540_PRIORITIES) sees HEADERS on a stream it no
-        # longer knows and, as for any lower stream id, ignores the block.
+        # longer knows and, as for any lower stream id, ignores the block (nghttpd does; proxyd
+        # checks stream ids itself and ends the connection).
         expect_served(c, "the connection after the ignored HEADERS")
         raise KnownDeviation("HEADERS on closed stream %d ignored, not a connection error (nghttp2's choice)"
                              % stream_id)
@@ -286,7 +292,8 @@ def headers_decreasing_stream(target):
         fail("stream 3 was answered")
     if c.goaway is None and not c.closed:
         # nghttp2 ignores such a HEADERS on purpose (it cannot tell it from trailers racing its
-        # own RST_STREAM without remembering every stream id), so nghttpd and proxyd do the same.
+        # own RST_STREAM without remembering every stream id), so nghttpd does the same; proxyd
+        # remembers the streams it reset and ends the connection for the rest.
         expect_served(c, "the connection after the ignored HEADERS")
         raise KnownDeviation("HEADERS on stream 3 after 5 ignored, not a PROTOCOL_ERROR (nghttp2's choice)")
     expect_connection_error(c, [PROTOCOL_ERROR, STREAM_CLOSED], "HEADERS on stream 3 after 5")
@@ -596,6 +603,62 @@ def flood_empty_data(target):
     flood(target, attack, "empty DATA flood")
 
 
+# ---- timeouts (a listener with short send_timeout and keepalive_timeout) ------------------------
+
+@conformance("§6.9 a stream whose window stays at zero is reset (CANCEL) after send_timeout, complete or "
+             "still streaming, the others served; a connection left without streams gets GOAWAY NO_ERROR "
+             "after keepalive_timeout and is closed", group="timeout")
+def zero_window_and_idle_timeouts(target):
+    short = getattr(target, "short_timeouts", None)
+    if short is None:
+        raise Skipped("no listener with short timeouts on this target")
+    c = connected(short, settings={INITIAL_WINDOW_SIZE: 0})
+    started = time.monotonic()
+    complete = c.request()              # the page fits in proxyd's queue: its exchange completes
+    streaming = c.request(short.big_path)  # the large file: its exchange pauses on the queue
+    served = c.request()
+    c.send(window_update(served, 1 << 20))
+    stalled = (complete, streaming)
+    c.wait(lambda: c.response_done(served) and all(s in c.resets for s in stalled),
+           "RST_STREAM on the stalled streams %r" % (stalled,), timeout=short.send_timeout + 4)
+    elapsed = time.monotonic() - started
+    if elapsed < short.send_timeout * 0.8:
+        fail("the stalled streams were reset after %.2f s, before send_timeout (%.1f s)" % (elapsed,
+                                                                                          short.send_timeout))
+    for s in stalled:
+        if c.resets[s] != CANCEL:
+            fail("stalled stream %d reset with %s, expected CANCEL" % (s, error_name(c.resets[s])))
+        if s in c.ended:
+            fail("stalled stream %d ended as if complete" % s)
+    if served in c.resets or c.status(served) != 200 or c.data.get(served) != short.body:
+        fail("the stream with a window was not served whole: %s" % c.summary())
+    if c.goaway is not None:
+        fail("a connection error where two stream resets were due: %s" % c.summary())
+    print("     stalled streams reset after %.2f s" % elapsed, flush=True)
+    log = getattr(short, "access_log", None)
+    if log is not None:
+        # The streaming one was cut: its line counts the body bytes that left, not the file's.
+        line = None
+        deadline = time.monotonic() + 3
+        while line is None and time.monotonic() < deadline:
+            with open(log, "rb") as f:
+                line = next((l for l in f.read().decode("latin-1").splitlines() if short.big_path + " HTTP/2.0" in l),
+                            None)
+            time.sleep(0.05)
+        found = re.search(r'" (\d{3}) (\d+) ', line or "")
+        if not found or int(found.group(2)) >= short.big_size:
+            fail("the cut stream's access log line does not say it was cut short: %r" % line)
+        print("     access log: %s %s bytes of %d" % (found.group(1), found.group(2), short.big_size), flush=True)
+    expect_served(connected(short), "a second connection while the first waits for its idle timeout")
+    idle_since = time.monotonic()
+    if not c.wait_close(short.keepalive_timeout + 4):
+        fail("the connection without streams stayed open past keepalive_timeout (%s)" % c.summary())
+    if c.goaway is None or c.goaway[1] != NO_ERROR or c.goaway[0] != served:
+        fail("the idle connection closed without GOAWAY NO_ERROR naming stream %d (%s)" % (served, c.summary()))
+    print("     idle connection: GOAWAY NO_ERROR and the close after %.2f s" % (time.monotonic() - idle_since),
+          flush=True)
+
+
 # ---- running ------------------------------------------------------------------------------------
 
 def run_checks(target, only=(), skip_groups=()):
@@ -613,6 +676,8 @@ def run_checks(target, only=(), skip_groups=()):
             print("ok   %s (%.2f s)" % (name, time.monotonic() - t0), flush=True)
         except KnownDeviation as deviation:
             print("ok   %s -- KNOWN DEVIATION: %s" % (name, deviation), flush=True)
+        except Skipped as why:
+            print("skip %s -- %s" % (name, why), flush=True)
         except ConformanceFailure as error:
             print("FAIL %s -- %s" % (name, error), flush=True)
             failed.append(name)
@@ -633,7 +698,7 @@ def page_fixture(folder):
 
 def run_against_proxyd(args):
     from h2_setup import require_http2
-    from proxyd_harness import (HOST, Proxyd, TestFailure, config_head, free_port, make_certificate, run_test,
+    from proxyd_harness import (HOST, Proxyd, TestFailure, config_head, free_ports, make_certificate, run_test,
                                 static_handler, toml_str, workdir, write_file)
 
     def main():
@@ -643,19 +708,32 @@ def run_against_proxyd(args):
         docroot = os.path.join(folder, "www")
         os.makedirs(docroot)
         path, body = page_fixture(docroot)
-        port = free_port()
+        big_size = 1 << 20
+        with open(os.path.join(docroot, "big.bin"), "wb") as f:
+            f.write(b"z" * big_size)
+        port, short_port = free_ports(2)
         tls = ""
         if args.tls:
             cert, key = make_certificate(folder, "site", ["localhost"], ips=[HOST])
             tls = "tls = { certificate = %s, key = %s }\n" % (toml_str(cert), toml_str(key))
         config = (config_head(access=os.path.join(folder, "access.log")) + static_handler("site", docroot) +
                   "[[listeners]]\nname = \"h2\"\nlisten = %s\nhandler = \"site\"\nhttp2 = true\n%s\n"
-                  % (toml_str("%s:%d" % (HOST, port)), tls))
+                  % (toml_str("%s:%d" % (HOST, port)), tls) +
+                  # The timeout checks' listener: seconds, not the minute of the defaults.
+                  "[[listeners]]\nname = \"h2-short\"\nlisten = %s\nhandler = \"site\"\nhttp2 = true\n"
+                  "limits = { send_timeout = \"1s\", keepalive_timeout = \"1s\" }\n%s\n"
+                  % (toml_str("%s:%d" % (HOST, short_port)), tls))
         config_path = write_file(os.path.join(folder, "proxyd.toml"), config)
         require_http2(config_path)
         proxyd = Proxyd(config_path, folder)
-        proxyd.start([port])
-        failed = run_checks(Target(HOST, port, tls=args.tls, path=path, body=body), args.only, args.skip_group)
+        proxyd.start([port, short_port])
+        target = Target(HOST, port, tls=args.tls, path=path, body=body)
+        target.short_timeouts = Target(HOST, short_port, tls=args.tls, path=path, body=body)
+        target.short_timeouts.big_path = "/big.bin"
+        target.short_timeouts.big_size = big_size
+        target.short_timeouts.access_log = os.path.join(folder, "access.log")
+        target.short_timeouts.send_timeout = target.short_timeouts.keepalive_timeout = 1.0
+        failed = run_checks(target, args.only, args.skip_group)
         if not proxyd.alive():
             raise TestFailure("proxyd exited during the checks")
         if failed:

@@ -7,7 +7,8 @@ whole body. A backend that sends 103 Early Hints before its 200: an HTTP/1.1 cli
 103 with its Link field, then the 200, and the connection stays in step (a next request on it is
 answered normally). An HTTP/1.0 client, which cannot take interim responses, gets only the final.
 A backend that never sends 100: the client sends its body after its own wait and proxyd forwards
-it. A backend that answers 401 before the body: the client gets the 401 and its connection is
+it. Over HTTP/2 (h2c), the 103 comes as a HEADERS frame before the final response's, its Link
+field kept. A backend that answers 401 before the body: the client gets the 401 and its connection is
 closed (the unread body is never taken for a request). An expectation other than 100-continue:
 417, and nothing reaches the backend."""
 
@@ -15,6 +16,8 @@ import json
 import os
 import socket
 
+from h2_frames import H2Client, Target, h2
+from h2_setup import h2_listener, require_http2
 from proxyd_harness import (Backend, Client, Proxyd, Reader, check, check_equal, config_head, free_ports, listener,
                             run_test, upstream, workdir, write_file)
 
@@ -46,10 +49,24 @@ def interim_backend(conn, conn_id):
 def main():
     folder = workdir("interim")
     backend = Backend(raw=interim_backend, tag="interim")
-    port, = free_ports(1)
+    port, h2_port = free_ports(2)
     config = config_head(access="off", plugins=("round_robin",))
     config += upstream("app", [backend.port]) + listener("front", port, "upstream", "app")
-    Proxyd(write_file(os.path.join(folder, "proxyd.toml"), config), folder).start([port])
+    config += h2_listener("front-h2", h2_port, "upstream", "app")
+    config_path = write_file(os.path.join(folder, "proxyd.toml"), config)
+    require_http2(config_path)
+    Proxyd(config_path, folder).start([port, h2_port])
+
+    if h2 is not None:
+        c = H2Client(Target("127.0.0.1", h2_port, path="/hints"))
+        stream_id = c.request()
+        c.wait(lambda: c.response_done(stream_id), "the HTTP/2 response to /hints")
+        heads = [dict(head) for head in c.heads.get(stream_id, [])]
+        check_equal([head.get(":status") for head in heads], ["103", "200"],
+                    "HTTP/2: 103 Early Hints comes as its own HEADERS before the final response")
+        check_equal(heads[0].get("link"), "</style.css>; rel=preload", "HTTP/2: the 103 keeps its Link field")
+        check_equal(json.loads(c.data.get(stream_id, b"{}"))["target"], "/hints", "HTTP/2: then the final body")
+        c.close()
 
     with Client(port, timeout=5) as client:
         body = b"hello world"

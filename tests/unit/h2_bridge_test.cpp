@@ -38,6 +38,8 @@ struct Recorder : H2ResponseReader::Output {
         body.append(data);
         if (end) ++ends;
     }
+    std::vector<std::pair<int, std::vector<H2Field>>> interims;
+    void interim_head(int s, const std::vector<H2Field> &f) override { interims.emplace_back(s, f); }
     bool has(std::string_view name) const {
         for (const auto &[n, v] : fields)
             if (n == name) return true;
@@ -140,10 +142,16 @@ TEST_CASE("h2 reader: HEAD, 204, 304 and an empty body end with the head") {
     }
 }
 
-TEST_CASE("h2 reader: interim responses are not passed on") {
+TEST_CASE("h2 reader: 103 Early Hints is passed on before the final head, 100 Continue is not") {
     Recorder out;
     H2ResponseReader reader(out, false);
-    REQUIRE(reader.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"));
+    REQUIRE(reader.write(
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: x\r\nX: 1\r\n\r\n"
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"));
+    REQUIRE(out.interims.size() == 1);
+    CHECK(out.interims[0].first == 103);
+    CHECK(out.interims[0].second == std::vector<H2Field>{{"link", "</a.css>; rel=preload"}});
     CHECK(out.status == 201);
     CHECK(out.body == "ok");
 }

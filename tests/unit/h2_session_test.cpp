@@ -509,3 +509,63 @@ TEST_CASE("h2: a flood of empty DATA frames ends the connection with ENHANCE_YOU
     CHECK(owner.heads.size() == 1);
     CHECK(server.error_text().find("empty DATA") != std::string::npos);
 }
+
+TEST_CASE("h2: HEADERS on a closed stream or below a stream opened is a connection error (RFC 9113 5.1.1)",
+          "[h2]") {
+    // GET https / with :authority example.com: the static table and a literal, nothing indexed
+    const std::string get = std::string("\x82\x87\x84\x01\x0b") + "example.com";
+    SECTION("the same stream again after its response") {
+        Owner owner;
+        H2Session server(owner);
+        owner.session = &server;
+        std::string out;
+        std::string in =
+            kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, get);
+        REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+        REQUIRE(server.flush(out) == H2Session::Status::kOk);
+        REQUIRE(server.open_streams() == 0); // answered and closed
+        out.clear();
+        in = frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, get);
+        CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kClosing);
+        CHECK(goaway_code(frames_of(out)) == NGHTTP2_PROTOCOL_ERROR);
+        CHECK(owner.heads.size() == 1);
+    }
+    SECTION("a lower stream id than one opened (5, then 3)") {
+        Owner owner;
+        owner.answer_at_end = false;
+        H2Session server(owner);
+        owner.session = &server;
+        std::string out;
+        std::string in = kPreface +
+                         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 5, get) +
+                         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, get);
+        CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kClosing);
+        CHECK(goaway_code(frames_of(out)) == NGHTTP2_PROTOCOL_ERROR);
+        REQUIRE(owner.heads.size() == 1);
+        CHECK(owner.heads[0].stream_id == 5);
+    }
+}
+
+TEST_CASE("h2: trailers that cross our RST_STREAM are ignored, the connection goes on", "[h2]") {
+    Owner owner;
+    owner.answer_at_end = false;
+    H2Session server(owner);
+    owner.session = &server;
+    const std::string get = std::string("\x82\x87\x84\x01\x0b") + "example.com";
+    std::string out;
+    std::string in = kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, get); // a body to follow
+    REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+    REQUIRE(owner.heads.size() == 1);
+    server.reset_stream(1, NGHTTP2_CANCEL);
+    REQUIRE(server.flush(out) == H2Session::Status::kOk);
+    REQUIRE(server.open_streams() == 0);
+    out.clear();
+    // The client sent its trailers before it read the RST_STREAM; then a new request.
+    in = frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
+               std::string("\x00\x01x\x01y", 5)) +
+         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, get);
+    CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+    CHECK(goaway_code(frames_of(out)) == 0xffffffff);
+    REQUIRE(owner.heads.size() == 2);
+    CHECK(owner.heads[1].stream_id == 3);
+}

@@ -29,7 +29,7 @@ bool H2ResponseReader::finish() {
     return false;
 }
 
-bool H2ResponseReader::on_response_head() {
+std::vector<H2Field> H2ResponseReader::h2_fields() const {
     ConnectionOptions options(head_);
     std::vector<H2Field> fields;
     fields.reserve(head_.header_count());
@@ -41,6 +41,15 @@ bool H2ResponseReader::on_response_head() {
             c = ascii_lower(c);
         fields.emplace_back(std::move(lower), std::string(head_.header_value(i)));
     }
+    return fields;
+}
+
+void H2ResponseReader::on_interim_response() {
+    if (parser_.status() == 103) output_.interim_head(103, h2_fields());
+}
+
+bool H2ResponseReader::on_response_head() {
+    std::vector<H2Field> fields = h2_fields();
     // An empty body ends the stream with the head rather than with an empty DATA frame.
     has_body_ = parser_.framing() != ResponseFraming::kNone &&
                 !(parser_.framing() == ResponseFraming::kContentLength && parser_.declared_length() == 0u);

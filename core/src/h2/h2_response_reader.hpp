@@ -2,8 +2,9 @@
 // head and body as they would go to an HTTP/1.1 client) and turns it into an HTTP/2 response:
 // the project's ResponseParser (llhttp: HEAD, 204, 304 and 1xx bodiless, chunks checked), the
 // status and fields with hop-by-hop ones and those the Connection field names dropped, names
-// lower-cased, then the decoded body (chunked framing removed) and its end. Interim 1xx
-// responses are not passed on. No I/O; unit tested.
+// lower-cased, then the decoded body (chunked framing removed) and its end. Of the interim 1xx
+// responses, 103 Early Hints is passed on (a browser may preload what its Link fields name);
+// 100 Continue is not (proxyd answers Expect itself). No I/O; unit tested.
 #pragma once
 
 #include "h2/h2_session.hpp"
@@ -24,6 +25,11 @@ class H2ResponseReader final : private ResponseParser::Events {
         virtual ~Output() = default;
         virtual void response_head(int status, const std::vector<H2Field> &fields, bool has_body) = 0;
         virtual void response_data(std::string_view data, bool end) = 0;
+        // A 103 Early Hints head before the final one.
+        virtual void interim_head(int status, const std::vector<H2Field> &fields) {
+            (void)status;
+            (void)fields;
+        }
     };
 
     H2ResponseReader(Output &output, bool head_request);
@@ -40,8 +46,10 @@ class H2ResponseReader final : private ResponseParser::Events {
     const std::string &error_text() const { return error_; }
 
   private:
-    void on_interim_response() override {}
+    void on_interim_response() override;
     bool on_response_head() override;
+    // The head's fields for HTTP/2: hop-by-hop ones and those its Connection names dropped.
+    std::vector<H2Field> h2_fields() const;
     void on_response_body(std::string_view data) override;
     void on_response_complete() override;
 

@@ -140,6 +140,8 @@ struct H2Session::Callbacks {
             hd->type == NGHTTP2_DATA && hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM);
         if (empty_data || hd->type == NGHTTP2_PRIORITY)
             return s.count_idle_frame() ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (hd->type == NGHTTP2_HEADERS && (hd->stream_id & 1))
+            return s.check_stream_id(hd->stream_id) ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
         return 0;
     }
 
@@ -172,8 +174,17 @@ struct H2Session::Callbacks {
         return 0;
     }
 
-    static int on_frame_send(nghttp2_session *, const nghttp2_frame *frame, void *user_data) {
+    static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data) {
         H2Session &s = self(user_data);
+        if (frame->hd.type == NGHTTP2_GOAWAY) s.goaway_sent_ = true;
+        // Called before nghttp2 closes the stream: whether the client had ended its side is known.
+        if (frame->hd.type == NGHTTP2_RST_STREAM &&
+            nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) != 1) {
+            constexpr size_t kRemembered = 16;
+            if (s.reset_while_open_.size() == kRemembered)
+                s.reset_while_open_.erase(s.reset_while_open_.begin());
+            s.reset_while_open_.push_back(frame->hd.stream_id);
+        }
         if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
             !s.terminated_) {
             s.terminated_ = true;
@@ -326,6 +337,20 @@ bool H2Session::take_reset_token() {
     return false;
 }
 
+bool H2Session::check_stream_id(int32_t stream_id) {
+    if (stream_id > highest_client_stream_) {
+        highest_client_stream_ = stream_id; // a new stream: nghttp2 checks the rest
+        return true;
+    }
+    if (goaway_sent_ || nghttp2_session_find_stream(session_, stream_id) != nullptr) return true;
+    if (std::find(reset_while_open_.begin(), reset_while_open_.end(), stream_id) != reset_while_open_.end())
+        return true;
+    terminate(NGHTTP2_PROTOCOL_ERROR,
+              "HEADERS on stream " + std::to_string(stream_id) + ", closed or below stream " +
+                  std::to_string(highest_client_stream_) + " already opened (RFC 9113 5.1.1)");
+    return false;
+}
+
 void H2Session::terminate(uint32_t error_code, std::string why) {
     if (terminated_) return;
     terminated_ = true;
@@ -468,6 +493,25 @@ bool H2Session::submit_response(int32_t stream_id, int status, const std::vector
     return true;
 }
 
+bool H2Session::submit_interim(int32_t stream_id, int status, const std::vector<H2Field> &fields) {
+    Stream *stream = find(stream_id);
+    if (!stream || stream->answered || status < 100 || status > 199 || status == 101) return false;
+    std::vector<H2Field> lowered;
+    lowered.reserve(fields.size() + 1);
+    lowered.emplace_back(":status", std::to_string(status));
+    for (const auto &[name, value] : fields) {
+        std::string name_lower = lower(name);
+        if (!connection_specific(name_lower)) lowered.emplace_back(std::move(name_lower), value);
+    }
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(lowered.size());
+    for (const auto &[name, value] : lowered)
+        nva.push_back(field(name, value));
+    // A HEADERS frame without END_STREAM; the final response's HEADERS follows on the stream.
+    return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, stream_id, nullptr, nva.data(), nva.size(),
+                                  nullptr) == 0;
+}
+
 bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
     Stream *stream = find(stream_id);
     if (!stream || !stream->answered || stream->response_end) return false;
@@ -508,6 +552,15 @@ void H2Session::notice_shutdown() {
         nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) != 0)
         return drain();
     drain_pings_ = 2;
+}
+
+void H2Session::trim() {
+    if (streams_.empty()) decltype(streams_)().swap(streams_);
+    if (closed_queues_.empty()) closed_queues_.shrink_to_fit();
+}
+
+void H2Session::goaway_idle() {
+    if (!terminated_) nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
 }
 
 bool H2Session::finished() const {

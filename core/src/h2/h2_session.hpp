@@ -14,6 +14,11 @@
 // frames, RST_STREAM faster than the reset rate (Rapid Reset, CVE-2023-44487), and bursts of
 // frames that carry nothing (PRIORITY, empty DATA without END_STREAM).
 //
+// Stream ids (RFC 9113 §5.1, §5.1.1): a HEADERS on a client stream id no higher than one already
+// opened, for a stream no longer open, is a connection error (PROTOCOL_ERROR), where nghttp2
+// alone ignores it; unless we reset that stream while the client could still send on it (its
+// trailers may cross our RST_STREAM), or a GOAWAY went out (streams above its last id are ignored).
+//
 // One session per connection (server/h2_connection owns it), used on that connection's thread only.
 #pragma once
 
@@ -126,6 +131,9 @@ class H2Session {
     // through send_data(); without, the stream ends with the head. False if the stream is gone or already
     // answered.
     bool submit_response(int32_t stream_id, int status, const std::vector<H2Field> &fields, bool has_body);
+    // An interim (1xx, not 101) head before the final response, e.g. 103 Early Hints. False if
+    // the stream is gone or already answered.
+    bool submit_interim(int32_t stream_id, int status, const std::vector<H2Field> &fields);
     // Body bytes of a response submitted with has_body, copied into the stream's queue (as the
     // DATA frames will carry them: H2DataQueue); `end`
     // with the last (possibly empty) piece. They leave as the client's windows allow.
@@ -143,12 +151,17 @@ class H2Session {
     // client opens no new streams, and a PING; drain() follows two PING round trips later, so
     // that streams the client sent before it read the notice are still served, not refused.
     void notice_shutdown();
+    // The connection stayed without streams for its idle timeout: GOAWAY(NO_ERROR) naming the
+    // last stream taken; finished() once it is written.
+    void goaway_idle();
 
     // Nothing more to read or write: the owner closes the connection once output is written.
     bool finished() const;
     // Why the session ended with kClosing or kError, for the error log.
     const std::string &error_text() const { return error_; }
     size_t open_streams() const { return streams_.size(); }
+    // No stream is open: the stream table's buckets are freed (they are made again on the next).
+    void trim();
 
   private:
     struct Stream;
@@ -162,6 +175,9 @@ class H2Session {
     void terminate(uint32_t error_code, std::string why);
     bool count_idle_frame();
     bool take_reset_token();
+    // A HEADERS frame on a client stream id: false after ending the connection for a reused or
+    // lower stream id.
+    bool check_stream_id(int32_t stream_id);
 
     H2Events &events_;
     H2Limits limits_;
@@ -178,6 +194,10 @@ class H2Session {
     int drain_pings_ = 0; // notice_shutdown(): PING answers still awaited before the GOAWAY
     uint32_t idle_frames_ = 0;
     std::chrono::steady_clock::time_point idle_window_start_{};
+    int32_t highest_client_stream_ = 0;
+    bool goaway_sent_ = false;
+    // The last streams we reset before the client ended its side (its frames may still come).
+    std::vector<int32_t> reset_while_open_;
     double reset_tokens_ = 0;
     std::chrono::steady_clock::time_point reset_tokens_refilled_{};
 };

@@ -114,16 +114,10 @@ void ClientConnection::feed_stream(std::string_view bytes) {
     feed(bytes.data(), bytes.size());
 }
 
-// As on_write_done does for a socket: the send timeout restarts on progress, the exchange hears
-// that the client takes bytes again.
+// As on_write_done does for a socket: the exchange hears that the client takes bytes again (the
+// stream's send timeout is its H2Connection's, which also covers a response that completed).
 void ClientConnection::stream_drained(size_t queued) {
     if (connection_phase_ == ConnectionPhase::kClosed) return;
-    if (timer_mode_ == kTimerSend) {
-        if (queued == 0)
-            arm_timer(0, kTimerNone);
-        else
-            arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
-    }
     if (queued <= kLowWater && exchange_) exchange_->on_client_drained();
 }
 
@@ -136,24 +130,25 @@ void ClientConnection::start_h2() {
 }
 
 bool ClientConnection::probe_h2c(const char *data, size_t len) {
-    size_t have = h2c_probe_.size();
+    size_t have = h2c_matched_;
     size_t take = std::min(len, kH2Preface.size() - have);
     if (kH2Preface.substr(have, take) != std::string_view(data, take)) {
         h2c_possible_ = false;
+        h2c_matched_ = 0;
         if (have == 0) return true;
         // The bytes held were HTTP/1.1 after all: parsed with the rest.
-        std::string all = std::move(h2c_probe_);
+        std::string all(kH2Preface.substr(0, have));
         all.append(data, len);
         feed(all.data(), all.size());
         return false;
     }
     if (have + take < kH2Preface.size()) {
-        h2c_probe_.append(data, take);
+        h2c_matched_ = static_cast<uint8_t>(have + take);
         return false;
     }
-    std::string preface = std::move(h2c_probe_);
+    h2c_matched_ = 0;
     start_h2();
-    if (!preface.empty()) h2_->receive(preface.data(), preface.size());
+    if (have > 0) h2_->receive(kH2Preface.data(), have);
     if (connection_phase_ == ConnectionPhase::kOpen) h2_->receive(data, len);
     return false;
 }
@@ -166,10 +161,17 @@ void ClientConnection::close_after_output() {
 
 void ClientConnection::h2_activity() {
     if (!h2_ || connection_phase_ != ConnectionPhase::kOpen || timer_mode_ == kTimerSend) return;
-    if (!h2_->idle())
-        arm_timer(0, kTimerNone);
-    else if (timer_mode_ != kTimerIdle)
+    if (!h2_->idle()) {
+        uint64_t due = h2_->stall_deadline();
+        uint64_t now = uv_now(worker_.loop());
+        if (due == 0)
+            arm_timer(0, kTimerNone);
+        else
+            arm_timer(due > now ? due - now : 1, kTimerH2Stall);
+    } else if (h2_->take_stream_opened() || timer_mode_ != kTimerIdle) {
         arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
+        h2_->trim();
+    }
 }
 
 void ClientConnection::drain_started() {
@@ -681,11 +683,7 @@ void ClientConnection::send(std::string_view data) {
 void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     if (!writable() || write_shut_) return;
     if (h2_stream_) {
-        if (!peer_) return;
-        peer_->stream_response(bufs, count);
-        // A client that stops reading the stream is cut off after send_timeout without progress.
-        if (queued_bytes() > 0 && timer_mode_ == kTimerNone)
-            arm_timer(static_cast<uint64_t>(listener_.limits.send_timeout.count()), kTimerSend);
+        if (peer_) peer_->stream_response(bufs, count); // its H2Connection times out a stalled stream
         return;
     }
     if (tls_) return send_encrypted(bufs, count);
@@ -831,7 +829,20 @@ void ClientConnection::on_timer(void *owner) {
                                  std::to_string(c->queued_bytes()) + " bytes unsent, closing");
         c->close_now();
         break;
+    case kTimerH2Stall:
+        c->timer_mode_ = kTimerNone;
+        c->h2_->expire_stalled();
+        break;
     case kTimerIdle:
+        if (c->h2_ && c->connection_phase_ == ConnectionPhase::kOpen && c->queued_bytes() == 0) {
+            // HTTP/2 says goodbye (GOAWAY NO_ERROR) before the close, as nginx does; the session,
+            // finished once it is written, closes the connection. Should it not, close anyway.
+            c->timer_mode_ = kTimerNone;
+            c->h2_->expire_idle();
+            if (c->connection_phase_ != ConnectionPhase::kOpen) break;
+        }
+        c->close_now();
+        break;
     case kTimerLinger:
         c->close_now();
         break;

@@ -221,7 +221,8 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
         kTimerBody,
         kTimerIdle,
         kTimerLinger,
-        kTimerSend
+        kTimerSend,
+        kTimerH2Stall // HTTP/2: a stream's response waits for a window (H2Connection::stall_deadline)
     };
 
     ClientConnection(Worker &worker, const ListenerConfig &listener);
@@ -251,7 +252,8 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // Switches to HTTP/2: what is read from here on goes to h2_.
     void start_h2();
     // A cleartext listener with http2: false while the first bytes may still be the HTTP/2
-    // preface (held in h2c_probe_, or handed to h2_ once whole), true to parse them as HTTP/1.1.
+    // preface (h2c_matched_ of its bytes held, or handed to h2_ once whole), true to parse them as
+    // HTTP/1.1.
     bool probe_h2c(const char *data, size_t len);
     // A stream connection's response ended: the peer hears it, the connection closes.
     void finish_stream();
@@ -357,7 +359,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     ClientConnection *parent_ = nullptr;
     bool h2_stream_ = false;
     bool h2c_possible_ = false; // the preface may still come (cleartext, http2 on, nothing read)
-    std::string h2c_probe_;     // its first bytes, while they match
+    uint8_t h2c_matched_ = 0;   // the preface's bytes read so far (they are the preface's own)
 };
 
 } // namespace proxyd

@@ -5,8 +5,10 @@
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <nghttp2/nghttp2.h>
+#include <vector>
 
 namespace proxyd {
 
@@ -62,11 +64,23 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
         if (ClientConnection *c = std::exchange(connection_, nullptr)) c->abort();
     }
     void cut() { h2_closed(); }
+    // Reset for a window that never opened: a connection still serving it is cut, and its
+    // access log line counts the body bytes that reached the client, not those produced.
+    void timed_out() {
+        if (connection_) {
+            uint64_t delivered = body_bytes_ - owner_.session_.queued(id_);
+            uint64_t &logged = connection_->record().body_bytes;
+            logged = std::min(logged, delivered);
+        }
+        h2_closed();
+    }
     void drained(size_t queued) {
         if (connection_) connection_->stream_drained(queued);
     }
     H2RequestRender &render() { return render_; }
+    int32_t id() const { return id_; }
     bool resume_due = false;
+    uint64_t stalled_since = 0; // loop time its queued response bytes last moved; 0: none queued
 
     // StreamPeer
     void stream_response(const uv_buf_t *bufs, size_t count) override {
@@ -99,8 +113,13 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
     void response_head(int status, const std::vector<H2Field> &fields, bool has_body) override {
         if (!owner_.session_.submit_response(id_, status, fields, has_body)) fail();
     }
+    void interim_head(int status, const std::vector<H2Field> &fields) override {
+        owner_.session_.submit_interim(id_, status, fields); // a hint lost is no error
+    }
     void response_data(std::string_view data, bool end) override {
+        body_bytes_ += data.size();
         owner_.session_.send_data(id_, data, end);
+        owner_.track_stall(*this, owner_.session_.queued(id_), false);
     }
 
     // The response cannot be carried on (an invalid one, or cut short): the stream is reset, so
@@ -121,6 +140,7 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
     H2ResponseReader reader_;
     ClientConnection *connection_ = nullptr; // null once it finished or was cut
     std::deque<Held> held_;
+    uint64_t body_bytes_ = 0; // response body bytes handed to the session
     bool h2_closed_ = false;
     bool broken_ = false;
 };
@@ -237,6 +257,7 @@ void H2Connection::close(uv_close_cb on_closed) {
 
 void H2Connection::on_request_head(H2RequestHead head) {
     int32_t id = head.stream_id;
+    stream_opened_ = true;
     auto owned = std::make_unique<Stream>(*this, id, head.method == "HEAD");
     Stream &stream = *owned;
     streams_[id] = std::move(owned);
@@ -268,7 +289,68 @@ void H2Connection::on_stream_close(int32_t stream_id, uint32_t) {
 }
 
 void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {
-    if (Stream *stream = find(stream_id)) stream->drained(queued);
+    if (Stream *stream = find(stream_id)) {
+        track_stall(*stream, queued, true);
+        stream->drained(queued);
+    }
+}
+
+// ---- timeouts (the connection's timer calls these) ------------------------------------------
+
+void H2Connection::track_stall(Stream &stream, size_t queued, bool progress) {
+    if (queued == 0) {
+        stream.stalled_since = 0;
+        return;
+    }
+    if (progress || stream.stalled_since == 0) stream.stalled_since = uv_now(connection_.worker().loop());
+    // An earlier deadline is still due first; the check finds this stream's when it runs.
+    if (stall_deadline_ == 0)
+        stall_deadline_ = stream.stalled_since + static_cast<uint64_t>(send_timeout_ms());
+}
+
+void H2Connection::expire_stalled() {
+    stall_deadline_ = 0;
+    if (closing_) return;
+    uint64_t now = uv_now(connection_.worker().loop());
+    uint64_t timeout = static_cast<uint64_t>(send_timeout_ms());
+    std::vector<Stream *> expired;
+    for (auto &[id, stream] : streams_) {
+        if (stream->stalled_since == 0) continue;
+        uint64_t due = stream->stalled_since + timeout;
+        if (due <= now)
+            expired.push_back(stream.get());
+        else if (stall_deadline_ == 0 || due < stall_deadline_)
+            stall_deadline_ = due;
+    }
+    for (Stream *stream : expired) {
+        if (connection_.worker().logger().enabled(PROXYD_LOG_INFO))
+            connection_.worker().logger().info(
+                "client " + std::string(connection_.client_ip()) + ": HTTP/2 stream " +
+                std::to_string(stream->id()) + ": no window for its " +
+                std::to_string(session_.queued(stream->id())) +
+                " queued response bytes within send_timeout, resetting it (CANCEL)");
+        stream->stalled_since = 0;
+        session_.reset_stream(stream->id(), NGHTTP2_CANCEL);
+        stream->timed_out(); // an exchange still serving it is released, its request logged
+    }
+    if (!expired.empty()) flush();
+    if (!closing_) connection_.h2_activity();
+}
+
+void H2Connection::expire_idle() {
+    if (closing_) return;
+    session_.goaway_idle();
+    flush();
+}
+
+void H2Connection::trim() {
+    if (!streams_.empty() || in_session_ || closing_) return;
+    decltype(streams_)().swap(streams_);
+    session_.trim();
+}
+
+int64_t H2Connection::send_timeout_ms() const {
+    return static_cast<int64_t>(connection_.listener().limits.send_timeout.count());
 }
 
 } // namespace proxyd

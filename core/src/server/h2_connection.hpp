@@ -20,7 +20,14 @@
 // next loop turn, from a zero timer, not inside their call.
 //
 // Drain (reload, stop): a shutdown notice and a PING, then GOAWAY with the last stream taken;
-// the connection closes once its streams have finished. Worker thread only.
+// the connection closes once its streams have finished.
+//
+// Timeouts, as nginx's send_timeout and keepalive_timeout: a stream whose response bytes wait
+// for a window the client never opens (while its exchange runs, or after it completed) is reset
+// with CANCEL after the listener's send_timeout without progress, its exchange released; a
+// connection without streams gets GOAWAY(NO_ERROR) after keepalive_timeout and is closed. The
+// stall deadline is kept here and the connection's one timer runs it (stall_deadline()), so a
+// stream costs no timer. Worker thread only.
 #pragma once
 
 #include "h2/h2_session.hpp"
@@ -29,6 +36,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <uv.h>
 
 namespace proxyd {
@@ -54,6 +62,19 @@ class H2Connection final : private H2Events, private H2Output {
     void close(uv_close_cb on_closed);
     // No stream is open: the connection's idle timeout runs.
     bool idle() const { return streams_.empty(); }
+    // A stream was opened since the last call (the idle timeout restarts from its end, even when
+    // it opened and ended within one read).
+    bool take_stream_opened() { return std::exchange(stream_opened_, false); }
+    // Loop time (ms) by which some stream's response has waited for a window for send_timeout,
+    // to check then (it may have moved on); 0 when none waits.
+    uint64_t stall_deadline() const { return stall_deadline_; }
+    // The stall deadline passed: streams stuck for send_timeout are reset (CANCEL).
+    void expire_stalled();
+    // keepalive_timeout passed without a stream: GOAWAY(NO_ERROR), then the close.
+    void expire_idle();
+    // The connection went idle: buffers and tables sized for its busiest moment are freed, so an
+    // idle connection holds only the session's own state.
+    void trim();
 
   private:
     class Stream;
@@ -76,6 +97,10 @@ class H2Connection final : private H2Events, private H2Output {
     void flush();
     // After a session call: closes the connection when the session ended. False then.
     bool finish_round(H2Session::Status status);
+    // The stream's response bytes still queued after a change: its stall clock starts, restarts
+    // (progress) or stops.
+    void track_stall(Stream &stream, size_t queued, bool progress);
+    int64_t send_timeout_ms() const;
 
     ClientConnection &connection_;
     H2Session session_;
@@ -85,6 +110,8 @@ class H2Connection final : private H2Events, private H2Output {
     bool flush_wanted_ = false;
     bool in_session_ = false;
     bool closing_ = false;
+    uint64_t stall_deadline_ = 0;
+    bool stream_opened_ = false;
 };
 
 // The listener's HTTP/2 settings as the session's limits.
