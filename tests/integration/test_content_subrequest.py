@@ -18,6 +18,7 @@ from proxyd_harness import (Backend, Client, Proxyd, build_request, check, check
 
 PLUGIN = os.path.join(os.environ.get("PROXYD_TEST_PLUGIN_DIR", ""), "content_subrequest.so")
 READ_TIMEOUT = 0.6  # seconds, the "quick" group's read_timeout
+HANG = 4  # seconds a /hang answer takes
 
 
 def backend_handler(request, conn_id):
@@ -33,7 +34,7 @@ def backend_handler(request, conn_id):
         return [0.5 if index == "1" else 0.3, response_bytes(200, b"pair " + index.encode())], False
     if path == "/slow":
         return [0.5, response_bytes(200, b"slow " + index.encode())], False
-    return [5, response_bytes(200, b"too late")], True  # /hang
+    return [HANG, response_bytes(200, b"too late")], True  # /hang
 
 
 def seen(backend, path):
@@ -60,7 +61,7 @@ def answers(front, failing, backend):
 
         big = client.request("GET", "/one/big?/big")
         check_equal((big.status, big.header("X-Sub-Truncated")), (200, "yes"), "a 10 kB body is truncated")
-        check_equal(big.body, b"x" * 4096, "to PROXYD_SUBREQUEST_MAX_BODY bytes")
+        check(big.body == b"x" * 4096, "to PROXYD_SUBREQUEST_MAX_BODY bytes", "%d bytes" % len(big.body))
 
         began = time.monotonic()
         two = client.request("GET", "/two/x?/pair")
@@ -72,7 +73,7 @@ def answers(front, failing, backend):
         hung = client.request("GET", "/one/hang?/hang")
         check_equal((hung.status, hung.header("X-Sub-Result")), (502, "timeout"),
                     "a backend slower than the group's read_timeout: 502, TIMEOUT")
-        check(time.monotonic() - began < READ_TIMEOUT + 1.0, "after read_timeout, not the backend's 5 s")
+        check(time.monotonic() - began < READ_TIMEOUT + 1.0, "after read_timeout, not the backend's %d s" % HANG)
 
         cancel = client.request("GET", "/cancel/c?ms=150&/hang")
         check_equal((cancel.status, cancel.body), (200, b"cancel 0 then -2\n"),
@@ -131,7 +132,6 @@ def reload_and_stop(proxyd, front, patient):
     check_equal(proxyd.stop(), 0, "proxyd stops with a subrequest running (shutdown_timeout cuts it)")
     check(cut.closed_by_peer(within=3), "the waiting request's connection was cut")
     cut.close()
-    check_equal(log_count(proxyd, "/one/stop?/hang"), 2, "start, then cancelled once")
     check_equal(log_count(proxyd, "cancelled (unanswered 1, left for the plugin to cancel 0) /one/stop"), 1,
                 "the stop cut it: cancelled once")
     check_equal(log_count(proxyd, "done /one/stop"), 0, "and done never ran")
@@ -145,7 +145,7 @@ def main():
     front, failing, patient, dead = free_ports(4)
     config = (config_head(plugins=(), workers=1).replace("[plugins]\n", "[plugins]\nsubreq = %s\n" % toml_str(PLUGIN))
               + '[limits]\ndrain_timeout = "1s"\nshutdown_timeout = "1s"\n\n'
-              + upstream("quick", [backend.port], 'read_timeout = "%dms"\n' % int(READ_TIMEOUT * 1000))
+              + upstream("quick", [backend.port], 'read_timeout = "%dms"\nmax_fails = 0\n' % int(READ_TIMEOUT * 1000))
               + upstream("patient", [backend.port]) + upstream("nobody", [dead])
               + '[handlers.ask]\nplugin = "subreq"\nupstream = "quick"\npath = "/missing"\nfield = "X-Answer"\n\n'
               + '[handlers.down]\nplugin = "subreq"\nupstream = "nobody"\n\n'
