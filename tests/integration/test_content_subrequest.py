@@ -79,6 +79,9 @@ def answers(front, failing, backend):
         check_equal((cancel.status, cancel.body), (200, b"cancel 0 then -2\n"),
                     "subrequest_cancel while it runs: PROXYD_OK, then PROXYD_ENOENT")
         check_equal(len(seen(backend, "/hang")), 2, "the cancelled subrequest had reached the backend")
+        fast = client.request("GET", "/cancel/fast?ms=500&/data")
+        check_equal((fast.status, fast.body), (200, b"hello from backend"),
+                    "a subrequest back before its cancel timer: answered by done, the timer cancelled")
 
     with Client(failing) as client:
         down = client.request("GET", "/one/down?/data")
@@ -109,6 +112,7 @@ def leaving_clients(proxyd, front, backend):
     targets = [client_leaves(proxyd, front, backend, "one", 1), client_leaves(proxyd, front, backend, "two", 2)]
     time.sleep(READ_TIMEOUT + 0.2)  # past the group's read_timeout: a subrequest still running would end now
     check_equal(log_count(proxyd, "cancelled (unanswered"), 2, "the cancelled hook ran once per request")
+    check_equal(log_count(proxyd, "timer /cancel/fast"), 0, "a cancelled timer never fires")
     for target in targets:
         check_equal(log_count(proxyd, "done " + target), 0, "done never runs for %s once it was cancelled" % target)
     with Client(front) as client:

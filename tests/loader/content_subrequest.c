@@ -7,8 +7,9 @@
  *                    and the body it got; 502 with "X-Sub-Result: failed|timeout" on a failure
  *   /two...          two subrequests at once ("X-Sub-Index: 1" and "2"); answers 200 with
  *                    "N: STATUS BODY\n" for each, in index order, once both are back
- *   /cancel...       one subrequest, cancelled after ms=N of the query (default 100) by a timer;
- *                    answers 200 "cancel RC then RC2" (the second cancel must say ENOENT)
+ *   /cancel...       one subrequest, cancelled after ms=N of the query (default 100) by a timer
+ *                    that answers 200 "cancel RC then RC2" (the second cancel must say ENOENT);
+ *                    a subrequest back earlier is answered as /one and the timer cancelled
  * The subrequest's path is the query when it starts with '/' (after "ms=N&" for /cancel), else the
  * configured path. Each step is logged ("start T", "done T result=R status=S", "cancelled T",
  * "timer T"), T being the request target, so the test can count them. Every parked exchange is in
@@ -175,6 +176,10 @@ static void subrequest_done(void *arg, const proxyd_subrequest_response *respons
     if (!p->response || !s->handle) say(p->worker->instance, PROXYD_LOG_ERROR, "done after cancel");
     s->handle = NULL;
     --p->running;
+    if (p->timer) { /* /cancel's subrequest came back first: the exchange ends here */
+        p->worker->instance->host->timer_cancel(p->timer);
+        p->timer = NULL;
+    }
     s->status = response->result == PROXYD_SUBREQUEST_RESPONSE  ? response->status
                 : response->result == PROXYD_SUBREQUEST_TIMEOUT ? -2
                                                                 : -1;
