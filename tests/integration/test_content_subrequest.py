@@ -8,11 +8,13 @@ never afterwards (its log lines prove it; the ASan build checks the frees). A re
 one runs."""
 
 import os
+import re
 import socket
 import struct
+import subprocess
 import time
 
-from proxyd_harness import (Backend, Client, Proxyd, build_request, check, check_equal, config_head, free_ports,
+from proxyd_harness import (PROXYD_BIN, Backend, Client, Proxyd, build_request, check, check_equal, config_head, free_ports,
                             listener, response_bytes, run_test, toml_str, upstream, wait_for, wait_for_log,
                             workdir, write_file)
 
@@ -45,7 +47,7 @@ def log_count(proxyd, text):
     return proxyd.stderr_text().count(text)
 
 
-def answers(front, failing, backend):
+def answers(front, failing, patient, backend):
     with Client(front) as client:
         one = client.request("GET", "/one/a?/data")
         check_equal((one.status, one.body), (200, b"hello from backend"), "the subrequest's status and body")
@@ -63,11 +65,6 @@ def answers(front, failing, backend):
         check_equal((big.status, big.header("X-Sub-Truncated")), (200, "yes"), "a 10 kB body is truncated")
         check(big.body == b"x" * 4096, "to PROXYD_SUBREQUEST_MAX_BODY bytes", "%d bytes" % len(big.body))
 
-        began = time.monotonic()
-        two = client.request("GET", "/two/x?/pair")
-        elapsed = time.monotonic() - began
-        check_equal((two.status, two.body), (200, b"1: 200 pair 1\n2: 200 pair 2\n"), "two subrequests at once")
-        check(elapsed < 0.95, "side by side, not one after the other (%.2f s for 0.6 s and 0.4 s)" % elapsed)
 
         began = time.monotonic()
         hung = client.request("GET", "/one/hang?/hang")
@@ -82,6 +79,13 @@ def answers(front, failing, backend):
         fast = client.request("GET", "/cancel/fast?ms=500&/data")
         check_equal((fast.status, fast.body), (200, b"hello from backend"),
                     "a subrequest back before its cancel timer: answered by done, the timer cancelled")
+
+    with Client(patient) as client:  # the group without the short read_timeout
+        began = time.monotonic()
+        two = client.request("GET", "/two/x?/pair")
+        elapsed = time.monotonic() - began
+        check_equal((two.status, two.body), (200, b"1: 200 pair 1\n2: 200 pair 2\n"), "two subrequests at once")
+        check(elapsed < 0.95, "side by side, not one after the other (%.2f s for 0.6 s and 0.4 s)" % elapsed)
 
     with Client(failing) as client:
         down = client.request("GET", "/one/down?/data")
@@ -143,14 +147,29 @@ def reload_and_stop(proxyd, front, patient):
                 "no hook out of order")
 
 
+def refused_config(folder, head):
+    """proxyd -t points at the plugin's own keys: a group that is not declared, a path not a string."""
+    path = write_file(os.path.join(folder, "refused.toml"), head
+                      + '[handlers.ask]\nplugin = "subreq"\nupstream = "nowhere"\n\n'
+                      + '[handlers.odd]\nplugin = "subreq"\nupstream = "quick"\npath = 7\n\n')
+    done = subprocess.run([PROXYD_BIN, "-t", "-c", path], capture_output=True, text=True, timeout=30)
+    check_equal(done.returncode, 1, "proxyd -t refuses the config")
+    check(re.search(r"refused\.toml:\d+:\d+: .*upstream 'nowhere' is not declared", done.stderr) is not None,
+          "an undeclared group: file:line:col and the reason", done.stderr)
+    check(re.search(r"refused\.toml:\d+:\d+: .*must be a short string", done.stderr) is not None,
+          "a path that is not a string: file:line:col and the reason", done.stderr)
+
+
 def main():
     folder = workdir("content_subrequest")
     backend = Backend(handler=backend_handler)
     front, failing, patient, dead = free_ports(4)
-    config = (config_head(plugins=(), workers=1).replace("[plugins]\n", "[plugins]\nsubreq = %s\n" % toml_str(PLUGIN))
-              + '[limits]\ndrain_timeout = "1s"\nshutdown_timeout = "1s"\n\n'
-              + upstream("quick", [backend.port], 'read_timeout = "%dms"\nmax_fails = 0\n' % int(READ_TIMEOUT * 1000))
-              + upstream("patient", [backend.port]) + upstream("nobody", [dead])
+    head = (config_head(plugins=(), workers=1).replace("[plugins]\n", "[plugins]\nsubreq = %s\n" % toml_str(PLUGIN))
+            + '[limits]\ndrain_timeout = "1s"\nshutdown_timeout = "1s"\n\n'
+            + upstream("quick", [backend.port], 'read_timeout = "%dms"\nmax_fails = 0\n' % int(READ_TIMEOUT * 1000))
+            + upstream("patient", [backend.port]) + upstream("nobody", [dead]))
+    refused_config(folder, head)
+    config = (head
               + '[handlers.ask]\nplugin = "subreq"\nupstream = "quick"\npath = "/missing"\nfield = "X-Answer"\n\n'
               + '[handlers.down]\nplugin = "subreq"\nupstream = "nobody"\n\n'
               + '[handlers.wait]\nplugin = "subreq"\nupstream = "patient"\n\n'
@@ -158,11 +177,10 @@ def main():
               + listener("patient", patient, "handler", "wait"))
     path = write_file(os.path.join(folder, "content_subrequest.toml"), config)
     proxyd = Proxyd(path, folder).start([front, failing, patient])
-    answers(front, failing, backend)
+    answers(front, failing, patient, backend)
     leaving_clients(proxyd, front, backend)
     check(proxyd.alive(), "proxyd still running")
     reload_and_stop(proxyd, front, patient)
-
 
 if __name__ == "__main__":
     run_test(main)
