@@ -5,7 +5,7 @@ subrequest got (status, one field, the body up to 4 KiB, body_truncated), 502 on
 out subrequest, waits for two subrequests at once, and cancels one itself (subrequest_cancel). A
 client that leaves while subrequests run: the plugin's cancelled hook runs exactly once and done
 never afterwards (its log lines prove it; the ASan build checks the frees). A reload and a stop while
-one runs."""
+one runs; proxyd -t pointing at the plugin's bad keys."""
 
 import os
 import re
@@ -14,9 +14,9 @@ import struct
 import subprocess
 import time
 
-from proxyd_harness import (PROXYD_BIN, Backend, Client, Proxyd, build_request, check, check_equal, config_head, free_ports,
-                            listener, response_bytes, run_test, toml_str, upstream, wait_for, wait_for_log,
-                            workdir, write_file)
+from proxyd_harness import (PROXYD_BIN, Backend, Client, Proxyd, build_request, check, check_equal, config_head,
+                            free_ports, listener, response_bytes, run_test, toml_str, upstream, wait_for,
+                            wait_for_log, workdir, write_file)
 
 PLUGIN = os.path.join(os.environ.get("PROXYD_TEST_PLUGIN_DIR", ""), "content_subrequest.so")
 READ_TIMEOUT = 0.6  # seconds, the "quick" group's read_timeout
