@@ -63,11 +63,14 @@ TEST_CASE("Last-Modified is an IMF-fixdate", "[static][http]") {
     CHECK(format_http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT");
     CHECK(format_http_date(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT");
     CHECK(format_http_date(1709251199) == "Thu, 29 Feb 2024 23:59:59 GMT");
+    CHECK(format_http_date(-1) == "Wed, 31 Dec 1969 23:59:59 GMT");
+    CHECK(format_http_date(253402300800) == "Sat, 01 Jan 10000 00:00:00 GMT");
 }
 
 TEST_CASE("the ETag is the quoted hex mtime and size", "[static][http]") {
     CHECK(format_etag(0x5f1e2d3c, 0x1a4) == "\"5f1e2d3c-1a4\"");
     CHECK(format_etag(1, 0) == "\"1-0\"");
+    CHECK(format_etag(-1, UINT64_MAX) == "\"ffffffffffffffff-ffffffffffffffff\"");
 }
 
 TEST_CASE("header names and values from the config are checked", "[static][http]") {
