@@ -50,16 +50,18 @@ void RequestParser::init_llhttp() {
     if (limits_->allow_bare_lf) llhttp_set_lenient_headers(&parser_, 1);
 }
 
-void RequestParser::reuse(const RequestLimits &limits, Events &events) {
-    limits_ = &limits;
-    events_ = &events;
-    scanner_ = HeadScanner(limits.allow_bare_lf);
+void RequestParser::restart() {
     init_llhttp();
     paused_ = false;
     error_ = HPE_OK;
     scanner_reason_ = nullptr;
     consumed_ = 0;
     reset();
+}
+
+void RequestParser::change_lenience(bool allow_bare_lf) {
+    scanner_ = HeadScanner(allow_bare_lf);
+    llhttp_set_lenient_headers(&parser_, allow_bare_lf ? 1 : 0);
 }
 
 RequestParser::Result RequestParser::execute(const char *data, size_t len) {

@@ -61,10 +61,15 @@ ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listene
       metrics_(worker.metrics().listener(static_cast<size_t>(&listener - worker.config().listeners.data()))),
       writer_(worker.write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {}
 
-ClientConnection::~ClientConnection() { release_request(); }
+ClientConnection::~ClientConnection() {
+    if (request_) request_->parser.restart(); // whatever it saw last, the next taker starts afresh
+    release_request();
+}
 
 void ClientConnection::take_request() {
-    request_ = worker_.client_requests().take(worker_.request_limits(listener_), *this, worker_, *this);
+    request_ = worker_.client_requests().take(worker_.request_limits(listener_), *this);
+    request_->handle.worker = &worker_;
+    request_->handle.connection = this;
 }
 
 // The filter state goes first, while the request and every member are alive: freeing a plugin's
@@ -434,8 +439,7 @@ void ClientConnection::arm_body_timer() {
 void ClientConnection::fill_request_view() {
     const RequestParser &parser = request_->parser;
     const RequestView &view = parser.view();
-    proxyd_request &out = request_->view;
-    out = proxyd_request{};
+    proxyd_request &out = request_->view; // all zero until now: new, or cleared by give_back
     out.struct_size = sizeof(proxyd_request);
     out.method = {view.method.data(), view.method.size()};
     out.target = {view.target.data(), view.target.size()};
@@ -565,6 +569,7 @@ bool ClientConnection::complete_exchange() {
 // first bytes take one again (execute).
 void ClientConnection::start_next_request() {
     set_request_phase(RequestPhase::kIdle);
+    request_->parser.reset(); // where a next message on a kept connection starts, on any connection
     release_request();
     if (body_paused_) resume_body();
     if (connection_phase_ != ConnectionPhase::kClosed) start_reading();

@@ -19,9 +19,9 @@
 #include "server/request_filters.hpp"
 #include "server/request_handle.hpp"
 
+#include <array>
 #include <memory>
 #include <proxyd/plugin.h>
-#include <vector>
 
 namespace proxyd {
 
@@ -35,7 +35,7 @@ struct ClientRequest {
 
     RequestParser parser;
     RequestArena arena;
-    proxyd_request_handle handle{}; // head and arena point into this object; connection is the taker
+    proxyd_request_handle handle{}; // head and arena point into this object
     proxyd_request view{};          // what plugins see, filled once the head is valid
     AccessRecord record;
     std::unique_ptr<RequestFilters> filters; // only for a request that needs one
@@ -50,14 +50,34 @@ class ClientRequestPool {
     ClientRequestPool(const ClientRequestPool &) = delete;
     ClientRequestPool &operator=(const ClientRequestPool &) = delete;
 
-    // A request as new for connection, its parser set to limits and events.
-    std::unique_ptr<ClientRequest> take(const RequestLimits &limits, RequestParser::Events &events,
-                                        const Worker &worker, ClientConnection &connection);
-    // Kept for a next request, unless the pool is full or the request grew past what a usual one
-    // needs (a huge head should not pin its memory for the worker's lifetime). The caller frees the
-    // filter state first, while the request is still its connection's.
-    void give_back(std::unique_ptr<ClientRequest> request);
-    size_t spare() const { return spare_.size(); }
+    // A request as new, its parser set to limits and events; the taker fills in the handle's
+    // worker and connection. Inline, as give_back: both run once per request.
+    std::unique_ptr<ClientRequest> take(const RequestLimits &limits, RequestParser::Events &events) {
+        if (spare_count_ == 0) return std::make_unique<ClientRequest>(limits, events);
+        std::unique_ptr<ClientRequest> request = std::move(spare_[--spare_count_]);
+        request->parser.rebind(limits, events);
+        return request;
+    }
+    // Kept for a next request, cleared, unless the pool is full or the request grew past what a
+    // usual one needs (a huge head should not pin its memory for the worker's lifetime): then
+    // freed. The caller frees the filter state first, while the request is still its
+    // connection's, and leaves the parser between requests (RequestParser::reset or restart).
+    void give_back(std::unique_ptr<ClientRequest> &&request) {
+        if (spare_count_ == kMaxSpare || request->parser.head().capacity() > kMaxKeptBytes) {
+            request.reset();
+            return;
+        }
+        request->arena.clear();
+        request->record = AccessRecord{};
+        request->view = proxyd_request{};
+        request->path_rewritten = false;
+        // A plugin that kept the handle past its request reaches no connection through it (the
+        // worker stays: the pool is that worker's).
+        request->handle.connection = nullptr;
+        request->handle.body = nullptr;
+        spare_[spare_count_++] = std::move(request);
+    }
+    size_t spare() const { return spare_count_; }
 
     // Enough for the requests in progress at once on a busy worker; beyond it they are freed, so
     // a burst does not stay pinned.
@@ -65,7 +85,8 @@ class ClientRequestPool {
     static constexpr size_t kMaxKeptBytes = 8 * 1024;
 
   private:
-    std::vector<std::unique_ptr<ClientRequest>> spare_;
+    std::array<std::unique_ptr<ClientRequest>, kMaxSpare> spare_;
+    size_t spare_count_ = 0;
 };
 
 } // namespace proxyd
