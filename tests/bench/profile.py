@@ -37,6 +37,9 @@ def main():
     ap.add_argument("--tool", choices=("perf", "callgrind"), default="perf")
     ap.add_argument("--seconds", type=int, default=8, help="perf: load duration")
     ap.add_argument("--requests", type=int, default=20000, help="callgrind: requests after warm-up")
+    ap.add_argument("--concurrency", type=int, default=10,
+                    help="callgrind: ab -c; 1 makes the count independent of the machine's load (one "
+                         "event per loop turn), for A/B comparisons of builds")
     ap.add_argument("--out", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "proxyd-selfbench"))
     a = ap.parse_args()
     scen, uri, ka = CELLS[a.cell]
@@ -97,9 +100,10 @@ def main():
                 if not bench.wait_port(port_, 60):
                     raise SystemExit("proxyd under valgrind did not start")
             abk = ["-k"] if ka else []
-            subprocess.run(["ab", "-q", "-c", "10", "-n", "2000"] + abk + [url], capture_output=True)
+            conc = str(a.concurrency)
+            subprocess.run(["ab", "-q", "-c", conc, "-n", "2000"] + abk + [url], capture_output=True)
             subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True)
-            r = subprocess.run(["ab", "-c", "10", "-n", str(a.requests)] + abk + [url], capture_output=True, text=True)
+            r = subprocess.run(["ab", "-c", conc, "-n", str(a.requests)] + abk + [url], capture_output=True, text=True)
             subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True)
             time.sleep(1)
             with open(os.path.join(out, "load.log"), "w") as f:

@@ -38,12 +38,30 @@ const llhttp_settings_t &RequestParser::settings() {
 }
 
 RequestParser::RequestParser(const RequestLimits &limits, Events &events)
-    : limits_(limits), events_(events), scanner_(limits.allow_bare_lf) {
+    : limits_(&limits), events_(&events), scanner_(limits.allow_bare_lf) {
+    init_llhttp();
+}
+
+void RequestParser::init_llhttp() {
     llhttp_init(&parser_, HTTP_REQUEST, &settings());
     parser_.data = this;
     // llhttp 8.1 refuses a bare LF only inside header values; when bare LF is allowed, let it
     // through there too. Control bytes stay refused: the scanner checks them itself.
-    if (limits.allow_bare_lf) llhttp_set_lenient_headers(&parser_, 1);
+    if (limits_->allow_bare_lf) llhttp_set_lenient_headers(&parser_, 1);
+}
+
+void RequestParser::restart() {
+    init_llhttp();
+    paused_ = false;
+    error_ = HPE_OK;
+    scanner_reason_ = nullptr;
+    consumed_ = 0;
+    reset();
+}
+
+void RequestParser::change_lenience(bool allow_bare_lf) {
+    scanner_ = HeadScanner(allow_bare_lf);
+    llhttp_set_lenient_headers(&parser_, allow_bare_lf ? 1 : 0);
 }
 
 RequestParser::Result RequestParser::execute(const char *data, size_t len) {
@@ -131,19 +149,21 @@ int RequestParser::refuse(int status) {
     return HPE_USER;
 }
 
-int RequestParser::check_head_size(size_t size) { return size <= limits_.max_header_bytes ? 0 : refuse(431); }
+int RequestParser::check_head_size(size_t size) {
+    return size <= limits_->max_header_bytes ? 0 : refuse(431);
+}
 
 // ---- llhttp callbacks -----------------------------------------------------------------------
 
 int RequestParser::on_message_begin(llhttp_t *p) {
-    self_of(p)->events_.on_request_begin();
+    self_of(p)->events_->on_request_begin();
     return 0;
 }
 
 int RequestParser::on_url(llhttp_t *p, const char *at, size_t len) {
     RequestParser *self = self_of(p);
     self->head_.append_target({at, len});
-    if (self->head_.target().size() > self->limits_.max_uri_bytes) return self->refuse(414);
+    if (self->head_.target().size() > self->limits_->max_uri_bytes) return self->refuse(414);
     return self->check_head_size(self->head_.size());
 }
 
@@ -153,7 +173,7 @@ int RequestParser::on_header_field(llhttp_t *p, const char *at, size_t len) {
     // grow the head's buffer: the request view handed out at dispatch points into it.
     if (self->head_complete_) return 0;
     size_t size = self->head_.append_header_name({at, len});
-    if (self->head_.header_count() > self->limits_.max_headers) return self->refuse(431);
+    if (self->head_.header_count() > self->limits_->max_headers) return self->refuse(431);
     return self->check_head_size(size);
 }
 
@@ -171,27 +191,27 @@ int RequestParser::on_header_value(llhttp_t *p, const char *at, size_t len) {
 int RequestParser::on_headers_complete(llhttp_t *p) {
     RequestParser *self = self_of(p);
     self->head_complete_ = true;
-    self->events_.on_head_received();
+    self->events_->on_head_received();
     if (p->http_major != 1 || p->http_minor > 1) return self->refuse(505);
     self->chunked_ = (p->flags & F_CHUNKED) != 0;
     self->content_length_ = (p->flags & F_CONTENT_LENGTH) ? static_cast<int64_t>(p->content_length) : -1;
     self->has_body_ = self->chunked_ || self->content_length_ > 0;
     if (int status = self->check_transfer_coding()) return self->refuse(status);
-    uint64_t max_body = self->limits_.max_body_bytes;
+    uint64_t max_body = self->limits_->max_body_bytes;
     if (max_body && self->content_length_ > 0 && static_cast<uint64_t>(self->content_length_) > max_body)
         return self->refuse(413);
     if (!self->validate_request_line()) return self->refuse(400);
     if (!self->expectation_met()) return self->refuse(417);
-    self->events_.on_request_head();
+    self->events_->on_request_head();
     return 0;
 }
 
 int RequestParser::on_body(llhttp_t *p, const char *at, size_t len) {
     RequestParser *self = self_of(p);
     self->body_received_ += len;
-    uint64_t max_body = self->limits_.max_body_bytes;
+    uint64_t max_body = self->limits_->max_body_bytes;
     if (max_body && self->body_received_ > max_body) return self->refuse(413);
-    self->events_.on_request_body({at, len});
+    self->events_->on_request_body({at, len});
     if (self->chunked_ && !self->chunk_end_.body(at, len)) return self->refuse(400);
     return 0;
 }
@@ -208,11 +228,11 @@ int RequestParser::on_chunk_header(llhttp_t *p) {
 int RequestParser::on_chunk_extension(llhttp_t *p, const char *, size_t len) {
     RequestParser *self = self_of(p);
     self->chunk_extension_bytes_ += len;
-    return self->chunk_extension_bytes_ > self->limits_.max_chunk_extension_bytes ? self->refuse(400) : 0;
+    return self->chunk_extension_bytes_ > self->limits_->max_chunk_extension_bytes ? self->refuse(400) : 0;
 }
 
 int RequestParser::on_message_complete(llhttp_t *p) {
-    self_of(p)->events_.on_request_complete();
+    self_of(p)->events_->on_request_complete();
     return HPE_PAUSED;
 }
 

@@ -5,8 +5,8 @@
 // borrowed view of the request that routing and content plugins see.
 //
 // It owns no socket and no timer, so a fuzzer or a unit test drives it with plain bytes. The
-// connection that owns it hears about each request through Events. One parser per connection,
-// used on that connection's thread only.
+// connection that owns it hears about each request through Events. One parser per request in
+// progress on a connection (rebind() hands it to another), used on that connection's thread only.
 #pragma once
 
 #include "http/chunk_terminator.hpp"
@@ -76,6 +76,17 @@ class RequestParser {
 
     // Forgets the current request and gets ready for the next one on the same connection.
     void reset();
+    // Forgets everything, whatever the parser saw last (an error, an upgrade, a message cut short
+    // or closing its connection): as new, keeping the head's storage.
+    void restart();
+    // Parses for another connection from now on, with its limits and events: a worker hands
+    // parsers from one connection to the next (ClientRequest). Only between requests, after
+    // reset() or restart().
+    void rebind(const RequestLimits &limits, Events &events) {
+        events_ = &events;
+        if (limits.allow_bare_lf != limits_->allow_bare_lf) change_lenience(limits.allow_bare_lf);
+        limits_ = &limits;
+    }
 
     // The status that answers the last error (400, 413, 414, 417, 431, 501, 505), and why, for logs.
     // 501 is also a method over RequestLineAdapter::kMaxMethodBytes.
@@ -109,6 +120,8 @@ class RequestParser {
     static int on_chunk_extension(llhttp_t *p, const char *at, size_t len);
     static int on_message_complete(llhttp_t *p);
     static const llhttp_settings_t &settings();
+    void init_llhttp();
+    void change_lenience(bool allow_bare_lf);
 
     int refuse(int status);
     int check_head_size(size_t size);
@@ -116,8 +129,8 @@ class RequestParser {
     bool validate_request_line();
     bool expectation_met() const;
 
-    const RequestLimits &limits_;
-    Events &events_;
+    const RequestLimits *limits_;
+    Events *events_;
     llhttp_t parser_{};
     HeadScanner scanner_;
     RequestLineAdapter line_;

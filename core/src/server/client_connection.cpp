@@ -59,17 +59,26 @@ std::string local_url_host(const uv_tcp_t *tcp) {
 ClientConnection::ClientConnection(Worker &worker, const ListenerConfig &listener)
     : worker_(worker), listener_(listener),
       metrics_(worker.metrics().listener(static_cast<size_t>(&listener - worker.config().listeners.data()))),
-      parser_(worker.request_limits(listener), *this),
-      writer_(worker.write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {
-    request_handle_.head = &parser_.head();
-    request_handle_.arena = &arena_;
-    request_handle_.worker = &worker;
-    request_handle_.connection = this;
+      writer_(worker.write_blocks(), reinterpret_cast<uv_stream_t *>(&tcp_), *this) {}
+
+ClientConnection::~ClientConnection() {
+    if (request_) request_->parser.restart(); // whatever it saw last, the next taker starts afresh
+    release_request();
 }
 
-// The filter state goes first, while every other member is alive: freeing a plugin's request
-// state may call host calls about the request (subrequest_cancel), which then find none.
-ClientConnection::~ClientConnection() { filters_.reset(); }
+void ClientConnection::take_request() {
+    request_ = worker_.client_requests().take(worker_.request_limits(listener_), *this);
+    request_->handle.worker = &worker_;
+    request_->handle.connection = this;
+}
+
+// The filter state goes first, while the request and every member are alive: freeing a plugin's
+// request state may call host calls about the request (subrequest_cancel), which then find none.
+void ClientConnection::release_request() {
+    if (!request_) return;
+    request_->filters.reset();
+    worker_.client_requests().give_back(std::move(request_));
+}
 
 void ClientConnection::accept(Worker &worker, const ListenerConfig &listener, uv_stream_t *server) {
     auto *c = new ClientConnection(worker, listener);
@@ -195,7 +204,7 @@ bool ClientConnection::wants_keep_alive() const {
     // client knows to open a new one rather than finding this one closed under its next request.
     uint32_t limit = listener_.limits.keepalive_requests;
     if (limit && requests_served_ + 1 >= limit) return false;
-    return parser_.should_keep_alive() && !worker_.draining(listener_);
+    return request_->parser.should_keep_alive() && !worker_.draining(listener_);
 }
 
 // ---- phases ---------------------------------------------------------------------------------
@@ -248,7 +257,7 @@ void ClientConnection::stop_reading() {
     }
     uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp_));
     reading_ = false;
-    if (filters_ && filters_->pending()) watch_hangup();
+    if (RequestFilters *f = filters_if_any(); f && f->pending()) watch_hangup();
 }
 
 void ClientConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -360,22 +369,23 @@ void ClientConnection::resume_parsing() {
 }
 
 void ClientConnection::execute(const char *data, size_t len) {
+    if (!request_) take_request();
     in_parser_ = true;
-    RequestParser::Result result = parser_.execute(data, len);
+    RequestParser::Result result = request_->parser.execute(data, len);
     in_parser_ = false;
     if (connection_phase_ == ConnectionPhase::kClosed) return;
     if (result == RequestParser::Result::kMessageEnd) {
         // The message ended; keep what follows for after the response.
         assert(request_phase_ == RequestPhase::kComplete);
-        size_t used = parser_.consumed();
+        size_t used = request_->parser.consumed();
         pending_.insert(0, data + used, len - used);
     } else if (result == RequestParser::Result::kError) {
-        int status = parser_.error_status();
+        int status = request_->parser.error_status();
         if (worker_.logger().enabled(PROXYD_LOG_INFO))
             worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text +
-                                  ": bad request (" + parser_.error_text() + "), answering " +
+                                  ": bad request (" + request_->parser.error_text() + "), answering " +
                                   std::to_string(status));
-        if (exchange_ && record_.status != 0) {
+        if (exchange_ && request_->record.status != 0) {
             abort(); // mid-body, and a response already began: only cutting the connection is left
             return;
         }
@@ -391,7 +401,7 @@ void ClientConnection::execute(const char *data, size_t len) {
 
 void ClientConnection::on_request_begin() {
     set_request_phase(RequestPhase::kHead);
-    record_.start_ns = uv_hrtime();
+    request_->record.start_ns = uv_hrtime();
     if (timer_mode_ != kTimerHeader)
         arm_timer(static_cast<uint64_t>(listener_.limits.header_timeout.count()), kTimerHeader);
 }
@@ -401,7 +411,7 @@ void ClientConnection::on_head_received() { arm_timer(0, kTimerNone); }
 void ClientConnection::on_request_head() {
     set_request_phase(RequestPhase::kBody);
     fill_request_view();
-    if (parser_.has_body()) arm_body_timer();
+    if (request_->parser.has_body()) arm_body_timer();
     dispatch();
 }
 
@@ -409,7 +419,7 @@ void ClientConnection::on_request_body(std::string_view data) {
     if (timer_mode_ == kTimerBody) arm_body_timer();
     if (exchange_)
         exchange_->on_request_body(data);
-    else if (filters_ && filters_->pending())
+    else if (request_->filters && request_->filters->pending())
         hold_request_body(data);
 }
 
@@ -427,27 +437,28 @@ void ClientConnection::arm_body_timer() {
 
 // Fills the plugin-facing request view from the parser's checked one.
 void ClientConnection::fill_request_view() {
-    const RequestView &view = parser_.view();
-    request_ = proxyd_request{};
-    request_.struct_size = sizeof(proxyd_request);
-    request_.method = {view.method.data(), view.method.size()};
-    request_.target = {view.target.data(), view.target.size()};
-    request_.path = {view.path.data(), view.path.size()};
-    request_.query = {view.query.data(), view.query.size()};
-    request_.host = {view.host.data(), view.host.size()};
-    request_.http_major = parser_.http_major();
-    request_.http_minor = parser_.http_minor();
-    request_.client_address = {client_ip_.data(), client_ip_.size()};
-    request_.handle = &request_handle_;
+    const RequestParser &parser = request_->parser;
+    const RequestView &view = parser.view();
+    proxyd_request &out = request_->view; // all zero until now: new, or cleared by give_back
+    out.struct_size = sizeof(proxyd_request);
+    out.method = {view.method.data(), view.method.size()};
+    out.target = {view.target.data(), view.target.size()};
+    out.path = {view.path.data(), view.path.size()};
+    out.query = {view.query.data(), view.query.size()};
+    out.host = {view.host.data(), view.host.size()};
+    out.http_major = parser.http_major();
+    out.http_minor = parser.http_minor();
+    out.client_address = {client_ip_.data(), client_ip_.size()};
+    out.handle = &request_->handle;
     // The client's id when it is one, so a request keeps its id across proxies; else ours.
-    auto sent_id = parser_.head().find("x-request-id");
+    auto sent_id = parser.head().find("x-request-id");
     if (sent_id && is_valid_request_id(*sent_id)) {
-        request_.request_id = {sent_id->data(), sent_id->size()};
+        out.request_id = {sent_id->data(), sent_id->size()};
     } else {
-        worker_.make_request_id(request_id_);
-        request_.request_id = {request_id_, sizeof request_id_};
+        worker_.make_request_id(request_->made_id);
+        out.request_id = {request_->made_id, sizeof request_->made_id};
     }
-    request_.scheme = encrypted() ? proxyd_str{"https", 5} : proxyd_str{"http", 4};
+    out.scheme = encrypted() ? proxyd_str{"https", 5} : proxyd_str{"http", 4};
 }
 
 void ClientConnection::dispatch() {
@@ -459,22 +470,22 @@ void ClientConnection::dispatch() {
 
 void ClientConnection::route_request() {
     Target target = listener_.target;
-    if (filters_ && filters_->route_to) {
-        target = *filters_->route_to;
+    if (request_->filters && request_->filters->route_to) {
+        target = *request_->filters->route_to;
     } else if (listener_.router) {
         proxyd_route route{};
         const auto &hooks = *listener_.router->descriptor().routing;
-        if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_,
+        if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_->view,
                         &route) == PROXYD_ROUTE_MATCH) {
             target = Target::from_id(route.target);
             if (route.rewritten_path.ptr) {
-                request_.path = route.rewritten_path;
-                path_rewritten_ = true;
+                request_->view.path = route.rewritten_path;
+                request_->path_rewritten = true;
             }
         }
     }
-    record_.target = target;
-    if (filters_) filters_->set_routed();
+    request_->record.target = target;
+    if (request_->filters) request_->filters->set_routed();
     if (!target) {
         send_error(404, !wants_keep_alive());
         return;
@@ -482,7 +493,7 @@ void ClientConnection::route_request() {
     const FilterChain *chain = worker_.config().target_filters(target);
     if (chain && !chain->empty()) {
         filters().set_routed();
-        filters_->reach(*chain);
+        request_->filters->reach(*chain);
         return run_request_filters();
     }
     start_exchange(target);
@@ -509,16 +520,16 @@ void ClientConnection::start_exchange(Target target) {
     }
     // After a pending filter: what of the request arrived meanwhile goes to the exchange now (the
     // exchange may have answered at once, and be gone, already).
-    if (exchange_.get() != started || !filters_) return;
-    std::string held = std::move(filters_->held_body);
+    if (exchange_.get() != started || !request_->filters) return;
+    std::string held = std::move(request_->filters->held_body);
     if (!held.empty()) exchange_->on_request_body(held);
     if (exchange_.get() == started && request_phase_ == RequestPhase::kComplete &&
-        !filters_->body_delivered) {
-        filters_->body_delivered = true;
+        !request_->filters->body_delivered) {
+        request_->filters->body_delivered = true;
         exchange_->on_request_complete();
     }
-    if (exchange_.get() == started && filters_ && filters_->body_held_paused) {
-        filters_->body_held_paused = false;
+    if (exchange_.get() == started && request_->filters->body_held_paused) {
+        request_->filters->body_held_paused = false;
         resume_body();
     }
 }
@@ -537,7 +548,7 @@ void ClientConnection::finish_exchange(bool keep_alive) {
 bool ClientConnection::complete_exchange() {
     if (response_phase_ == ResponsePhase::kFinishedInParser) set_response_phase(ResponsePhase::kPending);
     write_access_log();
-    if (filters_) run_log_filters(record_.status, true);
+    if (request_->filters) run_log_filters(request_->record.status, true);
     release_exchange();
     ++requests_served_;
     if (h2_stream_) {
@@ -554,14 +565,12 @@ bool ClientConnection::complete_exchange() {
     return true;
 }
 
+// The connection is idle: the request's state goes back to the worker, and the next request's
+// first bytes take one again (execute).
 void ClientConnection::start_next_request() {
-    parser_.reset();
     set_request_phase(RequestPhase::kIdle);
-    arena_.clear();
-    record_ = AccessRecord{};
-    request_ = proxyd_request{};
-    filters_.reset();
-    path_rewritten_ = false;
+    request_->parser.reset(); // where a next message on a kept connection starts, on any connection
+    release_request();
     if (body_paused_) resume_body();
     if (connection_phase_ != ConnectionPhase::kClosed) start_reading();
     arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
@@ -576,32 +585,34 @@ void ClientConnection::release_exchange() {
 }
 
 void ClientConnection::write_access_log() {
+    const AccessRecord &record = request_->record;
+    const RequestParser &parser = request_->parser;
     // Metrics hear of every request the access log would, whether the log is on or not.
-    if (record_.status != 0)
-        metrics_.request_finished(worker_.metrics().target_slot(record_.target), record_.status,
-                                  uv_hrtime() - record_.start_ns);
-    if (!listener_.access_log || !worker_.access_log().enabled() || record_.status == 0) return;
-    auto header = [this](std::string_view name) {
-        auto v = parser_.head().find(name);
+    if (record.status != 0)
+        metrics_.request_finished(worker_.metrics().target_slot(record.target), record.status,
+                                  uv_hrtime() - record.start_ns);
+    if (!listener_.access_log || !worker_.access_log().enabled() || record.status == 0) return;
+    auto header = [&parser](std::string_view name) {
+        auto v = parser.head().find(name);
         return v ? *v : std::string_view();
     };
     AccessEntry entry;
     entry.client = client_ip_;
     entry.time = std::time(nullptr);
     entry.clf_time = worker_.dates().log_date();
-    entry.method = parser_.method();
-    entry.target = parser_.head().target();
-    entry.http_minor = parser_.sent_minor();
+    entry.method = parser.method();
+    entry.target = parser.head().target();
+    entry.http_minor = parser.sent_minor();
     entry.http_major = h2_stream_ ? 2 : 1;
-    entry.status = record_.status;
-    entry.body_bytes = record_.body_bytes;
+    entry.status = record.status;
+    entry.body_bytes = record.body_bytes;
     entry.referer = header("referer");
     entry.user_agent = header("user-agent");
-    entry.upstream = record_.upstream;
-    entry.upstream_status = record_.upstream_status;
-    entry.request_time = static_cast<double>(uv_hrtime() - record_.start_ns) / 1e9;
+    entry.upstream = record.upstream;
+    entry.upstream_status = record.upstream_status;
+    entry.request_time = static_cast<double>(uv_hrtime() - record.start_ns) / 1e9;
     entry.listener = listener_.name;
-    entry.request_id = {request_.request_id.ptr, request_.request_id.len};
+    entry.request_id = {request_->view.request_id.ptr, request_->view.request_id.len};
     worker_.access_log().write_line(format_access_line(entry, worker_.config().log.access_format));
 }
 
@@ -627,7 +638,7 @@ void ClientConnection::send_unavailable(unsigned retry_after_seconds, bool close
 
 // 308 keeps the method and body (RFC 9110 §15.4.9), so a POST is resent as a POST over HTTPS.
 void ClientConnection::send_https_redirect() {
-    const RequestView &view = parser_.view();
+    const RequestView &view = request_->parser.view();
     std::string fallback_host = view.host.empty() ? local_url_host(&tcp_) : std::string();
     // The parser's query view is null when the target had no '?', empty when it ended in one.
     std::string location =
@@ -637,13 +648,13 @@ void ClientConnection::send_https_redirect() {
     // The body is not read: the connection closes after the answer (and says so), since the rest
     // of the body could not be told from a next request.
     send_own_response(308, "text/plain; charset=utf-8", location, std::move(body),
-                      !wants_keep_alive() || parser_.has_body());
+                      !wants_keep_alive() || request_->parser.has_body());
 }
 
 void ClientConnection::send_own_response(int status, std::string_view content_type, std::string_view location,
                                          std::string body, bool close, std::string_view retry_after) {
     // The request ends here (a stalled or broken body): a filter still waiting is told.
-    if (filters_ && filters_->pending()) cancel_pending_filter();
+    if (request_->filters && request_->filters->pending()) cancel_pending_filter();
     if (filters_response_heads()) {
         HeaderList fields;
         fields.add("Server", "proxyd");
@@ -661,15 +672,16 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
     head.field("Content-Type", content_type);
     if (!location.empty()) head.field("Location", location);
     if (!retry_after.empty()) head.field("Retry-After", retry_after);
-    head.end(
-        date,
-        HeadEnding{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor});
-    record_.status = status;
-    bool head_only = parser_.method() == "HEAD";
-    record_.body_bytes = head_only ? 0 : body.size();
+    head.end(date, HeadEnding{.content_length = body.size(),
+                              .keep_alive = keep,
+                              .client_minor = request_->view.http_minor});
+    AccessRecord &record = request_->record;
+    record.status = status;
+    bool head_only = request_->parser.method() == "HEAD";
+    record.body_bytes = head_only ? 0 : body.size();
     if (!head_only) out += body;
     send(std::move(out));
-    if (record_.start_ns == 0) record_.start_ns = uv_hrtime();
+    if (record.start_ns == 0) record.start_ns = uv_hrtime();
     finish_exchange(keep);
 }
 
@@ -777,7 +789,7 @@ void ClientConnection::pause_body() {
 void ClientConnection::resume_body() {
     if (!body_paused_) return;
     body_paused_ = false;
-    if (request_phase_ == RequestPhase::kBody && parser_.has_body() && timer_mode_ == kTimerNone)
+    if (request_phase_ == RequestPhase::kBody && request_->parser.has_body() && timer_mode_ == kTimerNone)
         arm_body_timer();
     if (connection_phase_ != ConnectionPhase::kClosed && pending_.size() <= kMaxPending && !read_ended_)
         start_reading();
@@ -814,9 +826,9 @@ void ClientConnection::on_timer(void *owner) {
         break;
     case kTimerBody:
         c->worker_.logger().info("client " + c->client_ip_ + ": request body stalled for body_timeout, " +
-                                 (c->record_.status == 0 ? "answering 408" : "closing"));
+                                 (c->request_->record.status == 0 ? "answering 408" : "closing"));
         c->timer_mode_ = kTimerNone;
-        if (c->record_.status != 0) {
+        if (c->request_->record.status != 0) {
             c->close_now(); // a response already began: only cutting the connection is left
         } else {
             // The exchange goes first, taking its upstream connection with it mid-message.
@@ -876,8 +888,8 @@ void ClientConnection::begin_close() {
     assert(connection_phase_ == ConnectionPhase::kClosingAfterFlush);
     if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
     send_close_notify();
-    if (request_phase_ == RequestPhase::kComplete && !parser_.should_keep_alive() && pending_.empty() &&
-        queued_bytes() == 0 && receive_queue_empty())
+    if (request_phase_ == RequestPhase::kComplete && !request_->parser.should_keep_alive() &&
+        pending_.empty() && queued_bytes() == 0 && receive_queue_empty())
         return close_now();
     set_connection_phase(ConnectionPhase::kLingering);
     if (queued_bytes() == 0) {
@@ -902,18 +914,20 @@ void ClientConnection::close_now() {
     StreamPeer *peer = std::exchange(peer_, nullptr);
     parent_ = nullptr;
     // Every request is logged: one the client gave up on before any response is 499, as in nginx.
+    // Each of finished, exchange_ and a pending filter means a request is in progress.
     bool finished = response_phase_ == ResponsePhase::kFinishedInParser;
-    bool filter_pending = filters_ && filters_->pending();
-    int sent_status = record_.status;
-    if ((exchange_ || filter_pending) && !finished && record_.status == 0) record_.status = 499;
-    if (filter_pending) cancel_pending_filter();
+    bool filter_pending = filters_if_any() && request_->filters->pending();
     if (finished || exchange_ || filter_pending) {
+        AccessRecord &record = request_->record;
+        int sent_status = record.status;
+        if (!finished && record.status == 0) record.status = 499;
+        if (filter_pending) cancel_pending_filter();
         write_access_log();
-        if (filters_) run_log_filters(sent_status, finished);
+        if (request_->filters) run_log_filters(sent_status, finished);
     }
-    if (filters_) {
+    if (filters_if_any()) {
         stop_hangup_watch();
-        filters_->subrequests.cancel_all();
+        request_->filters->subrequests.cancel_all();
     }
     release_exchange();
     if (peer) peer->stream_closed(false);

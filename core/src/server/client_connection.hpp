@@ -39,7 +39,7 @@
 // held pipelined bytes, after EOF); body_paused_ (the exchange asked for request-body
 // backpressure, in any phase); write_shut_ and read_ended_, the two directions of a tunnel ending
 // each on its own (the upstream's EOF passed on to the client; the client's EOF); in_parser_,
-// inside parser_.execute(): a guard against re-entry, not a phase. The timer's mode (TimerMode)
+// inside the parser's execute(): a guard against re-entry, not a phase. The timer's mode (TimerMode)
 // says which timeout is running and is set by arm_timer().
 //
 // HTTP/2 (h2_connection.hpp): a connection that negotiated h2 hands what it reads to its
@@ -47,6 +47,10 @@
 // ClientConnection (open_stream) that has no socket: its request bytes come from feed_stream(),
 // what it send()s goes to its StreamPeer, it serves one request and never keeps alive, lingers
 // or shuts down. The phases above hold for it as for a socket.
+//
+// The request's state (parser, view, arena, access record, filters: client_request.hpp) is taken
+// from the worker when bytes of a request are to be parsed and given back on the step to kIdle,
+// so an idle keep-alive connection holds only what the connection itself needs.
 //
 // Lifetime: created on accept, deleted in the close callback of its last handle. Worker thread.
 #pragma once
@@ -58,9 +62,9 @@
 #include "net/backpressure.hpp"
 #include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
+#include "server/client_request.hpp"
 #include "server/exchange.hpp"
 #include "server/request_filters.hpp"
-#include "server/request_handle.hpp"
 #include "tls/tls_session.hpp"
 
 #include <memory>
@@ -94,22 +98,25 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
 
     Worker &worker() { return worker_; }
     const ListenerConfig &listener() const { return listener_; }
-    const MessageHead &head() const { return parser_.head(); }
-    const proxyd_request &request() const { return request_; }
-    proxyd_request &request() { return request_; }
+    // The request in progress: these are for its exchange, its filters and host calls about it,
+    // only while one is (the connection holds no request state while idle).
+    const MessageHead &head() const { return request_->parser.head(); }
+    const proxyd_request &request() const { return request_->view; }
+    proxyd_request &request() { return request_->view; }
     // The method as filters left it (request_set_method), else as sent.
     std::string_view method() const {
-        return filters_ && filters_->method_edited ? std::string_view(filters_->method) : parser_.method();
+        const RequestFilters *f = request_->filters.get();
+        return f && f->method_edited ? std::string_view(f->method) : request_->parser.method();
     }
-    uint8_t http_minor() const { return request_.http_minor; }
+    uint8_t http_minor() const { return request_->view.http_minor; }
     bool wants_keep_alive() const;
     // A routing plugin or a filter replaced request().path (and maybe its query).
-    bool path_rewritten() const { return path_rewritten_; }
-    bool request_has_body() const { return parser_.has_body(); }
-    bool request_chunked() const { return parser_.chunked(); }
-    int64_t request_content_length() const { return parser_.content_length(); }
+    bool path_rewritten() const { return request_->path_rewritten; }
+    bool request_has_body() const { return request_->parser.has_body(); }
+    bool request_chunked() const { return request_->parser.chunked(); }
+    int64_t request_content_length() const { return request_->parser.content_length(); }
     std::string_view client_ip() const { return client_ip_; }
-    AccessRecord &record() { return record_; }
+    AccessRecord &record() { return request_->record; }
 
     ListenerMetrics &metrics() { return metrics_; }
 
@@ -161,7 +168,7 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void shutdown_write();
 
     // An orphaned content exchange (its ABI 1.0 plugin may read the request until it finishes)
-    // keeps this object, and so the request view, head and arena, past the connection's close:
+    // keeps this object, and so its request (view, head and arena), past the connection's close:
     // the connection is then deleted by release_request_hold(), not by its close callback.
     void hold_request() { request_held_ = true; }
     void release_request_hold();
@@ -169,13 +176,20 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // -- filters (client_filters.cpp; the filter kind of plugin.h) --
     // The request's filter state, made on first use: a chain to run, a plugin keeping state.
     RequestFilters &filters();
-    RequestFilters *filters_if_any() { return filters_.get(); }
+    // Null also while no request is in progress.
+    RequestFilters *filters_if_any() const { return request_ ? request_->filters.get() : nullptr; }
     // The request's fields as filters left them; nullptr when none changed any (then head()).
-    const HeaderList *edited_headers() const { return filters_ ? filters_->headers() : nullptr; }
+    const HeaderList *edited_headers() const {
+        const RequestFilters *f = filters_if_any();
+        return f ? f->headers() : nullptr;
+    }
     // A filter changed the method, path or a field: the request view follows.
     void refresh_request_view();
     // Final response heads go through response-head filters: some filter's chain was reached.
-    bool filters_response_heads() const { return filters_ && !filters_->reached().empty(); }
+    bool filters_response_heads() const {
+        const RequestFilters *f = filters_if_any();
+        return f && !f->reached().empty();
+    }
     // Runs the reached filters' response_head hooks, last first, on head.
     void filter_response_head(FilteredResponseHead &head);
     // filter_resume: the pending filter is done, with what its hook would have returned.
@@ -274,6 +288,10 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     // Parses the held pipelined bytes, request after request, until the parser pauses again.
     void resume_parsing();
     void execute(const char *data, size_t len);
+    // The request's state from the worker's pool, when bytes of a request are to be parsed; given
+    // back when the connection goes idle (or is deleted), filter state first.
+    void take_request();
+    void release_request();
     void dispatch();
     // The listener's router (or a filter's route_to) picks the target; its filters run next.
     void route_request();
@@ -320,15 +338,12 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     ListenerMetrics &metrics_;
     uv_tcp_t tcp_{};
     LazyTimer timer_;
-    RequestParser parser_;
-    RequestArena arena_;
-    proxyd_request_handle request_handle_{};
-    proxyd_request request_{};
+    // The request in progress (client_request.hpp): taken when its bytes are to be parsed, given
+    // back when the connection goes idle; never null outside RequestPhase::kIdle.
+    std::unique_ptr<ClientRequest> request_;
     std::string client_ip_;
     std::string pending_; // bytes read but not parsed while the parser is paused
     std::unique_ptr<Exchange> exchange_;
-    std::unique_ptr<RequestFilters> filters_; // only for a request that needs one
-    AccessRecord record_;
     StreamWriter writer_;
     // On an HTTPS listener only, so a cleartext connection pays one pointer for TLS.
     struct TlsState {
@@ -337,7 +352,6 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
         std::optional<TlsClientCertificate> client_certificate; // once asked for
     };
     std::unique_ptr<TlsState> tls_;
-    char request_id_[16]; // a request id proxyd made (request_.request_id), when the client sent none
     int handles_open_ = 0;
     uint32_t requests_served_ = 0;
     RequestPhase request_phase_ = RequestPhase::kIdle;
@@ -345,7 +359,6 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     ConnectionPhase connection_phase_ = ConnectionPhase::kOpen;
     TimerMode timer_mode_ = kTimerNone;
     bool finished_keep_alive_ = false; // what the last finish_exchange() was told
-    bool path_rewritten_ = false;
     bool in_parser_ = false;
     bool reading_ = false;
     bool body_paused_ = false;

@@ -43,7 +43,8 @@ void close_hangup_watch(HangupWatch *watch) {
 }
 
 void ClientConnection::watch_hangup() {
-    if (!filters_ || !filters_->pending() || reading_ || filters_->hangup_watch || closing()) return;
+    RequestFilters *f = filters_if_any();
+    if (!f || !f->pending() || reading_ || f->hangup_watch || closing()) return;
     int dup_fd = ::dup(fd());
     if (dup_fd < 0) return; // no watch: the reset is seen once reading resumes, as before
     auto *watch = new HangupWatch{{}, dup_fd, this};
@@ -53,7 +54,7 @@ void ClientConnection::watch_hangup() {
         return;
     }
     watch->poll.data = watch;
-    filters_->hangup_watch = watch;
+    f->hangup_watch = watch;
     uv_poll_start(&watch->poll, UV_DISCONNECT, [](uv_poll_t *p, int status, int) {
         auto *self = static_cast<HangupWatch *>(p->data);
         ClientConnection *c = self->owner;
@@ -69,22 +70,23 @@ void ClientConnection::watch_hangup() {
 }
 
 void ClientConnection::stop_hangup_watch() {
-    if (!filters_ || !filters_->hangup_watch) return;
-    close_hangup_watch(std::exchange(filters_->hangup_watch, nullptr));
+    RequestFilters *f = filters_if_any();
+    if (!f || !f->hangup_watch) return;
+    close_hangup_watch(std::exchange(f->hangup_watch, nullptr));
 }
 
 RequestFilters &ClientConnection::filters() {
-    if (!filters_) filters_ = std::make_unique<RequestFilters>();
-    return *filters_;
+    if (!request_->filters) request_->filters = std::make_unique<RequestFilters>();
+    return *request_->filters;
 }
 
 void ClientConnection::run_request_filters() {
-    RequestFilters &f = *filters_;
+    RequestFilters &f = *request_->filters;
     while (const PluginInstance *filter = f.next()) {
         const proxyd_filter_hooks &hooks = hooks_of(*filter);
         if (!hooks.request_head) continue;
         f.set_in_request_head(true);
-        int status = hooks.request_head(filter->raw(), worker_.plugin_worker(filter), &request_);
+        int status = hooks.request_head(filter->raw(), worker_.plugin_worker(filter), &request_->view);
         f.set_in_request_head(false);
         if (status == PROXYD_FILTER_CONTINUE) continue;
         if (status == PROXYD_FILTER_PENDING) {
@@ -94,11 +96,11 @@ void ClientConnection::run_request_filters() {
         return finish_filters(*filter, status);
     }
     if (!f.routed()) return route_request();
-    start_exchange(record_.target);
+    start_exchange(request_->record.target);
 }
 
 void ClientConnection::finish_filters(const PluginInstance &filter, int status) {
-    if (status == PROXYD_FILTER_RESPONDED && filters_->answer) return send_filter_answer();
+    if (status == PROXYD_FILTER_RESPONDED && request_->filters->answer) return send_filter_answer();
     worker_.logger().error(
         filter_name(filter) + ": request_head " +
         (status == PROXYD_FILTER_RESPONDED ? std::string("said RESPONDED without request_respond")
@@ -108,9 +110,10 @@ void ClientConnection::finish_filters(const PluginInstance &filter, int status) 
 }
 
 int ClientConnection::resume_filters(int status) {
-    if (!filters_ || !filters_->pending()) return PROXYD_ESTATE;
-    const PluginInstance *filter = filters_->pending();
-    filters_->set_pending(nullptr);
+    RequestFilters *f = filters_if_any();
+    if (!f || !f->pending()) return PROXYD_ESTATE;
+    const PluginInstance *filter = f->pending();
+    f->set_pending(nullptr);
     stop_hangup_watch();
     if (status == PROXYD_FILTER_CONTINUE)
         run_request_filters();
@@ -120,15 +123,15 @@ int ClientConnection::resume_filters(int status) {
 }
 
 void ClientConnection::send_filter_answer() {
-    FilterAnswer answer = std::move(*filters_->answer);
-    filters_->answer.reset();
+    FilterAnswer answer = std::move(*request_->filters->answer);
+    request_->filters->answer.reset();
     HeaderList fields;
     fields.add("Server", "proxyd");
     for (size_t i = 0; i < answer.fields.header_count(); ++i)
         fields.add(answer.fields.header_name(i), answer.fields.header_value(i));
     // A body still on its way is read and dropped until the close: the answer says Connection:
     // close, since what follows it could not be told from a next request.
-    bool close = parser_.has_body() && request_phase_ != RequestPhase::kComplete;
+    bool close = request_->parser.has_body() && request_phase_ != RequestPhase::kComplete;
     send_filtered_response(answer.status, std::move(fields), std::move(answer.body), close);
 }
 
@@ -141,31 +144,33 @@ void ClientConnection::send_filtered_response(int status, HeaderList fields, std
     writer.strict_transport_security(listener_.strict_transport_security);
     writer.fields(head.fields);
     bool bodyless = head.status == 204 || head.status == 304;
-    HeadEnding ending{.content_length = body.size(), .keep_alive = keep, .client_minor = request_.http_minor};
+    HeadEnding ending{
+        .content_length = body.size(), .keep_alive = keep, .client_minor = request_->view.http_minor};
     writer.end(worker_.dates().http_date(), ending);
-    record_.status = head.status;
+    AccessRecord &record = request_->record;
+    record.status = head.status;
     bool head_only = method() == "HEAD" || bodyless;
-    record_.body_bytes = head_only ? 0 : body.size();
+    record.body_bytes = head_only ? 0 : body.size();
     if (!head_only) out += body;
     send(std::move(out));
-    if (record_.start_ns == 0) record_.start_ns = uv_hrtime();
+    if (record.start_ns == 0) record.start_ns = uv_hrtime();
     finish_exchange(keep);
 }
 
 void ClientConnection::filter_response_head(FilteredResponseHead &head) {
-    RequestFilters &f = *filters_;
+    RequestFilters &f = *request_->filters;
     const FilterChain &chain = f.reached();
     f.response_head = &head;
     for (size_t i = chain.size(); i-- > 0;) {
         const PluginInstance &filter = *chain[i];
         if (auto hook = hooks_of(filter).response_head)
-            hook(filter.raw(), worker_.plugin_worker(&filter), &request_);
+            hook(filter.raw(), worker_.plugin_worker(&filter), &request_->view);
     }
     f.response_head = nullptr;
 }
 
 void ClientConnection::hold_request_body(std::string_view data) {
-    RequestFilters &f = *filters_;
+    RequestFilters &f = *request_->filters;
     f.held_body.append(data);
     if (f.held_body.size() > kHighWater && !f.body_held_paused) {
         f.body_held_paused = true;
@@ -174,58 +179,61 @@ void ClientConnection::hold_request_body(std::string_view data) {
 }
 
 void ClientConnection::cancel_pending_filter() {
-    const PluginInstance &filter = *filters_->pending();
-    filters_->set_pending(nullptr);
+    const PluginInstance &filter = *request_->filters->pending();
+    request_->filters->set_pending(nullptr);
     stop_hangup_watch();
-    if (auto hook = hooks_of(filter).cancelled) hook(filter.raw(), worker_.plugin_worker(&filter), &request_);
+    if (auto hook = hooks_of(filter).cancelled)
+        hook(filter.raw(), worker_.plugin_worker(&filter), &request_->view);
 }
 
 void ClientConnection::run_log_filters(int sent_status, bool completed) {
-    RequestFilters &f = *filters_;
+    RequestFilters &f = *request_->filters;
+    const AccessRecord &record = request_->record;
     // The request is over: what it still asked of upstreams is not wanted (done is not called).
     f.subrequests.cancel_all();
     const FilterChain &chain = f.reached();
     if (!chain.empty()) {
         // The last peer tried: the access record lists every try, "a,b".
-        std::string_view upstream = record_.upstream;
+        std::string_view upstream = record.upstream;
         if (upstream == "-") upstream = {};
         if (size_t comma = upstream.rfind(','); comma != std::string_view::npos)
             upstream.remove_prefix(comma + 1);
         proxyd_exchange_summary summary{};
         summary.struct_size = sizeof summary;
         summary.status = sent_status;
-        summary.body_bytes = record_.body_bytes;
+        summary.body_bytes = record.body_bytes;
         summary.upstream = {upstream.data(), upstream.size()};
-        summary.upstream_status = record_.upstream_status;
-        summary.duration_ns = record_.start_ns ? uv_hrtime() - record_.start_ns : 0;
+        summary.upstream_status = record.upstream_status;
+        summary.duration_ns = record.start_ns ? uv_hrtime() - record.start_ns : 0;
         summary.completed = completed;
         for (size_t i = chain.size(); i-- > 0;) {
             const PluginInstance &filter = *chain[i];
             if (auto hook = hooks_of(filter).log)
-                hook(filter.raw(), worker_.plugin_worker(&filter), &request_, &summary);
+                hook(filter.raw(), worker_.plugin_worker(&filter), &request_->view, &summary);
         }
     }
     f.free_states();
 }
 
 void ClientConnection::refresh_request_view() {
-    RequestFilters &f = *filters_;
-    if (f.method_edited) request_.method = {f.method.data(), f.method.size()};
+    RequestFilters &f = *request_->filters;
+    proxyd_request &view = request_->view;
+    if (f.method_edited) view.method = {f.method.data(), f.method.size()};
     if (f.path_edited) {
         std::string_view pq = f.path_and_query;
         size_t q = pq.find('?');
         std::string_view path = pq.substr(0, q);
-        request_.path = {path.data(), path.size()};
+        view.path = {path.data(), path.size()};
         if (q != std::string_view::npos) {
             std::string_view query = pq.substr(q + 1);
-            request_.query = {query.data(), query.size()};
+            view.query = {query.data(), query.size()};
         }
-        path_rewritten_ = true;
+        request_->path_rewritten = true;
     }
     if (const HeaderList *fields = f.headers()) {
         // Host cannot be removed, only replaced; an absolute-form target's authority stays.
         if (auto host = fields->find("host"); host && head().target().starts_with("/"))
-            request_.host = {host->data(), host->size()};
+            view.host = {host->data(), host->size()};
     }
 }
 

@@ -15,6 +15,7 @@
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
 #include "proxy/upstream_shared.hpp"
+#include "server/client_request.hpp"
 #include "server/content_orphans.hpp"
 #include "server/plugin_waits.hpp"
 #include "server/worker_handle.hpp"
@@ -147,6 +148,8 @@ class Worker {
     TlsBuffers &tls_buffers() { return tls_buffers_; }
     // Scratch buffers of proxied exchanges, recycled from one to the next.
     ExchangeBufferPool &exchange_buffers() { return exchange_buffers_; }
+    // Requests' state for client connections, taken while a request is in progress.
+    ClientRequestPool &client_requests() { return client_requests_; }
     // Content responses an ABI 1.0 plugin still holds after their client left.
     ContentOrphans &content_orphans() { return content_orphans_; }
     // Calls plugins post to this worker (proxyd_host.worker_post); post() from any thread.
@@ -219,6 +222,7 @@ class Worker {
     WriteBlocks write_blocks_;
     TlsBuffers tls_buffers_;
     ExchangeBufferPool exchange_buffers_;
+    ClientRequestPool client_requests_; // before content_orphans_: an orphan's connection gives one back
     ContentOrphans content_orphans_;
     PostQueue posts_;
     PluginWaits plugin_waits_;
