@@ -1,4 +1,4 @@
-#include "config/net_address.hpp"
+#include "net/net_address.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -7,7 +7,7 @@
 #pragma once
 
 #include "admin/metrics.hpp"
-#include "config/net_address.hpp"
+#include "net/net_address.hpp"
 #include "log/logger.hpp"
 
 #include <set>

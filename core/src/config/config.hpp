@@ -4,7 +4,7 @@
 #pragma once
 
 #include "config/health_check_config.hpp"
-#include "config/net_address.hpp"
+#include "net/net_address.hpp"
 #include "discovery/discovery_source.hpp"
 #include "config/upstream_policies.hpp"
 #include "log/access_line.hpp"

@@ -4,7 +4,7 @@
 // never blocks the loop's thread. One client per loop; every callback runs on that loop's thread.
 #pragma once
 
-#include "config/net_address.hpp"
+#include "net/net_address.hpp"
 
 #include <ares.h>
 #include <chrono>

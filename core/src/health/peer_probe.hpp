@@ -8,7 +8,7 @@
 #pragma once
 
 #include "config/health_check_config.hpp"
-#include "config/net_address.hpp"
+#include "net/net_address.hpp"
 #include "health/health_board.hpp"
 #include "health/health_rules.hpp"
 #include "log/logger.hpp"

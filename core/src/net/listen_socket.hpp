@@ -2,7 +2,7 @@
 // address in use is reported once, clearly, and start-up fails as a whole.
 #pragma once
 
-#include "config/net_address.hpp"
+#include "net/net_address.hpp"
 
 #include <string>
 

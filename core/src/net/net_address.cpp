@@ -1,4 +1,4 @@
-#include "config/net_address.hpp"
+#include "net/net_address.hpp"
 
 #include <arpa/inet.h>
 #include <charconv>
