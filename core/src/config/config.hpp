@@ -5,7 +5,7 @@
 
 #include "config/health_check_config.hpp"
 #include "net/net_address.hpp"
-#include "discovery/discovery_source.hpp"
+#include "config/discovery_source.hpp"
 #include "config/upstream_policies.hpp"
 #include "log/access_line.hpp"
 #include "plugin/plugin_registry.hpp"

@@ -10,7 +10,7 @@
 // its timer and lookups have ended.
 #pragma once
 
-#include "discovery/discovery_source.hpp"
+#include "config/discovery_source.hpp"
 #include "discovery/dns_client.hpp"
 
 #include <chrono>
