@@ -1,4 +1,4 @@
-#include "proxy/attempt.hpp"
+#include "upstream/attempt.hpp"
 
 #include <catch2/catch.hpp>
 #include <vector>

@@ -1,9 +1,9 @@
 // The arithmetic of an upstream group's shared limits: connection slots and queue places, the
 // retry budget's window, outlier ejection's lengths and cap.
-#include "proxy/connection_limits.hpp"
-#include "proxy/outlier_detector.hpp"
-#include "proxy/retry_budget.hpp"
-#include "proxy/upstream_shared.hpp"
+#include "upstream/connection_limits.hpp"
+#include "upstream/outlier_detector.hpp"
+#include "upstream/retry_budget.hpp"
+#include "upstream/upstream_shared.hpp"
 
 #include <catch2/catch.hpp>
 

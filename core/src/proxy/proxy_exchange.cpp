@@ -3,7 +3,7 @@
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
 #include "proxy/tunnel.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "upstream/upstream_pool.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 

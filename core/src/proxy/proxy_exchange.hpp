@@ -8,10 +8,10 @@
 #include "http/message_head.hpp"
 #include "http/response_parser.hpp"
 #include "net/output_slices.hpp"
-#include "proxy/attempt.hpp"
+#include "upstream/attempt.hpp"
 #include "proxy/exchange_buffers.hpp"
-#include "proxy/upstream_connection.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "upstream/upstream_connection.hpp"
+#include "upstream/upstream_pool.hpp"
 #include "server/exchange.hpp"
 
 #include <memory>

@@ -1,7 +1,7 @@
 #include "proxy/subrequest.hpp"
 
 #include "http/header_rules.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "upstream/upstream_pool.hpp"
 #include "server/worker.hpp"
 
 #include <algorithm>

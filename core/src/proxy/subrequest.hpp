@@ -14,8 +14,8 @@
 #include "http/header_list.hpp"
 #include "http/message_head.hpp"
 #include "http/response_parser.hpp"
-#include "proxy/attempt.hpp"
-#include "proxy/upstream_connection.hpp"
+#include "upstream/attempt.hpp"
+#include "upstream/upstream_connection.hpp"
 
 #include <memory>
 #include <proxyd/plugin.h>

@@ -7,7 +7,7 @@
 #pragma once
 
 #include "http/message_head.hpp"
-#include "proxy/upstream_connection.hpp"
+#include "upstream/upstream_connection.hpp"
 
 #include <cstdint>
 #include <string>

@@ -2,7 +2,7 @@
 // of the group being picked for, over every worker (the process-wide counts max_connections
 // keeps, connection_limits.hpp). Only inside a pick, on the request's worker thread.
 #include "plugin/host_calls.hpp"
-#include "proxy/connection_limits.hpp"
+#include "upstream/connection_limits.hpp"
 #include "server/request_handle.hpp"
 #include "server/worker.hpp"
 #include "server/worker_thread_check.hpp"

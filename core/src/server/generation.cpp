@@ -1,6 +1,6 @@
 #include "server/generation.hpp"
 
-#include "proxy/upstream_shared.hpp"
+#include "upstream/upstream_shared.hpp"
 #include "server/drain_order.hpp"
 
 namespace proxyd {

@@ -1,7 +1,7 @@
 #include "server/worker.hpp"
 
 #include "net/refuse_handshakes.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "upstream/upstream_pool.hpp"
 #include "server/client_connection.hpp"
 
 #include <poll.h>

@@ -14,7 +14,7 @@
 #include "net/write_blocks.hpp"
 #include "plugin/host_calls.hpp"
 #include "proxy/exchange_buffers.hpp"
-#include "proxy/upstream_shared.hpp"
+#include "upstream/upstream_shared.hpp"
 #include "server/client_request.hpp"
 #include "server/content_orphans.hpp"
 #include "server/plugin_waits.hpp"

@@ -1,4 +1,4 @@
-#include "proxy/retry_budget.hpp"
+#include "upstream/retry_budget.hpp"
 
 namespace proxyd {
 

@@ -6,9 +6,9 @@
 
 #include "config/config.hpp"
 #include "discovery/peer_slots.hpp"
-#include "proxy/connection_limits.hpp"
-#include "proxy/outlier_detector.hpp"
-#include "proxy/retry_budget.hpp"
+#include "upstream/connection_limits.hpp"
+#include "upstream/outlier_detector.hpp"
+#include "upstream/retry_budget.hpp"
 
 #include <memory>
 #include <vector>

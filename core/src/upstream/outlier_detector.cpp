@@ -1,4 +1,4 @@
-#include "proxy/outlier_detector.hpp"
+#include "upstream/outlier_detector.hpp"
 
 #include <algorithm>
 

@@ -1,9 +1,9 @@
-#include "proxy/upstream_pool.hpp"
+#include "upstream/upstream_pool.hpp"
 
 #include "discovery/discovery_service.hpp"
 #include "plugin/abi_sizes.hpp"
-#include "proxy/upstream_connection.hpp"
-#include "proxy/upstream_shared.hpp"
+#include "upstream/upstream_connection.hpp"
+#include "upstream/upstream_shared.hpp"
 #include "server/worker.hpp"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
-#include "proxy/upstream_connection.hpp"
+#include "upstream/upstream_connection.hpp"
 
 #include "net/half_close.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "upstream/upstream_pool.hpp"
 #include "server/worker.hpp"
 #include "tls/tls_session.hpp"
 

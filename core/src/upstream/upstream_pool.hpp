@@ -6,7 +6,7 @@
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
 #include "health/health_board.hpp"
-#include "proxy/attempt.hpp"
+#include "upstream/attempt.hpp"
 
 #include <deque>
 #include <memory>
