@@ -4,8 +4,8 @@
 #include "http/header_list.hpp"
 #include "http/request_id.hpp"
 #include "plugin/host_calls.hpp"
-#include "server/request_filters.hpp"
-#include "server/request_handle.hpp"
+#include "exchange/request_filters.hpp"
+#include "exchange/request_handle.hpp"
 
 #include <catch2/catch.hpp>
 #include <string>

@@ -3,7 +3,7 @@
 // keeps, connection_limits.hpp). Only inside a pick, on the request's worker thread.
 #include "plugin/host_calls.hpp"
 #include "upstream/connection_limits.hpp"
-#include "server/request_handle.hpp"
+#include "exchange/request_handle.hpp"
 #include "server/worker.hpp"
 #include "server/worker_thread_check.hpp"
 

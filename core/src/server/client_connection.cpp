@@ -7,8 +7,8 @@
 #include "http/status_text.hpp"
 #include "log/access_line.hpp"
 #include "net/half_close.hpp"
-#include "proxy/proxy_exchange.hpp"
-#include "server/content_exchange.hpp"
+#include "exchange/proxy_exchange.hpp"
+#include "exchange/content_exchange.hpp"
 #include "server/h2_connection.hpp"
 #include "server/worker.hpp"
 

@@ -62,9 +62,10 @@
 #include "net/backpressure.hpp"
 #include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
+#include "exchange/exchange.hpp"
+#include "exchange/request_filters.hpp"
+#include "exchange/request_handle.hpp"
 #include "server/client_request.hpp"
-#include "server/exchange.hpp"
-#include "server/request_filters.hpp"
 #include "tls/tls_session.hpp"
 
 #include <memory>

@@ -8,7 +8,7 @@
 #include "http/header_rules.hpp"
 #include "plugin/host_calls.hpp"
 #include "server/client_connection.hpp"
-#include "server/request_handle.hpp"
+#include "exchange/request_handle.hpp"
 #include "server/worker.hpp"
 #include "server/worker_handle.hpp"
 #include "server/worker_thread_check.hpp"

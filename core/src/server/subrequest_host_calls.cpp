@@ -5,9 +5,9 @@
 #include "http/header_list.hpp"
 #include "http/header_rules.hpp"
 #include "plugin/host_calls.hpp"
-#include "proxy/subrequest.hpp"
+#include "exchange/subrequest.hpp"
 #include "server/client_connection.hpp"
-#include "server/request_handle.hpp"
+#include "exchange/request_handle.hpp"
 #include "server/worker.hpp"
 #include "server/worker_thread_check.hpp"
 

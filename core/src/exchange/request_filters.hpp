@@ -18,7 +18,7 @@
 #include "config/config.hpp"
 #include "http/header_list.hpp"
 #include "http/message_head.hpp"
-#include "proxy/subrequest.hpp"
+#include "exchange/subrequest.hpp"
 
 #include <optional>
 #include <proxyd/plugin.h>

@@ -1,4 +1,4 @@
-#include "proxy/subrequest.hpp"
+#include "exchange/subrequest.hpp"
 
 #include "http/header_rules.hpp"
 #include "upstream/upstream_pool.hpp"

@@ -9,10 +9,10 @@
 #include "http/response_parser.hpp"
 #include "net/output_slices.hpp"
 #include "upstream/attempt.hpp"
-#include "proxy/exchange_buffers.hpp"
+#include "exchange/exchange_buffers.hpp"
 #include "upstream/upstream_connection.hpp"
 #include "upstream/upstream_pool.hpp"
-#include "server/exchange.hpp"
+#include "exchange/exchange.hpp"
 
 #include <memory>
 #include <proxyd/plugin.h>

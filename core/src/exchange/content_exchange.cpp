@@ -1,10 +1,10 @@
-#include "server/content_exchange.hpp"
+#include "exchange/content_exchange.hpp"
 
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "server/client_connection.hpp"
-#include "server/content_orphans.hpp"
+#include "exchange/content_orphans.hpp"
 #include "server/worker.hpp"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
-#include "proxy/proxy_exchange.hpp"
+#include "exchange/proxy_exchange.hpp"
 
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
-#include "proxy/tunnel.hpp"
+#include "exchange/tunnel.hpp"
 #include "upstream/upstream_pool.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"

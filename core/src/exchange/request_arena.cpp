@@ -1,4 +1,4 @@
-#include "server/request_arena.hpp"
+#include "exchange/request_arena.hpp"
 
 namespace proxyd {
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "server/request_arena.hpp" // the request handle (request_handle.hpp) finds it here
+#include "exchange/request_arena.hpp" // the request handle (request_handle.hpp) finds it here
 
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-#include "proxy/tunnel.hpp"
+#include "exchange/tunnel.hpp"
 
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"

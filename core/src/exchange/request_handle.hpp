@@ -4,7 +4,7 @@
 #pragma once
 
 #include "http/message_head.hpp"
-#include "server/exchange.hpp"
+#include "exchange/exchange.hpp"
 
 #include <string>
 

@@ -23,9 +23,9 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "server/exchange.hpp"
-#include "server/request_filters.hpp"
-#include "server/request_handle.hpp"
+#include "exchange/exchange.hpp"
+#include "exchange/request_filters.hpp"
+#include "exchange/request_handle.hpp"
 
 #include <proxyd/plugin.h>
 #include <string>

@@ -1,4 +1,4 @@
-#include "server/request_filters.hpp"
+#include "exchange/request_filters.hpp"
 
 #include <utility>
 
