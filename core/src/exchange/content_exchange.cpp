@@ -1,11 +1,11 @@
 #include "exchange/content_exchange.hpp"
 
+#include "exchange/content_orphans.hpp"
+#include "exchange/exchange_client.hpp"
+#include "exchange/exchange_worker.hpp"
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
 #include "plugin/abi_sizes.hpp"
-#include "server/client_connection.hpp"
-#include "exchange/content_orphans.hpp"
-#include "server/worker.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -37,7 +37,7 @@ struct WritablePoll {
     }
 };
 
-ContentExchange::ContentExchange(ClientConnection &client, const PluginInstance &handler)
+ContentExchange::ContentExchange(ExchangeClient &client, const PluginInstance &handler)
     : client_(&client), worker_(client.worker()), handler_(handler), request_(client.request()) {
     request_handle_ = *client.request().handle;
     request_.handle = &request_handle_;
@@ -55,7 +55,7 @@ ContentExchange::~ContentExchange() {
 }
 
 void ContentExchange::start() {
-    ClientConnection &c = *client_;
+    ExchangeClient &c = *client_;
     if (body_limit_ == 0 || !c.request_has_body()) return call_handle();
     if (c.request_content_length() > 0 && static_cast<uint64_t>(c.request_content_length()) > body_limit_)
         return refuse_body(413);
@@ -78,7 +78,7 @@ void ContentExchange::on_request_complete() {
 }
 
 void ContentExchange::refuse_body(int status) {
-    ClientConnection &c = *client_;
+    ExchangeClient &c = *client_;
     if (c.worker().logger().enabled(PROXYD_LOG_INFO))
         c.worker().logger().info("client " + std::string(c.client_ip()) + ": request body over the " +
                                  std::to_string(body_limit_) + " bytes plugin " + handler_.module().name() +
@@ -88,7 +88,7 @@ void ContentExchange::refuse_body(int status) {
 }
 
 void ContentExchange::call_handle() {
-    ClientConnection &c = *client_;
+    ExchangeClient &c = *client_;
     phase_ = Phase::kPlugin;
     const auto &hooks = *handler_.descriptor().content;
     int rc = hooks.handle(handler_.raw(), worker_.plugin_worker(&handler_), &request_, handle());
@@ -152,7 +152,7 @@ int ContentExchange::finish() {
     }
     if (phase_ != Phase::kPlugin || !client_) return PROXYD_ESTATE;
     phase_ = Phase::kSending;
-    ClientConnection &c = *client_;
+    ExchangeClient &c = *client_;
     // Response-head filters see the plugin's status and fields (Server too) and change them.
     std::optional<FilteredResponseHead> filtered;
     if (c.filters_response_heads()) {
@@ -235,12 +235,12 @@ FilteredResponseHead ContentExchange::plugin_head() const {
 
 void ContentExchange::on_client_drained() {
     if (!sending_file_ || !client_ || (poll_ && poll_->owner)) return;
-    if (use_sendfile_ ? client_->queued_bytes() == 0 : client_->queued_bytes() <= ClientConnection::kLowWater)
+    if (use_sendfile_ ? client_->queued_bytes() == 0 : client_->queued_bytes() <= ExchangeClient::kLowWater)
         send_file_chunk();
 }
 
 void ContentExchange::send_file_chunk() {
-    ClientConnection &c = *client_;
+    ExchangeClient &c = *client_;
     int out_fd = c.fd();
     while (file_remaining_ > 0) {
         // sendfile(2) itself, not uv_fs_sendfile: libuv 1.44 (Debian 12) tries copy_file_range
@@ -270,12 +270,12 @@ void ContentExchange::send_file_chunk() {
 // until the queue passes the low-water mark; on_client_drained() asks for more. A chunk the
 // socket takes whole queues nothing, so the loop goes on at once.
 void ContentExchange::copy_file_chunk() {
-    ClientConnection &c = *client_;
+    ExchangeClient &c = *client_;
     constexpr size_t kChunk = 64 * 1024;
     // Read into bytes nobody clears first: send() copies what it keeps (once, into the socket's
     // queue or the HTTP/2 stream's frames) before it returns.
     std::unique_ptr<char[]> chunk;
-    while (file_remaining_ > 0 && c.queued_bytes() <= ClientConnection::kLowWater && c.writable()) {
+    while (file_remaining_ > 0 && c.queued_bytes() <= ExchangeClient::kLowWater && c.writable()) {
         if (!chunk) chunk = std::make_unique_for_overwrite<char[]>(kChunk);
         size_t want = static_cast<size_t>(std::min<uint64_t>(file_remaining_, kChunk));
         ssize_t n = ::pread(file_fd_, chunk.get(), want, static_cast<off_t>(file_offset_));
@@ -331,7 +331,7 @@ void ContentExchange::fail() {
 }
 
 bool ContentExchange::on_client_gone() {
-    ClientConnection *client = std::exchange(client_, nullptr);
+    ExchangeClient *client = std::exchange(client_, nullptr);
     if (phase_ != Phase::kPlugin) return false; // nothing of it is left with the plugin
     const auto &hooks = *handler_.descriptor().content;
     if (PROXYD_ABI_HAS(hooks, proxyd_content_hooks, cancelled) && hooks.cancelled) {

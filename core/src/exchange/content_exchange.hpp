@@ -33,19 +33,19 @@
 
 namespace proxyd {
 
-class ClientConnection;
-class Worker;
+class ExchangeClient;
+class ExchangeWorker;
 struct WritablePoll;
 
 class ContentExchange final : public Exchange {
   public:
-    ContentExchange(ClientConnection &client, const PluginInstance &handler);
+    ContentExchange(ExchangeClient &client, const PluginInstance &handler);
     ~ContentExchange() override;
 
     void start();
 
     // The worker whose thread alone may call the response host calls.
-    const Worker &worker() const { return worker_; }
+    const ExchangeWorker &worker() const { return worker_; }
 
     // Response host calls (request_host_calls.cpp).
     int set_status(int status);
@@ -79,9 +79,9 @@ class ContentExchange final : public Exchange {
     // One sendfile call at most this much, so one large file cannot hog the loop.
     static constexpr uint64_t kMaxSendfileChunk = 4 * 1024 * 1024;
 
-    ClientConnection *client_; // null once the client is gone
-    ClientConnection *kept_connection_ = nullptr; // an orphan keeps its closed connection's memory
-    Worker &worker_;
+    ExchangeClient *client_;                    // null once the client is gone
+    ExchangeClient *kept_connection_ = nullptr; // an orphan keeps its closed connection's memory
+    ExchangeWorker &worker_;
     const PluginInstance &handler_;
     // What the plugin's request points at: the connection's view and handle, with the body.
     proxyd_request request_{};

@@ -21,7 +21,7 @@ class Exchange {
     // The client connection is closing. Return true when the exchange must outlive it (a plugin
     // still holds it); the connection then releases ownership and the exchange deletes itself.
     virtual bool on_client_gone() { return false; }
-    // After ClientConnection::start_tunnel(): the client's raw bytes, and its end of sending.
+    // After ExchangeClient::start_tunnel(): the client's raw bytes, and its end of sending.
     virtual void on_tunnel_bytes(std::string_view) {}
     virtual void on_tunnel_client_ended() {}
 };

@@ -1,11 +1,11 @@
 #include "exchange/proxy_exchange.hpp"
 
+#include "exchange/exchange_client.hpp"
+#include "exchange/exchange_worker.hpp"
+#include "exchange/tunnel.hpp"
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
-#include "exchange/tunnel.hpp"
 #include "upstream/upstream_pool.hpp"
-#include "server/client_connection.hpp"
-#include "server/worker.hpp"
 
 #include <cassert>
 #include <cstdio>
@@ -42,16 +42,16 @@ void append_client_cert_fields(std::string &out, const ClientCertHeaders &fields
 
 } // namespace
 
-ProxyExchange::ProxyExchange(ClientConnection &client, UpstreamPool &pool)
-    : client_(&client), pool_(pool), buffers_(pool.worker().exchange_buffers().take()),
-      response_(buffers_->response), to_client_(buffers_->to_client), tried_(new bool[pool.peer_count()]()),
-      parser_(kResponseLimits, response_, *this) {}
+ProxyExchange::ProxyExchange(ExchangeClient &client, UpstreamPool &pool)
+    : client_(&client), pool_(pool), buffer_pool_(client.worker().exchange_buffers()),
+      buffers_(buffer_pool_.take()), response_(buffers_->response), to_client_(buffers_->to_client),
+      tried_(new bool[pool.peer_count()]()), parser_(kResponseLimits, response_, *this) {}
 
 ProxyExchange::~ProxyExchange() {
     if (queued_) pool_.leave_queue(*this);
     close_queue_timer();
     if (upstream_) upstream_->close();
-    pool_.worker().exchange_buffers().give_back(std::move(buffers_));
+    buffer_pool_.give_back(std::move(buffers_));
 }
 
 void ProxyExchange::start() {
@@ -215,7 +215,7 @@ void ProxyExchange::on_upstream_connected(int status) {
 }
 
 std::string_view ProxyExchange::build_request_head() {
-    const ClientConnection &c = *client_;
+    const ExchangeClient &c = *client_;
     const ListenerConfig &listener = c.listener();
     const MessageHead &head = c.head();
     const proxyd_request &request = c.request();
@@ -456,7 +456,7 @@ bool ProxyExchange::on_response_head() {
 }
 
 void ProxyExchange::send_response_head() {
-    ClientConnection &c = *client_;
+    ExchangeClient &c = *client_;
     const ListenerConfig &listener = c.listener();
     int status = parser_.status();
     pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, status);
@@ -602,11 +602,11 @@ void ProxyExchange::on_response_complete() {
 void ProxyExchange::flush_to_client() {
     if (to_client_.empty()) return;
     if (!client_) return to_client_.clear();
-    ClientConnection &c = *client_;
+    ExchangeClient &c = *client_;
     const std::vector<uv_buf_t> &bufs = to_client_.bufs();
     c.send(bufs.data(), bufs.size());
     to_client_.clear();
-    if (c.queued_bytes() > ClientConnection::kHighWater && upstream_ && !upstream_paused_) {
+    if (c.queued_bytes() > ExchangeClient::kHighWater && upstream_ && !upstream_paused_) {
         upstream_paused_ = true;
         upstream_->read_stop();
     }
@@ -614,7 +614,7 @@ void ProxyExchange::flush_to_client() {
 
 void ProxyExchange::on_client_drained() {
     if (tunnel_) return tunnel_->client_drained();
-    if (upstream_paused_ && upstream_ && client_->queued_bytes() <= ClientConnection::kLowWater) {
+    if (upstream_paused_ && upstream_ && client_->queued_bytes() <= ExchangeClient::kLowWater) {
         upstream_paused_ = false;
         upstream_->read_start();
     }
@@ -656,7 +656,7 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     // A stale pooled connection ends its pick too (BROKEN), so that picks and ends stay paired
     // when the retry picks again.
     attempt_.end(outcome);
-    Worker &worker = client_->worker();
+    ExchangeWorker &worker = client_->worker();
     if (stale_reuse) {
         // The peer closed a pooled connection as we reused it: an ordinary race, not a failure
         // of the peer. Try again (a fresh connection unless another idle one is there).

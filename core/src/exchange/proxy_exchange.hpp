@@ -21,7 +21,7 @@
 
 namespace proxyd {
 
-class ClientConnection;
+class ExchangeClient;
 class Tunnel;
 class UpstreamPool;
 
@@ -30,7 +30,7 @@ class ProxyExchange final : public Exchange,
                             private ResponseParser::Events,
                             private QueueWaiter {
   public:
-    ProxyExchange(ClientConnection &client, UpstreamPool &pool);
+    ProxyExchange(ExchangeClient &client, UpstreamPool &pool);
     ~ProxyExchange() override;
 
     void start();
@@ -122,9 +122,10 @@ class ProxyExchange final : public Exchange,
     // bytes, the chunked terminator) as one write, then applies backpressure.
     void flush_to_client();
 
-    ClientConnection *client_;
+    ExchangeClient *client_;
     UpstreamPool &pool_;
-    std::unique_ptr<ExchangeBuffers> buffers_; // from the worker's pool, given back at the end
+    ExchangeBufferPool &buffer_pool_;          // the worker's (the client may be gone at the end)
+    std::unique_ptr<ExchangeBuffers> buffers_; // from buffer_pool_, given back at the end
     MessageHead &response_;
     OutputSlices &to_client_; // bytes for the client gathered during one llhttp_execute
     UpstreamConnection *upstream_ = nullptr;

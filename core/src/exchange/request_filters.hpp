@@ -11,7 +11,7 @@
 // pending() names the filter whose request_head returned PENDING until filter_resume or its
 // cancelled hook.
 //
-// Lifetime: owned by the ClientConnection, replaced for each request that needs one; its strings
+// Lifetime: owned by the client connection, replaced for each request that needs one; its strings
 // back the request view (method, path, query) until the request's memory goes. Worker thread.
 #pragma once
 

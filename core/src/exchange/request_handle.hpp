@@ -9,14 +9,14 @@
 #include <string>
 
 namespace proxyd {
-class ClientConnection;
-class Worker;
+class ExchangeClient;
+class ExchangeWorker;
 }
 
 struct proxyd_request_handle {
     const proxyd::MessageHead *head;
     proxyd::RequestArena *arena;
-    const proxyd::Worker *worker; // whose thread alone may make host calls about the request
+    const proxyd::ExchangeWorker *worker; // whose thread alone may make host calls about the request
     const std::string *body;      // the body read for a content plugin (max_body); null: none
-    proxyd::ClientConnection *connection; // its TLS, for request_tls; outlives the request
+    proxyd::ExchangeClient *connection; // its TLS, for request_tls; outlives the request
 };

@@ -1,8 +1,8 @@
 #include "exchange/subrequest.hpp"
 
+#include "exchange/exchange_worker.hpp"
 #include "http/header_rules.hpp"
 #include "upstream/upstream_pool.hpp"
-#include "server/worker.hpp"
 
 #include <algorithm>
 

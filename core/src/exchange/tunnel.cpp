@@ -1,9 +1,9 @@
 #include "exchange/tunnel.hpp"
 
+#include "exchange/exchange_client.hpp"
+#include "exchange/exchange_worker.hpp"
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
-#include "server/client_connection.hpp"
-#include "server/worker.hpp"
 
 namespace proxyd {
 
@@ -22,7 +22,7 @@ void append_upgrade_fields(const MessageHead &head, std::string &out) {
 
 } // namespace
 
-bool wants_upgrade(const ClientConnection &client) {
+bool wants_upgrade(const ExchangeClient &client) {
     const MessageHead &head = client.head();
     return client.http_minor() == 1 && client.method() == "GET" && !client.request_has_body() &&
            head.count("upgrade") > 0 && has_connection_option(head, "upgrade");
@@ -49,7 +49,7 @@ std::string switching_protocols_head(const MessageHead &response) {
     return out;
 }
 
-Tunnel::Tunnel(ClientConnection &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms)
+Tunnel::Tunnel(ExchangeClient &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms)
     : client_(client), upstream_(&upstream), idle_timeout_ms_(idle_timeout_ms) {
     upstream_->change_owner(this);
 }
@@ -86,7 +86,7 @@ void Tunnel::client_ended() {
 }
 
 void Tunnel::client_drained() {
-    if (upstream_paused_ && upstream_ && client_.queued_bytes() <= ClientConnection::kLowWater) {
+    if (upstream_paused_ && upstream_ && client_.queued_bytes() <= ExchangeClient::kLowWater) {
         upstream_paused_ = false;
         upstream_->read_start();
     }
@@ -96,7 +96,7 @@ void Tunnel::on_upstream_read(const char *data, size_t len) {
     client_.send(std::string_view(data, len));
     client_.record().body_bytes += len; // the access log counts tunnelled bytes, as nginx does
     activity();
-    if (client_.queued_bytes() > ClientConnection::kHighWater && !upstream_paused_) {
+    if (client_.queued_bytes() > ExchangeClient::kHighWater && !upstream_paused_) {
         upstream_paused_ = true;
         upstream_->read_stop();
     }

@@ -15,11 +15,11 @@
 
 namespace proxyd {
 
-class ClientConnection;
+class ExchangeClient;
 
 // The request asks to switch protocols in a way proxyd tunnels: HTTP/1.1, GET, no body, an Upgrade
 // field and the "upgrade" Connection option.
-bool wants_upgrade(const ClientConnection &client);
+bool wants_upgrade(const ExchangeClient &client);
 // The Connection and Upgrade fields that forward the client's upgrade request upstream (both are
 // hop-by-hop, so the ordinary forwarding dropped them).
 std::string upgrade_request_fields(const MessageHead &request);
@@ -31,7 +31,7 @@ class Tunnel final : private UpstreamConnection::Owner {
   public:
     // Takes upstream over (its owner becomes this tunnel); idle_timeout_ms ends a tunnel in which
     // nothing moved either way for that long.
-    Tunnel(ClientConnection &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms);
+    Tunnel(ExchangeClient &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms);
     ~Tunnel();
     Tunnel(const Tunnel &) = delete;
     Tunnel &operator=(const Tunnel &) = delete;
@@ -51,7 +51,7 @@ class Tunnel final : private UpstreamConnection::Owner {
     void activity();
     void end_if_both_closed();
 
-    ClientConnection &client_;
+    ExchangeClient &client_;
     UpstreamConnection *upstream_;
     uint64_t idle_timeout_ms_;
     bool client_ended_ = false;

@@ -57,11 +57,15 @@
 
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
+#include "exchange/exchange_client.hpp"
+#include "exchange/request_filters.hpp"
+#include "exchange/request_handle.hpp"
 #include "http/message_head.hpp"
 #include "http/request_parser.hpp"
 #include "net/backpressure.hpp"
 #include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
+#include "server/worker.hpp"
 #include "exchange/exchange.hpp"
 #include "exchange/request_filters.hpp"
 #include "exchange/request_handle.hpp"
@@ -76,7 +80,6 @@
 
 namespace proxyd {
 
-class Worker;
 class H2Connection;
 
 // The HTTP/2 stream behind a stream-backed ClientConnection (H2Connection's side of it).
@@ -93,106 +96,108 @@ class StreamPeer {
     virtual void stream_closed(bool complete) = 0;
 };
 
-class ClientConnection final : private RequestParser::Events, private StreamWriter::Listener {
+class ClientConnection final : private RequestParser::Events,
+                               private StreamWriter::Listener,
+                               public ExchangeClient {
   public:
     static void accept(Worker &worker, const ListenerConfig &listener, uv_stream_t *server);
 
-    Worker &worker() { return worker_; }
-    const ListenerConfig &listener() const { return listener_; }
+    Worker &worker() override { return worker_; }
+    const ListenerConfig &listener() const override { return listener_; }
     // The request in progress: these are for its exchange, its filters and host calls about it,
     // only while one is (the connection holds no request state while idle).
-    const MessageHead &head() const { return request_->parser.head(); }
-    const proxyd_request &request() const { return request_->view; }
-    proxyd_request &request() { return request_->view; }
+    const MessageHead &head() const override { return request_->parser.head(); }
+    const proxyd_request &request() const override { return request_->view; }
+    proxyd_request &request() override { return request_->view; }
     // The method as filters left it (request_set_method), else as sent.
-    std::string_view method() const {
+    std::string_view method() const override {
         const RequestFilters *f = request_->filters.get();
         return f && f->method_edited ? std::string_view(f->method) : request_->parser.method();
     }
-    uint8_t http_minor() const { return request_->view.http_minor; }
-    bool wants_keep_alive() const;
+    uint8_t http_minor() const override { return request_->view.http_minor; }
+    bool wants_keep_alive() const override;
     // A routing plugin or a filter replaced request().path (and maybe its query).
-    bool path_rewritten() const { return request_->path_rewritten; }
-    bool request_has_body() const { return request_->parser.has_body(); }
-    bool request_chunked() const { return request_->parser.chunked(); }
-    int64_t request_content_length() const { return request_->parser.content_length(); }
-    std::string_view client_ip() const { return client_ip_; }
-    AccessRecord &record() { return request_->record; }
+    bool path_rewritten() const override { return request_->path_rewritten; }
+    bool request_has_body() const override { return request_->parser.has_body(); }
+    bool request_chunked() const override { return request_->parser.chunked(); }
+    int64_t request_content_length() const override { return request_->parser.content_length(); }
+    std::string_view client_ip() const override { return client_ip_; }
+    AccessRecord &record() override { return request_->record; }
 
-    ListenerMetrics &metrics() { return metrics_; }
+    ListenerMetrics &metrics() override { return metrics_; }
 
     // Writes bytes to the client; what the socket does not take at once is copied and queued,
     // so the caller's buffers are free on return. Ignored once the connection is closing.
-    void send(std::string_view data);
-    void send(const uv_buf_t *bufs, size_t count);
-    size_t queued_bytes() const { return peer_ ? peer_->stream_queued() : writer_.queued_bytes(); }
+    void send(std::string_view data) override;
+    void send(const uv_buf_t *bufs, size_t count) override;
+    size_t queued_bytes() const override { return peer_ ? peer_->stream_queued() : writer_.queued_bytes(); }
     // A body the exchange writes to the socket itself (sendfile) waits for room: the client has
     // send_timeout to make some, as for bytes queued here.
-    void await_writable();
-    int fd() const;
+    void await_writable() override;
+    int fd() const override;
     // The connection speaks TLS: bytes for the client go through send() only (never written to
     // fd() directly, never sendfile).
-    bool encrypted() const { return tls_ != nullptr || (parent_ && parent_->encrypted()); }
+    bool encrypted() const override { return tls_ != nullptr || (parent_ && parent_->encrypted()); }
     // The response's bytes may be written to fd() and sendfile'd: neither TLS nor an HTTP/2 stream.
-    bool sendfile_allowed() const { return !tls_ && !h2_stream_; }
+    bool sendfile_allowed() const override { return !tls_ && !h2_stream_; }
     // An HTTPS connection's TLS session (null in cleartext): what was negotiated, for plugins.
-    const TlsSession *tls_session() const {
+    const TlsSession *tls_session() const override {
         if (h2_stream_) return parent_ ? parent_->tls_session() : nullptr;
         return tls_ ? &tls_->session : nullptr;
     }
     // What the client's certificate proved, read from OpenSSL once per connection; only on an
     // HTTPS connection whose handshake completed.
-    const TlsClientCertificate &tls_client_certificate();
+    const TlsClientCertificate &tls_client_certificate() override;
     bool closing() const { return connection_phase_ == ConnectionPhase::kClosed; }
     // send() still delivers: neither closing nor shut down after a failed write.
-    bool writable() const { return connection_phase_ < ConnectionPhase::kLingering; }
+    bool writable() const override { return connection_phase_ < ConnectionPhase::kLingering; }
 
     // The exchange's response is completely queued (or sent). keep_alive false closes the
     // connection once the queue has drained.
-    void finish_exchange(bool keep_alive);
+    void finish_exchange(bool keep_alive) override;
     // The response broke after its head went out: close at once so the client sees a truncated
     // message, never a complete-looking one.
-    void abort();
+    void abort() override;
     // A response for a request that could not be dispatched, or whose exchange failed before any
     // response byte: status, a small HTML body, and Connection: close when close is true.
-    void send_error(int status, bool close);
+    void send_error(int status, bool close) override;
     // 503 with Retry-After: seconds (an upstream group's queue was full or timed out).
-    void send_unavailable(unsigned retry_after_seconds, bool close);
+    void send_unavailable(unsigned retry_after_seconds, bool close) override;
     // Closes the connection if no request is in progress and nothing waits to be written.
     void close_if_idle();
 
     // The exchange switched protocols: from now on the client's bytes (first those held back
     // after the request head) go unparsed to the exchange's on_tunnel_bytes, and its EOF to
     // on_tunnel_client_ended instead of closing the connection.
-    void start_tunnel();
+    void start_tunnel() override;
     // Half-closes towards the client once the queued bytes are out; reading goes on.
-    void shutdown_write();
+    void shutdown_write() override;
 
     // An orphaned content exchange (its ABI 1.0 plugin may read the request until it finishes)
     // keeps this object, and so its request (view, head and arena), past the connection's close:
     // the connection is then deleted by release_request_hold(), not by its close callback.
-    void hold_request() { request_held_ = true; }
-    void release_request_hold();
+    void hold_request() override { request_held_ = true; }
+    void release_request_hold() override;
 
     // -- filters (client_filters.cpp; the filter kind of plugin.h) --
     // The request's filter state, made on first use: a chain to run, a plugin keeping state.
-    RequestFilters &filters();
+    RequestFilters &filters() override;
     // Null also while no request is in progress.
     RequestFilters *filters_if_any() const { return request_ ? request_->filters.get() : nullptr; }
     // The request's fields as filters left them; nullptr when none changed any (then head()).
-    const HeaderList *edited_headers() const {
+    const HeaderList *edited_headers() const override {
         const RequestFilters *f = filters_if_any();
         return f ? f->headers() : nullptr;
     }
     // A filter changed the method, path or a field: the request view follows.
     void refresh_request_view();
     // Final response heads go through response-head filters: some filter's chain was reached.
-    bool filters_response_heads() const {
+    bool filters_response_heads() const override {
         const RequestFilters *f = filters_if_any();
         return f && !f->reached().empty();
     }
     // Runs the reached filters' response_head hooks, last first, on head.
-    void filter_response_head(FilteredResponseHead &head);
+    void filter_response_head(FilteredResponseHead &head) override;
     // filter_resume: the pending filter is done, with what its hook would have returned.
     // PROXYD_ESTATE when no filter of this request is pending.
     int resume_filters(int status);
@@ -215,12 +220,9 @@ class ClientConnection final : private RequestParser::Events, private StreamWrit
     void drain_started();
 
     // Request-body flow control for exchanges that forward it.
-    void pause_body();
-    void resume_body();
+    void pause_body() override;
+    void resume_body() override;
 
-    // Queued response bytes: above kHighWater the producer pauses, at kLowWater it resumes.
-    static constexpr size_t kHighWater = Backpressure::kHighWater;
-    static constexpr size_t kLowWater = Backpressure::kLowWater;
     // Pipelined bytes held while a response is in progress before reading stops.
     static constexpr size_t kMaxPending = 256 * 1024;
 

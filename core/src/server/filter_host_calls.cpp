@@ -31,7 +31,8 @@ bool is_core_response_field(std::string_view name) {
 ClientConnection *connection_of(const proxyd_request_handle *request, const char *call) {
     if (!request || !request->connection) return nullptr;
     if (!on_worker_thread(request->worker, call)) return nullptr;
-    return request->connection;
+    // A request handle's connection is a ClientConnection: the one ExchangeClient there is.
+    return static_cast<ClientConnection *>(request->connection);
 }
 
 // The request's filter state when its head may be edited now (inside or pending request_head).

@@ -22,7 +22,7 @@
 
 namespace proxyd {
 
-bool on_worker_thread(const Worker *worker, const char *call) {
+bool on_worker_thread(const ExchangeWorker *worker, const char *call) {
     if (!worker || worker->on_own_thread()) return true;
     std::string text = std::string("a plugin called ") + call +
                        " from a thread other than its request's worker thread (plugin.h: only worker_post "

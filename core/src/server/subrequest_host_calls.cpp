@@ -24,7 +24,8 @@ std::string_view sv(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len
 ClientConnection *connection_of(const proxyd_request_handle *request, const char *call) {
     if (!request || !request->connection) return nullptr;
     if (!on_worker_thread(request->worker, call)) return nullptr;
-    return request->connection;
+    // A request handle's connection is a ClientConnection: the one ExchangeClient there is.
+    return static_cast<ClientConnection *>(request->connection);
 }
 
 // Fields the core decides for a bodiless request on a connection of its own.

@@ -6,6 +6,9 @@
 
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
+#include "exchange/content_orphans.hpp"
+#include "exchange/exchange_buffers.hpp"
+#include "exchange/exchange_worker.hpp"
 #include "health/health_board.hpp"
 #include "http/http_date.hpp"
 #include "http/request_id.hpp"
@@ -21,6 +24,7 @@
 #include "server/worker_handle.hpp"
 #include "server/worker_post.hpp"
 #include "tls/tls_buffers.hpp"
+#include "upstream/upstream_shared.hpp"
 
 #include <atomic>
 #include <functional>
@@ -62,7 +66,7 @@ struct ListenFd {
     int fd;
 };
 
-class Worker {
+class Worker final : public ExchangeWorker {
   public:
     // What a worker tells the server, always from the worker's own thread.
     struct Reports {
@@ -105,53 +109,50 @@ class Worker {
     bool failed() const { return failed_; }
 
     // -- for connections and exchanges, on this worker's thread --
-    uv_loop_t *loop() { return &loop_; }
-    const Config &config() const { return shared_.config; }
+    uv_loop_t *loop() override { return &loop_; }
+    const Config &config() const override { return shared_.config; }
     const proxyd_host *host() const { return &shared_.host.api; }
-    const Logger &logger() const { return shared_.logger; }
+    const Logger &logger() const override { return shared_.logger; }
     const LogFile &access_log() const { return shared_.access_log; }
-    DateCache &dates() { return dates_; }
+    DateCache &dates() override { return dates_; }
     // A listener's head and body limits as its connections' parsers take them: one copy per
     // listener here rather than one per connection (an idle connection's bytes count).
     const RequestLimits &request_limits(const ListenerConfig &listener) const;
     unsigned index() const { return index_; }
-    bool stopping() const { return stopping_; }
+    bool stopping() const override { return stopping_; }
     // Any thread: the caller is this worker's own thread (host calls about its requests check it).
-    bool on_own_thread() const { return std::this_thread::get_id() == thread_id_; }
+    bool on_own_thread() const override { return std::this_thread::get_id() == thread_id_; }
     // A connection of this listener answers its next request with Connection: close.
     bool draining(const ListenerConfig &listener) const {
         return stopping_ && (stage_ == DrainStage::kLast || !drains_last(listener));
     }
-    void *plugin_worker(const PluginInstance *instance) const;
+    void *plugin_worker(const PluginInstance *instance) const override;
     // What plugins get as this worker's proxyd_worker_handle (create_worker_ex, worker_post).
     const proxyd_worker_handle *plugin_handle() const { return &handle_; }
-    UpstreamPool &upstream(size_t index) { return *upstreams_[index]; }
-    size_t upstream_index(const UpstreamConfig &group) const {
+    UpstreamPool &upstream(size_t index) override { return *upstreams_[index]; }
+    size_t upstream_index(const UpstreamConfig &group) const override {
         return static_cast<size_t>(&group - shared_.config.upstreams.data());
     }
-    const DiscoveryService *discovery() const { return shared_.discovery; }
+    const DiscoveryService *discovery() const override { return shared_.discovery; }
     // Any thread: a group's discovered peers changed; the worker's pool takes the table on the
     // worker's own thread. Ignored once the worker is stopping.
     void post_discovery(size_t upstream, std::shared_ptr<const SlotTable> table);
     WorkerMetrics &metrics() { return metrics_; }
     // The counts of the group whose balancer picks on this thread right now (set by the pool
     // around its pick hook): what pick_in_flight (ABI 1.4) reads; null outside a pick.
-    const ConnectionLimits *picking() const { return picking_; }
-    void set_picking(const ConnectionLimits *limits) { picking_ = limits; }
+    const ConnectionLimits *picking() const override { return picking_; }
+    void set_picking(const ConnectionLimits *limits) override { picking_ = limits; }
 
-    // A read buffer shared by every stream of this loop: libuv calls alloc then read for one
-    // stream at a time, and readers copy what they keep.
-    char *read_buffer() { return read_buffer_.get(); }
-    static constexpr size_t kReadBufferSize = 64 * 1024;
-    // Blocks for the bytes a socket did not take at once, shared by this loop's streams.
-    WriteBlocks &write_blocks() { return write_blocks_; }
-    TlsBuffers &tls_buffers() { return tls_buffers_; }
+    // The loop's shared buffers (UpstreamWorker says what each is for).
+    char *read_buffer() override { return read_buffer_.get(); }
+    WriteBlocks &write_blocks() override { return write_blocks_; }
+    TlsBuffers &tls_buffers() override { return tls_buffers_; }
     // Scratch buffers of proxied exchanges, recycled from one to the next.
-    ExchangeBufferPool &exchange_buffers() { return exchange_buffers_; }
+    ExchangeBufferPool &exchange_buffers() override { return exchange_buffers_; }
     // Requests' state for client connections, taken while a request is in progress.
     ClientRequestPool &client_requests() { return client_requests_; }
     // Content responses an ABI 1.0 plugin still holds after their client left.
-    ContentOrphans &content_orphans() { return content_orphans_; }
+    ContentOrphans &content_orphans() override { return content_orphans_; }
     // Calls plugins post to this worker (proxyd_host.worker_post); post() from any thread.
     PostQueue &posts() { return posts_; }
     // Plugin timers and thread-pool work on this loop (timer_start, queue_work): refused once the

@@ -6,9 +6,9 @@
 
 namespace proxyd {
 
-class Worker;
+class ExchangeWorker;
 
 // True when the caller is worker's thread (or worker is null: a test host).
-bool on_worker_thread(const Worker *worker, const char *call);
+bool on_worker_thread(const ExchangeWorker *worker, const char *call);
 
 } // namespace proxyd

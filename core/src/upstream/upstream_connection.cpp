@@ -1,9 +1,9 @@
 #include "upstream/upstream_connection.hpp"
 
 #include "net/half_close.hpp"
-#include "upstream/upstream_pool.hpp"
-#include "server/worker.hpp"
 #include "tls/tls_session.hpp"
+#include "upstream/upstream_pool.hpp"
+#include "upstream/upstream_worker.hpp"
 
 namespace proxyd {
 
@@ -118,7 +118,7 @@ void UpstreamConnection::shutdown_write() {
 
 void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
     auto *self = static_cast<UpstreamConnection *>(h->data);
-    *buf = uv_buf_init(self->pool_.worker().read_buffer(), Worker::kReadBufferSize);
+    *buf = uv_buf_init(self->pool_.worker().read_buffer(), UpstreamWorker::kReadBufferSize);
 }
 
 void UpstreamConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {

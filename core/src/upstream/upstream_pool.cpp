@@ -4,7 +4,7 @@
 #include "plugin/abi_sizes.hpp"
 #include "upstream/upstream_connection.hpp"
 #include "upstream/upstream_shared.hpp"
-#include "server/worker.hpp"
+#include "upstream/upstream_worker.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -12,7 +12,7 @@
 
 namespace proxyd {
 
-UpstreamPool::UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state,
+UpstreamPool::UpstreamPool(UpstreamWorker &worker, const UpstreamConfig &config, void *balancer_state,
                            UpstreamMetrics &metrics, const GroupHealth &health, UpstreamShared &shared)
     : worker_(worker), config_(config), balancer_state_(balancer_state), metrics_(metrics), shared_(shared),
       peers_(config.peers.size()), health_(health), tried_or_vacant_(new bool[config.peers.size()]) {
@@ -72,7 +72,7 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
     const auto &hooks = *config_.balancer->descriptor().balancing;
     // pick_in_flight (ABI 1.4) reads this group's counts while its balancer picks.
     struct Picking {
-        Worker &worker;
+        UpstreamWorker &worker;
         ~Picking() { worker.set_picking(nullptr); }
     } picking{worker_};
     worker_.set_picking(&limits);

@@ -16,7 +16,7 @@
 namespace proxyd {
 
 class UpstreamConnection;
-class Worker;
+class UpstreamWorker;
 struct SlotTable;
 struct UpstreamShared;
 
@@ -33,13 +33,13 @@ class QueueWaiter {
 
 class UpstreamPool final : public AttemptSink {
   public:
-    UpstreamPool(Worker &worker, const UpstreamConfig &config, void *balancer_state, UpstreamMetrics &metrics,
-                 const GroupHealth &health, UpstreamShared &shared);
+    UpstreamPool(UpstreamWorker &worker, const UpstreamConfig &config, void *balancer_state,
+                 UpstreamMetrics &metrics, const GroupHealth &health, UpstreamShared &shared);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool &) = delete;
     UpstreamPool &operator=(const UpstreamPool &) = delete;
 
-    Worker &worker() { return worker_; }
+    UpstreamWorker &worker() { return worker_; }
     const UpstreamConfig &config() const { return config_; }
     size_t peer_count() const { return peers_.size(); }
     // The peer at index: the config's, or for a slot of discovered peers (UpstreamConfig::discovery)
@@ -125,7 +125,7 @@ class UpstreamPool final : public AttemptSink {
     bool passed_check_since_marked(size_t peer) const;
     void report_outlier(size_t peer, proxyd_outcome outcome, int status);
 
-    Worker &worker_;
+    UpstreamWorker &worker_;
     const UpstreamConfig &config_;
     void *balancer_state_;
     UpstreamMetrics &metrics_;

@@ -1,0 +1,82 @@
+// What an exchange needs of the client connection it answers (exchange.hpp): the request as
+// parsed and routed, the writes to the client with their backpressure, the end of the
+// response, the tunnel after a 101 and the request's filters. server/'s ClientConnection
+// implements it (client_connection.hpp says what each call does), so no exchange includes the
+// connection itself (core/README.md, the layers). Worker thread only.
+#pragma once
+
+#include "admin/metrics.hpp"
+#include "config/config.hpp"
+#include "exchange/exchange.hpp"
+#include "exchange/exchange_worker.hpp"
+#include "exchange/request_filters.hpp"
+#include "http/header_list.hpp"
+#include "http/message_head.hpp"
+#include "net/backpressure.hpp"
+#include "tls/tls_session.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <proxyd/plugin.h>
+#include <string_view>
+#include <uv.h>
+
+namespace proxyd {
+
+class ExchangeClient {
+  public:
+    virtual ~ExchangeClient() = default;
+
+    virtual ExchangeWorker &worker() = 0;
+    virtual const ListenerConfig &listener() const = 0;
+    virtual ListenerMetrics &metrics() = 0;
+    virtual AccessRecord &record() = 0;
+
+    // -- the request --
+    virtual const MessageHead &head() const = 0;
+    virtual const proxyd_request &request() const = 0;
+    virtual proxyd_request &request() = 0;
+    virtual std::string_view method() const = 0;
+    virtual uint8_t http_minor() const = 0;
+    virtual bool wants_keep_alive() const = 0;
+    virtual bool path_rewritten() const = 0;
+    virtual bool request_has_body() const = 0;
+    virtual bool request_chunked() const = 0;
+    virtual int64_t request_content_length() const = 0;
+    virtual std::string_view client_ip() const = 0;
+    virtual const TlsSession *tls_session() const = 0;
+    virtual const TlsClientCertificate &tls_client_certificate() = 0;
+    // Request-body flow control for exchanges that forward it.
+    virtual void pause_body() = 0;
+    virtual void resume_body() = 0;
+
+    // -- the response --
+    virtual void send(std::string_view data) = 0;
+    virtual void send(const uv_buf_t *bufs, size_t count) = 0;
+    virtual size_t queued_bytes() const = 0;
+    // Queued response bytes: above kHighWater the producer pauses, at kLowWater it resumes.
+    static constexpr size_t kHighWater = Backpressure::kHighWater;
+    static constexpr size_t kLowWater = Backpressure::kLowWater;
+    virtual void await_writable() = 0;
+    virtual int fd() const = 0;
+    virtual bool encrypted() const = 0;
+    virtual bool sendfile_allowed() const = 0;
+    virtual bool writable() const = 0;
+    virtual void finish_exchange(bool keep_alive) = 0;
+    virtual void abort() = 0;
+    virtual void send_error(int status, bool close) = 0;
+    virtual void send_unavailable(unsigned retry_after_seconds, bool close) = 0;
+    virtual void start_tunnel() = 0;
+    virtual void shutdown_write() = 0;
+    // An orphaned content exchange keeps the closed connection's memory (content_exchange.hpp).
+    virtual void hold_request() = 0;
+    virtual void release_request_hold() = 0;
+
+    // -- filters --
+    virtual RequestFilters &filters() = 0;
+    virtual const HeaderList *edited_headers() const = 0;
+    virtual bool filters_response_heads() const = 0;
+    virtual void filter_response_head(FilteredResponseHead &head) = 0;
+};
+
+} // namespace proxyd
