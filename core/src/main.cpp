@@ -2,8 +2,8 @@
 #include "config/config_assembly.hpp"
 #include "config/config_loader.hpp"
 #include "log/logger.hpp"
-#include "plugin/host_calls.hpp"
 #include "server/generation.hpp"
+#include "server/host_table.hpp"
 #include "server/server.hpp"
 
 #include <csignal>

@@ -3,7 +3,7 @@
 // refusal must say what is wrong.
 #include "config/config_loader.hpp"
 #include "log/logger.hpp"
-#include "plugin/host_calls.hpp"
+#include "server/host_table.hpp"
 
 #include <cstdint>
 #include <cstdio>

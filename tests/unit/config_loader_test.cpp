@@ -1,6 +1,6 @@
 // The config loader against real files and the real plugins: every error names file:line:col.
 #include "config/config_loader.hpp"
-#include "plugin/host_calls.hpp"
+#include "server/host_table.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdio>

@@ -1,11 +1,11 @@
 // The filter kind's data model: the editable header list filters change, the request id's rules,
 // per-request states (freed once, replaced ones freed at once), and the host calls' refusals
 // when no filter phase is running (no connection, no chain).
-#include "http/header_list.hpp"
-#include "http/request_id.hpp"
-#include "plugin/host_calls.hpp"
 #include "exchange/request_filters.hpp"
 #include "exchange/request_handle.hpp"
+#include "http/header_list.hpp"
+#include "http/request_id.hpp"
+#include "server/host_table.hpp"
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -95,6 +95,7 @@ TEST_CASE("per-request states are freed once, a replaced one at once, in the ord
 TEST_CASE("filter host calls refuse a request with no filter phase running", "[filters]") {
     proxyd_host host{};
     fill_request_host_calls(host);
+    fill_filter_host_calls(host);
     MessageHead head = parsed({{"Host", "a"}});
     RequestArena arena;
     // A request without a connection (as content plugins' tests build them): nothing to edit.

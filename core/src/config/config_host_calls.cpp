@@ -1,5 +1,5 @@
 // The configuration half of the host table: a read-only view of toml++ nodes for plugins.
-#include "plugin/host_calls.hpp"
+#include "config/config_host_calls.hpp"
 
 #include "config/config.hpp"
 #include "config/load_context.hpp"

@@ -1,5 +1,7 @@
 // The host table handed to plugins (proxyd_host), with the process's logger beside it so that
-// host calls without a context argument can reach it. One per process, built by the entry point.
+// host calls without a context argument can reach it. Each layer fills in its own part (the
+// plugin loader the log, config/ the configuration view, server/ the request, response, filter,
+// subrequest and balancer calls); server/host_table.cpp composes the table from them.
 #pragma once
 
 #include "log/logger.hpp"
@@ -13,13 +15,7 @@ struct PluginHost {
     const Logger *logger;
 };
 
-void fill_config_host_calls(proxyd_host &host);  // config/config_host_calls.cpp
-void fill_request_host_calls(proxyd_host &host); // server/request_host_calls.cpp
-void fill_filter_host_calls(proxyd_host &host);  // server/filter_host_calls.cpp (1.3)
-void fill_subrequest_host_calls(proxyd_host &host); // server/subrequest_host_calls.cpp (1.4)
-void fill_balancer_host_calls(proxyd_host &host); // server/balancer_host_calls.cpp (1.4)
-
-// Builds the complete table.
-void init_plugin_host(PluginHost &host, const Logger &logger);
+// The loader's own part: log, through logger.
+void fill_log_host_call(PluginHost &host, const Logger &logger);
 
 } // namespace proxyd

@@ -17,11 +17,7 @@ void host_log(const proxyd_host *host, proxyd_log_level level, proxyd_str plugin
 
 } // namespace
 
-void init_plugin_host(PluginHost &host, const Logger &logger) {
-    host = PluginHost{};
-    host.api.struct_size = sizeof(proxyd_host);
-    fill_config_host_calls(host.api);
-    fill_request_host_calls(host.api);
+void fill_log_host_call(PluginHost &host, const Logger &logger) {
     host.api.log = host_log;
     host.logger = &logger;
 }

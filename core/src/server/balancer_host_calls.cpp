@@ -1,11 +1,11 @@
 // The host calls ABI 1.4 added for balancers: pick_in_flight, the requests in flight on each peer
 // of the group being picked for, over every worker (the process-wide counts max_connections
 // keeps, connection_limits.hpp). Only inside a pick, on the request's worker thread.
-#include "plugin/host_calls.hpp"
-#include "upstream/connection_limits.hpp"
 #include "exchange/request_handle.hpp"
+#include "server/host_table.hpp"
 #include "server/worker.hpp"
 #include "server/worker_thread_check.hpp"
+#include "upstream/connection_limits.hpp"
 
 namespace proxyd {
 namespace {

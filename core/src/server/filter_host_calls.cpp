@@ -3,12 +3,12 @@
 // (timers, thread-pool work, filter_resume). Each belongs to the request's worker thread and is
 // refused from any other (worker_thread_check.hpp); each refuses a call out of its phase with
 // PROXYD_ESTATE and a bad argument with PROXYD_EINVAL, changing nothing.
+#include "exchange/request_handle.hpp"
 #include "http/byte_classes.hpp"
 #include "http/header_list.hpp"
 #include "http/header_rules.hpp"
-#include "plugin/host_calls.hpp"
 #include "server/client_connection.hpp"
-#include "exchange/request_handle.hpp"
+#include "server/host_table.hpp"
 #include "server/worker.hpp"
 #include "server/worker_handle.hpp"
 #include "server/worker_thread_check.hpp"

@@ -10,7 +10,7 @@
 #include "health/health_board.hpp"
 #include "health/health_checker.hpp"
 #include "log/logger.hpp"
-#include "plugin/host_calls.hpp"
+#include "server/host_table.hpp"
 #include "server/worker.hpp"
 
 #include <atomic>

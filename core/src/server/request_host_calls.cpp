@@ -5,12 +5,12 @@
 // loop's, unlocked. A call from any other thread would race the loop and corrupt it, so it is
 // refused (PROXYD_ESTATE, or nothing) and logged, naming the call; a debug build aborts instead,
 // so the plugin's author finds the bug at once. The check costs one thread-id comparison.
-#include "http/header_rules.hpp"
-#include "plugin/abi_sizes.hpp"
-#include "plugin/host_calls.hpp"
-#include "server/client_connection.hpp"
 #include "exchange/content_exchange.hpp"
 #include "exchange/request_handle.hpp"
+#include "http/header_rules.hpp"
+#include "plugin/abi_sizes.hpp"
+#include "server/client_connection.hpp"
+#include "server/host_table.hpp"
 #include "server/worker.hpp"
 #include "server/worker_post.hpp"
 #include "server/worker_thread_check.hpp"
@@ -167,9 +167,6 @@ void fill_request_host_calls(proxyd_host &host) {
     host.response_finish = response_finish;
     host.worker_post = worker_post;
     host.request_tls = request_tls;
-    fill_filter_host_calls(host);
-    fill_subrequest_host_calls(host);
-    fill_balancer_host_calls(host);
 }
 
 } // namespace proxyd

@@ -2,12 +2,12 @@
 // subrequests live in its RequestFilters (made on first use, as for per-request state), so they
 // end with the request: ClientConnection cancels them when the request is over, before the
 // plugins' states are freed. Worker thread only, like every request host call.
+#include "exchange/request_handle.hpp"
+#include "exchange/subrequest.hpp"
 #include "http/header_list.hpp"
 #include "http/header_rules.hpp"
-#include "plugin/host_calls.hpp"
-#include "exchange/subrequest.hpp"
 #include "server/client_connection.hpp"
-#include "exchange/request_handle.hpp"
+#include "server/host_table.hpp"
 #include "server/worker.hpp"
 #include "server/worker_thread_check.hpp"
 
