@@ -42,7 +42,7 @@ class ContentExchange final : public Exchange {
     ContentExchange(ExchangeClient &client, const PluginInstance &handler);
     ~ContentExchange() override;
 
-    void start();
+    void start() override;
 
     // The worker whose thread alone may call the response host calls.
     const ExchangeWorker &worker() const { return worker_; }

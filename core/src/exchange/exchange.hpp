@@ -14,6 +14,8 @@ namespace proxyd {
 class Exchange {
   public:
     virtual ~Exchange() = default;
+    // Begins answering, once the connection holds the exchange (it may finish at once).
+    virtual void start() = 0;
     virtual void on_request_body(std::string_view data) = 0;
     virtual void on_request_complete() = 0;
     // The client's write queue fell to or below the low-water mark (possibly to zero).

@@ -13,10 +13,13 @@
 namespace proxyd {
 
 class PluginInstance;
+class UpstreamPool;
 
 class ExchangeWorker : public UpstreamWorker {
   public:
     virtual const Config &config() const = 0;
+    // This worker's pool of config().upstreams[index].
+    virtual UpstreamPool &upstream(size_t index) = 0;
     virtual DateCache &dates() = 0;
     // Scratch buffers of proxied exchanges, recycled from one to the next.
     virtual ExchangeBufferPool &exchange_buffers() = 0;

@@ -33,7 +33,7 @@ class ProxyExchange final : public Exchange,
     ProxyExchange(ExchangeClient &client, UpstreamPool &pool);
     ~ProxyExchange() override;
 
-    void start();
+    void start() override;
 
     void on_request_body(std::string_view data) override;
     void on_request_complete() override;

@@ -1,5 +1,6 @@
 #include "server/client_connection.hpp"
 
+#include "exchange/make_exchange.hpp"
 #include "http/header_rules.hpp"
 #include "http/https_redirect.hpp"
 #include "http/request_id.hpp"
@@ -7,8 +8,6 @@
 #include "http/status_text.hpp"
 #include "log/access_line.hpp"
 #include "net/half_close.hpp"
-#include "exchange/proxy_exchange.hpp"
-#include "exchange/content_exchange.hpp"
 #include "server/h2_connection.hpp"
 #include "server/worker.hpp"
 
@@ -500,24 +499,14 @@ void ClientConnection::route_request() {
 }
 
 void ClientConnection::start_exchange(Target target) {
-    const Config &config = worker_.config();
-    Exchange *started = nullptr;
-    if (target.kind == Target::Kind::Handler && target.index < config.handlers.size()) {
-        auto exchange = std::make_unique<ContentExchange>(*this, *config.handlers[target.index].instance);
-        ContentExchange *raw = exchange.get();
-        exchange_ = std::move(exchange);
-        started = raw;
-        raw->start();
-    } else if (target.kind == Target::Kind::Upstream && target.index < config.upstreams.size()) {
-        auto exchange = std::make_unique<ProxyExchange>(*this, worker_.upstream(target.index));
-        ProxyExchange *raw = exchange.get();
-        exchange_ = std::move(exchange);
-        started = raw;
-        raw->start();
-    } else {
+    std::unique_ptr<Exchange> exchange = make_exchange(*this, target);
+    if (!exchange) {
         send_error(500, true);
         return;
     }
+    Exchange *started = exchange.get();
+    exchange_ = std::move(exchange);
+    started->start();
     // After a pending filter: what of the request arrived meanwhile goes to the exchange now (the
     // exchange may have answered at once, and be gone, already).
     if (exchange_.get() != started || !request_->filters) return;
