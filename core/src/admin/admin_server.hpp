@@ -7,8 +7,8 @@
 #pragma once
 
 #include "admin/metrics.hpp"
-#include "net/net_address.hpp"
 #include "log/logger.hpp"
+#include "net/net_address.hpp"
 
 #include <set>
 #include <string>

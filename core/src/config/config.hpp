@@ -3,11 +3,11 @@
 // declared them.
 #pragma once
 
-#include "config/health_check_config.hpp"
-#include "net/net_address.hpp"
 #include "config/discovery_source.hpp"
+#include "config/health_check_config.hpp"
 #include "config/upstream_policies.hpp"
 #include "log/access_line.hpp"
+#include "net/net_address.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "tls/tls_client_context.hpp"
 #include "tls/tls_context.hpp"

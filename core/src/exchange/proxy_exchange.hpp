@@ -5,14 +5,14 @@
 // Worker thread only.
 #pragma once
 
+#include "exchange/exchange.hpp"
+#include "exchange/exchange_buffers.hpp"
 #include "http/message_head.hpp"
 #include "http/response_parser.hpp"
 #include "net/output_slices.hpp"
 #include "upstream/attempt.hpp"
-#include "exchange/exchange_buffers.hpp"
 #include "upstream/upstream_connection.hpp"
 #include "upstream/upstream_pool.hpp"
-#include "exchange/exchange.hpp"
 
 #include <memory>
 #include <proxyd/plugin.h>

@@ -16,9 +16,9 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "exchange/subrequest.hpp"
 #include "http/header_list.hpp"
 #include "http/message_head.hpp"
-#include "exchange/subrequest.hpp"
 
 #include <optional>
 #include <proxyd/plugin.h>

@@ -3,8 +3,8 @@
 // its plugin a copy that also carries the request body it read.
 #pragma once
 
-#include "http/message_head.hpp"
 #include "exchange/exchange.hpp"
+#include "http/message_head.hpp"
 
 #include <string>
 

@@ -8,10 +8,10 @@
 #pragma once
 
 #include "config/health_check_config.hpp"
-#include "net/net_address.hpp"
 #include "health/health_board.hpp"
 #include "health/health_rules.hpp"
 #include "log/logger.hpp"
+#include "net/net_address.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -57,6 +57,7 @@
 
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
+#include "exchange/exchange.hpp"
 #include "exchange/exchange_client.hpp"
 #include "exchange/request_filters.hpp"
 #include "exchange/request_handle.hpp"
@@ -65,11 +66,8 @@
 #include "net/backpressure.hpp"
 #include "net/lazy_timer.hpp"
 #include "net/stream_writer.hpp"
-#include "server/worker.hpp"
-#include "exchange/exchange.hpp"
-#include "exchange/request_filters.hpp"
-#include "exchange/request_handle.hpp"
 #include "server/client_request.hpp"
+#include "server/worker.hpp"
 #include "tls/tls_session.hpp"
 
 #include <memory>

@@ -14,10 +14,10 @@
 // connection (ClientConnection::hold_request).
 #pragma once
 
+#include "exchange/exchange.hpp"
+#include "exchange/request_filters.hpp"
+#include "exchange/request_handle.hpp"
 #include "http/request_parser.hpp"
-#include "server/exchange.hpp"
-#include "server/request_filters.hpp"
-#include "server/request_handle.hpp"
 
 #include <array>
 #include <memory>

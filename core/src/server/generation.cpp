@@ -1,7 +1,7 @@
 #include "server/generation.hpp"
 
-#include "upstream/upstream_shared.hpp"
 #include "server/drain_order.hpp"
+#include "upstream/upstream_shared.hpp"
 
 namespace proxyd {
 

@@ -1,8 +1,8 @@
 #include "server/worker.hpp"
 
 #include "net/refuse_handshakes.hpp"
-#include "upstream/upstream_pool.hpp"
 #include "server/client_connection.hpp"
+#include "upstream/upstream_pool.hpp"
 
 #include <poll.h>
 #include <random>
