@@ -53,45 +53,23 @@ CELLS = ["proxy1k", "proxypdf", "static1k", "staticpdf", "idle"]
 ONE_K = "/static/1k.bin"
 PDF = "/pdf/report.pdf"
 
-NGINX_CONF = """worker_processes {workers};
-pid {run}/nginx.pid;
-error_log {run}/error.log warn;
-events {{ worker_connections 16384; }}
-http {{
-    access_log off;
-    keepalive_timeout 65;
-    keepalive_requests 1000000;
-    client_body_temp_path {run}/tmp/body;
-    proxy_temp_path {run}/tmp/proxy;
-    fastcgi_temp_path {run}/tmp/fastcgi;
-    uwsgi_temp_path {run}/tmp/uwsgi;
-    scgi_temp_path {run}/tmp/scgi;
-    types {{ text/html html; application/pdf pdf; }}
-    default_type application/octet-stream;
-    ssl_certificate {cert};
-    ssl_certificate_key {key};
-    ssl_protocols TLSv1.3;
-    # nginx 1.22's HTTP/2 defaults otherwise: 128 concurrent streams, 3 min idle timeout.
 
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_buffer_size 16k;
-    proxy_buffers 8 16k;
-    proxy_max_temp_file_size 0;
-    upstream web {{ server {web}; keepalive 64; keepalive_requests 1000000; }}
-    upstream pdf {{ server {pdf}; keepalive 64; keepalive_requests 1000000; }}
+def _h2_nginx_conf(tls_conf):
+    """tls_bench's nginx config (the same certificate, TLS 1.3 settings and upstreams, as the issue
+    asks) with HTTP/2 on its two TLS listeners and without its cleartext one."""
+    swaps = [("    ssl_protocols TLSv1.3;\n",
+              "    ssl_protocols TLSv1.3;\n"
+              "    # nginx 1.22's HTTP/2 defaults otherwise: 128 concurrent streams, 3 min idle timeout.\n"),
+             (" ssl backlog=4096;", " ssl http2 backlog=4096;"),
+             ("    server {{\n        listen {host}:{p2} backlog=4096;\n        root {www};\n    }}\n", "")]
+    for old, new in swaps:
+        if old not in tls_conf:
+            raise SystemExit("h2_bench: tls_bench's nginx config no longer has %r" % old)
+        tls_conf = tls_conf.replace(old, new)
+    return tls_conf
 
-    server {{
-        listen {host}:{p0} ssl http2 backlog=4096;
-        location /     {{ proxy_pass http://web; }}
-        location /pdf/ {{ proxy_pass http://pdf; }}
-    }}
-    server {{
-        listen {host}:{p1} ssl http2 backlog=4096;
-        root {www};
-    }}
-}}
-"""
+
+NGINX_CONF = _h2_nginx_conf(tls_bench.NGINX_CONF)
 
 PROXYD_CONF = """workers = {workers}
 plugin_dir = "{plugins}"
