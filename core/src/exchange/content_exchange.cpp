@@ -62,7 +62,9 @@ void ContentExchange::start() {
     phase_ = Phase::kBody;
     // The client waits for this before sending the body (RFC 9110 §10.1.1); the request parser
     // has refused any other expectation.
-    if (c.http_minor() >= 1 && c.head().find("expect")) c.send("HTTP/1.1 100 Continue\r\n\r\n");
+    // An HTTP/2 client is not told: its stream carries proxyd's own interim heads only for a 103.
+    if (c.http_minor() >= 1 && !c.frames_body() && c.head().find("expect"))
+        c.send("HTTP/1.1 100 Continue\r\n\r\n");
 }
 
 void ContentExchange::on_request_body(std::string_view data) {
@@ -167,7 +169,7 @@ int ContentExchange::finish() {
 
     std::string out;
     out.reserve(256 + head_extra_.size() + (head_only ? 0 : body_.size()));
-    ResponseHeadWriter head(out, status_);
+    ResponseHeadWriter head = c.start_head(out, status_, {});
     head.strict_transport_security(c.listener().strict_transport_security);
     const std::string &date = c.worker().dates().http_date();
     if (filtered) {
@@ -181,7 +183,7 @@ int ContentExchange::finish() {
     if (status_ != 304) ending.content_length = length;
     ending.keep_alive = keep_alive;
     ending.client_minor = c.http_minor();
-    head.end(date, ending);
+    c.end_head(head, date, ending);
 
     c.record().status = status_;
     bool send_body = !head_only && !bodyless_status;

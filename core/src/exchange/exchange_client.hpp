@@ -12,6 +12,7 @@
 #include "exchange/request_filters.hpp"
 #include "http/header_list.hpp"
 #include "http/message_head.hpp"
+#include "http/response_head_writer.hpp"
 #include "net/backpressure.hpp"
 #include "tls/tls_session.hpp"
 
@@ -51,6 +52,16 @@ class ExchangeClient {
     virtual void resume_body() = 0;
 
     // -- the response --
+    // A writer for a response head (every head goes through these): HTTP/1.1 text into out, which
+    // the caller sends with the body's first bytes; on an HTTP/2 stream, fields, out left empty.
+    virtual ResponseHeadWriter start_head(std::string &out, int status, std::string_view reason) = 0;
+    // Ends the head as ResponseHeadWriter::end() does; on an HTTP/2 stream it goes out now.
+    virtual void end_head(ResponseHeadWriter &head, std::string_view date, const HeadEnding &ending) = 0;
+    // Ends an interim (1xx) head; an HTTP/2 stream passes on only a 103 (Early Hints).
+    virtual void end_interim_head(ResponseHeadWriter &head) = 0;
+    // The client frames the body itself (an HTTP/2 stream): send() takes the bare payload, never
+    // chunk framing, and a body whose length the head did not give ends with finish_exchange().
+    virtual bool frames_body() const = 0;
     virtual void send(std::string_view data) = 0;
     virtual void send(const uv_buf_t *bufs, size_t count) = 0;
     virtual size_t queued_bytes() const = 0;

@@ -434,13 +434,13 @@ void ProxyExchange::on_interim_response() {
     if (client_->http_minor() < 1) return;
     int status = parser_.status();
     std::string &out = buffers_->head_text;
-    ResponseHeadWriter head(out, status);
+    ResponseHeadWriter head = client_->start_head(out, status, {});
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);
         if (is_hop_by_hop(name) || iequals(name, "content-length")) continue;
         head.field(name, response_.header_value(i));
     }
-    head.end_interim();
+    client_->end_interim_head(head);
     to_client_.own(out);
 }
 
@@ -477,8 +477,12 @@ void ProxyExchange::send_response_head() {
     case ResponseFraming::kChunked:
     case ResponseFraming::kUntilClose:
         // Re-chunked for HTTP/1.1 clients, so the connection outlives the response; an HTTP/1.0
-        // client reads to the end of the connection.
-        client_framing_ = c.http_minor() >= 1 ? Framing::Chunked : Framing::UntilClose;
+        // client reads to the end of the connection. An HTTP/2 stream gets the bare payload and
+        // ends when the exchange finishes.
+        if (c.frames_body())
+            client_framing_ = Framing::Bare;
+        else
+            client_framing_ = c.http_minor() >= 1 ? Framing::Chunked : Framing::UntilClose;
         ending.chunked = client_framing_ == Framing::Chunked;
         break;
     }
@@ -507,17 +511,17 @@ void ProxyExchange::send_response_head() {
         }
         c.filter_response_head(filtered);
         client_status = filtered.status;
-        ResponseHeadWriter head(out, client_status,
-                                filtered.status_changed ? std::string_view() : response_.reason());
+        ResponseHeadWriter head = c.start_head(
+            out, client_status, filtered.status_changed ? std::string_view() : response_.reason());
         head.strict_transport_security(listener.strict_transport_security);
         head.fields(filtered.fields);
-        head.end(c.worker().dates().http_date(), ending);
+        c.end_head(head, c.worker().dates().http_date(), ending);
     } else {
-        ResponseHeadWriter head(out, status, response_.reason());
+        ResponseHeadWriter head = c.start_head(out, status, response_.reason());
         head.strict_transport_security(listener.strict_transport_security);
         forward_response_fields(
             [&head](std::string_view name, std::string_view value) { head.field(name, value); });
-        head.end(c.worker().dates().http_date(), ending);
+        c.end_head(head, c.worker().dates().http_date(), ending);
     }
 
     enter(Phase::kRelayingBody);

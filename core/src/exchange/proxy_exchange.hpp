@@ -70,8 +70,9 @@ class ProxyExchange final : public Exchange,
     bool response_started() const { return phase_ >= Phase::kReadingHead; }
     bool head_sent() const { return phase_ >= Phase::kRelayingBody; }
 
-    // How the response's body goes to the client.
-    enum class Framing { None, ContentLength, Chunked, UntilClose };
+    // How the response's body goes to the client. Bare: the payload alone, to a client that
+    // frames it itself (an HTTP/2 stream), when the upstream's response gave no length.
+    enum class Framing { None, ContentLength, Chunked, UntilClose, Bare };
 
     // queue_turn: called for the request's turn in the group's queue.
     void try_next_peer(bool queue_turn = false);

@@ -24,11 +24,25 @@ std::string lower(std::string_view text) {
     return out;
 }
 
-nghttp2_nv field(const std::string &name, const std::string &value) {
+nghttp2_nv field(std::string_view name, std::string_view value) {
     // nghttp2 copies every name and value when the response is submitted.
     return {reinterpret_cast<uint8_t *>(const_cast<char *>(name.data())),
             reinterpret_cast<uint8_t *>(const_cast<char *>(value.data())), name.size(), value.size(),
             NGHTTP2_NV_FLAG_NONE};
+}
+
+// A head's :status and fields as nghttp2 takes them; valid while head and status_digits are.
+std::vector<nghttp2_nv> head_nva(const ResponseFields &head, char (&status_digits)[3]) {
+    int status = head.status();
+    status_digits[0] = static_cast<char>('0' + status / 100);
+    status_digits[1] = static_cast<char>('0' + status / 10 % 10);
+    status_digits[2] = static_cast<char>('0' + status % 10);
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(head.size() + 1);
+    nva.push_back(field(":status", std::string_view(status_digits, 3)));
+    for (size_t i = 0; i < head.size(); ++i)
+        nva.push_back(field(head.name(i), head.value(i)));
+    return nva;
 }
 
 } // namespace
@@ -508,6 +522,30 @@ bool H2Session::submit_interim(int32_t stream_id, int status, const std::vector<
     for (const auto &[name, value] : lowered)
         nva.push_back(field(name, value));
     // A HEADERS frame without END_STREAM; the final response's HEADERS follows on the stream.
+    return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, stream_id, nullptr, nva.data(), nva.size(),
+                                  nullptr) == 0;
+}
+
+bool H2Session::submit_response(int32_t stream_id, const ResponseFields &head, bool has_body) {
+    Stream *stream = find(stream_id);
+    if (!stream || stream->answered || head.status() < 200 || head.status() > 999) return false;
+    char status_digits[3];
+    std::vector<nghttp2_nv> nva = head_nva(head, status_digits);
+    nghttp2_data_provider provider{};
+    provider.read_callback = Callbacks::read_response;
+    if (nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),
+                                has_body ? &provider : nullptr) != 0)
+        return false;
+    stream->answered = true;
+    return true;
+}
+
+bool H2Session::submit_interim(int32_t stream_id, const ResponseFields &head) {
+    Stream *stream = find(stream_id);
+    if (!stream || stream->answered || head.status() < 100 || head.status() > 199 || head.status() == 101)
+        return false;
+    char status_digits[3];
+    std::vector<nghttp2_nv> nva = head_nva(head, status_digits);
     return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, stream_id, nullptr, nva.data(), nva.size(),
                                   nullptr) == 0;
 }

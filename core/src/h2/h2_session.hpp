@@ -23,6 +23,7 @@
 #pragma once
 
 #include "h2/h2_data_queue.hpp"
+#include "http/response_fields.hpp"
 #include "net/output_slices.hpp"
 
 #include <chrono>
@@ -134,6 +135,10 @@ class H2Session {
     // An interim (1xx, not 101) head before the final response, e.g. 103 Early Hints. False if
     // the stream is gone or already answered.
     bool submit_interim(int32_t stream_id, int status, const std::vector<H2Field> &fields);
+    // The same for a head ResponseHeadWriter wrote as fields (already lower-case and without
+    // connection-specific ones): its names and values go to nghttp2 as they lie, no copy made here.
+    bool submit_response(int32_t stream_id, const ResponseFields &head, bool has_body);
+    bool submit_interim(int32_t stream_id, const ResponseFields &head);
     // Body bytes of a response submitted with has_body, copied into the stream's queue (as the
     // DATA frames will carry them: H2DataQueue); `end`
     // with the last (possibly empty) piece. They leave as the client's windows allow.

@@ -654,16 +654,17 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
     }
     bool keep = !close && wants_keep_alive();
     std::string out;
-    ResponseHeadWriter head(out, status);
+    ResponseHeadWriter head = start_head(out, status, {});
     head.strict_transport_security(listener_.strict_transport_security);
     const std::string &date = worker_.dates().http_date();
     head.origin_fields(date);
     head.field("Content-Type", content_type);
     if (!location.empty()) head.field("Location", location);
     if (!retry_after.empty()) head.field("Retry-After", retry_after);
-    head.end(date, HeadEnding{.content_length = body.size(),
-                              .keep_alive = keep,
-                              .client_minor = request_->view.http_minor});
+    end_head(head, date,
+             HeadEnding{.content_length = body.size(),
+                        .keep_alive = keep,
+                        .client_minor = request_->view.http_minor});
     AccessRecord &record = request_->record;
     record.status = status;
     bool head_only = request_->parser.method() == "HEAD";
@@ -675,6 +676,30 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
 }
 
 // ---- writing --------------------------------------------------------------------------------
+
+ResponseHeadWriter ClientConnection::start_head(std::string &out, int status, std::string_view reason) {
+    if (!h2_stream_ || !peer_) return ResponseHeadWriter(out, status, reason);
+    out.clear();
+    return ResponseHeadWriter(peer_->stream_head_fields(), status);
+}
+
+void ClientConnection::end_head(ResponseHeadWriter &head, std::string_view date, const HeadEnding &ending) {
+    head.end(date, ending);
+    const ResponseFields *fields = head.fields_out();
+    if (!fields || !peer_ || !writable() || write_shut_) return;
+    int status = fields->status();
+    // A HEAD's, 204's or 304's head ends the stream, as does an empty body's.
+    bool has_body = method() != "HEAD" && status != 204 && status != 304 && fields->content_length() != 0u;
+    peer_->stream_head(*fields, has_body);
+}
+
+void ClientConnection::end_interim_head(ResponseHeadWriter &head) {
+    head.end_interim();
+    // A browser may preload what a 103's Link fields name; proxyd answers Expect itself (100).
+    const ResponseFields *fields = head.fields_out();
+    if (fields && fields->status() == 103 && peer_ && writable() && !write_shut_)
+        peer_->stream_interim_head(*fields);
+}
 
 void ClientConnection::send(std::string_view data) {
     uv_buf_t buf = uv_buf_init(const_cast<char *>(data.data()), static_cast<unsigned>(data.size()));

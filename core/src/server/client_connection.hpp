@@ -45,8 +45,9 @@
 // HTTP/2 (h2_connection.hpp): a connection that negotiated h2 hands what it reads to its
 // H2Connection (h2_) and parses nothing itself; each of its streams is served by a stream-backed
 // ClientConnection (open_stream) that has no socket: its request bytes come from feed_stream(),
-// what it send()s goes to its StreamPeer, it serves one request and never keeps alive, lingers
-// or shuts down. The phases above hold for it as for a socket.
+// its response head goes to its StreamPeer as fields (end_head) and what it send()s after it as
+// the bare body, it serves one request and never keeps alive, lingers or shuts down. The phases above hold
+// for it as for a socket.
 //
 // The request's state (parser, view, arena, access record, filters: client_request.hpp) is taken
 // from the worker when bytes of a request are to be parsed and given back on the step to kIdle,
@@ -84,7 +85,16 @@ class H2Connection;
 class StreamPeer {
   public:
     virtual ~StreamPeer() = default;
-    // HTTP/1.1 response bytes, as they would go to a socket; copied before the call returns.
+    // Where the connection writes a response head as fields (end_head): reused, one per
+    // HTTP/2 connection.
+    virtual ResponseFields &stream_head_fields() = 0;
+    // The final head, written there: without has_body it ends the stream; with it, the body
+    // follows through stream_response(), as long as the head's content-length says, or until
+    // stream_closed(true) when it gives none.
+    virtual void stream_head(const ResponseFields &head, bool has_body) = 0;
+    // An interim head (103), written there.
+    virtual void stream_interim_head(const ResponseFields &head) = 0;
+    // Response body bytes, bare (no chunk framing); copied before the call returns.
     virtual void stream_response(const uv_buf_t *bufs, size_t count) = 0;
     // Response bytes not yet sent to the client (the connection's queued_bytes()).
     virtual size_t stream_queued() const = 0;
@@ -126,6 +136,10 @@ class ClientConnection final : private RequestParser::Events,
 
     // Writes bytes to the client; what the socket does not take at once is copied and queued,
     // so the caller's buffers are free on return. Ignored once the connection is closing.
+    ResponseHeadWriter start_head(std::string &out, int status, std::string_view reason) override;
+    void end_head(ResponseHeadWriter &head, std::string_view date, const HeadEnding &ending) override;
+    void end_interim_head(ResponseHeadWriter &head) override;
+    bool frames_body() const override { return h2_stream_; }
     void send(std::string_view data) override;
     void send(const uv_buf_t *bufs, size_t count) override;
     size_t queued_bytes() const override { return peer_ ? peer_->stream_queued() : writer_.queued_bytes(); }

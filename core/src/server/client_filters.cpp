@@ -140,13 +140,13 @@ void ClientConnection::send_filtered_response(int status, HeaderList fields, std
     filter_response_head(head);
     bool keep = !close && wants_keep_alive();
     std::string out;
-    ResponseHeadWriter writer(out, head.status);
+    ResponseHeadWriter writer = start_head(out, head.status, {});
     writer.strict_transport_security(listener_.strict_transport_security);
     writer.fields(head.fields);
     bool bodyless = head.status == 204 || head.status == 304;
     HeadEnding ending{
         .content_length = body.size(), .keep_alive = keep, .client_minor = request_->view.http_minor};
-    writer.end(worker_.dates().http_date(), ending);
+    end_head(writer, worker_.dates().http_date(), ending);
     AccessRecord &record = request_->record;
     record.status = head.status;
     bool head_only = method() == "HEAD" || bodyless;

@@ -1,13 +1,13 @@
 #include "server/h2_connection.hpp"
 
 #include "h2/h2_request_render.hpp"
-#include "h2/h2_response_reader.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
 #include <algorithm>
 #include <deque>
 #include <nghttp2/nghttp2.h>
+#include <optional>
 #include <vector>
 
 namespace proxyd {
@@ -18,11 +18,10 @@ H2Limits h2_limits(const ListenerConfig &listener) {
     return limits;
 }
 
-// One stream: the request bytes for its connection, and the reader of the response it writes.
-class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::Output {
+// One stream: the request bytes for its connection, and the response head and body it gives.
+class H2Connection::Stream final : public StreamPeer {
   public:
-    Stream(H2Connection &owner, int32_t id, bool head_request)
-        : owner_(owner), id_(id), reader_(*this, head_request) {}
+    Stream(H2Connection &owner, int32_t id) : owner_(owner), id_(id) {}
 
     // The rendered request head: the stream's connection is made and parses it.
     void start(const std::string &head_bytes) {
@@ -83,9 +82,22 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
     uint64_t stalled_since = 0; // loop time its queued response bytes last moved; 0: none queued
 
     // StreamPeer
+    ResponseFields &stream_head_fields() override { return owner_.head_fields_; }
+    void stream_head(const ResponseFields &head, bool has_body) override {
+        if (broken_ || response_ != Response::kNone) return fail("a second response head");
+        if (!owner_.session_.submit_response(id_, head, has_body)) return fail("its head was refused");
+        response_ = has_body ? Response::kBody : Response::kEnded;
+        remaining_ = head.content_length();
+        owner_.schedule();
+    }
+    void stream_interim_head(const ResponseFields &head) override {
+        if (response_ == Response::kNone)
+            owner_.session_.submit_interim(id_, head); // a hint lost is no error
+        owner_.schedule();
+    }
     void stream_response(const uv_buf_t *bufs, size_t count) override {
         for (size_t i = 0; i < count && !broken_; ++i)
-            if (!reader_.write({bufs[i].base, bufs[i].len})) fail();
+            if (bufs[i].len > 0) body({bufs[i].base, bufs[i].len});
         owner_.schedule();
     }
     size_t stream_queued() const override { return owner_.session_.queued(id_); }
@@ -98,8 +110,10 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
         for (const Held &piece : held_)
             if (piece.body_bytes) owner_.session_.consume(id_, piece.body_bytes);
         held_.clear();
-        if (h2_closed_ || owner_.closing_ || broken_) return;
-        if (!reader_.complete() && !(complete && reader_.finish())) fail();
+        if (h2_closed_ || owner_.closing_ || broken_ || response_ == Response::kEnded) return;
+        // A body without a length ends with its exchange; any other unfinished response was cut.
+        if (!complete || response_ == Response::kNone || remaining_) return fail("the response ended early");
+        send({}, true);
         owner_.schedule();
     }
 
@@ -108,39 +122,52 @@ class H2Connection::Stream final : public StreamPeer, private H2ResponseReader::
         std::string bytes; // as the connection's parser takes them (chunk framing included)
         size_t body_bytes; // of them, the client's DATA bytes: consumed once fed
     };
+    enum class Response : uint8_t {
+        kNone,  // no head yet
+        kBody,  // the head went out, its body follows
+        kEnded, // the last byte (or a bodiless head) went out: the rest is ignored
+    };
 
-    // H2ResponseReader::Output
-    void response_head(int status, const std::vector<H2Field> &fields, bool has_body) override {
-        if (!owner_.session_.submit_response(id_, status, fields, has_body)) fail();
+    // Body bytes, as many as the head's content-length says at most; the last one ends the stream.
+    void body(std::string_view bytes) {
+        if (response_ == Response::kEnded) return; // nothing follows a response on a stream
+        if (response_ == Response::kNone) return fail("body bytes before its head");
+        bool last = false;
+        if (remaining_) {
+            bytes = bytes.substr(0, static_cast<size_t>(std::min<uint64_t>(*remaining_, bytes.size())));
+            *remaining_ -= bytes.size();
+            last = *remaining_ == 0;
+        }
+        send(bytes, last);
     }
-    void interim_head(int status, const std::vector<H2Field> &fields) override {
-        owner_.session_.submit_interim(id_, status, fields); // a hint lost is no error
-    }
-    void response_data(std::string_view data, bool end) override {
-        body_bytes_ += data.size();
-        owner_.session_.send_data(id_, data, end);
+    void send(std::string_view bytes, bool end) {
+        if (end) response_ = Response::kEnded;
+        body_bytes_ += bytes.size();
+        owner_.session_.send_data(id_, bytes, end);
         owner_.track_stall(*this, owner_.session_.queued(id_), false);
     }
 
     // The response cannot be carried on (an invalid one, or cut short): the stream is reset, so
     // the client never takes a truncated body as complete.
-    void fail() {
+    void fail(const char *why) {
         if (broken_) return;
         broken_ = true;
-        if (!reader_.error_text().empty() && owner_.connection_.worker().logger().enabled(PROXYD_LOG_INFO))
+        if (owner_.connection_.worker().logger().enabled(PROXYD_LOG_INFO))
             owner_.connection_.worker().logger().info(
                 "client " + std::string(owner_.connection_.client_ip()) + ": HTTP/2 stream " +
-                std::to_string(id_) + ": " + reader_.error_text() + ", resetting it");
+                std::to_string(id_) + ": " + why + ", resetting it");
         owner_.session_.reset_stream(id_, NGHTTP2_INTERNAL_ERROR);
+        owner_.schedule();
     }
 
     H2Connection &owner_;
     int32_t id_;
     H2RequestRender render_;
-    H2ResponseReader reader_;
     ClientConnection *connection_ = nullptr; // null once it finished or was cut
     std::deque<Held> held_;
-    uint64_t body_bytes_ = 0; // response body bytes handed to the session
+    Response response_ = Response::kNone;
+    std::optional<uint64_t> remaining_; // body bytes the head's content-length still expects
+    uint64_t body_bytes_ = 0;           // response body bytes handed to the session
     bool h2_closed_ = false;
     bool broken_ = false;
 };
@@ -258,7 +285,7 @@ void H2Connection::close(uv_close_cb on_closed) {
 void H2Connection::on_request_head(H2RequestHead head) {
     int32_t id = head.stream_id;
     stream_opened_ = true;
-    auto owned = std::make_unique<Stream>(*this, id, head.method == "HEAD");
+    auto owned = std::make_unique<Stream>(*this, id);
     Stream &stream = *owned;
     streams_[id] = std::move(owned);
     if (head.method == "CONNECT") {

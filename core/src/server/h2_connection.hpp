@@ -3,8 +3,11 @@
 // hands the plaintext it reads here; this owns the H2Session, writes its frames back through the
 // connection, and serves each stream with a stream-backed ClientConnection (Apache mod_http2's
 // model): the stream's request rendered as HTTP/1.1 (H2RequestRender) goes into that
-// connection's parser, so filters, routing, exchanges, limits and the access log run unchanged,
-// and the HTTP/1.1 response it writes is read back into HTTP/2 (H2ResponseReader).
+// connection's parser, so filters, routing, exchanges, limits and the access log run unchanged.
+// The response needs no parser: its exchange writes the head as HTTP/2 fields (ResponseHeadWriter
+// into ResponseFields, through the connection's end_head), submitted at once, then the bare body:
+// the stream ends with the content-length's last byte, with the head when it has no body, or,
+// without a length, when the exchange finishes; a response cut short resets the stream.
 //
 // Backpressure both ways. Request bodies: a DATA frame's bytes are given to the stream's
 // connection only while it reads (the exchange pauses it when the upstream is slow), and the
@@ -104,6 +107,7 @@ class H2Connection final : private H2Events, private H2Output {
 
     ClientConnection &connection_;
     H2Session session_;
+    ResponseFields head_fields_; // where a stream's connection writes its response head
     std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
     uv_timer_t scheduled_{};
     bool timer_running_ = false;
