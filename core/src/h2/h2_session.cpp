@@ -31,19 +31,34 @@ nghttp2_nv field(std::string_view name, std::string_view value) {
             NGHTTP2_NV_FLAG_NONE};
 }
 
-// A head's :status and fields as nghttp2 takes them; valid while head and status_digits are.
-std::vector<nghttp2_nv> head_nva(const ResponseFields &head, char (&status_digits)[3]) {
-    int status = head.status();
-    status_digits[0] = static_cast<char>('0' + status / 100);
-    status_digits[1] = static_cast<char>('0' + status / 10 % 10);
-    status_digits[2] = static_cast<char>('0' + status % 10);
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(head.size() + 1);
-    nva.push_back(field(":status", std::string_view(status_digits, 3)));
-    for (size_t i = 0; i < head.size(); ++i)
-        nva.push_back(field(head.name(i), head.value(i)));
-    return nva;
-}
+// A head's :status and fields as nghttp2 takes them, valid while the head is: on the stack for
+// the usual head, on the heap for one with more fields.
+class HeadNva {
+  public:
+    explicit HeadNva(const ResponseFields &head) {
+        int status = head.status();
+        status_[0] = static_cast<char>('0' + status / 100);
+        status_[1] = static_cast<char>('0' + status / 10 % 10);
+        status_[2] = static_cast<char>('0' + status % 10);
+        size_ = head.size() + 1;
+        if (size_ > kInline) more_.resize(size_);
+        nghttp2_nv *nva = data();
+        nva[0] = field(":status", std::string_view(status_, 3));
+        for (size_t i = 0; i < head.size(); ++i)
+            nva[i + 1] = field(head.name(i), head.value(i));
+    }
+    HeadNva(const HeadNva &) = delete;
+    HeadNva &operator=(const HeadNva &) = delete;
+    nghttp2_nv *data() { return size_ > kInline ? more_.data() : inline_; }
+    size_t size() const { return size_; }
+
+  private:
+    static constexpr size_t kInline = 24;
+    char status_[3];
+    size_t size_;
+    nghttp2_nv inline_[kInline];
+    std::vector<nghttp2_nv> more_;
+};
 
 } // namespace
 
@@ -529,8 +544,7 @@ bool H2Session::submit_interim(int32_t stream_id, int status, const std::vector<
 bool H2Session::submit_response(int32_t stream_id, const ResponseFields &head, bool has_body) {
     Stream *stream = find(stream_id);
     if (!stream || stream->answered || head.status() < 200 || head.status() > 999) return false;
-    char status_digits[3];
-    std::vector<nghttp2_nv> nva = head_nva(head, status_digits);
+    HeadNva nva(head);
     nghttp2_data_provider provider{};
     provider.read_callback = Callbacks::read_response;
     if (nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),
@@ -544,8 +558,7 @@ bool H2Session::submit_interim(int32_t stream_id, const ResponseFields &head) {
     Stream *stream = find(stream_id);
     if (!stream || stream->answered || head.status() < 100 || head.status() > 199 || head.status() == 101)
         return false;
-    char status_digits[3];
-    std::vector<nghttp2_nv> nva = head_nva(head, status_digits);
+    HeadNva nva(head);
     return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, stream_id, nullptr, nva.data(), nva.size(),
                                   nullptr) == 0;
 }

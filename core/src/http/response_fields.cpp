@@ -3,6 +3,7 @@
 #include "http/header_rules.hpp"
 
 #include <algorithm>
+#include <span>
 
 namespace proxyd {
 
@@ -25,9 +26,9 @@ void ResponseFields::add(std::string_view name, std::string_view value) {
         if (iequals(name, "connection")) connection_options_.append(value).push_back(',');
         return;
     }
-    Span name_span{static_cast<uint32_t>(text_.size()), static_cast<uint32_t>(name.size())};
-    for (char c : name)
-        text_.push_back(ascii_lower(c));
+    Span name_span = append(name);
+    for (char &c : std::span(text_).subspan(name_span.offset))
+        c = ascii_lower(c);
     fields_.push_back({name_span, append(value)});
 }
 
