@@ -945,6 +945,14 @@ void ClientConnection::close_now() {
     }
     release_exchange();
     if (peer) peer->stream_closed(false);
+    // A stream's request state goes back to the pool now, not in the close callback: the streams
+    // a loop turn finishes (tens of them on a busy HTTP/2 connection) would otherwise all hold
+    // one until the loop's close phase, and the pool's spares would run out. Not from inside the
+    // parser (its llhttp state is in use), nor while an orphaned exchange holds the request.
+    if (h2_stream_ && request_ && !in_parser_ && !request_held_) {
+        request_->parser.restart();
+        release_request();
+    }
     auto on_closed = [](uv_handle_t *h) {
         auto *c = static_cast<ClientConnection *>(h->data);
         if (--c->handles_open_ == 0) {
