@@ -4,7 +4,7 @@
 
 namespace proxyd {
 
-std::string H2RequestRender::head(const H2RequestHead &request) {
+void H2RequestRender::head(const H2RequestHead &request, std::string &out) {
     bool has_length = false;
     size_t size = request.method.size() + request.path.size() + 32;
     for (const auto &[name, value] : request.fields) {
@@ -13,14 +13,12 @@ std::string H2RequestRender::head(const H2RequestHead &request) {
     }
     // HTTP/1.1 delimits a body by its length or by chunks; HTTP/2 by END_STREAM alone.
     chunked_ = request.has_body && !has_length;
-    std::string out;
-    out.reserve(size);
+    out.reserve(out.size() + size);
     out.append(request.method).append(" ").append(request.path).append(" HTTP/1.1\r\n");
     for (const auto &[name, value] : request.fields)
         out.append(name).append(": ").append(value).append("\r\n");
     if (chunked_) out.append("transfer-encoding: chunked\r\n");
     out.append("\r\n");
-    return out;
 }
 
 void H2RequestRender::body(std::string_view data, std::string &out) const {

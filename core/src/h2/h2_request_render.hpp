@@ -14,8 +14,14 @@ namespace proxyd {
 
 class H2RequestRender {
   public:
-    // The request line and fields, up to the blank line. Decides the body's framing.
-    std::string head(const H2RequestHead &request);
+    // The request line and fields, up to the blank line, appended to out (a buffer its owner
+    // reuses for every stream, so a head costs no allocation). Decides the body's framing.
+    void head(const H2RequestHead &request, std::string &out);
+    std::string head(const H2RequestHead &request) {
+        std::string out;
+        head(request, out);
+        return out;
+    }
     // One DATA frame's bytes as the body framing wants them (a chunk, or as they are).
     void body(std::string_view data, std::string &out) const;
     // The client's END_STREAM: the last chunk when the body is chunked, else nothing.

@@ -187,7 +187,7 @@ class H2Session {
     H2Events &events_;
     H2Limits limits_;
     nghttp2_session *session_ = nullptr;
-    std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+    std::unordered_map<int32_t, Stream> streams_; // in the map's nodes: one allocation a stream
     // The round being produced (produce()'s own, so an idle session holds none): its frames,
     // their size, and the queues of streams that closed during it (their frames are borrowed
     // until the round is written).

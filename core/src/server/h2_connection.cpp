@@ -5,7 +5,6 @@
 #include "server/worker.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <nghttp2/nghttp2.h>
 #include <optional>
 #include <vector>
@@ -30,7 +29,7 @@ class H2Connection::Stream final : public StreamPeer {
     }
     void data(std::string_view bytes) {
         if (!connection_) return owner_.session_.consume(id_, bytes.size()); // nobody reads it
-        if (held_.empty() && connection_->stream_reading() && !render_.chunked()) {
+        if (!holding() && connection_->stream_reading() && !render_.chunked()) {
             // The usual case: parsed at once, without a copy.
             owner_.session_.consume(id_, bytes.size());
             return connection_->feed_stream(bytes);
@@ -49,11 +48,16 @@ class H2Connection::Stream final : public StreamPeer {
     }
     // The client's bytes go to the connection while it reads; the window opens as they do.
     void feed_held() {
-        while (!held_.empty() && connection_ && connection_->stream_reading()) {
-            Held piece = std::move(held_.front());
-            held_.pop_front();
+        while (holding() && connection_ && connection_->stream_reading()) {
+            Held piece = std::move(held_[held_front_++]);
+            if (!holding()) drop_held();
             if (piece.body_bytes) owner_.session_.consume(id_, piece.body_bytes);
             if (!piece.bytes.empty()) connection_->feed_stream(piece.bytes);
+        }
+        // Pieces taken leave empty slots at the front: dropped once they are half of the queue.
+        if (held_front_ >= 16 && 2 * held_front_ >= held_.size()) {
+            held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(held_front_));
+            held_front_ = 0;
         }
     }
     // The HTTP/2 stream is gone (ended, or reset by either side): a connection still serving
@@ -107,9 +111,9 @@ class H2Connection::Stream final : public StreamPeer {
     }
     void stream_closed(bool complete) override {
         connection_ = nullptr;
-        for (const Held &piece : held_)
-            if (piece.body_bytes) owner_.session_.consume(id_, piece.body_bytes);
-        held_.clear();
+        for (size_t i = held_front_; i < held_.size(); ++i)
+            if (held_[i].body_bytes) owner_.session_.consume(id_, held_[i].body_bytes);
+        drop_held();
         if (h2_closed_ || owner_.closing_ || broken_ || response_ == Response::kEnded) return;
         // A body without a length ends with its exchange; any other unfinished response was cut.
         if (!complete || response_ == Response::kNone || remaining_) return fail("the response ended early");
@@ -127,6 +131,11 @@ class H2Connection::Stream final : public StreamPeer {
         kBody,  // the head went out, its body follows
         kEnded, // the last byte (or a bodiless head) went out: the rest is ignored
     };
+    bool holding() const { return held_front_ < held_.size(); }
+    void drop_held() {
+        held_.clear();
+        held_front_ = 0;
+    }
 
     // Body bytes, as many as the head's content-length says at most; the last one ends the stream.
     void body(std::string_view bytes) {
@@ -164,7 +173,10 @@ class H2Connection::Stream final : public StreamPeer {
     int32_t id_;
     H2RequestRender render_;
     ClientConnection *connection_ = nullptr; // null once it finished or was cut
-    std::deque<Held> held_;
+    // A queue (fed from held_front_ on) that allocates only once something is held: a std::deque
+    // would allocate for every stream, most of which never hold a byte.
+    std::vector<Held> held_;
+    size_t held_front_ = 0;
     Response response_ = Response::kNone;
     std::optional<uint64_t> remaining_; // body bytes the head's content-length still expects
     uint64_t body_bytes_ = 0;           // response body bytes handed to the session
@@ -182,7 +194,7 @@ H2Connection::~H2Connection() = default;
 
 H2Connection::Stream *H2Connection::find(int32_t stream_id) {
     auto it = streams_.find(stream_id);
-    return it == streams_.end() ? nullptr : it->second.get();
+    return it == streams_.end() ? nullptr : &it->second;
 }
 
 namespace {
@@ -227,7 +239,7 @@ bool H2Connection::finish_round(H2Session::Status status) {
                                                session_.error_text() + ", closing");
         // The streams still served end now; the GOAWAY (if any) goes out before the close.
         for (auto &[id, stream] : streams_)
-            stream->cut();
+            stream.cut();
         connection_.close_after_output();
         return false;
     }
@@ -261,7 +273,7 @@ void H2Connection::on_scheduled(uv_timer_t *timer) {
     // A stream's connection that reads again takes what its client sent meanwhile.
     std::vector<int32_t> due;
     for (auto &[id, stream] : self->streams_)
-        if (stream->resume_due) due.push_back(id);
+        if (stream.resume_due) due.push_back(id);
     for (int32_t id : due)
         if (Stream *stream = self->find(id)) {
             stream->resume_due = false;
@@ -273,7 +285,7 @@ void H2Connection::on_scheduled(uv_timer_t *timer) {
 void H2Connection::close(uv_close_cb on_closed) {
     closing_ = true;
     for (auto &[id, stream] : streams_)
-        stream->cut();
+        stream.cut();
     uv_timer_stop(&scheduled_);
     // The connection counts this handle among its own: its close callback finds the connection.
     scheduled_.data = &connection_;
@@ -285,15 +297,17 @@ void H2Connection::close(uv_close_cb on_closed) {
 void H2Connection::on_request_head(H2RequestHead head) {
     int32_t id = head.stream_id;
     stream_opened_ = true;
-    auto owned = std::make_unique<Stream>(*this, id);
-    Stream &stream = *owned;
-    streams_[id] = std::move(owned);
+    auto [it, fresh] = streams_.try_emplace(id, *this, id);
+    if (!fresh) return; // the session hands each stream's head over once
+    Stream &stream = it->second;
     if (head.method == "CONNECT") {
         // Neither tunnels nor WebSocket over HTTP/2 (RFC 8441) are served.
         session_.submit_response(id, 501, {{"content-length", "0"}}, false);
         return;
     }
-    stream.start(stream.render().head(head));
+    head_scratch_.clear();
+    stream.render().head(head, head_scratch_);
+    stream.start(head_scratch_);
 }
 
 void H2Connection::on_request_data(int32_t stream_id, std::string_view data) {
@@ -310,9 +324,8 @@ void H2Connection::on_request_end(int32_t stream_id) {
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t) {
     auto it = streams_.find(stream_id);
     if (it == streams_.end()) return;
-    std::unique_ptr<Stream> stream = std::move(it->second);
-    streams_.erase(it);
-    stream->h2_closed();
+    auto node = streams_.extract(it); // the stream lives on in it until the end of this call
+    node.mapped().h2_closed();
 }
 
 void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {
@@ -342,10 +355,10 @@ void H2Connection::expire_stalled() {
     uint64_t timeout = static_cast<uint64_t>(send_timeout_ms());
     std::vector<Stream *> expired;
     for (auto &[id, stream] : streams_) {
-        if (stream->stalled_since == 0) continue;
-        uint64_t due = stream->stalled_since + timeout;
+        if (stream.stalled_since == 0) continue;
+        uint64_t due = stream.stalled_since + timeout;
         if (due <= now)
-            expired.push_back(stream.get());
+            expired.push_back(&stream);
         else if (stall_deadline_ == 0 || due < stall_deadline_)
             stall_deadline_ = due;
     }
@@ -373,6 +386,7 @@ void H2Connection::expire_idle() {
 void H2Connection::trim() {
     if (!streams_.empty() || in_session_ || closing_) return;
     decltype(streams_)().swap(streams_);
+    std::string().swap(head_scratch_);
     session_.trim();
 }
 

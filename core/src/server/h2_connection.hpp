@@ -108,7 +108,9 @@ class H2Connection final : private H2Events, private H2Output {
     ClientConnection &connection_;
     H2Session session_;
     ResponseFields head_fields_; // where a stream's connection writes its response head
-    std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+    std::unordered_map<int32_t, Stream> streams_; // in the map's nodes: one allocation a stream
+    // Each stream's request head rendered as HTTP/1.1, parsed at once: one buffer for them all.
+    std::string head_scratch_;
     uv_timer_t scheduled_{};
     bool timer_running_ = false;
     bool flush_wanted_ = false;
