@@ -57,3 +57,17 @@ TEST_CASE("h2 render: a body with content-length goes as it is") {
     render.end(body);
     CHECK(body == "abc");
 }
+
+TEST_CASE("h2 render: heads are appended to the buffer the owner reuses, each deciding its own framing") {
+    H2RequestRender first;
+    H2RequestRender second;
+    std::string buffer = "kept ";
+    first.head(request("POST", "/up", {{"host", "h"}}, true), buffer);
+    CHECK(buffer == "kept POST /up HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n");
+    CHECK(first.chunked());
+    buffer.clear();
+    second.head(request("GET", "/", {{"host", "h"}, {"accept", "*/*"}}, false), buffer);
+    CHECK(buffer == "GET / HTTP/1.1\r\nhost: h\r\naccept: */*\r\n\r\n");
+    CHECK_FALSE(second.chunked());
+    CHECK(buffer.size() == buffer.find("\r\n\r\n") + 4); // sized exactly: nothing after the blank line
+}

@@ -1,24 +1,42 @@
 #include "h2/h2_request_render.hpp"
 
 #include <cstdio>
+#include <cstring>
+#include <string_view>
 
 namespace proxyd {
 
 void H2RequestRender::head(const H2RequestHead &request, std::string &out) {
     bool has_length = false;
-    size_t size = request.method.size() + request.path.size() + 32;
+    size_t size = request.method.size() + 1 + request.path.size() + sizeof " HTTP/1.1\r\n" - 1 + 2;
     for (const auto &[name, value] : request.fields) {
-        size += name.size() + value.size() + 4;
+        size += name.size() + 2 + value.size() + 2;
         if (name == "content-length") has_length = true;
     }
     // HTTP/1.1 delimits a body by its length or by chunks; HTTP/2 by END_STREAM alone.
     chunked_ = request.has_body && !has_length;
-    out.reserve(out.size() + size);
-    out.append(request.method).append(" ").append(request.path).append(" HTTP/1.1\r\n");
-    for (const auto &[name, value] : request.fields)
-        out.append(name).append(": ").append(value).append("\r\n");
-    if (chunked_) out.append("transfer-encoding: chunked\r\n");
-    out.append("\r\n");
+    constexpr std::string_view kChunked = "transfer-encoding: chunked\r\n";
+    if (chunked_) size += kChunked.size();
+    // Sized once and filled in place: a head is a dozen pieces, each an append's checks else.
+    size_t start = out.size();
+    out.resize(start + size);
+    char *at = out.data() + start;
+    auto put = [&at](std::string_view piece) {
+        std::memcpy(at, piece.data(), piece.size());
+        at += piece.size();
+    };
+    put(request.method);
+    put(" ");
+    put(request.path);
+    put(" HTTP/1.1\r\n");
+    for (const auto &[name, value] : request.fields) {
+        put(name);
+        put(": ");
+        put(value);
+        put("\r\n");
+    }
+    if (chunked_) put(kChunked);
+    put("\r\n");
 }
 
 void H2RequestRender::body(std::string_view data, std::string &out) const {

@@ -43,6 +43,7 @@ class H2Connection::Stream final : public StreamPeer {
         if (!connection_) return;
         std::string last;
         render_.end(last);
+        if (last.empty()) return; // a body framed by its length (or none) ends without a byte
         held_.push_back({std::move(last), 0});
         feed_held();
     }
