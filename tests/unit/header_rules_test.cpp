@@ -71,3 +71,54 @@ TEST_CASE("a response field name must be a token", "[http]") {
     CHECK_FALSE(field_names_are_tokens(head_with("X(A)")));
     CHECK_FALSE(field_names_are_tokens(head_with("")));
 }
+
+TEST_CASE("the fields the core reads are recognised by kind once, whatever their case", "[http]") {
+    const std::pair<const char *, FieldKind> known[] = {
+        {"TE", FieldKind::kTe},
+        {"via", FieldKind::kVia},
+        {"HOST", FieldKind::kHost},
+        {"Expect", FieldKind::kExpect},
+        {"Trailer", FieldKind::kTrailer},
+        {"upgrade", FieldKind::kUpgrade},
+        {"Forwarded", FieldKind::kForwarded},
+        {"Connection", FieldKind::kConnection},
+        {"Keep-Alive", FieldKind::kKeepAlive},
+        {"X-Request-ID", FieldKind::kXRequestId},
+        {"content-length", FieldKind::kContentLength},
+        {"X-Forwarded-For", FieldKind::kXForwardedFor},
+        {"Proxy-Connection", FieldKind::kProxyConnection},
+        {"x-forwarded-host", FieldKind::kXForwardedHost},
+        {"Transfer-Encoding", FieldKind::kTransferEncoding},
+        {"X-FORWARDED-PROTO", FieldKind::kXForwardedProto},
+    };
+    for (auto [name, kind] : known) {
+        INFO(name);
+        CHECK(classify_field(name) == kind);
+    }
+    // Same length and first letter as a known name, or a byte that only case-folding could match.
+    for (const char *name : {"",
+                             "tx",
+                             "vie",
+                             "Hosts",
+                             "Hos",
+                             "Tracing",
+                             "Updated",
+                             "Forwardee",
+                             "Connectiox",
+                             "Keep-Alivf",
+                             "X-Request-Ie",
+                             "X-Request_ID",
+                             "Content-Lengti",
+                             "Content-Range",
+                             "X-Forwarded-Fox",
+                             "X-Forwarded-Hosu",
+                             "X-Forwarded-Prota",
+                             "Transfer-Encodinh",
+                             "\x08ost",
+                             "hOST\r"})
+        CHECK(classify_field(name) == FieldKind::kOther);
+    CHECK(is_hop_by_hop(FieldKind::kConnection));
+    CHECK(is_hop_by_hop(FieldKind::kUpgrade));
+    CHECK_FALSE(is_hop_by_hop(FieldKind::kHost));
+    CHECK_FALSE(is_hop_by_hop(FieldKind::kOther));
+}

@@ -28,6 +28,12 @@ TEST_CASE("a head assembled from pieces split across reads reads whole", "[http]
     CHECK(head.find("accept") == "*/*");
     CHECK(head.count("HOST") == 1);
     CHECK_FALSE(head.find("cookie"));
+    // A field's kind is known once its name is complete, from all its pieces.
+    CHECK(head.header_kind(0) == proxyd::FieldKind::kHost);
+    CHECK(head.header_kind(2) == proxyd::FieldKind::kOther);
+    CHECK(head.find(proxyd::FieldKind::kHost) == "example.org");
+    CHECK(head.count(proxyd::FieldKind::kHost) == 1);
+    CHECK_FALSE(head.find(proxyd::FieldKind::kXRequestId));
     head.clear();
     CHECK(head.header_count() == 0);
     CHECK(head.size() == 0);

@@ -16,7 +16,7 @@ bool has_connection_option(const MessageHead &head, std::string_view option) {
 void append_upgrade_fields(const MessageHead &head, std::string &out) {
     out.append("Connection: upgrade\r\n");
     for (size_t i = 0; i < head.header_count(); ++i)
-        if (iequals(head.header_name(i), "upgrade"))
+        if (head.header_kind(i) == FieldKind::kUpgrade)
             out.append("Upgrade: ").append(head.header_value(i)).append("\r\n");
 }
 
@@ -25,7 +25,7 @@ void append_upgrade_fields(const MessageHead &head, std::string &out) {
 bool wants_upgrade(const ExchangeClient &client) {
     const MessageHead &head = client.head();
     return client.http_minor() == 1 && client.method() == "GET" && !client.request_has_body() &&
-           head.count("upgrade") > 0 && has_connection_option(head, "upgrade");
+           head.count(FieldKind::kUpgrade) > 0 && has_connection_option(head, "upgrade");
 }
 
 std::string upgrade_request_fields(const MessageHead &request) {
@@ -35,13 +35,15 @@ std::string upgrade_request_fields(const MessageHead &request) {
 }
 
 std::string switching_protocols_head(const MessageHead &response) {
-    if (response.count("upgrade") == 0) return {};
+    if (response.count(FieldKind::kUpgrade) == 0) return {};
     ConnectionOptions connection_options(response);
     std::string out;
     ResponseHeadWriter head(out, 101, response.reason());
     for (size_t i = 0; i < response.header_count(); ++i) {
         std::string_view name = response.header_name(i);
-        if (must_drop_when_forwarding(name, connection_options) || iequals(name, "content-length")) continue;
+        FieldKind kind = response.header_kind(i);
+        if (must_drop_when_forwarding(kind, name, connection_options) || kind == FieldKind::kContentLength)
+            continue;
         head.field(name, response.header_value(i));
     }
     append_upgrade_fields(response, out);

@@ -4,6 +4,7 @@
 // a writer serialises either the same way. Order is kept: set() replaces in place, add() appends.
 #pragma once
 
+#include "http/field_kind.hpp"
 #include "http/message_head.hpp"
 
 #include <optional>
@@ -27,6 +28,8 @@ class HeaderList {
     size_t header_count() const { return fields_.size(); }
     std::string_view header_name(size_t i) const { return fields_[i].name; }
     std::string_view header_value(size_t i) const { return fields_[i].value; }
+    // Classified on each call: an edited list is rare, and its fields change.
+    FieldKind header_kind(size_t i) const { return classify_field(fields_[i].name); }
     // The first field called name (case-insensitive), or nullopt.
     std::optional<std::string_view> find(std::string_view name) const;
 

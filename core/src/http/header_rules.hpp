@@ -2,6 +2,7 @@
 // must not be forwarded, including those the Connection header names.
 #pragma once
 
+#include "http/field_kind.hpp"
 #include "http/message_head.hpp"
 
 #include <array>
@@ -22,7 +23,7 @@ inline bool iequals(std::string_view a, std::string_view b) {
 }
 
 // Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade.
-bool is_hop_by_hop(std::string_view name);
+inline bool is_hop_by_hop(std::string_view name) { return is_hop_by_hop(classify_field(name)); }
 
 // Calls f with each comma-separated token of a list-valued field (e.g. "close", "X-Foo"),
 // trimmed of SP and HTAB; empty list members are skipped (RFC 9110 §5.6.1).
@@ -47,7 +48,7 @@ class ConnectionOptions {
     // head: a MessageHead, or a HeaderList a filter edited.
     template <class Head> explicit ConnectionOptions(const Head &head) {
         for (size_t i = 0; i < head.header_count(); ++i)
-            if (iequals(head.header_name(i), "connection"))
+            if (head.header_kind(i) == FieldKind::kConnection)
                 for_each_token(head.header_value(i), [this](std::string_view option) { add(option); });
     }
     // option is listed (case-insensitive).
@@ -72,6 +73,11 @@ bool field_names_are_tokens(const MessageHead &head);
 
 // True when name is hop-by-hop or listed in the message's Connection options.
 bool must_drop_when_forwarding(std::string_view name, const ConnectionOptions &options);
+// The same for a field whose kind is known (a head's header_kind).
+inline bool must_drop_when_forwarding(FieldKind kind, std::string_view name,
+                                      const ConnectionOptions &options) {
+    return is_hop_by_hop(kind) || options.lists(name);
+}
 
 } // namespace proxyd
 

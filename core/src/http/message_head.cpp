@@ -21,8 +21,7 @@ size_t MessageHead::append(Span &span, std::string_view piece) {
 
 size_t MessageHead::append_header_name(std::string_view piece) {
     if (headers_.empty() || in_value_) {
-        headers_.emplace_back();
-        headers_.back().name.offset = static_cast<uint32_t>(buffer_.size());
+        headers_.push_back(HeaderSpan{{static_cast<uint32_t>(buffer_.size()), 0}, {}, FieldKind::kOther});
         in_value_ = false;
     }
     return append(headers_.back().name, piece);
@@ -35,6 +34,26 @@ size_t MessageHead::append_header_value(std::string_view piece) {
     buffer_.append(piece);
     headers_.back().value.length += static_cast<uint32_t>(piece.size());
     return buffer_.size();
+}
+
+void MessageHead::end_header_name() {
+    in_value_ = true;
+    if (headers_.empty()) return;
+    HeaderSpan &header = headers_.back();
+    header.kind = classify_field({buffer_.data() + header.name.offset, header.name.length});
+}
+
+std::optional<std::string_view> MessageHead::find(FieldKind kind) const {
+    for (size_t i = 0; i < headers_.size(); ++i)
+        if (headers_[i].kind == kind) return header_value(i);
+    return std::nullopt;
+}
+
+size_t MessageHead::count(FieldKind kind) const {
+    size_t n = 0;
+    for (const HeaderSpan &header : headers_)
+        n += header.kind == kind ? 1 : 0;
+    return n;
 }
 
 std::optional<std::string_view> MessageHead::find(std::string_view name) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "http/byte_classes.hpp"
+#include "http/field_kind.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -21,6 +22,7 @@ struct Span {
 struct HeaderSpan {
     Span name;
     Span value;
+    FieldKind kind = FieldKind::kOther; // known once the name is complete
 };
 
 class MessageHead {
@@ -33,8 +35,8 @@ class MessageHead {
     size_t append_header_name(std::string_view piece);
     size_t append_header_value(std::string_view piece);
     // The current header's name is complete (its value may be empty, and then llhttp reports no
-    // value piece at all).
-    void end_header_name() { in_value_ = true; }
+    // value piece at all): the field's kind is known from here on.
+    void end_header_name();
     size_t size() const { return buffer_.size(); }
     // Heap bytes held (clear() keeps them for the next head).
     size_t capacity() const { return buffer_.capacity() + headers_.capacity() * sizeof(HeaderSpan); }
@@ -44,10 +46,14 @@ class MessageHead {
     std::string_view reason() const { return view(reason_); }
     std::string_view header_name(size_t i) const { return view(headers_[i].name); }
     std::string_view header_value(size_t i) const { return trim_ows(view(headers_[i].value)); }
+    FieldKind header_kind(size_t i) const { return headers_[i].kind; }
 
     // The first header called name (case-insensitive), or nullopt.
     std::optional<std::string_view> find(std::string_view name) const;
     size_t count(std::string_view name) const;
+    // The same for a field the core knows by kind (not kOther): no string compares.
+    std::optional<std::string_view> find(FieldKind kind) const;
+    size_t count(FieldKind kind) const;
 
   private:
     size_t append(Span &span, std::string_view piece);

@@ -245,7 +245,7 @@ int RequestParser::check_transfer_coding() const {
     std::vector<std::string_view> codings;
     bool present = false;
     for (size_t i = 0; i < head_.header_count(); ++i) {
-        if (!iequals(head_.header_name(i), "transfer-encoding")) continue;
+        if (head_.header_kind(i) != FieldKind::kTransferEncoding) continue;
         present = true;
         split_tokens(head_.header_value(i), codings);
     }
@@ -265,7 +265,7 @@ int RequestParser::check_transfer_coding() const {
 bool RequestParser::expectation_met() const {
     std::vector<std::string_view> members;
     for (size_t i = 0; i < head_.header_count(); ++i)
-        if (iequals(head_.header_name(i), "expect")) split_tokens(head_.header_value(i), members);
+        if (head_.header_kind(i) == FieldKind::kExpect) split_tokens(head_.header_value(i), members);
     for (auto member : members)
         if (!iequals(member, "100-continue")) return false;
     return true;
@@ -288,9 +288,9 @@ bool RequestParser::validate_request_line() {
     } else if (target.empty() || target.front() != '/') {
         return false; // authority-form (CONNECT) is not served by this proxy
     }
-    size_t hosts = head_.count("host");
+    size_t hosts = head_.count(FieldKind::kHost);
     if (hosts > 1 || (hosts == 0 && parser_.http_minor == 1)) return false;
-    std::string_view host = authority.empty() ? head_.find("host").value_or("") : authority;
+    std::string_view host = authority.empty() ? head_.find(FieldKind::kHost).value_or("") : authority;
     for (char ch : host)
         if (ch == ' ' || ch == '\t' || ch == '/' || ch == '\\' || ch == '@' ||
             static_cast<unsigned char>(ch) < 0x21)

@@ -452,7 +452,7 @@ void ClientConnection::fill_request_view() {
     out.client_address = {client_ip_.data(), client_ip_.size()};
     out.handle = &request_->handle;
     // The client's id when it is one, so a request keeps its id across proxies; else ours.
-    auto sent_id = parser.head().find("x-request-id");
+    auto sent_id = parser.head().find(FieldKind::kXRequestId);
     if (sent_id && is_valid_request_id(*sent_id)) {
         out.request_id = {sent_id->data(), sent_id->size()};
     } else {
