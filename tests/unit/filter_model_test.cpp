@@ -67,6 +67,14 @@ TEST_CASE("a client's request id is kept only when it is safe to pass on", "[fil
     char id[16];
     write_request_id(0x0123456789abcdefull, id);
     CHECK(std::string(id, 16) == "0123456789abcdef");
+    write_request_id(0xfedcba9876543210ull, id);
+    CHECK(std::string(id, 16) == "fedcba9876543210");
+    write_request_id(0, id);
+    CHECK(std::string(id, 16) == "0000000000000000");
+    write_request_id(~0ull, id);
+    CHECK(std::string(id, 16) == "ffffffffffffffff");
+    write_request_id(0x9a0f00a90000000aull, id);
+    CHECK(std::string(id, 16) == "9a0f00a90000000a");
 }
 
 TEST_CASE("per-request states are freed once, a replaced one at once, in the order they were set",
