@@ -48,7 +48,14 @@ struct FilterAnswer {
 class RequestFilters {
   public:
     // -- the chain --
-    void reach(const FilterChain &chain) { chain_.insert(chain_.end(), chain.begin(), chain.end()); }
+    void reach(const FilterChain &chain) {
+        chain_.insert(chain_.end(), chain.begin(), chain.end());
+        for (const PluginInstance *filter : chain)
+            response_head_hooks_ = response_head_hooks_ || filter->descriptor().filter->response_head;
+    }
+    // A reached filter has a response_head hook: only then is a final head copied into a
+    // HeaderList for filters to see (access, rate_limit or auth alone never look at it).
+    bool filters_response_heads() const { return response_head_hooks_; }
     // The listener's chain has run (or was empty): routing, then the target's chain.
     bool routed() const { return routed_; }
     void set_routed() { routed_ = true; }
@@ -118,6 +125,7 @@ class RequestFilters {
     FilterChain chain_;
     size_t next_ = 0;
     bool routed_ = false;
+    bool response_head_hooks_ = false;
     bool in_request_head_ = false;
     const PluginInstance *pending_ = nullptr;
     std::optional<HeaderList> headers_;

@@ -206,7 +206,7 @@ class ClientConnection final : private RequestParser::Events,
     // Final response heads go through response-head filters: some filter's chain was reached.
     bool filters_response_heads() const override {
         const RequestFilters *f = filters_if_any();
-        return f && !f->reached().empty();
+        return f && f->filters_response_heads();
     }
     // Runs the reached filters' response_head hooks, last first, on head.
     void filter_response_head(FilteredResponseHead &head) override;
