@@ -47,6 +47,35 @@ TEST_CASE("a header list copies a head and edits it in place", "[filters]") {
     CHECK(list.header_name(list.header_count() - 1) == "New"); // appended when absent
 }
 
+TEST_CASE("what a header list handed out stays valid while it is edited, copied or moved", "[filters]") {
+    HeaderList list(parsed({{"Host", "a"}, {"X-Short", "v"}}));
+    std::string_view host = *list.find("host");
+    std::string_view name = list.header_name(1);
+    // Many edits, long and short, grow the list well past its first block and field capacity.
+    for (int i = 0; i < 200; ++i) {
+        list.add("X-Added-" + std::to_string(i), std::string(static_cast<size_t>(i) * 7, 'x'));
+        list.set("X-Short", std::to_string(i));
+    }
+    list.set("X-Copy", host); // a value the list itself holds
+    CHECK(host == "a");
+    CHECK(name == "X-Short");
+    CHECK(list.find("x-short") == "199");
+    CHECK(list.find("X-Copy") == "a");
+    CHECK(list.find("x-added-199") == std::string(199 * 7, 'x'));
+    list.add("X-Empty", "");
+    CHECK(list.find("x-empty")->data() != nullptr);
+
+    HeaderList copy(list);
+    HeaderList moved(std::move(list));
+    CHECK(host == "a"); // the moved list's text did not move
+    CHECK(copy.header_count() == moved.header_count());
+    for (size_t i = 0; i < copy.header_count(); ++i) {
+        CHECK(copy.header_name(i) == moved.header_name(i));
+        CHECK(copy.header_value(i) == moved.header_value(i));
+        if (!copy.header_value(i).empty()) CHECK(copy.header_value(i).data() != moved.header_value(i).data());
+    }
+}
+
 TEST_CASE("field names must be tokens and values free of CR, LF and NUL", "[filters]") {
     CHECK(is_field_name("X-Good_1"));
     CHECK_FALSE(is_field_name(""));

@@ -222,6 +222,7 @@ int ContentExchange::finish() {
 FilteredResponseHead ContentExchange::plugin_head() const {
     FilteredResponseHead head;
     head.status = status_;
+    head.fields.reserve(8, head_extra_.size() + 16);
     head.fields.add("Server", "proxyd");
     // head_extra_ holds "Name: value\r\n" lines that add_header checked.
     std::string_view lines = head_extra_;

@@ -512,6 +512,7 @@ void ProxyExchange::send_response_head() {
         // Response-head filters see the fields the client would get, and change them; the
         // balancer's hook first, as the innermost.
         FilteredResponseHead filtered{status, false, {}};
+        filtered.fields.reserve(response_.header_count() + 4, response_.size());
         forward_response_fields(
             [&](std::string_view name, std::string_view value) { filtered.fields.add(name, value); });
         if (pool_.balancer_edits_response_heads()) {

@@ -7,6 +7,7 @@
 #include "http/field_kind.hpp"
 #include "http/message_head.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,16 +17,17 @@ namespace proxyd {
 
 class HeaderList {
   public:
-    struct Field {
-        std::string name;
-        std::string value;
-    };
-
     HeaderList() = default;
     // A copy of a parsed head's fields (values trimmed, as MessageHead hands them).
     explicit HeaderList(const MessageHead &head);
+    HeaderList(const HeaderList &other);
+    HeaderList &operator=(const HeaderList &other);
+    HeaderList(HeaderList &&) noexcept = default; // the text blocks move, so views stay valid
+    HeaderList &operator=(HeaderList &&) noexcept = default;
 
     size_t header_count() const { return fields_.size(); }
+    // Views into the list's own text: valid as long as the list, whatever is edited meanwhile
+    // (plugin.h promises a field a plugin read stays valid until its hook returns).
     std::string_view header_name(size_t i) const { return fields_[i].name; }
     std::string_view header_value(size_t i) const { return fields_[i].value; }
     // Classified on each call: an edited list is rare, and its fields change.
@@ -36,14 +38,26 @@ class HeaderList {
     // Every field called name becomes one, with value, where the first one was; appended when
     // there was none.
     void set(std::string_view name, std::string_view value);
-    void add(std::string_view name, std::string_view value) {
-        fields_.push_back(Field{std::string(name), std::string(value)});
-    }
+    void add(std::string_view name, std::string_view value) { fields_.push_back({keep(name), keep(value)}); }
     // Removes every field called name; how many there were.
     size_t remove(std::string_view name);
+    // Room for count fields and text_bytes of their text, for a list about to be filled.
+    void reserve(size_t count, size_t text_bytes);
 
   private:
+    struct Field {
+        std::string_view name;
+        std::string_view value;
+    };
+    // A copy of text in the list's own blocks. Blocks are only appended, never moved or freed
+    // before the list, so one allocation holds a whole head and every view handed out stays put.
+    std::string_view keep(std::string_view text);
+    void add_block(size_t at_least);
+
     std::vector<Field> fields_;
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    char *free_ = nullptr; // the last block's unused bytes
+    size_t free_bytes_ = 0;
 };
 
 // A field name is a token and a value holds no CR, LF or NUL (RFC 9110 §5.1, §5.5): what a
