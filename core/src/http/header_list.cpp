@@ -86,7 +86,9 @@ bool is_field_name(std::string_view name) {
 }
 
 bool is_field_value(std::string_view value) {
-    return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+    // A plain loop: find_first_of would search the three bytes with a memchr per byte of value.
+    return std::none_of(value.begin(), value.end(),
+                        [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 } // namespace proxyd
