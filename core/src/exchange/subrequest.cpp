@@ -248,6 +248,7 @@ bool SubrequestSet::cancel(const proxyd_subrequest *handle) {
 
 void SubrequestSet::cancel_all() {
     closed_ = true;
+    if (running_.empty()) return; // the usual case, at every request's end
     // Moved out first: a destructor that reaches the set again finds it empty.
     std::vector<std::unique_ptr<Subrequest>> gone = std::move(running_);
     running_.clear();
