@@ -5,6 +5,8 @@
  *   /wrong-thread...  a thread of its own calls response_finish, which the core must refuse (it
  *                     logs what the call returned); the response stays parked
  *   /echo...          answers "echo <bytes>: <body>" or "echo: no body" (max_body below)
+ *   /finish-then-fail...  answers "finished <path>\n", then returns an error from handle (the core
+ *                     must keep the finished answer and add nothing: no 500, no second answer)
  *   anything else     "hello <path>\n"
  * Every parked response is in its worker's list until it is finished or cancelled; a thread is
  * joined before its entry is freed, and destroy_worker joins what is left, so nothing of the
@@ -179,6 +181,12 @@ static int handle(void *instance, void *worker, const proxyd_request *request, p
         return PROXYD_OK;
     }
     char text[400];
+    if (starts_with(request->path, "/finish-then-fail")) {
+        snprintf(text, sizeof text, "finished %.*s\n", (int)request->path.len, request->path.ptr);
+        answer(response, text);
+        host->response_finish(response); /* the response handle is gone from here on */
+        return PROXYD_EPLUGIN;
+    }
     snprintf(text, sizeof text, "hello %.*s\n", (int)request->path.len, request->path.ptr);
     answer(response, text);
     return host->response_finish(response);

@@ -49,6 +49,7 @@ ContentExchange::ContentExchange(ExchangeClient &client, const PluginInstance &h
 }
 
 ContentExchange::~ContentExchange() {
+    if (ended_during_handle_) *ended_during_handle_ = true;
     if (poll_) WritablePoll::close(poll_);
     if (file_fd_ >= 0) ::close(file_fd_);
     if (kept_connection_) kept_connection_->release_request_hold();
@@ -93,7 +94,14 @@ void ContentExchange::call_handle() {
     ExchangeClient &c = *client_;
     phase_ = Phase::kPlugin;
     const auto &hooks = *handler_.descriptor().content;
+    // A finish inside the hook may end the exchange there (outside the parser, after a pending
+    // filter: the connection deletes it and may start the next pipelined request), and the
+    // hook's return code then belongs to an answer already given: nothing of this may be read.
+    bool ended = false;
+    ended_during_handle_ = &ended;
     int rc = hooks.handle(handler_.raw(), worker_.plugin_worker(&handler_), &request_, handle());
+    if (ended) return;
+    ended_during_handle_ = nullptr;
     if (rc != PROXYD_OK && phase_ == Phase::kPlugin) {
         c.worker().logger().error("plugin " + handler_.module().name() + " (" + handler_.label() +
                                   ") failed to answer " + std::string(c.method()) + " " +

@@ -96,6 +96,7 @@ class ContentExchange final : public Exchange {
     uint64_t file_offset_ = 0;
     uint64_t file_remaining_ = 0;
     WritablePoll *poll_ = nullptr;
+    bool *ended_during_handle_ = nullptr; // call_handle's flag while the hook runs: set when deleted
     Phase phase_ = Phase::kPlugin;
     bool sending_file_ = false;
     bool use_sendfile_ = true; // false once the kernel refused sendfile for this file

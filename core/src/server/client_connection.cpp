@@ -508,18 +508,20 @@ void ClientConnection::start_exchange(Target target) {
     }
     Exchange *started = exchange.get();
     exchange_ = std::move(exchange);
+    // After a pending filter (outside the parser) the exchange may answer at once and be gone,
+    // and the next pipelined request's exchange may stand where it stood: requests_served_ tells.
+    uint32_t served = requests_served_;
+    auto still_running = [&] { return requests_served_ == served && exchange_.get() == started; };
     started->start();
-    // After a pending filter: what of the request arrived meanwhile goes to the exchange now (the
-    // exchange may have answered at once, and be gone, already).
-    if (exchange_.get() != started || !request_->filters) return;
+    // After a pending filter: what of the request arrived meanwhile goes to the exchange now.
+    if (!still_running() || !request_->filters) return;
     std::string held = std::move(request_->filters->held_body);
     if (!held.empty()) exchange_->on_request_body(held);
-    if (exchange_.get() == started && request_phase_ == RequestPhase::kComplete &&
-        !request_->filters->body_delivered) {
+    if (still_running() && request_phase_ == RequestPhase::kComplete && !request_->filters->body_delivered) {
         request_->filters->body_delivered = true;
         exchange_->on_request_complete();
     }
-    if (exchange_.get() == started && request_->filters->body_held_paused) {
+    if (still_running() && request_->filters->body_held_paused) {
         request_->filters->body_held_paused = false;
         resume_body();
     }
