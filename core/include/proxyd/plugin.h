@@ -518,8 +518,10 @@ typedef struct proxyd_host {
      * PROXYD_EINVAL for a bad spec (not an upstream, a path not starting with '/' or holding a
      * space or control byte, a bad field, or Content-Length, Transfer-Encoding, Connection,
      * Upgrade or TE among them); PROXYD_ESTATE when the request is over or the worker is
-     * stopping; PROXYD_EIO when it failed at once (no peer could be tried). On any error done is
-     * never called. */
+     * stopping, and (logged) when called outside a filter's request_head (running or pending) and
+     * a content plugin's answer (from handle until response_finish): from a balancer's pick, a
+     * route, a response_head or log hook, where nothing would wait for it; PROXYD_EIO when it
+     * failed at once (no peer could be tried). On any error done is never called. */
     int (*subrequest_start)(const proxyd_request_handle *request, const proxyd_subrequest_spec *spec,
                             void (*done)(void *arg, const proxyd_subrequest_response *response), void *arg,
                             proxyd_subrequest **subrequest);

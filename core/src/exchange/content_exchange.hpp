@@ -58,6 +58,7 @@ class ContentExchange final : public Exchange {
     void on_request_complete() override;
     void on_client_drained() override;
     bool on_client_gone() override;
+    bool plugin_answering() const override { return phase_ == Phase::kPlugin; }
 
     proxyd_response_handle *handle() { return reinterpret_cast<proxyd_response_handle *>(this); }
     static ContentExchange *from(proxyd_response_handle *h) { return reinterpret_cast<ContentExchange *>(h); }

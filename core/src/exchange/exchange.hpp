@@ -23,6 +23,9 @@ class Exchange {
     // The client connection is closing. Return true when the exchange must outlive it (a plugin
     // still holds it); the connection then releases ownership and the exchange deletes itself.
     virtual bool on_client_gone() { return false; }
+    // A plugin is answering it (a content plugin between handle and finish): host calls that
+    // wait on a plugin's behalf, such as subrequest_start, belong to this phase.
+    virtual bool plugin_answering() const { return false; }
     // After ExchangeClient::start_tunnel(): the client's raw bytes, and its end of sending.
     virtual void on_tunnel_bytes(std::string_view) {}
     virtual void on_tunnel_client_ended() {}

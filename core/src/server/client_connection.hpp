@@ -201,6 +201,12 @@ class ClientConnection final : private RequestParser::Events,
         const RequestFilters *f = filters_if_any();
         return f ? f->headers() : nullptr;
     }
+    // The request waits on a plugin that may resume or answer it: a filter's request_head,
+    // running or pending, or a content plugin's answer (subrequest_start is only for these).
+    bool in_plugin_phase() const {
+        const RequestFilters *f = filters_if_any();
+        return (f && f->editable()) || (exchange_ && exchange_->plugin_answering());
+    }
     // A filter changed the method, path or a field: the request view follows.
     void refresh_request_view();
     // Final response heads go through response-head filters: some filter's chain was reached.

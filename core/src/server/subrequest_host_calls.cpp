@@ -62,6 +62,19 @@ int subrequest_start(const proxyd_request_handle *request, const proxyd_subreque
     if (spec->struct_size < offsetof(proxyd_subrequest_spec, header_count) + sizeof(spec->header_count))
         return PROXYD_EINVAL;
     if (c->closing() || !c->worker().accepts_plugin_waits()) return PROXYD_ESTATE;
+    // A pick, a route, a response_head or log hook has no phase that a done could resume: what
+    // it started would run with nothing waiting for it (and a pick would pick again for it).
+    bool in_pick = request->worker->picking() != nullptr;
+    if (in_pick || !c->in_plugin_phase()) {
+        c->worker().logger().error("subrequest_start refused for " + std::string(c->method()) + " " +
+                                   std::string(c->head().target()) + " of client " +
+                                   std::string(c->client_ip()) +
+                                   (in_pick ? ": called inside a balancer's pick"
+                                            : ": called outside a filter's request_head and a content "
+                                              "plugin's answer") +
+                                   " (PROXYD_ESTATE)");
+        return PROXYD_ESTATE;
+    }
     Target target = Target::from_id(spec->upstream);
     if (target.kind != Target::Kind::Upstream || target.index >= c->worker().config().upstreams.size())
         return PROXYD_EINVAL;
