@@ -80,6 +80,7 @@
 namespace proxyd {
 
 class H2Connection;
+struct AccessEntry;
 
 // The HTTP/2 stream behind a stream-backed ClientConnection (H2Connection's side of it).
 class StreamPeer {
@@ -102,6 +103,10 @@ class StreamPeer {
     virtual void stream_resume_input() = 0;
     // The connection closed: complete, its response was written whole (else it was cut).
     virtual void stream_closed(bool complete) = 0;
+    // The response is complete but body bytes of it still wait for the client's window: the
+    // stream writes the request's access-log line (a copy of entry) when the stream ends, with
+    // the body bytes that reached the client.
+    virtual void stream_log_when_sent(const AccessEntry &entry) = 0;
 };
 
 class ClientConnection final : private RequestParser::Events,

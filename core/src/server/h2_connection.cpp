@@ -1,6 +1,7 @@
 #include "server/h2_connection.hpp"
 
 #include "h2/h2_request_render.hpp"
+#include "log/held_access_entry.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
 
@@ -66,11 +67,19 @@ class H2Connection::Stream final : public StreamPeer {
     void h2_closed() {
         h2_closed_ = true;
         if (ClientConnection *c = std::exchange(connection_, nullptr)) c->abort();
+        write_held_line();
     }
     void cut() { h2_closed(); }
+    // The stream closed in the session. Without an error both sides ended it, the response's
+    // last DATA frame included (the session tells of bytes sent only for streams still open).
+    void session_closed(uint32_t error_code) {
+        if (error_code == NGHTTP2_NO_ERROR) unsent_ = 0;
+        h2_closed();
+    }
     // Reset for a window that never opened: a connection still serving it is cut, and its
     // access log line counts the body bytes that reached the client, not those produced.
     void timed_out() {
+        unsent_ = owner_.session_.queued(id_);
         if (connection_) {
             uint64_t delivered = body_bytes_ - owner_.session_.queued(id_);
             uint64_t &logged = connection_->record().body_bytes;
@@ -79,6 +88,7 @@ class H2Connection::Stream final : public StreamPeer {
         h2_closed();
     }
     void drained(size_t queued) {
+        unsent_ = queued;
         if (connection_) connection_->stream_drained(queued);
     }
     H2RequestRender &render() { return render_; }
@@ -121,6 +131,9 @@ class H2Connection::Stream final : public StreamPeer {
         send({}, true);
         owner_.schedule();
     }
+    void stream_log_when_sent(const AccessEntry &entry) override {
+        held_line_ = std::make_unique<HeldAccessEntry>(entry);
+    }
 
   private:
     struct Held {
@@ -154,6 +167,7 @@ class H2Connection::Stream final : public StreamPeer {
         if (end) response_ = Response::kEnded;
         body_bytes_ += bytes.size();
         owner_.session_.send_data(id_, bytes, end);
+        unsent_ = owner_.session_.queued(id_);
         owner_.track_stall(*this, owner_.session_.queued(id_), false);
     }
 
@@ -170,6 +184,17 @@ class H2Connection::Stream final : public StreamPeer {
         owner_.schedule();
     }
 
+    // The line the stream's connection left (stream_log_when_sent), once the stream has ended:
+    // the body bytes are those that left in DATA frames.
+    void write_held_line() {
+        std::unique_ptr<HeldAccessEntry> held = std::move(held_line_);
+        if (!held) return;
+        AccessEntry &entry = held->entry();
+        entry.body_bytes = std::min<uint64_t>(entry.body_bytes, body_bytes_ - unsent_);
+        Worker &worker = owner_.connection_.worker();
+        worker.access_log().write_line(format_access_line(entry, worker.config().log.access_format));
+    }
+
     H2Connection &owner_;
     int32_t id_;
     H2RequestRender render_;
@@ -181,6 +206,8 @@ class H2Connection::Stream final : public StreamPeer {
     Response response_ = Response::kNone;
     std::optional<uint64_t> remaining_; // body bytes the head's content-length still expects
     uint64_t body_bytes_ = 0;           // response body bytes handed to the session
+    size_t unsent_ = 0;                 // of them, those still in the session's queue when last told
+    std::unique_ptr<HeldAccessEntry> held_line_;
     bool h2_closed_ = false;
     bool broken_ = false;
 };
@@ -322,11 +349,11 @@ void H2Connection::on_request_end(int32_t stream_id) {
     if (Stream *stream = find(stream_id)) stream->end();
 }
 
-void H2Connection::on_stream_close(int32_t stream_id, uint32_t) {
+void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
     auto it = streams_.find(stream_id);
     if (it == streams_.end()) return;
     auto node = streams_.extract(it); // the stream lives on in it until the end of this call
-    node.mapped().h2_closed();
+    node.mapped().session_closed(error_code);
 }
 
 void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {

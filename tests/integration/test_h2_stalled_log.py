@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""HTTP/2: a stream whose whole response is made but waits for a window the client never opens
+is reset after send_timeout (RST_STREAM CANCEL), and its request is logged once, with the status
+the client got and the body bytes that actually reached it: 1000 when the client opened the
+stream's window by 1000 bytes only, 0 when it opened nothing; a stream served normally beside
+them is logged with its whole body. Raw frames through python3-h2 (h2_frames.py)."""
+
+import os
+
+from h2_frames import INITIAL_WINDOW_SIZE, H2Client, Target, h2, window_update
+from proxyd_harness import (HOST, Proxyd, TestSkip, access_log_entries, check, check_equal, config_head,
+                            free_ports, run_test, static_handler, wait_for, workdir, write_file)
+
+FILE_BYTES = 8000  # made whole at once: under the stream's low-water mark
+
+
+def main():
+    if h2 is None:
+        raise TestSkip("python3-h2 is not installed (packaging/build-deps.sh --test)")
+    folder = workdir("h2-stalled-log")
+    root = os.path.join(folder, "www")
+    write_file(os.path.join(root, "f.bin"), b"x" * FILE_BYTES)
+    (port,) = free_ports(1)
+    config = (config_head().replace("\n[log]", '\n[limits]\nsend_timeout = "1s"\n\n[log]', 1)
+              + static_handler("files", root)
+              + '[[listeners]]\nname = "front"\nlisten = "%s:%d"\nhandler = "files"\nhttp2 = true\n\n' % (HOST, port))
+    path = write_file(os.path.join(folder, "stalled.toml"), config)
+    proxyd = Proxyd(path, folder, tag="stalled").start([port])
+
+    target = Target(HOST, port, path="/f.bin")
+    stalled = H2Client(target, settings={INITIAL_WINDOW_SIZE: 0})
+    stalled.auto_window = False
+    partly = stalled.request(extra=[("x-request-id", "partly-open")])
+    closed = stalled.request(extra=[("x-request-id", "never-open")])
+    stalled.wait(lambda: stalled.status(partly) == 200 and stalled.status(closed) == 200,
+                 "both heads (HEADERS needs no window)")
+    stalled.send(window_update(partly, 1000))
+    stalled.wait(lambda: len(stalled.data.get(partly, b"")) == 1000, "the 1000 bytes the window allows")
+
+    served = H2Client(target)
+    normal = served.request(extra=[("x-request-id", "served-whole")])
+    served.wait(lambda: normal in served.ended, "a normal stream's whole response")
+    check_equal(len(served.data[normal]), FILE_BYTES, "a stream with a window gets the whole file")
+
+    stalled.wait(lambda: partly in stalled.resets and closed in stalled.resets,
+                 "RST_STREAM for both stalled streams after send_timeout", timeout=5)
+    check_equal((stalled.resets[partly], stalled.resets[closed]), (8, 8), "both reset with CANCEL")
+    check_equal(len(stalled.data.get(closed, b"")), 0, "the stream without a window got no body byte")
+    stalled.close()
+    served.close()
+
+    def logged():
+        return {e["request_id"]: e for e in access_log_entries(proxyd.stderr_text())}
+    wait_for("the three access-log lines",
+             lambda: all(i in logged() for i in ("partly-open", "never-open", "served-whole")), timeout=5)
+    check_equal(proxyd.stop(), 0, "proxyd exit code")
+    entries = access_log_entries(proxyd.stderr_text())
+    for request_id, body_bytes in (("partly-open", "1000"), ("never-open", "0"), ("served-whole", str(FILE_BYTES))):
+        mine = [(e["status"], e["bytes"]) for e in entries if e["request_id"] == request_id]
+        check_equal(mine, [("200", body_bytes)],
+                    "%s: one access-log line, 200 and the body bytes the client received" % request_id)
+
+
+if __name__ == "__main__":
+    run_test(main)
