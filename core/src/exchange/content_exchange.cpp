@@ -75,6 +75,7 @@ void ContentExchange::on_request_body(std::string_view data) {
 }
 
 void ContentExchange::on_request_complete() {
+    request_complete_ = true;
     if (phase_ != Phase::kBody) return;
     request_handle_.body = &request_body_;
     call_handle();
@@ -173,7 +174,10 @@ int ContentExchange::finish() {
     bool head_only = c.method() == "HEAD";
     bool bodyless_status = status_ == 204 || status_ == 304;
     uint64_t length = file_fd_ >= 0 ? file_remaining_ : body_.size();
-    bool keep_alive = c.wants_keep_alive();
+    // An answer before the end of a body the plugin does not read (handle runs at the head) ends
+    // the connection, and says so: the rest of the body could not be told from a next request.
+    keep_alive_ = c.wants_keep_alive() && (request_complete_ || !c.request_has_body());
+    bool keep_alive = keep_alive_;
 
     std::string out;
     out.reserve(256 + head_extra_.size() + (head_only ? 0 : body_.size()));
@@ -339,7 +343,7 @@ void ContentExchange::complete_file() {
     file_fd_ = -1;
     // With the copy fallback, the last chunk may still be queued: finishing now is fine, the
     // connection sends queued bytes in order before anything of the next response.
-    client_->finish_exchange(client_->wants_keep_alive());
+    client_->finish_exchange(keep_alive_ && client_->wants_keep_alive());
 }
 
 void ContentExchange::fail() {

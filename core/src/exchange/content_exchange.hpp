@@ -100,6 +100,8 @@ class ContentExchange final : public Exchange {
     bool *ended_during_handle_ = nullptr; // call_handle's flag while the hook runs: set when deleted
     Phase phase_ = Phase::kPlugin;
     bool sending_file_ = false;
+    bool request_complete_ = false; // the request's message ended (on_request_complete)
+    bool keep_alive_ = false;       // what the head finish wrote says of the connection
     bool use_sendfile_ = true; // false once the kernel refused sendfile for this file
 };
 

@@ -649,6 +649,10 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
                                          std::string body, bool close, std::string_view retry_after) {
     // The request ends here (a stalled or broken body): a filter still waiting is told.
     if (request_->filters && request_->filters->pending()) cancel_pending_filter();
+    // A body not read to its end (a 404 at the head) could not be told from a next request: the
+    // connection closes after this answer, and the answer says so (Envoy's choice; nginx reads
+    // and drops the body instead).
+    if (request_->parser.has_body() && request_phase_ != RequestPhase::kComplete) close = true;
     if (filters_response_heads()) {
         HeaderList fields;
         fields.add("Server", "proxyd");

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""An answer given before the request's body has been read (proxyd's 404, a static handler's 405
+at the head) says `Connection: close` when proxyd will close the connection after it, so a client
+never sends its next request into a connection being closed; and whatever an answer says, proxyd
+does: a keep-alive answer's connection serves the next request, a closing one ends cleanly (EOF,
+no reset). Raw sockets."""
+
+import os
+import socket
+
+from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, free_ports, run_test, toml_str,
+                            workdir, write_file)
+
+BODY_LENGTH = 100000
+
+
+def start(folder):
+    root = os.path.join(folder, "www")
+    write_file(os.path.join(root, "files", "index.html"), "<!DOCTYPE html><title>files</title>\n")
+    (port,) = free_ports(1)
+    config = (config_head(plugins=None)
+              + "[handlers.files]\nplugin = \"static\"\nroot = %s\n\n" % toml_str(root)
+              + "[routers.site]\nplugin = \"prefix\"\nroutes = [{ prefix = \"/files/\", handler = \"files\" }]\n\n"
+              + "[[listeners]]\nname = \"front\"\nlisten = \"127.0.0.1:%d\"\nrouter = \"site\"\n\n" % port)
+    path = write_file(os.path.join(folder, "early.toml"), config)
+    return Proxyd(path, folder, tag="early").start([port]), port
+
+
+def post_head(target, length):
+    return b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (target.encode(), length)
+
+
+def ends_cleanly(client, within=3.0):
+    """The connection ends with an EOF (a reset would lose what was sent before it)."""
+    client.sock.settimeout(within)
+    try:
+        while client.sock.recv(65536):
+            pass
+        return "eof"
+    except socket.timeout:
+        return "open"
+    except ConnectionResetError:
+        return "reset"
+
+
+def answered_before_body(port, target, status, what):
+    with Client(port, timeout=5) as client:
+        client.send(post_head(target, BODY_LENGTH) + b"x" * 1000)
+        response = client.read_response()
+        check_equal(response.status, status, "%s: answered at the head" % what)
+        check("close" in response.connection_tokens(),
+              "%s: the answer says Connection: close (the body is unread)" % what, str(response.headers))
+        check_equal(ends_cleanly(client), "eof", "%s: then the connection ends with an EOF" % what)
+
+
+def keeps_its_word(port, head_and_body, what):
+    """Whatever the answer says about the connection, proxyd does it."""
+    with Client(port, timeout=5) as client:
+        client.send(head_and_body)
+        response = client.read_response()
+        if "close" in response.connection_tokens():
+            check_equal(ends_cleanly(client), "eof", "%s: said close, and closed (EOF)" % what)
+            return
+        following = client.request("GET", "/files/index.html")
+        check_equal(following.status, 200, "%s: said keep-alive, and served the next request" % what)
+
+
+def main():
+    folder = workdir("early-answer-close")
+    proxyd, port = start(folder)
+    answered_before_body(port, "/missing", 404, "a 404 to a POST with 100000 body bytes to come")
+    answered_before_body(port, "/files/index.html", 405, "a static handler's 405 to such a POST")
+    keeps_its_word(port, post_head("/missing", 10) + b"0123456789", "a 404 to a POST with its whole body")
+    keeps_its_word(port, b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "a 404 to a GET")
+    with Client(port, timeout=5) as client:
+        first = client.request("GET", "/missing")
+        check("close" not in first.connection_tokens(), "a bodiless request's 404 keeps the connection")
+        check_equal(client.request("GET", "/files/index.html").status, 200, "which serves the next request")
+    check_equal(proxyd.stop(), 0, "proxyd exit code")
+
+
+if __name__ == "__main__":
+    run_test(main)
