@@ -1,5 +1,6 @@
 // The config loader against real files and the real plugins: every error names file:line:col.
 #include "config/config_loader.hpp"
+#include "h2/h2_session.hpp"
 #include "server/host_table.hpp"
 
 #include <catch2/catch.hpp>
@@ -218,6 +219,38 @@ TEST_CASE_METHOD(ConfigFixture, "a listener's http2 keys", "[config]") {
         CHECK_FALSE(r.config);
         CHECK_THAT(r.all(), Catch::Contains(":10:9: listeners[0].http2:") &&
                                 Catch::Contains(":11:32: listeners[0].http2_max_concurrent_streams:"));
+    }
+    SECTION("flood bounds: H2Limits' defaults") {
+        auto r = load(std::string(kPlugins) + up);
+        REQUIRE(r.config);
+        const ListenerConfig &l = r.config->listeners[0];
+        const H2Limits defaults;
+        CHECK(l.http2_max_header_list_size == defaults.max_header_list_size);
+        CHECK(l.http2_max_continuations == defaults.max_continuations);
+        CHECK(l.http2_reset_burst == defaults.reset_burst);
+        CHECK(l.http2_resets_per_second == defaults.resets_per_second);
+        CHECK(l.http2_idle_frame_burst == defaults.idle_frame_burst);
+    }
+    // Each key set, then each refused at its own file:line:col and key.
+    const std::pair<std::string, uint32_t ListenerConfig::*> bounds[] = {
+        {"http2_max_header_list_size", &ListenerConfig::http2_max_header_list_size},
+        {"http2_max_continuations", &ListenerConfig::http2_max_continuations},
+        {"http2_reset_burst", &ListenerConfig::http2_reset_burst},
+        {"http2_resets_per_second", &ListenerConfig::http2_resets_per_second},
+        {"http2_idle_frame_burst", &ListenerConfig::http2_idle_frame_burst}};
+    for (const auto &[key, member] : bounds) {
+        DYNAMIC_SECTION(key << " set") {
+            auto r = load(std::string(kPlugins) + up + "http2 = true\n" + key + " = 4096\n");
+            INFO(r.all());
+            REQUIRE(r.config);
+            CHECK(r.config->listeners[0].*member == 4096);
+        }
+        DYNAMIC_SECTION(key << " refused at its key") {
+            auto r = load(std::string(kPlugins) + up + key + " = -1\n");
+            CHECK_FALSE(r.config);
+            CHECK_THAT(r.all(), Catch::Contains(":10:" + std::to_string(key.size() + 4) + ": listeners[0]." +
+                                                key + ": must be between"));
+        }
     }
 }
 

@@ -156,6 +156,14 @@ struct ListenerConfig {
     // HTTP/2 for clients: ALPN h2 on TLS, the prior-knowledge preface (h2c) in cleartext.
     bool http2 = false;
     uint32_t http2_max_concurrent_streams = 100;
+    // Its flood bounds, H2Limits' defaults (server/h2_connection.cpp hands them over): a request's
+    // header list (RFC 9113 §6.5.2 accounting), CONTINUATION frames after one HEADERS, the
+    // client's RST_STREAM token bucket, PRIORITY and empty DATA frames per second.
+    uint32_t http2_max_header_list_size = 64 * 1024;
+    uint32_t http2_max_continuations = 8;
+    uint32_t http2_reset_burst = 200;
+    uint32_t http2_resets_per_second = 20;
+    uint32_t http2_idle_frame_burst = 1000;
 };
 
 

@@ -1155,9 +1155,27 @@ class Loader {
 
     void load_listener(const toml::table &t, const std::string &where) {
         check_keys(t, where,
-                   {"name", "listen", "handler", "upstream", "router", "access_log", "x_forwarded",
-                    "forwarded", "via", "limits", "tls", "redirect_https", "hsts", "filters", "http2",
-                    "http2_max_concurrent_streams"});
+                   {"name",
+                    "listen",
+                    "handler",
+                    "upstream",
+                    "router",
+                    "access_log",
+                    "x_forwarded",
+                    "forwarded",
+                    "via",
+                    "limits",
+                    "tls",
+                    "redirect_https",
+                    "hsts",
+                    "filters",
+                    "http2",
+                    "http2_max_concurrent_streams",
+                    "http2_max_header_list_size",
+                    "http2_max_continuations",
+                    "http2_reset_burst",
+                    "http2_resets_per_second",
+                    "http2_idle_frame_burst"});
         ListenerConfig l;
         l.filters = load_filter_chain(t, where);
         l.name = get_string(t, "name", where).value_or("");
@@ -1239,6 +1257,17 @@ class Loader {
         if (auto v = get_bool(t, "http2", where)) l.http2 = *v;
         if (auto v = get_int(t, "http2_max_concurrent_streams", where, 1, 0x7fffffff))
             l.http2_max_concurrent_streams = uint32_t(*v);
+        // The flood bounds: a head's size as max_header_size allows it; 0 CONTINUATIONs is a head
+        // in one frame.
+        if (auto v = get_int(t, "http2_max_header_list_size", where, 1024, 1 << 24))
+            l.http2_max_header_list_size = uint32_t(*v);
+        if (auto v = get_int(t, "http2_max_continuations", where, 0, 10000))
+            l.http2_max_continuations = uint32_t(*v);
+        if (auto v = get_int(t, "http2_reset_burst", where, 1, 1000000)) l.http2_reset_burst = uint32_t(*v);
+        if (auto v = get_int(t, "http2_resets_per_second", where, 1, 1000000))
+            l.http2_resets_per_second = uint32_t(*v);
+        if (auto v = get_int(t, "http2_idle_frame_burst", where, 1, 1000000))
+            l.http2_idle_frame_burst = uint32_t(*v);
     }
 
     // redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request

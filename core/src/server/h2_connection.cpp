@@ -15,6 +15,11 @@ namespace proxyd {
 H2Limits h2_limits(const ListenerConfig &listener) {
     H2Limits limits;
     limits.max_concurrent_streams = listener.http2_max_concurrent_streams;
+    limits.max_header_list_size = listener.http2_max_header_list_size;
+    limits.max_continuations = listener.http2_max_continuations;
+    limits.reset_burst = listener.http2_reset_burst;
+    limits.resets_per_second = listener.http2_resets_per_second;
+    limits.idle_frame_burst = listener.http2_idle_frame_burst;
     return limits;
 }
 
