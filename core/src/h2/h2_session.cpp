@@ -9,14 +9,6 @@ namespace {
 
 std::string_view view(const uint8_t *data, size_t len) { return {reinterpret_cast<const char *>(data), len}; }
 
-// RFC 9113 §8.2.2: a response carries none of these; HTTP/1.1 upstreams send them.
-bool connection_specific(std::string_view name) {
-    for (std::string_view banned :
-         {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"})
-        if (name == banned) return true;
-    return false;
-}
-
 std::string lower(std::string_view text) {
     std::string out(text);
     for (char &c : out)
@@ -503,46 +495,12 @@ H2Session::Status H2Session::produce(H2Output &output) {
 
 bool H2Session::submit_response(int32_t stream_id, int status, const std::vector<H2Field> &fields,
                                 bool has_body) {
-    Stream *stream = find(stream_id);
-    if (!stream || stream->answered || status < 200 || status > 999) return false; // no 1xx yet
-    std::vector<H2Field> lowered;
-    lowered.reserve(fields.size() + 1);
-    lowered.emplace_back(":status", std::to_string(status));
-    for (const auto &[name, value] : fields) {
-        std::string name_lower = lower(name);
-        if (connection_specific(name_lower)) continue;
-        lowered.emplace_back(std::move(name_lower), value);
-    }
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(lowered.size());
-    for (const auto &[name, value] : lowered)
-        nva.push_back(field(name, value));
-    nghttp2_data_provider provider{};
-    provider.read_callback = Callbacks::read_response;
-    if (nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),
-                                has_body ? &provider : nullptr) != 0)
-        return false;
-    stream->answered = true;
-    return true;
-}
-
-bool H2Session::submit_interim(int32_t stream_id, int status, const std::vector<H2Field> &fields) {
-    Stream *stream = find(stream_id);
-    if (!stream || stream->answered || status < 100 || status > 199 || status == 101) return false;
-    std::vector<H2Field> lowered;
-    lowered.reserve(fields.size() + 1);
-    lowered.emplace_back(":status", std::to_string(status));
-    for (const auto &[name, value] : fields) {
-        std::string name_lower = lower(name);
-        if (!connection_specific(name_lower)) lowered.emplace_back(std::move(name_lower), value);
-    }
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(lowered.size());
-    for (const auto &[name, value] : lowered)
-        nva.push_back(field(name, value));
-    // A HEADERS frame without END_STREAM; the final response's HEADERS follows on the stream.
-    return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, stream_id, nullptr, nva.data(), nva.size(),
-                                  nullptr) == 0;
+    ResponseFields head;
+    head.clear(status);
+    for (const auto &[name, value] : fields)
+        head.add(name, value);
+    head.finish(std::nullopt);
+    return submit_response(stream_id, head, has_body);
 }
 
 bool H2Session::submit_response(int32_t stream_id, const ResponseFields &head, bool has_body) {

@@ -127,17 +127,16 @@ class H2Session {
     Status receive(const char *data, size_t len, std::string &output);
     Status flush(std::string &output);
 
-    // A final response head for the stream (200..999; interim 1xx ones are not supported yet): status and
-    // fields (lower-case names; connection-specific ones are dropped). With has_body, the body follows
-    // through send_data(); without, the stream ends with the head. False if the stream is gone or already
-    // answered.
+    // A final response head for the stream (200..999), as ResponseHeadWriter wrote it (names
+    // lower-case, connection-specific fields dropped): its names and values go to nghttp2 as they
+    // lie, no copy made here. With has_body, the body follows through send_data(); without, the
+    // stream ends with the head. False if the stream is gone or already answered.
+    bool submit_response(int32_t stream_id, const ResponseFields &head, bool has_body);
+    // The same from a status and fields in any case (proxyd's own short answers, tests): they go
+    // through ResponseFields' rules first.
     bool submit_response(int32_t stream_id, int status, const std::vector<H2Field> &fields, bool has_body);
     // An interim (1xx, not 101) head before the final response, e.g. 103 Early Hints. False if
     // the stream is gone or already answered.
-    bool submit_interim(int32_t stream_id, int status, const std::vector<H2Field> &fields);
-    // The same for a head ResponseHeadWriter wrote as fields (already lower-case and without
-    // connection-specific ones): its names and values go to nghttp2 as they lie, no copy made here.
-    bool submit_response(int32_t stream_id, const ResponseFields &head, bool has_body);
     bool submit_interim(int32_t stream_id, const ResponseFields &head);
     // Body bytes of a response submitted with has_body, copied into the stream's queue (as the
     // DATA frames will carry them: H2DataQueue); `end`
