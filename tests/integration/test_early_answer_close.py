@@ -65,12 +65,27 @@ def keeps_its_word(port, head_and_body, what):
         check_equal(following.status, 200, "%s: said keep-alive, and served the next request" % what)
 
 
+def whole_body_keeps_alive(port, target, status, what):
+    """A body that arrives with its head (one segment) is read to its end after the answer: the
+    connection stays open, as it did before answers began to say close, and serves the next
+    request."""
+    with Client(port, timeout=5) as client:
+        client.send(post_head(target, 10) + b"0123456789")
+        response = client.read_response()
+        check_equal(response.status, status, "%s: answered" % what)
+        check("close" not in response.connection_tokens(),
+              "%s: the answer keeps the connection (the body came whole)" % what, str(response.headers))
+        following = client.request("GET", "/files/index.html")
+        check_equal(following.status, 200, "%s: and the connection serves the next request" % what)
+
+
 def main():
     folder = workdir("early-answer-close")
     proxyd, port = start(folder)
     answered_before_body(port, "/missing", 404, "a 404 to a POST with 100000 body bytes to come")
     answered_before_body(port, "/files/index.html", 405, "a static handler's 405 to such a POST")
-    keeps_its_word(port, post_head("/missing", 10) + b"0123456789", "a 404 to a POST with its whole body")
+    whole_body_keeps_alive(port, "/missing", 404, "a 404 to a POST with its whole body")
+    whole_body_keeps_alive(port, "/files/index.html", 405, "a static handler's 405 to a POST with its whole body")
     keeps_its_word(port, b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "a 404 to a GET")
     with Client(port, timeout=5) as client:
         first = client.request("GET", "/missing")

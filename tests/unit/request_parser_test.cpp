@@ -17,6 +17,7 @@ struct Recorder final : RequestParser::Events {
     std::string body;
     bool chunked = false;
     std::string path, query;
+    std::vector<bool> body_in_input; // at each head
     int begun = 0;
     int completed = 0;
     RequestParser *parser = nullptr;
@@ -30,6 +31,7 @@ struct Recorder final : RequestParser::Events {
         path = parser->view().path;
         query = parser->view().query;
         chunked = parser->chunked();
+        body_in_input.push_back(parser->body_in_input());
     }
     void on_request_body(std::string_view data) override { body.append(data); }
     void on_request_complete() override { ++completed; }
@@ -338,5 +340,33 @@ TEST_CASE("HTTP/1.x above 1.1 is served as 1.1, however the line is split", "[ht
             CHECK(h.parser.sent_minor() == version.back() - '0');
             CHECK(h.events.targets == std::vector<std::string>{"/v"});
         }
+    }
+}
+
+TEST_CASE("whether a body came whole with its head is known at the head", "[http][parser]") {
+    SECTION("a Content-Length body in the same read, a pipelined one too") {
+        Harness h;
+        h.feed_all("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                   "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+        CHECK(h.events.body_in_input == std::vector<bool>{true, true});
+    }
+    SECTION("a body whose last byte is still to come") {
+        Harness h;
+        std::string head = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabc";
+        CHECK(h.parser.execute(head.data(), head.size()) == RequestParser::Result::kNeedMore);
+        CHECK(h.events.body_in_input == std::vector<bool>{false});
+    }
+    SECTION("a head split over reads, its body in the last") {
+        Harness h;
+        std::string first = "POST /a HTTP/1.1\r\nHost: x\r\nCont";
+        std::string second = "ent-Length: 2\r\n\r\nok";
+        h.parser.execute(first.data(), first.size());
+        CHECK(h.parser.execute(second.data(), second.size()) == RequestParser::Result::kMessageEnd);
+        CHECK(h.events.body_in_input == std::vector<bool>{true});
+    }
+    SECTION("a chunked body is never taken as whole") {
+        Harness h;
+        h.feed_all("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+        CHECK(h.events.body_in_input == std::vector<bool>{false});
     }
 }

@@ -176,7 +176,9 @@ int ContentExchange::finish() {
     uint64_t length = file_fd_ >= 0 ? file_remaining_ : body_.size();
     // An answer before the end of a body the plugin does not read (handle runs at the head) ends
     // the connection, and says so: the rest of the body could not be told from a next request.
-    keep_alive_ = c.wants_keep_alive() && (request_complete_ || !c.request_has_body());
+    // A body that came whole with the head is read to its end after the answer: it stays open.
+    keep_alive_ =
+        c.wants_keep_alive() && (request_complete_ || !c.request_has_body() || c.request_body_in_input());
     bool keep_alive = keep_alive_;
 
     std::string out;

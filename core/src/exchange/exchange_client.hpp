@@ -42,6 +42,8 @@ class ExchangeClient {
     virtual bool wants_keep_alive() const = 0;
     virtual bool path_rewritten() const = 0;
     virtual bool request_has_body() const = 0;
+    // The body's last byte came in the read that carried the head (RequestParser::body_in_input).
+    virtual bool request_body_in_input() const = 0;
     virtual bool request_chunked() const = 0;
     virtual int64_t request_content_length() const = 0;
     virtual std::string_view client_ip() const = 0;

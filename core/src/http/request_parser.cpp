@@ -66,13 +66,18 @@ void RequestParser::change_lenience(bool allow_bare_lf) {
 
 RequestParser::Result RequestParser::execute(const char *data, size_t len) {
     consumed_ = 0;
+    after_head_in_input_ = 0;
     if (error_ != HPE_OK) return Result::kError;
-    if (!scanner_.done() && scanner_.scan({data, len}) == HeadScanner::Verdict::kRefused) {
-        // Nothing of this head has been handed on yet, so refusing here forwards nothing.
-        scanner_reason_ = scanner_.reason();
-        error_ = HPE_USER;
-        error_status_ = 400;
-        return Result::kError;
+    if (!scanner_.done()) {
+        HeadScanner::Verdict verdict = scanner_.scan({data, len});
+        if (verdict == HeadScanner::Verdict::kRefused) {
+            // Nothing of this head has been handed on yet, so refusing here forwards nothing.
+            scanner_reason_ = scanner_.reason();
+            error_ = HPE_USER;
+            error_status_ = 400;
+            return Result::kError;
+        }
+        if (verdict == HeadScanner::Verdict::kHeadEnd) after_head_in_input_ = len - scanner_.used();
     }
     if (!chunk_end_.begin_input(data, data + len)) {
         // The CRLF after a chunk's data began in an earlier read and goes on wrong here.

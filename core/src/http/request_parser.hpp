@@ -105,6 +105,13 @@ class RequestParser {
     bool chunked() const { return chunked_; }
     int64_t content_length() const { return content_length_; } // -1 when none was given
     bool has_body() const { return has_body_; }
+    // The whole body (framed by Content-Length) is in the bytes of the execute() call whose head
+    // ended in them: an answer given at the head will see the body read to its end in that same
+    // call, so the connection can stay open after it.
+    bool body_in_input() const {
+        return !chunked_ && content_length_ >= 0 &&
+               static_cast<uint64_t>(content_length_) <= after_head_in_input_;
+    }
     // The request allows the connection to stay open (version, Connection header).
     bool should_keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
 
@@ -141,6 +148,7 @@ class RequestParser {
     ChunkTerminator chunk_end_;
     size_t chunk_extension_bytes_ = 0; // on the current chunk-size line
     size_t consumed_ = 0;
+    size_t after_head_in_input_ = 0; // bytes after the head's end in the current execute()'s input
     int error_status_ = 0;
     llhttp_errno_t error_ = HPE_OK;
     const char *scanner_reason_ = nullptr; // set when the scanner, not llhttp, refused the head

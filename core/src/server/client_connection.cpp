@@ -651,8 +651,11 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
     if (request_->filters && request_->filters->pending()) cancel_pending_filter();
     // A body not read to its end (a 404 at the head) could not be told from a next request: the
     // connection closes after this answer, and the answer says so (Envoy's choice; nginx reads
-    // and drops the body instead).
-    if (request_->parser.has_body() && request_phase_ != RequestPhase::kComplete) close = true;
+    // and drops the body instead). A body whose last byte came with the head is read to its end
+    // after the answer, in the same call, so that connection stays open.
+    if (request_->parser.has_body() && request_phase_ != RequestPhase::kComplete &&
+        !request_->parser.body_in_input())
+        close = true;
     if (filters_response_heads()) {
         HeaderList fields;
         fields.add("Server", "proxyd");

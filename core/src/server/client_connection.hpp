@@ -132,6 +132,7 @@ class ClientConnection final : private RequestParser::Events,
     // A routing plugin or a filter replaced request().path (and maybe its query).
     bool path_rewritten() const override { return request_->path_rewritten; }
     bool request_has_body() const override { return request_->parser.has_body(); }
+    bool request_body_in_input() const override { return request_->parser.body_in_input(); }
     bool request_chunked() const override { return request_->parser.chunked(); }
     int64_t request_content_length() const override { return request_->parser.content_length(); }
     std::string_view client_ip() const override { return client_ip_; }
