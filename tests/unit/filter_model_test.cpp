@@ -74,6 +74,22 @@ TEST_CASE("what a header list handed out stays valid while it is edited, copied 
         CHECK(copy.header_value(i) == moved.header_value(i));
         if (!copy.header_value(i).empty()) CHECK(copy.header_value(i).data() != moved.header_value(i).data());
     }
+
+    // The list moved from is empty and writes into blocks of its own, not the new owner's.
+    CHECK(list.header_count() == 0); // NOLINT(bugprone-use-after-move): reuse after a move is allowed
+    std::string_view last = moved.header_value(moved.header_count() - 1);
+    list.add("X-After", "reused");
+    moved.add("X-Later", "owner");
+    CHECK(list.find("x-after") == "reused");
+    CHECK(moved.find("x-later") == "owner");
+    CHECK(moved.header_value(moved.header_count() - 2) == last);
+    HeaderList assigned;
+    assigned = std::move(moved);
+    moved.add("X-Again", "fresh");
+    assigned.add("X-Kept", "yes");
+    CHECK(moved.header_count() == 1);
+    CHECK(assigned.find("x-later") == "owner");
+    CHECK(assigned.find("x-kept") == "yes");
 }
 
 TEST_CASE("field names must be tokens and values free of CR, LF and NUL", "[filters]") {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace proxyd {
@@ -22,8 +23,22 @@ class HeaderList {
     explicit HeaderList(const MessageHead &head);
     HeaderList(const HeaderList &other);
     HeaderList &operator=(const HeaderList &other);
-    HeaderList(HeaderList &&) noexcept = default; // the text blocks move, so views stay valid
-    HeaderList &operator=(HeaderList &&) noexcept = default;
+    // The text blocks move, so views stay valid; the list moved from is left empty (its free
+    // space is the new owner's now).
+    HeaderList(HeaderList &&other) noexcept
+        : fields_(std::move(other.fields_)), blocks_(std::move(other.blocks_)),
+          free_(std::exchange(other.free_, nullptr)), free_bytes_(std::exchange(other.free_bytes_, 0)) {
+        other.fields_.clear();
+        other.blocks_.clear();
+    }
+    HeaderList &operator=(HeaderList &&other) noexcept {
+        if (this == &other) return *this;
+        fields_ = std::exchange(other.fields_, {});
+        blocks_ = std::exchange(other.blocks_, {});
+        free_ = std::exchange(other.free_, nullptr);
+        free_bytes_ = std::exchange(other.free_bytes_, 0);
+        return *this;
+    }
 
     size_t header_count() const { return fields_.size(); }
     // Views into the list's own text: valid as long as the list, whatever is edited meanwhile
