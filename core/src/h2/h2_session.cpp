@@ -542,6 +542,14 @@ size_t H2Session::queued(int32_t stream_id) const {
     return stream ? stream->response.size() : 0;
 }
 
+bool H2Session::waits_for_window(int32_t stream_id) const {
+    size_t pending = queued(stream_id);
+    if (pending == 0) return false;
+    int32_t window = std::min(nghttp2_session_get_stream_remote_window_size(session_, stream_id),
+                              nghttp2_session_get_remote_window_size(session_));
+    return window < 0 || pending > static_cast<size_t>(window);
+}
+
 void H2Session::consume(int32_t stream_id, size_t n) {
     Stream *stream = find(stream_id);
     if (!stream) return; // its bytes went back to the connection's window when it closed

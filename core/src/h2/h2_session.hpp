@@ -144,6 +144,9 @@ class H2Session {
     bool send_data(int32_t stream_id, std::string_view bytes, bool end);
     // Response bytes of the stream still queued (the owner's backpressure mark).
     size_t queued(int32_t stream_id) const;
+    // The stream's queued response bytes are more than the client's windows (the stream's and
+    // the connection's) let us send now: they wait for its WINDOW_UPDATE, not for the socket.
+    bool waits_for_window(int32_t stream_id) const;
     // The owner passed on n body bytes of the stream: the client may send as many more.
     void consume(int32_t stream_id, size_t n);
     // RST_STREAM with error_code (an RFC 9113 §7 code).

@@ -606,7 +606,9 @@ void ClientConnection::write_access_log() {
     entry.request_time = static_cast<double>(uv_hrtime() - record.start_ns) / 1e9;
     entry.listener = listener_.name;
     entry.request_id = {request_->view.request_id.ptr, request_->view.request_id.len};
-    if (peer_ && peer_->stream_queued() > 0) return peer_->stream_log_when_sent(entry);
+    // Only a line whose bytes wait for a window is held (a copy, written when the stream ends):
+    // bytes the windows already let go leave as the socket takes them, as on HTTP/1.1.
+    if (peer_ && peer_->stream_waits_for_window()) return peer_->stream_log_when_sent(entry);
     worker_.access_log().write_line(format_access_line(entry, worker_.config().log.access_format));
 }
 

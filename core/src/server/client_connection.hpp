@@ -103,6 +103,8 @@ class StreamPeer {
     virtual void stream_resume_input() = 0;
     // The connection closed: complete, its response was written whole (else it was cut).
     virtual void stream_closed(bool complete) = 0;
+    // Body bytes of the response wait for the client's window (not only for the socket).
+    virtual bool stream_waits_for_window() const = 0;
     // The response is complete but body bytes of it still wait for the client's window: the
     // stream writes the request's access-log line (a copy of entry) when the stream ends, with
     // the body bytes that reached the client.

@@ -136,6 +136,7 @@ class H2Connection::Stream final : public StreamPeer {
         send({}, true);
         owner_.schedule();
     }
+    bool stream_waits_for_window() const override { return owner_.session_.waits_for_window(id_); }
     void stream_log_when_sent(const AccessEntry &entry) override {
         held_line_ = std::make_unique<HeldAccessEntry>(entry);
     }
