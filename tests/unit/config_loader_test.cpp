@@ -220,6 +220,18 @@ TEST_CASE_METHOD(ConfigFixture, "a listener's http2 keys", "[config]") {
         CHECK_THAT(r.all(), Catch::Contains(":10:9: listeners[0].http2:") &&
                                 Catch::Contains(":11:32: listeners[0].http2_max_concurrent_streams:"));
     }
+    SECTION("http2_websocket: off by default, set, refused at its key") {
+        auto off = load(std::string(kPlugins) + up + "http2 = true\n");
+        REQUIRE(off.config);
+        CHECK_FALSE(off.config->listeners[0].http2_websocket);
+        auto on = load(std::string(kPlugins) + up + "http2 = true\nhttp2_websocket = true\n");
+        INFO(on.all());
+        REQUIRE(on.config);
+        CHECK(on.config->listeners[0].http2_websocket);
+        auto bad = load(std::string(kPlugins) + up + "http2_websocket = 1\n");
+        CHECK_FALSE(bad.config);
+        CHECK_THAT(bad.all(), Catch::Contains(":10:19: listeners[0].http2_websocket:"));
+    }
     SECTION("flood bounds: H2Limits' defaults") {
         auto r = load(std::string(kPlugins) + up);
         REQUIRE(r.config);

@@ -164,6 +164,9 @@ struct ListenerConfig {
     uint32_t http2_reset_burst = 200;
     uint32_t http2_resets_per_second = 20;
     uint32_t http2_idle_frame_burst = 1000;
+    // WebSocket over HTTP/2 (RFC 8441): SETTINGS_ENABLE_CONNECT_PROTOCOL is advertised and an
+    // extended CONNECT (:protocol websocket) is tunnelled to the upstream as an HTTP/1.1 Upgrade.
+    bool http2_websocket = false;
 };
 
 

@@ -1175,7 +1175,8 @@ class Loader {
                     "http2_max_continuations",
                     "http2_reset_burst",
                     "http2_resets_per_second",
-                    "http2_idle_frame_burst"});
+                    "http2_idle_frame_burst",
+                    "http2_websocket"});
         ListenerConfig l;
         l.filters = load_filter_chain(t, where);
         l.name = get_string(t, "name", where).value_or("");
@@ -1268,6 +1269,7 @@ class Loader {
             l.http2_resets_per_second = uint32_t(*v);
         if (auto v = get_int(t, "http2_idle_frame_burst", where, 1, 1000000))
             l.http2_idle_frame_burst = uint32_t(*v);
+        if (auto v = get_bool(t, "http2_websocket", where)) l.http2_websocket = *v;
     }
 
     // redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request

@@ -107,6 +107,8 @@ struct H2Session::Callbacks {
             head.path = value;
         else if (name == ":scheme")
             head.scheme = value;
+        else if (name == ":protocol")
+            head.protocol = value; // nghttp2 lets it through only with the setting on (RFC 8441 §3)
         else if (name == ":authority")
             stream->authority = value;
         else if (name == "host")
@@ -287,8 +289,10 @@ H2Session::H2Session(H2Events &events, const H2Limits &limits) : events_(events)
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits_.max_header_list_size},
         // No RFC 7540 priority tree: nghttp2 then keeps no closed streams for it either.
         {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, sizeof settings / sizeof settings[0]);
+    size_t count = sizeof settings / sizeof settings[0] - (limits_.enable_connect_protocol ? 0 : 1);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, count);
     nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                           static_cast<int32_t>(limits_.connection_window));
 }

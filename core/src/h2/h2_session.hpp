@@ -51,6 +51,9 @@ struct H2Limits {
     uint64_t resets_per_second = 20;
     uint32_t idle_frame_burst = 1000; // PRIORITY and empty DATA frames, per idle_frame_window
     std::chrono::milliseconds idle_frame_window{1000};
+    // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): the client may send an extended CONNECT
+    // (:protocol); without it nghttp2 resets a stream that carries :protocol (PROTOCOL_ERROR).
+    bool enable_connect_protocol = false;
 };
 
 using H2Field = std::pair<std::string, std::string>;
@@ -61,6 +64,7 @@ struct H2RequestHead {
     std::string method;
     std::string path;   // :path ("*" for OPTIONS *; empty for CONNECT)
     std::string scheme; // :scheme
+    std::string protocol; // :protocol of an extended CONNECT (RFC 8441), else empty
     // Regular fields, names lower-case as HTTP/2 requires; `host` from :authority when the
     // request carried no Host field; the cookie crumbs joined into one `cookie` field with "; ".
     std::vector<H2Field> fields;
