@@ -569,8 +569,18 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
 }
 
 bool ProxyExchange::switch_protocols() {
-    std::string head = switching_protocols_head(response_);
-    if (head.empty()) return false;
+    // An HTTP/2 stream's WebSocket (RFC 8441): the client gets 200, its DATA the tunnel's bytes.
+    bool stream = client_->frames_body();
+    std::string head = stream ? std::string() : switching_protocols_head(response_);
+    if (stream) {
+        if (std::string why = websocket_refusal(client_->head(), response_); !why.empty()) {
+            client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() +
+                                            ": WebSocket for an HTTP/2 stream: " + why);
+            return false;
+        }
+    } else if (head.empty()) {
+        return false;
+    }
     pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, 101);
     enter(Phase::kTunnel);
     // The peer serves the tunnel as long as it lasts: the attempt ends when the tunnel closes,
@@ -579,6 +589,16 @@ bool ProxyExchange::switch_protocols() {
     attempt_.end_when_dropped(PROXYD_OUTCOME_SUCCESS);
     client_framing_ = Framing::None;
     client_->record().status = client_->record().upstream_status = 101;
+    if (stream) {
+        client_->record().status = 200;
+        ResponseHeadWriter writer = client_->start_head(head, 200, {});
+        ConnectionOptions options(response_);
+        for (size_t i = 0; i < response_.header_count(); ++i)
+            if (stream_tunnel_field(response_, i, options))
+                writer.field(response_.header_name(i), response_.header_value(i));
+        client_->end_head(writer, client_->worker().dates().http_date(), HeadEnding{});
+        return true; // the head went out as the stream's HEADERS
+    }
     to_client_.own(head);
     return true;
 }

@@ -4,6 +4,9 @@
 #include "exchange/exchange_worker.hpp"
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
+#include "http/websocket_key.hpp"
+
+#include <strings.h>
 
 namespace proxyd {
 
@@ -49,6 +52,24 @@ std::string switching_protocols_head(const MessageHead &response) {
     append_upgrade_fields(response, out);
     head.end_interim();
     return out;
+}
+
+std::string websocket_refusal(const MessageHead &request, const MessageHead &response) {
+    std::optional<std::string_view> upgrade = response.find(FieldKind::kUpgrade);
+    if (!upgrade || upgrade->size() != 9 || strncasecmp(upgrade->data(), "websocket", 9) != 0)
+        return "its 101 does not switch to websocket";
+    std::optional<std::string_view> key = request.find("sec-websocket-key");
+    std::optional<std::string_view> accept = response.find("sec-websocket-accept");
+    if (!key || !accept || *accept != websocket_accept(*key))
+        return "its 101 does not answer the Sec-WebSocket-Key sent (Sec-WebSocket-Accept)";
+    return {};
+}
+
+bool stream_tunnel_field(const MessageHead &response, size_t i, const ConnectionOptions &options) {
+    FieldKind kind = response.header_kind(i);
+    std::string_view name = response.header_name(i);
+    return !must_drop_when_forwarding(kind, name, options) && kind != FieldKind::kContentLength &&
+           !(name.size() == 20 && strncasecmp(name.data(), "sec-websocket-accept", 20) == 0);
 }
 
 Tunnel::Tunnel(ExchangeClient &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms)

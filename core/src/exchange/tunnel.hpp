@@ -6,6 +6,7 @@
 // Worker thread only.
 #pragma once
 
+#include "http/header_rules.hpp"
 #include "http/message_head.hpp"
 #include "upstream/upstream_connection.hpp"
 
@@ -26,6 +27,12 @@ std::string upgrade_request_fields(const MessageHead &request);
 // The 101 head for the client: the backend's end-to-end fields, Connection: upgrade and its
 // Upgrade field. Empty when the backend's 101 names no protocol (RFC 9110 §15.2.2: it must).
 std::string switching_protocols_head(const MessageHead &response);
+// An HTTP/2 stream's WebSocket (RFC 8441) has a handshake of proxyd's own with the upstream: its
+// 101 must name websocket and answer the Sec-WebSocket-Key proxyd sent (RFC 6455 §4.2.2), checked
+// here in the client's stead. Empty when it does; else why not, for the error log.
+std::string websocket_refusal(const MessageHead &request, const MessageHead &response);
+// The fields of that 101 the stream's 200 carries: end-to-end ones, less the accept (RFC 8441 §5).
+bool stream_tunnel_field(const MessageHead &response, size_t i, const ConnectionOptions &options);
 
 class Tunnel final : private UpstreamConnection::Owner {
   public:

@@ -118,8 +118,17 @@ ClientConnection *ClientConnection::open_stream(ClientConnection &parent, Stream
 }
 
 void ClientConnection::feed_stream(std::string_view bytes) {
+    if (connection_phase_ == ConnectionPhase::kTunnel && exchange_ && !bytes.empty())
+        return exchange_->on_tunnel_bytes(bytes); // a WebSocket stream's DATA after its 200
     if (connection_phase_ != ConnectionPhase::kOpen || bytes.empty()) return;
     feed(bytes.data(), bytes.size());
+}
+
+void ClientConnection::stream_input_ended() {
+    if (read_ended_) return;
+    read_ended_ = true;
+    // Before the tunnel starts, start_tunnel() passes it on after the bytes held until then.
+    if (connection_phase_ == ConnectionPhase::kTunnel && exchange_) exchange_->on_tunnel_client_ended();
 }
 
 // As on_write_done does for a socket: the exchange hears that the client takes bytes again (the
@@ -797,11 +806,18 @@ void ClientConnection::start_tunnel() {
     held.swap(pending_);
     if (connection_phase_ != ConnectionPhase::kClosed && !body_paused_) start_reading();
     if (!held.empty() && exchange_) exchange_->on_tunnel_bytes(held);
+    // A WebSocket stream whose client ended its side before the upstream agreed.
+    if (h2_stream_ && read_ended_ && exchange_) exchange_->on_tunnel_client_ended();
 }
 
 void ClientConnection::shutdown_write() {
     if (!writable() || write_shut_) return;
     assert(connection_phase_ == ConnectionPhase::kTunnel);
+    if (h2_stream_) {
+        write_shut_ = true;
+        if (peer_) peer_->stream_end_response(); // END_STREAM
+        return;
+    }
     send_close_notify();
     write_shut_ = true;
     half_close_after_writes(reinterpret_cast<uv_stream_t *>(&tcp_));

@@ -103,6 +103,8 @@ class StreamPeer {
     virtual void stream_resume_input() = 0;
     // The connection closed: complete, its response was written whole (else it was cut).
     virtual void stream_closed(bool complete) = 0;
+    // A tunnel's upstream ended (shutdown_write): the stream ends after the bytes sent before.
+    virtual void stream_end_response() = 0;
     // Body bytes of the response wait for the client's window (not only for the socket).
     virtual bool stream_waits_for_window() const = 0;
     // The response is complete but body bytes of it still wait for the client's window: the
@@ -233,6 +235,9 @@ class ClientConnection final : private RequestParser::Events,
     static ClientConnection *open_stream(ClientConnection &parent, StreamPeer &peer);
     // The stream's request bytes (rendered as HTTP/1.1), to be parsed.
     void feed_stream(std::string_view bytes);
+    // The stream's END_STREAM, for a WebSocket stream (RFC 8441): the tunnel's client side ended
+    // (passed on once the tunnel runs). Other streams end their body through feed_stream.
+    void stream_input_ended();
     // The stream connection takes request bytes (its body is not paused).
     bool stream_reading() const { return reading_; }
     // Response bytes of the stream left for the client; queued are still waiting.

@@ -1,6 +1,7 @@
 #include "server/h2_connection.hpp"
 
 #include "h2/h2_request_render.hpp"
+#include "h2/h2_websocket_render.hpp"
 #include "log/held_access_entry.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
@@ -20,6 +21,7 @@ H2Limits h2_limits(const ListenerConfig &listener) {
     limits.reset_burst = listener.http2_reset_burst;
     limits.resets_per_second = listener.http2_resets_per_second;
     limits.idle_frame_burst = listener.http2_idle_frame_burst;
+    limits.enable_connect_protocol = listener.http2_websocket;
     return limits;
 }
 
@@ -47,6 +49,10 @@ class H2Connection::Stream final : public StreamPeer {
     }
     void end() {
         if (!connection_) return;
+        if (websocket_) {
+            input_ended_ = true; // told the tunnel once the bytes held before it have gone
+            return feed_held();
+        }
         std::string last;
         render_.end(last);
         if (last.empty()) return; // a body framed by its length (or none) ends without a byte
@@ -66,7 +72,13 @@ class H2Connection::Stream final : public StreamPeer {
             held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(held_front_));
             held_front_ = 0;
         }
+        if (input_ended_ && !holding() && connection_) {
+            input_ended_ = false;
+            connection_->stream_input_ended();
+        }
     }
+    // An extended CONNECT (RFC 8441): its DATA are a WebSocket's bytes, never a framed body.
+    void set_websocket() { websocket_ = true; }
     // The HTTP/2 stream is gone (ended, or reset by either side): a connection still serving
     // it is cut.
     void h2_closed() {
@@ -123,6 +135,12 @@ class H2Connection::Stream final : public StreamPeer {
     size_t stream_queued() const override { return owner_.session_.queued(id_); }
     void stream_resume_input() override {
         resume_due = true;
+        owner_.schedule();
+    }
+    // The upstream ended the tunnel (its EOF): END_STREAM after the bytes queued.
+    void stream_end_response() override {
+        if (broken_ || response_ != Response::kBody || remaining_) return;
+        send({}, true);
         owner_.schedule();
     }
     void stream_closed(bool complete) override {
@@ -216,6 +234,8 @@ class H2Connection::Stream final : public StreamPeer {
     std::unique_ptr<HeldAccessEntry> held_line_;
     bool h2_closed_ = false;
     bool broken_ = false;
+    bool websocket_ = false;
+    bool input_ended_ = false; // a WebSocket stream's END_STREAM, not yet told to its connection
 };
 
 H2Connection::H2Connection(ClientConnection &connection, const H2Limits &limits)
@@ -334,13 +354,18 @@ void H2Connection::on_request_head(H2RequestHead head) {
     auto [it, fresh] = streams_.try_emplace(id, *this, id);
     if (!fresh) return; // the session hands each stream's head over once
     Stream &stream = it->second;
-    if (head.method == "CONNECT") {
-        // Neither tunnels nor WebSocket over HTTP/2 (RFC 8441) are served.
+    head_scratch_.clear();
+    if (is_websocket_connect(head)) {
+        // RFC 8441 (only with http2_websocket on: nghttp2 refuses :protocol otherwise).
+        stream.set_websocket();
+        render_websocket_request(head, head_scratch_);
+    } else if (head.method == "CONNECT") {
+        // Neither plain CONNECT tunnels nor other extended CONNECT protocols are served.
         session_.submit_response(id, 501, {{"content-length", "0"}}, false);
         return;
+    } else {
+        stream.render().head(head, head_scratch_);
     }
-    head_scratch_.clear();
-    stream.render().head(head, head_scratch_);
     stream.start(head_scratch_);
 }
 
