@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""WebSocket over HTTP/2 (RFC 8441) through proxyd, in raw frames (h2_frames.py): with
+`http2_websocket = true` the server's SETTINGS carry ENABLE_CONNECT_PROTOCOL; an extended CONNECT
+(:protocol websocket) reaches the HTTP/1.1 WebSocket backend as `GET path` with Upgrade,
+Connection: upgrade, a Sec-WebSocket-Key of proxyd's own and the client's Sec-WebSocket-*
+fields; the backend's 101 becomes :status 200 without END_STREAM and without its accept key;
+messages cross both ways, one of 70 KB larger than the stream's initial window (sent only as the
+WINDOW_UPDATEs allow); an ordinary stream on the same connection is served meanwhile; the
+client's END_STREAM half-closes toward the backend, whose close ends the stream (END_STREAM, no
+reset) and which is logged as a 200. A backend that refuses (403) answers the stream as usual; one
+whose 101 does not answer the key gives 502; another :protocol gets 501; with the setting off
+(the default) nothing is advertised and an extended CONNECT is reset (PROTOCOL_ERROR) by nghttp2,
+the connection's other streams unaffected."""
+
+import os
+import struct
+
+from h2_frames import (DATA, END_HEADERS, END_STREAM, PROTOCOL_ERROR, WINDOW_UPDATE, H2Client,
+                       Target, frame, h2)
+from proxyd_harness import (HOST, Backend, Proxyd, TestSkip, access_log_entries, check, check_equal, config_head,
+                            free_ports, run_test, toml_str, upstream, wait_for, workdir, write_file)
+from test_websocket_tunnel import WebSocketBackend
+from test_websocket_tunnel import frame as ws_frame
+
+ENABLE_CONNECT_PROTOCOL = 0x8
+MASK = b"\x0a\x0b\x0c\x0d"
+BIG = 70 * 1024  # above the stream's initial window (65535)
+
+
+def h2_ws_listener(name, port, target, websocket):
+    text = "[[listeners]]\nname = %s\nlisten = %s\nupstream = %s\nhttp2 = true\n" % (
+        toml_str(name), toml_str("%s:%d" % (HOST, port)), toml_str(target))
+    return text + ("http2_websocket = true\n" if websocket else "") + "\n"
+
+
+class WsStream:
+    """A WebSocket on one stream of an H2Client: DATA sent within the server's windows, frames
+    parsed from the stream's DATA."""
+
+    def __init__(self, client, stream_id):
+        self.client, self.stream_id, self.read_at = client, stream_id, 0
+
+    def windows(self):
+        """What the server's windows allow now: (stream, connection), from its WINDOW_UPDATEs."""
+        settings = self.client.server_settings or {}
+        stream = settings.get(4, 65535)
+        connection = 65535
+        for f in self.client.frames:
+            if f.kind == WINDOW_UPDATE:
+                increment = struct.unpack(">I", f.payload[:4])[0] & 0x7FFFFFFF
+                if f.stream_id == self.stream_id:
+                    stream += increment
+                elif f.stream_id == 0:
+                    connection += increment
+        return stream, connection
+
+    def send(self, data):
+        c = self.client
+        while data:
+            stream, connection = self.windows()
+            sent_stream = c.sent_by_stream.get(self.stream_id, 0)
+            room = min(stream - sent_stream, connection - c.sent_total, 16384)
+            if room <= 0:
+                before = len(c.frames)
+                c.wait(lambda: len(c.frames) > before, "a WINDOW_UPDATE for stream %d" % self.stream_id)
+                continue
+            piece, data = data[:room], data[room:]
+            c.send(frame(DATA, 0, self.stream_id, piece))
+            c.sent_by_stream[self.stream_id] = sent_stream + len(piece)
+            c.sent_total += len(piece)
+
+    def end(self):
+        self.client.send(frame(DATA, END_STREAM, self.stream_id, b""))
+
+    def message(self, opcode, payload):
+        self.send(ws_frame(opcode, payload, MASK))
+
+    def read(self, what):
+        """The next WebSocket frame the server sent on the stream: (opcode, payload)."""
+        c = self.client
+        result = []
+
+        def parsed():
+            buf = c.data.get(self.stream_id, b"")[self.read_at:]
+            if len(buf) < 2:
+                return False
+            n, at = buf[1] & 0x7F, 2
+            if n == 126:
+                n, at = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                n, at = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < at + n:
+                return False
+            result.append((buf[0] & 0x0F, buf[at:at + n]))
+            self.read_at += at + n
+            return True
+        c.wait(parsed, what)
+        return result[0]
+
+
+def open_client(port):
+    client = H2Client(Target(HOST, port, authority="chat.test"), timeout=8)
+    client.sent_by_stream = {}
+    client.sent_total = 0
+    return client
+
+
+def extended_connect(client, path, protocol="websocket", extra=()):
+    return client.raw_headers([(":method", "CONNECT"), (":protocol", protocol), (":scheme", "http"),
+                               (":path", path), (":authority", "chat.test"), ("sec-websocket-version", "13"),
+                               ("x-request-id", "ws" + path.replace("/", "-"))] + list(extra),
+                              flags=END_HEADERS)
+
+
+def header(client, stream_id, name):
+    for head in client.heads.get(stream_id, []):
+        for n, v in head:
+            if n == name:
+                return v
+    return None
+
+
+def main():
+    if h2 is None:
+        raise TestSkip("python3-h2 is not installed (packaging/build-deps.sh --test)")
+    folder = workdir("h2-websocket")
+    ws = WebSocketBackend()
+    wrong_accept = Backend(lambda request, conn_id: (
+        [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         b"Sec-WebSocket-Accept: bm90IHRoZSByaWdodCBvbmU=\r\n\r\n"], True), tag="wrong-accept")
+    on, off, bad = free_ports(3)
+    config = (config_head(plugins=("static", "round_robin"))
+              + upstream("ws", [ws.port], 'read_timeout = "10s"')
+              + upstream("bad", [wrong_accept.port])
+              + h2_ws_listener("on", on, "ws", True)
+              + h2_ws_listener("off", off, "ws", False)
+              + h2_ws_listener("bad", bad, "bad", True))
+    proxyd = Proxyd(write_file(os.path.join(folder, "proxyd.toml"), config), folder).start([on, off, bad])
+
+    client = open_client(on)
+    check_equal(client.server_settings.get(ENABLE_CONNECT_PROTOCOL), 1,
+                "http2_websocket = true: SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 is advertised")
+    sid = extended_connect(client, "/echo", extra=[("sec-websocket-protocol", "chat")])
+    client.wait(lambda: client.status(sid) is not None or sid in client.resets, "the extended CONNECT's answer")
+    check_equal(client.status(sid), 200, "the backend's 101 becomes :status 200")
+    check(sid not in client.ended and sid not in client.resets, "the 200 leaves the stream open", client.summary())
+    check_equal(header(client, sid, "sec-websocket-accept"), None, "the backend's accept key is not passed on")
+    with ws.lock:
+        _, start, headers = ws.heads[-1]
+    fields = {n.lower(): v for n, v in headers}
+    check_equal(start, "GET /echo HTTP/1.1", "the backend gets a GET of the stream's :path")
+    check_equal((fields.get("upgrade"), fields.get("host"), fields.get("sec-websocket-version"),
+                 fields.get("sec-websocket-protocol")), ("websocket", "chat.test", "13", "chat"),
+                "Upgrade, Host from :authority and the client's Sec-WebSocket-* fields reach the backend")
+    check("upgrade" in fields.get("connection", "").lower(), "the backend gets Connection: upgrade", str(headers))
+    check(len(fields.get("sec-websocket-key", "")) == 24, "the backend gets a Sec-WebSocket-Key of proxyd's own",
+          str(headers))
+
+    sock = WsStream(client, sid)
+    for n in range(3):
+        payload = ("message %d " % n).encode() * (n + 1)
+        sock.message(1, payload)
+        check_equal(sock.read("echo %d" % n), (1, payload), "message %d is echoed" % n)
+    # An ordinary stream while the tunnel is open: /plain without Upgrade, which the backend refuses.
+    plain = client.raw_headers([(":method", "GET"), (":scheme", "http"), (":path", "/plain"),
+                                (":authority", "chat.test")])
+    client.wait(lambda: plain in client.ended or plain in client.resets, "the ordinary stream's answer")
+    check_equal((client.status(plain), client.data.get(plain)), (403, b"no upgrade for you\n"),
+                "an ordinary stream beside the tunnel is served")
+    big = os.urandom(BIG)
+    sock.message(2, big)
+    opcode, echoed = sock.read("the 70 KB echo")
+    check(opcode == 2 and echoed == big, "a 70 KB message crosses both ways (flow control: WINDOW_UPDATEs as "
+          "the upstream takes the bytes)", "opcode %d, %d bytes" % (opcode, len(echoed)))
+    sock.message(1, b"last words")
+    sock.end()
+    check_equal(sock.read("the echo after END_STREAM"), (1, b"last words"),
+                "what the backend sends after the client's END_STREAM still arrives")
+    client.wait(lambda: sid in client.ended or sid in client.resets, "the stream's end after the backend closed")
+    check(sid in client.ended and sid not in client.resets,
+          "the backend's close ends the stream with END_STREAM (no reset)", client.summary())
+
+    # The backend refuses the upgrade: its answer reaches the stream as a normal response.
+    refused = extended_connect(client, "/refuse")
+    client.wait(lambda: refused in client.ended or refused in client.resets, "the refused upgrade's answer")
+    check_equal((client.status(refused), client.data.get(refused)), (403, b"no upgrade for you\n"),
+                "a backend's 403 to the upgrade reaches the client")
+    # Another protocol: 501.
+    other = extended_connect(client, "/echo", protocol="connect-udp")
+    client.wait(lambda: other in client.ended or other in client.resets, "the answer to :protocol connect-udp")
+    check_equal(client.status(other), 501, "an extended CONNECT for another protocol is answered 501")
+    check(not client.closed and client.goaway is None, "the connection stays up", client.summary())
+    client.close()
+
+    # A 101 that does not answer proxyd's key: 502.
+    client = open_client(bad)
+    forged = extended_connect(client, "/echo")
+    client.wait(lambda: forged in client.ended or forged in client.resets, "the answer to a wrong accept key")
+    check_equal(client.status(forged), 502, "a backend 101 without the right Sec-WebSocket-Accept gives 502")
+    client.close()
+
+    # The setting off (the default): not advertised; an extended CONNECT is reset, other streams served.
+    client = open_client(off)
+    check(ENABLE_CONNECT_PROTOCOL not in client.server_settings, "http2_websocket off: nothing advertised",
+          str(client.server_settings))
+    refused = extended_connect(client, "/echo")
+    plain = client.raw_headers([(":method", "GET"), (":scheme", "http"), (":path", "/plain"),
+                                (":authority", "chat.test")])
+    client.wait(lambda: refused in client.resets and plain in client.ended, "the reset and the ordinary answer")
+    check_equal(client.resets[refused], PROTOCOL_ERROR, "an extended CONNECT with the setting off: PROTOCOL_ERROR")
+    check_equal(client.status(plain), 403, "the connection's other streams are served")
+    client.close()
+
+    wait_for("the tunnel's access-log line",
+             lambda: any(e["request_id"] == "ws-echo" and e["status"] == "200"
+                         for e in access_log_entries(proxyd.stderr_text())), timeout=5)
+    check_equal(proxyd.stop(), 0, "proxyd exit code")
+    entries = [e for e in access_log_entries(proxyd.stderr_text())
+               if e["request_id"] == "ws-echo" and e["status"] == "200"]
+    check(len(entries) == 1 and entries[0]["upstream_status"] == "101" and entries[0]["request"].startswith(
+          "GET /echo"), "the tunnel is logged once: 200 to the client, 101 from the upstream", str(entries))
+
+
+if __name__ == "__main__":
+    run_test(main)
