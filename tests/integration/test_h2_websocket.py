@@ -7,24 +7,70 @@ fields; the backend's 101 becomes :status 200 without END_STREAM and without its
 messages cross both ways, one of 70 KB larger than the stream's initial window (sent only as the
 WINDOW_UPDATEs allow); an ordinary stream on the same connection is served meanwhile; the
 client's END_STREAM half-closes toward the backend, whose close ends the stream (END_STREAM, no
-reset) and which is logged as a 200. A backend that refuses (403) answers the stream as usual; one
+reset) and which is logged as a 200. A client's RST_STREAM closes the upstream connection; an
+upstream's reset resets the stream (INTERNAL_ERROR); a reload leaves the tunnel running after its
+connection's GOAWAY, to end cleanly. A backend that refuses (403) answers the stream as usual; one
 whose 101 does not answer the key gives 502; another :protocol gets 501; with the setting off
 (the default) nothing is advertised and an extended CONNECT is reset (PROTOCOL_ERROR) by nghttp2,
 the connection's other streams unaffected."""
 
+import base64
+import hashlib
 import os
+import signal
+import socket
 import struct
+import threading
+import time
 
-from h2_frames import (DATA, END_HEADERS, END_STREAM, PROTOCOL_ERROR, WINDOW_UPDATE, H2Client,
-                       Target, frame, h2)
-from proxyd_harness import (HOST, Backend, Proxyd, TestSkip, access_log_entries, check, check_equal, config_head,
-                            free_ports, run_test, toml_str, upstream, wait_for, workdir, write_file)
-from test_websocket_tunnel import WebSocketBackend
+from h2_frames import (CANCEL, DATA, END_HEADERS, END_STREAM, INTERNAL_ERROR, PROTOCOL_ERROR, WINDOW_UPDATE,
+                       H2Client, Target, frame, h2, rst_stream)
+from proxyd_harness import (HOST, Backend, Proxyd, Reader, TestSkip, access_log_entries, check, check_equal,
+                            config_head, free_ports, run_test, toml_str, upstream, wait_for, workdir, write_file)
+from test_websocket_tunnel import WS_GUID, WebSocketBackend
 from test_websocket_tunnel import frame as ws_frame
 
 ENABLE_CONNECT_PROTOCOL = 0x8
 MASK = b"\x0a\x0b\x0c\x0d"
 BIG = 70 * 1024  # above the stream's initial window (65535)
+
+
+class HoldBackend:
+    """Upgrades every upgrade request (403 for others), then: /reset resets its connection at once; any other path echoes
+    raw bytes until the proxy's EOF, then notes that the connection ended (self.ended)."""
+
+    def __init__(self):
+        self.ended = threading.Event()
+        self.backend = Backend(raw=self.serve, tag="hold")
+        self.port = self.backend.port
+
+    def serve(self, conn, conn_id):
+        reader = Reader(conn)
+        start, headers = reader.read_head()
+        key = {n.lower(): v for n, v in headers}.get("sec-websocket-key")
+        if key is None:
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        accept = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest())
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        if start.split(" ")[1] == "/reset":
+            time.sleep(0.2)  # the 101 is read first
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+            return
+        pending = bytes(reader.buf)
+        if pending:
+            conn.sendall(pending)
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                self.ended.set()
+                return
+            conn.sendall(data)
 
 
 def h2_ws_listener(name, port, target, websocket):
@@ -128,14 +174,17 @@ def main():
     wrong_accept = Backend(lambda request, conn_id: (
         [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
          b"Sec-WebSocket-Accept: bm90IHRoZSByaWdodCBvbmU=\r\n\r\n"], True), tag="wrong-accept")
-    on, off, bad = free_ports(3)
+    hold = HoldBackend()
+    on, off, bad, held_port = free_ports(4)
     config = (config_head(plugins=("static", "round_robin"))
               + upstream("ws", [ws.port], 'read_timeout = "10s"')
               + upstream("bad", [wrong_accept.port])
+              + upstream("hold", [hold.port], 'read_timeout = "10s"')
               + h2_ws_listener("on", on, "ws", True)
               + h2_ws_listener("off", off, "ws", False)
-              + h2_ws_listener("bad", bad, "bad", True))
-    proxyd = Proxyd(write_file(os.path.join(folder, "proxyd.toml"), config), folder).start([on, off, bad])
+              + h2_ws_listener("bad", bad, "bad", True)
+              + h2_ws_listener("hold", held_port, "hold", True))
+    proxyd = Proxyd(write_file(os.path.join(folder, "proxyd.toml"), config), folder).start([on, off, bad, held_port])
 
     client = open_client(on)
     check_equal(client.server_settings.get(ENABLE_CONNECT_PROTOCOL), 1,
@@ -209,6 +258,44 @@ def main():
     client.wait(lambda: refused in client.resets and plain in client.ended, "the reset and the ordinary answer")
     check_equal(client.resets[refused], PROTOCOL_ERROR, "an extended CONNECT with the setting off: PROTOCOL_ERROR")
     check_equal(client.status(plain), 403, "the connection's other streams are served")
+    client.close()
+
+    # The client resets the stream mid-tunnel: the upstream connection is closed; an upstream that
+    # resets its connection resets the stream; the connection's other streams go on.
+    client = open_client(held_port)
+    cancelled = extended_connect(client, "/hold")
+    client.wait(lambda: client.status(cancelled) == 200, "the 200 of a tunnel to /hold")
+    WsStream(client, cancelled).send(b"ping")
+    client.wait(lambda: client.data.get(cancelled) == b"ping", "bytes echoed through the tunnel")
+    client.send(rst_stream(cancelled, CANCEL))
+    check(hold.ended.wait(3), "the client's RST_STREAM closes the tunnel's upstream connection")
+    broken = extended_connect(client, "/reset")
+    client.wait(lambda: broken in client.resets or broken in client.ended, "the end of a tunnel the upstream reset")
+    check_equal((client.status(broken), client.resets.get(broken)), (200, INTERNAL_ERROR),
+                "an upstream reset mid-tunnel resets the stream (INTERNAL_ERROR)")
+    plain = client.raw_headers([(":method", "GET"), (":scheme", "http"), (":path", "/plain"),
+                                (":authority", "chat.test")])
+    client.wait(lambda: plain in client.resets or plain in client.ended, "an ordinary stream after them")
+    check_equal(client.status(plain), 403, "an ordinary stream after them is served")
+    check(not client.closed and client.goaway is None, "the connection outlives both tunnels", client.summary())
+    client.close()
+
+    # A reload: the tunnel lives on in the old generation (as an HTTP/1.1 tunnel does) after the
+    # connection's GOAWAY, and still ends cleanly.
+    hold.ended.clear()
+    client = open_client(held_port)
+    kept = extended_connect(client, "/hold")
+    client.wait(lambda: client.status(kept) == 200, "the 200 of a tunnel before the reload")
+    proxyd.send_signal(signal.SIGHUP)
+    client.wait(lambda: client.goaway is not None and client.goaway[0] == kept, "the reload's GOAWAY naming the "
+                "tunnel's stream as the last one")
+    WsStream(client, kept).send(b"after the reload")
+    client.wait(lambda: client.data.get(kept) == b"after the reload", "bytes echoed after the reload")
+    client.send(frame(DATA, END_STREAM, kept, b""))
+    client.wait(lambda: kept in client.ended or kept in client.resets, "the tunnel's end after the reload")
+    check(kept in client.ended and kept not in client.resets and hold.ended.is_set(),
+          "after a reload the tunnel still half-closes and ends cleanly", client.summary())
+    check(client.wait_close(5), "then the old generation's connection closes")
     client.close()
 
     wait_for("the tunnel's access-log line",
