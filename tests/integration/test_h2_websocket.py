@@ -10,9 +10,10 @@ client's END_STREAM half-closes toward the backend, whose close ends the stream 
 reset) and which is logged as a 200. A client's RST_STREAM closes the upstream connection; an
 upstream's reset resets the stream (INTERNAL_ERROR); a reload leaves the tunnel running after its
 connection's GOAWAY, to end cleanly. A backend that refuses (403) answers the stream as usual; one
-whose 101 does not answer the key gives 502; another :protocol gets 501; with the setting off
-(the default) nothing is advertised and an extended CONNECT is reset (PROTOCOL_ERROR) by nghttp2,
-the connection's other streams unaffected."""
+whose 101 does not answer the key, or that answers 200 without switching (a 2xx would tell the
+client its WebSocket is open), gives 502; another :protocol gets 501; with the setting off (the
+default) nothing is advertised and an extended CONNECT is reset (PROTOCOL_ERROR) by nghttp2, the
+connection's other streams unaffected."""
 
 import base64
 import hashlib
@@ -171,7 +172,10 @@ def main():
         raise TestSkip("python3-h2 is not installed (packaging/build-deps.sh --test)")
     folder = workdir("h2-websocket")
     ws = WebSocketBackend()
+    # /ignore answers the upgrade with a plain 200 (a backend that ignores Upgrade); other paths
+    # switch with an accept key that answers no key.
     wrong_accept = Backend(lambda request, conn_id: (
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"] if request.target == "/ignore" else
         [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
          b"Sec-WebSocket-Accept: bm90IHRoZSByaWdodCBvbmU=\r\n\r\n"], True), tag="wrong-accept")
     hold = HoldBackend()
@@ -246,6 +250,11 @@ def main():
     forged = extended_connect(client, "/echo")
     client.wait(lambda: forged in client.ended or forged in client.resets, "the answer to a wrong accept key")
     check_equal(client.status(forged), 502, "a backend 101 without the right Sec-WebSocket-Accept gives 502")
+    ignored = extended_connect(client, "/ignore")
+    client.wait(lambda: ignored in client.ended or ignored in client.resets, "the answer of a backend that ignores "
+                "the upgrade")
+    check_equal((client.status(ignored), client.data.get(ignored, b"")), (502, b""),
+                "a backend's 200 without a 101 is no tunnel: 502 (a 2xx would tell the client its WebSocket is open)")
     client.close()
 
     # The setting off (the default): not advertised; an extended CONNECT is reset, other streams served.

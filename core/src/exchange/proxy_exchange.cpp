@@ -596,7 +596,9 @@ bool ProxyExchange::switch_protocols() {
         for (size_t i = 0; i < response_.header_count(); ++i)
             if (stream_tunnel_field(response_, i, options))
                 writer.field(response_.header_name(i), response_.header_value(i));
-        client_->end_head(writer, client_->worker().dates().http_date(), HeadEnding{});
+        HeadEnding ending;
+        ending.opens_tunnel = true;
+        client_->end_head(writer, client_->worker().dates().http_date(), ending);
         return true; // the head went out as the stream's HEADERS
     }
     to_client_.own(head);

@@ -29,6 +29,8 @@ struct HeadEnding {
     // and as "Connection: keep-alive" for an HTTP/1.0 client when true (RFC 9112 §9.3).
     bool keep_alive = true;
     uint8_t client_minor = 1;
+    // The 200 that opens an HTTP/2 stream's WebSocket tunnel (RFC 8441): the upstream switched.
+    bool opens_tunnel = false;
 };
 
 class ResponseHeadWriter {

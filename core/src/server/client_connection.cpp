@@ -713,6 +713,7 @@ void ClientConnection::end_head(ResponseHeadWriter &head, std::string_view date,
     int status = fields->status();
     // A HEAD's, 204's or 304's head ends the stream, as does an empty body's.
     bool has_body = method() != "HEAD" && status != 204 && status != 304 && fields->content_length() != 0u;
+    if (ending.opens_tunnel) peer_->stream_tunnel_opens();
     peer_->stream_head(*fields, has_body);
 }
 

@@ -93,6 +93,8 @@ class StreamPeer {
     // follows through stream_response(), as long as the head's content-length says, or until
     // stream_closed(true) when it gives none.
     virtual void stream_head(const ResponseFields &head, bool has_body) = 0;
+    // The head about to go to stream_head() opens a WebSocket tunnel (HeadEnding::opens_tunnel).
+    virtual void stream_tunnel_opens() = 0;
     // An interim head (103), written there.
     virtual void stream_interim_head(const ResponseFields &head) = 0;
     // Response body bytes, bare (no chunk framing); copied before the call returns.

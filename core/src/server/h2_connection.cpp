@@ -115,8 +115,10 @@ class H2Connection::Stream final : public StreamPeer {
 
     // StreamPeer
     ResponseFields &stream_head_fields() override { return owner_.head_fields_; }
+    void stream_tunnel_opens() override { tunnel_ = true; }
     void stream_head(const ResponseFields &head, bool has_body) override {
         if (broken_ || response_ != Response::kNone) return fail("a second response head");
+        if (websocket_ && !tunnel_ && head.status() / 100 == 2) return refuse_false_success(head.status());
         if (!owner_.session_.submit_response(id_, head, has_body)) return fail("its head was refused");
         response_ = has_body ? Response::kBody : Response::kEnded;
         remaining_ = head.content_length();
@@ -208,6 +210,20 @@ class H2Connection::Stream final : public StreamPeer {
         owner_.schedule();
     }
 
+    // A 2xx to an extended CONNECT tells the client its WebSocket is open (RFC 8441 §5): one that
+    // no upstream's 101 made (a backend that ignored the Upgrade, a content handler) would be
+    // taken for the tunnel, so the client gets 502 instead and the response's body is dropped.
+    void refuse_false_success(int status) {
+        if (owner_.connection_.worker().logger().enabled(PROXYD_LOG_INFO))
+            owner_.connection_.worker().logger().info(
+                "client " + std::string(owner_.connection_.client_ip()) + ": HTTP/2 stream " +
+                std::to_string(id_) + ": a " + std::to_string(status) +
+                " without an upstream's 101 to a WebSocket request, answering 502");
+        owner_.session_.submit_response(id_, 502, {{"content-length", "0"}}, false);
+        response_ = Response::kEnded;
+        owner_.schedule();
+    }
+
     // The line the stream's connection left (stream_log_when_sent), once the stream has ended:
     // the body bytes are those that left in DATA frames.
     void write_held_line() {
@@ -235,6 +251,7 @@ class H2Connection::Stream final : public StreamPeer {
     bool h2_closed_ = false;
     bool broken_ = false;
     bool websocket_ = false;
+    bool tunnel_ = false;      // the upstream switched protocols: its 200 opens the tunnel
     bool input_ended_ = false; // a WebSocket stream's END_STREAM, not yet told to its connection
 };
 
