@@ -45,7 +45,7 @@ struct Owner : H2Events {
         session->send_data(id, "half ", false);
         session->send_data(id, "and the rest", true);
     }
-    void on_stream_close(int32_t, uint32_t) override {}
+    void on_stream_close(int32_t, uint32_t, size_t) override {}
     void on_response_data_sent(int32_t, size_t) override {}
 };
 

@@ -3,15 +3,19 @@
 is reset after send_timeout (RST_STREAM CANCEL), and its request is logged once, with the status
 the client got and the body bytes that actually reached it: 1000 when the client opened the
 stream's window by 1000 bytes only, 0 when it opened nothing; a stream served normally beside
-them is logged with its whole body. Raw frames through python3-h2 (h2_frames.py)."""
+them is logged with its whole body. A client that resets a stream with RST_STREAM(NO_ERROR)
+after 1000 bytes, its response's remaining DATA still queued, is logged with those 1000 too:
+whether the response was complete (a small file, its line held) or still being read (a large
+one). Raw frames through python3-h2 (h2_frames.py)."""
 
 import os
 
-from h2_frames import INITIAL_WINDOW_SIZE, H2Client, Target, h2, window_update
+from h2_frames import INITIAL_WINDOW_SIZE, NO_ERROR, H2Client, Target, h2, rst_stream, window_update
 from proxyd_harness import (HOST, Proxyd, TestSkip, access_log_entries, check, check_equal, config_head,
                             free_ports, run_test, static_handler, wait_for, workdir, write_file)
 
 FILE_BYTES = 8000  # made whole at once: under the stream's low-water mark
+LARGE_BYTES = 1 << 20  # read piece by piece as its queue drains
 
 
 def main():
@@ -20,6 +24,7 @@ def main():
     folder = workdir("h2-stalled-log")
     root = os.path.join(folder, "www")
     write_file(os.path.join(root, "f.bin"), b"x" * FILE_BYTES)
+    write_file(os.path.join(root, "large.bin"), b"y" * LARGE_BYTES)
     (port,) = free_ports(1)
     config = (config_head().replace("\n[log]", '\n[limits]\nsend_timeout = "1s"\n\n[log]', 1)
               + static_handler("files", root)
@@ -36,6 +41,14 @@ def main():
                  "both heads (HEADERS needs no window)")
     stalled.send(window_update(partly, 1000))
     stalled.wait(lambda: len(stalled.data.get(partly, b"")) == 1000, "the 1000 bytes the window allows")
+    # RFC 9113 §8.1: a client may end a stream with RST_STREAM(NO_ERROR); its unsent DATA is not
+    # delivered.
+    dropped = [stalled.request(path=path, extra=[("x-request-id", tag)])
+               for path, tag in (("/f.bin", "reset-complete"), ("/large.bin", "reset-reading"))]
+    stalled.wait(lambda: all(stalled.status(s) == 200 for s in dropped), "the heads of the streams to reset")
+    stalled.send(b"".join(window_update(s, 1000) for s in dropped))
+    stalled.wait(lambda: all(len(stalled.data.get(s, b"")) == 1000 for s in dropped), "1000 bytes of each")
+    stalled.send(b"".join(rst_stream(s, NO_ERROR) for s in dropped))
 
     served = H2Client(target)
     normal = served.request(extra=[("x-request-id", "served-whole")])
@@ -51,11 +64,13 @@ def main():
 
     def logged():
         return {e["request_id"]: e for e in access_log_entries(proxyd.stderr_text())}
-    wait_for("the three access-log lines",
-             lambda: all(i in logged() for i in ("partly-open", "never-open", "served-whole")), timeout=5)
+    wait_for("the five access-log lines",
+             lambda: all(i in logged() for i in ("partly-open", "never-open", "served-whole", "reset-complete",
+                                                 "reset-reading")), timeout=5)
     check_equal(proxyd.stop(), 0, "proxyd exit code")
     entries = access_log_entries(proxyd.stderr_text())
-    for request_id, body_bytes in (("partly-open", "1000"), ("never-open", "0"), ("served-whole", str(FILE_BYTES))):
+    for request_id, body_bytes in (("partly-open", "1000"), ("never-open", "0"), ("served-whole", str(FILE_BYTES)),
+                                   ("reset-complete", "1000"), ("reset-reading", "1000")):
         mine = [(e["status"], e["bytes"]) for e in entries if e["request_id"] == request_id]
         check_equal(mine, [("200", body_bytes)],
                     "%s: one access-log line, 200 and the body bytes the client received" % request_id)

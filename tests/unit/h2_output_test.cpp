@@ -32,7 +32,7 @@ struct Answerer : H2Events {
         REQUIRE(session->submit_response(id, 200, {{"content-type", "application/pdf"}}, true));
         REQUIRE(session->send_data(id, body, true));
     }
-    void on_stream_close(int32_t, uint32_t) override {}
+    void on_stream_close(int32_t, uint32_t, size_t) override {}
     void on_response_data_sent(int32_t, size_t) override {}
 };
 

@@ -20,6 +20,7 @@ struct Owner : H2Events {
     std::map<int32_t, std::string> bodies;
     std::vector<int32_t> ended;
     std::map<int32_t, uint32_t> closed;
+    std::map<int32_t, size_t> unsent; // response bytes that never left, at the close
     bool consume_at_once = true;
     bool answer_at_end = true;
     std::string answer_body = "hello";
@@ -33,7 +34,10 @@ struct Owner : H2Events {
         ended.push_back(id);
         if (answer_at_end) answer(id);
     }
-    void on_stream_close(int32_t id, uint32_t code) override { closed[id] = code; }
+    void on_stream_close(int32_t id, uint32_t code, size_t left) override {
+        closed[id] = code;
+        unsent[id] = left;
+    }
     void on_response_data_sent(int32_t, size_t) override {}
 
     void answer(int32_t id) {
@@ -253,7 +257,28 @@ TEST_CASE("h2: a GET becomes a request head with Host and joined cookies, and is
     CHECK(r.closed);
     CHECK(r.error_code == 0);
     CHECK(owner.closed.at(id) == 0);
+    CHECK(owner.unsent.at(id) == 0);
     CHECK(server.open_streams() == 0);
+}
+
+TEST_CASE("h2: a client's RST_STREAM(NO_ERROR) mid-body closes the stream with its bytes unsent", "[h2]") {
+    Owner owner;
+    owner.answer_at_end = false;
+    H2Session server(owner);
+    owner.session = &server;
+    Client client;
+    nghttp2_settings_entry no_window{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0};
+    nghttp2_submit_settings(client.session, NGHTTP2_FLAG_NONE, &no_window, 1);
+    int32_t id = client.request("GET", "/held");
+    pump(client, server);
+    REQUIRE(server.submit_response(id, 200, {}, true));
+    REQUIRE(server.send_data(id, std::string(3000, 'x'), true));
+    pump(client, server);
+    CHECK(server.queued(id) == 3000); // no window: nothing left
+    nghttp2_submit_rst_stream(client.session, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+    pump(client, server);
+    CHECK(owner.closed.at(id) == NGHTTP2_NO_ERROR);
+    CHECK(owner.unsent.at(id) == 3000);
 }
 
 TEST_CASE("h2: a POST body arrives only as fast as the owner consumes it", "[h2]") {

@@ -193,11 +193,12 @@ struct H2Session::Callbacks {
         if (it == s.streams_.end()) return 0;
         auto node = s.streams_.extract(it); // the stream lives on in it until the end of this call
         Stream &stream = node.mapped();
+        size_t unsent = stream.response.size(); // bytes taken into frames have left, or leave in this round
         // Its last frames may be in the round being produced, borrowed from its queue.
         if (s.round_) s.closed_queues_.push_back(std::move(stream.response));
         // Bytes the owner never consumed would shrink the connection's window for good.
         if (stream.unconsumed > 0) nghttp2_session_consume_connection(session, stream.unconsumed);
-        if (stream.delivered) s.events_.on_stream_close(stream_id, error_code);
+        if (stream.delivered) s.events_.on_stream_close(stream_id, error_code, unsent);
         return 0;
     }
 

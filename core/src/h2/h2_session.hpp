@@ -82,8 +82,10 @@ class H2Events {
     // The client's END_STREAM: no more body (trailer fields, if any, are dropped for now).
     virtual void on_request_end(int32_t stream_id) = 0;
     // The stream is gone (answered and ended, or reset by either side; error_code 0 after a
-    // normal end). No more calls about it; its unconsumed bytes were given back to the window.
-    virtual void on_stream_close(int32_t stream_id, uint32_t error_code) = 0;
+    // normal end, and after a client's RST_STREAM(NO_ERROR) too). No more calls about it; its
+    // unconsumed bytes were given back to the window. unsent: its response bytes that never left
+    // in a DATA frame (0 after a normal end).
+    virtual void on_stream_close(int32_t stream_id, uint32_t error_code, size_t unsent) = 0;
     // The stream's queued response bytes went out into frames; `queued` are still waiting.
     virtual void on_response_data_sent(int32_t stream_id, size_t queued) = 0;
 };

@@ -79,33 +79,29 @@ class H2Connection::Stream final : public StreamPeer {
     }
     // An extended CONNECT (RFC 8441): its DATA are a WebSocket's bytes, never a framed body.
     void set_websocket() { websocket_ = true; }
-    // The HTTP/2 stream is gone (ended, or reset by either side): a connection still serving
-    // it is cut.
-    void h2_closed() {
+    // The HTTP/2 stream is gone (ended, or reset by either side), unsent of its response bytes
+    // never having left in DATA frames: a connection still serving it is cut, and the access log
+    // line (its or the held one) counts the body bytes that reached the client, not those made.
+    void h2_closed(size_t unsent) {
         h2_closed_ = true;
-        if (ClientConnection *c = std::exchange(connection_, nullptr)) c->abort();
-        write_held_line();
-    }
-    void cut() { h2_closed(); }
-    // The stream closed in the session. Without an error both sides ended it, the response's
-    // last DATA frame included (the session tells of bytes sent only for streams still open).
-    void session_closed(uint32_t error_code) {
-        if (error_code == NGHTTP2_NO_ERROR) unsent_ = 0;
-        h2_closed();
-    }
-    // Reset for a window that never opened: a connection still serving it is cut, and its
-    // access log line counts the body bytes that reached the client, not those produced.
-    void timed_out() {
-        unsent_ = owner_.session_.queued(id_);
-        if (connection_) {
-            uint64_t delivered = body_bytes_ - owner_.session_.queued(id_);
-            uint64_t &logged = connection_->record().body_bytes;
-            logged = std::min(logged, delivered);
+        uint64_t delivered = body_bytes_ - unsent;
+        if (ClientConnection *c = std::exchange(connection_, nullptr)) {
+            // A response is under way (its head went out), so the connection holds its request.
+            if (response_ != Response::kNone) {
+                uint64_t &logged = c->record().body_bytes;
+                logged = std::min(logged, delivered);
+            }
+            c->abort();
         }
-        h2_closed();
+        write_held_line(delivered);
     }
+    void cut() { h2_closed(owner_.session_.queued(id_)); }
+    // The stream closed in the session: ended by both sides (nothing unsent), or reset by either,
+    // a client's RST_STREAM(NO_ERROR) in the middle of the body included.
+    void session_closed(size_t unsent) { h2_closed(unsent); }
+    // Reset for a window that never opened.
+    void timed_out() { h2_closed(owner_.session_.queued(id_)); }
     void drained(size_t queued) {
-        unsent_ = queued;
         if (connection_) connection_->stream_drained(queued);
     }
     H2RequestRender &render() { return render_; }
@@ -193,7 +189,6 @@ class H2Connection::Stream final : public StreamPeer {
         if (end) response_ = Response::kEnded;
         body_bytes_ += bytes.size();
         owner_.session_.send_data(id_, bytes, end);
-        unsent_ = owner_.session_.queued(id_);
         owner_.track_stall(*this, owner_.session_.queued(id_), false);
     }
 
@@ -226,11 +221,11 @@ class H2Connection::Stream final : public StreamPeer {
 
     // The line the stream's connection left (stream_log_when_sent), once the stream has ended:
     // the body bytes are those that left in DATA frames.
-    void write_held_line() {
+    void write_held_line(uint64_t delivered) {
         std::unique_ptr<HeldAccessEntry> held = std::move(held_line_);
         if (!held) return;
         AccessEntry &entry = held->entry();
-        entry.body_bytes = std::min<uint64_t>(entry.body_bytes, body_bytes_ - unsent_);
+        entry.body_bytes = std::min(entry.body_bytes, delivered);
         Worker &worker = owner_.connection_.worker();
         worker.access_log().write_line(format_access_line(entry, worker.config().log.access_format));
     }
@@ -246,7 +241,6 @@ class H2Connection::Stream final : public StreamPeer {
     Response response_ = Response::kNone;
     std::optional<uint64_t> remaining_; // body bytes the head's content-length still expects
     uint64_t body_bytes_ = 0;           // response body bytes handed to the session
-    size_t unsent_ = 0;                 // of them, those still in the session's queue when last told
     std::unique_ptr<HeldAccessEntry> held_line_;
     bool h2_closed_ = false;
     bool broken_ = false;
@@ -397,11 +391,11 @@ void H2Connection::on_request_end(int32_t stream_id) {
     if (Stream *stream = find(stream_id)) stream->end();
 }
 
-void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
+void H2Connection::on_stream_close(int32_t stream_id, uint32_t, size_t unsent) {
     auto it = streams_.find(stream_id);
     if (it == streams_.end()) return;
     auto node = streams_.extract(it); // the stream lives on in it until the end of this call
-    node.mapped().session_closed(error_code);
+    node.mapped().session_closed(unsent);
 }
 
 void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {
