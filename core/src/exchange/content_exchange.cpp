@@ -62,10 +62,12 @@ void ContentExchange::start() {
         return refuse_body(413);
     phase_ = Phase::kBody;
     // The client waits for this before sending the body (RFC 9110 §10.1.1); the request parser
-    // has refused any other expectation.
-    // An HTTP/2 client is not told: its stream carries proxyd's own interim heads only for a 103.
-    if (c.http_minor() >= 1 && !c.frames_body() && c.head().find("expect"))
-        c.send("HTTP/1.1 100 Continue\r\n\r\n");
+    // has refused any other expectation. An HTTP/2 stream gets it as an interim HEADERS.
+    if (c.http_minor() < 1 || !c.head().find("expect")) return;
+    if (!c.frames_body()) return c.send("HTTP/1.1 100 Continue\r\n\r\n");
+    std::string unused; // the head goes to the stream as fields
+    ResponseHeadWriter head = c.start_head(unused, 100, {});
+    c.end_interim_head(head);
 }
 
 void ContentExchange::on_request_body(std::string_view data) {

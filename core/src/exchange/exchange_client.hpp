@@ -59,7 +59,8 @@ class ExchangeClient {
     virtual ResponseHeadWriter start_head(std::string &out, int status, std::string_view reason) = 0;
     // Ends the head as ResponseHeadWriter::end() does; on an HTTP/2 stream it goes out now.
     virtual void end_head(ResponseHeadWriter &head, std::string_view date, const HeadEnding &ending) = 0;
-    // Ends an interim (1xx) head; an HTTP/2 stream passes on only a 103 (Early Hints).
+    // Ends an interim (1xx) head; an HTTP/2 stream passes on only a 103 (Early Hints), and a 100
+    // when its request carried Expect: 100-continue.
     virtual void end_interim_head(ResponseHeadWriter &head) = 0;
     // The client frames the body itself (an HTTP/2 stream): send() takes the bare payload, never
     // chunk framing, and a body whose length the head did not give ends with finish_exchange().

@@ -719,9 +719,13 @@ void ClientConnection::end_head(ResponseHeadWriter &head, std::string_view date,
 
 void ClientConnection::end_interim_head(ResponseHeadWriter &head) {
     head.end_interim();
-    // A browser may preload what a 103's Link fields name; proxyd answers Expect itself (100).
+    // A browser may preload what a 103's Link fields name; a client that sent Expect waits for
+    // the 100 before its body. Other 1xx (a 100 nobody asked for included) are dropped, as nginx
+    // does on HTTP/2 (RFC 9110 §15.2 lets a proxy drop them).
     const ResponseFields *fields = head.fields_out();
-    if (fields && fields->status() == 103 && peer_ && writable() && !write_shut_)
+    if (!fields || !peer_ || !writable() || write_shut_) return;
+    int status = fields->status();
+    if (status == 103 || (status == 100 && request_->parser.head().find("expect")))
         peer_->stream_interim_head(*fields);
 }
 

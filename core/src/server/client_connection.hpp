@@ -95,7 +95,8 @@ class StreamPeer {
     virtual void stream_head(const ResponseFields &head, bool has_body) = 0;
     // The head about to go to stream_head() opens a WebSocket tunnel (HeadEnding::opens_tunnel).
     virtual void stream_tunnel_opens() = 0;
-    // An interim head (103), written there.
+    // An interim head (a 103, or a 100 its client's Expect asked for), written there; a 100
+    // goes out once, and only while the client's body has not all come.
     virtual void stream_interim_head(const ResponseFields &head) = 0;
     // Response body bytes, bare (no chunk framing); copied before the call returns.
     virtual void stream_response(const uv_buf_t *bufs, size_t count) = 0;

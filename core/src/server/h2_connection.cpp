@@ -48,6 +48,7 @@ class H2Connection::Stream final : public StreamPeer {
         feed_held();
     }
     void end() {
+        request_ended_ = true;
         if (!connection_) return;
         if (websocket_) {
             input_ended_ = true; // told the tunnel once the bytes held before it have gone
@@ -121,8 +122,14 @@ class H2Connection::Stream final : public StreamPeer {
         owner_.schedule();
     }
     void stream_interim_head(const ResponseFields &head) override {
-        if (response_ == Response::kNone)
-            owner_.session_.submit_interim(id_, head); // a hint lost is no error
+        if (response_ != Response::kNone) return; // nothing interim follows the final head
+        if (head.status() == 100) {
+            // The client waits for it before its body: pointless once the body came whole, and
+            // said once (an upstream retried may send its own).
+            if (request_ended_ || continue_sent_) return;
+            continue_sent_ = true;
+        }
+        owner_.session_.submit_interim(id_, head); // a hint lost is no error
         owner_.schedule();
     }
     void stream_response(const uv_buf_t *bufs, size_t count) override {
@@ -247,6 +254,8 @@ class H2Connection::Stream final : public StreamPeer {
     bool websocket_ = false;
     bool tunnel_ = false;      // the upstream switched protocols: its 200 opens the tunnel
     bool input_ended_ = false; // a WebSocket stream's END_STREAM, not yet told to its connection
+    bool request_ended_ = false; // the client's END_STREAM came
+    bool continue_sent_ = false; // a 100 went out
 };
 
 H2Connection::H2Connection(ClientConnection &connection, const H2Limits &limits)
