@@ -51,6 +51,14 @@ namespace {
 using sdk::Config;
 using Digest = std::array<unsigned char, 32>;
 
+struct FreeDigestContext {
+    void operator()(EVP_MD_CTX *ctx) const { EVP_MD_CTX_free(ctx); }
+};
+using DigestContext = std::unique_ptr<EVP_MD_CTX, FreeDigestContext>;
+struct FreeDigestAlgorithm {
+    void operator()(EVP_MD *md) const { EVP_MD_free(md); }
+};
+
 class AuthFilter;
 
 // One password check in flight. Shared by the thread-pool job and the request's state: the job
@@ -62,7 +70,7 @@ struct Check {
     const std::string *hash;
     bool known_user;
     bool verified = false;
-    Digest cache_digest{};  // of user and password, when verified (for the worker's cache)
+    std::optional<Digest> cache_digest{}; // of user and password, when verified (for the worker's cache)
     bool cancelled = false; // the request ended first (set on the worker thread)
 };
 
@@ -93,6 +101,9 @@ class AuthFilter {
     struct Worker {
         explicit Worker(const AuthFilter &) {}
         std::unordered_map<std::string, Digest> verified; // user -> digest of the password that passed
+        // Reused for every cache look-up on this worker: a context made per digest cost an
+        // allocation and OpenSSL's set-up each time.
+        DigestContext hasher{EVP_MD_CTX_new()};
     };
 
     static std::unique_ptr<AuthFilter> create(Config &config) {
@@ -131,6 +142,10 @@ class AuthFilter {
         self->cache_ = config.boolean("cache").value_or(true);
         if (RAND_bytes(self->salt_.data(), static_cast<int>(self->salt_.size())) != 1)
             config.error("cannot draw a random salt for the credential cache (OpenSSL RAND_bytes)");
+        // Fetched once: EVP_sha256() looks the algorithm up again (locks, name compares) on each use.
+        self->sha256_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+        if (!self->sha256_)
+            config.error("cannot load SHA-256 for the credential cache (OpenSSL EVP_MD_fetch)");
         self->challenges_ = self->make_challenges();
         return self;
     }
@@ -151,10 +166,11 @@ class AuthFilter {
         bool known = found != users_.end();
         if (known && cache_) {
             auto cached = worker->verified.find(credentials.user);
-            if (cached != worker->verified.end() &&
-                constant_time_equal(as_view(digest(credentials.user, credentials.secret)),
-                                    as_view(cached->second)))
-                return pass(request);
+            if (cached != worker->verified.end()) {
+                auto given = digest(worker->hasher.get(), credentials.user, credentials.secret);
+                if (given && constant_time_equal(as_view(*given), as_view(cached->second)))
+                    return pass(request);
+            }
         }
         // An unknown user is checked against some user's hash all the same (and refused), so that
         // the time taken does not tell whether the user exists.
@@ -166,7 +182,10 @@ class AuthFilter {
             [this, check] {
                 // The thread pool: only the Check and the immutable instance are touched here.
                 check->verified = verify_password(check->password, *check->hash) && check->known_user;
-                if (check->verified && cache_) check->cache_digest = digest(check->user, check->password);
+                if (check->verified && cache_) {
+                    DigestContext hasher(EVP_MD_CTX_new());
+                    check->cache_digest = digest(hasher.get(), check->user, check->password);
+                }
                 explicit_bzero(check->password.data(), check->password.size());
             },
             [this, worker, check] { finish(worker, *check); });
@@ -276,22 +295,25 @@ class AuthFilter {
         return std::string_view(reinterpret_cast<const char *>(d.data()), d.size());
     }
 
-    // SHA-256 of salt, user, NUL, password: what the cache keeps for a verified password.
-    Digest digest(std::string_view user, std::string_view password) const {
+    // SHA-256 of salt, user, NUL, password: what the cache keeps for a verified password. The
+    // parts are hashed in turn, so no joined copy of the password is made (nor has to be wiped).
+    // nullopt when OpenSSL fails (no context): then nothing is cached or matched.
+    std::optional<Digest> digest(EVP_MD_CTX *ctx, std::string_view user, std::string_view password) const {
         Digest out{};
-        std::string input(reinterpret_cast<const char *>(salt_.data()), salt_.size());
-        input.append(user).push_back('\0');
-        input.append(password);
         unsigned int length = 0;
-        EVP_Digest(input.data(), input.size(), out.data(), &length, EVP_sha256(), nullptr);
-        explicit_bzero(input.data(), input.size());
+        bool ok = ctx && EVP_DigestInit_ex2(ctx, sha256_.get(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, salt_.data(), salt_.size()) == 1 &&
+                  EVP_DigestUpdate(ctx, user.data(), user.size()) == 1 && EVP_DigestUpdate(ctx, "", 1) == 1 &&
+                  EVP_DigestUpdate(ctx, password.data(), password.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, out.data(), &length) == 1;
+        if (!ok) return std::nullopt;
         return out;
     }
 
     // The thread-pool check is over; back on the worker thread.
     void finish(Worker *worker, Check &check) const {
         if (check.cancelled) return; // the request is gone: nothing to answer
-        if (check.verified && cache_) worker->verified[check.user] = check.cache_digest;
+        if (check.verified && check.cache_digest) worker->verified[check.user] = *check.cache_digest;
         int status = check.verified ? pass(check.request) : refuse(check.request);
         // A refusal that could not be sent still never lets the request through: RESPONDED
         // without an answer ends it with the core's error.
@@ -378,6 +400,7 @@ class AuthFilter {
     bool strip_ = true;
     bool cache_ = true;
     std::array<unsigned char, 32> salt_{};
+    std::unique_ptr<EVP_MD, FreeDigestAlgorithm> sha256_;
 };
 
 } // namespace
