@@ -20,6 +20,7 @@
 #include "http/header_list.hpp"
 #include "http/message_head.hpp"
 
+#include <cassert>
 #include <optional>
 #include <proxyd/plugin.h>
 #include <string>
@@ -48,10 +49,16 @@ struct FilterAnswer {
 class RequestFilters {
   public:
     // -- the chain --
+    // At most twice (the listener's chain, then the target's). The chains are the config's, which
+    // outlives every request of its generation: referred to, not copied.
     void reach(const FilterChain &chain) {
-        chain_.insert(chain_.end(), chain.begin(), chain.end());
-        for (const PluginInstance *filter : chain)
-            response_head_hooks_ = response_head_hooks_ || filter->descriptor().filter->response_head;
+        assert(!reached_[1]);
+        (reached_[0] ? reached_[1] : reached_[0]) = &chain;
+        for (const PluginInstance *filter : chain) {
+            const proxyd_filter_hooks &hooks = *filter->descriptor().filter;
+            response_head_hooks_ = response_head_hooks_ || hooks.response_head;
+            log_hooks_ = log_hooks_ || hooks.log;
+        }
     }
     // A reached filter has a response_head hook: only then is a final head copied into a
     // HeaderList for filters to see (access, rate_limit or auth alone never look at it).
@@ -59,9 +66,18 @@ class RequestFilters {
     // The listener's chain has run (or was empty): routing, then the target's chain.
     bool routed() const { return routed_; }
     void set_routed() { routed_ = true; }
+    // A reached filter has a log hook: only then is the exchange's summary made.
+    bool logs() const { return log_hooks_; }
     // The next filter whose request_head is due, or nullptr when the reached chain is done.
-    const PluginInstance *next() { return next_ < chain_.size() ? chain_[next_++] : nullptr; }
-    const FilterChain &reached() const { return chain_; }
+    const PluginInstance *next() { return next_ < reached_count() ? reached_at(next_++) : nullptr; }
+    // The reached filters, the listener's first: i below reached_count().
+    size_t reached_count() const {
+        return (reached_[0] ? reached_[0]->size() : 0) + (reached_[1] ? reached_[1]->size() : 0);
+    }
+    const PluginInstance *reached_at(size_t i) const {
+        size_t first = reached_[0] ? reached_[0]->size() : 0;
+        return i < first ? (*reached_[0])[i] : (*reached_[1])[i - first];
+    }
 
     // -- where the request_head phase stands --
     // Inside a filter's request_head hook, or while it is pending: editing is allowed.
@@ -122,10 +138,11 @@ class RequestFilters {
         void (*free_state)(void *);
     };
 
-    FilterChain chain_;
+    const FilterChain *reached_[2] = {nullptr, nullptr};
     size_t next_ = 0;
     bool routed_ = false;
     bool response_head_hooks_ = false;
+    bool log_hooks_ = false;
     bool in_request_head_ = false;
     const PluginInstance *pending_ = nullptr;
     std::optional<HeaderList> headers_;

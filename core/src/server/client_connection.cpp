@@ -15,6 +15,7 @@
 #include <cassert>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -75,7 +76,12 @@ void ClientConnection::take_request() {
 // request state may call host calls about the request (subrequest_cancel), which then find none.
 void ClientConnection::release_request() {
     if (!request_) return;
-    request_->filters.reset();
+    // Taken out first, as reset() would: host calls a freed state makes find no filter state.
+    if (std::unique_ptr<RequestFilters> f = std::move(request_->filters)) {
+        std::destroy_at(f.get()); // every member's own end (states, subrequests, the hang-up watch)
+        std::construct_at(f.get());
+        request_->spare_filters = std::move(f);
+    }
     worker_.client_requests().give_back(std::move(request_));
 }
 

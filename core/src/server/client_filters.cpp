@@ -76,7 +76,9 @@ void ClientConnection::stop_hangup_watch() {
 }
 
 RequestFilters &ClientConnection::filters() {
-    if (!request_->filters) request_->filters = std::make_unique<RequestFilters>();
+    if (!request_->filters)
+        request_->filters =
+            request_->spare_filters ? std::move(request_->spare_filters) : std::make_unique<RequestFilters>();
     return *request_->filters;
 }
 
@@ -159,10 +161,9 @@ void ClientConnection::send_filtered_response(int status, HeaderList fields, std
 
 void ClientConnection::filter_response_head(FilteredResponseHead &head) {
     RequestFilters &f = *request_->filters;
-    const FilterChain &chain = f.reached();
     f.response_head = &head;
-    for (size_t i = chain.size(); i-- > 0;) {
-        const PluginInstance &filter = *chain[i];
+    for (size_t i = f.reached_count(); i-- > 0;) {
+        const PluginInstance &filter = *f.reached_at(i);
         if (auto hook = hooks_of(filter).response_head)
             hook(filter.raw(), worker_.plugin_worker(&filter), &request_->view);
     }
@@ -191,8 +192,7 @@ void ClientConnection::run_log_filters(int sent_status, bool completed) {
     const AccessRecord &record = request_->record;
     // The request is over: what it still asked of upstreams is not wanted (done is not called).
     f.subrequests.cancel_all();
-    const FilterChain &chain = f.reached();
-    if (!chain.empty()) {
+    if (f.logs()) {
         // The last peer tried: the access record lists every try, "a,b".
         std::string_view upstream = record.upstream;
         if (upstream == "-") upstream = {};
@@ -206,8 +206,8 @@ void ClientConnection::run_log_filters(int sent_status, bool completed) {
         summary.upstream_status = record.upstream_status;
         summary.duration_ns = record.start_ns ? uv_hrtime() - record.start_ns : 0;
         summary.completed = completed;
-        for (size_t i = chain.size(); i-- > 0;) {
-            const PluginInstance &filter = *chain[i];
+        for (size_t i = f.reached_count(); i-- > 0;) {
+            const PluginInstance &filter = *f.reached_at(i);
             if (auto hook = hooks_of(filter).log)
                 hook(filter.raw(), worker_.plugin_worker(&filter), &request_->view, &summary);
         }

@@ -39,6 +39,9 @@ struct ClientRequest {
     proxyd_request view{};          // what plugins see, filled once the head is valid
     AccessRecord record;
     std::unique_ptr<RequestFilters> filters; // only for a request that needs one
+    // A previous request's, built afresh in its memory: the next request that needs one takes it
+    // without an allocation (ClientConnection::filters, release_request).
+    std::unique_ptr<RequestFilters> spare_filters;
     char made_id[16];                        // an id proxyd made (view.request_id), when the client sent none
     bool path_rewritten = false;             // a routing plugin or a filter replaced view.path
 };
