@@ -3,13 +3,28 @@
 #include "address_rules.hpp"
 #include "fake_host.hpp"
 
+#include <arpa/inet.h>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <string>
 
 using namespace proxyd::testing;
 using proxyd::access::AddressRules;
 using proxyd::access::parse_address;
 using proxyd::access::parse_cidr;
+
+TEST_CASE("IPv4 addresses are read as inet_pton reads them", "[filter_access]") {
+    for (const char *text : {"0.0.0.0", "1.2.3.4", "127.0.0.1", "255.255.255.255", "10.0.0.10", "256.1.1.1",
+                             "01.2.3.4", "1.2.3.04", "1.2.3", "1.2.3.4.", ".1.2.3.4", "1..3.4", "1.2.3.4 ",
+                             " 1.2.3.4", "1.2.3.1000", "1.2.3.a", "1.2.3.-1", "1.2.3.4/8", "1234.1.1.1"}) {
+        INFO(text);
+        in_addr v4{};
+        bool valid = inet_pton(AF_INET, text, &v4) == 1;
+        auto parsed = parse_address(text);
+        REQUIRE(parsed.has_value() == valid);
+        if (valid) CHECK(std::memcmp(parsed->data() + 12, &v4, 4) == 0);
+    }
+}
 
 TEST_CASE("addresses and CIDRs parse into one IPv6 space", "[filter_access]") {
     CHECK(parse_address("192.0.2.1") == parse_address("::ffff:192.0.2.1"));

@@ -9,23 +9,42 @@ namespace {
 
 constexpr unsigned kMappedPrefix = 96; // ::ffff:0:0/96 holds the IPv4 space
 
+// Dotted-quad IPv4 as inet_pton reads it (four decimal parts up to 255, no leading zero), read
+// here without the copy into a C string and glibc's general loop: every request's client
+// address goes through it.
+bool parse_ipv4(std::string_view text, uint8_t *out) {
+    size_t i = 0;
+    for (int part = 0; part < 4; ++part) {
+        if (part > 0) {
+            if (i >= text.size() || text[i] != '.') return false;
+            ++i;
+        }
+        size_t start = i;
+        unsigned value = 0;
+        while (i < text.size() && i - start < 3 && text[i] >= '0' && text[i] <= '9')
+            value = value * 10 + static_cast<unsigned>(text[i++] - '0');
+        size_t digits = i - start;
+        if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return false;
+        out[part] = static_cast<uint8_t>(value);
+    }
+    return i == text.size();
+}
+
 } // namespace
 
 std::optional<Address> parse_address(std::string_view text) {
     if (size_t zone = text.find('%'); zone != std::string_view::npos) text = text.substr(0, zone);
     if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+    Address out{};
+    if (text.find(':') == std::string_view::npos) {
+        if (!parse_ipv4(text, out.data() + 12)) return std::nullopt;
+        out[10] = 0xff;
+        out[11] = 0xff;
+        return out;
+    }
     char buf[INET6_ADDRSTRLEN];
     std::memcpy(buf, text.data(), text.size());
     buf[text.size()] = '\0';
-    Address out{};
-    if (text.find(':') == std::string_view::npos) {
-        in_addr v4{};
-        if (inet_pton(AF_INET, buf, &v4) != 1) return std::nullopt;
-        out[10] = 0xff;
-        out[11] = 0xff;
-        std::memcpy(out.data() + 12, &v4, 4);
-        return out;
-    }
     in6_addr v6{};
     if (inet_pton(AF_INET6, buf, &v6) != 1) return std::nullopt;
     std::memcpy(out.data(), &v6, 16);
