@@ -92,6 +92,29 @@ TEST_CASE("what a header list handed out stays valid while it is edited, copied 
     CHECK(assigned.find("x-kept") == "yes");
 }
 
+TEST_CASE("a header list viewing a head edits like a copy without copying its text", "[filters]") {
+    MessageHead head = parsed({{"Host", "a"}, {"Authorization", " Basic x "}, {"X-A", "1"}, {"x-a", "2"}});
+    HeaderList copied(head);
+    HeaderList viewing(head, HeaderList::ViewHead{});
+    std::string_view auth = *viewing.find("authorization");
+    CHECK(auth == "Basic x");                         // trimmed, as the head hands it
+    CHECK(auth.data() >= head.header_name(0).data()); // the head's own bytes
+    CHECK(auth.data() < head.header_name(0).data() + head.size());
+    for (HeaderList *list : {&copied, &viewing}) {
+        CHECK(list->remove("Authorization") == 1);
+        list->set("x-a", "3");
+        list->add("X-Client", "127.0.0.1");
+    }
+    REQUIRE(viewing.header_count() == copied.header_count());
+    for (size_t i = 0; i < copied.header_count(); ++i) {
+        CHECK(viewing.header_name(i) == copied.header_name(i));
+        CHECK(viewing.header_value(i) == copied.header_value(i));
+    }
+    HeaderList own(viewing); // a copy owns its text
+    CHECK(own.find("host")->data() != viewing.find("host")->data());
+    CHECK(auth == "Basic x"); // what was handed out stays valid while the list is edited
+}
+
 TEST_CASE("field names must be tokens and values free of CR, LF and NUL", "[filters]") {
     CHECK(is_field_name("X-Good_1"));
     CHECK_FALSE(is_field_name(""));

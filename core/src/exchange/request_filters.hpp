@@ -91,9 +91,10 @@ class RequestFilters {
     // -- the request head as filters left it --
     // The edited field list, or nullptr while no filter changed a field.
     const HeaderList *headers() const { return headers_ ? &*headers_ : nullptr; }
-    // The list to edit: a copy of head made at the first edit.
+    // The list to edit, made at the first edit: views of head's fields (the request's head,
+    // which outlives this), not a copy of their text.
     HeaderList &edit_headers(const MessageHead &head) {
-        if (!headers_) headers_.emplace(head);
+        if (!headers_) headers_.emplace(head, HeaderList::ViewHead{});
         return *headers_;
     }
     std::string method; // valid when method_edited

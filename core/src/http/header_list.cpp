@@ -15,6 +15,12 @@ HeaderList::HeaderList(const MessageHead &head) {
         add(head.header_name(i), head.header_value(i));
 }
 
+HeaderList::HeaderList(const MessageHead &head, ViewHead) {
+    fields_.reserve(head.header_count() + 4);
+    for (size_t i = 0; i < head.header_count(); ++i)
+        fields_.push_back({head.header_name(i), head.header_value(i)});
+}
+
 HeaderList::HeaderList(const HeaderList &other) { *this = other; }
 
 HeaderList &HeaderList::operator=(const HeaderList &other) {

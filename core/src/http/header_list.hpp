@@ -21,6 +21,11 @@ class HeaderList {
     HeaderList() = default;
     // A copy of a parsed head's fields (values trimmed, as MessageHead hands them).
     explicit HeaderList(const MessageHead &head);
+    // The same fields, viewing head's own text instead of copying it: for a list that head
+    // outlives (a request's fields as its filters edit them, RequestFilters). Edits keep their
+    // text in the list's blocks as usual; a copy of the list copies all of it.
+    struct ViewHead {};
+    HeaderList(const MessageHead &head, ViewHead);
     HeaderList(const HeaderList &other);
     HeaderList &operator=(const HeaderList &other);
     // The text blocks move, so views stay valid; the list moved from is left empty (its free
