@@ -238,15 +238,16 @@ int ContentExchange::finish() {
 FilteredResponseHead ContentExchange::plugin_head() const {
     FilteredResponseHead head;
     head.status = status_;
-    head.fields.reserve(8, head_extra_.size() + 16);
-    head.fields.add("Server", "proxyd");
-    // head_extra_ holds "Name: value\r\n" lines that add_header checked.
+    head.fields.reserve(8, 0);
+    head.fields.add_viewed("Server", "proxyd");
+    // head_extra_ holds "Name: value\r\n" lines that add_header checked: a name is a token (no
+    // colon), a value holds no CR. The list views them: head_extra_ outlives it (it is made and
+    // written within finish), and filters' edits keep their own text.
     std::string_view lines = head_extra_;
     while (!lines.empty()) {
-        size_t end = lines.find("\r\n");
-        std::string_view line = lines.substr(0, end);
-        size_t colon = line.find(": ");
-        head.fields.add(line.substr(0, colon), line.substr(colon + 2));
+        size_t colon = lines.find(':');
+        size_t end = lines.find('\r', colon);
+        head.fields.add_viewed(lines.substr(0, colon), lines.substr(colon + 2, end - colon - 2));
         lines.remove_prefix(end + 2);
     }
     return head;

@@ -59,6 +59,8 @@ class HeaderList {
     // there was none.
     void set(std::string_view name, std::string_view value);
     void add(std::string_view name, std::string_view value) { fields_.push_back({keep(name), keep(value)}); }
+    // The same for text that outlives the list: viewed, not copied (as ViewHead's fields).
+    void add_viewed(std::string_view name, std::string_view value) { fields_.push_back({name, value}); }
     // Removes every field called name; how many there were.
     size_t remove(std::string_view name);
     // Room for count fields and text_bytes of their text, for a list about to be filled.
