@@ -68,6 +68,13 @@ TEST_CASE("Authorization values parse into Basic and Bearer credentials", "[filt
     CHECK(decode_base64("YWI=") == "ab");
     CHECK(!decode_base64("YQ="));
     CHECK(!decode_base64("Y=Q="));
+    CHECK(decode_base64("YWxpY2U6d29uZGVybGFuZA==") == "alice:wonderland");
+    CHECK(decode_base64("YWxpY2U6d29uZGVybGFuZGE=") == "alice:wonderlanda");
+    CHECK(decode_base64("YWxpY2U6") == "alice:");
+    CHECK(decode_base64("") == "");
+    CHECK(!decode_base64("YW=pY2U6")); // padding only at the end
+    CHECK(!decode_base64("YWx!Y2U6"));
+    CHECK(!decode_base64("YWxpY2U6d29uZGVybGFu-A=="));
 }
 
 TEST_CASE("constant-time comparison", "[filter_auth]") {
@@ -77,6 +84,9 @@ TEST_CASE("constant-time comparison", "[filter_auth]") {
     CHECK(!constant_time_equal("abcabc", "abc"));
     CHECK(!constant_time_equal("", "abc"));
     CHECK(!constant_time_equal("", ""));
+    CHECK(!constant_time_equal("b", "bbb")); // given wraps, the lengths still differ
+    CHECK(!constant_time_equal("abcab", "abc"));
+    CHECK(constant_time_equal("bench-token-0123456789abcdef", "bench-token-0123456789abcdef"));
 }
 
 TEST_CASE("htpasswd files: users, comments, and refused hash methods", "[filter_auth]") {

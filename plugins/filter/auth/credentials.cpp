@@ -37,12 +37,23 @@ std::optional<std::string> decode_base64(std::string_view text) {
     // Written in place into storage sized once (padding trims the end), not a byte at a time.
     std::string out(text.size() / 4 * 3, '\0');
     size_t length = 0;
-    for (size_t i = 0; i < text.size(); i += 4) {
+    // Every quad but the last has no padding: four look-ups, one test.
+    size_t last = text.empty() ? 0 : text.size() - 4;
+    for (size_t i = 0; i < last; i += 4) {
+        int a = base64_value(text[i]), b = base64_value(text[i + 1]), c = base64_value(text[i + 2]),
+            d = base64_value(text[i + 3]);
+        if ((a | b | c | d) < 0) return std::nullopt;
+        uint32_t n = static_cast<uint32_t>(a << 18 | b << 12 | c << 6 | d);
+        out[length++] = static_cast<char>(n >> 16 & 0xff);
+        out[length++] = static_cast<char>(n >> 8 & 0xff);
+        out[length++] = static_cast<char>(n & 0xff);
+    }
+    for (size_t i = last; i < text.size(); i += 4) {
         int v[4];
         int padding = 0;
         for (int j = 0; j < 4; ++j) {
             char c = text[i + j];
-            if (c == '=' && i + 4 == text.size() && j >= 2) {
+            if (c == '=' && j >= 2) {
                 v[j] = 0;
                 ++padding;
             } else if (padding > 0 || (v[j] = base64_value(c)) < 0) {
@@ -81,12 +92,15 @@ Credentials parse_authorization(std::optional<std::string_view> header) {
 }
 
 bool constant_time_equal(std::string_view given, std::string_view expected) {
-    // Every byte of expected is visited whatever given holds; given's bytes are read modulo its
-    // length so that a short guess costs the same as a right one.
+    // Every byte of expected is visited whatever given holds; given's bytes are read in turn,
+    // wrapping at its end, so that a short guess costs the same as a right one. The wrap is a
+    // compare on lengths only (a division per byte cost more than the compare itself).
     unsigned diff = given.size() == expected.size() ? 0 : 1;
+    size_t j = 0;
     for (size_t i = 0; i < expected.size(); ++i) {
-        unsigned char g = given.empty() ? 0 : static_cast<unsigned char>(given[i % given.size()]);
+        unsigned char g = given.empty() ? 0 : static_cast<unsigned char>(given[j]);
         diff |= g ^ static_cast<unsigned char>(expected[i]);
+        j = j + 1 == given.size() ? 0 : j + 1;
     }
     return diff == 0 && !expected.empty();
 }
