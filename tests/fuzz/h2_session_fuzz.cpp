@@ -1,9 +1,11 @@
 // libFuzzer target: a client's bytes to H2Session (after the connection preface, which the
 // target adds so that every input reaches the frame layer), in pieces of 1..64 bytes. The first
 // input byte picks the piece size; the second how the owner behaves: whether it consumes body
-// bytes at once, answers each request when it ends (with a body sent in two parts), and drains
-// halfway through. Whatever the bytes: the output is whole frames, the open streams never
-// exceed the limit, a connection error's output ends in a GOAWAY, and nothing is read after it.
+// bytes at once, answers each request when it ends (with a body sent in two parts), drains
+// halfway through, and whether nghttp2's memory comes from a worker's H2MemoryPool or malloc. Whatever the
+// bytes: the output is whole frames, the open streams never exceed the limit, a connection error's output
+// ends in a GOAWAY, and nothing is read after it.
+#include "h2/h2_memory_pool.hpp"
 #include "h2/h2_session.hpp"
 
 #include <cstdint>
@@ -80,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     owner.consume = (mode & 1) == 0;
     owner.answer = (mode & 2) == 0;
     bool drain = (mode & 4) != 0;
-    H2Session session(owner, limits);
+    proxyd::H2MemoryPool pool;
+    H2Session session(owner, limits, (mode & 8) != 0 ? &pool : nullptr);
     owner.session = &session;
 
     std::string output;

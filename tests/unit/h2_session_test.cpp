@@ -1,5 +1,6 @@
 // H2Session driven by nghttp2's own client side in the same process (no sockets), and by
 // hand-built frames where a well-behaved client would not send what the test needs.
+#include "h2/h2_memory_pool.hpp"
 #include "h2/h2_session.hpp"
 
 #include <catch2/catch.hpp>
@@ -279,6 +280,27 @@ TEST_CASE("h2: a client's RST_STREAM(NO_ERROR) mid-body closes the stream with i
     pump(client, server);
     CHECK(owner.closed.at(id) == NGHTTP2_NO_ERROR);
     CHECK(owner.unsent.at(id) == 3000);
+}
+
+TEST_CASE("h2: sessions on a worker's memory pool serve streams from its spare blocks", "[h2]") {
+    H2MemoryPool pool;
+    for (int connection = 0; connection < 2; ++connection) {
+        Owner owner;
+        H2Session server(owner, {}, &pool);
+        owner.session = &server;
+        Client client;
+        std::vector<int32_t> ids;
+        for (int i = 0; i < 5; ++i)
+            ids.push_back(client.request("GET", "/n/" + std::to_string(i), {{"accept", "*/*"}}));
+        CHECK(pump(client, server) == H2Session::Status::kOk);
+        for (int32_t id : ids) {
+            CHECK(client.responses[id].fields.at(":status") == "200");
+            CHECK(client.responses[id].body == "hello");
+            CHECK(client.responses[id].closed);
+        }
+        CHECK(server.open_streams() == 0);
+        CHECK(pool.spare_bytes() > 0); // the streams' blocks came back
+    }
 }
 
 TEST_CASE("h2: a POST body arrives only as fast as the owner consumes it", "[h2]") {

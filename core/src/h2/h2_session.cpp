@@ -1,5 +1,7 @@
 #include "h2/h2_session.hpp"
 
+#include "h2/h2_memory_pool.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <nghttp2/nghttp2.h>
@@ -258,7 +260,8 @@ struct H2Session::Callbacks {
     }
 };
 
-H2Session::H2Session(H2Events &events, const H2Limits &limits) : events_(events), limits_(limits) {
+H2Session::H2Session(H2Events &events, const H2Limits &limits, H2MemoryPool *memory)
+    : events_(events), limits_(limits) {
     nghttp2_session_callbacks *callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, Callbacks::on_begin_headers);
@@ -280,7 +283,7 @@ H2Session::H2Session(H2Events &events, const H2Limits &limits) : events_(events)
     nghttp2_option_set_stream_reset_rate_limit(options, 2 * limits_.reset_burst,
                                                2 * limits_.resets_per_second);
 
-    nghttp2_session_server_new2(&session_, callbacks, this, options);
+    nghttp2_session_server_new3(&session_, callbacks, this, options, memory ? memory->mem() : nullptr);
     nghttp2_option_del(options);
     nghttp2_session_callbacks_del(callbacks);
 

@@ -39,6 +39,8 @@ struct nghttp2_session;
 
 namespace proxyd {
 
+class H2MemoryPool;
+
 struct H2Limits {
     uint32_t max_concurrent_streams = 100;
     uint32_t initial_stream_window = 64 * 1024 - 1; // bytes a stream may send before we consume
@@ -111,8 +113,9 @@ class H2Session {
     };
 
     // The server's SETTINGS (and the connection window) are queued at once: the first flush()
-    // or receive() writes them, before the client's preface needs to have arrived.
-    H2Session(H2Events &events, const H2Limits &limits = {});
+    // or receive() writes them, before the client's preface needs to have arrived. nghttp2's
+    // memory comes from `memory` (the worker's, outliving the session) or else from malloc.
+    H2Session(H2Events &events, const H2Limits &limits = {}, H2MemoryPool *memory = nullptr);
     ~H2Session();
     H2Session(const H2Session &) = delete;
     H2Session &operator=(const H2Session &) = delete;

@@ -259,7 +259,7 @@ class H2Connection::Stream final : public StreamPeer {
 };
 
 H2Connection::H2Connection(ClientConnection &connection, const H2Limits &limits)
-    : connection_(connection), session_(*this, limits) {
+    : connection_(connection), session_(*this, limits, &connection.worker().h2_memory()) {
     uv_timer_init(connection.worker().loop(), &scheduled_);
     scheduled_.data = this;
 }

@@ -9,6 +9,7 @@
 #include "exchange/content_orphans.hpp"
 #include "exchange/exchange_buffers.hpp"
 #include "exchange/exchange_worker.hpp"
+#include "h2/h2_memory_pool.hpp"
 #include "health/health_board.hpp"
 #include "http/http_date.hpp"
 #include "http/request_id.hpp"
@@ -148,6 +149,8 @@ class Worker final : public ExchangeWorker {
     ExchangeBufferPool &exchange_buffers() override { return exchange_buffers_; }
     // Requests' state for client connections, taken while a request is in progress.
     ClientRequestPool &client_requests() { return client_requests_; }
+    // nghttp2's small blocks for this worker's HTTP/2 sessions.
+    H2MemoryPool &h2_memory() { return h2_memory_; }
     // Content responses an ABI 1.0 plugin still holds after their client left.
     ContentOrphans &content_orphans() override { return content_orphans_; }
     // Calls plugins post to this worker (proxyd_host.worker_post); post() from any thread.
@@ -220,6 +223,7 @@ class Worker final : public ExchangeWorker {
     WriteBlocks write_blocks_;
     TlsBuffers tls_buffers_;
     ExchangeBufferPool exchange_buffers_;
+    H2MemoryPool h2_memory_;            // before any connection: their sessions give blocks back
     ClientRequestPool client_requests_; // before content_orphans_: an orphan's connection gives one back
     ContentOrphans content_orphans_;
     PostQueue posts_;
