@@ -16,15 +16,15 @@ TEST_CASE("h2 memory pool: a freed small block is the next one of its class", "[
     CHECK(reinterpret_cast<uintptr_t>(a) % alignof(std::max_align_t) == 0);
     std::memset(a, 0xab, 100);
     pool.release(a);
-    CHECK(pool.spare_bytes() == 128);
-    CHECK(pool.allocate(97) == a); // the same 128-byte class
+    CHECK(pool.spare_bytes() == 104); // malloc's chunk size for 100 bytes: 16 n + 8
+    CHECK(pool.allocate(97) == a);    // the same class
     CHECK(pool.spare_bytes() == 0);
     void *other = pool.allocate(100); // the list is empty: a fresh block
     CHECK(other != a);
     pool.release(a);
     pool.release(other);
     pool.release(nullptr);
-    CHECK(pool.spare_bytes() == 256);
+    CHECK(pool.spare_bytes() == 208);
 }
 
 TEST_CASE("h2 memory pool: large blocks go back to malloc, spares stay bounded", "[h2]") {
@@ -41,7 +41,8 @@ TEST_CASE("h2 memory pool: large blocks go back to malloc, spares stay bounded",
         blocks.push_back(pool.allocate(1024));
     for (void *b : blocks)
         pool.release(b);
-    CHECK(pool.spare_bytes() == H2MemoryPool::kMaxSpareBytes);
+    CHECK(pool.spare_bytes() <= H2MemoryPool::kMaxSpareBytes);
+    CHECK(pool.spare_bytes() > H2MemoryPool::kMaxSpareBytes - 1032);
 }
 
 TEST_CASE("h2 memory pool: realloc keeps the bytes across classes and to and from large", "[h2]") {
@@ -49,9 +50,9 @@ TEST_CASE("h2 memory pool: realloc keeps the bytes across classes and to and fro
     std::string text(40, 'x');
     for (size_t i = 0; i < text.size(); ++i)
         text[i] = static_cast<char>('a' + i % 26);
-    auto *p = static_cast<char *>(pool.reallocate(nullptr, 40));
+    auto *p = static_cast<char *>(pool.reallocate(nullptr, 45));
     std::memcpy(p, text.data(), 40);
-    CHECK(pool.reallocate(p, 60) == p); // still within its 64-byte class
+    CHECK(pool.reallocate(p, 56) == p); // still within its 56-byte class
     p = static_cast<char *>(pool.reallocate(p, 3000));
     CHECK(std::string(p, 40) == text);
     std::memset(p + 40, 'y', 2960);

@@ -4,36 +4,31 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <nghttp2/nghttp2.h>
+#include <malloc.h>
 
 namespace proxyd {
 namespace {
 
-// In front of every block: its class (0 for one of malloc's own size), 16 bytes so that the
-// block keeps malloc's alignment.
-constexpr size_t kPrefix = 16;
-static_assert(alignof(std::max_align_t) <= kPrefix);
+constexpr size_t kHeader = 8; // glibc's chunk header: a chunk's usable size is 16 n + 8
 
-size_t class_of(size_t size) {
-    return size == 0 ? 1 : (size + H2MemoryPool::kGranule - 1) / H2MemoryPool::kGranule;
+constexpr size_t bytes_of(size_t k) { return k * H2MemoryPool::kGranule + kHeader; }
+constexpr size_t kLargest = bytes_of(H2MemoryPool::kClasses);
+
+// The smallest class that holds size bytes (size at most kLargest).
+size_t class_for(size_t size) {
+    return size <= bytes_of(1) ? 1 : (size - kHeader + H2MemoryPool::kGranule - 1) / H2MemoryPool::kGranule;
 }
 
-size_t &prefix_of(void *block) {
-    return *reinterpret_cast<size_t *>(static_cast<unsigned char *>(block) - kPrefix);
+// The largest class a block fits in, from what malloc says it holds (at least what was asked
+// for: another malloc may say more, never less); 0 for a block beyond the classes.
+size_t class_of(void *block) {
+    size_t usable = malloc_usable_size(block);
+    return usable > kLargest ? 0 : (usable - kHeader) / H2MemoryPool::kGranule;
 }
 
 H2MemoryPool &pool(void *user_data) { return *static_cast<H2MemoryPool *>(user_data); }
 
 } // namespace
-
-H2MemoryPool::~H2MemoryPool() {
-    for (Free *&head : free_)
-        while (head) {
-            Free *next = head->next;
-            std::free(reinterpret_cast<unsigned char *>(head) - kPrefix);
-            head = next;
-        }
-}
 
 H2MemoryPool::H2MemoryPool() {
     mem_.mem_user_data = this;
@@ -50,52 +45,49 @@ H2MemoryPool::H2MemoryPool() {
     };
 }
 
+H2MemoryPool::~H2MemoryPool() {
+    for (Free *&head : free_)
+        while (head) {
+            Free *next = head->next;
+            std::free(head);
+            head = next;
+        }
+}
+
 void *H2MemoryPool::allocate(size_t size) {
-    size_t k = class_of(size);
-    if (k <= kClasses && free_[k]) {
-        Free *block = free_[k];
+    if (size > kLargest) return std::malloc(size);
+    size_t k = class_for(size);
+    if (Free *block = free_[k]) {
         free_[k] = block->next;
-        spare_bytes_ -= k * kGranule;
+        spare_bytes_ -= bytes_of(k);
         return block;
     }
-    if (size > SIZE_MAX - kPrefix - kGranule) return nullptr;
-    size_t usable = k <= kClasses ? k * kGranule : size;
-    auto *raw = static_cast<unsigned char *>(std::malloc(kPrefix + usable));
-    if (!raw) return nullptr;
-    void *block = raw + kPrefix;
-    prefix_of(block) = k <= kClasses ? k : 0;
-    return block;
+    return std::malloc(bytes_of(k));
 }
 
 void H2MemoryPool::release(void *block) {
     if (!block) return;
-    size_t k = prefix_of(block);
-    if (k == 0 || spare_bytes_ + k * kGranule > kMaxSpareBytes) {
-        std::free(static_cast<unsigned char *>(block) - kPrefix);
+    size_t k = class_of(block);
+    if (k == 0 || spare_bytes_ + bytes_of(k) > kMaxSpareBytes) {
+        std::free(block);
         return;
     }
     auto *spare = static_cast<Free *>(block);
     spare->next = free_[k];
     free_[k] = spare;
-    spare_bytes_ += k * kGranule;
+    spare_bytes_ += bytes_of(k);
 }
 
 void *H2MemoryPool::reallocate(void *block, size_t size) {
     if (!block) return allocate(size);
-    size_t k = prefix_of(block);
-    if (k == 0 && class_of(size) > kClasses) {
-        // Too large for a class before and after: malloc's own realloc, which may grow in place.
-        if (size > SIZE_MAX - kPrefix) return nullptr;
-        auto *raw = static_cast<unsigned char *>(
-            std::realloc(static_cast<unsigned char *>(block) - kPrefix, kPrefix + size));
-        return raw ? raw + kPrefix : nullptr;
-    }
-    if (k != 0 && size <= k * kGranule && size > 0) return block;
+    size_t k = class_of(block);
+    // Beyond the classes before and after: malloc's own realloc, which may grow in place.
+    if (k == 0 && size > kLargest) return std::realloc(block, size);
+    if (k != 0 && size != 0 && size <= bytes_of(k)) return block;
     void *moved = allocate(size);
     if (!moved) return nullptr;
-    // A block of malloc's size (k == 0) is larger than any class, so here the new size bounds
-    // the bytes to keep.
-    std::memcpy(moved, block, k != 0 ? std::min(size, k * kGranule) : size);
+    // A block beyond the classes holds more than kLargest, so the new size bounds what to keep.
+    std::memcpy(moved, block, k != 0 ? std::min(size, bytes_of(k)) : size);
     release(block);
     return moved;
 }

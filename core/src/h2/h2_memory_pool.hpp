@@ -2,10 +2,13 @@
 // blocks (a stream, an outbound frame, a copied header list, an HPACK entry: each made and freed
 // once or more per stream) come from free lists by size class, so a stream costs no malloc or
 // free once the worker has served a few; larger ones (the session itself, its buffers) go to
-// malloc as before.
+// malloc and free as before.
 //
-// Each block carries a 16-byte prefix naming its class, as nghttp2's free() is not told the
-// size. Spare blocks are kept up to kMaxSpareBytes, the rest go back to malloc.
+// nghttp2's free() is not told a block's size: the pool asks malloc_usable_size. Class k's
+// blocks are malloc'd with k * kGranule + 8 bytes, the usable size of a glibc chunk (16-byte
+// steps, 8 bytes of header), so they cost no more memory than malloc's own; a block whose usable
+// size exceeds the largest class is one of malloc's. Spare blocks are kept up to kMaxSpareBytes,
+// the rest are freed.
 //
 // One pool per worker (Worker owns it), used on that worker's thread only; it outlives every
 // session that allocates from it.
@@ -19,8 +22,8 @@ namespace proxyd {
 
 class H2MemoryPool {
   public:
-    static constexpr size_t kGranule = 32;               // class k holds k * kGranule bytes
-    static constexpr size_t kClasses = 32;               // so blocks up to 1 KiB are pooled
+    static constexpr size_t kGranule = 16;
+    static constexpr size_t kClasses = 64;               // class k: k * kGranule + 8 bytes
     static constexpr size_t kMaxSpareBytes = 512 * 1024; // what the free lists hold at most
 
     H2MemoryPool();
@@ -36,7 +39,7 @@ class H2MemoryPool {
     void release(void *block);
     void *reallocate(void *block, size_t size);
 
-    // Bytes held in the free lists (their blocks' usable sizes).
+    // Bytes held in the free lists.
     size_t spare_bytes() const { return spare_bytes_; }
 
   private:
