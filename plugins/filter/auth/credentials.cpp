@@ -94,15 +94,9 @@ Credentials parse_authorization(std::optional<std::string_view> header) {
 bool constant_time_equal(std::string_view given, std::string_view expected) {
     // Every byte of expected is visited whatever given holds; given's bytes are read in turn,
     // wrapping at its end, so that a short guess costs the same as a right one. The wrap is a
-    // compare on lengths only (a division per byte cost more than the compare itself).
-    if (given.size() == expected.size()) {
-        // The usual case, told from the lengths alone: a loop the compiler can vectorise.
-        unsigned diff = 0;
-        for (size_t i = 0; i < expected.size(); ++i)
-            diff |= static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(expected[i]);
-        return diff == 0 && !expected.empty();
-    }
-    unsigned diff = 1;
+    // compare on lengths only (a division per byte cost more than the compare itself). One loop
+    // for every length: a faster path for a guess of the right length would tell each token's length.
+    unsigned diff = given.size() == expected.size() ? 0 : 1;
     size_t j = 0;
     for (size_t i = 0; i < expected.size(); ++i) {
         unsigned char g = given.empty() ? 0 : static_cast<unsigned char>(given[j]);
