@@ -8,7 +8,7 @@ messages cross both ways, one of 70 KB larger than the stream's initial window (
 WINDOW_UPDATEs allow); an ordinary stream on the same connection is served meanwhile; the
 client's END_STREAM half-closes toward the backend, whose close ends the stream (END_STREAM, no
 reset) and which is logged as a 200. A client's RST_STREAM closes the upstream connection; an
-upstream's reset resets the stream (INTERNAL_ERROR); a reload leaves the tunnel running after its
+upstream's reset resets the stream (CANCEL, RFC 8441 §5); a reload leaves the tunnel running after its
 connection's GOAWAY, to end cleanly. A backend that refuses (403) answers the stream as usual; one
 whose 101 does not answer the key, or that answers 200 without switching (a 2xx would tell the
 client its WebSocket is open), gives 502; another :protocol gets 501; with the setting off (the
@@ -24,7 +24,7 @@ import struct
 import threading
 import time
 
-from h2_frames import (CANCEL, DATA, END_HEADERS, END_STREAM, INTERNAL_ERROR, PROTOCOL_ERROR, WINDOW_UPDATE,
+from h2_frames import (CANCEL, DATA, END_HEADERS, END_STREAM, PROTOCOL_ERROR, WINDOW_UPDATE,
                        H2Client, Target, frame, h2, rst_stream)
 from proxyd_harness import (HOST, Backend, Proxyd, Reader, TestSkip, access_log_entries, check, check_equal,
                             config_head, free_ports, run_test, toml_str, upstream, wait_for, workdir, write_file)
@@ -280,8 +280,8 @@ def main():
     check(hold.ended.wait(3), "the client's RST_STREAM closes the tunnel's upstream connection")
     broken = extended_connect(client, "/reset")
     client.wait(lambda: broken in client.resets or broken in client.ended, "the end of a tunnel the upstream reset")
-    check_equal((client.status(broken), client.resets.get(broken)), (200, INTERNAL_ERROR),
-                "an upstream reset mid-tunnel resets the stream (INTERNAL_ERROR)")
+    check_equal((client.status(broken), client.resets.get(broken)), (200, CANCEL),
+                "an upstream reset mid-tunnel resets the stream (CANCEL, RFC 8441 §5)")
     plain = client.raw_headers([(":method", "GET"), (":scheme", "http"), (":path", "/plain"),
                                 (":authority", "chat.test")])
     client.wait(lambda: plain in client.resets or plain in client.ended, "an ordinary stream after them")
@@ -315,6 +315,9 @@ def main():
                if e["request_id"] == "ws-echo" and e["status"] == "200"]
     check(len(entries) == 1 and entries[0]["upstream_status"] == "101" and entries[0]["request"].startswith(
           "GET /echo"), "the tunnel is logged once: 200 to the client, 101 from the upstream", str(entries))
+    refused = [e for e in access_log_entries(proxyd.stderr_text()) if e["request"].startswith("GET /ignore")]
+    check(len(refused) == 1 and refused[0]["status"] == "502",
+          "a 200 without a 101 is logged as the 502 the client got", str(refused))
 
 
 if __name__ == "__main__":

@@ -199,9 +199,9 @@ int ContentExchange::finish() {
     if (status_ != 304) ending.content_length = length;
     ending.keep_alive = keep_alive;
     ending.client_minor = c.http_minor();
+    c.record().status = status_; // before the head: an HTTP/2 stream may answer 502 instead
     c.end_head(head, date, ending);
 
-    c.record().status = status_;
     bool send_body = !head_only && !bodyless_status;
     if (send_body && file_fd_ < 0) out.append(body_);
     c.record().body_bytes = send_body ? length : 0;

@@ -527,18 +527,19 @@ void ProxyExchange::send_response_head() {
             out, client_status, filtered.status_changed ? std::string_view() : response_.reason());
         head.strict_transport_security(listener.strict_transport_security);
         head.fields(filtered.fields);
+        c.record().status = client_status; // before the head: an HTTP/2 stream may answer 502 instead
         c.end_head(head, c.worker().dates().http_date(), ending);
     } else {
         ResponseHeadWriter head = c.start_head(out, status, response_.reason());
         head.strict_transport_security(listener.strict_transport_security);
         forward_response_fields(
             [&head](std::string_view name, std::string_view value) { head.field(name, value); });
+        c.record().status = client_status;
         c.end_head(head, c.worker().dates().http_date(), ending);
     }
 
     enter(Phase::kRelayingBody);
     attempt_.set_status(status);
-    c.record().status = client_status;
     c.record().upstream_status = status;
     // Sent with the body bytes of the same read by flush_to_client(): one write, and one TCP
     // segment for a small response instead of two.

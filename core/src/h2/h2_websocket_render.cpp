@@ -12,7 +12,9 @@ bool is_websocket_connect(const H2RequestHead &request) {
            strncasecmp(request.protocol.c_str(), "websocket", 9) == 0;
 }
 
-void render_websocket_request(const H2RequestHead &request, std::string &out) {
+bool render_websocket_request(const H2RequestHead &request, std::string &out) {
+    std::optional<std::string> key = websocket_key();
+    if (!key) return false;
     out.append("GET ").append(request.path).append(" HTTP/1.1\r\n");
     for (const auto &[name, value] : request.fields) {
         // A key the client sent has no place in RFC 8441's handshake: the upstream gets ours. The
@@ -21,8 +23,9 @@ void render_websocket_request(const H2RequestHead &request, std::string &out) {
         out.append(name).append(": ").append(value).append("\r\n");
     }
     out.append("connection: upgrade\r\nupgrade: websocket\r\nsec-websocket-key: ")
-        .append(websocket_key())
+        .append(*key)
         .append("\r\n\r\n");
+    return true;
 }
 
 } // namespace proxyd

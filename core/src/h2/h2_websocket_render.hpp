@@ -16,7 +16,8 @@ namespace proxyd {
 
 // The stream asks for a WebSocket (the only protocol proxyd tunnels over HTTP/2).
 bool is_websocket_connect(const H2RequestHead &request);
-// The request line and fields, up to the blank line, appended to out.
-void render_websocket_request(const H2RequestHead &request, std::string &out);
+// The request line and fields, up to the blank line, appended to out; false (out unchanged) when
+// no key could be made.
+bool render_websocket_request(const H2RequestHead &request, std::string &out);
 
 } // namespace proxyd

@@ -16,13 +16,11 @@ std::string base64(const unsigned char *data, size_t len) {
 
 } // namespace
 
-std::string websocket_key() {
+std::optional<std::string> websocket_key() {
     unsigned char nonce[16];
-    // RAND_bytes fails only when OpenSSL cannot seed at all; the key need only be unpredictable
-    // enough that a cache does not replay an old handshake (RFC 6455 §10.3), not secret.
-    if (RAND_bytes(nonce, sizeof nonce) != 1)
-        for (size_t i = 0; i < sizeof nonce; ++i)
-            nonce[i] = static_cast<unsigned char>(i * 131 + 7);
+    // RAND_bytes fails only when OpenSSL cannot seed at all; a fixed key instead would let a cache
+    // replay an old handshake (RFC 6455 §10.3), so the caller refuses the upgrade.
+    if (RAND_bytes(nonce, sizeof nonce) != 1) return std::nullopt;
     return base64(nonce, sizeof nonce);
 }
 

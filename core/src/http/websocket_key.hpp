@@ -4,13 +4,15 @@
 // the upstream's Sec-WebSocket-Accept against it, as HAProxy does. No I/O.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace proxyd {
 
-// 16 random bytes, base64: a fresh Sec-WebSocket-Key (24 characters).
-std::string websocket_key();
+// 16 random bytes, base64: a fresh Sec-WebSocket-Key (24 characters); nullopt when OpenSSL has no
+// randomness to give (RFC 6455 §4.1 wants a nonce chosen at random, so then there is no upgrade).
+std::optional<std::string> websocket_key();
 // The Sec-WebSocket-Accept a server answers key with: base64(SHA-1(key + the RFC's GUID)).
 std::string websocket_accept(std::string_view key);
 

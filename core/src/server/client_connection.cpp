@@ -727,7 +727,7 @@ void ClientConnection::end_interim_head(ResponseHeadWriter &head) {
     head.end_interim();
     // A browser may preload what a 103's Link fields name; a client that sent Expect waits for
     // the 100 before its body. Other 1xx (a 100 nobody asked for included) are dropped, as nginx
-    // does on HTTP/2 (RFC 9110 §15.2 lets a proxy drop them).
+    // does on HTTP/2: a deviation, since RFC 9110 §15.2 has a proxy forward 1xx it did not ask for.
     const ResponseFields *fields = head.fields_out();
     if (!fields || !peer_ || !writable() || write_shut_) return;
     int status = fields->status();

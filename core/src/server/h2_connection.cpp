@@ -208,19 +208,23 @@ class H2Connection::Stream final : public StreamPeer {
             owner_.connection_.worker().logger().info(
                 "client " + std::string(owner_.connection_.client_ip()) + ": HTTP/2 stream " +
                 std::to_string(id_) + ": " + why + ", resetting it");
-        owner_.session_.reset_stream(id_, NGHTTP2_INTERNAL_ERROR);
+        // A WebSocket's tunnel broken under it (the upstream's reset or error, its idle timeout)
+        // is the TCP reset RFC 8441 §5 carries as CANCEL.
+        owner_.session_.reset_stream(id_, websocket_ && tunnel_ ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
         owner_.schedule();
     }
 
     // A 2xx to an extended CONNECT tells the client its WebSocket is open (RFC 8441 §5): one that
     // no upstream's 101 made (a backend that ignored the Upgrade, a content handler) would be
-    // taken for the tunnel, so the client gets 502 instead and the response's body is dropped.
+    // taken for the tunnel, so the client gets 502 instead (the access log says 502: exchanges
+    // record their status before the head goes out) and the response's body is dropped.
     void refuse_false_success(int status) {
         if (owner_.connection_.worker().logger().enabled(PROXYD_LOG_INFO))
             owner_.connection_.worker().logger().info(
                 "client " + std::string(owner_.connection_.client_ip()) + ": HTTP/2 stream " +
                 std::to_string(id_) + ": a " + std::to_string(status) +
                 " without an upstream's 101 to a WebSocket request, answering 502");
+        if (connection_) connection_->record().status = 502;
         owner_.session_.submit_response(id_, 502, {{"content-length", "0"}}, false);
         response_ = Response::kEnded;
         owner_.schedule();
@@ -377,8 +381,13 @@ void H2Connection::on_request_head(H2RequestHead head) {
     head_scratch_.clear();
     if (is_websocket_connect(head)) {
         // RFC 8441 (only with http2_websocket on: nghttp2 refuses :protocol otherwise).
+        if (!render_websocket_request(head, head_scratch_)) {
+            connection_.worker().logger().error("HTTP/2 WebSocket: no random bytes for a Sec-WebSocket-Key, "
+                                                "answering 500");
+            session_.submit_response(id, 500, {{"content-length", "0"}}, false);
+            return;
+        }
         stream.set_websocket();
-        render_websocket_request(head, head_scratch_);
     } else if (head.method == "CONNECT") {
         // Neither plain CONNECT tunnels nor other extended CONNECT protocols are served.
         session_.submit_response(id, 501, {{"content-length", "0"}}, false);
