@@ -572,14 +572,13 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
 bool ProxyExchange::switch_protocols() {
     // An HTTP/2 stream's WebSocket (RFC 8441): the client gets 200, its DATA the tunnel's bytes.
     bool stream = client_->frames_body();
-    std::string head = stream ? std::string() : switching_protocols_head(response_);
-    if (stream) {
-        if (std::string why = websocket_refusal(client_->head(), response_); !why.empty()) {
-            client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() +
-                                            ": WebSocket for an HTTP/2 stream: " + why);
-            return false;
-        }
-    } else if (head.empty()) {
+    std::string head;
+    if (!stream) {
+        head = switching_protocols_head(response_);
+        if (head.empty()) return false;
+    } else if (std::string why = websocket_refusal(client_->head(), response_); !why.empty()) {
+        client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() +
+                                        ": WebSocket for an HTTP/2 stream: " + why);
         return false;
     }
     pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, 101);

@@ -6,8 +6,6 @@
 #include "http/response_head_writer.hpp"
 #include "http/websocket_key.hpp"
 
-#include <strings.h>
-
 namespace proxyd {
 
 namespace {
@@ -56,8 +54,7 @@ std::string switching_protocols_head(const MessageHead &response) {
 
 std::string websocket_refusal(const MessageHead &request, const MessageHead &response) {
     std::optional<std::string_view> upgrade = response.find(FieldKind::kUpgrade);
-    if (!upgrade || upgrade->size() != 9 || strncasecmp(upgrade->data(), "websocket", 9) != 0)
-        return "its 101 does not switch to websocket";
+    if (!upgrade || !iequals(*upgrade, "websocket")) return "its 101 does not switch to websocket";
     std::optional<std::string_view> key = request.find("sec-websocket-key");
     std::optional<std::string_view> accept = response.find("sec-websocket-accept");
     if (!key || !accept || *accept != websocket_accept(*key))
@@ -69,7 +66,7 @@ bool stream_tunnel_field(const MessageHead &response, size_t i, const Connection
     FieldKind kind = response.header_kind(i);
     std::string_view name = response.header_name(i);
     return !must_drop_when_forwarding(kind, name, options) && kind != FieldKind::kContentLength &&
-           !(name.size() == 20 && strncasecmp(name.data(), "sec-websocket-accept", 20) == 0);
+           !iequals(name, "sec-websocket-accept");
 }
 
 Tunnel::Tunnel(ExchangeClient &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms)

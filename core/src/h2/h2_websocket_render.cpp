@@ -1,15 +1,13 @@
 #include "h2/h2_websocket_render.hpp"
 
+#include "http/header_rules.hpp"
 #include "http/websocket_key.hpp"
-
-#include <strings.h>
 
 namespace proxyd {
 
 bool is_websocket_connect(const H2RequestHead &request) {
     // Upgrade tokens compare case-insensitively (RFC 9110 §7.8).
-    return request.method == "CONNECT" && request.protocol.size() == 9 &&
-           strncasecmp(request.protocol.c_str(), "websocket", 9) == 0;
+    return request.method == "CONNECT" && iequals(request.protocol, "websocket");
 }
 
 bool render_websocket_request(const H2RequestHead &request, std::string &out) {
