@@ -11,7 +11,8 @@ reset) and which is logged as a 200. A client's RST_STREAM closes the upstream c
 upstream's reset resets the stream (CANCEL, RFC 8441 §5); a reload leaves the tunnel running after its
 connection's GOAWAY, to end cleanly. A backend that refuses (403) answers the stream as usual; one
 whose 101 does not answer the key, or that answers 200 without switching (a 2xx would tell the
-client its WebSocket is open), gives 502; another :protocol gets 501; with the setting off (the
+client its WebSocket is open), gives 502, is not tried on another peer nor marked down, and an
+endless 200 has its connection closed at once; another :protocol gets 501; with the setting off (the
 default) nothing is advertised and an extended CONNECT is reset (PROTOCOL_ERROR) by nghttp2, the
 connection's other streams unaffected."""
 
@@ -42,6 +43,7 @@ class HoldBackend:
 
     def __init__(self):
         self.ended = threading.Event()
+        self.events_ended = threading.Event()
         self.backend = Backend(raw=self.serve, tag="hold")
         self.port = self.backend.port
 
@@ -49,6 +51,16 @@ class HoldBackend:
         reader = Reader(conn)
         start, headers = reader.read_head()
         key = {n.lower(): v for n, v in headers}.get("sec-websocket-key")
+        if start.split(" ")[1] == "/events":
+            # A 200 that ignores the upgrade and streams events for as long as it is read.
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            try:
+                while True:
+                    conn.sendall(b"b\r\ndata: tick\n\n\r\n")
+                    time.sleep(0.05)
+            except OSError:
+                self.events_ended.set()
+            return
         if key is None:
             conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
@@ -178,11 +190,12 @@ def main():
         [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"] if request.target == "/ignore" else
         [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
          b"Sec-WebSocket-Accept: bm90IHRoZSByaWdodCBvbmU=\r\n\r\n"], True), tag="wrong-accept")
+    wrong_accept_too = Backend(wrong_accept.handler, tag="wrong-accept-2")
     hold = HoldBackend()
     on, off, bad, held_port = free_ports(4)
     config = (config_head(plugins=("static", "round_robin"))
               + upstream("ws", [ws.port], 'read_timeout = "10s"')
-              + upstream("bad", [wrong_accept.port])
+              + upstream("bad", [wrong_accept.port, wrong_accept_too.port])
               + upstream("hold", [hold.port], 'read_timeout = "10s"')
               + h2_ws_listener("on", on, "ws", True)
               + h2_ws_listener("off", off, "ws", False)
@@ -253,8 +266,10 @@ def main():
     ignored = extended_connect(client, "/ignore")
     client.wait(lambda: ignored in client.ended or ignored in client.resets, "the answer of a backend that ignores "
                 "the upgrade")
-    check_equal((client.status(ignored), client.data.get(ignored, b"")), (502, b""),
+    check_equal(client.status(ignored), 502,
                 "a backend's 200 without a 101 is no tunnel: 502 (a 2xx would tell the client its WebSocket is open)")
+    check_equal(len(wrong_accept.requests) + len(wrong_accept_too.requests), 2,
+                "an unusable answer to an upgrade is not tried on the group's other peer")
     client.close()
 
     # The setting off (the default): not advertised; an extended CONNECT is reset, other streams served.
@@ -272,6 +287,12 @@ def main():
     # The client resets the stream mid-tunnel: the upstream connection is closed; an upstream that
     # resets its connection resets the stream; the connection's other streams go on.
     client = open_client(held_port)
+    # A 200 streaming events instead of a 101: 502, and the upstream connection is closed at once
+    # rather than read to an end that never comes.
+    events = extended_connect(client, "/events")
+    client.wait(lambda: events in client.ended or events in client.resets, "the answer to a 200 event stream")
+    check_equal(client.status(events), 502, "a backend's endless 200 to a WebSocket request: 502")
+    check(hold.events_ended.wait(3), "proxyd closes the connection of the endless 200 it refused")
     cancelled = extended_connect(client, "/hold")
     client.wait(lambda: client.status(cancelled) == 200, "the 200 of a tunnel to /hold")
     WsStream(client, cancelled).send(b"ping")
@@ -316,8 +337,12 @@ def main():
     check(len(entries) == 1 and entries[0]["upstream_status"] == "101" and entries[0]["request"].startswith(
           "GET /echo"), "the tunnel is logged once: 200 to the client, 101 from the upstream", str(entries))
     refused = [e for e in access_log_entries(proxyd.stderr_text()) if e["request"].startswith("GET /ignore")]
-    check(len(refused) == 1 and refused[0]["status"] == "502",
+    check(len(refused) == 1 and refused[0]["status"] == "502" and refused[0]["upstream_status"] == "200",
           "a 200 without a 101 is logged as the 502 the client got", str(refused))
+    marked = [line for line in proxyd.stderr_text().splitlines()
+              if "upstream bad" in line and ("marked down" in line or "ejected" in line)]
+    check(not marked, "a peer whose answer to an upgrade was unusable stays in rotation for other requests",
+          str(marked))
 
 
 if __name__ == "__main__":

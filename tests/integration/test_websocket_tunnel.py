@@ -4,7 +4,8 @@ Upgrade field; a backend's 101 is relayed and then bytes flow both ways, unparse
 sides have closed (each side's half-close is passed on); the tunnel's upstream connection is
 never pooled; a backend that refuses the upgrade answers as usual and the client connection stays
 in step; a tunnel in which nothing moves ends after the upstream read_timeout; a static handler
-serves an Upgrade request as plain HTTP; a 101 nobody asked for is a 502."""
+serves an Upgrade request as plain HTTP; a 101 nobody asked for, or one that names no protocol,
+is a 502."""
 
 import base64
 import hashlib
@@ -128,8 +129,10 @@ def main():
     root = os.path.join(folder, "www")
     write_file(os.path.join(root, "index.html"), "<!DOCTYPE html><title>static</title>\n")
     ws = WebSocketBackend()
+    # A 101 to every request: with Upgrade to a plain one, without it to an upgrade request.
     unasked = Backend(lambda request, conn_id: (
-        [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"], True),
+        [b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n" if request.has("Upgrade") else
+         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"], True),
         tag="unasked-101")
     front, quiet, static, f_unasked = free_ports(4)
     config = (config_head(access="off", plugins=("static", "round_robin"))
@@ -247,6 +250,13 @@ def main():
     # A 101 to a request that did not ask for an upgrade is a broken response.
     with Client(f_unasked, timeout=10) as client:
         check_equal(client.request("GET", "/").status, 502, "a 101 nobody asked for: 502")
+    # A 101 that names no protocol (RFC 9110 §15.2.2 requires Upgrade in it) cannot be relayed: 502,
+    # and the client's connection stays usable.
+    with Client(f_unasked, timeout=10) as client:
+        client.send(upgrade_request("/echo"))
+        response = client.read_response()
+        check_equal(response.status, 502, "a 101 without Upgrade to an upgrade request: 502")
+        check_equal(client.request("GET", "/").status, 502, "the connection stays in step after it")
 
     # An upgrade request with a body is not tunnelled (the Upgrade is dropped): still a plain answer.
     with Client(front, timeout=10) as client:

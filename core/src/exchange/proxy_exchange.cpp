@@ -400,6 +400,7 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     }
     case ResponseParser::Result::kError:
         if (retry_status_) return retry_after_status();
+        if (!unusable_upgrade_.empty()) return refuse_upgrade_answer();
         if (!head_sent()) {
             client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() +
                                             ": invalid response (" + parser_.error_text() + ")");
@@ -456,7 +457,12 @@ void ProxyExchange::on_interim_response() {
 }
 
 bool ProxyExchange::on_response_head() {
-    if (parser_.status() == 101) return switch_protocols();
+    if (upgrade_) {
+        // An answer the client cannot take stops the parser; on_upstream_read then answers 502.
+        unusable_upgrade_ = upgrade_refusal();
+        if (!unusable_upgrade_.empty()) return false;
+        if (parser_.status() == 101) return switch_protocols(), true;
+    }
     // Refused here, retried from on_upstream_read once the parser has returned.
     if (retry_status(parser_.status())) {
         retry_status_ = parser_.status();
@@ -569,18 +575,46 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
     }
 }
 
-bool ProxyExchange::switch_protocols() {
+// Why the upstream's answer to an upgrade cannot reach the client (empty when it can). An
+// HTTP/1.1 client takes any answer but a 101 that names no protocol; an HTTP/2 stream's WebSocket
+// (RFC 8441) needs a 101 that switched to websocket with the right accept key, and its client would
+// take any other 2xx for an open WebSocket.
+std::string ProxyExchange::upgrade_refusal() const {
+    int status = parser_.status();
+    if (!client_->frames_body()) {
+        if (status == 101 && response_.count(FieldKind::kUpgrade) == 0)
+            return "its 101 names no protocol (Upgrade)";
+        return {};
+    }
+    if (status == 101) return websocket_refusal(client_->head(), response_);
+    if (status / 100 == 2)
+        return "it answered " + std::to_string(status) + " instead of switching protocols (101)";
+    return {};
+}
+
+// The peer answered with a whole, valid head that this client cannot be given: 502 for this
+// request alone. The peer is not at fault for its other traffic (one application's WebSocket
+// endpoint, not the server, is wrong), so its health and outlier counts take the answer as the
+// response it is, and the request is not tried elsewhere. The connection is closed unread: a 2xx
+// body may never end (a stream of events).
+void ProxyExchange::refuse_upgrade_answer() {
+    std::string why = std::exchange(unusable_upgrade_, std::string());
+    int status = parser_.status();
+    client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() + ": " +
+                                    (client_->frames_body() ? "WebSocket for an HTTP/2 stream: " : "") + why +
+                                    ", answering 502");
+    release_upstream(false);
+    attempt_.set_status(status);
+    attempt_.end(PROXYD_OUTCOME_SUCCESS);
+    pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, status);
+    client_->record().upstream_status = status;
+    pool_.metrics().gateway_error(502);
+    client_->send_error(502, !request_complete_);
+}
+
+void ProxyExchange::switch_protocols() {
     // An HTTP/2 stream's WebSocket (RFC 8441): the client gets 200, its DATA the tunnel's bytes.
     bool stream = client_->frames_body();
-    std::string head;
-    if (!stream) {
-        head = switching_protocols_head(response_);
-        if (head.empty()) return false;
-    } else if (std::string why = websocket_refusal(client_->head(), response_); !why.empty()) {
-        client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() +
-                                        ": WebSocket for an HTTP/2 stream: " + why);
-        return false;
-    }
     pool_.record_outcome(attempt_, PROXYD_OUTCOME_SUCCESS, 101);
     enter(Phase::kTunnel);
     // The peer serves the tunnel as long as it lasts: the attempt ends when the tunnel closes,
@@ -591,6 +625,7 @@ bool ProxyExchange::switch_protocols() {
     client_->record().status = client_->record().upstream_status = 101;
     if (stream) {
         client_->record().status = 200;
+        std::string head;
         ResponseHeadWriter writer = client_->start_head(head, 200, {});
         ConnectionOptions options(response_);
         for (size_t i = 0; i < response_.header_count(); ++i)
@@ -599,10 +634,9 @@ bool ProxyExchange::switch_protocols() {
         HeadEnding ending;
         ending.opens_tunnel = true;
         client_->end_head(writer, client_->worker().dates().http_date(), ending);
-        return true; // the head went out as the stream's HEADERS
+        return; // the head went out as the stream's HEADERS
     }
-    to_client_.own(head);
-    return true;
+    to_client_.own(switching_protocols_head(response_));
 }
 
 void ProxyExchange::start_tunnel(const char *rest, const char *end) {

@@ -117,7 +117,9 @@ class ProxyExchange final : public Exchange,
     void on_response_complete() override;
     void send_response_head();
     template <class Sink> void forward_response_fields(Sink &&sink);
-    bool switch_protocols();
+    std::string upgrade_refusal() const;
+    void refuse_upgrade_answer();
+    void switch_protocols();
     void start_tunnel(const char *rest, const char *end);
     // Sends what one upstream read produced for the client (interim responses, the head, body
     // bytes, the chunked terminator) as one write, then applies backpressure.
@@ -141,6 +143,7 @@ class ProxyExchange final : public Exchange,
     uv_timer_t *queue_timer_ = nullptr; // while queued: the deadline, and the look for other workers' frees
     uint64_t queue_deadline_ms_ = 0;    // loop time
     int retry_status_ = 0;              // a response head refused to retry elsewhere (retry_on)
+    std::string unusable_upgrade_;      // why the answer to an upgrade was refused (upgrade_refusal)
     Framing client_framing_ = Framing::None;
     Phase phase_ = Phase::kConnecting;
     bool request_complete_ = false; // the client's whole request was read (independent of phase_)

@@ -215,9 +215,10 @@ class H2Connection::Stream final : public StreamPeer {
     }
 
     // A 2xx to an extended CONNECT tells the client its WebSocket is open (RFC 8441 §5): one that
-    // no upstream's 101 made (a backend that ignored the Upgrade, a content handler) would be
-    // taken for the tunnel, so the client gets 502 instead (the access log says 502: exchanges
-    // record their status before the head goes out) and the response's body is dropped.
+    // no upstream's 101 made would be taken for the tunnel, so the client gets 502 instead. The
+    // proxy exchange refuses an upstream's 2xx itself (and closes its connection); this catches
+    // a content handler's, whose body is dropped. The access log says 502: exchanges record their
+    // status before the head goes out.
     void refuse_false_success(int status) {
         if (owner_.connection_.worker().logger().enabled(PROXYD_LOG_INFO))
             owner_.connection_.worker().logger().info(
