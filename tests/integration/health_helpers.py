@@ -10,9 +10,10 @@ from proxyd_harness import Backend, Client, check, response_bytes
 class SwitchableBackend:
     """A backend that names itself in every answer. self.healthy says what /health answers (200 or
     500); self.sick makes every other request a 500 too; /slow sleeps self.slow_seconds first.
-    Requests other than /health are counted in self.served, health checks in self.checks."""
+    Requests other than /health are counted in self.served, health checks in self.checks. With
+    ssl_context (a server-side ssl.SSLContext) it speaks HTTPS."""
 
-    def __init__(self, name):
+    def __init__(self, name, ssl_context=None):
         self.name = name
         self.healthy = True
         self.sick = False
@@ -21,7 +22,7 @@ class SwitchableBackend:
         self.served = 0
         self.checks = 0
         self.lock = threading.Lock()
-        self.backend = Backend(self._handle, tag=name)
+        self.backend = Backend(self._handle, tag=name, ssl_context=ssl_context)
         self.port = self.backend.port
 
     def _handle(self, request, conn_id):

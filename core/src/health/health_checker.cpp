@@ -38,8 +38,8 @@ void HealthChecker::start() {
             if (u.peers[p].discovered && first_slot_probe_[g] == SIZE_MAX)
                 first_slot_probe_[g] = probes_.size();
             probes_.push_back(std::make_unique<PeerProbe>(
-                &loop_, *u.health_check, u.peers[p].discovered ? nullptr : &u.peers[p], board_.group(g), p,
-                logger_, interval * p / u.peers.size()));
+                &loop_, *u.health_check, u.tls.get(), u.peers[p].discovered ? nullptr : &u.peers[p],
+                board_.group(g), p, logger_, interval * p / u.peers.size()));
         }
     }
     take_followed();

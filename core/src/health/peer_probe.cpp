@@ -1,23 +1,14 @@
 #include "health/peer_probe.hpp"
 
-#include "http/message_head.hpp"
-#include "http/response_parser.hpp"
+#include "health/probe_exchange.hpp"
 
 #include <chrono>
+#include <optional>
 #include <utility>
 
 namespace proxyd {
 
 namespace {
-
-// What a check reads of a body, at most: enough for a status page's marker, bounded so that a
-// peer answering with a large body costs the checker nothing more.
-constexpr size_t kMaxBodyKept = 64 * 1024;
-
-const ResponseLimits &probe_limits() {
-    static const ResponseLimits kLimits{};
-    return kLimits;
-}
 
 int64_t unix_ms_now() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -27,15 +18,13 @@ int64_t unix_ms_now() {
 
 } // namespace
 
-// One check's connection. It outlives its probe's interest (a timeout abandons it) until libuv
-// has closed its handle, which cancels the connect and write first.
-struct ProbeCheck final : private ResponseParser::Events {
-    explicit ProbeCheck(PeerProbe &owner)
-        : probe(&owner), request(owner.request()), parser(probe_limits(), head, *this) {
-        ResponseContext context;
-        context.head_request = owner.config().method == "HEAD";
-        parser.reset(context);
-        tcp.data = connect.data = write.data = this;
+// One check's connection: the socket around a ProbeExchange (null for a tcp check). It outlives
+// its probe's interest (a timeout abandons it) until libuv has closed its handle, which cancels
+// the connect and the writes first.
+struct ProbeCheck {
+    ProbeCheck(PeerProbe &owner, std::unique_ptr<ProbeExchange> conversation)
+        : probe(&owner), exchange(std::move(conversation)) {
+        tcp.data = connect.data = this;
     }
 
     // The probe has its verdict: nothing this check hears from here on counts.
@@ -48,18 +37,13 @@ struct ProbeCheck final : private ResponseParser::Events {
     void connected(int status) {
         if (!probe) return;
         if (status < 0) return probe->finish(false, std::string("connect: ") + uv_strerror(status));
-        if (probe->config().type == HealthCheckConfig::Type::tcp || tcp_only) return probe->finish(true, "");
-        auto *stream = reinterpret_cast<uv_stream_t *>(&tcp);
-        // The check's own copy of the request outlives this write (freed once the handle closed).
-        uv_buf_t buf = uv_buf_init(const_cast<char *>(request.data()), static_cast<unsigned>(request.size()));
-        int rc = uv_write(&write, stream, &buf, 1, [](uv_write_t *w, int write_status) {
-            auto *self = static_cast<ProbeCheck *>(w->data);
-            if (self->probe && write_status < 0)
-                self->probe->finish(false, std::string("write: ") + uv_strerror(write_status));
-        });
+        if (!exchange) return probe->finish(true, "");
+        std::string output;
+        if (auto verdict = exchange->start(output)) return probe->finish(verdict->pass, verdict->reason);
+        int rc = send(std::move(output));
         if (rc == 0)
             rc = uv_read_start(
-                stream,
+                reinterpret_cast<uv_stream_t *>(&tcp),
                 [](uv_handle_t *h, size_t, uv_buf_t *out) {
                     auto *self = static_cast<ProbeCheck *>(h->data);
                     *out = uv_buf_init(self->buffer, sizeof self->buffer);
@@ -67,63 +51,66 @@ struct ProbeCheck final : private ResponseParser::Events {
                 [](uv_stream_t *s, ssize_t nread, const uv_buf_t *in) {
                     static_cast<ProbeCheck *>(s->data)->read(nread, in->base);
                 });
-        if (rc < 0) probe->finish(false, std::string("write: ") + uv_strerror(rc));
+        if (rc < 0) socket_failed("write", rc);
     }
 
     void read(ssize_t nread, const char *data) {
-        if (!probe) return;
-        if (nread == UV_EOF) return judge(parser.finish());
-        if (nread < 0)
-            return probe->finish(false, std::string("read: ") + uv_strerror(static_cast<int>(nread)));
-        if (nread > 0) judge(parser.execute(data, static_cast<size_t>(nread)));
-    }
-
-    void judge(ResponseParser::Result result) {
-        const HealthCheckConfig &c = probe->config();
-        switch (result) {
-        case ResponseParser::Result::kNeedMore:
-            return;
-        case ResponseParser::Result::kError:
-            return probe->finish(false, parser.head_complete() ? "response cut short: " + parser.error_text()
-                                                               : "invalid response: " + parser.error_text());
-        case ResponseParser::Result::kSwitched:
-            return probe->finish(false, "status 101");
-        case ResponseParser::Result::kMessageEnd:
-            break;
+        if (!probe || nread == 0) return;
+        if (nread == UV_EOF) {
+            ProbeVerdict verdict = exchange->end_of_stream();
+            return probe->finish(verdict.pass, verdict.reason);
         }
-        int status = parser.status();
-        if (status < c.status_min || status > c.status_max)
-            return probe->finish(false, "status " + std::to_string(status));
-        if (!c.expect_body.empty() && body.find(c.expect_body) == std::string::npos)
-            return probe->finish(false, "status " + std::to_string(status) + ", body without \"" +
-                                            c.expect_body + "\"");
-        probe->finish(true, "");
+        if (nread < 0) return socket_failed("read", static_cast<int>(nread));
+        std::string output;
+        std::optional<ProbeVerdict> verdict = exchange->receive(data, static_cast<size_t>(nread), output);
+        // What the exchange answered goes out even with a verdict: a TLS alert tells the peer why.
+        int rc = send(std::move(output));
+        if (verdict) return probe->finish(verdict->pass, verdict->reason);
+        if (rc < 0) socket_failed("write", rc);
     }
 
-    // ResponseParser::Events
-    void on_interim_response() override {}
-    bool on_response_head() override { return true; }
-    void on_response_body(std::string_view data) override {
-        if (probe && !probe->config().expect_body.empty() && body.size() < kMaxBodyKept)
-            body.append(data.substr(0, kMaxBodyKept - body.size()));
+    // Writes bytes, which the write owns until its callback; several may be in flight (a TLS
+    // handshake's flights, then the request).
+    int send(std::string bytes) {
+        if (bytes.empty()) return 0;
+        auto pending = std::make_unique<PendingWrite>(this, std::move(bytes));
+        uv_buf_t buf = uv_buf_init(pending->bytes.data(), static_cast<unsigned>(pending->bytes.size()));
+        int rc = uv_write(&pending->request, reinterpret_cast<uv_stream_t *>(&tcp), &buf, 1,
+                          [](uv_write_t *w, int status) {
+                              std::unique_ptr<PendingWrite> done(static_cast<PendingWrite *>(w->data));
+                              if (status < 0 && done->check->probe)
+                                  done->check->socket_failed("write", status);
+                          });
+        if (rc == 0) (void)pending.release(); // the callback frees it, also when the close cancels it
+        return rc;
     }
-    void on_response_complete() override {}
+
+    void socket_failed(const char *operation, int status) {
+        bool handshake = exchange && exchange->in_tls_handshake();
+        probe->finish(false,
+                      std::string(handshake ? "TLS handshake" : operation) + ": " + uv_strerror(status));
+    }
+
+    struct PendingWrite {
+        PendingWrite(ProbeCheck *owner, std::string data) : check(owner), bytes(std::move(data)) {
+            request.data = this;
+        }
+        ProbeCheck *check;
+        std::string bytes;
+        uv_write_t request{};
+    };
 
     PeerProbe *probe;
-    std::string request;
-    bool tcp_only = false;
+    std::unique_ptr<ProbeExchange> exchange;
     uv_tcp_t tcp{};
     uv_connect_t connect{};
-    uv_write_t write{};
-    MessageHead head;
-    ResponseParser parser;
-    std::string body;
     char buffer[16 * 1024];
 };
 
-PeerProbe::PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const PeerConfig *peer,
-                     GroupHealth &group, size_t index, const Logger &logger, uint64_t first_delay_ms)
-    : config_(config), peer_(peer), group_(group), index_(index), logger_(logger),
+PeerProbe::PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const TlsClientContext *tls,
+                     const PeerConfig *peer, GroupHealth &group, size_t index, const Logger &logger,
+                     uint64_t first_delay_ms)
+    : config_(config), tls_(tls), peer_(peer), group_(group), index_(index), logger_(logger),
       verdicts_(group.peers[index].check.load(std::memory_order_relaxed)), loop_(loop) {
     uv_timer_init(loop, &interval_timer_);
     uv_timer_init(loop, &timeout_timer_);
@@ -137,10 +124,6 @@ void PeerProbe::write_request() {
     const std::string &host = config_.host.empty() ? peer_->authority : config_.host;
     request_ = config_.method + " " + config_.path + " HTTP/1.1\r\nHost: " + host +
                "\r\nUser-Agent: proxyd-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n";
-    if (peer_->tls && config_.type == HealthCheckConfig::Type::http)
-        logger_.info(
-            "upstream " + group_.name + " peer " + peer_->address_text +
-            ": speaks TLS, which http health checks do not yet; checking that it accepts connections");
 }
 
 void PeerProbe::occupy(std::shared_ptr<const PeerConfig> peer, uint32_t occupant) {
@@ -175,8 +158,12 @@ void PeerProbe::start_check() {
     // Maintenance pauses the checks; they resume at the next tick after it ends.
     if (group_.peers[index_].admin.load(std::memory_order_relaxed) == AdminState::maintenance)
         return schedule(interval);
-    auto *check = new ProbeCheck(*this);
-    check->tcp_only = peer_->tls;
+    // A tcp check only connects, to a TLS peer too: no handshake (HAProxy's check without check-ssl).
+    std::unique_ptr<ProbeExchange> exchange;
+    if (config_.type == HealthCheckConfig::Type::http)
+        exchange = std::make_unique<ProbeExchange>(config_, request_, peer_->tls ? tls_ : nullptr,
+                                                   peer_->tls_name, peer_->tls_name_is_ip);
+    auto *check = new ProbeCheck(*this, std::move(exchange));
     check_ = check;
     uv_tcp_init(loop_, &check->tcp);
     uv_timer_start(

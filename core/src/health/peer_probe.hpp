@@ -1,7 +1,7 @@
 // One peer's active health check, repeated every interval on the health checker's loop: a TCP
-// connect, and for an http check one HTTP/1.1 request with Connection: close whose answer the
-// project's ResponseParser (llhttp) reads; the status must be in the expected range and the body
-// hold the expected text. Each result goes through RiseFall; a change of state is published to
+// connect, and for an http check one HTTP/1.1 request with Connection: close, over TLS to a peer
+// that speaks it (ProbeExchange: the handshake with the group's TLS settings, the request, the
+// answer judged). Each result goes through RiseFall; a change of state is published to
 // the peer's PeerHealth (what workers read) and logged once. A probe of a discovered slot checks
 // whoever occupies the slot now (occupy()), and publishes only while that occupant holds the slot.
 // Checker thread only.
@@ -21,13 +21,16 @@
 namespace proxyd {
 
 struct ProbeCheck; // one check's connection, freed when its handle has closed
+class TlsClientContext;
 
 class PeerProbe {
   public:
-    // first_delay_ms spreads a group's first checks over its interval. peer is null for a
-    // discovered slot, which is vacant until occupy() fills it.
-    PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const PeerConfig *peer, GroupHealth &group,
-              size_t index, const Logger &logger, uint64_t first_delay_ms);
+    // first_delay_ms spreads a group's first checks over its interval. tls is the group's client
+    // side (not null when any of its peers speaks TLS; it outlives the probe). peer is null for
+    // a discovered slot, which is vacant until occupy() fills it.
+    PeerProbe(uv_loop_t *loop, const HealthCheckConfig &config, const TlsClientContext *tls,
+              const PeerConfig *peer, GroupHealth &group, size_t index, const Logger &logger,
+              uint64_t first_delay_ms);
     ~PeerProbe() = default;
     PeerProbe(const PeerProbe &) = delete;
     PeerProbe &operator=(const PeerProbe &) = delete;
@@ -40,8 +43,6 @@ class PeerProbe {
 
     // -- for ProbeCheck --
     void finish(bool pass, const std::string &reason);
-    const HealthCheckConfig &config() const { return config_; }
-    const std::string &request() const { return request_; }
 
   private:
     void start_check();
@@ -50,6 +51,7 @@ class PeerProbe {
     bool holds_slot() const;
 
     const HealthCheckConfig &config_;
+    const TlsClientContext *tls_;
     const PeerConfig *peer_;                 // null while a discovered slot is vacant
     std::shared_ptr<const PeerConfig> held_; // a discovered occupant, kept alive while checked
     uint32_t occupant_ = 0;                  // the board's number for it (0 for a fixed peer)

@@ -112,6 +112,11 @@ std::string TlsClientContext::verify_failure(const SSL *ssl) const {
     return std::string("certificate verify failed: ") + X509_verify_cert_error_string(result);
 }
 
+std::string TlsClientContext::handshake_failure(const SSL *ssl, const std::string &session_error) const {
+    std::string refused = verify_failure(ssl);
+    return refused.empty() ? session_error : "TLS handshake: " + refused;
+}
+
 int TlsClientContext::on_new_session(SSL *ssl, SSL_SESSION *session) {
     auto *keeper = static_cast<TlsSessionKeeper *>(SSL_get_app_data(ssl));
     if (!keeper) return 0; // OpenSSL keeps its reference and frees the session

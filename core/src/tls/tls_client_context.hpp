@@ -56,6 +56,10 @@ class TlsClientContext {
     // Why a client handshake failed, when the peer's certificate was refused ("certificate verify
     // failed: self-signed certificate", "... hostname mismatch"); empty otherwise.
     std::string verify_failure(const SSL *ssl) const;
+    // Why a client handshake failed, as proxyd reports it: "TLS handshake: " and the refused
+    // certificate's reason when verification refused it, else session_error (the session's own
+    // account: OpenSSL's queued errors).
+    std::string handshake_failure(const SSL *ssl, const std::string &session_error) const;
 
   private:
     TlsClientContext() = default;

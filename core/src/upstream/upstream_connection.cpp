@@ -216,10 +216,8 @@ void UpstreamConnection::on_tls_read(ssize_t nread, const char *data) {
     flush_tls_output(); // the handshake's next flight, or an alert
     if (status == TlsSession::Status::kError) {
         std::string why = tls_->error_text();
-        if (!handshake_done_) {
-            std::string refused = pool_.config().tls->verify_failure(tls_->native());
-            return handshake_failed(UV_EPROTO, refused.empty() ? why : "TLS handshake: " + refused);
-        }
+        if (!handshake_done_)
+            return handshake_failed(UV_EPROTO, pool_.config().tls->handshake_failure(tls_->native(), why));
         tls_error_ = why;
         return tls_stream_ended(UV_EPROTO);
     }
