@@ -14,12 +14,18 @@ and its difference to `none`. A Release build gives the figures that matter.
 With --callgrind, proxyd runs under valgrind's callgrind instead, and the figure is user-space
 instructions per request (counters zeroed before and dumped after each run: deterministic, so one
 round of a few thousand requests is enough; the kernel's share is not counted).
+
+Its config, proxyd's stderr and callgrind's dumps go to a /tmp/proxyd-filter-cost-* folder that is
+removed when the script ends, however it ends (an error, Ctrl-C, SIGTERM); proxyd's last stderr
+lines are printed first when the run failed.
 """
 import glob
 import argparse
 import base64
 import os
 import re
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -121,8 +127,25 @@ def main():
     ap.add_argument("--variants", default=",".join(VARIANTS), help="a subset, comma-separated ('none' is kept)")
     args = ap.parse_args()
     wanted = {"none"} | set(args.variants.split(","))
-
+    # SIGTERM ends the script as Ctrl-C does: through the finally clauses that stop proxyd and
+    # remove the folder.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     folder = tempfile.mkdtemp(prefix="proxyd-filter-cost-")
+    try:
+        measure(args, wanted, folder)
+    except BaseException:
+        stderr_path = os.path.join(folder, "proxyd.stderr")
+        if os.path.exists(stderr_path):
+            with open(stderr_path, errors="replace") as f:
+                tail = f.read().splitlines()[-20:]
+            if tail:
+                print("filter_cost: proxyd's stderr ended with:\n  " + "\n  ".join(tail), file=sys.stderr)
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(args, wanted, folder):
     with open(os.path.join(folder, "users.htpasswd"), "w") as f:
         f.write(USERS)
     ports = dict(zip(VARIANTS, free_ports(len(VARIANTS))))
@@ -138,7 +161,8 @@ def main():
     argv = [args.proxyd, "-c", path]
     if args.callgrind:
         argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + os.path.join(folder, "cg.out.%p")] + argv
-    proxyd = subprocess.Popen(argv, stderr=open(os.path.join(folder, "proxyd.stderr"), "w"))
+    with open(os.path.join(folder, "proxyd.stderr"), "w") as stderr:
+        proxyd = subprocess.Popen(argv, stderr=stderr)
     try:
         deadline = time.time() + (60 if args.callgrind else 10)
         while time.time() < deadline:
@@ -170,7 +194,11 @@ def main():
             print("%-18s %12.2f %+12.2f   %s" % (name, m, m - base, " ".join("%.2f" % x for x in results[name])))
     finally:
         proxyd.terminate()
-        proxyd.wait(10)
+        try:
+            proxyd.wait(10)
+        except subprocess.TimeoutExpired:
+            proxyd.kill()
+            proxyd.wait()
 
 
 if __name__ == "__main__":

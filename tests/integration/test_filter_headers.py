@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """The headers filter in the real proxyd: request fields set (with $client_address and $request_id),
 removed and added before the backend sees them; response fields set, added and removed on proxied
-answers and on proxyd's own 502 page; HSTS as one line of config."""
+answers and on proxyd's own 502 page; HSTS as one line of config. An X-Request-ID a filter sets is
+the request's id (later filters' $request_id, the backend's one X-Request-ID, the access log), over
+the client's; one a filter removes gives the request an id proxyd makes."""
 
 import json
 import os
 
-from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, echo_handler, free_ports,
-                            response_bytes, run_test, upstream, workdir, write_file)
+import re
+
+from proxyd_harness import (Backend, Client, Proxyd, access_log_entries, check, check_equal, config_head, echo_handler,
+                            free_ports, response_bytes, run_test, upstream, wait_for, workdir, write_file)
 
 HSTS = "max-age=63072000; includeSubDomains"
 
@@ -22,7 +26,7 @@ def backend_handler(request, conn_id):
 def main():
     folder = workdir("filter_headers")
     backend = Backend(backend_handler)
-    front, broken, dead = free_ports(3)
+    front, broken, stamped, untrusting, dead = free_ports(5)
     config = config_head(plugins=None) + upstream("echo", [backend.port]) + upstream("dead", [dead]) + """
 [filters.tracing]
 plugin = "headers"
@@ -37,6 +41,14 @@ response.remove = ["X-Powered-By"]
 plugin = "headers"
 response.set = { "Strict-Transport-Security" = "%s" }
 
+[filters.stamp]
+plugin = "headers"
+request.set = { "X-Request-ID" = "edge-7.${scheme}" }
+
+[filters.untrusted_ids]
+plugin = "headers"
+request.remove = ["X-Request-ID"]
+
 [[listeners]]
 name = "front"
 listen = "127.0.0.1:%d"
@@ -48,9 +60,21 @@ name = "broken"
 listen = "127.0.0.1:%d"
 upstream = "dead"
 filters = ["hsts"]
-""" % (HSTS, front, broken)
+
+[[listeners]]
+name = "stamped"
+listen = "127.0.0.1:%d"
+upstream = "echo"
+filters = ["stamp", "tracing"]
+
+[[listeners]]
+name = "untrusting"
+listen = "127.0.0.1:%d"
+upstream = "echo"
+filters = ["untrusted_ids", "tracing"]
+""" % (HSTS, front, broken, stamped, untrusting)
     path = write_file(os.path.join(folder, "headers.toml"), config)
-    proxyd = Proxyd(path, folder).start([front, broken])
+    proxyd = Proxyd(path, folder).start([front, broken, stamped, untrusting])
 
     with Client(front) as client:
         response = client.request("GET", "/x", [("Host", "site.test"), ("X-Debug-Token", "secret"),
@@ -78,6 +102,28 @@ filters = ["hsts"]
         response = client.request("GET", "/", [("Host", "site.test")])
         check_equal(response.status, 502, "a dead upstream answers 502")
         check_equal(response.header("Strict-Transport-Security"), HSTS, "proxyd's own error page gets HSTS too")
+
+    # The request id as filters left it: what later filters see ($request_id, echoed on the
+    # response by "tracing"), the one X-Request-ID the backend gets, and the access log's.
+    def ids_of(port, target):
+        with Client(port) as client:
+            response = client.request("GET", target, [("Host", "site.test"), ("X-Request-ID", "client-id-42")])
+        check_equal(response.status, 200, "%s proxied" % target)
+        seen = [value for name, value in json.loads(response.body)["headers"] if name.lower() == "x-request-id"]
+        wait_for("the access-log line of %s" % target,
+                 lambda: any(e["request"].startswith("GET %s " % target) for e in access_log_entries(proxyd.stderr_text())))
+        logged = [e["request_id"] for e in access_log_entries(proxyd.stderr_text())
+                  if e["request"].startswith("GET %s " % target)]
+        return response.header("X-Request-ID"), seen, logged
+
+    echoed, seen, logged = ids_of(stamped, "/stamped")
+    check_equal(echoed, "edge-7.http", "a filter's X-Request-ID wins over the client's: later filters' $request_id")
+    check_equal(seen, ["edge-7.http"], "the backend gets the filter's id, once")
+    check_equal(logged, ["edge-7.http"], "the access log has the filter's id")
+    echoed, seen, logged = ids_of(untrusting, "/untrusting")
+    check(re.fullmatch(r"[0-9a-f]{16}", echoed or ""), "a filter removed the client's id: proxyd made one", repr(echoed))
+    check_equal(seen, [echoed], "the backend gets proxyd's id, once")
+    check_equal(logged, [echoed], "the access log has proxyd's id")
 
     check(proxyd.alive(), "proxyd still running")
     check_equal(proxyd.stop(), 0, "proxyd exit code after SIGTERM")

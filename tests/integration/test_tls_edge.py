@@ -7,8 +7,10 @@ What a user relies on:
   the HTTPS listener: a static file, proxyd's own 404, and a proxied response whose backend sent
   its own (replaced);
 - `redirect_https = PORT` answers every request of a cleartext listener with a 308 whose Location is
-  the same host (its port replaced) and target over https, keep-alive intact; a POST too, after
-  which the connection closes (its body is not read); an HTTP/1.0 request without Host is sent to
+  the same host (its port replaced) and target over https, keep-alive intact; a POST too, whose
+  body (Content-Length or chunked, sent after the answer) is read and dropped, the connection then
+  serving the next request, while a body declared larger than 1 MiB (no max_body_size) or one that
+  stops coming for body_timeout ends the connection; an HTTP/1.0 request without Host is sent to
   the address it reached; `redirect_https = true` leaves the port out (443);
 - `proxyd -t` refuses, at the key's file:line:col: a missing certificate or key file, a key that is
   not the certificate's, ciphers or groups OpenSSL does not know, a bad HSTS value, HSTS on a cleartext listener, redirect_https on an HTTPS
@@ -22,7 +24,7 @@ import socket
 import ssl
 import subprocess
 
-from proxyd_harness import (HOST, PROXYD_BIN, Backend, check, check_equal, Client, config_head, free_ports,
+from proxyd_harness import (HOST, PROXYD_BIN, Backend, check, check_equal, chunked, Client, config_head, free_ports,
                             make_certificate, Proxyd, read_until_close, response_bytes, run_test, static_handler,
                             toml_str, upstream, workdir, write_file)
 from test_tls import client_context
@@ -76,7 +78,8 @@ def serving_checks(folder, site):
               % (HOST, static_port, tls) +
               "[[listeners]]\nname = \"proxied\"\nlisten = \"%s:%d\"\nupstream = \"app\"\ntls = %s\n\n"
               % (HOST, proxy_port, tls) +
-              "[[listeners]]\nname = \"to-https\"\nlisten = \"%s:%d\"\nredirect_https = %d\n\n"
+              "[[listeners]]\nname = \"to-https\"\nlisten = \"%s:%d\"\nredirect_https = %d\n"
+              "limits = { body_timeout = \"500ms\" }\n\n"
               % (HOST, redirect_port, static_port) +
               "[[listeners]]\nname = \"to-443\"\nlisten = \"%s:%d\"\nredirect_https = true\n\n" % (HOST, default_port))
     proxyd = Proxyd(write_file(os.path.join(folder, "proxyd.toml"), config), folder)
@@ -100,11 +103,7 @@ def serving_checks(folder, site):
         again = client.request("GET", "/again", host="site.test")
         check_equal(again.header("location"), "https://site.test:%d/again" % static_port,
                     "a second request on the same connection")
-        post = client.request("POST", "/form", body=b"a=1", host="site.test")
-        check_equal(post.status, 308, "a POST is redirected too (308 keeps the method)")
-        check_equal(post.header("location"), "https://site.test:%d/form" % static_port, "Location of the POST")
-        check("close" in post.connection_tokens(), "a redirect that leaves a body unread closes the connection")
-        check(client.closed_by_peer(), "and the connection is closed")
+    redirect_body_checks(redirect_port, static_port)
     with Client(redirect_port, TIMEOUT) as client:
         client.send(b"GET /old HTTP/1.0\r\n\r\n")
         bare = client.read_response()
@@ -119,6 +118,50 @@ def serving_checks(folder, site):
     check_equal(body, b"hello\n", "the redirect's target serves")
     check(proxyd.alive(), "proxyd still running")
     proxyd.stop()
+
+
+def post_head(target, framing):
+    return b"POST %s HTTP/1.1\r\nHost: site.test\r\n%s\r\n\r\n" % (target.encode(), framing.encode())
+
+
+def redirect_body_checks(redirect_port, static_port):
+    """The 308 comes at the head; a body sent after it is read and dropped, so the connection
+    serves the next request, as nginx does. Too large a body, or one that stalls, closes it."""
+    with Client(redirect_port, TIMEOUT) as client:
+        client.send(post_head("/form", "Content-Length: 3000"))
+        post = client.read_response()
+        check_equal(post.status, 308, "a POST is redirected too (308 keeps the method)")
+        check_equal(post.header("location"), "https://site.test:%d/form" % static_port, "Location of the POST")
+        check("close" not in post.connection_tokens(), "the redirect of a POST keeps the connection")
+        client.send(b"a" * 3000)
+        after = client.request("GET", "/after", host="site.test")
+        check_equal(after.header("location"), "https://site.test:%d/after" % static_port,
+                    "the body was read and dropped: the next request on the connection is answered")
+        client.send(post_head("/chunked", "Transfer-Encoding: chunked"))
+        check("close" not in client.read_response().connection_tokens(), "a chunked POST's redirect keeps it too")
+        client.send(chunked(b"b" * 20000, piece=5000))
+        after = client.request("GET", "/after-chunks", host="site.test")
+        check_equal(after.header("location"), "https://site.test:%d/after-chunks" % static_port,
+                    "the chunked body was read and dropped: the next request is answered")
+    with Client(redirect_port, TIMEOUT) as client:
+        client.send(post_head("/upload", "Content-Length: 10000000000") + b"c" * 1000)
+        huge = client.read_response()
+        check_equal(huge.status, 308, "a POST of 10 GB declared is redirected")
+        check("close" in huge.connection_tokens(), "a body over the 1 MiB read and dropped: Connection: close")
+        check(client.closed_by_peer(), "and the connection is closed")
+    with Client(redirect_port, TIMEOUT) as client:
+        client.send(post_head("/big-chunks", "Transfer-Encoding: chunked"))
+        check("close" not in client.read_response().connection_tokens(), "a chunked POST's size shows as it comes")
+        try:
+            client.send(chunked(b"e" * (1536 * 1024), piece=65536))
+        except OSError:
+            pass  # proxyd may stop reading before the last chunk
+        check(client.closed_by_peer(), "past 1 MiB of chunks read and dropped, the connection is closed")
+    with Client(redirect_port, TIMEOUT) as client:
+        client.send(post_head("/stalled", "Content-Length: 100") + b"d" * 10)
+        stalled = client.read_response()
+        check("close" not in stalled.connection_tokens(), "a small body's redirect keeps the connection")
+        check(client.closed_by_peer(within=3.0), "a body that stops coming: closed after body_timeout (500ms)")
 
 
 def config_checks(folder, site, other, soon):

@@ -189,6 +189,9 @@ static void check_refusals(probe *p, const proxyd_request *request, int phase) {
         EXPECT(h->request_set_header(r, str("Bad Name"), str("x")), PROXYD_EINVAL);
         EXPECT(h->request_set_header(r, str("X-Ok"), (proxyd_str){"a\r\nb", 4}), PROXYD_EINVAL);
         EXPECT(h->request_set_header(r, str("Content-Length"), str("5")), PROXYD_EINVAL);
+        /* X-Request-ID becomes the request's id: only a valid id (the log line names the id kept). */
+        EXPECT(h->request_set_header(r, str("X-Request-ID"), str("has space")), PROXYD_EINVAL);
+        EXPECT(h->request_add_header(r, str("x-request-id"), str("")), PROXYD_EINVAL);
         EXPECT(h->request_remove_header(r, str("Host")), PROXYD_EINVAL);
         EXPECT(h->request_remove_header(r, str("Transfer-Encoding")), PROXYD_EINVAL);
         EXPECT(h->request_remove_header(r, str("X-Not-There")), PROXYD_ENOENT);

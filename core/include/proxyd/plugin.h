@@ -144,8 +144,9 @@ typedef struct proxyd_request {
 
     /* ---- 1.3 ---- */
     proxyd_str request_id; /* the X-Request-ID the client sent when it is valid (1 to 200
-                              characters of [A-Za-z0-9._:-]), else one proxyd made; the same
-                              value goes to the upstream and the access log */
+                              characters of [A-Za-z0-9._:-]), else one proxyd made; one a
+                              filter set replaces it (request_set_header); the same value goes
+                              to the upstream and the access log */
     proxyd_str scheme;     /* "https" on a TLS listener, else "http" */
 } proxyd_request;
 
@@ -414,7 +415,10 @@ typedef struct proxyd_host {
 
     /* Replaces every field called name with one field (appended where the first one was).
      * Framing fields (Content-Length, Transfer-Encoding) cannot be set or added (PROXYD_EINVAL),
-     * nor a second Host added. The X-Request-ID sent upstream is always request_id. */
+     * nor a second Host added. X-Request-ID is the request's id: a value set (or added, which
+     * then replaces it as set does: a request has one id) must be a valid one (see request_id;
+     * PROXYD_EINVAL otherwise) and becomes request_id, for later hooks, the upstream and the
+     * access log; once it is removed, proxyd makes the request an id of its own. */
     int (*request_set_header)(const proxyd_request_handle *request, proxyd_str name, proxyd_str value);
     /* Adds a field after the others, even when one of that name exists. */
     int (*request_add_header)(const proxyd_request_handle *request, proxyd_str name, proxyd_str value);

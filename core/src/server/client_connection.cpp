@@ -25,6 +25,11 @@ namespace {
 
 constexpr uint64_t kLingerMs = 2000;
 
+// A body an answer left unread is read and dropped to keep the connection up to this size when
+// the listener sets no max_body_size (nginx's default client_max_body_size); a larger one closes
+// the connection instead.
+constexpr uint64_t kMaxDiscardedBodyBytes = 1024 * 1024;
+
 // RFC 9113 §3.4: what an HTTP/2 client with prior knowledge sends first.
 constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -395,12 +400,20 @@ void ClientConnection::execute(const char *data, size_t len) {
         pending_.insert(0, data + used, len - used);
     } else if (result == RequestParser::Result::kError) {
         int status = request_->parser.error_status();
+        bool answered = request_->record.status != 0;
         if (worker_.logger().enabled(PROXYD_LOG_INFO))
-            worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text +
-                                  ": bad request (" + request_->parser.error_text() + "), answering " +
-                                  std::to_string(status));
-        if (exchange_ && request_->record.status != 0) {
-            abort(); // mid-body, and a response already began: only cutting the connection is left
+            worker_.logger().info(
+                "client " + client_ip_ + " on " + listener_.listen_text + ": bad request (" +
+                request_->parser.error_text() + "), " +
+                (answered ? "closing (a response already began)" : "answering " + std::to_string(status)));
+        if (answered) {
+            // Mid-body, and a response already went out: only ending the connection is left. One
+            // still being written is cut, so the client never takes it as complete; a complete one
+            // (its request's body being discarded) is followed by an orderly close.
+            discarding_body_ = false;
+            if (exchange_) return abort();
+            stop_reading(); // the parser refuses what follows; the close's linger drops it
+            close_after_output();
             return;
         }
         // A body that broke before any answer (a bad chunk): the exchange goes, taking its
@@ -411,6 +424,7 @@ void ClientConnection::execute(const char *data, size_t len) {
         return;
     }
     if (response_phase_ == ResponsePhase::kFinishedInParser) complete_exchange();
+    if (discarding_body_) check_discarded_body();
 }
 
 void ClientConnection::on_request_begin() {
@@ -437,6 +451,8 @@ void ClientConnection::on_request_body(std::string_view data) {
         exchange_->on_request_body(data);
     else if (request_->filters && request_->filters->pending())
         hold_request_body(data);
+    else if (discarding_body_)
+        discarded_bytes_ += data.size();
 }
 
 void ClientConnection::on_request_complete() {
@@ -563,6 +579,11 @@ bool ClientConnection::complete_exchange() {
         finish_stream(); // one request per stream
         return false;
     }
+    // The rest of the body is read and dropped first; check_discarded_body goes on from there.
+    if (discarding_body_ && finished_keep_alive_ && request_phase_ == RequestPhase::kBody &&
+        !worker_.draining(listener_))
+        return false;
+    discarding_body_ = false;
     if (!finished_keep_alive_ || request_phase_ != RequestPhase::kComplete || worker_.draining(listener_)) {
         if (connection_phase_ < ConnectionPhase::kClosingAfterFlush)
             set_connection_phase(ConnectionPhase::kClosingAfterFlush);
@@ -648,6 +669,8 @@ void ClientConnection::send_unavailable(unsigned retry_after_seconds, bool close
 }
 
 // 308 keeps the method and body (RFC 9110 §15.4.9), so a POST is resent as a POST over HTTPS.
+// The body itself is not wanted here: it is read and dropped after the answer, as nginx does,
+// so a form posted to http:// does not cost the client its connection.
 void ClientConnection::send_https_redirect() {
     const RequestView &view = request_->parser.view();
     std::string fallback_host = view.host.empty() ? local_url_host(&tcp_) : std::string();
@@ -656,10 +679,42 @@ void ClientConnection::send_https_redirect() {
         https_location(view.host.empty() ? std::string_view(fallback_host) : view.host,
                        listener_.redirect_https_port, view.path, view.query, view.query.data() != nullptr);
     std::string body = "Moved to " + location + "\n";
-    // The body is not read: the connection closes after the answer (and says so), since the rest
-    // of the body could not be told from a next request.
-    send_own_response(308, "text/plain; charset=utf-8", location, std::move(body),
-                      !wants_keep_alive() || request_->parser.has_body());
+    start_discarding_body();
+    send_own_response(308, "text/plain; charset=utf-8", location, std::move(body), !wants_keep_alive());
+}
+
+void ClientConnection::start_discarding_body() {
+    const RequestParser &parser = request_->parser;
+    if (!parser.has_body() || request_phase_ == RequestPhase::kComplete || parser.body_in_input()) return;
+    // A client that waits for 100 Continue may never send the body, and a next request of its
+    // own would then be read as that body: its connection closes after the answer.
+    if (h2_stream_ || !wants_keep_alive() || parser.head().find(FieldKind::kExpect)) return;
+    if (parser.content_length() > 0 && static_cast<uint64_t>(parser.content_length()) > discard_limit())
+        return;
+    discarding_body_ = true;
+    discarded_bytes_ = 0;
+}
+
+uint64_t ClientConnection::discard_limit() const {
+    uint64_t listener_limit = listener_.limits.max_body_bytes;
+    return listener_limit ? listener_limit : kMaxDiscardedBodyBytes;
+}
+
+void ClientConnection::check_discarded_body() {
+    if (request_phase_ == RequestPhase::kComplete) {
+        discarding_body_ = false;
+        if (!worker_.draining(listener_)) return start_next_request();
+    } else if (discarded_bytes_ > discard_limit()) {
+        if (worker_.logger().enabled(PROXYD_LOG_INFO))
+            worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text +
+                                  ": request body over the " + std::to_string(discard_limit()) +
+                                  " bytes read and dropped after the answer, closing");
+        discarding_body_ = false;
+    } else {
+        return;
+    }
+    stop_reading();
+    close_after_output();
 }
 
 void ClientConnection::send_own_response(int status, std::string_view content_type, std::string_view location,
@@ -668,10 +723,11 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
     if (request_->filters && request_->filters->pending()) cancel_pending_filter();
     // A body not read to its end (a 404 at the head) could not be told from a next request: the
     // connection closes after this answer, and the answer says so (Envoy's choice; nginx reads
-    // and drops the body instead). A body whose last byte came with the head is read to its end
-    // after the answer, in the same call, so that connection stays open.
+    // and drops the body instead), unless the caller had the rest discarded (a redirect_https
+    // listener's answer). A body whose last byte came with the head is read to its end after the
+    // answer, in the same call, so that connection stays open.
     if (request_->parser.has_body() && request_phase_ != RequestPhase::kComplete &&
-        !request_->parser.body_in_input())
+        !request_->parser.body_in_input() && !discarding_body_)
         close = true;
     if (filters_response_heads()) {
         HeaderList fields;

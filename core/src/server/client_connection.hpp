@@ -14,6 +14,9 @@
 //
 //   In kComplete the parser is paused: bytes read meanwhile are pipelined requests and wait in
 //   pending_ until resume_parsing() after the step back to kIdle. kBody covers an empty body too.
+//   A response may complete in kBody; the connection then closes after it, unless the rest of the
+//   body is being discarded (start_discarding_body): then the step back to kIdle comes when the
+//   body's last byte has been read and dropped.
 //
 // ResponsePhase: kPending, or kFinishedInParser when the exchange finished inside a parser
 // callback (a content handler answering at once, a 404): the parser must not be reset under
@@ -353,6 +356,18 @@ class ClientConnection final : private RequestParser::Events,
     void fill_request_view();
     // The answer of a listener with redirect_https, to every request.
     void send_https_redirect();
+    // Before an answer that does not use the request's body, while some of it is still to come:
+    // the rest is to be read and dropped after the answer, and the connection kept for the next
+    // request (nginx's ngx_http_discard_request_body), when the connection may be kept and the
+    // body's declared length is within discard_limit(). Otherwise nothing changes, and the answer
+    // closes the connection (send_own_response).
+    void start_discarding_body();
+    // The most of a body that is read and dropped: the listener's max_body_size, or
+    // kMaxDiscardedBodyBytes when it sets none.
+    uint64_t discard_limit() const;
+    // After parsing while a body is discarded: the next request once its last byte came; an
+    // orderly close once it grew past discard_limit() (a chunked body's size shows as it comes).
+    void check_discarded_body();
     // A response proxyd writes itself: an error page or a redirect (location non-empty), with a
     // Retry-After when retry_after is non-empty.
     void send_own_response(int status, std::string_view content_type, std::string_view location,
@@ -402,6 +417,8 @@ class ClientConnection final : private RequestParser::Events,
     bool write_shut_ = false; // shutdown_write() was called (a tunnel)
     bool read_ended_ = false; // a tunnelled client sent EOF
     bool request_held_ = false; // hold_request()
+    bool discarding_body_ = false; // start_discarding_body(): body bytes are read and dropped
+    uint64_t discarded_bytes_ = 0;
     // HTTP/2: the TCP connection's session, once negotiated; or, on a stream connection, its peer
     // (null once closed), the TCP connection (null once that closed) and the mark that it is one.
     std::unique_ptr<H2Connection> h2_;

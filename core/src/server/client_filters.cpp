@@ -4,6 +4,7 @@
 // itself or an exchange hands it, and log hooks once the exchange is over. A request that
 // reaches no filter takes none of these steps (client_connection.cpp calls in only when a chain
 // is configured or a plugin made state).
+#include "http/request_id.hpp"
 #include "http/response_head_writer.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
@@ -234,6 +235,14 @@ void ClientConnection::refresh_request_view() {
         // Host cannot be removed, only replaced; an absolute-form target's authority stays.
         if (auto host = fields->find("host"); host && head().target().starts_with("/"))
             view.host = {host->data(), host->size()};
+        // The id follows X-Request-ID as the filters left it: a filter's own value wins over the
+        // client's (the host calls accept only valid ids); once it is gone, proxyd makes one.
+        if (auto id = fields->find("x-request-id"); id && is_valid_request_id(*id)) {
+            view.request_id = {id->data(), id->size()};
+        } else if (view.request_id.ptr != request_->made_id) {
+            worker_.make_request_id(request_->made_id);
+            view.request_id = {request_->made_id, sizeof request_->made_id};
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 #include "http/byte_classes.hpp"
 #include "http/header_list.hpp"
 #include "http/header_rules.hpp"
+#include "http/request_id.hpp"
 #include "server/client_connection.hpp"
 #include "server/host_table.hpp"
 #include "server/worker.hpp"
@@ -47,6 +48,10 @@ int check_field(proxyd_str name, proxyd_str value) {
     return PROXYD_OK;
 }
 
+// X-Request-ID a filter writes becomes the request's id (refresh_request_view), which goes into
+// the access log and upstream heads: it must be an id a client could have sent.
+bool is_request_id_field(std::string_view name) { return iequals(name, "x-request-id"); }
+
 // ---- editing the request head ----
 
 int request_set_header(const proxyd_request_handle *request, proxyd_str name, proxyd_str value) {
@@ -55,6 +60,7 @@ int request_set_header(const proxyd_request_handle *request, proxyd_str name, pr
     if (!f) return PROXYD_ESTATE;
     if (int rc = check_field(name, value); rc != PROXYD_OK) return rc;
     if (is_core_request_field(sv(name))) return PROXYD_EINVAL;
+    if (is_request_id_field(sv(name)) && !is_valid_request_id(sv(value))) return PROXYD_EINVAL;
     f->edit_headers(c->head()).set(sv(name), sv(value));
     c->refresh_request_view();
     return PROXYD_OK;
@@ -66,7 +72,14 @@ int request_add_header(const proxyd_request_handle *request, proxyd_str name, pr
     if (!f) return PROXYD_ESTATE;
     if (int rc = check_field(name, value); rc != PROXYD_OK) return rc;
     if (is_core_request_field(sv(name)) || iequals(sv(name), "host")) return PROXYD_EINVAL;
-    f->edit_headers(c->head()).add(sv(name), sv(value));
+    HeaderList &fields = f->edit_headers(c->head());
+    if (is_request_id_field(sv(name))) {
+        // A request has one id: adding one replaces the client's, as setting it does.
+        if (!is_valid_request_id(sv(value))) return PROXYD_EINVAL;
+        fields.set(sv(name), sv(value));
+    } else {
+        fields.add(sv(name), sv(value));
+    }
     c->refresh_request_view();
     return PROXYD_OK;
 }
