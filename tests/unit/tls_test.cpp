@@ -62,7 +62,8 @@ TlsCertificateFiles make_certificate(const TempDir &dir, const std::string &stem
     X509_EXTENSION_free(ext);
     REQUIRE(X509_sign(cert, key, EVP_sha256()) > 0);
 
-    TlsCertificateFiles files{(dir.path / (stem + ".crt")).string(), (dir.path / (stem + ".key")).string()};
+    TlsCertificateFiles files{(dir.path / (stem + ".crt")).string(), (dir.path / (stem + ".key")).string(),
+                              nullptr};
     FILE *f = std::fopen(files.chain.c_str(), "w");
     PEM_write_X509(f, cert);
     std::fclose(f);
@@ -321,12 +322,12 @@ TEST_CASE("TLS settings that cannot load say which file and why", "[tls]") {
     TlsCertificateFiles b = make_certificate(dir, "b", KeyType::kEcdsa, {"b.test"});
     std::string error;
     TlsSettings missing;
-    missing.certificates = {{(dir.path / "nope.crt").string(), a.key}};
+    missing.certificates = {{(dir.path / "nope.crt").string(), a.key, nullptr}};
     CHECK_FALSE(TlsServerContext::create(missing, error));
     CHECK_THAT(error, Catch::Contains("nope.crt"));
 
     TlsSettings mismatch;
-    mismatch.certificates = {{a.chain, b.key}};
+    mismatch.certificates = {{a.chain, b.key, nullptr}};
     CHECK_FALSE(TlsServerContext::create(mismatch, error));
     CHECK_THAT(error, Catch::Contains(b.key) && Catch::Contains("does not match"));
 
