@@ -11,14 +11,15 @@
 #                                    nghttp: the h2 client tests, tls_bench.py's handshake cells),
 #                                    dnsmasq-base (a real DNS server for the discovery tests; no service),
 #                                    python3-h2 (HTTP/2 frames for the h2 tests and
-#                                    the h2 conformance suite)
+#                                    the h2 conformance suite), faketime (OCSP responses dated
+#                                    in the past or future for the stapling test)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev libc-ares-dev
   libcrypt-dev libnghttp2-dev)
 if [[ ${1:-} == --test ]]; then
   packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl testssl.sh
-    nghttp2-client dnsmasq-base python3-h2)
+    nghttp2-client dnsmasq-base python3-h2 faketime)
 fi
 
 missing=()

@@ -58,7 +58,8 @@ inline TlsCertificateFiles make_certificate(const TempDir &dir, const std::strin
     X509_EXTENSION_free(ext);
     REQUIRE(X509_sign(cert, key, EVP_sha256()) > 0);
 
-    TlsCertificateFiles files{(dir.path / (stem + ".crt")).string(), (dir.path / (stem + ".key")).string()};
+    TlsCertificateFiles files{(dir.path / (stem + ".crt")).string(), (dir.path / (stem + ".key")).string(),
+                              nullptr};
     FILE *f = std::fopen(files.chain.c_str(), "w");
     PEM_write_X509(f, cert);
     std::fclose(f);

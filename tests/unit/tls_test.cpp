@@ -275,12 +275,12 @@ TEST_CASE("TLS settings that cannot load say which file and why", "[tls]") {
     TlsCertificateFiles b = make_certificate(dir, "b", KeyType::kEcdsa, {"b.test"});
     std::string error;
     TlsSettings missing;
-    missing.certificates = {{(dir.path / "nope.crt").string(), a.key}};
+    missing.certificates = {{(dir.path / "nope.crt").string(), a.key, nullptr}};
     CHECK_FALSE(TlsServerContext::create(missing, error));
     CHECK_THAT(error, Catch::Contains("nope.crt"));
 
     TlsSettings mismatch;
-    mismatch.certificates = {{a.chain, b.key}};
+    mismatch.certificates = {{a.chain, b.key, nullptr}};
     CHECK_FALSE(TlsServerContext::create(mismatch, error));
     CHECK_THAT(error, Catch::Contains(b.key) && Catch::Contains("does not match"));
 

@@ -6,7 +6,9 @@
 #include "http/byte_classes.hpp"
 #include "http/header_rules.hpp"
 #include "http/strict_transport_security.hpp"
+#include "log/logger.hpp"
 #include "tls/certificate_check.hpp"
+#include "tls/ocsp_staple.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -1313,15 +1315,34 @@ class Loader {
         return true;
     }
 
+    // A certificate entry's ocsp_response: read and checked against the certificate now, so every
+    // reload picks up the file the operator's job renewed. A file that cannot serve the
+    // certificate is an error; a genuine response that must not be stapled now (revoked, stale,
+    // not yet valid) a warning, and the listener serves without a staple.
+    std::shared_ptr<const OcspStaple> load_ocsp_response(const toml::table &c, const std::string &at,
+                                                         const std::string &file, const std::string &chain,
+                                                         bool &usable) {
+        OcspLoad loaded = load_ocsp_staple(file, chain, std::time(nullptr));
+        if (!loaded.error.empty()) {
+            error_at(c.get("ocsp_response"), at + ".ocsp_response", loaded.error);
+            usable = false;
+        } else if (!loaded.warning.empty()) {
+            config_->warnings.push_back(position(c.get("ocsp_response")) + ": " + at +
+                                        ".ocsp_response: " + loaded.warning);
+        }
+        return loaded.staple;
+    }
+
     // A listener's `tls` table: one certificate (certificate/key) or several (certificates =
     // [{ certificate, key }, ...], the first the default), protocols, ciphers, ciphersuites,
     // groups, unknown_name. The files are loaded here, so a bad one fails the config load.
     std::shared_ptr<const TlsServerContext> load_listener_tls(const toml::table &t, const std::string &where,
                                                               ListenerConfig &l) {
         check_keys(t, where,
-                   {"certificate", "key", "certificates", "protocols", "ciphers", "ciphersuites", "groups",
-                    "unknown_name", "hsts", "session_tickets", "ticket_rotation", "session_timeout",
-                    "session_cache_size", "client_ca", "verify_client", "client_cert_headers"});
+                   {"certificate", "key", "ocsp_response", "certificates", "protocols", "ciphers",
+                    "ciphersuites", "groups", "unknown_name", "hsts", "session_tickets", "ticket_rotation",
+                    "session_timeout", "session_cache_size", "client_ca", "verify_client",
+                    "client_cert_headers"});
         if (auto hsts = get_string(t, "hsts", where)) {
             std::string why = check_strict_transport_security(*hsts);
             if (why.empty())
@@ -1339,18 +1360,23 @@ class Loader {
                          "needs certificate = \"FILE\" (PEM chain) and key = \"FILE\" (PEM private key)");
                 return;
             }
-            TlsCertificateFiles files{resolve_path(*certificate), resolve_path(*key)};
-            files_usable = check_certificate_files(c, at, files.chain, files.key) && files_usable;
+            TlsCertificateFiles files{resolve_path(*certificate), resolve_path(*key), nullptr};
+            bool usable = check_certificate_files(c, at, files.chain, files.key);
+            if (auto response = get_string(c, "ocsp_response", at); response && usable)
+                files.ocsp = load_ocsp_response(c, at, resolve_path(*response), files.chain, usable);
+            files_usable = usable && files_usable;
             settings.certificates.push_back(std::move(files));
         };
         if (const auto *list =
                 typed<toml::array>(t, "certificates", where, "an array of { certificate, key } tables")) {
-            if (t.get("certificate") || t.get("key"))
-                error_at(&t, where, "give either certificate and key, or certificates = [...], not both");
+            if (t.get("certificate") || t.get("key") || t.get("ocsp_response"))
+                error_at(
+                    &t, where,
+                    "give either certificate, key (and ocsp_response), or certificates = [...], not both");
             for (size_t i = 0; i < list->size(); ++i) {
                 std::string at = where + ".certificates[" + std::to_string(i) + "]";
                 if (const auto *c = list->get(i)->as_table()) {
-                    check_keys(*c, at, {"certificate", "key"});
+                    check_keys(*c, at, {"certificate", "key", "ocsp_response"});
                     add_certificate(*c, at);
                 } else {
                     error_at(list->get(i), at, "must be a table: { certificate = \"...\", key = \"...\" }");
@@ -1373,6 +1399,8 @@ class Loader {
         }
         load_tls_resumption(t, where, l.listen_text, settings);
         load_client_verification(t, where, settings, l.client_cert_headers);
+        if (const Logger *logger = options_.logger)
+            settings.warn = [logger](std::string_view message) { logger->warn(message); };
         if (l.http2) settings.alpn = {"h2", "http/1.1"};                    // h2 preferred (RFC 9113 §3.2)
         if (settings.certificates.empty() || !files_usable) return nullptr; // reported above
         std::string error;

@@ -12,6 +12,8 @@ struct proxyd_host;
 
 namespace proxyd {
 
+class Logger;
+
 // The built-in plugin set: a TOML file in a plugin folder, shipped with the plugins, whose
 // [plugins] table any config may use by name without declaring it (a config's own [plugins] entry
 // of the same name wins), and whose [defaults] balancer is the balancer of an upstream that names
@@ -28,6 +30,9 @@ struct LoadOptions {
     // Session ticket keys, owned by the process so they outlive every config generation; null
     // (proxyd -t) gives each TLS context OpenSSL's own keys.
     TicketKeyStore *ticket_keys = nullptr;
+    // The error log of the generation being loaded, for what its TLS handshakes report while
+    // serving (an OCSP staple going stale); null (proxyd -t) reports nothing.
+    const Logger *logger = nullptr;
 };
 
 // Every problem found is appended to errors as "file:line:col: key: message"; the result is

@@ -11,6 +11,10 @@ std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string 
     std::unique_ptr<Generation> g(new Generation(number));
     init_plugin_host(g->host_, loading_logger);
     options.host = &g->host_.api;
+    // Made before the config, whose TLS contexts keep it to report from their handshakes; it
+    // writes nothing until its file opens below, and no handshake runs before that.
+    g->logger_ = std::make_unique<Logger>(g->error_log_);
+    options.logger = g->logger_.get();
     g->config_ = load_config(path, options, errors);
     if (!g->config_) return nullptr;
     std::string error;
@@ -19,7 +23,7 @@ std::unique_ptr<Generation> Generation::load(uint64_t number, const std::string 
         errors.push_back(error);
         return nullptr;
     }
-    g->logger_ = std::make_unique<Logger>(g->error_log_, g->config_->log.level);
+    g->logger_->set_level(g->config_->log.level);
     // At every start and reload, so a certificate's approaching expiry shows in the error log.
     for (const auto &w : g->config_->warnings)
         g->logger_->warn(w);

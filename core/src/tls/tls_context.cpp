@@ -3,6 +3,8 @@
 #include "tls/openssl_errors.hpp"
 
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <openssl/core_names.h>
@@ -82,6 +84,7 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
     std::unique_ptr<TlsServerContext> self(new TlsServerContext());
     self->refuse_unknown_name_ = settings.refuse_unknown_name;
     self->ticket_keys_ = settings.ticket_keys;
+    self->warn_ = settings.warn;
     for (const std::string &protocol : settings.alpn) {
         if (protocol.empty() || protocol.size() > 255) {
             error = "ALPN protocol '" + protocol + "' must be 1 to 255 bytes";
@@ -164,6 +167,16 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
             error = files.key + ": the private key does not match the certificate in " + files.chain + " (" +
                     openssl_errors() + ")";
             return nullptr;
+        }
+        if (files.ocsp) {
+            // The certificate just loaded is the context's current one; every SSL made from the
+            // context shares this X509, so a handshake finds its staple by the pointer.
+            self->staples_.push_back({SSL_CTX_get0_certificate(ctx), files.ocsp});
+            if (SSL_CTX_set_tlsext_status_cb(ctx, on_status_request) != 1 ||
+                SSL_CTX_set_tlsext_status_arg(ctx, self.get()) != 1) {
+                error = files.chain + ": cannot staple its OCSP response: " + openssl_errors();
+                return nullptr;
+            }
         }
     }
     return self;
@@ -292,6 +305,37 @@ bool TlsServerContext::configure_client_verification(SSL_CTX *ctx, const TlsSett
     else
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_chain);
     return true;
+}
+
+const OcspStaple *TlsServerContext::staple_for(const X509 *certificate) const {
+    for (const Stapled &stapled : staples_)
+        if (stapled.certificate == certificate) return stapled.staple.get();
+    return nullptr;
+}
+
+// A client asked for the certificate's status (status_request): OpenSSL calls this once it chose
+// the certificate, and sends the response set here in the handshake, freeing it afterwards, so
+// each handshake gets its own copy of the shared bytes.
+int TlsServerContext::on_status_request(SSL *ssl, void *arg) {
+    const auto *self = static_cast<const TlsServerContext *>(arg);
+    const OcspStaple *staple = self->staple_for(SSL_get_certificate(ssl));
+    if (!staple) return SSL_TLSEXT_ERR_NOACK;
+    if (!staple->fresh_at(std::time(nullptr))) {
+        if (self->warn_ && staple->claim_expiry_report())
+            self->warn_("OCSP response " + staple->file() +
+                        " went stale (nextUpdate passed): no longer stapled; renew the file and "
+                        "reload (SIGHUP)");
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    const std::string &der = staple->der();
+    auto *copy = static_cast<unsigned char *>(OPENSSL_malloc(der.size()));
+    if (!copy) return SSL_TLSEXT_ERR_NOACK; // the handshake goes on without a staple
+    std::memcpy(copy, der.data(), der.size());
+    if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, static_cast<long>(der.size())) != 1) {
+        OPENSSL_free(copy);
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
 }
 
 SSL_CTX *TlsServerContext::find(std::string_view host) const {

@@ -11,12 +11,15 @@
 // (OpenSSL's SSL_CTX is safe to use from several threads once configured).
 #pragma once
 
+#include "tls/ocsp_staple.hpp"
 #include "tls/server_names.hpp"
 #include "tls/ticket_keys.hpp"
 
+#include <functional>
 #include <memory>
 #include <openssl/ssl.h>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace proxyd {
@@ -24,6 +27,8 @@ namespace proxyd {
 struct TlsCertificateFiles {
     std::string chain; // PEM: the certificate first, then its intermediates
     std::string key;   // PEM private key of the certificate
+    // The OCSP response stapled for this certificate, checked when the config loaded; null: none.
+    std::shared_ptr<const OcspStaple> ocsp;
 };
 
 struct TlsSettings {
@@ -51,6 +56,10 @@ struct TlsSettings {
     enum class VerifyClient { kOff, kOptional, kRequired };
     VerifyClient verify_client = VerifyClient::kOff;
     std::string client_ca; // PEM bundle of the CAs a client certificate must chain to
+
+    // Where handshakes report, from any worker, what changes while serving (an OCSP staple going
+    // stale): the generation's error log at warn; empty: not reported (proxyd -t serves nothing).
+    std::function<void(std::string_view)> warn;
 };
 
 class TlsServerContext {
@@ -83,11 +92,21 @@ class TlsServerContext {
                              EVP_MAC_CTX *mac, int encrypt);
     bool configure_resumption(SSL_CTX *ctx, const TlsSettings &settings, std::string &error);
     bool configure_client_verification(SSL_CTX *ctx, const TlsSettings &settings, std::string &error);
+    static int on_status_request(SSL *ssl, void *arg);
+    const OcspStaple *staple_for(const X509 *certificate) const;
 
     std::vector<Site> sites_;
     ServerNameIndex names_; // the DNS names from each site's certificates' SANs
     std::shared_ptr<TicketKeyRing> ticket_keys_;
     std::string alpn_wire_; // the ALPN protocols in wire format (length-prefixed)
+    // Each stapled certificate (owned by its SSL_CTX, which a handshake's SSL shares) and its
+    // response; few, so a handshake finds its own by a linear search.
+    struct Stapled {
+        const X509 *certificate;
+        std::shared_ptr<const OcspStaple> staple;
+    };
+    std::vector<Stapled> staples_;
+    std::function<void(std::string_view)> warn_;
     bool refuse_unknown_name_ = false;
 };
 
