@@ -202,9 +202,9 @@ def main():
     second = reload_with(renewed)
     check(second != first, "the renewed response has its own thisUpdate (%s, before %s)" % (second, first))
 
-    # A response whose nextUpdate passes while proxyd serves (made 58 s ago, valid for a minute):
+    # A response whose nextUpdate passes while proxyd serves (made 56 s ago, valid for a minute):
     # stapled until then, then no longer, with one warning however many clients ask.
-    ending = pki.respond(site, pki.path("ending.der"), validity=("-nmin", "1"), clock="-58s")
+    ending = pki.respond(site, pki.path("ending.der"), validity=("-nmin", "1"), clock="-56s")
     next_update = openssl_time(response_field(pki, ending, "Next Update"))
     reload_with(ending, stapled=False)
     before = s_client(port, pki.ca, "site.test", "-status")
