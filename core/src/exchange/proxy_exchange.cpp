@@ -461,7 +461,10 @@ bool ProxyExchange::on_response_head() {
         // An answer the client cannot take stops the parser; on_upstream_read then answers 502.
         unusable_upgrade_ = upgrade_refusal();
         if (!unusable_upgrade_.empty()) return false;
-        if (parser_.status() == 101) return switch_protocols(), true;
+        if (parser_.status() == 101) {
+            switch_protocols();
+            return true;
+        }
     }
     // Refused here, retried from on_upstream_read once the parser has returned.
     if (retry_status(parser_.status())) {

@@ -5,8 +5,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -84,13 +82,17 @@ int find_single_response(OCSP_BASICRESP *basic, X509 *certificate, X509 *issuer)
 // response signed by the issuer itself needs no chain of its own. OCSP_NOEXPLICIT: the issuer is an
 // anchor for this one check, not a certificate trusted for OCSP signing in its own right, so a
 // signer it did not certify as a responder is refused without OpenSSL's fallback to such trust.
-bool verify_signature(OCSP_BASICRESP *basic, X509 *issuer) {
+// The chain is checked as of the response's thisUpdate, not now: a delegated responder's
+// certificate is often short-lived, and one that expired with a stale response must leave that
+// response the warning it is (ocsp_freshness), not turn it into an error that stops a reload.
+bool verify_signature(OCSP_BASICRESP *basic, X509 *issuer, std::time_t signed_at) {
     Owned<X509_STORE> store(X509_STORE_new());
     Owned<STACK_OF(X509)> signers(sk_X509_new_null());
     if (!store || !signers || X509_STORE_add_cert(store.get(), issuer) != 1 ||
         X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN) != 1 ||
         !sk_X509_push(signers.get(), issuer))
         return false;
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store.get()), signed_at);
     return OCSP_basic_verify(basic, signers.get(), store.get(), OCSP_TRUSTOTHER | OCSP_NOEXPLICIT) > 0;
 }
 
@@ -98,12 +100,19 @@ bool verify_signature(OCSP_BASICRESP *basic, X509 *issuer) {
 
 OcspLoad load_ocsp_staple(const std::string &response_file, const std::string &chain_file, std::time_t now) {
     OcspLoad out;
-    std::ifstream in(response_file, std::ios::binary);
+    Owned<FILE> in(std::fopen(response_file.c_str(), "rb"));
     if (!in) {
         out.error = response_file + ": cannot read it (" + std::strerror(errno) + ")";
         return out;
     }
-    std::string der((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string der;
+    char block[4096];
+    while (size_t n = std::fread(block, 1, sizeof block, in.get()))
+        der.append(block, n);
+    if (std::ferror(in.get())) {
+        out.error = response_file + ": cannot read it (" + std::strerror(errno) + ")";
+        return out;
+    }
     ERR_clear_error();
     const auto *p = reinterpret_cast<const unsigned char *>(der.data());
     Owned<OCSP_RESPONSE> response(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
@@ -143,11 +152,6 @@ OcspLoad load_ocsp_staple(const std::string &response_file, const std::string &c
                     " (no single response with its issuer and serial number)";
         return out;
     }
-    if (!verify_signature(basic.get(), issuer)) {
-        out.error = with_reason(response_file + ": its signature does not verify against the issuer of " +
-                                chain_file + " or a responder it certified");
-        return out;
-    }
     int reason = 0;
     ASN1_GENERALIZEDTIME *revoked_at = nullptr, *this_update = nullptr, *next_update = nullptr;
     int cert_status = OCSP_single_get0_status(OCSP_resp_get0(basic.get(), index), &reason, &revoked_at,
@@ -156,6 +160,11 @@ OcspLoad load_ocsp_staple(const std::string &response_file, const std::string &c
     auto next_time = to_time_t(next_update);
     if (!this_time || (next_update && !next_time)) {
         out.error = response_file + ": its thisUpdate or nextUpdate time cannot be read";
+        return out;
+    }
+    if (!verify_signature(basic.get(), issuer, *this_time)) {
+        out.error = with_reason(response_file + ": its signature does not verify against the issuer of " +
+                                chain_file + " or a responder it certified");
         return out;
     }
     if (cert_status == V_OCSP_CERTSTATUS_REVOKED) {

@@ -171,7 +171,9 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
         if (files.ocsp) {
             // The certificate just loaded is the context's current one; every SSL made from the
             // context shares this X509, so a handshake finds its staple by the pointer.
-            self->staples_.push_back({SSL_CTX_get0_certificate(ctx), files.ocsp});
+            X509 *loaded = SSL_CTX_get0_certificate(ctx);
+            X509_up_ref(loaded);
+            self->staples_.push_back({std::unique_ptr<X509, X509Release>(loaded), files.ocsp});
             if (SSL_CTX_set_tlsext_status_cb(ctx, on_status_request) != 1 ||
                 SSL_CTX_set_tlsext_status_arg(ctx, self.get()) != 1) {
                 error = files.chain + ": cannot staple its OCSP response: " + openssl_errors();
@@ -307,9 +309,11 @@ bool TlsServerContext::configure_client_verification(SSL_CTX *ctx, const TlsSett
     return true;
 }
 
+void TlsServerContext::X509Release::operator()(X509 *certificate) const { X509_free(certificate); }
+
 const OcspStaple *TlsServerContext::staple_for(const X509 *certificate) const {
     for (const Stapled &stapled : staples_)
-        if (stapled.certificate == certificate) return stapled.staple.get();
+        if (stapled.certificate.get() == certificate) return stapled.staple.get();
     return nullptr;
 }
 

@@ -99,10 +99,15 @@ class TlsServerContext {
     ServerNameIndex names_; // the DNS names from each site's certificates' SANs
     std::shared_ptr<TicketKeyRing> ticket_keys_;
     std::string alpn_wire_; // the ALPN protocols in wire format (length-prefixed)
-    // Each stapled certificate (owned by its SSL_CTX, which a handshake's SSL shares) and its
-    // response; few, so a handshake finds its own by a linear search.
+    // Each stapled certificate (the X509 its SSL_CTX and every handshake's SSL share) and its
+    // response; few, so a handshake finds its own by a linear search. The entry holds a reference
+    // of its own: a later certificate of the same key type replaces (and would free) it in the
+    // SSL_CTX, and a freed address reused by another certificate must not find this staple.
+    struct X509Release {
+        void operator()(X509 *certificate) const;
+    };
     struct Stapled {
-        const X509 *certificate;
+        std::unique_ptr<X509, X509Release> certificate;
         std::shared_ptr<const OcspStaple> staple;
     };
     std::vector<Stapled> staples_;
