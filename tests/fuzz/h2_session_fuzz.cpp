@@ -1,16 +1,20 @@
 // libFuzzer target: a client's bytes to H2Session (after the connection preface, which the
 // target adds so that every input reaches the frame layer), in pieces of 1..64 bytes. The first
 // input byte picks the piece size; the second how the owner behaves: whether it consumes body
-// bytes at once, answers each request when it ends (with a body sent in two parts), drains
-// halfway through, and whether nghttp2's memory comes from a worker's H2MemoryPool or malloc. Whatever the
-// bytes: the output is whole frames, the open streams never exceed the limit, a connection error's output
-// ends in a GOAWAY, and nothing is read after it.
+// bytes at once, answers each request when it ends (with a body sent in two parts, or one larger
+// than the client's initial stream window, so that the rest waits for its WINDOW_UPDATE), drains
+// halfway through, resets a stream with a body as soon as its head came (a refused upload), and
+// whether nghttp2's memory comes from a worker's H2MemoryPool or malloc. Whatever the bytes: the
+// output is whole frames, the open streams never exceed the limit, a connection error's output
+// ends in a GOAWAY, nothing is read after it, and the owner hears of a stream only between its
+// head and its close (one end at most, no body after it).
 #include "h2/h2_memory_pool.hpp"
 #include "h2/h2_session.hpp"
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,29 +30,52 @@ using proxyd::H2Session;
     std::abort();
 }
 
+// Larger than the client's initial stream window (65535 until its SETTINGS say otherwise).
+constexpr size_t kLargeBodyPiece = 40000;
+
 struct Owner : H2Events {
     H2Session *session = nullptr;
     bool consume = true;
     bool answer = true;
-    std::vector<int32_t> open;
+    bool large_body = false;
+    bool reset_uploads = false;
+    std::map<int32_t, bool> live; // streams the owner heard of and not yet closed: ended or not
 
     void on_request_head(H2RequestHead head) override {
         if (head.method.empty()) broken("a request head without a method");
         for (const auto &[name, value] : head.fields)
             if (name.empty() || name[0] == ':') broken("a pseudo-header among the fields");
-        open.push_back(head.stream_id);
+        if (!live.emplace(head.stream_id, false).second) broken("a second head for an open stream");
+        if (reset_uploads && head.has_body) session->reset_stream(head.stream_id, 8 /* CANCEL */);
     }
     void on_request_data(int32_t id, std::string_view data) override {
+        auto it = live.find(id);
+        if (it == live.end()) broken("body bytes for a stream without a head");
+        if (it->second) broken("body bytes after the request's end");
         if (consume) session->consume(id, data.size());
     }
     void on_request_end(int32_t id) override {
+        auto it = live.find(id);
+        if (it == live.end()) broken("a request end for a stream without a head");
+        if (it->second) broken("a request ended twice");
+        it->second = true;
         if (!answer) return;
         session->submit_response(id, 200, {{"content-type", "text/plain"}}, true);
+        if (large_body) {
+            std::string piece(kLargeBodyPiece, 'x');
+            session->send_data(id, piece, false);
+            session->send_data(id, piece, true);
+            return;
+        }
         session->send_data(id, "half ", false);
         session->send_data(id, "and the rest", true);
     }
-    void on_stream_close(int32_t, uint32_t, size_t) override {}
-    void on_response_data_sent(int32_t, size_t) override {}
+    void on_stream_close(int32_t id, uint32_t, size_t) override {
+        if (live.erase(id) == 0) broken("a close for a stream without a head, or closed before");
+    }
+    void on_response_data_sent(int32_t id, size_t) override {
+        if (!live.contains(id)) broken("response progress for a stream without a head, or closed");
+    }
 };
 
 // The output must be a sequence of whole frames; returns the type of the last one (or -1).
@@ -82,6 +109,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     owner.consume = (mode & 1) == 0;
     owner.answer = (mode & 2) == 0;
     bool drain = (mode & 4) != 0;
+    owner.large_body = (mode & 16) != 0;
+    owner.reset_uploads = (mode & 32) != 0;
     proxyd::H2MemoryPool pool;
     H2Session session(owner, limits, (mode & 8) != 0 ? &pool : nullptr);
     owner.session = &session;

@@ -69,29 +69,9 @@ struct Events final : proxyd::ResponseParser::Events {
     }
 };
 
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    // The first byte chooses the piece size, so splits at every position get explored; the second
-    // what the request was (HEAD, an upgrade offer) and now and then a small head limit.
-    if (size < 2) return 0;
-    size_t piece = static_cast<size_t>(data[0] % 64) + 1;
-    uint8_t flags = data[1];
-    data += 2;
-    size -= 2;
-
-    proxyd::ResponseLimits limits;
-    if (flags & 4) limits.max_head_bytes = 128;
-    Events events;
-    events.context.head_request = (flags & 1) != 0;
-    events.context.upgrade_offered = (flags & 2) != 0;
-    proxyd::MessageHead head;
-    proxyd::ResponseParser parser(limits, head, events);
-    events.parser = &parser;
-    events.limits = &limits;
-    parser.reset(events.context);
-
-    std::string_view input(reinterpret_cast<const char *>(data), size);
+// One response from input in pieces, then the connection's end if the response has not ended.
+void parse_response(proxyd::ResponseParser &parser, const Events &events, std::string_view input,
+                    size_t piece) {
     Result result = Result::kNeedMore;
     while (!input.empty() && result == Result::kNeedMore) {
         std::string_view chunk = input.substr(0, piece);
@@ -99,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         result = parser.execute(chunk.data(), chunk.size());
         if (result == Result::kError) {
             if (parser.error_text().empty()) broken("an error without a reason");
-            break;
+            return;
         }
         if (parser.consumed() > chunk.size()) broken("consumed more than given");
         if (result == Result::kNeedMore && parser.consumed() != chunk.size())
@@ -118,6 +98,47 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (end == Result::kMessageEnd && parser.framing() != ResponseFraming::kUntilClose)
             broken("EOF completed a response not delimited by it");
         if (end == Result::kMessageEnd && !events.completed) broken("EOF end without completion");
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    // The first byte chooses the piece size, so splits at every position get explored; the second
+    // what the request was (HEAD, an upgrade offer), now and then a small head limit, and whether
+    // the input is two responses: one cut off halfway, then a retry's on the same parser.
+    if (size < 2) return 0;
+    size_t piece = static_cast<size_t>(data[0] % 64) + 1;
+    uint8_t flags = data[1];
+    data += 2;
+    size -= 2;
+
+    proxyd::ResponseLimits limits;
+    if (flags & 4) limits.max_head_bytes = 128;
+    Events events;
+    events.context.head_request = (flags & 1) != 0;
+    events.context.upgrade_offered = (flags & 2) != 0;
+    proxyd::MessageHead head;
+    proxyd::ResponseParser parser(limits, head, events);
+    events.parser = &parser;
+    events.limits = &limits;
+    parser.reset(events.context);
+
+    // Now and then the exchange gives up halfway (a peer failed) and retries on another
+    // connection with the same parser: the second half is a new response after reset().
+    std::string_view input(reinterpret_cast<const char *>(data), size);
+    std::string_view retry;
+    if (flags & 8) {
+        retry = input.substr(input.size() / 2);
+        input = input.substr(0, input.size() / 2);
+    }
+    parse_response(parser, events, input, piece);
+    if (flags & 8) {
+        parser.reset(events.context);
+        events.final_head = false;
+        events.completed = false;
+        events.body_bytes = 0;
+        parse_response(parser, events, retry, piece);
     }
     return 0;
 }
