@@ -82,17 +82,18 @@ int find_single_response(OCSP_BASICRESP *basic, X509 *certificate, X509 *issuer)
 // response signed by the issuer itself needs no chain of its own. OCSP_NOEXPLICIT: the issuer is an
 // anchor for this one check, not a certificate trusted for OCSP signing in its own right, so a
 // signer it did not certify as a responder is refused without OpenSSL's fallback to such trust.
-// The chain is checked as of the response's thisUpdate, not now: a delegated responder's
-// certificate is often short-lived, and one that expired with a stale response must leave that
-// response the warning it is (ocsp_freshness), not turn it into an error that stops a reload.
-bool verify_signature(OCSP_BASICRESP *basic, X509 *issuer, std::time_t signed_at) {
+// The chain is checked as of `at`: now for a response to staple (clients check it so), its
+// thisUpdate for one that is stale anyway: a delegated responder's certificate is often
+// short-lived, and one that expired with the response must leave it the warning it is, not turn
+// it into an error that stops a reload.
+bool verify_signature(OCSP_BASICRESP *basic, X509 *issuer, std::time_t at) {
     Owned<X509_STORE> store(X509_STORE_new());
     Owned<STACK_OF(X509)> signers(sk_X509_new_null());
     if (!store || !signers || X509_STORE_add_cert(store.get(), issuer) != 1 ||
         X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN) != 1 ||
         !sk_X509_push(signers.get(), issuer))
         return false;
-    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store.get()), signed_at);
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store.get()), at);
     return OCSP_basic_verify(basic, signers.get(), store.get(), OCSP_TRUSTOTHER | OCSP_NOEXPLICIT) > 0;
 }
 
@@ -162,7 +163,8 @@ OcspLoad load_ocsp_staple(const std::string &response_file, const std::string &c
         out.error = response_file + ": its thisUpdate or nextUpdate time cannot be read";
         return out;
     }
-    if (!verify_signature(basic.get(), issuer, *this_time)) {
+    OcspFreshness freshness = ocsp_freshness(*this_time, next_time, now);
+    if (!verify_signature(basic.get(), issuer, freshness == OcspFreshness::kFresh ? now : *this_time)) {
         out.error = with_reason(response_file + ": its signature does not verify against the issuer of " +
                                 chain_file + " or a responder it certified");
         return out;
@@ -178,7 +180,7 @@ OcspLoad load_ocsp_staple(const std::string &response_file, const std::string &c
                       " (status unknown): not stapled";
         return out;
     }
-    switch (ocsp_freshness(*this_time, next_time, now)) {
+    switch (freshness) {
     case OcspFreshness::kNotYetValid:
         out.warning = response_file + ": the OCSP response is valid only from " + utc_date(*this_time) +
                       " (thisUpdate), ahead of this clock: not stapled";
