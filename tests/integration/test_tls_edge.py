@@ -143,6 +143,19 @@ def redirect_body_checks(redirect_port, static_port):
         after = client.request("GET", "/after-chunks", host="site.test")
         check_equal(after.header("location"), "https://site.test:%d/after-chunks" % static_port,
                     "the chunked body was read and dropped: the next request is answered")
+        # The body's tail and the next request in one segment: the request after the body is parsed.
+        client.send(post_head("/split", "Content-Length: 20") + b"f" * 8)
+        check_equal(client.read_response().status, 308, "the POST whose body comes in two parts")
+        client.send(b"f" * 12 + b"GET /pipelined HTTP/1.1\r\nHost: site.test\r\n\r\n")
+        after = client.read_response()
+        check_equal(after.header("location"), "https://site.test:%d/pipelined" % static_port,
+                    "a request in the same segment as the dropped body's tail is answered")
+    with Client(redirect_port, TIMEOUT) as client:
+        client.send(post_head("/expect", "Content-Length: 100\r\nExpect: 100-continue"))
+        expected = client.read_response()
+        check(expected.status == 308 and "close" in expected.connection_tokens(),
+              "a POST waiting for 100-continue gets the 308 with Connection: close (it may never send its body)")
+        check(client.closed_by_peer(), "and the connection is closed")
     with Client(redirect_port, TIMEOUT) as client:
         client.send(post_head("/upload", "Content-Length: 10000000000") + b"c" * 1000)
         huge = client.read_response()
