@@ -142,6 +142,13 @@ TEST_CASE("an answer that ends early fails the check, one delimited by the close
     auto early = until_close.receive(answer.data(), answer.size(), output);
     REQUIRE(early); // a 204 has no body: judged at its head
     CHECK(early->pass);
+
+    ProbeExchange closed(config, kRequest, nullptr, "", false);
+    REQUIRE_FALSE(closed.start(output));
+    std::string delimited = "HTTP/1.1 200 OK\r\n\r\nok";
+    REQUIRE_FALSE(closed.receive(delimited.data(), delimited.size(), output)); // the body runs to the close
+    verdict = closed.end_of_stream();
+    CHECK(verdict.pass);
 }
 
 TEST_CASE("an http check to a TLS peer: the handshake, then the request, judged as in cleartext",
