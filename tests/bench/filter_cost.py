@@ -193,6 +193,8 @@ def measure(args, wanted, folder):
             m = statistics.median(results[name])
             print("%-18s %12.2f %+12.2f   %s" % (name, m, m - base, " ".join("%.2f" % x for x in results[name])))
     finally:
+        # A second SIGTERM must not cut the cleanup short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         proxyd.terminate()
         try:
             proxyd.wait(10)
