@@ -2,9 +2,10 @@
 answers the test switches, and the admin listener's pages and peer-state POSTs."""
 
 import json
+import re
 import threading
 
-from proxyd_harness import Backend, Client, check, response_bytes
+from proxyd_harness import Backend, Client, check, check_equal, get, response_bytes, wait_for_log
 
 
 class SwitchableBackend:
@@ -59,3 +60,17 @@ def peer_status(admin_port, group, address):
                 if p["address"] == address:
                     return p
     check(False, "/status.json lists peer %s of %s" % (address, group), response.body[:400])
+
+
+def recovers(proxyd, front, backend, address, group="web"):
+    """The backend, sick until now, turns healthy: the log says its peer is up after rise (2)
+    passing checks, and it serves its share of 20 requests to the front listener again."""
+    backend.sick = False
+    backend.healthy = True
+    wait_for_log(proxyd, r"upstream %s peer %s: up: 2 health check\(s\) passed in a row" % (group, re.escape(address)),
+                 timeout=5)
+    served_before = backend.count()[0]
+    statuses = [get(front, "/").status for _ in range(20)]
+    check_equal(set(statuses), {200}, "20 requests after %s recovered" % backend.name)
+    check(backend.count()[0] - served_before >= 5, "%s is back in rotation" % backend.name,
+          str(backend.count()[0] - served_before))

@@ -14,7 +14,7 @@ import time
 
 from proxyd_harness import (HOST, Backend, Proxyd, check, check_equal, config_head, free_ports, get, listener, note,
                             run_test, toml_str, upstream, wait_for, wait_for_log, workdir, write_file)
-from health_helpers import SwitchableBackend, admin_request, peer_status
+from health_helpers import SwitchableBackend, admin_request, peer_status, recovers
 
 INTERVAL = 0.2
 
@@ -84,14 +84,7 @@ def main():
         check(line in metrics, "/metrics has: " + line)
 
     # Healthy again: back after rise = 2 passes.
-    b.sick = False
-    b.healthy = True
-    wait_for_log(proxyd, r"upstream web peer %s: up: 2 health check\(s\) passed in a row" % re.escape(b_addr),
-                 timeout=5)
-    served_before = b.count()[0]
-    statuses = [get(front, "/").status for _ in range(20)]
-    check_equal(set(statuses), {200}, "20 requests after beta recovered")
-    check(b.count()[0] - served_before >= 5, "beta is back in rotation", str(b.count()[0] - served_before))
+    recovers(proxyd, front, b, b_addr)
 
     # A flapping health endpoint: pass and fail alternate, never fall (2) in a row: no state change.
     lines_before = len(re.findall(r"peer %s: (up|down):" % re.escape(b_addr), proxyd.stderr_text()))

@@ -20,7 +20,7 @@ import ssl
 from proxyd_harness import (HOST, Backend, Proxyd, check, check_equal, config_head, free_ports, get, listener,
                             make_certificate, note, run_test, toml_str, wait_for, wait_for_log, workdir,
                             write_file)
-from health_helpers import SwitchableBackend, peer_status
+from health_helpers import SwitchableBackend, peer_status, recovers
 
 
 def server_context(certificate):
@@ -92,14 +92,7 @@ def main():
     check_equal(peer_status(admin, "web", b_addr)["check"], "down", "the failing https peer's check state")
 
     # Healthy again: back after rise = 2 passes over TLS.
-    b.sick = False
-    b.healthy = True
-    wait_for_log(proxyd, r"upstream web peer %s: up: 2 health check\(s\) passed in a row" % re.escape(b_addr),
-                 timeout=5)
-    served_before = b.count()[0]
-    statuses = [get(front, "/").status for _ in range(20)]
-    check_equal(set(statuses), {200}, "20 requests after beta recovered")
-    check(b.count()[0] - served_before >= 5, "beta is back in rotation", str(b.count()[0] - served_before))
+    recovers(proxyd, front, b, b_addr)
 
     # (3) A certificate the group does not trust: the check fails with OpenSSL's reason.
     wait_for_log(proxyd, r"upstream untrusted peer %s: down: 2 health check\(s\) failed in a row "
