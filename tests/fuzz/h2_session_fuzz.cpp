@@ -3,9 +3,10 @@
 // input byte picks the piece size; the second how the owner behaves: whether it consumes body
 // bytes at once, answers each request when it ends (with a body sent in two parts, or one larger
 // than the client's initial stream window, so that the rest waits for its WINDOW_UPDATE), drains
-// halfway through, resets a stream with a body as soon as its head came (a refused upload), and
-// whether nghttp2's memory comes from a worker's H2MemoryPool or malloc. Whatever the bytes: the
-// output is whole frames, the open streams never exceed the limit, a connection error's output
+// halfway through, resets a stream with a body as soon as its head came (a refused upload),
+// whether nghttp2's memory comes from a worker's H2MemoryPool or malloc, and whether extended
+// CONNECT (RFC 8441) is on, its streams answered 200 at once and their DATA echoed as a tunnel's. Whatever
+// the bytes: the output is whole frames, the open streams never exceed the limit, a connection error's output
 // ends in a GOAWAY, nothing is read after it, and the owner hears of a stream only between its
 // head and its close (one end at most, no body after it).
 #include "h2/h2_memory_pool.hpp"
@@ -39,19 +40,29 @@ struct Owner : H2Events {
     bool answer = true;
     bool large_body = false;
     bool reset_uploads = false;
+    bool websocket = false;       // extended CONNECT allowed (RFC 8441): such streams are echoed
     std::map<int32_t, bool> live; // streams the owner heard of and not yet closed: ended or not
+    std::map<int32_t, bool> tunnels; // extended CONNECT streams answered 200, open both ways
 
     void on_request_head(H2RequestHead head) override {
         if (head.method.empty()) broken("a request head without a method");
         for (const auto &[name, value] : head.fields)
             if (name.empty() || name[0] == ':') broken("a pseudo-header among the fields");
+        if (!head.protocol.empty() && (!websocket || head.method != "CONNECT"))
+            broken("a :protocol the session should have refused");
         if (!live.emplace(head.stream_id, false).second) broken("a second head for an open stream");
-        if (reset_uploads && head.has_body) session->reset_stream(head.stream_id, 8 /* CANCEL */);
+        if (reset_uploads && head.has_body) return session->reset_stream(head.stream_id, 8 /* CANCEL */);
+        if (!head.protocol.empty() && answer) {
+            // As a WebSocket tunnel: 200 without END_STREAM, then the client's DATA echoed.
+            session->submit_response(head.stream_id, 200, {}, true);
+            tunnels[head.stream_id] = true;
+        }
     }
     void on_request_data(int32_t id, std::string_view data) override {
         auto it = live.find(id);
         if (it == live.end()) broken("body bytes for a stream without a head");
         if (it->second) broken("body bytes after the request's end");
+        if (tunnels.contains(id)) session->send_data(id, data, false);
         if (consume) session->consume(id, data.size());
     }
     void on_request_end(int32_t id) override {
@@ -59,6 +70,10 @@ struct Owner : H2Events {
         if (it == live.end()) broken("a request end for a stream without a head");
         if (it->second) broken("a request ended twice");
         it->second = true;
+        if (tunnels.contains(id)) { // the client's END_STREAM half-closes: the tunnel ends too
+            session->send_data(id, {}, true);
+            return;
+        }
         if (!answer) return;
         session->submit_response(id, 200, {{"content-type", "text/plain"}}, true);
         if (large_body) {
@@ -72,6 +87,7 @@ struct Owner : H2Events {
     }
     void on_stream_close(int32_t id, uint32_t, size_t) override {
         if (live.erase(id) == 0) broken("a close for a stream without a head, or closed before");
+        tunnels.erase(id);
     }
     void on_response_data_sent(int32_t id, size_t) override {
         if (!live.contains(id)) broken("response progress for a stream without a head, or closed");
@@ -111,6 +127,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool drain = (mode & 4) != 0;
     owner.large_body = (mode & 16) != 0;
     owner.reset_uploads = (mode & 32) != 0;
+    owner.websocket = limits.enable_connect_protocol = (mode & 64) != 0;
     proxyd::H2MemoryPool pool;
     H2Session session(owner, limits, (mode & 8) != 0 ? &pool : nullptr);
     owner.session = &session;
