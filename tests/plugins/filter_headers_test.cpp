@@ -107,6 +107,9 @@ TEST_CASE("headers refuses at load what the core would refuse at run time", "[fi
           "plugin.toml:1:30: 'Bad Name' is not a valid header name\n");
     CHECK(errors_of("request.set = { \"X-A\" = \"a\\nb\" }") ==
           "plugin.toml:1:25: a header value cannot hold CR, LF or NUL\n");
+    CHECK(errors_of("request.set = { \"x-request-id\" = \"two words\" }") ==
+          "plugin.toml:1:34: not a valid request id (1 to 200 characters of A-Z a-z 0-9 . _ : -): the core "
+          "would refuse it on every request\n");
     CHECK(errors_of("request.sett = {}") == "plugin.toml:1:9: unknown key 'sett'\n");
     CHECK(errors_of("") ==
           "plugin.toml:1:1: nothing to do: give request or response edits (set, add, remove)\n");

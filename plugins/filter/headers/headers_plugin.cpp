@@ -13,6 +13,7 @@
 // Written on plugin.hpp's C++ helper.
 #include "value_template.hpp"
 
+#include <cctype>
 #include <memory>
 #include <proxyd/plugin.hpp>
 #include <string>
@@ -69,6 +70,16 @@ std::string refusal(Side side, std::string_view op, std::string_view name) {
     return {};
 }
 
+// The request id rule plugin.h states for X-Request-ID (1 to 200 characters of
+// [A-Za-z0-9._:-]): a literal that breaks it would be refused on every request, silently.
+bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 200) return false;
+    for (char c : id)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' && c != '-')
+            return false;
+    return true;
+}
+
 std::optional<ValueTemplate> parse_value(const Config &node) {
     auto text = node.as_string("header value");
     if (!text) return std::nullopt;
@@ -97,8 +108,17 @@ void parse_fields(const Config &table, Side side, std::string_view op, std::vect
         std::vector<Config> values = value.type() == PROXYD_CONFIG_ARRAY && op == "add"
                                          ? value.elements()
                                          : std::vector<Config>{value};
-        for (const Config &v : values)
-            if (auto parsed = parse_value(v)) out.push_back(Edit{std::string(name), std::move(*parsed)});
+        for (const Config &v : values) {
+            auto parsed = parse_value(v);
+            if (!parsed) continue;
+            if (side == Side::kRequest && same_name(name, "X-Request-ID") && parsed->is_literal() &&
+                !valid_request_id(parsed->literal())) {
+                v.error("not a valid request id (1 to 200 characters of A-Z a-z 0-9 . _ : -): the core would "
+                        "refuse it on every request");
+                continue;
+            }
+            out.push_back(Edit{std::string(name), std::move(*parsed)});
+        }
     }
 }
 
