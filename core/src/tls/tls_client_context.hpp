@@ -53,9 +53,6 @@ class TlsClientContext {
     bool prepare(SSL *ssl, const std::string &name, bool is_ip, SSL_SESSION *resume,
                  TlsSessionKeeper *keeper) const;
 
-    // Why a client handshake failed, when the peer's certificate was refused ("certificate verify
-    // failed: self-signed certificate", "... hostname mismatch"); empty otherwise.
-    std::string verify_failure(const SSL *ssl) const;
     // Why a client handshake failed, as proxyd reports it: "TLS handshake: " and the refused
     // certificate's reason when verification refused it, else session_error (the session's own
     // account: OpenSSL's queued errors).
@@ -64,6 +61,9 @@ class TlsClientContext {
   private:
     TlsClientContext() = default;
     static int on_new_session(SSL *ssl, SSL_SESSION *session);
+    // Why a client handshake failed, when the peer's certificate was refused ("certificate verify
+    // failed: self-signed certificate", "... hostname mismatch"); empty otherwise.
+    std::string verify_failure(const SSL *ssl) const;
 
     SSL_CTX *ctx_ = nullptr;
     bool verify_ = true;
