@@ -1,6 +1,7 @@
 #include "tls/certificate_check.hpp"
 
 #include "tls/openssl_errors.hpp"
+#include "tls/openssl_ptr.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -13,28 +14,16 @@ namespace proxyd {
 
 namespace {
 
-struct FileCloser {
-    void operator()(FILE *f) const { std::fclose(f); }
-};
-using File = std::unique_ptr<FILE, FileCloser>;
-
-struct X509Free {
-    void operator()(X509 *x) const { X509_free(x); }
-};
-struct PkeyFree {
-    void operator()(EVP_PKEY *k) const { EVP_PKEY_free(k); }
-};
-
-std::unique_ptr<X509, X509Free> read_certificate(const std::string &file) {
-    File f(std::fopen(file.c_str(), "r"));
+OpenSslPtr<X509> read_certificate(const std::string &file) {
+    OpenSslPtr<FILE> f(std::fopen(file.c_str(), "r"));
     if (!f) return nullptr;
-    return std::unique_ptr<X509, X509Free>(PEM_read_X509(f.get(), nullptr, nullptr, nullptr));
+    return OpenSslPtr<X509>(PEM_read_X509(f.get(), nullptr, nullptr, nullptr));
 }
 
 } // namespace
 
 std::string check_readable(const std::string &file) {
-    File f(std::fopen(file.c_str(), "r"));
+    OpenSslPtr<FILE> f(std::fopen(file.c_str(), "r"));
     if (f) return {};
     return file + ": cannot read it (" + std::strerror(errno) + ")";
 }
@@ -45,9 +34,9 @@ std::string check_key_matches(const std::string &chain_file, const std::string &
         std::string why = take_openssl_errors();
         return chain_file + ": no PEM certificate in it" + (why.empty() ? "" : " (" + why + ")");
     }
-    File f(std::fopen(key_file.c_str(), "r"));
+    OpenSslPtr<FILE> f(std::fopen(key_file.c_str(), "r"));
     if (!f) return key_file + ": cannot read it (" + std::strerror(errno) + ")";
-    std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr));
+    OpenSslPtr<EVP_PKEY> key(PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr));
     if (!key) {
         std::string why = take_openssl_errors();
         return key_file + ": no PEM private key in it" + (why.empty() ? "" : " (" + why + ")");

@@ -1,6 +1,7 @@
 #include "tls/ocsp_staple.hpp"
 
 #include "tls/openssl_errors.hpp"
+#include "tls/openssl_ptr.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -22,17 +23,6 @@ OcspFreshness ocsp_freshness(std::time_t this_update, std::optional<std::time_t>
 
 namespace {
 
-struct OpenSslFree {
-    void operator()(OCSP_RESPONSE *r) const { OCSP_RESPONSE_free(r); }
-    void operator()(OCSP_BASICRESP *b) const { OCSP_BASICRESP_free(b); }
-    void operator()(OCSP_CERTID *id) const { OCSP_CERTID_free(id); }
-    void operator()(X509 *x) const { X509_free(x); }
-    void operator()(X509_STORE *s) const { X509_STORE_free(s); }
-    void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); } // the certificates stay owned elsewhere
-    void operator()(FILE *f) const { std::fclose(f); }
-};
-template <typename T> using Owned = std::unique_ptr<T, OpenSslFree>;
-
 std::string with_reason(const std::string &sentence) {
     std::string why = take_openssl_errors();
     return why.empty() ? sentence : sentence + " (" + why + ")";
@@ -53,9 +43,9 @@ std::optional<std::time_t> to_time_t(const ASN1_GENERALIZEDTIME *time) {
 }
 
 // Every certificate of a PEM chain file, the certificate first.
-std::vector<Owned<X509>> read_chain(const std::string &chain_file) {
-    std::vector<Owned<X509>> chain;
-    Owned<FILE> f(std::fopen(chain_file.c_str(), "r"));
+std::vector<OpenSslPtr<X509>> read_chain(const std::string &chain_file) {
+    std::vector<OpenSslPtr<X509>> chain;
+    OpenSslPtr<FILE> f(std::fopen(chain_file.c_str(), "r"));
     if (!f) return chain;
     while (X509 *certificate = PEM_read_X509(f.get(), nullptr, nullptr, nullptr))
         chain.emplace_back(certificate);
@@ -67,7 +57,7 @@ std::vector<Owned<X509>> read_chain(const std::string &chain_file) {
 // `openssl ocsp` use by default) or SHA-256; -1 when there is none.
 int find_single_response(OCSP_BASICRESP *basic, X509 *certificate, X509 *issuer) {
     for (const EVP_MD *digest : {EVP_sha1(), EVP_sha256()}) {
-        Owned<OCSP_CERTID> id(OCSP_cert_to_id(digest, certificate, issuer));
+        OpenSslPtr<OCSP_CERTID> id(OCSP_cert_to_id(digest, certificate, issuer));
         if (!id) continue;
         int index = OCSP_resp_find(basic, id.get(), -1);
         if (index >= 0) return index;
@@ -87,8 +77,8 @@ int find_single_response(OCSP_BASICRESP *basic, X509 *certificate, X509 *issuer)
 // short-lived, and one that expired with the response must leave it the warning it is, not turn
 // it into an error that stops a reload.
 bool verify_signature(OCSP_BASICRESP *basic, X509 *issuer, std::time_t at) {
-    Owned<X509_STORE> store(X509_STORE_new());
-    Owned<STACK_OF(X509)> signers(sk_X509_new_null());
+    OpenSslPtr<X509_STORE> store(X509_STORE_new());
+    OpenSslPtr<STACK_OF(X509)> signers(sk_X509_new_null());
     if (!store || !signers || X509_STORE_add_cert(store.get(), issuer) != 1 ||
         X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN) != 1 ||
         !sk_X509_push(signers.get(), issuer))
@@ -101,7 +91,7 @@ bool verify_signature(OCSP_BASICRESP *basic, X509 *issuer, std::time_t at) {
 
 OcspLoad load_ocsp_staple(const std::string &response_file, const std::string &chain_file, std::time_t now) {
     OcspLoad out;
-    Owned<FILE> in(std::fopen(response_file.c_str(), "rb"));
+    OpenSslPtr<FILE> in(std::fopen(response_file.c_str(), "rb"));
     if (!in) {
         out.error = response_file + ": cannot read it (" + std::strerror(errno) + ")";
         return out;
@@ -116,7 +106,7 @@ OcspLoad load_ocsp_staple(const std::string &response_file, const std::string &c
     }
     ERR_clear_error();
     const auto *p = reinterpret_cast<const unsigned char *>(der.data());
-    Owned<OCSP_RESPONSE> response(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
+    OpenSslPtr<OCSP_RESPONSE> response(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
     if (!response || p != reinterpret_cast<const unsigned char *>(der.data() + der.size())) {
         out.error = with_reason(response_file + ": not a DER OCSP response");
         return out;
@@ -127,12 +117,12 @@ OcspLoad load_ocsp_staple(const std::string &response_file, const std::string &c
                     ", not successful: there is nothing to staple";
         return out;
     }
-    Owned<OCSP_BASICRESP> basic(OCSP_response_get1_basic(response.get()));
+    OpenSslPtr<OCSP_BASICRESP> basic(OCSP_response_get1_basic(response.get()));
     if (!basic) {
         out.error = with_reason(response_file + ": not a basic OCSP response");
         return out;
     }
-    std::vector<Owned<X509>> chain = read_chain(chain_file);
+    std::vector<OpenSslPtr<X509>> chain = read_chain(chain_file);
     if (chain.empty()) {
         out.error =
             chain_file + ": no PEM certificate in it to match the OCSP response " + response_file + " with";

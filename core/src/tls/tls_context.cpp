@@ -173,7 +173,7 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
             // context shares this X509, so a handshake finds its staple by the pointer.
             X509 *loaded = SSL_CTX_get0_certificate(ctx);
             X509_up_ref(loaded);
-            self->staples_.push_back({std::unique_ptr<X509, X509Release>(loaded), files.ocsp});
+            self->staples_.push_back({OpenSslPtr<X509>(loaded), files.ocsp});
             if (SSL_CTX_set_tlsext_status_cb(ctx, on_status_request) != 1 ||
                 SSL_CTX_set_tlsext_status_arg(ctx, self.get()) != 1) {
                 error = files.chain + ": cannot staple its OCSP response: " + openssl_errors();
@@ -308,8 +308,6 @@ bool TlsServerContext::configure_client_verification(SSL_CTX *ctx, const TlsSett
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_chain);
     return true;
 }
-
-void TlsServerContext::X509Release::operator()(X509 *certificate) const { X509_free(certificate); }
 
 const OcspStaple *TlsServerContext::staple_for(const X509 *certificate) const {
     for (const Stapled &stapled : staples_)

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "tls/ocsp_staple.hpp"
+#include "tls/openssl_ptr.hpp"
 #include "tls/server_names.hpp"
 #include "tls/ticket_keys.hpp"
 
@@ -103,11 +104,8 @@ class TlsServerContext {
     // response; few, so a handshake finds its own by a linear search. The entry holds a reference
     // of its own: a later certificate of the same key type replaces (and would free) it in the
     // SSL_CTX, and a freed address reused by another certificate must not find this staple.
-    struct X509Release {
-        void operator()(X509 *certificate) const;
-    };
     struct Stapled {
-        std::unique_ptr<X509, X509Release> certificate;
+        OpenSslPtr<X509> certificate;
         std::shared_ptr<const OcspStaple> staple;
     };
     std::vector<Stapled> staples_;
