@@ -51,10 +51,7 @@ struct TlsBackend {
     TlsBackend() {
         TlsSettings settings;
         settings.certificates = {certificate};
-        std::string error;
-        context = TlsServerContext::create(settings, error);
-        INFO(error);
-        REQUIRE(context);
+        context = proxyd::test::server_context(settings);
     }
 };
 

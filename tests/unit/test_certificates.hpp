@@ -1,6 +1,7 @@
 // Certificates made for a test (ECDSA P-256 or RSA 2048, self-signed, with subjectAltName DNS
-// names), written to a temporary folder that is removed when the test ends. A self-signed
-// certificate is its own CA: a client that trusts its file accepts it.
+// names), written to a temporary folder that is removed when the test ends, and the listener
+// context made of them. A self-signed certificate is its own CA: a client that trusts its file
+// accepts it.
 #ifndef PROXYD_TESTS_UNIT_TEST_CERTIFICATES_HPP
 #define PROXYD_TESTS_UNIT_TEST_CERTIFICATES_HPP
 
@@ -9,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -69,6 +71,15 @@ inline TlsCertificateFiles make_certificate(const TempDir &dir, const std::strin
     X509_free(cert);
     EVP_PKEY_free(key);
     return files;
+}
+
+// A listener's TLS context for settings; the test fails with OpenSSL's reason when it cannot be made.
+inline std::unique_ptr<TlsServerContext> server_context(const TlsSettings &settings) {
+    std::string error;
+    auto ctx = TlsServerContext::create(settings, error);
+    INFO(error);
+    REQUIRE(ctx);
+    return ctx;
 }
 
 } // namespace proxyd::test

@@ -24,17 +24,10 @@ using proxyd::TlsSession;
 using proxyd::TlsSettings;
 using proxyd::test::KeyType;
 using proxyd::test::make_certificate;
+using proxyd::test::server_context;
 using proxyd::test::TempDir;
 
 namespace {
-
-std::unique_ptr<TlsServerContext> server_context(const TlsSettings &settings) {
-    std::string error;
-    auto ctx = TlsServerContext::create(settings, error);
-    INFO(error);
-    REQUIRE(ctx);
-    return ctx;
-}
 
 // An OpenSSL client over memory BIOs, and the byte pump between it and a TlsSession.
 struct Client {
