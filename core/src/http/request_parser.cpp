@@ -1,7 +1,10 @@
 #include "http/request_parser.hpp"
 
+#include "http/byte_classes.hpp"
 #include "http/header_rules.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <vector>
 
 namespace proxyd {
@@ -14,6 +17,38 @@ RequestParser *self_of(llhttp_t *p) { return static_cast<RequestParser *>(p->dat
 // 505, all else 400. (llhttp's early Transfer-Encoding errors are "chunked is not the final
 // coding", a 400; the 501 for an unknown coding comes from check_transfer_coding.)
 int status_for_parse_error(llhttp_errno_t err) { return err == HPE_INVALID_VERSION ? 505 : 400; }
+
+bool all_bytes_are(std::string_view text, ByteClass cls) {
+    return std::all_of(text.begin(), text.end(), [cls](char ch) { return byte_is(ch, cls); });
+}
+
+// What the HeadScanner would refuse in the request line and fields these parts make, with its
+// reason; null when they pass. HTTP/2 has none of the line structure (SP, CRLF, the colon), so
+// what is left are its byte classes, and that no part is empty.
+const char *split_head_grammar_fault(std::string_view method, std::string_view target,
+                                     std::span<const std::pair<std::string, std::string>> fields) {
+    if (method.empty() || !all_bytes_are(method, kTokenByte)) return "invalid byte in the method";
+    if (target.empty() || !all_bytes_are(target, kTargetByte)) return "invalid byte in the request target";
+    for (const auto &[name, value] : fields) {
+        if (name.empty() || !all_bytes_are(name, kTokenByte)) return "invalid byte in a field name";
+        if (!all_bytes_are(value, kFieldValueByte)) return "control byte in a field value";
+    }
+    return nullptr;
+}
+
+// A Content-Length field's value as llhttp reads it (RFC 9110 §8.6: 1*DIGIT, one field) into
+// length (-1 until one was read), or the llhttp error that refuses it. nghttp2 refuses the same
+// values in an HTTP/2 request first (and any above INT64_MAX, which llhttp takes up to 2^64-1).
+llhttp_errno_t read_content_length(std::string_view value, int64_t &length) {
+    if (length >= 0) return HPE_UNEXPECTED_CONTENT_LENGTH;
+    uint64_t parsed = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size() ||
+        parsed > static_cast<uint64_t>(INT64_MAX))
+        return HPE_INVALID_CONTENT_LENGTH;
+    length = static_cast<int64_t>(parsed);
+    return HPE_OK;
+}
 
 } // namespace
 
@@ -55,6 +90,7 @@ void RequestParser::restart() {
     paused_ = false;
     error_ = HPE_OK;
     scanner_reason_ = nullptr;
+    split_reason_ = nullptr;
     consumed_ = 0;
     reset();
 }
@@ -68,6 +104,7 @@ RequestParser::Result RequestParser::execute(const char *data, size_t len) {
     consumed_ = 0;
     after_head_in_input_ = 0;
     if (error_ != HPE_OK) return Result::kError;
+    if (split_head_) return take_unframed_body(data, len);
     if (!scanner_.done()) {
         HeadScanner::Verdict verdict = scanner_.scan({data, len});
         if (verdict == HeadScanner::Verdict::kRefused) {
@@ -128,6 +165,8 @@ void RequestParser::reset() {
     chunk_extension_bytes_ = 0;
     error_status_ = 0;
     scanner_.reset();
+    split_head_ = split_head_ended_ = false;
+    split_method_.clear();
     if (paused_ && parser_.upgrade) {
         // After an upgrade request llhttp, once resumed, would report the upgrade instead of
         // parsing on. The bytes after it are either the next request (the upgrade was refused or
@@ -140,12 +179,100 @@ void RequestParser::reset() {
     }
 }
 
+// ---- a head already split into its parts (accept_head) -------------------------------------
+
+RequestParser::Result RequestParser::refuse_split_head(int status, llhttp_errno_t error, const char *reason) {
+    error_ = error;
+    error_status_ = status;
+    split_reason_ = reason;
+    return Result::kError;
+}
+
+RequestParser::Result RequestParser::accept_head(std::string_view method, std::string_view target,
+                                                 std::span<const std::pair<std::string, std::string>> fields,
+                                                 bool body_follows) {
+    consumed_ = 0;
+    after_head_in_input_ = 0; // the body never shares a call with its head here
+    if (error_ != HPE_OK) return Result::kError;
+    split_head_ = true;
+    // The same order as execute()'s: the scanner's grammar over the whole head, the method's
+    // bound, then what llhttp's callbacks check as the head goes by.
+    if (const char *fault = split_head_grammar_fault(method, target, fields)) {
+        scanner_reason_ = fault;
+        return refuse_split_head(400, HPE_USER, nullptr);
+    }
+    split_method_ = method;
+    if (method.size() > RequestLineAdapter::kMaxMethodBytes) return refuse_split_head(501, HPE_USER, nullptr);
+    events_->on_request_begin();
+    head_.append_target(target);
+    if (target.size() > limits_->max_uri_bytes)
+        return refuse_split_head(414, HPE_USER, "request target too long");
+    if (check_head_size(head_.size())) return refuse_split_head(431, HPE_USER, "head too large");
+    auto add_field = [this](const std::pair<std::string, std::string> &field) {
+        size_t size = head_.append_header_name(field.first);
+        if (head_.header_count() > limits_->max_headers || check_head_size(size)) return false;
+        head_.end_header_name();
+        return field.second.empty() || !check_head_size(head_.append_header_value(field.second));
+    };
+    int64_t content_length = -1;
+    for (const auto &field : fields) {
+        if (!add_field(field)) return refuse_split_head(431, HPE_USER, "head too large");
+        if (head_.header_kind(head_.header_count() - 1) != FieldKind::kContentLength) continue;
+        if (llhttp_errno_t err =
+                read_content_length(head_.header_value(head_.header_count() - 1), content_length);
+            err != HPE_OK)
+            return refuse_split_head(400, err,
+                                     err == HPE_INVALID_CONTENT_LENGTH ? "invalid Content-Length"
+                                                                       : "more than one Content-Length");
+    }
+    // HTTP/1.1 delimits a body by its length or by chunks; HTTP/2 by END_STREAM alone.
+    bool chunked = body_follows && content_length < 0;
+    static const std::pair<std::string, std::string> kChunked{"transfer-encoding", "chunked"};
+    if (chunked && !add_field(kChunked)) return refuse_split_head(431, HPE_USER, "head too large");
+    head_complete_ = true;
+    events_->on_head_received();
+    if (check_head(chunked, content_length))
+        return refuse_split_head(error_status_, HPE_USER, "head refused");
+    if (has_body_) return Result::kNeedMore;
+    events_->on_request_complete();
+    split_head_ended_ = true;
+    return Result::kMessageEnd;
+}
+
+// An accept_head() request's body bytes, as they came: no chunks to decode, no CRLF to find.
+RequestParser::Result RequestParser::take_unframed_body(const char *data, size_t len) {
+    if (split_head_ended_) return Result::kMessageEnd; // consumed nothing, as a paused llhttp
+    size_t take = len;
+    if (!chunked_) take = std::min<uint64_t>(len, static_cast<uint64_t>(content_length_) - body_received_);
+    if (take > 0) {
+        body_received_ += take;
+        uint64_t max_body = limits_->max_body_bytes;
+        if (max_body && body_received_ > max_body) return refuse_split_head(413, HPE_USER, "body too large");
+        events_->on_request_body({data, take});
+    }
+    consumed_ = take;
+    if (chunked_ || body_received_ < static_cast<uint64_t>(content_length_)) return Result::kNeedMore;
+    events_->on_request_complete();
+    split_head_ended_ = true;
+    return Result::kMessageEnd;
+}
+
+RequestParser::Result RequestParser::end_body() {
+    consumed_ = 0;
+    if (error_ != HPE_OK) return Result::kError;
+    if (!split_head_ || !chunked_ || split_head_ended_) return Result::kNeedMore;
+    events_->on_request_complete();
+    split_head_ended_ = true;
+    return Result::kMessageEnd;
+}
+
 std::string RequestParser::error_text() const {
     if (error_ == HPE_USER && error_status_ == 501 && !line_.done())
         return "method longer than " + std::to_string(RequestLineAdapter::kMaxMethodBytes) + " bytes";
     if (error_ == HPE_USER && error_status_ == 400 && !scanner_reason_ && chunk_end_.owed())
         return "malformed chunked body: chunk data not followed by CRLF";
     if (scanner_reason_) return std::string("malformed head: ") + scanner_reason_;
+    if (split_reason_) return std::string(llhttp_errno_name(error_)) + ": " + split_reason_;
     return std::string(llhttp_errno_name(error_)) + ": " + parse_error_reason(&parser_);
 }
 
@@ -198,16 +325,24 @@ int RequestParser::on_headers_complete(llhttp_t *p) {
     self->head_complete_ = true;
     self->events_->on_head_received();
     if (p->http_major != 1 || p->http_minor > 1) return self->refuse(505);
-    self->chunked_ = (p->flags & F_CHUNKED) != 0;
-    self->content_length_ = (p->flags & F_CONTENT_LENGTH) ? static_cast<int64_t>(p->content_length) : -1;
-    self->has_body_ = self->chunked_ || self->content_length_ > 0;
-    if (int status = self->check_transfer_coding()) return self->refuse(status);
-    uint64_t max_body = self->limits_->max_body_bytes;
-    if (max_body && self->content_length_ > 0 && static_cast<uint64_t>(self->content_length_) > max_body)
-        return self->refuse(413);
-    if (!self->validate_request_line()) return self->refuse(400);
-    if (!self->expectation_met()) return self->refuse(417);
-    self->events_->on_request_head();
+    bool chunked = (p->flags & F_CHUNKED) != 0;
+    return self->check_head(chunked,
+                            (p->flags & F_CONTENT_LENGTH) ? static_cast<int64_t>(p->content_length) : -1);
+}
+
+// The checks of a complete head, parsed or split (accept_head): 0 and the owner hears of it, or
+// HPE_USER with error_status_ set.
+int RequestParser::check_head(bool chunked, int64_t content_length) {
+    chunked_ = chunked;
+    content_length_ = content_length;
+    has_body_ = chunked_ || content_length_ > 0;
+    if (int status = check_transfer_coding()) return refuse(status);
+    uint64_t max_body = limits_->max_body_bytes;
+    if (max_body && content_length_ > 0 && static_cast<uint64_t>(content_length_) > max_body)
+        return refuse(413);
+    if (!validate_request_line()) return refuse(400);
+    if (!expectation_met()) return refuse(417);
+    events_->on_request_head();
     return 0;
 }
 
@@ -255,7 +390,7 @@ int RequestParser::check_transfer_coding() const {
         split_tokens(head_.header_value(i), codings);
     }
     if (!present) return 0;
-    if (parser_.http_minor == 0) return 400;
+    if (http_minor() == 0) return 400;
     if (codings.empty() || !iequals(codings.back(), "chunked")) return 400;
     bool unknown = false;
     for (size_t i = 0; i + 1 < codings.size(); ++i) {
@@ -279,7 +414,7 @@ bool RequestParser::expectation_met() const {
 // Fills view_ from the parsed head. False for a target form this proxy does not serve or a
 // Host that breaks RFC 9112 §3.2 (exactly one in HTTP/1.1, and a plausible uri-host).
 bool RequestParser::validate_request_line() {
-    std::string_view method = line_.method();
+    std::string_view method = this->method();
     std::string_view target = head_.target();
     std::string_view authority;
     std::string_view path_and_query = target;
@@ -294,7 +429,7 @@ bool RequestParser::validate_request_line() {
         return false; // authority-form (CONNECT) is not served by this proxy
     }
     size_t hosts = head_.count(FieldKind::kHost);
-    if (hosts > 1 || (hosts == 0 && parser_.http_minor == 1)) return false;
+    if (hosts > 1 || (hosts == 0 && http_minor() == 1)) return false;
     std::string_view host = authority.empty() ? head_.find(FieldKind::kHost).value_or("") : authority;
     for (char ch : host)
         if (ch == ' ' || ch == '\t' || ch == '/' || ch == '\\' || ch == '@' ||

@@ -1,7 +1,8 @@
 // The request side of HTTP/1.1 framing, without any I/O: llhttp parses the bytes a connection
-// reads, and this class enforces the head limits (414, 431, 413), decides the body's framing
-// (Content-Length, chunked or none; 400 or 501 for a transfer coding it cannot frame), checks the
-// head's grammar (HeadScanner), the request line and Host (RFC 9112 §3, §3.2; 400, 505) and builds the
+// reads (or the head comes already split, from an HTTP/2 stream: accept_head), and this class
+// enforces the head limits (414, 431, 413), decides the body's framing (Content-Length, chunked
+// or none; 400 or 501 for a transfer coding it cannot frame), checks the head's grammar
+// (HeadScanner), the request line and Host (RFC 9112 §3, §3.2; 400, 505) and builds the
 // borrowed view of the request that routing and content plugins see.
 //
 // It owns no socket and no timer, so a fuzzer or a unit test drives it with plain bytes. The
@@ -16,8 +17,10 @@
 
 #include <cstdint>
 #include <llhttp.h>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace proxyd {
 
@@ -74,6 +77,21 @@ class RequestParser {
     // How many bytes of the last execute() were used; less than len only after kMessageEnd.
     size_t consumed() const { return consumed_; }
 
+    // A request head that arrived split into its parts, as an HTTP/2 stream carries it (RFC 9113
+    // §8.3; nghttp2 decoded the fields and checked them against §8.2.1 and §8.3.1), served as the
+    // HTTP/1.1 request it stands for without a round trip through text and llhttp: the grammar
+    // the HeadScanner checks, the method's bound, the limits (414, 431, 413), Content-Length as
+    // llhttp reads it, and every check after the head, as execute() does them, in the same
+    // order. Instead of a new request's bytes, after reset() or restart() only. The body, if
+    // body_follows, then comes through execute() as the bytes themselves, unframed: the message
+    // ends after Content-Length bytes, or, without one, at end_body() (the head then carries a
+    // `transfer-encoding: chunked` field, as the request forwarded to HTTP/1.1 will).
+    Result accept_head(std::string_view method, std::string_view target,
+                       std::span<const std::pair<std::string, std::string>> fields, bool body_follows);
+    // The end of an accept_head() request's body (HTTP/2's END_STREAM): kMessageEnd when that
+    // ends a body without a Content-Length; otherwise nothing happens (kNeedMore).
+    Result end_body();
+
     // Forgets the current request and gets ready for the next one on the same connection.
     void reset();
     // Forgets everything, whatever the parser saw last (an error, an upgrade, a message cut short
@@ -96,11 +114,11 @@ class RequestParser {
     const MessageHead &head() const { return head_; }
     const RequestView &view() const { return view_; }
     // The method token as the client sent it (an extension method too: RFC 9110 §9.1).
-    std::string_view method() const { return line_.method(); }
-    uint8_t http_major() const { return parser_.http_major; }
+    std::string_view method() const { return split_head_ ? std::string_view(split_method_) : line_.method(); }
+    uint8_t http_major() const { return split_head_ ? 1 : parser_.http_major; }
     // The minor version the request is served as: HTTP/1.2 and above are served as 1.1 (RFC 9112
     // §2.3); sent_minor() is what the client wrote.
-    uint8_t http_minor() const { return parser_.http_minor; }
+    uint8_t http_minor() const { return split_head_ ? 1 : parser_.http_minor; }
     uint8_t sent_minor() const { return line_.sent_minor(); }
     bool chunked() const { return chunked_; }
     int64_t content_length() const { return content_length_; } // -1 when none was given
@@ -113,7 +131,7 @@ class RequestParser {
                static_cast<uint64_t>(content_length_) <= after_head_in_input_;
     }
     // The request allows the connection to stay open (version, Connection header).
-    bool should_keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
+    bool should_keep_alive() const { return split_head_ || llhttp_should_keep_alive(&parser_) != 0; }
 
   private:
     static int on_message_begin(llhttp_t *p);
@@ -131,7 +149,10 @@ class RequestParser {
     void change_lenience(bool allow_bare_lf);
 
     int refuse(int status);
+    Result refuse_split_head(int status, llhttp_errno_t error, const char *reason);
+    Result take_unframed_body(const char *data, size_t len);
     int check_head_size(size_t size);
+    int check_head(bool chunked, int64_t content_length);
     int check_transfer_coding() const;
     bool validate_request_line();
     bool expectation_met() const;
@@ -152,10 +173,16 @@ class RequestParser {
     int error_status_ = 0;
     llhttp_errno_t error_ = HPE_OK;
     const char *scanner_reason_ = nullptr; // set when the scanner, not llhttp, refused the head
+    const char *split_reason_ = nullptr;   // why accept_head() refused, where llhttp gave none
     bool chunked_ = false;
     bool has_body_ = false;
     bool paused_ = false;
     bool head_complete_ = false; // later header callbacks are a chunked body's trailers
+    // The request came through accept_head(): llhttp has no part in it, and the parser's version,
+    // method and body framing are this class's own.
+    bool split_head_ = false;
+    bool split_head_ended_ = false; // its message ended: execute() takes nothing more until reset()
+    std::string split_method_;
 };
 
 } // namespace proxyd
