@@ -8,14 +8,18 @@
 // CONNECT (RFC 8441) is on, its streams answered 200 at once and their DATA echoed as a tunnel's. Whatever
 // the bytes: the output is whole frames, the open streams never exceed the limit, a connection error's output
 // ends in a GOAWAY, nothing is read after it, and the owner hears of a stream only between its
-// head and its close (one end at most, no body after it).
+// head and its close (one end at most, no body after it). Each stream's request also goes where
+// proxyd serves it, a RequestParser (accept_head, its body, end_body), which must report one
+// request at most, its head before its body, and nothing after its message ended or an error.
 #include "h2/h2_memory_pool.hpp"
 #include "h2/h2_session.hpp"
+#include "http/request_parser.hpp"
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +35,44 @@ using proxyd::H2Session;
     std::abort();
 }
 
+// One stream's request as a stream-backed connection's parser takes it, the events checked.
+struct StreamRequest final : proxyd::RequestParser::Events {
+    explicit StreamRequest(const proxyd::RequestLimits &limits) : parser(limits, *this) {}
+    proxyd::RequestParser parser;
+    int begun = 0;
+    bool head = false;
+    bool complete = false;
+    bool failed = false;
+
+    void on_request_begin() override {
+        if (++begun > 1) broken("a second request begun on a stream's parser");
+    }
+    void on_head_received() override {}
+    void on_request_head() override {
+        if (head || !begun) broken("a request head twice, or before its beginning");
+        head = true;
+        if (parser.view().path.empty() || parser.view().path[0] != '/') broken("a path without its '/'");
+    }
+    void on_request_body(std::string_view) override {
+        if (!head || complete) broken("request body bytes outside the body");
+    }
+    void on_request_complete() override {
+        if (!head || complete) broken("a request completed twice, or without its head");
+        complete = true;
+    }
+    void take(proxyd::RequestParser::Result result) {
+        if (failed && result != proxyd::RequestParser::Result::kError)
+            broken("the parser went on after an error");
+        if (result == proxyd::RequestParser::Result::kError) {
+            failed = true;
+            if (parser.error_status() < 400 || parser.error_text().empty())
+                broken("an error without its status");
+        }
+        if (result == proxyd::RequestParser::Result::kMessageEnd && !complete)
+            broken("a message end unannounced");
+    }
+};
+
 // Larger than the client's initial stream window (65535 until its SETTINGS say otherwise).
 constexpr size_t kLargeBodyPiece = 40000;
 
@@ -43,6 +85,8 @@ struct Owner : H2Events {
     bool websocket = false;       // extended CONNECT allowed (RFC 8441): such streams are echoed
     std::map<int32_t, bool> live; // streams the owner heard of and not yet closed: ended or not
     std::map<int32_t, bool> tunnels; // extended CONNECT streams answered 200, open both ways
+    proxyd::RequestLimits request_limits;
+    std::map<int32_t, std::unique_ptr<StreamRequest>> requests;
 
     void on_request_head(H2RequestHead head) override {
         if (head.method.empty()) broken("a request head without a method");
@@ -51,6 +95,10 @@ struct Owner : H2Events {
         if (!head.protocol.empty() && (!websocket || head.method != "CONNECT"))
             broken("a :protocol the session should have refused");
         if (!live.emplace(head.stream_id, false).second) broken("a second head for an open stream");
+        if (head.method != "CONNECT") {
+            auto &request = requests[head.stream_id] = std::make_unique<StreamRequest>(request_limits);
+            request->take(request->parser.accept_head(head.method, head.path, head.fields, head.has_body));
+        }
         if (reset_uploads && head.has_body) return session->reset_stream(head.stream_id, 8 /* CANCEL */);
         if (!head.protocol.empty() && answer) {
             // As a WebSocket tunnel: 200 without END_STREAM, then the client's DATA echoed.
@@ -63,6 +111,8 @@ struct Owner : H2Events {
         if (it == live.end()) broken("body bytes for a stream without a head");
         if (it->second) broken("body bytes after the request's end");
         if (tunnels.contains(id)) session->send_data(id, data, false);
+        if (auto request = requests.find(id); request != requests.end())
+            request->second->take(request->second->parser.execute(data.data(), data.size()));
         if (consume) session->consume(id, data.size());
     }
     void on_request_end(int32_t id) override {
@@ -70,6 +120,8 @@ struct Owner : H2Events {
         if (it == live.end()) broken("a request end for a stream without a head");
         if (it->second) broken("a request ended twice");
         it->second = true;
+        if (auto request = requests.find(id); request != requests.end())
+            request->second->take(request->second->parser.end_body());
         if (tunnels.contains(id)) { // the client's END_STREAM half-closes: the tunnel ends too
             session->send_data(id, {}, true);
             return;
@@ -88,6 +140,7 @@ struct Owner : H2Events {
     void on_stream_close(int32_t id, uint32_t, size_t) override {
         if (live.erase(id) == 0) broken("a close for a stream without a head, or closed before");
         tunnels.erase(id);
+        requests.erase(id);
     }
     void on_response_data_sent(int32_t id, size_t) override {
         if (!live.contains(id)) broken("response progress for a stream without a head, or closed");

@@ -135,6 +135,22 @@ void ClientConnection::feed_stream(std::string_view bytes) {
     feed(bytes.data(), bytes.size());
 }
 
+void ClientConnection::start_stream_request(const H2RequestHead &head) {
+    if (connection_phase_ != ConnectionPhase::kOpen) return;
+    if (!request_) take_request();
+    in_parser_ = true;
+    RequestParser::Result result =
+        request_->parser.accept_head(head.method, head.path, head.fields, head.has_body);
+    in_parser_ = false;
+    after_parse(result, nullptr, 0);
+    resume_parsing();
+}
+
+void ClientConnection::end_stream_body() {
+    stream_body_end_due_ = true;
+    resume_parsing();
+}
+
 void ClientConnection::stream_input_ended() {
     if (read_ended_) return;
     read_ended_ = true;
@@ -385,6 +401,14 @@ void ClientConnection::resume_parsing() {
         chunk.swap(pending_);
         execute(chunk.data(), chunk.size());
     }
+    if (stream_body_end_due_ && pending_.empty() && !in_parser_ && request_ &&
+        request_phase_ != RequestPhase::kComplete && connection_phase_ != ConnectionPhase::kClosed) {
+        stream_body_end_due_ = false;
+        in_parser_ = true;
+        RequestParser::Result result = request_->parser.end_body();
+        in_parser_ = false;
+        after_parse(result, nullptr, 0);
+    }
 }
 
 void ClientConnection::execute(const char *data, size_t len) {
@@ -392,12 +416,16 @@ void ClientConnection::execute(const char *data, size_t len) {
     in_parser_ = true;
     RequestParser::Result result = request_->parser.execute(data, len);
     in_parser_ = false;
+    after_parse(result, data, len);
+}
+
+void ClientConnection::after_parse(RequestParser::Result result, const char *data, size_t len) {
     if (connection_phase_ == ConnectionPhase::kClosed) return;
     if (result == RequestParser::Result::kMessageEnd) {
         // The message ended; keep what follows for after the response.
         assert(request_phase_ == RequestPhase::kComplete);
         size_t used = request_->parser.consumed();
-        pending_.insert(0, data + used, len - used);
+        if (used < len) pending_.insert(0, data + used, len - used);
     } else if (result == RequestParser::Result::kError) {
         int status = request_->parser.error_status();
         bool answered = request_->record.status != 0;

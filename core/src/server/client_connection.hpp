@@ -84,6 +84,7 @@ namespace proxyd {
 
 class H2Connection;
 struct AccessEntry;
+struct H2RequestHead;
 
 // The HTTP/2 stream behind a stream-backed ClientConnection (H2Connection's side of it).
 class StreamPeer {
@@ -239,10 +240,17 @@ class ClientConnection final : private RequestParser::Events,
     // -- HTTP/2 (h2_connection.cpp) --
     // A stream-backed connection for one stream of parent's HTTP/2 connection.
     static ClientConnection *open_stream(ClientConnection &parent, StreamPeer &peer);
-    // The stream's request bytes (rendered as HTTP/1.1), to be parsed.
+    // The stream's request head, served as it came (RequestParser::accept_head): its body's bytes
+    // follow through feed_stream() as they are, and its END_STREAM through end_stream_body().
+    void start_stream_request(const H2RequestHead &head);
+    // The stream's request bytes: its body's, or, for a WebSocket stream, the whole request
+    // rendered as HTTP/1.1 and then the tunnel's bytes.
     void feed_stream(std::string_view bytes);
+    // The stream's END_STREAM after a head from start_stream_request(): a body without a
+    // content-length ends (once the bytes fed before it are parsed).
+    void end_stream_body();
     // The stream's END_STREAM, for a WebSocket stream (RFC 8441): the tunnel's client side ended
-    // (passed on once the tunnel runs). Other streams end their body through feed_stream.
+    // (passed on once the tunnel runs).
     void stream_input_ended();
     // The stream connection takes request bytes (its body is not paused).
     bool stream_reading() const { return reading_; }
@@ -328,6 +336,9 @@ class ClientConnection final : private RequestParser::Events,
     // Parses the held pipelined bytes, request after request, until the parser pauses again.
     void resume_parsing();
     void execute(const char *data, size_t len);
+    // What follows a parser call: the bytes after a message's end held (data, len: its input),
+    // an error answered, an exchange that finished inside it completed.
+    void after_parse(RequestParser::Result result, const char *data, size_t len);
     // The request's state from the worker's pool, when bytes of a request are to be parsed; given
     // back when the connection goes idle (or is deleted), filter state first.
     void take_request();
@@ -425,6 +436,7 @@ class ClientConnection final : private RequestParser::Events,
     StreamPeer *peer_ = nullptr;
     ClientConnection *parent_ = nullptr;
     bool h2_stream_ = false;
+    bool stream_body_end_due_ = false; // end_stream_body() came, behind bytes not parsed yet
     bool h2c_possible_ = false; // the preface may still come (cleartext, http2 on, nothing read)
     uint8_t h2c_matched_ = 0;   // the preface's bytes read so far (they are the preface's own)
 };

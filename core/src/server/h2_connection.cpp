@@ -1,6 +1,5 @@
 #include "server/h2_connection.hpp"
 
-#include "h2/h2_request_render.hpp"
 #include "h2/h2_websocket_render.hpp"
 #include "log/held_access_entry.hpp"
 #include "server/client_connection.hpp"
@@ -30,34 +29,31 @@ class H2Connection::Stream final : public StreamPeer {
   public:
     Stream(H2Connection &owner, int32_t id) : owner_(owner), id_(id) {}
 
-    // The rendered request head: the stream's connection is made and parses it.
-    void start(const std::string &head_bytes) {
+    // The stream's connection is made and takes the request head as it came.
+    void start(const H2RequestHead &head) {
+        connection_ = ClientConnection::open_stream(owner_.connection_, *this);
+        connection_->start_stream_request(head);
+    }
+    // The same for a WebSocket's request, rendered as HTTP/1.1 (render_websocket_request).
+    void start_websocket(const std::string &head_bytes) {
+        websocket_ = true;
         connection_ = ClientConnection::open_stream(owner_.connection_, *this);
         connection_->feed_stream(head_bytes);
     }
     void data(std::string_view bytes) {
         if (!connection_) return owner_.session_.consume(id_, bytes.size()); // nobody reads it
-        if (!holding() && connection_->stream_reading() && !render_.chunked()) {
+        if (!holding() && connection_->stream_reading()) {
             // The usual case: parsed at once, without a copy.
             owner_.session_.consume(id_, bytes.size());
             return connection_->feed_stream(bytes);
         }
-        std::string framed;
-        render_.body(bytes, framed);
-        held_.push_back({std::move(framed), bytes.size()});
+        held_.push_back({std::string(bytes), bytes.size()});
         feed_held();
     }
     void end() {
         request_ended_ = true;
         if (!connection_) return;
-        if (websocket_) {
-            input_ended_ = true; // told the tunnel once the bytes held before it have gone
-            return feed_held();
-        }
-        std::string last;
-        render_.end(last);
-        if (last.empty()) return; // a body framed by its length (or none) ends without a byte
-        held_.push_back({std::move(last), 0});
+        input_ended_ = true; // told the connection once the bytes held before it have gone
         feed_held();
     }
     // The client's bytes go to the connection while it reads; the window opens as they do.
@@ -75,11 +71,12 @@ class H2Connection::Stream final : public StreamPeer {
         }
         if (input_ended_ && !holding() && connection_) {
             input_ended_ = false;
-            connection_->stream_input_ended();
+            if (websocket_)
+                connection_->stream_input_ended();
+            else
+                connection_->end_stream_body();
         }
     }
-    // An extended CONNECT (RFC 8441): its DATA are a WebSocket's bytes, never a framed body.
-    void set_websocket() { websocket_ = true; }
     // The HTTP/2 stream is gone (ended, or reset by either side), unsent of its response bytes
     // never having left in DATA frames: a connection still serving it is cut, and the access log
     // line (its or the held one) counts the body bytes that reached the client, not those made.
@@ -105,7 +102,6 @@ class H2Connection::Stream final : public StreamPeer {
     void drained(size_t queued) {
         if (connection_) connection_->stream_drained(queued);
     }
-    H2RequestRender &render() { return render_; }
     int32_t id() const { return id_; }
     bool resume_due = false;
     uint64_t stalled_since = 0; // loop time its queued response bytes last moved; 0: none queued
@@ -166,8 +162,8 @@ class H2Connection::Stream final : public StreamPeer {
 
   private:
     struct Held {
-        std::string bytes; // as the connection's parser takes them (chunk framing included)
-        size_t body_bytes; // of them, the client's DATA bytes: consumed once fed
+        std::string bytes; // the client's DATA bytes
+        size_t body_bytes; // how many: consumed once fed
     };
     enum class Response : uint8_t {
         kNone,  // no head yet
@@ -244,7 +240,6 @@ class H2Connection::Stream final : public StreamPeer {
 
     H2Connection &owner_;
     int32_t id_;
-    H2RequestRender render_;
     ClientConnection *connection_ = nullptr; // null once it finished or was cut
     // A queue (fed from held_front_ on) that allocates only once something is held: a std::deque
     // would allocate for every stream, most of which never hold a byte.
@@ -258,7 +253,7 @@ class H2Connection::Stream final : public StreamPeer {
     bool broken_ = false;
     bool websocket_ = false;
     bool tunnel_ = false;      // the upstream switched protocols: its 200 opens the tunnel
-    bool input_ended_ = false; // a WebSocket stream's END_STREAM, not yet told to its connection
+    bool input_ended_ = false; // the stream's END_STREAM, not yet told to its connection
     bool request_ended_ = false; // the client's END_STREAM came
     bool continue_sent_ = false; // a 100 went out
 };
@@ -379,8 +374,8 @@ void H2Connection::on_request_head(H2RequestHead head) {
     auto [it, fresh] = streams_.try_emplace(id, *this, id);
     if (!fresh) return; // the session hands each stream's head over once
     Stream &stream = it->second;
-    head_scratch_.clear();
     if (is_websocket_connect(head)) {
+        head_scratch_.clear();
         // RFC 8441 (only with http2_websocket on: nghttp2 refuses :protocol otherwise).
         if (!render_websocket_request(head, head_scratch_)) {
             connection_.worker().logger().error("HTTP/2 WebSocket: no random bytes for a Sec-WebSocket-Key, "
@@ -388,15 +383,13 @@ void H2Connection::on_request_head(H2RequestHead head) {
             session_.submit_response(id, 500, {{"content-length", "0"}}, false);
             return;
         }
-        stream.set_websocket();
+        stream.start_websocket(head_scratch_);
     } else if (head.method == "CONNECT") {
         // Neither plain CONNECT tunnels nor other extended CONNECT protocols are served.
         session_.submit_response(id, 501, {{"content-length", "0"}}, false);
-        return;
     } else {
-        stream.render().head(head, head_scratch_);
+        stream.start(head);
     }
-    stream.start(head_scratch_);
 }
 
 void H2Connection::on_request_data(int32_t stream_id, std::string_view data) {
