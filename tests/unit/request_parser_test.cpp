@@ -137,6 +137,10 @@ TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
         {"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},               // not a token
         {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, true},
+        // A length llhttp takes but an int64 cannot hold, and the first one llhttp refuses.
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775808\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", 400},
     };
     for (const Case &c : cases) {
         Harness h;

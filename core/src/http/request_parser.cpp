@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <vector>
 
 namespace proxyd {
@@ -326,6 +327,11 @@ int RequestParser::on_headers_complete(llhttp_t *p) {
     self->events_->on_head_received();
     if (p->http_major != 1 || p->http_minor > 1) return self->refuse(505);
     bool chunked = (p->flags & F_CHUNKED) != 0;
+    // llhttp takes any length up to 2^64-1; above INT64_MAX it would read as "no length" here
+    // while llhttp still counts those bytes as body, past the 413 check (nginx: 400 too).
+    if ((p->flags & F_CONTENT_LENGTH) &&
+        p->content_length > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        return self->refuse(400);
     return self->check_head(chunked,
                             (p->flags & F_CONTENT_LENGTH) ? static_cast<int64_t>(p->content_length) : -1);
 }
