@@ -112,14 +112,19 @@ class Case:
     at:     mark name(s) ("# @name" comments) of the line(s) the error may point at.
     key:    a string or pattern the located error line must contain (the dotted key path).
     texts:  strings or patterns that must appear somewhere on stderr (strings case-insensitive).
+    texts:  strings or patterns that must appear somewhere on stderr (strings case-insensitive);
+            for an ok case too (a warning).
     any_column: the column is not checked (table headers, syntax errors, array elements).
     key_column: only the key's column is accepted, not its value's.
+    files:  {name: (text, mode)} written beside the config first (a token file, say).
     """
 
-    def __init__(self, name, config, ok=False, at="here", key=None, texts=(), any_column=False, key_column=False):
+    def __init__(self, name, config, ok=False, at="here", key=None, texts=(), any_column=False, key_column=False,
+                 files=None):
         self.name, self.config, self.ok = name, config, ok
         self.at = [at] if isinstance(at, str) else list(at)
         self.key, self.texts, self.any_column, self.key_column = key, list(texts), any_column, key_column
+        self.files = files or {}
 
 
 def key_path(*parts):
@@ -335,12 +340,39 @@ def _admin_on_listener_address():
                 key=key_path("admin", "listen"), texts=[address])
 
 
-# The admin listener ([admin]): off when absent, validated like the listeners' addresses, and a
-# non-loopback address only with allow_remote = true.
+def _admin_token(name, text, mode=0o600, listen="127.0.0.1", remote=False, ok=False, texts=()):
+    """[admin] with token_file = "<name>.token" (written with text and mode beside the config)."""
+    config = base(extra=f'[admin]\nlisten = "{listen}:{free_port()}"\n' + ("allow_remote = true\n" if remote else "")
+                  + f'token_file = "{name}.token"  # @here\n')
+    return Case(name, config, ok=ok, key=None if ok else key_path("admin", "token_file"),
+                texts=[f"{name}.token"] + list(texts) if not ok else texts,
+                files={name + ".token": (text, mode)})
+
+
+ADMIN_TOKEN = "0123456789abcdef0123456789abcdef\n"
+
+# The admin listener ([admin]): off when absent, validated like the listeners' addresses, a
+# non-loopback address only with allow_remote = true and a token_file (then with a warning that
+# it speaks cleartext); the token file is refused when unreadable, open to other users, empty,
+# short or not one token.
 CASES += [
     Case("admin_valid", base(extra=f'[admin]\nlisten = "127.0.0.1:{free_port()}"\n'), ok=True),
-    Case("admin_remote_allowed", base(extra=f'[admin]\nlisten = "*:{free_port()}"\nallow_remote = true\n'),
-         ok=True),
+    _admin_token("admin_token_valid", ADMIN_TOKEN, mode=0o640, ok=True),
+    _admin_token("admin_remote_with_token", ADMIN_TOKEN, listen="*", remote=True, ok=True,
+                 texts=[re.compile(r"warning.*admin\.listen.*plain HTTP", re.I)]),
+    Case("admin_remote_without_token",
+         base(extra=f'[admin]\nlisten = "*:{free_port()}"\nallow_remote = true  # @here\n'),
+         key=key_path("admin", "allow_remote"), texts=["token_file"]),
+    _admin_token("admin_token_world_readable", ADMIN_TOKEN, mode=0o644, texts=["0644", "other users"]),
+    _admin_token("admin_token_empty", "\n", texts=["empty"]),
+    _admin_token("admin_token_short", "0123456789\n", texts=["10 bytes", "16"]),
+    _admin_token("admin_token_two_lines", ADMIN_TOKEN + ADMIN_TOKEN, texts=["one token"]),
+    Case("admin_token_file_missing",
+         base(extra=f'[admin]\nlisten = "127.0.0.1:{free_port()}"\ntoken_file = "no-such.token"  # @here\n'),
+         key=key_path("admin", "token_file"), texts=["no-such.token", "No such file"]),
+    Case("admin_token_inline",
+         base(extra=f'[admin]\nlisten = "127.0.0.1:{free_port()}"\ntoken = "0123456789abcdef0"  # @here\n'),
+         key=key_path("admin", "token"), texts=["token_file"]),
     Case("admin_bad_listen", base(extra='[admin]\nlisten = "127.0.0.1:99999"  # @here\n'),
          key=key_path("admin", "listen"), texts=["99999"]),
     Case("admin_listen_not_a_string", base(extra='[admin]\nlisten = 18001  # @here\n'),
@@ -423,8 +455,16 @@ def run_check(case, workdir):
         config_path = os.path.join(workdir, case.name + ".toml")
         with open(config_path, "w") as f:
             f.write(case.config)
+    for name, (text, mode) in case.files.items():
+        path = os.path.join(workdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
     problems, out, err = validate(PROXYD_BIN, config_path, case.ok, RUN_TIMEOUT, refused_word="broken")
     if case.ok:
+        for text in case.texts:
+            if not contains(err, text):
+                problems.append(f"stderr lacks {describe(text)}")
         if problems and "\n" in case.config:
             problems.append("config:\n" + indent(case.config))
     else:

@@ -1,6 +1,7 @@
 #include "admin/admin_server.hpp"
 
 #include "admin/admin_pages.hpp"
+#include "admin/bearer_auth.hpp"
 #include "http/http_date.hpp"
 #include "http/request_parser.hpp"
 #include "http/status_text.hpp"
@@ -40,6 +41,8 @@ class AdminConnection final : private RequestParser::Events {
     void on_request_complete() override {}
 
     void answer();
+    // False when the request lacks the admin token; it has been answered then.
+    bool authenticated();
     // POST /upstreams/<group>/peers/<address>/{drain,maintenance,ready}
     void answer_peer_state(std::string_view method, std::string_view path);
     bool client_is_loopback() const;
@@ -100,7 +103,32 @@ void AdminConnection::accept(AdminServer &server, uv_stream_t *listener) {
         });
 }
 
+bool AdminConnection::authenticated() {
+    std::string token = server_.token();
+    if (token.empty()) return true;
+    const char *text = "text/plain; charset=utf-8";
+    if (parser_.head().count("Authorization") > 1) {
+        respond(400, text, "more than one Authorization field\n");
+        return false;
+    }
+    // Before the path is looked at, so what the listener serves is no answer to a stranger.
+    switch (check_bearer(parser_.head().find("Authorization"), token)) {
+    case BearerCheck::kGranted:
+        return true;
+    case BearerCheck::kMissing:
+        respond(401, text, "the admin listener needs Authorization: Bearer TOKEN\n",
+                "WWW-Authenticate: Bearer realm=\"proxyd-admin\"\r\n");
+        return false;
+    case BearerCheck::kWrong:
+        respond(401, text, "wrong admin token\n",
+                "WWW-Authenticate: Bearer realm=\"proxyd-admin\", error=\"invalid_token\"\r\n");
+        return false;
+    }
+    return false;
+}
+
 void AdminConnection::answer() {
+    if (!authenticated()) return;
     std::string_view method = parser_.method();
     std::string_view path = parser_.view().path;
     if (path.starts_with("/upstreams/")) return answer_peer_state(method, path);
@@ -222,9 +250,20 @@ void AdminConnection::close() {
     uv_close(reinterpret_cast<uv_handle_t *>(&timer_), on_closed);
 }
 
-AdminServer::AdminServer(const NetAddress &address, std::string listen_text, const MetricsStore &metrics,
-                         const Logger &logger)
-    : address_(address), listen_text_(std::move(listen_text)), metrics_(metrics), logger_(logger) {}
+AdminServer::AdminServer(const NetAddress &address, std::string listen_text, std::string token,
+                         const MetricsStore &metrics, const Logger &logger)
+    : address_(address), listen_text_(std::move(listen_text)), token_(std::move(token)), metrics_(metrics),
+      logger_(logger) {}
+
+void AdminServer::set_token(std::string token) {
+    std::lock_guard lock(token_mutex_);
+    token_ = std::move(token);
+}
+
+std::string AdminServer::token() const {
+    std::lock_guard lock(token_mutex_);
+    return token_;
+}
 
 AdminServer::~AdminServer() {
     stop();
@@ -258,7 +297,8 @@ void AdminServer::start() {
     if (rc != 0)
         logger_.error("admin listener " + listen_text_ + ": " + uv_strerror(rc));
     else
-        logger_.info("admin listener on " + listen_text_ + ": /status, /status.json, /metrics");
+        logger_.info("admin listener on " + listen_text_ + ": /status, /status.json, /metrics" +
+                     (token().empty() ? "" : ", Bearer token required"));
     thread_ = std::thread([this] { run(); });
 }
 

@@ -2,14 +2,17 @@
 // of its own, so a slow scraper never touches a worker. Requests are parsed by the same
 // RequestParser as client requests; one request per connection (Connection: close), GET and HEAD
 // for the pages, POST for a peer's admin state (drain, maintenance, ready; loopback clients only).
-// It reads the MetricsStore, never a Config, so it needs nothing from a config generation after
-// start-up; the serving generation's HealthBoard reaches it through the store.
+// With a token ([admin] token_file) every request must carry it as "Authorization: Bearer TOKEN",
+// or is answered 401. It reads the MetricsStore, never a Config, so it needs nothing from a config
+// generation after start-up; the serving generation's HealthBoard reaches it through the store,
+// its token through set_token.
 #pragma once
 
 #include "admin/metrics.hpp"
 #include "log/logger.hpp"
 #include "net/net_address.hpp"
 
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -21,8 +24,9 @@ class AdminConnection;
 
 class AdminServer {
   public:
-    AdminServer(const NetAddress &address, std::string listen_text, const MetricsStore &metrics,
-                const Logger &logger);
+    // token empty: no authentication.
+    AdminServer(const NetAddress &address, std::string listen_text, std::string token,
+                const MetricsStore &metrics, const Logger &logger);
     ~AdminServer();
     AdminServer(const AdminServer &) = delete;
     AdminServer &operator=(const AdminServer &) = delete;
@@ -32,10 +36,14 @@ class AdminServer {
     void start();
     // Any thread: closes the listener and every admin connection, then joins the thread.
     void stop();
+    // Any thread (the main thread, when a reloaded config takes over): the token requests need
+    // from now on; empty: none.
+    void set_token(std::string token);
 
     // -- for AdminConnection, on the admin thread --
     const MetricsStore &metrics() const { return metrics_; }
     const Logger &logger() const { return logger_; }
+    std::string token() const;
     void connection_opened(AdminConnection *c) { connections_.insert(c); }
     void connection_closed(AdminConnection *c) { connections_.erase(c); }
 
@@ -47,6 +55,8 @@ class AdminServer {
 
     NetAddress address_;
     std::string listen_text_;
+    mutable std::mutex token_mutex_; // set_token writes from the main thread
+    std::string token_;
     const MetricsStore &metrics_;
     const Logger &logger_;
     int fd_ = -1;

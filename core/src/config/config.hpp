@@ -183,6 +183,9 @@ struct AdminConfig {
     std::string listen_text;
     NetAddress address;
     bool allow_remote = false; // a non-loopback listen address is refused without it
+    // What every admin request must carry as "Authorization: Bearer TOKEN", read from
+    // token_file when the config loads; empty: no authentication (loopback only).
+    std::string token;
 };
 
 // [resolver]: the DNS servers upstream discovery asks.

@@ -1,5 +1,6 @@
 #include "config/config_loader.hpp"
 
+#include "config/admin_token_file.hpp"
 #include "config/config_assembly.hpp"
 #include "config/duration.hpp"
 #include "config/load_context.hpp"
@@ -266,9 +267,20 @@ class Loader {
     }
 
     void load_admin(const toml::table &t) {
-        check_keys(t, "admin", {"listen", "allow_remote"});
+        check_keys(t, "admin", {"listen", "allow_remote", "token_file", "token"});
         auto &a = config_->admin;
+        if (t.get("token"))
+            error_at(t.get("token"), "admin.token",
+                     "not supported: put the token in a file of its own and name it in admin.token_file, "
+                     "so the secret stays out of the config");
         if (auto v = get_bool(t, "allow_remote", "admin")) a.allow_remote = *v;
+        bool token_refused = false;
+        if (auto file = get_string(t, "token_file", "admin")) {
+            AdminTokenRead read = read_admin_token_file(resolve_path(*file));
+            if (!read.error.empty()) error_at(t.get("token_file"), "admin.token_file", read.error);
+            token_refused = !read.error.empty();
+            a.token = std::move(read.token);
+        }
         auto listen = get_string(t, "listen", "admin");
         if (!listen) {
             if (!t.get("listen"))
@@ -280,14 +292,28 @@ class Loader {
             error_at(t.get("listen"), "admin.listen", "\"" + *listen + "\": " + why);
             return;
         }
-        // The pages name every backend and config path: not for the world unless asked for.
+        // The pages name every backend and config path: not for the world unless asked for, and
+        // never without a token.
         if (!a.address.is_loopback() && !a.allow_remote) {
             error_at(t.get("listen"), "admin.listen",
                      "\"" + *listen +
-                         "\" is not a loopback address; set admin.allow_remote = true to expose "
-                         "the admin pages beyond this host");
+                         "\" is not a loopback address; set admin.allow_remote = true and admin.token_file "
+                         "to expose the admin pages beyond this host");
             return;
         }
+        if (!a.address.is_loopback() && a.token.empty()) {
+            if (!token_refused)
+                error_at(t.get("allow_remote"), "admin.allow_remote",
+                         "an admin listener on \"" + *listen +
+                             "\", beyond this host, needs admin.token_file: anyone who reaches it would read "
+                             "the pages");
+            return;
+        }
+        if (!a.address.is_loopback())
+            config_->warnings.push_back(
+                position(t.get("listen")) + ": admin.listen: \"" + *listen +
+                "\" is reached over plain HTTP: the token and the pages cross the network "
+                "readable; keep it on a trusted network or reach it through a tunnel");
         for (const auto &l : config_->listeners)
             if (l.address == a.address) {
                 error_at(t.get("listen"), "admin.listen",

@@ -88,7 +88,8 @@ bool Server::prepare_admin(const AdminConfig &next, std::string &error) {
         next.enabled == admin_config_.enabled && (!next.enabled || next.address == admin_config_.address);
     admin_changes_ = !same;
     if (same || !next.enabled) return true;
-    next_admin_ = std::make_unique<AdminServer>(next.address, next.listen_text, metrics_, process_logger_);
+    next_admin_ =
+        std::make_unique<AdminServer>(next.address, next.listen_text, next.token, metrics_, process_logger_);
     if (next_admin_->open(error)) return true;
     error = "admin listener: " + error;
     next_admin_.reset();
@@ -97,7 +98,11 @@ bool Server::prepare_admin(const AdminConfig &next, std::string &error) {
 }
 
 void Server::switch_admin() {
-    if (!admin_changes_) return;
+    // A listener that stays where it was asks for the token the new generation read from now on.
+    if (!admin_changes_) {
+        if (admin_) admin_->set_token(current_->config().admin.token);
+        return;
+    }
     admin_changes_ = false;
     if (admin_) process_logger_.info("admin listener on " + admin_config_.listen_text + " closed");
     admin_ = std::move(next_admin_); // the old one, if any, stops and closes here
@@ -153,7 +158,8 @@ int Server::run(std::unique_ptr<Generation> first) {
     // Bound before anything serves, so a taken admin address fails start-up like a listener's.
     const AdminConfig &admin = first->config().admin;
     if (admin.enabled) {
-        admin_ = std::make_unique<AdminServer>(admin.address, admin.listen_text, metrics_, process_logger_);
+        admin_ = std::make_unique<AdminServer>(admin.address, admin.listen_text, admin.token, metrics_,
+                                               process_logger_);
         if (!admin_->open(error)) {
             first->logger().error("admin listener: " + error);
             admin_.reset();
