@@ -35,27 +35,25 @@ std::string openssl_errors() {
 
 // The DNS names of the certificate's subjectAltName.
 bool certificate_names(const std::string &chain_file, std::vector<std::string> &names, std::string &error) {
-    FILE *f = std::fopen(chain_file.c_str(), "r");
+    OpenSslPtr<FILE> f(std::fopen(chain_file.c_str(), "r"));
     if (!f) {
         error = chain_file + ": cannot open the certificate chain";
         return false;
     }
-    X509 *cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
-    std::fclose(f);
+    OpenSslPtr<X509> cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr));
     if (!cert) {
         error = chain_file + ": no PEM certificate in it (" + openssl_errors() + ")";
         return false;
     }
-    auto *sans = static_cast<GENERAL_NAMES *>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); ++i) {
-        const GENERAL_NAME *name = sk_GENERAL_NAME_value(sans, i);
+    OpenSslPtr<GENERAL_NAMES> sans(
+        static_cast<GENERAL_NAMES *>(X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(sans.get(), i);
         if (name->type != GEN_DNS) continue;
         const unsigned char *data = ASN1_STRING_get0_data(name->d.dNSName);
         names.emplace_back(reinterpret_cast<const char *>(data),
                            static_cast<size_t>(ASN1_STRING_length(name->d.dNSName)));
     }
-    GENERAL_NAMES_free(sans);
-    X509_free(cert);
     return true;
 }
 
