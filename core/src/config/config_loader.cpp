@@ -301,15 +301,15 @@ class Loader {
                          "to expose the admin pages beyond this host");
             return;
         }
-        if (!a.address.is_loopback() && a.token.empty()) {
-            if (!token_refused)
-                error_at(t.get("allow_remote"), "admin.allow_remote",
-                         "an admin listener on \"" + *listen +
-                             "\", beyond this host, needs admin.token_file: anyone who reaches it would read "
-                             "the pages");
-            return;
-        }
-        if (!a.address.is_loopback())
+        // allow_remote without a token loaded before token_file existed: it stays the operator's
+        // explicit choice (as nginx's stub_status behind allow/deny), with a warning, rather
+        // than a start or reload that fails after an upgrade.
+        if (!a.address.is_loopback() && a.token.empty() && !token_refused)
+            config_->warnings.push_back(position(t.get("allow_remote")) + ": admin.allow_remote: \"" +
+                                        *listen +
+                                        "\" is beyond this host without admin.token_file: anyone who reaches "
+                                        "it reads the pages; set admin.token_file");
+        else if (!a.address.is_loopback())
             config_->warnings.push_back(
                 position(t.get("listen")) + ": admin.listen: \"" + *listen +
                 "\" is reached over plain HTTP: the token and the pages cross the network "
