@@ -3,7 +3,7 @@
  *   subrequest_to = "name"
  * Each pick logs (warn level, "plugin balancer_subrequest: ...") what subrequest_start returned,
  * then picks the first untried peer. A done that runs anyway logs "done ran". Built against the
- * current header (1.4). */
+ * frozen 1.4 header (tests/abi/1.4), so it also proves 1.4 plugins keep loading. */
 #include <proxyd/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -93,3 +93,11 @@ TEST_CASE("a 1.3 filter loads; the filter kind under an older minor is refused",
     CHECK_THAT(refusal("broken_filter_minor2"),
                Catch::Contains("declares kind filter, which ABI 1.3 introduced"));
 }
+
+TEST_CASE("a balancer built against the frozen 1.4 header loads", "[loader]") {
+    std::string error;
+    auto balancer = load_plugin_module("balancer", path_of("balancer_subrequest"), error);
+    REQUIRE(balancer);
+    CHECK(balancer->kind() == PROXYD_KIND_BALANCING);
+    CHECK(balancer->descriptor().abi_minor == 4);
+}

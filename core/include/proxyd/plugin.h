@@ -18,6 +18,8 @@
  *   1.3  the filter kind, request-head editing, request_respond, response_head_*, per-request
  *        state, timer_start, queue_work, filter_resume, the request view's request_id and scheme
  *   1.4  subrequest_start and subrequest_cancel; balancers' response_head (sticky sessions)
+ *   1.5  a content plugin's body may be several response_body and response_file calls in any
+ *        order (a 1.4 proxyd took at most one file range, and no bytes with it); no new member
  *
  * Lifetimes and threads (each hook runs only on the thread named):
  *   module    the .so itself. Loaded and unloaded on the main thread; stays mapped while any
@@ -60,7 +62,7 @@ extern "C" {
 #endif
 
 #define PROXYD_ABI_MAJOR 1
-#define PROXYD_ABI_MINOR 4
+#define PROXYD_ABI_MINOR 5
 
 /* The one symbol every plugin exports. */
 #define PROXYD_PLUGIN_ENTRY proxyd_plugin_entry
@@ -351,13 +353,18 @@ typedef struct proxyd_host {
     void *(*request_alloc)(const proxyd_request_handle *request, size_t size);
 
     /* -- Responses of content plugins (the request's worker thread) --
-     * Order: status and headers, then at most one of body/file, then finish exactly once.
-     * The core adds Date, Server, Content-Length and the Connection handling itself. */
+     * Order: status and headers, then the body, then finish exactly once. The body is what
+     * response_body and response_file calls give, concatenated in call order; from 1.5 they may
+     * come several times each and in any order (1.0 to 1.4: bytes, or one file range).
+     * The core adds Date, Server, Content-Length (the sum of the parts) and the Connection
+     * handling itself. */
     int (*response_status)(proxyd_response_handle *response, int status);
     int (*response_header)(proxyd_response_handle *response, proxyd_str name, proxyd_str value);
-    /* Body bytes, copied by the core. */
+    /* Body bytes appended, copied by the core. */
     int (*response_body)(proxyd_response_handle *response, const void *data, size_t len);
-    /* Body from an open file: [offset, offset+length) of fd, sent without copying (sendfile).
+    /* Body from an open file, appended: [offset, offset+length) of fd, sent without copying
+     * (sendfile) and never held in memory whole. Several ranges of one file each need their own
+     * descriptor (dup).
      * OWNERSHIP: the core owns fd from this call on, on success and on failure, and closes it. */
     int (*response_file)(proxyd_response_handle *response, int fd, uint64_t offset,
                          uint64_t length);

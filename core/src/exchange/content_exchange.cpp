@@ -51,7 +51,8 @@ ContentExchange::ContentExchange(ExchangeClient &client, const PluginInstance &h
 ContentExchange::~ContentExchange() {
     if (ended_during_handle_) *ended_during_handle_ = true;
     if (poll_) WritablePoll::close(poll_);
-    if (file_fd_ >= 0) ::close(file_fd_);
+    for (const FileRange &range : files_)
+        if (range.fd >= 0) ::close(range.fd);
     if (kept_connection_) kept_connection_->release_request_hold();
 }
 
@@ -144,19 +145,22 @@ int ContentExchange::add_header(std::string_view name, std::string_view value) {
 }
 
 int ContentExchange::set_body(std::string_view data) {
-    if (!plugin_may_answer() || file_fd_ >= 0) return PROXYD_ESTATE;
-    body_.append(data);
+    if (!plugin_may_answer()) return PROXYD_ESTATE;
+    (files_.empty() ? body_ : files_.back().after).append(data);
     return PROXYD_OK;
 }
 
 int ContentExchange::set_file(int fd, uint64_t offset, uint64_t length) {
-    if (!plugin_may_answer() || file_fd_ >= 0 || !body_.empty()) {
+    if (!plugin_may_answer()) {
         ::close(fd);
         return PROXYD_ESTATE;
     }
-    file_fd_ = fd;
-    file_offset_ = offset;
-    file_remaining_ = length;
+    // An empty range adds nothing to send; its descriptor is not worth keeping open.
+    if (length == 0) {
+        ::close(fd);
+        return PROXYD_OK;
+    }
+    files_.push_back(FileRange{fd, offset, length, {}});
     return PROXYD_OK;
 }
 
@@ -178,7 +182,9 @@ int ContentExchange::finish() {
     }
     bool head_only = c.method() == "HEAD";
     bool bodyless_status = status_ == 204 || status_ == 304;
-    uint64_t length = file_fd_ >= 0 ? file_remaining_ : body_.size();
+    uint64_t length = body_.size();
+    for (const FileRange &range : files_)
+        length += range.remaining + range.after.size();
     // An answer before the end of a body the plugin does not read (handle runs at the head) ends
     // the connection, and says so: the rest of the body could not be told from a next request.
     // A body that came whole with the head is read to its end after the answer: it stays open.
@@ -206,9 +212,9 @@ int ContentExchange::finish() {
     c.end_head(head, date, ending);
 
     bool send_body = !head_only && !bodyless_status;
-    if (send_body && file_fd_ < 0) out.append(body_);
+    if (send_body) out.append(body_);
     c.record().body_bytes = send_body ? length : 0;
-    bool file_follows = send_body && file_fd_ >= 0 && file_remaining_ > 0;
+    bool file_follows = send_body && !files_.empty();
     if (file_follows && !c.sendfile_allowed()) {
         // TLS encrypts in user space, HTTP/2 frames: the file is read and sent through the connection
         // instead, the head with the first bytes, so that a small file shares its head's record.
@@ -265,14 +271,19 @@ void ContentExchange::on_client_drained() {
 void ContentExchange::send_file_chunk() {
     ExchangeClient &c = *client_;
     int out_fd = c.fd();
-    while (file_remaining_ > 0) {
+    while (current_file_ < files_.size()) {
+        FileRange &range = files_[current_file_];
+        if (range.remaining == 0) {
+            if (next_file_range()) continue;
+            return; // on_client_drained() goes on once the bytes between two ranges have left
+        }
         // sendfile(2) itself, not uv_fs_sendfile: libuv 1.44 (Debian 12) tries copy_file_range
         // first, which a socket refuses, and then falls back to a read/write emulation that
         // poll()s the socket with no timeout, blocking the whole loop until the client reads.
         // On a non-blocking socket sendfile sends what fits and says EAGAIN for the rest.
-        off_t offset = static_cast<off_t>(file_offset_);
-        size_t want = static_cast<size_t>(std::min<uint64_t>(file_remaining_, kMaxSendfileChunk));
-        ssize_t sent = use_sendfile_ ? ::sendfile(out_fd, file_fd_, &offset, want) : -1;
+        off_t offset = static_cast<off_t>(range.offset);
+        size_t want = static_cast<size_t>(std::min<uint64_t>(range.remaining, kMaxSendfileChunk));
+        ssize_t sent = use_sendfile_ ? ::sendfile(out_fd, range.fd, &offset, want) : -1;
         if (sent < 0 && use_sendfile_ && (errno == EINVAL || errno == ENOSYS)) use_sendfile_ = false;
         if (!use_sendfile_) return copy_file_chunk();
         if (sent < 0 && errno == EINTR) continue;
@@ -283,10 +294,24 @@ void ContentExchange::send_file_chunk() {
             return fail();
         }
         c.metrics().bytes_sent.add(static_cast<uint64_t>(sent));
-        file_offset_ += static_cast<uint64_t>(sent);
-        file_remaining_ -= static_cast<uint64_t>(sent);
+        range.offset += static_cast<uint64_t>(sent);
+        range.remaining -= static_cast<uint64_t>(sent);
     }
     complete_file();
+}
+
+bool ContentExchange::next_file_range() {
+    ExchangeClient &c = *client_;
+    FileRange &range = files_[current_file_++];
+    ::close(range.fd);
+    range.fd = -1;
+    if (!range.after.empty()) {
+        // Through the connection's queue like any body bytes (TLS and HTTP/2 frame them).
+        c.send(range.after);
+        std::string().swap(range.after);
+    }
+    if (current_file_ == files_.size()) return true; // complete_file() may finish with bytes queued
+    return use_sendfile_ ? c.queued_bytes() == 0 : c.queued_bytes() <= ExchangeClient::kLowWater;
 }
 
 // For files whose filesystem cannot sendfile: read chunks and queue them like any body bytes
@@ -302,26 +327,32 @@ void ContentExchange::copy_file_chunk() {
     // queue or the HTTP/2 stream's frames) before it returns.
     std::unique_ptr<char[]> chunk;
     char small[kSmallFile];
-    while (file_remaining_ > 0 && c.queued_bytes() <= ExchangeClient::kLowWater && c.writable()) {
-        bool fits = file_remaining_ <= kSmallFile;
+    while (current_file_ < files_.size()) {
+        FileRange &range = files_[current_file_];
+        if (range.remaining == 0) {
+            next_file_range();
+            continue;
+        }
+        if (c.queued_bytes() > ExchangeClient::kLowWater || !c.writable()) return;
+        bool fits = range.remaining <= kSmallFile;
         if (!fits && !chunk) chunk = std::make_unique_for_overwrite<char[]>(kChunk);
         char *into = fits ? small : chunk.get();
-        size_t want = static_cast<size_t>(std::min<uint64_t>(file_remaining_, kChunk));
-        ssize_t n = ::pread(file_fd_, into, want, static_cast<off_t>(file_offset_));
+        size_t want = static_cast<size_t>(std::min<uint64_t>(range.remaining, kChunk));
+        ssize_t n = ::pread(range.fd, into, want, static_cast<off_t>(range.offset));
         if (n <= 0) {
             c.worker().logger().warn("reading a file for client " + std::string(c.client_ip()) + " failed: " +
                                      (n < 0 ? std::strerror(errno) : "the file shrank while being sent"));
             return fail();
         }
-        file_offset_ += static_cast<uint64_t>(n);
-        file_remaining_ -= static_cast<uint64_t>(n);
+        range.offset += static_cast<uint64_t>(n);
+        range.remaining -= static_cast<uint64_t>(n);
         uv_buf_t bufs[2] = {uv_buf_init(file_head_.data(), static_cast<unsigned>(file_head_.size())),
                             uv_buf_init(into, static_cast<unsigned>(n))};
         bool with_head = !file_head_.empty();
         c.send(with_head ? bufs : bufs + 1, with_head ? 2 : 1);
         file_head_.clear();
     }
-    if (file_remaining_ == 0) complete_file();
+    if (current_file_ == files_.size()) complete_file();
 }
 
 void ContentExchange::wait_writable(int out_fd) {
@@ -347,8 +378,6 @@ void ContentExchange::wait_writable(int out_fd) {
 
 void ContentExchange::complete_file() {
     sending_file_ = false;
-    ::close(file_fd_);
-    file_fd_ = -1;
     // With the copy fallback, the last chunk may still be queued: finishing now is fine, the
     // connection sends queued bytes in order before anything of the next response.
     client_->finish_exchange(keep_alive_ && client_->wants_keep_alive());

@@ -1,7 +1,8 @@
 // An exchange answered by a content plugin through the response host calls (plugin.h). The
-// plugin sets status and headers, then bytes or a file range, then finishes; the core frames the
-// response (Date, Server, Content-Length, Connection) and sends a file range with sendfile from
-// the loop thread, waiting for the socket to become writable when it is full.
+// plugin sets status and headers, then a body of bytes and file ranges in any order (ABI 1.5;
+// one range or bytes before), then finishes; the core frames the response (Date, Server,
+// Content-Length, Connection) and sends each file range with sendfile from the loop thread,
+// waiting for the socket to become writable when it is full.
 //
 // Its phases, each entered once, in this order (any may be skipped):
 //
@@ -30,6 +31,7 @@
 #include <proxyd/plugin.h>
 #include <string>
 #include <uv.h>
+#include <vector>
 
 namespace proxyd {
 
@@ -71,8 +73,19 @@ class ContentExchange final : public Exchange {
     FilteredResponseHead plugin_head() const;
     void refuse_body(int status);
     bool plugin_may_answer() const { return phase_ == Phase::kPlugin || phase_ == Phase::kOrphaned; }
+    // A file range of the body and the bytes the plugin gave after it, before the next range.
+    struct FileRange {
+        int fd;
+        uint64_t offset;
+        uint64_t remaining;
+        std::string after;
+    };
+
     void send_file_chunk();
     void copy_file_chunk();
+    // Closes the current range's file and queues its trailing bytes; true when the next range may
+    // be sent at once (sendfile must wait until those bytes have left the queue).
+    bool next_file_range();
     void wait_writable(int out_fd);
     void complete_file();
     void fail();
@@ -90,12 +103,11 @@ class ContentExchange final : public Exchange {
     std::string request_body_;
     uint64_t body_limit_ = 0; // 0: the plugin does not read bodies
     std::string head_extra_;  // "Name: value\r\n" lines from the plugin
-    std::string body_;
+    std::string body_;        // the bytes before the first file range, sent with the head
+    std::vector<FileRange> files_; // the rest of the body, in the order the plugin gave it
+    size_t current_file_ = 0;      // the range being sent; those before it are closed
     std::string file_head_; // TLS: the head, sent with the file's first chunk
     int status_ = 200;
-    int file_fd_ = -1;
-    uint64_t file_offset_ = 0;
-    uint64_t file_remaining_ = 0;
     WritablePoll *poll_ = nullptr;
     bool *ended_during_handle_ = nullptr; // call_handle's flag while the hook runs: set when deleted
     Phase phase_ = Phase::kPlugin;

@@ -349,12 +349,21 @@ class FakeResponse {
 
     proxyd_response_handle *handle() { return reinterpret_cast<proxyd_response_handle *>(this); }
 
+    // One response_body or response_file call, in call order.
+    struct BodyPart {
+        std::string bytes;
+        int fd = -1; // a file range: owned, closed by the destructor
+        uint64_t offset = 0;
+        uint64_t length = 0;
+    };
+
     int status = 0;
     std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
-    int file_fd = -1; // owned, closed by the destructor
+    std::string body; // the bytes of every response_body call
+    int file_fd = -1; // the first file range; owned (it is parts' too), closed by the destructor
     uint64_t file_offset = 0;
     uint64_t file_length = 0;
+    std::vector<BodyPart> parts;
     bool finished = false;
     bool cancelled = false;          // cancel() ran: any response_* call after it is misuse
     std::vector<std::string> misuse; // calls made out of the order plugin.h prescribes
@@ -365,6 +374,8 @@ class FakeResponse {
     size_t header_count(std::string_view name) const;
     // The file range the plugin handed over, read back.
     std::string file_content() const;
+    // The whole body as a client would get it: every part in order, file ranges read back.
+    std::string content() const;
 };
 
 // Runs a content plugin's handle hook as the core would: a body larger than the plugin's max_body
@@ -556,7 +567,7 @@ inline int response_status(proxyd_response_handle *handle, int status) {
 inline int response_header(proxyd_response_handle *handle, proxyd_str name, proxyd_str value) {
     FakeResponse &r = response_of(handle);
     if (ended(r, "header")) return PROXYD_ESTATE;
-    if (r.status == 0 || !r.body.empty() || r.file_fd >= 0 || r.finished)
+    if (r.status == 0 || !r.parts.empty() || r.finished)
         return r.misuse.push_back("header out of order"), PROXYD_ESTATE;
     r.headers.emplace_back(std::string(sv(name)), std::string(sv(value)));
     return PROXYD_OK;
@@ -565,21 +576,25 @@ inline int response_header(proxyd_response_handle *handle, proxyd_str name, prox
 inline int response_body(proxyd_response_handle *handle, const void *data, size_t len) {
     FakeResponse &r = response_of(handle);
     if (ended(r, "body")) return PROXYD_ESTATE;
-    if (r.status == 0 || r.file_fd >= 0 || r.finished) return r.misuse.push_back("body out of order"), PROXYD_ESTATE;
+    if (r.status == 0 || r.finished) return r.misuse.push_back("body out of order"), PROXYD_ESTATE;
     r.body.append(static_cast<const char *>(data), len);
+    if (len > 0) r.parts.push_back({std::string(static_cast<const char *>(data), len)});
     return PROXYD_OK;
 }
 
 inline int response_file(proxyd_response_handle *handle, int fd, uint64_t offset, uint64_t length) {
     FakeResponse &r = response_of(handle);
-    if (ended(r, "file") || r.status == 0 || r.file_fd >= 0 || !r.body.empty() || r.finished) {
+    if (ended(r, "file") || r.status == 0 || r.finished) {
         ::close(fd); // owned from this call on, even on failure
         if (!r.cancelled) r.misuse.push_back("file out of order");
         return PROXYD_ESTATE;
     }
-    r.file_fd = fd;
-    r.file_offset = offset;
-    r.file_length = length;
+    if (r.file_fd < 0) {
+        r.file_fd = fd;
+        r.file_offset = offset;
+        r.file_length = length;
+    }
+    r.parts.push_back({{}, fd, offset, length});
     return PROXYD_OK;
 }
 
@@ -1425,7 +1440,8 @@ inline bool FakeRequest::owns(const char *p) const {
 }
 
 inline FakeResponse::~FakeResponse() {
-    if (file_fd >= 0) ::close(file_fd);
+    for (const BodyPart &part : parts)
+        if (part.fd >= 0) ::close(part.fd);
 }
 
 inline std::optional<std::string> FakeResponse::header(std::string_view name) const {
@@ -1446,6 +1462,20 @@ inline std::string FakeResponse::file_content() const {
     ssize_t n = ::pread(file_fd, content.data(), content.size(), static_cast<off_t>(file_offset));
     content.resize(n > 0 ? static_cast<size_t>(n) : 0);
     return content;
+}
+
+inline std::string FakeResponse::content() const {
+    std::string out;
+    for (const BodyPart &part : parts) {
+        if (part.fd < 0) {
+            out += part.bytes;
+            continue;
+        }
+        std::string range(part.length, '\0');
+        ssize_t n = ::pread(part.fd, range.data(), range.size(), static_cast<off_t>(part.offset));
+        out.append(range, 0, n > 0 ? static_cast<size_t>(n) : 0);
+    }
+    return out;
 }
 
 namespace detail {
