@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The static plugin as a client sees it, against the real binary: validators and conditional requests
-(304 with no body, 412), byte ranges byte-exact (single, suffix, open, 416, several, If-Range), HEAD
-mirroring GET, precompressed siblings, MIME types, directories (index, 301 with the query, listing),
+(304 with no body, 412), byte ranges byte-exact (single, suffix, open, 416, If-Range; several as
+multipart/byteranges over keep-alive and HTTP/2, too many or too much as 200), HEAD mirroring GET, precompressed siblings, MIME types, directories (index, 301 with the query, listing),
 paths that try to leave the root, symlink policies, dotfiles, Cache-Control, and a 1 GiB sparse file
 sent with flat memory."""
 
@@ -9,6 +9,7 @@ import gzip
 import os
 import random
 import subprocess
+import time
 
 import static_tree
 from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, curl, free_ports, header_of, listener,
@@ -18,7 +19,7 @@ GIB = 1 << 30
 
 
 def start(folder, www):
-    site, listing, strict, proxy = free_ports(4)
+    site, listing, strict, proxy, h2c = free_ports(5)
     config = config_head(access="off", plugins=("static", "round_robin"))
     config += upstream("site_peer", [site])
     config += listener("proxy", proxy, "upstream", "site_peer")
@@ -30,9 +31,10 @@ def start(folder, www):
     config += listener("site", site, "handler", "site")
     config += listener("listing", listing, "handler", "listing")
     config += listener("strict", strict, "handler", "strict")
+    config += listener("h2c", h2c, "handler", "site").rstrip("\n") + "\nhttp2 = true\n\n"
     path = write_file(os.path.join(folder, "static.toml"), config)
-    proxyd = Proxyd(path, folder).start([site, listing, strict, proxy])
-    return proxyd, site, listing, strict, proxy
+    proxyd = Proxyd(path, folder).start([site, listing, strict, proxy, h2c])
+    return proxyd, site, listing, strict, proxy, h2c
 
 
 def ask(port, target, headers=(), method="GET"):
@@ -107,8 +109,6 @@ def ranges(port, files):
         response = ask(port, "/blob.bin", [("Range", header)])
         check(response.status == 416 and response.header("Content-Range") == "bytes */%d" % size,
               "Range %s: 416 with Content-Range bytes */%d" % (header, size), repr(response.headers))
-    several = ask(port, "/blob.bin", [("Range", "bytes=0-1,10-20")])
-    check(several.status == 200 and several.body == blob, "several ranges: 200 with the whole file")
     for header in ("bytes=5-1", "bytes=abc"):
         check_equal(ask(port, "/blob.bin", [("Range", header)]).status, 416, "Range %s is rejected: 416" % header)
     check_equal(ask(port, "/blob.bin", [("Range", "pages=1-2")]).status, 200, "an unknown range unit is ignored")
@@ -124,6 +124,102 @@ def ranges(port, files):
     # curl as a second client.
     status, headers, body = curl("http://127.0.0.1:%d/blob.bin" % port, FOLDER, "-r", "1000-1999")
     check(status == 206 and body == blob[1000:2000], "curl -r 1000-1999: 206 byte-exact")
+
+
+def multipart_parts(response, what):
+    """The (Content-Type, Content-Range, bytes) of each part of a multipart/byteranges response,
+    checking the framing: the boundary of the head, CRLFs, the close-delimiter and nothing after."""
+    media = response.header("Content-Type") or ""
+    prefix = "multipart/byteranges; boundary="
+    check(media.startswith(prefix), "%s: Content-Type multipart/byteranges" % what, media)
+    boundary = media[len(prefix):].encode()
+    body = response.body
+    check_equal(response.header("Content-Length"), str(len(body)), "%s: Content-Length is the body's" % what)
+    closing = b"\r\n--" + boundary + b"--\r\n"
+    check(body.startswith(b"--" + boundary + b"\r\n") and body.endswith(closing),
+          "%s: the body opens with the boundary and ends with the close-delimiter" % what, repr(body[:80]))
+    parts = []
+    for chunk in body[:-len(closing)].split(b"\r\n--" + boundary + b"\r\n"):
+        if chunk.startswith(b"--" + boundary + b"\r\n"):
+            chunk = chunk[len(boundary) + 4:]
+        head, _, data = chunk.partition(b"\r\n\r\n")
+        fields = dict(line.decode().split(": ", 1) for line in head.split(b"\r\n"))
+        parts.append((fields.get("Content-Type"), fields.get("Content-Range"), data))
+    return parts
+
+
+def several_ranges(port, h2c, files):
+    blob = files["blob.bin"]
+    size = len(blob)
+    # Suffix, open and plain ranges, out of order and overlapping, two on one keep-alive connection.
+    asked = [("bytes=-100,0-9,5000-5999,%d-" % (size - 30), [(size - 100, size - 1), (0, 9), (5000, 5999),
+                                                            (size - 30, size - 1)]),
+             ("bytes=200-299, 250-349 ,%d-" % (size * 2), [(200, 299), (250, 349)]),
+             # Two halves, swapped: each larger than a socket buffer takes at once.
+             ("bytes=%d-,0-%d" % (size // 2, size // 2 - 1), [(size // 2, size - 1), (0, size // 2 - 1)])]
+    with Client(port) as client:
+        for header, expected in asked:
+            response = client.request("GET", "/blob.bin", [("Range", header)])
+            check_equal(response.status, 206, "Range %s: 206" % header)
+            check(not response.has("Content-Range") and response.header("ETag"),
+                  "Range %s: no Content-Range of its own, the ETag" % header, repr(response.headers))
+            parts = multipart_parts(response, "Range %s" % header)
+            check_equal([(t, r) for t, r, _ in parts],
+                        [("application/x-unknown", "bytes %d-%d/%d" % (a, b, size)) for a, b in expected],
+                        "Range %s: each part's type and Content-Range, in the order asked" % header)
+            check([d for _, _, d in parts] == [blob[a:b + 1] for a, b in expected],
+                  "Range %s: every part byte-exact" % header)
+    # A client that reads late through a small window: the server's socket fills inside a part and
+    # between parts, and sending resumes where it stopped, the bytes between ranges in order.
+    sixteen = [(i * (size // 16), (i + 1) * (size // 16) - 1) for i in (15, 3, 0, 7, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13,
+                                                                          14)]
+    with Client(port, rcvbuf=4096) as client:
+        client.send(b"GET /blob.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=%s\r\n\r\n" %
+                    ",".join("%d-%d" % r for r in sixteen).encode())
+        time.sleep(0.2)  # not a sync: only lets the server's send buffer fill before anything is read
+        response = client.read_response()
+        parts = multipart_parts(response, "16 ranges read late")
+        check([d for _, _, d in parts] == [blob[a:b + 1] for a, b in sixteen], "16 ranges read late: byte-exact")
+        follow = client.request("GET", "/digits.txt")
+        check(follow.status == 200 and follow.body == b"0123456789", "16 ranges read late: the connection stays in sync")
+    check_equal(ask(port, "/blob.bin", [("Range", "bytes=%d-,%d-%d,-0" % (size, size + 5, size + 9))]).status, 416,
+                "several ranges, none satisfiable: 416")
+    response = ask(port, "/blob.bin", [("Range", "bytes=%d-,10-19" % size)])
+    check(response.status == 206 and response.header("Content-Range") == "bytes 10-19/%d" % size and
+          response.body == blob[10:20], "one satisfiable range among several: a plain 206")
+    seventeen = ",".join("%d-%d" % (i * 10, i * 10) for i in range(17))
+    for header, what in [("bytes=" + seventeen, "17 ranges (max_ranges 16)"),
+                         ("bytes=0-,0-", "ranges adding up to more than the file")]:
+        response = ask(port, "/blob.bin", [("Range", header)])
+        check(response.status == 200 and response.body == blob, "%s: 200 with the whole file" % what)
+    head = ask(port, "/blob.bin", [("Range", "bytes=0-9,20-29")], method="HEAD")
+    check(head.status == 200 and head.header("Content-Length") == str(size) and head.body == b"",
+          "HEAD with several ranges: the 200 head of the whole file")
+    etag = ask(port, "/blob.bin").header("ETag")
+    check_equal(ask(port, "/blob.bin", [("Range", "bytes=0-9,20-29"), ("If-Range", '"stale"')]).status, 200,
+                "several ranges with a stale If-Range: 200")
+    check_equal(ask(port, "/blob.bin", [("Range", "bytes=0-9,20-29"), ("If-Range", etag)]).status, 206,
+                "several ranges with the current If-Range: 206")
+
+    # HTTP/2: the same body in DATA frames, with its content-length.
+    # The last part outgrows the stream's first flow-control window (64 KiB).
+    status, headers, body = curl("http://127.0.0.1:%d/blob.bin" % h2c, FOLDER, "--http2-prior-knowledge",
+                                 "-r", "0-9,100-199,%d-" % (size // 2))
+    check_equal(status, 206, "curl --http2-prior-knowledge -r 0-9,100-199,%d-: 206" % (size // 2))
+    response = Reply(headers, body)
+    parts = multipart_parts(response, "HTTP/2 multipart")
+    check([d for _, _, d in parts] == [blob[0:10], blob[100:200], blob[size // 2:]],
+          "HTTP/2: every part byte-exact")
+
+
+class Reply:
+    """curl's answer in the shape multipart_parts reads."""
+
+    def __init__(self, headers, body):
+        self.headers, self.body = headers, body
+
+    def header(self, name):
+        return header_of(self.headers, name)
 
 
 def head_mirrors_get(port):
@@ -289,9 +385,10 @@ def main():
     global FOLDER
     FOLDER = workdir("static")
     www, files = static_tree.build(FOLDER)
-    proxyd, site, listing, strict, proxy = start(FOLDER, www)
+    proxyd, site, listing, strict, proxy, h2c = start(FOLDER, www)
     validators(site)
     ranges(site, files)
+    several_ranges(site, h2c, files)
     head_mirrors_get(site)
     precompressed(site, files)
     mime(site)

@@ -1,4 +1,5 @@
-// content/static: the conditional-request and Range rules of RFC 9110 §13-14, decided without I/O.
+// content/static: the conditional-request rules of RFC 9110 §13, decided without I/O (Range is
+// byte_ranges_test.cpp's).
 #include "http_conditions.hpp"
 #include "http_text.hpp"
 
@@ -85,62 +86,4 @@ TEST_CASE("If-Range holds for the same strong tag or exactly Last-Modified", "[s
     CHECK_FALSE(if_range_holds(format_http_date(kMtime + 1), kTag, kMtime));
     CHECK_FALSE(if_range_holds(format_http_date(kMtime - 1), kTag, kMtime));
     CHECK_FALSE(if_range_holds("garbage", kTag, kMtime));
-}
-
-TEST_CASE("Range: single, suffix and open ranges", "[static][conditions]") {
-    using Kind = RangeDecision::Kind;
-    struct Case {
-        const char *header;
-        Kind kind;
-        uint64_t offset, length;
-    };
-    const Case cases[] = {
-        {"bytes=0-499", Kind::Partial, 0, 500},
-        {"bytes=500-999", Kind::Partial, 500, 500},
-        {"bytes=500-5000", Kind::Partial, 500, 500}, // last-pos past the end is clamped
-        {"bytes=-300", Kind::Partial, 700, 300},
-        {"bytes=-5000", Kind::Partial, 0, 1000},
-        {"bytes=900-", Kind::Partial, 900, 100},
-        {"bytes=999-999", Kind::Partial, 999, 1},
-        {"BYTES = 0-0", Kind::Partial, 0, 1},
-        {"bytes= 1-2 ,", Kind::Partial, 1, 2},
-        {"bytes=0-99999999999999999999999", Kind::Partial, 0, 1000},
-        {"bytes=1000-", Kind::Unsatisfiable, 0, 0},
-        {"bytes=5000-6000", Kind::Unsatisfiable, 0, 0},
-        {"bytes=-0", Kind::Unsatisfiable, 0, 0},
-        {"bytes=99999999999999999999999-", Kind::Unsatisfiable, 0, 0},
-        {"bytes=2000-3000,4000-", Kind::Unsatisfiable, 0, 0},
-        // Several ranges: the whole file (no multipart/byteranges).
-        {"bytes=0-1,5-6", Kind::Whole, 0, 0},
-        {"bytes=0-1,5000-", Kind::Whole, 0, 0},
-        // A bytes range-set that does not parse is rejected, as nginx does.
-        {"bytes=5-1", Kind::Unsatisfiable, 0, 0},
-        {"bytes=a-b", Kind::Unsatisfiable, 0, 0},
-        {"bytes=1", Kind::Unsatisfiable, 0, 0},
-        {"bytes=", Kind::Unsatisfiable, 0, 0},
-        {"bytes=--1", Kind::Unsatisfiable, 0, 0},
-        {"bytes=+1-2", Kind::Unsatisfiable, 0, 0},
-        {"bytes=0-1,x", Kind::Unsatisfiable, 0, 0},
-        // Other units are ignored.
-        {"items=0-1", Kind::Whole, 0, 0},
-        {"0-1", Kind::Whole, 0, 0},
-    };
-    for (const Case &c : cases) {
-        CAPTURE(c.header);
-        RangeDecision d = decide_range(c.header, 1000);
-        CHECK(d.kind == c.kind);
-        if (c.kind == Kind::Partial) {
-            CHECK(d.offset == c.offset);
-            CHECK(d.length == c.length);
-        }
-    }
-    // An empty file: the whole (empty) representation, whatever the range.
-    CHECK(decide_range("bytes=0-", 0).kind == Kind::Whole);
-    CHECK(decide_range("bytes=-1", 0).kind == Kind::Whole);
-}
-
-TEST_CASE("Content-Range values", "[static][conditions]") {
-    CHECK(format_content_range({RangeDecision::Kind::Partial, 0, 500}, 1000) == "bytes 0-499/1000");
-    CHECK(format_content_range({RangeDecision::Kind::Partial, 999, 1}, 1000) == "bytes 999-999/1000");
-    CHECK(format_content_range({RangeDecision::Kind::Unsatisfiable, 0, 0}, 1000) == "bytes */1000");
 }

@@ -283,6 +283,68 @@ TEST_CASE("ranges, validators and encodings reach the response headers", "[stati
     CHECK(zipped->header("Cache-Control") == "no-cache");
 }
 
+TEST_CASE("several ranges are sent as multipart/byteranges, each part from the file",
+          "[static_plugin][http]") {
+    Static s;
+    s.tree.file("www/digits.txt", "0123456789");
+    s.tree.file("www/app.js", "console.log('plain')");
+    s.tree.file("www/app.js.gz", "GZIPPEDBYTES"); // written after app.js: not older, so not stale
+    REQUIRE(s.load("root = \"www\"\nprecompressed = true"));
+    auto ask = [&](const char *target, std::vector<std::pair<std::string, std::string>> headers) {
+        FakeRequest request("GET", target, std::move(headers));
+        auto response = std::make_unique<FakeResponse>();
+        CHECK(handle(s.module, s.instance, request, *response) == PROXYD_OK);
+        CHECK(response->misuse.empty());
+        CHECK(response->finished);
+        return response;
+    };
+    auto parts = ask("/digits.txt", {{"Range", "bytes=8-,0-1"}});
+    CHECK(parts->status == 206);
+    std::string type = parts->header("Content-Type").value_or("");
+    REQUIRE(type.starts_with("multipart/byteranges; boundary="));
+    std::string boundary = type.substr(type.find('=') + 1);
+    CHECK(boundary.size() == 20);
+    CHECK_FALSE(parts->header("Content-Range"));
+    CHECK(parts->header("Accept-Ranges") == "bytes");
+    CHECK(parts->header("ETag"));
+    // Each range's bytes are a file range of its own, never copied into the body.
+    size_t files = 0;
+    for (const FakeResponse::BodyPart &part : parts->parts)
+        files += part.fd >= 0 ? 1 : 0;
+    CHECK(files == 2);
+    CHECK(parts->content() ==
+          "--" + boundary +
+              "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 8-9/10\r\n\r\n89"
+              "\r\n--" +
+              boundary +
+              "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01"
+              "\r\n--" +
+              boundary + "--\r\n");
+    // Every response gets its own boundary.
+    std::string again = ask("/digits.txt", {{"Range", "bytes=8-,0-1"}})->header("Content-Type").value_or("");
+    CHECK(again != type);
+
+    // A precompressed sibling: the parts are ranges of it and say so; the multipart body itself
+    // has no Content-Encoding.
+    auto coded = ask("/app.js", {{"Range", "bytes=0-1,-2"}, {"Accept-Encoding", "gzip"}});
+    CHECK(coded->status == 206);
+    CHECK_FALSE(coded->header("Content-Encoding"));
+    CHECK(coded->header("Vary") == "Accept-Encoding");
+    CHECK_THAT(coded->content(),
+               Catch::Contains("Content-Encoding: gzip\r\nContent-Range: bytes 0-1/12\r\n\r\nGZ\r\n"));
+    CHECK_THAT(coded->content(), Catch::Contains("Content-Range: bytes 10-11/12\r\n\r\nES\r\n"));
+
+    Static one;
+    REQUIRE(one.load("root = \"www\"\nmax_ranges = 1"));
+    one.tree.file("www/digits.txt", "0123456789");
+    CHECK(one.request("GET", "/digits.txt").response->status == 200);
+    FakeRequest two_ranges("GET", "/digits.txt", {{"Range", "bytes=0-0,2-2"}});
+    FakeResponse whole;
+    CHECK(handle(one.module, one.instance, two_ranges, whole) == PROXYD_OK);
+    CHECK(whole.status == 200);
+    CHECK(whole.content() == "0123456789");
+}
+
 TEST_CASE("the new keys are validated", "[static_plugin]") {
     struct Case {
         const char *toml;
@@ -302,6 +364,9 @@ TEST_CASE("the new keys are validated", "[static_plugin]") {
         {"root = \"www\"\nheaders = { Vary = \"x\" }", "header 'Vary' cannot be set here"},
         {"root = \"www\"\netag = \"md5\"", "'etag' must be \"mtime-size\""},
         {"root = \"www\"\netag_hash_max_size = -1", "'etag_hash_max_size' must be a size in bytes"},
+        {"root = \"www\"\nmax_ranges = -1", "'max_ranges' must be 0 (Range ignored) to 1024"},
+        {"root = \"www\"\nmax_ranges = 5000", "'max_ranges' must be 0 (Range ignored) to 1024"},
+        {"root = \"www\"\nmax_ranges = \"16\"", "'max_ranges' must be an integer"},
     };
     for (const Case &c : cases) {
         Static s;

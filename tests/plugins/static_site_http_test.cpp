@@ -123,9 +123,35 @@ TEST_CASE("Range: 206 with the exact slice, 416 with the size, If-Range", "[stat
     CHECK(beyond.content_range == "bytes */10");
     CHECK_FALSE(beyond.file.valid());
 
-    StaticReply several = s.get("/digits.txt", {.range = "bytes=0-1,4-5"});
-    CHECK(several.status == 200);
-    CHECK(several.file_length == 10);
+    // Several ranges: a 206 whose ranges the sender frames as multipart/byteranges.
+    StaticReply several = s.get("/digits.txt", {.range = "bytes=7-,0-1"});
+    REQUIRE(several.status == 206);
+    REQUIRE(several.ranges.size() == 2);
+    CHECK(several.ranges[0].offset == 7);
+    CHECK(several.ranges[0].length == 3);
+    CHECK(several.ranges[1].offset == 0);
+    CHECK(several.ranges[1].length == 2);
+    CHECK(several.content_range.empty());
+    CHECK(several.file.valid());
+    CHECK(several.file_size == 10);
+    // One satisfiable range among several: a plain 206.
+    StaticReply one = s.get("/digits.txt", {.range = "bytes=50-,1-2"});
+    CHECK(one.status == 206);
+    CHECK(one.ranges.empty());
+    CHECK(one.content_range == "bytes 1-2/10");
+    // Overlaps adding up to more than the file, or more ranges than max_ranges: the whole file.
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-5,3-9"}).status == 200);
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,9-9"}).status == 206);
+    SiteOptions two;
+    two.max_ranges = 2;
+    Site bounded(std::move(two));
+    CHECK(bounded.get("/digits.txt", {.range = "bytes=0-0,2-2"}).status == 206);
+    StaticReply bounded_whole = bounded.get("/digits.txt", {.range = "bytes=0-0,2-2,4-4"});
+    CHECK(bounded_whole.status == 200);
+    CHECK(bounded_whole.file_length == 10);
+    // A failed If-Range, or HEAD, ignores several ranges as it ignores one.
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0,2-2", .if_range = "\"old\""}).status == 200);
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0,2-2"}, "HEAD").status == 200);
     CHECK(s.get("/digits.txt", {.range = "bytes=x"}).status == 416);
     CHECK(s.get("/digits.txt", {.range = "lines=1-2"}).status == 200);
 

@@ -102,19 +102,6 @@ std::optional<int64_t> parse_asctime(std::string_view text) {
 
 bool is_weak(std::string_view tag) { return tag.starts_with("W/"); }
 
-// A byte position: digits only. Values too big for 64 bits saturate, which keeps the comparisons
-// that follow right (such a position is past any file's end).
-std::optional<uint64_t> parse_position(std::string_view text) {
-    if (text.empty()) return std::nullopt;
-    uint64_t value = 0;
-    for (char c : text) {
-        if (!is_digit(c)) return std::nullopt;
-        uint64_t digit = static_cast<uint64_t>(c - '0');
-        value = value > (UINT64_MAX - digit) / 10 ? UINT64_MAX : value * 10 + digit;
-    }
-    return value;
-}
-
 } // namespace
 
 std::optional<int64_t> parse_http_date(std::string_view text) {
@@ -167,68 +154,6 @@ bool if_range_holds(std::string_view if_range, std::string_view etag, int64_t la
         return !is_weak(if_range) && !is_weak(etag) && if_range == etag;
     std::optional<int64_t> date = parse_http_date(if_range);
     return date && *date == last_modified;
-}
-
-RangeDecision decide_range(std::string_view range, uint64_t size) {
-    RangeDecision whole;
-    // RFC 9110 §14.2 lets a server ignore or reject a bytes range-set it cannot parse; it is
-    // rejected with 416, as nginx does, so a client learns its request was wrong.
-    const RangeDecision invalid{RangeDecision::Kind::Unsatisfiable, 0, 0};
-    // An empty file has no byte to select; 200 with no body is what any client wants (nginx
-    // answers the same), where the letter of §14.1.1 would make every int-range a 416.
-    if (size == 0) return whole;
-    range = trim(range);
-    size_t equals = range.find('=');
-    if (equals == std::string_view::npos || !equals_ignore_case(trim(range.substr(0, equals)), "bytes"))
-        return whole;
-
-    std::string_view set = range.substr(equals + 1);
-    RangeDecision first_satisfiable;
-    size_t satisfiable = 0;
-    size_t specs = 0;
-    while (!set.empty()) {
-        size_t comma = set.find(',');
-        std::string_view spec = trim(set.substr(0, comma));
-        set = comma == std::string_view::npos ? std::string_view() : set.substr(comma + 1);
-        if (spec.empty()) continue; // the list syntax allows empty elements
-        ++specs;
-        size_t dash = spec.find('-');
-        if (dash == std::string_view::npos) return invalid;
-        std::string_view first_text = spec.substr(0, dash);
-        std::string_view last_text = spec.substr(dash + 1);
-        RangeDecision candidate{RangeDecision::Kind::Partial, 0, 0};
-        if (first_text.empty()) {
-            // suffix-range: the last N bytes.
-            std::optional<uint64_t> suffix = parse_position(last_text);
-            if (!suffix) return invalid;
-            if (*suffix == 0 || size == 0) continue;
-            candidate.length = std::min(*suffix, size);
-            candidate.offset = size - candidate.length;
-        } else {
-            std::optional<uint64_t> first = parse_position(first_text);
-            std::optional<uint64_t> last =
-                last_text.empty() ? std::optional<uint64_t>(UINT64_MAX) : parse_position(last_text);
-            if (!first || !last || *last < *first) return invalid;
-            if (*first >= size) continue;
-            candidate.offset = *first;
-            candidate.length = std::min(*last, size - 1) - *first + 1;
-        }
-        if (satisfiable++ == 0) first_satisfiable = candidate;
-    }
-    if (specs == 0) return invalid;
-    if (satisfiable == 0) return RangeDecision{RangeDecision::Kind::Unsatisfiable, 0, 0};
-    return specs == 1 ? first_satisfiable : whole;
-}
-
-std::string format_content_range(const RangeDecision &range, uint64_t size) {
-    std::string out = "bytes ";
-    if (range.kind == RangeDecision::Kind::Partial)
-        out.append(std::to_string(range.offset))
-            .append("-")
-            .append(std::to_string(range.offset + range.length - 1));
-    else
-        out.append("*");
-    return out.append("/").append(std::to_string(size));
 }
 
 } // namespace proxyd::static_files

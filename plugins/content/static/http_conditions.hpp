@@ -1,5 +1,6 @@
-// Conditional and range requests (RFC 9110 §13 and §14) for the static plugin: pure decisions
-// from request header values and a file's validators, with no I/O, so each rule is unit-tested.
+// Conditional requests (RFC 9110 §13, and If-Range of §13.1.5) for the static plugin: pure
+// decisions from request header values and a file's validators, with no I/O, so each rule is
+// unit-tested. The Range header itself is byte_ranges.hpp's.
 #ifndef PROXYD_PLUGINS_HTTP_CONDITIONS_HPP
 #define PROXYD_PLUGINS_HTTP_CONDITIONS_HPP
 
@@ -47,25 +48,6 @@ Precondition evaluate_preconditions(const ConditionalHeaders &headers, std::stri
 // representation sent (RFC 9110 §13.1.5): an entity-tag must match strongly, a date must be
 // exactly Last-Modified.
 bool if_range_holds(std::string_view if_range, std::string_view etag, int64_t last_modified);
-
-struct RangeDecision {
-    enum class Kind {
-        Whole,        // no usable Range: 200 with the whole representation
-        Partial,      // one satisfiable range: 206 of [offset, offset + length)
-        Unsatisfiable // 416 with "Content-Range: bytes */size"
-    } kind = Kind::Whole;
-    uint64_t offset = 0;
-    uint64_t length = 0;
-};
-
-// Decides a Range header value against a representation of size bytes. A unit other than bytes
-// is ignored (Whole); a bytes range-set that does not parse is Unsatisfiable, like one that lies
-// past the end. Several ranges are answered with the whole representation when any of them is
-// satisfiable: a multipart/byteranges body is not built.
-RangeDecision decide_range(std::string_view range, uint64_t size);
-
-// The Content-Range value: "bytes 0-499/1234" for Partial, "bytes */1234" for Unsatisfiable.
-std::string format_content_range(const RangeDecision &range, uint64_t size);
 
 } // namespace proxyd::static_files
 

@@ -77,6 +77,19 @@ void parse_cache_control(const Config &config, SiteOptions &site) {
     }
 }
 
+void parse_max_ranges(const Config &config, SiteOptions &site) {
+    std::optional<int64_t> limit = config.integer("max_ranges");
+    if (!limit) return;
+    // Far above what any client asks for; also bounds the descriptors one response holds.
+    constexpr int64_t kCeiling = 1024;
+    if (*limit < 0 || *limit > kCeiling)
+        config.child("max_ranges")
+            .error("'max_ranges' must be 0 (Range ignored) to " + std::to_string(kCeiling) +
+                   ": the most ranges one request may ask for before it gets the whole file");
+    else
+        site.max_ranges = static_cast<size_t>(*limit);
+}
+
 void parse_root(const Config &config, SiteOptions &site) {
     Config node = config.child("root");
     if (!node.present()) {
@@ -170,7 +183,7 @@ HandlerConfig parse_handler_config(const Config &config) {
     HandlerConfig result;
     config.check_keys({"root", "mime_types", "default_type", "index", "headers", "allow_dotfiles",
                        "autoindex", "precompressed", "symlinks", "cache_control",
-                       "cache_control_by_extension", "etag", "etag_hash_max_size"});
+                       "cache_control_by_extension", "etag", "etag_hash_max_size", "max_ranges"});
     parse_etag(config, result.site);
     parse_root(config, result.site);
     parse_mime_types(config, result.site);
@@ -178,6 +191,7 @@ HandlerConfig parse_handler_config(const Config &config) {
     parse_index(config, result.site);
     parse_headers(config, result.headers);
     parse_cache_control(config, result.site);
+    parse_max_ranges(config, result.site);
     if (std::optional<bool> allow = config.boolean("allow_dotfiles")) result.site.allow_dotfiles = *allow;
     if (std::optional<bool> listing = config.boolean("autoindex")) result.site.autoindex = *listing;
     if (std::optional<bool> siblings = config.boolean("precompressed")) result.site.precompressed = *siblings;

@@ -1,14 +1,18 @@
 // content/static: serves the files under a root folder (GET and HEAD), with MIME types, index
-// files or a listing, validators and conditional requests, single byte ranges, precompressed
-// siblings and Cache-Control, through sendfile.
+// files or a listing, validators and conditional requests, byte ranges (one, or several as
+// multipart/byteranges), precompressed siblings and Cache-Control, through sendfile.
 #include "http_text.hpp"
+#include "multipart_byteranges.hpp"
 #include "static_handler.hpp"
 #include "static_site.hpp"
 
+#include <cerrno>
 #include <memory>
 #include <optional>
 #include <proxyd/plugin.hpp>
 #include <string>
+#include <unistd.h>
+#include <vector>
 
 namespace proxyd::static_files {
 namespace {
@@ -24,10 +28,12 @@ class StaticHandler {
     StaticHandler(const proxyd_host *host, HandlerConfig config)
         : host_(host), site_(std::move(config.site)), headers_(std::move(config.headers)) {}
 
-    // Per worker: the content-hash cache, used only with etag = "content-hash".
+    // Per worker: the content-hash cache, used only with etag = "content-hash", and the
+    // multipart boundaries.
     struct Worker {
         explicit Worker(const StaticHandler &) {}
         HashCache hashes;
+        BoundarySource boundaries;
     };
 
     int handle(Worker *worker, const sdk::Request &request, sdk::Response response) const {
@@ -45,6 +51,7 @@ class StaticHandler {
                         request.query(), headers, worker ? &worker->hashes : nullptr);
         if (!reply.internal_error.empty() && host_->log)
             host_->log(host_, PROXYD_LOG_ERROR, sdk::str("static"), sdk::str(reply.internal_error));
+        if (!reply.ranges.empty()) return send_multipart(worker, response, reply);
         return send(response, reply);
     }
 
@@ -69,23 +76,31 @@ class StaticHandler {
         return std::string_view(storage);
     }
 
-    int send(const sdk::Response &response, StaticReply &reply) const {
+    // The head of reply, with content_type and content_encoding as given (a multipart body
+    // has its own type and no coding of its own).
+    int send_head(const sdk::Response &response, const StaticReply &reply, std::string_view content_type,
+                  std::string_view content_encoding) const {
         int rc = response.status(reply.status);
         auto header = [&](std::string_view name, std::string_view value) {
             if (rc == PROXYD_OK && !value.empty()) rc = response.header(name, value);
         };
         for (const auto &[name, value] : headers_)
             header(name, value);
-        header("Content-Type", reply.content_type);
+        header("Content-Type", content_type);
         if (reply.allow_header) header("Allow", "GET, HEAD");
         header("Location", reply.location);
         header("Last-Modified", reply.last_modified);
         header("ETag", reply.etag);
         header("Content-Range", reply.content_range);
         if (reply.accept_ranges) header("Accept-Ranges", "bytes");
-        header("Content-Encoding", reply.content_encoding);
+        header("Content-Encoding", content_encoding);
         if (reply.vary_accept_encoding) header("Vary", "Accept-Encoding");
         header("Cache-Control", reply.cache_control);
+        return rc;
+    }
+
+    int send(const sdk::Response &response, StaticReply &reply) const {
+        int rc = send_head(response, reply, reply.content_type, reply.content_encoding);
         if (rc != PROXYD_OK) return rc;
 
         // An empty file needs no sendfile at all; the core still sends Content-Length: 0.
@@ -93,6 +108,38 @@ class StaticHandler {
             rc = response.file(reply.file.release(), reply.file_offset, reply.file_length);
         else if (!reply.body.empty())
             rc = response.body(reply.body);
+        if (rc != PROXYD_OK) return rc;
+        return response.finish();
+    }
+
+    // A 206 of several ranges: each part's frame text, then its bytes straight from the file
+    // (the core takes one descriptor per range, hence a dup each; max_ranges bounds them).
+    int send_multipart(Worker *worker, const sdk::Response &response, StaticReply &reply) const {
+        std::vector<UniqueFd> descriptors;
+        descriptors.reserve(reply.ranges.size());
+        descriptors.push_back(std::move(reply.file));
+        while (descriptors.size() < reply.ranges.size()) {
+            UniqueFd copy(::dup(descriptors.front().get()));
+            if (!copy.valid()) {
+                if (host_->log)
+                    host_->log(host_, PROXYD_LOG_ERROR, sdk::str("static"),
+                               sdk::str("dup of a file for a " + std::to_string(reply.ranges.size()) +
+                                        "-range response: " + errno_text(errno)));
+                return PROXYD_EIO; // nothing sent yet: the core answers 500
+            }
+            descriptors.push_back(std::move(copy));
+        }
+        BoundarySource local_boundaries;
+        BoundarySource &boundaries = worker ? worker->boundaries : local_boundaries;
+        MultipartFrame frame = frame_byteranges(reply.ranges, reply.file_size, reply.content_type,
+                                                reply.content_encoding, boundaries.next());
+        int rc = send_head(response, reply, frame.content_type, {});
+        for (size_t i = 0; rc == PROXYD_OK && i < reply.ranges.size(); ++i) {
+            rc = response.body(frame.part_heads[i]);
+            if (rc == PROXYD_OK)
+                rc = response.file(descriptors[i].release(), reply.ranges[i].offset, reply.ranges[i].length);
+        }
+        if (rc == PROXYD_OK) rc = response.body(frame.closing);
         if (rc != PROXYD_OK) return rc;
         return response.finish();
     }

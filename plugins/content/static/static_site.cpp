@@ -241,22 +241,27 @@ StaticReply StaticSite::serve_file(UniqueFd fd, const struct stat &original, con
     }
 
     // Range is defined for GET only (RFC 9110 §14.2): HEAD gets the 200 head a plain GET gets.
-    RangeDecision range;
+    RangePlan range;
     if (request.is_get && headers.range &&
         (!headers.if_range || if_range_holds(*headers.if_range, reply.etag, mtime)))
-        range = decide_range(*headers.range, size);
-    if (range.kind == RangeDecision::Kind::Unsatisfiable) {
+        range = plan_ranges(*headers.range, size, options_.max_ranges);
+    if (range.kind == RangePlan::Kind::Unsatisfiable) {
         StaticReply unsatisfiable = error_reply(416);
-        unsatisfiable.content_range = format_content_range(range, size);
+        unsatisfiable.content_range = format_unsatisfied_range(size);
         unsatisfiable.accept_ranges = true;
         unsatisfiable.vary_accept_encoding = reply.vary_accept_encoding;
         return unsatisfiable;
     }
-    if (range.kind == RangeDecision::Kind::Partial) {
+    if (range.kind == RangePlan::Kind::Partial && range.ranges.size() == 1) {
+        // One satisfiable range, even among several asked for, is a plain 206 (as nginx does):
+        // RFC 9110 §14.6 lets a server send a single part without multipart framing.
         reply.status = 206;
-        reply.content_range = format_content_range(range, size);
-        reply.file_offset = range.offset;
-        reply.file_length = range.length;
+        reply.content_range = format_content_range(range.ranges.front(), size);
+        reply.file_offset = range.ranges.front().offset;
+        reply.file_length = range.ranges.front().length;
+    } else if (range.kind == RangePlan::Kind::Partial) {
+        reply.status = 206;
+        reply.ranges = std::move(range.ranges);
     } else {
         reply.file_offset = 0;
         reply.file_length = size;

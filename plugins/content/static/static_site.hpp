@@ -3,6 +3,7 @@
 #ifndef PROXYD_PLUGINS_STATIC_SITE_HPP
 #define PROXYD_PLUGINS_STATIC_SITE_HPP
 
+#include "byte_ranges.hpp"
 #include "content_hash.hpp"
 #include "http_conditions.hpp"
 #include "mime_table.hpp"
@@ -33,6 +34,8 @@ struct SiteOptions {
     // plain extension → text map), else cache_control; nothing when both are empty.
     std::string cache_control;
     MimeTable cache_control_by_extension;
+    // More range-specs than this in one Range: the whole file (see plan_ranges); 0 ignores Range.
+    size_t max_ranges = kDefaultMaxRanges;
 };
 
 struct StaticReply {
@@ -43,7 +46,7 @@ struct StaticReply {
     std::string location;              // 301
     std::string last_modified;         // file responses (200, 206, 304)
     std::string etag;                  // file responses
-    std::string content_range;         // 206 and 416
+    std::string content_range;         // 416, and a 206 of one range
     bool accept_ranges = false;        // file responses: "Accept-Ranges: bytes"
     std::string_view content_encoding; // "br" or "gzip" when a precompressed sibling is sent
     bool vary_accept_encoding = false; // precompressed is on: the answer depends on Accept-Encoding
@@ -52,6 +55,10 @@ struct StaticReply {
     uint64_t file_size = 0;            // the whole file (representation) size
     uint64_t file_offset = 0;
     uint64_t file_length = 0;
+    // A 206 of several ranges of file, in the order to send (file_offset/file_length unused): the
+    // body is multipart/byteranges, framed by the sender (multipart_byteranges.hpp), each part of
+    // type content_type and coding content_encoding.
+    std::vector<ByteRange> ranges;
     std::string internal_error; // 500: what failed, for the log
 };
 
