@@ -51,8 +51,8 @@ ContentExchange::ContentExchange(ExchangeClient &client, const PluginInstance &h
 ContentExchange::~ContentExchange() {
     if (ended_during_handle_) *ended_during_handle_ = true;
     if (poll_) WritablePoll::close(poll_);
-    for (const FileRange &range : files_)
-        if (range.fd >= 0) ::close(range.fd);
+    for (size_t i = 0; i < files_.size(); ++i)
+        if (files_[i].fd >= 0 && !files_.holds(files_[i].fd, i + 1)) ::close(files_[i].fd);
     if (kept_connection_) kept_connection_->release_request_hold();
 }
 
@@ -151,13 +151,15 @@ int ContentExchange::set_body(std::string_view data) {
 }
 
 int ContentExchange::set_file(int fd, uint64_t offset, uint64_t length) {
+    // A descriptor an earlier range holds is closed after that range; any other one is ours to
+    // close now when it brings nothing to send.
+    bool held = files_.holds(fd, current_file_);
     if (!plugin_may_answer()) {
-        ::close(fd);
+        if (!held) ::close(fd);
         return PROXYD_ESTATE;
     }
-    // An empty range adds nothing to send; its descriptor is not worth keeping open.
     if (length == 0) {
-        ::close(fd);
+        if (!held) ::close(fd);
         return PROXYD_OK;
     }
     files_.push_back(FileRange{fd, offset, length, {}});
@@ -183,8 +185,8 @@ int ContentExchange::finish() {
     bool head_only = c.method() == "HEAD";
     bool bodyless_status = status_ == 204 || status_ == 304;
     uint64_t length = body_.size();
-    for (const FileRange &range : files_)
-        length += range.remaining + range.after.size();
+    for (size_t i = 0; i < files_.size(); ++i)
+        length += files_[i].remaining + files_[i].after.size();
     // An answer before the end of a body the plugin does not read (handle runs at the head) ends
     // the connection, and says so: the rest of the body could not be told from a next request.
     // A body that came whole with the head is read to its end after the answer: it stays open.
@@ -303,7 +305,7 @@ void ContentExchange::send_file_chunk() {
 bool ContentExchange::next_file_range() {
     ExchangeClient &c = *client_;
     FileRange &range = files_[current_file_++];
-    ::close(range.fd);
+    if (!files_.holds(range.fd, current_file_)) ::close(range.fd);
     range.fd = -1;
     if (!range.after.empty()) {
         // Through the connection's queue like any body bytes (TLS and HTTP/2 frame them).

@@ -104,8 +104,36 @@ class ContentExchange final : public Exchange {
     uint64_t body_limit_ = 0; // 0: the plugin does not read bodies
     std::string head_extra_;  // "Name: value\r\n" lines from the plugin
     std::string body_;        // the bytes before the first file range, sent with the head
-    std::vector<FileRange> files_; // the rest of the body, in the order the plugin gave it
-    size_t current_file_ = 0;      // the range being sent; those before it are closed
+    // The rest of the body, in the order the plugin gave it: the first range held here (a
+    // whole file, the usual response, costs no allocation), the others on the heap.
+    class FileRanges {
+      public:
+        bool empty() const { return count_ == 0; }
+        size_t size() const { return count_; }
+        FileRange &operator[](size_t i) { return i == 0 ? first_ : more_[i - 1]; }
+        const FileRange &operator[](size_t i) const { return i == 0 ? first_ : more_[i - 1]; }
+        FileRange &back() { return (*this)[count_ - 1]; }
+        void push_back(FileRange range) {
+            if (count_++ == 0)
+                first_ = std::move(range);
+            else
+                more_.push_back(std::move(range));
+        }
+        // Whether a range from index on still holds fd (a plugin may give one descriptor for
+        // several ranges: it is closed once, after the last of them).
+        bool holds(int fd, size_t from) const {
+            for (size_t i = from; i < count_; ++i)
+                if ((*this)[i].fd == fd) return true;
+            return false;
+        }
+
+      private:
+        FileRange first_{-1, 0, 0, {}};
+        std::vector<FileRange> more_;
+        size_t count_ = 0;
+    };
+    FileRanges files_;
+    size_t current_file_ = 0; // the range being sent; those before it are done
     std::string file_head_; // TLS: the head, sent with the file's first chunk
     int status_ = 200;
     WritablePoll *poll_ = nullptr;

@@ -352,7 +352,7 @@ class FakeResponse {
     // One response_body or response_file call, in call order.
     struct BodyPart {
         std::string bytes;
-        int fd = -1; // a file range: owned, closed by the destructor
+        int fd = -1; // a file range: owned, closed by the destructor (once, if named again)
         uint64_t offset = 0;
         uint64_t length = 0;
     };
@@ -585,7 +585,9 @@ inline int response_body(proxyd_response_handle *handle, const void *data, size_
 inline int response_file(proxyd_response_handle *handle, int fd, uint64_t offset, uint64_t length) {
     FakeResponse &r = response_of(handle);
     if (ended(r, "file") || r.status == 0 || r.finished) {
-        ::close(fd); // owned from this call on, even on failure
+        // Owned from this call on, even on failure; one an earlier range names closes with it.
+        if (std::none_of(r.parts.begin(), r.parts.end(), [fd](const auto &part) { return part.fd == fd; }))
+            ::close(fd);
         if (!r.cancelled) r.misuse.push_back("file out of order");
         return PROXYD_ESTATE;
     }
@@ -1440,8 +1442,12 @@ inline bool FakeRequest::owns(const char *p) const {
 }
 
 inline FakeResponse::~FakeResponse() {
-    for (const BodyPart &part : parts)
-        if (part.fd >= 0) ::close(part.fd);
+    // Each descriptor once: several ranges may name the same one (plugin.h, 1.5).
+    for (size_t i = 0; i < parts.size(); ++i) {
+        bool named_later = std::any_of(parts.begin() + static_cast<std::ptrdiff_t>(i) + 1, parts.end(),
+                                       [&](const BodyPart &later) { return later.fd == parts[i].fd; });
+        if (parts[i].fd >= 0 && !named_later) ::close(parts[i].fd);
+    }
 }
 
 inline std::optional<std::string> FakeResponse::header(std::string_view name) const {
