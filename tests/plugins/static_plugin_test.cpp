@@ -4,6 +4,7 @@
 #include "temp_tree.hpp"
 
 #include <catch2/catch.hpp>
+#include <set>
 #include <string>
 
 using namespace proxyd::test;
@@ -307,11 +308,17 @@ TEST_CASE("several ranges are sent as multipart/byteranges, each part from the f
     CHECK_FALSE(parts->header("Content-Range"));
     CHECK(parts->header("Accept-Ranges") == "bytes");
     CHECK(parts->header("ETag"));
-    // Each range's bytes are a file range of its own, never copied into the body.
+    // Each range's bytes are a file range of its own, never copied into the body, all from the
+    // one descriptor (a slow reader of many parts holds one file open).
+    std::set<int> descriptors;
     size_t files = 0;
     for (const FakeResponse::BodyPart &part : parts->parts)
-        files += part.fd >= 0 ? 1 : 0;
+        if (part.fd >= 0) {
+            ++files;
+            descriptors.insert(part.fd);
+        }
     CHECK(files == 2);
+    CHECK(descriptors.size() == 1);
     CHECK(parts->content() ==
           "--" + boundary +
               "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 8-9/10\r\n\r\n89"
@@ -343,6 +350,17 @@ TEST_CASE("several ranges are sent as multipart/byteranges, each part from the f
     CHECK(handle(one.module, one.instance, two_ranges, whole) == PROXYD_OK);
     CHECK(whole.status == 200);
     CHECK(whole.content() == "0123456789");
+
+    // max_ranges = 0 ignores Range, and does not offer it.
+    Static none;
+    REQUIRE(none.load("root = \"www\"\nmax_ranges = 0"));
+    none.tree.file("www/digits.txt", "0123456789");
+    FakeRequest one_range("GET", "/digits.txt", {{"Range", "bytes=0-0"}});
+    FakeResponse ignored;
+    CHECK(handle(none.module, none.instance, one_range, ignored) == PROXYD_OK);
+    CHECK(ignored.status == 200);
+    CHECK_FALSE(ignored.header("Accept-Ranges"));
+    CHECK(one.request("GET", "/digits.txt").response->header("Accept-Ranges") == "bytes");
 }
 
 TEST_CASE("the new keys are validated", "[static_plugin]") {

@@ -112,32 +112,22 @@ class StaticHandler {
         return response.finish();
     }
 
-    // A 206 of several ranges: each part's frame text, then its bytes straight from the file
-    // (the core takes one descriptor per range, hence a dup each; max_ranges bounds them).
+    // A 206 of several ranges: each part's frame text, then its bytes straight from the file,
+    // every range naming the one descriptor (the core reads each at its offset and closes it
+    // after the last, ABI 1.5), so a slow reader of 16 parts holds one file open, not 16.
     int send_multipart(Worker *worker, const sdk::Response &response, StaticReply &reply) const {
-        std::vector<UniqueFd> descriptors;
-        descriptors.reserve(reply.ranges.size());
-        descriptors.push_back(std::move(reply.file));
-        while (descriptors.size() < reply.ranges.size()) {
-            UniqueFd copy(::dup(descriptors.front().get()));
-            if (!copy.valid()) {
-                if (host_->log)
-                    host_->log(host_, PROXYD_LOG_ERROR, sdk::str("static"),
-                               sdk::str("dup of a file for a " + std::to_string(reply.ranges.size()) +
-                                        "-range response: " + errno_text(errno)));
-                return PROXYD_EIO; // nothing sent yet: the core answers 500
-            }
-            descriptors.push_back(std::move(copy));
-        }
         BoundarySource local_boundaries;
         BoundarySource &boundaries = worker ? worker->boundaries : local_boundaries;
         MultipartFrame frame = frame_byteranges(reply.ranges, reply.file_size, reply.content_type,
                                                 reply.content_encoding, boundaries.next());
         int rc = send_head(response, reply, frame.content_type, {});
+        int fd = reply.file.get();
         for (size_t i = 0; rc == PROXYD_OK && i < reply.ranges.size(); ++i) {
             rc = response.body(frame.part_heads[i]);
+            // The core owns the descriptor from the first range on, whatever that call returns.
             if (rc == PROXYD_OK)
-                rc = response.file(descriptors[i].release(), reply.ranges[i].offset, reply.ranges[i].length);
+                rc = response.file(i == 0 ? reply.file.release() : fd, reply.ranges[i].offset,
+                                   reply.ranges[i].length);
         }
         if (rc == PROXYD_OK) rc = response.body(frame.closing);
         if (rc != PROXYD_OK) return rc;

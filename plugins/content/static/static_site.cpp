@@ -223,7 +223,7 @@ StaticReply StaticSite::serve_file(UniqueFd fd, const struct stat &original, con
     const int64_t mtime = st.st_mtim.tv_sec;
     reply.last_modified = format_http_date(mtime);
     reply.etag = entity_tag(fd.get(), st, reply.content_encoding, request.hashes);
-    reply.accept_ranges = true;
+    reply.accept_ranges = options_.max_ranges > 0; // max_ranges = 0: Range is ignored (RFC 9110 §14.3)
     reply.file_size = size;
 
     switch (evaluate_preconditions(headers, reply.etag, mtime, true)) {
