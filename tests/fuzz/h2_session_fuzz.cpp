@@ -11,13 +11,24 @@
 // head and its close (one end at most, no body after it). Each stream's request also goes where
 // proxyd serves it, a RequestParser (accept_head, its body, end_body), which must report one
 // request at most, its head before its body, and nothing after its message ended or an error.
+//
+// With the mode's top bit the rest of the input is a script instead (Script below; the piece
+// size goes unused): steps that feed client bytes, let the client's socket take part or all of
+// the output (the session's rounds wait in a socket queue; above a high-water mark the connection
+// stops reading, at a low-water mark it flushes the next rounds, as server/h2_connection does),
+// submit a 100 or 103 on the newest stream, begin a graceful shutdown or drain, consume part of a
+// stream's body, or let the connection go idle (GOAWAY). Besides the rules above: no stream above
+// a written GOAWAY's last stream id reaches the owner, and a session told to go idle is finished
+// once its output is taken.
 #include "h2/h2_memory_pool.hpp"
 #include "h2/h2_session.hpp"
 #include "http/request_parser.hpp"
+#include "http/response_fields.hpp"
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,6 +98,9 @@ struct Owner : H2Events {
     std::map<int32_t, bool> tunnels; // extended CONNECT streams answered 200, open both ways
     proxyd::RequestLimits request_limits;
     std::map<int32_t, std::unique_ptr<StreamRequest>> requests;
+    std::map<int32_t, size_t> unconsumed; // body bytes not consumed yet (without `consume`)
+    // The lowest last stream id of the GOAWAY frames written so far: no later stream may come.
+    int32_t goaway_last = std::numeric_limits<int32_t>::max();
 
     void on_request_head(H2RequestHead head) override {
         if (head.method.empty()) broken("a request head without a method");
@@ -95,6 +109,7 @@ struct Owner : H2Events {
         if (!head.protocol.empty() && (!websocket || head.method != "CONNECT"))
             broken("a :protocol the session should have refused");
         if (!live.emplace(head.stream_id, false).second) broken("a second head for an open stream");
+        if (head.stream_id > goaway_last) broken("a stream above the last stream id of a GOAWAY sent");
         if (head.method != "CONNECT") {
             auto &request = requests[head.stream_id] = std::make_unique<StreamRequest>(request_limits);
             request->take(request->parser.accept_head(head.method, head.path, head.fields, head.has_body));
@@ -113,7 +128,10 @@ struct Owner : H2Events {
         if (tunnels.contains(id)) session->send_data(id, data, false);
         if (auto request = requests.find(id); request != requests.end())
             request->second->take(request->second->parser.execute(data.data(), data.size()));
-        if (consume) session->consume(id, data.size());
+        if (consume)
+            session->consume(id, data.size());
+        else
+            unconsumed[id] += data.size();
     }
     void on_request_end(int32_t id) override {
         auto it = live.find(id);
@@ -141,6 +159,7 @@ struct Owner : H2Events {
         if (live.erase(id) == 0) broken("a close for a stream without a head, or closed before");
         tunnels.erase(id);
         requests.erase(id);
+        unconsumed.erase(id);
     }
     void on_response_data_sent(int32_t id, size_t) override {
         if (!live.contains(id)) broken("response progress for a stream without a head, or closed");
@@ -163,6 +182,168 @@ int check_frames(std::string_view out) {
     return last;
 }
 
+// The connection's socket as the script drives it: the session's rounds queue in `output`, of
+// which the client has read the first `taken` bytes.
+struct Socket final : proxyd::H2Output {
+    // Scaled down from net/backpressure.hpp's (the session never sees them), so that short
+    // inputs cross them.
+    static constexpr size_t kHighWater = 4096;
+    static constexpr size_t kLowWater = 1024;
+    std::string output;
+    size_t taken = 0;
+    size_t scanned = 0; // frames before this were looked at for a GOAWAY
+
+    void write_frames(const uv_buf_t *bufs, size_t count) override {
+        for (size_t i = 0; i < count; ++i)
+            output.append(bufs[i].base, bufs[i].len);
+    }
+    size_t queued() const { return output.size() - taken; }
+    // The last stream id of each whole GOAWAY frame written since the last call.
+    void note_goaways(Owner &owner) {
+        while (output.size() - scanned >= 9) {
+            auto b = [&](size_t i) { return static_cast<uint8_t>(output[scanned + i]); };
+            size_t len = (size_t{b(0)} << 16) | (size_t{b(1)} << 8) | b(2);
+            if (output.size() - scanned - 9 < len) return;
+            if (b(3) == 7 /* GOAWAY */ && len >= 8) {
+                int32_t last = static_cast<int32_t>(((uint32_t{b(9)} & 0x7f) << 24) |
+                                                    (uint32_t{b(10)} << 16) | (uint32_t{b(11)} << 8) | b(12));
+                owner.goaway_last = std::min(owner.goaway_last, last);
+            }
+            scanned += 9 + len;
+        }
+    }
+};
+
+enum class Step : uint8_t {
+    kFeed,        // 1..32 client bytes
+    kFeedMore,    // 16..512 client bytes
+    kTake,        // the client reads 2^n bytes of the output, 1 byte to 64 KiB
+    kTakeAll,     // the client reads all of it
+    kInterim,     // a 100 Continue or a 103 Early Hints on the newest stream
+    kShutdown,    // notice_shutdown(), or drain() at once
+    kConsumePart, // part of the oldest stream's unconsumed body consumed
+    kIdle,        // the idle timeout, when no stream is open and nothing queued: goaway_idle()
+};
+
+// Runs the script after the first two bytes: each step a byte (its low three bits the Step, the
+// rest its argument), a feed followed by its client bytes. A connection error ends it.
+struct Script {
+    Script(Owner &owner_, H2Session &session_, const proxyd::H2Limits &limits_)
+        : owner(owner_), session(session_), limits(limits_) {}
+    Owner &owner;
+    H2Session &session;
+    const proxyd::H2Limits &limits;
+    Socket socket;
+    std::string held; // client bytes read from the script, not yet given to the session
+    bool ended = false;
+    bool went_idle = false;
+
+    // As server/h2_connection's flush(): rounds while the socket's queue is at its low-water mark.
+    void flush() {
+        for (int round = 0; round < 4 && !ended && socket.queued() <= Socket::kLowWater; ++round) {
+            if (!session.output_pending()) return;
+            settle(session.flush(socket));
+        }
+    }
+    void settle(H2Session::Status status) {
+        socket.note_goaways(owner);
+        if (session.open_streams() > limits.max_concurrent_streams + 1)
+            broken("more streams open than allowed");
+        if (status == H2Session::Status::kClosing) {
+            if (check_frames(socket.output) == -1) broken("a connection error without any frame");
+            if (session.error_text().empty()) broken("a connection error without a reason");
+            ended = true;
+        } else if (status == H2Session::Status::kError) {
+            if (session.error_text().empty()) broken("an error without a reason");
+            ended = true;
+        }
+    }
+    // Above the high-water mark the connection does not read: the bytes wait in `held`.
+    void read() {
+        if (held.empty() || ended || socket.queued() > Socket::kHighWater) return;
+        std::string bytes;
+        bytes.swap(held);
+        settle(session.receive(bytes.data(), bytes.size(), socket));
+        if (!ended && session.output_pending()) flush();
+    }
+    void take(size_t n) {
+        socket.taken += std::min(n, socket.queued());
+        flush();
+        read();
+    }
+    void interim(bool early_hints) {
+        if (owner.live.empty()) return;
+        proxyd::ResponseFields head;
+        head.clear(early_hints ? 103 : 100);
+        if (early_hints) head.add("link", "</style.css>; rel=preload; as=style");
+        head.finish(std::nullopt);
+        session.submit_interim(owner.live.rbegin()->first, head);
+        flush();
+    }
+    void consume_part(unsigned share) {
+        for (auto &[id, bytes] : owner.unconsumed) {
+            if (bytes == 0) continue;
+            size_t n = std::max<size_t>(1, bytes * (share + 1) / 32);
+            bytes -= n;
+            session.consume(id, n);
+            break;
+        }
+        flush();
+    }
+
+    void run(const uint8_t *data, size_t size) {
+        size_t at = 0;
+        while (at < size && !ended) {
+            uint8_t byte = data[at++];
+            unsigned arg = byte >> 3;
+            switch (static_cast<Step>(byte & 7)) {
+            case Step::kFeed:
+            case Step::kFeedMore: {
+                size_t n = (byte & 7) == 0 ? 1 + arg : 16 * (1 + arg);
+                n = std::min(n, size - at);
+                held.append(reinterpret_cast<const char *>(data + at), n);
+                at += n;
+                read();
+                break;
+            }
+            case Step::kTake:
+                take(size_t{1} << (arg % 17));
+                break;
+            case Step::kTakeAll:
+                take(socket.queued());
+                break;
+            case Step::kInterim:
+                interim((arg & 1) == 0);
+                break;
+            case Step::kShutdown:
+                if (arg & 1)
+                    session.drain();
+                else
+                    session.notice_shutdown();
+                flush();
+                break;
+            case Step::kConsumePart:
+                consume_part(arg);
+                break;
+            case Step::kIdle:
+                if (session.open_streams() == 0 && socket.queued() == 0) {
+                    session.goaway_idle();
+                    went_idle = true;
+                    flush();
+                }
+                break;
+            }
+        }
+        // The client reads everything left, as long as the session has anything to say.
+        for (int turns = 0; !ended && turns < 64 && (socket.queued() > 0 || session.output_pending());
+             ++turns)
+            take(socket.queued());
+        check_frames(socket.output);
+        if (went_idle && !ended && !session.output_pending() && !session.finished())
+            broken("a session gone idle is not finished once its GOAWAY is written");
+    }
+};
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -184,6 +365,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     proxyd::H2MemoryPool pool;
     H2Session session(owner, limits, (mode & 8) != 0 ? &pool : nullptr);
     owner.session = &session;
+
+    if (mode & 128) {
+        Script script{owner, session, limits};
+        std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        script.held = preface;
+        script.read();
+        script.run(data + 2, size - 2);
+        return 0;
+    }
 
     std::string output;
     bool ended = false;
