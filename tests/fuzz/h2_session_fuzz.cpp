@@ -62,7 +62,10 @@ struct StreamRequest final : proxyd::RequestParser::Events {
     void on_request_head() override {
         if (head || !begun) broken("a request head twice, or before its beginning");
         head = true;
-        if (parser.view().path.empty() || parser.view().path[0] != '/') broken("a path without its '/'");
+        // Origin-form, or '*' for OPTIONS (RFC 9113 §8.3.1; the session refuses other forms).
+        std::string_view path = parser.view().path;
+        bool asterisk = path == "*" && parser.method() == "OPTIONS";
+        if (!asterisk && (path.empty() || path[0] != '/')) broken("a path without its '/'");
     }
     void on_request_body(std::string_view) override {
         if (!head || complete) broken("request body bytes outside the body");

@@ -639,6 +639,14 @@ def head_host_mismatch(target):
     malformed(target, base(target, extra=[("host", "elsewhere.example")]), "host elsewhere.example")
 
 
+@conformance("§8.3.1 an absolute-form :path under a :scheme nghttp2 does not check: RST_STREAM PROTOCOL_ERROR",
+             group="proxyd")
+def head_path_absolute_form(target):
+    swapped = {":scheme": "x", ":path": "http://elsewhere.example/"}
+    headers = [(n, swapped.get(n, v)) for n, v in base(target)]
+    malformed(target, headers, "x scheme, :path http://elsewhere.example/")
+
+
 @conformance("§8.5 CONNECT (no :protocol): 501, not tunnelled", group="proxyd")
 def head_connect(target):
     headers = [(":method", "CONNECT"), (":authority", target.authority)]

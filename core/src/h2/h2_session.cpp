@@ -325,6 +325,14 @@ int H2Session::finish_head(Stream &stream, bool end_stream) {
         nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
         return 0;
     }
+    // RFC 9113 §8.3.1: :path is origin-form, or '*' for OPTIONS. nghttp2 checks it only when
+    // :scheme is http or https; under any other an absolute-form :path would name its own
+    // authority, in place of the :authority and Host checked above.
+    const std::string &path = stream.head.path;
+    if (!path.empty() && path[0] != '/' && !(path == "*" && stream.head.method == "OPTIONS")) {
+        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+        return 0;
+    }
     std::string &host = stream.authority.empty() ? stream.host : stream.authority;
     if (!host.empty()) stream.head.fields.emplace_back("host", std::move(host));
     if (!stream.cookie.empty()) stream.head.fields.emplace_back("cookie", std::move(stream.cookie));
