@@ -44,9 +44,11 @@ AdminTokenRead read_admin_token_file(const std::string &path) {
         error = path + ": " + std::strerror(errno);
     } else if (!S_ISREG(st.st_mode)) {
         error = path + ": not a regular file";
-    } else if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+    } else if ((st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
+        // Group read is how a DynamicUser unit gets the file; group write would let that
+        // group's members swap the token for one of their own.
         error = path + ": other users may read or change it (mode " + octal_mode(st.st_mode) +
-                "); chmod o-rw it, e.g. chmod 0600 (or 0640 with proxyd's group)";
+                "); chmod o-rw,g-w it, e.g. chmod 0600 (or 0640 with proxyd's group)";
     } else {
         char buffer[kMaxAdminTokenFileBytes + 1];
         ssize_t n = 0;
