@@ -34,7 +34,13 @@ struct Recorder final : RequestParser::Events {
         body_in_input.push_back(parser->body_in_input());
     }
     void on_request_body(std::string_view data) override { body.append(data); }
-    void on_request_complete() override { ++completed; }
+    void on_request_complete() override {
+        ++completed;
+        if (const proxyd::MessageHead *t = parser->trailers())
+            for (size_t i = 0; i < t->header_count(); ++i)
+                trailers.push_back(std::string(t->header_name(i)) + "=" + std::string(t->header_value(i)));
+    }
+    std::vector<std::string> trailers; // as each message completed
 };
 
 struct Harness {
@@ -372,5 +378,49 @@ TEST_CASE("whether a body came whole with its head is known at the head", "[http
         Harness h;
         h.feed_all("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
         CHECK(h.events.body_in_input == std::vector<bool>{false});
+    }
+}
+
+TEST_CASE("a chunked request's trailers are kept apart from its head, until reset",
+          "[http][parser][trailers]") {
+    Harness h;
+    std::string input = "POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "2\r\nhi\r\n0\r\nX-Sum: 12\r\nX-Empty:\r\n\r\n";
+    // Split at every byte: the trailer spans carry across reads as the head's do.
+    for (size_t split = 1; split < input.size(); ++split) {
+        Harness one;
+        REQUIRE(one.parser.execute(input.data(), split) == RequestParser::Result::kNeedMore);
+        REQUIRE(one.parser.execute(input.data() + split, input.size() - split) ==
+                RequestParser::Result::kMessageEnd);
+        CHECK(one.events.trailers == std::vector<std::string>{"X-Sum=12", "X-Empty="});
+        CHECK(one.parser.head().header_count() == 2); // Host, Transfer-Encoding: the head is untouched
+        CHECK(one.events.body == "hi");
+    }
+    REQUIRE(h.parser.execute(input.data(), input.size()) == RequestParser::Result::kMessageEnd);
+    CHECK(h.parser.view().target == "/t");
+    REQUIRE(h.parser.trailers() != nullptr);
+    h.parser.reset();
+    CHECK(h.parser.trailers() == nullptr);
+}
+
+TEST_CASE("request trailers are held to the head's limits on their own: 431 over them",
+          "[http][parser][trailers]") {
+    std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n";
+    SECTION("bytes") {
+        Harness h;
+        h.limits.max_header_bytes = 80;
+        CHECK(h.feed_all(head + "X-Fits: " + std::string(60, 'v') + "\r\n\r\n") ==
+              RequestParser::Result::kMessageEnd);
+        Harness over;
+        over.limits.max_header_bytes = 80;
+        CHECK(over.feed_all(head + "X-Long: " + std::string(90, 'v') + "\r\n\r\n") ==
+              RequestParser::Result::kError);
+        CHECK(over.parser.error_status() == 431);
+    }
+    SECTION("fields") {
+        Harness h;
+        h.limits.max_headers = 3;
+        CHECK(h.feed_all(head + "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n") == RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == 431);
     }
 }

@@ -67,6 +67,16 @@ struct Recorder final : ResponseParser::Events {
     void on_response_body(std::string_view data) override { body.append(data); }
     void on_response_complete() override {
         flush_body();
+        if (const MessageHead *t = parser->trailers()) {
+            transcript += "trailers";
+            for (size_t i = 0; i < t->header_count(); ++i)
+                transcript.append(" [")
+                    .append(t->header_name(i))
+                    .append(": ")
+                    .append(t->header_value(i))
+                    .append("]");
+            transcript += "\n";
+        }
         transcript += "complete\n";
     }
 };
@@ -139,15 +149,35 @@ TEST_CASE("a Content-Length response ends at its length; what follows is not its
     check_every_split(input);
 }
 
-TEST_CASE("a chunked response is decoded; extensions and trailers are not kept", "[http][response]") {
+TEST_CASE("a chunked response is decoded, its trailers kept apart from its head", "[http][response]") {
     std::string input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer-X: t\r\n\r\n";
+                        "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer-X: t\r\nGrpc-Status:  0 \r\n\r\n";
     Run run = parse_whole(input);
     CHECK(run.result == Result::kMessageEnd);
     CHECK(run.consumed == input.size());
     CHECK(run.transcript == "head 200 OK [Transfer-Encoding: chunked] framing=chunked length=-\n"
-                            "body abcde\ncomplete\n");
+                            "body abcde\ntrailers [Trailer-X: t] [Grpc-Status: 0]\ncomplete\n");
     check_every_split(input);
+}
+
+TEST_CASE("response trailers over the head's size limit refuse the response", "[http][response]") {
+    std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n";
+    Harness h({}, 64);
+    h.feed(head + "X-Long: " + std::string(100, 'a') + "\r\n\r\n");
+    CHECK(h.result == Result::kError);
+    CHECK_THAT(h.parser.error_text(), Catch::Contains("trailers"));
+    Harness fits({}, 64);
+    fits.feed(head + "X-Short: " + std::string(40, 'a') + "\r\n\r\n");
+    CHECK(fits.result == Result::kMessageEnd);
+}
+
+TEST_CASE("reset() forgets the last response's trailers", "[http][response]") {
+    Harness h;
+    h.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n\r\n");
+    REQUIRE(h.parser.trailers() != nullptr);
+    CHECK(h.parser.trailers()->header_count() == 1);
+    h.parser.reset({});
+    CHECK(h.parser.trailers() == nullptr);
 }
 
 TEST_CASE("a response without a length ends with the connection", "[http][response]") {

@@ -157,6 +157,7 @@ RequestParser::Result RequestParser::execute(const char *data, size_t len) {
 
 void RequestParser::reset() {
     head_.clear();
+    if (trailers_.header_count()) trailers_.clear(); // the usual request has none: no call
     view_ = {};
     line_.reset();
     content_length_ = -1;
@@ -302,23 +303,43 @@ int RequestParser::on_url(llhttp_t *p, const char *at, size_t len) {
 
 int RequestParser::on_header_field(llhttp_t *p, const char *at, size_t len) {
     RequestParser *self = self_of(p);
-    // Trailers of a chunked body come through here too. They are not forwarded, and must not
-    // grow the head's buffer: the request view handed out at dispatch points into it.
-    if (self->head_complete_) return 0;
+    if (self->head_complete_) [[unlikely]]
+        return self->on_trailer_piece(TrailerPiece::kName, {at, len});
     size_t size = self->head_.append_header_name({at, len});
     if (self->head_.header_count() > self->limits_->max_headers) return self->refuse(431);
     return self->check_head_size(size);
 }
 
 int RequestParser::on_header_field_complete(llhttp_t *p) {
-    if (!self_of(p)->head_complete_) self_of(p)->head_.end_header_name();
+    RequestParser *self = self_of(p);
+    if (self->head_complete_) [[unlikely]]
+        return self->on_trailer_piece(TrailerPiece::kNameEnd, {});
+    self->head_.end_header_name();
     return 0;
 }
 
 int RequestParser::on_header_value(llhttp_t *p, const char *at, size_t len) {
     RequestParser *self = self_of(p);
-    if (self->head_complete_) return 0;
+    if (self->head_complete_) [[unlikely]]
+        return self->on_trailer_piece(TrailerPiece::kValue, {at, len});
     return self->check_head_size(self->head_.append_header_value({at, len}));
+}
+
+// A chunked body's trailers come through the header callbacks too, after the head: they go to
+// trailers_, held to the head's limits on their own (431 over them, as for the head). Apart from
+// the head's path, which every request runs, so that it stays as it was.
+int RequestParser::on_trailer_piece(TrailerPiece kind, std::string_view piece) {
+    switch (kind) {
+    case TrailerPiece::kName:
+        if (trailers_.append_header_name(piece) > limits_->max_header_bytes) return refuse(431);
+        return trailers_.header_count() > limits_->max_headers ? refuse(431) : 0;
+    case TrailerPiece::kNameEnd:
+        trailers_.end_header_name();
+        return 0;
+    case TrailerPiece::kValue:
+        return check_head_size(trailers_.append_header_value(piece));
+    }
+    return 0;
 }
 
 int RequestParser::on_headers_complete(llhttp_t *p) {

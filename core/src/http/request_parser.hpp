@@ -112,6 +112,10 @@ class RequestParser {
     std::string error_text() const;
 
     const MessageHead &head() const { return head_; }
+    // A chunked body's trailer fields, as they came (the forwarding rule is trailer_fields.hpp's),
+    // or null when it had none; complete once on_request_complete() is heard, kept until reset().
+    // Held apart from head(): the request view handed out at dispatch points into its buffer.
+    const MessageHead *trailers() const { return trailers_.header_count() ? &trailers_ : nullptr; }
     const RequestView &view() const { return view_; }
     // The method token as the client sent it (an extension method too: RFC 9110 §9.1).
     std::string_view method() const { return split_head_ ? std::string_view(split_method_) : line_.method(); }
@@ -139,6 +143,8 @@ class RequestParser {
     static int on_header_field(llhttp_t *p, const char *at, size_t len);
     static int on_header_field_complete(llhttp_t *p);
     static int on_header_value(llhttp_t *p, const char *at, size_t len);
+    enum class TrailerPiece { kName, kNameEnd, kValue };
+    int on_trailer_piece(TrailerPiece kind, std::string_view piece);
     static int on_headers_complete(llhttp_t *p);
     static int on_body(llhttp_t *p, const char *at, size_t len);
     static int on_chunk_header(llhttp_t *p);
@@ -163,6 +169,7 @@ class RequestParser {
     HeadScanner scanner_;
     RequestLineAdapter line_;
     MessageHead head_;
+    MessageHead trailers_; // allocates only when a request has trailers
     RequestView view_;
     int64_t content_length_ = -1;
     uint64_t body_received_ = 0;

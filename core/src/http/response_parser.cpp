@@ -50,6 +50,7 @@ void ResponseParser::reset(const ResponseContext &context) {
     llhttp_init(&parser_, HTTP_RESPONSE, &settings());
     parser_.data = this;
     head_.clear();
+    if (trailers_) trailers_->clear();
     chunk_end_.reset();
     framing_ = ResponseFraming::kNone;
     declared_length_.reset();
@@ -124,22 +125,49 @@ int ResponseParser::on_status(llhttp_t *p, const char *at, size_t len) {
     return self->check_head_size(self->head_.append_reason({at, len}));
 }
 
+// After the final head, these are a chunked body's trailers. Over the size limit the response is
+// refused, as HAProxy fails a message whose trailers overflow its buffer: the head and body have
+// already gone, so the client sees the body cut short (its connection closed, its HTTP/2 stream
+// reset), never a complete-looking response that silently lost fields it may rely on (a gRPC
+// status, a checksum).
 int ResponseParser::on_header_field(llhttp_t *p, const char *at, size_t len) {
     ResponseParser *self = self_of(p);
-    if (self->final_head_) return 0; // a chunked body's trailers: parsed, not kept
+    if (self->final_head_) [[unlikely]]
+        return self->on_trailer_piece(TrailerPiece::kName, {at, len});
     return self->check_head_size(self->head_.append_header_name({at, len}));
 }
 
 int ResponseParser::on_header_field_complete(llhttp_t *p) {
     ResponseParser *self = self_of(p);
-    if (!self->final_head_) self->head_.end_header_name();
+    if (self->final_head_) [[unlikely]]
+        return self->on_trailer_piece(TrailerPiece::kNameEnd, {});
+    self->head_.end_header_name();
     return 0;
 }
 
 int ResponseParser::on_header_value(llhttp_t *p, const char *at, size_t len) {
     ResponseParser *self = self_of(p);
-    if (self->final_head_) return 0;
+    if (self->final_head_) [[unlikely]]
+        return self->on_trailer_piece(TrailerPiece::kValue, {at, len});
     return self->check_head_size(self->head_.append_header_value({at, len}));
+}
+
+// Apart from the head's callbacks, which every response runs, so that those stay as they were.
+int ResponseParser::on_trailer_piece(TrailerPiece kind, std::string_view piece) {
+    if (!trailers_) trailers_ = std::make_unique<MessageHead>();
+    size_t size = trailers_->size();
+    switch (kind) {
+    case TrailerPiece::kName:
+        size = trailers_->append_header_name(piece);
+        break;
+    case TrailerPiece::kNameEnd:
+        trailers_->end_header_name();
+        break;
+    case TrailerPiece::kValue:
+        size = trailers_->append_header_value(piece);
+        break;
+    }
+    return size > limits_.max_head_bytes ? refuse("response trailers over the head's size limit") : 0;
 }
 
 int ResponseParser::on_headers_complete(llhttp_t *p) {

@@ -2,8 +2,8 @@
 // and this class enforces the head limit and the field-name grammar, knows which responses have
 // no body whatever their head says (a HEAD answer, 1xx, 204, 304: RFC 9112 §6.3), tells interim
 // (1xx) responses from the final one, accepts a 101 only when the request offered an upgrade,
-// checks the CRLF after every chunk, and says how the body was delimited (Content-Length,
-// chunked, or the connection's end).
+// checks the CRLF after every chunk, keeps a chunked body's trailer fields, and says how the body
+// was delimited (Content-Length, chunked, or the connection's end).
 //
 // It owns no socket, so a fuzzer or a unit test drives it with plain bytes; the exchange that
 // owns it hears about each response through Events. One parser per exchange, one thread.
@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <llhttp.h>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,8 +77,14 @@ class ResponseParser {
     Result finish();
     size_t consumed() const { return consumed_; }
 
-    // The final response's head arrived (trailers after it are parsed, and not reported).
+    // The final response's head arrived.
     bool head_complete() const { return final_head_; }
+    // A chunked body's trailer fields, as they came (the forwarding rule is trailer_fields.hpp's),
+    // or null when it had none; complete once on_response_complete() is heard, kept until reset().
+    // They are held to the head's size limit on their own.
+    const MessageHead *trailers() const {
+        return trailers_ && trailers_->header_count() ? trailers_.get() : nullptr;
+    }
     bool complete() const { return complete_; }
     int status() const { return parser_.status_code; }
     const MessageHead &head() const { return head_; }
@@ -94,6 +101,8 @@ class ResponseParser {
     static int on_header_field(llhttp_t *p, const char *at, size_t len);
     static int on_header_field_complete(llhttp_t *p);
     static int on_header_value(llhttp_t *p, const char *at, size_t len);
+    enum class TrailerPiece { kName, kNameEnd, kValue };
+    int on_trailer_piece(TrailerPiece kind, std::string_view piece);
     static int on_headers_complete(llhttp_t *p);
     static int on_body(llhttp_t *p, const char *at, size_t len);
     static int on_chunk_header(llhttp_t *p);
@@ -111,6 +120,9 @@ class ResponseParser {
     ResponseContext context_;
     llhttp_t parser_{};
     MessageHead &head_;
+    // Made for the first response with trailers: a parser lives for one exchange, and most never
+    // see any, so they cost it no construction.
+    std::unique_ptr<MessageHead> trailers_;
     ChunkTerminator chunk_end_;
     ResponseFraming framing_ = ResponseFraming::kNone;
     std::optional<uint64_t> declared_length_;
