@@ -278,3 +278,32 @@ TEST_CASE("h2 head: a parser that served a stream serves HTTP/1.1 next, and the 
     CHECK(seen.completed == 3);
     CHECK(seen.body == "abc");
 }
+
+TEST_CASE("h2 bridge: a request's trailers are kept when its body has no length, dropped when it has one",
+          "[h2][trailers]") {
+    RequestLimits limits;
+    Seen seen;
+    RequestParser parser(limits, seen);
+    seen.parser = &parser;
+    std::vector<Field> fields{{"host", "h"}};
+    std::vector<Field> trailers{{"x-checksum", "1"}, {"grpc-timeout", "5S"}};
+    REQUIRE(parser.accept_head("POST", "/up", fields, true) == Result::kNeedMore);
+    REQUIRE(parser.chunked());
+    REQUIRE(parser.execute("ab", 2) == Result::kNeedMore);
+    parser.accept_trailers(trailers);
+    REQUIRE(parser.end_body() == Result::kMessageEnd);
+    const proxyd::MessageHead *kept = parser.trailers();
+    REQUIRE(kept != nullptr);
+    REQUIRE(kept->header_count() == 2);
+    CHECK(kept->header_name(0) == "x-checksum");
+    CHECK(kept->header_value(1) == "5S");
+    CHECK(parser.head().header_count() == 2); // host, and the transfer-encoding it goes on with
+    parser.reset();
+    CHECK(parser.trailers() == nullptr);
+
+    std::vector<Field> sized{{"host", "h"}, {"content-length", "2"}};
+    REQUIRE(parser.accept_head("PUT", "/x", sized, true) == Result::kNeedMore);
+    parser.accept_trailers(trailers);
+    CHECK(parser.execute("ab", 2) == Result::kMessageEnd);
+    CHECK(parser.trailers() == nullptr);
+}

@@ -20,6 +20,8 @@ struct Owner : H2Events {
     std::vector<H2RequestHead> heads;
     std::map<int32_t, std::string> bodies;
     std::vector<int32_t> ended;
+    std::map<int32_t, std::vector<H2Field>> trailers;
+    std::vector<H2Field> answer_trailers; // sent after the answer's body when not empty
     std::map<int32_t, uint32_t> closed;
     std::map<int32_t, size_t> unsent; // response bytes that never left, at the close
     bool consume_at_once = true;
@@ -30,6 +32,9 @@ struct Owner : H2Events {
     void on_request_data(int32_t id, std::string_view data) override {
         bodies[id].append(data);
         if (consume_at_once) session->consume(id, data.size());
+    }
+    void on_request_trailers(int32_t id, const std::vector<H2Field> &fields) override {
+        trailers[id] = fields;
     }
     void on_request_end(int32_t id) override {
         ended.push_back(id);
@@ -44,6 +49,7 @@ struct Owner : H2Events {
     void answer(int32_t id) {
         REQUIRE(session->submit_response(id, 200, {{"Content-Type", "text/plain"}, {"Connection", "close"}},
                                          true));
+        if (!answer_trailers.empty()) REQUIRE(session->send_trailers(id, answer_trailers));
         REQUIRE(session->send_data(id, answer_body, true));
     }
     const H2RequestHead *head(int32_t id) const {
@@ -63,6 +69,7 @@ std::string field_of(const H2RequestHead &head, const std::string &name) {
 struct Client {
     struct Response {
         std::map<std::string, std::string> fields;
+        std::map<std::string, std::string> trailers; // a HEADERS after the body
         std::string body;
         bool closed = false;
         uint32_t error_code = 0;
@@ -74,6 +81,7 @@ struct Client {
     int32_t goaway_last_stream = -1;
     std::string upload; // the body every request with a body sends
     size_t upload_offset = 0;
+    std::vector<std::pair<std::string, std::string>> upload_trailers; // sent after it when not empty
 
     explicit Client(size_t peer_max_streams = 100) {
         nghttp2_session_callbacks *cb = nullptr;
@@ -81,9 +89,9 @@ struct Client {
         nghttp2_session_callbacks_set_on_header_callback(
             cb, [](nghttp2_session *, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
                    const uint8_t *value, size_t valuelen, uint8_t, void *ud) {
-                static_cast<Client *>(ud)
-                    ->responses[frame->hd.stream_id]
-                    .fields[std::string(reinterpret_cast<const char *>(name), namelen)] =
+                auto &response = static_cast<Client *>(ud)->responses[frame->hd.stream_id];
+                auto &into = frame->headers.cat == NGHTTP2_HCAT_HEADERS ? response.trailers : response.fields;
+                into[std::string(reinterpret_cast<const char *>(name), namelen)] =
                     std::string(reinterpret_cast<const char *>(value), valuelen);
                 return 0;
             });
@@ -131,13 +139,22 @@ struct Client {
             nva.push_back({reinterpret_cast<uint8_t *>(n.data()), reinterpret_cast<uint8_t *>(v.data()),
                            n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
         nghttp2_data_provider provider{};
-        provider.read_callback = [](nghttp2_session *, int32_t, uint8_t *buf, size_t length, uint32_t *flags,
-                                    nghttp2_data_source *, void *ud) -> ssize_t {
+        provider.read_callback = [](nghttp2_session *client, int32_t id, uint8_t *buf, size_t length,
+                                    uint32_t *flags, nghttp2_data_source *, void *ud) -> ssize_t {
             auto *c = static_cast<Client *>(ud);
             size_t n = std::min(length, c->upload.size() - c->upload_offset);
             std::memcpy(buf, c->upload.data() + c->upload_offset, n);
             c->upload_offset += n;
             if (c->upload_offset == c->upload.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+            if (c->upload_offset == c->upload.size() && !c->upload_trailers.empty()) {
+                std::vector<nghttp2_nv> trailers;
+                for (auto &[name, value] : c->upload_trailers)
+                    trailers.push_back({reinterpret_cast<uint8_t *>(name.data()),
+                                        reinterpret_cast<uint8_t *>(value.data()), name.size(), value.size(),
+                                        NGHTTP2_NV_FLAG_NONE});
+                REQUIRE(nghttp2_submit_trailer(client, id, trailers.data(), trailers.size()) == 0);
+                *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            }
             return static_cast<ssize_t>(n);
         };
         int32_t id = nghttp2_submit_request(session, nullptr, nva.data(), nva.size(),
@@ -615,4 +632,60 @@ TEST_CASE("h2: trailers that cross our RST_STREAM are ignored, the connection go
     CHECK(goaway_code(frames_of(out)) == 0xffffffff);
     REQUIRE(owner.heads.size() == 2);
     CHECK(owner.heads[1].stream_id == 3);
+}
+
+TEST_CASE("h2: a response's trailers follow its body as a HEADERS frame that ends the stream",
+          "[h2][trailers]") {
+    Owner owner;
+    owner.answer_trailers = {{"grpc-status", "0"}, {"x-checksum", "abc"}};
+    H2Session server(owner);
+    owner.session = &server;
+    Client client;
+    int32_t id = client.request("GET", "/");
+    pump(client, server);
+    CHECK(client.responses[id].body == "hello");
+    CHECK(client.responses[id].trailers ==
+          std::map<std::string, std::string>{{"grpc-status", "0"}, {"x-checksum", "abc"}});
+    CHECK(client.responses[id].fields.count("grpc-status") == 0);
+    CHECK(client.responses[id].closed);
+    CHECK(client.responses[id].error_code == 0);
+}
+
+TEST_CASE("h2: a request's trailers reach the owner before its end", "[h2][trailers]") {
+    Owner owner;
+    H2Session server(owner);
+    owner.session = &server;
+    Client client;
+    client.upload = "body";
+    client.upload_trailers = {{"x-checksum", "123"}, {"x-more", "yes"}};
+    int32_t id = client.request("POST", "/up", {}, true);
+    pump(client, server);
+    CHECK(owner.bodies[id] == "body");
+    REQUIRE(owner.trailers.count(id) == 1);
+    CHECK(owner.trailers[id] == std::vector<H2Field>{{"x-checksum", "123"}, {"x-more", "yes"}});
+    CHECK(owner.ended == std::vector<int32_t>{id});
+    CHECK(client.responses[id].body == "hello");
+}
+
+TEST_CASE("h2: request trailers over the header list limit reset the stream, the connection goes on",
+          "[h2][trailers]") {
+    Owner owner;
+    H2Limits limits;
+    limits.max_header_list_size = 4096;
+    H2Session server(owner, limits);
+    owner.session = &server;
+    Client client;
+    client.upload = "body";
+    for (int i = 0; i < 4; ++i)
+        client.upload_trailers.emplace_back("x-big-" + std::to_string(i), std::string(2000, 'v'));
+    int32_t id = client.request("POST", "/up", {}, true);
+    pump(client, server);
+    CHECK(owner.trailers.count(id) == 0);
+    CHECK(owner.ended.empty());
+    CHECK(client.responses[id].closed);
+    CHECK(client.responses[id].error_code == NGHTTP2_INTERNAL_ERROR);
+    int32_t next = client.request("GET", "/after");
+    pump(client, server);
+    CHECK(client.responses[next].body == "hello");
+    CHECK_FALSE(client.goaway);
 }

@@ -11,6 +11,7 @@
 #include "exchange/exchange_worker.hpp"
 #include "exchange/request_filters.hpp"
 #include "http/header_list.hpp"
+#include "http/header_rules.hpp"
 #include "http/message_head.hpp"
 #include "http/response_head_writer.hpp"
 #include "net/backpressure.hpp"
@@ -45,6 +46,9 @@ class ExchangeClient {
     // The body's last byte came in the read that carried the head (RequestParser::body_in_input).
     virtual bool request_body_in_input() const = 0;
     virtual bool request_chunked() const = 0;
+    // A chunked request body's trailer fields, as they came, or null when it had none; complete
+    // once the exchange heard on_request_complete(), valid while the request is.
+    virtual const MessageHead *request_trailers() const = 0;
     virtual int64_t request_content_length() const = 0;
     virtual std::string_view client_ip() const = 0;
     virtual const TlsSession *tls_session() const = 0;
@@ -67,6 +71,10 @@ class ExchangeClient {
     virtual bool frames_body() const = 0;
     virtual void send(std::string_view data) = 0;
     virtual void send(const uv_buf_t *bufs, size_t count) = 0;
+    // For a client that frames the body itself: the body's trailer fields (options: the
+    // Connection options of the response head), sent after the bytes sent so far, those that
+    // trailer_fields.hpp lets through. Before the exchange finishes; borrowed for the call.
+    virtual void send_trailers(const MessageHead &trailers, const ConnectionOptions &options) = 0;
     virtual size_t queued_bytes() const = 0;
     // Queued response bytes: above kHighWater the producer pauses, at kLowWater it resumes.
     static constexpr size_t kHighWater = Backpressure::kHighWater;

@@ -5,6 +5,7 @@
 #include "exchange/tunnel.hpp"
 #include "http/header_rules.hpp"
 #include "http/response_head_writer.hpp"
+#include "http/trailer_fields.hpp"
 #include "upstream/upstream_pool.hpp"
 
 #include <cassert>
@@ -364,7 +365,15 @@ void ProxyExchange::on_request_body(std::string_view data) {
 
 void ProxyExchange::on_request_complete() {
     request_complete_ = true;
-    if (client_->request_chunked()) forward_to_upstream("0\r\n\r\n");
+    if (!client_->request_chunked()) return; // a body framed by its length has no trailers
+    if (const MessageHead *trailers = client_->request_trailers()) return forward_request_trailers(*trailers);
+    forward_to_upstream("0\r\n\r\n");
+}
+
+void ProxyExchange::forward_request_trailers(const MessageHead &trailers) {
+    std::string last;
+    append_last_chunk(trailers, ConnectionOptions(client_->head()), last);
+    forward_to_upstream(last);
 }
 
 void ProxyExchange::on_upstream_write_done() {
@@ -673,7 +682,21 @@ void ProxyExchange::on_response_body(std::string_view data) {
 
 void ProxyExchange::on_response_complete() {
     enter(Phase::kComplete);
+    if (const MessageHead *trailers = parser_.trailers()) return forward_response_trailers(*trailers);
     if (client_framing_ == Framing::Chunked) to_client_.own("0\r\n\r\n");
+}
+
+// Trailers reach a client whose body is chunked, or an HTTP/2 stream; an HTTP/1.0 client's body,
+// delimited by the connection's end, has no place for them.
+void ProxyExchange::forward_response_trailers(const MessageHead &trailers) {
+    if (client_framing_ == Framing::Chunked) {
+        std::string last;
+        append_last_chunk(trailers, ConnectionOptions(response_), last);
+        to_client_.own(last);
+    } else if (client_framing_ == Framing::Bare) {
+        // Kept by the stream until its last body bytes (still in to_client_) have gone.
+        client_->send_trailers(trailers, ConnectionOptions(response_));
+    }
 }
 
 void ProxyExchange::flush_to_client() {

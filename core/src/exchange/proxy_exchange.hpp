@@ -95,6 +95,8 @@ class ProxyExchange final : public Exchange,
     std::string_view build_request_head();
     void forward_to_upstream(std::string_view data);
     void forward_to_upstream(const uv_buf_t *bufs, size_t count);
+    // The last chunk, with the fields of the request's trailers that may go on.
+    void forward_request_trailers(const MessageHead &trailers);
     void fail(proxyd_outcome outcome, int uv_status, const char *what);
     void cut_mid_response(proxyd_outcome outcome, const std::string &why);
     // The current peer's address as configured, for logs and a missing Host.
@@ -116,6 +118,9 @@ class ProxyExchange final : public Exchange,
     void on_response_body(std::string_view data) override;
     void on_response_complete() override;
     void send_response_head();
+    // The end of the body with the fields of the response's trailers that may go on, when the
+    // client's framing has a place for them.
+    void forward_response_trailers(const MessageHead &trailers);
     template <class Sink> void forward_response_fields(Sink &&sink);
     std::string upgrade_refusal() const;
     void refuse_upgrade_answer();

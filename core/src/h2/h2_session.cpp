@@ -70,6 +70,9 @@ struct H2Session::Stream {
     bool response_end = false;
     bool deferred = false; // the data provider said NGHTTP2_ERR_DEFERRED
     bool sent_notice = false;
+    std::vector<H2Field> trailers_in;  // the request's trailer fields, as they came
+    size_t trailer_list_size = 0;      // theirs, counted as header_list_size
+    std::vector<H2Field> trailers_out; // the response's, sent after its last DATA
 };
 
 // nghttp2's callbacks, each a static forwarding into the session named by user_data.
@@ -93,8 +96,10 @@ struct H2Session::Callbacks {
                          void *user_data) {
         H2Session &s = self(user_data);
         Stream *stream = s.find(frame->hd.stream_id);
-        // Trailer fields (a HEADERS after the body) are not passed on yet.
-        if (!stream || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+        if (!stream) return 0;
+        if (frame->headers.cat == NGHTTP2_HCAT_HEADERS)
+            return s.add_trailer(*stream, name_data, name_len, value_data, value_len);
+        if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
         // The block is decoded to its end whatever its size, or HPACK's table would go out of
         // step; past the limit its fields are only counted.
         stream->header_list_size += name_len + value_len + 32;
@@ -132,7 +137,11 @@ struct H2Session::Callbacks {
             Stream *stream = s.find(frame->hd.stream_id);
             if (!stream) return 0;
             if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) return s.finish_head(*stream, end_stream);
-            if (end_stream && stream->delivered) s.events_.on_request_end(frame->hd.stream_id);
+            // Trailers (nghttp2 has checked that they end the stream and carry no pseudo-header).
+            if (!end_stream || !stream->delivered) return 0;
+            if (!stream->trailers_in.empty())
+                s.events_.on_request_trailers(frame->hd.stream_id, stream->trailers_in);
+            if (s.find(frame->hd.stream_id)) s.events_.on_request_end(frame->hd.stream_id);
             return 0;
         }
         case NGHTTP2_DATA: {
@@ -235,6 +244,12 @@ struct H2Session::Callbacks {
         size_t n = stream->response.next_payload(length);
         if (n == stream->response.size() && stream->response_end) {
             *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+            // RFC 9113 §8.1: the trailers are a HEADERS frame after the last DATA, and end the stream.
+            if (!stream->trailers_out.empty()) {
+                if (s.submit_trailers(stream_id, stream->trailers_out) != 0)
+                    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+                *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            }
         } else if (n == 0) {
             stream->deferred = true;
             return NGHTTP2_ERR_DEFERRED;
@@ -341,6 +356,35 @@ int H2Session::finish_head(Stream &stream, bool end_stream) {
     events_.on_request_head(std::move(stream.head));
     if (end_stream && find(id)) events_.on_request_end(id);
     return 0;
+}
+
+// The request's trailers are bounded as its head is; over the bound the stream is reset
+// (INTERNAL_ERROR, as nghttpx does) rather than answered 431: its request has gone on already,
+// and a response may be under way. nghttp2 goes on decoding the block, so HPACK stays in step.
+int H2Session::add_trailer(Stream &stream, const uint8_t *name, size_t name_len, const uint8_t *value,
+                           size_t value_len) {
+    if (!stream.delivered) return 0;
+    stream.trailer_list_size += name_len + value_len + 32;
+    if (stream.trailer_list_size > limits_.max_header_list_size) {
+        stream.trailers_in.clear();
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    stream.trailers_in.emplace_back(view(name, name_len), view(value, value_len));
+    return 0;
+}
+
+int H2Session::submit_trailers(int32_t stream_id, const std::vector<H2Field> &fields) {
+    constexpr size_t kInline = 8;
+    nghttp2_nv inline_nva[kInline];
+    std::vector<nghttp2_nv> more;
+    nghttp2_nv *nva = inline_nva;
+    if (fields.size() > kInline) {
+        more.resize(fields.size());
+        nva = more.data();
+    }
+    for (size_t i = 0; i < fields.size(); ++i)
+        nva[i] = field(fields[i].first, fields[i].second);
+    return nghttp2_submit_trailer(session_, stream_id, nva, fields.size());
 }
 
 bool H2Session::count_idle_frame() {
@@ -550,6 +594,13 @@ bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
         stream->deferred = false;
         nghttp2_session_resume_data(session_, stream_id);
     }
+    return true;
+}
+
+bool H2Session::send_trailers(int32_t stream_id, std::vector<H2Field> fields) {
+    Stream *stream = find(stream_id);
+    if (!stream || !stream->answered || stream->response_end || fields.empty()) return false;
+    stream->trailers_out = std::move(fields);
     return true;
 }
 

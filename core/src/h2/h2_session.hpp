@@ -2,8 +2,9 @@
 // it read and writes out the frames this hands to its H2Output, one bounded round at a time.
 // Framing, HPACK, stream states and flow control are nghttp2's (its callback API); this class
 // turns them into the events of an HTTP server: a stream's request head (pseudo-headers mapped,
-// cookies joined), its body bytes under explicit flow control, its end, its close; and it takes
-// the response back: a head, then body bytes the owner appends when it has them.
+// cookies joined), its body bytes under explicit flow control, its trailers, its end, its close;
+// and it takes the response back: a head, then body bytes the owner appends when it has them, and
+// trailers, if any, that end it.
 //
 // Flow control is the owner's: a request body's bytes are delivered at once, but the client may
 // send more only as the owner calls consume() for what it has passed on, so a slow reader behind
@@ -81,7 +82,11 @@ class H2Events {
     virtual void on_request_head(H2RequestHead head) = 0;
     // Body bytes of the stream, to be consume()d once passed on; valid during the call only.
     virtual void on_request_data(int32_t stream_id, std::string_view data) = 0;
-    // The client's END_STREAM: no more body (trailer fields, if any, are dropped for now).
+    // The trailer fields that end the stream's request (its HEADERS after the body, bounded as
+    // the head is), just before on_request_end. Names lower-case, no pseudo-header (nghttp2
+    // checks); valid during the call only.
+    virtual void on_request_trailers(int32_t stream_id, const std::vector<H2Field> &fields) = 0;
+    // The client's END_STREAM: no more body.
     virtual void on_request_end(int32_t stream_id) = 0;
     // The stream is gone (answered and ended, or reset by either side; error_code 0 after a
     // normal end, and after a client's RST_STREAM(NO_ERROR) too). No more calls about it; its
@@ -151,6 +156,11 @@ class H2Session {
     // DATA frames will carry them: H2DataQueue); `end`
     // with the last (possibly empty) piece. They leave as the client's windows allow.
     bool send_data(int32_t stream_id, std::string_view bytes, bool end);
+    // Trailer fields for a response submitted with has_body, not yet ended: after its last DATA
+    // frame they go as a HEADERS frame that ends the stream (RFC 9113 §8.1) instead of that
+    // frame's END_STREAM. Names lower-case, none connection-specific (the caller's rule). False
+    // if the stream is gone, not answered or already ended.
+    bool send_trailers(int32_t stream_id, std::vector<H2Field> fields);
     // Response bytes of the stream still queued (the owner's backpressure mark).
     size_t queued(int32_t stream_id) const;
     // The stream's queued response bytes are more than the client's windows (the stream's and
@@ -185,6 +195,9 @@ class H2Session {
     Stream *find(int32_t stream_id);
     const Stream *find(int32_t stream_id) const;
     int finish_head(Stream &stream, bool end_stream);
+    int add_trailer(Stream &stream, const uint8_t *name, size_t name_len, const uint8_t *value,
+                    size_t value_len);
+    int submit_trailers(int32_t stream_id, const std::vector<H2Field> &fields);
     Status produce(H2Output &output);
     // Rounds after a first one that ended with status, until nothing more is pending.
     Status produce_all(std::string &output, Status status);

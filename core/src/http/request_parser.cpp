@@ -259,6 +259,15 @@ RequestParser::Result RequestParser::take_unframed_body(const char *data, size_t
     return Result::kMessageEnd;
 }
 
+void RequestParser::accept_trailers(std::span<const std::pair<std::string, std::string>> fields) {
+    if (!split_head_ || !chunked_ || split_head_ended_) return;
+    for (const auto &[name, value] : fields) {
+        trailers_.append_header_name(name);
+        trailers_.end_header_name();
+        trailers_.append_header_value(value);
+    }
+}
+
 RequestParser::Result RequestParser::end_body() {
     consumed_ = 0;
     if (error_ != HPE_OK) return Result::kError;

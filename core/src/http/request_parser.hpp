@@ -91,6 +91,11 @@ class RequestParser {
     // The end of an accept_head() request's body (HTTP/2's END_STREAM): kMessageEnd when that
     // ends a body without a Content-Length; otherwise nothing happens (kNeedMore).
     Result end_body();
+    // The trailer fields of an accept_head() request (HTTP/2's trailing HEADERS), before its
+    // end_body(): kept for trailers() when its body has no Content-Length (it goes on chunked, so
+    // they have a place), dropped otherwise. Their size was bounded where they were decoded
+    // (H2Session, by the header list limit).
+    void accept_trailers(std::span<const std::pair<std::string, std::string>> fields);
 
     // Forgets the current request and gets ready for the next one on the same connection.
     void reset();

@@ -146,7 +146,8 @@ void ClientConnection::start_stream_request(const H2RequestHead &head) {
     resume_parsing();
 }
 
-void ClientConnection::end_stream_body() {
+void ClientConnection::end_stream_body(std::span<const std::pair<std::string, std::string>> trailers) {
+    if (request_ && !trailers.empty()) request_->parser.accept_trailers(trailers);
     stream_body_end_due_ = true;
     resume_parsing();
 }
@@ -832,6 +833,10 @@ void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     }
     if (tls_) return send_encrypted(bufs, count);
     write_to_socket(bufs, count);
+}
+
+void ClientConnection::send_trailers(const MessageHead &trailers, const ConnectionOptions &options) {
+    if (peer_ && writable() && !write_shut_) peer_->stream_trailers(trailers, options);
 }
 
 // All records of one write go out in one socket write.

@@ -65,6 +65,7 @@
 #include "exchange/exchange_client.hpp"
 #include "exchange/request_filters.hpp"
 #include "exchange/request_handle.hpp"
+#include "http/header_rules.hpp"
 #include "http/message_head.hpp"
 #include "http/request_parser.hpp"
 #include "net/backpressure.hpp"
@@ -77,6 +78,7 @@
 #include <memory>
 #include <optional>
 #include <proxyd/plugin.h>
+#include <span>
 #include <string>
 #include <uv.h>
 
@@ -104,6 +106,9 @@ class StreamPeer {
     virtual void stream_interim_head(const ResponseFields &head) = 0;
     // Response body bytes, bare (no chunk framing); copied before the call returns.
     virtual void stream_response(const uv_buf_t *bufs, size_t count) = 0;
+    // The response body's trailer fields (those trailer_fields.hpp lets through go on, lower-cased):
+    // after its last bytes, they end the stream. Borrowed for the call.
+    virtual void stream_trailers(const MessageHead &trailers, const ConnectionOptions &options) = 0;
     // Response bytes not yet sent to the client (the connection's queued_bytes()).
     virtual size_t stream_queued() const = 0;
     // The connection reads again (its request body was paused): held request bytes may come.
@@ -145,6 +150,7 @@ class ClientConnection final : private RequestParser::Events,
     bool request_has_body() const override { return request_->parser.has_body(); }
     bool request_body_in_input() const override { return request_->parser.body_in_input(); }
     bool request_chunked() const override { return request_->parser.chunked(); }
+    const MessageHead *request_trailers() const override { return request_->parser.trailers(); }
     int64_t request_content_length() const override { return request_->parser.content_length(); }
     std::string_view client_ip() const override { return client_ip_; }
     AccessRecord &record() override { return request_->record; }
@@ -159,6 +165,7 @@ class ClientConnection final : private RequestParser::Events,
     bool frames_body() const override { return h2_stream_; }
     void send(std::string_view data) override;
     void send(const uv_buf_t *bufs, size_t count) override;
+    void send_trailers(const MessageHead &trailers, const ConnectionOptions &options) override;
     size_t queued_bytes() const override { return peer_ ? peer_->stream_queued() : writer_.queued_bytes(); }
     // A body the exchange writes to the socket itself (sendfile) waits for room: the client has
     // send_timeout to make some, as for bytes queued here.
@@ -247,8 +254,9 @@ class ClientConnection final : private RequestParser::Events,
     // rendered as HTTP/1.1 and then the tunnel's bytes.
     void feed_stream(std::string_view bytes);
     // The stream's END_STREAM after a head from start_stream_request(): a body without a
-    // content-length ends (once the bytes fed before it are parsed).
-    void end_stream_body();
+    // content-length ends (once the bytes fed before it are parsed), with the trailer fields
+    // that came before it (RequestParser::accept_trailers).
+    void end_stream_body(std::span<const std::pair<std::string, std::string>> trailers = {});
     // The stream's END_STREAM, for a WebSocket stream (RFC 8441): the tunnel's client side ended
     // (passed on once the tunnel runs).
     void stream_input_ended();

@@ -1,6 +1,7 @@
 #include "server/h2_connection.hpp"
 
 #include "h2/h2_websocket_render.hpp"
+#include "http/trailer_fields.hpp"
 #include "log/held_access_entry.hpp"
 #include "server/client_connection.hpp"
 #include "server/worker.hpp"
@@ -74,7 +75,7 @@ class H2Connection::Stream final : public StreamPeer {
             if (websocket_)
                 connection_->stream_input_ended();
             else
-                connection_->end_stream_body();
+                connection_->end_stream_body(trailers_);
         }
     }
     // The HTTP/2 stream is gone (ended, or reset by either side), unsent of its response bytes
@@ -102,6 +103,8 @@ class H2Connection::Stream final : public StreamPeer {
     void drained(size_t queued) {
         if (connection_) connection_->stream_drained(queued);
     }
+    // The request's trailer fields, given to its connection with the END_STREAM that follows.
+    void set_trailers(const std::vector<H2Field> &fields) { trailers_ = fields; }
     int32_t id() const { return id_; }
     bool resume_due = false;
     uint64_t stalled_since = 0; // loop time its queued response bytes last moved; 0: none queued
@@ -143,6 +146,17 @@ class H2Connection::Stream final : public StreamPeer {
         if (broken_ || response_ != Response::kBody || remaining_) return;
         send({}, true);
         owner_.schedule();
+    }
+    void stream_trailers(const MessageHead &trailers, const ConnectionOptions &options) override {
+        if (broken_ || response_ != Response::kBody || remaining_) return;
+        std::vector<H2Field> fields;
+        for_each_forwardable_trailer(
+            trailers, options, [&fields](std::string_view name, std::string_view value) {
+                std::string &lower = fields.emplace_back(std::string(name), std::string(value)).first;
+                for (char &c : lower)
+                    c = ascii_lower(c);
+            });
+        if (!fields.empty()) owner_.session_.send_trailers(id_, std::move(fields));
     }
     void stream_closed(bool complete) override {
         connection_ = nullptr;
@@ -241,6 +255,7 @@ class H2Connection::Stream final : public StreamPeer {
     H2Connection &owner_;
     int32_t id_;
     ClientConnection *connection_ = nullptr; // null once it finished or was cut
+    std::vector<H2Field> trailers_;          // the request's (on_request_trailers)
     // A queue (fed from held_front_ on) that allocates only once something is held: a std::deque
     // would allocate for every stream, most of which never hold a byte.
     std::vector<Held> held_;
@@ -397,6 +412,10 @@ void H2Connection::on_request_data(int32_t stream_id, std::string_view data) {
         stream->data(data);
     else
         session_.consume(stream_id, data.size());
+}
+
+void H2Connection::on_request_trailers(int32_t stream_id, const std::vector<H2Field> &fields) {
+    if (Stream *stream = find(stream_id)) stream->set_trailers(fields);
 }
 
 void H2Connection::on_request_end(int32_t stream_id) {

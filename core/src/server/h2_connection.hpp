@@ -4,11 +4,13 @@
 // connection, and serves each stream with a stream-backed ClientConnection (Apache mod_http2's
 // model): the stream's request head goes into that connection's parser as the fields it came in
 // (RequestParser::accept_head, no HTTP/1.1 text made and parsed back) and its body as the bare
-// DATA bytes, so filters, routing, exchanges, limits and the access log run unchanged.
+// DATA bytes (its trailers, if any, with its END_STREAM), so filters, routing, exchanges, limits
+// and the access log run unchanged.
 // The response needs no parser: its exchange writes the head as HTTP/2 fields (ResponseHeadWriter
 // into ResponseFields, through the connection's end_head), submitted at once, then the bare body:
 // the stream ends with the content-length's last byte, with the head when it has no body, or,
-// without a length, when the exchange finishes; a response cut short resets the stream.
+// without a length, when the exchange finishes (after its trailers, when the exchange gave some);
+// a response cut short resets the stream.
 //
 // Backpressure both ways. Request bodies: a DATA frame's bytes are given to the stream's
 // connection only while it reads (the exchange pauses it when the upstream is slow), and the
@@ -87,6 +89,7 @@ class H2Connection final : private H2Events, private H2Output {
     // H2Events
     void on_request_head(H2RequestHead head) override;
     void on_request_data(int32_t stream_id, std::string_view data) override;
+    void on_request_trailers(int32_t stream_id, const std::vector<H2Field> &fields) override;
     void on_request_end(int32_t stream_id) override;
     void on_stream_close(int32_t stream_id, uint32_t error_code, size_t unsent) override;
     void on_response_data_sent(int32_t stream_id, size_t queued) override;
