@@ -497,6 +497,7 @@ class Message:
         self.headers = headers  # [(name, value)] in wire order, names as sent
         self.body = body
         self.framing = framing  # "length", "chunked", "close" or "none"
+        self.trailers = []  # [(name, value)] after a chunked body's last chunk, in wire order
         parts = start_line.split(" ", 2)
         if start_line.startswith("HTTP/"):
             self.version, self.status = parts[0], int(parts[1])
@@ -525,6 +526,7 @@ class Reader:
     def __init__(self, sock):
         self.sock = sock
         self.buf = bytearray()
+        self.last_trailers = []  # those of the last chunked body read
 
     def _fill(self):
         data = self.sock.recv(262144)
@@ -577,9 +579,13 @@ class Reader:
             size_line = self.read_until(b"\r\n").decode("latin-1").strip()
             size = int(size_line.split(";")[0], 16)
             if size == 0:
-                while self.read_until(b"\r\n") != b"\r\n":  # trailer fields, ignored
-                    pass
-                return bytes(body)
+                self.last_trailers = []
+                while True:
+                    line = self.read_until(b"\r\n")
+                    if line == b"\r\n":
+                        return bytes(body)
+                    name, _, value = line[:-2].decode("latin-1").partition(":")
+                    self.last_trailers.append((name, value.strip(" \t")))
             body += self.read_exact(size)
             if self.read_exact(2) != b"\r\n":
                 raise TestFailure("chunk of %d bytes not followed by CRLF" % size)
@@ -588,6 +594,7 @@ class Reader:
         te = ",".join(msg.all("Transfer-Encoding")).lower()
         if "chunked" in te:
             msg.body, msg.framing = self.read_chunked(), "chunked"
+            msg.trailers = self.last_trailers
         elif msg.has("Content-Length"):
             msg.body, msg.framing = self.read_exact(int(msg.header("Content-Length"))), "length"
         elif allow_close:
@@ -704,6 +711,7 @@ def echo_json(request, conn_id):
         "framing": request.framing,
         "body_length": len(request.body),
         "body_sha256": sha256(request.body),
+        "trailers": request.trailers,
         "connection": conn_id,
     }
 
