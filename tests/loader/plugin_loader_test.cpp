@@ -84,7 +84,7 @@ TEST_CASE("plugins built against the frozen 1.1 and 1.2 headers load", "[loader]
     CHECK(tls->kind() == PROXYD_KIND_CONTENT);
 }
 
-TEST_CASE("a 1.3 filter loads; the filter kind under an older minor is refused", "[loader]") {
+TEST_CASE("a 1.3 filter loads, the filter kind under an older minor is refused", "[loader]") {
     std::string error;
     auto filter = load_plugin_module("probe", path_of("filter_probe"), error);
     REQUIRE(filter);

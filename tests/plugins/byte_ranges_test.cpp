@@ -58,7 +58,7 @@ TEST_CASE("Range: several ranges are kept in the order asked", "[static][ranges]
     CHECK(planned(plan_ranges("bytes=0-9,5-14", 1000)) == std::vector<std::string>{"0+10", "5+10"});
 }
 
-TEST_CASE("Range: unsatisfiable ranges are skipped; none left is 416", "[static][ranges]") {
+TEST_CASE("Range: unsatisfiable ranges are skipped, none left is 416", "[static][ranges]") {
     // One satisfiable range among several: a plain single range.
     CHECK(planned(plan_ranges("bytes=5000-6000,0-1", 1000)) == std::vector<std::string>{"0+2"});
     CHECK(planned(plan_ranges("bytes=0-1,1000-,-0,998-", 1000)) == std::vector<std::string>{"0+2", "998+2"});

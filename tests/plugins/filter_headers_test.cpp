@@ -64,7 +64,7 @@ TEST_CASE("headers edits requests: remove, then set, then add, with variables", 
     CHECK(!request.responded);
 }
 
-TEST_CASE("headers edits every response head; HSTS is one line", "[filter_headers]") {
+TEST_CASE("headers edits every response head, HSTS is one line", "[filter_headers]") {
     PluginModule module("filter_headers.so");
     FakeHost host;
     void *instance = host.create(module, R"(

@@ -73,7 +73,7 @@ TEST_CASE("hash checks its settings and names the key at fault", "[hash_plugin]"
     }
 }
 
-TEST_CASE("the same header value goes to the same peer; different values spread", "[hash_plugin]") {
+TEST_CASE("the same header value goes to the same peer, different values spread", "[hash_plugin]") {
     PluginModule module("balancing_hash.so");
     FakeHost host;
     five_peers(host);

@@ -134,7 +134,7 @@ TEST_CASE("a retry goes to the next distinct peer on the ring, the one a down pe
     }
 }
 
-TEST_CASE("down peers are used only when every untried peer is down; -1 when all were tried", "[hash]") {
+TEST_CASE("down peers are used only when every untried peer is down, -1 when all were tried", "[hash]") {
     auto names = addresses(3);
     HashRing ring(ring_peers(names));
     auto peers = pick_peers(names);

@@ -75,7 +75,7 @@ TEST_CASE("weights scale the load a peer takes", "[least_conn]") {
     CHECK(lc.in_flight_text() == "[6,2]");
 }
 
-TEST_CASE("tried and down peers are skipped; down ones are used when nothing else is left", "[least_conn]") {
+TEST_CASE("tried and down peers are skipped, down ones are used when nothing else is left", "[least_conn]") {
     LeastConn lc;
     auto peers = peers_with_weights({1, 1, 1, 1});
     peers[0].down = true;

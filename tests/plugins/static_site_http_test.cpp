@@ -206,7 +206,7 @@ TEST_CASE("precompressed siblings: chosen by Accept-Encoding, own ETag, never st
     CHECK_FALSE(off.get("/app.js").vary_accept_encoding);
 }
 
-TEST_CASE("autoindex lists a folder sorted and escaped, hides dotfiles; off by default", "[static][http]") {
+TEST_CASE("autoindex lists a folder sorted and escaped, hides dotfiles, off by default", "[static][http]") {
     Site quiet;
     CHECK(quiet.get("/list/").status == 403);
 
@@ -229,7 +229,7 @@ TEST_CASE("autoindex lists a folder sorted and escaped, hides dotfiles; off by d
     CHECK(s.get("/list/", {}, "HEAD").status == 200);
 }
 
-TEST_CASE("symlinks = never refuses every link; the default follows those inside", "[static][http]") {
+TEST_CASE("symlinks = never refuses every link, the default follows those inside", "[static][http]") {
     for (bool fallback : {false, true}) {
         CAPTURE(fallback);
         Site inside({}, fallback);

@@ -60,7 +60,7 @@ TEST_CASE("a tunnel's attempt ends as success when it is dropped", "[proxy]") {
     CHECK(sink.ended[0].status == 101);
 }
 
-TEST_CASE("moving an attempt moves its report; replacing an open one ends it", "[proxy]") {
+TEST_CASE("moving an attempt moves its report, replacing an open one ends it", "[proxy]") {
     RecordingSink sink;
     {
         Attempt held;

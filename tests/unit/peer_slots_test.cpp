@@ -25,7 +25,7 @@ std::vector<std::string> shown(const SlotPlacement &placement) {
 
 } // namespace
 
-TEST_CASE("discovered peers keep their slots; newcomers take the first vacant one", "[discovery]") {
+TEST_CASE("discovered peers keep their slots, newcomers take the first vacant one", "[discovery]") {
     size_t left_out = 0;
     SlotPlacement slots(4);
     slots = place_in_slots(slots, {peer("10.0.0.1:80"), peer("10.0.0.2:80")}, left_out);

@@ -138,7 +138,7 @@ void check_every_split(std::string_view input, ResponseContext context = {}, boo
 
 } // namespace
 
-TEST_CASE("a Content-Length response ends at its length; what follows is not its", "[http][response]") {
+TEST_CASE("a Content-Length response ends at its length, what follows is not its", "[http][response]") {
     std::string input = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhelloEXTRA";
     Run run = parse_whole(input);
     CHECK(run.result == Result::kMessageEnd);

@@ -9,7 +9,7 @@ using proxyd::TicketKeyRing;
 using proxyd::TicketKeyStore;
 using namespace std::chrono_literals;
 
-TEST_CASE("the encrypting key rotates each period; older keys decrypt and ask for renewal", "[tls]") {
+TEST_CASE("the encrypting key rotates each period, older keys decrypt and ask for renewal", "[tls]") {
     TicketKeyRing ring(12h);
     auto t0 = TicketKeyRing::Clock::time_point() + 1000h;
     TicketKey first, again, second, found;
@@ -32,7 +32,7 @@ TEST_CASE("the encrypting key rotates each period; older keys decrypt and ask fo
     CHECK(ring.decrypting_key(first.name, t0 + 36h, found) == TicketKeyRing::Lookup::kUnknown);
 }
 
-TEST_CASE("a key nobody made is unknown; the ring keeps at most three keys", "[tls]") {
+TEST_CASE("a key nobody made is unknown, the ring keeps at most three keys", "[tls]") {
     TicketKeyRing ring(1h);
     auto t0 = TicketKeyRing::Clock::time_point() + 1000h;
     TicketKey key, found;
@@ -50,7 +50,7 @@ TEST_CASE("a key nobody made is unknown; the ring keeps at most three keys", "[t
     CHECK(ring.decrypting_key(key.name, t0 + 100h, found) == TicketKeyRing::Lookup::kUnknown);
 }
 
-TEST_CASE("the store keeps one ring per listener across loads; a reload may change the period", "[tls]") {
+TEST_CASE("the store keeps one ring per listener across loads, a reload may change the period", "[tls]") {
     TicketKeyStore store;
     auto a = store.ring("127.0.0.1:8443", 12h);
     auto b = store.ring("127.0.0.1:9443", 12h);

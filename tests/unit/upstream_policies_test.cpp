@@ -100,7 +100,7 @@ TEST_CASE("at most max_ejection_percent of a group is ejected, at least one, nev
     CHECK(OutlierDetector::max_ejected(config, 5) == 0);
 }
 
-TEST_CASE("consecutive failures eject a peer; a response resets the count", "[upstream]") {
+TEST_CASE("consecutive failures eject a peer, a response resets the count", "[upstream]") {
     OutlierConfig config;
     config.enabled = true;
     config.consecutive_5xx = 3;
@@ -157,7 +157,7 @@ TEST_CASE("a disabled detector ejects nothing", "[upstream]") {
     CHECK_FALSE(outliers.ejected(0, 1'000));
 }
 
-TEST_CASE("a renewed slot counts from zero; attempts on its old peer give back nothing", "[upstream]") {
+TEST_CASE("a renewed slot counts from zero, attempts on its old peer give back nothing", "[upstream]") {
     ConnectionLimits limits(2, 0, 2);
     uint32_t old_lease = 0, new_lease = 0;
     REQUIRE(limits.acquire(0, old_lease));
