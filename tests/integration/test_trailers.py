@@ -145,21 +145,50 @@ def h2_trailers(front):
     c.close()
 
 
+def filtered_drops_trailers(filtered):
+    """A listener whose filter edits heads relays no trailers: one could bring back a field the
+    filter removed (X-User) or set, to a backend that merges trailers into the head."""
+    head = b"POST /up HTTP/1.1\r\nHost: trailers.test\r\nTransfer-Encoding: chunked\r\nX-User: admin\r\n\r\n"
+    with Client(filtered) as client:
+        client.send(head + b"5\r\nhello\r\n0\r\nX-User: admin\r\nX-Checksum: 1\r\n\r\n")
+        seen = json.loads(client.read_response().body)
+        check_equal((seen["body"], seen["trailers"]), ("hello", []),
+                    "filtered listener: the body goes on, the request's trailers do not")
+        check(not any(n.lower() == "x-user" for n, v in seen["headers"]), "the filter removed X-User from the head")
+        response = client.request("GET", "/trailers")
+        check_equal((response.status, response.body, response.trailers), (200, b"hello", []),
+                    "filtered listener: a response whose head a filter edits ends without trailers")
+        check_equal(response.header("x-filtered"), "1", "the response filter ran")
+
+
 def main():
     folder = workdir("trailers")
     backend = Backend(raw=trailers_backend, tag="trailers")
-    (front,) = free_ports(1)
-    config = config_head(plugins=("round_robin",)) + upstream("app", [backend.port])
+    front, filtered = free_ports(2)
+    config = config_head(plugins=None) + upstream("app", [backend.port])
     config += h2_listener("front", front, "upstream", "app")
+    config += """[filters.strip]
+plugin = "headers"
+request.remove = ["X-User"]
+response.set = { "X-Filtered" = "1" }
+
+[[listeners]]
+name = "filtered"
+listen = "127.0.0.1:%d"
+upstream = "app"
+filters = ["strip"]
+
+""" % filtered
     config_path = write_file(os.path.join(folder, "trailers.toml"), config)
     require_http2(config_path)
-    proxyd = Proxyd(config_path, folder).start([front])
+    proxyd = Proxyd(config_path, folder).start([front, filtered])
 
     h1_response_trailers(front)
     h1_request_trailers(front)
     h1_huge_response_trailers(front)
-    if h2 is not None:
-        h2_trailers(front)
+    filtered_drops_trailers(filtered)
+    check(h2 is not None, "python3-h2 is installed (packaging/build-deps.sh --test)")
+    h2_trailers(front)
     check(proxyd.alive(), "proxyd still running")
     check_equal(proxyd.stop(), 0, "proxyd exit code after SIGTERM")
 

@@ -98,6 +98,7 @@ class ExchangeClient {
     virtual RequestFilters &filters() = 0;
     virtual const HeaderList *edited_headers() const = 0;
     virtual bool filters_response_heads() const = 0;
+    virtual bool filters_request_heads() const = 0;
     virtual void filter_response_head(FilteredResponseHead &head) = 0;
 };
 

@@ -366,7 +366,11 @@ void ProxyExchange::on_request_body(std::string_view data) {
 void ProxyExchange::on_request_complete() {
     request_complete_ = true;
     if (!client_->request_chunked()) return; // a body framed by its length has no trailers
-    if (const MessageHead *trailers = client_->request_trailers()) return forward_request_trailers(*trailers);
+    // Filters edit and judge the head only (no trailer phase yet): a trailer could bring back a
+    // field one removed or set (an auth filter's X-User, say) to an upstream that merges
+    // trailers into the head (RFC 9110 §6.5.2 allows it; CVE-2013-5704 was this in Apache).
+    const MessageHead *trailers = client_->request_trailers();
+    if (trailers && !client_->filters_request_heads()) return forward_request_trailers(*trailers);
     forward_to_upstream("0\r\n\r\n");
 }
 
@@ -682,7 +686,10 @@ void ProxyExchange::on_response_body(std::string_view data) {
 
 void ProxyExchange::on_response_complete() {
     enter(Phase::kComplete);
-    if (const MessageHead *trailers = parser_.trailers()) return forward_response_trailers(*trailers);
+    // As for requests: a response head a filter or balancer edited gets no trailers to undo it.
+    const MessageHead *trailers = parser_.trailers();
+    if (trailers && client_ && !client_->filters_response_heads() && !pool_.balancer_edits_response_heads())
+        return forward_response_trailers(*trailers);
     if (client_framing_ == Framing::Chunked) to_client_.own("0\r\n\r\n");
 }
 

@@ -56,6 +56,7 @@ class RequestFilters {
         (reached_[0] ? reached_[1] : reached_[0]) = &chain;
         for (const PluginInstance *filter : chain) {
             const proxyd_filter_hooks &hooks = *filter->descriptor().filter;
+            request_head_hooks_ = request_head_hooks_ || hooks.request_head;
             response_head_hooks_ = response_head_hooks_ || hooks.response_head;
             log_hooks_ = log_hooks_ || hooks.log;
         }
@@ -63,6 +64,9 @@ class RequestFilters {
     // A reached filter has a response_head hook: only then is a final head copied into a
     // HeaderList for filters to see (access, rate_limit or auth alone never look at it).
     bool filters_response_heads() const { return response_head_hooks_; }
+    // A reached filter has a request_head hook: it may have removed or set fields, or decided on
+    // them (auth), which a trailer of the same name must not undo upstream.
+    bool filters_request_heads() const { return request_head_hooks_; }
     // The listener's chain has run (or was empty): routing, then the target's chain.
     bool routed() const { return routed_; }
     void set_routed() { routed_ = true; }
@@ -142,6 +146,7 @@ class RequestFilters {
     const FilterChain *reached_[2] = {nullptr, nullptr};
     size_t next_ = 0;
     bool routed_ = false;
+    bool request_head_hooks_ = false;
     bool response_head_hooks_ = false;
     bool log_hooks_ = false;
     bool in_request_head_ = false;

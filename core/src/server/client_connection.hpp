@@ -238,6 +238,11 @@ class ClientConnection final : private RequestParser::Events,
         const RequestFilters *f = filters_if_any();
         return f && f->filters_response_heads();
     }
+    // The request went through a filter's request_head hook.
+    bool filters_request_heads() const override {
+        const RequestFilters *f = filters_if_any();
+        return f && f->filters_request_heads();
+    }
     // Runs the reached filters' response_head hooks, last first, on head.
     void filter_response_head(FilteredResponseHead &head) override;
     // filter_resume: the pending filter is done, with what its hook would have returned.
