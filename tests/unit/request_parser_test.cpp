@@ -47,7 +47,14 @@ struct Harness {
     RequestLimits limits;
     Recorder events;
     RequestParser parser{limits, events};
-    Harness() { events.parser = &parser; }
+    explicit Harness(bool allow_bare_lf = false) : limits(limits_with_bare_lf(allow_bare_lf)) {
+        events.parser = &parser;
+    }
+    static RequestLimits limits_with_bare_lf(bool allow) {
+        RequestLimits made;
+        made.allow_bare_lf = allow;
+        return made;
+    }
 
     // Feeds every byte, resetting after each message as a connection does once it answered.
     RequestParser::Result feed_all(std::string_view input) {
@@ -401,6 +408,35 @@ TEST_CASE("a chunked request's trailers are kept apart from its head, until rese
     REQUIRE(h.parser.trailers() != nullptr);
     h.parser.reset();
     CHECK(h.parser.trailers() == nullptr);
+}
+
+TEST_CASE("request trailers are held to the head's byte classes: a control byte earns 400",
+          "[http][parser][trailers]") {
+    std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n";
+    const std::string bad[] = {
+        "X-A: a\x01"
+        "b\r\n",
+        std::string("X-A: a\0b\r\n", 10),
+        "X-A: a\x7f\r\n",
+        "X(A: a\r\n",
+    };
+    for (bool lenient : {false, true})
+        for (const std::string &trailer : bad) {
+            Harness h(lenient);
+            INFO((lenient ? "allow_bare_lf: " : "strict: ") << trailer);
+            CHECK(h.feed_all(head + trailer + "\r\n") == RequestParser::Result::kError);
+            CHECK(h.parser.error_status() == 400);
+        }
+    // An obs-fold is joined into one line (RFC 9112 §5.2 allows that or a 400): what goes on
+    // upstream is one field, with no line break a later field could hide behind.
+    for (bool lenient : {false, true}) {
+        Harness h(lenient);
+        std::string folded = head + "X-A: a\r\n\tContent-Length: 5\r\n\r\n";
+        REQUIRE(h.feed_all(folded) == RequestParser::Result::kMessageEnd);
+        REQUIRE(h.events.trailers.size() == 1);
+        CHECK(h.events.trailers[0].starts_with("X-A=a"));
+        CHECK(h.events.trailers[0].find_first_of("\r\n") == std::string::npos);
+    }
 }
 
 TEST_CASE("request trailers are held to the head's limits on their own: 431 over them",

@@ -336,16 +336,21 @@ int RequestParser::on_header_value(llhttp_t *p, const char *at, size_t len) {
 
 // A chunked body's trailers come through the header callbacks too, after the head: they go to
 // trailers_, held to the head's limits on their own (431 over them, as for the head). Apart from
-// the head's path, which every request runs, so that it stays as it was.
+// the head's path, which every request runs, so that it stays as it was. HeadScanner never sees
+// them, so their bytes are checked here by its byte classes: what llhttp lets through under
+// allow_bare_lf (control bytes) is a 400. An obs-fold reaches us joined, its CRLF dropped (RFC
+// 9112 §5.2 allows that in place of a 400): one field goes on, with no line break inside.
 int RequestParser::on_trailer_piece(TrailerPiece kind, std::string_view piece) {
     switch (kind) {
     case TrailerPiece::kName:
+        if (!all_bytes_are(piece, kTokenByte)) return refuse(400);
         if (trailers_.append_header_name(piece) > limits_->max_header_bytes) return refuse(431);
         return trailers_.header_count() > limits_->max_headers ? refuse(431) : 0;
     case TrailerPiece::kNameEnd:
         trailers_.end_header_name();
         return 0;
     case TrailerPiece::kValue:
+        if (!all_bytes_are(piece, kFieldValueByte)) return refuse(400);
         return check_head_size(trailers_.append_header_value(piece));
     }
     return 0;
