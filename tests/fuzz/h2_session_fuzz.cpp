@@ -136,7 +136,7 @@ struct Owner : H2Events {
         else
             unconsumed[id] += data.size();
     }
-    void on_request_trailers(int32_t id, const std::vector<proxyd::H2Field> &) override {
+    void on_request_trailers(int32_t id, std::vector<proxyd::H2Field> &&) override {
         auto it = live.find(id);
         if (it == live.end()) broken("trailers for a stream without a head");
         if (it->second) broken("trailers after the request's end");

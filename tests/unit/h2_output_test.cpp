@@ -28,7 +28,7 @@ struct Answerer : H2Events {
     std::string body;
     void on_request_head(H2RequestHead) override {}
     void on_request_data(int32_t id, std::string_view data) override { session->consume(id, data.size()); }
-    void on_request_trailers(int32_t, const std::vector<H2Field> &) override {}
+    void on_request_trailers(int32_t, std::vector<H2Field> &&) override {}
     void on_request_end(int32_t id) override {
         REQUIRE(session->submit_response(id, 200, {{"content-type", "application/pdf"}}, true));
         REQUIRE(session->send_data(id, body, true));

@@ -33,9 +33,7 @@ struct Owner : H2Events {
         bodies[id].append(data);
         if (consume_at_once) session->consume(id, data.size());
     }
-    void on_request_trailers(int32_t id, const std::vector<H2Field> &fields) override {
-        trailers[id] = fields;
-    }
+    void on_request_trailers(int32_t id, std::vector<H2Field> &&fields) override { trailers[id] = fields; }
     void on_request_end(int32_t id) override {
         ended.push_back(id);
         if (answer_at_end) answer(id);

@@ -16,7 +16,7 @@ class NoEvents final : public H2Events {
   public:
     void on_request_head(H2RequestHead) override {}
     void on_request_data(int32_t, std::string_view) override {}
-    void on_request_trailers(int32_t, const std::vector<H2Field> &) override {}
+    void on_request_trailers(int32_t, std::vector<H2Field> &&) override {}
     void on_request_end(int32_t) override {}
     void on_stream_close(int32_t, uint32_t, size_t) override {}
     void on_response_data_sent(int32_t, size_t) override {}

@@ -140,7 +140,7 @@ struct H2Session::Callbacks {
             // Trailers (nghttp2 has checked that they end the stream and carry no pseudo-header).
             if (!end_stream || !stream->delivered) return 0;
             if (!stream->trailers_in.empty())
-                s.events_.on_request_trailers(frame->hd.stream_id, stream->trailers_in);
+                s.events_.on_request_trailers(frame->hd.stream_id, std::move(stream->trailers_in));
             if (s.find(frame->hd.stream_id)) s.events_.on_request_end(frame->hd.stream_id);
             return 0;
         }

@@ -85,7 +85,7 @@ class H2Events {
     // The trailer fields that end the stream's request (its HEADERS after the body, bounded as
     // the head is), just before on_request_end. Names lower-case, no pseudo-header (nghttp2
     // checks); valid during the call only.
-    virtual void on_request_trailers(int32_t stream_id, const std::vector<H2Field> &fields) = 0;
+    virtual void on_request_trailers(int32_t stream_id, std::vector<H2Field> &&fields) = 0;
     // The client's END_STREAM: no more body.
     virtual void on_request_end(int32_t stream_id) = 0;
     // The stream is gone (answered and ended, or reset by either side; error_code 0 after a

@@ -76,6 +76,7 @@ class H2Connection::Stream final : public StreamPeer {
                 connection_->stream_input_ended();
             else
                 connection_->end_stream_body(trailers_);
+            std::vector<H2Field>().swap(trailers_); // the parser keeps its own copy
         }
     }
     // The HTTP/2 stream is gone (ended, or reset by either side), unsent of its response bytes
@@ -104,7 +105,7 @@ class H2Connection::Stream final : public StreamPeer {
         if (connection_) connection_->stream_drained(queued);
     }
     // The request's trailer fields, given to its connection with the END_STREAM that follows.
-    void set_trailers(const std::vector<H2Field> &fields) { trailers_ = fields; }
+    void set_trailers(std::vector<H2Field> &&fields) { trailers_ = std::move(fields); }
     int32_t id() const { return id_; }
     bool resume_due = false;
     uint64_t stalled_since = 0; // loop time its queued response bytes last moved; 0: none queued
@@ -414,8 +415,8 @@ void H2Connection::on_request_data(int32_t stream_id, std::string_view data) {
         session_.consume(stream_id, data.size());
 }
 
-void H2Connection::on_request_trailers(int32_t stream_id, const std::vector<H2Field> &fields) {
-    if (Stream *stream = find(stream_id)) stream->set_trailers(fields);
+void H2Connection::on_request_trailers(int32_t stream_id, std::vector<H2Field> &&fields) {
+    if (Stream *stream = find(stream_id)) stream->set_trailers(std::move(fields));
 }
 
 void H2Connection::on_request_end(int32_t stream_id) {

@@ -89,7 +89,7 @@ class H2Connection final : private H2Events, private H2Output {
     // H2Events
     void on_request_head(H2RequestHead head) override;
     void on_request_data(int32_t stream_id, std::string_view data) override;
-    void on_request_trailers(int32_t stream_id, const std::vector<H2Field> &fields) override;
+    void on_request_trailers(int32_t stream_id, std::vector<H2Field> &&fields) override;
     void on_request_end(int32_t stream_id) override;
     void on_stream_close(int32_t stream_id, uint32_t error_code, size_t unsent) override;
     void on_response_data_sent(int32_t stream_id, size_t queued) override;
