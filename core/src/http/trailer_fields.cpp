@@ -10,16 +10,17 @@ namespace {
 
 // The fields of RFC 9110 §6.5.1's kinds that FieldKind does not already name. Compared only for
 // trailer fields, which few messages carry, so a plain list is enough.
-constexpr std::array<std::string_view, 23> kHeadOnlyNames = {
+constexpr std::array<std::string_view, 30> kHeadOnlyNames = {
     // authentication and state (§11, RFC 6265)
     "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate", "cookie", "set-cookie",
     // request modifiers: controls (§7.6.2, §14.2) and preconditions (§13.1)
     "max-forwards", "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
     "if-range",
     // response controls (§10.2, RFC 9111 §5)
-    "cache-control", "expires", "pragma", "age", "vary", "location", "retry-after",
-    // the content's format (§8.3, §8.4, §14.4)
-    "content-type", "content-encoding", "content-range"};
+    "cache-control", "expires", "pragma", "age", "vary", "location", "retry-after", "accept-ranges", "allow",
+    "server", "date", "strict-transport-security",
+    // the content's format and identity (§8.3 to §8.7, §14.4)
+    "content-type", "content-encoding", "content-language", "content-location", "content-range"};
 
 bool is_token(std::string_view name) {
     if (name.empty()) return false;
