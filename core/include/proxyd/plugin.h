@@ -366,8 +366,7 @@ typedef struct proxyd_host {
      * (sendfile) and never held in memory whole. Several ranges of one file may name the same
      * descriptor (1.5): it is read at each range's offset, never at its file position.
      * OWNERSHIP: the core owns fd from this call on, on success and on failure, and closes it
-     * once, after the last range that names it; a range of length 0 adds nothing, and its fd is
-     * closed at once unless an earlier range of this response holds it. */
+     * once, after the last range that names it (a range of length 0 adds no bytes). */
     int (*response_file)(proxyd_response_handle *response, int fd, uint64_t offset,
                          uint64_t length);
     /* Marks the response complete and sends it. After a HEAD request the core sends the head

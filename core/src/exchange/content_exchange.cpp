@@ -151,17 +151,13 @@ int ContentExchange::set_body(std::string_view data) {
 }
 
 int ContentExchange::set_file(int fd, uint64_t offset, uint64_t length) {
-    // A descriptor an earlier range holds is closed after that range; any other one is ours to
-    // close now when it brings nothing to send.
-    bool held = files_.holds(fd, current_file_);
     if (!plugin_may_answer()) {
-        if (!held) ::close(fd);
+        // A descriptor an earlier range holds is closed after that range.
+        if (!files_.holds(fd, current_file_)) ::close(fd);
         return PROXYD_ESTATE;
     }
-    if (length == 0) {
-        if (!held) ::close(fd);
-        return PROXYD_OK;
-    }
+    // Kept even when empty: a later range may name the same descriptor, which must stay open
+    // until then (the sending loop passes over an empty range, closing what no later one holds).
     files_.push_back(FileRange{fd, offset, length, {}});
     return PROXYD_OK;
 }
@@ -226,7 +222,9 @@ int ContentExchange::finish() {
         if (c.queued_bytes() == 0) send_file_chunk();
         return PROXYD_OK;
     }
-    if (file_follows && c.queued_bytes() == 0 && c.writable() && c.sendfile_allowed()) {
+    // (Not before an empty range: nothing might follow to release the held head.)
+    if (file_follows && files_[0].remaining > 0 && c.queued_bytes() == 0 && c.writable() &&
+        c.sendfile_allowed()) {
         // MSG_MORE: the kernel holds the head to go out with the file's first bytes, in full
         // segments, rather than pushing it alone (TCP_NODELAY) just before sendfile.
         ssize_t sent = ::send(c.fd(), out.data(), out.size(), MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -1,10 +1,12 @@
 // A content plugin written only to exercise plugin.hpp's helper (tests/plugins/sdk_helper_test.cpp):
 // config getters, the plugin name, header iteration, the request body, the request's TLS (1.2), the
 // worker context, answering
-// later through WorkerContext::post, and cancelled. Not a plugin anyone would run.
-#include <proxyd/plugin.hpp>
-
+// later through WorkerContext::post, and cancelled; and, for the real core
+// (tests/integration/test_content_file_ranges.py), a body of several ranges naming one descriptor
+// (ABI 1.5). Not a plugin anyone would run.
+#include <fcntl.h>
 #include <memory>
+#include <proxyd/plugin.hpp>
 #include <string>
 #include <vector>
 
@@ -26,17 +28,21 @@ class Probe {
     };
 
     static std::unique_ptr<Probe> create(Config &config) {
-        config.check_keys({"ratio", "label"});
+        config.check_keys({"ratio", "label", "ranges_file"});
         auto ratio = config.number("ratio");
         auto label = config.string("label");
+        auto ranges_file = config.string("ranges_file");
         if (config.failed()) return nullptr;
         return std::make_unique<Probe>(ratio.value_or(0.5), std::string(label.value_or("")),
-                                       std::string(config.plugin_name()));
+                                       std::string(config.plugin_name()),
+                                       std::string(ranges_file.value_or("")));
     }
-    Probe(double ratio, std::string label, std::string name)
-        : ratio_(ratio), label_(std::move(label)), name_(std::move(name)) {}
+    Probe(double ratio, std::string label, std::string name, std::string ranges_file)
+        : ratio_(ratio), label_(std::move(label)), name_(std::move(name)),
+          ranges_file_(std::move(ranges_file)) {}
 
     int handle(Worker *worker, const Request &request, Response response) const {
+        if (request.path() == "/ranges" && !ranges_file_.empty()) return send_ranges(response);
         if (request.path() == "/later") {
             // Answer from the worker's queue, as a plugin would after work on a thread of its own.
             worker->parked.push_back(response);
@@ -69,9 +75,29 @@ class Probe {
     }
 
   private:
+    // An empty range first, then bytes 2-4 and 0-1 of the file, all naming one descriptor, with
+    // "|" between: the core must keep it open past the empty range and close it once, at the end.
+    int send_ranges(const Response &response) const {
+        int fd = ::open(ranges_file_.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return response.simple(500, "text/plain", "cannot open the ranges file\n");
+        int rc = response.status(200);
+        if (rc == PROXYD_OK) rc = response.header("Content-Type", "application/octet-stream");
+        if (rc != PROXYD_OK) {
+            ::close(fd);
+            return rc;
+        }
+        response.file(fd, 0, 0); // the core owns fd from here on
+        response.body("|");
+        response.file(fd, 2, 3);
+        response.body("|");
+        response.file(fd, 0, 2);
+        return response.finish();
+    }
+
     double ratio_;
     std::string label_;
     std::string name_;
+    std::string ranges_file_;
 };
 
 } // namespace
