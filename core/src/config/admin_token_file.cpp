@@ -47,7 +47,9 @@ AdminTokenRead read_admin_token_file(const std::string &path) {
     } else if ((st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
         // Group read is how a DynamicUser unit gets the file; group write would let that
         // group's members swap the token for one of their own.
-        error = path + ": other users may read or change it (mode " + octal_mode(st.st_mode) +
+        bool others = (st.st_mode & (S_IROTH | S_IWOTH)) != 0;
+        error = path + (others ? ": other users may read or change it" : ": its group may change it") +
+                " (mode " + octal_mode(st.st_mode) +
                 "); chmod o-rw,g-w it, e.g. chmod 0600 (or 0640 with proxyd's group)";
     } else {
         char buffer[kMaxAdminTokenFileBytes + 1];
