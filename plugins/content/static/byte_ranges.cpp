@@ -8,15 +8,6 @@
 namespace proxyd::static_files {
 namespace {
 
-constexpr std::string_view kOptionalSpace = " \t";
-
-std::string_view trim(std::string_view text) {
-    size_t start = text.find_first_not_of(kOptionalSpace);
-    if (start == std::string_view::npos) return {};
-    size_t end = text.find_last_not_of(kOptionalSpace);
-    return text.substr(start, end - start + 1);
-}
-
 // A byte position: digits only. Values too big for 64 bits saturate, which keeps the comparisons
 // that follow right (such a position is past any file's end).
 std::optional<uint64_t> parse_position(std::string_view text) {
@@ -64,9 +55,10 @@ RangePlan plan_ranges(std::string_view range, uint64_t size, size_t max_ranges) 
     // An empty file has no byte to select; 200 with no body is what any client wants (nginx
     // answers the same), where the letter of §14.1.1 would make every int-range a 416.
     if (size == 0 || max_ranges == 0) return whole;
-    range = trim(range);
+    range = trim_optional_space(range);
     size_t equals = range.find('=');
-    if (equals == std::string_view::npos || !equals_ignore_case(trim(range.substr(0, equals)), "bytes"))
+    if (equals == std::string_view::npos ||
+        !equals_ignore_case(trim_optional_space(range.substr(0, equals)), "bytes"))
         return whole;
 
     std::string_view set = range.substr(equals + 1);
@@ -75,7 +67,7 @@ RangePlan plan_ranges(std::string_view range, uint64_t size, size_t max_ranges) 
     uint64_t total = 0; // of the satisfiable ranges
     while (!set.empty()) {
         size_t comma = set.find(',');
-        std::string_view spec = trim(set.substr(0, comma));
+        std::string_view spec = trim_optional_space(set.substr(0, comma));
         set = comma == std::string_view::npos ? std::string_view() : set.substr(comma + 1);
         if (spec.empty()) continue; // the list syntax allows empty elements
         // Counted before parsing, so a long header costs no more than max_ranges specs' work.

@@ -7,12 +7,6 @@
 namespace proxyd::static_files {
 namespace {
 
-std::string_view trim(std::string_view text) {
-    size_t start = text.find_first_not_of(" \t");
-    if (start == std::string_view::npos) return {};
-    return text.substr(start, text.find_last_not_of(" \t") - start + 1);
-}
-
 // A qvalue, "0" to "1.000", in thousandths; nullopt when malformed (the element is then ignored).
 std::optional<int> parse_qvalue(std::string_view text) {
     if (text.empty() || (text[0] != '0' && text[0] != '1')) return std::nullopt;
@@ -40,15 +34,15 @@ CodingPreference preferred_codings(std::string_view accept_encoding) {
             comma == std::string_view::npos ? std::string_view() : accept_encoding.substr(comma + 1);
 
         size_t semicolon = element.find(';');
-        std::string_view coding = trim(element.substr(0, semicolon));
+        std::string_view coding = trim_optional_space(element.substr(0, semicolon));
         int q = 1000;
         while (semicolon != std::string_view::npos) {
             std::string_view rest = element.substr(semicolon + 1);
             semicolon = rest.find(';');
-            std::string_view parameter = trim(rest.substr(0, semicolon));
+            std::string_view parameter = trim_optional_space(rest.substr(0, semicolon));
             if (parameter.size() >= 2 && (parameter[0] == 'q' || parameter[0] == 'Q') &&
                 parameter[1] == '=') {
-                std::optional<int> parsed = parse_qvalue(trim(parameter.substr(2)));
+                std::optional<int> parsed = parse_qvalue(trim_optional_space(parameter.substr(2)));
                 q = parsed.value_or(-1);
             }
             element = rest;

@@ -8,15 +8,6 @@
 namespace proxyd::static_files {
 namespace {
 
-constexpr std::string_view kOptionalSpace = " \t";
-
-std::string_view trim(std::string_view text) {
-    size_t start = text.find_first_not_of(kOptionalSpace);
-    if (start == std::string_view::npos) return {};
-    size_t end = text.find_last_not_of(kOptionalSpace);
-    return text.substr(start, end - start + 1);
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Exactly `count` digits at text[at...], or -1.
@@ -105,20 +96,20 @@ bool is_weak(std::string_view tag) { return tag.starts_with("W/"); }
 } // namespace
 
 std::optional<int64_t> parse_http_date(std::string_view text) {
-    text = trim(text);
+    text = trim_optional_space(text);
     if (auto t = parse_imf_fixdate(text)) return t;
     if (auto t = parse_rfc850(text)) return t;
     return parse_asctime(text);
 }
 
 bool etag_list_matches(std::string_view list, std::string_view etag, bool weak) {
-    list = trim(list);
+    list = trim_optional_space(list);
     if (list == "*") return true;
     if (!weak && is_weak(etag)) return false;
     std::string_view opaque = is_weak(etag) ? etag.substr(2) : etag;
     while (!list.empty()) {
         size_t comma = list.find(',');
-        std::string_view candidate = trim(list.substr(0, comma));
+        std::string_view candidate = trim_optional_space(list.substr(0, comma));
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
         if (candidate.empty()) continue;
         if (is_weak(candidate)) {
@@ -149,7 +140,7 @@ Precondition evaluate_preconditions(const ConditionalHeaders &headers, std::stri
 }
 
 bool if_range_holds(std::string_view if_range, std::string_view etag, int64_t last_modified) {
-    if_range = trim(if_range);
+    if_range = trim_optional_space(if_range);
     if (if_range.starts_with('"') || is_weak(if_range))
         return !is_weak(if_range) && !is_weak(etag) && if_range == etag;
     std::optional<int64_t> date = parse_http_date(if_range);

@@ -63,6 +63,13 @@ std::string format_etag(int64_t mtime_seconds, uint64_t size) {
     return tag;
 }
 
+std::string_view trim_optional_space(std::string_view text) {
+    constexpr std::string_view kOptionalSpace = " \t";
+    size_t start = text.find_first_not_of(kOptionalSpace);
+    if (start == std::string_view::npos) return {};
+    return text.substr(start, text.find_last_not_of(kOptionalSpace) - start + 1);
+}
+
 bool is_token(std::string_view text) {
     if (text.empty()) return false;
     for (char c : text) {

@@ -23,6 +23,9 @@ bool is_field_value(std::string_view text);
 
 bool equals_ignore_case(std::string_view a, std::string_view b);
 
+// text without the optional whitespace (OWS: spaces and tabs, RFC 9110 §5.6.3) at either end.
+std::string_view trim_optional_space(std::string_view text);
+
 // Text of an errno value; safe on any thread.
 std::string errno_text(int error);
 
