@@ -3,6 +3,7 @@
 // when no filter phase is running (no connection, no chain).
 #include "exchange/request_filters.hpp"
 #include "exchange/request_handle.hpp"
+#include "head_of_fields.hpp"
 #include "http/header_list.hpp"
 #include "http/request_id.hpp"
 #include "server/host_table.hpp"
@@ -15,22 +16,12 @@ using namespace proxyd;
 
 namespace {
 
-MessageHead parsed(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-    MessageHead head;
-    for (auto [name, value] : fields) {
-        head.append_header_name(name);
-        head.end_header_name();
-        head.append_header_value(value);
-    }
-    return head;
-}
-
 proxyd_str s(const char *text) { return proxyd_str{text, std::char_traits<char>::length(text)}; }
 
 } // namespace
 
 TEST_CASE("a header list copies a head and edits it in place", "[filters]") {
-    HeaderList list(parsed({{"Host", "a"}, {"X-A", " 1 "}, {"x-a", "2"}, {"Accept", "*/*"}}));
+    HeaderList list(head_of_fields({{"Host", "a"}, {"X-A", " 1 "}, {"x-a", "2"}, {"Accept", "*/*"}}));
     CHECK(list.header_count() == 4);
     CHECK(list.find("x-A") == "1"); // trimmed as the head hands it
     list.set("X-A", "3");
@@ -48,7 +39,7 @@ TEST_CASE("a header list copies a head and edits it in place", "[filters]") {
 }
 
 TEST_CASE("what a header list handed out stays valid while it is edited, copied or moved", "[filters]") {
-    HeaderList list(parsed({{"Host", "a"}, {"X-Short", "v"}}));
+    HeaderList list(head_of_fields({{"Host", "a"}, {"X-Short", "v"}}));
     std::string_view host = *list.find("host");
     std::string_view name = list.header_name(1);
     // Many edits, long and short, grow the list well past its first block and field capacity.
@@ -93,7 +84,8 @@ TEST_CASE("what a header list handed out stays valid while it is edited, copied 
 }
 
 TEST_CASE("a header list viewing a head edits like a copy without copying its text", "[filters]") {
-    MessageHead head = parsed({{"Host", "a"}, {"Authorization", " Basic x "}, {"X-A", "1"}, {"x-a", "2"}});
+    MessageHead head =
+        head_of_fields({{"Host", "a"}, {"Authorization", " Basic x "}, {"X-A", "1"}, {"x-a", "2"}});
     HeaderList copied(head);
     HeaderList viewing(head, HeaderList::ViewHead{});
     std::string_view auth = *viewing.find("authorization");
@@ -172,7 +164,7 @@ TEST_CASE("filter host calls refuse a request with no filter phase running", "[f
     proxyd_host host{};
     fill_request_host_calls(host);
     fill_filter_host_calls(host);
-    MessageHead head = parsed({{"Host", "a"}});
+    MessageHead head = head_of_fields({{"Host", "a"}});
     RequestArena arena;
     // A request without a connection (as content plugins' tests build them): nothing to edit.
     proxyd_request_handle handle{&head, &arena, nullptr, nullptr, nullptr};

@@ -1,3 +1,4 @@
+#include "head_of_fields.hpp"
 #include "http/trailer_fields.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,16 +11,6 @@ namespace {
 bool forwardable(std::string_view name, const MessageHead &head = {}) {
     ConnectionOptions options(head);
     return trailer_field_forwardable(classify_field(name), name, options);
-}
-
-MessageHead parse_fields(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-    MessageHead head;
-    for (auto [name, value] : fields) {
-        head.append_header_name(name);
-        head.end_header_name();
-        head.append_header_value(value);
-    }
-    return head;
 }
 
 } // namespace
@@ -77,7 +68,7 @@ TEST_CASE("trailers: fields the proxy sets in the head it forwards cannot be con
 
 TEST_CASE("trailers: names the head's Connection lists, and names that are not tokens, stay out",
           "[http][trailers]") {
-    MessageHead head = parse_fields({{"Connection", "keep-alive, X-Hop"}});
+    MessageHead head = head_of_fields({{"Connection", "keep-alive, X-Hop"}});
     CHECK_FALSE(forwardable("x-hop", head));
     CHECK(forwardable("x-end", head));
     CHECK_FALSE(forwardable("x bad"));
@@ -85,7 +76,7 @@ TEST_CASE("trailers: names the head's Connection lists, and names that are not t
 }
 
 TEST_CASE("trailers: the last chunk carries the fields that may go on, in order", "[http][trailers]") {
-    MessageHead trailers = parse_fields({{"X-Sum", "1"}, {"Content-Length", "9"}, {"grpc-status", "0"}});
+    MessageHead trailers = head_of_fields({{"X-Sum", "1"}, {"Content-Length", "9"}, {"grpc-status", "0"}});
     std::string out;
     append_last_chunk(trailers, ConnectionOptions(MessageHead{}), out);
     CHECK(out == "0\r\nX-Sum: 1\r\ngrpc-status: 0\r\n\r\n");
