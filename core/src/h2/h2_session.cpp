@@ -41,6 +41,13 @@ class HeadNva {
         for (size_t i = 0; i < head.size(); ++i)
             nva[i + 1] = field(head.name(i), head.value(i));
     }
+    // A header block without pseudo-headers: trailers (RFC 9113 §8.1).
+    explicit HeadNva(const std::vector<H2Field> &fields) : size_(fields.size()) {
+        if (size_ > kInline) more_.resize(size_);
+        nghttp2_nv *nva = data();
+        for (size_t i = 0; i < size_; ++i)
+            nva[i] = field(fields[i].first, fields[i].second);
+    }
     HeadNva(const HeadNva &) = delete;
     HeadNva &operator=(const HeadNva &) = delete;
     nghttp2_nv *data() { return size_ > kInline ? more_.data() : inline_; }
@@ -374,17 +381,8 @@ int H2Session::add_trailer(Stream &stream, const uint8_t *name, size_t name_len,
 }
 
 int H2Session::submit_trailers(int32_t stream_id, const std::vector<H2Field> &fields) {
-    constexpr size_t kInline = 8;
-    nghttp2_nv inline_nva[kInline];
-    std::vector<nghttp2_nv> more;
-    nghttp2_nv *nva = inline_nva;
-    if (fields.size() > kInline) {
-        more.resize(fields.size());
-        nva = more.data();
-    }
-    for (size_t i = 0; i < fields.size(); ++i)
-        nva[i] = field(fields[i].first, fields[i].second);
-    return nghttp2_submit_trailer(session_, stream_id, nva, fields.size());
+    HeadNva nva(fields);
+    return nghttp2_submit_trailer(session_, stream_id, nva.data(), nva.size());
 }
 
 bool H2Session::count_idle_frame() {
