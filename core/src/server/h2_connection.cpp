@@ -48,7 +48,7 @@ class H2Connection::Stream final : public StreamPeer {
             owner_.session_.consume(id_, bytes.size());
             return connection_->feed_stream(bytes);
         }
-        held_.push_back({std::string(bytes), bytes.size()});
+        held_.emplace_back(bytes);
         feed_held();
     }
     void end() {
@@ -60,10 +60,12 @@ class H2Connection::Stream final : public StreamPeer {
     // The client's bytes go to the connection while it reads; the window opens as they do.
     void feed_held() {
         while (holding() && connection_ && connection_->stream_reading()) {
-            Held piece = std::move(held_[held_front_++]);
+            std::string piece = std::move(held_[held_front_++]);
             if (!holding()) drop_held();
-            if (piece.body_bytes) owner_.session_.consume(id_, piece.body_bytes);
-            if (!piece.bytes.empty()) connection_->feed_stream(piece.bytes);
+            if (!piece.empty()) {
+                owner_.session_.consume(id_, piece.size());
+                connection_->feed_stream(piece);
+            }
         }
         // Pieces taken leave empty slots at the front: dropped once they are half of the queue.
         if (held_front_ >= 16 && 2 * held_front_ >= held_.size()) {
@@ -162,7 +164,7 @@ class H2Connection::Stream final : public StreamPeer {
     void stream_closed(bool complete) override {
         connection_ = nullptr;
         for (size_t i = held_front_; i < held_.size(); ++i)
-            if (held_[i].body_bytes) owner_.session_.consume(id_, held_[i].body_bytes);
+            if (!held_[i].empty()) owner_.session_.consume(id_, held_[i].size());
         drop_held();
         if (h2_closed_ || owner_.closing_ || broken_ || response_ == Response::kEnded) return;
         // A body without a length ends with its exchange; any other unfinished response was cut.
@@ -176,10 +178,6 @@ class H2Connection::Stream final : public StreamPeer {
     }
 
   private:
-    struct Held {
-        std::string bytes; // the client's DATA bytes
-        size_t body_bytes; // how many: consumed once fed
-    };
     enum class Response : uint8_t {
         kNone,  // no head yet
         kBody,  // the head went out, its body follows
@@ -259,7 +257,7 @@ class H2Connection::Stream final : public StreamPeer {
     std::vector<H2Field> trailers_;          // the request's (on_request_trailers)
     // A queue (fed from held_front_ on) that allocates only once something is held: a std::deque
     // would allocate for every stream, most of which never hold a byte.
-    std::vector<Held> held_;
+    std::vector<std::string> held_; // the client's DATA bytes, consumed once fed
     size_t held_front_ = 0;
     Response response_ = Response::kNone;
     std::optional<uint64_t> remaining_; // body bytes the head's content-length still expects
