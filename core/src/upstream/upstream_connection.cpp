@@ -34,6 +34,8 @@ int UpstreamConnection::connect(Owner *owner, uint64_t timeout_ms) {
     int rc = uv_tcp_connect(&connect_req_, &tcp_, address.sockaddr_ptr(), [](uv_connect_t *req, int status) {
         auto *self = static_cast<UpstreamConnection *>(req->data);
         if (self->closing_) return;
+        // A failed connect must not also come back as a read error.
+        if (status != 0) self->read_stop();
         if (status == 0) uv_tcp_nodelay(&self->tcp_, 1);
         if (status == 0 && self->peer_config().tls) return self->start_tls();
         if (self->owner_) self->owner_->on_upstream_connected(status);
@@ -43,6 +45,11 @@ int UpstreamConnection::connect(Owner *owner, uint64_t timeout_ms) {
         close();
         return rc;
     }
+    // Every owner reads from the moment it is connected. Asking now makes libuv register the
+    // socket for both directions at once; asked in the connect callback, it costs one more
+    // epoll_ctl per connection (libuv forgets the socket's events when the connect's POLLOUT
+    // stops, then re-adds it: ADD, EEXIST, MOD). libuv reports the connect before any read.
+    read_start();
     arm_timeout(timeout_ms);
     return 0;
 }
