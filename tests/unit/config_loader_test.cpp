@@ -488,6 +488,47 @@ TEST_CASE_METHOD(ConfigFixture, "limits.drain_timeout", "[config]") {
     }
 }
 
+// ---- upstreams.NAME.keepalive_surplus_timeout ---------------------------------------------------
+
+TEST_CASE_METHOD(ConfigFixture, "upstream keepalive_surplus_timeout", "[config]") {
+    const std::string listener = "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"web\"\n";
+    auto group = [&](const std::string &keys) {
+        return "[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n" + keys + listener;
+    };
+    SECTION("default: 1s") {
+        auto r = load(kServeUpstream);
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->upstreams.at(0).keepalive_surplus_timeout == std::chrono::seconds(1));
+    }
+    SECTION("\"0s\" turns it off, unlike the other durations") {
+        auto r = load(group("keepalive_surplus_timeout = \"0s\"\n"));
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->upstreams.at(0).keepalive_surplus_timeout.count() == 0);
+    }
+    SECTION("left out, it never exceeds a shorter keepalive_timeout") {
+        auto r = load(group("keepalive_timeout = \"400ms\"\n"));
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->upstreams.at(0).keepalive_surplus_timeout == std::chrono::milliseconds(400));
+    }
+    SECTION("longer than keepalive_timeout: refused at the key") {
+        auto r = load(group("keepalive_timeout = \"2s\"\nkeepalive_surplus_timeout = \"3s\"\n"));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":4:29: upstreams.web.keepalive_surplus_timeout: \"3s\" is "
+                                            "longer than keepalive_timeout (2s)"));
+    }
+    SECTION("not a duration") {
+        auto r = load(group("keepalive_surplus_timeout = \"brief\"\n"));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":3:29: upstreams.web.keepalive_surplus_timeout: \"brief\" is "
+                                            "not a duration"));
+    }
+}
+
 // ---- per-listener limits ----------------------------------------------------------------------
 
 TEST_CASE_METHOD(ConfigFixture, "a listener's limits table overrides [limits] for its connections", "[config]") {

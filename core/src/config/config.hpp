@@ -72,6 +72,9 @@ struct UpstreamConfig {
     Duration send_timeout{60000};  // between two successful writes of the request
     Duration keepalive_timeout{60000}; // an idle pooled connection is closed after this
     uint32_t keepalive = 32;           // idle connections kept per peer and worker
+    // An idle connection beyond keepalive is closed if not reused within this (0: at once, as
+    // nginx does), so a burst wider than keepalive does not close and reopen connections.
+    Duration keepalive_surplus_timeout{1000};
     uint32_t max_tries = 3;            // attempts per request across peers
     uint32_t max_fails = 1;            // failures that mark a peer down ...
     Duration fail_timeout{10000};      // ... for this long

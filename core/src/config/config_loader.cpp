@@ -166,12 +166,13 @@ class Loader {
         }
         return v->get();
     }
-    // True when key was given and set out.
-    bool get_duration(const toml::table &t, std::string_view key, const std::string &where, Duration &out) {
+    // True when key was given and set out. "0s" only where zero means something (allow_zero).
+    bool get_duration(const toml::table &t, std::string_view key, const std::string &where, Duration &out,
+                      bool allow_zero = false) {
         auto text = get_string(t, key, where);
         if (!text) return false;
         auto d = parse_duration(*text);
-        if (!d || d->count() == 0) {
+        if (!d || (d->count() == 0 && !allow_zero)) {
             error_at(t.get(key), join_key(where, key),
                      "\"" + *text + "\" is not a duration (examples: \"500ms\", \"5s\", \"2m\", \"1h\")");
             return false;
@@ -411,6 +412,23 @@ class Loader {
     // The drain window is spent inside the shutdown grace period, so it cannot be longer. Left
     // out, it is the default capped at shutdown_timeout: a config that only shortened
     // shutdown_timeout below the default drain window stays valid.
+    void load_surplus_timeout(const toml::table &t, const std::string &where, UpstreamConfig &u) {
+        Duration surplus{};
+        if (!get_duration(t, "keepalive_surplus_timeout", where, surplus, true)) {
+            u.keepalive_surplus_timeout = std::min(u.keepalive_surplus_timeout, u.keepalive_timeout);
+            return;
+        }
+        if (surplus > u.keepalive_timeout) {
+            const toml::node *node = t.get("keepalive_surplus_timeout");
+            error_at(node, where + ".keepalive_surplus_timeout",
+                     "\"" + *node->value<std::string>() + "\" is longer than keepalive_timeout (" +
+                         duration_text(u.keepalive_timeout) +
+                         "); a connection beyond keepalive is kept for less time than one within it");
+            return;
+        }
+        u.keepalive_surplus_timeout = surplus;
+    }
+
     void load_drain_timeout(const toml::table &t, LimitsConfig &l) {
         if (!t.get("drain_timeout")) {
             l.drain_timeout = std::min(l.drain_timeout, l.shutdown_timeout);
@@ -658,10 +676,29 @@ class Loader {
             return;
         }
         check_keys(*t, where,
-                   {"peers", "balancer", "connect_timeout", "read_timeout", "send_timeout", "keepalive",
-                    "keepalive_timeout", "max_tries", "max_fails", "fail_timeout", "tls", "max_peers",
-                    "resolve_interval", "filters", "health_check", "slow_start", "max_connections",
-                    "queue_size", "queue_timeout", "retry_on", "retry_budget", "outlier"});
+                   {"peers",
+                    "balancer",
+                    "connect_timeout",
+                    "read_timeout",
+                    "send_timeout",
+                    "keepalive",
+                    "keepalive_timeout",
+                    "keepalive_surplus_timeout",
+                    "max_tries",
+                    "max_fails",
+                    "fail_timeout",
+                    "tls",
+                    "max_peers",
+                    "resolve_interval",
+                    "filters",
+                    "health_check",
+                    "slow_start",
+                    "max_connections",
+                    "queue_size",
+                    "queue_timeout",
+                    "retry_on",
+                    "retry_budget",
+                    "outlier"});
         u.filters = load_filter_chain(*t, where);
         const auto *tls =
             typed<toml::table>(*t, "tls", where, "a table: { ca = \"...\", server_name = \"...\" }");
@@ -672,6 +709,7 @@ class Loader {
         get_duration(*t, "read_timeout", where, u.read_timeout);
         get_duration(*t, "send_timeout", where, u.send_timeout);
         get_duration(*t, "keepalive_timeout", where, u.keepalive_timeout);
+        load_surplus_timeout(*t, where, u);
         get_duration(*t, "fail_timeout", where, u.fail_timeout);
         if (auto v = get_int(*t, "keepalive", where, 0, 100000)) u.keepalive = uint32_t(*v);
         if (auto v = get_int(*t, "max_tries", where, 1, 100)) u.max_tries = uint32_t(*v);

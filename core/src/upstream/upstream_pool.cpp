@@ -181,14 +181,22 @@ UpstreamConnection *UpstreamPool::take_idle(size_t peer) {
 
 void UpstreamPool::put_idle(UpstreamConnection *connection) {
     auto &idle = peers_[connection->peer()].idle;
-    if (closed_ || worker_.stopping() || idle.size() >= config_.keepalive ||
+    // Beyond keepalive, a connection waits keepalive_surplus_timeout for another request rather
+    // than being closed at once: under a burst wider than keepalive, nginx's rule closes a
+    // connection per response and opens one for the next request moments later (connect, close
+    // and the kernel's TCP work were most of the proxy's CPU in h2_bench's proxied cell).
+    // HAProxy keeps such connections too (pool-purge-delay). keepalive = 0 still means none.
+    bool surplus = idle.size() >= config_.keepalive;
+    if (closed_ || worker_.stopping() || config_.keepalive == 0 ||
+        (surplus && config_.keepalive_surplus_timeout.count() == 0) ||
         connection->epoch() != peers_[connection->peer()].epoch) {
         connection->close();
         return;
     }
     idle.push_back(connection);
     metrics_.peers[connection->peer()].idle.set(idle.size());
-    connection->park(static_cast<uint64_t>(config_.keepalive_timeout.count()));
+    Duration wait = surplus ? config_.keepalive_surplus_timeout : config_.keepalive_timeout;
+    connection->park(static_cast<uint64_t>(wait.count()));
 }
 
 void UpstreamPool::forget_idle(UpstreamConnection *connection) {
