@@ -24,7 +24,9 @@ Per run: the target's CPU µs per request (on-CPU time of all threads of its pro
 stime), requests per second (h2load's count over its wall time), errors (failed, errored,
 timed-out or non-2xx), and the CPU ratio to nginx from the same repetition. Median and min-max
 over the repetitions. --baseline BIN adds target proxyd-base (port base 24321), another proxyd
-binary (a build of main) measured in the same run. --callgrind runs every target under valgrind's
+binary (a build of main) measured in the same run. Target proxyd-nginxpool (port base 24331, add
+it with --targets) is this proxyd with keepalive_surplus_timeout = "0s": nginx's rule of closing an
+idle upstream connection beyond keepalive at once, for the proxied cells' comparison. --callgrind runs every target under valgrind's
 callgrind (nginx without its master process) and reports instructions per request instead of CPU
 time: a figure that foreign load on the machine does not move (user-space instructions only: page
 faults and system calls are not in it). Loopback only; bounded loads; every process started here is stopped by
@@ -48,7 +50,11 @@ from h2_frames import H2Client, Target, h2  # noqa: E402
 from idle_conns import settle as settled_rss  # noqa: E402
 
 HOST = bench.HOST
-TARGETS = {"proxyd-w1": ("proxyd", 1, 24301), "nginx-w1": ("nginx", 1, 24311), "proxyd-base": ("proxyd", 1, 24321)}
+TARGETS = {"proxyd-w1": ("proxyd", 1, 24301), "nginx-w1": ("nginx", 1, 24311), "proxyd-base": ("proxyd", 1, 24321),
+           "proxyd-nginxpool": ("proxyd", 1, 24331)}
+# proxyd closing an idle upstream connection beyond keepalive at once, as nginx does, instead of
+# keeping it keepalive_surplus_timeout (1s) for the next request.
+NGINX_POOL_TARGETS = {"proxyd-nginxpool"}
 CELLS = ["proxy1k", "proxypdf", "static1k", "staticpdf", "idle"]
 ONE_K = "/static/1k.bin"
 PDF = "/pdf/report.pdf"
@@ -142,8 +148,11 @@ def start_target(procs, name, run, www, cert, key, proxyd_bin, generation=0, cal
             raise SystemExit("h2_bench: port %d is in use" % port)
     if kind == "proxyd":
         cfg = os.path.join(d, "proxyd.toml")
+        text = PROXYD_CONF.format(**v)
+        if name in NGINX_POOL_TARGETS:
+            text = text.replace("keepalive = 64\n", "keepalive = 64\nkeepalive_surplus_timeout = \"0s\"\n")
         with open(cfg, "w") as f:
-            f.write(PROXYD_CONF.format(**v))
+            f.write(text)
         argv = [proxyd_bin, "-c", cfg]
         if callgrind:
             argv = callgrind_argv(d, argv)
