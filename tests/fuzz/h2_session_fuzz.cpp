@@ -9,8 +9,9 @@
 // the bytes: the output is whole frames, the open streams never exceed the limit, a connection error's output
 // ends in a GOAWAY, nothing is read after it, and the owner hears of a stream only between its
 // head and its close (one end at most, no body after it). Each stream's request also goes where
-// proxyd serves it, a RequestParser (accept_head, its body, end_body), which must report one
-// request at most, its head before its body, and nothing after its message ended or an error.
+// proxyd serves it, a RequestParser (accept_head, its body, end_body; a WebSocket's extended
+// CONNECT as the Upgrade GET it stands for, whose message ends with its head), which must report
+// one request at most, its head before its body, and nothing after its message ended or an error.
 //
 // With the mode's top bit the rest of the input is a script instead (Script below; the piece
 // size goes unused): steps that feed client bytes, let the client's socket take part or all of
@@ -22,6 +23,7 @@
 // once its output is taken.
 #include "h2/h2_memory_pool.hpp"
 #include "h2/h2_session.hpp"
+#include "h2/h2_websocket_upgrade.hpp"
 #include "http/request_parser.hpp"
 #include "http/response_fields.hpp"
 
@@ -116,6 +118,17 @@ struct Owner : H2Events {
         if (head.method != "CONNECT") {
             auto &request = requests[head.stream_id] = std::make_unique<StreamRequest>(request_limits);
             request->take(request->parser.accept_head(head.method, head.path, head.fields, head.has_body));
+        } else if (proxyd::is_websocket_connect(head)) {
+            // As proxyd serves it: the Upgrade GET it stands for, a message that ends with its head.
+            H2RequestHead upgrade = head;
+            if (proxyd::make_websocket_upgrade(upgrade)) {
+                auto &request = requests[head.stream_id] = std::make_unique<StreamRequest>(request_limits);
+                proxyd::RequestParser::Result result = request->parser.accept_head(
+                    upgrade.method, upgrade.path, upgrade.fields, upgrade.has_body);
+                request->take(result);
+                if (result == proxyd::RequestParser::Result::kNeedMore)
+                    broken("a WebSocket's request that did not end with its head");
+            }
         }
         if (reset_uploads && head.has_body) return session->reset_stream(head.stream_id, 8 /* CANCEL */);
         if (!head.protocol.empty() && answer) {

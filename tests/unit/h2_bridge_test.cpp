@@ -4,6 +4,7 @@
 // parsed would have been (as proxyd did before), so each case here runs both ways and compares
 // everything the connection, the filters and the exchanges read from the parser. The response half
 // writes fields, not text: response_fields_test.cpp.
+#include "http/header_rules.hpp"
 #include "http/request_parser.hpp"
 
 #include <catch2/catch.hpp>
@@ -35,6 +36,9 @@ struct Seen final : RequestParser::Events {
     std::string method, target, path, query, host;
     std::vector<Field> fields;
     bool chunked = false, has_body = false, keep_alive = false;
+    // The request asks to switch protocols as the proxy exchange reads it (exchange/tunnel's
+    // wants_upgrade): HTTP/1.1, GET, no body, an Upgrade field and the upgrade Connection option.
+    bool upgrade = false;
     int64_t content_length = -2;
     int major = 0, minor = 0;
     std::string body;
@@ -59,6 +63,9 @@ struct Seen final : RequestParser::Events {
         major = parser->http_major();
         minor = parser->http_minor();
         keep_alive = parser->should_keep_alive();
+        const proxyd::MessageHead &head = parser->head();
+        upgrade = minor == 1 && method == "GET" && !has_body && head.count(proxyd::FieldKind::kUpgrade) > 0 &&
+                  proxyd::ConnectionOptions(head).lists("upgrade");
     }
     void on_request_body(std::string_view data) override { body.append(data); }
     void on_request_complete() override { ++completed; }
@@ -66,7 +73,7 @@ struct Seen final : RequestParser::Events {
     bool operator==(const Seen &o) const {
         return begun == o.begun && heads == o.heads && completed == o.completed && method == o.method &&
                target == o.target && path == o.path && query == o.query && host == o.host &&
-               fields == o.fields && chunked == o.chunked && has_body == o.has_body &&
+               fields == o.fields && chunked == o.chunked && has_body == o.has_body && upgrade == o.upgrade &&
                keep_alive == o.keep_alive && content_length == o.content_length && major == o.major &&
                minor == o.minor && body == o.body && error_status == o.error_status;
     }
@@ -75,8 +82,8 @@ struct Seen final : RequestParser::Events {
 std::ostream &operator<<(std::ostream &out, const Seen &s) {
     out << "begun " << s.begun << " heads " << s.heads << " completed " << s.completed << " status "
         << s.error_status.value_or(0) << " [" << s.method << " " << s.target << " path " << s.path
-        << " query " << s.query << " host " << s.host << "] chunked " << s.chunked << " length "
-        << s.content_length << " body '" << s.body << "' fields";
+        << " query " << s.query << " host " << s.host << "] upgrade " << s.upgrade << " chunked " << s.chunked
+        << " length " << s.content_length << " body '" << s.body << "' fields";
     for (const auto &[name, value] : s.fields)
         out << " " << name << "=" << value;
     return out;
@@ -149,6 +156,16 @@ void check_same(const Request &r, const RequestLimits &limits = {}) {
 Request with_path(std::string path) {
     Request r;
     r.path = std::move(path);
+    return r;
+}
+
+// An extended CONNECT (RFC 8441) as h2/h2_websocket_upgrade makes it: the Upgrade GET of its
+// :path, the client's fields, then connection, upgrade and proxyd's key.
+Request websocket_upgrade(std::string path, std::vector<Field> client_fields) {
+    Request r{"GET", std::move(path), std::move(client_fields), {}};
+    r.fields.emplace_back("connection", "upgrade");
+    r.fields.emplace_back("upgrade", "websocket");
+    r.fields.emplace_back("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
     return r;
 }
 
@@ -306,4 +323,63 @@ TEST_CASE("h2 bridge: a request's trailers are kept when its body has no length,
     parser.accept_trailers(trailers);
     CHECK(parser.execute("ab", 2) == Result::kMessageEnd);
     CHECK(parser.trailers() == nullptr);
+}
+
+TEST_CASE("h2 head: a WebSocket's extended CONNECT is the Upgrade GET its HTTP/1.1 text was",
+          "[h2][parser]") {
+    Request chat = websocket_upgrade("/chat?room=1", {{"host", "chat.example"},
+                                                      {"sec-websocket-version", "13"},
+                                                      {"sec-websocket-protocol", "chat, superchat"}});
+    check_same(chat);
+    Seen seen = through_fields(chat, {});
+    CHECK(seen.method == "GET");
+    CHECK(seen.target == "/chat?room=1");
+    CHECK(seen.path == "/chat");
+    CHECK(seen.host == "chat.example");
+    CHECK(seen.upgrade);
+    CHECK_FALSE(seen.has_body);
+    CHECK(seen.completed == 1); // the message ended with its head
+    CHECK(seen.fields.size() == 6);
+
+    // The checks the text made: byte classes, and the limits with the three fields added.
+    Request control = chat;
+    control.fields[2].second = "chat\x01";
+    check_same(control); // 400
+    CHECK(through_fields(control, {}).begun == 0);
+    RequestLimits limits = small_limits(); // six fields at most
+    check_same(chat, limits);
+    Request seventh = chat;
+    seventh.fields.insert(seventh.fields.begin() + 3, {"sec-websocket-extensions", "permessage-deflate"});
+    check_same(seventh, limits);                                                                       // 431
+    check_same(websocket_upgrade("/" + std::string(100, 'u'), {{"host", "h"}}), limits);               // 414
+    check_same(websocket_upgrade("/chat", {{"host", "h"}, {"x-big", std::string(250, 'v')}}), limits); // 431
+    check_same(websocket_upgrade("/chat", {{"sec-websocket-version", "13"}})); // 400: no Host
+}
+
+TEST_CASE("h2 head: the bytes after a WebSocket's head are left for its tunnel, as after its text",
+          "[h2][parser]") {
+    Request chat = websocket_upgrade("/chat", {{"host", "h"}});
+    const std::string tunnel = "\x81\x85\x0a\x0b\x0c\x0dhello";
+    RequestLimits limits;
+
+    Seen text_seen;
+    RequestParser text(limits, text_seen);
+    text_seen.parser = &text;
+    std::string head = "GET /chat HTTP/1.1\r\n";
+    for (const auto &[name, value] : chat.fields)
+        head += name + ": " + value + "\r\n";
+    head += "\r\n";
+    std::string input = head + tunnel;
+    REQUIRE(text.execute(input.data(), input.size()) == Result::kMessageEnd);
+    CHECK(text.consumed() == head.size());
+
+    Seen fields_seen;
+    RequestParser fields(limits, fields_seen);
+    fields_seen.parser = &fields;
+    REQUIRE(fields.accept_head(chat.method, chat.path, chat.fields, false) == Result::kMessageEnd);
+    CHECK(fields.execute(tunnel.data(), tunnel.size()) == Result::kMessageEnd);
+    CHECK(fields.consumed() == 0);
+    CHECK(fields_seen == text_seen);
+    CHECK(fields_seen.upgrade);
+    CHECK(fields_seen.body.empty());
 }

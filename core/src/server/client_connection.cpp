@@ -459,8 +459,8 @@ void ClientConnection::after_parse(RequestParser::Result result, const char *dat
 void ClientConnection::on_request_begin() {
     set_request_phase(RequestPhase::kHead);
     request_->record.start_ns = uv_hrtime();
-    // An HTTP/2 stream's head arrives whole, in the call that begins it (rendered from its
-    // HEADERS): no header timeout to run, nor a libuv timer to start and stop for it.
+    // An HTTP/2 stream's head arrives whole, in the call that begins it (its HEADERS, as fields):
+    // no header timeout to run, nor a libuv timer to start and stop for it.
     if (timer_mode_ != kTimerHeader && !h2_stream_)
         arm_timer(static_cast<uint64_t>(listener_.limits.header_timeout.count()), kTimerHeader);
 }

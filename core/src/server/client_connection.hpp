@@ -255,8 +255,7 @@ class ClientConnection final : private RequestParser::Events,
     // The stream's request head, served as it came (RequestParser::accept_head): its body's bytes
     // follow through feed_stream() as they are, and its END_STREAM through end_stream_body().
     void start_stream_request(const H2RequestHead &head);
-    // The stream's request bytes: its body's, or, for a WebSocket stream, the whole request
-    // rendered as HTTP/1.1 and then the tunnel's bytes.
+    // The stream's request bytes: its body's, or, for a WebSocket stream, the tunnel's.
     void feed_stream(std::string_view bytes);
     // The stream's END_STREAM after a head from start_stream_request(): a body without a
     // content-length ends (once the bytes fed before it are parsed), with the trailer fields

@@ -1,6 +1,6 @@
 #include "server/h2_connection.hpp"
 
-#include "h2/h2_websocket_render.hpp"
+#include "h2/h2_websocket_upgrade.hpp"
 #include "http/trailer_fields.hpp"
 #include "log/held_access_entry.hpp"
 #include "server/client_connection.hpp"
@@ -35,11 +35,11 @@ class H2Connection::Stream final : public StreamPeer {
         connection_ = ClientConnection::open_stream(owner_.connection_, *this);
         connection_->start_stream_request(head);
     }
-    // The same for a WebSocket's request, rendered as HTTP/1.1 (render_websocket_request).
-    void start_websocket(const std::string &head_bytes) {
+    // The same for a WebSocket's request, made the Upgrade GET it stands for: its DATA are the
+    // tunnel's bytes, and its END_STREAM ends the tunnel's client side.
+    void start_websocket(const H2RequestHead &head) {
         websocket_ = true;
-        connection_ = ClientConnection::open_stream(owner_.connection_, *this);
-        connection_->feed_stream(head_bytes);
+        start(head);
     }
     void data(std::string_view bytes) {
         if (!connection_) return owner_.session_.consume(id_, bytes.size()); // nobody reads it
@@ -389,15 +389,14 @@ void H2Connection::on_request_head(H2RequestHead head) {
     if (!fresh) return; // the session hands each stream's head over once
     Stream &stream = it->second;
     if (is_websocket_connect(head)) {
-        head_scratch_.clear();
         // RFC 8441 (only with http2_websocket on: nghttp2 refuses :protocol otherwise).
-        if (!render_websocket_request(head, head_scratch_)) {
+        if (!make_websocket_upgrade(head)) {
             connection_.worker().logger().error("HTTP/2 WebSocket: no random bytes for a Sec-WebSocket-Key, "
                                                 "answering 500");
             session_.submit_response(id, 500, {{"content-length", "0"}}, false);
             return;
         }
-        stream.start_websocket(head_scratch_);
+        stream.start_websocket(head);
     } else if (head.method == "CONNECT") {
         // Neither plain CONNECT tunnels nor other extended CONNECT protocols are served.
         session_.submit_response(id, 501, {{"content-length", "0"}}, false);
@@ -486,7 +485,6 @@ void H2Connection::expire_idle() {
 void H2Connection::trim() {
     if (!streams_.empty() || in_session_ || closing_) return;
     decltype(streams_)().swap(streams_);
-    std::string().swap(head_scratch_);
     session_.trim();
 }
 

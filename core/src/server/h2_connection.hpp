@@ -3,9 +3,10 @@
 // hands the plaintext it reads here; this owns the H2Session, writes its frames back through the
 // connection, and serves each stream with a stream-backed ClientConnection (Apache mod_http2's
 // model): the stream's request head goes into that connection's parser as the fields it came in
-// (RequestParser::accept_head, no HTTP/1.1 text made and parsed back) and its body as the bare
-// DATA bytes (its trailers, if any, with its END_STREAM), so filters, routing, exchanges, limits
-// and the access log run unchanged.
+// (RequestParser::accept_head, no HTTP/1.1 text made and parsed back; a WebSocket's extended
+// CONNECT as the fields of the Upgrade GET it stands for, h2/h2_websocket_upgrade) and its body as
+// the bare DATA bytes (its trailers, if any, with its END_STREAM), so filters, routing, exchanges,
+// limits and the access log run unchanged.
 // The response needs no parser: its exchange writes the head as HTTP/2 fields (ResponseHeadWriter
 // into ResponseFields, through the connection's end_head), submitted at once, then the bare body:
 // the stream ends with the content-length's last byte, with the head when it has no body, or,
@@ -40,7 +41,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <uv.h>
@@ -113,8 +114,6 @@ class H2Connection final : private H2Events, private H2Output {
     H2Session session_;
     ResponseFields head_fields_; // where a stream's connection writes its response head
     std::unordered_map<int32_t, Stream> streams_; // in the map's nodes: one allocation a stream
-    // Each WebSocket stream's request rendered as HTTP/1.1, parsed at once: one buffer for them all.
-    std::string head_scratch_;
     uv_timer_t scheduled_{};
     bool timer_running_ = false;
     bool flush_wanted_ = false;
