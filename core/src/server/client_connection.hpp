@@ -47,10 +47,11 @@
 //
 // HTTP/2 (h2_connection.hpp): a connection that negotiated h2 hands what it reads to its
 // H2Connection (h2_) and parses nothing itself; each of its streams is served by a stream-backed
-// ClientConnection (open_stream) that has no socket: its request bytes come from feed_stream(),
-// its response head goes to its StreamPeer as fields (end_head) and what it send()s after it as
-// the bare body, it serves one request and never keeps alive, lingers or shuts down. The phases above hold
-// for it as for a socket.
+// ClientConnection (open_stream) that has no socket: its request head comes as fields
+// (start_stream_request) and its body or tunnel bytes from feed_stream(), its response head goes
+// to its StreamPeer as fields (end_head) and what it send()s after it as the bare body, it serves
+// one request and never keeps alive, lingers or shuts down. The phases above hold for it as for a
+// socket.
 //
 // The request's state (parser, view, arena, access record, filters: client_request.hpp) is taken
 // from the worker when bytes of a request are to be parsed and given back on the step to kIdle,
