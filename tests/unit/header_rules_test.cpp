@@ -7,12 +7,13 @@ using namespace proxyd;
 
 TEST_CASE("hop-by-hop fields of RFC 9110 7.6.1 are never forwarded", "[http]") {
     for (const char *name :
-         {"Connection", "keep-alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "UPGRADE"})
+         {"Connection", "keep-alive", "Proxy-Connection", "TE", "Transfer-Encoding", "UPGRADE"})
         CHECK(is_hop_by_hop(name));
-    // Same length and first letter as a hop-by-hop name, but not one.
+    // Same length and first letter as a hop-by-hop name, but not one; and Trailer, end-to-end
+    // (RFC 9110 6.6.2).
     for (const char *name :
-         {"Host", "Content-Length", "Accept", "Cookie", "X-Forwarded-For", "", "tx", "Tracing", "Updated",
-          "Connectiox", "keep-alivf", "proxy-connectioN2", "Transfer-Encodinh"})
+         {"Trailer", "Host", "Content-Length", "Accept", "Cookie", "X-Forwarded-For", "", "tx", "Tracing",
+          "Updated", "Connectiox", "keep-alivf", "proxy-connectioN2", "Transfer-Encodinh"})
         CHECK_FALSE(is_hop_by_hop(name));
 }
 

@@ -242,6 +242,7 @@ std::string_view ProxyExchange::build_request_head() {
 
     std::string_view prior_xff, prior_forwarded, prior_via;
     bool has_host = false;
+    bool announce_trailers = request_trailers_go_on();
     const ClientCertHeaders &cert_fields = listener.client_cert_headers;
     // Only proxyd sets these: one the client sent could claim a certificate it never showed.
     auto is_cert_field = [&](std::string_view name) {
@@ -279,6 +280,9 @@ std::string_view ProxyExchange::build_request_head() {
                 continue;
             case FieldKind::kHost:
                 has_host = true;
+                break;
+            case FieldKind::kTrailer:
+                if (!announce_trailers) continue;
                 break;
             default:
                 break;
@@ -366,12 +370,17 @@ void ProxyExchange::on_request_body(std::string_view data) {
 void ProxyExchange::on_request_complete() {
     request_complete_ = true;
     if (!client_->request_chunked()) return; // a body framed by its length has no trailers
-    // Filters edit and judge the head only (no trailer phase yet): a trailer could bring back a
-    // field one removed or set (an auth filter's X-User, say) to an upstream that merges
-    // trailers into the head (RFC 9110 §6.5.2 allows it; CVE-2013-5704 was this in Apache).
     const MessageHead *trailers = client_->request_trailers();
-    if (trailers && !client_->filters_request_heads()) return forward_request_trailers(*trailers);
+    if (trailers && request_trailers_go_on()) return forward_request_trailers(*trailers);
     forward_to_upstream("0\r\n\r\n");
+}
+
+// A body framed by its length (an HTTP/2 request with content-length) has no place for trailers.
+// Filters edit and judge the head only (no trailer phase yet): a trailer could bring back a field
+// one removed or set (an auth filter's X-User, say) to an upstream that merges trailers into the
+// head (RFC 9110 §6.5.2 allows it; CVE-2013-5704 was this in Apache).
+bool ProxyExchange::request_trailers_go_on() const {
+    return client_->request_chunked() && !client_->filters_request_heads();
 }
 
 void ProxyExchange::forward_request_trailers(const MessageHead &trailers) {
@@ -462,7 +471,8 @@ void ProxyExchange::on_interim_response() {
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);
         FieldKind kind = response_.header_kind(i);
-        if (is_hop_by_hop(kind) || kind == FieldKind::kContentLength) continue;
+        // A 1xx has no content, so no trailer section for a Trailer field to announce.
+        if (is_hop_by_hop(kind) || kind == FieldKind::kContentLength || kind == FieldKind::kTrailer) continue;
         head.field(name, response_.header_value(i));
     }
     client_->end_interim_head(head);
@@ -573,11 +583,13 @@ void ProxyExchange::send_response_head() {
 template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
     ConnectionOptions connection_options(response_);
     bool add_via = client_->listener().add_via;
+    bool announce_trailers = response_trailers_go_on();
     std::string_view prior_via;
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);
         FieldKind kind = response_.header_kind(i);
-        if (must_drop_when_forwarding(kind, name, connection_options) || kind == FieldKind::kContentLength)
+        if (must_drop_when_forwarding(kind, name, connection_options) || kind == FieldKind::kContentLength ||
+            (kind == FieldKind::kTrailer && !announce_trailers))
             continue;
         if (add_via && kind == FieldKind::kVia) {
             prior_via = response_.header_value(i);
@@ -686,21 +698,26 @@ void ProxyExchange::on_response_body(std::string_view data) {
 
 void ProxyExchange::on_response_complete() {
     enter(Phase::kComplete);
-    // As for requests: a response head a filter or balancer edited gets no trailers to undo it.
     const MessageHead *trailers = parser_.trailers();
-    if (trailers && client_ && !client_->filters_response_heads() && !pool_.balancer_edits_response_heads())
-        return forward_response_trailers(*trailers);
+    if (trailers && client_ && response_trailers_go_on()) return forward_response_trailers(*trailers);
     if (client_framing_ == Framing::Chunked) to_client_.own("0\r\n\r\n");
 }
 
-// Trailers reach a client whose body is chunked, or an HTTP/2 stream; an HTTP/1.0 client's body,
-// delimited by the connection's end, has no place for them.
+// Only a chunked body brings trailers. They reach a client whose body is chunked, or an HTTP/2
+// stream; an HTTP/1.0 client's body, delimited by the connection's end, has no place for them.
+// As for requests: a response head a filter or balancer edited gets no trailers to undo it.
+bool ProxyExchange::response_trailers_go_on() const {
+    return parser_.framing() == ResponseFraming::kChunked &&
+           (client_framing_ == Framing::Chunked || client_framing_ == Framing::Bare) &&
+           !client_->filters_response_heads() && !pool_.balancer_edits_response_heads();
+}
+
 void ProxyExchange::forward_response_trailers(const MessageHead &trailers) {
     if (client_framing_ == Framing::Chunked) {
         std::string last;
         append_last_chunk(trailers, ConnectionOptions(response_), last);
         to_client_.own(last);
-    } else if (client_framing_ == Framing::Bare) {
+    } else {
         // Kept by the stream until its last body bytes (still in to_client_) have gone.
         client_->send_trailers(trailers, ConnectionOptions(response_));
     }

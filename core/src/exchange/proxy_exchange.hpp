@@ -95,6 +95,9 @@ class ProxyExchange final : public Exchange,
     std::string_view build_request_head();
     void forward_to_upstream(std::string_view data);
     void forward_to_upstream(const uv_buf_t *bufs, size_t count);
+    // The request's trailer section (and so its Trailer field, which announces it) goes on to
+    // the upstream.
+    bool request_trailers_go_on() const;
     // The last chunk, with the fields of the request's trailers that may go on.
     void forward_request_trailers(const MessageHead &trailers);
     void fail(proxyd_outcome outcome, int uv_status, const char *what);
@@ -118,8 +121,10 @@ class ProxyExchange final : public Exchange,
     void on_response_body(std::string_view data) override;
     void on_response_complete() override;
     void send_response_head();
-    // The end of the body with the fields of the response's trailers that may go on, when the
-    // client's framing has a place for them.
+    // The response's trailer section (and so its Trailer field, which announces it) goes on to
+    // the client; once send_response_head() has chosen the client's framing.
+    bool response_trailers_go_on() const;
+    // The end of the body with the fields of the response's trailers that may go on.
     void forward_response_trailers(const MessageHead &trailers);
     template <class Sink> void forward_response_fields(Sink &&sink);
     std::string upgrade_refusal() const;

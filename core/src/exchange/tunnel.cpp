@@ -43,7 +43,9 @@ std::string switching_protocols_head(const MessageHead &response) {
     for (size_t i = 0; i < response.header_count(); ++i) {
         std::string_view name = response.header_name(i);
         FieldKind kind = response.header_kind(i);
-        if (must_drop_when_forwarding(kind, name, connection_options) || kind == FieldKind::kContentLength)
+        // A tunnel has no trailer section for a Trailer field to announce.
+        if (must_drop_when_forwarding(kind, name, connection_options) || kind == FieldKind::kContentLength ||
+            kind == FieldKind::kTrailer)
             continue;
         head.field(name, response.header_value(i));
     }
@@ -66,7 +68,7 @@ bool stream_tunnel_field(const MessageHead &response, size_t i, const Connection
     FieldKind kind = response.header_kind(i);
     std::string_view name = response.header_name(i);
     return !must_drop_when_forwarding(kind, name, options) && kind != FieldKind::kContentLength &&
-           !iequals(name, "sec-websocket-accept");
+           kind != FieldKind::kTrailer && !iequals(name, "sec-websocket-accept");
 }
 
 Tunnel::Tunnel(ExchangeClient &client, UpstreamConnection &upstream, uint64_t idle_timeout_ms)

@@ -16,7 +16,6 @@ enum class FieldKind : uint8_t {
     kKeepAlive,
     kProxyConnection,
     kTe,
-    kTrailer,
     kTransferEncoding,
     kUpgrade,
     // End-to-end fields the core or a proxied head reads or rewrites.
@@ -29,6 +28,9 @@ enum class FieldKind : uint8_t {
     kXForwardedHost,
     kForwarded,
     kVia,
+    // End-to-end (RFC 9110 §6.6.2), but it announces a trailer section: it goes on only where
+    // the trailers themselves would.
+    kTrailer,
 };
 
 // The kind of a field called name (ASCII case-insensitive); kOther for any other name.

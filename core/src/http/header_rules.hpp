@@ -22,7 +22,8 @@ inline bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-// Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade.
+// Connection, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade. Not Trailer, which is
+// end-to-end (RFC 9110 §6.6.2): it goes on where the trailer section does.
 inline bool is_hop_by_hop(std::string_view name) { return is_hop_by_hop(classify_field(name)); }
 
 // Calls f with each comma-separated token of a list-valued field (e.g. "close", "X-Foo"),

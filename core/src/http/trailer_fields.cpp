@@ -33,7 +33,8 @@ bool is_token(std::string_view name) {
 
 bool trailer_field_forwardable(FieldKind kind, std::string_view name, const ConnectionOptions &options) {
     // Every field the core knows by kind is hop-by-hop, framing (Content-Length), routing (Host),
-    // a request modifier (Expect) or one the core writes itself.
+    // a request modifier (Expect), the announcement of the trailers (Trailer) or one the core
+    // writes itself.
     if (kind != FieldKind::kOther || !is_token(name) || options.lists(name)) return false;
     for (std::string_view forbidden : kHeadOnlyNames)
         if (iequals(name, forbidden)) return false;
