@@ -649,6 +649,36 @@ TEST_CASE("h2: a response's trailers follow its body as a HEADERS frame that end
     CHECK(client.responses[id].error_code == 0);
 }
 
+TEST_CASE("h2: trailers for a response without a body are refused, its stream ends cleanly",
+          "[h2][trailers]") {
+    Owner owner;
+    owner.answer_at_end = false;
+    H2Session server(owner);
+    owner.session = &server;
+    Client client;
+    int32_t head = client.request("HEAD", "/");
+    int32_t no_content = client.request("GET", "/gone");
+    pump(client, server);
+    REQUIRE(owner.ended == std::vector<int32_t>{head, no_content});
+    // A HEAD answer, or a 204: the head ends the stream, so no trailers may follow it.
+    REQUIRE(server.submit_response(head, 200, {{"content-length", "5"}}, false));
+    CHECK_FALSE(server.send_trailers(head, {{"grpc-status", "0"}}));
+    CHECK_FALSE(server.send_data(head, "hello", true));
+    REQUIRE(server.submit_response(no_content, 204, {}, false));
+    CHECK_FALSE(server.send_trailers(no_content, {{"x-checksum", "abc"}}));
+    CHECK(pump(client, server) == H2Session::Status::kOk);
+    for (int32_t id : {head, no_content}) {
+        const Client::Response &r = client.responses[id];
+        CHECK(r.fields.at(":status") == (id == head ? "200" : "204"));
+        CHECK(r.trailers.empty());
+        CHECK(r.body.empty());
+        CHECK(r.closed);
+        CHECK(r.error_code == 0);
+    }
+    CHECK_FALSE(client.goaway);
+    CHECK(server.open_streams() == 0);
+}
+
 TEST_CASE("h2: a request's trailers reach the owner before its end", "[h2][trailers]") {
     Owner owner;
     H2Session server(owner);

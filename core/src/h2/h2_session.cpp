@@ -571,6 +571,8 @@ bool H2Session::submit_response(int32_t stream_id, const ResponseFields &head, b
                                 has_body ? &provider : nullptr) != 0)
         return false;
     stream->answered = true;
+    // A head without a body ended the stream: nothing may follow it (send_data, send_trailers).
+    stream->response_end = !has_body;
     return true;
 }
 

@@ -154,12 +154,14 @@ class H2Session {
     bool submit_interim(int32_t stream_id, const ResponseFields &head);
     // Body bytes of a response submitted with has_body, copied into the stream's queue (as the
     // DATA frames will carry them: H2DataQueue); `end`
-    // with the last (possibly empty) piece. They leave as the client's windows allow.
+    // with the last (possibly empty) piece. They leave as the client's windows allow. False if
+    // the stream is gone, not answered, answered without a body or already ended.
     bool send_data(int32_t stream_id, std::string_view bytes, bool end);
     // Trailer fields for a response submitted with has_body, not yet ended: after its last DATA
     // frame they go as a HEADERS frame that ends the stream (RFC 9113 §8.1) instead of that
     // frame's END_STREAM. Names lower-case, none connection-specific (the caller's rule). False
-    // if the stream is gone, not answered or already ended.
+    // if the stream is gone, not answered, answered without a body (HEAD, 204, 304: its head
+    // ended the stream) or already ended; nothing is kept then.
     bool send_trailers(int32_t stream_id, std::vector<H2Field> fields);
     // Response bytes of the stream still queued (the owner's backpressure mark).
     size_t queued(int32_t stream_id) const;
