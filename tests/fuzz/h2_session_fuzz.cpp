@@ -13,14 +13,16 @@
 // CONNECT as the Upgrade GET it stands for, whose message ends with its head), which must report
 // one request at most, its head before its body, and nothing after its message ended or an error.
 //
-// With the mode's top bit the rest of the input is a script instead (Script below; the piece
-// size goes unused): steps that feed client bytes, let the client's socket take part or all of
+// With the mode's top bit the rest of the input is a script instead (Script below; the first
+// byte then says whether answers end with trailers, and whether they are 204s, which no trailers
+// may follow): steps that feed client bytes, let the client's socket take part or all of
 // the output (the session's rounds wait in a socket queue; above a high-water mark the connection
 // stops reading, at a low-water mark it flushes the next rounds, as server/h2_connection does),
 // submit a 100 or 103 on the newest stream, begin a graceful shutdown or drain, consume part of a
 // stream's body, or let the connection go idle (GOAWAY). Besides the rules above: no stream above
-// a written GOAWAY's last stream id reaches the owner, and a session told to go idle is finished
-// once its output is taken.
+// a written GOAWAY's last stream id reaches the owner, a session told to go idle is finished
+// once its output is taken, and send_trailers is taken for an answered response with a body until
+// its last byte, and refused after it or for a bodiless answer.
 #include "h2/h2_memory_pool.hpp"
 #include "h2/h2_session.hpp"
 #include "h2/h2_websocket_upgrade.hpp"
@@ -98,6 +100,8 @@ struct Owner : H2Events {
     bool answer = true;
     bool large_body = false;
     bool reset_uploads = false;
+    bool trailers = false;        // answers end with trailers (script mode)
+    bool bodiless = false;        // answers are 204s, which no trailers may follow (script mode)
     bool websocket = false;       // extended CONNECT allowed (RFC 8441): such streams are echoed
     std::map<int32_t, bool> live; // streams the owner heard of and not yet closed: ended or not
     std::map<int32_t, bool> tunnels; // extended CONNECT streams answered 200, open both ways
@@ -166,15 +170,19 @@ struct Owner : H2Events {
             return;
         }
         if (!answer) return;
-        session->submit_response(id, 200, {{"content-type", "text/plain"}}, true);
-        if (large_body) {
-            std::string piece(kLargeBodyPiece, 'x');
-            session->send_data(id, piece, false);
-            session->send_data(id, piece, true);
+        if (bodiless) {
+            if (session->submit_response(id, 204, {}, false) && session->send_trailers(id, {{"x-sum", "1"}}))
+                broken("trailers taken for a response without a body");
             return;
         }
-        session->send_data(id, "half ", false);
-        session->send_data(id, "and the rest", true);
+        bool answered = session->submit_response(id, 200, {{"content-type", "text/plain"}}, true);
+        std::string piece = large_body ? std::string(kLargeBodyPiece, 'x') : std::string("half ");
+        session->send_data(id, piece, false);
+        if (trailers && session->send_trailers(id, {{"grpc-status", "0"}, {"x-sum", "2"}}) != answered)
+            broken("trailers refused for an open answer with a body, or taken for a stream not answered");
+        session->send_data(id, large_body ? piece : std::string("and the rest"), true);
+        if (trailers && session->send_trailers(id, {{"x-late", "1"}}))
+            broken("trailers taken after the last byte");
     }
     void on_stream_close(int32_t id, uint32_t, size_t) override {
         if (live.erase(id) == 0) broken("a close for a stream without a head, or closed before");
@@ -388,6 +396,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     owner.session = &session;
 
     if (mode & 128) {
+        owner.trailers = (data[0] & 1) != 0;
+        owner.bodiless = (data[0] & 2) != 0;
         Script script{owner, session, limits};
         std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
         script.held = preface;
