@@ -3,12 +3,14 @@
 path, needs "Authorization: Bearer TOKEN" with the token in the file; without it the answer is 401
 with WWW-Authenticate: Bearer realm="proxyd-admin" (and error="invalid_token" for a wrong one),
 and names nothing the pages show. The right token opens /status.json, /metrics and a peer-state
-POST. A reload (SIGHUP) reads the file again: the new token works and the old one no longer does;
+POST. Refusals are counted in /metrics and /status.json (missing, invalid) and told in a warning at
+once, then at most once a minute, so guessing does not flood the log. A reload (SIGHUP) reads the file again: the new token works and the old one no longer does;
 a file the reload refuses (other users may read it) leaves the running token in force; a reload
 without token_file turns authentication off."""
 
 import json
 import os
+import re
 import secrets
 
 from proxyd_harness import (HOST, Client, Proxyd, check, check_equal, config_head, free_ports, listener, note,
@@ -40,6 +42,21 @@ def check_refused(admin, method, path, authorization, challenge, what):
           "the 401 to %s names no group or peer" % what, response.body[:200])
 
 
+def refusals(admin, authorization=None):
+    """The refusal counts as /metrics and /status.json give them."""
+    metrics = admin_request(admin, "GET", "/metrics", authorization).body.decode()
+    by_metrics = {reason: int(count) for reason, count in
+                  re.findall(r'^proxyd_admin_auth_failures_total\{reason="(\w+)"\} (\d+)$', metrics, re.M)}
+    by_json = json.loads(admin_request(admin, "GET", "/status.json", authorization).body)["admin_auth_failures"]
+    check_equal(by_metrics, by_json, "/metrics and /status.json count the same refusals")
+    return by_json
+
+
+def refusal_warnings(proxyd):
+    return [line for line in proxyd.stderr_text().splitlines()
+            if "refused for a missing or wrong Bearer token" in line]
+
+
 def main():
     folder = workdir("admin_auth")
     front, admin, dead = free_ports(3)
@@ -69,6 +86,11 @@ def main():
         twice = c.request("GET", "/status.json", [("Connection", "close"), ("Authorization", "Bearer " + first),
                                                    ("Authorization", "Bearer " + first)])
     check_equal(twice.status, 400, "two Authorization fields")
+    check_equal(refusals(admin, "Bearer " + first), {"missing": 4, "invalid": 4},
+                "refusals counted: 4 without a token; 3 wrong tokens or schemes and the two fields")
+    wait_for_log(proxyd, r"admin listener .*: 1 request refused for a missing or wrong Bearer token, "
+                         r"the latest from 127\.0\.0\.1:\d+")
+    check_equal(len(refusal_warnings(proxyd)), 1, "eight refusals in a few seconds: one warning, the first at once")
 
     status = admin_request(admin, "GET", "/status.json", "Bearer " + first)
     check_equal(status.status, 200, "GET /status.json with the token")
@@ -87,6 +109,8 @@ def main():
     check_equal(status.status, 200, "the new token after a reload")
     check_equal(json.loads(status.body)["config"]["generation"], 2, "the generation that read it")
     check_refused(admin, "GET", "/status.json", "Bearer " + first, wrong, "the old token after the reload")
+    check_equal(refusals(admin, "Bearer " + second), {"missing": 4, "invalid": 5},
+                "the count goes on across a reload (the admin listener stays)")
 
     # A file that other users may read is refused: the reload fails and the running token holds.
     os.chmod(token_path, 0o644)

@@ -45,6 +45,8 @@ class AdminConnection final : private RequestParser::Events {
     bool authenticated();
     // POST /upstreams/<group>/peers/<address>/{drain,maintenance,ready}
     void answer_peer_state(std::string_view method, std::string_view path);
+    // The client's address; false if the socket no longer has one.
+    bool client_address(NetAddress &peer) const;
     bool client_is_loopback() const;
     void respond(int status, const char *content_type, const std::string &body,
                  const char *extra_headers = "");
@@ -107,12 +109,17 @@ bool AdminConnection::authenticated() {
     std::string token = server_.token();
     if (token.empty()) return true;
     const char *text = "text/plain; charset=utf-8";
+    NetAddress peer;
+    std::string client = client_address(peer) ? peer.to_string() : "an unknown address";
     if (parser_.head().count("Authorization") > 1) {
+        server_.token_refused(false, client);
         respond(400, text, "more than one Authorization field\n");
         return false;
     }
     // Before the path is looked at, so what the listener serves is no answer to a stranger.
-    switch (check_bearer(parser_.head().find("Authorization"), token)) {
+    BearerCheck check = check_bearer(parser_.head().find("Authorization"), token);
+    if (check != BearerCheck::kGranted) server_.token_refused(check == BearerCheck::kMissing, client);
+    switch (check) {
     case BearerCheck::kGranted:
         return true;
     case BearerCheck::kMissing:
@@ -140,7 +147,7 @@ void AdminConnection::answer() {
         return respond(405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
     if (path == "/")
         return respond(302, "text/plain; charset=utf-8", "see /status\n", "Location: /status\r\n");
-    MetricsSnapshot snapshot = server_.metrics().snapshot();
+    MetricsSnapshot snapshot = server_.snapshot();
     if (path == "/metrics")
         return respond(200, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(snapshot));
     if (path == "/status.json") return respond(200, "application/json", status_json(snapshot));
@@ -166,12 +173,16 @@ std::string percent_decoded(std::string_view text) {
 
 } // namespace
 
-bool AdminConnection::client_is_loopback() const {
-    NetAddress peer;
+bool AdminConnection::client_address(NetAddress &peer) const {
     int length = sizeof peer.storage;
     if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr *>(&peer.storage), &length) != 0) return false;
     peer.length = static_cast<socklen_t>(length);
-    return peer.is_loopback();
+    return true;
+}
+
+bool AdminConnection::client_is_loopback() const {
+    NetAddress peer;
+    return client_address(peer) && peer.is_loopback();
 }
 
 void AdminConnection::answer_peer_state(std::string_view method, std::string_view path) {
@@ -265,6 +276,33 @@ std::string AdminServer::token() const {
     return token_;
 }
 
+MetricsSnapshot AdminServer::snapshot() const {
+    MetricsSnapshot snapshot = metrics_.snapshot();
+    snapshot.admin_token_missing = refused_missing_;
+    snapshot.admin_token_invalid = refused_invalid_;
+    return snapshot;
+}
+
+void AdminServer::token_refused(bool missing, const std::string &client) {
+    ++(missing ? refused_missing_ : refused_invalid_);
+    ++refused_untold_;
+    last_refused_client_ = client;
+    // While the timer runs, a warning went out less than a minute ago: this one waits for it.
+    if (!uv_is_active(reinterpret_cast<uv_handle_t *>(&warning_timer_))) warn_refusals();
+}
+
+void AdminServer::warn_refusals() {
+    if (refused_untold_ == 0) return; // a quiet minute: the next refusal is told at once
+    logger_.warn("admin listener " + listen_text_ + ": " + std::to_string(refused_untold_) +
+                 (refused_untold_ == 1 ? " request" : " requests") +
+                 " refused for a missing or wrong Bearer token, the latest from " + last_refused_client_ +
+                 " (told at most once a minute; proxyd_admin_auth_failures_total counts them all)");
+    refused_untold_ = 0;
+    uv_timer_start(
+        &warning_timer_, [](uv_timer_t *t) { static_cast<AdminServer *>(t->data)->warn_refusals(); },
+        kRefusalWarningMs, 0);
+}
+
 AdminServer::~AdminServer() {
     stop();
     if (fd_ >= 0) ::close(fd_);
@@ -284,9 +322,12 @@ void AdminServer::start() {
         for (AdminConnection *c : open)
             c->close();
         uv_close(reinterpret_cast<uv_handle_t *>(&self->tcp_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t *>(&self->warning_timer_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t *>(&self->stop_async_), nullptr);
     });
     stop_async_.data = this;
+    uv_timer_init(&loop_, &warning_timer_);
+    warning_timer_.data = this;
     uv_tcp_init(&loop_, &tcp_);
     tcp_.data = this;
     int rc = uv_tcp_open(&tcp_, fd_);

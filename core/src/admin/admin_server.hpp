@@ -46,12 +46,20 @@ class AdminServer {
     std::string token() const;
     void connection_opened(AdminConnection *c) { connections_.insert(c); }
     void connection_closed(AdminConnection *c) { connections_.erase(c); }
+    // A request from client refused for its token (missing: it gave none). Counted for the pages,
+    // and told in a warning at once, then at most once a minute with the count since the last
+    // line: a line per attempt would let anyone who reaches the port flood the log.
+    void token_refused(bool missing, const std::string &client);
+    // The store's snapshot with the admin listener's own counts.
+    MetricsSnapshot snapshot() const;
 
     static constexpr size_t kMaxConnections = 64;
+    static constexpr uint64_t kRefusalWarningMs = 60000;
 
   private:
     void run();
     static void on_connection(uv_stream_t *server, int status);
+    void warn_refusals();
 
     NetAddress address_;
     std::string listen_text_;
@@ -65,6 +73,11 @@ class AdminServer {
     uv_async_t stop_async_{};
     std::thread thread_;
     std::set<AdminConnection *> connections_;
+    // On the admin thread only, as the connections that count them and the pages that show them.
+    uint64_t refused_missing_ = 0, refused_invalid_ = 0;
+    uint64_t refused_untold_ = 0; // since the last warning
+    std::string last_refused_client_;
+    uv_timer_t warning_timer_{}; // runs for a minute after each warning
 };
 
 } // namespace proxyd

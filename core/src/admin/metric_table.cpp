@@ -173,6 +173,14 @@ std::span<const ProcessMetric> process_metrics() {
          [](const MetricsSnapshot &s) { return one(std::to_string(s.reloads)); }},
         {"proxyd_workers", gauge, "Worker threads running.",
          [](const MetricsSnapshot &s) { return one(std::to_string(s.live_workers)); }},
+        {"proxyd_admin_auth_failures_total", counter,
+         "Admin requests refused for their Bearer token, by reason: missing (no Authorization field), "
+         "invalid (another scheme or token, or several fields).",
+         [](const MetricsSnapshot &s) {
+             return std::vector<MetricSample>{
+                 {{{"reason", "missing"}}, std::to_string(s.admin_token_missing)},
+                 {{{"reason", "invalid"}}, std::to_string(s.admin_token_invalid)}};
+         }},
         {"proxyd_plugin_info", gauge, "Always 1 per loaded plugin module.",
          [](const MetricsSnapshot &s) {
              std::vector<MetricSample> samples;

@@ -187,6 +187,9 @@ struct MetricsSnapshot {
     double uptime_seconds = 0;
     double start_time_seconds = 0; // Unix time
     unsigned live_workers = 0;
+    // Admin requests refused for their Bearer token: none given, or another scheme or token (or
+    // several Authorization fields). The admin listener's own counts, filled in by AdminServer.
+    uint64_t admin_token_missing = 0, admin_token_invalid = 0;
     std::vector<Listener> listeners;
     std::vector<Upstream> upstreams;
 

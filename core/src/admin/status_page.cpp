@@ -144,7 +144,11 @@ std::string status_page(const MetricsSnapshot &s) {
     h += "<tr><td>config generation</td><td id=\"generation\">" + std::to_string(s.generation) + "</td></tr>";
     h += "<tr><td>reloads</td>" + cell(s.reloads) + "</tr>";
     h += "<tr><td>uptime</td>" + cell(duration_text(s.uptime_seconds)) + "</tr>";
-    h += "<tr><td>workers</td>" + cell(std::to_string(s.live_workers) + " running") + "</tr></table>\n";
+    h += "<tr><td>workers</td>" + cell(std::to_string(s.live_workers) + " running") + "</tr>";
+    h += "<tr><td>admin requests refused (token)</td>" +
+         cell(std::to_string(s.admin_token_missing) + " missing, " + std::to_string(s.admin_token_invalid) +
+              " invalid") +
+         "</tr></table>\n";
 
     h += "<h2>Listeners</h2>\n<table id=\"listeners\"><tr><th>name</th><th>listen</th><th>router</th>"
          "<th>default target</th>" +
