@@ -24,11 +24,11 @@ Per run: the target's CPU µs per request (on-CPU time of all threads of its pro
 stime), requests per second (h2load's count over its wall time), errors (failed, errored,
 timed-out or non-2xx), and the CPU ratio to nginx from the same repetition. Median and min-max
 over the repetitions. --baseline BIN adds target proxyd-base (port base 24321), another proxyd
-binary (a build of main) measured in the same run. Target proxyd-nginxpool (port base 24331, add
-it with --targets) is this proxyd with keepalive_surplus_timeout = "0s": nginx's rule of closing an
-idle upstream connection beyond keepalive at once, for the proxied cells' comparison. --callgrind runs every target under valgrind's
-callgrind (nginx without its master process) and reports instructions per request instead of CPU
-time: a figure that foreign load on the machine does not move (user-space instructions only: page
+binary (a build of main) measured in the same run. Target proxyd-nginxpool (port base 24331,
+added with --targets) is this proxyd with keepalive_surplus_timeout = "0s": nginx's rule of
+closing an idle upstream connection beyond keepalive at once, for the proxied cells.
+--callgrind runs every target under valgrind's callgrind (nginx without its master process) and
+reports instructions per request instead of CPU time: a figure that foreign load on the machine does not move (user-space instructions only: page
 faults and system calls are not in it). Loopback only; bounded loads; every process started here is stopped by
 its PID (its process group) on exit.
 """
@@ -150,6 +150,8 @@ def start_target(procs, name, run, www, cert, key, proxyd_bin, generation=0, cal
         cfg = os.path.join(d, "proxyd.toml")
         text = PROXYD_CONF.format(**v)
         if name in NGINX_POOL_TARGETS:
+            if text.count("keepalive = 64\n") != 2:
+                raise SystemExit("h2_bench: PROXYD_CONF no longer has two upstreams with keepalive = 64")
             text = text.replace("keepalive = 64\n", "keepalive = 64\nkeepalive_surplus_timeout = \"0s\"\n")
         with open(cfg, "w") as f:
             f.write(text)

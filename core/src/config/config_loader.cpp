@@ -409,9 +409,8 @@ class Loader {
         load_connection_limits(*own, w, l.limits);
     }
 
-    // The drain window is spent inside the shutdown grace period, so it cannot be longer. Left
-    // out, it is the default capped at shutdown_timeout: a config that only shortened
-    // shutdown_timeout below the default drain window stays valid.
+    // A connection beyond keepalive waits at most as long as one within it. Left out, the default
+    // capped at keepalive_timeout, as for drain_timeout below.
     void load_surplus_timeout(const toml::table &t, const std::string &where, UpstreamConfig &u) {
         Duration surplus{};
         if (!get_duration(t, "keepalive_surplus_timeout", where, surplus, true)) {
@@ -423,12 +422,15 @@ class Loader {
             error_at(node, where + ".keepalive_surplus_timeout",
                      "\"" + *node->value<std::string>() + "\" is longer than keepalive_timeout (" +
                          duration_text(u.keepalive_timeout) +
-                         "); a connection beyond keepalive is kept for less time than one within it");
+                         "); a connection beyond keepalive must not wait longer than one within it");
             return;
         }
         u.keepalive_surplus_timeout = surplus;
     }
 
+    // The drain window is spent inside the shutdown grace period, so it cannot be longer. Left
+    // out, it is the default capped at shutdown_timeout: a config that only shortened
+    // shutdown_timeout below the default drain window stays valid.
     void load_drain_timeout(const toml::table &t, LimitsConfig &l) {
         if (!t.get("drain_timeout")) {
             l.drain_timeout = std::min(l.drain_timeout, l.shutdown_timeout);

@@ -57,6 +57,10 @@ class UpstreamConnection final : private StreamWriter::Listener, private TlsSess
 
     // Starts connecting; the owner hears on_upstream_connected. A non-zero return means the
     // attempt failed at once and no callback will come (the connection is already closing).
+    // Reading is on from here (one epoll registration for both directions); libuv finishes a
+    // pending connect before any read, so no data, EOF or error reaches the owner before
+    // on_upstream_connected, nor after a failed one. The owners' own read_start() after the
+    // connect is then a no-op, kept for the connections they take from the pool.
     int connect(Owner *owner, uint64_t timeout_ms);
     // Takes an idle connection out of the pool for owner.
     void attach(Owner *owner);

@@ -95,6 +95,7 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
             continue;
         }
         metrics_.peers[peer].in_use.add();
+        ++peers_[peer].in_flight;
         ++open_attempts_;
         return Attempt(*this, peer, attempt_hook_ != nullptr, lease);
     }
@@ -104,6 +105,7 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
 
 void UpstreamPool::attempt_done(size_t peer, uint32_t lease, const proxyd_attempt &attempt) {
     --open_attempts_;
+    --peers_[peer].in_flight;
     shared_.limits.release(peer, lease);
     metrics_.peers[peer].in_use.sub();
     if (attempt_hook_) attempt_hook_(config_.balancer->raw(), balancer_state_, peer, &attempt);
@@ -179,22 +181,37 @@ UpstreamConnection *UpstreamPool::take_idle(size_t peer) {
     return c;
 }
 
+// Beyond keepalive, a connection waits keepalive_surplus_timeout for another request rather than
+// being closed at once: under a burst wider than keepalive, nginx's rule closes a connection per
+// response and opens one for the next request moments later (connect, close and the kernel's TCP
+// work were most of the proxy's CPU in h2_bench's proxied cell). Such a connection is kept only
+// while this worker's requests to the peer could still use it, and never past the peer's
+// max_connections, so the pool shrinks back with the load and a backend that gives each
+// connection a thread or a process is not filled with idle ones.
+bool UpstreamPool::may_keep_surplus(size_t peer) const {
+    if (config_.keepalive_surplus_timeout.count() == 0) return false;
+    const PeerState &p = peers_[peer];
+    uint64_t idle = p.idle.size();
+    if (idle >= uint64_t(config_.keepalive) + p.in_flight) return false;
+    // The connection being parked is still counted in use; other workers' idle ones are not
+    // known here. Within one worker the bound holds anyway: it opens a connection only when it
+    // has no idle one.
+    uint32_t max = config_.policies.max_connections;
+    return max == 0 || shared_.limits.in_use(peer) + idle <= max;
+}
+
 void UpstreamPool::put_idle(UpstreamConnection *connection) {
-    auto &idle = peers_[connection->peer()].idle;
-    // Beyond keepalive, a connection waits keepalive_surplus_timeout for another request rather
-    // than being closed at once: under a burst wider than keepalive, nginx's rule closes a
-    // connection per response and opens one for the next request moments later (connect, close
-    // and the kernel's TCP work were most of the proxy's CPU in h2_bench's proxied cell).
-    // HAProxy keeps such connections too (pool-purge-delay). keepalive = 0 still means none.
+    size_t peer = connection->peer();
+    auto &idle = peers_[peer].idle;
+    // keepalive = 0 keeps none, surplus or not.
     bool surplus = idle.size() >= config_.keepalive;
-    if (closed_ || worker_.stopping() || config_.keepalive == 0 ||
-        (surplus && config_.keepalive_surplus_timeout.count() == 0) ||
-        connection->epoch() != peers_[connection->peer()].epoch) {
+    if (closed_ || worker_.stopping() || config_.keepalive == 0 || (surplus && !may_keep_surplus(peer)) ||
+        connection->epoch() != peers_[peer].epoch) {
         connection->close();
         return;
     }
     idle.push_back(connection);
-    metrics_.peers[connection->peer()].idle.set(idle.size());
+    metrics_.peers[peer].idle.set(idle.size());
     Duration wait = surplus ? config_.keepalive_surplus_timeout : config_.keepalive_timeout;
     connection->park(static_cast<uint64_t>(wait.count()));
 }

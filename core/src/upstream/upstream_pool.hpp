@@ -108,6 +108,7 @@ class UpstreamPool final : public AttemptSink {
 
     struct PeerState {
         std::vector<UpstreamConnection *> idle;
+        uint32_t in_flight = 0; // this worker's attempts on the peer, picked and not ended
         uint32_t fails = 0;
         uint64_t down_until_ms = 0;
         // Unix ms when passive health marked it down: a health check that passes after this lifts
@@ -119,6 +120,8 @@ class UpstreamPool final : public AttemptSink {
     };
     bool vacant(size_t index) const { return config_.peers[index].discovered && !peers_[index].discovered; }
     void close_idle(PeerState &peer);
+    // An idle connection beyond keepalive may wait keepalive_surplus_timeout (put_idle).
+    bool may_keep_surplus(size_t peer) const;
 
     bool any_peer_free() const;
     // The peer is marked down by passive health, and its health check has passed since.
