@@ -12,7 +12,9 @@ upstream's reset resets the stream (CANCEL, RFC 8441 §5); a reload leaves the t
 connection's GOAWAY, to end cleanly. A backend that refuses (403) answers the stream as usual; one
 whose 101 does not answer the key, or that answers 200 without switching (a 2xx would tell the
 client its WebSocket is open), gives 502, is not tried on another peer nor marked down, and an
-endless 200 has its connection closed at once; another :protocol gets 501; with the setting off (the
+endless 200 has its connection closed at once; DATA a client sends before the 200 waits for
+the tunnel and reaches the backend after its 101, and DATA behind a refused upgrade (bytes that
+look like a request) never reaches the backend; another :protocol gets 501; with the setting off (the
 default) nothing is advertised and an extended CONNECT is reset (PROTOCOL_ERROR) by nghttp2, the
 connection's other streams unaffected."""
 
@@ -255,6 +257,29 @@ def main():
     other = extended_connect(client, "/echo", protocol="connect-udp")
     client.wait(lambda: other in client.ended or other in client.resets, "the answer to :protocol connect-udp")
     check_equal(client.status(other), 501, "an extended CONNECT for another protocol is answered 501")
+
+    # DATA sent right behind the extended CONNECT, before its 200 (a client need not wait): the
+    # bytes wait for the tunnel and reach the backend after its 101.
+    early = extended_connect(client, "/early")
+    early_sock = WsStream(client, early)
+    early_sock.message(1, b"sent before the 200")
+    client.wait(lambda: client.status(early) is not None or early in client.resets, "the early tunnel's answer")
+    check_equal(client.status(early), 200, "a tunnel whose client sent DATA before the 200 opens")
+    check_equal(early_sock.read("the echo of the early message"), (1, b"sent before the 200"),
+                "DATA sent before the 200 reaches the backend once it switched, and is echoed")
+    client.send(rst_stream(early, CANCEL))
+    # A refused upgrade with DATA behind it that looks like a request: the 403 is the answer, and
+    # the held bytes never reach the backend, which keeps the connection for more requests.
+    with ws.lock:
+        heads_before = len(ws.heads)
+    smuggle = extended_connect(client, "/refuse")
+    WsStream(client, smuggle).send(b"GET /smuggled HTTP/1.1\r\nHost: chat.test\r\n\r\n")
+    client.wait(lambda: smuggle in client.ended or smuggle in client.resets, "the refused upgrade's answer")
+    check_equal(client.status(smuggle), 403, "the refused upgrade with DATA behind it gets the backend's 403")
+    time.sleep(0.3)  # what the backend would have parsed from the held bytes arrives within this
+    with ws.lock:
+        seen = [start for _, start, _ in ws.heads[heads_before:]]
+    check_equal(seen, ["GET /refuse HTTP/1.1"], "the bytes held behind a refused upgrade are not sent upstream")
     check(not client.closed and client.goaway is None, "the connection stays up", client.summary())
     client.close()
 
