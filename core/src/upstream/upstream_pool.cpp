@@ -95,7 +95,6 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
             continue;
         }
         metrics_.peers[peer].in_use.add();
-        ++peers_[peer].in_flight;
         ++open_attempts_;
         return Attempt(*this, peer, attempt_hook_ != nullptr, lease);
     }
@@ -105,7 +104,6 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
 
 void UpstreamPool::attempt_done(size_t peer, uint32_t lease, const proxyd_attempt &attempt) {
     --open_attempts_;
-    --peers_[peer].in_flight;
     shared_.limits.release(peer, lease);
     metrics_.peers[peer].in_use.sub();
     if (attempt_hook_) attempt_hook_(config_.balancer->raw(), balancer_state_, peer, &attempt);
@@ -192,7 +190,8 @@ bool UpstreamPool::may_keep_surplus(size_t peer) const {
     if (config_.keepalive_surplus_timeout.count() == 0) return false;
     const PeerState &p = peers_[peer];
     uint64_t idle = p.idle.size();
-    if (idle >= uint64_t(config_.keepalive) + p.in_flight) return false;
+    // in_use: this worker's attempts on the peer, picked and not ended.
+    if (idle >= uint64_t(config_.keepalive) + metrics_.peers[peer].in_use.get()) return false;
     // The connection being parked is still counted in use; other workers' idle ones are not
     // known here. Within one worker the bound holds anyway: it opens a connection only when it
     // has no idle one.

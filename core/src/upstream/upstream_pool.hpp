@@ -108,7 +108,6 @@ class UpstreamPool final : public AttemptSink {
 
     struct PeerState {
         std::vector<UpstreamConnection *> idle;
-        uint32_t in_flight = 0; // this worker's attempts on the peer, picked and not ended
         uint32_t fails = 0;
         uint64_t down_until_ms = 0;
         // Unix ms when passive health marked it down: a health check that passes after this lifts
