@@ -8,14 +8,19 @@ body bare; nothing is parsed back). Through h2c to an HTTP/1.1 backend:
 - HEAD and 204: the head ends the stream (the HEAD's content-length kept), no DATA;
 - a body cut short (the backend closes before its Content-Length): RST_STREAM, never END_STREAM;
 - proxyd's own answer (502, the backend gone): its page whole, its content-length right.
-Every stream on one connection, which serves them all. ~2 s."""
+Every stream on one connection, which serves them all.
+And large bodies that come after their head, in reads of every size (one byte, a frame's, a 64 KiB
+block's and more; chunk size lines apart from their data), which proxyd reads straight into the
+stream's frame queue: the client gets every byte as sent, over h2c and over TLS (where a frame's
+header is written over the end of the frame before it once that one was encrypted). ~5 s."""
 
 import os
+import time
 
 from h2_frames import H2Client, Target, h2
 from h2_setup import h2_listener, require_http2
-from proxyd_harness import (Backend, Proxyd, Reader, TestSkip, check, check_equal, config_head, free_ports, run_test,
-                            upstream, workdir, write_file)
+from proxyd_harness import (Backend, Proxyd, Reader, TestSkip, check, check_equal, config_head, free_ports,
+                            make_certificate, run_test, upstream, workdir, write_file)
 
 ANSWERS = {
     "/length": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n"
@@ -25,11 +30,50 @@ ANSWERS = {
 }
 
 
+# Piece sizes around the frame (16,375 B), record (16,384 B) and block (65,500 B) sizes of the
+# stream's queue, and small ones; each piece is its own write, a moment after the one before.
+PIECES = [1, 7, 16375, 16384, 9, 65500, 65536, 70000, 1, 30000, 100, 16374, 40000]
+BIG = bytes((i * 7 + i // 251) % 256 for i in range(sum(PIECES)))
+
+
+def pieces():
+    at = 0
+    for size in PIECES:
+        yield BIG[at:at + size]
+        at += size
+
+
+def send_big(conn, target):
+    if target == "/big-length":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BIG))
+    elif target == "/big-chunked":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    else:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+    for n, piece in enumerate(pieces()):
+        time.sleep(0.01)
+        if target != "/big-chunked":
+            conn.sendall(piece)
+        elif n % 2:
+            conn.sendall(b"%x\r\n" % len(piece))  # the size line alone, its data in the next read
+            time.sleep(0.01)
+            conn.sendall(piece + b"\r\n")
+        else:
+            conn.sendall(b"%x;ext=1\r\n" % len(piece) + piece + b"\r\n")
+    if target == "/big-chunked":
+        conn.sendall(b"0\r\n\r\n")
+
+
 def framing_backend(conn, conn_id):
     reader = Reader(conn)
     while True:
         start, _ = reader.read_head()
         method, target = start.split(" ")[:2]
+        if target.startswith("/big-"):
+            send_big(conn, target)
+            if target == "/big-eof":
+                return
+            continue
         if target == "/short":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b")
             return
@@ -51,13 +95,15 @@ def main():
         raise TestSkip("python3-h2 is not installed")
     folder = workdir("h2-framing")
     backend = Backend(raw=framing_backend, tag="framing")
-    port, gone_port, gone = free_ports(3)
+    port, gone_port, gone, tls_port = free_ports(4)
+    cert, key = make_certificate(folder, "framing", ["localhost"], ips=["127.0.0.1"])
     config = config_head(access="off", plugins=("round_robin",))
     config += upstream("app", [backend.port]) + upstream("gone", [gone])
     config += h2_listener("front-h2", port, "upstream", "app") + h2_listener("gone-h2", gone_port, "upstream", "gone")
+    config += h2_listener("front-tls", tls_port, "upstream", "app", tls=(cert, key))
     config_path = write_file(os.path.join(folder, "proxyd.toml"), config)
     require_http2(config_path)
-    Proxyd(config_path, folder).start([port, gone_port])
+    Proxyd(config_path, folder).start([port, gone_port, tls_port])
 
     c = H2Client(Target("127.0.0.1", port))
     streams = {path: c.request(path) for path in ("/length", "/chunked", "/eof", "/nocontent", "/short")}
@@ -92,6 +138,18 @@ def main():
           "resets %r, ended %r" % (c.resets, sorted(c.ended)))
     check(len(c.data.get(s, b"")) < 100, "a body cut short: fewer bytes than its length")
     c.close()
+
+    for tls, big_port in (("h2c", port), ("TLS", tls_port)):
+        b = H2Client(Target("127.0.0.1", big_port, tls=tls == "TLS"), timeout=20.0)
+        big = {path: b.request(path) for path in ("/big-length", "/big-chunked", "/big-eof")}
+        b.wait(lambda: all(b.response_done(s) for s in big.values()), "the large bodies")
+        for path, s in big.items():
+            got = b.data.get(s, b"")
+            first_difference = next((i for i in range(min(len(got), len(BIG))) if got[i] != BIG[i]), None)
+            check(got == BIG and s in b.ended, "%s, %s: every byte as the backend sent it, then END_STREAM" % (tls, path),
+                  "%d bytes of %d, first difference at %r, ended %r" % (len(got), len(BIG), first_difference,
+                                                                         s in b.ended))
+        b.close()
 
     g = H2Client(Target("127.0.0.1", gone_port))
     s = g.request("/")

@@ -1,11 +1,14 @@
-// The h2 DATA path without copies: H2DataQueue's frame layout, and H2Session writing a large
-// response in bounded rounds whose DATA frames are each one buffer, header and payload together.
+// The h2 DATA path without copies: H2DataQueue's frame layout and its reserved space, and
+// H2Session writing a large response in bounded rounds whose DATA frames are each one buffer,
+// header and payload together (an output that takes rounds in parts, as TLS does), or header and
+// payload apart (one that takes them whole), the payload where the stream's queue holds it.
 #include "h2/h2_data_queue.hpp"
 #include "h2/h2_session.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <nghttp2/nghttp2.h>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,29 +25,74 @@ std::string pattern(size_t n) {
 
 const uint8_t kHeader[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 
-// Answers every request with the same body, queued whole at once.
+// Answers every request with the same body, queued whole at once; with empty_end, not ended
+// (the test ends it later with an empty piece, as a body without a length ends).
 struct Answerer : H2Events {
     H2Session *session = nullptr;
     std::string body;
+    bool empty_end = false;
     void on_request_head(H2RequestHead) override {}
     void on_request_data(int32_t id, std::string_view data) override { session->consume(id, data.size()); }
     void on_request_trailers(int32_t, std::vector<H2Field> &&) override {}
     void on_request_end(int32_t id) override {
         REQUIRE(session->submit_response(id, 200, {{"content-type", "application/pdf"}}, true));
-        REQUIRE(session->send_data(id, body, true));
+        REQUIRE(session->send_data(id, body, !empty_end));
     }
     void on_stream_close(int32_t, uint32_t, size_t) override {}
     void on_response_data_sent(int32_t, size_t) override {}
 };
 
-// Each round as the connection would get it.
+// Each round as the connection would get it (copied at each call, as TLS encrypts it), with the
+// address each buffer lay at.
 struct Rounds final : H2Output {
+    explicit Rounds(bool parts) : in_parts(parts) {}
+    bool in_parts;
+    bool part_pending = false;
     std::vector<std::vector<std::string>> rounds;
-    void write_frames(const uv_buf_t *bufs, size_t count) override {
-        auto &round = rounds.emplace_back();
-        for (size_t i = 0; i < count; ++i)
-            round.emplace_back(bufs[i].base, bufs[i].len);
+    std::vector<const char *> addresses;
+    void take(const uv_buf_t *bufs, size_t count) {
+        if (!part_pending) rounds.emplace_back();
+        for (size_t i = 0; i < count; ++i) {
+            rounds.back().emplace_back(bufs[i].base, bufs[i].len);
+            addresses.push_back(bufs[i].base);
+        }
     }
+    void write_frames(const uv_buf_t *bufs, size_t count) override {
+        take(bufs, count);
+        part_pending = false;
+    }
+    bool takes_rounds_in_parts() const override { return in_parts; }
+    void write_frames_part(const uv_buf_t *bufs, size_t count) override {
+        REQUIRE(in_parts);
+        take(bufs, count);
+        part_pending = true;
+    }
+};
+
+// Answers every request with a body read into the stream's own space (as an upstream's socket
+// or a file is), pieces of at most `piece` bytes; remembers where each piece lay.
+struct Reader : H2Events {
+    H2Session *session = nullptr;
+    std::string body;
+    size_t piece = 0;
+    std::vector<std::span<char>> spaces;
+    void on_request_head(H2RequestHead) override {}
+    void on_request_data(int32_t, std::string_view) override {}
+    void on_request_trailers(int32_t, std::vector<H2Field> &&) override {}
+    void on_request_end(int32_t id) override {
+        REQUIRE(session->submit_response(id, 200, {{"content-length", std::to_string(body.size())}}, true));
+        for (size_t at = 0; at < body.size();) {
+            std::span<char> space = session->body_space(id, body.size() - at);
+            REQUIRE(space.size() >= 1);
+            size_t n = std::min({space.size(), piece, body.size() - at});
+            std::memcpy(space.data(), body.data() + at, n);
+            spaces.push_back(space.first(n));
+            at += n;
+            REQUIRE(session->send_data(id, {space.data(), n}, at == body.size()));
+        }
+    }
+    void on_stream_close(int32_t, uint32_t, size_t) override {}
+    void on_response_data_sent(int32_t, size_t) override {}
 };
 
 // nghttp2's client with windows as large as h2load's (1 GiB), collecting one stream's body.
@@ -95,87 +143,220 @@ struct BigWindowClient {
 
 } // namespace
 
+// The size a DATA frame's header (9 bytes at p) gives, or -1 when it is no DATA frame header.
+long data_frame_length(const std::string &buf) {
+    if (buf.size() < 9 || buf[3] != 0) return -1;
+    return long((size_t(uint8_t(buf[0])) << 16) | (size_t(uint8_t(buf[1])) << 8) | uint8_t(buf[2]));
+}
+
 TEST_CASE("h2 data queue: a frame's header goes in front of its payload, one span per frame") {
     H2DataQueue queue;
     std::string bytes = pattern(40000);
     queue.append(bytes);
     CHECK(queue.size() == 40000);
-    // A frame never spans two blocks, and a full one is exactly one TLS record.
+    // A full frame is exactly one TLS record.
     CHECK(queue.next_payload(1 << 20) == H2DataQueue::kMaxPayload);
     CHECK(queue.next_payload(100) == 100);
 
     H2DataQueue::Frame first = queue.take_frame(kHeader, H2DataQueue::kMaxPayload);
     REQUIRE(first.header_in_place);
-    CHECK(first.len == H2DataQueue::kBlockBytes);
+    CHECK(first.len == H2DataQueue::kRecordBytes);
     CHECK(std::memcmp(first.data, kHeader, 9) == 0);
     CHECK(std::string_view(first.data + 9, H2DataQueue::kMaxPayload) ==
           bytes.substr(0, H2DataQueue::kMaxPayload));
 
-    // A short frame (a small window) from the next block, then in the same round the rest of
-    // that block: its header would land on the first frame's tail, so it comes apart.
-    H2DataQueue::Frame part = queue.take_frame(kHeader, 1000);
-    REQUIRE(part.header_in_place);
-    CHECK(std::string_view(part.data + 9, 1000) == bytes.substr(H2DataQueue::kMaxPayload, 1000));
+    // The next frame of the same block in the same round: its header would land on the first
+    // frame's tail, not yet written, so it comes apart, and the tail is left as it was.
+    H2DataQueue::Frame second = queue.take_frame(kHeader, 1000);
+    CHECK_FALSE(second.header_in_place);
+    CHECK(std::string_view(second.data, 1000) == bytes.substr(H2DataQueue::kMaxPayload, 1000));
+    CHECK(std::string_view(first.data + 9, H2DataQueue::kMaxPayload) ==
+          bytes.substr(0, H2DataQueue::kMaxPayload));
+    queue.release_sent();
+
+    // In the next round the header goes over bytes already written.
     size_t rest = queue.next_payload(1 << 20);
-    CHECK(rest == H2DataQueue::kMaxPayload - 1000);
-    H2DataQueue::Frame apart = queue.take_frame(kHeader, rest);
-    CHECK_FALSE(apart.header_in_place);
-    CHECK(std::string_view(apart.data, rest) == bytes.substr(H2DataQueue::kMaxPayload + 1000, rest));
+    CHECK(rest == H2DataQueue::kMaxPayload);
+    H2DataQueue::Frame third = queue.take_frame(kHeader, rest);
+    REQUIRE(third.header_in_place);
+    CHECK(std::memcmp(third.data, kHeader, 9) == 0);
+    CHECK(std::string_view(third.data + 9, rest) == bytes.substr(H2DataQueue::kMaxPayload + 1000, rest));
     queue.release_sent();
 
     // A block a frame came from takes no more bytes: what follows starts a block of its own.
     size_t left = queue.size();
-    CHECK(left == 40000 - 2 * H2DataQueue::kMaxPayload);
-    H2DataQueue::Frame cut = queue.take_frame(kHeader, 100);
-    CHECK(cut.header_in_place);
-    queue.release_sent();
+    CHECK(left == 40000 - 2 * H2DataQueue::kMaxPayload - 1000);
     queue.append("tail");
-    // The next round's frame continues the cut block, its header over bytes already written.
-    H2DataQueue::Frame after_cut = queue.take_frame(kHeader, queue.next_payload(1 << 20));
-    CHECK(after_cut.header_in_place);
-    CHECK(std::string_view(after_cut.data + 9, after_cut.len - 9) == bytes.substr(40000 - left + 100));
+    H2DataQueue::Frame last = queue.take_frame(kHeader, queue.next_payload(1 << 20));
+    CHECK(last.header_in_place);
+    CHECK(std::string_view(last.data + 9, last.len - 9) == bytes.substr(40000 - left));
     CHECK(queue.next_payload(1 << 20) == 4);
     H2DataQueue::Frame tail = queue.take_frame(kHeader, 4);
+    CHECK(tail.header_in_place);
     CHECK(std::string_view(tail.data + 9, 4) == "tail");
     CHECK(queue.size() == 0);
     queue.release_sent();
     CHECK(queue.capacity() == 0);
 }
 
+TEST_CASE("h2 data queue: bytes read into reserved space are taken where they lie") {
+    H2DataQueue queue;
+    std::string bytes = pattern(100000);
+
+    // A block's payload at most, sized to the hint, never under the smallest block.
+    std::span<char> space = queue.reserve(1 << 20);
+    CHECK(space.size() == H2DataQueue::kBlockPayload);
+    CHECK(queue.reserve(10).data() == space.data()); // the same free space, handed out again
+    CHECK(H2DataQueue().reserve(10).size() == H2DataQueue::kMinBlockPayload);
+    CHECK(H2DataQueue().reserve(3000).size() == 3000);
+
+    SECTION("read at its start: no copy at all") {
+        std::memcpy(space.data(), bytes.data(), 20000);
+        queue.append({space.data(), 20000});
+        CHECK(queue.size() == 20000);
+        // More read behind them into what is left of the block.
+        std::span<char> more = queue.reserve(1 << 20);
+        CHECK(more.data() == space.data() + 20000);
+        std::memcpy(more.data(), bytes.data() + 20000, 5000);
+        queue.append({more.data(), 5000});
+        H2DataQueue::Frame frame = queue.take_frame(kHeader, H2DataQueue::kMaxPayload);
+        REQUIRE(frame.header_in_place);
+        CHECK(frame.data + 9 == space.data()); // the frame is the reserved bytes themselves
+        CHECK(std::string_view(frame.data + 9, H2DataQueue::kMaxPayload) ==
+              bytes.substr(0, H2DataQueue::kMaxPayload));
+    }
+    SECTION("read behind bytes that are no body (a head, a chunk's size line): moved down onto the end") {
+        std::memcpy(space.data(), "HTTP/1.1 200 OK\r\n\r\n", 19);
+        std::memcpy(space.data() + 19, bytes.data(), 1000);
+        std::memcpy(space.data() + 1019, "\r\n3e8\r\n", 7);
+        std::memcpy(space.data() + 1026, bytes.data() + 1000, 1000);
+        queue.append({space.data() + 19, 1000});
+        queue.append({space.data() + 1026, 1000});
+        CHECK(queue.size() == 2000);
+        H2DataQueue::Frame frame = queue.take_frame(kHeader, queue.next_payload(1 << 20));
+        REQUIRE(frame.header_in_place);
+        CHECK(frame.data + 9 == space.data());
+        CHECK(std::string_view(frame.data + 9, 2000) == bytes.substr(0, 2000));
+    }
+    SECTION("an append from elsewhere never writes over bytes read and not yet appended") {
+        std::memcpy(space.data(), bytes.data() + 100, 500);
+        queue.append("from elsewhere");
+        queue.append({space.data(), 500}); // copied behind, from where it was read
+        CHECK(queue.size() == 514);
+        std::string out;
+        while (size_t n = queue.next_payload(1 << 20)) {
+            H2DataQueue::Frame frame = queue.take_frame(kHeader, n);
+            out.append(frame.header_in_place ? frame.data + 9 : frame.data, n);
+        }
+        CHECK(out == "from elsewhere" + bytes.substr(100, 500));
+        queue.release_sent();
+        CHECK(queue.capacity() == 0);
+    }
+}
+
 TEST_CASE("h2 output: a large response under a large window leaves in bounded rounds, a frame a buffer") {
+    bool in_parts = GENERATE(true, false);
+    bool empty_end = GENERATE(false, true);
+    CAPTURE(in_parts, empty_end);
     Answerer owner;
     owner.body = pattern(548797); // the demo PDF's size
+    owner.empty_end = empty_end;
     H2Session server(owner);
     owner.session = &server;
     BigWindowClient client;
-    Rounds rounds;
+    Rounds rounds(in_parts);
 
     std::string preface = client.send();
     REQUIRE(server.receive(preface.data(), preface.size(), rounds) == H2Session::Status::kOk);
     for (int i = 0; i < 100 && server.output_pending(); ++i)
         REQUIRE(server.flush(rounds) == H2Session::Status::kOk);
+    if (empty_end) {
+        // Every byte went: the END_STREAM comes in an empty DATA frame of its own.
+        CHECK(server.queued(1) == 0);
+        REQUIRE(server.send_data(1, {}, true));
+        REQUIRE(server.flush(rounds) == H2Session::Status::kOk);
+    }
     CHECK_FALSE(server.output_pending());
 
     size_t data_frames = 0;
+    size_t header_slices = 0;
     for (const auto &round : rounds.rounds) {
         size_t bytes = 0;
-        for (const std::string &buf : round) {
+        for (size_t i = 0; i < round.size(); ++i) {
+            const std::string &buf = round[i];
             bytes += buf.size();
             client.receive(buf);
-            // A DATA frame (type 0) is its header and its payload in one buffer, at most a record.
-            if (buf.size() > 9 && buf[3] == 0) {
-                ++data_frames;
-                size_t len =
-                    (size_t(uint8_t(buf[0])) << 16) | (size_t(uint8_t(buf[1])) << 8) | uint8_t(buf[2]);
-                CHECK(buf.size() == 9 + len);
-                CHECK(len <= H2DataQueue::kMaxPayload);
+            long len = data_frame_length(buf);
+            if (len < 0) continue;
+            ++data_frames;
+            CHECK(len <= long(H2DataQueue::kMaxPayload));
+            if (buf.size() == 9 && len > 0) {
+                // A header apart, to an output that takes rounds whole: its payload is the next buffer.
+                ++header_slices;
+                REQUIRE(i + 1 < round.size());
+                CHECK(round[i + 1].size() == size_t(len));
+                bytes += round[i + 1].size();
+                client.receive(round[++i]);
+            } else {
+                // A DATA frame is its header and its payload in one buffer, at most a record.
+                CHECK(buf.size() == 9 + size_t(len));
             }
         }
         // A round ends with the frame that reaches kRoundBytes.
-        CHECK(bytes < H2Session::kRoundBytes + H2DataQueue::kBlockBytes);
+        CHECK(bytes < H2Session::kRoundBytes + H2DataQueue::kRecordBytes);
     }
     CHECK(client.closed);
     CHECK(client.body == owner.body);
-    CHECK(data_frames == (548797 + H2DataQueue::kMaxPayload - 1) / H2DataQueue::kMaxPayload);
+    CHECK(data_frames == (548797 + H2DataQueue::kMaxPayload - 1) / H2DataQueue::kMaxPayload + empty_end);
     CHECK(rounds.rounds.size() >= 548797 / H2Session::kRoundBytes);
+    // Whole rounds get the header of each block's later frames apart; rounds in parts never.
+    if (in_parts)
+        CHECK(header_slices == 0);
+    else
+        CHECK(header_slices > 0);
+}
+
+TEST_CASE("h2 output: body bytes read into the stream's space leave as DATA frames without a copy") {
+    bool in_parts = GENERATE(true, false);
+    CAPTURE(in_parts);
+    Reader owner;
+    owner.body = pattern(300000);
+    owner.piece = GENERATE(size_t(65536), size_t(10000), size_t(1));
+    CAPTURE(owner.piece);
+    if (owner.piece == 1) owner.body.resize(3000); // one byte a read: a small body is enough
+    H2Session server(owner);
+    owner.session = &server;
+    BigWindowClient client;
+    Rounds rounds(in_parts);
+
+    std::string preface = client.send();
+    REQUIRE(server.receive(preface.data(), preface.size(), rounds) == H2Session::Status::kOk);
+    for (int i = 0; i < 200 && server.output_pending(); ++i)
+        REQUIRE(server.flush(rounds) == H2Session::Status::kOk);
+    for (const auto &round : rounds.rounds)
+        for (const std::string &buf : round)
+            client.receive(buf);
+    CHECK(client.closed);
+    CHECK(client.body == owner.body);
+
+    // Every body byte left from where it was read (each DATA frame's payload begins and ends in
+    // spaces the stream handed out, which lie one after another in a block), not from a copy.
+    auto read_there = [&owner](const char *at) {
+        for (std::span<char> space : owner.spaces)
+            if (at >= space.data() && at < space.data() + space.size()) return true;
+        return false;
+    };
+    size_t payload_bytes = 0;
+    size_t k = 0;
+    for (const auto &round : rounds.rounds)
+        for (size_t i = 0; i < round.size(); ++i, ++k) {
+            long len = data_frame_length(round[i]);
+            if (len <= 0) continue;
+            const char *payload = round[i].size() == 9 ? rounds.addresses[k + 1] : rounds.addresses[k] + 9;
+            CHECK(read_there(payload));
+            CHECK(read_there(payload + len - 1));
+            payload_bytes += size_t(len);
+            if (round[i].size() == 9) ++i, ++k;
+        }
+    CHECK(payload_bytes == owner.body.size());
 }

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <proxyd/plugin.h>
+#include <span>
 #include <string_view>
 #include <uv.h>
 
@@ -71,6 +72,11 @@ class ExchangeClient {
     virtual bool frames_body() const = 0;
     virtual void send(std::string_view data) = 0;
     virtual void send(const uv_buf_t *bufs, size_t count) = 0;
+    // For a client that frames the body itself, once the head went out: space to read about hint
+    // body bytes into (a socket's, a file's), where send() then takes them without a copy;
+    // empty where there is none (the producer reads into its own buffer). Valid until the next
+    // call, and only for bytes sent before any sent from elsewhere.
+    virtual std::span<char> body_space(size_t hint) = 0;
     // For a client that frames the body itself: the body's trailer fields (options: the
     // Connection options of the response head), sent after the bytes sent so far, those that
     // trailer_fields.hpp lets through. Before the exchange finishes; borrowed for the call.

@@ -432,6 +432,14 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     }
 }
 
+// Body bytes for a client that frames them itself (an HTTP/2 stream) are read into its queue,
+// where they become DATA frames without a copy; the head's read, before the stream takes body
+// bytes, goes to the worker's buffer. Every read is flushed to the client before the next.
+std::span<char> ProxyExchange::upstream_read_space() {
+    if (phase_ != Phase::kRelayingBody || !client_ || !client_->frames_body()) return {};
+    return client_->body_space(UpstreamWorker::kReadBufferSize);
+}
+
 void ProxyExchange::on_upstream_closed(int status) {
     if (phase_ == Phase::kRelayingBody && status == UV_EOF &&
         parser_.finish() == ResponseParser::Result::kMessageEnd) {

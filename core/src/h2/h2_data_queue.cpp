@@ -5,23 +5,51 @@
 
 namespace proxyd {
 
-namespace {
-// A response smaller than a record gets a block of its size (not less than this), so a small
-// body does not hold a whole record's worth of memory.
-constexpr size_t kMinBlockPayload = 1024;
-} // namespace
+H2DataQueue::Block &H2DataQueue::open_block(size_t want, size_t min_free) {
+    if (!blocks_.empty()) {
+        Block &last = blocks_.back();
+        if (!last.taken && !last.closed && last.capacity - last.end >= min_free) return last;
+    }
+    size_t payload = std::clamp(want, kMinBlockPayload, kBlockPayload);
+    Block &block = blocks_.emplace_back();
+    block.capacity = static_cast<uint32_t>(kFrameHeader + payload);
+    block.bytes = std::make_unique_for_overwrite<char[]>(block.capacity);
+    return block;
+}
+
+bool H2DataQueue::in_reserved_space(std::string_view bytes) const {
+    if (blocks_.empty()) return false;
+    const Block &last = blocks_.back();
+    const char *base = last.bytes.get();
+    // Compared as addresses: bytes from anywhere else are no part of the block.
+    auto at = reinterpret_cast<uintptr_t>(bytes.data());
+    return last.reserved && !last.taken && !last.closed &&
+           at >= reinterpret_cast<uintptr_t>(base + last.end) &&
+           at + bytes.size() <= reinterpret_cast<uintptr_t>(base + last.capacity);
+}
+
+std::span<char> H2DataQueue::reserve(size_t hint) {
+    // A read into a few bytes left at a block's end would cost a system call for little.
+    Block &block = open_block(hint, std::clamp<size_t>(hint, 1, kMinBlockPayload));
+    block.reserved = true;
+    return {block.bytes.get() + block.end, block.bytes.get() + block.capacity};
+}
 
 void H2DataQueue::append(std::string_view bytes) {
     size_ += bytes.size();
-    while (!bytes.empty()) {
-        if (blocks_.empty() || blocks_.back().taken || blocks_.back().end == blocks_.back().capacity) {
-            size_t payload = std::clamp(bytes.size(), kMinBlockPayload, kMaxPayload);
-            Block block;
-            block.capacity = static_cast<uint32_t>(kFrameHeader + payload);
-            block.bytes = std::make_unique_for_overwrite<char[]>(block.capacity);
-            blocks_.push_back(std::move(block));
-        }
+    if (in_reserved_space(bytes)) {
+        // Read into the block: moved down onto the end when something else was read before it
+        // (the bytes of a response head, a chunk's size line).
         Block &last = blocks_.back();
+        char *end = last.bytes.get() + last.end;
+        if (bytes.data() != end) std::memmove(end, bytes.data(), bytes.size());
+        last.end += static_cast<uint32_t>(bytes.size());
+        return;
+    }
+    while (!bytes.empty()) {
+        // Reserved space may hold bytes read and not yet appended: never written over.
+        if (!blocks_.empty() && blocks_.back().reserved) blocks_.back().closed = true;
+        Block &last = open_block(bytes.size(), 1);
         size_t n = std::min<size_t>(bytes.size(), last.capacity - last.end);
         std::memcpy(last.bytes.get() + last.end, bytes.data(), n);
         last.end += static_cast<uint32_t>(n);
@@ -31,7 +59,7 @@ void H2DataQueue::append(std::string_view bytes) {
 
 size_t H2DataQueue::next_payload(size_t max) const {
     for (const Block &block : blocks_)
-        if (block.begin < block.end) return std::min<size_t>(max, block.end - block.begin);
+        if (block.begin < block.end) return std::min({max, kMaxPayload, size_t{block.end - block.begin}});
     return 0;
 }
 
@@ -53,7 +81,7 @@ H2DataQueue::Frame H2DataQueue::take_frame(const uint8_t *header, size_t len) {
 }
 
 void H2DataQueue::release_sent() {
-    auto emptied = [](const Block &b) { return b.taken && b.begin == b.end; };
+    auto emptied = [](const Block &b) { return (b.taken || b.closed) && b.begin == b.end; };
     blocks_.erase(std::remove_if(blocks_.begin(), blocks_.end(), emptied), blocks_.end());
     for (Block &block : blocks_)
         block.taken_this_round = false;

@@ -1,12 +1,18 @@
-// One HTTP/2 stream's response bytes waiting for the client's windows, laid out as the DATA
+// One HTTP/2 stream's response bytes waiting for the client's windows, laid out for the DATA
 // frames that will carry them: each block keeps the 9 bytes of a frame header free in front of
-// its payload, so the session writes the header in place and a whole frame leaves as one buffer
-// (one iovec in cleartext; one TLS record, encrypted where it lies, over TLS). The bytes are
-// copied once, into the block, and never again on their way to the socket.
+// its payload, and a frame's header goes right in front of its payload, so a whole frame leaves
+// as one span (one iovec in cleartext; one TLS record, encrypted where it lies, over TLS). The
+// bytes are copied once, into the block, and never again on their way to the socket; a producer
+// that reads them (a socket, a file) reads straight into a block's free space (reserve()), and
+// then they are not copied at all.
 //
-// A block holds at most one TLS record's plaintext (header and payload), so a full frame is
-// exactly one record. Once a frame was taken from a block, nothing is appended to it: the next
-// frame's header could otherwise land on the tail of a frame not yet written. Blocks whose bytes
+// A frame carries at most kMaxPayload bytes, so that with its header it is exactly one TLS record;
+// a block holds up to four such frames, so that one read (a socket's, a file's) fills 64 KiB as
+// the worker's own buffer would: a socket read in record-sized pieces costs more system calls
+// and, on loopback, the sending peer's work done in the reader's. The header of a block's second
+// and later frames lands on the last 9 bytes of the frame before: in place at once when that
+// frame was written in an earlier round, else only once the output took that one (take_frame()
+// says which). Once a frame was taken from a block, nothing is appended to it. Blocks whose bytes
 // all left are freed by release_sent(), after the round that borrowed them was written.
 //
 // Owned by the session's stream; session thread only.
@@ -15,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -23,23 +30,34 @@ namespace proxyd {
 class H2DataQueue {
   public:
     static constexpr size_t kFrameHeader = 9;
-    static constexpr size_t kBlockBytes = 16 * 1024; // the most one TLS record carries
-    static constexpr size_t kMaxPayload = kBlockBytes - kFrameHeader;
+    static constexpr size_t kRecordBytes = 16 * 1024; // the most one TLS record carries
+    static constexpr size_t kMaxPayload = kRecordBytes - kFrameHeader;
+    static constexpr size_t kBlockPayload = 4 * kMaxPayload;
+    // A response smaller than a record gets a block of its size (not less than this), so a small
+    // body does not hold a whole record's worth of memory.
+    static constexpr size_t kMinBlockPayload = 1024;
 
-    // Copies bytes in behind those queued.
+    // Copies bytes in behind those queued; bytes that lie in the space reserve() handed out are
+    // taken where they lie (moved down, at most, over what was read there and not appended).
     void append(std::string_view bytes);
+    // Free space at the end of the queue, about hint bytes (at least kMinBlockPayload, at most a
+    // block's payload), to read bytes into before append() takes them. Other appends never
+    // write into it: bytes appended from it after them are copied instead of taken in place.
+    // Valid until the next reserve(), or until a frame is taken from the block.
+    std::span<char> reserve(size_t hint);
     // Bytes queued and not yet taken into a frame.
     size_t size() const { return size_; }
-    // What the next frame can carry, at most max: the untaken bytes of the first block that has
-    // any (a frame never spans two blocks).
+    // What the next frame can carry, at most max and kMaxPayload: the untaken bytes of the first
+    // block that has any (a frame never spans two blocks).
     size_t next_payload(size_t max) const;
 
     // The next frame's payload (len bytes, at most next_payload()) leaves the queue. Returns the
     // frame: the header, copied in front of the payload, and the payload, one contiguous span;
-    // or, when the header cannot go there (a frame of this round lies before it), the payload
-    // alone, with header_in_place false. Valid until release_sent().
+    // or, when the header cannot go there yet (the frame before it, taken in this round, ends
+    // there), the payload alone, with header_in_place false: the 9 bytes before it are free
+    // once that frame was written. Valid until release_sent().
     struct Frame {
-        const char *data;
+        char *data;
         size_t len;
         bool header_in_place;
     };
@@ -57,7 +75,14 @@ class H2DataQueue {
         uint32_t end = kFrameHeader;   // the end of the bytes appended
         bool taken = false;            // a frame came from it: closed to appends
         bool taken_this_round = false; // ... and that frame may not be written yet
+        bool reserved = false;         // its free space was handed out (reserve())
+        bool closed = false;           // closed to appends by one from elsewhere (reserve())
     };
+    // Appends go into the last block while it has at least min_free bytes free, else into a new
+    // one of about want bytes' payload.
+    Block &open_block(size_t want, size_t min_free);
+    // Where bytes lie in the reserved free space of the last block, at or after its end.
+    bool in_reserved_space(std::string_view bytes) const;
     std::vector<Block> blocks_;
     size_t size_ = 0;
 };

@@ -273,9 +273,19 @@ struct H2Session::Callbacks {
         Stream *stream = s.find(frame->hd.stream_id);
         if (!stream || !s.round_) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         H2DataQueue::Frame out = stream->response.take_frame(header, length);
-        if (!out.header_in_place)
+        if (out.header_in_place) {
+            s.round_->borrow(out.data, out.len);
+        } else if (s.round_in_parts_ && out.len > 0) {
+            // The frame before ends where this header goes: written over once that one went. (An
+            // empty frame, the END_STREAM of a body without a length, has no payload to precede.)
+            char *at = out.data - H2DataQueue::kFrameHeader;
+            RoundCut &cut = s.round_cuts_.emplace_back(RoundCut{s.round_->count(), at, {}});
+            std::memcpy(cut.header.data(), header, H2DataQueue::kFrameHeader);
+            s.round_->borrow(at, H2DataQueue::kFrameHeader + out.len);
+        } else {
             s.round_->own({reinterpret_cast<const char *>(header), H2DataQueue::kFrameHeader});
-        s.round_->borrow(out.data, out.len);
+            s.round_->borrow(out.data, out.len);
+        }
         s.round_bytes_ += H2DataQueue::kFrameHeader + length;
         stream->sent_notice = true;
         return s.round_bytes_ >= kRoundBytes ? NGHTTP2_ERR_PAUSE : 0;
@@ -516,6 +526,8 @@ H2Session::Status H2Session::produce(H2Output &output) {
     OutputSlices round;
     round_ = &round;
     round_bytes_ = 0;
+    round_in_parts_ = output.takes_rounds_in_parts();
+    round_cuts_.clear();
     ssize_t failed = 0;
     while (round_bytes_ < kRoundBytes) {
         const uint8_t *frames = nullptr;
@@ -530,8 +542,15 @@ H2Session::Status H2Session::produce(H2Output &output) {
     round_ = nullptr;
     if (!round.empty()) {
         const std::vector<uv_buf_t> &bufs = round.bufs();
-        output.write_frames(bufs.data(), bufs.size());
+        size_t first = 0;
+        for (const RoundCut &cut : round_cuts_) {
+            output.write_frames_part(bufs.data() + first, cut.slice - first);
+            std::memcpy(cut.at, cut.header.data(), cut.header.size());
+            first = cut.slice;
+        }
+        output.write_frames(bufs.data() + first, bufs.size() - first);
     }
+    round_cuts_.clear();
     closed_queues_.clear();
     std::vector<std::pair<int32_t, size_t>> notices;
     for (auto &[id, stream] : streams_)
@@ -595,6 +614,12 @@ bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
         nghttp2_session_resume_data(session_, stream_id);
     }
     return true;
+}
+
+std::span<char> H2Session::body_space(int32_t stream_id, size_t hint) {
+    Stream *stream = find(stream_id);
+    if (!stream || !stream->answered || stream->response_end) return {};
+    return stream->response.reserve(hint);
 }
 
 bool H2Session::send_trailers(int32_t stream_id, std::vector<H2Field> fields) {

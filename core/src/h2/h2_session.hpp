@@ -27,9 +27,11 @@
 #include "http/response_fields.hpp"
 #include "net/output_slices.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -99,11 +101,18 @@ class H2Events {
 
 // Where a session's frames go: the connection's socket (through TLS when it has it). A round's
 // frames come in one call as a gather list: control frames copied, DATA frames borrowed from the
-// streams' queues where they lie (header and payload together). Valid during the call only, so
-// what the socket does not take at once must be copied.
+// streams' queues where they lie (header and payload together, or apart: H2DataQueue). Valid
+// during the call only, so what the socket does not take at once must be copied.
 class H2Output {
   public:
     virtual void write_frames(const uv_buf_t *bufs, size_t count) = 0;
+    // An output that encrypts (TLS) takes a round in parts: write_frames_part() encrypts the
+    // frames at once and keeps their records for the round's last call, write_frames(). The
+    // session then writes a DATA frame's header over the end of the frame before it once that
+    // one went, so that every frame is one span, one record sealed where it lies; an output
+    // that takes rounds whole gets such a header as a slice of its own.
+    virtual bool takes_rounds_in_parts() const { return false; }
+    virtual void write_frames_part(const uv_buf_t *bufs, size_t count) { write_frames(bufs, count); }
 
   protected:
     ~H2Output() = default;
@@ -153,10 +162,14 @@ class H2Session {
     // the stream is gone or already answered.
     bool submit_interim(int32_t stream_id, const ResponseFields &head);
     // Body bytes of a response submitted with has_body, copied into the stream's queue (as the
-    // DATA frames will carry them: H2DataQueue); `end`
-    // with the last (possibly empty) piece. They leave as the client's windows allow. False if
-    // the stream is gone, not answered, answered without a body or already ended.
+    // DATA frames will carry them: H2DataQueue), or taken where they lie if they were read into
+    // body_space(); `end` with the last (possibly empty) piece. They leave as the client's
+    // windows allow. False if the stream is gone, not answered, answered without a body or
+    // already ended.
     bool send_data(int32_t stream_id, std::string_view bytes, bool end);
+    // Space in the stream's queue to read about hint body bytes into (H2DataQueue::reserve), so
+    // that send_data() takes them without a copy; empty where send_data() would refuse them.
+    std::span<char> body_space(int32_t stream_id, size_t hint);
     // Trailer fields for a response submitted with has_body, not yet ended: after its last DATA
     // frame they go as a HEADERS frame that ends the stream (RFC 9113 §8.1) instead of that
     // frame's END_STREAM. Names lower-case, none connection-specific (the caller's rule). False
@@ -219,6 +232,15 @@ class H2Session {
     // until the round is written).
     OutputSlices *round_ = nullptr;
     size_t round_bytes_ = 0;
+    // Where the round is cut (takes_rounds_in_parts): the frame from slice `slice` on gets its
+    // header at `at` once the slices before it were written.
+    struct RoundCut {
+        size_t slice;
+        char *at;
+        std::array<uint8_t, H2DataQueue::kFrameHeader> header;
+    };
+    bool round_in_parts_ = false;
+    std::vector<RoundCut> round_cuts_;
     std::vector<H2DataQueue> closed_queues_;
     std::string error_;
     bool terminated_ = false;

@@ -26,6 +26,8 @@ class OutputSlices {
         if (len) slices_.push_back({data, 0, len});
     }
     bool empty() const { return slices_.empty(); }
+    // Slices so far: the index bufs() will give the next one borrowed.
+    size_t count() const { return slices_.size(); }
     // Valid until the next own(), borrow() or clear().
     const std::vector<uv_buf_t> &bufs() {
         bufs_.clear();

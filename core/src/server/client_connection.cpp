@@ -835,20 +835,35 @@ void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
     write_to_socket(bufs, count);
 }
 
+std::span<char> ClientConnection::body_space(size_t hint) {
+    if (!h2_stream_ || !peer_ || !writable() || write_shut_) return {};
+    return peer_->stream_body_space(hint);
+}
+
 void ClientConnection::send_trailers(const MessageHead &trailers, const ConnectionOptions &options) {
     if (peer_ && writable() && !write_shut_) peer_->stream_trailers(trailers, options);
 }
 
-// All records of one write go out in one socket write.
+void ClientConnection::encrypt_for_next_send(const uv_buf_t *bufs, size_t count) {
+    if (!tls_) return send(bufs, count);
+    if (!writable() || write_shut_) return;
+    encrypt(bufs, count);
+}
+
+// All records of one write go out in one socket write, those encrypt_for_next_send() made too.
 void ClientConnection::send_encrypted(const uv_buf_t *bufs, size_t count) {
+    if (encrypt(bufs, count)) flush_tls_output();
+}
+
+bool ClientConnection::encrypt(const uv_buf_t *bufs, size_t count) {
     TlsBuffers &buffers = worker_.tls_buffers();
     bool ok = tls_->session.send(bufs, count, buffers.gathered, buffers.records) == TlsSession::Status::kOk;
     if (!ok) {
         buffers.records.clear();
         worker_.logger().warn("client " + client_ip_ + ": TLS: " + tls_->session.error_text());
-        return write_failed();
+        write_failed();
     }
-    flush_tls_output();
+    return ok;
 }
 
 void ClientConnection::write_to_socket(const uv_buf_t *bufs, size_t count) {

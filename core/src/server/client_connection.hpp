@@ -105,8 +105,13 @@ class StreamPeer {
     // An interim head (a 103, or a 100 its client's Expect asked for), written there; a 100
     // goes out once, and only while the client's body has not all come.
     virtual void stream_interim_head(const ResponseFields &head) = 0;
-    // Response body bytes, bare (no chunk framing); copied before the call returns.
+    // Response body bytes, bare (no chunk framing); copied before the call returns, unless they
+    // lie in stream_body_space(), where they stay.
     virtual void stream_response(const uv_buf_t *bufs, size_t count) = 0;
+    // Space to read about hint response body bytes into, that stream_response() then takes
+    // without a copy (H2Session::body_space); empty when the stream takes no body bytes now.
+    // Valid until the next call, or until stream_response() took bytes from elsewhere.
+    virtual std::span<char> stream_body_space(size_t hint) = 0;
     // The response body's trailer fields (those trailer_fields.hpp lets through go on, lower-cased):
     // after its last bytes, they end the stream. Borrowed for the call.
     virtual void stream_trailers(const MessageHead &trailers, const ConnectionOptions &options) = 0;
@@ -166,6 +171,10 @@ class ClientConnection final : private RequestParser::Events,
     bool frames_body() const override { return h2_stream_; }
     void send(std::string_view data) override;
     void send(const uv_buf_t *bufs, size_t count) override;
+    std::span<char> body_space(size_t hint) override;
+    // Over TLS: bytes encrypted now, their records written with the next send()'s (the caller
+    // reuses the bytes in between); without TLS, sent at once.
+    void encrypt_for_next_send(const uv_buf_t *bufs, size_t count);
     void send_trailers(const MessageHead &trailers, const ConnectionOptions &options) override;
     size_t queued_bytes() const override { return peer_ ? peer_->stream_queued() : writer_.queued_bytes(); }
     // A body the exchange writes to the socket itself (sendfile) waits for room: the client has
@@ -322,6 +331,9 @@ class ClientConnection final : private RequestParser::Events,
     // Writes the worker's tls_buffers().records to the socket.
     void flush_tls_output();
     void send_encrypted(const uv_buf_t *bufs, size_t count);
+    // Records appended to the worker's tls_buffers().records; false (the connection failing) on
+    // a TLS error.
+    bool encrypt(const uv_buf_t *bufs, size_t count);
     void send_close_notify();
 
     // Switches to HTTP/2: what is read from here on goes to h2_.

@@ -137,7 +137,16 @@ class H2Connection::Stream final : public StreamPeer {
     void stream_response(const uv_buf_t *bufs, size_t count) override {
         for (size_t i = 0; i < count && !broken_; ++i)
             if (bufs[i].len > 0) body({bufs[i].base, bufs[i].len});
+        // A full frame goes out at once; smaller pieces (a small response) wait for the loop
+        // turn's round, which carries the pieces of many streams in one write.
+        if (owner_.session_.queued(id_) >= H2DataQueue::kMaxPayload && !owner_.session_.waits_for_window(id_))
+            return owner_.write_round_now();
         owner_.schedule();
+    }
+    std::span<char> stream_body_space(size_t hint) override {
+        if (broken_ || response_ != Response::kBody) return {};
+        if (remaining_) hint = static_cast<size_t>(std::min<uint64_t>(hint, *remaining_));
+        return owner_.session_.body_space(id_, hint);
     }
     size_t stream_queued() const override { return owner_.session_.queued(id_); }
     void stream_resume_input() override {
@@ -319,6 +328,12 @@ void H2Connection::write_frames(const uv_buf_t *bufs, size_t count) {
     if (!closing_) connection_.send(bufs, count);
 }
 
+bool H2Connection::takes_rounds_in_parts() const { return connection_.encrypted(); }
+
+void H2Connection::write_frames_part(const uv_buf_t *bufs, size_t count) {
+    if (!closing_) connection_.encrypt_for_next_send(bufs, count);
+}
+
 bool H2Connection::finish_round(H2Session::Status status) {
     if (closing_) return false;
     if (status != H2Session::Status::kOk) {
@@ -355,9 +370,39 @@ void H2Connection::schedule() {
     uv_timer_start(&scheduled_, on_scheduled, 0, 0);
 }
 
+void H2Connection::write_round_now() {
+    if (closing_ || in_session_ || held_status_ || connection_.queued_bytes() > ClientConnection::kLowWater)
+        return schedule();
+    in_session_ = true;
+    holding_events_ = true;
+    H2Session::Status status = session_.flush(*this);
+    holding_events_ = false;
+    in_session_ = false;
+    if (status != H2Session::Status::kOk || session_.finished())
+        held_status_ = status;
+    else
+        connection_.h2_activity();
+    schedule();
+}
+
+void H2Connection::replay_held_events() {
+    std::vector<HeldEvent> events = std::move(held_events_);
+    held_events_.clear();
+    for (const HeldEvent &event : events) {
+        if (closing_) return;
+        if (event.closed)
+            on_stream_close(event.stream_id, 0, event.unsent);
+        else
+            on_response_data_sent(event.stream_id, session_.queued(event.stream_id));
+    }
+}
+
 void H2Connection::on_scheduled(uv_timer_t *timer) {
     auto *self = static_cast<H2Connection *>(timer->data);
     self->timer_running_ = false;
+    self->replay_held_events();
+    if (std::optional<H2Session::Status> status = std::exchange(self->held_status_, std::nullopt))
+        if (!self->finish_round(*status)) return;
     // A stream's connection that reads again takes what its client sent meanwhile.
     std::vector<int32_t> due;
     for (auto &[id, stream] : self->streams_)
@@ -421,6 +466,7 @@ void H2Connection::on_request_end(int32_t stream_id) {
 }
 
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t, size_t unsent) {
+    if (holding_events_) return held_events_.push_back({stream_id, true, unsent});
     auto it = streams_.find(stream_id);
     if (it == streams_.end()) return;
     auto node = streams_.extract(it); // the stream lives on in it until the end of this call
@@ -428,6 +474,7 @@ void H2Connection::on_stream_close(int32_t stream_id, uint32_t, size_t unsent) {
 }
 
 void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {
+    if (holding_events_) return held_events_.push_back({stream_id, false, 0});
     if (Stream *stream = find(stream_id)) {
         track_stall(*stream, queued, true);
         stream->drained(queued);

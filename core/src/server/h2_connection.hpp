@@ -41,10 +41,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <uv.h>
+#include <vector>
 
 namespace proxyd {
 
@@ -94,8 +96,11 @@ class H2Connection final : private H2Events, private H2Output {
     void on_request_end(int32_t stream_id) override;
     void on_stream_close(int32_t stream_id, uint32_t error_code, size_t unsent) override;
     void on_response_data_sent(int32_t stream_id, size_t queued) override;
-    // H2Output: a round of frames, to the socket (or its TLS session) at once.
+    // H2Output: a round of frames, to the socket (or its TLS session) at once; over TLS in
+    // parts, encrypted as they come and written with the round's last.
     void write_frames(const uv_buf_t *bufs, size_t count) override;
+    bool takes_rounds_in_parts() const override;
+    void write_frames_part(const uv_buf_t *bufs, size_t count) override;
 
     Stream *find(int32_t stream_id);
     // Frames and resumed request bodies on the next loop turn (see the top of this file).
@@ -103,6 +108,13 @@ class H2Connection final : private H2Events, private H2Output {
     static void on_scheduled(uv_timer_t *timer);
     // Rounds of frames while the socket takes them, a few per loop turn.
     void flush();
+    // One round now, from inside an exchange's call: a stream was given a frame's worth of body
+    // bytes, which leave while they are still in the CPU's cache instead of after every other
+    // read of the loop turn. What the round sets off for exchanges (a stream's end, its queue
+    // drained, a session error) waits for the timer, as the top of this file says.
+    void write_round_now();
+    // The session's events held back during write_round_now(), replayed by the timer.
+    void replay_held_events();
     // After a session call: closes the connection when the session ended. False then.
     bool finish_round(H2Session::Status status);
     // The stream's response bytes still queued after a change: its stall clock starts, restarts
@@ -119,6 +131,15 @@ class H2Connection final : private H2Events, private H2Output {
     bool flush_wanted_ = false;
     bool in_session_ = false;
     bool closing_ = false;
+    // Inside write_round_now(): the session's stream events are held here for the timer.
+    struct HeldEvent {
+        int32_t stream_id;
+        bool closed;   // on_stream_close, else on_response_data_sent
+        size_t unsent; // on_stream_close's
+    };
+    bool holding_events_ = false;
+    std::vector<HeldEvent> held_events_;
+    std::optional<H2Session::Status> held_status_; // a round's end that closes the connection
     uint64_t stall_deadline_ = 0;
     bool stream_opened_ = false;
 };

@@ -125,6 +125,14 @@ void UpstreamConnection::shutdown_write() {
 
 void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
     auto *self = static_cast<UpstreamConnection *>(h->data);
+    // A TLS peer's records are decrypted into tls_plaintext_ before the owner sees them.
+    if (self->owner_ && !self->tls_ && !self->idle_) {
+        std::span<char> space = self->owner_->upstream_read_space();
+        if (!space.empty()) {
+            *buf = uv_buf_init(space.data(), static_cast<unsigned>(space.size()));
+            return;
+        }
+    }
     *buf = uv_buf_init(self->pool_.worker().read_buffer(), UpstreamWorker::kReadBufferSize);
 }
 

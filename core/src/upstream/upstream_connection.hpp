@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <uv.h>
@@ -32,6 +33,9 @@ class UpstreamConnection final : private StreamWriter::Listener, private TlsSess
       public:
         virtual void on_upstream_connected(int status) = 0;
         virtual void on_upstream_read(const char *data, size_t len) = 0;
+        // Where the next read from a cleartext peer may go instead of the worker's buffer (the
+        // client's own queue: ExchangeClient::body_space); empty for the worker's buffer.
+        virtual std::span<char> upstream_read_space() { return {}; }
         virtual void on_upstream_closed(int status) = 0; // UV_EOF or an error
         virtual void on_upstream_timeout() = 0;
         // A write completed (progress); queued_bytes() tells how much is still waiting.
