@@ -14,10 +14,12 @@
 // one request at most, its head before its body, and nothing after its message ended or an error.
 //
 // With the mode's top bit the rest of the input is a script instead (Script below; the first
-// byte then says whether answers end with trailers, and whether they are 204s, which no trailers
-// may follow): steps that feed client bytes, let the client's socket take part or all of
-// the output (the session's rounds wait in a socket queue; above a high-water mark the connection
-// stops reading, at a low-water mark it flushes the next rounds, as server/h2_connection does),
+// byte then says whether answers end with trailers, whether they are 204s, which no trailers
+// may follow, whether their bodies are read into the streams' own space (body_space), and
+// whether the socket takes rounds in parts, as TLS does, a DATA frame's header written over the
+// end of the frame before it once that one went): steps that feed client bytes, let the client's socket take
+// part or all of the output (the session's rounds wait in a socket queue; above a high-water mark the
+// connection stops reading, at a low-water mark it flushes the next rounds, as server/h2_connection does),
 // submit a 100 or 103 on the newest stream, begin a graceful shutdown or drain, consume part of a
 // stream's body, or let the connection go idle (GOAWAY). Besides the rules above: no stream above
 // a written GOAWAY's last stream id reaches the owner, a session told to go idle is finished
@@ -29,12 +31,14 @@
 #include "http/request_parser.hpp"
 #include "http/response_fields.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +107,7 @@ struct Owner : H2Events {
     bool trailers = false;        // answers end with trailers (script mode)
     bool bodiless = false;        // answers are 204s, which no trailers may follow (script mode)
     bool websocket = false;       // extended CONNECT allowed (RFC 8441): such streams are echoed
+    bool read_into_space = false; // answers' bodies are read into body_space() (script mode)
     std::map<int32_t, bool> live; // streams the owner heard of and not yet closed: ended or not
     std::map<int32_t, bool> tunnels; // extended CONNECT streams answered 200, open both ways
     proxyd::RequestLimits request_limits;
@@ -177,12 +182,33 @@ struct Owner : H2Events {
         }
         bool answered = session->submit_response(id, 200, {{"content-type", "text/plain"}}, true);
         std::string piece = large_body ? std::string(kLargeBodyPiece, 'x') : std::string("half ");
-        session->send_data(id, piece, false);
+        send(id, piece, false);
         if (trailers && session->send_trailers(id, {{"grpc-status", "0"}, {"x-sum", "2"}}) != answered)
             broken("trailers refused for an open answer with a body, or taken for a stream not answered");
-        session->send_data(id, large_body ? piece : std::string("and the rest"), true);
+        send(id, large_body ? piece : std::string("and the rest"), true);
         if (trailers && session->send_trailers(id, {{"x-late", "1"}}))
             broken("trailers taken after the last byte");
+    }
+    // Body bytes as given, or read into the stream's own space piece by piece, as proxyd reads
+    // an upstream's socket or a file.
+    void send(int32_t id, const std::string &bytes, bool end) {
+        if (!read_into_space) {
+            session->send_data(id, bytes, end);
+            return;
+        }
+        std::string_view rest = bytes;
+        do {
+            std::span<char> space = session->body_space(id, rest.size());
+            if (space.empty()) {
+                session->send_data(id, rest, end); // refused as well: the stream takes no body
+                return;
+            }
+            size_t n = std::min(space.size(), rest.size());
+            std::copy_n(rest.data(), n, space.data());
+            rest.remove_prefix(n);
+            if (!session->send_data(id, {space.data(), n}, end && rest.empty()))
+                broken("body bytes refused from the space the stream handed out");
+        } while (!rest.empty());
     }
     void on_stream_close(int32_t id, uint32_t, size_t) override {
         if (live.erase(id) == 0) broken("a close for a stream without a head, or closed before");
@@ -220,12 +246,15 @@ struct Socket final : proxyd::H2Output {
     static constexpr size_t kLowWater = 1024;
     std::string output;
     size_t taken = 0;
-    size_t scanned = 0; // frames before this were looked at for a GOAWAY
+    size_t scanned = 0;    // frames before this were looked at for a GOAWAY
+    bool in_parts = false; // takes rounds in parts, as a TLS connection does
 
     void write_frames(const uv_buf_t *bufs, size_t count) override {
         for (size_t i = 0; i < count; ++i)
             output.append(bufs[i].base, bufs[i].len);
     }
+    bool takes_rounds_in_parts() const override { return in_parts; }
+    void write_frames_part(const uv_buf_t *bufs, size_t count) override { write_frames(bufs, count); }
     size_t queued() const { return output.size() - taken; }
     // The last stream id of each whole GOAWAY frame written since the last call.
     void note_goaways(Owner &owner) {
@@ -398,7 +427,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (mode & 128) {
         owner.trailers = (data[0] & 1) != 0;
         owner.bodiless = (data[0] & 2) != 0;
+        owner.read_into_space = (data[0] & 8) != 0;
         Script script{owner, session, limits};
+        script.socket.in_parts = (data[0] & 4) != 0;
         std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
         script.held = preface;
         script.read();
