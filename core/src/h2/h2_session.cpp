@@ -275,11 +275,11 @@ struct H2Session::Callbacks {
         H2DataQueue::Frame out = stream->response.take_frame(header, length);
         if (out.header_in_place) {
             s.round_->borrow(out.data, out.len);
-        } else if (s.round_in_parts_ && out.len > 0) {
+        } else if (s.round_cuts_ && out.len > 0) {
             // The frame before ends where this header goes: written over once that one went. (An
             // empty frame, the END_STREAM of a body without a length, has no payload to precede.)
             char *at = out.data - H2DataQueue::kFrameHeader;
-            RoundCut &cut = s.round_cuts_.emplace_back(RoundCut{s.round_->count(), at, {}});
+            RoundCut &cut = s.round_cuts_->emplace_back(RoundCut{s.round_->count(), at, {}});
             std::memcpy(cut.header.data(), header, H2DataQueue::kFrameHeader);
             s.round_->borrow(at, H2DataQueue::kFrameHeader + out.len);
         } else {
@@ -526,8 +526,8 @@ H2Session::Status H2Session::produce(H2Output &output) {
     OutputSlices round;
     round_ = &round;
     round_bytes_ = 0;
-    round_in_parts_ = output.takes_rounds_in_parts();
-    round_cuts_.clear();
+    std::vector<RoundCut> cuts;
+    round_cuts_ = output.takes_rounds_in_parts() ? &cuts : nullptr;
     ssize_t failed = 0;
     while (round_bytes_ < kRoundBytes) {
         const uint8_t *frames = nullptr;
@@ -540,17 +540,17 @@ H2Session::Status H2Session::produce(H2Output &output) {
         round_bytes_ += static_cast<size_t>(n);
     }
     round_ = nullptr;
+    round_cuts_ = nullptr;
     if (!round.empty()) {
         const std::vector<uv_buf_t> &bufs = round.bufs();
         size_t first = 0;
-        for (const RoundCut &cut : round_cuts_) {
+        for (const RoundCut &cut : cuts) {
             output.write_frames_part(bufs.data() + first, cut.slice - first);
             std::memcpy(cut.at, cut.header.data(), cut.header.size());
             first = cut.slice;
         }
         output.write_frames(bufs.data() + first, bufs.size() - first);
     }
-    round_cuts_.clear();
     closed_queues_.clear();
     std::vector<std::pair<int32_t, size_t>> notices;
     for (auto &[id, stream] : streams_)

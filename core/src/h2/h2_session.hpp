@@ -232,15 +232,15 @@ class H2Session {
     // until the round is written).
     OutputSlices *round_ = nullptr;
     size_t round_bytes_ = 0;
-    // Where the round is cut (takes_rounds_in_parts): the frame from slice `slice` on gets its
-    // header at `at` once the slices before it were written.
+    // Where the round is cut, for an output that takes rounds in parts (else null; like round_,
+    // produce()'s own during the call): the frame from slice `slice` on gets its header at `at`
+    // once the slices before it were written.
     struct RoundCut {
         size_t slice;
         char *at;
         std::array<uint8_t, H2DataQueue::kFrameHeader> header;
     };
-    bool round_in_parts_ = false;
-    std::vector<RoundCut> round_cuts_;
+    std::vector<RoundCut> *round_cuts_ = nullptr;
     std::vector<H2DataQueue> closed_queues_;
     std::string error_;
     bool terminated_ = false;
