@@ -141,13 +141,22 @@ struct BigWindowClient {
     }
 };
 
-} // namespace
+// The client's request reaches the server, and the server's rounds go out until none is left.
+void answer_request(H2Session &server, BigWindowClient &client, Rounds &rounds) {
+    std::string preface = client.send();
+    REQUIRE(server.receive(preface.data(), preface.size(), rounds) == H2Session::Status::kOk);
+    for (int i = 0; i < 200 && server.output_pending(); ++i)
+        REQUIRE(server.flush(rounds) == H2Session::Status::kOk);
+}
 
-// The size a DATA frame's header (9 bytes at p) gives, or -1 when it is no DATA frame header.
+// The payload length a DATA frame's header (a buffer's first 9 bytes) gives, or -1 when the
+// buffer does not start with a DATA frame's header.
 long data_frame_length(const std::string &buf) {
     if (buf.size() < 9 || buf[3] != 0) return -1;
     return long((size_t(uint8_t(buf[0])) << 16) | (size_t(uint8_t(buf[1])) << 8) | uint8_t(buf[2]));
 }
+
+} // namespace
 
 TEST_CASE("h2 data queue: a frame's header goes in front of its payload, one span per frame") {
     H2DataQueue queue;
@@ -266,10 +275,7 @@ TEST_CASE("h2 output: a large response under a large window leaves in bounded ro
     BigWindowClient client;
     Rounds rounds(in_parts);
 
-    std::string preface = client.send();
-    REQUIRE(server.receive(preface.data(), preface.size(), rounds) == H2Session::Status::kOk);
-    for (int i = 0; i < 100 && server.output_pending(); ++i)
-        REQUIRE(server.flush(rounds) == H2Session::Status::kOk);
+    answer_request(server, client, rounds);
     if (empty_end) {
         // Every byte went: the END_STREAM comes in an empty DATA frame of its own.
         CHECK(server.queued(1) == 0);
@@ -329,10 +335,7 @@ TEST_CASE("h2 output: body bytes read into the stream's space leave as DATA fram
     BigWindowClient client;
     Rounds rounds(in_parts);
 
-    std::string preface = client.send();
-    REQUIRE(server.receive(preface.data(), preface.size(), rounds) == H2Session::Status::kOk);
-    for (int i = 0; i < 200 && server.output_pending(); ++i)
-        REQUIRE(server.flush(rounds) == H2Session::Status::kOk);
+    answer_request(server, client, rounds);
     for (const auto &round : rounds.rounds)
         for (const std::string &buf : round)
             client.receive(buf);
