@@ -247,6 +247,30 @@ TEST_CASE("h2 data queue: bytes read into reserved space are taken where they li
         CHECK(frame.data + 9 == space.data());
         CHECK(std::string_view(frame.data + 9, 2000) == bytes.substr(0, 2000));
     }
+    SECTION("a round between a read and its bytes' append: the block takes no more, its bytes are copied out") {
+        std::memcpy(space.data(), bytes.data(), 40000);
+        queue.append({space.data(), 20000});
+        // A round takes all there is and releases it: the block is taken, its bytes all sent.
+        H2DataQueue::Frame frame = queue.take_frame(kHeader, queue.next_payload(1 << 20));
+        CHECK(frame.len == 9 + H2DataQueue::kMaxPayload);
+        while (size_t n = queue.next_payload(1 << 20))
+            queue.take_frame(kHeader, n);
+        queue.release_sent();
+        // The rest of the same read, appended now, comes out of the space it was read into.
+        queue.append({space.data() + 20000, 20000});
+        std::string out;
+        while (size_t n = queue.next_payload(1 << 20)) {
+            H2DataQueue::Frame next = queue.take_frame(kHeader, n);
+            CHECK(next.data + 9 != space.data() + 20000); // a copy, in a block of its own
+            out.append(next.header_in_place ? next.data + 9 : next.data, n);
+        }
+        CHECK(out == bytes.substr(20000, 20000));
+        // A reservation after a frame was taken from a block opens a new one.
+        std::span<char> next_space = queue.reserve(1 << 20);
+        CHECK((next_space.data() < space.data() || next_space.data() >= space.data() + space.size()));
+        queue.release_sent();
+        CHECK(queue.capacity() >= next_space.size()); // the new reservation is kept
+    }
     SECTION("an append from elsewhere never writes over bytes read and not yet appended") {
         std::memcpy(space.data(), bytes.data() + 100, 500);
         queue.append("from elsewhere");

@@ -324,7 +324,7 @@ void ContentExchange::copy_file_chunk() {
     // costs more than the read (glibc consolidates its free lists for both).
     constexpr size_t kSmallFile = 16 * 1024;
     // Read into bytes nobody clears first: send() copies what it keeps (once, into the socket's
-    // queue or the HTTP/2 stream's frames) before it returns.
+    // queue) before it returns; an HTTP/2 stream lends its own space instead (below).
     std::unique_ptr<char[]> chunk;
     char small[kSmallFile];
     while (current_file_ < files_.size()) {

@@ -74,8 +74,9 @@ class ExchangeClient {
     virtual void send(const uv_buf_t *bufs, size_t count) = 0;
     // For a client that frames the body itself, once the head went out: space to read about hint
     // body bytes into (a socket's, a file's), where send() then takes them without a copy;
-    // empty where there is none (the producer reads into its own buffer). Valid until the next
-    // call, and only for bytes sent before any sent from elsewhere.
+    // empty where there is none (the producer reads into its own buffer). What one read put
+    // there goes in one send() (the send may write it out and free what is left of the space),
+    // before any bytes from elsewhere and before the next call.
     virtual std::span<char> body_space(size_t hint) = 0;
     // For a client that frames the body itself: the body's trailer fields (options: the
     // Connection options of the response head), sent after the bytes sent so far, those that

@@ -407,6 +407,7 @@ void ProxyExchange::rearm_upstream_timer() {
 
 void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     if (phase_ == Phase::kAwaitingResponse) enter(Phase::kReadingHead);
+    if (std::exchange(read_space_offered_, 0) == len) read_space_hint_ = UpstreamWorker::kReadBufferSize;
     rearm_upstream_timer();
     ResponseParser::Result result = parser_.execute(data, len);
     flush_to_client();
@@ -434,10 +435,14 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
 
 // Body bytes for a client that frames them itself (an HTTP/2 stream) are read into its queue,
 // where they become DATA frames without a copy; the head's read, before the stream takes body
-// bytes, goes to the worker's buffer. Every read is flushed to the client before the next.
+// bytes, goes to the worker's buffer. A read's bytes go to the client in one send
+// (flush_to_client). The space asked for grows to the worker buffer's size once a read filled
+// it, so a small body without a length does not take a block sized for a large one.
 std::span<char> ProxyExchange::upstream_read_space() {
     if (phase_ != Phase::kRelayingBody || !client_ || !client_->frames_body()) return {};
-    return client_->body_space(UpstreamWorker::kReadBufferSize);
+    std::span<char> space = client_->body_space(read_space_hint_);
+    read_space_offered_ = space.size();
+    return space;
 }
 
 void ProxyExchange::on_upstream_closed(int status) {

@@ -156,6 +156,10 @@ class ProxyExchange final : public Exchange,
     int retry_status_ = 0;              // a response head refused to retry elsewhere (retry_on)
     std::string unusable_upgrade_;      // why the answer to an upgrade was refused (upgrade_refusal)
     Framing client_framing_ = Framing::None;
+    // The client's body space (upstream_read_space): how much to ask for, and what the last
+    // read was offered (0: it read into the worker's buffer).
+    size_t read_space_hint_ = 16 * 1024;
+    size_t read_space_offered_ = 0;
     Phase phase_ = Phase::kConnecting;
     bool request_complete_ = false; // the client's whole request was read (independent of phase_)
     bool client_keep_alive_ = false;

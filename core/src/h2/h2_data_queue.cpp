@@ -81,7 +81,10 @@ H2DataQueue::Frame H2DataQueue::take_frame(const uint8_t *header, size_t len) {
 }
 
 void H2DataQueue::release_sent() {
-    auto emptied = [](const Block &b) { return (b.taken || b.closed) && b.begin == b.end; };
+    // The last block's reserved space stays while it may still hold bytes read and not yet
+    // appended (a producer that sends one read's bytes in two pieces): they are copied out of it.
+    const Block *keep = !blocks_.empty() && blocks_.back().reserved ? &blocks_.back() : nullptr;
+    auto emptied = [keep](const Block &b) { return (b.taken || b.closed) && b.begin == b.end && &b != keep; };
     blocks_.erase(std::remove_if(blocks_.begin(), blocks_.end(), emptied), blocks_.end());
     for (Block &block : blocks_)
         block.taken_this_round = false;

@@ -43,7 +43,8 @@ class H2DataQueue {
     // Free space at the end of the queue, about hint bytes (at least kMinBlockPayload, at most a
     // block's payload), to read bytes into before append() takes them. Other appends never
     // write into it: bytes appended from it after them are copied instead of taken in place.
-    // Valid until the next reserve(), or until a frame is taken from the block.
+    // Valid until the next reserve(); bytes appended from it once a frame was taken from its
+    // block are copied (the block takes no more).
     std::span<char> reserve(size_t hint);
     // Bytes queued and not yet taken into a frame.
     size_t size() const { return size_; }

@@ -110,7 +110,7 @@ class StreamPeer {
     virtual void stream_response(const uv_buf_t *bufs, size_t count) = 0;
     // Space to read about hint response body bytes into, that stream_response() then takes
     // without a copy (H2Session::body_space); empty when the stream takes no body bytes now.
-    // Valid until the next call, or until stream_response() took bytes from elsewhere.
+    // The bytes of one read go in one stream_response() (ExchangeClient::body_space).
     virtual std::span<char> stream_body_space(size_t hint) = 0;
     // The response body's trailer fields (those trailer_fields.hpp lets through go on, lower-cased):
     // after its last bytes, they end the stream. Borrowed for the call.

@@ -301,7 +301,7 @@ constexpr int kRoundsPerTurn = 4;
 } // namespace
 
 void H2Connection::receive(const char *data, size_t len) {
-    if (closing_) return;
+    if (closing_ || held_status_) return; // a round that ended the session: closing on the timer
     in_session_ = true;
     H2Session::Status status = session_.receive(data, len, *this);
     in_session_ = false;
@@ -336,6 +336,7 @@ void H2Connection::write_frames_part(const uv_buf_t *bufs, size_t count) {
 
 bool H2Connection::finish_round(H2Session::Status status) {
     if (closing_) return false;
+    if (status != H2Session::Status::kOk || session_.finished()) held_status_.reset(); // said here
     if (status != H2Session::Status::kOk) {
         if (connection_.worker().logger().enabled(PROXYD_LOG_INFO))
             connection_.worker().logger().info("client " + std::string(connection_.client_ip()) + ": " +
@@ -386,15 +387,17 @@ void H2Connection::write_round_now() {
 }
 
 void H2Connection::replay_held_events() {
-    std::vector<HeldEvent> events = std::move(held_events_);
-    held_events_.clear();
-    for (const HeldEvent &event : events) {
-        if (closing_) return;
+    // Swapped, not moved: both lists keep their capacity, so holding events allocates no more
+    // once a connection has held some.
+    replaying_.swap(held_events_);
+    for (const HeldEvent &event : replaying_) {
+        if (closing_) break;
         if (event.closed)
             on_stream_close(event.stream_id, 0, event.unsent);
         else
             on_response_data_sent(event.stream_id, session_.queued(event.stream_id));
     }
+    replaying_.clear();
 }
 
 void H2Connection::on_scheduled(uv_timer_t *timer) {

@@ -23,8 +23,10 @@
 // makes the connection build megabytes of frames in memory.
 //
 // Exchanges were written for a socket whose events come from the loop, never from inside their
-// own calls: so what they set off here (frames to write, a paused body resuming) runs on the
-// next loop turn, from a zero timer, not inside their call.
+// own calls: so what they set off here (a paused body resuming, a stream's end, its queue
+// drained) runs from a zero timer, not inside their call. Frames to write wait for it too, but
+// for a stream given a frame's worth of body bytes: one round goes out at once, while the bytes
+// are in the CPU's cache, and the events it sets off wait for the timer (write_round_now).
 //
 // Drain (reload, stop): a shutdown notice and a PING, then GOAWAY with the last stream taken;
 // the connection closes once its streams have finished.
@@ -139,6 +141,7 @@ class H2Connection final : private H2Events, private H2Output {
     };
     bool holding_events_ = false;
     std::vector<HeldEvent> held_events_;
+    std::vector<HeldEvent> replaying_;             // held_events_ while the timer replays them
     std::optional<H2Session::Status> held_status_; // a round's end that closes the connection
     uint64_t stall_deadline_ = 0;
     bool stream_opened_ = false;
