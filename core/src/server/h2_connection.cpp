@@ -283,7 +283,7 @@ class H2Connection::Stream final : public StreamPeer {
 
 H2Connection::H2Connection(ClientConnection &connection, const H2Limits &limits)
     : connection_(connection), session_(*this, limits, &connection.worker().h2_memory()) {
-    uv_timer_init(connection.worker().loop(), &scheduled_);
+    uv_idle_init(connection.worker().loop(), &scheduled_);
     scheduled_.data = this;
 }
 
@@ -301,7 +301,7 @@ constexpr int kRoundsPerTurn = 4;
 } // namespace
 
 void H2Connection::receive(const char *data, size_t len) {
-    if (closing_ || held_status_) return; // a round that ended the session: closing on the timer
+    if (closing_ || held_status_) return; // a round that ended the session: closing on the next turn
     in_session_ = true;
     H2Session::Status status = session_.receive(data, len, *this);
     in_session_ = false;
@@ -365,10 +365,14 @@ void H2Connection::drain() {
     schedule();
 }
 
+// An idle handle rather than a zero timer: libuv 1.44 runs a zero timer started inside its own
+// callback again in the same pass, so a flush that yields after kRoundsPerTurn would go on at
+// once, and one fast reader could keep the loop from every other connection until its socket
+// filled. An idle handle started inside its callback runs on the next loop turn.
 void H2Connection::schedule() {
-    if (timer_running_ || closing_) return;
-    timer_running_ = true;
-    uv_timer_start(&scheduled_, on_scheduled, 0, 0);
+    if (scheduled_running_ || closing_) return;
+    scheduled_running_ = true;
+    uv_idle_start(&scheduled_, on_scheduled);
 }
 
 void H2Connection::write_round_now() {
@@ -400,9 +404,10 @@ void H2Connection::replay_held_events() {
     replaying_.clear();
 }
 
-void H2Connection::on_scheduled(uv_timer_t *timer) {
-    auto *self = static_cast<H2Connection *>(timer->data);
-    self->timer_running_ = false;
+void H2Connection::on_scheduled(uv_idle_t *idle) {
+    auto *self = static_cast<H2Connection *>(idle->data);
+    uv_idle_stop(idle);
+    self->scheduled_running_ = false;
     self->replay_held_events();
     if (std::optional<H2Session::Status> status = std::exchange(self->held_status_, std::nullopt))
         if (!self->finish_round(*status)) return;
@@ -422,7 +427,7 @@ void H2Connection::close(uv_close_cb on_closed) {
     closing_ = true;
     for (auto &[id, stream] : streams_)
         stream.cut();
-    uv_timer_stop(&scheduled_);
+    uv_idle_stop(&scheduled_);
     // The connection counts this handle among its own: its close callback finds the connection.
     scheduled_.data = &connection_;
     uv_close(reinterpret_cast<uv_handle_t *>(&scheduled_), on_closed);

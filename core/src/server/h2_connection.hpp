@@ -24,9 +24,10 @@
 //
 // Exchanges were written for a socket whose events come from the loop, never from inside their
 // own calls: so what they set off here (a paused body resuming, a stream's end, its queue
-// drained) runs from a zero timer, not inside their call. Frames to write wait for it too, but
-// for a stream given a frame's worth of body bytes: one round goes out at once, while the bytes
-// are in the CPU's cache, and the events it sets off wait for the timer (write_round_now).
+// drained) runs on the next loop turn (an idle handle), not inside their call. Frames to write
+// wait for it too, but for a stream given a frame's worth of body bytes: one round goes out at
+// once, while the bytes are in the CPU's cache, and the events it sets off wait for the next
+// turn (write_round_now).
 //
 // Drain (reload, stop): a shutdown notice and a PING, then GOAWAY with the last stream taken;
 // the connection closes once its streams have finished.
@@ -69,7 +70,7 @@ class H2Connection final : private H2Events, private H2Output {
     // Reload or stop: no new streams; closes once the streams taken have finished.
     void drain();
     // The connection is closing: every stream still served is cut (its request is logged as one
-    // the client left), and the timer handle is closed with on_closed, its data the connection.
+    // the client left), and the scheduling handle is closed with on_closed, its data the connection.
     void close(uv_close_cb on_closed);
     // No stream is open: the connection's idle timeout runs.
     bool idle() const { return streams_.empty(); }
@@ -107,15 +108,15 @@ class H2Connection final : private H2Events, private H2Output {
     Stream *find(int32_t stream_id);
     // Frames and resumed request bodies on the next loop turn (see the top of this file).
     void schedule();
-    static void on_scheduled(uv_timer_t *timer);
+    static void on_scheduled(uv_idle_t *idle);
     // Rounds of frames while the socket takes them, a few per loop turn.
     void flush();
     // One round now, from inside an exchange's call: a stream was given a frame's worth of body
     // bytes, which leave while they are still in the CPU's cache instead of after every other
     // read of the loop turn. What the round sets off for exchanges (a stream's end, its queue
-    // drained, a session error) waits for the timer, as the top of this file says.
+    // drained, a session error) waits for the next turn, as the top of this file says.
     void write_round_now();
-    // The session's events held back during write_round_now(), replayed by the timer.
+    // The session's events held back during write_round_now(), replayed on the next turn.
     void replay_held_events();
     // After a session call: closes the connection when the session ended. False then.
     bool finish_round(H2Session::Status status);
@@ -128,12 +129,12 @@ class H2Connection final : private H2Events, private H2Output {
     H2Session session_;
     ResponseFields head_fields_; // where a stream's connection writes its response head
     std::unordered_map<int32_t, Stream> streams_; // in the map's nodes: one allocation a stream
-    uv_timer_t scheduled_{};
-    bool timer_running_ = false;
+    uv_idle_t scheduled_{};
+    bool scheduled_running_ = false;
     bool flush_wanted_ = false;
     bool in_session_ = false;
     bool closing_ = false;
-    // Inside write_round_now(): the session's stream events are held here for the timer.
+    // Inside write_round_now(): the session's stream events are held here for the next turn.
     struct HeldEvent {
         int32_t stream_id;
         bool closed;   // on_stream_close, else on_response_data_sent
@@ -141,7 +142,7 @@ class H2Connection final : private H2Events, private H2Output {
     };
     bool holding_events_ = false;
     std::vector<HeldEvent> held_events_;
-    std::vector<HeldEvent> replaying_;             // held_events_ while the timer replays them
+    std::vector<HeldEvent> replaying_;             // held_events_ while they are replayed
     std::optional<H2Session::Status> held_status_; // a round's end that closes the connection
     uint64_t stall_deadline_ = 0;
     bool stream_opened_ = false;
