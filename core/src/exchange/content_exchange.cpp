@@ -338,10 +338,14 @@ void ContentExchange::copy_file_chunk() {
         // An HTTP/2 stream lends the space its DATA frames are made in: read there, the bytes
         // are sent without a copy.
         std::span<char> space = file_head_.empty() ? c.body_space(want) : std::span<char>();
-        bool fits = range.remaining <= kSmallFile;
-        if (space.empty() && !fits && !chunk) chunk = std::make_unique_for_overwrite<char[]>(kChunk);
-        char *into = !space.empty() ? space.data() : fits ? small : chunk.get();
-        if (!space.empty()) want = std::min(want, space.size());
+        char *into = small;
+        if (!space.empty()) {
+            into = space.data();
+            want = std::min(want, space.size());
+        } else if (range.remaining > kSmallFile) {
+            if (!chunk) chunk = std::make_unique_for_overwrite<char[]>(kChunk);
+            into = chunk.get();
+        }
         ssize_t n = ::pread(range.fd, into, want, static_cast<off_t>(range.offset));
         if (n <= 0) {
             c.worker().logger().warn("reading a file for client " + std::string(c.client_ip()) + " failed: " +

@@ -8,7 +8,7 @@ namespace proxyd {
 H2DataQueue::Block &H2DataQueue::open_block(size_t want, size_t min_free) {
     if (!blocks_.empty()) {
         Block &last = blocks_.back();
-        if (!last.taken && !last.closed && last.capacity - last.end >= min_free) return last;
+        if (!last.sealed && last.capacity - last.end >= min_free) return last;
     }
     size_t payload = std::clamp(want, kMinBlockPayload, kBlockPayload);
     Block &block = blocks_.emplace_back();
@@ -23,8 +23,7 @@ bool H2DataQueue::in_reserved_space(std::string_view bytes) const {
     const char *base = last.bytes.get();
     // Compared as addresses: bytes from anywhere else are no part of the block.
     auto at = reinterpret_cast<uintptr_t>(bytes.data());
-    return last.reserved && !last.taken && !last.closed &&
-           at >= reinterpret_cast<uintptr_t>(base + last.end) &&
+    return last.reserved && !last.sealed && at >= reinterpret_cast<uintptr_t>(base + last.end) &&
            at + bytes.size() <= reinterpret_cast<uintptr_t>(base + last.capacity);
 }
 
@@ -48,7 +47,7 @@ void H2DataQueue::append(std::string_view bytes) {
     }
     while (!bytes.empty()) {
         // Reserved space may hold bytes read and not yet appended: never written over.
-        if (!blocks_.empty() && blocks_.back().reserved) blocks_.back().closed = true;
+        if (!blocks_.empty() && blocks_.back().reserved) blocks_.back().sealed = true;
         Block &last = open_block(bytes.size(), 1);
         size_t n = std::min<size_t>(bytes.size(), last.capacity - last.end);
         std::memcpy(last.bytes.get() + last.end, bytes.data(), n);
@@ -71,7 +70,7 @@ H2DataQueue::Frame H2DataQueue::take_frame(const uint8_t *header, size_t len) {
     // In front of the payload lies either the block's free header room or the tail of a frame
     // taken earlier; that one was written unless it was taken in this very round.
     bool in_place = block.begin == kFrameHeader || !block.taken_this_round;
-    block.taken = true;
+    block.sealed = true;
     block.taken_this_round = true;
     block.begin += static_cast<uint32_t>(len);
     size_ -= len;
@@ -84,7 +83,7 @@ void H2DataQueue::release_sent() {
     // The last block's reserved space stays while it may still hold bytes read and not yet
     // appended (a producer that sends one read's bytes in two pieces): they are copied out of it.
     const Block *keep = !blocks_.empty() && blocks_.back().reserved ? &blocks_.back() : nullptr;
-    auto emptied = [keep](const Block &b) { return (b.taken || b.closed) && b.begin == b.end && &b != keep; };
+    auto emptied = [keep](const Block &b) { return b.sealed && b.begin == b.end && &b != keep; };
     blocks_.erase(std::remove_if(blocks_.begin(), blocks_.end(), emptied), blocks_.end());
     for (Block &block : blocks_)
         block.taken_this_round = false;

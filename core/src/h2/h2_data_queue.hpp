@@ -74,10 +74,11 @@ class H2DataQueue {
         uint32_t capacity = 0;
         uint32_t begin = kFrameHeader; // the first byte not yet taken
         uint32_t end = kFrameHeader;   // the end of the bytes appended
-        bool taken = false;            // a frame came from it: closed to appends
-        bool taken_this_round = false; // ... and that frame may not be written yet
+        // Closed to appends: a frame came from it, or bytes from elsewhere were appended past its
+        // reserved space (reserve()).
+        bool sealed = false;
+        bool taken_this_round = false; // a frame came from it that may not be written yet
         bool reserved = false;         // its free space was handed out (reserve())
-        bool closed = false;           // closed to appends by one from elsewhere (reserve())
     };
     // Appends go into the last block while it has at least min_free bytes free, else into a new
     // one of about want bytes' payload.

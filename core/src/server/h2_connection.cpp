@@ -336,7 +336,14 @@ void H2Connection::write_frames_part(const uv_buf_t *bufs, size_t count) {
 
 bool H2Connection::finish_round(H2Session::Status status) {
     if (closing_) return false;
-    if (status != H2Session::Status::kOk || session_.finished()) held_status_.reset(); // said here
+    bool ends = status != H2Session::Status::kOk || session_.finished();
+    // Inside write_round_now() the close that cuts streams would run inside an exchange's call:
+    // it waits for the next turn, which calls this again.
+    if (ends && holding_events_) {
+        held_status_ = status;
+        return false;
+    }
+    if (ends) held_status_.reset(); // said here, not again on the next turn
     if (status != H2Session::Status::kOk) {
         if (connection_.worker().logger().enabled(PROXYD_LOG_INFO))
             connection_.worker().logger().info("client " + std::string(connection_.client_ip()) + ": " +
@@ -378,15 +385,12 @@ void H2Connection::schedule() {
 void H2Connection::write_round_now() {
     if (closing_ || in_session_ || held_status_ || connection_.queued_bytes() > ClientConnection::kLowWater)
         return schedule();
-    in_session_ = true;
     holding_events_ = true;
+    in_session_ = true;
     H2Session::Status status = session_.flush(*this);
-    holding_events_ = false;
     in_session_ = false;
-    if (status != H2Session::Status::kOk || session_.finished())
-        held_status_ = status;
-    else
-        connection_.h2_activity();
+    finish_round(status);
+    holding_events_ = false;
     schedule();
 }
 
