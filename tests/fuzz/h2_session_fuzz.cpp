@@ -17,14 +17,15 @@
 // byte then says whether answers end with trailers, whether they are 204s, which no trailers
 // may follow, whether their bodies are read into the streams' own space (body_space), and
 // whether the socket takes rounds in parts, as TLS does, a DATA frame's header written over the
-// end of the frame before it once that one went): steps that feed client bytes, let the client's socket take
-// part or all of the output (the session's rounds wait in a socket queue; above a high-water mark the
-// connection stops reading, at a low-water mark it flushes the next rounds, as server/h2_connection does),
-// submit a 100 or 103 on the newest stream, begin a graceful shutdown or drain, consume part of a
-// stream's body, or let the connection go idle (GOAWAY). Besides the rules above: no stream above
-// a written GOAWAY's last stream id reaches the owner, a session told to go idle is finished
-// once its output is taken, and send_trailers is taken for an answered response with a body until
-// its last byte, and refused after it or for a bodiless answer.
+// end of the frame before it once that one went, and whether a body's second part is a file the
+// stream reads itself, send_file, whole or a byte short of its length): steps that feed client bytes, let the
+// client's socket take part or all of the output (the session's rounds wait in a socket queue; above a
+// high-water mark the connection stops reading, at a low-water mark it flushes the next rounds, as
+// server/h2_connection does), submit a 100 or 103 on the newest stream, begin a graceful shutdown or drain,
+// consume part of a stream's body, or let the connection go idle (GOAWAY). Besides the rules above: no stream
+// above a written GOAWAY's last stream id reaches the owner, a session told to go idle is finished once its
+// output is taken, and send_trailers is taken for an answered response with a body until its last byte, and
+// refused after it or for a bodiless answer.
 #include "h2/h2_memory_pool.hpp"
 #include "h2/h2_session.hpp"
 #include "h2/h2_websocket_upgrade.hpp"
@@ -32,6 +33,7 @@
 #include "http/response_fields.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +43,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -108,6 +113,23 @@ struct Owner : H2Events {
     bool bodiless = false;        // answers are 204s, which no trailers may follow (script mode)
     bool websocket = false;       // extended CONNECT allowed (RFC 8441): such streams are echoed
     bool read_into_space = false; // answers' bodies are read into body_space() (script mode)
+    // Answers' second parts are a file queued by reference (send_file), a byte shorter than the
+    // length given when short_file (script mode): the stream is then reset with a read error.
+    bool from_file = false;
+    bool short_file = false;
+    // Streams whose file was queued: its descriptor and inode (a closed descriptor's number may
+    // come back for another stream's file).
+    std::map<int32_t, std::pair<int, ino_t>> files;
+    std::vector<std::pair<int, ino_t>> closed_files; // those of streams closed since the last check
+
+    // After a session call: a closed stream's file is closed (after its last read, or with it).
+    void check_files_closed() {
+        for (auto [fd, inode] : closed_files) {
+            struct stat st {};
+            if (::fstat(fd, &st) == 0 && st.st_ino == inode) broken("a closed stream's file left open");
+        }
+        closed_files.clear();
+    }
     std::map<int32_t, bool> live; // streams the owner heard of and not yet closed: ended or not
     std::map<int32_t, bool> tunnels; // extended CONNECT streams answered 200, open both ways
     proxyd::RequestLimits request_limits;
@@ -185,9 +207,26 @@ struct Owner : H2Events {
         send(id, piece, false);
         if (trailers && session->send_trailers(id, {{"grpc-status", "0"}, {"x-sum", "2"}}) != answered)
             broken("trailers refused for an open answer with a body, or taken for a stream not answered");
-        send(id, large_body ? piece : std::string("and the rest"), true);
+        std::string rest = large_body ? piece : std::string("and the rest");
+        if (from_file && answered)
+            send_file(id, rest);
+        else
+            send(id, rest, true);
         if (trailers && session->send_trailers(id, {{"x-late", "1"}}))
             broken("trailers taken after the last byte");
+    }
+    // The rest of the body from a file of its bytes (a byte short with short_file), which the
+    // stream reads as its frames are made; nothing may follow it.
+    void send_file(int32_t id, const std::string &bytes) {
+        int fd = ::memfd_create("h2-fuzz-body", MFD_CLOEXEC);
+        if (fd < 0) broken("no memfd for a file body");
+        size_t stored = short_file ? bytes.size() - 1 : bytes.size();
+        if (::write(fd, bytes.data(), stored) != static_cast<ssize_t>(stored)) broken("memfd write");
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) broken("fstat of a memfd");
+        if (!session->send_file(id, fd, 0, bytes.size(), true)) broken("a file refused for an open answer");
+        files[id] = {fd, st.st_ino};
+        if (session->send_data(id, "late", false)) broken("body bytes taken behind a file");
     }
     // Body bytes as given, or read into the stream's own space piece by piece, as proxyd reads
     // an upstream's socket or a file.
@@ -212,12 +251,21 @@ struct Owner : H2Events {
     }
     void on_stream_close(int32_t id, uint32_t, size_t) override {
         if (live.erase(id) == 0) broken("a close for a stream without a head, or closed before");
+        // Its queue, and with it the file, may live until the round being made was written.
+        if (auto file = files.find(id); file != files.end()) {
+            closed_files.push_back(file->second);
+            files.erase(file);
+        }
         tunnels.erase(id);
         requests.erase(id);
         unconsumed.erase(id);
     }
     void on_response_data_sent(int32_t id, size_t) override {
         if (!live.contains(id)) broken("response progress for a stream without a head, or closed");
+    }
+    void on_response_read_failed(int32_t id, int error) override {
+        if (!live.contains(id)) broken("a file read for a stream without a head, or closed");
+        if (!short_file || error != ENODATA) broken("a read failure other than the short file's end");
     }
 };
 
@@ -305,6 +353,7 @@ struct Script {
     }
     void settle(H2Session::Status status) {
         socket.note_goaways(owner);
+        owner.check_files_closed();
         if (session.open_streams() > limits.max_concurrent_streams + 1)
             broken("more streams open than allowed");
         if (status == H2Session::Status::kClosing) {
@@ -428,6 +477,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         owner.trailers = (data[0] & 1) != 0;
         owner.bodiless = (data[0] & 2) != 0;
         owner.read_into_space = (data[0] & 8) != 0;
+        owner.from_file = (data[0] & 16) != 0;
+        owner.short_file = (data[0] & 32) != 0;
         Script script{owner, session, limits};
         script.socket.in_parts = (data[0] & 4) != 0;
         std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

@@ -1,15 +1,20 @@
 // The h2 DATA path without copies: H2DataQueue's frame layout and its reserved space, and
 // H2Session writing a large response in bounded rounds whose DATA frames are each one buffer,
 // header and payload together (an output that takes rounds in parts, as TLS does), or header and
-// payload apart (one that takes them whole), the payload where the stream's queue holds it.
+// payload apart (one that takes them whole), the payload where the stream's queue holds it; and
+// a file queued by reference, read a block at a time as its frames are made.
 #include "h2/h2_data_queue.hpp"
 #include "h2/h2_session.hpp"
 
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <nghttp2/nghttp2.h>
 #include <span>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace proxyd;
@@ -40,6 +45,7 @@ struct Answerer : H2Events {
     }
     void on_stream_close(int32_t, uint32_t, size_t) override {}
     void on_response_data_sent(int32_t, size_t) override {}
+    void on_response_read_failed(int32_t, int) override {}
 };
 
 // Each round as the connection would get it (copied at each call, as TLS encrypts it), with the
@@ -93,6 +99,52 @@ struct Reader : H2Events {
     }
     void on_stream_close(int32_t, uint32_t, size_t) override {}
     void on_response_data_sent(int32_t, size_t) override {}
+    void on_response_read_failed(int32_t, int) override {}
+};
+
+// An unlinked temporary file holding bytes; each open_fd() a descriptor of its own.
+struct TempFile {
+    std::string path;
+    explicit TempFile(const std::string &bytes) {
+        char name[] = "/tmp/proxyd-h2-file-XXXXXX";
+        int fd = ::mkstemp(name);
+        REQUIRE(fd >= 0);
+        path = name;
+        REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+        ::close(fd);
+    }
+    ~TempFile() { ::unlink(path.c_str()); }
+    int open_fd() const {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        return fd;
+    }
+};
+
+bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+// Answers every request with length bytes of a file from offset, queued by reference.
+struct FileAnswerer : H2Events {
+    H2Session *session = nullptr;
+    const TempFile *file = nullptr;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    int fd = -1;
+    std::vector<int> read_errors;
+    void on_request_head(H2RequestHead) override {}
+    void on_request_data(int32_t, std::string_view) override {}
+    void on_request_trailers(int32_t, std::vector<H2Field> &&) override {}
+    void on_request_end(int32_t id) override {
+        REQUIRE(session->submit_response(id, 200, {{"content-length", std::to_string(length)}}, true));
+        fd = file->open_fd();
+        REQUIRE(session->send_file(id, fd, offset, length, true));
+        // Nothing may pass the file, nor a second file.
+        CHECK_FALSE(session->send_data(id, "behind", false));
+        CHECK(session->body_space(id, 100).empty());
+    }
+    void on_stream_close(int32_t, uint32_t, size_t) override {}
+    void on_response_data_sent(int32_t, size_t) override {}
+    void on_response_read_failed(int32_t, int error) override { read_errors.push_back(error); }
 };
 
 // nghttp2's client with windows as large as h2load's (1 GiB), collecting one stream's body.
@@ -100,6 +152,7 @@ struct BigWindowClient {
     nghttp2_session *session = nullptr;
     std::string body;
     bool closed = false;
+    uint32_t close_error = 0;
     BigWindowClient() {
         nghttp2_session_callbacks *cb = nullptr;
         nghttp2_session_callbacks_new(&cb);
@@ -109,8 +162,9 @@ struct BigWindowClient {
                 return 0;
             });
         nghttp2_session_callbacks_set_on_stream_close_callback(
-            cb, [](nghttp2_session *, int32_t, uint32_t, void *ud) {
+            cb, [](nghttp2_session *, int32_t, uint32_t error, void *ud) {
                 static_cast<BigWindowClient *>(ud)->closed = true;
+                static_cast<BigWindowClient *>(ud)->close_error = error;
                 return 0;
             });
         nghttp2_session_client_new(&session, cb, this);
@@ -386,4 +440,135 @@ TEST_CASE("h2 output: body bytes read into the stream's space leave as DATA fram
             if (round[i].size() == 9) ++i, ++k;
         }
     CHECK(payload_bytes == owner.body.size());
+}
+
+TEST_CASE("h2 data queue: a file queued by reference is read a block at a time, as its frames are taken") {
+    std::string bytes = pattern(200000);
+    TempFile file(bytes);
+    int fd = file.open_fd();
+    H2DataQueue queue;
+    queue.append("before ");
+    queue.append_file(fd, 1000, 150000);
+    CHECK(queue.reads_file());
+    CHECK(queue.size() == 7 + 150000);
+    size_t held_before = queue.capacity();
+
+    // Nothing is read while bytes read before are left to take.
+    CHECK(queue.fill() == 0);
+    CHECK(queue.capacity() == held_before);
+    std::string out;
+    size_t most_held = 0;
+    while (queue.size() > 0) {
+        REQUIRE(queue.fill() == 0);
+        most_held = std::max(most_held, queue.capacity());
+        size_t n = queue.next_payload(1 << 20);
+        REQUIRE(n > 0);
+        H2DataQueue::Frame frame = queue.take_frame(kHeader, n);
+        out.append(frame.header_in_place ? frame.data + 9 : frame.data, n);
+        queue.release_sent();
+    }
+    CHECK(out == "before " + bytes.substr(1000, 150000));
+    // One block of the file at a time (and the vector that lists it), never the whole file.
+    CHECK(most_held <= H2DataQueue::kFrameHeader + H2DataQueue::kBlockPayload + 256);
+    // Closed after its last read.
+    CHECK_FALSE(queue.reads_file());
+    CHECK_FALSE(fd_open(fd));
+    CHECK(queue.capacity() == 0);
+}
+
+TEST_CASE("h2 data queue: a queued file's descriptor is closed with the queue, moved with it, and a short "
+          "file is an error") {
+    std::string bytes = pattern(100000);
+    TempFile file(bytes);
+    SECTION("destroyed before any read") {
+        int fd = file.open_fd();
+        {
+            H2DataQueue queue;
+            queue.append_file(fd, 0, 100000);
+        }
+        CHECK_FALSE(fd_open(fd));
+    }
+    SECTION("moved: the queue it went to closes it, once") {
+        int fd = file.open_fd();
+        H2DataQueue to;
+        {
+            H2DataQueue from;
+            from.append_file(fd, 0, 100000);
+            REQUIRE(from.fill() == 0);
+            to = std::move(from);
+        }
+        CHECK(fd_open(fd));
+        CHECK(to.size() == 100000);
+        to = H2DataQueue();
+        CHECK_FALSE(fd_open(fd));
+    }
+    SECTION("an empty length: nothing to read, closed at once") {
+        int fd = file.open_fd();
+        H2DataQueue queue;
+        queue.append_file(fd, 0, 0);
+        CHECK_FALSE(queue.reads_file());
+        CHECK_FALSE(fd_open(fd));
+        CHECK(queue.size() == 0);
+    }
+    SECTION("the file ends before the length given: ENODATA once its bytes were taken") {
+        H2DataQueue queue;
+        queue.append_file(file.open_fd(), 90000, 20000);
+        REQUIRE(queue.fill() == 0);
+        size_t got = 0;
+        while (size_t n = queue.next_payload(1 << 20)) {
+            queue.take_frame(kHeader, n);
+            got += n;
+        }
+        CHECK(got == 10000);
+        CHECK(queue.fill() == ENODATA);
+    }
+}
+
+TEST_CASE(
+    "h2 output: a file queued by reference leaves whole in bounded rounds, a short one resets the stream") {
+    bool in_parts = GENERATE(true, false);
+    CAPTURE(in_parts);
+    std::string bytes = pattern(548797 + 5000);
+    TempFile file(bytes);
+    FileAnswerer owner;
+    owner.file = &file;
+    owner.offset = 5000;
+    H2Session server(owner);
+    owner.session = &server;
+    BigWindowClient client;
+    Rounds rounds(in_parts);
+
+    SECTION("the whole range") {
+        owner.length = 548797;
+        answer_request(server, client, rounds);
+        size_t data_frames = 0;
+        for (const auto &round : rounds.rounds) {
+            size_t round_bytes = 0;
+            for (const std::string &buf : round) {
+                round_bytes += buf.size();
+                client.receive(buf);
+                data_frames += data_frame_length(buf) > 0;
+            }
+            CHECK(round_bytes < H2Session::kRoundBytes + H2DataQueue::kRecordBytes);
+        }
+        CHECK(client.closed);
+        CHECK(client.close_error == NGHTTP2_NO_ERROR);
+        CHECK(client.body == bytes.substr(5000));
+        // Every frame full but the last: a block is read as whole frames.
+        CHECK(data_frames == (548797 + H2DataQueue::kMaxPayload - 1) / H2DataQueue::kMaxPayload);
+        CHECK(owner.read_errors.empty());
+        CHECK_FALSE(fd_open(owner.fd));
+    }
+    SECTION("a range past the file's end: the bytes there are, then RST_STREAM(INTERNAL_ERROR)") {
+        owner.length = 548797 + 100000;
+        answer_request(server, client, rounds);
+        for (const auto &round : rounds.rounds)
+            for (const std::string &buf : round)
+                client.receive(buf);
+        CHECK(client.closed);
+        CHECK(client.close_error == NGHTTP2_INTERNAL_ERROR);
+        CHECK(client.body == bytes.substr(5000));
+        CHECK(owner.read_errors == std::vector<int>{ENODATA});
+        CHECK_FALSE(fd_open(owner.fd));
+    }
 }

@@ -43,6 +43,7 @@ struct Owner : H2Events {
         unsent[id] = left;
     }
     void on_response_data_sent(int32_t, size_t) override {}
+    void on_response_read_failed(int32_t, int) override {}
 
     void answer(int32_t id) {
         REQUIRE(session->submit_response(id, 200, {{"Content-Type", "text/plain"}, {"Connection", "close"}},

@@ -22,6 +22,7 @@ class NoEvents final : public H2Events {
     void on_request_end(int32_t) override {}
     void on_stream_close(int32_t, uint32_t, size_t) override {}
     void on_response_data_sent(int32_t, size_t) override {}
+    void on_response_read_failed(int32_t, int) override {}
 };
 
 // The entries of the first frame a new session writes: its SETTINGS.

@@ -120,6 +120,7 @@ struct NoEvents : H2Events {
     void on_request_end(int32_t) override {}
     void on_stream_close(int32_t, uint32_t, size_t) override {}
     void on_response_data_sent(int32_t, size_t) override {}
+    void on_response_read_failed(int32_t, int) override {}
 };
 
 // A client's preface, SETTINGS and one GET on stream 1 (HPACK: indexed :method GET, :scheme

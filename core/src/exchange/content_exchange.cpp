@@ -303,7 +303,7 @@ void ContentExchange::send_file_chunk() {
 bool ContentExchange::next_file_range() {
     ExchangeClient &c = *client_;
     FileRange &range = files_[current_file_++];
-    if (!files_.holds(range.fd, current_file_)) ::close(range.fd);
+    if (range.fd >= 0 && !files_.holds(range.fd, current_file_)) ::close(range.fd);
     range.fd = -1;
     if (!range.after.empty()) {
         // Through the connection's queue like any body bytes (TLS and HTTP/2 frame them).
@@ -334,6 +334,7 @@ void ContentExchange::copy_file_chunk() {
             continue;
         }
         if (c.queued_bytes() > ExchangeClient::kLowWater || !c.writable()) return;
+        if (range.remaining > kChunk && hand_over_last_range(range)) continue;
         size_t want = static_cast<size_t>(std::min<uint64_t>(range.remaining, kChunk));
         // An HTTP/2 stream lends the space its DATA frames are made in: read there, the bytes
         // are sent without a copy.
@@ -361,6 +362,24 @@ void ContentExchange::copy_file_chunk() {
         file_head_.clear();
     }
     if (current_file_ == files_.size()) complete_file();
+}
+
+// An HTTP/2 stream reads a large file itself, a block as its frames are made: the bytes are
+// encrypted while that read left them in cache, where a chunk read here would wait in the stream's
+// queue behind the other streams' frames, and go cold. Only the body's last range, with nothing
+// after it (the stream takes nothing behind a file); a file that fits one chunk is read here.
+bool ContentExchange::hand_over_last_range(FileRange &range) {
+    ExchangeClient &c = *client_;
+    if (!c.frames_body() || current_file_ + 1 != files_.size() || !range.after.empty()) return false;
+    if (!file_head_.empty()) {
+        c.send(file_head_);
+        std::string().swap(file_head_);
+    }
+    if (!c.send_file(range.fd, range.offset, range.remaining)) return false;
+    range.fd = -1; // the stream's now
+    range.offset += range.remaining;
+    range.remaining = 0;
+    return true;
 }
 
 void ContentExchange::wait_writable(int out_fd) {

@@ -86,6 +86,9 @@ class ContentExchange final : public Exchange {
     // Closes the current range's file and queues its trailing bytes; true when the next range may
     // be sent at once (sendfile must wait until those bytes have left the queue).
     bool next_file_range();
+    // The range handed to the client to read itself (ExchangeClient::send_file): true, and it
+    // is done here.
+    bool hand_over_last_range(FileRange &range);
     void wait_writable(int out_fd);
     void complete_file();
     void fail();

@@ -78,6 +78,12 @@ class ExchangeClient {
     // there goes in one send() (the send may write it out and free what is left of the space),
     // before any bytes from elsewhere and before the next call.
     virtual std::span<char> body_space(size_t hint) = 0;
+    // For a client that frames the body itself: length body bytes of the file fd from offset,
+    // after the bytes sent so far, which the client reads itself as it frames them (so they are
+    // read just before they leave, and no copy of them waits in its queue). True: the client
+    // owns fd from here, and nothing more of the body may follow but its end. False: the caller
+    // keeps fd and sends the bytes itself.
+    virtual bool send_file(int fd, uint64_t offset, uint64_t length) = 0;
     // For a client that frames the body itself: the body's trailer fields (options: the
     // Connection options of the response head), sent after the bytes sent so far, those that
     // trailer_fields.hpp lets through. Before the exchange finishes; borrowed for the call.

@@ -4,7 +4,9 @@
 // as one span (one iovec in cleartext; one TLS record, encrypted where it lies, over TLS). The
 // bytes are copied once, into the block, and never again on their way to the socket; a producer
 // that reads them (a socket, a file) reads straight into a block's free space (reserve()), and
-// then they are not copied at all.
+// then they are not copied at all. A file's bytes can be queued by reference (append_file()):
+// each block of them is read when a frame first needs it (fill()), so that they are encrypted
+// while the read left them in cache, and a stream waiting for its turn holds no copy of them.
 //
 // A frame carries at most kMaxPayload bytes, so that with its header it is exactly one TLS record;
 // a block holds up to four such frames, so that one read (a socket's, a file's) fills 64 KiB as
@@ -29,6 +31,11 @@ namespace proxyd {
 
 class H2DataQueue {
   public:
+    H2DataQueue() = default;
+    H2DataQueue(H2DataQueue &&other) noexcept;
+    H2DataQueue &operator=(H2DataQueue &&other) noexcept;
+    ~H2DataQueue();
+
     static constexpr size_t kFrameHeader = 9;
     static constexpr size_t kRecordBytes = 16 * 1024; // the most one TLS record carries
     static constexpr size_t kMaxPayload = kRecordBytes - kFrameHeader;
@@ -46,8 +53,17 @@ class H2DataQueue {
     // Valid until the next reserve(); bytes appended from it once a frame was taken from its
     // block are copied (the block takes no more).
     std::span<char> reserve(size_t hint);
-    // Bytes queued and not yet taken into a frame.
-    size_t size() const { return size_; }
+    // length bytes of the file fd from offset, behind the bytes queued, read only as frames need
+    // them (fill()). The queue owns fd from here: it closes it after the last read, or when it is
+    // destroyed. Nothing is appended behind a file (H2Session::send_data refuses it).
+    void append_file(int fd, uint64_t offset, uint64_t length);
+    bool reads_file() const { return file_.fd >= 0; }
+    // When every byte read before was taken into frames and the file has more: its next block's
+    // worth (four frames' payload) read into a new block. Returns 0, or why the read failed: an
+    // errno value, or ENODATA when the file ended before the length given.
+    int fill();
+    // Bytes queued and not yet taken into a frame (those of a file not yet read included).
+    size_t size() const { return size_ + file_.remaining; }
     // What the next frame can carry, at most max and kMaxPayload: the untaken bytes of the first
     // block that has any (a frame never spans two blocks).
     size_t next_payload(size_t max) const;
@@ -86,7 +102,13 @@ class H2DataQueue {
     // Where bytes lie in the reserved free space of the last block, at or after its end.
     bool in_reserved_space(std::string_view bytes) const;
     std::vector<Block> blocks_;
-    size_t size_ = 0;
+    size_t size_ = 0; // in blocks_, not yet taken
+    struct FileTail {
+        int fd = -1;
+        uint64_t offset = 0;
+        uint64_t remaining = 0; // not yet read
+    };
+    FileTail file_;
 };
 
 } // namespace proxyd

@@ -248,6 +248,12 @@ struct H2Session::Callbacks {
         H2Session &s = self(user_data);
         Stream *stream = s.find(stream_id);
         if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        // A file's bytes are read here, as their frames are made (H2DataQueue::append_file); a
+        // failed read resets the stream (INTERNAL_ERROR): its head said a length it cannot have.
+        if (int error = stream->response.fill(); error != 0) {
+            s.events_.on_response_read_failed(stream_id, error);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
         size_t n = stream->response.next_payload(length);
         if (n == stream->response.size() && stream->response_end) {
             *data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -607,18 +613,31 @@ bool H2Session::submit_interim(int32_t stream_id, const ResponseFields &head) {
 bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
     Stream *stream = find(stream_id);
     if (!stream || !stream->answered || stream->response_end) return false;
+    if (!bytes.empty() && stream->response.reads_file()) return false; // they would pass the file
     stream->response.append(bytes);
     stream->response_end = end;
-    if (stream->deferred) {
-        stream->deferred = false;
-        nghttp2_session_resume_data(session_, stream_id);
-    }
+    resume(*stream, stream_id);
     return true;
+}
+
+bool H2Session::send_file(int32_t stream_id, int fd, uint64_t offset, uint64_t length, bool end) {
+    Stream *stream = find(stream_id);
+    if (!stream || !stream->answered || stream->response_end || stream->response.reads_file()) return false;
+    stream->response.append_file(fd, offset, length);
+    stream->response_end = end;
+    resume(*stream, stream_id);
+    return true;
+}
+
+void H2Session::resume(Stream &stream, int32_t stream_id) {
+    if (!stream.deferred) return;
+    stream.deferred = false;
+    nghttp2_session_resume_data(session_, stream_id);
 }
 
 std::span<char> H2Session::body_space(int32_t stream_id, size_t hint) {
     Stream *stream = find(stream_id);
-    if (!stream || !stream->answered || stream->response_end) return {};
+    if (!stream || !stream->answered || stream->response_end || stream->response.reads_file()) return {};
     return stream->response.reserve(hint);
 }
 
@@ -632,6 +651,11 @@ bool H2Session::send_trailers(int32_t stream_id, std::vector<H2Field> fields) {
 size_t H2Session::queued(int32_t stream_id) const {
     const Stream *stream = find(stream_id);
     return stream ? stream->response.size() : 0;
+}
+
+bool H2Session::reads_file(int32_t stream_id) const {
+    const Stream *stream = find(stream_id);
+    return stream && stream->response.reads_file();
 }
 
 bool H2Session::waits_for_window(int32_t stream_id) const {

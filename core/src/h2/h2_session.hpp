@@ -97,6 +97,9 @@ class H2Events {
     virtual void on_stream_close(int32_t stream_id, uint32_t error_code, size_t unsent) = 0;
     // The stream's queued response bytes went out into frames; `queued` are still waiting.
     virtual void on_response_data_sent(int32_t stream_id, size_t queued) = 0;
+    // Reading the file queued for the stream's response (send_file) failed: error is an errno
+    // value, or ENODATA when the file ended before its length. The stream is reset.
+    virtual void on_response_read_failed(int32_t stream_id, int error) = 0;
 };
 
 // Where a session's frames go: the connection's socket (through TLS when it has it). A round's
@@ -165,8 +168,13 @@ class H2Session {
     // DATA frames will carry them: H2DataQueue), or taken where they lie if they were read into
     // body_space(); `end` with the last (possibly empty) piece. They leave as the client's
     // windows allow. False if the stream is gone, not answered, answered without a body or
-    // already ended.
+    // already ended, or for bytes behind a file (send_file).
     bool send_data(int32_t stream_id, std::string_view bytes, bool end);
+    // length body bytes from the file fd at offset, behind those sent so far, read only as their
+    // DATA frames are made (H2DataQueue::append_file); `end` when they end the body. On true the
+    // session owns fd (it closes it), and no bytes may follow (send_data refuses them). False,
+    // fd left with the caller, where send_data() would refuse bytes or a file is queued already.
+    bool send_file(int32_t stream_id, int fd, uint64_t offset, uint64_t length, bool end);
     // Space in the stream's queue to read about hint body bytes into (H2DataQueue::reserve), so
     // that send_data() takes them without a copy; empty where send_data() would refuse them.
     std::span<char> body_space(int32_t stream_id, size_t hint);
@@ -181,6 +189,8 @@ class H2Session {
     // The stream's queued response bytes are more than the client's windows (the stream's and
     // the connection's) let us send now: they wait for its WINDOW_UPDATE, not for the socket.
     bool waits_for_window(int32_t stream_id) const;
+    // A file queued with send_file() still has bytes to read.
+    bool reads_file(int32_t stream_id) const;
     // The owner passed on n body bytes of the stream: the client may send as many more.
     void consume(int32_t stream_id, size_t n);
     // RST_STREAM with error_code (an RFC 9113 §7 code).
@@ -213,6 +223,8 @@ class H2Session {
     int add_trailer(Stream &stream, const uint8_t *name, size_t name_len, const uint8_t *value,
                     size_t value_len);
     int submit_trailers(int32_t stream_id, const std::vector<H2Field> &fields);
+    // The stream's data provider said NGHTTP2_ERR_DEFERRED: it has bytes again.
+    void resume(Stream &stream, int32_t stream_id);
     Status produce(H2Output &output);
     // Rounds after a first one that ended with status, until nothing more is pending.
     Status produce_all(std::string &output, Status status);

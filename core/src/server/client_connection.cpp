@@ -671,9 +671,9 @@ void ClientConnection::write_access_log() {
     entry.request_time = static_cast<double>(uv_hrtime() - record.start_ns) / 1e9;
     entry.listener = listener_.name;
     entry.request_id = {request_->view.request_id.ptr, request_->view.request_id.len};
-    // Only a line whose bytes wait for a window is held (a copy, written when the stream ends):
-    // bytes the windows already let go leave as the socket takes them, as on HTTP/1.1.
-    if (peer_ && peer_->stream_waits_for_window()) return peer_->stream_log_when_sent(entry);
+    // Only a line whose bytes wait for a window or a file's read is held (a copy, written when
+    // the stream ends): bytes already in frames leave as the socket takes them, as on HTTP/1.1.
+    if (peer_ && peer_->stream_body_waits()) return peer_->stream_log_when_sent(entry);
     worker_.access_log().write_line(format_access_line(entry, worker_.config().log.access_format));
 }
 
@@ -838,6 +838,11 @@ void ClientConnection::send(const uv_buf_t *bufs, size_t count) {
 std::span<char> ClientConnection::body_space(size_t hint) {
     if (!h2_stream_ || !peer_ || !writable() || write_shut_) return {};
     return peer_->stream_body_space(hint);
+}
+
+bool ClientConnection::send_file(int fd, uint64_t offset, uint64_t length) {
+    if (!h2_stream_ || !peer_ || !writable() || write_shut_) return false;
+    return peer_->stream_file(fd, offset, length);
 }
 
 void ClientConnection::send_trailers(const MessageHead &trailers, const ConnectionOptions &options) {

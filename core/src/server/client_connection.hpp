@@ -112,6 +112,9 @@ class StreamPeer {
     // without a copy (H2Session::body_space); empty when the stream takes no body bytes now.
     // The bytes of one read go in one stream_response() (ExchangeClient::body_space).
     virtual std::span<char> stream_body_space(size_t hint) = 0;
+    // length body bytes of the file fd from offset, read by the stream as its frames are made
+    // (H2Session::send_file): true, and the stream owns fd; false, and the caller sends them.
+    virtual bool stream_file(int fd, uint64_t offset, uint64_t length) = 0;
     // The response body's trailer fields (those trailer_fields.hpp lets through go on, lower-cased):
     // after its last bytes, they end the stream. Borrowed for the call.
     virtual void stream_trailers(const MessageHead &trailers, const ConnectionOptions &options) = 0;
@@ -123,9 +126,10 @@ class StreamPeer {
     virtual void stream_closed(bool complete) = 0;
     // A tunnel's upstream ended (shutdown_write): the stream ends after the bytes sent before.
     virtual void stream_end_response() = 0;
-    // Body bytes of the response wait for the client's window (not only for the socket).
-    virtual bool stream_waits_for_window() const = 0;
-    // The response is complete but body bytes of it still wait for the client's window: the
+    // Body bytes of the response wait for more than the socket: for the client's window, or to
+    // be read from a file as their frames are made (stream_file).
+    virtual bool stream_body_waits() const = 0;
+    // The response is complete but body bytes of it still wait (stream_body_waits): the
     // stream writes the request's access-log line (a copy of entry) when the stream ends, with
     // the body bytes that reached the client.
     virtual void stream_log_when_sent(const AccessEntry &entry) = 0;
@@ -172,6 +176,7 @@ class ClientConnection final : private RequestParser::Events,
     void send(std::string_view data) override;
     void send(const uv_buf_t *bufs, size_t count) override;
     std::span<char> body_space(size_t hint) override;
+    bool send_file(int fd, uint64_t offset, uint64_t length) override;
     // Over TLS: bytes encrypted now, their records written with the next send()'s (the caller
     // reuses the bytes in between); without TLS, sent at once.
     void encrypt_for_next_send(const uv_buf_t *bufs, size_t count);

@@ -7,6 +7,8 @@
 #include "server/worker.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <nghttp2/nghttp2.h>
 #include <optional>
 #include <vector>
@@ -137,11 +139,20 @@ class H2Connection::Stream final : public StreamPeer {
     void stream_response(const uv_buf_t *bufs, size_t count) override {
         for (size_t i = 0; i < count && !broken_; ++i)
             if (bufs[i].len > 0) body({bufs[i].base, bufs[i].len});
-        // A full frame goes out at once; smaller pieces (a small response) wait for the loop
-        // turn's round, which carries the pieces of many streams in one write.
-        if (owner_.session_.queued(id_) >= H2DataQueue::kMaxPayload && !owner_.session_.waits_for_window(id_))
-            return owner_.write_round_now();
-        owner_.schedule();
+        after_body_queued();
+    }
+    bool stream_file(int fd, uint64_t offset, uint64_t length) override {
+        if (broken_ || response_ != Response::kBody) return false;
+        // A file longer than the head said is left to the caller, which cuts it where body() does.
+        if (remaining_ && *remaining_ < length) return false;
+        bool last = remaining_ && *remaining_ == length;
+        if (!owner_.session_.send_file(id_, fd, offset, length, last)) return false;
+        if (remaining_) *remaining_ -= length;
+        if (last) response_ = Response::kEnded;
+        body_bytes_ += length;
+        owner_.track_stall(*this, owner_.session_.queued(id_), false);
+        after_body_queued();
+        return true;
     }
     std::span<char> stream_body_space(size_t hint) override {
         if (broken_ || response_ != Response::kBody) return {};
@@ -181,7 +192,9 @@ class H2Connection::Stream final : public StreamPeer {
         send({}, true);
         owner_.schedule();
     }
-    bool stream_waits_for_window() const override { return owner_.session_.waits_for_window(id_); }
+    bool stream_body_waits() const override {
+        return owner_.session_.waits_for_window(id_) || owner_.session_.reads_file(id_);
+    }
     void stream_log_when_sent(const AccessEntry &entry) override {
         held_line_ = std::make_unique<HeldAccessEntry>(entry);
     }
@@ -192,6 +205,13 @@ class H2Connection::Stream final : public StreamPeer {
         kBody,  // the head went out, its body follows
         kEnded, // the last byte (or a bodiless head) went out: the rest is ignored
     };
+    // A full frame goes out at once; smaller pieces (a small response) wait for the loop turn's
+    // round, which carries the pieces of many streams in one write.
+    void after_body_queued() {
+        if (owner_.session_.queued(id_) >= H2DataQueue::kMaxPayload && !owner_.session_.waits_for_window(id_))
+            return owner_.write_round_now();
+        owner_.schedule();
+    }
     bool holding() const { return held_front_ < held_.size(); }
     void drop_held() {
         held_.clear();
@@ -491,6 +511,13 @@ void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {
         track_stall(*stream, queued, true);
         stream->drained(queued);
     }
+}
+
+void H2Connection::on_response_read_failed(int32_t stream_id, int error) {
+    connection_.worker().logger().warn(
+        "reading a file for client " + std::string(connection_.client_ip()) + ": HTTP/2 stream " +
+        std::to_string(stream_id) + ": " +
+        (error == ENODATA ? "the file shrank while being sent" : std::strerror(error)) + ", resetting it");
 }
 
 // ---- timeouts (the connection's timer calls these) ------------------------------------------

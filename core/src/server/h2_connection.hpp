@@ -99,6 +99,7 @@ class H2Connection final : private H2Events, private H2Output {
     void on_request_end(int32_t stream_id) override;
     void on_stream_close(int32_t stream_id, uint32_t error_code, size_t unsent) override;
     void on_response_data_sent(int32_t stream_id, size_t queued) override;
+    void on_response_read_failed(int32_t stream_id, int error) override;
     // H2Output: a round of frames, to the socket (or its TLS session) at once; over TLS in
     // parts, encrypted as they come and written with the round's last.
     void write_frames(const uv_buf_t *bufs, size_t count) override;
