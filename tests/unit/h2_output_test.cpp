@@ -325,6 +325,33 @@ TEST_CASE("h2 data queue: bytes read into reserved space are taken where they li
         queue.release_sent();
         CHECK(queue.capacity() >= next_space.size()); // the new reservation is kept
     }
+    SECTION("a read that found nothing: its space is given back, an empty block freed") {
+        queue.unreserve();
+        CHECK(queue.capacity() == 0);
+        CHECK(queue.size() == 0);
+        // A block holding bytes stays, with them; the next read reserves its free space again.
+        std::span<char> first = queue.reserve(1 << 20);
+        std::memcpy(first.data(), bytes.data(), 3000);
+        queue.append({first.data(), 3000});
+        queue.reserve(1 << 20);
+        queue.unreserve();
+        CHECK(queue.size() == 3000);
+        CHECK(queue.reserve(1 << 20).data() == first.data() + 3000);
+        // Given back, then appended to from elsewhere: copied in behind, nothing lost.
+        queue.unreserve();
+        queue.append("more");
+        std::string out;
+        while (size_t n = queue.next_payload(1 << 20)) {
+            H2DataQueue::Frame frame = queue.take_frame(kHeader, n);
+            out.append(frame.header_in_place ? frame.data + 9 : frame.data, n);
+        }
+        CHECK(out == bytes.substr(0, 3000) + "more");
+        // A block emptied by frames is not the producer's to free: release_sent() does that.
+        queue.reserve(100);
+        queue.unreserve();
+        queue.release_sent();
+        CHECK(queue.capacity() == 0);
+    }
     SECTION("an append from elsewhere never writes over bytes read and not yet appended") {
         std::memcpy(space.data(), bytes.data() + 100, 500);
         queue.append("from elsewhere");

@@ -54,6 +54,15 @@ std::span<char> H2DataQueue::reserve(size_t hint) {
     return {block.bytes.get() + block.end, block.bytes.get() + block.capacity};
 }
 
+void H2DataQueue::unreserve() {
+    if (blocks_.empty() || !blocks_.back().reserved) return;
+    Block &last = blocks_.back();
+    last.reserved = false;
+    if (last.sealed || last.end != kFrameHeader) return; // it holds bytes, or held some that left
+    blocks_.pop_back();
+    if (blocks_.empty()) blocks_.shrink_to_fit();
+}
+
 void H2DataQueue::append(std::string_view bytes) {
     size_ += bytes.size();
     if (in_reserved_space(bytes)) {

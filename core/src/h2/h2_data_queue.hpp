@@ -53,6 +53,11 @@ class H2DataQueue {
     // Valid until the next reserve(); bytes appended from it once a frame was taken from its
     // block are copied (the block takes no more).
     std::span<char> reserve(size_t hint);
+    // Every byte read into the space reserve() handed out was appended: the rest of it is free
+    // for other appends again, and a block that never took a byte is freed. Blocks emptied by
+    // their frames are then freed by release_sent(), instead of the last one being kept for
+    // bytes that might still lie in it.
+    void unreserve();
     // length bytes of the file fd from offset, behind the bytes queued, read only as frames need
     // them (fill()). The queue owns fd from here: it closes it after the last read, or when it is
     // destroyed. Nothing is appended behind a file (H2Session::send_data refuses it).

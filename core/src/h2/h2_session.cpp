@@ -641,6 +641,10 @@ std::span<char> H2Session::body_space(int32_t stream_id, size_t hint) {
     return stream->response.reserve(hint);
 }
 
+void H2Session::return_body_space(int32_t stream_id) {
+    if (Stream *stream = find(stream_id)) stream->response.unreserve();
+}
+
 bool H2Session::send_trailers(int32_t stream_id, std::vector<H2Field> fields) {
     Stream *stream = find(stream_id);
     if (!stream || !stream->answered || stream->response_end || fields.empty()) return false;

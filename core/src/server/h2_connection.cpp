@@ -139,6 +139,10 @@ class H2Connection::Stream final : public StreamPeer {
     void stream_response(const uv_buf_t *bufs, size_t count) override {
         for (size_t i = 0; i < count && !broken_; ++i)
             if (bufs[i].len > 0) body({bufs[i].base, bufs[i].len});
+        // A read's bytes come in one call (StreamPeer::stream_body_space): whatever of its space
+        // they left is not kept reserved, so that a block emptied by its frames is freed at once,
+        // not held until the producer's next read (a stream of events may wait long for it).
+        owner_.session_.return_body_space(id_);
         after_body_queued();
     }
     bool stream_file(int fd, uint64_t offset, uint64_t length) override {
