@@ -18,7 +18,8 @@
 // may follow, whether their bodies are read into the streams' own space (body_space), and
 // whether the socket takes rounds in parts, as TLS does, a DATA frame's header written over the
 // end of the frame before it once that one went, and whether a body's second part is a file the
-// stream reads itself, send_file, whole or a byte short of its length): steps that feed client bytes, let the
+// stream reads itself, send_file, whole or a byte short of its length, the body's end with it
+// or in an empty piece after it): steps that feed client bytes, let the
 // client's socket take part or all of the output (the session's rounds wait in a socket queue; above a
 // high-water mark the connection stops reading, at a low-water mark it flushes the next rounds, as
 // server/h2_connection does), submit a 100 or 103 on the newest stream, begin a graceful shutdown or drain,
@@ -117,6 +118,7 @@ struct Owner : H2Events {
     // length given when short_file (script mode): the stream is then reset with a read error.
     bool from_file = false;
     bool short_file = false;
+    bool end_apart = false; // the body's end follows the file in an empty send_data
     // Streams whose file was queued: its descriptor and inode (a closed descriptor's number may
     // come back for another stream's file).
     std::map<int32_t, std::pair<int, ino_t>> files;
@@ -224,9 +226,12 @@ struct Owner : H2Events {
         if (::write(fd, bytes.data(), stored) != static_cast<ssize_t>(stored)) broken("memfd write");
         struct stat st {};
         if (::fstat(fd, &st) != 0) broken("fstat of a memfd");
-        if (!session->send_file(id, fd, 0, bytes.size(), true)) broken("a file refused for an open answer");
+        if (!session->send_file(id, fd, 0, bytes.size(), !end_apart))
+            broken("a file refused for an open answer");
         files[id] = {fd, st.st_ino};
         if (session->send_data(id, "late", false)) broken("body bytes taken behind a file");
+        if (!session->body_space(id, 100).empty()) broken("space for body bytes behind a file");
+        if (end_apart && !session->send_data(id, {}, true)) broken("the body's end refused after a file");
     }
     // Body bytes as given, or read into the stream's own space piece by piece, as proxyd reads
     // an upstream's socket or a file.
@@ -479,6 +484,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         owner.read_into_space = (data[0] & 8) != 0;
         owner.from_file = (data[0] & 16) != 0;
         owner.short_file = (data[0] & 32) != 0;
+        owner.end_apart = (data[0] & 64) != 0;
         Script script{owner, session, limits};
         script.socket.in_parts = (data[0] & 4) != 0;
         std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

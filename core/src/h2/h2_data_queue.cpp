@@ -4,26 +4,8 @@
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
-#include <utility>
 
 namespace proxyd {
-
-H2DataQueue::H2DataQueue(H2DataQueue &&other) noexcept
-    : blocks_(std::move(other.blocks_)), size_(std::exchange(other.size_, 0)),
-      file_(std::exchange(other.file_, {})) {}
-
-H2DataQueue &H2DataQueue::operator=(H2DataQueue &&other) noexcept {
-    if (this == &other) return *this;
-    if (file_.fd >= 0) ::close(file_.fd);
-    blocks_ = std::move(other.blocks_);
-    size_ = std::exchange(other.size_, 0);
-    file_ = std::exchange(other.file_, {});
-    return *this;
-}
-
-H2DataQueue::~H2DataQueue() {
-    if (file_.fd >= 0) ::close(file_.fd);
-}
 
 H2DataQueue::Block &H2DataQueue::open_block(size_t want, size_t min_free) {
     if (!blocks_.empty()) {
@@ -86,31 +68,26 @@ void H2DataQueue::append(std::string_view bytes) {
 }
 
 void H2DataQueue::append_file(int fd, uint64_t offset, uint64_t length) {
-    if (file_.fd >= 0) ::close(file_.fd); // one file at a time: the session never queues two
-    if (length == 0) {
-        ::close(fd);
-        file_ = {};
-        return;
-    }
-    file_ = {fd, offset, length};
+    // One file at a time (the session never queues two); an empty one is done with at once.
+    file_.fd.reset(length > 0 ? fd : -1);
+    if (length == 0) ::close(fd);
+    file_.offset = offset;
+    file_.remaining = length;
 }
 
 int H2DataQueue::fill() {
-    if (file_.fd < 0 || size_ > 0) return 0;
+    if (!file_.fd || size_ > 0) return 0;
     // A block of whole frames: the last frame of a read is not cut short by the block's end.
     std::span<char> space = reserve(static_cast<size_t>(std::min<uint64_t>(file_.remaining, kBlockPayload)));
     size_t want = static_cast<size_t>(std::min<uint64_t>(file_.remaining, space.size()));
     ssize_t n;
     do {
-        n = ::pread(file_.fd, space.data(), want, static_cast<off_t>(file_.offset));
+        n = ::pread(file_.fd.get(), space.data(), want, static_cast<off_t>(file_.offset));
     } while (n < 0 && errno == EINTR);
     if (n <= 0) return n < 0 ? errno : ENODATA;
     file_.offset += static_cast<uint64_t>(n);
     file_.remaining -= static_cast<uint64_t>(n);
-    if (file_.remaining == 0) {
-        ::close(file_.fd);
-        file_ = {};
-    }
+    if (file_.remaining == 0) file_.fd.reset();
     append({space.data(), static_cast<size_t>(n)});
     // Nobody else holds the space: the block is freed as soon as its frames left (release_sent).
     blocks_.back().reserved = false;

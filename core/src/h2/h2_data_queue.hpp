@@ -20,6 +20,8 @@
 // Owned by the session's stream; session thread only.
 #pragma once
 
+#include "net/unique_fd.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -31,11 +33,6 @@ namespace proxyd {
 
 class H2DataQueue {
   public:
-    H2DataQueue() = default;
-    H2DataQueue(H2DataQueue &&other) noexcept;
-    H2DataQueue &operator=(H2DataQueue &&other) noexcept;
-    ~H2DataQueue();
-
     static constexpr size_t kFrameHeader = 9;
     static constexpr size_t kRecordBytes = 16 * 1024; // the most one TLS record carries
     static constexpr size_t kMaxPayload = kRecordBytes - kFrameHeader;
@@ -62,7 +59,7 @@ class H2DataQueue {
     // them (fill()). The queue owns fd from here: it closes it after the last read, or when it is
     // destroyed. Nothing is appended behind a file (H2Session::send_data refuses it).
     void append_file(int fd, uint64_t offset, uint64_t length);
-    bool reads_file() const { return file_.fd >= 0; }
+    bool reads_file() const { return static_cast<bool>(file_.fd); }
     // When every byte read before was taken into frames and the file has more: its next block's
     // worth (four frames' payload) read into a new block. Returns 0, or why the read failed: an
     // errno value, or ENODATA when the file ended before the length given.
@@ -109,7 +106,7 @@ class H2DataQueue {
     std::vector<Block> blocks_;
     size_t size_ = 0; // in blocks_, not yet taken
     struct FileTail {
-        int fd = -1;
+        UniqueFd fd;
         uint64_t offset = 0;
         uint64_t remaining = 0; // not yet read
     };

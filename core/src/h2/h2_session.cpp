@@ -657,13 +657,18 @@ size_t H2Session::queued(int32_t stream_id) const {
     return stream ? stream->response.size() : 0;
 }
 
-bool H2Session::reads_file(int32_t stream_id) const {
+bool H2Session::body_waits(int32_t stream_id) const {
     const Stream *stream = find(stream_id);
-    return stream && stream->response.reads_file();
+    return stream && (stream->response.reads_file() || waits_for_window(*stream, stream_id));
 }
 
 bool H2Session::waits_for_window(int32_t stream_id) const {
-    size_t pending = queued(stream_id);
+    const Stream *stream = find(stream_id);
+    return stream && waits_for_window(*stream, stream_id);
+}
+
+bool H2Session::waits_for_window(const Stream &stream, int32_t stream_id) const {
+    size_t pending = stream.response.size();
     if (pending == 0) return false;
     int32_t window = std::min(nghttp2_session_get_stream_remote_window_size(session_, stream_id),
                               nghttp2_session_get_remote_window_size(session_));

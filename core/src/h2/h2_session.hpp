@@ -192,8 +192,9 @@ class H2Session {
     // The stream's queued response bytes are more than the client's windows (the stream's and
     // the connection's) let us send now: they wait for its WINDOW_UPDATE, not for the socket.
     bool waits_for_window(int32_t stream_id) const;
-    // A file queued with send_file() still has bytes to read.
-    bool reads_file(int32_t stream_id) const;
+    // Body bytes of the stream wait for more than the socket: for the client's windows
+    // (waits_for_window), or to be read from the file queued with send_file().
+    bool body_waits(int32_t stream_id) const;
     // The owner passed on n body bytes of the stream: the client may send as many more.
     void consume(int32_t stream_id, size_t n);
     // RST_STREAM with error_code (an RFC 9113 §7 code).
@@ -226,6 +227,7 @@ class H2Session {
     int add_trailer(Stream &stream, const uint8_t *name, size_t name_len, const uint8_t *value,
                     size_t value_len);
     int submit_trailers(int32_t stream_id, const std::vector<H2Field> &fields);
+    bool waits_for_window(const Stream &stream, int32_t stream_id) const;
     // The stream's data provider said NGHTTP2_ERR_DEFERRED: it has bytes again.
     void resume(Stream &stream, int32_t stream_id);
     Status produce(H2Output &output);

@@ -196,9 +196,7 @@ class H2Connection::Stream final : public StreamPeer {
         send({}, true);
         owner_.schedule();
     }
-    bool stream_body_waits() const override {
-        return owner_.session_.waits_for_window(id_) || owner_.session_.reads_file(id_);
-    }
+    bool stream_body_waits() const override { return owner_.session_.body_waits(id_); }
     void stream_log_when_sent(const AccessEntry &entry) override {
         held_line_ = std::make_unique<HeldAccessEntry>(entry);
     }
