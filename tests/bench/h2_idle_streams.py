@@ -20,10 +20,12 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import proxyd_harness  # noqa: E402
 from h2_frames import H2Client, Target, h2  # noqa: E402
 from h2_setup import h2_listener  # noqa: E402
+from idle_conns import rss_kib  # noqa: E402
 
 STREAMS_PER_CONN = 100
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -60,14 +62,6 @@ def accept_forever(listener):
         threading.Thread(target=serve_events, args=(conn,), daemon=True).start()
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def measure(binary, backend_port, conns):
     proxyd_harness.PROXYD_BIN = os.path.abspath(binary)
     folder = proxyd_harness.workdir("h2-idle-streams")
@@ -79,7 +73,7 @@ def measure(binary, backend_port, conns):
     clients = []
     try:
         time.sleep(0.5)
-        before = rss_kib(proxyd.proc.pid)
+        before = rss_kib([proxyd.proc.pid])
         want = len(FIRST) + len(SECOND)
         for _ in range(conns):
             client = H2Client(Target("127.0.0.1", port, path="/events"), timeout=20)
@@ -87,7 +81,7 @@ def measure(binary, backend_port, conns):
             client.wait(lambda: all(len(client.data.get(s, b"")) >= want for s in streams), "both events")
             clients.append(client)
         time.sleep(0.5)
-        after = rss_kib(proxyd.proc.pid)
+        after = rss_kib([proxyd.proc.pid])
     finally:
         for client in clients:
             client.close()

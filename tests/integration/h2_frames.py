@@ -302,6 +302,15 @@ class H2Client:
                     return int(value)
         return None
 
+    def field(self, stream_id, name):
+        """The first value of a field named `name` in the stream's heads (its final head, then its
+        trailers), or None."""
+        for head in self.heads.get(stream_id, []):
+            for n, v in head:
+                if n == name:
+                    return v
+        return None
+
     def response_done(self, stream_id):
         return stream_id in self.ended or stream_id in self.resets
 

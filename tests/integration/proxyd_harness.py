@@ -214,6 +214,21 @@ def port_accepts(port, timeout=0.5):
         return False
 
 
+def open_files(pid):
+    """The regular files a process holds open, sorted: its sockets (a client's may close under it
+    at any moment), pipes and devices left out."""
+    fd_dir = "/proc/%d/fd" % pid
+    held = []
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target.startswith("/") and not target.startswith("/dev/"):
+            held.append(target)
+    return sorted(held)
+
+
 def wait_for(what, condition, timeout=10.0, poll=0.02):
     """Polls condition until it holds; a failed check naming `what` if it does not within timeout."""
     deadline = time.monotonic() + timeout

@@ -11,26 +11,11 @@ import subprocess
 
 from h2_setup import require_http2
 from proxyd_harness import (BUILD_DIR, Client, Proxyd, check, check_equal, config_head, free_ports, listener,
-                            run_test, toml_str, wait_for, workdir, write_file)
+                            open_files, run_test, toml_str, wait_for, workdir, write_file)
 
 PROBE = os.path.join(BUILD_DIR, "tests", "plugins", "sdk", "sdk_probe_content.so")
 CONTENT = b"0123456789"
 EXPECTED = b"|" + CONTENT[2:5] + b"|" + CONTENT[0:2]
-
-
-def open_files(proxyd):
-    """The regular files proxyd holds open: its sockets (a client's may close under it at any
-    moment), pipes and devices left out."""
-    fd_dir = "/proc/%d/fd" % proxyd.proc.pid
-    held = []
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith("/") and not target.startswith("/dev/"):
-            held.append(target)
-    return sorted(held)
 
 
 def main():
@@ -55,7 +40,7 @@ def main():
     done = subprocess.run(curl, capture_output=True, timeout=20)
     check_equal((done.returncode, done.stdout), (0, EXPECTED), "HTTP/2 (the copy path): the ranges and bytes in order")
 
-    before = open_files(proxyd)
+    before = open_files(proxyd.proc.pid)
     bodies = []
     with Client(plain) as client:
         bodies += [client.request("GET", "/ranges").body for _ in range(20)]
@@ -68,7 +53,7 @@ def main():
                 "20 more over one connection each (HTTP/1.1, HTTP/2): the same body")
     # A response's descriptor is closed once its last range went, which may be a loop turn after
     # the client has the bytes.
-    wait_for("no file left open after 40 responses", lambda: open_files(proxyd) == before, timeout=5)
+    wait_for("no file left open after 40 responses", lambda: open_files(proxyd.proc.pid) == before, timeout=5)
     check(proxyd.alive(), "proxyd still running")
     check_equal(proxyd.stop(), 0, "proxyd exit code after SIGTERM")
 

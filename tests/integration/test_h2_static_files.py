@@ -17,32 +17,10 @@ import os
 from h2_frames import CANCEL, INITIAL_WINDOW_SIZE, INTERNAL_ERROR, H2Client, Target, h2, rst_stream, window_update
 from h2_setup import h2_listener, require_http2
 from proxyd_harness import (Proxyd, TestSkip, check, check_equal, config_head, free_ports, make_certificate,
-                            run_test, static_handler, wait_for, workdir, write_file)
+                            open_files, run_test, static_handler, wait_for, workdir, write_file)
 
 SIZE = 1 << 20
 CONTENT = bytes((i * 13 + i // 4093) % 256 for i in range(SIZE))
-
-
-def head_field(client, stream_id, name):
-    for head in client.heads.get(stream_id, []):
-        for n, v in head:
-            if n == name:
-                return v
-    return None
-
-
-def open_files(pid):
-    """The regular files proxyd holds open (its sockets, pipes and the like left out)."""
-    fd_dir = "/proc/%d/fd" % pid
-    held = []
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith("/") and not target.startswith("/dev/"):
-            held.append(target)
-    return sorted(held)
 
 
 def serve_whole_and_ranges(target, name):
@@ -58,13 +36,13 @@ def serve_whole_and_ranges(target, name):
                     "%s: stream %d: 200 and the whole file" % (name, s))
         check(client.data[s] == CONTENT, "%s: stream %d: every byte of the file right" % (name, s))
     check_equal(client.status(one_range), 206, "%s: one range: 206" % name)
-    check_equal(head_field(client, one_range, "content-range"), "bytes 70000-900000/%d" % SIZE,
+    check_equal(client.field(one_range, "content-range"), "bytes 70000-900000/%d" % SIZE,
                 "%s: one range: its Content-Range" % name)
     check(client.data.get(one_range) == CONTENT[70000:900001],
           "%s: one range: exactly its %d bytes" % (name, 900001 - 70000))
     check_equal(client.status(two_ranges), 206, "%s: two ranges: 206" % name)
     body = client.data.get(two_ranges, b"")
-    check(head_field(client, two_ranges, "content-type").startswith("multipart/byteranges"),
+    check(client.field(two_ranges, "content-type").startswith("multipart/byteranges"),
           "%s: two ranges: multipart/byteranges" % name)
     check(CONTENT[10:20] in body and CONTENT[500000:600001] in body, "%s: two ranges: both parts' bytes" % name)
     check_equal(client.resets, {}, "%s: no stream reset" % name)
