@@ -6,14 +6,18 @@ events, long polls): proxyd's RSS per such stream, optionally beside another bui
 
 A backend in this process answers every request with a chunked text/event-stream head and one
 event, and a second event 0.3 s later (read in the body phase, into the stream's own queue),
-then stays silent with the connection open. proxyd (one worker, h2c listener, an upstream
-without keep-alive so each stream has its own upstream connection) gets --conns h2c client
-connections of 100 streams each; once every stream got both events, the RSS delta from before
+then stays silent with the connection open. In the `split` case the second event's chunk
+comes in two writes 50 ms apart, its closing CRLF alone in the second, so proxyd's last read
+holds no body byte. proxyd (one worker, h2c listener, an upstream without keep-alive so each
+stream has its own upstream connection) gets --conns h2c client connections of 100 streams
+each; once every stream got both events and proxyd's RSS is steady, the RSS delta from before
 the clients, divided by the streams, is printed. Loopback only; proxyd is stopped by its PID
-(the integration harness's Proxyd) and the clients and backend end with this script.
+(the integration harness's Proxyd), its work folder removed; the clients and backend end with
+this script.
 """
 import argparse
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -36,7 +40,7 @@ def chunk(data):
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def serve_events(conn):
+def serve_events(conn, split):
     buf = b""
     try:
         while True:
@@ -48,18 +52,36 @@ def serve_events(conn):
                 _, buf = buf.split(b"\r\n\r\n", 1)
                 conn.sendall(HEAD + chunk(FIRST))
                 time.sleep(0.3)
-                conn.sendall(chunk(SECOND))
+                second = chunk(SECOND)
+                if split:
+                    conn.sendall(second[:-2])
+                    time.sleep(0.05)
+                    second = second[-2:]
+                conn.sendall(second)
     except OSError:
         pass
 
 
-def accept_forever(listener):
+def accept_forever(listener, split):
     while True:
         try:
             conn, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=serve_events, args=(conn,), daemon=True).start()
+        threading.Thread(target=serve_events, args=(conn, split), daemon=True).start()
+
+
+def steady_rss(pid, timeout=10.0):
+    """proxyd's RSS once two readings 0.25 s apart agree (or after timeout)."""
+    last = rss_kib([pid])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = rss_kib([pid])
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def measure(binary, backend_port, conns):
@@ -72,20 +94,19 @@ def measure(binary, backend_port, conns):
     proxyd = proxyd_harness.Proxyd(path, folder, tag="idle-streams").start([port])
     clients = []
     try:
-        time.sleep(0.5)
-        before = rss_kib([proxyd.proc.pid])
+        before = steady_rss(proxyd.proc.pid)
         want = len(FIRST) + len(SECOND)
         for _ in range(conns):
             client = H2Client(Target("127.0.0.1", port, path="/events"), timeout=20)
+            clients.append(client)
             streams = [client.request() for _ in range(STREAMS_PER_CONN)]
             client.wait(lambda: all(len(client.data.get(s, b"")) >= want for s in streams), "both events")
-            clients.append(client)
-        time.sleep(0.5)
-        after = rss_kib([proxyd.proc.pid])
+        after = steady_rss(proxyd.proc.pid)
     finally:
         for client in clients:
             client.close()
         proxyd.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     streams = conns * STREAMS_PER_CONN
     return before, after, (after - before) / streams
 
@@ -98,18 +119,19 @@ def main():
     a = ap.parse_args()
     if h2 is None:
         raise SystemExit("h2_idle_streams: python3-h2 is not installed (packaging/build-deps.sh --test)")
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1024)
-    threading.Thread(target=accept_forever, args=(listener,), daemon=True).start()
-    for name, binary in (("proxyd", a.proxyd), ("baseline", a.baseline)):
-        if not binary:
-            continue
-        before, after, per_stream = measure(binary, listener.getsockname()[1], a.conns)
-        print("%-8s %s: %d streams, RSS %d -> %d KiB, %.1f KiB per stream"
-              % (name, binary, a.conns * STREAMS_PER_CONN, before, after, per_stream))
-    listener.close()
+    for case in ("whole", "split"):
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1024)
+        threading.Thread(target=accept_forever, args=(listener, case == "split"), daemon=True).start()
+        for name, binary in (("proxyd", a.proxyd), ("baseline", a.baseline)):
+            if not binary:
+                continue
+            before, after, per_stream = measure(binary, listener.getsockname()[1], a.conns)
+            print("%-5s %-8s %s: %d streams, RSS %d -> %d KiB, %.1f KiB per stream"
+                  % (case, name, binary, a.conns * STREAMS_PER_CONN, before, after, per_stream))
+        listener.close()
 
 
 if __name__ == "__main__":

@@ -252,6 +252,8 @@ struct Owner : H2Events {
             rest.remove_prefix(n);
             if (!session->send_data(id, {space.data(), n}, end && rest.empty()))
                 broken("body bytes refused from the space the stream handed out");
+            // The read is done, as proxyd's producers say after each one: the rest is freed.
+            session->return_body_space(id);
         } while (!rest.empty());
     }
     void on_stream_close(int32_t id, uint32_t, size_t) override {

@@ -522,21 +522,21 @@ TEST_CASE("h2 data queue: a queued file's descriptor is closed with the queue, m
     }
     SECTION("moved: the queue it went to closes it, once") {
         int fd = file.open_fd();
-        H2DataQueue to;
+        int next = -1;
         {
-            H2DataQueue from;
-            from.append_file(fd, 0, 100000);
-            REQUIRE(from.fill() == 0);
-            to = std::move(from);
-        }
-        CHECK(fd_open(fd));
-        CHECK(to.size() == 100000);
-        to = H2DataQueue();
-        CHECK_FALSE(fd_open(fd));
-        // Not closed a second time: a descriptor opened after it (its number again, likely)
-        // outlives the queue.
-        int next = file.open_fd();
-        to = H2DataQueue();
+            H2DataQueue to;
+            {
+                H2DataQueue from;
+                from.append_file(fd, 0, 100000);
+                REQUIRE(from.fill() == 0);
+                to = std::move(from);
+            } // the queue moved from must not close it
+            CHECK(fd_open(fd));
+            CHECK(to.size() == 100000);
+            to = H2DataQueue();
+            CHECK_FALSE(fd_open(fd));
+            next = file.open_fd(); // its number again, likely
+        }                          // nor the queue that closed it, a second time
         CHECK(fd_open(next));
         ::close(next);
     }

@@ -359,6 +359,7 @@ void ContentExchange::copy_file_chunk() {
                             uv_buf_init(into, static_cast<unsigned>(n))};
         bool with_head = !file_head_.empty();
         c.send(with_head ? bufs : bufs + 1, with_head ? 2 : 1);
+        if (!space.empty()) c.return_body_space();
         file_head_.clear();
     }
     if (current_file_ == files_.size()) complete_file();

@@ -78,6 +78,10 @@ class ExchangeClient {
     // there goes in one send() (the send may write it out and free what is left of the space),
     // before any bytes from elsewhere and before the next call.
     virtual std::span<char> body_space(size_t hint) = 0;
+    // The read into body_space() is done, its bytes (if any) sent: the client frees what it
+    // left of the space, so a response waiting for its producer's next read (an event stream,
+    // a long poll) holds no block. After every read into the space, bytes or none.
+    virtual void return_body_space() = 0;
     // For a client that frames the body itself: length body bytes of the file fd from offset,
     // after the bytes sent so far, which the client reads itself as it frames them (so they are
     // read just before they leave, and no copy of them waits in its queue). True: the client

@@ -407,10 +407,13 @@ void ProxyExchange::rearm_upstream_timer() {
 
 void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     if (phase_ == Phase::kAwaitingResponse) enter(Phase::kReadingHead);
-    if (std::exchange(read_space_offered_, 0) == len) read_space_hint_ = UpstreamWorker::kReadBufferSize;
+    size_t offered = std::exchange(read_space_offered_, 0);
+    if (offered == len) read_space_hint_ = UpstreamWorker::kReadBufferSize;
     rearm_upstream_timer();
     ResponseParser::Result result = parser_.execute(data, len);
     flush_to_client();
+    // Also after a read that held no body bytes (a chunk's CRLF or size line alone).
+    if (offered > 0 && client_) client_->return_body_space();
     switch (result) {
     case ResponseParser::Result::kNeedMore:
         return;
@@ -443,6 +446,10 @@ std::span<char> ProxyExchange::upstream_read_space() {
     std::span<char> space = client_->body_space(read_space_hint_);
     read_space_offered_ = space.size();
     return space;
+}
+
+void ProxyExchange::on_upstream_read_nothing() {
+    if (std::exchange(read_space_offered_, 0) > 0 && client_) client_->return_body_space();
 }
 
 void ProxyExchange::on_upstream_closed(int status) {

@@ -112,6 +112,7 @@ class ProxyExchange final : public Exchange,
     void on_upstream_connected(int status) override;
     void on_upstream_read(const char *data, size_t len) override;
     std::span<char> upstream_read_space() override;
+    void on_upstream_read_nothing() override;
     void on_upstream_closed(int status) override;
     void on_upstream_timeout() override;
     void on_upstream_write_done() override;

@@ -76,7 +76,7 @@ void H2DataQueue::append_file(int fd, uint64_t offset, uint64_t length) {
 }
 
 int H2DataQueue::fill() {
-    if (!file_.fd || size_ > 0) return 0;
+    if (!file_.fd.valid() || size_ > 0) return 0;
     // A block of whole frames: the last frame of a read is not cut short by the block's end.
     std::span<char> space = reserve(static_cast<size_t>(std::min<uint64_t>(file_.remaining, kBlockPayload)));
     size_t want = static_cast<size_t>(std::min<uint64_t>(file_.remaining, space.size()));
@@ -118,8 +118,10 @@ H2DataQueue::Frame H2DataQueue::take_frame(const uint8_t *header, size_t len) {
 }
 
 void H2DataQueue::release_sent() {
-    // The last block's reserved space stays while it may still hold bytes read and not yet
-    // appended (a producer that sends one read's bytes in two pieces): they are copied out of it.
+    // The last block's reserved space stays while the producer has not said its read is done
+    // (unreserve): a read may still be under way into it. A producer sends one read's bytes in
+    // one piece and then gives the space back; bytes appended from it after a round are copied
+    // out of it (never taken in place), which is safe only while it stays reserved.
     const Block *keep = !blocks_.empty() && blocks_.back().reserved ? &blocks_.back() : nullptr;
     auto emptied = [keep](const Block &b) { return b.sealed && b.begin == b.end && &b != keep; };
     blocks_.erase(std::remove_if(blocks_.begin(), blocks_.end(), emptied), blocks_.end());

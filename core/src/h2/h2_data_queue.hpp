@@ -17,7 +17,8 @@
 // says which). Once a frame was taken from a block, nothing is appended to it. Blocks whose bytes
 // all left are freed by release_sent(), after the round that borrowed them was written.
 //
-// Owned by the session's stream; session thread only.
+// Owned by the session's stream; session thread only. A queue moved from is only destroyed or
+// assigned to (its counters are left as they were).
 #pragma once
 
 #include "net/unique_fd.hpp"
@@ -27,6 +28,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace proxyd {
@@ -50,16 +52,16 @@ class H2DataQueue {
     // Valid until the next reserve(); bytes appended from it once a frame was taken from its
     // block are copied (the block takes no more).
     std::span<char> reserve(size_t hint);
-    // Every byte read into the space reserve() handed out was appended: the rest of it is free
-    // for other appends again, and a block that never took a byte is freed. Blocks emptied by
-    // their frames are then freed by release_sent(), instead of the last one being kept for
-    // bytes that might still lie in it.
+    // The read into the space reserve() handed out is done, every byte of it appended: the rest
+    // of it is free for other appends again, and a block that never took a byte is freed. Blocks
+    // emptied by their frames are then freed by release_sent(), instead of the last one being
+    // kept for a read that might still be under way into it.
     void unreserve();
     // length bytes of the file fd from offset, behind the bytes queued, read only as frames need
     // them (fill()). The queue owns fd from here: it closes it after the last read, or when it is
     // destroyed. Nothing is appended behind a file (H2Session::send_data refuses it).
     void append_file(int fd, uint64_t offset, uint64_t length);
-    bool reads_file() const { return static_cast<bool>(file_.fd); }
+    bool reads_file() const { return file_.fd.valid(); }
     // When every byte read before was taken into frames and the file has more: its next block's
     // worth (four frames' payload) read into a new block. Returns 0, or why the read failed: an
     // errno value, or ENODATA when the file ended before the length given.
@@ -112,5 +114,9 @@ class H2DataQueue {
     };
     FileTail file_;
 };
+
+// closed_queues_ and the stream map move queues: a throwing move would lose a descriptor.
+static_assert(std::is_nothrow_move_constructible_v<H2DataQueue> &&
+              std::is_nothrow_move_assignable_v<H2DataQueue>);
 
 } // namespace proxyd

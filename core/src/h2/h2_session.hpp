@@ -178,8 +178,8 @@ class H2Session {
     // Space in the stream's queue to read about hint body bytes into (H2DataQueue::reserve), so
     // that send_data() takes them without a copy; empty where send_data() would refuse them.
     std::span<char> body_space(int32_t stream_id, size_t hint);
-    // The bytes read into the space body_space() handed out were all sent: the rest of it is no
-    // longer reserved, and a block left empty is freed (H2DataQueue::unreserve).
+    // The read into the space body_space() handed out is done, its bytes sent: the rest of it is
+    // no longer reserved, and a block left empty is freed (H2DataQueue::unreserve).
     void return_body_space(int32_t stream_id);
     // Trailer fields for a response submitted with has_body, not yet ended: after its last DATA
     // frame they go as a HEADERS frame that ends the stream (RFC 9113 §8.1) instead of that

@@ -840,6 +840,10 @@ std::span<char> ClientConnection::body_space(size_t hint) {
     return peer_->stream_body_space(hint);
 }
 
+void ClientConnection::return_body_space() {
+    if (h2_stream_ && peer_) peer_->stream_return_body_space();
+}
+
 bool ClientConnection::send_file(int fd, uint64_t offset, uint64_t length) {
     if (!h2_stream_ || !peer_ || !writable() || write_shut_) return false;
     return peer_->stream_file(fd, offset, length);

@@ -112,6 +112,8 @@ class StreamPeer {
     // without a copy (H2Session::body_space); empty when the stream takes no body bytes now.
     // The bytes of one read go in one stream_response() (ExchangeClient::body_space).
     virtual std::span<char> stream_body_space(size_t hint) = 0;
+    // The read into stream_body_space() is done (ExchangeClient::return_body_space).
+    virtual void stream_return_body_space() = 0;
     // length body bytes of the file fd from offset, read by the stream as its frames are made
     // (H2Session::send_file): true, and the stream owns fd; false, and the caller sends them.
     virtual bool stream_file(int fd, uint64_t offset, uint64_t length) = 0;
@@ -176,6 +178,7 @@ class ClientConnection final : private RequestParser::Events,
     void send(std::string_view data) override;
     void send(const uv_buf_t *bufs, size_t count) override;
     std::span<char> body_space(size_t hint) override;
+    void return_body_space() override;
     bool send_file(int fd, uint64_t offset, uint64_t length) override;
     // Over TLS: bytes encrypted now, their records written with the next send()'s (the caller
     // reuses the bytes in between); without TLS, sent at once.

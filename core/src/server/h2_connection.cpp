@@ -139,10 +139,6 @@ class H2Connection::Stream final : public StreamPeer {
     void stream_response(const uv_buf_t *bufs, size_t count) override {
         for (size_t i = 0; i < count && !broken_; ++i)
             if (bufs[i].len > 0) body({bufs[i].base, bufs[i].len});
-        // A read's bytes come in one call (StreamPeer::stream_body_space): whatever of its space
-        // they left is not kept reserved, so that a block emptied by its frames is freed at once,
-        // not held until the producer's next read (a stream of events may wait long for it).
-        owner_.session_.return_body_space(id_);
         after_body_queued();
     }
     bool stream_file(int fd, uint64_t offset, uint64_t length) override {
@@ -163,6 +159,7 @@ class H2Connection::Stream final : public StreamPeer {
         if (remaining_) hint = static_cast<size_t>(std::min<uint64_t>(hint, *remaining_));
         return owner_.session_.body_space(id_, hint);
     }
+    void stream_return_body_space() override { owner_.session_.return_body_space(id_); }
     size_t stream_queued() const override { return owner_.session_.queued(id_); }
     void stream_resume_input() override {
         resume_due = true;

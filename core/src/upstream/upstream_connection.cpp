@@ -138,7 +138,12 @@ void UpstreamConnection::on_alloc(uv_handle_t *h, size_t, uv_buf_t *buf) {
 
 void UpstreamConnection::on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     auto *self = static_cast<UpstreamConnection *>(s->data);
-    if (nread == 0 || self->closing_) return;
+    if (self->closing_) return;
+    if (nread == 0) {
+        // libuv reads until a read does not fill its buffer; one that did ends with this empty one.
+        if (self->owner_ && !self->tls_ && !self->idle_) self->owner_->on_upstream_read_nothing();
+        return;
+    }
     if (self->tls_) return self->on_tls_read(nread, buf->base);
     if (self->idle_) {
         // An idle connection must be silent: EOF, an error or stray bytes all end it.

@@ -36,6 +36,8 @@ class UpstreamConnection final : private StreamWriter::Listener, private TlsSess
         // Where the next read from a cleartext peer may go instead of the worker's buffer (the
         // client's own queue: ExchangeClient::body_space); empty for the worker's buffer.
         virtual std::span<char> upstream_read_space() { return {}; }
+        // A read found nothing (EAGAIN): space upstream_read_space() gave for it is not kept.
+        virtual void on_upstream_read_nothing() {}
         virtual void on_upstream_closed(int status) = 0; // UV_EOF or an error
         virtual void on_upstream_timeout() = 0;
         // A write completed (progress); queued_bytes() tells how much is still waiting.
