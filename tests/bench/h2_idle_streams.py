@@ -8,7 +8,8 @@ A backend in this process answers every request with a chunked text/event-stream
 event, and a second event 0.3 s later (read in the body phase, into the stream's own queue),
 then stays silent with the connection open. In the `split` case the second event's chunk
 comes in two writes 50 ms apart, its closing CRLF alone in the second, so proxyd's last read
-holds no body byte. proxyd (one worker, h2c listener, an upstream without keep-alive so each
+holds no body byte. In the `large` case the second event is 40,000 bytes: its last read (after
+one of 16 KiB) holds more than a frame, so its frames leave from inside that read's send. proxyd (one worker, h2c listener, an upstream without keep-alive so each
 stream has its own upstream connection) gets --conns h2c client connections of 100 streams
 each; once every stream got both events and proxyd's RSS is steady, the RSS delta from before
 the clients, divided by the streams, is printed. Loopback only; proxyd is stopped by its PID
@@ -34,13 +35,14 @@ from idle_conns import rss_kib  # noqa: E402
 STREAMS_PER_CONN = 100
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 FIRST, SECOND = b"data: hello\n\n", b"data: again\n\n"
+LARGE_SECOND = b"data: " + b"x" * 39992 + b"\n\n"
 
 
 def chunk(data):
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def serve_events(conn, split):
+def serve_events(conn, case):
     buf = b""
     try:
         while True:
@@ -52,8 +54,8 @@ def serve_events(conn, split):
                 _, buf = buf.split(b"\r\n\r\n", 1)
                 conn.sendall(HEAD + chunk(FIRST))
                 time.sleep(0.3)
-                second = chunk(SECOND)
-                if split:
+                second = chunk(LARGE_SECOND if case == "large" else SECOND)
+                if case == "split":
                     conn.sendall(second[:-2])
                     time.sleep(0.05)
                     second = second[-2:]
@@ -62,13 +64,13 @@ def serve_events(conn, split):
         pass
 
 
-def accept_forever(listener, split):
+def accept_forever(listener, case):
     while True:
         try:
             conn, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=serve_events, args=(conn, split), daemon=True).start()
+        threading.Thread(target=serve_events, args=(conn, case), daemon=True).start()
 
 
 def steady_rss(pid, timeout=10.0):
@@ -84,7 +86,7 @@ def steady_rss(pid, timeout=10.0):
     return last
 
 
-def measure(binary, backend_port, conns):
+def measure(binary, backend_port, conns, second):
     proxyd_harness.PROXYD_BIN = os.path.abspath(binary)
     folder = proxyd_harness.workdir("h2-idle-streams")
     (port,) = proxyd_harness.free_ports(1)
@@ -95,7 +97,7 @@ def measure(binary, backend_port, conns):
     clients = []
     try:
         before = steady_rss(proxyd.proc.pid)
-        want = len(FIRST) + len(SECOND)
+        want = len(FIRST) + len(second)
         for _ in range(conns):
             client = H2Client(Target("127.0.0.1", port, path="/events"), timeout=20)
             clients.append(client)
@@ -119,19 +121,20 @@ def main():
     a = ap.parse_args()
     if h2 is None:
         raise SystemExit("h2_idle_streams: python3-h2 is not installed (packaging/build-deps.sh --test)")
-    for case in ("whole", "split"):
+    for case in ("whole", "split", "large"):
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1024)
-        threading.Thread(target=accept_forever, args=(listener, case == "split"), daemon=True).start()
+        threading.Thread(target=accept_forever, args=(listener, case), daemon=True).start()
         for name, binary in (("proxyd", a.proxyd), ("baseline", a.baseline)):
             if not binary:
                 continue
-            before, after, per_stream = measure(binary, listener.getsockname()[1], a.conns)
+            second = LARGE_SECOND if case == "large" else SECOND
+            before, after, per_stream = measure(binary, listener.getsockname()[1], a.conns, second)
             print("%-5s %-8s %s: %d streams, RSS %d -> %d KiB, %.1f KiB per stream"
                   % (case, name, binary, a.conns * STREAMS_PER_CONN, before, after, per_stream))
-        listener.close()
+        listener.close()  # its accept thread, a daemon, ends with the script
 
 
 if __name__ == "__main__":

@@ -351,9 +351,30 @@ TEST_CASE("h2 data queue: bytes read into reserved space are taken where they li
             out.append(frame.header_in_place ? frame.data + 9 : frame.data, n);
         }
         CHECK(out == bytes.substr(0, 3000) + "more");
-        // A block emptied by frames is not the producer's to free: release_sent() does that.
+        // A new block for the next read, given back empty: freed.
         queue.reserve(100);
         queue.unreserve();
+        queue.release_sent();
+        CHECK(queue.capacity() == 0);
+    }
+    SECTION(
+        "a read whose frames all left inside its send: the emptied block is freed when it is given back") {
+        std::memcpy(space.data(), bytes.data(), 20000);
+        queue.append({space.data(), 20000});
+        // The round written from inside the send (a frame's worth queued, the window open).
+        while (size_t n = queue.next_payload(1 << 20))
+            queue.take_frame(kHeader, n);
+        queue.release_sent(); // keeps it: the read might still be under way into it
+        CHECK(queue.capacity() > 0);
+        queue.unreserve();
+        CHECK(queue.capacity() == 0);
+    }
+    SECTION("a block with a frame in a round not yet written stays until that round's release") {
+        std::memcpy(space.data(), bytes.data(), 100);
+        queue.append({space.data(), 100});
+        queue.take_frame(kHeader, 100);
+        queue.unreserve();
+        CHECK(queue.capacity() > 0);
         queue.release_sent();
         CHECK(queue.capacity() == 0);
     }

@@ -75,12 +75,13 @@ class ExchangeClient {
     // For a client that frames the body itself, once the head went out: space to read about hint
     // body bytes into (a socket's, a file's), where send() then takes them without a copy;
     // empty where there is none (the producer reads into its own buffer). What one read put
-    // there goes in one send() (the send may write it out and free what is left of the space),
-    // before any bytes from elsewhere and before the next call.
+    // there goes in one send() (which may write it out at once), before any bytes from
+    // elsewhere and before the next call; then return_body_space() frees what is left.
     virtual std::span<char> body_space(size_t hint) = 0;
     // The read into body_space() is done, its bytes (if any) sent: the client frees what it
     // left of the space, so a response waiting for its producer's next read (an event stream,
-    // a long poll) holds no block. After every read into the space, bytes or none.
+    // a long poll) holds no block. After every read into the space that the response goes on
+    // from, bytes or none; a read that ends it (EOF, an error) needs none: the queue goes with it.
     virtual void return_body_space() = 0;
     // For a client that frames the body itself: length body bytes of the file fd from offset,
     // after the bytes sent so far, which the client reads itself as it frames them (so they are

@@ -412,7 +412,8 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
     rearm_upstream_timer();
     ResponseParser::Result result = parser_.execute(data, len);
     flush_to_client();
-    // Also after a read that held no body bytes (a chunk's CRLF or size line alone).
+    // Only now are the read's body bytes in the stream's queue; a read that held none (a chunk's
+    // CRLF or size line alone) gives its space back all the same.
     if (offered > 0 && client_) client_->return_body_space();
     switch (result) {
     case ResponseParser::Result::kNeedMore:

@@ -40,7 +40,10 @@ void H2DataQueue::unreserve() {
     if (blocks_.empty() || !blocks_.back().reserved) return;
     Block &last = blocks_.back();
     last.reserved = false;
-    if (last.sealed || last.end != kFrameHeader) return; // it holds bytes, or held some that left
+    // Empty (it took nothing, or its frames all left in a round already written): freed now. The
+    // stream's next round, which would free it, may be long in coming (an event stream's next
+    // event); a round written inside the producer's send emptied it before this call.
+    if (last.begin != last.end || last.taken_this_round) return;
     blocks_.pop_back();
     if (blocks_.empty()) blocks_.shrink_to_fit();
 }

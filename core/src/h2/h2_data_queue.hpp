@@ -53,9 +53,9 @@ class H2DataQueue {
     // block are copied (the block takes no more).
     std::span<char> reserve(size_t hint);
     // The read into the space reserve() handed out is done, every byte of it appended: the rest
-    // of it is free for other appends again, and a block that never took a byte is freed. Blocks
-    // emptied by their frames are then freed by release_sent(), instead of the last one being
-    // kept for a read that might still be under way into it.
+    // of it is free for other appends again, and the block is freed if nothing is left in it to
+    // take (its frames all written). Later blocks emptied by their frames are freed by
+    // release_sent(), no longer keeping the last one for a read that might be under way into it.
     void unreserve();
     // length bytes of the file fd from offset, behind the bytes queued, read only as frames need
     // them (fill()). The queue owns fd from here: it closes it after the last read, or when it is
