@@ -378,7 +378,6 @@ bool ContentExchange::hand_over_last_range(FileRange &range) {
     }
     if (!c.send_file(range.fd, range.offset, range.remaining)) return false;
     range.fd = -1; // the stream's now
-    range.offset += range.remaining;
     range.remaining = 0;
     return true;
 }

@@ -72,10 +72,8 @@ void H2DataQueue::append(std::string_view bytes) {
 
 void H2DataQueue::append_file(int fd, uint64_t offset, uint64_t length) {
     // One file at a time (the session never queues two); an empty one is done with at once.
-    file_.fd.reset(length > 0 ? fd : -1);
-    if (length == 0) ::close(fd);
-    file_.offset = offset;
-    file_.remaining = length;
+    file_ = FileTail{UniqueFd(fd), offset, length};
+    if (length == 0) file_.fd.reset();
 }
 
 int H2DataQueue::fill() {
@@ -92,8 +90,7 @@ int H2DataQueue::fill() {
     file_.remaining -= static_cast<uint64_t>(n);
     if (file_.remaining == 0) file_.fd.reset();
     append({space.data(), static_cast<size_t>(n)});
-    // Nobody else holds the space: the block is freed as soon as its frames left (release_sent).
-    blocks_.back().reserved = false;
+    unreserve(); // the read is done: the block is freed as soon as its frames left
     return 0;
 }
 

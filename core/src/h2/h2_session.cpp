@@ -610,9 +610,14 @@ bool H2Session::submit_interim(int32_t stream_id, const ResponseFields &head) {
                                   nullptr) == 0;
 }
 
-bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
+H2Session::Stream *H2Session::body_open(int32_t stream_id) {
     Stream *stream = find(stream_id);
-    if (!stream || !stream->answered || stream->response_end) return false;
+    return stream && stream->answered && !stream->response_end ? stream : nullptr;
+}
+
+bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
+    Stream *stream = body_open(stream_id);
+    if (!stream) return false;
     if (!bytes.empty() && stream->response.reads_file()) return false; // they would pass the file
     stream->response.append(bytes);
     stream->response_end = end;
@@ -621,8 +626,8 @@ bool H2Session::send_data(int32_t stream_id, std::string_view bytes, bool end) {
 }
 
 bool H2Session::send_file(int32_t stream_id, int fd, uint64_t offset, uint64_t length, bool end) {
-    Stream *stream = find(stream_id);
-    if (!stream || !stream->answered || stream->response_end || stream->response.reads_file()) return false;
+    Stream *stream = body_open(stream_id);
+    if (!stream || stream->response.reads_file()) return false;
     stream->response.append_file(fd, offset, length);
     stream->response_end = end;
     resume(*stream, stream_id);
@@ -636,8 +641,8 @@ void H2Session::resume(Stream &stream, int32_t stream_id) {
 }
 
 std::span<char> H2Session::body_space(int32_t stream_id, size_t hint) {
-    Stream *stream = find(stream_id);
-    if (!stream || !stream->answered || stream->response_end || stream->response.reads_file()) return {};
+    Stream *stream = body_open(stream_id);
+    if (!stream || stream->response.reads_file()) return {};
     return stream->response.reserve(hint);
 }
 
@@ -646,8 +651,8 @@ void H2Session::return_body_space(int32_t stream_id) {
 }
 
 bool H2Session::send_trailers(int32_t stream_id, std::vector<H2Field> fields) {
-    Stream *stream = find(stream_id);
-    if (!stream || !stream->answered || stream->response_end || fields.empty()) return false;
+    Stream *stream = body_open(stream_id);
+    if (!stream || fields.empty()) return false;
     stream->trailers_out = std::move(fields);
     return true;
 }

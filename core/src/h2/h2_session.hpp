@@ -222,6 +222,9 @@ class H2Session {
     struct Stream;
     struct Callbacks;
     Stream *find(int32_t stream_id);
+    // The stream, if it was answered with a body that has not ended: body bytes, a file or
+    // trailers may still go to it.
+    Stream *body_open(int32_t stream_id);
     const Stream *find(int32_t stream_id) const;
     int finish_head(Stream &stream, bool end_stream);
     int add_trailer(Stream &stream, const uint8_t *name, size_t name_len, const uint8_t *value,

@@ -148,9 +148,7 @@ class H2Connection::Stream final : public StreamPeer {
         bool last = remaining_ && *remaining_ == length;
         if (!owner_.session_.send_file(id_, fd, offset, length, last)) return false;
         if (remaining_) *remaining_ -= length;
-        if (last) response_ = Response::kEnded;
-        body_bytes_ += length;
-        owner_.track_stall(*this, owner_.session_.queued(id_), false);
+        queued_body(length, last);
         after_body_queued();
         return true;
     }
@@ -230,9 +228,14 @@ class H2Connection::Stream final : public StreamPeer {
         send(bytes, last);
     }
     void send(std::string_view bytes, bool end) {
-        if (end) response_ = Response::kEnded;
-        body_bytes_ += bytes.size();
         owner_.session_.send_data(id_, bytes, end);
+        queued_body(bytes.size(), end);
+    }
+    // Bytes the session took for the response (bytes or a file's): the last ends it, they count
+    // for the access log, and the queue they joined for the send timeout.
+    void queued_body(uint64_t length, bool end) {
+        if (end) response_ = Response::kEnded;
+        body_bytes_ += length;
         owner_.track_stall(*this, owner_.session_.queued(id_), false);
     }
 
