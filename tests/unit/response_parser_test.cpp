@@ -215,6 +215,35 @@ TEST_CASE("interim responses come before the final one, and end at their heads",
     check_every_split(input);
 }
 
+TEST_CASE("a higher HTTP/1.x is read as HTTP/1.1, in any split and after interim responses",
+          "[http][response]") {
+    // RFC 9112 §2.3: a recipient processes a higher minor version as the highest it implements.
+    // llhttp 8.1 refuses anything but 1.0 and 1.1, so an origin that says HTTP/1.2 got a 502.
+    std::string input = "HTTP/1.2 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                        "HTTP/1.9 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    Run run = parse_whole(input);
+    CHECK(run.result == Result::kMessageEnd);
+    CHECK(run.consumed == input.size());
+    CHECK(run.transcript == "interim 103 Early Hints [Link: </a.css>; rel=preload]\n"
+                            "head 200 OK [Content-Length: 2] framing=length length=2\nbody ok\ncomplete\n");
+    CHECK(run.keep_alive); // as HTTP/1.1 does without Connection: close
+    check_every_split(input);
+
+    std::string plain = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx";
+    CHECK(parse_whole(plain).result == Result::kMessageEnd);
+    CHECK_FALSE(parse_whole(plain).keep_alive); // still HTTP/1.0
+    check_every_split(plain);
+
+    // Another major version, or no version at all, is still refused, however it is split.
+    for (std::string bad :
+         {"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", "HTTP/1.x 200 OK\r\n\r\n", "HTTP/3 200 OK\r\n\r\n",
+          "HTTP/1. 200 OK\r\n\r\n", "HTTP/0.9 200 OK\r\nContent-Length: 0\r\n\r\n"}) {
+        INFO(bad);
+        CHECK(parse_whole(bad).result == Result::kError);
+        check_every_split(bad);
+    }
+}
+
 TEST_CASE("204, 304 and an answer to HEAD end at their heads whatever they declare", "[http][response]") {
     // RFC 9112 §6.3: read as having a body, these would swallow the next response on the
     // connection, or hang until the read timeout.

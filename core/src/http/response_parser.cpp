@@ -2,6 +2,8 @@
 
 #include "http/header_rules.hpp"
 
+#include <string_view>
+
 namespace proxyd {
 
 namespace {
@@ -16,6 +18,9 @@ constexpr int kNoBody = 1;
 constexpr int kSwitchProtocols = 2;
 
 ResponseParser *self_of(llhttp_t *p) { return static_cast<ResponseParser *>(p->data); }
+
+constexpr std::string_view kHttp1Prefix = "HTTP/1.";
+constexpr std::string_view kHighestMinor = "HTTP/1.1";
 
 } // namespace
 
@@ -58,6 +63,8 @@ void ResponseParser::reset(const ResponseContext &context) {
     error_ = HPE_OK;
     reason_ = nullptr;
     final_head_ = switched_ = complete_ = false;
+    at_status_line_ = true;
+    version_held_ = 0;
 }
 
 ResponseParser::Result ResponseParser::execute(const char *data, size_t len) {
@@ -70,17 +77,54 @@ ResponseParser::Result ResponseParser::execute(const char *data, size_t len) {
         refuse("chunk data not followed by CRLF");
         return Result::kError;
     }
-    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    if (err == HPE_OK) {
-        consumed_ = len;
-        return Result::kNeedMore;
-    }
-    if ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) && (complete_ || switched_)) {
+    const char *at = data;
+    const char *end = data + len;
+    for (;;) {
+        if (at_status_line_) {
+            at = take_status_line_version(at, end);
+            if (error_ != HPE_OK) return Result::kError;
+            if (at_status_line_) break; // the version goes on in the next read
+        }
+        llhttp_errno_t err = llhttp_execute(&parser_, at, static_cast<size_t>(end - at));
+        if (err == HPE_OK) break;
         const char *pos = llhttp_get_error_pos(&parser_);
-        consumed_ = pos ? static_cast<size_t>(pos - data) : len;
-        return complete_ ? Result::kMessageEnd : Result::kSwitched;
+        if (err == HPE_PAUSED && at_status_line_) {
+            // An interim response ended: the next status line follows.
+            llhttp_resume(&parser_);
+            at = pos ? pos : end;
+            continue;
+        }
+        if ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) && (complete_ || switched_)) {
+            consumed_ = pos ? static_cast<size_t>(pos - data) : len;
+            return complete_ ? Result::kMessageEnd : Result::kSwitched;
+        }
+        return fail(err);
     }
-    return fail(err);
+    consumed_ = len;
+    return Result::kNeedMore;
+}
+
+// Returns where llhttp is to go on in [at, end). When the response begins "HTTP/1.x" with x above
+// 1, llhttp is given "HTTP/1.1" in its place; bytes held from an earlier read are given to llhttp
+// once they are known. Anything that is not "HTTP/1." and a digit is left for llhttp to judge.
+const char *ResponseParser::take_status_line_version(const char *at, const char *end) {
+    const char *start = at;
+    size_t held_before = version_held_;
+    auto fits = [](size_t i, char c) {
+        return i < kHttp1Prefix.size() ? c == kHttp1Prefix[i] : c >= '0' && c <= '9';
+    };
+    while (at < end && version_held_ < sizeof version_ && fits(version_held_, *at))
+        version_[version_held_++] = *at++;
+    bool complete = version_held_ == sizeof version_;
+    if (!complete && at == end) return end; // held until the next read
+    at_status_line_ = false;
+    bool substitute = complete && version_[7] > '1';
+    if (held_before == 0 && !substitute) return start; // llhttp reads it where it is
+    std::string_view given =
+        substitute ? kHighestMinor : std::string_view(version_, complete ? sizeof version_ : held_before);
+    llhttp_errno_t err = llhttp_execute(&parser_, given.data(), given.size());
+    if (err != HPE_OK) fail(err);
+    return complete ? at : start;
 }
 
 ResponseParser::Result ResponseParser::finish() {
@@ -178,6 +222,9 @@ int ResponseParser::on_headers_complete(llhttp_t *p) {
     // RFC 9112 §4: status-code = 3DIGIT. llhttp 8.1 takes "HTTP/1.1 10 X" as status 10, which
     // would pass for an interim response here and be relayed as a malformed status line.
     if (status < 100 || status > 999) return self->refuse("the status code is not three digits");
+    // A connection that speaks HTTP/1.1 framing carries HTTP/1.x only (RFC 9112 §2.3): llhttp 8.1
+    // also takes "HTTP/2.0" and "HTTP/0.9" in a status line.
+    if (p->http_major != 1) return self->refuse("the response's version is not HTTP/1.x");
     if (!field_names_are_tokens(self->head_)) return self->refuse("a field name is not a token");
     if (status == 101) {
         // A 101 is an answer only to an upgrade the request asked for.
@@ -226,7 +273,12 @@ int ResponseParser::on_chunk_header(llhttp_t *p) {
 
 int ResponseParser::on_message_complete(llhttp_t *p) {
     ResponseParser *self = self_of(p);
-    if (!self->final_head_) return 0; // the end of an interim response: the final one follows
+    if (!self->final_head_) {
+        // The end of an interim response: execute() looks at the final one's version first.
+        self->at_status_line_ = true;
+        self->version_held_ = 0;
+        return HPE_PAUSED;
+    }
     if (!self->switched_) {
         self->complete_ = true;
         self->events_.on_response_complete();

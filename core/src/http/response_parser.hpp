@@ -3,7 +3,8 @@
 // no body whatever their head says (a HEAD answer, 1xx, 204, 304: RFC 9112 §6.3), tells interim
 // (1xx) responses from the final one, accepts a 101 only when the request offered an upgrade,
 // checks the CRLF after every chunk, keeps a chunked body's trailer fields, and says how the body
-// was delimited (Content-Length, chunked, or the connection's end).
+// was delimited (Content-Length, chunked, or the connection's end). A status line of HTTP/1.x
+// with x above 1 is read as HTTP/1.1 (RFC 9112 §2.3), which llhttp 8.1 would refuse.
 //
 // It owns no socket, so a fuzzer or a unit test drives it with plain bytes; the exchange that
 // owns it hears about each response through Events. One parser per exchange, one thread.
@@ -108,6 +109,7 @@ class ResponseParser {
     static int on_chunk_header(llhttp_t *p);
     static int on_message_complete(llhttp_t *p);
     static const llhttp_settings_t &settings();
+    const char *take_status_line_version(const char *at, const char *end);
 
     int refuse(const char *reason);
     int check_head_size(size_t size) {
@@ -132,6 +134,11 @@ class ResponseParser {
     bool final_head_ = false;
     bool switched_ = false;
     bool complete_ = false;
+    // A response's first bytes, "HTTP/1." and the minor digit, are looked at before llhttp sees
+    // them; those that came in an earlier read are held here until the version is complete.
+    bool at_status_line_ = true;
+    uint8_t version_held_ = 0;
+    char version_[8] = {};
 };
 
 } // namespace proxyd
