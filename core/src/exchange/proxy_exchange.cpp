@@ -227,6 +227,7 @@ std::string_view ProxyExchange::build_request_head() {
     out.append(c.method()).append(" ");
     std::string_view target = head.target();
     std::string_view path(request.path.ptr, request.path.len);
+    bool absolute_form = target.front() != '/' && target != "*";
     if (c.path_rewritten() || target.front() != '/') {
         // A routing plugin rewrote the path, or the target was absolute-form: send origin-form.
         out.append(path.empty() ? "/" : path);
@@ -279,6 +280,9 @@ std::string_view ProxyExchange::build_request_head() {
                 prior_via = fields.header_value(i);
                 continue;
             case FieldKind::kHost:
+                // The target's authority replaces it (RFC 9112 §3.2.2): the upstream must see
+                // the host proxyd routed by, not a second one the client also sent.
+                if (absolute_form) continue;
                 has_host = true;
                 break;
             case FieldKind::kTrailer:
@@ -296,7 +300,8 @@ std::string_view ProxyExchange::build_request_head() {
         forward_fields(head);
     std::string_view host(request.host.ptr, request.host.len);
     if (!has_host) {
-        // HTTP/1.1 upstream requests need a Host; an HTTP/1.0 client may have sent none.
+        // HTTP/1.1 upstream requests need a Host; an HTTP/1.0 client may have sent none, and an
+        // absolute-form target's authority is written here.
         std::string_view authority = pool_.peer(attempt_.peer()).authority;
         out.append("Host: ").append(host.empty() ? authority : host).append("\r\n");
     }
