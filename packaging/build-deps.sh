@@ -12,14 +12,15 @@
 #                                    dnsmasq-base (a real DNS server for the discovery tests; no service),
 #                                    python3-h2 (HTTP/2 frames for the h2 tests and
 #                                    the h2 conformance suite), faketime (OCSP responses dated
-#                                    in the past or future for the stapling test)
+#                                    in the past or future for the stapling test), varnish (its
+#                                    varnishtest plays the tests/vtc scripts; no service started)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libuv1-dev libtomlplusplus-dev node-llhttp libssl-dev libc-ares-dev
   libcrypt-dev libnghttp2-dev)
 if [[ ${1:-} == --test ]]; then
   packages+=(catch2 curl apache2-utils python3 netcat-openbsd chromium clang libclang-rt-14-dev nginx openssl testssl.sh
-    nghttp2-client dnsmasq-base python3-h2 faketime)
+    nghttp2-client dnsmasq-base python3-h2 faketime varnish)
 fi
 
 missing=()
