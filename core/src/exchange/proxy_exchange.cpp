@@ -493,7 +493,8 @@ void ProxyExchange::on_interim_response() {
     if (client_->http_minor() < 1) return;
     int status = parser_.status();
     std::string &out = buffers_->head_text;
-    ResponseHeadWriter head = client_->start_head(out, status, {});
+    // The upstream's reason phrase, as for a final response: proxyd's table lacks many 1xx (102).
+    ResponseHeadWriter head = client_->start_head(out, status, response_.reason());
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);
         FieldKind kind = response_.header_kind(i);
