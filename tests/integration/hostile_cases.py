@@ -68,6 +68,11 @@ CASES = [
      b"GET  / HTTP/1.1\r\n" + H + b"\r\n", 400, False),
     ("tab in the target",
      b"GET /a\tb HTTP/1.1\r\n" + H + b"\r\n", 400, False),
+    # RFC 9112 §3.2: a request target has no fragment. Passed on, the path is one thing to
+    # proxyd's routes and filters and another to an origin that drops the fragment (HAProxy's
+    # CVE-2023-45539: "index.html#.png" matched a path_end rule for images).
+    ("fragment in the target",
+     b"GET /index.html#.png HTTP/1.1\r\n" + H + b"\r\n", 400, False),
     ("malformed version HTTP/1.10",
      b"GET / HTTP/1.10\r\n" + H + b"\r\n", 400, False),
     ("malformed version http/1.1",

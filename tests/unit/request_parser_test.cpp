@@ -143,6 +143,8 @@ TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
         {"GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n", 400},         // bare CR
         {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", 400},  // control byte
         {"GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", 400},           // tab in the target
+        {"GET /a.html#.png HTTP/1.1\r\nHost: a\r\n\r\n", 400},    // a fragment (RFC 9112 §3.2)
+        {"GET http://a/b#c HTTP/1.1\r\nHost: a\r\n\r\n", 400},    // in absolute-form too
         {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},              // two spaces
         {"GET / http/1.1\r\nHost: a\r\n\r\n", 400},               // malformed version
         {"GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400},              // malformed version

@@ -11,7 +11,7 @@ namespace proxyd {
 
 enum ByteClass : uint8_t {
     kTokenByte = 1,      // tchar: a method or a field name
-    kTargetByte = 2,     // visible ASCII (0x21-0x7E): a request target
+    kTargetByte = 2,     // visible ASCII (0x21-0x7E) but '#': a request target
     kFieldValueByte = 4, // HTAB, SP, VCHAR, obs-text: a field value
 };
 
@@ -26,7 +26,11 @@ constexpr std::array<uint8_t, 256> make_byte_classes() {
             symbol = symbol || ch == static_cast<unsigned char>(s);
         uint8_t bits = 0;
         if (alnum || symbol) bits |= kTokenByte;
-        if (ch >= 0x21 && ch <= 0x7e) bits |= kTargetByte;
+        // A request target carries no fragment (RFC 9112 §3.2). Passed on, "/index.html#.png"
+        // is one path to proxyd's routes and filters and another to an origin that drops the
+        // fragment (HAProxy's CVE-2023-45539: a path_end rule sent such a request to the wrong
+        // backend).
+        if (ch >= 0x21 && ch <= 0x7e && ch != '#') bits |= kTargetByte;
         if (ch == '\t' || (ch >= 0x20 && ch != 0x7f)) bits |= kFieldValueByte;
         table[ch] = bits;
     }

@@ -110,9 +110,9 @@ HeadScanner::Verdict HeadScanner::scan(std::string_view data) {
             if (ch == ' ' && part_length_ > 0) {
                 state_ = State::kVersion;
                 part_length_ = 0;
-            } else if (ch <= 0x20 || ch >= 0x7f) {
+            } else if (!byte_is(data[i], kTargetByte)) {
                 // A second SP, a tab, a control or a non-ASCII byte: RFC 9112 §3 allows exactly one
-                // SP between the parts and only visible ASCII in the target.
+                // SP between the parts and only visible ASCII in the target; nor a fragment's '#'.
                 return refuse("invalid byte in the request target");
             } else {
                 ++part_length_;

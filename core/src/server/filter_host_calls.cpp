@@ -115,7 +115,7 @@ int request_set_path(const proxyd_request_handle *request, proxyd_str path) {
     RequestFilters *f = editable(c);
     if (!f) return PROXYD_ESTATE;
     std::string_view p = sv(path);
-    if (p.empty() || p.front() != '/' || p.find('#') != std::string_view::npos ||
+    if (p.empty() || p.front() != '/' ||
         !std::all_of(p.begin(), p.end(), [](char ch) { return byte_is(ch, kTargetByte); }))
         return PROXYD_EINVAL;
     f->path_and_query = p;
