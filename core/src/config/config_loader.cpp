@@ -769,7 +769,7 @@ class Loader {
                 c.path = *path;
             else
                 error_at(t.get("path"), join_key(where, "path"),
-                         "\"" + *path + "\" must start with / and hold no space or control byte");
+                         "\"" + *path + "\" must start with / and hold only visible ASCII, no '#'");
         }
         if (auto host = get_string(t, "host", where)) {
             if (!host->empty() &&
