@@ -484,10 +484,27 @@ def field_te_gzip(target):
 def content_length_mismatch(target):
     c = connected(target)
     headers = c.request_headers(method="POST", extra=[("content-type", "text/plain"), ("content-length", "10")])
-    stream_id = c.raw_headers(headers, flags=END_HEADERS)
-    c.send(frame(DATA, END_STREAM, stream_id, b"12345"))
+    # In one write: a response complete before the body (the static page's 405) ends the stream
+    # with RST_STREAM NO_ERROR (§8.1), and a short body sent after it is never read.
+    stream_id = c.new_stream()
+    c.send(frame(HEADERS, END_HEADERS, stream_id, c.encode(headers)) + frame(DATA, END_STREAM, stream_id, b"12345"))
     # The server may have answered the head before the short body ended it.
     expect_stream_error(c, stream_id, [PROTOCOL_ERROR], "content-length 10, 5 bytes", head_allowed=True)
+
+
+@conformance("§8.1 a response complete before the request's body: RST_STREAM NO_ERROR after it")
+def early_response_resets(target):
+    # A client that never sends the rest would otherwise keep the stream, and the connection,
+    # open with no timeout running.
+    c = connected(target)
+    headers = c.request_headers(method="POST", extra=[("content-type", "text/plain"), ("content-length", "100000")])
+    stream_id = c.raw_headers(headers, flags=END_HEADERS)
+    c.wait(lambda: stream_id in c.resets, "RST_STREAM after the early response on stream %d" % stream_id)
+    if c.status(stream_id) is None or stream_id not in c.ended or c.resets[stream_id] != NO_ERROR:
+        fail("early response: status %s, ended %s, RST_STREAM %s; expected a complete response, then "
+             "RST_STREAM NO_ERROR" % (c.status(stream_id), stream_id in c.ended, error_name(c.resets[stream_id])))
+    c.send(frame(DATA, 0, stream_id, b"x" * 1000))  # the body, sent before the client read the reset
+    expect_served(c, "early response: the connection serves the next request")
 
 
 @conformance("§8.2.2 te: trailers is allowed: 200")
@@ -710,9 +727,11 @@ def flood_priority(target):
 @conformance("flood: 5000 empty DATA frames on an open request", group="flood")
 def flood_empty_data(target):
     def attack(c):
-        stream_id = c.raw_headers(c.request_headers(method="POST", extra=[("content-type", "text/plain")]),
-                                  flags=END_HEADERS)
-        c.send(frame(DATA, 0, stream_id) * 5000)
+        # In one write, so that the frames reach the stream while it is open: answered (the static
+        # page's 405), it is reset (§8.1), and nghttp2 drops DATA on a closed stream unread.
+        stream_id = c.new_stream()
+        headers = c.encode(c.request_headers(method="POST", extra=[("content-type", "text/plain")]))
+        c.send(frame(HEADERS, END_HEADERS, stream_id, headers) + frame(DATA, 0, stream_id) * 5000)
     flood(target, attack, "empty DATA flood")
 
 

@@ -718,3 +718,101 @@ TEST_CASE("h2: request trailers over the header list limit reset the stream, the
     CHECK(client.responses[next].body == "hello");
     CHECK_FALSE(client.goaway);
 }
+
+// RFC 9113 §8.1: a response that ended while the client's side was still open (an early answer
+// to an upload) is followed by RST_STREAM(NO_ERROR), so the stream closes instead of waiting for
+// the rest of a body nobody reads; a tunnel's END_STREAM is a half-close and is not.
+namespace {
+
+bool reset_with(const std::vector<Frame> &frames, uint32_t stream, uint32_t code) {
+    for (const Frame &f : frames)
+        if (f.type == NGHTTP2_RST_STREAM && f.stream == stream && f.payload.size() == 4 &&
+            static_cast<uint8_t>(f.payload[3]) == code && f.payload.substr(0, 3) == std::string(3, '\0'))
+            return true;
+    return false;
+}
+
+bool ended_by(const std::vector<Frame> &frames, uint32_t stream, uint8_t type) {
+    for (const Frame &f : frames)
+        if (f.type == type && f.stream == stream && (f.flags & NGHTTP2_FLAG_END_STREAM)) return true;
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("h2: a response that ends before its request is followed by RST_STREAM(NO_ERROR)", "[h2]") {
+    // POST https / with :authority example.com, its body to follow
+    const std::string post = std::string("\x83\x87\x84\x01\x0b") + "example.com";
+    const std::string get = std::string("\x82\x87\x84\x01\x0b") + "example.com";
+    Owner owner;
+    owner.answer_at_end = false;
+    H2Session server(owner);
+    owner.session = &server;
+    std::string out;
+    std::string in = kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, post) +
+                     frame(NGHTTP2_DATA, 0, 1, "part of the body");
+    REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+    REQUIRE(owner.heads.size() == 1);
+
+    SECTION("a response with a body") {
+        owner.answer(1);
+        REQUIRE(server.flush(out) == H2Session::Status::kOk);
+        std::vector<Frame> frames = frames_of(out);
+        CHECK(ended_by(frames, 1, NGHTTP2_DATA));
+        CHECK(reset_with(frames, 1, NGHTTP2_NO_ERROR));
+    }
+    SECTION("a head that ends the stream (413)") {
+        REQUIRE(server.submit_response(1, 413, {{"content-length", "0"}}, false));
+        REQUIRE(server.flush(out) == H2Session::Status::kOk);
+        std::vector<Frame> frames = frames_of(out);
+        CHECK(ended_by(frames, 1, NGHTTP2_HEADERS));
+        CHECK(reset_with(frames, 1, NGHTTP2_NO_ERROR));
+    }
+    CHECK(server.open_streams() == 0);
+    CHECK(owner.closed.at(1) == NGHTTP2_NO_ERROR);
+    CHECK(owner.unsent.at(1) == 0);
+    // The rest of the body and trailers, sent before the client read the reset, are dropped;
+    // the connection goes on.
+    out.clear();
+    in = frame(NGHTTP2_DATA, 0, 1, "the rest") +
+         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
+               std::string("\x00\x01x\x01y", 5)) +
+         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, get);
+    owner.answer_at_end = true;
+    CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+    CHECK(server.flush(out) == H2Session::Status::kOk);
+    CHECK(goaway_code(frames_of(out)) == 0xffffffff);
+    CHECK(owner.bodies[1] == "part of the body");
+    REQUIRE(owner.heads.size() == 2);
+    CHECK(ended_by(frames_of(out), 3, NGHTTP2_DATA));
+    CHECK_FALSE(reset_with(frames_of(out), 3, NGHTTP2_NO_ERROR)); // its request had ended
+}
+
+TEST_CASE("h2: a tunnel's END_STREAM leaves the client's side open", "[h2]") {
+    Owner owner;
+    owner.answer_at_end = false;
+    H2Limits limits;
+    limits.enable_connect_protocol = true;
+    H2Session server(owner, limits);
+    owner.session = &server;
+    std::string out;
+    REQUIRE(server.flush(out) == H2Session::Status::kOk); // our SETTINGS, which the client acknowledges
+    // CONNECT https / example.com with :protocol websocket (RFC 8441)
+    const std::string connect = std::string("\x02\x07") + "CONNECT" + "\x87\x84\x01\x0b" + "example.com" +
+                                std::string("\x00\x09:protocol\x09websocket", 21);
+    std::string in = kPreface + frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, "") +
+                     frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, connect);
+    REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+    REQUIRE(owner.heads.size() == 1);
+    REQUIRE(owner.heads[0].protocol == "websocket");
+    REQUIRE(server.submit_response(1, 200, {}, true));
+    REQUIRE(server.send_data(1, "the upstream's last bytes", true));
+    out.clear();
+    REQUIRE(server.flush(out) == H2Session::Status::kOk);
+    CHECK(ended_by(frames_of(out), 1, NGHTTP2_DATA));
+    CHECK_FALSE(reset_with(frames_of(out), 1, NGHTTP2_NO_ERROR));
+    CHECK(server.open_streams() == 1);
+    in = frame(NGHTTP2_DATA, 0, 1, "the client's side goes on");
+    REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+    CHECK(owner.bodies[1] == "the client's side goes on");
+}

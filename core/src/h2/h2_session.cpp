@@ -77,6 +77,8 @@ struct H2Session::Stream {
     bool response_end = false;
     bool deferred = false; // the data provider said NGHTTP2_ERR_DEFERRED
     bool sent_notice = false;
+    bool extended_connect = false;     // its request carried :protocol (RFC 8441)
+    bool tunnel = false;               // a 2xx answered its extended CONNECT: END_STREAM half-closes
     std::vector<H2Field> trailers_in;  // the request's trailer fields, as they came
     size_t trailer_list_size = 0;      // theirs, counted as header_list_size
     std::vector<H2Field> trailers_out; // the response's, sent after its last DATA
@@ -223,6 +225,16 @@ struct H2Session::Callbacks {
     static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data) {
         H2Session &s = self(user_data);
         if (frame->hd.type == NGHTTP2_GOAWAY) s.goaway_sent_ = true;
+        // RFC 9113 §8.1: a response that ended before its request did (an answer before the
+        // upload's end, a 413 to Expect) is followed by RST_STREAM(NO_ERROR), as nginx and nghttpx
+        // do: nobody reads the rest of the body, and a client that never ends its side would
+        // otherwise hold the stream, and the connection with no timer running, for good. Not a
+        // tunnel's: its END_STREAM is a half-close, the client's side goes on.
+        if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+            (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+            nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
+            if (const Stream *stream = s.find(frame->hd.stream_id); stream && !stream->tunnel)
+                nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
         // Called before nghttp2 closes the stream: whether the client had ended its side is known.
         if (frame->hd.type == NGHTTP2_RST_STREAM &&
             nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) != 1) {
@@ -375,6 +387,7 @@ int H2Session::finish_head(Stream &stream, bool end_stream) {
     if (!host.empty()) stream.head.fields.emplace_back("host", std::move(host));
     if (!stream.cookie.empty()) stream.head.fields.emplace_back("cookie", std::move(stream.cookie));
     stream.head.has_body = !end_stream;
+    stream.extended_connect = !stream.head.protocol.empty();
     stream.delivered = true;
     events_.on_request_head(std::move(stream.head));
     if (end_stream && find(id)) events_.on_request_end(id);
@@ -596,6 +609,7 @@ bool H2Session::submit_response(int32_t stream_id, const ResponseFields &head, b
                                 has_body ? &provider : nullptr) != 0)
         return false;
     stream->answered = true;
+    stream->tunnel = stream->extended_connect && has_body && head.status() / 100 == 2;
     // A head without a body ended the stream: nothing may follow it (send_data, send_trailers).
     stream->response_end = !has_body;
     return true;
