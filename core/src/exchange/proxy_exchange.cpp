@@ -207,7 +207,7 @@ void ProxyExchange::on_upstream_connected(int status) {
     upstream_->send(build_request_head());
     for (auto &chunk : unsent_)
         upstream_->send(chunk);
-    unsent_.clear();
+    std::vector<std::string>().swap(unsent_);
     unsent_bytes_ = 0;
     // The body may have been paused while waiting for the connection; when the socket took it
     // all at once no write completion will come to resume it.
@@ -352,10 +352,15 @@ void ProxyExchange::forward_to_upstream(const uv_buf_t *bufs, size_t count) {
         if (was_idle) rearm_upstream_timer();
         if (upstream_->queued_bytes() > UpstreamConnection::kHighWater) client_->pause_body();
     } else {
-        std::string &piece = unsent_.emplace_back();
-        for (size_t i = 0; i < count; ++i)
+        // Joined into the last piece while it is small: an HTTP/2 client's body comes a DATA
+        // frame at a time, and frames of a byte each, a string each, would cost many times the
+        // bytes its window lets it send.
+        if (unsent_.empty() || unsent_.back().size() >= kUnsentPiece) unsent_.emplace_back();
+        std::string &piece = unsent_.back();
+        for (size_t i = 0; i < count; ++i) {
             piece.append(bufs[i].base, bufs[i].len);
-        unsent_bytes_ += piece.size();
+            unsent_bytes_ += bufs[i].len;
+        }
         if (unsent_bytes_ > UpstreamConnection::kHighWater) client_->pause_body();
     }
 }

@@ -146,6 +146,7 @@ class ProxyExchange final : public Exchange,
     UpstreamConnection *upstream_ = nullptr;
     std::unique_ptr<bool[]> tried_;
     std::vector<std::string> unsent_; // request bytes waiting for the connection
+    static constexpr size_t kUnsentPiece = 16 * 1024; // joined into pieces of about this size
     size_t unsent_bytes_ = 0;
     ResponseParser parser_;
     Attempt attempt_; // the current pick; reported when it ends, at the latest with the exchange

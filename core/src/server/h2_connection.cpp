@@ -50,7 +50,12 @@ class H2Connection::Stream final : public StreamPeer {
             owner_.session_.consume(id_, bytes.size());
             return connection_->feed_stream(bytes);
         }
-        held_.emplace_back(bytes);
+        // Joined into the last piece while it is small: DATA frames of a byte each, a string
+        // each, would cost many times the bytes the client's window lets it send.
+        if (holding() && held_.back().size() < kHeldPiece)
+            held_.back().append(bytes);
+        else
+            held_.emplace_back(bytes);
         feed_held();
     }
     void end() {
@@ -209,6 +214,7 @@ class H2Connection::Stream final : public StreamPeer {
             return owner_.write_round_now();
         owner_.schedule();
     }
+    static constexpr size_t kHeldPiece = 16 * 1024;
     bool holding() const { return held_front_ < held_.size(); }
     void drop_held() {
         held_.clear();
