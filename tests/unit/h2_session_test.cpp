@@ -816,3 +816,34 @@ TEST_CASE("h2: a tunnel's END_STREAM leaves the client's side open", "[h2]") {
     REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
     CHECK(owner.bodies[1] == "the client's side goes on");
 }
+
+TEST_CASE("h2: trailers crossing the resets of as many streams as may be open are ignored", "[h2]") {
+    const std::string post = std::string("\x83\x87\x84\x01\x0b") + "example.com";
+    const std::string get = std::string("\x82\x87\x84\x01\x0b") + "example.com";
+    Owner owner;
+    owner.answer_at_end = false;
+    H2Session server(owner);
+    owner.session = &server;
+    constexpr uint32_t kStreams = 100; // the default max_concurrent_streams, all uploading
+    std::string in = kPreface;
+    for (uint32_t i = 0; i < kStreams; ++i)
+        in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1 + 2 * i, post);
+    std::string out;
+    REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+    REQUIRE(owner.heads.size() == kStreams);
+    for (uint32_t i = 0; i < kStreams; ++i) // each answered early: reset with NO_ERROR after it
+        REQUIRE(
+            server.submit_response(static_cast<int32_t>(1 + 2 * i), 413, {{"content-length", "0"}}, false));
+    REQUIRE(server.flush(out) == H2Session::Status::kOk);
+    REQUIRE(server.open_streams() == 0);
+    // Each client's trailers left before it read its reset; then a new request.
+    in.clear();
+    for (uint32_t i = 0; i < kStreams; ++i)
+        in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1 + 2 * i,
+                    std::string("\x00\x01x\x01y", 5));
+    in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1 + 2 * kStreams, get);
+    out.clear();
+    CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
+    CHECK(goaway_code(frames_of(out)) == 0xffffffff);
+    CHECK(owner.heads.size() == kStreams + 1);
+}

@@ -238,8 +238,9 @@ struct H2Session::Callbacks {
         // Called before nghttp2 closes the stream: whether the client had ended its side is known.
         if (frame->hd.type == NGHTTP2_RST_STREAM &&
             nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) != 1) {
-            constexpr size_t kRemembered = 16;
-            if (s.reset_while_open_.size() == kRemembered)
+            // As many as may be open at once (within reason): each answered early (RST_STREAM
+            // NO_ERROR after its response) may have its trailers on the way.
+            if (s.reset_while_open_.size() >= std::clamp<size_t>(s.limits_.max_concurrent_streams, 16, 1024))
                 s.reset_while_open_.erase(s.reset_while_open_.begin());
             s.reset_while_open_.push_back(frame->hd.stream_id);
         }

@@ -269,7 +269,8 @@ class H2Session {
     std::chrono::steady_clock::time_point idle_window_start_{};
     int32_t highest_client_stream_ = 0;
     bool goaway_sent_ = false;
-    // The last streams we reset before the client ended its side (its frames may still come).
+    // The last streams we reset before the client ended its side (its frames may still come), as
+    // many as may be open at once.
     std::vector<int32_t> reset_while_open_;
     double reset_tokens_ = 0;
     std::chrono::steady_clock::time_point reset_tokens_refilled_{};
