@@ -24,7 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from proxyd_harness import (PLUGIN_DIR, HOST, Proxyd, TestFailure, TestSkip, check, check_equal,  # noqa: E402
+from proxyd_harness import (CONF_DIR, PLUGIN_DIR, HOST, WWW_DIR, Proxyd, TestFailure, TestSkip, check, check_equal,  # noqa: E402
                             free_ports, note, read_file, run_test, workdir, write_file)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,7 +34,7 @@ SCRIPT_TIMEOUT = 30  # seconds varnishtest gives the script (-t)
 def fill_config(proxyd_port, b1_port, b2_port):
     text = read_file(os.path.join(HERE, "proxyd.toml.in")).decode("utf-8")
     for field, value in (("@PORT@", proxyd_port), ("@B1_PORT@", b1_port), ("@B2_PORT@", b2_port),
-                         ("@PLUGIN_DIR@", PLUGIN_DIR)):
+                         ("@PLUGIN_DIR@", PLUGIN_DIR), ("@WWW_DIR@", WWW_DIR), ("@CONF_DIR@", CONF_DIR)):
         text = text.replace(field, str(value))
     return text
 
