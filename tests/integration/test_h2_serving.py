@@ -4,7 +4,8 @@ http2 = true, h2 by ALPN on an HTTPS one, HTTP/1.1 clients on the same listeners
 Through the whole pipeline: the demo page and the 540 KB PDF from the static handler
 (byte-identical), a 404, a proxied 1 MB POST (checksummed at the backend, sent without a
 content-length so the stream's body goes to the backend chunked), 20 streams at once on one
-connection, and the access log's protocol HTTP/2.0."""
+connection, and the access log's protocol HTTP/2.0, also for the answers the HTTP/2 side gives
+itself (431 for a header list over its bound, 501 for CONNECT)."""
 
 import hashlib
 import json
@@ -13,6 +14,7 @@ import re
 import shutil
 import subprocess
 
+from h2_frames import H2Client, Target
 from proxyd_harness import (HOST, WWW_DIR, Backend, Proxyd, TestSkip, check, check_equal, config_head,
                             free_ports, make_certificate, read_file, run_test, static_handler, toml_str,
                             upstream, workdir, write_file)
@@ -111,9 +113,24 @@ def main():
               "%s: nghttp -m 20 on one connection: 20 answers of 200 (got %d)" % (name, oks),
               done_v.stderr.decode()[-500:])
 
+    # Answers the HTTP/2 side gives before any request begins (no routing, no exchange) are
+    # logged and counted as every other one: a header list over http2_max_header_list_size, and
+    # CONNECT.
+    client = H2Client(Target(HOST, h2c))
+    too_big = client.request(path="/big-head", extra=[("x-big-%d" % i, "v" * 4000) for i in range(20)])
+    connect = client.raw_headers([(":method", "CONNECT"), (":authority", "%s:%d" % (HOST, h2c))])
+    client.wait(lambda: all(s in client.ended or s in client.resets for s in (too_big, connect)), "both answers")
+    check_equal((client.status(too_big), client.status(connect)), (431, 501),
+                "a header list over its bound and a CONNECT are answered 431 and 501")
+    client.close()
+
     log = proxyd.stderr_text()
     check(re.search(r'"GET / HTTP/2\.0" 200 %d ' % len(page), log) is not None,
           "the access log says HTTP/2.0 for a request on a stream")
+    check(re.search(r'"GET /big-head HTTP/2\.0" 431 0 .* listener=h2c', log) is not None,
+          "the access log has the 431 the HTTP/2 side gave itself")
+    check(re.search(r'"CONNECT %s:%d HTTP/2\.0" 501 0 .* listener=h2c' % (re.escape(HOST), h2c), log) is not None,
+          "the access log has the CONNECT's 501, its authority as the target")
     check(proxyd.alive(), "proxyd still running")
     check_equal(proxyd.stop(), 0, "proxyd exits 0 on SIGTERM")
 

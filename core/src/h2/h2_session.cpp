@@ -369,6 +369,7 @@ int H2Session::finish_head(Stream &stream, bool end_stream) {
     if (stream.head_too_large) {
         // As HTTP/1.1's 431; the stream's body, if any, is taken and dropped.
         submit_response(id, 431, {{"content-length", "0"}}, false);
+        events_.on_request_answered(id, 431, stream.head.method, stream.head.path);
         return 0;
     }
     // RFC 9113 §8.3.1: a Host that names another authority than :authority makes it malformed.

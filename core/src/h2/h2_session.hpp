@@ -90,6 +90,11 @@ class H2Events {
     virtual void on_request_trailers(int32_t stream_id, std::vector<H2Field> &&fields) = 0;
     // The client's END_STREAM: no more body.
     virtual void on_request_end(int32_t stream_id) = 0;
+    // The session answered the stream itself, with no on_request_head (a header list over
+    // max_header_list_size: 431), for the owner's access log and metrics; the request's method
+    // and path as far as they came.
+    virtual void on_request_answered(int32_t, int /*status*/, std::string_view /*method*/,
+                                     std::string_view /*path*/) {}
     // The stream is gone (answered and ended, or reset by either side; error_code 0 after a
     // normal end, and after a client's RST_STREAM(NO_ERROR) too). No more calls about it; its
     // unconsumed bytes were given back to the window. unsent: its response bytes that never left

@@ -674,7 +674,29 @@ void ClientConnection::write_access_log() {
     // Only a line whose bytes wait for a window or a file's read is held (a copy, written when
     // the stream ends): bytes already in frames leave as the socket takes them, as on HTTP/1.1.
     if (peer_ && peer_->stream_body_waits()) return peer_->stream_log_when_sent(entry);
+    write_access_entry(entry);
+}
+
+void ClientConnection::write_access_entry(const AccessEntry &entry) {
     worker_.access_log().write_line(format_access_line(entry, worker_.config().log.access_format));
+}
+
+void ClientConnection::log_answered_stream(std::string_view method, std::string_view target, int status) {
+    metrics_.request_finished(worker_.metrics().target_slot(Target{}), status, 0);
+    if (!listener_.access_log || !worker_.access_log().enabled()) return;
+    // No request id, as for HTTP/1.1's refused heads: no request began.
+    AccessEntry entry;
+    entry.client = client_ip_;
+    entry.time = std::time(nullptr);
+    entry.clf_time = worker_.dates().log_date();
+    entry.method = method;
+    entry.target = target;
+    entry.http_major = 2;
+    entry.http_minor = 0;
+    entry.status = status;
+    entry.upstream = "-";
+    entry.listener = listener_.name;
+    write_access_entry(entry);
 }
 
 namespace {

@@ -284,6 +284,10 @@ class ClientConnection final : private RequestParser::Events,
     void stream_input_ended();
     // The stream connection takes request bytes (its body is not paused).
     bool stream_reading() const { return reading_; }
+    // A stream of this HTTP/2 connection answered without a stream connection (431 for a header
+    // list over its bound, 501 for CONNECT, 500 for a WebSocket without a key): counted and
+    // logged as every other answer is.
+    void log_answered_stream(std::string_view method, std::string_view target, int status);
     // Response bytes of the stream left for the client; queued are still waiting.
     void stream_drained(size_t queued);
     // The HTTP/2 connection ended (a finished drain, a connection error): close once its
@@ -421,6 +425,7 @@ class ClientConnection final : private RequestParser::Events,
     bool complete_exchange();
     void start_next_request();
     void write_access_log();
+    void write_access_entry(const AccessEntry &entry);
     void begin_close();
     // No byte from the client waits unread in the kernel (FIONREAD).
     bool receive_queue_empty() const;

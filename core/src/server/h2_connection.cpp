@@ -479,15 +479,24 @@ void H2Connection::on_request_head(H2RequestHead head) {
             connection_.worker().logger().error("HTTP/2 WebSocket: no random bytes for a Sec-WebSocket-Key, "
                                                 "answering 500");
             session_.submit_response(id, 500, {{"content-length", "0"}}, false);
-            return;
+            return connection_.log_answered_stream(head.method, head.path, 500);
         }
         stream.start_websocket(head);
     } else if (head.method == "CONNECT") {
         // Neither plain CONNECT tunnels nor other extended CONNECT protocols are served.
         session_.submit_response(id, 501, {{"content-length", "0"}}, false);
+        // A CONNECT's target is its authority (RFC 9113 §8.5), which the head carries as Host.
+        std::string_view target = head.path;
+        for (const H2Field &field : head.fields)
+            if (target.empty() && field.first == "host") target = field.second;
+        connection_.log_answered_stream(head.method, target, 501);
     } else {
         stream.start(head);
     }
+}
+
+void H2Connection::on_request_answered(int32_t, int status, std::string_view method, std::string_view path) {
+    connection_.log_answered_stream(method, path, status);
 }
 
 void H2Connection::on_request_data(int32_t stream_id, std::string_view data) {

@@ -94,6 +94,8 @@ class H2Connection final : private H2Events, private H2Output {
 
     // H2Events
     void on_request_head(H2RequestHead head) override;
+    void on_request_answered(int32_t stream_id, int status, std::string_view method,
+                             std::string_view path) override;
     void on_request_data(int32_t stream_id, std::string_view data) override;
     void on_request_trailers(int32_t stream_id, std::vector<H2Field> &&fields) override;
     void on_request_end(int32_t stream_id) override;
