@@ -214,6 +214,15 @@ def port_accepts(port, timeout=0.5):
         return False
 
 
+def proc_status_kib(pid, field):
+    """A size from /proc/PID/status in KiB: "VmRSS" (resident now), "VmHWM" (its peak)."""
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError("no %s for pid %d" % (field, pid))
+
+
 def open_files(pid):
     """The regular files a process holds open, sorted: its sockets (a client's may close under it
     at any moment), pipes and devices left out."""

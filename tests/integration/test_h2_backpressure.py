@@ -19,7 +19,8 @@ import threading
 import time
 
 from proxyd_harness import (HOST, Backend, Proxyd, TestSkip, check, check_equal, config_head, free_ports,
-                            note, response_bytes, run_test, static_handler, toml_str, upstream, workdir, write_file)
+                            note, proc_status_kib, response_bytes, run_test, static_handler, toml_str,
+                            upstream, workdir, write_file)
 
 UPLOAD = 24 * 1024 * 1024
 DOWNLOAD = 8 * 1024 * 1024
@@ -27,12 +28,6 @@ STALL = 1.5
 RSS_ALLOWANCE = 8 * 1024 * 1024
 
 
-def rss_bytes(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 def stalling_sink(conn, conn_id):
@@ -63,9 +58,9 @@ def under_sanitizer(pid):
 
 
 def peak_rss_while(pid, thread):
-    peak = rss_bytes(pid)
+    peak = proc_status_kib(pid, "VmRSS") * 1024
     while thread.is_alive():
-        peak = max(peak, rss_bytes(pid))
+        peak = max(peak, proc_status_kib(pid, "VmRSS") * 1024)
         time.sleep(0.02)
     return peak
 
@@ -100,7 +95,7 @@ def main():
 
     # A first small exchange of each kind, so the baseline includes what any request allocates.
     curl("-o", "/dev/null", "-r", "0-1048575", "http://%s:%d/big.bin" % (HOST, front))
-    baseline = rss_bytes(pid)
+    baseline = proc_status_kib(pid, "VmRSS") * 1024
 
     outcome = {}
     uploader = threading.Thread(target=lambda: outcome.update(
@@ -115,7 +110,7 @@ def main():
         check(peak - baseline <= RSS_ALLOWANCE, "proxyd holds no more than %d MiB of it meanwhile"
               % (RSS_ALLOWANCE // 2**20), "grew by %.1f MiB" % ((peak - baseline) / 2**20))
 
-    baseline = rss_bytes(pid)
+    baseline = proc_status_kib(pid, "VmRSS") * 1024
     body_path = os.path.join(folder, "down.bin")
     downloader = threading.Thread(target=lambda: outcome.update(
         down=curl("--limit-rate", "4M", "-o", body_path, "http://%s:%d/big.bin" % (HOST, front))))

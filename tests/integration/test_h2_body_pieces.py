@@ -9,19 +9,11 @@ import threading
 
 from h2_frames import DATA, H2Client, Target, frame, h2
 from h2_setup import h2_listener, require_http2
-from proxyd_harness import (Backend, Proxyd, TestSkip, check, config_head, free_ports, run_test, upstream,
-                            workdir, write_file)
+from proxyd_harness import (Backend, Proxyd, TestSkip, check, config_head, free_ports, proc_status_kib,
+                            run_test, upstream, workdir, write_file)
 
 STREAMS = 8
 WINDOW = 65535  # the stream window proxyd announces: bytes each stream may send unconsumed
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():
@@ -41,13 +33,13 @@ def main():
     c = H2Client(Target("127.0.0.1", port))
     c.request(path="/holds-the-connection")  # the backend never answers: the others queue
     c.pump(0.2)
-    before = rss_kib(proxyd.proc.pid)
+    before = proc_status_kib(proxyd.proc.pid, "VmRSS")
     for _ in range(STREAMS):
         stream_id = c.request(path="/upload", method="POST", extra=[("content-length", "1000000")],
                               end_stream=False)
         c.send(frame(DATA, 0, stream_id, b"x") * WINDOW)
     c.settle(0.5)
-    grown = rss_kib(proxyd.proc.pid) - before
+    grown = proc_status_kib(proxyd.proc.pid, "VmRSS") - before
     print("     %d streams x %d DATA frames of 1 byte: proxyd grew %d KiB" % (STREAMS, WINDOW, grown))
     check(not c.closed and c.goaway is None, "the connection is still open")
     check(grown < 8 * 1024, "the queued bodies (%d KiB) cost less than 8 MiB" % (STREAMS * WINDOW // 1024),

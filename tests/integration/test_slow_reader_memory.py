@@ -15,20 +15,14 @@ import socket
 import threading
 import time
 
-from proxyd_harness import (HOST, Proxyd, check, check_equal, config_head, free_ports, listener, note, run_test,
-                            static_handler, upstream, workdir, write_file)
+from proxyd_harness import (HOST, Proxyd, check, check_equal, config_head, free_ports, listener, note,
+                            proc_status_kib, run_test, static_handler, upstream, workdir, write_file)
 
 SIZE = 24 * 1024 * 1024
 CLIENTS = 4
 RSS_ALLOWANCE = 20 * 1024 * 1024
 
 
-def rss_bytes(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 def download(port, slow, results, index):
@@ -76,7 +70,7 @@ def main():
     warm = [None]
     download(front, False, warm, 0)
     check_equal(warm[0], (b"HTTP/1.1 200 OK", SIZE, expected), "a fast client gets the 24 MiB file byte-exact")
-    baseline = rss_bytes(pid)
+    baseline = proc_status_kib(pid, "VmRSS") * 1024
 
     results = [None] * CLIENTS
     threads = [threading.Thread(target=download, args=(front, True, results, i), daemon=True)
@@ -85,7 +79,7 @@ def main():
         thread.start()
     peak = baseline
     while any(thread.is_alive() for thread in threads):
-        peak = max(peak, rss_bytes(pid))
+        peak = max(peak, proc_status_kib(pid, "VmRSS") * 1024)
         time.sleep(0.05)
     for thread in threads:
         thread.join(60)

@@ -12,8 +12,9 @@ import subprocess
 import time
 
 import static_tree
-from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, curl, free_ports, header_of, listener,
-                            note, run_test, static_handler, upstream, workdir, write_file)
+from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, curl, free_ports, header_of,
+                            listener, note, proc_status_kib, run_test, static_handler, upstream, workdir,
+                            write_file)
 
 GIB = 1 << 30
 
@@ -350,12 +351,6 @@ def through_proxy(proxy, files):
           gzip.decompress(gz.body) == files["app.js"], "through the proxy: the gzip sibling with Vary")
 
 
-def vm_hwm_kib(pid):
-    with open("/proc/%d/status" % pid) as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def one_gib(proxyd, port, www):
@@ -364,11 +359,11 @@ def one_gib(proxyd, port, www):
         f.truncate(GIB)  # sparse: no disk space, reads as zeros
         f.seek(GIB - 8)
         f.write(b"THE-END!")
-    before = vm_hwm_kib(proxyd.proc.pid)
+    before = proc_status_kib(proxyd.proc.pid, "VmHWM")
     done = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "120", "-o", "/dev/null", "-w",
                            "%{http_code} %{size_download}", "http://127.0.0.1:%d/huge.bin" % port],
                           capture_output=True, timeout=150)
-    after = vm_hwm_kib(proxyd.proc.pid)
+    after = proc_status_kib(proxyd.proc.pid, "VmHWM")
     check_equal(done.stdout.decode().strip(), "200 %d" % GIB, "1 GiB sparse file: 200 and every byte")
     tail = ask(port, "/huge.bin", [("Range", "bytes=-8")])
     check_equal(tail.body, b"THE-END!", "1 GiB file: the last 8 bytes by suffix range")

@@ -30,7 +30,8 @@ import threading
 import time
 
 from proxyd_harness import (HOST, check, check_equal, config_head, free_ports, make_certificate, note, Proxyd,
-                            read_until_close, run_test, static_handler, toml_str, workdir, write_file)
+                            proc_status_kib, read_until_close, run_test, static_handler, toml_str, workdir,
+                            write_file)
 
 HANDSHAKE_TIMEOUT = 2.0
 HEADER_TIMEOUT = 6.0
@@ -148,12 +149,6 @@ def served(port, cafile):
         return False
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def refused_by_handshake(port, ctx):
@@ -290,13 +285,13 @@ def main():
           % (HEADER_TIMEOUT, total))
 
     # Many slow handshakes at once; a normal client is served all along.
-    rss_before = rss_kb(proxyd.proc.pid)
+    rss_before = proc_status_kib(proxyd.proc.pid, "VmRSS")
     peak = {"rss": rss_before}
     sampling = threading.Event()
 
     def sample():
         while not sampling.is_set():
-            peak["rss"] = max(peak["rss"], rss_kb(proxyd.proc.pid))
+            peak["rss"] = max(peak["rss"], proc_status_kib(proxyd.proc.pid, "VmRSS"))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)

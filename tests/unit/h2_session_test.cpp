@@ -214,6 +214,12 @@ std::string frame(uint8_t type, uint8_t flags, uint32_t stream, const std::strin
 const std::string kPreface =
     std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + frame(NGHTTP2_SETTINGS, 0, 0, "");
 
+// HPACK blocks from the static table and one literal: GET and POST of https "/" with :authority
+// example.com, and a trailer section of one field (x: y).
+const std::string kGetExample = std::string("\x82\x87\x84\x01\x0b") + "example.com";
+const std::string kPostExample = std::string("\x83\x87\x84\x01\x0b") + "example.com";
+const std::string kTrailerXY("\x00\x01x\x01y", 5);
+
 // The frames of a server's output: (type, flags, stream, payload).
 struct Frame {
     uint8_t type;
@@ -463,7 +469,7 @@ TEST_CASE("h2: a CONTINUATION flood ends the connection with ENHANCE_YOUR_CALM",
     Owner owner;
     H2Session server(owner);
     owner.session = &server;
-    std::string field = std::string("\x00\x01x\x01y", 5); // literal field x: y, not indexed
+    std::string field = kTrailerXY; // literal field x: y, not indexed
     std::string in = kPreface + frame(NGHTTP2_HEADERS, 0, 1, "\x82\x87\x84" + field); // GET https /
     for (int i = 0; i < 20; ++i)
         in += frame(NGHTTP2_CONTINUATION, 0, 1, field);
@@ -576,19 +582,18 @@ TEST_CASE("h2: a flood of empty DATA frames ends the connection with ENHANCE_YOU
 TEST_CASE("h2: HEADERS on a closed stream or below a stream opened is a connection error (RFC 9113 5.1.1)",
           "[h2]") {
     // GET https / with :authority example.com: the static table and a literal, nothing indexed
-    const std::string get = std::string("\x82\x87\x84\x01\x0b") + "example.com";
     SECTION("the same stream again after its response") {
         Owner owner;
         H2Session server(owner);
         owner.session = &server;
         std::string out;
-        std::string in =
-            kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, get);
+        std::string in = kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM,
+                                          1, kGetExample);
         REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
         REQUIRE(server.flush(out) == H2Session::Status::kOk);
         REQUIRE(server.open_streams() == 0); // answered and closed
         out.clear();
-        in = frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, get);
+        in = frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, kGetExample);
         CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kClosing);
         CHECK(goaway_code(frames_of(out)) == NGHTTP2_PROTOCOL_ERROR);
         CHECK(owner.heads.size() == 1);
@@ -599,9 +604,10 @@ TEST_CASE("h2: HEADERS on a closed stream or below a stream opened is a connecti
         H2Session server(owner);
         owner.session = &server;
         std::string out;
-        std::string in = kPreface +
-                         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 5, get) +
-                         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, get);
+        std::string in =
+            kPreface +
+            frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 5, kGetExample) +
+            frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, kGetExample);
         CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kClosing);
         CHECK(goaway_code(frames_of(out)) == NGHTTP2_PROTOCOL_ERROR);
         REQUIRE(owner.heads.size() == 1);
@@ -614,9 +620,9 @@ TEST_CASE("h2: trailers that cross our RST_STREAM are ignored, the connection go
     owner.answer_at_end = false;
     H2Session server(owner);
     owner.session = &server;
-    const std::string get = std::string("\x82\x87\x84\x01\x0b") + "example.com";
     std::string out;
-    std::string in = kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, get); // a body to follow
+    std::string in =
+        kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, kGetExample); // a body to follow
     REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
     REQUIRE(owner.heads.size() == 1);
     server.reset_stream(1, NGHTTP2_CANCEL);
@@ -624,9 +630,8 @@ TEST_CASE("h2: trailers that cross our RST_STREAM are ignored, the connection go
     REQUIRE(server.open_streams() == 0);
     out.clear();
     // The client sent its trailers before it read the RST_STREAM; then a new request.
-    in = frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
-               std::string("\x00\x01x\x01y", 5)) +
-         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, get);
+    in = frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, kTrailerXY) +
+         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, kGetExample);
     CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
     CHECK(goaway_code(frames_of(out)) == 0xffffffff);
     REQUIRE(owner.heads.size() == 2);
@@ -741,15 +746,12 @@ bool ended_by(const std::vector<Frame> &frames, uint32_t stream, uint8_t type) {
 } // namespace
 
 TEST_CASE("h2: a response that ends before its request is followed by RST_STREAM(NO_ERROR)", "[h2]") {
-    // POST https / with :authority example.com, its body to follow
-    const std::string post = std::string("\x83\x87\x84\x01\x0b") + "example.com";
-    const std::string get = std::string("\x82\x87\x84\x01\x0b") + "example.com";
     Owner owner;
     owner.answer_at_end = false;
     H2Session server(owner);
     owner.session = &server;
     std::string out;
-    std::string in = kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, post) +
+    std::string in = kPreface + frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, kPostExample) +
                      frame(NGHTTP2_DATA, 0, 1, "part of the body");
     REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
     REQUIRE(owner.heads.size() == 1);
@@ -775,9 +777,8 @@ TEST_CASE("h2: a response that ends before its request is followed by RST_STREAM
     // the connection goes on.
     out.clear();
     in = frame(NGHTTP2_DATA, 0, 1, "the rest") +
-         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
-               std::string("\x00\x01x\x01y", 5)) +
-         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, get);
+         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, kTrailerXY) +
+         frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, kGetExample);
     owner.answer_at_end = true;
     CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
     CHECK(server.flush(out) == H2Session::Status::kOk);
@@ -818,8 +819,6 @@ TEST_CASE("h2: a tunnel's END_STREAM leaves the client's side open", "[h2]") {
 }
 
 TEST_CASE("h2: trailers crossing the resets of as many streams as may be open are ignored", "[h2]") {
-    const std::string post = std::string("\x83\x87\x84\x01\x0b") + "example.com";
-    const std::string get = std::string("\x82\x87\x84\x01\x0b") + "example.com";
     Owner owner;
     owner.answer_at_end = false;
     H2Session server(owner);
@@ -827,7 +826,7 @@ TEST_CASE("h2: trailers crossing the resets of as many streams as may be open ar
     constexpr uint32_t kStreams = 100; // the default max_concurrent_streams, all uploading
     std::string in = kPreface;
     for (uint32_t i = 0; i < kStreams; ++i)
-        in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1 + 2 * i, post);
+        in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1 + 2 * i, kPostExample);
     std::string out;
     REQUIRE(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
     REQUIRE(owner.heads.size() == kStreams);
@@ -839,9 +838,10 @@ TEST_CASE("h2: trailers crossing the resets of as many streams as may be open ar
     // Each client's trailers left before it read its reset; then a new request.
     in.clear();
     for (uint32_t i = 0; i < kStreams; ++i)
-        in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1 + 2 * i,
-                    std::string("\x00\x01x\x01y", 5));
-    in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1 + 2 * kStreams, get);
+        in +=
+            frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1 + 2 * i, kTrailerXY);
+    in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1 + 2 * kStreams,
+                kGetExample);
     out.clear();
     CHECK(server.receive(in.data(), in.size(), out) == H2Session::Status::kOk);
     CHECK(goaway_code(frames_of(out)) == 0xffffffff);
