@@ -26,7 +26,7 @@ def backend_handler(request, conn_id):
 def main():
     folder = workdir("filter_headers")
     backend = Backend(backend_handler)
-    front, broken, stamped, untrusting, dead = free_ports(5)
+    front, broken, stamped, untrusting, rehosted, dead = free_ports(6)
     config = config_head(plugins=None) + upstream("echo", [backend.port]) + upstream("dead", [dead]) + """
 [filters.tracing]
 plugin = "headers"
@@ -48,6 +48,10 @@ request.set = { "X-Request-ID" = "edge-7.${scheme}" }
 [filters.untrusted_ids]
 plugin = "headers"
 request.remove = ["X-Request-ID"]
+
+[filters.rehost]
+plugin = "headers"
+request.set = { "Host" = "internal.test" }
 
 [[listeners]]
 name = "front"
@@ -72,9 +76,15 @@ name = "untrusting"
 listen = "127.0.0.1:%d"
 upstream = "echo"
 filters = ["untrusted_ids", "tracing"]
-""" % (HSTS, front, broken, stamped, untrusting)
+
+[[listeners]]
+name = "rehosted"
+listen = "127.0.0.1:%d"
+upstream = "echo"
+filters = ["rehost"]
+""" % (HSTS, front, broken, stamped, untrusting, rehosted)
     path = write_file(os.path.join(folder, "headers.toml"), config)
-    proxyd = Proxyd(path, folder).start([front, broken, stamped, untrusting])
+    proxyd = Proxyd(path, folder).start([front, broken, stamped, untrusting, rehosted])
 
     with Client(front) as client:
         response = client.request("GET", "/x", [("Host", "site.test"), ("X-Debug-Token", "secret"),
@@ -97,6 +107,24 @@ filters = ["untrusted_ids", "tracing"]
         check_equal(again.status, 200, "keep-alive: a second request on the connection")
         check(again.header("X-Request-ID") not in (None, "", "client-id-42"), "proxyd made an id for the second",
               repr(again.header("X-Request-ID")))
+
+    # An absolute-form target's authority replaces the client's Host (RFC 9112 §3.2.2), also when
+    # filters edited the head; a Host a filter sets replaces both.
+    def fields_seen(port, target, host):
+        with Client(port) as client:
+            response = client.request("GET", target, [("Host", host)])
+        check_equal(response.status, 200, "%s proxied" % target)
+        got = {}
+        for name, value in json.loads(response.body)["headers"]:
+            got.setdefault(name.lower(), []).append(value)
+        return got
+    got = fields_seen(front, "http://site.test/absolute", "other.test")
+    check_equal(got.get("host"), ["site.test"], "absolute-form through filters: the backend's Host is the authority")
+    check_equal(got.get("x-origin"), ["http://site.test"], "absolute-form: $host is the authority")
+    got = fields_seen(rehosted, "http://site.test/absolute", "other.test")
+    check_equal(got.get("host"), ["internal.test"], "absolute-form: a Host a filter set wins over the authority")
+    got = fields_seen(rehosted, "/origin-form", "site.test")
+    check_equal(got.get("host"), ["internal.test"], "origin-form: a Host a filter set reaches the backend")
 
     with Client(broken) as client:
         response = client.request("GET", "/", [("Host", "site.test")])

@@ -281,7 +281,8 @@ std::string_view ProxyExchange::build_request_head() {
                 continue;
             case FieldKind::kHost:
                 // The target's authority replaces it (RFC 9112 §3.2.2): the upstream must see
-                // the host proxyd routed by, not a second one the client also sent.
+                // the host proxyd routed by, not a second one the client also sent. view.host,
+                // written below, is that authority, or a Host a filter set.
                 if (absolute_form) continue;
                 has_host = true;
                 break;

@@ -232,8 +232,12 @@ void ClientConnection::refresh_request_view() {
         request_->path_rewritten = true;
     }
     if (const HeaderList *fields = f.headers()) {
-        // Host cannot be removed, only replaced; an absolute-form target's authority stays.
-        if (auto host = fields->find("host"); host && head().target().starts_with("/"))
+        // Host cannot be removed, only replaced. An absolute-form target's authority stands in
+        // for the client's Host (RFC 9112 §3.2.2), but not for one a filter set: the upstream
+        // gets view.host as its Host then (ProxyExchange::build_request_head).
+        std::string_view target = head().target();
+        bool absolute_form = !target.starts_with("/") && target != "*";
+        if (auto host = fields->find("host"); host && (!absolute_form || host != head().find("host")))
             view.host = {host->data(), host->size()};
         // The id follows X-Request-ID as the filters left it: a filter's own value wins over the
         // client's (the host calls accept only valid ids); once it is gone, proxyd makes one.
