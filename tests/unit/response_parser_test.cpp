@@ -229,6 +229,13 @@ TEST_CASE("a higher HTTP/1.x is read as HTTP/1.1, in any split and after interim
     CHECK(run.keep_alive); // as HTTP/1.1 does without Connection: close
     check_every_split(input);
 
+    // Empty lines before a status line are skipped, the first one's or one after an interim.
+    std::string spaced = "\r\nHTTP/1.2 100 Continue\r\n\r\n\r\n\r\nHTTP/1.2 204 No Content\r\n\r\n";
+    Run spaced_run = parse_whole(spaced);
+    CHECK(spaced_run.result == Result::kMessageEnd);
+    CHECK(spaced_run.consumed == spaced.size());
+    check_every_split(spaced);
+
     std::string plain = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx";
     CHECK(parse_whole(plain).result == Result::kMessageEnd);
     CHECK_FALSE(parse_whole(plain).keep_alive); // still HTTP/1.0

@@ -108,6 +108,10 @@ ResponseParser::Result ResponseParser::execute(const char *data, size_t len) {
 // 1, llhttp is given "HTTP/1.1" in its place; bytes held from an earlier read are given to llhttp
 // once they are known. Anything that is not "HTTP/1." and a digit is left for llhttp to judge.
 const char *ResponseParser::take_status_line_version(const char *at, const char *end) {
+    // Empty lines before a status line are skipped, as llhttp skips them.
+    if (version_held_ == 0)
+        while (at < end && (*at == '\r' || *at == '\n'))
+            ++at;
     const char *start = at;
     size_t held_before = version_held_;
     auto fits = [](size_t i, char c) {
