@@ -19,16 +19,34 @@ on its stderr.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from proxyd_harness import (CONF_DIR, PLUGIN_DIR, HOST, WWW_DIR, Proxyd, TestFailure, TestSkip, check, check_equal,  # noqa: E402
-                            free_ports, note, read_file, run_test, workdir, write_file)
+from proxyd_harness import (CONF_DIR, PLUGIN_DIR, HOST, WWW_DIR, Proxyd, TestFailure, TestSkip, check,  # noqa: E402
+                            check_equal, die_with_parent, free_ports, note, on_exit, read_file, run_test,
+                            workdir, write_file)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT_TIMEOUT = 30  # seconds varnishtest gives the script (-t)
+
+
+def session_members(sid):
+    """The processes of session sid (/proc/PID/stat's sixth field)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid:
+            members.append(int(entry))
+    return members
 
 
 def fill_config(proxyd_port, b1_port, b2_port):
@@ -58,15 +76,28 @@ def main():
     note("running " + " ".join(command))
     # varnishtest keeps its own temporary folder under TMPDIR: this test's folder, removed with it.
     env = dict(os.environ, TMPDIR=folder)
+    # It runs the script in a child with a process group of its own. Started in a session of its
+    # own, both are found and stopped however this test ends (a timeout, ctest's SIGTERM).
+    varnish = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True, preexec_fn=die_with_parent)
+
+    def stop_varnishtest():
+        for pid in session_members(varnish.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        varnish.wait(timeout=10)
+    on_exit(stop_varnishtest)
     try:
-        result = subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=SCRIPT_TIMEOUT + 30)
+        stdout, _ = varnish.communicate(timeout=SCRIPT_TIMEOUT + 30)
     except subprocess.TimeoutExpired:
         raise TestFailure("varnishtest did not end within %d s" % (SCRIPT_TIMEOUT + 30))
-    output = (result.stdout + result.stderr).decode("utf-8", "replace")
-    if result.returncode != 0:
+    output = stdout.decode("utf-8", "replace")
+    if varnish.returncode != 0:
         # -v logs every frame and byte each side saw: the end of it says what went wrong.
         print("---- varnishtest's log (last 150 lines) ----\n" + "\n".join(output.splitlines()[-150:]) + "\n----")
-    check_equal(result.returncode, 0, "varnishtest passes %s" % os.path.basename(script))
+    check_equal(varnish.returncode, 0, "varnishtest passes %s" % os.path.basename(script))
     check(proxyd.alive(), "proxyd still runs after the script")
     check_equal(proxyd.stop(), 0, "proxyd stops cleanly on SIGTERM")
 
