@@ -55,6 +55,18 @@ TEST_CASE("the combined access line is the NCSA combined line plus proxyd's fiel
           "upstream=127.0.0.1:9001 upstream_status=200 rt=0.004 listener=web request_id=5f0c2a91d4e3b7a0\n");
 }
 
+TEST_CASE("the combined line escapes what a client could forge fields with, as nginx does") {
+    AccessEntry e = sample();
+    e.target = "/a\"b";
+    e.referer = "x\" 200 1 \"y";
+    e.user_agent = "ua\\\tcaf\xc3\xa9";
+    CHECK(
+        format_access_line(e, AccessFormat::Combined) ==
+        "127.0.0.1 - - [26/Nov/2025:15:14:08 +0000] \"GET /a\\x22b HTTP/1.1\" 200 12 \"x\\x22 200 1 \\x22y\" "
+        "\"ua\\x5C\\x09caf\\xC3\\xA9\" upstream=127.0.0.1:9001 upstream_status=200 rt=0.004 listener=web "
+        "request_id=5f0c2a91d4e3b7a0\n");
+}
+
 TEST_CASE("the JSON access line has every field, null where there is nothing") {
     AccessEntry e = sample();
     e.upstream = "-";

@@ -30,15 +30,34 @@ void append_escaped_byte(std::string &out, unsigned char c) {
 
 std::string_view or_dash(std::string_view v) { return v.empty() ? std::string_view("-") : v; }
 
+// A field the client wrote (target, Referer, User-Agent) in the combined line, as nginx escapes
+// it: a '"' would end the quoted field early and let the client forge the ones after it, so it,
+// a backslash and every byte outside printable ASCII (HTAB, obs-text) become \xHH.
+void append_clf_escaped(std::string &out, std::string_view text) {
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out.push_back(ch);
+            continue;
+        }
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02X", c);
+        out.append(buf);
+    }
+}
+
 std::string combined_line(const AccessEntry &e) {
     std::string line;
     line.reserve(256);
     line.append(e.client).append(" - - [").append(e.clf_time).append("] \"");
-    line.append(e.method).append(" ").append(e.target).append(e.http_major == 2   ? " HTTP/2.0"
-                                                              : e.http_minor == 0 ? " HTTP/1.0"
-                                                                                  : " HTTP/1.1");
+    line.append(e.method).append(" ");
+    append_clf_escaped(line, e.target);
+    line.append(e.http_major == 2 ? " HTTP/2.0" : e.http_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
     line.append("\" ").append(std::to_string(e.status)).append(" ").append(std::to_string(e.body_bytes));
-    line.append(" \"").append(or_dash(e.referer)).append("\" \"").append(or_dash(e.user_agent));
+    line.append(" \"");
+    append_clf_escaped(line, or_dash(e.referer));
+    line.append("\" \"");
+    append_clf_escaped(line, or_dash(e.user_agent));
     line.append("\" upstream=").append(e.upstream).append(" upstream_status=");
     line.append(e.upstream_status ? std::to_string(e.upstream_status) : "-");
     char rt[32];
