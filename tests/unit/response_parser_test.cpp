@@ -311,6 +311,29 @@ TEST_CASE("a 101 switches only when the request offered an upgrade", "[http][res
     CHECK(refused.transcript.empty());
 }
 
+TEST_CASE("an interim response's close is kept for the connection, not taken for its end",
+          "[http][response]") {
+    // llhttp 8.1 alone would enter its closed state after the 1xx and swallow the final response.
+    for (std::string interim :
+         {"HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\n", "HTTP/1.0 103 Early\r\n\r\n"}) {
+        std::string input = interim + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        INFO(input);
+        Run run = parse_whole(input);
+        CHECK(run.result == Result::kMessageEnd);
+        CHECK(run.consumed == input.size());
+        CHECK(run.transcript.find("body ok\ncomplete\n") != std::string::npos);
+        CHECK_FALSE(run.keep_alive);
+        check_every_split(input);
+    }
+    Harness h;
+    h.feed("HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n");
+    h.parser.reset({}); // the next exchange's response starts clean
+    h.result = Result::kNeedMore;
+    h.feed("HTTP/1.1 204 No Content\r\n\r\n");
+    CHECK(h.result == Result::kMessageEnd);
+    CHECK(h.parser.keep_alive());
+}
+
 TEST_CASE("an HTTP/1.0 response or Connection: close does not keep the connection", "[http][response]") {
     CHECK_FALSE(parse_whole("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").keep_alive);
     CHECK(parse_whole("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n").keep_alive);

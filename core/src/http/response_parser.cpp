@@ -53,6 +53,10 @@ ResponseParser::ResponseParser(const ResponseLimits &limits, MessageHead &head_s
 void ResponseParser::reset(const ResponseContext &context) {
     context_ = context;
     llhttp_init(&parser_, HTTP_RESPONSE, &settings());
+    // An interim response's "Connection: close" (or an HTTP/1.0 one) would put llhttp into its
+    // closed state, which then swallows the final response unparsed. The close still counts:
+    // keep_alive() remembers it (interim_close_).
+    llhttp_set_lenient_keep_alive(&parser_, 1);
     parser_.data = this;
     head_.clear();
     if (trailers_) trailers_->clear();
@@ -65,6 +69,7 @@ void ResponseParser::reset(const ResponseContext &context) {
     final_head_ = switched_ = complete_ = false;
     at_status_line_ = true;
     version_held_ = 0;
+    interim_close_ = false;
 }
 
 ResponseParser::Result ResponseParser::execute(const char *data, size_t len) {
@@ -240,6 +245,7 @@ int ResponseParser::on_headers_complete(llhttp_t *p) {
     if (status < 200) {
         // Interim (100 Continue, 103 Early Hints): it ends at its head whatever it says of a
         // length (RFC 9112 §6.3), and the final response follows.
+        if (!llhttp_should_keep_alive(p)) self->interim_close_ = true;
         self->events_.on_interim_response();
         return kNoBody;
     }

@@ -93,7 +93,7 @@ class ResponseParser {
     // The Content-Length the head declared, when it declared one and no transfer coding.
     std::optional<uint64_t> declared_length() const { return declared_length_; }
     // The response allows the connection to be used again (version, Connection field).
-    bool keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
+    bool keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0 && !interim_close_; }
     std::string error_text() const;
 
   private:
@@ -134,6 +134,7 @@ class ResponseParser {
     bool final_head_ = false;
     bool switched_ = false;
     bool complete_ = false;
+    bool interim_close_ = false; // an interim response said the connection closes
     // A response's first bytes, "HTTP/1." and the minor digit, are looked at before llhttp sees
     // them; those that came in an earlier read are held here until the version is complete.
     bool at_status_line_ = true;
