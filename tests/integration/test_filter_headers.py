@@ -123,6 +123,9 @@ filters = ["rehost"]
     check_equal(got.get("x-origin"), ["http://site.test"], "absolute-form: $host is the authority")
     got = fields_seen(rehosted, "http://site.test/absolute", "other.test")
     check_equal(got.get("host"), ["internal.test"], "absolute-form: a Host a filter set wins over the authority")
+    got = fields_seen(rehosted, "http://admin.test/absolute", "internal.test")
+    check_equal(got.get("host"), ["internal.test"],
+                "absolute-form: a filter's Host wins even when the client sent the same Host")
     got = fields_seen(rehosted, "/origin-form", "site.test")
     check_equal(got.get("host"), ["internal.test"], "origin-form: a Host a filter set reaches the backend")
 

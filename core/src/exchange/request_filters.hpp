@@ -105,6 +105,7 @@ class RequestFilters {
     bool method_edited = false;
     std::string path_and_query; // the request view's path and query point into it
     bool path_edited = false;
+    bool host_set = false; // a filter set Host: it wins over an absolute-form target's authority
 
     // -- the request body while a filter is pending --
     std::string held_body;         // what arrived, for the exchange that follows

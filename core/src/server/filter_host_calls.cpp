@@ -62,6 +62,7 @@ int request_set_header(const proxyd_request_handle *request, proxyd_str name, pr
     if (is_core_request_field(sv(name))) return PROXYD_EINVAL;
     if (is_request_id_field(sv(name)) && !is_valid_request_id(sv(value))) return PROXYD_EINVAL;
     f->edit_headers(c->head()).set(sv(name), sv(value));
+    if (iequals(sv(name), "host")) f->host_set = true;
     c->refresh_request_view();
     return PROXYD_OK;
 }
