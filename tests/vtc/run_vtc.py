@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
@@ -34,7 +35,7 @@ SCRIPT_TIMEOUT = 30  # seconds varnishtest gives the script (-t)
 
 
 def session_members(sid):
-    """The processes of session sid (/proc/PID/stat's sixth field)."""
+    """The live processes of session sid (/proc/PID/stat's sixth field), zombies left out."""
     members = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -44,7 +45,7 @@ def session_members(sid):
                 fields = stat.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[3]) == sid:
+        if int(fields[3]) == sid and fields[0] != "Z":
             members.append(int(entry))
     return members
 
@@ -82,11 +83,17 @@ def main():
                                start_new_session=True, preexec_fn=die_with_parent)
 
     def stop_varnishtest():
-        for pid in session_members(varnish.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # Again until none is left: one may fork between a look and the kills.
+        for _ in range(50):
+            members = session_members(varnish.pid)
+            if not members:
+                break
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
         varnish.wait(timeout=10)
     on_exit(stop_varnishtest)
     try:
