@@ -6,6 +6,8 @@
 #include "http/response_head_writer.hpp"
 #include "http/websocket_key.hpp"
 
+#include <vector>
+
 namespace proxyd {
 
 namespace {
@@ -21,18 +23,37 @@ void append_upgrade_fields(const MessageHead &head, std::string &out) {
             out.append("Upgrade: ").append(head.header_value(i)).append("\r\n");
 }
 
+// HTTP/2 by upgrade ("h2c", RFC 9113 §3.1 deprecates it) is never passed on: an origin that took
+// it would talk HTTP/2 with the client through the tunnel, every request after the first past
+// proxyd's routing and filters ("h2c smuggling"). HAProxy and Envoy drop it too.
+bool is_h2c(std::string_view protocol) { return iequals(protocol.substr(0, protocol.find('/')), "h2c"); }
+
+// The protocols of the request's Upgrade fields that proxyd passes on, in order.
+std::vector<std::string_view> forwarded_protocols(const MessageHead &head) {
+    std::vector<std::string_view> protocols;
+    for (size_t i = 0; i < head.header_count(); ++i)
+        if (head.header_kind(i) == FieldKind::kUpgrade)
+            for_each_token(head.header_value(i), [&protocols](std::string_view protocol) {
+                if (!is_h2c(protocol)) protocols.push_back(protocol);
+            });
+    return protocols;
+}
+
 } // namespace
 
 bool wants_upgrade(const ExchangeClient &client) {
     const MessageHead &head = client.head();
     return client.http_minor() == 1 && client.method() == "GET" && !client.request_has_body() &&
-           head.count(FieldKind::kUpgrade) > 0 && has_connection_option(head, "upgrade");
+           head.count(FieldKind::kUpgrade) > 0 && has_connection_option(head, "upgrade") &&
+           !forwarded_protocols(head).empty();
 }
 
 std::string upgrade_request_fields(const MessageHead &request) {
-    std::string out;
-    append_upgrade_fields(request, out);
-    return out;
+    std::string out = "Connection: upgrade\r\nUpgrade: ";
+    std::vector<std::string_view> protocols = forwarded_protocols(request);
+    for (size_t i = 0; i < protocols.size(); ++i)
+        out.append(i ? ", " : "").append(protocols[i]);
+    return out.append("\r\n");
 }
 
 std::string switching_protocols_head(const MessageHead &response) {

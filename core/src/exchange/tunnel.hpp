@@ -19,10 +19,10 @@ namespace proxyd {
 class ExchangeClient;
 
 // The request asks to switch protocols in a way proxyd tunnels: HTTP/1.1, GET, no body, an Upgrade
-// field and the "upgrade" Connection option.
+// field naming a protocol other than h2c and the "upgrade" Connection option.
 bool wants_upgrade(const ExchangeClient &client);
 // The Connection and Upgrade fields that forward the client's upgrade request upstream (both are
-// hop-by-hop, so the ordinary forwarding dropped them).
+// hop-by-hop, so the ordinary forwarding dropped them), h2c left out.
 std::string upgrade_request_fields(const MessageHead &request);
 // The 101 head for the client: the backend's end-to-end fields, Connection: upgrade and its
 // Upgrade field. Empty when the backend's 101 names no protocol (RFC 9110 §15.2.2: it must).
