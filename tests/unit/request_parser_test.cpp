@@ -99,6 +99,20 @@ TEST_CASE("an absolute-form target gives the path, query and host", "[http][pars
     CHECK(h.events.query == "x=y");
 }
 
+TEST_CASE("the request's path is the target's with dot segments removed and slashes merged", "[http][parser]") {
+    Harness h;
+    REQUIRE(h.feed_all("GET /public/../admin//x?q=/../ HTTP/1.1\r\nHost: a\r\n\r\n") ==
+            RequestParser::Result::kMessageEnd);
+    CHECK(h.events.path == "/admin/x");
+    CHECK(h.events.query == "q=/../"); // the query is not a path
+    CHECK(h.events.targets == std::vector<std::string>{"/public/../admin//x?q=/../"});
+
+    Harness above;
+    CHECK(above.feed_all("GET /a/../../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n") ==
+          RequestParser::Result::kError);
+    CHECK(above.parser.error_status() == 400);
+}
+
 TEST_CASE("an absolute-form target without a path means '/'", "[http][parser]") {
     // Found by the request_parser fuzz target: the query came right after the authority.
     Harness h;

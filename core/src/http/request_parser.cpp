@@ -2,6 +2,7 @@
 
 #include "http/byte_classes.hpp"
 #include "http/header_rules.hpp"
+#include "http/request_path.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -159,6 +160,7 @@ void RequestParser::reset() {
     head_.clear();
     if (trailers_.header_count()) trailers_.clear(); // the usual request has none: no call
     view_ = {};
+    path_normalised_ = false;
     line_.reset();
     content_length_ = -1;
     body_received_ = 0;
@@ -484,6 +486,18 @@ bool RequestParser::validate_request_line() {
     // An absolute-form target may have an empty path ("http://h?q"); it means "/" (RFC 9110
     // §4.2.3), and plugins are promised a path that starts with '/'.
     if (view_.path.empty()) view_.path = "/";
+    if (view_.path.front() == '/') {
+        switch (normalise_request_path(view_.path, normalised_path_)) {
+        case RequestPathForm::kClean:
+            break;
+        case RequestPathForm::kNormalised:
+            view_.path = normalised_path_;
+            path_normalised_ = true;
+            break;
+        case RequestPathForm::kAboveRoot:
+            return false;
+        }
+    }
     view_.query = q == std::string_view::npos ? std::string_view() : path_and_query.substr(q + 1);
     view_.host = host;
     return true;

@@ -122,6 +122,9 @@ class RequestParser {
     // Held apart from head(): the request view handed out at dispatch points into its buffer.
     const MessageHead *trailers() const { return trailers_.header_count() ? &trailers_ : nullptr; }
     const RequestView &view() const { return view_; }
+    // view().path is the target's path with dot segments removed and slashes merged
+    // (request_path.hpp), not a slice of the target as it came.
+    bool path_normalised() const { return path_normalised_; }
     // The method token as the client sent it (an extension method too: RFC 9110 §9.1).
     std::string_view method() const { return split_head_ ? std::string_view(split_method_) : line_.method(); }
     uint8_t http_major() const { return split_head_ ? 1 : parser_.http_major; }
@@ -195,6 +198,8 @@ class RequestParser {
     bool split_head_ = false;
     bool split_head_ended_ = false; // its message ended: execute() takes nothing more until reset()
     std::string split_method_;
+    std::string normalised_path_; // view_.path when path_normalised_
+    bool path_normalised_ = false;
 };
 
 } // namespace proxyd

@@ -1,0 +1,67 @@
+// The path proxyd routes, filters and forwards: dot segments gone, slashes merged.
+#include "http/request_path.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+using proxyd::normalise_request_path;
+using proxyd::RequestPathForm;
+
+namespace {
+
+// The path routing sees for path, or "refused".
+std::string routed(std::string_view path) {
+    std::string out;
+    switch (normalise_request_path(path, out)) {
+    case RequestPathForm::kClean:
+        return std::string(path);
+    case RequestPathForm::kNormalised:
+        return out;
+    case RequestPathForm::kAboveRoot:
+        return "refused";
+    }
+    return "?";
+}
+
+} // namespace
+
+TEST_CASE("clean paths are left as they came, without a copy", "[http][path]") {
+    std::string out = "untouched";
+    for (const char *path :
+         {"/", "/a", "/a/", "/a/b.html", "/.well-known/x", "/a/...", "/a/.b/c.", "/%2fa", "/a%2e"}) {
+        INFO(path);
+        CHECK(normalise_request_path(path, out) == RequestPathForm::kClean);
+    }
+    CHECK(out == "untouched");
+}
+
+TEST_CASE("dot segments are removed as RFC 3986 5.2.4 does", "[http][path]") {
+    CHECK(routed("/a/b/../c") == "/a/c");
+    CHECK(routed("/a/./b") == "/a/b");
+    CHECK(routed("/a/b/..") == "/a/");
+    CHECK(routed("/a/.") == "/a/");
+    CHECK(routed("/./") == "/");
+    CHECK(routed("/a/b/../../c/") == "/c/");
+    CHECK(routed("/public/../admin/x") == "/admin/x");
+}
+
+TEST_CASE("percent-encoded dots count as dots, as origins that decode them read them", "[http][path]") {
+    CHECK(routed("/public/%2e%2e/admin") == "/admin");
+    CHECK(routed("/public/%2E%2e/admin") == "/admin");
+    CHECK(routed("/public/.%2e/admin") == "/admin");
+    CHECK(routed("/a/%2e/b") == "/a/b");
+    CHECK(routed("/a/%2e%2e%2e/b") == "/a/%2e%2e%2e/b"); // three dots: an ordinary segment
+}
+
+TEST_CASE("runs of slashes are merged, as nginx merges them", "[http][path]") {
+    CHECK(routed("//admin/x") == "/admin/x");
+    CHECK(routed("/a//b///c") == "/a/b/c");
+    CHECK(routed("/a//") == "/a/");
+}
+
+TEST_CASE("a path that climbs above the root is refused", "[http][path]") {
+    CHECK(routed("/..") == "refused");
+    CHECK(routed("/../a") == "refused");
+    CHECK(routed("/a/../../b") == "refused");
+    CHECK(routed("/%2e%2e/etc/passwd") == "refused");
+}
