@@ -1,4 +1,5 @@
-// The path proxyd routes, filters and forwards: dot segments gone, slashes merged.
+// The path proxyd routes and filters by: unreserved characters decoded, dot segments gone,
+// slashes merged.
 #include "http/request_path.hpp"
 
 #include <catch2/catch.hpp>
@@ -28,7 +29,7 @@ std::string routed(std::string_view path) {
 TEST_CASE("clean paths are left as they came, without a copy", "[http][path]") {
     std::string out = "untouched";
     for (const char *path :
-         {"/", "/a", "/a/", "/a/b.html", "/.well-known/x", "/a/...", "/a/.b/c.", "/%2fa", "/a%2e"}) {
+         {"/", "/a", "/a/", "/a/b.html", "/.well-known/x", "/a/...", "/a/.b/c.", "/%2fa", "/%C3%A9"}) {
         INFO(path);
         CHECK(normalise_request_path(path, out) == RequestPathForm::kClean);
     }
@@ -50,7 +51,16 @@ TEST_CASE("percent-encoded dots count as dots, as origins that decode them read 
     CHECK(routed("/public/%2E%2e/admin") == "/admin");
     CHECK(routed("/public/.%2e/admin") == "/admin");
     CHECK(routed("/a/%2e/b") == "/a/b");
-    CHECK(routed("/a/%2e%2e%2e/b") == "/a/%2e%2e%2e/b"); // three dots: an ordinary segment
+    CHECK(routed("/a/%2e%2e%2e/b") == "/a/.../b"); // three dots: an ordinary segment
+}
+
+TEST_CASE("encoded unreserved characters are decoded, others left encoded", "[http][path]") {
+    CHECK(routed("/%61dmin/x") == "/admin/x");
+    CHECK(routed("/a%2Db%5F%7E") == "/a-b_~");
+    CHECK(routed("/a%2fb/%25") == "/a%2fb/%25"); // clean: "%2f" and "%25" stay as they are
+    CHECK(routed("/%61%2fb") == "/a%2fb");
+    CHECK(routed("/a%2e") == "/a.");
+    CHECK(routed("/%zz/%2") == "/%zz/%2"); // not escapes: clean
 }
 
 TEST_CASE("runs of slashes are merged, as nginx merges them", "[http][path]") {

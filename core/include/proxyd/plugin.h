@@ -135,10 +135,10 @@ typedef struct proxyd_request {
     uint32_t struct_size;
     proxyd_str method;      /* "GET", as sent */
     proxyd_str target;      /* the raw request-target, "/a%20b?x=1" */
-    proxyd_str path;        /* the path part of target, still percent-encoded, with its dot
-                               segments ("." and "..", also spelled %2e) removed and runs of
-                               slashes merged: what routing, filters and the upstream see; after
-                               a routing plugin rewrote it, the rewritten path */
+    proxyd_str path;        /* the path part of target, percent-encoded but for unreserved
+                               characters ("%61" is "a", "%2e" "."), with its dot segments removed
+                               and runs of slashes merged: what routing and filters decide on;
+                               after a routing plugin rewrote it, the rewritten path */
     proxyd_str query;       /* after '?', without it; empty when absent */
     proxyd_str host;        /* the Host header (or the authority of an absolute-form target) */
     uint8_t http_major;

@@ -637,15 +637,16 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
 }
 
 // Why the upstream's answer to an upgrade cannot reach the client (empty when it can). An
-// HTTP/1.1 client takes any answer but a 101 that names no protocol; an HTTP/2 stream's WebSocket
+// HTTP/1.1 client takes any answer but a 101 that names no protocol or one the request did not
+// offer upstream; an HTTP/2 stream's WebSocket
 // (RFC 8441) needs a 101 that switched to websocket with the right accept key, and its client would
 // take any other 2xx for an open WebSocket.
 std::string ProxyExchange::upgrade_refusal() const {
     int status = parser_.status();
     if (!client_->frames_body()) {
-        if (status == 101 && response_.count(FieldKind::kUpgrade) == 0)
-            return "its 101 names no protocol (Upgrade)";
-        return {};
+        if (status != 101) return {};
+        if (response_.count(FieldKind::kUpgrade) == 0) return "its 101 names no protocol (Upgrade)";
+        return protocol_refusal(client_->head(), response_);
     }
     if (status == 101) return websocket_refusal(client_->head(), response_);
     if (status / 100 == 2)

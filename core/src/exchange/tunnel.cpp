@@ -56,6 +56,25 @@ std::string upgrade_request_fields(const MessageHead &request) {
     return out.append("\r\n");
 }
 
+std::string protocol_refusal(const MessageHead &request, const MessageHead &response) {
+    // RFC 9110 §7.8: a server switches only to a protocol the request offered. One the request
+    // did not offer upstream (h2c, left out) would open the tunnel proxyd meant to keep shut.
+    std::vector<std::string_view> offered = forwarded_protocols(request);
+    std::string refusal;
+    for (size_t i = 0; i < response.header_count() && refusal.empty(); ++i)
+        if (response.header_kind(i) == FieldKind::kUpgrade)
+            for_each_token(response.header_value(i), [&](std::string_view protocol) {
+                bool known = false;
+                for (std::string_view candidate : offered)
+                    known = known || iequals(candidate.substr(0, candidate.find('/')),
+                                             protocol.substr(0, protocol.find('/')));
+                if (!known && refusal.empty())
+                    refusal =
+                        "its 101 switches to " + std::string(protocol) + ", which the request did not offer";
+            });
+    return refusal;
+}
+
 std::string switching_protocols_head(const MessageHead &response) {
     if (response.count(FieldKind::kUpgrade) == 0) return {};
     ConnectionOptions connection_options(response);

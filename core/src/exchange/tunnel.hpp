@@ -24,6 +24,9 @@ bool wants_upgrade(const ExchangeClient &client);
 // The Connection and Upgrade fields that forward the client's upgrade request upstream (both are
 // hop-by-hop, so the ordinary forwarding dropped them), h2c left out.
 std::string upgrade_request_fields(const MessageHead &request);
+// Why an upstream's 101 cannot be relayed: it switches to a protocol the request did not offer
+// upstream (an h2c the request offered was left out); empty when it can.
+std::string protocol_refusal(const MessageHead &request, const MessageHead &response);
 // The 101 head for the client: the backend's end-to-end fields, Connection: upgrade and its
 // Upgrade field. Empty when the backend's 101 names no protocol (RFC 9110 §15.2.2: it must).
 std::string switching_protocols_head(const MessageHead &response);

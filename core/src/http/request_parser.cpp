@@ -160,7 +160,6 @@ void RequestParser::reset() {
     head_.clear();
     if (trailers_.header_count()) trailers_.clear(); // the usual request has none: no call
     view_ = {};
-    path_normalised_ = false;
     line_.reset();
     content_length_ = -1;
     body_received_ = 0;
@@ -492,7 +491,6 @@ bool RequestParser::validate_request_line() {
             break;
         case RequestPathForm::kNormalised:
             view_.path = normalised_path_;
-            path_normalised_ = true;
             break;
         case RequestPathForm::kAboveRoot:
             return false;

@@ -121,10 +121,9 @@ class RequestParser {
     // or null when it had none; complete once on_request_complete() is heard, kept until reset().
     // Held apart from head(): the request view handed out at dispatch points into its buffer.
     const MessageHead *trailers() const { return trailers_.header_count() ? &trailers_ : nullptr; }
+    // view().path is the target's path in the form request_path.hpp makes: held here when that
+    // differs from the target's.
     const RequestView &view() const { return view_; }
-    // view().path is the target's path with dot segments removed and slashes merged
-    // (request_path.hpp), not a slice of the target as it came.
-    bool path_normalised() const { return path_normalised_; }
     // The method token as the client sent it (an extension method too: RFC 9110 §9.1).
     std::string_view method() const { return split_head_ ? std::string_view(split_method_) : line_.method(); }
     uint8_t http_major() const { return split_head_ ? 1 : parser_.http_major; }
@@ -198,8 +197,7 @@ class RequestParser {
     bool split_head_ = false;
     bool split_head_ended_ = false; // its message ended: execute() takes nothing more until reset()
     std::string split_method_;
-    std::string normalised_path_; // view_.path when path_normalised_
-    bool path_normalised_ = false;
+    std::string normalised_path_; // view_.path when the target's path was not in that form
 };
 
 } // namespace proxyd

@@ -6,33 +6,41 @@ namespace proxyd {
 
 namespace {
 
-// The dots a segment spells: 1 for "." or "%2e", 2 for ".." and its mixes with "%2e"; else 0.
-int dots_in(std::string_view segment) {
-    int dots = 0;
-    size_t i = 0;
-    while (i < segment.size()) {
-        if (segment[i] == '.') {
-            ++i;
-        } else if (segment.size() - i >= 3 && segment[i] == '%' && segment[i + 1] == '2' &&
-                   (segment[i + 2] == 'e' || segment[i + 2] == 'E')) {
-            i += 3;
-        } else {
-            return 0;
-        }
-        if (++dots > 2) return 0;
-    }
-    return dots;
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
 }
 
+// RFC 3986 §2.3: letters, digits and "-._~" mean the same encoded or not (§6.2.2.2).
+bool is_unreserved(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+// The unreserved character that path[i..i+2] encodes ("%2e" → '.'), or 0.
+char encoded_unreserved(std::string_view path, size_t i) {
+    if (path[i] != '%' || path.size() - i < 3) return 0;
+    int high = hex_value(path[i + 1]), low = hex_value(path[i + 2]);
+    if (high < 0 || low < 0) return 0;
+    char c = static_cast<char>(high * 16 + low);
+    return is_unreserved(c) ? c : 0;
+}
+
+bool is_dots(std::string_view segment) { return segment == "." || segment == ".."; }
+
+// Nothing to change: no encoded unreserved character, no empty segment but a trailing one, no
+// dot segment.
 bool is_clean(std::string_view path) {
-    // Segments after each '/': none empty (a run of slashes) and none of dots, except that the
-    // last may be empty (a trailing slash).
     size_t start = 1;
+    for (size_t i = 0; i < path.size(); ++i)
+        if (path[i] == '%' && encoded_unreserved(path, i)) return false;
     while (start <= path.size()) {
         size_t slash = path.find('/', start);
         size_t end = slash == std::string_view::npos ? path.size() : slash;
         std::string_view segment = path.substr(start, end - start);
-        if (segment.empty() ? slash != std::string_view::npos : dots_in(segment) != 0) return false;
+        if (segment.empty() ? slash != std::string_view::npos : is_dots(segment)) return false;
         if (slash == std::string_view::npos) break;
         start = slash + 1;
     }
@@ -43,18 +51,29 @@ bool is_clean(std::string_view path) {
 
 RequestPathForm normalise_request_path(std::string_view path, std::string &out) {
     if (is_clean(path)) return RequestPathForm::kClean;
+    // Encoded unreserved characters first, so that "%2e%2e" is the ".." it reads as.
+    std::string decoded;
+    decoded.reserve(path.size());
+    for (size_t i = 0; i < path.size(); ++i) {
+        if (char c = encoded_unreserved(path, i)) {
+            decoded.push_back(c);
+            i += 2;
+        } else {
+            decoded.push_back(path[i]);
+        }
+    }
+    std::string_view in = decoded;
     out.assign("/");
     size_t start = 1;
-    while (start <= path.size()) {
-        size_t slash = path.find('/', start);
+    while (start <= in.size()) {
+        size_t slash = in.find('/', start);
         bool last = slash == std::string_view::npos;
-        std::string_view segment = path.substr(start, (last ? path.size() : slash) - start);
-        int dots = segment.empty() ? 0 : dots_in(segment);
-        if (dots == 2) {
+        std::string_view segment = in.substr(start, (last ? in.size() : slash) - start);
+        if (segment == "..") {
             // Back to the slash before the last segment written: out is "/" or ends with '/'.
             if (out.size() == 1) return RequestPathForm::kAboveRoot;
             out.resize(out.rfind('/', out.size() - 2) + 1);
-        } else if (dots == 0 && !segment.empty()) {
+        } else if (!segment.empty() && segment != ".") {
             out.append(segment);
             if (!last) out.push_back('/');
         }

@@ -1,11 +1,14 @@
-// The path proxyd routes, filters and forwards: a request's path with its dot segments removed
-// (RFC 3986 §5.2.4, with "%2e" spellings of them, which many origins decode first) and runs of
-// slashes merged, as nginx does before it matches a location.
+// The path proxyd routes and filters by: a request's path with percent-encoded unreserved
+// characters decoded (RFC 3986 §6.2.2.2: "%61" is "a", "%2e" is "."), dot segments removed
+// (§5.2.4) and runs of slashes merged, as nginx does before it matches a location.
 //
-// Routing by the path as it came would let "/public/../admin/" or "//admin/" miss a route or a
-// filter meant for /admin/ and reach an origin that resolves it to /admin/ all the same. So the
-// parser hands routing, plugins and the upstream request this form: what proxyd decided on is
-// what the origin gets. The access log keeps the target as the client sent it.
+// Routing by the path as it came would let "/public/../admin/", "//admin/" or "/%61dmin/" miss
+// a route or a filter meant for /admin/ and reach an origin that resolves it to /admin/ all the
+// same. Routing, filters and plugins see this form. The upstream gets the target as sent, as
+// nginx's proxy_pass without a URI does, unless a route or filter rewrote the path (then the
+// rewrite of this form): an origin resolves it to the same path, and one that wants it as it
+// came (a URL inside the path, a signature over it) still gets it. Other escapes ("%2F") stay
+// encoded: decoding them here and again in a plugin would decode twice.
 #pragma once
 
 #include <string>

@@ -520,8 +520,6 @@ void ClientConnection::fill_request_view() {
         out.request_id = {request_->made_id, sizeof request_->made_id};
     }
     out.scheme = encrypted() ? proxyd_str{"https", 5} : proxyd_str{"http", 4};
-    // Routed and filtered by the clean path, the upstream gets that one too, not the target.
-    if (parser.path_normalised()) request_->path_rewritten = true;
 }
 
 void ClientConnection::dispatch() {

@@ -43,7 +43,7 @@ struct ClientRequest {
     // without an allocation (ClientConnection::filters, release_request).
     std::unique_ptr<RequestFilters> spare_filters;
     char made_id[16];                        // an id proxyd made (view.request_id), when the client sent none
-    bool path_rewritten = false;             // view.path is not the target's (normalised, rewritten)
+    bool path_rewritten = false;             // a routing plugin or a filter replaced view.path
 };
 
 // A worker's requests given back, for the next ones. Worker thread only.
