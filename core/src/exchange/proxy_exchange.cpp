@@ -644,9 +644,7 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
 std::string ProxyExchange::upgrade_refusal() const {
     int status = parser_.status();
     if (!client_->frames_body()) {
-        if (status != 101) return {};
-        if (response_.count(FieldKind::kUpgrade) == 0) return "its 101 names no protocol (Upgrade)";
-        return protocol_refusal(client_->head(), response_);
+        return status == 101 ? protocol_refusal(client_->head(), response_) : std::string();
     }
     if (status == 101) return websocket_refusal(client_->head(), response_);
     if (status / 100 == 2)

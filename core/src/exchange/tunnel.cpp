@@ -61,9 +61,11 @@ std::string protocol_refusal(const MessageHead &request, const MessageHead &resp
     // did not offer upstream (h2c, left out) would open the tunnel proxyd meant to keep shut.
     std::vector<std::string_view> offered = forwarded_protocols(request);
     std::string refusal;
+    size_t named = 0;
     for (size_t i = 0; i < response.header_count() && refusal.empty(); ++i)
         if (response.header_kind(i) == FieldKind::kUpgrade)
             for_each_token(response.header_value(i), [&](std::string_view protocol) {
+                ++named;
                 bool known = false;
                 for (std::string_view candidate : offered)
                     known = known || iequals(candidate.substr(0, candidate.find('/')),
@@ -72,6 +74,7 @@ std::string protocol_refusal(const MessageHead &request, const MessageHead &resp
                     refusal =
                         "its 101 switches to " + std::string(protocol) + ", which the request did not offer";
             });
+    if (named == 0) return "its 101 names no protocol (Upgrade)";
     return refusal;
 }
 
@@ -95,6 +98,8 @@ std::string switching_protocols_head(const MessageHead &response) {
 }
 
 std::string websocket_refusal(const MessageHead &request, const MessageHead &response) {
+    // Every Upgrade field counts: a second one could name h2c beside "websocket".
+    if (std::string refusal = protocol_refusal(request, response); !refusal.empty()) return refusal;
     std::optional<std::string_view> upgrade = response.find(FieldKind::kUpgrade);
     if (!upgrade || !iequals(*upgrade, "websocket")) return "its 101 does not switch to websocket";
     std::optional<std::string_view> key = request.find("sec-websocket-key");

@@ -493,6 +493,7 @@ bool RequestParser::validate_request_line() {
             view_.path = normalised_path_;
             break;
         case RequestPathForm::kAboveRoot:
+        case RequestPathForm::kBadEscape:
             return false;
         }
     }

@@ -30,12 +30,16 @@ char encoded_unreserved(std::string_view path, size_t i) {
 
 bool is_dots(std::string_view segment) { return segment == "." || segment == ".."; }
 
-// Nothing to change: no encoded unreserved character, no empty segment but a trailing one, no
-// dot segment.
+bool is_escape(std::string_view path, size_t i) {
+    return path.size() - i >= 3 && hex_value(path[i + 1]) >= 0 && hex_value(path[i + 2]) >= 0;
+}
+
+// Nothing to change: every '%' starts an escape of a reserved or other character, no empty
+// segment but a trailing one, no dot segment.
 bool is_clean(std::string_view path) {
     size_t start = 1;
     for (size_t i = 0; i < path.size(); ++i)
-        if (path[i] == '%' && encoded_unreserved(path, i)) return false;
+        if (path[i] == '%' && (!is_escape(path, i) || encoded_unreserved(path, i))) return false;
     while (start <= path.size()) {
         size_t slash = path.find('/', start);
         size_t end = slash == std::string_view::npos ? path.size() : slash;
@@ -55,6 +59,7 @@ RequestPathForm normalise_request_path(std::string_view path, std::string &out) 
     std::string decoded;
     decoded.reserve(path.size());
     for (size_t i = 0; i < path.size(); ++i) {
+        if (path[i] == '%' && !is_escape(path, i)) return RequestPathForm::kBadEscape;
         if (char c = encoded_unreserved(path, i)) {
             decoded.push_back(c);
             i += 2;

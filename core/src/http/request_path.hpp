@@ -20,6 +20,9 @@ enum class RequestPathForm {
     kClean,      // nothing to remove: the path stands as it is
     kNormalised, // the clean form was written to the output string
     kAboveRoot,  // a ".." climbs above "/": the request is refused (400, as nginx does)
+    kBadEscape,  // a '%' without two hex digits after it: refused (400). Kept, it could join a
+                 // decoded digit into a new escape ("%%361" → "%61"), which a plugin or an
+                 // origin would decode a second time.
 };
 
 // path starts with '/' (origin form, without the query).
