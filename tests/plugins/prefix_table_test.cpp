@@ -118,4 +118,21 @@ TEST_CASE("prefixes that can never match a request path are explained", "[prefix
     CHECK(prefix_problem("/a b") == "prefix '/a b' contains a space or control character");
     CHECK(prefix_problem("/a?b") == "prefix '/a?b' contains '?', which never occurs in a request path");
     CHECK(prefix_problem("/a#") == "prefix '/a#' contains '#', which never occurs in a request path");
+    // The core routes by a clean path (core/src/http/request_path.hpp).
+    CHECK(prefix_problem("/a//b/") ==
+          "prefix '/a//b/' contains '//', which the core merges into '/' in every request path");
+    CHECK(prefix_problem("/a/../b/") ==
+          "prefix '/a/../b/' contains a dot segment, which the core removes from every request path");
+    CHECK(prefix_problem("/a/./") ==
+          "prefix '/a/./' contains a dot segment, which the core removes from every request path");
+    CHECK(prefix_problem("/%61pi/") ==
+          "prefix '/%61pi/' contains '%61', which the core decodes to 'a' in every request path");
+    CHECK(prefix_problem("/a%zz/") == "prefix '/a%zz/' contains a '%' that starts no escape");
+    // Still possible in a clean path: an escape of a reserved or non-ASCII byte, a partial
+    // segment of dots, a partial escape at the end.
+    CHECK(prefix_problem("/a%2Fb/").empty());
+    CHECK(prefix_problem("/caf%C3%A9/").empty());
+    CHECK(prefix_problem("/.well-known/").empty());
+    CHECK(prefix_problem("/a/..").empty());
+    CHECK(prefix_problem("/a%6").empty());
 }

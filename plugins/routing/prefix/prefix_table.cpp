@@ -42,6 +42,29 @@ std::string prefix_problem(std::string_view prefix) {
         if (c == '?' || c == '#')
             return quoted + " contains '" + std::string(1, c) + "', which never occurs in a request path";
     }
+    // The path routes see has no run of slashes, no dot segment, no escape of a letter, digit or
+    // "-._~" (the core decodes those) and no '%' that starts no escape (refused with 400).
+    if (prefix.find("//") != std::string_view::npos)
+        return quoted + " contains '//', which the core merges into '/' in every request path";
+    if (prefix.find("/./") != std::string_view::npos || prefix.find("/../") != std::string_view::npos)
+        return quoted + " contains a dot segment, which the core removes from every request path";
+    for (size_t i = 0; i + 2 < prefix.size(); ++i) {
+        if (prefix[i] != '%') continue;
+        auto hex = [](char h) {
+            return (h >= '0' && h <= '9')   ? h - '0'
+                   : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                   : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                            : -1;
+        };
+        int high = hex(prefix[i + 1]), low = hex(prefix[i + 2]);
+        if (high < 0 || low < 0) return quoted + " contains a '%' that starts no escape";
+        char c = static_cast<char>(high * 16 + low);
+        bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                          c == '-' || c == '.' || c == '_' || c == '~';
+        if (unreserved)
+            return quoted + " contains '" + std::string(prefix.substr(i, 3)) +
+                   "', which the core decodes to '" + std::string(1, c) + "' in every request path";
+    }
     return {};
 }
 
