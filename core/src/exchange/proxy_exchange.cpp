@@ -227,7 +227,7 @@ std::string_view ProxyExchange::build_request_head() {
     out.append(c.method()).append(" ");
     std::string_view target = head.target();
     std::string_view path(request.path.ptr, request.path.len);
-    bool absolute_form = target.front() != '/' && target != "*";
+    bool absolute_form = is_absolute_form(target);
     if (c.path_rewritten() || target.front() != '/') {
         // A routing plugin rewrote the path, or the target was absolute-form: send origin-form.
         out.append(path.empty() ? "/" : path);

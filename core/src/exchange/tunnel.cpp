@@ -6,8 +6,6 @@
 #include "http/response_head_writer.hpp"
 #include "http/websocket_key.hpp"
 
-#include <vector>
-
 namespace proxyd {
 
 namespace {
@@ -23,20 +21,29 @@ void append_upgrade_fields(const MessageHead &head, std::string &out) {
             out.append("Upgrade: ").append(head.header_value(i)).append("\r\n");
 }
 
-// HTTP/2 by upgrade ("h2c", RFC 9113 §3.1 deprecates it) is never passed on: an origin that took
-// it would talk HTTP/2 with the client through the tunnel, every request after the first past
-// proxyd's routing and filters ("h2c smuggling"). HAProxy and Envoy drop it too.
-bool is_h2c(std::string_view protocol) { return iequals(protocol.substr(0, protocol.find('/')), "h2c"); }
+// "websocket" of "websocket/13": protocols are told apart by name (RFC 9110 §7.8).
+std::string_view protocol_name(std::string_view protocol) { return protocol.substr(0, protocol.find('/')); }
 
-// The protocols of the request's Upgrade fields that proxyd passes on, in order.
-std::vector<std::string_view> forwarded_protocols(const MessageHead &head) {
-    std::vector<std::string_view> protocols;
+// Calls f with each protocol of head's Upgrade fields, in order.
+template <class F> void for_each_protocol(const MessageHead &head, F &&f) {
     for (size_t i = 0; i < head.header_count(); ++i)
-        if (head.header_kind(i) == FieldKind::kUpgrade)
-            for_each_token(head.header_value(i), [&protocols](std::string_view protocol) {
-                if (!is_h2c(protocol)) protocols.push_back(protocol);
-            });
-    return protocols;
+        if (head.header_kind(i) == FieldKind::kUpgrade) for_each_token(head.header_value(i), f);
+}
+
+// Calls f with each protocol of the request that proxyd passes on. HTTP/2 by upgrade ("h2c",
+// RFC 9113 §3.1 deprecates it) is not: an origin that took it would talk HTTP/2 with the client
+// through the tunnel, every request after the first past proxyd's routing and filters ("h2c
+// smuggling"). HAProxy and Envoy drop it too.
+template <class F> void for_each_forwarded_protocol(const MessageHead &request, F &&f) {
+    for_each_protocol(request, [&f](std::string_view protocol) {
+        if (!iequals(protocol_name(protocol), "h2c")) f(protocol);
+    });
+}
+
+bool offers_forwarded_protocol(const MessageHead &request) {
+    bool any = false;
+    for_each_forwarded_protocol(request, [&any](std::string_view) { any = true; });
+    return any;
 }
 
 } // namespace
@@ -45,37 +52,32 @@ bool wants_upgrade(const ExchangeClient &client) {
     const MessageHead &head = client.head();
     return client.http_minor() == 1 && client.method() == "GET" && !client.request_has_body() &&
            head.count(FieldKind::kUpgrade) > 0 && has_connection_option(head, "upgrade") &&
-           !forwarded_protocols(head).empty();
+           offers_forwarded_protocol(head);
 }
 
 std::string upgrade_request_fields(const MessageHead &request) {
-    std::string out = "Connection: upgrade\r\nUpgrade: ";
-    std::vector<std::string_view> protocols = forwarded_protocols(request);
-    for (size_t i = 0; i < protocols.size(); ++i)
-        out.append(i ? ", " : "").append(protocols[i]);
-    return out.append("\r\n");
+    std::string protocols;
+    for_each_forwarded_protocol(request, [&protocols](std::string_view protocol) {
+        protocols.append(protocols.empty() ? "" : ", ").append(protocol);
+    });
+    return "Connection: upgrade\r\nUpgrade: " + protocols + "\r\n";
 }
 
 std::string protocol_refusal(const MessageHead &request, const MessageHead &response) {
     // RFC 9110 §7.8: a server switches only to a protocol the request offered. One the request
     // did not offer upstream (h2c, left out) would open the tunnel proxyd meant to keep shut.
-    std::vector<std::string_view> offered = forwarded_protocols(request);
     std::string refusal;
-    size_t named = 0;
-    for (size_t i = 0; i < response.header_count() && refusal.empty(); ++i)
-        if (response.header_kind(i) == FieldKind::kUpgrade)
-            for_each_token(response.header_value(i), [&](std::string_view protocol) {
-                ++named;
-                bool known = false;
-                for (std::string_view candidate : offered)
-                    known = known || iequals(candidate.substr(0, candidate.find('/')),
-                                             protocol.substr(0, protocol.find('/')));
-                if (!known && refusal.empty())
-                    refusal =
-                        "its 101 switches to " + std::string(protocol) + ", which the request did not offer";
-            });
-    if (named == 0) return "its 101 names no protocol (Upgrade)";
-    return refusal;
+    bool named = false;
+    for_each_protocol(response, [&](std::string_view protocol) {
+        named = true;
+        bool offered = false;
+        for_each_forwarded_protocol(request, [&](std::string_view candidate) {
+            offered = offered || iequals(protocol_name(candidate), protocol_name(protocol));
+        });
+        if (!offered && refusal.empty())
+            refusal = "its 101 switches to " + std::string(protocol) + ", which the request did not offer";
+    });
+    return named ? refusal : "its 101 names no protocol (Upgrade)";
 }
 
 std::string switching_protocols_head(const MessageHead &response) {

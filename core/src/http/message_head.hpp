@@ -66,4 +66,10 @@ class MessageHead {
     bool in_value_ = false;
 };
 
+// A request target in absolute form (RFC 9112 §3.2.2), "http://host/path": its authority stands
+// for the Host field. The parser admits only this, origin form and "*".
+inline bool is_absolute_form(std::string_view target) {
+    return target.starts_with("http://") || target.starts_with("https://");
+}
+
 } // namespace proxyd

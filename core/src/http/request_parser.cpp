@@ -460,7 +460,7 @@ bool RequestParser::validate_request_line() {
     std::string_view target = head_.target();
     std::string_view authority;
     std::string_view path_and_query = target;
-    if (target.size() >= 7 && (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://")) {
+    if (is_absolute_form(target)) {
         std::string_view rest = target.substr(target.find("//") + 2);
         size_t slash = rest.find_first_of("/?");
         authority = rest.substr(0, slash);

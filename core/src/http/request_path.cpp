@@ -19,27 +19,26 @@ bool is_unreserved(char c) {
            c == '.' || c == '_' || c == '~';
 }
 
+// path[i] is a '%' followed by two hex digits.
+bool is_escape(std::string_view path, size_t i) {
+    return path.size() - i >= 3 && hex_value(path[i + 1]) >= 0 && hex_value(path[i + 2]) >= 0;
+}
+
 // The unreserved character that path[i..i+2] encodes ("%2e" → '.'), or 0.
 char encoded_unreserved(std::string_view path, size_t i) {
-    if (path[i] != '%' || path.size() - i < 3) return 0;
-    int high = hex_value(path[i + 1]), low = hex_value(path[i + 2]);
-    if (high < 0 || low < 0) return 0;
-    char c = static_cast<char>(high * 16 + low);
+    if (path[i] != '%' || !is_escape(path, i)) return 0;
+    char c = static_cast<char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
     return is_unreserved(c) ? c : 0;
 }
 
 bool is_dots(std::string_view segment) { return segment == "." || segment == ".."; }
 
-bool is_escape(std::string_view path, size_t i) {
-    return path.size() - i >= 3 && hex_value(path[i + 1]) >= 0 && hex_value(path[i + 2]) >= 0;
-}
-
 // Nothing to change: every '%' starts an escape of a reserved or other character, no empty
 // segment but a trailing one, no dot segment.
 bool is_clean(std::string_view path) {
+    for (size_t i = path.find('%'); i != std::string_view::npos; i = path.find('%', i + 1))
+        if (!is_escape(path, i) || encoded_unreserved(path, i)) return false;
     size_t start = 1;
-    for (size_t i = 0; i < path.size(); ++i)
-        if (path[i] == '%' && (!is_escape(path, i) || encoded_unreserved(path, i))) return false;
     while (start <= path.size()) {
         size_t slash = path.find('/', start);
         size_t end = slash == std::string_view::npos ? path.size() : slash;

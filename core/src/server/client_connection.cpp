@@ -654,10 +654,7 @@ void ClientConnection::write_access_log() {
         auto v = parser.head().find(name);
         return v ? *v : std::string_view();
     };
-    AccessEntry entry;
-    entry.client = client_ip_;
-    entry.time = std::time(nullptr);
-    entry.clf_time = worker_.dates().log_date();
+    AccessEntry entry = access_entry();
     entry.method = parser.method();
     entry.target = parser.head().target();
     entry.http_minor = parser.sent_minor();
@@ -669,12 +666,21 @@ void ClientConnection::write_access_log() {
     entry.upstream = record.upstream;
     entry.upstream_status = record.upstream_status;
     entry.request_time = static_cast<double>(uv_hrtime() - record.start_ns) / 1e9;
-    entry.listener = listener_.name;
     entry.request_id = {request_->view.request_id.ptr, request_->view.request_id.len};
     // Only a line whose bytes wait for a window or a file's read is held (a copy, written when
     // the stream ends): bytes already in frames leave as the socket takes them, as on HTTP/1.1.
     if (peer_ && peer_->stream_body_waits()) return peer_->stream_log_when_sent(entry);
     write_access_entry(entry);
+}
+
+// What every line says of the connection: the client, the time, the listener.
+AccessEntry ClientConnection::access_entry() const {
+    AccessEntry entry;
+    entry.client = client_ip_;
+    entry.time = std::time(nullptr);
+    entry.clf_time = worker_.dates().log_date();
+    entry.listener = listener_.name;
+    return entry;
 }
 
 void ClientConnection::write_access_entry(const AccessEntry &entry) {
@@ -685,17 +691,13 @@ void ClientConnection::log_answered_stream(std::string_view method, std::string_
     metrics_.request_finished(worker_.metrics().target_slot(Target{}), status, 0);
     if (!listener_.access_log || !worker_.access_log().enabled()) return;
     // No request id, as for HTTP/1.1's refused heads: no request began.
-    AccessEntry entry;
-    entry.client = client_ip_;
-    entry.time = std::time(nullptr);
-    entry.clf_time = worker_.dates().log_date();
+    AccessEntry entry = access_entry();
     entry.method = method;
     entry.target = target;
     entry.http_major = 2;
     entry.http_minor = 0;
     entry.status = status;
     entry.upstream = "-";
-    entry.listener = listener_.name;
     write_access_entry(entry);
 }
 

@@ -425,6 +425,7 @@ class ClientConnection final : private RequestParser::Events,
     bool complete_exchange();
     void start_next_request();
     void write_access_log();
+    AccessEntry access_entry() const;
     void write_access_entry(const AccessEntry &entry);
     void begin_close();
     // No byte from the client waits unread in the kernel (FIONREAD).

@@ -235,9 +235,7 @@ void ClientConnection::refresh_request_view() {
         // Host cannot be removed, only replaced. An absolute-form target's authority stands in
         // for the client's Host (RFC 9112 §3.2.2), but not for one a filter set, even to the
         // value the client sent: the upstream gets view.host as its Host (build_request_head).
-        std::string_view target = head().target();
-        bool absolute_form = !target.starts_with("/") && target != "*";
-        if (auto host = fields->find("host"); host && (!absolute_form || f.host_set))
+        if (auto host = fields->find("host"); host && (!is_absolute_form(head().target()) || f.host_set))
             view.host = {host->data(), host->size()};
         // The id follows X-Request-ID as the filters left it: a filter's own value wins over the
         // client's (the host calls accept only valid ids); once it is gone, proxyd makes one.

@@ -5,6 +5,17 @@
 
 namespace proxyd::prefix {
 
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+} // namespace
+
 bool PrefixTable::add(PrefixRoute route) {
     for (const PrefixRoute &r : routes_)
         if (r.prefix == route.prefix) return false;
@@ -50,13 +61,7 @@ std::string prefix_problem(std::string_view prefix) {
         return quoted + " contains a dot segment, which the core removes from every request path";
     for (size_t i = 0; i + 2 < prefix.size(); ++i) {
         if (prefix[i] != '%') continue;
-        auto hex = [](char h) {
-            return (h >= '0' && h <= '9')   ? h - '0'
-                   : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                   : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                            : -1;
-        };
-        int high = hex(prefix[i + 1]), low = hex(prefix[i + 2]);
+        int high = hex_value(prefix[i + 1]), low = hex_value(prefix[i + 2]);
         if (high < 0 || low < 0) return quoted + " contains a '%' that starts no escape";
         char c = static_cast<char>(high * 16 + low);
         bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
