@@ -11,6 +11,9 @@ site.test (the listener's default) and one for *.wild.test. What a client relies
   Forwarded proto=https;
 - SNI: a.wild.test gets the wildcard certificate, site.test and an unknown name the default one;
 - curl, a real client, verifies the chain and gets HTTP/1.1 200;
+- TLS 1.3 suites in the server's order, Mozilla intermediate's by default (AES-128-GCM before
+  AES-256-GCM, what browsers offer first), except ChaCha20 for a client that puts it first; a
+  listener's `ciphersuites` replaces the order;
 - refused and safe: a TLS 1.1 client, plaintext HTTP sent to the HTTPS port (closed, no crash,
   the next HTTPS client served), a client that connects and never starts the handshake (closed
   after handshake_timeout);
@@ -33,10 +36,11 @@ from proxyd_harness import (HOST, PROXYD_BIN, Backend, check, check_equal, confi
 TIMEOUT = 5.0
 
 
-def tls_listener(name, port, target_kind, target, certificates, extra=""):
+def tls_listener(name, port, target_kind, target, certificates, extra="", tls_keys=""):
     certs = ", ".join("{ certificate = %s, key = %s }" % (toml_str(c), toml_str(k)) for c, k in certificates)
-    return ("[[listeners]]\nname = %s\nlisten = %s\n%s = %s\ntls = { certificates = [%s] }\n%s\n" %
-            (toml_str(name), toml_str("%s:%d" % (HOST, port)), target_kind, toml_str(target), certs, extra))
+    return ("[[listeners]]\nname = %s\nlisten = %s\n%s = %s\ntls = { certificates = [%s]%s }\n%s\n" %
+            (toml_str(name), toml_str("%s:%d" % (HOST, port)), target_kind, toml_str(target), certs, tls_keys,
+             extra))
 
 
 def client_context(cafile=None, alpn=("http/1.1",)):
@@ -49,6 +53,17 @@ def client_context(cafile=None, alpn=("http/1.1",)):
 def connect(port, ctx, server_name):
     raw = socket.create_connection((HOST, port), timeout=TIMEOUT)
     return ctx.wrap_socket(raw, server_hostname=server_name)
+
+
+def negotiated_suite(port, offered):
+    """The TLS 1.3 cipher suite `openssl s_client` gets when it offers `offered`, in its order."""
+    out = subprocess.run(["openssl", "s_client", "-tls1_3", "-ciphersuites", offered, "-connect",
+                          "%s:%d" % (HOST, port), "-servername", "site.test"], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=15).stdout
+    for line in out.splitlines():
+        if ", Cipher is " in line:
+            return line.split(", Cipher is ")[1].strip()
+    return "no handshake: " + out[-300:]
 
 
 def read_response(sock):
@@ -140,7 +155,8 @@ def main():
     config = (config_head() + static_handler("site", www) + upstream("app", [backend.port]) +
               tls_listener("https-static", static_port, "handler", "site", [site, wild],
                            "[listeners.limits]\nhandshake_timeout = \"1s\"\n") +
-              tls_listener("https-proxy", proxy_port, "upstream", "app", [site]) +
+              tls_listener("https-proxy", proxy_port, "upstream", "app", [site],
+                           tls_keys=", ciphersuites = \"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256\"") +
               upstream("upgrading", [upgrading.port]) +
               tls_listener("https-upgrade", upgrade_port, "upstream", "upgrading", [site]))
     config_path = write_file(os.path.join(folder, "proxyd.toml"), config)
@@ -252,6 +268,17 @@ def main():
         raise TestFailure("a TLS 1.1 handshake succeeded")
     except ssl.SSLError:
         pass
+
+    # TLS 1.3 suites: the server's order (Mozilla intermediate: AES-128 first) decides, except that
+    # a client putting ChaCha20 first gets it (a phone without AES instructions).
+    for offered, expected in (("TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"),
+                              ("TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+                               "TLS_CHACHA20_POLY1305_SHA256"),
+                              ("TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384")):
+        check_equal(negotiated_suite(static_port, offered), expected,
+                    "TLS 1.3 suite for a client offering %s" % offered)
+    check_equal(negotiated_suite(proxy_port, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"),
+                "TLS_AES_256_GCM_SHA384", "a configured tls.ciphersuites is the server's order")
 
     # Plaintext HTTP on the HTTPS port: closed, and the next client is served.
     raw = socket.create_connection((HOST, static_port), timeout=TIMEOUT)

@@ -38,7 +38,7 @@ struct TlsSettings {
     int min_version = TLS1_2_VERSION;
     int max_version = TLS1_3_VERSION;
     std::string ciphers;              // TLS 1.2 cipher list (OpenSSL syntax); empty: the default profile
-    std::string ciphersuites;         // TLS 1.3 suites; empty: OpenSSL's (all AEAD)
+    std::string ciphersuites;         // TLS 1.3 suites; empty: Mozilla intermediate's order
     std::string groups;               // key-exchange groups; empty: the default profile
     bool refuse_unknown_name = false; // an SNI name no certificate covers ends the handshake
     std::vector<std::string> alpn = {"http/1.1"}; // in order of preference
