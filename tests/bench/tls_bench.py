@@ -82,6 +82,12 @@ http {{
     ssl_certificate {cert};
     ssl_certificate_key {key};
     ssl_protocols TLSv1.3;
+    # proxyd's default TLS 1.3 suites, in its order, the server's order deciding and ChaCha20 for a
+    # client that puts it first: each client gets the same suite from both servers (left to the
+    # client, nginx gives wrk AES-256-GCM and h2load AES-128-GCM).
+    ssl_prefer_server_ciphers on;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
+    ssl_conf_command Options PrioritizeChaCha;
 
     proxy_http_version 1.1;
     proxy_set_header Connection "";
