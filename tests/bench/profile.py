@@ -3,12 +3,14 @@
 
     python3 tests/bench/profile.py --proxyd BIN --cell rev1k  --tool perf       # wrk c50, 8 s
     python3 tests/bench/profile.py --proxyd BIN --cell lb5    --tool callgrind  # ab -k, bounded
+    python3 tests/bench/profile.py --proxyd BIN --cell pdf    --target nginx-w1 # the peer, same load
 
 Cells: rev1k (reverse, /index.html, 681 B, wrk c50), lb5 (5 backends, wrk c50),
 lb5close (5 backends, ab c10 without keep-alive), pdf (reverse /pdf/report.pdf, wrk c50).
 Uses the backends and the proxyd config of bench.py (workers = 1). Build proxyd with
 `-g -fno-omit-frame-pointer` for readable call graphs. Reports go to --out/profile/<stamp>/.
-perf: `perf record -e cpu-clock -g` on the proxyd PID for the load's duration, then `perf report`.
+perf: `perf record -e cpu-clock -g` on the target's processes (proxyd, or with --target a peer of
+bench.py: nginx's master and worker, HAProxy) for the load's duration, then `perf report`.
 callgrind: proxyd runs under valgrind; counters are zeroed after warm-up and dumped after a
 bounded load (ab -n), so the totals divided by the requests give instructions per request.
 """
@@ -35,6 +37,8 @@ def main():
     ap.add_argument("--proxyd", required=True)
     ap.add_argument("--cell", choices=CELLS, default="rev1k")
     ap.add_argument("--tool", choices=("perf", "callgrind"), default="perf")
+    ap.add_argument("--target", choices=[t for t in bench.TARGETS if t != "direct"], default="proxyd-w1",
+                    help="perf only: what to profile (default proxyd-w1)")
     ap.add_argument("--seconds", type=int, default=8, help="perf: load duration")
     ap.add_argument("--requests", type=int, default=20000, help="callgrind: requests after warm-up")
     ap.add_argument("--concurrency", type=int, default=10,
@@ -49,24 +53,27 @@ def main():
     procs = bench.Procs()
     try:
         bench.start_backends(procs, out, os.path.join(a.out, "www"))
-        name = "proxyd-w1"
+        name = a.target if a.tool == "perf" else "proxyd-w1"
+        if a.tool == "callgrind" and a.target != "proxyd-w1":
+            raise SystemExit("profile: --target is for --tool perf")
         _, _, rev, lb = bench.TARGETS[name]
         port = rev if scen == "rev" else lb
         url = f"http://{bench.HOST}:{port}{uri}"
         if a.tool == "perf":
             p = bench.start_target(procs, name, out, 5, a.proxyd)
             subprocess.run(["wrk", "-t1", "-c50", "-d2s", url], capture_output=True)
+            pids = bench.descendants(p.pid)  # nginx's worker is the master's child
             data = os.path.join(out, "perf.data")
             perf = procs.start(["perf", "record", "-e", "cpu-clock", "-F", "2999", "-g", "-o", data,
-                                "-p", str(p.pid)], os.path.join(out, "perf.log"))
+                                "-p", ",".join(map(str, pids))], os.path.join(out, "perf.log"))
             time.sleep(0.5)
             if ka:
                 load = ["wrk", "-t1", "-c50", f"-d{a.seconds}s", "--latency", url]
             else:
                 load = ["ab", "-q", "-c", "10", "-n", str(a.seconds * 6000), url]
-            c0 = bench.cpu_ns([p.pid])
+            c0 = bench.cpu_ns(pids)
             r = subprocess.run(load, capture_output=True, text=True)
-            c1 = bench.cpu_ns([p.pid])
+            c1 = bench.cpu_ns(pids)
             procs.stop(perf, timeout=30)
             with open(os.path.join(out, "load.log"), "w") as f:
                 f.write(r.stdout + r.stderr)
@@ -74,7 +81,7 @@ def main():
             m = re.search(r"(\d+) requests in", r.stdout) or re.search(r"Complete requests:\s+(\d+)", r.stdout)
             if m:
                 reqs = int(m.group(1))
-            print(f"{a.cell}: {reqs} requests, proxyd {((c1 - c0) / 1e3 / reqs) if reqs else 0:.1f} us/req "
+            print(f"{a.cell}: {reqs} requests, {name} {((c1 - c0) / 1e3 / reqs) if reqs else 0:.1f} us/req "
                   f"(under perf)")
             for mode, args in (("self", ["--no-children"]), ("children", ["--children"])):
                 rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--percent-limit", "0.7",
