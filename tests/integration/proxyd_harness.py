@@ -753,7 +753,8 @@ class Backend:
     ConnectionClosed to drop the connection without answering. Every request is kept in .requests.
     Without a handler, raw(conn_socket, conn_id) may take the whole connection over instead.
     With ssl_context (a server-side ssl.SSLContext) it speaks HTTPS: each connection's handshake
-    is done first, and .tls_connections keeps (conn_id, session_reused, peer certificate) for each.
+    is done first, and .tls_connections keeps (conn_id, session_reused, peer certificate) for each,
+    .tls_ciphers the cipher suite each one agreed.
     """
 
     def __init__(self, handler=echo_handler, raw=None, tag="backend", ssl_context=None, host=HOST, port=0):
@@ -762,6 +763,7 @@ class Backend:
         self.tag = tag
         self.ssl_context = ssl_context
         self.tls_connections = []
+        self.tls_ciphers = []
         self.requests = []
         self.connections = 0
         self.lock = threading.Lock()
@@ -801,6 +803,7 @@ class Backend:
                     self.open.discard(plain)
                     self.open.add(conn)
                     self.tls_connections.append((conn_id, conn.session_reused, conn.getpeercert()))
+                    self.tls_ciphers.append(conn.cipher()[0])
             if self.raw is not None:
                 self.raw(conn, conn_id)
                 return

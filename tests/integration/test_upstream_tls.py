@@ -7,7 +7,8 @@ openssl command: a test CA, a backend certificate it signed for backend.test and
 self-signed one, and a client certificate the CA signed. What a user relies on:
 - a request through an https:// peer verified with `ca` (the IP address checked against the
   certificate's IP SANs) answers 200, and three requests in a row reach the backend on one TLS
-  connection (keep-alive over TLS);
+  connection (keep-alive over TLS); proxyd offers TLS 1.3's AES-128-GCM first, so a backend that
+  lets the client choose (nginx's default) does not encrypt with AES-256;
 - once the backend closed that connection, the next one resumes the TLS session (TLS 1.3, and 1.2
   in a group limited to it); a pooled idle connection the backend closes is noticed and replaced;
 - server_name is sent as SNI and checked: the right name answers 200, a wrong one 502;
@@ -74,10 +75,13 @@ def self_signed(folder, stem, name):
     return cert, key
 
 
-def server_context(certificate, client_ca=None, names=None):
-    """A backend's context; with client_ca it requires a client certificate; names collects SNI."""
+def server_context(certificate, client_ca=None, names=None, client_order=False):
+    """A backend's context; with client_ca it requires a client certificate; names collects SNI;
+    client_order lets the client's order of cipher suites decide, as nginx does by default."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(*certificate)
+    if client_order:
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     if client_ca:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(client_ca)
@@ -138,7 +142,7 @@ def main():
 
     sni_names = []
     good = Backend(closing_echo, tag="tls-good",
-                   ssl_context=server_context(backend_cert, names=sni_names))
+                   ssl_context=server_context(backend_cert, names=sni_names, client_order=True))
     selfsigned = Backend(closing_echo, tag="tls-self-signed", ssl_context=server_context(lone))
     mtls = Backend(closing_echo, tag="tls-mtls", ssl_context=server_context(backend_cert, client_ca=ca[0]))
     upgrading = Backend(handler=None, raw=upgrade_raw, tag="tls-upgrade",
@@ -183,6 +187,8 @@ def main():
     check_equal(len(set(seen)), 1, "three requests reach the backend on one pooled TLS connection (%s)" % seen)
     check_equal(len(good.tls_connections), 1, "one TLS handshake for the three requests")
     check_equal(good.tls_connections[0][1], False, "the first handshake is a full one")
+    check_equal(good.tls_ciphers[0], "TLS_AES_128_GCM_SHA256",
+                "proxyd offers AES-128-GCM first: a peer that lets the client choose serves it")
 
     # The backend closes the connection; the next one resumes the session.
     check_equal(get(ports["verified"], "/close").status, 200, "a response that closes the TLS connection")

@@ -1,6 +1,7 @@
 #include "tls/tls_client_context.hpp"
 
 #include "tls/openssl_errors.hpp"
+#include "tls/tls_defaults.hpp"
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -43,6 +44,11 @@ std::unique_ptr<TlsClientContext> TlsClientContext::create(const TlsClientSettin
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (!settings.ciphers.empty() && !SSL_CTX_set_cipher_list(ctx, settings.ciphers.c_str())) {
         error = "ciphers '" + settings.ciphers + "': " + openssl_errors();
+        return nullptr;
+    }
+    // A peer that lets the client choose (nginx's default) then serves AES-128-GCM, not AES-256.
+    if (!SSL_CTX_set_ciphersuites(ctx, kIntermediateCiphersuites)) {
+        error = "cannot set the TLS 1.3 suites: " + openssl_errors();
         return nullptr;
     }
     if (SSL_CTX_set_alpn_protos(ctx, kAlpnHttp11, sizeof kAlpnHttp11) != 0) {
