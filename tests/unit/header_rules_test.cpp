@@ -2,6 +2,8 @@
 #include "http/status_text.hpp"
 
 #include <catch2/catch.hpp>
+#include <string>
+#include <vector>
 
 using namespace proxyd;
 
@@ -122,4 +124,31 @@ TEST_CASE("the fields the core reads are recognised by kind once, whatever their
     CHECK(is_hop_by_hop(FieldKind::kUpgrade));
     CHECK_FALSE(is_hop_by_hop(FieldKind::kHost));
     CHECK_FALSE(is_hop_by_hop(FieldKind::kOther));
+}
+
+TEST_CASE("Transfer-Encoding fields read as RFC 9112 6.1 and 6.3 do", "[http]") {
+    struct Case {
+        std::vector<std::string> values;
+        TransferCoding expected;
+    } cases[] = {
+        {{}, TransferCoding::kNone},
+        {{"chunked"}, TransferCoding::kChunked},
+        {{"Chunked "}, TransferCoding::kChunked},
+        {{"gzip, chunked"}, TransferCoding::kOther},
+        {{"gzip", "chunked"}, TransferCoding::kOther},
+        {{"chunked, gzip"}, TransferCoding::kMalformed},
+        {{"chunked", "chunked"}, TransferCoding::kMalformed},
+        {{""}, TransferCoding::kMalformed},
+        {{" , "}, TransferCoding::kMalformed},
+    };
+    for (const Case &c : cases) {
+        MessageHead head;
+        for (const std::string &value : c.values) {
+            head.append_header_name("Transfer-Encoding");
+            head.end_header_name();
+            head.append_header_value(value);
+        }
+        INFO(c.values.size() << " fields, first '" << (c.values.empty() ? "" : c.values[0]) << "'");
+        CHECK(transfer_coding(head) == c.expected);
+    }
 }

@@ -22,6 +22,21 @@ bool field_names_are_tokens(const MessageHead &head) {
     return true;
 }
 
+TransferCoding transfer_coding(const MessageHead &head) {
+    std::vector<std::string_view> codings;
+    bool present = false;
+    for (size_t i = 0; i < head.header_count(); ++i) {
+        if (head.header_kind(i) != FieldKind::kTransferEncoding) continue;
+        present = true;
+        split_tokens(head.header_value(i), codings);
+    }
+    if (!present) return TransferCoding::kNone;
+    if (codings.empty() || !iequals(codings.back(), "chunked")) return TransferCoding::kMalformed;
+    for (size_t i = 0; i + 1 < codings.size(); ++i)
+        if (iequals(codings[i], "chunked")) return TransferCoding::kMalformed;
+    return codings.size() == 1 ? TransferCoding::kChunked : TransferCoding::kOther;
+}
+
 bool must_drop_when_forwarding(std::string_view name, const ConnectionOptions &options) {
     return must_drop_when_forwarding(classify_field(name), name, options);
 }

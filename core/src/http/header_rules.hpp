@@ -72,6 +72,16 @@ class ConnectionOptions {
 // separators.
 bool field_names_are_tokens(const MessageHead &head);
 
+// What a head's Transfer-Encoding fields say of its body (RFC 9112 §6.1, §6.3), for a proxy that
+// decodes chunked and re-frames the body: it can pass on no other coding faithfully.
+enum class TransferCoding {
+    kNone,      // no Transfer-Encoding field
+    kChunked,   // chunked alone
+    kOther,     // chunked last, after a coding this proxy does not decode (gzip, chunked)
+    kMalformed, // empty, chunked twice, or another coding last (the length is the connection's end)
+};
+TransferCoding transfer_coding(const MessageHead &head);
+
 // True when name is hop-by-hop or listed in the message's Connection options.
 bool must_drop_when_forwarding(std::string_view name, const ConnectionOptions &options);
 // The same for a field whose kind is known (a head's header_kind).

@@ -424,22 +424,10 @@ int RequestParser::on_message_complete(llhttp_t *p) {
 // message carrying one has faulty framing. llhttp checks part of this, some of it only after the
 // head was handed on; checking here first keeps a refused head from ever reaching a backend.
 int RequestParser::check_transfer_coding() const {
-    std::vector<std::string_view> codings;
-    bool present = false;
-    for (size_t i = 0; i < head_.header_count(); ++i) {
-        if (head_.header_kind(i) != FieldKind::kTransferEncoding) continue;
-        present = true;
-        split_tokens(head_.header_value(i), codings);
-    }
-    if (!present) return 0;
-    if (http_minor() == 0) return 400;
-    if (codings.empty() || !iequals(codings.back(), "chunked")) return 400;
-    bool unknown = false;
-    for (size_t i = 0; i + 1 < codings.size(); ++i) {
-        if (iequals(codings[i], "chunked")) return 400; // chunked twice: no length can be trusted
-        unknown = true;
-    }
-    return unknown ? 501 : 0;
+    TransferCoding coding = transfer_coding(head_);
+    if (coding == TransferCoding::kNone) return 0;
+    if (http_minor() == 0 || coding == TransferCoding::kMalformed) return 400;
+    return coding == TransferCoding::kOther ? 501 : 0;
 }
 
 // RFC 9110 §10.1.1: 100-continue is the only expectation defined; a proxy that passed another on
