@@ -300,6 +300,13 @@ TEST_CASE("an expectation other than 100-continue earns 417", "[http][parser]") 
     CHECK(other.events.targets.empty()); // refused before the request reached anyone
 }
 
+TEST_CASE("an HTTP/1.0 request's expectation is ignored, whatever it is", "[http][parser]") {
+    Harness h;
+    CHECK(h.feed_all("POST / HTTP/1.0\r\nExpect: x-fast\r\nContent-Length: 1\r\n\r\nx") ==
+          RequestParser::Result::kMessageEnd);
+    CHECK(h.events.completed == 1);
+}
+
 // Feeds input split at split (0: whole), resetting after each message as a connection does.
 static void feed_split(Harness &h, const std::string &input, size_t split) {
     if (split == 0 || split >= input.size()) {

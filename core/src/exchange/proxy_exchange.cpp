@@ -289,6 +289,9 @@ std::string_view ProxyExchange::build_request_head() {
             case FieldKind::kTrailer:
                 if (!announce_trailers) continue;
                 break;
+            case FieldKind::kExpect: // ignored in HTTP/1.0 (RFC 9110 §10.1.1), not made HTTP/1.1's
+                if (c.http_minor() == 0) continue;
+                break;
             default:
                 break;
             }

@@ -431,8 +431,11 @@ int RequestParser::check_transfer_coding() const {
 }
 
 // RFC 9110 §10.1.1: 100-continue is the only expectation defined; a proxy that passed another on
-// could not know whether the backend meets it, so it is refused (417) here.
+// could not know whether the backend meets it, so it is refused (417) here. Expect is HTTP/1.1's:
+// an HTTP/1.0 request's is ignored (the RFC says so of 100-continue; nginx ignores any), and not
+// forwarded, since the upstream request is HTTP/1.1.
 bool RequestParser::expectation_met() const {
+    if (http_minor() == 0) return true;
     std::vector<std::string_view> members;
     for (size_t i = 0; i < head_.header_count(); ++i)
         if (head_.header_kind(i) == FieldKind::kExpect) split_tokens(head_.header_value(i), members);
