@@ -24,9 +24,16 @@ TEST_CASE("the three HTTP-date forms parse, anything else does not", "[static][c
     CHECK(parse_http_date("Sun Nov  6 08:49:37 1994") == kMtime);
     CHECK(parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT ") == kMtime);
     CHECK(parse_http_date(format_http_date(1700000000)) == 1700000000);
-    for (const char *bad : {"", "yesterday", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT",
-                            "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT", "1994-11-06",
-                            "Sun, 00 Nov 1994 08:49:37 GMT"}) {
+    // Leap days that are there, and month ends.
+    CHECK(parse_http_date("Sat, 29 Feb 2020 00:00:00 GMT") == 1582934400);
+    CHECK(parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT") == 951782400);
+    CHECK(parse_http_date("Tue, 31 Dec 2024 23:59:59 GMT") == 1735689599);
+    for (const char *bad :
+         {"", "yesterday", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT",
+          "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT", "1994-11-06",
+          "Sun, 00 Nov 1994 08:49:37 GMT", "Mon, 31 Feb 2020 00:00:00 GMT", "Tue, 31 Apr 2024 00:00:00 GMT",
+          "Sun, 29 Feb 2021 00:00:00 GMT", "Thu, 29 Feb 1900 00:00:00 GMT", "Monday, 31-Jun-24 00:00:00 GMT",
+          "Sat Feb 30 00:00:00 2020"}) {
         CAPTURE(bad);
         CHECK_FALSE(parse_http_date(bad));
     }

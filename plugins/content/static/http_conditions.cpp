@@ -39,8 +39,17 @@ bool parse_clock(std::string_view text, size_t at, struct tm &tm) {
            tm.tm_sec <= 60;
 }
 
+// A day the month has: timegm would read "31 Feb" as 2 or 3 March, a date no client meant, where an
+// invalid HTTP-date must make its header ignored (RFC 9110 §13.1.3-13.1.5).
+bool is_calendar_day(int year, int month, int day) {
+    static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return day >= 1 && day <= kDays[static_cast<size_t>(month)] + (month == 1 && leap ? 1 : 0);
+}
+
 std::optional<int64_t> to_seconds(struct tm &tm) {
-    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_year < 0) return std::nullopt;
+    if (tm.tm_mon < 0 || tm.tm_year < 0 || !is_calendar_day(tm.tm_year + 1900, tm.tm_mon, tm.tm_mday))
+        return std::nullopt;
     time_t seconds = timegm(&tm);
     if (seconds == static_cast<time_t>(-1)) return std::nullopt;
     return static_cast<int64_t>(seconds);
