@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The static plugin as a client sees it, against the real binary: validators and conditional requests
-(304 with no body, 412), byte ranges byte-exact (single, suffix, open, 416, If-Range; several as
+(304 with no body, 412, Last-Modified never after Date, impossible dates ignored), byte ranges byte-exact (single, suffix, open, 416, If-Range; several as
 multipart/byteranges over keep-alive and HTTP/2, too many or too much as 200), HEAD mirroring GET, precompressed siblings, MIME types, directories (index, 301 with the query, listing),
 paths that try to leave the root, symlink policies, dotfiles, Cache-Control, and a 1 GiB sparse file
 sent with flat memory."""
 
+import email.utils
 import gzip
 import os
 import random
@@ -84,6 +85,31 @@ def validators(port):
                   repr(response.headers))
     head = ask(port, "/digits.txt", [("If-None-Match", etag)], method="HEAD")
     check_equal(head.status, 304, "HEAD with If-None-Match")
+
+
+def dates(port, h2c, www):
+    """Last-Modified is never later than Date (RFC 9110 §8.8.2.1), over HTTP/1.1 and HTTP/2, even
+    for a file dated in the future; an HTTP-date that names no calendar day (31 February) makes its
+    header ignored rather than read as a day in March."""
+    future = os.path.join(www, "future.txt")
+    write_file(future, "from a clock set ahead\n")
+    os.utime(future, (4102444800, 4102444800))  # 2100-01-01
+    as_seconds = lambda date: email.utils.parsedate_to_datetime(date).timestamp()
+    h1 = ask(port, "/future.txt")
+    status, headers, _ = curl("http://127.0.0.1:%d/future.txt" % h2c, FOLDER, "--http2-prior-knowledge")
+    for what, code, modified, date in (("HTTP/1.1", h1.status, h1.header("Last-Modified"), h1.header("Date")),
+                                       ("HTTP/2", status, header_of(headers, "last-modified"),
+                                        header_of(headers, "date"))):
+        check(code == 200 and modified and date and as_seconds(modified) <= as_seconds(date),
+              "%s: a file dated 2100 has a Last-Modified not later than Date" % what,
+              "%s Last-Modified %s, Date %s" % (code, modified, date))
+    os.remove(future)
+
+    # Read as 3 March 2099 the first would be a 304, read as 1 May 1994 the second a 412.
+    check_equal(ask(port, "/blob.bin", [("If-Modified-Since", "Sat, 31 Feb 2099 00:00:00 GMT")]).status, 200,
+                "If-Modified-Since 31 Feb: not a date, ignored")
+    check_equal(ask(port, "/blob.bin", [("If-Unmodified-Since", "Sun, 31 Apr 1994 00:00:00 GMT")]).status, 200,
+                "If-Unmodified-Since 31 Apr: not a date, ignored")
 
 
 def ranges(port, files):
@@ -387,6 +413,7 @@ def main():
     www, files = static_tree.build(FOLDER)
     proxyd, site, listing, strict, proxy, h2c = start(FOLDER, www)
     validators(site)
+    dates(site, h2c, www)
     ranges(site, files)
     several_ranges(site, h2c, files)
     head_mirrors_get(site)

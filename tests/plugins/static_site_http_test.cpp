@@ -5,6 +5,8 @@
 #include "temp_tree.hpp"
 
 #include <catch2/catch.hpp>
+#include <ctime>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -107,6 +109,29 @@ TEST_CASE("conditional GET: 304 without type or body, 412 for failed preconditio
     CHECK(s.get("/digits.txt", {.if_unmodified_since = "Sun, 06 Nov 1994 08:49:37 GMT"}).status == 412);
     // Conditions apply to the file an index request serves, not to missing files.
     CHECK(s.get("/nope", {.if_match = "\"x\""}).status == 404);
+}
+
+TEST_CASE("a modification time in the future is sent as the response's time", "[static][http]") {
+    Site s;
+    // 2100-01-01: RFC 9110 §8.8.2.1, Last-Modified must not be later than the response's Date.
+    constexpr int64_t kFuture = 4102444800;
+    set_mtime(s.tree.path("www/digits.txt"), kFuture);
+    const int64_t before = std::time(nullptr);
+    StaticReply r = s.get("/digits.txt");
+    const int64_t after = std::time(nullptr);
+    REQUIRE(r.status == 200);
+    std::optional<int64_t> sent_date = parse_http_date(r.last_modified);
+    REQUIRE(sent_date);
+    CHECK(*sent_date >= before);
+    CHECK(*sent_date <= after);
+    // The ETag still names the file's own time; the dates compare with the time sent.
+    CHECK(r.etag == format_etag(kFuture, 10));
+    CHECK(s.get("/digits.txt", {.if_none_match = r.etag}).status == 304);
+    CHECK(s.get("/digits.txt", {.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT"}).status == 200);
+    CHECK(s.get("/digits.txt", {.if_unmodified_since = format_http_date(after + 60)}).status == 200);
+    // A past time is sent as it is.
+    set_mtime(s.tree.path("www/digits.txt"), 1600000000);
+    CHECK(s.get("/digits.txt").last_modified == format_http_date(1600000000));
 }
 
 TEST_CASE("Range: 206 with the exact slice, 416 with the size, If-Range", "[static][http]") {

@@ -5,7 +5,9 @@
 #include "http_text.hpp"
 #include "path_normalise.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <sys/stat.h>
 
 namespace proxyd::static_files {
@@ -116,7 +118,7 @@ StaticReply StaticSite::serve(std::string_view method, std::string_view path, st
         return reply;
     }
 
-    const Request request{method == "GET", headers, hashes};
+    const Request request{method == "GET", headers, hashes, static_cast<int64_t>(std::time(nullptr))};
     if (S_ISDIR(st.st_mode)) {
         if (normalised.ends_with('/')) return serve_directory(normalised, request);
         StaticReply reply = error_reply(301);
@@ -220,7 +222,11 @@ StaticReply StaticSite::serve_file(UniqueFd fd, const struct stat &original, con
     struct stat st = original;
     reply.content_encoding = open_precompressed(relative, original, headers, fd, st);
     const auto size = static_cast<uint64_t>(st.st_size);
-    const int64_t mtime = st.st_mtim.tv_sec;
+    // RFC 9110 §8.8.2.1: a modification time in the future (a clock set wrong where the file was
+    // written, or an archive's dates) is replaced by the response's own time, so Last-Modified is
+    // never later than Date. The conditionals compare with the same time: such a file is never
+    // "not modified since" by date, only by its ETag.
+    const int64_t mtime = std::min<int64_t>(st.st_mtim.tv_sec, request.now);
     reply.last_modified = format_http_date(mtime);
     reply.etag = entity_tag(fd.get(), st, reply.content_encoding, request.hashes);
     reply.accept_ranges = options_.max_ranges > 0; // max_ranges = 0: Range is ignored (RFC 9110 §14.3)

@@ -93,6 +93,7 @@ class StaticSite {
         bool is_get;
         const ConditionalHeaders &headers;
         HashCache *hashes;
+        int64_t now; // seconds since the epoch, read before the core stamps the response's Date
     };
     std::string entity_tag(int fd, const struct stat &st, std::string_view coding, HashCache *hashes) const;
     StaticReply serve_directory(const std::string &normalised_dir, const Request &request) const;
