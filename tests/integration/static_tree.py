@@ -5,6 +5,7 @@ with a secret beside the root that no request may ever reach."""
 import gzip
 import os
 import random
+import time
 
 from proxyd_harness import write_file
 
@@ -52,8 +53,12 @@ def build(base):
     os.symlink("../outside/secret.txt", os.path.join(www, "escape.txt"))
     os.symlink(os.path.join(base, "outside"), os.path.join(www, "escape_dir"))
     os.symlink("digits.txt", os.path.join(www, "alias.txt"))
-    # Siblings must not be older than their original.
-    stamp = os.stat(os.path.join(www, "app.js")).st_mtime + 5
+    # Dated an hour back: a file written within the last second has a weak ETag and no strong
+    # date (RFC 9110 §8.8.2.2), and the tests use strong validators. Siblings must not be older
+    # than their original.
+    stamp = time.time() - 3600
+    for name in files:
+        os.utime(os.path.join(www, name), (stamp, stamp))
     for sibling in ("app.js.gz", "app.js.br"):
-        os.utime(os.path.join(www, sibling), (stamp, stamp))
+        os.utime(os.path.join(www, sibling), (stamp + 5, stamp + 5))
     return www, files

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The static plugin as a client sees it, against the real binary: validators and conditional requests
-(304 with no body, 412, Last-Modified never after Date, impossible dates ignored), byte ranges byte-exact (single, suffix, open, 416, If-Range; several as
+(304 with no body, 412, Last-Modified never after Date, impossible dates ignored, weak validators for a
+file written within the last second), byte ranges byte-exact (single, suffix, open, 416, If-Range; several as
 multipart/byteranges over keep-alive and HTTP/2, too many or too much as 200), HEAD mirroring GET, precompressed siblings, MIME types, directories (index, 301 with the query, listing),
 paths that try to leave the root, symlink policies, dotfiles, Cache-Control, and a 1 GiB sparse file
 sent with flat memory."""
@@ -104,6 +105,31 @@ def dates(port, h2c, www):
               "%s: a file dated 2100 has a Last-Modified not later than Date" % what,
               "%s Last-Modified %s, Date %s" % (code, modified, date))
     os.remove(future)
+
+    # Written just now: a rewrite within the same second at the same size would keep an
+    # "<mtime>-<size>" tag, so it is weak, and If-Range with it or with the date sends the whole
+    # file (a range of another version must never be spliced onto the client's bytes).
+    young = os.path.join(www, "young.txt")
+    write_file(young, "version one\n")
+    stamp = os.stat(young).st_mtime_ns
+    first = ask(port, "/young.txt")
+    etag, modified = first.header("ETag") or "", first.header("Last-Modified")
+    check(etag.startswith('W/"'), "a file written just now has a weak ETag", etag)
+    write_file(young, "version two\n")  # the same size, and (as a fast writer gets) the same time
+    os.utime(young, ns=(stamp, stamp))
+    for if_range in (etag, modified):
+        response = ask(port, "/young.txt", [("Range", "bytes=8-"), ("If-Range", if_range)])
+        check(response.status == 200 and response.body == b"version two\n",
+              "If-Range %s on a file rewritten within its second: 200 with the whole new file" % if_range,
+              "%s %r" % (response.start_line, response.body))
+    check_equal(ask(port, "/young.txt", [("If-Match", etag)]).status, 412, "If-Match with a weak ETag: 412")
+    check_equal(ask(port, "/young.txt", [("If-None-Match", etag)]).status, 304,
+                "If-None-Match with a weak ETag: 304 (weak comparison)")
+    os.utime(young, (time.time() - 60, time.time() - 60))
+    settled = ask(port, "/young.txt")
+    check((settled.header("ETag") or "").startswith('"'), "the same file a minute old: a strong ETag",
+          settled.header("ETag"))
+    os.remove(young)
 
     # Read as 3 March 2099 the first would be a 304, read as 1 May 1994 the second a 412.
     check_equal(ask(port, "/blob.bin", [("If-Modified-Since", "Sat, 31 Feb 2099 00:00:00 GMT")]).status, 200,

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
+#include <sys/time.h>
 
 using namespace proxyd::test;
 
@@ -27,6 +28,10 @@ struct Static {
         tree.file("www/empty.css", "");
         tree.dir("www/sub");
         tree.file("www/sub/page.htm", "page");
+        // Dated long ago: a file written within the last second has a weak ETag.
+        struct timeval old_times[2] = {{1600000000, 0}, {1600000000, 0}};
+        for (const char *name : {"www/index.html", "www/a.txt", "www/app.MJS", "www/noext", "www/empty.css"})
+            REQUIRE(utimes(tree.path(name).c_str(), old_times) == 0);
         host.config_dir = tree.path();
     }
     bool load(const std::string &toml) {

@@ -41,6 +41,9 @@ struct Site {
         tree.dir("www/list/zdir");
         tree.file("outside/secret.txt", "s");
         tree.symlink("digits.txt", "www/alias.txt");
+        // Files dated long ago have strong tags; one written within the last second has a weak
+        // tag (see "a file written within the last second...").
+        set_mtime(tree.path("www/digits.txt"), 1600000000);
         set_mtime(tree.path("www/app.js"), 1600000000);
         set_mtime(tree.path("www/app.js.gz"), 1600000100);
         set_mtime(tree.path("www/app.js.br"), 1600000100);
@@ -124,14 +127,55 @@ TEST_CASE("a modification time in the future is sent as the response's time", "[
     REQUIRE(sent_date);
     CHECK(*sent_date >= before);
     CHECK(*sent_date <= after);
-    // The ETag still names the file's own time; the dates compare with the time sent.
-    CHECK(r.etag == format_etag(kFuture, 10));
+    // The ETag still names the file's own time (weak, as a time to come is no strong validator);
+    // the dates compare with the time sent.
+    CHECK(r.etag == "W/" + format_etag(kFuture, 10));
     CHECK(s.get("/digits.txt", {.if_none_match = r.etag}).status == 304);
     CHECK(s.get("/digits.txt", {.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT"}).status == 200);
     CHECK(s.get("/digits.txt", {.if_unmodified_since = format_http_date(after + 60)}).status == 200);
     // A past time is sent as it is.
     set_mtime(s.tree.path("www/digits.txt"), 1600000000);
     CHECK(s.get("/digits.txt").last_modified == format_http_date(1600000000));
+}
+
+TEST_CASE("a file written within the last second has a weak ETag and no strong date", "[static][http]") {
+    Site s;
+    const int64_t now = std::time(nullptr);
+    // RFC 9110 §8.8.1-8.8.2.2: rewritten again within the same second at the same size, the file
+    // would keep its "<mtime>-<size>" tag; a strong tag would let If-Range splice two versions.
+    for (int64_t age : {int64_t{0}, int64_t{-3600}}) { // now, and an hour ahead
+        CAPTURE(age);
+        set_mtime(s.tree.path("www/digits.txt"), now - age);
+        StaticReply young = s.get("/digits.txt");
+        CHECK(young.etag == "W/" + format_etag(now - age, 10));
+        // A cache still revalidates (weak comparison); strong uses refuse it.
+        CHECK(s.get("/digits.txt", {.if_none_match = young.etag}).status == 304);
+        CHECK(s.get("/digits.txt", {.if_match = young.etag}).status == 412);
+        CHECK(s.get("/digits.txt", {.if_match = "*"}).status == 200);
+        StaticReply by_tag = s.get("/digits.txt", {.range = "bytes=0-0", .if_range = young.etag});
+        CHECK(by_tag.status == 200);
+        CHECK(by_tag.file_length == 10);
+        CHECK(s.get("/digits.txt", {.range = "bytes=0-0", .if_range = young.last_modified}).status == 200);
+        CHECK(s.get("/digits.txt", {.range = "bytes=0-0"}).status == 206);
+    }
+    // Two seconds old: strong again, and If-Range holds by tag and by date.
+    set_mtime(s.tree.path("www/digits.txt"), now - 2);
+    StaticReply settled = s.get("/digits.txt");
+    CHECK(settled.etag == format_etag(now - 2, 10));
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0", .if_range = settled.etag}).status == 206);
+    CHECK(s.get("/digits.txt", {.range = "bytes=0-0", .if_range = settled.last_modified}).status == 206);
+    CHECK(s.get("/digits.txt", {.if_match = settled.etag}).status == 200);
+
+    // A content hash names the bytes themselves: strong however young the file.
+    SiteOptions options;
+    options.etag_mode = SiteOptions::EtagMode::ContentHash;
+    Site hashed(std::move(options));
+    set_mtime(hashed.tree.path("www/digits.txt"), now);
+    StaticReply r = hashed.get("/digits.txt");
+    CHECK(r.etag.starts_with("\"h-"));
+    CHECK(hashed.get("/digits.txt", {.range = "bytes=0-0", .if_range = r.etag}).status == 206);
+    // ... but its date is no strong validator yet.
+    CHECK(hashed.get("/digits.txt", {.range = "bytes=0-0", .if_range = r.last_modified}).status == 200);
 }
 
 TEST_CASE("Range: 206 with the exact slice, 416 with the size, If-Range", "[static][http]") {

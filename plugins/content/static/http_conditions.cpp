@@ -148,12 +148,13 @@ Precondition evaluate_preconditions(const ConditionalHeaders &headers, std::stri
     return Precondition::Proceed;
 }
 
-bool if_range_holds(std::string_view if_range, std::string_view etag, int64_t last_modified) {
+bool if_range_holds(std::string_view if_range, std::string_view etag,
+                    std::optional<int64_t> strong_last_modified) {
     if_range = trim_optional_space(if_range);
     if (if_range.starts_with('"') || is_weak(if_range))
         return !is_weak(if_range) && !is_weak(etag) && if_range == etag;
     std::optional<int64_t> date = parse_http_date(if_range);
-    return date && *date == last_modified;
+    return date && strong_last_modified && *date == *strong_last_modified;
 }
 
 } // namespace proxyd::static_files

@@ -46,8 +46,10 @@ Precondition evaluate_preconditions(const ConditionalHeaders &headers, std::stri
 
 // False when If-Range names another representation, so Range must be ignored and the whole
 // representation sent (RFC 9110 §13.1.5): an entity-tag must match strongly, a date must be
-// exactly Last-Modified.
-bool if_range_holds(std::string_view if_range, std::string_view etag, int64_t last_modified);
+// exactly Last-Modified, and Last-Modified must be a strong validator (strong_last_modified is
+// nullopt when it is not: the file may change again within the second it names, §8.8.2.2).
+bool if_range_holds(std::string_view if_range, std::string_view etag,
+                    std::optional<int64_t> strong_last_modified);
 
 } // namespace proxyd::static_files
 

@@ -21,11 +21,20 @@ StaticReply error_reply(int status) {
     return reply;
 }
 
-// Distinct strong tags per representation: the identity file and its precompressed siblings have
-// their own bytes, so a cache must never take one for another.
-std::string representation_etag(const struct stat &st, std::string_view coding) {
+// Whether a file's time (in seconds) is a strong validator at time now: once its second is over
+// (with a second's margin, as file systems stamp with a coarser clock than time()), a rewrite gets
+// a later time. Until then, or while the time is in the future, a rewrite within the same second
+// at the same size would keep it (RFC 9110 §8.8.2.2; Apache's rule).
+bool time_is_strong(const struct stat &st, int64_t now) { return st.st_mtim.tv_sec < now - 1; }
+
+// Distinct tags per representation: the identity file and its precompressed siblings have their
+// own bytes, so a cache must never take one for another. Weak while the time is not a strong
+// validator (RFC 9110 §8.8.1): the tag then cannot splice ranges of two versions through
+// If-Range, nor satisfy If-Match, and still revalidates a cache (If-None-Match compares weakly).
+std::string representation_etag(const struct stat &st, std::string_view coding, int64_t now) {
     std::string tag = format_etag(st.st_mtim.tv_sec, static_cast<uint64_t>(st.st_size));
     if (!coding.empty()) tag.insert(tag.size() - 1, "-" + std::string(coding));
+    if (!time_is_strong(st, now)) tag.insert(0, "W/");
     return tag;
 }
 
@@ -169,17 +178,17 @@ StaticReply StaticSite::serve_listing(const std::string &normalised_dir) const {
     return reply;
 }
 
-std::string StaticSite::entity_tag(int fd, const struct stat &st, std::string_view coding,
+std::string StaticSite::entity_tag(int fd, const struct stat &st, std::string_view coding, int64_t now,
                                    HashCache *hashes) const {
     const auto size = static_cast<uint64_t>(st.st_size);
     if (options_.etag_mode != SiteOptions::EtagMode::ContentHash || size > options_.etag_hash_max_size)
-        return representation_etag(st, coding);
+        return representation_etag(st, coding, now);
     std::optional<uint64_t> hash = hashes ? hashes->find(st) : std::nullopt;
     if (!hash) {
         // The one read of a file's bytes on the loop thread, bounded by etag_hash_max_size and
         // done once per version of the file and worker.
         hash = hash_file(fd, size);
-        if (!hash) return representation_etag(st, coding); // it changed while read: no hash to trust
+        if (!hash) return representation_etag(st, coding, now); // it changed while read: no hash to trust
         if (hashes) hashes->store(st, *hash);
     }
     std::string tag = format_hash_etag(*hash);
@@ -228,7 +237,7 @@ StaticReply StaticSite::serve_file(UniqueFd fd, const struct stat &original, con
     // "not modified since" by date, only by its ETag.
     const int64_t mtime = std::min<int64_t>(st.st_mtim.tv_sec, request.now);
     reply.last_modified = format_http_date(mtime);
-    reply.etag = entity_tag(fd.get(), st, reply.content_encoding, request.hashes);
+    reply.etag = entity_tag(fd.get(), st, reply.content_encoding, request.now, request.hashes);
     reply.accept_ranges = options_.max_ranges > 0; // max_ranges = 0: Range is ignored (RFC 9110 §14.3)
     reply.file_size = size;
 
@@ -249,7 +258,9 @@ StaticReply StaticSite::serve_file(UniqueFd fd, const struct stat &original, con
     // Range is defined for GET only (RFC 9110 §14.2): HEAD gets the 200 head a plain GET gets.
     RangePlan range;
     if (request.is_get && headers.range &&
-        (!headers.if_range || if_range_holds(*headers.if_range, reply.etag, mtime)))
+        (!headers.if_range ||
+         if_range_holds(*headers.if_range, reply.etag,
+                        time_is_strong(st, request.now) ? std::optional<int64_t>(mtime) : std::nullopt)))
         range = plan_ranges(*headers.range, size, options_.max_ranges);
     if (range.kind == RangePlan::Kind::Unsatisfiable) {
         StaticReply unsatisfiable = error_reply(416);

@@ -95,7 +95,8 @@ class StaticSite {
         HashCache *hashes;
         int64_t now; // seconds since the epoch, read before the core stamps the response's Date
     };
-    std::string entity_tag(int fd, const struct stat &st, std::string_view coding, HashCache *hashes) const;
+    std::string entity_tag(int fd, const struct stat &st, std::string_view coding, int64_t now,
+                           HashCache *hashes) const;
     StaticReply serve_directory(const std::string &normalised_dir, const Request &request) const;
     StaticReply serve_listing(const std::string &normalised_dir) const;
     StaticReply serve_file(UniqueFd fd, const struct stat &st, const std::string &relative,
