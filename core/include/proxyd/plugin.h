@@ -178,7 +178,10 @@ typedef enum proxyd_route_result {
 typedef struct proxyd_peer {
     proxyd_str address; /* as written: "127.0.0.1:9001", "https://api.internal:443" */
     uint32_t weight;    /* >= 1 */
-    bool down;          /* the core's passive health state marks this peer failed */
+    bool down;          /* out of rotation: passive health (max_fails), a health check or an
+                           outlier ejection has it down. When no untried peer is up, every peer
+                           is offered again with down false (nginx's rule), but for an empty slot
+                           of a DNS-discovered group, which stays down */
 } proxyd_peer;
 
 typedef enum proxyd_outcome {
@@ -567,7 +570,9 @@ typedef struct proxyd_routing_hooks {
 typedef struct proxyd_balancing_hooks {
     uint32_t struct_size;
     /* Index of the peer to try, or -1 when none is acceptable. tried[i] is true for peers this
-     * request already tried; a balancer must not pick those. Request thread. */
+     * request already tried, and for peers it may not use now (an empty slot of a DNS-discovered
+     * group, a peer drained or in maintenance, a peer at its max_connections); a balancer must
+     * not pick those. Request thread. */
     int (*pick)(void *instance, void *worker, const proxyd_peer *peers, size_t peer_count,
                 const bool *tried, const proxyd_request *request);
     /* Told when an attempt on peer index got a response head (SUCCESS) or failed before one
