@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The static plugin as a client sees it, against the real binary: validators and conditional requests
 (304 with no body, 412, Last-Modified never after Date, impossible dates ignored, weak validators for a
-file written within the last second), byte ranges byte-exact (single, suffix, open, 416, If-Range; several as
+file written under two seconds old), byte ranges byte-exact (single, suffix, open, 416, If-Range; several as
 multipart/byteranges over keep-alive and HTTP/2, too many or too much as 200), HEAD mirroring GET, precompressed siblings, MIME types, directories (index, 301 with the query, listing),
 paths that try to leave the root, symlink policies, dotfiles, Cache-Control, and a 1 GiB sparse file
 sent with flat memory."""
@@ -109,22 +109,34 @@ def dates(port, h2c, www):
     # Written just now: a rewrite within the same second at the same size would keep an
     # "<mtime>-<size>" tag, so it is weak, and If-Range with it or with the date sends the whole
     # file (a range of another version must never be spliced onto the client's bytes).
+    # Each answer is judged only if it came within a second of the write: proxyd then read a
+    # clock at most one second past the file's, which keeps the file young (a loaded machine
+    # that takes longer makes the file strong, rightly, and the check is noted as not made).
     young = os.path.join(www, "young.txt")
+    written = time.time()
     write_file(young, "version one\n")
     stamp = os.stat(young).st_mtime_ns
+
+    def judge(condition, what, detail=""):
+        if time.time() - written < 1.0:
+            check(condition, what, detail)
+        else:
+            note("not judged, the answer came more than a second after the write: " + what)
+
     first = ask(port, "/young.txt")
     etag, modified = first.header("ETag") or "", first.header("Last-Modified")
-    check(etag.startswith('W/"'), "a file written just now has a weak ETag", etag)
+    judge(etag.startswith('W/"'), "a file written just now has a weak ETag", etag)
     write_file(young, "version two\n")  # the same size, and (as a fast writer gets) the same time
     os.utime(young, ns=(stamp, stamp))
     for if_range in (etag, modified):
         response = ask(port, "/young.txt", [("Range", "bytes=8-"), ("If-Range", if_range)])
-        check(response.status == 200 and response.body == b"version two\n",
+        judge(response.status == 200 and response.body == b"version two\n",
               "If-Range %s on a file rewritten within its second: 200 with the whole new file" % if_range,
               "%s %r" % (response.start_line, response.body))
-    check_equal(ask(port, "/young.txt", [("If-Match", etag)]).status, 412, "If-Match with a weak ETag: 412")
-    check_equal(ask(port, "/young.txt", [("If-None-Match", etag)]).status, 304,
-                "If-None-Match with a weak ETag: 304 (weak comparison)")
+    status = ask(port, "/young.txt", [("If-Match", etag)]).status
+    judge(status == 412, "If-Match with a weak ETag: 412", str(status))
+    status = ask(port, "/young.txt", [("If-None-Match", etag)]).status
+    judge(status == 304, "If-None-Match with a weak ETag: 304 (weak comparison)", str(status))
     os.utime(young, (time.time() - 60, time.time() - 60))
     settled = ask(port, "/young.txt")
     check((settled.header("ETag") or "").startswith('"'), "the same file a minute old: a strong ETag",

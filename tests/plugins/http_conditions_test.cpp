@@ -93,7 +93,7 @@ TEST_CASE("If-Range holds for the same strong tag or exactly Last-Modified", "[s
     CHECK_FALSE(if_range_holds(format_http_date(kMtime + 1), kTag, kMtime));
     CHECK_FALSE(if_range_holds(format_http_date(kMtime - 1), kTag, kMtime));
     CHECK_FALSE(if_range_holds("garbage", kTag, kMtime));
-    // A Last-Modified that is not a strong validator (a file written within the last second)
+    // A Last-Modified that is not a strong validator (a file under two seconds old)
     // never holds; an entity-tag is judged by itself.
     CHECK_FALSE(if_range_holds(format_http_date(kMtime), kTag, std::nullopt));
     CHECK(if_range_holds(kTag, kTag, std::nullopt));

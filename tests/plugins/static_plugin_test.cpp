@@ -28,7 +28,7 @@ struct Static {
         tree.file("www/empty.css", "");
         tree.dir("www/sub");
         tree.file("www/sub/page.htm", "page");
-        // Dated long ago: a file written within the last second has a weak ETag.
+        // Dated long ago: a file under two seconds old has a weak ETag.
         struct timeval old_times[2] = {{1600000000, 0}, {1600000000, 0}};
         for (const char *name : {"www/index.html", "www/a.txt", "www/app.MJS", "www/noext", "www/empty.css"})
             REQUIRE(utimes(tree.path(name).c_str(), old_times) == 0);

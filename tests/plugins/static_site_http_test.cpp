@@ -41,8 +41,8 @@ struct Site {
         tree.dir("www/list/zdir");
         tree.file("outside/secret.txt", "s");
         tree.symlink("digits.txt", "www/alias.txt");
-        // Files dated long ago have strong tags; one written within the last second has a weak
-        // tag (see "a file written within the last second...").
+        // Files dated long ago have strong tags; one written under two seconds old has a weak
+        // tag (see "a file under two seconds old...").
         set_mtime(tree.path("www/digits.txt"), 1600000000);
         set_mtime(tree.path("www/app.js"), 1600000000);
         set_mtime(tree.path("www/app.js.gz"), 1600000100);
@@ -131,14 +131,15 @@ TEST_CASE("a modification time in the future is sent as the response's time", "[
     // the dates compare with the time sent.
     CHECK(r.etag == "W/" + format_etag(kFuture, 10));
     CHECK(s.get("/digits.txt", {.if_none_match = r.etag}).status == 304);
-    CHECK(s.get("/digits.txt", {.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT"}).status == 200);
+    // Not modified since the time sent: the file's own time (2100) would say it was.
+    CHECK(s.get("/digits.txt", {.if_modified_since = format_http_date(after + 1)}).status == 304);
     CHECK(s.get("/digits.txt", {.if_unmodified_since = format_http_date(after + 60)}).status == 200);
     // A past time is sent as it is.
     set_mtime(s.tree.path("www/digits.txt"), 1600000000);
     CHECK(s.get("/digits.txt").last_modified == format_http_date(1600000000));
 }
 
-TEST_CASE("a file written within the last second has a weak ETag and no strong date", "[static][http]") {
+TEST_CASE("a file under two seconds old has a weak ETag and no strong date", "[static][http]") {
     Site s;
     const int64_t now = std::time(nullptr);
     // RFC 9110 §8.8.1-8.8.2.2: rewritten again within the same second at the same size, the file

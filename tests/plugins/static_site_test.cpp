@@ -58,7 +58,7 @@ std::string read_all(const StaticReply &reply) {
 
 TEST_CASE("a regular file is served with type, size, Last-Modified and ETag", "[static][site]") {
     Site s;
-    // Dated well before now: a file written within the last second gets a weak tag
+    // Dated well before now: a file under two seconds old gets a weak tag
     // (static_site_http_test.cpp).
     struct timeval old_times[2] = {{1600000000, 0}, {1600000000, 0}};
     REQUIRE(utimes(s.tree.path("www/a.txt").c_str(), old_times) == 0);

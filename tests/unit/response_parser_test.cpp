@@ -205,7 +205,7 @@ TEST_CASE("a transfer coding proxyd cannot pass on refuses the response", "[http
         Harness h;
         h.feed(input);
         CHECK(h.result == Result::kError);
-        CHECK_THAT(h.parser.error_text(), Catch::Contains("transfer coding other than chunked"));
+        CHECK_THAT(h.parser.error_text(), Catch::Contains("Transfer-Encoding"));
     }
     // RFC 9112 §6.1: in an HTTP/1.0 message, Transfer-Encoding means faulty framing.
     Harness old;

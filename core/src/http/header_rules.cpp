@@ -22,19 +22,22 @@ bool field_names_are_tokens(const MessageHead &head) {
     return true;
 }
 
+// No vector: every chunked response and request comes through here.
 TransferCoding transfer_coding(const MessageHead &head) {
-    std::vector<std::string_view> codings;
-    bool present = false;
+    bool present = false, last_is_chunked = false, chunked_before_last = false;
+    size_t codings = 0;
     for (size_t i = 0; i < head.header_count(); ++i) {
         if (head.header_kind(i) != FieldKind::kTransferEncoding) continue;
         present = true;
-        split_tokens(head.header_value(i), codings);
+        for_each_token(head.header_value(i), [&](std::string_view coding) {
+            chunked_before_last = chunked_before_last || last_is_chunked;
+            last_is_chunked = iequals(coding, "chunked");
+            ++codings;
+        });
     }
     if (!present) return TransferCoding::kNone;
-    if (codings.empty() || !iequals(codings.back(), "chunked")) return TransferCoding::kMalformed;
-    for (size_t i = 0; i + 1 < codings.size(); ++i)
-        if (iequals(codings[i], "chunked")) return TransferCoding::kMalformed;
-    return codings.size() == 1 ? TransferCoding::kChunked : TransferCoding::kOther;
+    if (!last_is_chunked || chunked_before_last) return TransferCoding::kMalformed;
+    return codings == 1 ? TransferCoding::kChunked : TransferCoding::kOther;
 }
 
 bool must_drop_when_forwarding(std::string_view name, const ConnectionOptions &options) {

@@ -255,16 +255,17 @@ int ResponseParser::on_headers_complete(llhttp_t *p) {
     if ((flags & F_CONTENT_LENGTH) && !coded) self->declared_length_ = p->content_length;
     // RFC 9112 §6.3: an answer to HEAD, and every 204 and 304, ends at its head.
     bool bodyless = self->context_.head_request || status == 204 || status == 304;
-    if (!bodyless) {
+    if (!bodyless && coded) {
         // proxyd decodes chunked and frames the body again (chunked to an HTTP/1.1 client, DATA
         // frames over HTTP/2), so another coding could not be passed on: relayed without its
-        // name, gzip-coded bytes would reach the client as the content (nginx refuses these too).
-        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+        // name, gzip-coded bytes would reach the client as the content (as nginx 1.22 relays
+        // them). RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
         TransferCoding coding = transfer_coding(self->head_);
-        if (coding == TransferCoding::kOther || coding == TransferCoding::kMalformed)
-            return self->refuse("a transfer coding other than chunked");
-        if (coding != TransferCoding::kNone && p->http_minor == 0)
-            return self->refuse("Transfer-Encoding in an HTTP/1.0 response");
+        if (coding == TransferCoding::kOther)
+            return self->refuse("Transfer-Encoding names a coding other than chunked");
+        if (coding == TransferCoding::kMalformed)
+            return self->refuse("Transfer-Encoding does not end in a single chunked");
+        if (p->http_minor == 0) return self->refuse("Transfer-Encoding in an HTTP/1.0 response");
     }
     if (bodyless)
         self->framing_ = ResponseFraming::kNone;

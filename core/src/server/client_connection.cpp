@@ -740,8 +740,11 @@ void ClientConnection::start_discarding_body() {
     const RequestParser &parser = request_->parser;
     if (!parser.has_body() || request_phase_ == RequestPhase::kComplete || parser.body_in_input()) return;
     // A client that waits for 100 Continue may never send the body, and a next request of its
-    // own would then be read as that body: its connection closes after the answer.
-    if (h2_stream_ || !wants_keep_alive() || parser.head().find(FieldKind::kExpect)) return;
+    // own would then be read as that body: its connection closes after the answer. (Expect is
+    // HTTP/1.1's: an HTTP/1.0 request's is ignored.)
+    if (h2_stream_ || !wants_keep_alive() ||
+        (parser.http_minor() > 0 && parser.head().find(FieldKind::kExpect)))
+        return;
     if (parser.content_length() > 0 && static_cast<uint64_t>(parser.content_length()) > discard_limit())
         return;
     discarding_body_ = true;

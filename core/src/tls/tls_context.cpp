@@ -123,9 +123,10 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
                 error = "ciphers '" + ciphers + "': " + openssl_errors();
                 return nullptr;
             }
-            const std::string &suites = settings.ciphersuites;
-            if (!SSL_CTX_set_ciphersuites(ctx, suites.empty() ? kIntermediateCiphersuites : suites.c_str())) {
-                error = "ciphersuites '" + suites + "': " + openssl_errors();
+            const char *suites =
+                settings.ciphersuites.empty() ? kIntermediateCiphersuites : settings.ciphersuites.c_str();
+            if (!SSL_CTX_set_ciphersuites(ctx, suites)) {
+                error = std::string("ciphersuites '") + suites + "': " + openssl_errors();
                 return nullptr;
             }
             const std::string &groups = settings.groups;

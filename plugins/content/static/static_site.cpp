@@ -21,10 +21,11 @@ StaticReply error_reply(int status) {
     return reply;
 }
 
-// Whether a file's time (in seconds) is a strong validator at time now: once its second is over
-// (with a second's margin, as file systems stamp with a coarser clock than time()), a rewrite gets
-// a later time. Until then, or while the time is in the future, a rewrite within the same second
-// at the same size would keep it (RFC 9110 §8.8.2.2; Apache's rule).
+// Whether a file's time (in seconds) is a strong validator at time now: once its second is over,
+// a rewrite gets a later time. Until then, or while the time is in the future, a rewrite within
+// the same second at the same size would keep it (RFC 9110 §8.8.2.2; Apache's rule). The second
+// of margin is for a file written through another host's clock (NFS, SMB); FAT's two-second
+// times would need more.
 bool time_is_strong(const struct stat &st, int64_t now) { return st.st_mtim.tv_sec < now - 1; }
 
 // Distinct tags per representation: the identity file and its precompressed siblings have their
@@ -183,13 +184,16 @@ std::string StaticSite::entity_tag(int fd, const struct stat &st, std::string_vi
     const auto size = static_cast<uint64_t>(st.st_size);
     if (options_.etag_mode != SiteOptions::EtagMode::ContentHash || size > options_.etag_hash_max_size)
         return representation_etag(st, coding, now);
-    std::optional<uint64_t> hash = hashes ? hashes->find(st) : std::nullopt;
+    // The cache knows a version by the file's times, which a same-size rewrite within one tick of
+    // the kernel's clock keeps: a young file is hashed each time rather than trusted to the cache.
+    const bool cacheable = hashes && time_is_strong(st, now);
+    std::optional<uint64_t> hash = cacheable ? hashes->find(st) : std::nullopt;
     if (!hash) {
         // The one read of a file's bytes on the loop thread, bounded by etag_hash_max_size and
-        // done once per version of the file and worker.
+        // done once per version of the file and worker (each time while the file is young).
         hash = hash_file(fd, size);
         if (!hash) return representation_etag(st, coding, now); // it changed while read: no hash to trust
-        if (hashes) hashes->store(st, *hash);
+        if (cacheable) hashes->store(st, *hash);
     }
     std::string tag = format_hash_etag(*hash);
     if (!coding.empty()) tag.insert(tag.size() - 1, "-" + std::string(coding));
