@@ -67,8 +67,9 @@ class ExchangeClient {
     // Ends an interim (1xx) head; an HTTP/2 stream passes on only a 103 (Early Hints), and a 100
     // when its request carried Expect: 100-continue.
     virtual void end_interim_head(ResponseHeadWriter &head) = 0;
-    // The client frames the body itself (an HTTP/2 stream): send() takes the bare payload, never
-    // chunk framing, and a body whose length the head did not give ends with finish_exchange().
+    // The client frames the body itself, that is, the request came on an HTTP/2 stream: send()
+    // takes the bare payload, never chunk framing, and a body whose length the head did not give
+    // ends with finish_exchange().
     virtual bool frames_body() const = 0;
     virtual void send(std::string_view data) = 0;
     virtual void send(const uv_buf_t *bufs, size_t count) = 0;

@@ -328,7 +328,8 @@ std::string_view ProxyExchange::build_request_head() {
     if (listener.add_via) {
         out.append("Via: ");
         if (!prior_via.empty()) out.append(prior_via).append(", ");
-        out.append(request.http_minor == 0 ? "1.0" : "1.1").append(" proxyd\r\n");
+        // The version the request came in (RFC 9110 §7.6.3), not the HTTP/1.1 it goes on in.
+        out.append(c.frames_body() ? "2" : request.http_minor == 0 ? "1.0" : "1.1").append(" proxyd\r\n");
     }
     out.append("X-Request-ID: ").append(request.request_id.ptr, request.request_id.len).append("\r\n");
     if (c.encrypted() && !cert_fields.none())
