@@ -258,8 +258,8 @@ def admin_follows_reload(folder):
         write_file(path, with_admin(taken_port))
         proxyd.send_signal(signal.SIGHUP)
         wait_for_log(proxyd, r"reload failed")
-    check(re.search(r"reload: admin listener: .*:%d" % taken_port, proxyd.stderr_text()),
-          "the failed reload names the admin listener and its address", proxyd.stderr_tail())
+    check(re.search(r"reload: .*:\d+:\d+: admin\.listen: admin listener: .*:%d" % taken_port, proxyd.stderr_text()),
+          "the failed reload names the admin listener's file, line and key, and its address", proxyd.stderr_tail())
     check_equal(admin_get(third, "/status.json").status, 200, "after a reload to a taken admin address, the "
                 "running admin listener still answers")
     check_equal(proxyd.stop(), 0, "proxyd exit code after the admin reloads")

@@ -2,23 +2,24 @@
 """Reload on SIGHUP. Under load (keep-alive and new connections mixed), the configuration is rewritten
 to route to backend B instead of A (and to run one worker instead of two) and proxyd gets SIGHUP: no
 request fails, a request in flight completes from A, B answers soon after, and once the old
-generation has finished nobody gets A. A
-reload with a syntax error, then one naming a missing plugin, keeps the old configuration serving
-and logs the error at its file and line; a later valid reload works, opens a new listener and closes
-a removed one; two reloads back to back work. A reload whose new workers cannot all start (a plugin
-refuses its worker state) is rolled back: the old generation serves every connection, and at
-start-up the same refusal makes proxyd exit non-zero."""
+generation has finished nobody gets A. A reload with a syntax error, then one naming a missing
+plugin, then one adding a listener on an address another process holds, keeps the old
+configuration serving and logs the error at its file and line (and key); a later valid reload
+works, opens a new listener and closes a removed one; two reloads back to back work. A reload whose
+new workers cannot all start (a plugin refuses its worker state) is rolled back: the old generation
+serves every connection, and at start-up the same refusal makes proxyd exit non-zero."""
 
 import os
 import re
 import signal
+import socket
 import threading
 import time
 
 from load_generator import LoadGenerator
-from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get, listener, note,
-                            port_accepts, response_bytes, run_test, toml_str, upstream, wait_for, wait_for_log, workdir,
-                            write_file)
+from proxyd_harness import (HOST, Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get, listener,
+                            note, port_accepts, response_bytes, run_test, toml_str, upstream, wait_for, wait_for_log,
+                            workdir, write_file)
 
 LOAD_SECONDS = 6.0
 
@@ -143,6 +144,24 @@ def failing_reloads(folder):
     check_equal(get(front, "/").body, b"from A\n", "after a reload naming a missing plugin, the old config serves")
     check_equal(get(removed, "/").body, b"from A\n", "the listener the failed reloads would remove still serves")
     check(not port_accepts(added), "the listener the failed reloads would add was not opened")
+
+    # An address another process holds fails the reload where the file gives it, as a bad key does.
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen(1)
+        taken_port = taken.getsockname()[1]
+        occupied = config(b, [("front", front), ("taken", taken_port)], workers=2)
+        write_file(path, occupied)
+        before = proxyd.stderr_text().count("reload failed")
+        proxyd.send_signal(signal.SIGHUP)
+        wait_for("the reload to a taken address failing",
+                 lambda: proxyd.stderr_text().count("reload failed") > before)
+    line = next(n for n, text in enumerate(occupied.splitlines(), 1) if ":%d" % taken_port in text)
+    check(re.search(re.escape(path) + r":%d:\d+: listeners\[1\]\.listen: listener 'taken': listen on .*:%d: "
+                    r"Address already in use" % (line, taken_port), proxyd.stderr_text()),
+          "a taken address is logged at its file, line and key (%s:%d: listeners[1].listen)" % (path, line),
+          proxyd.stderr_tail())
+    check_equal(get(front, "/").body, b"from A\n", "after a reload to a taken address, the old config serves")
 
     write_file(path, good)
     proxyd.send_signal(signal.SIGHUP)

@@ -129,6 +129,9 @@ struct ClientCertHeaders {
 struct ListenerConfig {
     std::string name;
     std::string listen_text;
+    // Where the address was given, as errors name it: "FILE:LINE:COL: listeners[N].listen".
+    // A socket that cannot be opened at start or reload is reported there, as a config error is.
+    std::string listen_at;
     NetAddress address;
     PluginInstance *router = nullptr; // optional
     Target target;                    // the default (or only) target
@@ -184,6 +187,7 @@ struct LogConfig {
 struct AdminConfig {
     bool enabled = false;
     std::string listen_text;
+    std::string listen_at; // "FILE:LINE:COL: admin.listen", as ListenerConfig::listen_at
     NetAddress address;
     bool allow_remote = false; // a non-loopback listen address is refused without it
     // What every admin request must carry as "Authorization: Bearer TOKEN", read from

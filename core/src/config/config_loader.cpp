@@ -322,6 +322,7 @@ class Loader {
                 return;
             }
         a.listen_text = *listen;
+        a.listen_at = position(t.get("listen")) + ": admin.listen";
         a.enabled = true;
     }
 
@@ -1259,6 +1260,7 @@ class Loader {
                                  "\"" + *listen + "\" is already used by listener '" + other.name + "'");
             }
             l.listen_text = *listen;
+            l.listen_at = position(t.get("listen")) + ": " + where + ".listen";
         } else if (!t.get("listen")) {
             error_at(&t, where + ".listen", "missing: the address to listen on, e.g. \"127.0.0.1:8080\"");
         }

@@ -28,6 +28,13 @@ void close_all(std::vector<std::vector<ListenFd>> &per_worker) {
     per_worker.clear();
 }
 
+// A socket that cannot be had is the config's problem as much as a bad key: the error names the
+// file, line and key of the address, as proxyd -t names any other.
+std::string listener_context(const ListenerConfig &l) {
+    std::string name = "listener '" + l.name + "'";
+    return l.listen_at.empty() ? name : l.listen_at + ": " + name;
+}
+
 } // namespace
 
 bool Server::hand_out_sockets(const Config &config, std::vector<std::vector<ListenFd>> &per_worker,
@@ -40,7 +47,7 @@ bool Server::hand_out_sockets(const Config &config, std::vector<std::vector<List
         if (group == groups_.end()) {
             // A new address: probe first, so an address in use is reported once, clearly.
             if (!check_address_free(l.address, l.listen_text, error)) {
-                error = "listener '" + l.name + "': " + error;
+                error = listener_context(l) + ": " + error;
                 return false;
             }
             group = groups_.insert(groups_.end(), ListenGroup{l.address, {}});
@@ -48,7 +55,7 @@ bool Server::hand_out_sockets(const Config &config, std::vector<std::vector<List
         while (group->fds.size() < config.workers) {
             int fd = open_listen_socket(l.address, l.listen_text, error);
             if (fd < 0) {
-                error = "listener '" + l.name + "': " + error;
+                error = listener_context(l) + ": " + error;
                 return false;
             }
             group->fds.push_back(fd);
@@ -59,7 +66,7 @@ bool Server::hand_out_sockets(const Config &config, std::vector<std::vector<List
         for (size_t k = 0; k < group->fds.size(); ++k) {
             int copy = ::fcntl(group->fds[k], F_DUPFD_CLOEXEC, 0);
             if (copy < 0) {
-                error = "listener '" + l.name + "': dup of the listening socket: " + std::strerror(errno);
+                error = listener_context(l) + ": dup of the listening socket: " + std::strerror(errno);
                 return false;
             }
             per_worker[k % config.workers].push_back({i, copy});
@@ -91,7 +98,7 @@ bool Server::prepare_admin(const AdminConfig &next, std::string &error) {
     next_admin_ =
         std::make_unique<AdminServer>(next.address, next.listen_text, next.token, metrics_, process_logger_);
     if (next_admin_->open(error)) return true;
-    error = "admin listener: " + error;
+    error = next.listen_at + ": admin listener: " + error;
     next_admin_.reset();
     admin_changes_ = false;
     return false;
@@ -161,7 +168,7 @@ int Server::run(std::unique_ptr<Generation> first) {
         admin_ = std::make_unique<AdminServer>(admin.address, admin.listen_text, admin.token, metrics_,
                                                process_logger_);
         if (!admin_->open(error)) {
-            first->logger().error("admin listener: " + error);
+            first->logger().error(admin.listen_at + ": admin listener: " + error);
             admin_.reset();
             close_all(fds);
             close_unused_groups(nullptr);
