@@ -6,7 +6,8 @@ race: wrk and browsers' first try count it as an error). A connection that stays
 whole drain window is closed when it ends, not before. Under keep-alive load with a client that
 never retries, three reloads and then a stop lose no request. Listeners that the config's own
 upstreams point at (in-process backends, as in conf.d/lb.toml) drain after the listeners in front
-of them, so a stop under load answers no 502."""
+of them, so a stop under load answers no 502. When shutdown_timeout cuts a connection, only the
+worker that cuts it warns."""
 
 import os
 import signal
@@ -156,12 +157,35 @@ def own_backends_drain_last(folder):
     check(all(r.finished >= stop_at for r in refused), "own backends: refusals only after the stop")
 
 
+def grace_warns_of_what_it_cuts(folder):
+    """Two workers, an in-process backend listener (it drains last) and a client that never reads a
+    large file: at the end of shutdown_timeout the worker holding the client warns that it closes
+    it; the other, with nothing of its own left, only waited for that front and warns of nothing."""
+    root = os.path.join(folder, "big")
+    write_file(os.path.join(root, "big.bin"), os.urandom(8 << 20))
+    front, web = free_ports(2)
+    config = (config_head(plugins=("static", "round_robin"), workers=2, access="off") + limits(1, 1)
+              + upstream("web", [web]) + static_handler("site", root) + listener("front", front, "handler", "site")
+              + listener("web", web, "handler", "site"))
+    path = write_file(os.path.join(folder, "grace.toml"), config)
+    proxyd = Proxyd(path, folder, tag="grace").start([front, web])
+    client = Client(front, timeout=5, rcvbuf=4096)
+    client.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    client.receive_some()
+    proxyd.send_signal(signal.SIGTERM)
+    check_equal(proxyd.wait(10), 0, "grace: exit code after the grace period cut the client")
+    warnings = [line for line in proxyd.stderr_text().splitlines() if "grace period over" in line]
+    check(len(warnings) == 1 and "closing 1 connection(s)" in warnings[0],
+          "grace: one warning, from the worker that closed the client's connection", "\n".join(warnings))
+
+
 def main():
     folder = workdir("drain")
     drain_on_reload(folder)
     drain_on_stop(folder)
     load_across_reloads_and_stop(folder)
     own_backends_drain_last(folder)
+    grace_warns_of_what_it_cuts(folder)
 
 
 if __name__ == "__main__":

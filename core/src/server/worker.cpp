@@ -266,8 +266,12 @@ void Worker::begin_stop() {
         &grace_timer_,
         [](uv_timer_t *t) {
             auto *self = static_cast<Worker *>(t->data);
-            self->logger().warn("worker " + std::to_string(self->index_) + ": grace period over, closing " +
-                                std::to_string(self->connections_.size()) + " connection(s)");
+            // A worker whose own connections have all ended may still be here, its backend
+            // listeners waiting for the other workers' fronts: it cuts nothing, so it warns of nothing.
+            if (!self->connections_.empty())
+                self->logger().warn("worker " + std::to_string(self->index_) +
+                                    ": grace period over, closing " +
+                                    std::to_string(self->connections_.size()) + " connection(s)");
             std::vector<ClientConnection *> left(self->connections_.begin(), self->connections_.end());
             for (ClientConnection *c : left)
                 c->abort();
