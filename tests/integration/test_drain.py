@@ -7,9 +7,10 @@ whole drain window is closed when it ends, not before. Under keep-alive load wit
 never retries, three reloads and then a stop lose no request. Listeners that the config's own
 upstreams point at (in-process backends, as in conf.d/lb.toml) drain after the listeners in front
 of them, so a stop under load answers no 502. When shutdown_timeout cuts a connection, only the
-worker that cuts it warns."""
+worker that cuts it warns, and the access log counts the bytes that left, not the whole file."""
 
 import os
+import re
 import signal
 import time
 
@@ -160,11 +161,12 @@ def own_backends_drain_last(folder):
 def grace_warns_of_what_it_cuts(folder):
     """Two workers, an in-process backend listener (it drains last) and a client that never reads a
     large file: at the end of shutdown_timeout the worker holding the client warns that it closes
-    it; the other, with nothing of its own left, only waited for that front and warns of nothing."""
+    it; the other, with nothing of its own left, only waited for that front and warns of nothing.
+    The access log gives the bytes that left before the cut, not the file's length."""
     root = os.path.join(folder, "big")
     write_file(os.path.join(root, "big.bin"), os.urandom(8 << 20))
     front, web = free_ports(2)
-    config = (config_head(plugins=("static", "round_robin"), workers=2, access="off") + limits(1, 1)
+    config = (config_head(plugins=("static", "round_robin"), workers=2) + limits(1, 1)
               + upstream("web", [web]) + static_handler("site", root) + listener("front", front, "handler", "site")
               + listener("web", web, "handler", "site"))
     path = write_file(os.path.join(folder, "grace.toml"), config)
@@ -177,6 +179,10 @@ def grace_warns_of_what_it_cuts(folder):
     warnings = [line for line in proxyd.stderr_text().splitlines() if "grace period over" in line]
     check(len(warnings) == 1 and "closing 1 connection(s)" in warnings[0],
           "grace: one warning, from the worker that closed the client's connection", "\n".join(warnings))
+    logged = re.search(r'"GET /big\.bin HTTP/1\.1" 200 (\d+) ', proxyd.stderr_text())
+    check(logged and 0 < int(logged.group(1)) < 8 << 20,
+          "grace: the cut download's access line counts the bytes sent before the cut (%s of %d)"
+          % (logged and logged.group(1), 8 << 20), proxyd.stderr_tail())
 
 
 def main():

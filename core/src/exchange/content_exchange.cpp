@@ -211,7 +211,11 @@ int ContentExchange::finish() {
 
     bool send_body = !head_only && !bodyless_status;
     if (send_body) out.append(body_);
-    c.record().body_bytes = send_body ? length : 0;
+    // File bytes are counted as they leave, as a proxied body's are: a response cut short (the
+    // client gone, a stop's grace period over) is logged with what was sent, as nginx's
+    // $body_bytes_sent, not with its length. complete_file() counts the whole.
+    body_length_ = send_body ? length : 0;
+    c.record().body_bytes = send_body ? body_.size() : 0;
     bool file_follows = send_body && !files_.empty();
     if (file_follows && !c.sendfile_allowed()) {
         // TLS encrypts in user space, HTTP/2 frames: the file is read and sent through the connection
@@ -294,6 +298,7 @@ void ContentExchange::send_file_chunk() {
             return fail();
         }
         c.metrics().bytes_sent.add(static_cast<uint64_t>(sent));
+        c.record().body_bytes += static_cast<uint64_t>(sent);
         range.offset += static_cast<uint64_t>(sent);
         range.remaining -= static_cast<uint64_t>(sent);
     }
@@ -308,6 +313,7 @@ bool ContentExchange::next_file_range() {
     if (!range.after.empty()) {
         // Through the connection's queue like any body bytes (TLS and HTTP/2 frame them).
         c.send(range.after);
+        c.record().body_bytes += range.after.size();
         std::string().swap(range.after);
     }
     if (current_file_ == files_.size()) return true; // complete_file() may finish with bytes queued
@@ -355,6 +361,7 @@ void ContentExchange::copy_file_chunk() {
         }
         range.offset += static_cast<uint64_t>(n);
         range.remaining -= static_cast<uint64_t>(n);
+        c.record().body_bytes += static_cast<uint64_t>(n);
         uv_buf_t bufs[2] = {uv_buf_init(file_head_.data(), static_cast<unsigned>(file_head_.size())),
                             uv_buf_init(into, static_cast<unsigned>(n))};
         bool with_head = !file_head_.empty();
@@ -377,7 +384,8 @@ bool ContentExchange::hand_over_last_range(FileRange &range) {
         std::string().swap(file_head_);
     }
     if (!c.send_file(range.fd, range.offset, range.remaining)) return false;
-    range.fd = -1; // the stream's now
+    c.record().body_bytes += range.remaining; // the stream logs what it delivered of it
+    range.fd = -1;                            // the stream's now
     range.remaining = 0;
     return true;
 }
@@ -405,6 +413,7 @@ void ContentExchange::wait_writable(int out_fd) {
 
 void ContentExchange::complete_file() {
     sending_file_ = false;
+    client_->record().body_bytes = body_length_;
     // With the copy fallback, the last chunk may still be queued: finishing now is fine, the
     // connection sends queued bytes in order before anything of the next response.
     client_->finish_exchange(keep_alive_ && client_->wants_keep_alive());
