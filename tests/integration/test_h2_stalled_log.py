@@ -6,7 +6,8 @@ stream's window by 1000 bytes only, 0 when it opened nothing; a stream served no
 them is logged with its whole body. A client that resets a stream with RST_STREAM(NO_ERROR)
 after 1000 bytes, its response's remaining DATA still queued, is logged with those 1000 too:
 whether the response was complete (a small file, its line held) or still being read (a large
-one). Raw frames through python3-h2 (h2_frames.py)."""
+one). A line held until its stream ends gives the request's time until then (rt). Raw frames
+through python3-h2 (h2_frames.py)."""
 
 import os
 
@@ -74,6 +75,11 @@ def main():
         mine = [(e["status"], e["bytes"]) for e in entries if e["request_id"] == request_id]
         check_equal(mine, [("200", body_bytes)],
                     "%s: one access-log line, 200 and the body bytes the client received" % request_id)
+    # Their lines waited for the reset after send_timeout: the request lasted that long.
+    rts = {e["request_id"]: float(e["rt"]) for e in entries}
+    check(rts["partly-open"] >= 0.9 and rts["never-open"] >= 0.9,
+          "a held line's rt runs to its stream's reset after send_timeout (1 s), not to the response made",
+          repr(rts))
 
 
 if __name__ == "__main__":

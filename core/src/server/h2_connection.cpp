@@ -199,6 +199,7 @@ class H2Connection::Stream final : public StreamPeer {
     bool stream_body_waits() const override { return owner_.session_.body_waits(id_); }
     void stream_log_when_sent(const AccessEntry &entry) override {
         held_line_ = std::make_unique<HeldAccessEntry>(entry);
+        held_since_ns_ = uv_hrtime();
     }
 
   private:
@@ -284,6 +285,9 @@ class H2Connection::Stream final : public StreamPeer {
         if (!held) return;
         AccessEntry &entry = held->entry();
         entry.body_bytes = std::min(entry.body_bytes, delivered);
+        // The request lasted until its last bytes left (or the stream's reset), not until its
+        // response was made: a large file handed to the stream whole is made at once.
+        entry.request_time += static_cast<double>(uv_hrtime() - held_since_ns_) / 1e9;
         Worker &worker = owner_.connection_.worker();
         worker.access_log().write_line(format_access_line(entry, worker.config().log.access_format));
     }
@@ -300,6 +304,7 @@ class H2Connection::Stream final : public StreamPeer {
     std::optional<uint64_t> remaining_; // body bytes the head's content-length still expects
     uint64_t body_bytes_ = 0;           // response body bytes handed to the session
     std::unique_ptr<HeldAccessEntry> held_line_;
+    uint64_t held_since_ns_ = 0; // when held_line_ was made
     bool h2_closed_ = false;
     bool broken_ = false;
     bool websocket_ = false;
