@@ -553,8 +553,9 @@ def read(path):
         return f.read()
 
 
-def expect_bind_failure(proc, log_path, address, port, problems):
-    """proc must exit non-zero on its own, naming address and the reason."""
+def expect_bind_failure(proc, log_path, config_path, address, port, problems):
+    """proc must exit non-zero on its own, naming address and the reason, at the listener's file,
+    line and key."""
     try:
         proc.wait(timeout=EXIT_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -568,6 +569,8 @@ def expect_bind_failure(proc, log_path, address, port, problems):
         problems.append(f"output lacks the address {address}")
     if "address already in use" not in output.lower():
         problems.append('output lacks "address already in use"')
+    if not re.search(re.escape(config_path) + r":\d+:\d+: listeners\[0\]\.listen: ", output):
+        problems.append(f"output lacks {config_path}:LINE:COL: listeners[0].listen:")
     hinted = "ip_local_reserved_ports" in output
     if port in EPHEMERAL and not hinted:
         problems.append(f"port {port} is in {EPHEMERAL.start}-{EPHEMERAL.stop - 1} but the output "
@@ -598,7 +601,7 @@ def second_proxyd_same_address(workdir):
                     f"output:\n{indent(read(first_log))}"]
         second = start(config_path, second_log)
         try:
-            expect_bind_failure(second, second_log, address, port, problems)
+            expect_bind_failure(second, second_log, config_path, address, port, problems)
         finally:
             stop(second)
         if first.poll() is not None or not accepts(port):
@@ -626,7 +629,7 @@ def port_held_by_another_program(workdir):
         log_path = os.path.join(workdir, "held.log")
         proc = start(config_path, log_path)
         try:
-            expect_bind_failure(proc, log_path, address, port, problems)
+            expect_bind_failure(proc, log_path, config_path, address, port, problems)
         finally:
             stop(proc)
     return problems

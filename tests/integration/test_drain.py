@@ -159,26 +159,30 @@ def own_backends_drain_last(folder):
 
 
 def grace_warns_of_what_it_cuts(folder):
-    """Two workers, an in-process backend listener (it drains last) and a client that never reads a
-    large file: at the end of shutdown_timeout the worker holding the client warns that it closes
-    it; the other, with nothing of its own left, only waited for that front and warns of nothing.
+    """Two workers, an in-process backend listener (it drains last) holding an idle pooled
+    connection from the proxying listener, and a client that never reads a large file: at the end
+    of shutdown_timeout the worker holding the client warns that it cuts it; the idle pooled
+    connection closes without a warning, and a worker with nothing in progress warns of nothing.
     The access log gives the bytes that left before the cut, not the file's length."""
     root = os.path.join(folder, "big")
     write_file(os.path.join(root, "big.bin"), os.urandom(8 << 20))
-    front, web = free_ports(2)
+    write_file(os.path.join(root, "small.txt"), "small\n")
+    front, direct, web = free_ports(3)
     config = (config_head(plugins=("static", "round_robin"), workers=2) + limits(1, 1)
-              + upstream("web", [web]) + static_handler("site", root) + listener("front", front, "handler", "site")
-              + listener("web", web, "handler", "site"))
+              + upstream("web", [web]) + static_handler("site", root) + listener("front", front, "upstream", "web")
+              + listener("direct", direct, "handler", "site") + listener("web", web, "handler", "site"))
     path = write_file(os.path.join(folder, "grace.toml"), config)
-    proxyd = Proxyd(path, folder, tag="grace").start([front, web])
-    client = Client(front, timeout=5, rcvbuf=4096)
+    proxyd = Proxyd(path, folder, tag="grace").start([front, direct, web])
+    with Client(front, timeout=5) as pooled:  # leaves an idle upstream connection to "web"
+        check_equal(pooled.request("GET", "/small.txt").status, 200, "grace: a proxied request first")
+    client = Client(direct, timeout=5, rcvbuf=4096)
     client.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
     client.receive_some()
     proxyd.send_signal(signal.SIGTERM)
     check_equal(proxyd.wait(10), 0, "grace: exit code after the grace period cut the client")
     warnings = [line for line in proxyd.stderr_text().splitlines() if "grace period over" in line]
-    check(len(warnings) == 1 and "closing 1 connection(s)" in warnings[0],
-          "grace: one warning, from the worker that closed the client's connection", "\n".join(warnings))
+    check(len(warnings) == 1 and "cutting 1 connection(s) with a request in progress" in warnings[0],
+          "grace: one warning, from the worker that cut the client's download", "\n".join(warnings))
     logged = re.search(r'"GET /big\.bin HTTP/1\.1" 200 (\d+) ', proxyd.stderr_text())
     check(logged and 0 < int(logged.group(1)) < 8 << 20,
           "grace: the cut download's access line counts the bytes sent before the cut (%s of %d)"

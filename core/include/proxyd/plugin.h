@@ -141,9 +141,11 @@ typedef struct proxyd_request {
                                after a routing plugin rewrote it, the rewritten path */
     proxyd_str query;       /* after '?', without it; empty when absent */
     proxyd_str host;        /* the Host header (or the authority of an absolute-form target) */
-    uint8_t http_major; /* 1, with http_minor 0 or 1: the HTTP/1.x rules the request follows. A */
-    uint8_t http_minor; /* request of an HTTP/2 stream reads 1.1 here (its access-log line says
-                           HTTP/2.0; over TLS, request_tls's alpn is "h2") */
+    /* 1, with http_minor 0 or 1: the HTTP/1.x rules the request follows. A request of an
+     * HTTP/2 stream reads 1.1 here (its access-log line says HTTP/2.0; over TLS, request_tls's
+     * alpn is "h2"). */
+    uint8_t http_major;
+    uint8_t http_minor;
     proxyd_str client_address; /* "127.0.0.1" */
     const proxyd_request_handle *handle; /* for host calls about this request */
 

@@ -213,7 +213,8 @@ int ContentExchange::finish() {
     if (send_body) out.append(body_);
     // File bytes are counted as they leave, as a proxied body's are: a response cut short (the
     // client gone, a stop's grace period over) is logged with what was sent, as nginx's
-    // $body_bytes_sent, not with its length. complete_file() counts the whole.
+    // $body_bytes_sent, not with its length. The counts of a complete response add up to its
+    // length, which complete_file() writes again so that the line states the length exactly.
     body_length_ = send_body ? length : 0;
     c.record().body_bytes = send_body ? body_.size() : 0;
     bool file_follows = send_body && !files_.empty();

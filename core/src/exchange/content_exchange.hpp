@@ -104,9 +104,9 @@ class ContentExchange final : public Exchange {
     proxyd_request request_{};
     proxyd_request_handle request_handle_{};
     std::string request_body_;
-    uint64_t body_limit_ = 0; // 0: the plugin does not read bodies
-    std::string head_extra_;  // "Name: value\r\n" lines from the plugin
-    std::string body_;        // the bytes before the first file range, sent with the head
+    uint64_t body_limit_ = 0;  // 0: the plugin does not read bodies
+    std::string head_extra_;   // "Name: value\r\n" lines from the plugin
+    std::string body_;         // the bytes before the first file range, sent with the head
     uint64_t body_length_ = 0; // the whole response body, as Content-Length says
     // The rest of the body, in the order the plugin gave it: the first range held here (a
     // whole file, the usual response, costs no allocation), the others on the heap.
@@ -138,7 +138,7 @@ class ContentExchange final : public Exchange {
     };
     FileRanges files_;
     size_t current_file_ = 0; // the range being sent; those before it are done
-    std::string file_head_; // TLS: the head, sent with the file's first chunk
+    std::string file_head_;   // TLS: the head, sent with the file's first chunk
     int status_ = 200;
     WritablePoll *poll_ = nullptr;
     bool *ended_during_handle_ = nullptr; // call_handle's flag while the hook runs: set when deleted
@@ -146,7 +146,7 @@ class ContentExchange final : public Exchange {
     bool sending_file_ = false;
     bool request_complete_ = false; // the request's message ended (on_request_complete)
     bool keep_alive_ = false;       // what the head finish wrote says of the connection
-    bool use_sendfile_ = true; // false once the kernel refused sendfile for this file
+    bool use_sendfile_ = true;      // false once the kernel refused sendfile for this file
 };
 
 } // namespace proxyd

@@ -636,7 +636,9 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
     }
     if (add_via) {
         std::string via(prior_via);
-        sink("Via", via.append(prior_via.empty() ? "" : ", ").append("1.1 proxyd"));
+        // The version the response came in (RFC 9110 §7.6.3).
+        via.append(prior_via.empty() ? "" : ", ").append(parser_.http_minor() == 0 ? "1.0" : "1.1");
+        sink("Via", via.append(" proxyd"));
     }
 }
 

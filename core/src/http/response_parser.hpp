@@ -88,6 +88,8 @@ class ResponseParser {
     }
     bool complete() const { return complete_; }
     int status() const { return parser_.status_code; }
+    // 0 or 1: the head's HTTP/1.x (a higher minor reads as 1, RFC 9112 §2.3).
+    uint8_t http_minor() const { return parser_.http_minor; }
     const MessageHead &head() const { return head_; }
     ResponseFraming framing() const { return framing_; }
     // The Content-Length the head declared, when it declared one and no transfer coding.

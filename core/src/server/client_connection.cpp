@@ -1058,9 +1058,13 @@ void ClientConnection::on_timer(void *owner) {
     }
 }
 
+bool ClientConnection::idle() const {
+    if (h2_ && !h2_->idle()) return false; // its streams finish first (GOAWAY went out at the drain)
+    return request_phase_ == RequestPhase::kIdle && !exchange_ && queued_bytes() == 0;
+}
+
 void ClientConnection::close_if_idle() {
-    if (h2_ && !h2_->idle()) return; // its streams finish first (GOAWAY went out at the drain)
-    if (request_phase_ == RequestPhase::kIdle && !exchange_ && queued_bytes() == 0) close_now();
+    if (idle()) close_now();
 }
 
 void ClientConnection::abort() { close_now(); }

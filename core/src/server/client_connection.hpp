@@ -217,7 +217,9 @@ class ClientConnection final : private RequestParser::Events,
     void send_error(int status, bool close) override;
     // 503 with Retry-After: seconds (an upstream group's queue was full or timed out).
     void send_unavailable(unsigned retry_after_seconds, bool close) override;
-    // Closes the connection if no request is in progress and nothing waits to be written.
+    // No request is in progress (nor an HTTP/2 stream) and nothing waits to be written.
+    bool idle() const;
+    // Closes the connection if it is idle.
     void close_if_idle();
 
     // The exchange switched protocols: from now on the client's bytes (first those held back

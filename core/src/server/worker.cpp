@@ -266,12 +266,16 @@ void Worker::begin_stop() {
         &grace_timer_,
         [](uv_timer_t *t) {
             auto *self = static_cast<Worker *>(t->data);
-            // A worker whose own connections have all ended may still be here, its backend
-            // listeners waiting for the other workers' fronts: it cuts nothing, so it warns of nothing.
-            if (!self->connections_.empty())
+            // Only a request in progress is cut; an idle connection (a keep-alive client, another
+            // worker's pooled connection to a backend listener that drains last) just closes, so
+            // a worker with none warns of nothing.
+            size_t busy = 0;
+            for (const ClientConnection *c : self->connections_)
+                busy += c->idle() ? 0 : 1;
+            if (busy > 0)
                 self->logger().warn("worker " + std::to_string(self->index_) +
-                                    ": grace period over, closing " +
-                                    std::to_string(self->connections_.size()) + " connection(s)");
+                                    ": grace period over, cutting " + std::to_string(busy) +
+                                    " connection(s) with a request in progress");
             std::vector<ClientConnection *> left(self->connections_.begin(), self->connections_.end());
             for (ClientConnection *c : left)
                 c->abort();
