@@ -300,6 +300,14 @@ TEST_CASE("an expectation other than 100-continue earns 417", "[http][parser]") 
     CHECK(other.events.targets.empty()); // refused before the request reached anyone
 }
 
+TEST_CASE("CONNECT earns 501, a tunnel this proxy does not make", "[http][parser]") {
+    Harness h;
+    CHECK(h.feed_all("CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n") ==
+          RequestParser::Result::kError);
+    CHECK(h.parser.error_status() == 501);
+    CHECK(h.events.targets.empty());
+}
+
 TEST_CASE("an HTTP/1.0 request's expectation is ignored, whatever it is", "[http][parser]") {
     Harness h;
     CHECK(h.feed_all("POST / HTTP/1.0\r\nExpect: x-fast\r\nContent-Length: 1\r\n\r\nx") ==

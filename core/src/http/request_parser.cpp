@@ -382,6 +382,9 @@ int RequestParser::check_head(bool chunked, int64_t content_length) {
     uint64_t max_body = limits_->max_body_bytes;
     if (max_body && content_length_ > 0 && static_cast<uint64_t>(content_length_) > max_body)
         return refuse(413);
+    // CONNECT asks for a tunnel (RFC 9110 §9.3.6), which this reverse proxy does not make: 501, as
+    // an HTTP/2 stream's CONNECT gets. Tunnel bytes would follow its head: the connection closes.
+    if (method() == "CONNECT") return refuse(501);
     if (!validate_request_line()) return refuse(400);
     if (!expectation_met()) return refuse(417);
     events_->on_request_head();
@@ -459,7 +462,7 @@ bool RequestParser::validate_request_line() {
     } else if (target == "*") {
         if (method != "OPTIONS") return false;
     } else if (target.empty() || target.front() != '/') {
-        return false; // authority-form (CONNECT) is not served by this proxy
+        return false; // authority-form is CONNECT's, refused before
     }
     size_t hosts = head_.count(FieldKind::kHost);
     if (hosts > 1 || (hosts == 0 && http_minor() == 1)) return false;
