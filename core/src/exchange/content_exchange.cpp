@@ -213,9 +213,7 @@ int ContentExchange::finish() {
     if (send_body) out.append(body_);
     // File bytes are counted as they leave, as a proxied body's are: a response cut short (the
     // client gone, a stop's grace period over) is logged with what was sent, as nginx's
-    // $body_bytes_sent, not with its length. The counts of a complete response add up to its
-    // length, which complete_file() writes again so that the line states the length exactly.
-    body_length_ = send_body ? length : 0;
+    // $body_bytes_sent, not with its length. A complete response's counts add up to its length.
     c.record().body_bytes = send_body ? body_.size() : 0;
     bool file_follows = send_body && !files_.empty();
     if (file_follows && !c.sendfile_allowed()) {
@@ -414,7 +412,6 @@ void ContentExchange::wait_writable(int out_fd) {
 
 void ContentExchange::complete_file() {
     sending_file_ = false;
-    client_->record().body_bytes = body_length_;
     // With the copy fallback, the last chunk may still be queued: finishing now is fine, the
     // connection sends queued bytes in order before anything of the next response.
     client_->finish_exchange(keep_alive_ && client_->wants_keep_alive());

@@ -107,7 +107,6 @@ class ContentExchange final : public Exchange {
     uint64_t body_limit_ = 0;  // 0: the plugin does not read bodies
     std::string head_extra_;   // "Name: value\r\n" lines from the plugin
     std::string body_;         // the bytes before the first file range, sent with the head
-    uint64_t body_length_ = 0; // the whole response body, as Content-Length says
     // The rest of the body, in the order the plugin gave it: the first range held here (a
     // whole file, the usual response, costs no allocation), the others on the heap.
     class FileRanges {

@@ -4,6 +4,7 @@
 #include "server/client_connection.hpp"
 #include "upstream/upstream_pool.hpp"
 
+#include <algorithm>
 #include <poll.h>
 #include <random>
 #include <sys/socket.h>
@@ -269,9 +270,8 @@ void Worker::begin_stop() {
             // Only a request in progress is cut; an idle connection (a keep-alive client, another
             // worker's pooled connection to a backend listener that drains last) just closes, so
             // a worker with none warns of nothing.
-            size_t busy = 0;
-            for (const ClientConnection *c : self->connections_)
-                busy += c->idle() ? 0 : 1;
+            auto busy = std::count_if(self->connections_.begin(), self->connections_.end(),
+                                      [](const ClientConnection *c) { return !c->idle(); });
             if (busy > 0)
                 self->logger().warn("worker " + std::to_string(self->index_) +
                                     ": grace period over, cutting " + std::to_string(busy) +
