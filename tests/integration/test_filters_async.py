@@ -4,7 +4,8 @@ or on the thread pool lets the request go on when it resumes, or answers then; i
 waits for it intact; pipelined requests behind it are answered in order; a client that leaves
 while it waits makes the filter hear `cancelled` exactly once and the log hook once (and nothing
 after: the ASan build checks for use after free); a stop that cuts a waiting request does the
-same; a reload while a filter waits lets the request finish on the old configuration."""
+same; a reload while a filter waits lets the request finish on the old configuration; a filter
+that outlasts the listener's filter_timeout gets its request answered 500 and hears `cancelled`."""
 
 import os
 import re
@@ -40,7 +41,7 @@ def count(proxyd, text):
 
 
 def start(folder, tag, backend, shutdown_timeout="10s", pend_ms=300):
-    timer, work, late, slow = free_ports(4)
+    timer, work, late, slow, stuck = free_ports(5)
     config = (config_head(level="warn").replace("[plugins]\n", "[plugins]\nprobe = %s\n" % toml_str(PROBE))
               + '[limits]\ndrain_timeout = "1s"\nshutdown_timeout = "%s"\n\n' % shutdown_timeout
               + probe("timer", pend_ms=pend_ms)
@@ -51,9 +52,12 @@ def start(folder, tag, backend, shutdown_timeout="10s", pend_ms=300):
               + front_listener("timer", timer, ["timer"])
               + front_listener("work", work, ["work", "limit"])
               + front_listener("slow", slow, ["slow"])
-              + listener("late", late, "upstream", "app"))
+              + listener("late", late, "upstream", "app")
+              + front_listener("stuck", stuck, ["slow"]).replace(
+                  "\n\n", '\nlimits = { filter_timeout = "300ms" }\n\n', 1))
     path = write_file(os.path.join(folder, tag + ".toml"), config)
-    return Proxyd(path, folder, tag=tag).start([timer, work, late, slow]), path, (timer, work, late, slow)
+    ports = (timer, work, late, slow, stuck)
+    return Proxyd(path, folder, tag=tag).start(list(ports)), path, ports
 
 
 def resumes(proxyd, timer, work):
@@ -117,7 +121,7 @@ def reload_while_pending(proxyd, path, timer):
 
 
 def stop_cuts_pending(folder, backend):
-    proxyd, _, (_, _, _, slow) = start(folder, "stop", backend, shutdown_timeout="1s")
+    proxyd, _, (_, _, _, slow, _) = start(folder, "stop", backend, shutdown_timeout="1s")
     client = Client(slow)
     client.send(b"GET /held HTTP/1.1\r\nHost: x\r\nX-Request-ID: held-1\r\n\r\n")
     wait_for_log(proxyd, r"slow request_head id=held-1", timeout=5)
@@ -129,15 +133,43 @@ def stop_cuts_pending(folder, backend):
     check_equal(count(proxyd, "slow log status=0 completed=0 upstream= id=held-1"), 1, "and its log hook ran once")
 
 
+def filter_times_out(proxyd, stuck):
+    with Client(stuck) as client:
+        began = time.monotonic()
+        client.send(b"GET /stuck HTTP/1.1\r\nHost: x\r\nX-Request-ID: stuck-1\r\n\r\n")
+        response = client.read_response()
+        waited = time.monotonic() - began
+        check_equal(response.status, 500, "a filter pending past filter_timeout: 500")
+        check(0.25 <= waited < 3, "answered after the listener's 300 ms, not the filter's 5 s (%.3f s)" % waited)
+        check("close" not in response.connection_tokens(), "a bodiless request keeps its connection")
+        client.send(b"GET /next HTTP/1.1\r\nHost: x\r\nX-Request-ID: stuck-2\r\n\r\n")
+        check_equal(client.read_response().status, 500, "the next request on it is served (and waits too)")
+    wait_for_log(proxyd, r"slow log status=500 completed=1 upstream= id=stuck-1", timeout=5)
+    check_equal(count(proxyd, "slow cancelled id=stuck-1"), 1, "the filter heard cancelled once")
+    check(re.search(r"error.*plugin probe \(filters\.slow\): request_head still pending after filter_timeout \(300 ms\) "
+                    r"for GET /stuck, answering 500", proxyd.stderr_text()),
+          "the error log names the plugin, the timeout and the request")
+    check(re.search(r'"GET /stuck HTTP/1.1" 500 .* request_id=stuck-1', proxyd.stderr_text()),
+          "the access log says 500")
+    with Client(stuck) as client:
+        client.send(b"POST /stuck-body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+        response = client.read_response()
+        check_equal(response.status, 500, "a request whose body is still coming: 500 as well")
+        check("close" in response.connection_tokens(), "and the connection closes, its body unread")
+        check(client.closed_by_peer(within=2), "closed after the answer")
+    check_equal(count(proxyd, "resumed id=stuck-1"), 0, "the filter never resumed the request it lost")
+
+
 def main():
     folder = workdir("filters-async")
     backend = Backend(handler=backend_handler)
-    proxyd, path, (timer, work, late, slow) = start(folder, "main", backend)
+    proxyd, path, (timer, work, late, slow, stuck) = start(folder, "main", backend)
     resumes(proxyd, timer, work)
     body_waits(work, backend)
     pipelined_in_order(timer)
     client_leaves(proxyd, timer, "timer")
     client_leaves(proxyd, work, "work")
+    filter_times_out(proxyd, stuck)
     check_equal(get(late, "/still-serving").status, 200, "proxyd serves on")
     reload_while_pending(proxyd, path, timer)
     proxyd.stop()

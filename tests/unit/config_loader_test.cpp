@@ -573,6 +573,27 @@ TEST_CASE_METHOD(ConfigFixture, "a listener's limits table overrides [limits] fo
     }
 }
 
+TEST_CASE_METHOD(ConfigFixture, "filter_timeout bounds a pending filter, set in [limits] or per listener",
+                 "[config]") {
+    SECTION("the default, [limits] and the listener's own value") {
+        CHECK(LimitsConfig{}.filter_timeout == std::chrono::seconds(60));
+        auto r = load("[limits]\nfilter_timeout = \"20s\"\n"
+                      "[upstreams.web]\npeers = [\"127.0.0.1:9001\"]\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"web\"\n"
+                      "limits = { filter_timeout = \"250ms\" }\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18091\"\nupstream = \"web\"\n");
+        INFO(r.all());
+        REQUIRE(r.config);
+        CHECK(r.config->listeners[0].limits.filter_timeout == std::chrono::milliseconds(250));
+        CHECK(r.config->listeners[1].limits.filter_timeout == std::chrono::seconds(20));
+    }
+    SECTION("a bad value names file, line:col and key") {
+        auto r = load("[limits]\nfilter_timeout = 5\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":2:18: limits.filter_timeout:"));
+    }
+}
+
 TEST_CASE_METHOD(ConfigFixture, "handshake_timeout is a connection limit, set in [limits] or per listener",
                  "[config]") {
     const std::string listeners = "[limits]\nhandshake_timeout = \"4s\"\n"

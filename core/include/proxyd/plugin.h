@@ -660,7 +660,8 @@ typedef struct proxyd_filter_hooks {
      * host calls that read still work; the request ends when the last log hook returns. */
     void (*log)(void *instance, void *worker, const proxyd_request *request,
                 const proxyd_exchange_summary *summary);
-    /* The request ended (the client left, a stop cut it) while this filter's request_head was
+    /* The request ended (the client left, a stop cut it, or the wait outlasted the listener's
+     * limits.filter_timeout and the core answered 500) while this filter's request_head was
      * pending. Called once, instead of a resume; the plugin must drop its references to the
      * request and must not call filter_resume for it. Its request state is freed afterwards.
      * May be NULL only for a filter that never returns PENDING. */

@@ -109,6 +109,8 @@ struct LimitsConfig {
     Duration body_timeout{60000};         // between two reads of a request body
     Duration keepalive_timeout{75000};    // idle client connection
     Duration send_timeout{60000};         // between two successful writes to a client
+    // How long a filter's request_head may stay pending before the core gives up on it (500).
+    Duration filter_timeout{60000};
     Duration shutdown_timeout{10000};     // grace period on stop and for the old workers on reload
     // On reload or stop, how long an idle keep-alive client connection is kept open, so that its
     // next request is answered (with Connection: close) instead of racing a close.

@@ -368,7 +368,8 @@ class Loader {
         check_keys(t, w,
                    {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
                     "keepalive_timeout", "send_timeout", "shutdown_timeout", "drain_timeout",
-                    "max_connections", "allow_bare_lf", "keepalive_requests", "handshake_timeout"});
+                    "max_connections", "allow_bare_lf", "keepalive_requests", "handshake_timeout",
+                    "filter_timeout"});
         auto &l = config_->limits;
         load_connection_limits(t, w, l);
         if (auto v = get_int(t, "max_connections", w, 1, 1 << 20)) l.max_connections = uint32_t(*v);
@@ -388,6 +389,7 @@ class Loader {
         get_duration(t, "body_timeout", w, l.body_timeout);
         get_duration(t, "keepalive_timeout", w, l.keepalive_timeout);
         get_duration(t, "send_timeout", w, l.send_timeout);
+        get_duration(t, "filter_timeout", w, l.filter_timeout);
     }
 
     // A listener's limits: [limits], with what its own `limits` table sets (nginx sets these per
@@ -406,7 +408,8 @@ class Loader {
         check_keys(*own, w,
                    {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
                     "keepalive_timeout", "send_timeout", "allow_bare_lf", "keepalive_requests",
-                    "shutdown_timeout", "drain_timeout", "max_connections", "handshake_timeout"});
+                    "shutdown_timeout", "drain_timeout", "max_connections", "handshake_timeout",
+                    "filter_timeout"});
         load_connection_limits(*own, w, l.limits);
     }
 

@@ -31,6 +31,9 @@ namespace proxyd {
 // Watches a waiting request's socket for a reset while reading is stopped (client_filters.cpp).
 struct HangupWatch;
 void close_hangup_watch(HangupWatch *watch);
+// Ends a filter's wait that outlasts the listener's filter_timeout (client_filters.cpp).
+struct PendingDeadline;
+void close_pending_deadline(PendingDeadline *deadline);
 
 // A final response head on its way through response-head filters.
 struct FilteredResponseHead {
@@ -114,6 +117,9 @@ class RequestFilters {
     // While a filter is pending and reading is stopped (held bytes at their bound), a reset still
     // ends the request at once: a watch on the socket's errors (ClientConnection::watch_hangup).
     HangupWatch *hangup_watch = nullptr;
+    // Running while a filter is pending: a plugin that never resumes nor answers does not hold
+    // the request, and its connection, for ever (ClientConnection::start_pending_deadline).
+    PendingDeadline *pending_deadline = nullptr;
 
     // -- answers and response heads --
     std::optional<FilterAnswer> answer;
@@ -133,6 +139,7 @@ class RequestFilters {
 
     ~RequestFilters() {
         if (hangup_watch) close_hangup_watch(hangup_watch);
+        if (pending_deadline) close_pending_deadline(pending_deadline);
         subrequests.cancel_all();
         free_states();
     }

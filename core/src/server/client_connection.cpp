@@ -1126,6 +1126,7 @@ void ClientConnection::close_now() {
     }
     if (filters_if_any()) {
         stop_hangup_watch();
+        stop_pending_deadline();
         request_->filters->subrequests.cancel_all();
     }
     release_exchange();

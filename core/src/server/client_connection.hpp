@@ -401,6 +401,11 @@ class ClientConnection final : private RequestParser::Events,
     // the request now, not when reading resumes after the filter (which would forward it).
     void watch_hangup();
     void stop_hangup_watch();
+    // A pending filter has the listener's filter_timeout to resume or answer; past it the request
+    // is answered 500 and the filter hears its cancelled hook, as when the client leaves.
+    void start_pending_deadline();
+    void stop_pending_deadline();
+    void pending_filter_timed_out();
     // The reached filters' log hooks, last first, then the request's states are freed.
     void run_log_filters(int sent_status, bool completed);
     void fill_request_view();

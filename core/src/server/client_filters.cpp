@@ -76,6 +76,51 @@ void ClientConnection::stop_hangup_watch() {
     close_hangup_watch(std::exchange(f->hangup_watch, nullptr));
 }
 
+struct PendingDeadline {
+    uv_timer_t timer;
+    ClientConnection *owner;
+};
+
+void close_pending_deadline(PendingDeadline *deadline) {
+    deadline->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t *>(&deadline->timer),
+             [](uv_handle_t *h) { delete static_cast<PendingDeadline *>(h->data); });
+}
+
+void ClientConnection::start_pending_deadline() {
+    RequestFilters &f = *request_->filters;
+    if (f.pending_deadline) return;
+    auto *deadline = new PendingDeadline{{}, this};
+    uv_timer_init(worker_.loop(), &deadline->timer);
+    deadline->timer.data = deadline;
+    f.pending_deadline = deadline;
+    uv_timer_start(
+        &deadline->timer,
+        [](uv_timer_t *t) {
+            if (ClientConnection *c = static_cast<PendingDeadline *>(t->data)->owner)
+                c->pending_filter_timed_out();
+        },
+        static_cast<uint64_t>(listener_.limits.filter_timeout.count()), 0);
+}
+
+void ClientConnection::stop_pending_deadline() {
+    RequestFilters *f = filters_if_any();
+    if (!f || !f->pending_deadline) return;
+    close_pending_deadline(std::exchange(f->pending_deadline, nullptr));
+}
+
+void ClientConnection::pending_filter_timed_out() {
+    stop_pending_deadline();
+    RequestFilters *f = filters_if_any();
+    if (!f || !f->pending()) return;
+    worker_.logger().error(
+        filter_name(*f->pending()) + ": request_head still pending after filter_timeout (" +
+        std::to_string(listener_.limits.filter_timeout.count()) + " ms) for " + std::string(method()) + " " +
+        std::string(head().target()) + ", answering 500 (the filter hears cancelled)");
+    // send_own_response tells the pending filter, through its cancelled hook, before answering.
+    send_error(500, false);
+}
+
 RequestFilters &ClientConnection::filters() {
     if (!request_->filters)
         request_->filters =
@@ -94,6 +139,7 @@ void ClientConnection::run_request_filters() {
         if (status == PROXYD_FILTER_CONTINUE) continue;
         if (status == PROXYD_FILTER_PENDING) {
             f.set_pending(filter);
+            start_pending_deadline();
             return watch_hangup();
         }
         return finish_filters(*filter, status);
@@ -118,6 +164,7 @@ int ClientConnection::resume_filters(int status) {
     const PluginInstance *filter = f->pending();
     f->set_pending(nullptr);
     stop_hangup_watch();
+    stop_pending_deadline();
     if (status == PROXYD_FILTER_CONTINUE)
         run_request_filters();
     else
@@ -184,6 +231,7 @@ void ClientConnection::cancel_pending_filter() {
     const PluginInstance &filter = *request_->filters->pending();
     request_->filters->set_pending(nullptr);
     stop_hangup_watch();
+    stop_pending_deadline();
     if (auto hook = hooks_of(filter).cancelled)
         hook(filter.raw(), worker_.plugin_worker(&filter), &request_->view);
 }
