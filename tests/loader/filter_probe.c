@@ -193,6 +193,10 @@ static void check_refusals(probe *p, const proxyd_request *request, int phase) {
         EXPECT(h->request_set_header(r, str("X-Request-ID"), str("has space")), PROXYD_EINVAL);
         EXPECT(h->request_add_header(r, str("x-request-id"), str("")), PROXYD_EINVAL);
         EXPECT(h->request_remove_header(r, str("Host")), PROXYD_EINVAL);
+        /* The upstream's Host: what a client's Host may hold, no path, userinfo or space. */
+        EXPECT(h->request_set_header(r, str("Host"), str("a.test/evil")), PROXYD_EINVAL);
+        EXPECT(h->request_set_header(r, str("Host"), str("user@a.test")), PROXYD_EINVAL);
+        EXPECT(h->request_set_header(r, str("Host"), str("a.test b")), PROXYD_EINVAL);
         EXPECT(h->request_remove_header(r, str("Transfer-Encoding")), PROXYD_EINVAL);
         EXPECT(h->request_remove_header(r, str("X-Not-There")), PROXYD_ENOENT);
         EXPECT(h->request_set_method(r, str("G T")), PROXYD_EINVAL);

@@ -72,4 +72,13 @@ inline bool is_absolute_form(std::string_view target) {
     return target.starts_with("http://") || target.starts_with("https://");
 }
 
+// A Host value (or absolute-form authority) proxyd passes on: nothing that cannot be in a uri-host
+// and port (RFC 9112 §3.2), so it cannot smuggle a path, userinfo or a second field upstream.
+inline bool is_plausible_host(std::string_view host) {
+    for (char ch : host)
+        if (ch == '/' || ch == '\\' || ch == '@' || static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f)
+            return false;
+    return true;
+}
+
 } // namespace proxyd

@@ -467,10 +467,7 @@ bool RequestParser::validate_request_line() {
     size_t hosts = head_.count(FieldKind::kHost);
     if (hosts > 1 || (hosts == 0 && http_minor() == 1)) return false;
     std::string_view host = authority.empty() ? head_.find(FieldKind::kHost).value_or("") : authority;
-    for (char ch : host)
-        if (ch == ' ' || ch == '\t' || ch == '/' || ch == '\\' || ch == '@' ||
-            static_cast<unsigned char>(ch) < 0x21)
-            return false;
+    if (!is_plausible_host(host)) return false;
 
     size_t q = path_and_query.find('?');
     view_.method = method;
