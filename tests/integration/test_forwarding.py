@@ -100,6 +100,26 @@ def request_headers_forwarded(port):
     check(response.has("Date"), "the response to the client carries a Date (the backend sent none)")
 
 
+def max_forwards(port, backend):
+    """RFC 9110 §7.6.2: an OPTIONS or TRACE goes on with Max-Forwards less one; at 0 proxyd is its
+    final recipient and answers it (OPTIONS 200 without content, TRACE 501); other methods carry
+    the field unchanged."""
+    with Client(port) as client:
+        seen = echoed(client.request("OPTIONS", "/mf", [("Max-Forwards", "5")]), "OPTIONS, Max-Forwards 5")
+        check_equal(values(backend_headers(seen), "Max-Forwards"), ["4"], "OPTIONS goes on with Max-Forwards 4")
+        seen = echoed(client.request("GET", "/mf", [("Max-Forwards", "0")]), "GET, Max-Forwards 0")
+        check_equal(values(backend_headers(seen), "Max-Forwards"), ["0"], "a GET's Max-Forwards goes on unchanged")
+        before = len(backend.requests)
+        response = client.request("OPTIONS", "/mf", [("Max-Forwards", "0")])
+        check_equal((response.status, response.header("Content-Length"), response.body), (200, "0", b""),
+                    "OPTIONS, Max-Forwards 0: proxyd answers 200, no content")
+        response = client.request("TRACE", "/mf", [("Max-Forwards", "0")])
+        check_equal(response.status, 501, "TRACE, Max-Forwards 0: proxyd answers 501, reflecting nothing")
+        check_equal(len(backend.requests), before, "neither reached the backend")
+        seen = echoed(client.request("GET", "/after-max-forwards"), "the connection after")
+        check_equal(seen["target"], "/after-max-forwards", "the connection serves the next request")
+
+
 def response_hop_by_hop(port):
     with Client(port) as client:
         response = client.request("GET", "/hop-response")
@@ -181,6 +201,7 @@ def main():
     proxyd = Proxyd(path, folder).start([front])
     request_headers_forwarded(front)
     response_hop_by_hop(front)
+    max_forwards(front, backend)
     request_bodies(front)
     chunked_response(front)
     upstream_keepalive(front, backend)

@@ -5,6 +5,7 @@
 #include "exchange/tunnel.hpp"
 #include "http/combined_field.hpp"
 #include "http/header_rules.hpp"
+#include "http/max_forwards.hpp"
 #include "http/response_head_writer.hpp"
 #include "http/trailer_fields.hpp"
 #include "upstream/upstream_pool.hpp"
@@ -244,6 +245,10 @@ std::string_view ProxyExchange::build_request_head() {
 
     // Every line the client sent of each (RFC 9110 §5.3), this proxy's entry appended after them.
     CombinedField prior_xff, prior_forwarded, prior_via;
+    // An OPTIONS or TRACE goes on with one hop fewer (RFC 9110 §7.6.2); at 0 the client
+    // connection answered it instead.
+    std::optional<uint64_t> hops =
+        edited ? max_forwards(c.method(), *edited) : max_forwards(c.method(), head);
     bool has_host = false;
     bool announce_trailers = request_trailers_go_on();
     const ClientCertHeaders &cert_fields = listener.client_cert_headers;
@@ -295,6 +300,10 @@ std::string_view ProxyExchange::build_request_head() {
                 if (c.http_minor() == 0) continue;
                 break;
             default:
+                if (hops && *hops > 0 && iequals(name, kMaxForwards)) {
+                    out.append(name).append(": ").append(std::to_string(*hops - 1)).append("\r\n");
+                    continue;
+                }
                 break;
             }
             out.append(name).append(": ").append(fields.header_value(i)).append("\r\n");
