@@ -20,7 +20,7 @@ def backend_handler(request, conn_id):
     if request.target == "/hop-response":
         headers = [("Content-Type", "text/plain"), ("Connection", "X-Hop-Response"), ("X-Hop-Response", "1"),
                    ("Keep-Alive", "timeout=99"), ("Upgrade", "example/1"), ("Proxy-Connection", "keep-alive"),
-                   ("X-End-To-End", "kept")]
+                   ("X-End-To-End", "kept"), ("Via", "1.0 gateway-a"), ("Via", "1.1 gateway-b")]
         return [response_bytes(200, b"hop\n", headers)], False
     if request.target == "/chunked-response":
         pieces = [b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"]
@@ -63,7 +63,9 @@ def request_headers_forwarded(port):
             ("Connection", "keep-alive, X-Hop-Request"), ("X-Hop-Request", "must not pass"),
             ("Keep-Alive", "timeout=5"), ("TE", "trailers"), ("Upgrade", "example/1"),
             ("Proxy-Connection", "keep-alive"), ("Trailer", "X-Checksum"),
-            ("X-Custom", "one"), ("X-Custom", "two"), ("X-Forwarded-For", "203.0.113.7")]
+            ("X-Custom", "one"), ("X-Custom", "two"), ("X-Forwarded-For", "203.0.113.7"),
+            ("Via", "1.0 first"), ("Forwarded", "for=203.0.113.7"), ("X-Forwarded-For", "198.51.100.2"),
+            ("Via", "1.1 second"), ("Forwarded", "for=198.51.100.2")]
     with Client(port) as client:
         response = client.request("GET", "/some/path?x=1&y=%2F", sent)
     seen = echoed(response, "GET through the proxy")
@@ -77,12 +79,16 @@ def request_headers_forwarded(port):
     check("x-hop-request" not in tokens, "client's Connection header not passed on", "Connection: %r" % tokens)
     check_equal(", ".join(values(got, "X-Custom")), "one, two", "end-to-end X-Custom (sent twice) kept, in order")
     check_equal(values(got, "User-Agent"), ["proxyd-integration"], "User-Agent kept")
-    check_equal(", ".join(values(got, "X-Forwarded-For")), "203.0.113.7, 127.0.0.1",
-                "X-Forwarded-For: the client's address appended")
+    # Each field sent on two lines: both reach the backend, in order, before proxyd's entry (RFC 9110
+    # §5.3; a Via chain with a hop missing, §7.6.3).
+    check_equal(", ".join(values(got, "X-Forwarded-For")), "203.0.113.7, 198.51.100.2, 127.0.0.1",
+                "X-Forwarded-For: every line the client sent, then the client's address")
     check_equal(values(got, "X-Forwarded-Proto"), ["http"], "X-Forwarded-Proto added")
     check_equal(values(got, "X-Forwarded-Host"), ["demo.example:8080"], "X-Forwarded-Host is the client's Host")
     forwarded = values(got, "Forwarded")
     check(len(forwarded) == 1, "Forwarded added once", "got %r" % forwarded)
+    check(forwarded[0].startswith("for=203.0.113.7, for=198.51.100.2, for=127.0.0.1"),
+          "Forwarded: every line the client sent, then proxyd's element", forwarded[0])
     params = forwarded_params(forwarded[0])
     check_equal(params.get("for"), "127.0.0.1", "Forwarded for=")
     check_equal(params.get("proto"), "http", "Forwarded proto=")
@@ -90,7 +96,28 @@ def request_headers_forwarded(port):
     via = values(got, "Via")
     check(len(via) == 1 and re.match(r"(HTTP/)?1\.1 \S", via[0].split(",")[-1].strip()) is not None,
           "Via added (1.1 <name>)", "Via: %r" % via)
+    check(via[0].startswith("1.0 first, 1.1 second, "), "Via: both lines the client sent, in order", via[0])
     check(response.has("Date"), "the response to the client carries a Date (the backend sent none)")
+
+
+def max_forwards(port, backend):
+    """RFC 9110 §7.6.2: an OPTIONS or TRACE goes on with Max-Forwards less one; at 0 proxyd is its
+    final recipient and answers it (OPTIONS 200 without content, TRACE 501); other methods carry
+    the field unchanged."""
+    with Client(port) as client:
+        seen = echoed(client.request("OPTIONS", "/mf", [("Max-Forwards", "5")]), "OPTIONS, Max-Forwards 5")
+        check_equal(values(backend_headers(seen), "Max-Forwards"), ["4"], "OPTIONS goes on with Max-Forwards 4")
+        seen = echoed(client.request("GET", "/mf", [("Max-Forwards", "0")]), "GET, Max-Forwards 0")
+        check_equal(values(backend_headers(seen), "Max-Forwards"), ["0"], "a GET's Max-Forwards goes on unchanged")
+        before = len(backend.requests)
+        response = client.request("OPTIONS", "/mf", [("Max-Forwards", "0")])
+        check_equal((response.status, response.header("Content-Length"), response.body), (200, "0", b""),
+                    "OPTIONS, Max-Forwards 0: proxyd answers 200, no content")
+        response = client.request("TRACE", "/mf", [("Max-Forwards", "0")])
+        check_equal(response.status, 501, "TRACE, Max-Forwards 0: proxyd answers 501, reflecting nothing")
+        check_equal(len(backend.requests), before, "neither reached the backend")
+        seen = echoed(client.request("GET", "/after-max-forwards"), "the connection after")
+        check_equal(seen["target"], "/after-max-forwards", "the connection serves the next request")
 
 
 def response_hop_by_hop(port):
@@ -104,6 +131,9 @@ def response_hop_by_hop(port):
     check(not response.has("Proxy-Connection"), "backend's Proxy-Connection removed")
     check("x-hop-response" not in response.connection_tokens(), "backend's Connection tokens not passed on")
     check_equal(response.header("X-End-To-End"), "kept", "end-to-end response header kept")
+    via = response.all("Via")
+    check(len(via) == 1 and via[0].startswith("1.0 gateway-a, 1.1 gateway-b, 1.1 "),
+          "response Via: both lines the backend sent, in order, then proxyd's", "Via: %r" % via)
     check_equal(response.body, b"hop\n", "response body")
 
 
@@ -171,6 +201,7 @@ def main():
     proxyd = Proxyd(path, folder).start([front])
     request_headers_forwarded(front)
     response_hop_by_hop(front)
+    max_forwards(front, backend)
     request_bodies(front)
     chunked_response(front)
     upstream_keepalive(front, backend)

@@ -5,7 +5,8 @@ Through the whole pipeline: the demo page and the 540 KB PDF from the static han
 (byte-identical), a 404, a proxied 1 MB POST (checksummed at the backend, sent without a
 content-length so the stream's body goes to the backend chunked), 20 streams at once on one
 connection, and the access log's protocol HTTP/2.0, also for the answers the HTTP/2 side gives
-itself (431 for a header list over its bound, 501 for CONNECT)."""
+itself (431 for a header list over its bound, 501 for CONNECT), and Max-Forwards on an OPTIONS
+stream (0: answered by proxyd; more: decremented on the way)."""
 
 import hashlib
 import json
@@ -122,6 +123,19 @@ def main():
     client.wait(lambda: all(s in client.ended or s in client.resets for s in (too_big, connect)), "both answers")
     check_equal((client.status(too_big), client.status(connect)), (431, 501),
                 "a header list over its bound and a CONNECT are answered 431 and 501")
+    client.close()
+
+    # RFC 9110 §7.6.2 on a stream too: an OPTIONS whose Max-Forwards is 0 is proxyd's to answer,
+    # one with 3 goes on with 2.
+    client = H2Client(Target(HOST, h2c))
+    last_hop = client.request(path="/api/options", method="OPTIONS", extra=[("max-forwards", "0")])
+    onward = client.request(path="/api/options", method="OPTIONS", extra=[("max-forwards", "3")])
+    client.wait(lambda: all(s in client.ended for s in (last_hop, onward)), "both OPTIONS answers")
+    check_equal((client.status(last_hop), client.data.get(last_hop, b"")), (200, b""),
+                "OPTIONS, max-forwards 0: proxyd answers 200 without content")
+    seen = json.loads(client.data.get(onward, b"{}"))
+    check_equal([v for n, v in seen.get("headers", []) if n.lower() == "max-forwards"], ["2"],
+                "OPTIONS, max-forwards 3: the backend gets Max-Forwards 2")
     client.close()
 
     log = proxyd.stderr_text()

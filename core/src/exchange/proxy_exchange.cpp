@@ -3,7 +3,9 @@
 #include "exchange/exchange_client.hpp"
 #include "exchange/exchange_worker.hpp"
 #include "exchange/tunnel.hpp"
+#include "http/combined_field.hpp"
 #include "http/header_rules.hpp"
+#include "http/max_forwards.hpp"
 #include "http/response_head_writer.hpp"
 #include "http/trailer_fields.hpp"
 #include "upstream/upstream_pool.hpp"
@@ -241,7 +243,12 @@ std::string_view ProxyExchange::build_request_head() {
     const HeaderList *edited = c.edited_headers();
     ConnectionOptions connection_options = edited ? ConnectionOptions(*edited) : ConnectionOptions(head);
 
-    std::string_view prior_xff, prior_forwarded, prior_via;
+    // Every line the client sent of each (RFC 9110 §5.3), this proxy's entry appended after them.
+    CombinedField prior_xff, prior_forwarded, prior_via;
+    // An OPTIONS or TRACE goes on with one hop fewer (RFC 9110 §7.6.2); at 0 the client
+    // connection answered it instead.
+    std::optional<uint64_t> hops =
+        edited ? max_forwards(c.method(), *edited) : max_forwards(c.method(), head);
     bool has_host = false;
     bool announce_trailers = request_trailers_go_on();
     const ClientCertHeaders &cert_fields = listener.client_cert_headers;
@@ -265,7 +272,7 @@ std::string_view ProxyExchange::build_request_head() {
                 continue;
             case FieldKind::kXForwardedFor:
                 if (!listener.add_x_forwarded) break;
-                prior_xff = fields.header_value(i);
+                prior_xff.add(fields.header_value(i));
                 continue;
             case FieldKind::kXForwardedProto:
             case FieldKind::kXForwardedHost:
@@ -273,11 +280,11 @@ std::string_view ProxyExchange::build_request_head() {
                 break;
             case FieldKind::kForwarded:
                 if (!listener.add_forwarded) break;
-                prior_forwarded = fields.header_value(i);
+                prior_forwarded.add(fields.header_value(i));
                 continue;
             case FieldKind::kVia:
                 if (!listener.add_via) break;
-                prior_via = fields.header_value(i);
+                prior_via.add(fields.header_value(i));
                 continue;
             case FieldKind::kHost:
                 // The target's authority replaces it (RFC 9112 §3.2.2): the upstream must see
@@ -293,6 +300,10 @@ std::string_view ProxyExchange::build_request_head() {
                 if (c.http_minor() == 0) continue;
                 break;
             default:
+                if (hops && *hops > 0 && iequals(name, kMaxForwards)) {
+                    out.append(name).append(": ").append(std::to_string(*hops - 1)).append("\r\n");
+                    continue;
+                }
                 break;
             }
             out.append(name).append(": ").append(fields.header_value(i)).append("\r\n");
@@ -312,14 +323,14 @@ std::string_view ProxyExchange::build_request_head() {
     std::string_view ip = c.client_ip();
     if (listener.add_x_forwarded) {
         out.append("X-Forwarded-For: ");
-        if (!prior_xff.empty()) out.append(prior_xff).append(", ");
+        if (!prior_xff.empty()) out.append(prior_xff.value()).append(", ");
         out.append(ip).append(listener.tls ? "\r\nX-Forwarded-Proto: https\r\n"
                                            : "\r\nX-Forwarded-Proto: http\r\n");
         if (!host.empty()) out.append("X-Forwarded-Host: ").append(host).append("\r\n");
     }
     if (listener.add_forwarded) {
         out.append("Forwarded: ");
-        if (!prior_forwarded.empty()) out.append(prior_forwarded).append(", ");
+        if (!prior_forwarded.empty()) out.append(prior_forwarded.value()).append(", ");
         bool v6 = ip.find(':') != std::string_view::npos;
         out.append("for=").append(v6 ? "\"[" : "").append(ip).append(v6 ? "]\"" : "");
         if (!host.empty()) out.append(";host=\"").append(host).append("\"");
@@ -327,7 +338,7 @@ std::string_view ProxyExchange::build_request_head() {
     }
     if (listener.add_via) {
         out.append("Via: ");
-        if (!prior_via.empty()) out.append(prior_via).append(", ");
+        if (!prior_via.empty()) out.append(prior_via.value()).append(", ");
         // The version the request came in (RFC 9110 §7.6.3), not the HTTP/1.1 it goes on in.
         out.append(c.frames_body() ? "2" : request.http_minor == 0 ? "1.0" : "1.1").append(" proxyd\r\n");
     }
@@ -621,7 +632,7 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
     ConnectionOptions connection_options(response_);
     bool add_via = client_->listener().add_via;
     bool announce_trailers = response_trailers_go_on();
-    std::string_view prior_via;
+    CombinedField prior_via; // every Via line the upstream sent, in order (RFC 9110 §5.3)
     for (size_t i = 0; i < response_.header_count(); ++i) {
         std::string_view name = response_.header_name(i);
         FieldKind kind = response_.header_kind(i);
@@ -629,13 +640,13 @@ template <class Sink> void ProxyExchange::forward_response_fields(Sink &&sink) {
             (kind == FieldKind::kTrailer && !announce_trailers))
             continue;
         if (add_via && kind == FieldKind::kVia) {
-            prior_via = response_.header_value(i);
+            prior_via.add(response_.header_value(i));
             continue;
         }
         sink(name, response_.header_value(i));
     }
     if (add_via) {
-        std::string via(prior_via);
+        std::string via(prior_via.value());
         // The version the response came in (RFC 9110 §7.6.3).
         via.append(prior_via.empty() ? "" : ", ").append(parser_.http_minor() == 0 ? "1.0" : "1.1");
         sink("Via", via.append(" proxyd"));

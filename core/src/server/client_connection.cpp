@@ -3,6 +3,7 @@
 #include "exchange/make_exchange.hpp"
 #include "http/header_rules.hpp"
 #include "http/https_redirect.hpp"
+#include "http/max_forwards.hpp"
 #include "http/request_id.hpp"
 #include "http/response_head_writer.hpp"
 #include "http/status_text.hpp"
@@ -561,6 +562,7 @@ void ClientConnection::route_request() {
 }
 
 void ClientConnection::start_exchange(Target target) {
+    if (target.kind == Target::Kind::Upstream && answer_last_hop()) return;
     std::unique_ptr<Exchange> exchange = make_exchange(*this, target);
     if (!exchange) {
         send_error(500, true);
@@ -701,6 +703,21 @@ void ClientConnection::log_answered_stream(std::string_view method, std::string_
     write_access_entry(entry);
 }
 
+// OPTIONS is answered for this server (200, no content), as an origin answers OPTIONS *. TRACE
+// gets 501: the reflection of the request that RFC 9110 §9.3.8 suggests would echo the client's
+// credentials back to a script that can send it ("cross-site tracing"), so this proxy makes none.
+bool ClientConnection::answer_last_hop() {
+    const HeaderList *edited = edited_headers();
+    std::optional<uint64_t> hops =
+        edited ? max_forwards(method(), *edited) : max_forwards(method(), request_->parser.head());
+    if (!hops || *hops != 0) return false;
+    if (method() == "TRACE")
+        send_error(501, !wants_keep_alive());
+    else
+        send_own_response(200, {}, {}, {}, !wants_keep_alive());
+    return true;
+}
+
 namespace {
 
 std::string error_page(int status) {
@@ -788,7 +805,7 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
     if (filters_response_heads()) {
         HeaderList fields;
         fields.add("Server", "proxyd");
-        fields.add("Content-Type", content_type);
+        if (!content_type.empty()) fields.add("Content-Type", content_type);
         if (!location.empty()) fields.add("Location", location);
         if (!retry_after.empty()) fields.add("Retry-After", retry_after);
         return send_filtered_response(status, std::move(fields), std::move(body), close);
@@ -799,7 +816,7 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
     head.strict_transport_security(listener_.strict_transport_security);
     const std::string &date = worker_.dates().http_date();
     head.origin_fields(date);
-    head.field("Content-Type", content_type);
+    if (!content_type.empty()) head.field("Content-Type", content_type);
     if (!location.empty()) head.field("Location", location);
     if (!retry_after.empty()) head.field("Retry-After", retry_after);
     end_head(head, date,

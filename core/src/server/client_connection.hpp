@@ -386,6 +386,9 @@ class ClientConnection final : private RequestParser::Events,
     // The listener's router (or a filter's route_to) picks the target; its filters run next.
     void route_request();
     void start_exchange(Target target);
+    // An OPTIONS or TRACE bound for an upstream whose Max-Forwards is 0 is answered here, this
+    // proxy being its final recipient (RFC 9110 §7.6.2): true when it was.
+    bool answer_last_hop();
     // request_head hooks of the reached chain, from the next due one on, until one answers or
     // pends, or the chain ends (then routing, or the exchange).
     void run_request_filters();
@@ -424,7 +427,7 @@ class ClientConnection final : private RequestParser::Events,
     // orderly close once it grew past discard_limit() (a chunked body's size shows as it comes).
     void check_discarded_body();
     // A response proxyd writes itself: an error page or a redirect (location non-empty), with a
-    // Retry-After when retry_after is non-empty.
+    // Retry-After when retry_after is non-empty; no Content-Type when content_type is empty.
     void send_own_response(int status, std::string_view content_type, std::string_view location,
                            std::string body, bool close, std::string_view retry_after = {});
     // Logs and releases the finished exchange, then starts the next request (true) or heads for

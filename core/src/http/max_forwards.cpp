@@ -1,0 +1,17 @@
+#include "http/max_forwards.hpp"
+
+#include <charconv>
+
+namespace proxyd {
+
+std::optional<uint64_t> parse_max_forwards(std::string_view value) {
+    if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+    // Past 18 digits the count is this proxy's largest, which RFC 9110 §7.6.2 lets it forward
+    // instead of the received value less one.
+    if (value.size() > 18) return kMaxForwardsSupported;
+    uint64_t hops = 0;
+    std::from_chars(value.data(), value.data() + value.size(), hops);
+    return hops;
+}
+
+} // namespace proxyd
