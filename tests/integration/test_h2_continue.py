@@ -5,8 +5,8 @@ request HEADERS with expect: 100-continue and without END_STREAM gets a HEADERS 
 - proxied: the upstream's 100 is relayed; the backend got the whole body;
 - a content plugin that reads the body (tests/loader/content_async.c, /echo): proxyd sends the
   100 itself; a Content-Length over the plugin's max_body is answered 413 with no 100 before it;
-- an upstream's 100 that the client did not ask for is dropped (as nginx does on HTTP/2): the
-  client sees only the final head;
+- an upstream's 100 that the client did not ask for, and a 102, go on as HEADERS before the
+  final head (RFC 9110 §15.2: a proxy forwards 1xx it did not ask for);
 - curl --http2-prior-knowledge -H 'Expect: 100-continue' uploads through proxyd and its headers
   show the HTTP/2 100 (so it did not wait out its own expect timeout)."""
 
@@ -23,7 +23,8 @@ WAIT = 2.0  # how long a client waits for the 100 here (curl waits 1 s, then sen
 
 
 def continue_backend(conn, conn_id):
-    """Answers 100 to Expect: 100-continue (and to /unasked even without it), then echoes."""
+    """Answers 100 to Expect: 100-continue (and to /unasked even without it; 102 to /processing),
+    then echoes."""
     reader = Reader(conn)
     while True:
         start, headers = reader.read_head()
@@ -31,6 +32,8 @@ def continue_backend(conn, conn_id):
         target = start.split(" ")[1]
         if names.get("expect", "").lower() == "100-continue" or target == "/unasked":
             conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if target == "/processing":
+            conn.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
         body = reader.read_exact(int(names.get("content-length", "0")))
         answer = json.dumps({"target": target, "bytes": len(body), "body": body[:64].decode("latin-1"),
                              "expect": names.get("expect")}).encode()
@@ -89,7 +92,9 @@ def main():
     check_equal((seen.get("body"), seen.get("expect")), ("hello world", "100-continue"),
                 "proxied: the backend got the Expect and the whole body sent after the 100")
     unasked = post(c, "/unasked", b"no expectation", expect=False)
-    check_equal(statuses(c, unasked), ["200"], "proxied: a 100 the client did not ask for is dropped")
+    check_equal(statuses(c, unasked), ["100", "200"], "proxied: a 100 the client did not ask for goes on too")
+    processing = post(c, "/processing", b"slow work", expect=False)
+    check_equal(statuses(c, processing), ["102", "200"], "proxied: a 102 goes on before the final head")
     c.close()
 
     c = H2Client(Target("127.0.0.1", content_port))

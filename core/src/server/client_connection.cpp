@@ -854,14 +854,11 @@ void ClientConnection::end_head(ResponseHeadWriter &head, std::string_view date,
 
 void ClientConnection::end_interim_head(ResponseHeadWriter &head) {
     head.end_interim();
-    // A browser may preload what a 103's Link fields name; a client that sent Expect waits for
-    // the 100 before its body. Other 1xx (a 100 nobody asked for included) are dropped, as nginx
-    // does on HTTP/2: a deviation, since RFC 9110 §15.2 has a proxy forward 1xx it did not ask for.
+    // Every 1xx goes on, as over HTTP/1.1: RFC 9110 §15.2 has a proxy forward those it did not
+    // ask for, and every client must parse them (a browser preloads what a 103's Link names).
     const ResponseFields *fields = head.fields_out();
     if (!fields || !peer_ || !writable() || write_shut_) return;
-    int status = fields->status();
-    if (status == 103 || (status == 100 && request_->parser.head().find("expect")))
-        peer_->stream_interim_head(*fields);
+    peer_->stream_interim_head(*fields);
 }
 
 void ClientConnection::send(std::string_view data) {

@@ -59,7 +59,6 @@ class H2Connection::Stream final : public StreamPeer {
         feed_held();
     }
     void end() {
-        request_ended_ = true;
         if (!connection_) return;
         input_ended_ = true; // told the connection once the bytes held before it have gone
         feed_held();
@@ -133,9 +132,9 @@ class H2Connection::Stream final : public StreamPeer {
     void stream_interim_head(const ResponseFields &head) override {
         if (response_ != Response::kNone) return; // nothing interim follows the final head
         if (head.status() == 100) {
-            // The client waits for it before its body: pointless once the body came whole, and
-            // said once (an upstream retried may send its own).
-            if (request_ended_ || continue_sent_) return;
+            // Said once: a second 100 would come from an upstream retried with the Expect proxyd
+            // sent it, a 1xx proxyd asked for (RFC 9110 §15.2 lets it keep those).
+            if (continue_sent_) return;
             continue_sent_ = true;
         }
         owner_.session_.submit_interim(id_, head); // a hint lost is no error
@@ -310,7 +309,6 @@ class H2Connection::Stream final : public StreamPeer {
     bool websocket_ = false;
     bool tunnel_ = false;      // the upstream switched protocols: its 200 opens the tunnel
     bool input_ended_ = false; // the stream's END_STREAM, not yet told to its connection
-    bool request_ended_ = false; // the client's END_STREAM came
     bool continue_sent_ = false; // a 100 went out
 };
 
