@@ -6,14 +6,16 @@ stream's window by 1000 bytes only, 0 when it opened nothing; a stream served no
 them is logged with its whole body. A client that resets a stream with RST_STREAM(NO_ERROR)
 after 1000 bytes, its response's remaining DATA still queued, is logged with those 1000 too:
 whether the response was complete (a small file, its line held) or still being read (a large
-one). A line held until its stream ends gives the request's time until then (rt). Raw frames
+one). A line held until its stream ends gives the request's time until then (rt), and so does the
+duration histogram of /metrics, on a listener with its access log off as well. Raw frames
 through python3-h2 (h2_frames.py)."""
 
 import os
+import re
 
 from h2_frames import INITIAL_WINDOW_SIZE, NO_ERROR, H2Client, Target, h2, rst_stream, window_update
 from proxyd_harness import (HOST, Proxyd, TestSkip, access_log_entries, check, check_equal, config_head,
-                            free_ports, run_test, static_handler, wait_for, workdir, write_file)
+                            free_ports, get, run_test, static_handler, wait_for, workdir, write_file)
 
 FILE_BYTES = 8000  # made whole at once: under the stream's low-water mark
 LARGE_BYTES = 1 << 20  # read piece by piece as its queue drains
@@ -26,12 +28,21 @@ def main():
     root = os.path.join(folder, "www")
     write_file(os.path.join(root, "f.bin"), b"x" * FILE_BYTES)
     write_file(os.path.join(root, "large.bin"), b"y" * LARGE_BYTES)
-    (port,) = free_ports(1)
-    config = (config_head().replace("\n[log]", '\n[limits]\nsend_timeout = "1s"\n\n[log]', 1)
+    port, quiet_port, admin = free_ports(3)
+    config = (config_head().replace("\n[log]", '\n[limits]\nsend_timeout = "1s"\n\n[admin]\nlisten = "%s:%d"\n\n[log]'
+                                    % (HOST, admin), 1)
               + static_handler("files", root)
-              + '[[listeners]]\nname = "front"\nlisten = "%s:%d"\nhandler = "files"\nhttp2 = true\n\n' % (HOST, port))
+              + '[[listeners]]\nname = "front"\nlisten = "%s:%d"\nhandler = "files"\nhttp2 = true\n\n' % (HOST, port)
+              + '[[listeners]]\nname = "quiet"\nlisten = "%s:%d"\nhandler = "files"\nhttp2 = true\n'
+                'access_log = false\n\n' % (HOST, quiet_port))
     path = write_file(os.path.join(folder, "stalled.toml"), config)
-    proxyd = Proxyd(path, folder, tag="stalled").start([port])
+    proxyd = Proxyd(path, folder, tag="stalled").start([port, quiet_port, admin])
+
+    # On a listener without an access log, a stalled stream beside the others below.
+    quiet = H2Client(Target(HOST, quiet_port, path="/f.bin"), settings={INITIAL_WINDOW_SIZE: 0})
+    quiet.auto_window = False
+    unlogged = quiet.request()
+    quiet.wait(lambda: quiet.status(unlogged) == 200, "the quiet listener's head")
 
     target = Target(HOST, port, path="/f.bin")
     stalled = H2Client(target, settings={INITIAL_WINDOW_SIZE: 0})
@@ -60,14 +71,28 @@ def main():
                  "RST_STREAM for both stalled streams after send_timeout", timeout=5)
     check_equal((stalled.resets[partly], stalled.resets[closed]), (8, 8), "both reset with CANCEL")
     check_equal(len(stalled.data.get(closed, b"")), 0, "the stream without a window got no body byte")
+    quiet.wait(lambda: unlogged in quiet.resets, "RST_STREAM for the quiet listener's stalled stream", timeout=5)
     stalled.close()
     served.close()
+    quiet.close()
 
     def logged():
         return {e["request_id"]: e for e in access_log_entries(proxyd.stderr_text())}
     wait_for("the five access-log lines",
              lambda: all(i in logged() for i in ("partly-open", "never-open", "served-whole", "reset-complete",
                                                  "reset-reading")), timeout=5)
+    metrics = get(admin, "/metrics").body.decode()
+
+    def duration(listener, what):
+        found = re.search(r'^proxyd_request_duration_seconds_%s\{listener="%s"\} (\S+)$' % (what, listener),
+                          metrics, re.M)
+        return float(found.group(1)) if found else None
+    # The two stalled streams lasted 1 s each, the three others far less; quiet's one stream 1 s.
+    check_equal((duration("front", "count"), duration("quiet", "count")), (5.0, 1.0),
+                "the histogram counts each request once, when its stream ended")
+    check(duration("front", "sum") >= 1.8 and duration("quiet", "sum") >= 0.9,
+          "the histogram's durations run to the streams' end, access log or not",
+          "front %s, quiet %s" % (duration("front", "sum"), duration("quiet", "sum")))
     check_equal(proxyd.stop(), 0, "proxyd exit code")
     entries = access_log_entries(proxyd.stderr_text())
     for request_id, body_bytes in (("partly-open", "1000"), ("never-open", "0"), ("served-whole", str(FILE_BYTES)),

@@ -648,10 +648,19 @@ void ClientConnection::write_access_log() {
     const AccessRecord &record = request_->record;
     const RequestParser &parser = request_->parser;
     // Metrics hear of every request the access log would, whether the log is on or not.
-    if (record.status != 0)
-        metrics_.request_finished(worker_.metrics().target_slot(record.target), record.status,
-                                  uv_hrtime() - record.start_ns);
-    if (!listener_.access_log || !worker_.access_log().enabled() || record.status == 0) return;
+    if (record.status == 0) return;
+    FinishedRequest finished{&metrics_, worker_.metrics().target_slot(record.target), record.status,
+                             record.start_ns};
+    bool logs = listener_.access_log && worker_.access_log().enabled();
+    // Only a request whose bytes wait for a window or a file's read ends later (its line held, a
+    // copy, written when the stream ends): bytes already in frames leave as the socket takes
+    // them, as on HTTP/1.1.
+    bool held = peer_ && peer_->stream_body_waits();
+    if (!held) finished.observe();
+    if (!logs) {
+        if (held) peer_->stream_end_when_sent(nullptr, finished);
+        return;
+    }
     auto header = [&parser](std::string_view name) {
         auto v = parser.head().find(name);
         return v ? *v : std::string_view();
@@ -669,9 +678,7 @@ void ClientConnection::write_access_log() {
     entry.upstream_status = record.upstream_status;
     entry.request_time = static_cast<double>(uv_hrtime() - record.start_ns) / 1e9;
     entry.request_id = {request_->view.request_id.ptr, request_->view.request_id.len};
-    // Only a line whose bytes wait for a window or a file's read is held (a copy, written when
-    // the stream ends): bytes already in frames leave as the socket takes them, as on HTTP/1.1.
-    if (peer_ && peer_->stream_body_waits()) return peer_->stream_log_when_sent(entry);
+    if (held) return peer_->stream_end_when_sent(&entry, finished);
     write_access_entry(entry);
 }
 

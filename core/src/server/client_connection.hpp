@@ -89,6 +89,16 @@ class H2Connection;
 struct AccessEntry;
 struct H2RequestHead;
 
+// What the end of a request adds to its listener's metrics (the duration histogram, the
+// requests counter), told when its last body byte left rather than when its response was made.
+struct FinishedRequest {
+    ListenerMetrics *metrics;
+    size_t target_slot;
+    int status;
+    uint64_t start_ns; // uv_hrtime() when the request began
+    void observe() const { metrics->request_finished(target_slot, status, uv_hrtime() - start_ns); }
+};
+
 // The HTTP/2 stream behind a stream-backed ClientConnection (H2Connection's side of it).
 class StreamPeer {
   public:
@@ -131,10 +141,11 @@ class StreamPeer {
     // Body bytes of the response wait for more than the socket: for the client's window, or to
     // be read from a file as their frames are made (stream_file).
     virtual bool stream_body_waits() const = 0;
-    // The response is complete but body bytes of it still wait (stream_body_waits): the
-    // stream writes the request's access-log line (a copy of entry) when the stream ends, with
-    // the body bytes that reached the client.
-    virtual void stream_log_when_sent(const AccessEntry &entry) = 0;
+    // The response is complete but body bytes of it still wait (stream_body_waits): the request
+    // ends when the stream does. Then the stream tells the metrics and writes the request's
+    // access-log line (a copy of entry; none when entry is null, the log being off), with the
+    // body bytes that reached the client and the time until then.
+    virtual void stream_end_when_sent(const AccessEntry *entry, const FinishedRequest &finished) = 0;
 };
 
 class ClientConnection final : private RequestParser::Events,

@@ -101,7 +101,7 @@ class H2Connection::Stream final : public StreamPeer {
             }
             c->abort();
         }
-        write_held_line(delivered);
+        end_held_request(delivered);
     }
     void cut() { h2_closed(owner_.session_.queued(id_)); }
     // The stream closed in the session: ended by both sides (nothing unsent), or reset by either,
@@ -196,9 +196,9 @@ class H2Connection::Stream final : public StreamPeer {
         owner_.schedule();
     }
     bool stream_body_waits() const override { return owner_.session_.body_waits(id_); }
-    void stream_log_when_sent(const AccessEntry &entry) override {
-        held_line_ = std::make_unique<HeldAccessEntry>(entry);
-        held_since_ns_ = uv_hrtime();
+    void stream_end_when_sent(const AccessEntry *entry, const FinishedRequest &finished) override {
+        if (entry) held_line_ = std::make_unique<HeldAccessEntry>(*entry);
+        held_request_ = finished;
     }
 
   private:
@@ -277,16 +277,19 @@ class H2Connection::Stream final : public StreamPeer {
         owner_.schedule();
     }
 
-    // The line the stream's connection left (stream_log_when_sent), once the stream has ended:
-    // the body bytes are those that left in DATA frames.
-    void write_held_line(uint64_t delivered) {
+    // The request the stream's connection left (stream_end_when_sent), once the stream has
+    // ended: its metrics, and its line with the body bytes that left in DATA frames.
+    void end_held_request(uint64_t delivered) {
+        std::optional<FinishedRequest> finished = std::exchange(held_request_, std::nullopt);
+        if (!finished) return;
+        // The request lasted until its last bytes left (or the stream's reset), not until its
+        // response was made: a large file handed to the stream whole is made at once.
+        finished->observe();
         std::unique_ptr<HeldAccessEntry> held = std::move(held_line_);
         if (!held) return;
         AccessEntry &entry = held->entry();
         entry.body_bytes = std::min(entry.body_bytes, delivered);
-        // The request lasted until its last bytes left (or the stream's reset), not until its
-        // response was made: a large file handed to the stream whole is made at once.
-        entry.request_time += static_cast<double>(uv_hrtime() - held_since_ns_) / 1e9;
+        entry.request_time = static_cast<double>(uv_hrtime() - finished->start_ns) / 1e9;
         Worker &worker = owner_.connection_.worker();
         worker.access_log().write_line(format_access_line(entry, worker.config().log.access_format));
     }
@@ -302,8 +305,9 @@ class H2Connection::Stream final : public StreamPeer {
     Response response_ = Response::kNone;
     std::optional<uint64_t> remaining_; // body bytes the head's content-length still expects
     uint64_t body_bytes_ = 0;           // response body bytes handed to the session
+    // A request that ends with its stream (stream_end_when_sent): its line, when the log is on.
+    std::optional<FinishedRequest> held_request_;
     std::unique_ptr<HeldAccessEntry> held_line_;
-    uint64_t held_since_ns_ = 0; // when held_line_ was made
     bool h2_closed_ = false;
     bool broken_ = false;
     bool websocket_ = false;
