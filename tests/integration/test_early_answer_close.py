@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """An answer given before the request's body has been read (proxyd's 404, a static handler's 405
-at the head) says `Connection: close` when proxyd will close the connection after it, so a client
-never sends its next request into a connection being closed; and whatever an answer says, proxyd
-does: a keep-alive answer's connection serves the next request, a closing one ends cleanly (EOF,
-no reset). Raw sockets."""
+at the head, a filter's 401): the rest of the body is read and dropped after it and the
+connection serves the next request, as nginx does, when the body is within the discard limit
+(the listener's max_body_size, else 1 MiB). Over it, the answer says `Connection: close` and
+proxyd closes the connection after it, so a client never sends its next request into a
+connection being closed; and whatever an answer says, proxyd does: a keep-alive answer's
+connection serves the next request, a closing one ends cleanly (EOF, no reset). Raw sockets."""
 
 import os
 import socket
@@ -12,6 +14,7 @@ from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, fre
                             workdir, write_file)
 
 BODY_LENGTH = 100000
+OVER_LIMIT = 2 << 20  # past the 1 MiB proxyd reads and drops
 
 
 def start(folder):
@@ -20,14 +23,17 @@ def start(folder):
     (port,) = free_ports(1)
     config = (config_head(plugins=None)
               + "[handlers.files]\nplugin = \"static\"\nroot = %s\n\n" % toml_str(root)
-              + "[routers.site]\nplugin = \"prefix\"\nroutes = [{ prefix = \"/files/\", handler = \"files\" }]\n\n"
+              + "[filters.gate]\nplugin = \"auth\"\ntokens = [\"token-of-the-early-answer-test\"]\n\n"
+              + "[handlers.guarded]\nplugin = \"static\"\nroot = %s\nfilters = [\"gate\"]\n\n" % toml_str(root)
+              + "[routers.site]\nplugin = \"prefix\"\nroutes = [{ prefix = \"/files/\", handler = \"files\" },"
+                " { prefix = \"/guarded/\", handler = \"guarded\" }]\n\n"
               + "[[listeners]]\nname = \"front\"\nlisten = \"127.0.0.1:%d\"\nrouter = \"site\"\n\n" % port)
     path = write_file(os.path.join(folder, "early.toml"), config)
     return Proxyd(path, folder, tag="early").start([port]), port
 
 
-def post_head(target, length):
-    return b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (target.encode(), length)
+def post_head(target, length, headers=b""):
+    return b"POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n" % (target.encode(), headers, length)
 
 
 def ends_cleanly(client, within=3.0):
@@ -43,9 +49,22 @@ def ends_cleanly(client, within=3.0):
         return "reset"
 
 
-def answered_before_body(port, target, status, what):
+def answered_before_body(port, target, status, what, headers=b""):
+    """The body's rest, sent after the answer, is read and dropped; the next request is served."""
     with Client(port, timeout=5) as client:
-        client.send(post_head(target, BODY_LENGTH) + b"x" * 1000)
+        client.send(post_head(target, BODY_LENGTH, headers) + b"x" * 1000)
+        response = client.read_response()
+        check_equal(response.status, status, "%s: answered at the head" % what)
+        check("close" not in response.connection_tokens(),
+              "%s: the answer keeps the connection (the body is to be dropped)" % what, str(response.headers))
+        client.send(b"y" * (BODY_LENGTH - 1000))
+        following = client.request("GET", "/files/index.html")
+        check_equal(following.status, 200, "%s: the rest of the body dropped, the next request served" % what)
+
+
+def answered_before_large_body(port, target, status, what, headers=b""):
+    with Client(port, timeout=5) as client:
+        client.send(post_head(target, OVER_LIMIT, headers) + b"x" * 1000)
         response = client.read_response()
         check_equal(response.status, status, "%s: answered at the head" % what)
         check("close" in response.connection_tokens(),
@@ -84,6 +103,12 @@ def main():
     proxyd, port = start(folder)
     answered_before_body(port, "/missing", 404, "a 404 to a POST with 100000 body bytes to come")
     answered_before_body(port, "/files/index.html", 405, "a static handler's 405 to such a POST")
+    answered_before_body(port, "/guarded/x", 401, "a filter's 401 to such a POST")
+    answered_before_large_body(port, "/missing", 404, "a 404 to a POST with 2 MiB to come")
+    answered_before_large_body(port, "/files/index.html", 405, "a static handler's 405 to such a POST")
+    answered_before_large_body(port, "/guarded/x", 401, "a filter's 401 to such a POST")
+    answered_before_large_body(port, "/missing", 404, "a 404 to a POST waiting for 100 Continue",
+                               headers=b"Expect: 100-continue\r\n")
     whole_body_keeps_alive(port, "/missing", 404, "a 404 to a POST with its whole body")
     whole_body_keeps_alive(port, "/files/index.html", 405, "a static handler's 405 to a POST with its whole body")
     keeps_its_word(port, b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "a 404 to a GET")

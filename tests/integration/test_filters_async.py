@@ -83,6 +83,20 @@ def body_waits(work, backend):
     check(seen.body == body, "the backend got the same bytes")
 
 
+def answer_after_held_body(work):
+    """A filter that waits, then answers, while the body is held (past the high-water mark, so
+    reading paused): the body is read and dropped after the answer and the connection goes on."""
+    body = b"z" * 200000
+    with Client(work) as client:
+        client.send(b"POST /limited-upload HTTP/1.1\r\nHost: x\r\nX-Limit: 1\r\nContent-Length: %d\r\n\r\n"
+                    % len(body) + body)
+        response = client.read_response()
+        check_equal((response.status, response.body), (429, b"slow down\n"), "the filter's answer to an upload")
+        check("close" not in response.connection_tokens(), "it keeps the connection: the body is dropped")
+        check_equal(client.request("GET", "/after-upload").body, b"GET /after-upload 0",
+                    "the next request on the connection is served")
+
+
 def pipelined_in_order(timer):
     with Client(timer) as client:
         client.send(b"".join(b"GET /p%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3)))
@@ -166,6 +180,7 @@ def main():
     proxyd, path, (timer, work, late, slow, stuck) = start(folder, "main", backend)
     resumes(proxyd, timer, work)
     body_waits(work, backend)
+    answer_after_held_body(work)
     pipelined_in_order(timer)
     client_leaves(proxyd, timer, "timer")
     client_leaves(proxyd, work, "work")

@@ -183,11 +183,12 @@ int ContentExchange::finish() {
     uint64_t length = body_.size();
     for (size_t i = 0; i < files_.size(); ++i)
         length += files_[i].remaining + files_[i].after.size();
-    // An answer before the end of a body the plugin does not read (handle runs at the head) ends
-    // the connection, and says so: the rest of the body could not be told from a next request.
-    // A body that came whole with the head is read to its end after the answer: it stays open.
-    keep_alive_ =
-        c.wants_keep_alive() && (request_complete_ || !c.request_has_body() || c.request_body_in_input());
+    // An answer before the end of a body the plugin does not read (handle runs at the head): the
+    // rest is read and dropped after it when the client allows (discard_request_body), else the
+    // answer ends the connection, and says so, as the rest could not be told from a next
+    // request. A body that came whole with the head is read to its end after the answer.
+    keep_alive_ = c.wants_keep_alive() && (request_complete_ || !c.request_has_body() ||
+                                           c.request_body_in_input() || c.discard_request_body());
     bool keep_alive = keep_alive_;
 
     std::string out;

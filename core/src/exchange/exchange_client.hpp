@@ -57,6 +57,11 @@ class ExchangeClient {
     // Request-body flow control for exchanges that forward it.
     virtual void pause_body() = 0;
     virtual void resume_body() = 0;
+    // For an answer that does not use the body: the rest of it is to be read and dropped after
+    // the response and the connection kept, as nginx does. True when it will be; false (the
+    // answer must close the connection) for a body over the discard limit, a client waiting for
+    // 100 Continue, an HTTP/2 stream, or a connection that closes anyway.
+    virtual bool discard_request_body() = 0;
 
     // -- the response --
     // A writer for a response head (every head goes through these): HTTP/1.1 text into out, which
@@ -64,8 +69,7 @@ class ExchangeClient {
     virtual ResponseHeadWriter start_head(std::string &out, int status, std::string_view reason) = 0;
     // Ends the head as ResponseHeadWriter::end() does; on an HTTP/2 stream it goes out now.
     virtual void end_head(ResponseHeadWriter &head, std::string_view date, const HeadEnding &ending) = 0;
-    // Ends an interim (1xx) head; an HTTP/2 stream passes on only a 103 (Early Hints), and a 100
-    // when its request carried Expect: 100-continue.
+    // Ends an interim (1xx) head; an HTTP/2 stream passes it on as HEADERS (a 100 once).
     virtual void end_interim_head(ResponseHeadWriter &head) = 0;
     // The client frames the body itself, that is, the request came on an HTTP/2 stream: send()
     // takes the bare payload, never chunk framing, and a body whose length the head did not give

@@ -549,6 +549,7 @@ void ClientConnection::route_request() {
     request_->record.target = target;
     if (request_->filters) request_->filters->set_routed();
     if (!target) {
+        start_discarding_body(); // a body on its way is read and dropped, the connection kept
         send_error(404, !wants_keep_alive());
         return;
     }
@@ -718,6 +719,7 @@ bool ClientConnection::answer_last_hop() {
     std::optional<uint64_t> hops =
         edited ? max_forwards(method(), *edited) : max_forwards(method(), request_->parser.head());
     if (!hops || *hops != 0) return false;
+    start_discarding_body();
     if (method() == "TRACE")
         send_error(501, !wants_keep_alive());
     else
@@ -801,11 +803,11 @@ void ClientConnection::send_own_response(int status, std::string_view content_ty
                                          std::string body, bool close, std::string_view retry_after) {
     // The request ends here (a stalled or broken body): a filter still waiting is told.
     if (request_->filters && request_->filters->pending()) cancel_pending_filter();
-    // A body not read to its end (a 404 at the head) could not be told from a next request: the
-    // connection closes after this answer, and the answer says so (Envoy's choice; nginx reads
-    // and drops the body instead), unless the caller had the rest discarded (a redirect_https
-    // listener's answer). A body whose last byte came with the head is read to its end after the
-    // answer, in the same call, so that connection stays open.
+    // A body not read to its end could not be told from a next request: the connection closes
+    // after this answer, and the answer says so, unless the caller had the rest read and dropped
+    // (start_discarding_body: a 404 with no route, a redirect_https answer). A body whose last
+    // byte came with the head is read to its end after the answer, in the same call, so that
+    // connection stays open.
     if (request_->parser.has_body() && request_phase_ != RequestPhase::kComplete &&
         !request_->parser.body_in_input() && !discarding_body_)
         close = true;

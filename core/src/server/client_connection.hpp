@@ -172,6 +172,10 @@ class ClientConnection final : private RequestParser::Events,
     bool path_rewritten() const override { return request_->path_rewritten; }
     bool request_has_body() const override { return request_->parser.has_body(); }
     bool request_body_in_input() const override { return request_->parser.body_in_input(); }
+    bool discard_request_body() override {
+        start_discarding_body();
+        return discarding_body_;
+    }
     bool request_chunked() const override { return request_->parser.chunked(); }
     const MessageHead *request_trailers() const override { return request_->parser.trailers(); }
     int64_t request_content_length() const override { return request_->parser.content_length(); }

@@ -179,9 +179,18 @@ void ClientConnection::send_filter_answer() {
     fields.add("Server", "proxyd");
     for (size_t i = 0; i < answer.fields.header_count(); ++i)
         fields.add(answer.fields.header_name(i), answer.fields.header_value(i));
-    // A body still on its way is read and dropped until the close: the answer says Connection:
-    // close, since what follows it could not be told from a next request.
-    bool close = request_->parser.has_body() && request_phase_ != RequestPhase::kComplete;
+    // A body still on its way is read and dropped after the answer, the connection kept, as
+    // nginx does (up to discard_limit(); a client waiting for 100 Continue never sends it). Past
+    // that the answer says Connection: close: what follows could not be told from a next request.
+    RequestFilters &f = *request_->filters;
+    start_discarding_body();
+    if (discarding_body_) {
+        discarded_bytes_ = f.held_body.size();
+        std::string().swap(f.held_body);
+        if (std::exchange(f.body_held_paused, false)) resume_body();
+    }
+    bool close =
+        request_->parser.has_body() && request_phase_ != RequestPhase::kComplete && !discarding_body_;
     send_filtered_response(answer.status, std::move(fields), std::move(answer.body), close);
 }
 
