@@ -48,7 +48,7 @@ def hooks_of(proxyd, request_id):
 def main():
     folder = workdir("filters")
     backend = Backend(handler=backend_handler)
-    front, plain, broken = free_ports(3)
+    front, plain, broken, hosted = free_ports(4)
     (dead,) = free_ports(1)
     www = os.path.join(SOURCE_DIR, "www", "default")
     config = (config_head(level="warn").replace("[plugins]\n", "[plugins]\nprobe = %s\n" % toml_str(PROBE))
@@ -66,9 +66,11 @@ def main():
               + with_filters(listener("front", front, "upstream", "app"), ["edit", "deny", "route", "rewrite"])
               + with_filters(listener("broken", broken, "upstream", "dead"), ["edit"])
               + upstream("bare", [backend.port])
-              + listener("plain", plain, "upstream", "bare"))
+              + listener("plain", plain, "upstream", "bare")
+              + filter_block("hostset", request_set=["Host: backend.internal"])
+              + with_filters(listener("hosted", hosted, "upstream", "bare"), ["hostset"]))
     path = write_file(os.path.join(folder, "filters.toml"), config)
-    proxyd = Proxyd(path, folder).start([front, plain, broken])
+    proxyd = Proxyd(path, folder).start([front, plain, broken, hosted])
 
     # Header edits both ways, and the target's filter after the listener's.
     before = len(backend.requests)
@@ -122,6 +124,16 @@ def main():
     check(response.header("X-Target") is None, "the upstream's filter did not")
     response = get(front, "/missing.html", headers=[("X-To-Site", "1")])
     check_equal((response.status, response.header("X-Site")), (404, "yes"), "a content error passes the filters")
+
+    # A Host a filter sets is the upstream's; X-Forwarded-Host and Forwarded's host= keep the
+    # client's (RFC 7239 §5.3), so the backend can still build the client's URLs.
+    before = len(backend.requests)
+    response = get(hosted, "/where", headers=[("Host", "www.example.test")])
+    _, seen = backend.requests[before]
+    check_equal(seen.all("Host"), ["backend.internal"], "the backend gets the Host the filter set")
+    check_equal(seen.all("X-Forwarded-Host"), ["www.example.test"], "X-Forwarded-Host is the client's Host")
+    check('host="www.example.test"' in (seen.header("Forwarded") or ""), "so is Forwarded's host=",
+          seen.header("Forwarded"))
 
     # The method and the path the backend sees.
     before = len(backend.requests)

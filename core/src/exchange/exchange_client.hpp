@@ -51,6 +51,9 @@ class ExchangeClient {
     // once the exchange heard on_request_complete(), valid while the request is.
     virtual const MessageHead *request_trailers() const = 0;
     virtual int64_t request_content_length() const = 0;
+    // The Host the client sent (or its absolute-form target's authority, or an HTTP/2 stream's
+    // :authority), whatever a filter set since: what X-Forwarded-Host and Forwarded's host= say.
+    virtual std::string_view received_host() const = 0;
     virtual std::string_view client_ip() const = 0;
     virtual const TlsSession *tls_session() const = 0;
     virtual const TlsClientCertificate &tls_client_certificate() = 0;

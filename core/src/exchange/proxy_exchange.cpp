@@ -321,19 +321,21 @@ std::string_view ProxyExchange::build_request_head() {
         out.append("Host: ").append(host.empty() ? authority : host).append("\r\n");
     }
     std::string_view ip = c.client_ip();
+    // The host the client asked for (RFC 7239 §5.3), not one a filter gave the upstream instead.
+    std::string_view received_host = c.received_host();
     if (listener.add_x_forwarded) {
         out.append("X-Forwarded-For: ");
         if (!prior_xff.empty()) out.append(prior_xff.value()).append(", ");
         out.append(ip).append(listener.tls ? "\r\nX-Forwarded-Proto: https\r\n"
                                            : "\r\nX-Forwarded-Proto: http\r\n");
-        if (!host.empty()) out.append("X-Forwarded-Host: ").append(host).append("\r\n");
+        if (!received_host.empty()) out.append("X-Forwarded-Host: ").append(received_host).append("\r\n");
     }
     if (listener.add_forwarded) {
         out.append("Forwarded: ");
         if (!prior_forwarded.empty()) out.append(prior_forwarded.value()).append(", ");
         bool v6 = ip.find(':') != std::string_view::npos;
         out.append("for=").append(v6 ? "\"[" : "").append(ip).append(v6 ? "]\"" : "");
-        if (!host.empty()) out.append(";host=\"").append(host).append("\"");
+        if (!received_host.empty()) out.append(";host=\"").append(received_host).append("\"");
         out.append(listener.tls ? ";proto=https\r\n" : ";proto=http\r\n");
     }
     if (listener.add_via) {

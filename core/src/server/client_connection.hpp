@@ -172,6 +172,7 @@ class ClientConnection final : private RequestParser::Events,
     bool path_rewritten() const override { return request_->path_rewritten; }
     bool request_has_body() const override { return request_->parser.has_body(); }
     bool request_body_in_input() const override { return request_->parser.body_in_input(); }
+    std::string_view received_host() const override { return request_->parser.view().host; }
     bool discard_request_body() override {
         start_discarding_body();
         return discarding_body_;
