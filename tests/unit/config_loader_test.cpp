@@ -678,7 +678,35 @@ TEST_CASE_METHOD(ConfigFixture, "errors about included or filled-in values point
     // A default is checked where it is used, and reported where it is written.
     CHECK_THAT(r.all(), Catch::Contains(r.path + ":8:16: upstreams.api.read_timeout: \"later\""));
     // A plugin's unknown key is reported at the key, not at its value (column 15).
-    CHECK_THAT(r.all(), Catch::Contains(r.path + ":5:1: plugin static: unknown key 'no_such_key'"));
+    CHECK_THAT(
+        r.all(),
+        Catch::Contains(r.path + ":5:1: handlers.h.no_such_key: plugin static: unknown key 'no_such_key'"));
+}
+
+TEST_CASE_METHOD(ConfigFixture, "a plugin's error names the dotted key and the line of the node it is about",
+                 "[config][plugins]") {
+    SECTION("nested keys and array elements of a filter") {
+        auto r = load("[filters.hdr]\nplugin = \"headers\"\nrequest = { set = { \"X-A\" = 42 }, remove = "
+                      "[\"ok\", \"\"] }\n"
+                      "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\nfilters = [\"hdr\"]\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"app\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":3:29: filters.hdr.request.set.X-A: plugin headers: "));
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":3:51: filters.hdr.request.remove[1]: plugin headers: "));
+    }
+    SECTION("a handler with filters, whose block its plugin sees as a copy without them") {
+        auto r =
+            load("[filters.hdr]\nplugin = \"headers\"\nrequest = { remove = [\"X-A\"] }\n"
+                 "[handlers.site]\nplugin = \"static\"\nfilters = [\"hdr\"]\nroot = 42\nno_such_key = 1\n"
+                 "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = \"site\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(
+                                r.path + ":7:8: handlers.site.root: plugin static: 'root' must be a string"));
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":8:1: handlers.site.no_such_key: plugin static: unknown key"));
+        CHECK_THAT(r.all(), !Catch::Contains(":0:0:"));
+    }
 }
 
 TEST_CASE_METHOD(ConfigFixture, "upstream TLS: https:// peers and the group's tls table", "[config][tls]") {

@@ -1,6 +1,7 @@
 #include "config/config_loader.hpp"
 
 #include "config/admin_token_file.hpp"
+#include "config/block_place.hpp"
 #include "config/config_assembly.hpp"
 #include "config/duration.hpp"
 #include "config/load_context.hpp"
@@ -551,9 +552,11 @@ class Loader {
     }
 
     // Creates an instance of the plugin named by block.plugin (or by name_node when the block is
-    // given as a plain string), which must be of kind expected.
-    PluginInstance *create_instance(const toml::node *name_node, const toml::table *block, proxyd_kind expected,
-                                    const std::string &where) {
+    // given as a plain string), which must be of kind expected. origin: the document's table when
+    // block is a copy of it (see without_filters).
+    PluginInstance *create_instance(const toml::node *name_node, const toml::table *block,
+                                    proxyd_kind expected, const std::string &where,
+                                    const toml::table *origin = nullptr) {
         const std::string key = block ? join_key(where, "plugin") : where;
         auto name = name_node ? name_node->value<std::string>() : std::nullopt;
         if (!name) {
@@ -561,7 +564,7 @@ class Loader {
                      "must name a plugin (a string): one declared in [plugins] or a built-in one");
             return nullptr;
         }
-        return instantiate(*name, name_node, key, block, expected, where, "");
+        return instantiate(*name, name_node, key, block, expected, where, "", origin);
     }
 
     // Creates an instance of plugin `name`, which must be of kind expected, from block (nullptr:
@@ -569,7 +572,7 @@ class Loader {
     // followed by note; what the plugin says about its settings, at block, else at `at`.
     PluginInstance *instantiate(const std::string &name, const toml::node *at, const std::string &key,
                                 const toml::table *block, proxyd_kind expected, const std::string &label,
-                                const std::string &note) {
+                                const std::string &note, const toml::table *origin = nullptr) {
         PluginModule *module = plugin_module(name, at, key, note);
         if (!module) return nullptr;
         const auto &d = module->descriptor();
@@ -583,8 +586,14 @@ class Loader {
         const toml::node *settings = block ? static_cast<const toml::node *>(block) : at;
         // The module's name and the peers' addresses outlive the instance's creation (they live
         // with this config), so plugins may keep them (config_plugin_name, config_peer_at).
-        proxyd_load_context ctx{this, name, settings, false, &module->name(),
-                                expected == PROXYD_KIND_BALANCING ? balancer_peers_ : nullptr};
+        proxyd_load_context ctx{this,
+                                name,
+                                settings,
+                                false,
+                                &module->name(),
+                                expected == PROXYD_KIND_BALANCING ? balancer_peers_ : nullptr,
+                                label,
+                                origin};
         void *instance = nullptr;
         int rc = d.create_instance(options_.host, &ctx,
                                    reinterpret_cast<const proxyd_config_node *>(static_cast<const toml::node *>(block)),
@@ -1121,7 +1130,7 @@ class Loader {
                 error_at(&value, where + ".plugin", "missing: name the content plugin that serves this handler");
             else
                 h.instance =
-                    create_instance(t->get("plugin"), without_filters(*t), PROXYD_KIND_CONTENT, where);
+                    create_instance(t->get("plugin"), without_filters(*t), PROXYD_KIND_CONTENT, where, t);
         } else {
             error_at(&value, where, "must be a table with plugin = \"...\" and the plugin's settings");
         }
@@ -1176,7 +1185,8 @@ class Loader {
     }
 
     // A handler's table as its content plugin sees it: the core's `filters` key taken out (the
-    // copy keeps the nodes' source positions, and lives as long as the config).
+    // copy lives as long as the config; toml++ copies no source positions, so the plugin's
+    // messages take them from t, create_instance's origin).
     const toml::table *without_filters(const toml::table &t) {
         if (!t.get("filters")) return &t;
         auto copy = std::make_shared<toml::table>(t);
@@ -1603,8 +1613,9 @@ class Loader {
 
 // Bridges for the plugin host's config calls (load_context.hpp).
 struct LoaderAccess {
-    static void error(void *loader, const toml::node *node, const std::string &message) {
-        static_cast<Loader *>(loader)->error_at(node, "", message);
+    static void error(void *loader, const toml::node *node, const std::string &key,
+                      const std::string &message) {
+        static_cast<Loader *>(loader)->error_at(node, key, message);
     }
     static void error_at(void *loader, const toml::source_region &where, const std::string &message) {
         static_cast<Loader *>(loader)->error_at(where, message);
@@ -1620,13 +1631,38 @@ struct LoaderAccess {
     }
 };
 
-void load_context_error(proxyd_load_context &ctx, const toml::node *node, const std::string &message) {
+namespace {
+
+bool has_position(const toml::source_region &where) { return where.begin.line != 0; }
+
+// What a plugin reports is shown under the dotted key of the node it names, at that node's
+// place in the file (the original's, when the plugin was handed a copy of its block).
+void report_in_block(proxyd_load_context &ctx, const toml::node *node, bool at_key,
+                     const std::string &message) {
     ctx.failed = true;
-    LoaderAccess::error(ctx.loader, node ? node : ctx.block, "plugin " + ctx.plugin_name + ": " + message);
+    const toml::node *target = node ? node : ctx.block;
+    BlockPlace place = ctx.block && target ? find_in_block(*ctx.block, ctx.origin, target) : BlockPlace{};
+    // A node outside the block (a file the plugin loaded) keeps its own position under the block's key.
+    std::string key = join_block_path(ctx.where, place.path);
+    std::string text = "plugin " + ctx.plugin_name + ": " + message;
+    const toml::key *holder = place.key && has_position(place.key->source()) ? place.key : place.original_key;
+    if (at_key && holder && has_position(holder->source())) {
+        LoaderAccess::error_at(ctx.loader, holder->source(), (key.empty() ? "" : key + ": ") + text);
+        return;
+    }
+    const toml::node *positioned = target;
+    if (!target || !has_position(target->source()))
+        positioned = place.original ? place.original : ctx.origin ? ctx.origin : target;
+    LoaderAccess::error(ctx.loader, positioned, key, text);
 }
-void load_context_error_at(proxyd_load_context &ctx, const toml::source_region &where, const std::string &message) {
-    ctx.failed = true;
-    LoaderAccess::error_at(ctx.loader, where, "plugin " + ctx.plugin_name + ": " + message);
+
+} // namespace
+
+void load_context_error(proxyd_load_context &ctx, const toml::node *node, const std::string &message) {
+    report_in_block(ctx, node, false, message);
+}
+void load_context_error_at_key(proxyd_load_context &ctx, const toml::node *node, const std::string &message) {
+    report_in_block(ctx, node, true, message);
 }
 std::string load_context_resolve_path(proxyd_load_context &ctx, std::string_view path) {
     return LoaderAccess::resolve_path(ctx.loader, path);
