@@ -2,6 +2,7 @@
 #include "config/config_loader.hpp"
 #include "h2/h2_session.hpp"
 #include "server/host_table.hpp"
+#include "test_certificates.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -706,6 +707,49 @@ TEST_CASE_METHOD(ConfigFixture, "a plugin's error names the dotted key and the l
         CHECK_THAT(r.all(),
                    Catch::Contains(r.path + ":8:1: handlers.site.no_such_key: plugin static: unknown key"));
         CHECK_THAT(r.all(), !Catch::Contains(":0:0:"));
+    }
+}
+
+TEST_CASE_METHOD(ConfigFixture, "a file key naming a folder or no file is refused at that key, once",
+                 "[config][tls]") {
+    test::TempDir certs;
+    TlsCertificateFiles site = test::make_certificate(certs, "site", test::KeyType::kEcdsa, {"localhost"});
+    auto listener = [&](const std::string &tls) {
+        return "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = { plugin = \"static\", root = "
+               "\"/tmp\" }\n"
+               "tls = { " +
+               tls + " }\n";
+    };
+    const std::string pair = "certificate = \"" + site.chain + "\", key = \"" + site.key + "\"";
+    SECTION("client_ca = \"\" names the config's folder: refused, where reading it threw and ended proxyd") {
+        auto r = load(listener(pair + ", client_ca = \"\""));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(":4:") && Catch::Contains("listeners[0].tls.client_ca: ") &&
+                                Catch::Contains(": a folder, not a file"));
+        CHECK(r.errors.size() == 1);
+    }
+    SECTION("a client_ca that is not there is reported at its key, not at the tls table") {
+        auto r = load(listener(pair + ", client_ca = \"nope.pem\""));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(),
+                   Catch::Contains("listeners[0].tls.client_ca: " +
+                                   (std::filesystem::path(r.path).parent_path() / "nope.pem").string() +
+                                   ": cannot read it (No such file or directory)"));
+        CHECK(r.errors.size() == 1);
+    }
+    SECTION("certificate = \"\" is reported at certificate, not as the key's missing PEM") {
+        auto r = load(listener("certificate = \"\", key = \"" + site.key + "\""));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.certificate: ") &&
+                                Catch::Contains(": a folder, not a file"));
+        CHECK(r.errors.size() == 1);
+    }
+    SECTION("a file a plugin loads (mime_types = \"\")") {
+        auto r = load("[handlers.site]\nplugin = \"static\"\nroot = \"/tmp\"\nmime_types = \"\"\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = \"site\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":4:14: handlers.site.mime_types: plugin static: ") &&
+                                Catch::Contains(": a folder, not a file"));
     }
 }
 

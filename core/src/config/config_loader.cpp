@@ -91,6 +91,12 @@ class Loader {
         return path.lexically_normal().string();
     }
     const toml::table *load_document(const std::string &path, std::string &error) {
+        // toml++ reads a folder (an empty path names the config's own) as an empty document, and
+        // says no more than "could not be opened" of a file it cannot open.
+        if (std::string problem = check_readable(path); !problem.empty()) {
+            error = problem;
+            return nullptr;
+        }
         auto document = std::make_shared<toml::table>();
         try {
             *document = toml::parse_file(path);
@@ -1479,7 +1485,7 @@ class Loader {
                     "must be \"default\" (serve the first certificate) or \"refuse\" (end the handshake)");
         }
         load_tls_resumption(t, where, l.listen_text, settings);
-        load_client_verification(t, where, settings, l.client_cert_headers);
+        files_usable = load_client_verification(t, where, settings, l.client_cert_headers) && files_usable;
         if (const Logger *logger = options_.logger)
             settings.warn = [logger](std::string_view message) { logger->warn(message); };
         if (l.http2) settings.alpn = {"h2", "http/1.1"};                    // h2 preferred (RFC 9113 §3.2)
@@ -1515,10 +1521,19 @@ class Loader {
             settings.ticket_keys = options_.ticket_keys->ring(listen, rotation);
     }
 
-    // client_ca, verify_client and the client_cert_headers that forward the result upstream.
-    void load_client_verification(const toml::table &t, const std::string &where, TlsSettings &settings,
+    // client_ca, verify_client and the client_cert_headers that forward the result upstream. False
+    // when client_ca cannot be read (reported at its key).
+    bool load_client_verification(const toml::table &t, const std::string &where, TlsSettings &settings,
                                   ClientCertHeaders &headers) {
-        if (auto ca = get_string(t, "client_ca", where)) settings.client_ca = resolve_path(*ca);
+        bool ca_usable = true;
+        if (auto ca = get_string(t, "client_ca", where)) {
+            settings.client_ca = resolve_path(*ca);
+            // Checked here, at its key: the TLS context reads it only once the listener is built.
+            if (std::string problem = check_readable(settings.client_ca); !problem.empty()) {
+                error_at(t.get("client_ca"), where + ".client_ca", problem);
+                ca_usable = false;
+            }
+        }
         if (auto mode = get_string(t, "verify_client", where)) {
             if (*mode == "required")
                 settings.verify_client = TlsSettings::VerifyClient::kRequired;
@@ -1542,9 +1557,9 @@ class Loader {
         if (names && !verifying)
             error_at(t.get("client_cert_headers"), where + ".client_cert_headers",
                      "needs verify_client = \"required\" or \"optional\" (and client_ca)");
-        if (!verifying) return;
+        if (!verifying) return ca_usable;
         headers = {"X-Client-Subject", "X-Client-Cert-SHA256", "X-Client-Verify"};
-        if (!names) return;
+        if (!names) return ca_usable;
         std::string at = where + ".client_cert_headers";
         check_keys(*names, at, {"subject", "fingerprint", "verify"});
         auto field = [&](std::string_view key, std::string &out) {
@@ -1561,6 +1576,7 @@ class Loader {
         field("subject", headers.subject);
         field("fingerprint", headers.fingerprint);
         field("verify", headers.verify);
+        return ca_usable;
     }
 
     void resolve_named(const toml::node *node, proxyd_target_kind kind, const std::string &where, Target &out) {
