@@ -753,6 +753,24 @@ TEST_CASE_METHOD(ConfigFixture, "a file key naming a folder or no file is refuse
     }
 }
 
+TEST_CASE_METHOD(ConfigFixture, "a log file that could not be opened is refused by -t, at its key",
+                 "[config][log]") {
+    const std::string listener =
+        "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = { plugin = \"static\", "
+        "root = \"/tmp\" }\n";
+    auto folder = load("[log]\naccess = \"\"\nerror = \"no-such-folder/error.log\"\n" + listener);
+    CHECK_FALSE(folder.config);
+    CHECK_THAT(folder.all(), Catch::Contains(folder.path + ":2:10: log.access: ") &&
+                                 Catch::Contains(": a folder, not a file (\"stderr\", \"off\" or a file)"));
+    CHECK_THAT(folder.all(), Catch::Contains(folder.path + ":3:9: log.error: ") &&
+                                 Catch::Contains("no-such-folder/error.log: cannot create it in "));
+    // A file that is not there yet is fine where it can be made, and the check makes nothing.
+    auto fresh = load("[log]\naccess = \"access.log\"\nerror = \"stderr\"\n" + listener);
+    INFO(fresh.all());
+    REQUIRE(fresh.config);
+    CHECK_FALSE(std::filesystem::exists(std::filesystem::path(fresh.path).parent_path() / "access.log"));
+}
+
 TEST_CASE_METHOD(ConfigFixture, "upstream TLS: https:// peers and the group's tls table", "[config][tls]") {
     const std::string listen = "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"app\"\n";
     SECTION("the scheme chooses per peer; the name checked is the peer's host") {

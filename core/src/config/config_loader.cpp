@@ -348,10 +348,21 @@ class Loader {
 
     void load_log(const toml::table &t) {
         check_keys(t, "log", {"access", "access_format", "error", "level"});
-        if (auto access = get_string(t, "access", "log"))
-            config_->log.access = (*access == "stderr" || *access == "off") ? *access : resolve_path(*access);
-        if (auto error = get_string(t, "error", "log"))
-            config_->log.error = *error == "stderr" ? *error : resolve_path(*error);
+        // A path is checked now, so that `proxyd -t` refuses what the start would fail to open.
+        auto log_file = [&](std::string_view key, std::string &out, std::string_view choices) {
+            out = resolve_path(out);
+            if (std::string problem = LogFile::check_path(out); !problem.empty())
+                error_at(t.get(key), join_key("log", key), problem + " (" + std::string(choices) + ")");
+        };
+        if (auto access = get_string(t, "access", "log")) {
+            config_->log.access = *access;
+            if (*access != "stderr" && *access != "off")
+                log_file("access", config_->log.access, "\"stderr\", \"off\" or a file");
+        }
+        if (auto error = get_string(t, "error", "log")) {
+            config_->log.error = *error;
+            if (*error != "stderr") log_file("error", config_->log.error, "\"stderr\" or a file");
+        }
         if (auto level = get_string(t, "level", "log")) {
             static constexpr std::string_view names[] = {"error", "warn", "info", "debug"};
             int found = -1;
