@@ -744,6 +744,16 @@ TEST_CASE_METHOD(ConfigFixture, "a file key naming a folder or no file is refuse
                                 Catch::Contains(": a folder, not a file"));
         CHECK(r.errors.size() == 1);
     }
+    SECTION("certificates = [] is refused: the listener served cleartext HTTP") {
+        auto r = load(listener("certificates = []"));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.certificates: needs at least one"));
+    }
+    SECTION("protocols = [] is refused, not read as both") {
+        auto r = load(listener(pair + ", protocols = []"));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.protocols: must name"));
+    }
     SECTION("a file a plugin loads (mime_types = \"\")") {
         auto r = load("[handlers.site]\nplugin = \"static\"\nroot = \"/tmp\"\nmime_types = \"\"\n"
                       "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = \"site\"\n");

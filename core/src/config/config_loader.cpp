@@ -1112,6 +1112,9 @@ class Loader {
         const auto *protocols =
             typed<toml::array>(t, "protocols", where, "an array such as [\"TLSv1.2\", \"TLSv1.3\"]");
         if (!protocols) return;
+        if (protocols->empty())
+            error_at(protocols, where + ".protocols",
+                     "must name \"TLSv1.2\", \"TLSv1.3\" or both (leave it out for both)");
         int low = 0, high = 0;
         for (size_t i = 0; i < protocols->size(); ++i) {
             auto name = protocols->get(i)->value<std::string>();
@@ -1471,6 +1474,10 @@ class Loader {
                 error_at(
                     &t, where,
                     "give either certificate, key (and ocsp_response), or certificates = [...], not both");
+            // Without a certificate no TLS context is made, and the listener would serve cleartext.
+            if (list->empty())
+                error_at(list, where + ".certificates",
+                         "needs at least one { certificate = \"...\", key = \"...\" } table");
             for (size_t i = 0; i < list->size(); ++i) {
                 std::string at = where + ".certificates[" + std::to_string(i) + "]";
                 if (const auto *c = list->get(i)->as_table()) {
