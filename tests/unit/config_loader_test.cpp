@@ -617,8 +617,8 @@ TEST_CASE_METHOD(ConfigFixture, "handshake_timeout is a connection limit, set in
                       "[listeners.limits]\nhandshake_timeout = \"0s\"\n");
         CHECK_FALSE(r.config);
         CHECK_THAT(r.all(),
-                   Catch::Contains(r.path + ":7:21: listeners[0].limits.handshake_timeout: \"0s\" is not "
-                                            "a duration"));
+                   Catch::Contains(r.path + ":7:21: listeners[0].limits.handshake_timeout: \"0s\" is no time: "
+                                            "give one longer than 0s"));
     }
 }
 

@@ -180,8 +180,12 @@ class Loader {
         if (!text) return false;
         auto d = parse_duration(*text);
         if (!d || (d->count() == 0 && !allow_zero)) {
-            error_at(t.get(key), join_key(where, key),
-                     "\"" + *text + "\" is not a duration (examples: \"500ms\", \"5s\", \"2m\", \"1h\")");
+            error_at(
+                t.get(key), join_key(where, key),
+                "\"" + *text + "\" " +
+                    (d ? "is no time: give one longer than 0s"
+                       : "is not a duration from 1ms to a year, 8760h (examples: \"500ms\", \"5s\", \"2m\", "
+                         "\"1h\")"));
             return false;
         }
         out = *d;
