@@ -954,6 +954,10 @@ TEST_CASE_METHOD(ConfigFixture, "upstream policies: limits, queue, retry_on, bud
         r = load(head + "retry_budget = { ratio = 2 }\n" + tail);
         CHECK_THAT(r.all(),
                    Catch::Contains(r.path + ":7:26: upstreams.app.retry_budget.ratio: must be a number"));
+        r = load(head + "retry_budget = { ratio = nan }\n" + tail); // compares false with both bounds
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":7:26: upstreams.app.retry_budget.ratio: must be a number"));
         r = load(head + "outlier = { consecutive_5xx = 3, base = \"1s\" }\n" + tail);
         CHECK_THAT(r.all(), Catch::Contains(r.path + ":7:34: upstreams.app.outlier.base: unknown key"));
         r = load(head + "outlier = { max_ejection_percent = 101 }\n" + tail);
