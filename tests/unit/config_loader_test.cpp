@@ -744,6 +744,12 @@ TEST_CASE_METHOD(ConfigFixture, "a file key naming a folder or no file is refuse
                                 Catch::Contains(": a folder, not a file"));
         CHECK(r.errors.size() == 1);
     }
+    SECTION("verify_client without client_ca is one error, not a second one about an unnamed bundle") {
+        auto r = load(listener(pair + ", verify_client = \"required\""));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.verify_client: needs client_ca"));
+        CHECK(r.errors.size() == 1);
+    }
     SECTION("certificates = [] is refused: the listener served cleartext HTTP") {
         auto r = load(listener("certificates = []"));
         CHECK_FALSE(r.config);

@@ -197,7 +197,15 @@ class Loader {
                    {"workers", "plugin_dir", "log", "limits", "admin", "plugins", "handlers", "upstreams",
                     "routers", "listeners", "resolver", "filters"});
         load_workers(root);
-        if (auto dir = get_string(root, "plugin_dir", "")) plugin_dir_ = resolve_path(*dir);
+        if (auto dir = get_string(root, "plugin_dir", "")) {
+            plugin_dir_ = resolve_path(*dir);
+            // Searched first for every plugin: a misspelt folder would quietly fall through to the others.
+            std::error_code ec;
+            if (!fs::is_directory(plugin_dir_, ec))
+                error_at(root.get("plugin_dir"), "plugin_dir",
+                         plugin_dir_ + ": " +
+                             (fs::exists(plugin_dir_, ec) ? "not a folder" : "no such folder"));
+        }
         if (const auto *log = typed<toml::table>(root, "log", "", "a table")) load_log(*log);
         if (const auto *limits = typed<toml::table>(root, "limits", "", "a table")) load_limits(*limits);
         if (const auto *resolver = typed<toml::table>(root, "resolver", "", "a table"))
@@ -1200,7 +1208,13 @@ class Loader {
             }
             auto it = std::find_if(config_->filters.begin(), config_->filters.end(),
                                    [&](const FilterConfig &f) { return f.name == *name; });
-            if (it != config_->filters.end())
+            bool listed_before = false;
+            for (size_t j = 0; j < i; ++j)
+                listed_before = listed_before || array->get(j)->value_exact<std::string>() == name;
+            if (listed_before)
+                error_at(&item, index_key(key, i),
+                         "filter '" + *name + "' is listed twice: it would run twice on every request");
+            else if (it != config_->filters.end())
                 chain.push_back(it->instance);
             else if (!failed_filters_.count(*name)) // a refused one was reported at its block
                 error_at(&item, index_key(key, i), "filter '" + *name + "' is not declared in [filters]");
@@ -1376,7 +1390,14 @@ class Loader {
             l.http2_resets_per_second = uint32_t(*v);
         if (auto v = get_int(t, "http2_idle_frame_burst", where, 1, 1000000))
             l.http2_idle_frame_burst = uint32_t(*v);
-        if (auto v = get_bool(t, "http2_websocket", where)) l.http2_websocket = *v;
+        if (auto v = get_bool(t, "http2_websocket", where)) {
+            l.http2_websocket = *v;
+            // Without HTTP/2 there is no SETTINGS frame to advertise it in: the switch would do nothing.
+            if (*v && !l.http2)
+                error_at(
+                    t.get("http2_websocket"), join_key(where, "http2_websocket"),
+                    "needs http2 = true: WebSocket over HTTP/2 runs on the listener's HTTP/2 connections");
+        }
     }
 
     // redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request
@@ -1569,9 +1590,11 @@ class Loader {
             settings.verify_client = TlsSettings::VerifyClient::kRequired;
         }
         bool verifying = settings.verify_client != TlsSettings::VerifyClient::kOff;
-        if (verifying && settings.client_ca.empty() && !t.get("client_ca"))
+        if (verifying && settings.client_ca.empty() && !t.get("client_ca")) {
             error_at(t.get("verify_client"), where + ".verify_client",
                      "needs client_ca = \"FILE\": the PEM bundle of the CAs client certificates chain to");
+            ca_usable = false; // no context is made without one: it would only repeat this
+        }
         const auto *names = typed<toml::table>(
             t, "client_cert_headers", where,
             "a table: { subject = \"X-Client-Subject\", fingerprint = \"X-Client-Cert-SHA256\", verify = "
