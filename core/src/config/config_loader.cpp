@@ -1101,6 +1101,16 @@ class Loader {
             load_tls_protocols(*t, where, settings.min_version, settings.max_version);
             settings.ciphers = get_string(*t, "ciphers", where).value_or("");
         }
+        // A file that cannot be read is said plainly (OpenSSL would give its error stack), at its key.
+        bool files_readable = true;
+        for (auto [k, path] : {std::pair{"ca", &settings.ca}, std::pair{"certificate", &settings.certificate},
+                               std::pair{"key", &settings.key}}) {
+            if (std::string problem = path->empty() ? "" : check_readable(*path); !problem.empty()) {
+                error_at(t->get(k), join_key(where, k), problem);
+                files_readable = false;
+            }
+        }
+        if (!files_readable) return;
         std::string error;
         u.tls = TlsClientContext::create(settings, error);
         if (u.tls) return;
