@@ -616,9 +616,9 @@ TEST_CASE_METHOD(ConfigFixture, "handshake_timeout is a connection limit, set in
                       "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"web\"\n"
                       "[listeners.limits]\nhandshake_timeout = \"0s\"\n");
         CHECK_FALSE(r.config);
-        CHECK_THAT(r.all(),
-                   Catch::Contains(r.path + ":7:21: listeners[0].limits.handshake_timeout: \"0s\" is no time: "
-                                            "give one longer than 0s"));
+        CHECK_THAT(r.all(), Catch::Contains(
+                                r.path + ":7:21: listeners[0].limits.handshake_timeout: \"0s\" is no time: "
+                                         "give one longer than 0s"));
     }
 }
 

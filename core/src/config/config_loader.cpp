@@ -856,7 +856,8 @@ class Loader {
             p.retry_budget.ratio = 0.2;
             if (const toml::node *r = b->get("ratio")) {
                 std::optional<double> ratio = r->value<double>(); // an integer converts too
-                if (!ratio || !(*ratio >= 0 && *ratio <= 1)) // nan is neither
+                // Written so that nan, which compares false with both bounds, is refused.
+                if (!ratio || !(*ratio >= 0 && *ratio <= 1))
                     error_at(r, join_key(bw, "ratio"), "must be a number from 0 to 1 (a share of requests)");
                 else
                     p.retry_budget.ratio = *ratio;
