@@ -416,6 +416,24 @@ CASES += [
     Case("slow_start_bad", base(upstream=upstream_block() + 'slow_start = "slowly"  # @here\n'),
          key=key_path("upstreams", "u", "slow_start"), texts=["slowly"]),
 ]
+# Values that passed -t and then did nothing, or failed only at the start.
+CASES += [
+    Case("http2_websocket_without_http2",
+         base(listeners=listener(target='upstream = "u"\nhttp2_websocket = true  # @here')),
+         key=key_path("listeners[0]", "http2_websocket"), texts=["http2 = true"]),
+    Case("filter_listed_twice",
+         with_real_plugins(base(listeners=listener(target='upstream = "u"\nfilters = ["f", "f"]  # @here'),
+                                extra='[filters.f]\nplugin = "access"\nrules = ["allow all"]\n')),
+         key="listeners[0].filters[1]", texts=["twice"], any_column=True),
+    Case("plugin_dir_missing", base(top='plugin_dir = "no-such-plugins"  # @here'),
+         key=key_path("plugin_dir"), texts=["no-such-plugins", "no such folder"]),
+    Case("access_log_is_a_folder", base(log='access = "."  # @here'),
+         key=key_path("log", "access"), texts=["a folder, not a file"]),
+    Case("error_log_in_missing_folder", base(log='error = "no-such-folder/error.log"  # @here'),
+         key=key_path("log", "error"), texts=["no-such-folder/error.log", "cannot create it"]),
+    Case("duration_over_a_year", base(upstream=upstream_block() + 'read_timeout = "99999999999h"  # @here\n'),
+         key=key_path("upstreams", "u", "read_timeout"), texts=["99999999999h", "a year"]),
+]
 CASES += [Case(f"profile_{name}", os.path.join(SOURCE_DIR, "conf.d", f"{name}.toml"), ok=True)
           for name in ("reverse", "lb", "backends")]
 

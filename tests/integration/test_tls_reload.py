@@ -5,9 +5,9 @@ What a user relies on:
 - the certificate and key files are replaced and proxyd gets SIGHUP while clients keep making fresh
   TLS handshakes (each a new connection and a request): not one handshake or request fails, and the
   new certificate is served once the reload is done;
-- a new certificate file that is garbage, or whose key is not its own, fails the reload: the error
-  log names the file and says the reload failed, and the certificate loaded before keeps serving,
-  again with no failed handshake.
+- a new certificate file that is garbage, or whose key is not its own, or a client_ca that names a
+  folder, fails the reload: the error log names the file (or key) and says the reload failed, and
+  the certificate loaded before keeps serving, again with no failed handshake.
 
 Clients verify against both test certificates (so either may be served) and tell them apart by
 their bytes. Sockets time out after 5 s; every process is stopped by PID."""
@@ -84,7 +84,8 @@ def main():
     config = (config_head(access="off", workers=2) + static_handler("site", www) +
               "[[listeners]]\nlisten = \"%s:%d\"\nhandler = \"site\"\ntls = { certificate = %s, key = %s }\n"
               % (HOST, port, toml_str(cert_path), toml_str(key_path)))
-    proxyd = Proxyd(write_file(os.path.join(folder, "proxyd.toml"), config), folder)
+    proxyd_toml = write_file(os.path.join(folder, "proxyd.toml"), config)
+    proxyd = Proxyd(proxyd_toml, folder)
     proxyd.start([port])
 
     loop = HandshakeLoop(port, cafile)
@@ -108,7 +109,11 @@ def main():
     # reload, naming the file, and the second certificate keeps serving.
     broken = [("garbage", lambda: write_file(cert_path, "-----BEGIN CERTIFICATE-----\nnot base64\n"
                                                         "-----END CERTIFICATE-----\n"), cert_path),
-              ("mismatched key", lambda: install((third[0], second[1]), cert_path, key_path), key_path)]
+              ("mismatched key", lambda: install((third[0], second[1]), cert_path, key_path), key_path),
+              # An empty client_ca names the config's folder, whose read once threw and ended proxyd.
+              ("client_ca naming a folder", lambda: write_file(proxyd_toml, config.replace(
+                  "key = %s }" % toml_str(key_path), "key = %s, client_ca = \"\" }" % toml_str(key_path))),
+               "tls.client_ca")]
     for what, damage, named in broken:
         loop = HandshakeLoop(port, cafile)
         wait_for("handshakes before the broken reload", lambda: len(loop.served) >= 10)

@@ -220,6 +220,11 @@ TEST_CASE("auth refuses a config it cannot check against", "[filter_auth]") {
     missing.config_dir = tree.path();
     CHECK(missing.create(module, "htpasswd = \"nope\"") == nullptr);
     CHECK_THAT(missing.error_text(), Catch::Contains("cannot read '"));
+    // An empty path names the config's folder, which opens but holds no file.
+    FakeHost folder;
+    folder.config_dir = tree.path();
+    CHECK(folder.create(module, "tokens = [\"0123456789abcdef\"]\ntokens_file = \"\"") == nullptr);
+    CHECK_THAT(folder.error_text(), Catch::Contains("is a folder, not a file"));
     FakeHost nothing;
     CHECK(nothing.create(module, "realm = \"x\"") == nullptr);
     CHECK_THAT(nothing.error_text(), Catch::Contains("nothing to check against"));

@@ -78,6 +78,17 @@ TEST_CASE("include errors name the file, line and column", "[config][include]") 
         CHECK_FALSE(assemble_config(main, errors));
         CHECK_THAT(joined(errors), Catch::Contains(main + ":2:11: include: \"gone.toml\": no such file"));
     }
+    SECTION("a folder included, and a config file that is a folder or is not there") {
+        std::string main = f.write("main.toml", "include = \".\"\n");
+        CHECK_FALSE(assemble_config(main, errors));
+        CHECK_THAT(joined(errors), Catch::Contains(main + ":1:11: include: \".\": a folder"));
+        errors.clear();
+        CHECK_FALSE(assemble_config(f.root.string(), errors));
+        CHECK(joined(errors) == f.root.string() + ": a folder, not a file\n");
+        errors.clear();
+        CHECK_FALSE(assemble_config(f.path("gone.toml"), errors));
+        CHECK(joined(errors) == f.path("gone.toml") + ": cannot read it (No such file or directory)\n");
+    }
     SECTION("a cycle") {
         f.write("b.toml", "include = \"main.toml\"\n");
         std::string main = f.write("main.toml", "include = \"b.toml\"\n");

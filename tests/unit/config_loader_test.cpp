@@ -2,6 +2,7 @@
 #include "config/config_loader.hpp"
 #include "h2/h2_session.hpp"
 #include "server/host_table.hpp"
+#include "test_certificates.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -615,9 +616,9 @@ TEST_CASE_METHOD(ConfigFixture, "handshake_timeout is a connection limit, set in
                       "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"web\"\n"
                       "[listeners.limits]\nhandshake_timeout = \"0s\"\n");
         CHECK_FALSE(r.config);
-        CHECK_THAT(r.all(),
-                   Catch::Contains(r.path + ":7:21: listeners[0].limits.handshake_timeout: \"0s\" is not "
-                                            "a duration"));
+        CHECK_THAT(r.all(), Catch::Contains(
+                                r.path + ":7:21: listeners[0].limits.handshake_timeout: \"0s\" is no time: "
+                                         "give one longer than 0s"));
     }
 }
 
@@ -678,7 +679,112 @@ TEST_CASE_METHOD(ConfigFixture, "errors about included or filled-in values point
     // A default is checked where it is used, and reported where it is written.
     CHECK_THAT(r.all(), Catch::Contains(r.path + ":8:16: upstreams.api.read_timeout: \"later\""));
     // A plugin's unknown key is reported at the key, not at its value (column 15).
-    CHECK_THAT(r.all(), Catch::Contains(r.path + ":5:1: plugin static: unknown key 'no_such_key'"));
+    CHECK_THAT(
+        r.all(),
+        Catch::Contains(r.path + ":5:1: handlers.h.no_such_key: plugin static: unknown key 'no_such_key'"));
+}
+
+TEST_CASE_METHOD(ConfigFixture, "a plugin's error names the dotted key and the line of the node it is about",
+                 "[config][plugins]") {
+    SECTION("nested keys and array elements of a filter") {
+        auto r = load("[filters.hdr]\nplugin = \"headers\"\nrequest = { set = { \"X-A\" = 42 }, remove = "
+                      "[\"ok\", \"\"] }\n"
+                      "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\nfilters = [\"hdr\"]\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"app\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":3:29: filters.hdr.request.set.X-A: plugin headers: "));
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":3:51: filters.hdr.request.remove[1]: plugin headers: "));
+    }
+    SECTION("a handler with filters, whose block its plugin sees as a copy without them") {
+        auto r =
+            load("[filters.hdr]\nplugin = \"headers\"\nrequest = { remove = [\"X-A\"] }\n"
+                 "[handlers.site]\nplugin = \"static\"\nfilters = [\"hdr\"]\nroot = 42\nno_such_key = 1\n"
+                 "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = \"site\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(
+                                r.path + ":7:8: handlers.site.root: plugin static: 'root' must be a string"));
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":8:1: handlers.site.no_such_key: plugin static: unknown key"));
+        CHECK_THAT(r.all(), !Catch::Contains(":0:0:"));
+    }
+}
+
+TEST_CASE_METHOD(ConfigFixture, "a file key naming a folder or no file is refused at that key, once",
+                 "[config][tls]") {
+    test::TempDir certs;
+    TlsCertificateFiles site = test::make_certificate(certs, "site", test::KeyType::kEcdsa, {"localhost"});
+    auto listener = [&](const std::string &tls) {
+        return "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = { plugin = \"static\", root = "
+               "\"/tmp\" }\n"
+               "tls = { " +
+               tls + " }\n";
+    };
+    const std::string pair = "certificate = \"" + site.chain + "\", key = \"" + site.key + "\"";
+    SECTION("client_ca = \"\" names the config's folder: refused, where reading it threw and ended proxyd") {
+        auto r = load(listener(pair + ", client_ca = \"\""));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(":4:") && Catch::Contains("listeners[0].tls.client_ca: ") &&
+                                Catch::Contains(": a folder, not a file"));
+        CHECK(r.errors.size() == 1);
+    }
+    SECTION("a client_ca that is not there is reported at its key, not at the tls table") {
+        auto r = load(listener(pair + ", client_ca = \"nope.pem\""));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(),
+                   Catch::Contains("listeners[0].tls.client_ca: " +
+                                   (std::filesystem::path(r.path).parent_path() / "nope.pem").string() +
+                                   ": cannot read it (No such file or directory)"));
+        CHECK(r.errors.size() == 1);
+    }
+    SECTION("certificate = \"\" is reported at certificate, not as the key's missing PEM") {
+        auto r = load(listener("certificate = \"\", key = \"" + site.key + "\""));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.certificate: ") &&
+                                Catch::Contains(": a folder, not a file"));
+        CHECK(r.errors.size() == 1);
+    }
+    SECTION("verify_client without client_ca is one error, not a second one about an unnamed bundle") {
+        auto r = load(listener(pair + ", verify_client = \"required\""));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.verify_client: needs client_ca"));
+        CHECK(r.errors.size() == 1);
+    }
+    SECTION("certificates = [] is refused: the listener served cleartext HTTP") {
+        auto r = load(listener("certificates = []"));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.certificates: needs at least one"));
+    }
+    SECTION("protocols = [] is refused, not read as both") {
+        auto r = load(listener(pair + ", protocols = []"));
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.protocols: must name"));
+    }
+    SECTION("a file a plugin loads (mime_types = \"\")") {
+        auto r = load("[handlers.site]\nplugin = \"static\"\nroot = \"/tmp\"\nmime_types = \"\"\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = \"site\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains(r.path + ":4:14: handlers.site.mime_types: plugin static: ") &&
+                                Catch::Contains(": a folder, not a file"));
+    }
+}
+
+TEST_CASE_METHOD(ConfigFixture, "a log file that could not be opened is refused by -t, at its key",
+                 "[config][log]") {
+    const std::string listener =
+        "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = { plugin = \"static\", "
+        "root = \"/tmp\" }\n";
+    auto folder = load("[log]\naccess = \"\"\nerror = \"no-such-folder/error.log\"\n" + listener);
+    CHECK_FALSE(folder.config);
+    CHECK_THAT(folder.all(), Catch::Contains(folder.path + ":2:10: log.access: ") &&
+                                 Catch::Contains(": a folder, not a file (\"stderr\", \"off\" or a file)"));
+    CHECK_THAT(folder.all(), Catch::Contains(folder.path + ":3:9: log.error: ") &&
+                                 Catch::Contains("no-such-folder/error.log: cannot create it in "));
+    // A file that is not there yet is fine where it can be made, and the check makes nothing.
+    auto fresh = load("[log]\naccess = \"access.log\"\nerror = \"stderr\"\n" + listener);
+    INFO(fresh.all());
+    REQUIRE(fresh.config);
+    CHECK_FALSE(std::filesystem::exists(std::filesystem::path(fresh.path).parent_path() / "access.log"));
 }
 
 TEST_CASE_METHOD(ConfigFixture, "upstream TLS: https:// peers and the group's tls table", "[config][tls]") {
@@ -744,8 +850,10 @@ TEST_CASE_METHOD(ConfigFixture, "upstream TLS: https:// peers and the group's tl
                  "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n"
                  "tls = { ca = \"missing-ca.pem\" }\n" +
                  listen);
-        CHECK_THAT(r.all(), Catch::Contains(r.path + ":7:14: upstreams.app.tls.ca: ") &&
-                                Catch::Contains("missing-ca.pem: cannot load the CA certificates"));
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":7:14: upstreams.app.tls.ca: ") &&
+                       Catch::Contains("missing-ca.pem: cannot read it (No such file or directory)"));
+        CHECK(r.errors.size() == 1);
         r = load(std::string(kPlugins) +
                  "[upstreams.app]\npeers = [\"127.0.0.1:9001\"]\n"
                  "tls = { server_name = \"\", protocols = [\"SSLv3\"] }\n" +
@@ -852,6 +960,10 @@ TEST_CASE_METHOD(ConfigFixture, "upstream policies: limits, queue, retry_on, bud
         CHECK_THAT(r.all(),
                    Catch::Contains(r.path + ":7:20: upstreams.app.retry_on[1]: is not a retry condition"));
         r = load(head + "retry_budget = { ratio = 2 }\n" + tail);
+        CHECK_THAT(r.all(),
+                   Catch::Contains(r.path + ":7:26: upstreams.app.retry_budget.ratio: must be a number"));
+        r = load(head + "retry_budget = { ratio = nan }\n" + tail); // compares false with both bounds
+        CHECK_FALSE(r.config);
         CHECK_THAT(r.all(),
                    Catch::Contains(r.path + ":7:26: upstreams.app.retry_budget.ratio: must be a number"));
         r = load(head + "outlier = { consecutive_5xx = 3, base = \"1s\" }\n" + tail);

@@ -22,3 +22,11 @@ TEST_CASE("a duration without a known unit is refused", "[config]") {
     CHECK_FALSE(parse_duration("-5s"));
     CHECK_FALSE(parse_duration("99999999999999999999s"));
 }
+
+TEST_CASE("a duration is at most a year, however it is written", "[config]") {
+    CHECK(parse_duration("8760h") == std::chrono::hours(8760));
+    CHECK_FALSE(parse_duration("8760h1ms"));
+    CHECK_FALSE(parse_duration("99999999999h"));
+    // Each part alone is under the per-number bound; their sum once overflowed the milliseconds.
+    CHECK_FALSE(parse_duration("1099511627776h1099511627776h1099511627776h"));
+}

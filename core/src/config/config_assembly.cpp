@@ -1,6 +1,9 @@
 #include "config/config_assembly.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <glob.h>
@@ -73,6 +76,19 @@ class Assembler {
     }
 
     bool parse(const std::string &path, toml::table &out) {
+        // toml++ reports a file it cannot open at 0:0 without the reason, and reads a folder as
+        // an empty document.
+        std::error_code ec;
+        if (fs::is_directory(path, ec)) {
+            errors_.push_back(path + ": a folder, not a file");
+            return false;
+        }
+        if (std::FILE *f = std::fopen(path.c_str(), "r")) {
+            std::fclose(f);
+        } else {
+            errors_.push_back(path + ": cannot read it (" + std::strerror(errno) + ")");
+            return false;
+        }
         try {
             out = toml::parse_file(path);
             return true;
@@ -118,7 +134,9 @@ class Assembler {
             if (!has_glob_chars(*text)) {
                 std::error_code ec;
                 if (!fs::is_regular_file(full, ec))
-                    error(*p, file, "include", "\"" + *text + "\": no such file (" + full + ")");
+                    error(*p, file, "include",
+                          "\"" + *text + "\": " + (fs::is_directory(full, ec) ? "a folder" : "no such file") +
+                              " (" + full + ")");
                 else
                     files.push_back({full, position(p->source(), file)});
                 continue;

@@ -98,19 +98,9 @@ void config_error(proxyd_load_context *ctx, const proxyd_config_node *node, cons
     if (!ctx) return;
     std::string_view text = message ? message : "configuration error";
     // The ABI names nodes, not keys, so plugins report an unknown key at its value; the key's own
-    // position is the one to show (as for the core's own keys), found by searching the block.
-    auto key_of = [value = as_node(node)](auto &self, const toml::node &in) -> const toml::key * {
-        if (const auto *table = in.as_table())
-            for (const auto &[key, child] : *table)
-                if (const toml::key *found = &child == value ? &key : self(self, child)) return found;
-        if (const auto *array = in.as_array())
-            for (const toml::node &element : *array)
-                if (const toml::key *found = self(self, element)) return found;
-        return nullptr;
-    };
-    const toml::key *key = node && ctx->block && text.starts_with("unknown key") ? key_of(key_of, *ctx->block) : nullptr;
-    if (key)
-        load_context_error_at(*ctx, key->source(), std::string(text));
+    // position is the one to show (as for the core's own keys).
+    if (node && text.starts_with("unknown key"))
+        load_context_error_at_key(*ctx, as_node(node), std::string(text));
     else
         load_context_error(*ctx, as_node(node), std::string(text));
 }

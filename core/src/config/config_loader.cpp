@@ -1,6 +1,7 @@
 #include "config/config_loader.hpp"
 
 #include "config/admin_token_file.hpp"
+#include "config/block_place.hpp"
 #include "config/config_assembly.hpp"
 #include "config/duration.hpp"
 #include "config/load_context.hpp"
@@ -90,6 +91,12 @@ class Loader {
         return path.lexically_normal().string();
     }
     const toml::table *load_document(const std::string &path, std::string &error) {
+        // toml++ reads a folder (an empty path names the config's own) as an empty document, and
+        // says no more than "could not be opened" of a file it cannot open.
+        if (std::string problem = check_readable(path); !problem.empty()) {
+            error = problem;
+            return nullptr;
+        }
         auto document = std::make_shared<toml::table>();
         try {
             *document = toml::parse_file(path);
@@ -173,8 +180,12 @@ class Loader {
         if (!text) return false;
         auto d = parse_duration(*text);
         if (!d || (d->count() == 0 && !allow_zero)) {
-            error_at(t.get(key), join_key(where, key),
-                     "\"" + *text + "\" is not a duration (examples: \"500ms\", \"5s\", \"2m\", \"1h\")");
+            error_at(
+                t.get(key), join_key(where, key),
+                "\"" + *text + "\" " +
+                    (d ? "is no time: give one longer than 0s"
+                       : "is not a duration from 1ms to a year, 8760h (examples: \"500ms\", \"5s\", \"2m\", "
+                         "\"1h\")"));
             return false;
         }
         out = *d;
@@ -186,7 +197,15 @@ class Loader {
                    {"workers", "plugin_dir", "log", "limits", "admin", "plugins", "handlers", "upstreams",
                     "routers", "listeners", "resolver", "filters"});
         load_workers(root);
-        if (auto dir = get_string(root, "plugin_dir", "")) plugin_dir_ = resolve_path(*dir);
+        if (auto dir = get_string(root, "plugin_dir", "")) {
+            plugin_dir_ = resolve_path(*dir);
+            // Searched first for every plugin: a misspelt folder would quietly fall through to the others.
+            std::error_code ec;
+            if (!fs::is_directory(plugin_dir_, ec))
+                error_at(root.get("plugin_dir"), "plugin_dir",
+                         plugin_dir_ + ": " +
+                             (fs::exists(plugin_dir_, ec) ? "not a folder" : "no such folder"));
+        }
         if (const auto *log = typed<toml::table>(root, "log", "", "a table")) load_log(*log);
         if (const auto *limits = typed<toml::table>(root, "limits", "", "a table")) load_limits(*limits);
         if (const auto *resolver = typed<toml::table>(root, "resolver", "", "a table"))
@@ -341,10 +360,21 @@ class Loader {
 
     void load_log(const toml::table &t) {
         check_keys(t, "log", {"access", "access_format", "error", "level"});
-        if (auto access = get_string(t, "access", "log"))
-            config_->log.access = (*access == "stderr" || *access == "off") ? *access : resolve_path(*access);
-        if (auto error = get_string(t, "error", "log"))
-            config_->log.error = *error == "stderr" ? *error : resolve_path(*error);
+        // A path is checked now, so that `proxyd -t` refuses what the start would fail to open.
+        auto log_file = [&](std::string_view key, std::string &out, std::string_view choices) {
+            out = resolve_path(out);
+            if (std::string problem = LogFile::check_path(out); !problem.empty())
+                error_at(t.get(key), join_key("log", key), problem + " (" + std::string(choices) + ")");
+        };
+        if (auto access = get_string(t, "access", "log")) {
+            config_->log.access = *access;
+            if (*access != "stderr" && *access != "off")
+                log_file("access", config_->log.access, "\"stderr\", \"off\" or a file");
+        }
+        if (auto error = get_string(t, "error", "log")) {
+            config_->log.error = *error;
+            if (*error != "stderr") log_file("error", config_->log.error, "\"stderr\" or a file");
+        }
         if (auto level = get_string(t, "level", "log")) {
             static constexpr std::string_view names[] = {"error", "warn", "info", "debug"};
             int found = -1;
@@ -551,9 +581,11 @@ class Loader {
     }
 
     // Creates an instance of the plugin named by block.plugin (or by name_node when the block is
-    // given as a plain string), which must be of kind expected.
-    PluginInstance *create_instance(const toml::node *name_node, const toml::table *block, proxyd_kind expected,
-                                    const std::string &where) {
+    // given as a plain string), which must be of kind expected. origin: the document's table when
+    // block is a copy of it (see without_filters).
+    PluginInstance *create_instance(const toml::node *name_node, const toml::table *block,
+                                    proxyd_kind expected, const std::string &where,
+                                    const toml::table *origin = nullptr) {
         const std::string key = block ? join_key(where, "plugin") : where;
         auto name = name_node ? name_node->value<std::string>() : std::nullopt;
         if (!name) {
@@ -561,7 +593,7 @@ class Loader {
                      "must name a plugin (a string): one declared in [plugins] or a built-in one");
             return nullptr;
         }
-        return instantiate(*name, name_node, key, block, expected, where, "");
+        return instantiate(*name, name_node, key, block, expected, where, "", origin);
     }
 
     // Creates an instance of plugin `name`, which must be of kind expected, from block (nullptr:
@@ -569,7 +601,7 @@ class Loader {
     // followed by note; what the plugin says about its settings, at block, else at `at`.
     PluginInstance *instantiate(const std::string &name, const toml::node *at, const std::string &key,
                                 const toml::table *block, proxyd_kind expected, const std::string &label,
-                                const std::string &note) {
+                                const std::string &note, const toml::table *origin = nullptr) {
         PluginModule *module = plugin_module(name, at, key, note);
         if (!module) return nullptr;
         const auto &d = module->descriptor();
@@ -583,8 +615,14 @@ class Loader {
         const toml::node *settings = block ? static_cast<const toml::node *>(block) : at;
         // The module's name and the peers' addresses outlive the instance's creation (they live
         // with this config), so plugins may keep them (config_plugin_name, config_peer_at).
-        proxyd_load_context ctx{this, name, settings, false, &module->name(),
-                                expected == PROXYD_KIND_BALANCING ? balancer_peers_ : nullptr};
+        proxyd_load_context ctx{this,
+                                name,
+                                settings,
+                                false,
+                                &module->name(),
+                                expected == PROXYD_KIND_BALANCING ? balancer_peers_ : nullptr,
+                                label,
+                                origin};
         void *instance = nullptr;
         int rc = d.create_instance(options_.host, &ctx,
                                    reinterpret_cast<const proxyd_config_node *>(static_cast<const toml::node *>(block)),
@@ -818,7 +856,8 @@ class Loader {
             p.retry_budget.ratio = 0.2;
             if (const toml::node *r = b->get("ratio")) {
                 std::optional<double> ratio = r->value<double>(); // an integer converts too
-                if (!ratio || *ratio < 0 || *ratio > 1)
+                // Written so that nan, which compares false with both bounds, is refused.
+                if (!ratio || !(*ratio >= 0 && *ratio <= 1))
                     error_at(r, join_key(bw, "ratio"), "must be a number from 0 to 1 (a share of requests)");
                 else
                     p.retry_budget.ratio = *ratio;
@@ -1063,6 +1102,16 @@ class Loader {
             load_tls_protocols(*t, where, settings.min_version, settings.max_version);
             settings.ciphers = get_string(*t, "ciphers", where).value_or("");
         }
+        // A file that cannot be read is said plainly (OpenSSL would give its error stack), at its key.
+        bool files_readable = true;
+        for (auto [k, path] : {std::pair{"ca", &settings.ca}, std::pair{"certificate", &settings.certificate},
+                               std::pair{"key", &settings.key}}) {
+            if (std::string problem = path->empty() ? "" : check_readable(*path); !problem.empty()) {
+                error_at(t->get(k), join_key(where, k), problem);
+                files_readable = false;
+            }
+        }
+        if (!files_readable) return;
         std::string error;
         u.tls = TlsClientContext::create(settings, error);
         if (u.tls) return;
@@ -1086,6 +1135,9 @@ class Loader {
         const auto *protocols =
             typed<toml::array>(t, "protocols", where, "an array such as [\"TLSv1.2\", \"TLSv1.3\"]");
         if (!protocols) return;
+        if (protocols->empty())
+            error_at(protocols, where + ".protocols",
+                     "must name \"TLSv1.2\", \"TLSv1.3\" or both (leave it out for both)");
         int low = 0, high = 0;
         for (size_t i = 0; i < protocols->size(); ++i) {
             auto name = protocols->get(i)->value<std::string>();
@@ -1121,7 +1173,7 @@ class Loader {
                 error_at(&value, where + ".plugin", "missing: name the content plugin that serves this handler");
             else
                 h.instance =
-                    create_instance(t->get("plugin"), without_filters(*t), PROXYD_KIND_CONTENT, where);
+                    create_instance(t->get("plugin"), without_filters(*t), PROXYD_KIND_CONTENT, where, t);
         } else {
             error_at(&value, where, "must be a table with plugin = \"...\" and the plugin's settings");
         }
@@ -1167,7 +1219,13 @@ class Loader {
             }
             auto it = std::find_if(config_->filters.begin(), config_->filters.end(),
                                    [&](const FilterConfig &f) { return f.name == *name; });
-            if (it != config_->filters.end())
+            bool listed_before = false;
+            for (size_t j = 0; j < i; ++j)
+                listed_before = listed_before || array->get(j)->value_exact<std::string>() == name;
+            if (listed_before)
+                error_at(&item, index_key(key, i),
+                         "filter '" + *name + "' is listed twice: it would run twice on every request");
+            else if (it != config_->filters.end())
                 chain.push_back(it->instance);
             else if (!failed_filters_.count(*name)) // a refused one was reported at its block
                 error_at(&item, index_key(key, i), "filter '" + *name + "' is not declared in [filters]");
@@ -1176,7 +1234,8 @@ class Loader {
     }
 
     // A handler's table as its content plugin sees it: the core's `filters` key taken out (the
-    // copy keeps the nodes' source positions, and lives as long as the config).
+    // copy lives as long as the config; toml++ copies no source positions, so the plugin's
+    // messages take them from t, create_instance's origin).
     const toml::table *without_filters(const toml::table &t) {
         if (!t.get("filters")) return &t;
         auto copy = std::make_shared<toml::table>(t);
@@ -1342,7 +1401,14 @@ class Loader {
             l.http2_resets_per_second = uint32_t(*v);
         if (auto v = get_int(t, "http2_idle_frame_burst", where, 1, 1000000))
             l.http2_idle_frame_burst = uint32_t(*v);
-        if (auto v = get_bool(t, "http2_websocket", where)) l.http2_websocket = *v;
+        if (auto v = get_bool(t, "http2_websocket", where)) {
+            l.http2_websocket = *v;
+            // Without HTTP/2 there is no SETTINGS frame to advertise it in: the switch would do nothing.
+            if (*v && !l.http2)
+                error_at(
+                    t.get("http2_websocket"), join_key(where, "http2_websocket"),
+                    "needs http2 = true: WebSocket over HTTP/2 runs on the listener's HTTP/2 connections");
+        }
     }
 
     // redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request
@@ -1444,6 +1510,10 @@ class Loader {
                 error_at(
                     &t, where,
                     "give either certificate, key (and ocsp_response), or certificates = [...], not both");
+            // Without a certificate no TLS context is made, and the listener would serve cleartext.
+            if (list->empty())
+                error_at(list, where + ".certificates",
+                         "needs at least one { certificate = \"...\", key = \"...\" } table");
             for (size_t i = 0; i < list->size(); ++i) {
                 std::string at = where + ".certificates[" + std::to_string(i) + "]";
                 if (const auto *c = list->get(i)->as_table()) {
@@ -1469,7 +1539,7 @@ class Loader {
                     "must be \"default\" (serve the first certificate) or \"refuse\" (end the handshake)");
         }
         load_tls_resumption(t, where, l.listen_text, settings);
-        load_client_verification(t, where, settings, l.client_cert_headers);
+        files_usable = load_client_verification(t, where, settings, l.client_cert_headers) && files_usable;
         if (const Logger *logger = options_.logger)
             settings.warn = [logger](std::string_view message) { logger->warn(message); };
         if (l.http2) settings.alpn = {"h2", "http/1.1"};                    // h2 preferred (RFC 9113 §3.2)
@@ -1505,10 +1575,19 @@ class Loader {
             settings.ticket_keys = options_.ticket_keys->ring(listen, rotation);
     }
 
-    // client_ca, verify_client and the client_cert_headers that forward the result upstream.
-    void load_client_verification(const toml::table &t, const std::string &where, TlsSettings &settings,
+    // client_ca, verify_client and the client_cert_headers that forward the result upstream. False
+    // when client_ca cannot be read (reported at its key).
+    bool load_client_verification(const toml::table &t, const std::string &where, TlsSettings &settings,
                                   ClientCertHeaders &headers) {
-        if (auto ca = get_string(t, "client_ca", where)) settings.client_ca = resolve_path(*ca);
+        bool ca_usable = true;
+        if (auto ca = get_string(t, "client_ca", where)) {
+            settings.client_ca = resolve_path(*ca);
+            // Checked here, at its key: the TLS context reads it only once the listener is built.
+            if (std::string problem = check_readable(settings.client_ca); !problem.empty()) {
+                error_at(t.get("client_ca"), where + ".client_ca", problem);
+                ca_usable = false;
+            }
+        }
         if (auto mode = get_string(t, "verify_client", where)) {
             if (*mode == "required")
                 settings.verify_client = TlsSettings::VerifyClient::kRequired;
@@ -1522,9 +1601,11 @@ class Loader {
             settings.verify_client = TlsSettings::VerifyClient::kRequired;
         }
         bool verifying = settings.verify_client != TlsSettings::VerifyClient::kOff;
-        if (verifying && settings.client_ca.empty() && !t.get("client_ca"))
+        if (verifying && settings.client_ca.empty() && !t.get("client_ca")) {
             error_at(t.get("verify_client"), where + ".verify_client",
                      "needs client_ca = \"FILE\": the PEM bundle of the CAs client certificates chain to");
+            ca_usable = false; // no context is made without one: it would only repeat this
+        }
         const auto *names = typed<toml::table>(
             t, "client_cert_headers", where,
             "a table: { subject = \"X-Client-Subject\", fingerprint = \"X-Client-Cert-SHA256\", verify = "
@@ -1532,9 +1613,9 @@ class Loader {
         if (names && !verifying)
             error_at(t.get("client_cert_headers"), where + ".client_cert_headers",
                      "needs verify_client = \"required\" or \"optional\" (and client_ca)");
-        if (!verifying) return;
+        if (!verifying) return ca_usable;
         headers = {"X-Client-Subject", "X-Client-Cert-SHA256", "X-Client-Verify"};
-        if (!names) return;
+        if (!names) return ca_usable;
         std::string at = where + ".client_cert_headers";
         check_keys(*names, at, {"subject", "fingerprint", "verify"});
         auto field = [&](std::string_view key, std::string &out) {
@@ -1551,6 +1632,7 @@ class Loader {
         field("subject", headers.subject);
         field("fingerprint", headers.fingerprint);
         field("verify", headers.verify);
+        return ca_usable;
     }
 
     void resolve_named(const toml::node *node, proxyd_target_kind kind, const std::string &where, Target &out) {
@@ -1603,8 +1685,9 @@ class Loader {
 
 // Bridges for the plugin host's config calls (load_context.hpp).
 struct LoaderAccess {
-    static void error(void *loader, const toml::node *node, const std::string &message) {
-        static_cast<Loader *>(loader)->error_at(node, "", message);
+    static void error(void *loader, const toml::node *node, const std::string &key,
+                      const std::string &message) {
+        static_cast<Loader *>(loader)->error_at(node, key, message);
     }
     static void error_at(void *loader, const toml::source_region &where, const std::string &message) {
         static_cast<Loader *>(loader)->error_at(where, message);
@@ -1620,13 +1703,38 @@ struct LoaderAccess {
     }
 };
 
-void load_context_error(proxyd_load_context &ctx, const toml::node *node, const std::string &message) {
+namespace {
+
+bool has_position(const toml::source_region &where) { return where.begin.line != 0; }
+
+// What a plugin reports is shown under the dotted key of the node it names, at that node's
+// place in the file (the original's, when the plugin was handed a copy of its block).
+void report_in_block(proxyd_load_context &ctx, const toml::node *node, bool at_key,
+                     const std::string &message) {
     ctx.failed = true;
-    LoaderAccess::error(ctx.loader, node ? node : ctx.block, "plugin " + ctx.plugin_name + ": " + message);
+    const toml::node *target = node ? node : ctx.block;
+    BlockPlace place = ctx.block && target ? find_in_block(*ctx.block, ctx.origin, target) : BlockPlace{};
+    // A node outside the block (a file the plugin loaded) keeps its own position under the block's key.
+    std::string key = join_block_path(ctx.where, place.path);
+    std::string text = "plugin " + ctx.plugin_name + ": " + message;
+    const toml::key *holder = place.key && has_position(place.key->source()) ? place.key : place.original_key;
+    if (at_key && holder && has_position(holder->source())) {
+        LoaderAccess::error_at(ctx.loader, holder->source(), (key.empty() ? "" : key + ": ") + text);
+        return;
+    }
+    const toml::node *positioned = target;
+    if (!target || !has_position(target->source()))
+        positioned = place.original ? place.original : ctx.origin ? ctx.origin : target;
+    LoaderAccess::error(ctx.loader, positioned, key, text);
 }
-void load_context_error_at(proxyd_load_context &ctx, const toml::source_region &where, const std::string &message) {
-    ctx.failed = true;
-    LoaderAccess::error_at(ctx.loader, where, "plugin " + ctx.plugin_name + ": " + message);
+
+} // namespace
+
+void load_context_error(proxyd_load_context &ctx, const toml::node *node, const std::string &message) {
+    report_in_block(ctx, node, false, message);
+}
+void load_context_error_at_key(proxyd_load_context &ctx, const toml::node *node, const std::string &message) {
+    report_in_block(ctx, node, true, message);
 }
 std::string load_context_resolve_path(proxyd_load_context &ctx, std::string_view path) {
     return LoaderAccess::resolve_path(ctx.loader, path);

@@ -27,6 +27,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
         else if (unit == "h") factor = 3600 * 1000;
         else return std::nullopt;
         total_ms += value * factor;
+        if (total_ms > static_cast<uint64_t>(kMaxDuration.count())) return std::nullopt;
     }
     return std::chrono::milliseconds(total_ms);
 }

@@ -7,6 +7,11 @@
 
 namespace proxyd {
 
+// The longest a config may write: a year. Longer is a typo (or "forever", which no timeout means),
+// and deadlines computed from it would overflow the clocks' nanoseconds.
+inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24 * 365);
+
+// nullopt when text is not a duration or is longer than kMaxDuration.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 } // namespace proxyd

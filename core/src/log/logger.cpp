@@ -4,6 +4,7 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace proxyd {
@@ -26,6 +27,21 @@ bool LogFile::open(const std::string &where, std::string &error) {
     path_ = where;
     owned_ = true;
     return true;
+}
+
+std::string LogFile::check_path(const std::string &path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return path + ": a folder, not a file";
+        if (::access(path.c_str(), W_OK) != 0) return path + ": cannot write to it: " + std::strerror(errno);
+        return {};
+    }
+    if (errno != ENOENT) return path + ": " + std::strerror(errno);
+    std::string folder = path.substr(0, path.find_last_of('/') + 1);
+    if (folder.empty()) folder = ".";
+    if (::access(folder.c_str(), W_OK) != 0)
+        return path + ": cannot create it in " + folder + ": " + std::strerror(errno);
+    return {};
 }
 
 bool LogFile::reopen(std::string &error) {

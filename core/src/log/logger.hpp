@@ -20,6 +20,9 @@ class LogFile {
 
     // "stderr", "off" or a path. Returns false with error set when a file cannot be opened.
     bool open(const std::string &where, std::string &error);
+    // Empty when open(path) would be expected to succeed (the file, or its folder, writable);
+    // else why not. Creates nothing, so `proxyd -t` can check a log path.
+    static std::string check_path(const std::string &path);
     bool enabled() const { return fd_ >= 0; }
     void write_line(std::string_view line) const; // line must end with '\n'
     // Opens the path again and puts the new file under the old fd number. A no-op for stderr

@@ -9,6 +9,7 @@
 #include <memory>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <sys/stat.h>
 
 namespace proxyd {
 
@@ -24,8 +25,12 @@ OpenSslPtr<X509> read_certificate(const std::string &file) {
 
 std::string check_readable(const std::string &file) {
     OpenSslPtr<FILE> f(std::fopen(file.c_str(), "r"));
-    if (f) return {};
-    return file + ": cannot read it (" + std::strerror(errno) + ")";
+    if (!f) return file + ": cannot read it (" + std::strerror(errno) + ")";
+    // A folder opens for reading too (an empty path names the config's own folder), and then
+    // fails every read, or throws from a C++ stream.
+    struct stat st {};
+    if (::fstat(::fileno(f.get()), &st) == 0 && S_ISDIR(st.st_mode)) return file + ": a folder, not a file";
+    return {};
 }
 
 std::string check_key_matches(const std::string &chain_file, const std::string &key_file) {

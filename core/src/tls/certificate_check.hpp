@@ -9,7 +9,8 @@
 
 namespace proxyd {
 
-// Empty when file can be opened for reading; else "FILE: cannot read it (reason)".
+// Empty when file is a file that can be opened for reading; else "FILE: cannot read it (reason)"
+// or "FILE: a folder, not a file".
 std::string check_readable(const std::string &file);
 
 // Empty when the private key in key_file belongs to the first certificate of chain_file; else a

@@ -3,10 +3,10 @@
 #include "tls/openssl_errors.hpp"
 #include "tls/tls_defaults.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <iterator>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -187,12 +187,20 @@ static bool session_id_context(const TlsSettings &settings, unsigned char (&out)
     material.push_back('\0');
     material.push_back(static_cast<char>('0' + static_cast<int>(settings.verify_client)));
     if (!settings.client_ca.empty()) {
-        std::ifstream in(settings.client_ca, std::ios::binary);
+        // Not through a C++ stream: a read error (a folder) throws out of istreambuf_iterator.
+        std::unique_ptr<std::FILE, int (*)(std::FILE *)> in(std::fopen(settings.client_ca.c_str(), "rb"),
+                                                            std::fclose);
         if (!in) {
-            error = settings.client_ca + ": cannot open the client CA bundle";
+            error = settings.client_ca + ": cannot open the client CA bundle (" + std::strerror(errno) + ")";
             return false;
         }
-        material.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        char chunk[4096];
+        for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, in.get())) > 0;)
+            material.append(chunk, n);
+        if (std::ferror(in.get())) {
+            error = settings.client_ca + ": cannot read the client CA bundle (" + std::strerror(errno) + ")";
+            return false;
+        }
     }
     unsigned int len = 0;
     if (EVP_Digest(material.data(), material.size(), out, &len, EVP_sha256(), nullptr) != 1) {

@@ -34,6 +34,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <openssl/evp.h>
@@ -355,6 +356,12 @@ class AuthFilter {
         std::ifstream in(*absolute, std::ios::binary);
         if (!in) {
             node.error("cannot read '" + *absolute + "'");
+            return std::nullopt;
+        }
+        // A folder opens too (an empty path names the config's own) and reads as an empty file.
+        std::error_code ec;
+        if (std::filesystem::is_directory(*absolute, ec)) {
+            node.error("'" + *absolute + "' is a folder, not a file");
             return std::nullopt;
         }
         std::ostringstream text;
