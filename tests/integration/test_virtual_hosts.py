@@ -125,9 +125,9 @@ def check_bad_host_refused(folder):
     done = subprocess.run([PROXYD_BIN, "-t", "-c", path], capture_output=True, text=True, timeout=30)
     check_equal(done.returncode, 1, "proxyd -t with host = \"app.example.com:8080\": exit status")
     lines = (done.stdout + done.stderr).splitlines()
-    wanted = "%s:%d:%d: plugin prefix: host 'app.example.com:8080': give the host name without a port" % (
-        path, line_number, line.index(value) + 1)
-    check(any(wanted in line for line in lines), "proxyd -t names the bad host by file:line:col",
+    wanted = ("%s:%d:%d: listeners[0].router.routes[0].host: plugin prefix: host 'app.example.com:8080': "
+              "give the host name without a port" % (path, line_number, line.index(value) + 1))
+    check(any(wanted in line for line in lines), "proxyd -t names the bad host by file:line:col and key",
           "wanted a line with %r, got %r" % (wanted, done.stdout + done.stderr))
 
 
