@@ -197,6 +197,8 @@ static void check_refusals(probe *p, const proxyd_request *request, int phase) {
         EXPECT(h->request_set_header(r, str("Host"), str("a.test/evil")), PROXYD_EINVAL);
         EXPECT(h->request_set_header(r, str("Host"), str("user@a.test")), PROXYD_EINVAL);
         EXPECT(h->request_set_header(r, str("Host"), str("a.test b")), PROXYD_EINVAL);
+        EXPECT(h->request_set_header(r, str("Host"), str("a\",for=x")), PROXYD_EINVAL);
+        EXPECT(h->request_set_header(r, str("Host"), str("")), PROXYD_EINVAL);
         EXPECT(h->request_remove_header(r, str("Transfer-Encoding")), PROXYD_EINVAL);
         EXPECT(h->request_remove_header(r, str("X-Not-There")), PROXYD_ENOENT);
         EXPECT(h->request_set_method(r, str("G T")), PROXYD_EINVAL);

@@ -9,6 +9,8 @@ TEST_CASE("a Max-Forwards value is 1*DIGIT, capped at this proxy's largest (RFC 
     CHECK(parse_max_forwards("0") == 0u);
     CHECK(parse_max_forwards("10") == 10u);
     CHECK(parse_max_forwards("007") == 7u);
+    CHECK(parse_max_forwards("0000000000000000000003") == 3u); // zeros never make it huge
+    CHECK(parse_max_forwards("0000000000000000000000") == 0u);
     CHECK(parse_max_forwards("999999999999999999") == kMaxForwardsSupported);
     CHECK(parse_max_forwards("123456789012345678901234567890") == kMaxForwardsSupported);
     for (const char *bad : {"", "-1", "+1", "1 ", "1,2", "0x10", "one"})

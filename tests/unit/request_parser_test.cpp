@@ -129,11 +129,14 @@ TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
         bool head_valid = false; // the refusal comes after the head was handed on
     };
     const Case cases[] = {
-        {"GET / HTTP/1.1\r\n\r\n", 400},                         // no Host in 1.1
-        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},   // two Hosts
-        {"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400},            // not a uri-host
-        {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},            // nor a path
-        {"GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400},          // nor DEL
+        {"GET / HTTP/1.1\r\n\r\n", 400},                       // no Host in 1.1
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400}, // two Hosts
+        {"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400},          // not a uri-host
+        {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},          // nor a path
+        {"GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400},        // nor DEL
+        // nor a quote, which would end Forwarded's host="..." and let a client add a for=
+        {"GET / HTTP/1.1\r\nHost: x\",for=6.6.6.6;by=\"y\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a{b}\r\n\r\n", 400},
         {"GET example.org:80 HTTP/1.1\r\nHost: a\r\n\r\n", 400}, // authority-form
         {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},              // asterisk, not OPTIONS
         {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},              // a version we do not speak

@@ -434,7 +434,10 @@ typedef struct proxyd_host {
      * nor a second Host added. X-Request-ID is the request's id: a value set (or added, which
      * then replaces it as set does: a request has one id) must be a valid one (see request_id;
      * PROXYD_EINVAL otherwise) and becomes request_id, for later hooks, the upstream and the
-     * access log; once it is removed, proxyd makes the request an id of its own. */
+     * access log; once it is removed, proxyd makes the request an id of its own. Host becomes
+     * the upstream's Host (X-Forwarded-Host and Forwarded keep the client's): it must be a
+     * non-empty host[:port], without whitespace, controls, a backslash, '"', '#', '/', '<', '>',
+     * '?', '@', '^', '`', '{', '|' or '}' (PROXYD_EINVAL), as a client's Host must. */
     int (*request_set_header)(const proxyd_request_handle *request, proxyd_str name, proxyd_str value);
     /* Adds a field after the others, even when one of that name exists. */
     int (*request_add_header)(const proxyd_request_handle *request, proxyd_str name, proxyd_str value);
@@ -663,7 +666,8 @@ typedef struct proxyd_filter_hooks {
     /* The request ended (the client left, a stop cut it, or the wait outlasted the listener's
      * limits.filter_timeout and the core answered 500) while this filter's request_head was
      * pending. Called once, instead of a resume; the plugin must drop its references to the
-     * request and must not call filter_resume for it. Its request state is freed afterwards.
+     * request and must not call filter_resume for it. After a filter_timeout the response_head
+     * hooks run for the 500, then the log hooks; its request state is freed after those.
      * May be NULL only for a filter that never returns PENDING. */
     void (*cancelled)(void *instance, void *worker, const proxyd_request *request);
 } proxyd_filter_hooks;

@@ -10,6 +10,11 @@ namespace proxyd {
 
 class CombinedField {
   public:
+    CombinedField() = default;
+    // value() may view joined_: a copy would view the original's.
+    CombinedField(const CombinedField &) = delete;
+    CombinedField &operator=(const CombinedField &) = delete;
+
     // value: a view into the head, which outlives this object. Empty lines add nothing.
     void add(std::string_view value) {
         if (value.empty()) return;

@@ -72,12 +72,33 @@ inline bool is_absolute_form(std::string_view target) {
     return target.starts_with("http://") || target.starts_with("https://");
 }
 
-// A Host value (or absolute-form authority) proxyd passes on: nothing that cannot be in a uri-host
-// and port (RFC 9112 §3.2), so it cannot smuggle a path, userinfo or a second field upstream.
+// A Host value (or absolute-form authority) proxyd passes on: only what a uri-host and port may
+// hold (RFC 9112 §3.2, RFC 3986 §3.2.2: unreserved, pct-encoded, sub-delims, ':' and an
+// IP-literal's brackets; bytes past ASCII are let through, as nginx does). So it cannot smuggle a
+// path or userinfo upstream, nor close the quoted host= of the Forwarded field proxyd writes.
 inline bool is_plausible_host(std::string_view host) {
-    for (char ch : host)
-        if (ch == '/' || ch == '\\' || ch == '@' || static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f)
+    for (char ch : host) {
+        auto byte = static_cast<unsigned char>(ch);
+        if (byte <= 0x20 || byte == 0x7f) return false;
+        switch (ch) {
+        case '"':
+        case '#':
+        case '/':
+        case '<':
+        case '>':
+        case '?':
+        case '@':
+        case '\\':
+        case '^':
+        case '`':
+        case '{':
+        case '|':
+        case '}':
             return false;
+        default:
+            break;
+        }
+    }
     return true;
 }
 

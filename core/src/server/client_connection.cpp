@@ -775,6 +775,13 @@ void ClientConnection::start_discarding_body() {
         return;
     discarding_body_ = true;
     discarded_bytes_ = 0;
+    // Bytes a waiting filter held count as dropped, and reading, paused while they piled up,
+    // resumes: nothing else would read the rest of the body now.
+    if (RequestFilters *f = filters_if_any(); f && !f->pending()) {
+        discarded_bytes_ = f->held_body.size();
+        std::string().swap(f->held_body);
+        if (std::exchange(f->body_held_paused, false)) resume_body();
+    }
 }
 
 uint64_t ClientConnection::discard_limit() const {

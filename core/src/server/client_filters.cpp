@@ -182,15 +182,9 @@ void ClientConnection::send_filter_answer() {
     // A body still on its way is read and dropped after the answer, the connection kept, as
     // nginx does (up to discard_limit(); a client waiting for 100 Continue never sends it). Past
     // that the answer says Connection: close: what follows could not be told from a next request.
-    RequestFilters &f = *request_->filters;
     start_discarding_body();
-    if (discarding_body_) {
-        discarded_bytes_ = f.held_body.size();
-        std::string().swap(f.held_body);
-        if (std::exchange(f.body_held_paused, false)) resume_body();
-    }
-    bool close =
-        request_->parser.has_body() && request_phase_ != RequestPhase::kComplete && !discarding_body_;
+    bool close = request_->parser.has_body() && request_phase_ != RequestPhase::kComplete &&
+                 !request_->parser.body_in_input() && !discarding_body_;
     send_filtered_response(answer.status, std::move(fields), std::move(answer.body), close);
 }
 

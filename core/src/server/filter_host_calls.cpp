@@ -62,8 +62,8 @@ int request_set_header(const proxyd_request_handle *request, proxyd_str name, pr
     if (is_core_request_field(sv(name))) return PROXYD_EINVAL;
     if (is_request_id_field(sv(name)) && !is_valid_request_id(sv(value))) return PROXYD_EINVAL;
     bool host = iequals(sv(name), "host");
-    // The upstream gets it as its Host: held to what a client's Host must be.
-    if (host && !is_plausible_host(sv(value))) return PROXYD_EINVAL;
+    // The upstream gets it as its Host: held to what a client's Host must be, and not empty.
+    if (host && (value.len == 0 || !is_plausible_host(sv(value)))) return PROXYD_EINVAL;
     f->edit_headers(c->head()).set(sv(name), sv(value));
     if (host) f->host_set = true;
     c->refresh_request_view();
