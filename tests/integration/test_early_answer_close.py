@@ -111,6 +111,7 @@ def main():
                                headers=b"Expect: 100-continue\r\n")
     whole_body_keeps_alive(port, "/missing", 404, "a 404 to a POST with its whole body")
     whole_body_keeps_alive(port, "/files/index.html", 405, "a static handler's 405 to a POST with its whole body")
+    whole_body_keeps_alive(port, "/guarded/x", 401, "a filter's 401 to a POST with its whole body")
     keeps_its_word(port, b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "a 404 to a GET")
     with Client(port, timeout=5) as client:
         first = client.request("GET", "/missing")
