@@ -242,6 +242,20 @@ def data_on_idle_stream(target):
     expect_connection_error(c, [PROTOCOL_ERROR], "DATA on idle stream 1")
 
 
+@conformance("§5.4.1 a connection error from a client that has closed: the server ends the connection, "
+             "serves on")
+def connection_error_after_client_closed(target):
+    # The GOAWAY reaches a socket the client closed, which answers it with a reset, so over TLS
+    # the close_notify after it fails: proxyd's connection closes at once (it used to take the
+    # step to lingering twice, an assert in debug builds, and proxyd stopped).
+    for _ in range(3):
+        c = connected(target)
+        c.settle(0.1)  # nothing left unread: the close is a FIN, not a reset before our frame
+        c.send(frame(DATA, END_STREAM, 1, b"hello"))
+        c.close()
+    expect_served(connected(target), "a new connection after three clients left mid-error")
+
+
 @conformance("§5.1 RST_STREAM on an idle stream: GOAWAY PROTOCOL_ERROR")
 def rst_on_idle_stream(target):
     c = connected(target)

@@ -1117,6 +1117,9 @@ void ClientConnection::begin_close() {
     assert(connection_phase_ == ConnectionPhase::kClosingAfterFlush);
     if (write_shut_) return close_now(); // a tunnel already half-closed; both sides have ended
     send_close_notify();
+    // The socket refused the close_notify (the client reset the connection): write_failed()
+    // already took the step to kLingering and closes on the next turn.
+    if (connection_phase_ >= ConnectionPhase::kLingering) return;
     if (request_phase_ == RequestPhase::kComplete && !request_->parser.should_keep_alive() &&
         pending_.empty() && queued_bytes() == 0 && receive_queue_empty())
         return close_now();
