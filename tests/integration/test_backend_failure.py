@@ -82,6 +82,13 @@ def main():
     elapsed = time.monotonic() - started
     check_equal(response.status, 502, "group whose peers all refuse: status")
     check(elapsed < 5, "502 comes promptly (%.2f s)" % elapsed)
+    # While its peers stay down each request still tries them (all down: nginx's rule too), and
+    # marks them down again without a warning line each time.
+    for _ in range(5):
+        check_equal(get(f_dead, "/").status, 502, "the dead group keeps answering 502")
+    for port in (dead1, dead2):
+        marks = proxyd.stderr_text().count("upstream dead 127.0.0.1:%d: marked down" % port)
+        check_equal(marks, 1, "peer %d: one 'marked down' line over 6 failed requests" % port)
 
     started = time.monotonic()
     response = get(f_silent, "/", timeout=15)

@@ -230,6 +230,9 @@ void UpstreamPool::record_outcome(const Attempt &attempt, proxyd_outcome outcome
     if (outcome == PROXYD_OUTCOME_SUCCESS) {
         p.fails = 0;
     } else if (config_.max_fails > 0 && ++p.fails >= config_.max_fails) {
+        // A peer still marked down (the group's only one, tried anyway) is marked again quietly:
+        // a line per failed request would flood the log while it stays down.
+        bool was_down = p.down_until_ms > uv_now(worker_.loop());
         p.down_until_ms = uv_now(worker_.loop()) + static_cast<uint64_t>(config_.fail_timeout.count());
         p.marked_down_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
@@ -237,8 +240,10 @@ void UpstreamPool::record_outcome(const Attempt &attempt, proxyd_outcome outcome
         p.fails = 0;
         metrics_.peers[peer].down_until_ns.set(uv_hrtime() +
                                                static_cast<uint64_t>(config_.fail_timeout.count()) * 1000000);
-        worker_.logger().warn("upstream " + config_.name + " " + this->peer(peer).address_text +
-                              ": marked down for " + std::to_string(config_.fail_timeout.count()) + " ms");
+        if (!was_down)
+            worker_.logger().warn("upstream " + config_.name + " " + this->peer(peer).address_text +
+                                  ": marked down for " + std::to_string(config_.fail_timeout.count()) +
+                                  " ms");
     }
     const auto &hooks = *config_.balancer->descriptor().balancing;
     if (hooks.outcome) hooks.outcome(config_.balancer->raw(), balancer_state_, peer, outcome);
