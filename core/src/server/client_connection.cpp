@@ -951,6 +951,8 @@ void ClientConnection::await_writable() {
 }
 
 void ClientConnection::write_failed() {
+    // A second failed write (TLS output made while lingering) has nothing left to do.
+    if (connection_phase_ >= ConnectionPhase::kLingering) return;
     // Closed on the next loop turn, not here: the caller may be an exchange mid-call.
     set_connection_phase(ConnectionPhase::kLingering);
     arm_timer(1, kTimerLinger);
