@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <getopt.h>
 #include <iostream>
 #include <string>
 #include <unistd.h>
@@ -17,7 +18,7 @@
 
 namespace {
 
-constexpr const char *kUsage = R"(usage: proxyd [-c FILE] [-t | -T] [-p DIR] [-v] [-h]
+constexpr const char *kUsage = R"(usage: proxyd [-c FILE] [-t | -T] [-p DIR] [-v | --version] [-h | --help]
 
   -c FILE   the configuration file (default: /etc/proxyd/proxyd.toml)
   -t        load the configuration and every plugin, validate, print "configuration OK" or the
@@ -26,8 +27,8 @@ constexpr const char *kUsage = R"(usage: proxyd [-c FILE] [-t | -T] [-p DIR] [-v
   -T        as -t, and print the effective configuration on stdout: the file with what it
             includes and its [defaults] filled in
   -p DIR    look for plugin files in DIR first
-  -v        print the version and exit
-  -h        print this help and exit
+  -v, --version  print the version and exit
+  -h, --help     print this help and exit
 
 Signals:
   SIGTERM, SIGINT, SIGQUIT  stop accepting connections, let in-flight requests finish (up to
@@ -66,7 +67,11 @@ int main(int argc, char **argv) {
     bool test_only = false;
     bool print_effective = false;
     int opt;
-    while ((opt = getopt(argc, argv, "c:tTp:vh")) != -1) {
+    // The long forms are the two every command-line user tries first.
+    static const option long_options[] = {{"help", no_argument, nullptr, 'h'},
+                                          {"version", no_argument, nullptr, 'v'},
+                                          {nullptr, 0, nullptr, 0}};
+    while ((opt = getopt_long(argc, argv, "c:tTp:vh", long_options, nullptr)) != -1) {
         switch (opt) {
         case 'c': config_path = optarg; break;
         case 't': test_only = true; break;

@@ -653,7 +653,21 @@ def port_held_by_another_program(workdir):
     return problems
 
 
-RUNTIME_CASES = [second_proxyd_same_address, port_held_by_another_program]
+def command_line(workdir):
+    """--help and --version, the long forms everyone tries, work as -h and -v; an unknown option
+    prints the usage on stderr and exits 2."""
+    problems = []
+    for args, status, stream, text in ((["--help"], 0, "stdout", "usage: proxyd"), (["-h"], 0, "stdout", "usage: proxyd"),
+                                       (["--version"], 0, "stdout", "proxyd "), (["-v"], 0, "stdout", "proxyd "),
+                                       (["--frobnicate"], 2, "stderr", "usage: proxyd")):
+        done = subprocess.run([PROXYD_BIN] + args, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        output = done.stdout if stream == "stdout" else done.stderr
+        if done.returncode != status or text not in output:
+            problems.append(f"{' '.join(args)}: exit {done.returncode}, {stream} {output[:120]!r}")
+    return problems
+
+
+RUNTIME_CASES = [second_proxyd_same_address, port_held_by_another_program, command_line]
 
 
 def main():
