@@ -760,6 +760,18 @@ TEST_CASE_METHOD(ConfigFixture, "a file key naming a folder or no file is refuse
         CHECK_FALSE(r.config);
         CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls.protocols: must name"));
     }
+    SECTION("an empty OpenSSL list is refused, not read as the defaults") {
+        for (std::string key : {"ciphers", "ciphersuites", "groups"}) {
+            auto r = load(listener(pair + ", " + key + " = \"\""));
+            CHECK_FALSE(r.config);
+            CHECK_THAT(r.all(), Catch::Contains("listeners[0].tls." + key +
+                                                ": is empty: leave the key out for the defaults"));
+        }
+        auto r = load("[upstreams.u]\npeers = [\"https://127.0.0.1:9001\"]\ntls = { ciphers = \"\" }\n"
+                      "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nupstream = \"u\"\n");
+        CHECK_FALSE(r.config);
+        CHECK_THAT(r.all(), Catch::Contains("upstreams.u.tls.ciphers: is empty"));
+    }
     SECTION("a file a plugin loads (mime_types = \"\")") {
         auto r = load("[handlers.site]\nplugin = \"static\"\nroot = \"/tmp\"\nmime_types = \"\"\n"
                       "[[listeners]]\nlisten = \"127.0.0.1:18090\"\nhandler = \"site\"\n");

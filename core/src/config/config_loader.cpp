@@ -158,6 +158,14 @@ class Loader {
         auto *v = typed<toml::value<std::string>>(t, key, where, "a string");
         return v ? std::optional<std::string>(v->get()) : std::nullopt;
     }
+    // An OpenSSL list (ciphers, ciphersuites, groups): "" would silently mean the defaults, which
+    // leaving the key out already says; so an empty one is an error at its key.
+    std::string get_openssl_list(const toml::table &t, std::string_view key, const std::string &where) {
+        std::optional<std::string> list = get_string(t, key, where);
+        if (list && list->empty())
+            error_at(t.get(key), join_key(where, key), "is empty: leave the key out for the defaults");
+        return list.value_or("");
+    }
     std::optional<bool> get_bool(const toml::table &t, std::string_view key, const std::string &where) {
         auto *v = typed<toml::value<bool>>(t, key, where, "a boolean (true or false)");
         return v ? std::optional<bool>(v->get()) : std::nullopt;
@@ -1100,7 +1108,7 @@ class Loader {
                 }
             }
             load_tls_protocols(*t, where, settings.min_version, settings.max_version);
-            settings.ciphers = get_string(*t, "ciphers", where).value_or("");
+            settings.ciphers = get_openssl_list(*t, "ciphers", where);
         }
         // A file that cannot be read is said plainly (OpenSSL would give its error stack), at its key.
         bool files_readable = true;
@@ -1527,9 +1535,9 @@ class Loader {
             add_certificate(t, where);
         }
         load_tls_protocols(t, where, settings.min_version, settings.max_version);
-        settings.ciphers = get_string(t, "ciphers", where).value_or("");
-        settings.ciphersuites = get_string(t, "ciphersuites", where).value_or("");
-        settings.groups = get_string(t, "groups", where).value_or("");
+        settings.ciphers = get_openssl_list(t, "ciphers", where);
+        settings.ciphersuites = get_openssl_list(t, "ciphersuites", where);
+        settings.groups = get_openssl_list(t, "groups", where);
         if (auto unknown = get_string(t, "unknown_name", where)) {
             if (*unknown == "refuse")
                 settings.refuse_unknown_name = true;
