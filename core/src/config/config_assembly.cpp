@@ -1,9 +1,8 @@
 #include "config/config_assembly.hpp"
 
+#include "tls/certificate_check.hpp"
+
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <glob.h>
@@ -78,15 +77,8 @@ class Assembler {
     bool parse(const std::string &path, toml::table &out) {
         // toml++ reports a file it cannot open at 0:0 without the reason, and reads a folder as
         // an empty document.
-        std::error_code ec;
-        if (fs::is_directory(path, ec)) {
-            errors_.push_back(path + ": a folder, not a file");
-            return false;
-        }
-        if (std::FILE *f = std::fopen(path.c_str(), "r")) {
-            std::fclose(f);
-        } else {
-            errors_.push_back(path + ": cannot read it (" + std::strerror(errno) + ")");
+        if (std::string problem = check_readable(path); !problem.empty()) {
+            errors_.push_back(problem);
             return false;
         }
         try {

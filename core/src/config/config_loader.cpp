@@ -39,6 +39,13 @@ std::string index_key(const std::string &parent, size_t index) {
     return parent + "[" + std::to_string(index) + "]";
 }
 
+// The keys of [limits], and of a listener's own limits table (which refuses the process-wide ones
+// by name, to say why).
+const std::initializer_list<std::string_view> kLimitsKeys = {
+    "max_header_size",   "max_headers",        "max_body_size",     "header_timeout", "body_timeout",
+    "keepalive_timeout", "send_timeout",       "shutdown_timeout",  "drain_timeout",  "max_connections",
+    "allow_bare_lf",     "keepalive_requests", "handshake_timeout", "filter_timeout"};
+
 // The host of "host:port" or "[v6]:port".
 std::string peer_host(std::string_view authority) {
     if (authority.starts_with("[")) return std::string(authority.substr(1, authority.find(']') - 1));
@@ -403,11 +410,7 @@ class Loader {
 
     void load_limits(const toml::table &t) {
         const std::string w = "limits";
-        check_keys(t, w,
-                   {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
-                    "keepalive_timeout", "send_timeout", "shutdown_timeout", "drain_timeout",
-                    "max_connections", "allow_bare_lf", "keepalive_requests", "handshake_timeout",
-                    "filter_timeout"});
+        check_keys(t, w, kLimitsKeys);
         auto &l = config_->limits;
         load_connection_limits(t, w, l);
         if (auto v = get_int(t, "max_connections", w, 1, 1 << 20)) l.max_connections = uint32_t(*v);
@@ -443,11 +446,8 @@ class Loader {
                 error_at(&value, w + "." + std::string(name),
                          "is process-wide: set it in [limits], not per listener");
         }
-        check_keys(*own, w,
-                   {"max_header_size", "max_headers", "max_body_size", "header_timeout", "body_timeout",
-                    "keepalive_timeout", "send_timeout", "allow_bare_lf", "keepalive_requests",
-                    "shutdown_timeout", "drain_timeout", "max_connections", "handshake_timeout",
-                    "filter_timeout"});
+        // The same names as [limits]: the process-wide ones were refused above, by name.
+        check_keys(*own, w, kLimitsKeys);
         load_connection_limits(*own, w, l.limits);
     }
 
