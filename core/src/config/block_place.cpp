@@ -24,7 +24,7 @@ bool search(const toml::node &in, const toml::node *in_origin, const toml::node 
                         key.str().find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                                     "0123456789_-") == std::string::npos;
             std::string name = bare ? std::string(key.str()) : "\"" + std::string(key.str()) + "\"";
-            place.path = name + (place.path.empty() || place.path[0] == '[' ? "" : ".") + place.path;
+            place.path = join_block_path(name, place.path);
             return true;
         }
     }
@@ -33,8 +33,7 @@ bool search(const toml::node &in, const toml::node *in_origin, const toml::node 
         for (size_t i = 0; i < array->size(); ++i) {
             const toml::node *origin_element = origin_array ? origin_array->get(i) : nullptr;
             if (!search(*array->get(i), origin_element, node, place)) continue;
-            place.path = "[" + std::to_string(i) + "]" +
-                         (place.path.empty() || place.path[0] == '[' ? "" : ".") + place.path;
+            place.path = join_block_path("[" + std::to_string(i) + "]", place.path);
             return true;
         }
     }
