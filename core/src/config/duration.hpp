@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace proxyd {
@@ -13,5 +14,8 @@ inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24 
 
 // nullopt when text is not a duration or is longer than kMaxDuration.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// A duration as a config would write it: "10s", "1500ms".
+std::string duration_text(std::chrono::milliseconds d);
 
 } // namespace proxyd

@@ -14,7 +14,7 @@ struct PeerConfig;
 }
 
 struct proxyd_load_context {
-    void *loader;            // the config loader (config_loader.cpp)
+    void *loader;            // the config loader (loader.hpp)
     std::string plugin_name; // the name in [plugins], for "plugin NAME:" in messages
     const toml::node *block; // the plugin's block, where errors point when no node is given
     bool failed;             // an error was reported

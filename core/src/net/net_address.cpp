@@ -106,4 +106,14 @@ bool NetAddress::is_loopback() const {
     return false;
 }
 
+std::string authority_host(std::string_view authority) {
+    if (authority.starts_with("[")) return std::string(authority.substr(1, authority.find(']') - 1));
+    return std::string(authority.substr(0, authority.rfind(':')));
+}
+
+bool is_ip_literal(const std::string &host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
 } // namespace proxyd

@@ -27,4 +27,10 @@ struct NetAddress {
 // On failure returns false and sets error to a sentence without the input echoed back.
 bool parse_net_address(std::string_view text, NetAddress &out, std::string &error);
 
+// The host of "host:port" or "[v6]:port", without brackets.
+std::string authority_host(std::string_view authority);
+
+// An IPv4 or IPv6 address as text, not a name.
+bool is_ip_literal(const std::string &host);
+
 } // namespace proxyd

@@ -1,0 +1,191 @@
+#include "config/loader.hpp"
+
+#include <algorithm>
+
+namespace proxyd {
+
+void Loader::load_listener(const toml::table &t, const std::string &where) {
+    check_keys(t, where,
+               {"name",
+                "listen",
+                "handler",
+                "upstream",
+                "router",
+                "access_log",
+                "x_forwarded",
+                "forwarded",
+                "via",
+                "limits",
+                "tls",
+                "redirect_https",
+                "hsts",
+                "filters",
+                "http2",
+                "http2_max_concurrent_streams",
+                "http2_max_header_list_size",
+                "http2_max_continuations",
+                "http2_reset_burst",
+                "http2_resets_per_second",
+                "http2_idle_frame_burst",
+                "http2_websocket"});
+    ListenerConfig l;
+    l.filters = load_filter_chain(t, where);
+    l.name = get_string(t, "name", where).value_or("");
+    if (auto listen = get_string(t, "listen", where)) {
+        std::string why;
+        if (!parse_net_address(*listen, l.address, why)) {
+            error_at(t.get("listen"), where + ".listen", "\"" + *listen + "\": " + why);
+        } else {
+            for (const auto &other : config_->listeners)
+                if (other.address == l.address)
+                    error_at(t.get("listen"), where + ".listen",
+                             "\"" + *listen + "\" is already used by listener '" + other.name + "'");
+        }
+        l.listen_text = *listen;
+        l.listen_at = position(t.get("listen")) + ": " + where + ".listen";
+    } else if (!t.get("listen")) {
+        error_at(&t, where + ".listen", "missing: the address to listen on, e.g. \"127.0.0.1:8080\"");
+    }
+    if (l.name.empty()) l.name = l.listen_text.empty() ? where : l.listen_text;
+
+    const toml::node *handler = t.get("handler");
+    const toml::node *upstream = t.get("upstream");
+    const toml::node *router = t.get("router");
+    if (handler && upstream)
+        error_at(upstream, where, "give either handler or upstream as the default target, not both");
+    const toml::node *redirect = t.get("redirect_https");
+    if (redirect && (handler || upstream || router))
+        error_at(redirect, where + ".redirect_https",
+                 "a listener that redirects every request to HTTPS takes no handler, upstream or router");
+    if (!handler && !upstream && !router && !redirect)
+        error_at(&t, where,
+                 "needs a target: handler = \"NAME\", upstream = \"NAME\", a [listeners.router], or "
+                 "redirect_https = true");
+    if (handler && handler->is_table())
+        load_inline_target(*handler, PROXYD_TARGET_HANDLER, l.name, where + ".handler", l.target);
+    else if (handler)
+        resolve_named(handler, PROXYD_TARGET_HANDLER, where + ".handler", l.target);
+    else if (upstream && upstream->is_table())
+        load_inline_target(*upstream, PROXYD_TARGET_UPSTREAM, l.name, where + ".upstream", l.target);
+    else if (upstream)
+        resolve_named(upstream, PROXYD_TARGET_UPSTREAM, where + ".upstream", l.target);
+    if (router && router->is_string()) {
+        std::string name = *router->value<std::string>();
+        auto it = std::find_if(named_routers_.begin(), named_routers_.end(),
+                               [&](const auto &r) { return r.first == name; });
+        if (it == named_routers_.end())
+            error_at(router, where + ".router", "router '" + name + "' is not declared in [routers]");
+        else
+            l.router = it->second;
+    } else if (router) {
+        if (const auto *rt = router->as_table()) {
+            if (!rt->get("plugin"))
+                error_at(router, where + ".router.plugin", "missing: name the routing plugin");
+            else
+                l.router = create_instance(rt->get("plugin"), rt, PROXYD_KIND_ROUTING, where + ".router");
+        } else {
+            error_at(
+                router, where + ".router",
+                "must be a router's name in [routers], or a table with plugin = \"...\" and its settings");
+        }
+    }
+    if (auto v = get_bool(t, "access_log", where)) l.access_log = *v;
+    if (auto v = get_bool(t, "x_forwarded", where)) l.add_x_forwarded = *v;
+    if (auto v = get_bool(t, "forwarded", where)) l.add_forwarded = *v;
+    if (auto v = get_bool(t, "via", where)) l.add_via = *v;
+    load_listener_limits(t, where, l);
+    load_listener_http2(t, where, l);
+    if (const auto *tls =
+            typed<toml::table>(t, "tls", where, "a table: { certificate = \"...\", key = \"...\" }"))
+        l.tls = load_listener_tls(*tls, where + ".tls", l);
+    if (t.get("hsts"))
+        error_at(t.get("hsts"), where + ".hsts",
+                 "HSTS belongs to an HTTPS listener, as tls = { ..., hsts = \"max-age=...\" }: browsers "
+                 "ignore Strict-Transport-Security over cleartext (RFC 6797 §8.1)");
+    if (redirect) load_redirect_https(*redirect, where + ".redirect_https", t.get("tls") != nullptr, l);
+    config_->listeners.push_back(std::move(l));
+}
+
+// A listener's handler or upstream given as a table instead of a name: declared on the spot
+// under the listener's name, which must not be taken by a declared one.
+void Loader::load_inline_target(const toml::node &node, proxyd_target_kind kind,
+                                const std::string &listener_name, const std::string &where, Target &out) {
+    uint32_t id = 0;
+    if (find_target(PROXYD_TARGET_HANDLER, listener_name, id) ||
+        find_target(PROXYD_TARGET_UPSTREAM, listener_name, id)) {
+        error_at(&node, where,
+                 "an inline target takes its listener's name '" + listener_name +
+                     "', which a declared handler or upstream already has; name the listener otherwise");
+        return;
+    }
+    if (kind == PROXYD_TARGET_HANDLER) {
+        handler_names_.push_back(listener_name);
+        load_handler(listener_name, node, where);
+        out = Target{Target::Kind::Handler, static_cast<uint32_t>(config_->handlers.size() - 1)};
+    } else {
+        upstream_names_.push_back(listener_name);
+        load_upstream(listener_name, node, where);
+        out = Target{Target::Kind::Upstream, static_cast<uint32_t>(config_->upstreams.size() - 1)};
+    }
+}
+
+void Loader::resolve_named(const toml::node *node, proxyd_target_kind kind, const std::string &where,
+                           Target &out) {
+    auto name = node->value<std::string>();
+    if (!name || !node->is_string()) {
+        error_at(node, where, "must be a name (a string)");
+        return;
+    }
+    uint32_t id = 0;
+    if (!find_target(kind, *name, id)) {
+        error_at(node, where,
+                 std::string(kind == PROXYD_TARGET_UPSTREAM ? "upstream" : "handler") + " '" + *name +
+                     "' is not declared" +
+                     (kind == PROXYD_TARGET_UPSTREAM ? " in [upstreams]" : " in [handlers]"));
+        return;
+    }
+    out = Target::from_id(id);
+}
+
+// http2 = true (nginx's `http2 on`), http2_max_concurrent_streams = N (nginx's name).
+void Loader::load_listener_http2(const toml::table &t, const std::string &where, ListenerConfig &l) {
+    if (auto v = get_bool(t, "http2", where)) l.http2 = *v;
+    if (auto v = get_int(t, "http2_max_concurrent_streams", where, 1, 0x7fffffff))
+        l.http2_max_concurrent_streams = uint32_t(*v);
+    // The flood bounds: a head's size as max_header_size allows it; 0 CONTINUATIONs is a head
+    // in one frame.
+    if (auto v = get_int(t, "http2_max_header_list_size", where, 1024, 1 << 24))
+        l.http2_max_header_list_size = uint32_t(*v);
+    if (auto v = get_int(t, "http2_max_continuations", where, 0, 10000))
+        l.http2_max_continuations = uint32_t(*v);
+    if (auto v = get_int(t, "http2_reset_burst", where, 1, 1000000)) l.http2_reset_burst = uint32_t(*v);
+    if (auto v = get_int(t, "http2_resets_per_second", where, 1, 1000000))
+        l.http2_resets_per_second = uint32_t(*v);
+    if (auto v = get_int(t, "http2_idle_frame_burst", where, 1, 1000000))
+        l.http2_idle_frame_burst = uint32_t(*v);
+    if (auto v = get_bool(t, "http2_websocket", where)) {
+        l.http2_websocket = *v;
+        // Without HTTP/2 there is no SETTINGS frame to advertise it in: the switch would do nothing.
+        if (*v && !l.http2)
+            error_at(t.get("http2_websocket"), join_key(where, "http2_websocket"),
+                     "needs http2 = true: WebSocket over HTTP/2 runs on the listener's HTTP/2 connections");
+    }
+}
+
+// redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request
+// with a 308 to the same URL over https.
+void Loader::load_redirect_https(const toml::node &node, const std::string &where, bool https,
+                                 ListenerConfig &l) {
+    if (auto on = node.value_exact<bool>()) {
+        l.redirect_https_port = *on ? 443 : 0;
+    } else if (auto port = node.value_exact<int64_t>(); port && *port >= 1 && *port <= 65535) {
+        l.redirect_https_port = static_cast<uint16_t>(*port);
+    } else {
+        error_at(&node, where, "must be true (to port 443) or the HTTPS port, an integer from 1 to 65535");
+        return;
+    }
+    if (l.redirect_https_port && https)
+        error_at(&node, where,
+                 "is for a cleartext listener: on this HTTPS listener it would redirect to itself");
+}
+} // namespace proxyd
