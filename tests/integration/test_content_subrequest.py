@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Subrequests started by a CONTENT plugin (ABI 1.4) in the real proxyd, through the plain C fixture
-tests/loader/content_subrequest.c, built against the current header: it answers with what its
+tests/loader/content_subrequest.c, built against the frozen 1.5 header: it answers with what its
 subrequest got (status, one field, the body up to 4 KiB, body_truncated), 502 on a failed or timed
 out subrequest, waits for two subrequests at once, and cancels one itself (subrequest_cancel). A
 client that leaves while subrequests run: the plugin's cancelled hook runs exactly once and done

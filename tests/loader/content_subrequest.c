@@ -1,4 +1,4 @@
-/* An ABI 1.4 content plugin in plain C, built against the CURRENT header (core/include), for the
+/* An ABI 1.4 content plugin in plain C, built against the frozen 1.5 header (tests/abi/1.5), for the
  * integration test of subrequests started by a content plugin (test_content_subrequest.py).
  * Config: upstream = "NAME" (required), path = "/..." (default "/"), field = "X-..." (the one
  * response field it copies, default "X-Answer"). By request path:

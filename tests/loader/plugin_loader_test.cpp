@@ -101,3 +101,11 @@ TEST_CASE("a balancer built against the frozen 1.4 header loads", "[loader]") {
     CHECK(balancer->kind() == PROXYD_KIND_BALANCING);
     CHECK(balancer->descriptor().abi_minor == 4);
 }
+
+TEST_CASE("a content plugin built against the frozen 1.5 header loads", "[loader]") {
+    std::string error;
+    auto content = load_plugin_module("subrequest", path_of("content_subrequest"), error);
+    REQUIRE(content);
+    CHECK(content->kind() == PROXYD_KIND_CONTENT);
+    CHECK(content->descriptor().abi_minor == 5);
+}

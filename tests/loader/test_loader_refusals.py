@@ -136,10 +136,10 @@ def version_pattern(v):
 CASES = [
     Case("broken_major", router_config("broken_major.so"), at="plugin", key="plugins.x",
          texts=[printed_path("broken_major.so"), re.compile(version_pattern("2.0")),
-                re.compile(version_pattern("1.5"))]),
+                re.compile(version_pattern("1.6"))]),
     Case("newer_minor", router_config("newer_minor.so"), at="plugin", key="plugins.x",
          texts=[printed_path("newer_minor.so"), re.compile(version_pattern("1.9")),
-                re.compile(version_pattern("1.5"))]),
+                re.compile(version_pattern("1.6"))]),
     Case("broken_no_entry", router_config("broken_no_entry.so"), at="plugin", key="plugins.x",
          texts=[printed_path("broken_no_entry.so"), "proxyd_plugin_entry"]),
     Case("broken_struct_size", router_config("broken_struct_size.so"), at="plugin", key="plugins.x",

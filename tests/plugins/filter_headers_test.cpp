@@ -12,11 +12,16 @@ using proxyd::headers::Variables;
 
 TEST_CASE("a value template renders variables, ${name} and $$", "[filter_headers]") {
     std::string error;
-    Variables v{"192.0.2.7", "abc-123", "https", "example.org"};
+    Variables v{"192.0.2.7", "abc-123", "https", "example.org", "HTTP/2.0", "0.012"};
     auto t = ValueTemplate::parse("$scheme://${host}/x?c=$client_address&id=$request_id costs $$5", &error);
     REQUIRE(t);
     CHECK(!t->is_literal());
+    CHECK(!t->uses_request_time());
     CHECK(t->render(v) == "https://example.org/x?c=192.0.2.7&id=abc-123 costs $5");
+    auto timed = ValueTemplate::parse("$protocol took ${request_time}s", &error);
+    REQUIRE(timed);
+    CHECK(timed->uses_request_time());
+    CHECK(timed->render(v) == "HTTP/2.0 took 0.012s");
     auto literal = ValueTemplate::parse("max-age=63072000; includeSubDomains", &error);
     REQUIRE(literal);
     CHECK(literal->is_literal());
@@ -86,6 +91,34 @@ TEST_CASE("headers edits every response head, HSTS is one line", "[filter_header
     CHECK(head.header_count("Strict-Transport-Security") == 1);
     CHECK(head.header("Strict-Transport-Security") == "max-age=63072000; includeSubDomains");
     CHECK(head.header("X-Served-By") == "https://example.org");
+}
+
+TEST_CASE("headers renders $protocol and $request_time from the request view (ABI 1.6)", "[filter_headers]") {
+    PluginModule module("filter_headers.so");
+    FakeHost host;
+    void *instance = host.create(module, R"(
+        response.set = { "X-Protocol" = "$protocol", "X-Time" = "$request_time" }
+    )");
+    INFO(host.error_text());
+    REQUIRE(instance);
+    FakeWorker worker(module.descriptor(), instance);
+    FakeRequest request("GET", "/");
+    request.set_protocol("HTTP/2.0");
+    // Began 1.5 s ago: the value is seconds to the millisecond, at least that.
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    request.set_received_ns(uint64_t(now.tv_sec) * 1000000000u + uint64_t(now.tv_nsec) - 1500000000u);
+    CHECK(filter_request_head(module, instance, worker, request) == PROXYD_FILTER_CONTINUE);
+    FakeResponseHead head(200);
+    filter_response_head(module, instance, worker, request, head);
+    CHECK(head.header("X-Protocol") == "HTTP/2.0");
+    std::string time = head.header("X-Time").value_or("");
+    INFO(time);
+    REQUIRE(time.size() >= 5);
+    CHECK(time[time.size() - 4] == '.');
+    double seconds = std::stod(time);
+    CHECK(seconds >= 1.5);
+    CHECK(seconds < 60); // a bound, not a timing: the machine may be slow
 }
 
 TEST_CASE("headers refuses at load what the core would refuse at run time", "[filter_headers]") {

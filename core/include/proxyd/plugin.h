@@ -20,6 +20,7 @@
  *   1.4  subrequest_start and subrequest_cancel; balancers' response_head (sticky sessions)
  *   1.5  a content plugin's body may be several response_body and response_file calls in any
  *        order (a 1.4 proxyd took at most one file range, and no bytes with it); no new member
+ *   1.6  the request view's protocol (HTTP/2.0 told apart) and received_ns (when it began)
  *
  * Lifetimes and threads (each hook runs only on the thread named):
  *   module    the .so itself. Loaded and unloaded on the main thread; stays mapped while any
@@ -62,7 +63,7 @@ extern "C" {
 #endif
 
 #define PROXYD_ABI_MAJOR 1
-#define PROXYD_ABI_MINOR 5
+#define PROXYD_ABI_MINOR 6
 
 /* The one symbol every plugin exports. */
 #define PROXYD_PLUGIN_ENTRY proxyd_plugin_entry
@@ -142,8 +143,7 @@ typedef struct proxyd_request {
     proxyd_str query;       /* after '?', without it; empty when absent */
     proxyd_str host;        /* the Host header (or the authority of an absolute-form target) */
     /* 1, with http_minor 0 or 1: the HTTP/1.x rules the request follows. A request of an
-     * HTTP/2 stream reads 1.1 here (its access-log line says HTTP/2.0; over TLS, request_tls's
-     * alpn is "h2"). */
+     * HTTP/2 stream reads 1.1 here; `protocol` (1.6) says what the client spoke. */
     uint8_t http_major;
     uint8_t http_minor;
     proxyd_str client_address; /* "127.0.0.1" */
@@ -155,6 +155,14 @@ typedef struct proxyd_request {
                               filter set replaces it (request_set_header); the same value goes
                               to the upstream and the access log */
     proxyd_str scheme;     /* "https" on a TLS listener, else "http" */
+
+    /* ---- 1.6 ---- read only when struct_size covers them (an older core ends before) */
+    proxyd_str protocol;  /* what the client spoke, as the access log writes it: "HTTP/1.0",
+                             "HTTP/1.1" or "HTTP/2.0" (h2 over TLS and cleartext h2c alike) */
+    uint64_t received_ns; /* when the request began (its first byte; an HTTP/2 stream's HEADERS),
+                             in nanoseconds of CLOCK_MONOTONIC, the clock clock_gettime and
+                             uv_hrtime read: now minus this is the time the request has taken,
+                             the access log's request_time */
 } proxyd_request;
 
 /* A routing target: an upstream group or a content handler, resolved to an id at load time. */

@@ -48,6 +48,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <time.h>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -344,6 +345,22 @@ class Request {
         return has_1_3_view() ? view(request_->request_id) : std::string_view();
     }
     std::string_view scheme() const { return has_1_3_view() ? view(request_->scheme) : std::string_view(); }
+    // 1.6: "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0", what the client spoke; empty from an older core.
+    std::string_view protocol() const {
+        return has_1_6_view() ? view(request_->protocol) : std::string_view();
+    }
+    // 1.6: when the request began, in CLOCK_MONOTONIC nanoseconds (see plugin.h); 0 from an older
+    // core. elapsed_ns() is the time since, what the access log calls request_time.
+    uint64_t received_ns() const { return has_1_6_view() ? request_->received_ns : 0; }
+    std::optional<uint64_t> elapsed_ns() const {
+        uint64_t since = received_ns();
+        if (since == 0) return std::nullopt;
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t now_ns =
+            static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+        return now_ns > since ? now_ns - since : 0;
+    }
 
     // 1.3: per-request state under key (an instance pointer is the usual key): state<S>(key) is
     // what emplace_state<S>(key, ...) made, or nullptr. The core destroys it (delete) once the
@@ -378,6 +395,9 @@ class Request {
   protected:
     bool has_1_3_view() const {
         return request_->struct_size >= offsetof(proxyd_request, scheme) + sizeof(request_->scheme);
+    }
+    bool has_1_6_view() const {
+        return request_->struct_size >= offsetof(proxyd_request, received_ns) + sizeof(request_->received_ns);
     }
 
     const proxyd_host *host_;

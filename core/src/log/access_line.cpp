@@ -52,7 +52,7 @@ std::string combined_line(const AccessEntry &e) {
     line.append(e.client).append(" - - [").append(e.clf_time).append("] \"");
     line.append(e.method).append(" ");
     append_clf_escaped(line, e.target);
-    line.append(e.http_major == 2 ? " HTTP/2.0" : e.http_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
+    line.append(" ").append(protocol_name(e.http_major, e.http_minor));
     line.append("\" ").append(std::to_string(e.status)).append(" ").append(std::to_string(e.body_bytes));
     line.append(" \"");
     append_clf_escaped(line, or_dash(e.referer));
@@ -85,7 +85,7 @@ std::string json_line(const AccessEntry &e) {
     field("client", e.client);
     field("method", e.method);
     field("target", e.target);
-    field("protocol", e.http_major == 2 ? "HTTP/2.0" : e.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
+    field("protocol", protocol_name(e.http_major, e.http_minor));
     number("status", std::to_string(e.status));
     number("bytes", std::to_string(e.body_bytes));
     // Absent headers and a missing upstream are null, not "-": JSON can say "none".

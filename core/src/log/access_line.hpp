@@ -30,6 +30,11 @@ struct AccessEntry {
     std::string_view request_id; // plugin.h's proxyd_request.request_id
 };
 
+// The protocol a client spoke as the line names it (and plugins' request view, ABI 1.6).
+inline std::string_view protocol_name(int http_major, int http_minor) {
+    return http_major == 2 ? "HTTP/2.0" : http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
 // The whole line, ending with '\n'.
 std::string format_access_line(const AccessEntry &entry, AccessFormat format);
 

@@ -14,10 +14,11 @@ namespace proxyd {
 #define PROXYD_ABI_HAS(table, Type, member)                                                                \
     (offsetof(Type, member) + sizeof(static_cast<const Type *>(nullptr)->member) <= (table).struct_size)
 
-// The size each table has in ABI 1.<minor> (minors 0 to 5 exist so far; 1.2 added no member to
+// The size each table has in ABI 1.<minor> (minors 0 to 6 exist so far; 1.2 added no member to
 // these tables, only the host call request_tls and its proxyd_tls_info; 1.3 the descriptor's
 // filter member and the filter kind's table; 1.4 the balancers' response_head and the
-// subrequest host calls; 1.5 no member at all, only bodies of several parts).
+// subrequest host calls; 1.5 no member at all, only bodies of several parts; 1.6 members of the
+// request view only, which the core fills).
 constexpr size_t descriptor_size(uint32_t minor) {
     return minor == 0   ? offsetof(proxyd_plugin_descriptor, create_worker_ex)
            : minor <= 2 ? offsetof(proxyd_plugin_descriptor, filter)

@@ -521,6 +521,9 @@ void ClientConnection::fill_request_view() {
         out.request_id = {request_->made_id, sizeof request_->made_id};
     }
     out.scheme = encrypted() ? proxyd_str{"https", 5} : proxyd_str{"http", 4};
+    std::string_view protocol = protocol_name(h2_stream_ ? 2 : 1, out.http_minor);
+    out.protocol = {protocol.data(), protocol.size()};
+    out.received_ns = request_->record.start_ns;
 }
 
 void ClientConnection::dispatch() {

@@ -1,6 +1,7 @@
 // filter/headers: sets, adds and removes request and response header fields, with values that
-// may name $client_address, $request_id, $scheme and $host ($$ is a dollar sign). Per phase the
-// removals run first, then the sets (replacing every field of that name by one), then the adds.
+// may name $client_address, $request_id, $scheme, $host, $protocol and $request_time ($$ is a
+// dollar sign). Per phase the removals run first, then the sets (replacing every field of that
+// name by one), then the adds.
 //
 //   filters = [{ plugin = "headers",
 //                request = { set = { "X-Client" = "$client_address" }, remove = ["X-Debug"] },
@@ -15,6 +16,7 @@
 
 #include <cctype>
 #include <memory>
+#include <optional>
 #include <proxyd/plugin.hpp>
 #include <string>
 #include <string_view>
@@ -142,8 +144,19 @@ Edits parse_side(const Config &side_config, Side side) {
     return edits;
 }
 
-Variables variables_of(const sdk::Request &request) {
-    return Variables{request.client_address(), request.request_id(), request.scheme(), request.host()};
+// Seconds with millisecond resolution, "0.012" (nginx's $request_time); "-" from a core older
+// than ABI 1.6, which does not say when the request began.
+std::string request_time(const sdk::Request &request) {
+    std::optional<uint64_t> elapsed = request.elapsed_ns();
+    if (!elapsed) return "-";
+    uint64_t ms = *elapsed / 1000000;
+    std::string fraction = std::to_string(ms % 1000);
+    return std::to_string(ms / 1000) + "." + std::string(3 - fraction.size(), '0') + fraction;
+}
+
+Variables variables_of(const sdk::Request &request, const std::string &time) {
+    return Variables{request.client_address(), request.request_id(), request.scheme(),
+                     request.host(),           request.protocol(),   time};
 }
 
 // Applies edits through set/add/remove callables of the request or the response head.
@@ -151,9 +164,11 @@ template <class Target> void apply(const Edits &edits, const sdk::Request &reque
     for (const std::string &name : edits.remove)
         (void)target.remove_header(name);
     std::string rendered;
+    std::string time; // read once per phase, and only when a value names it
     auto value_of = [&](const Edit &edit) -> std::string_view {
         if (edit.value.is_literal()) return edit.value.literal();
-        rendered = edit.value.render(variables_of(request));
+        if (edit.value.uses_request_time() && time.empty()) time = request_time(request);
+        rendered = edit.value.render(variables_of(request, time));
         return rendered;
     };
     for (const Edit &edit : edits.set)

@@ -18,10 +18,12 @@ bool is_name_char(char c) {
 } // namespace
 
 std::optional<ValueTemplate> ValueTemplate::parse(std::string_view text, std::string *error) {
-    static constexpr std::array<Known, 4> kKnown{{{"client_address", kClientAddress},
+    static constexpr std::array<Known, 6> kKnown{{{"client_address", kClientAddress},
                                                   {"request_id", kRequestId},
                                                   {"scheme", kScheme},
-                                                  {"host", kHost}}};
+                                                  {"host", kHost},
+                                                  {"protocol", kProtocol},
+                                                  {"request_time", kRequestTime}}};
     ValueTemplate out;
     std::string literal;
     auto flush = [&] {
@@ -61,8 +63,10 @@ std::optional<ValueTemplate> ValueTemplate::parse(std::string_view text, std::st
         for (const Known &known : kKnown)
             if (known.name == name) variable = known.variable;
         if (variable == kNone) {
-            *error = "unknown variable '$" + std::string(name) +
-                     "' (known: $client_address, $request_id, $scheme, $host; $$ is a dollar sign)";
+            *error =
+                "unknown variable '$" + std::string(name) +
+                "' (known: $client_address, $request_id, $scheme, $host, $protocol, $request_time; $$ is a "
+                "dollar sign)";
             return std::nullopt;
         }
         flush();
@@ -91,6 +95,12 @@ std::string ValueTemplate::render(const Variables &variables) const {
             break;
         case kHost:
             out += variables.host;
+            break;
+        case kProtocol:
+            out += variables.protocol;
+            break;
+        case kRequestTime:
+            out += variables.request_time;
             break;
         }
     }

@@ -58,6 +58,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <time.h>
 #include <toml++/toml.h>
 #include <tuple>
 #include <unistd.h>
@@ -263,6 +264,10 @@ class FakeRequest {
     void set_client_address(std::string address);
     void set_request_id(std::string id);
     void set_scheme(std::string scheme);
+    // 1.6: protocol "HTTP/1.1" by default; received_ns the CLOCK_MONOTONIC time the FakeRequest
+    // was made, so Request::elapsed_ns() counts from there unless a test sets another.
+    void set_protocol(std::string protocol);
+    void set_received_ns(uint64_t received_ns);
 
     // 1.3, filled in by the host calls of filters:
     struct Responded {
@@ -321,7 +326,7 @@ class FakeRequest {
     void refresh();
 
     std::string method_, target_, path_, query_, host_ = "localhost", client_ = "127.0.0.1";
-    std::string request_id_ = "fake-request-id", scheme_ = "http";
+    std::string request_id_ = "fake-request-id", scheme_ = "http", protocol_ = "HTTP/1.1";
     std::vector<std::pair<std::string, std::string>> headers_;
     std::deque<std::pair<std::unique_ptr<char[]>, size_t>> arena_;
     std::vector<std::tuple<const void *, void *, void (*)(void *)>> state_;
@@ -1260,6 +1265,9 @@ inline FakeRequest::FakeRequest(std::string method, std::string target,
     raw_.http_minor = 1;
     raw_.client_address = str(client_);
     raw_.handle = reinterpret_cast<const proxyd_request_handle *>(this);
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    raw_.received_ns = static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
     refresh();
 }
 
@@ -1304,6 +1312,7 @@ inline void FakeRequest::refresh() {
     raw_.client_address = str(client_);
     raw_.request_id = str(request_id_);
     raw_.scheme = str(scheme_);
+    raw_.protocol = str(protocol_);
 }
 
 inline void FakeRequest::set_client_address(std::string address) {
@@ -1320,6 +1329,13 @@ inline void FakeRequest::set_scheme(std::string scheme) {
     scheme_ = std::move(scheme);
     refresh();
 }
+
+inline void FakeRequest::set_protocol(std::string protocol) {
+    protocol_ = std::move(protocol);
+    refresh();
+}
+
+inline void FakeRequest::set_received_ns(uint64_t received_ns) { raw_.received_ns = received_ns; }
 
 inline std::optional<std::string> FakeRequest::header(std::string_view name) const {
     for (const auto &[n, v] : headers_)

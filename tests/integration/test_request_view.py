@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The request view's ABI 1.6 members in the real proxyd, as plugins read them: `protocol` names
+what the client spoke and `received_ns` when its request began.
+
+The plain C fixture tests/loader/content_request_view.c (built against the current header)
+answers with both; the headers filter renders them as $protocol and $request_time. What a
+plugin author relies on:
+- protocol is HTTP/1.0 and HTTP/1.1 as sent, and HTTP/2.0 for h2c (prior knowledge) and for h2
+  over TLS (ALPN), where http_major/http_minor read 1.1 (so a log plugin can tell them apart);
+- received_ns is the request's first byte on the monotonic clock: a head sent in two parts
+  0.4 s apart is at least 0.4 s old when the handler runs, and $request_time says the same in
+  seconds; a prompt request is young (under 10 s: a bound, not a timing).
+curl comes from Debian's curl; every process is stopped by its PID; ~3 s."""
+
+import os
+import re
+import time
+
+from h2_setup import h2_listener, require_http2
+from proxyd_harness import (HOST, Client, Proxyd, check, check_equal, config_head, curl, free_ports,
+                            header_of, make_certificate, run_test, toml_str, workdir, write_file)
+
+PLUGIN = os.path.join(os.environ.get("PROXYD_TEST_PLUGIN_DIR", ""), "content_request_view.so")
+SLOW_HEAD_GAP = 0.4
+
+
+def parse_answer(body):
+    """{"protocol": ..., "age_ns": ...} from the fixture's body."""
+    fields = dict(line.split("=", 1) for line in body.decode().splitlines() if "=" in line)
+    check("protocol" in fields and "age_ns" in fields, "the fixture answered its two lines", body)
+    check(fields["age_ns"] != "none", "received_ns is set and not in the future", body)
+    return fields["protocol"], int(fields["age_ns"])
+
+
+def check_answer(status, headers, body, protocol, what):
+    check_equal(status, 200, what + ": status")
+    got, age_ns = parse_answer(body)
+    check_equal(got, protocol, what + ": protocol in the request view")
+    check_equal(header_of(headers, "X-Protocol"), protocol, what + ": $protocol of the headers filter")
+    check(age_ns < 10 * 10**9, what + ": received_ns is this request's (age %d ns)" % age_ns)
+
+
+def raw_get(port, version):
+    with Client(port) as client:
+        client.send(("GET /view HTTP/%s\r\nHost: x\r\n\r\n" % version).encode())
+        response = client.read_response()
+    return response.status, response.headers, response.body
+
+
+def slow_head(port):
+    """A head whose second half comes SLOW_HEAD_GAP seconds after its first byte."""
+    with Client(port) as client:
+        client.send(b"GET /slow HTTP/1.1\r\n")
+        time.sleep(SLOW_HEAD_GAP)
+        client.send(b"Host: x\r\n\r\n")
+        response = client.read_response()
+    check_equal(response.status, 200, "slow head: status")
+    _, age_ns = parse_answer(response.body)
+    check(age_ns >= SLOW_HEAD_GAP * 10**9,
+          "received_ns is the first byte's time: %d ns >= the %.1f s gap" % (age_ns, SLOW_HEAD_GAP))
+    request_time = response.header("X-Time") or ""
+    check(re.fullmatch(r"\d+\.\d{3}", request_time) is not None,
+          "$request_time is seconds to the millisecond", request_time)
+    check(float(request_time) >= SLOW_HEAD_GAP, "$request_time counts from the first byte", request_time)
+
+
+def main():
+    folder = workdir("request-view")
+    cert, key = make_certificate(folder, "site", ["localhost"], ips=[HOST])
+    plain, secure = free_ports(2)
+    config = (config_head(plugins=()).replace(
+                  "[plugins]\n", "[plugins]\nview = %s\n" % toml_str(PLUGIN)) +
+              "[filters.stamp]\nplugin = \"headers\"\n"
+              "response = { set = { \"X-Protocol\" = \"$protocol\", \"X-Time\" = \"$request_time\" } }\n\n"
+              "[handlers.view]\nplugin = \"view\"\nfilters = [\"stamp\"]\n\n" +
+              h2_listener("plain", plain, "handler", "view") +
+              h2_listener("secure", secure, "handler", "view", tls=(cert, key)))
+    path = write_file(os.path.join(folder, "view.toml"), config)
+    require_http2(path)
+    proxyd = Proxyd(path, folder)
+    proxyd.start([plain, secure])
+
+    check_answer(*raw_get(plain, "1.1"), "HTTP/1.1", "HTTP/1.1")
+    check_answer(*raw_get(plain, "1.0"), "HTTP/1.0", "HTTP/1.0")
+    check_answer(*curl("http://%s:%d/view" % (HOST, plain), folder, "--http2-prior-knowledge"),
+                 "HTTP/2.0", "h2c (prior knowledge)")
+    tls = ["--resolve", "localhost:%d:%s" % (secure, HOST), "--cacert", cert]
+    check_answer(*curl("https://localhost:%d/view" % secure, folder, "--http2", *tls), "HTTP/2.0",
+                 "h2 over TLS (ALPN)")
+    check_answer(*curl("https://localhost:%d/view" % secure, folder, "--http1.1", *tls), "HTTP/1.1",
+                 "HTTP/1.1 over TLS")
+    slow_head(plain)
+    proxyd.stop()
+
+
+if __name__ == "__main__":
+    run_test(main)
