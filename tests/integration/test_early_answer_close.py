@@ -5,21 +5,28 @@ connection serves the next request, as nginx does, when the body is within the d
 (the listener's max_body_size, else 1 MiB). Over it, the answer says `Connection: close` and
 proxyd closes the connection after it, so a client never sends its next request into a
 connection being closed; and whatever an answer says, proxyd does: a keep-alive answer's
-connection serves the next request, a closing one ends cleanly (EOF, no reset). Raw sockets."""
+connection serves the next request, a closing one ends cleanly (EOF, no reset). The limit holds
+while the answer is still going out too (a large file the client reads slowly): past it proxyd
+stops reading, the answer still arrives whole, and the connection closes after it. Raw sockets."""
 
 import os
 import socket
+import time
 
 from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, free_ports, run_test, toml_str,
                             workdir, write_file)
 
 BODY_LENGTH = 100000
 OVER_LIMIT = 2 << 20  # past the 1 MiB proxyd reads and drops
+LARGE_FILE = 8 << 20  # an answer that lasts while the client pushes its body
+PUSHED = 64 << 20     # what a client tries to push into it
 
 
 def start(folder):
     root = os.path.join(folder, "www")
     write_file(os.path.join(root, "files", "index.html"), "<!DOCTYPE html><title>files</title>\n")
+    with open(os.path.join(root, "files", "large.bin"), "wb") as large:
+        large.write(b"L" * LARGE_FILE)
     (port,) = free_ports(1)
     config = (config_head(plugins=None)
               + "[handlers.files]\nplugin = \"static\"\nroot = %s\n\n" % toml_str(root)
@@ -98,6 +105,52 @@ def whole_body_keeps_alive(port, target, status, what):
         check_equal(following.status, 200, "%s: and the connection serves the next request" % what)
 
 
+def push(sock, data, seconds):
+    """Sends as much of data as the connection takes within seconds: the bytes taken."""
+    sock.setblocking(False)
+    sent, deadline = 0, time.monotonic() + seconds
+    while sent < len(data) and time.monotonic() < deadline:
+        try:
+            sent += sock.send(data[sent:sent + 65536])
+        except BlockingIOError:
+            time.sleep(0.01)
+    sock.setblocking(True)
+    return sent
+
+
+def body_during_long_answer(port):
+    """A static file answered at the head of a GET whose chunked body then keeps coming, the
+    client not reading the answer: proxyd reads and drops at most the discard limit, then stops
+    reading (the client's sends block), the file still arrives whole, and the connection ends."""
+    with Client(port, timeout=10, rcvbuf=16384) as client:
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        client.send(b"GET /files/large.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (65536, b"z" * 65536)
+        taken = push(client.sock, chunk * (PUSHED // len(chunk)), 3.0)
+        print("     a client pushing a body into an %d MiB answer: %.1f MiB taken" % (LARGE_FILE >> 20, taken / 2**20))
+        check(taken < 16 << 20, "proxyd stops reading a body it drops past the 1 MiB limit",
+              "%d bytes taken" % taken)
+        response = client.read_response()
+        check_equal(response.status, 200, "the file's answer")
+        check_equal(len(response.body), LARGE_FILE, "the whole file arrived")
+        check_equal(ends_cleanly(client, within=5.0), "eof", "then the connection ends with an EOF")
+
+
+def body_ends_during_long_answer(port):
+    """The body's rest, within the limit, arrives while the file still goes out: the next request
+    waits for the answer's end and is served on the same connection."""
+    with Client(port, timeout=10, rcvbuf=16384) as client:
+        client.send(b"GET /files/large.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        client.receive_some()  # the answer began
+        client.send(b"b" * 1000)
+        time.sleep(0.2)  # the body's end is parsed while the file is still on its way
+        response = client.read_response()
+        check_equal(response.status, 200, "the file's answer")
+        check_equal(len(response.body), LARGE_FILE, "the whole file arrived")
+        check_equal(client.request("GET", "/files/index.html").status, 200,
+                    "the connection serves the next request after the answer")
+
+
 def main():
     folder = workdir("early-answer-close")
     proxyd, port = start(folder)
@@ -113,6 +166,8 @@ def main():
     whole_body_keeps_alive(port, "/files/index.html", 405, "a static handler's 405 to a POST with its whole body")
     whole_body_keeps_alive(port, "/guarded/x", 401, "a filter's 401 to a POST with its whole body")
     keeps_its_word(port, b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "a 404 to a GET")
+    body_during_long_answer(port)
+    body_ends_during_long_answer(port)
     with Client(port, timeout=5) as client:
         first = client.request("GET", "/missing")
         check("close" not in first.connection_tokens(), "a bodiless request's 404 keeps the connection")
