@@ -552,9 +552,10 @@ void ClientConnection::dispatch() {
 
 void ClientConnection::route_request() {
     Target target = listener_.target;
+    bool whole_server = request_->parser.view().target == "*";
     if (request_->filters && request_->filters->route_to) {
         target = *request_->filters->route_to;
-    } else if (listener_.router) {
+    } else if (listener_.router && !whole_server) {
         proxyd_route route{};
         const auto &hooks = *listener_.router->descriptor().routing;
         if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_->view,
@@ -566,6 +567,7 @@ void ClientConnection::route_request() {
             }
         }
     }
+    if (whole_server && target.kind != Target::Kind::Upstream) return answer_server_options();
     request_->record.target = target;
     if (request_->filters) request_->filters->set_routed();
     if (!target) {
@@ -746,6 +748,21 @@ bool ClientConnection::answer_last_hop() {
     else
         send_own_response(200, {}, {}, {}, !wants_keep_alive());
     return true;
+}
+
+// `OPTIONS *` (RFC 9112 §3.2.4; :path "*" over HTTP/2, RFC 9113 §8.3.1) asks about the server
+// in general, not a resource (RFC 9110 §9.3.7): a "ping", which Max-Forwards (§7.6.2) may aim at
+// any hop. "*" has no path, so no routing plugin sees it. A listener whose own target is an
+// upstream group has that group as the server behind it: the request goes there, as HAProxy
+// forwards it (Max-Forwards counted down, answered here at 0). Any other listener (routed
+// without such a default, or serving a content handler) has no one server behind it: proxyd,
+// the server its client talks to, answers itself, 200 without content, after the listener's
+// filters (which may refuse it). A 404 (no route matches "*") or a handler's 405 would tell a
+// client probing the server that it is broken; nginx and Envoy answer 400, which RFC 9112 §3.2.4
+// keeps for "*" with any other method (the parser's rule; a malformed stream over HTTP/2).
+void ClientConnection::answer_server_options() {
+    start_discarding_body();
+    send_own_response(200, {}, {}, {}, !wants_keep_alive());
 }
 
 namespace {

@@ -429,6 +429,8 @@ class ClientConnection final : private RequestParser::Events,
     // The reached filters' log hooks, last first, then the request's states are freed.
     void run_log_filters(int sent_status, bool completed);
     void fill_request_view();
+    // `OPTIONS *`: the server's own answer, for no resource in particular.
+    void answer_server_options();
     // The answer of a listener with redirect_https, to every request.
     void send_https_redirect();
     // Before an answer that does not use the request's body, while some of it is still to come:
