@@ -5,7 +5,9 @@ the body as it comes, so the declared length's last byte waits for the stream's 
 client that sends exactly the declared bytes, pauses, then sends more never makes the origin see a
 complete request. The upstream connection holding the partial request is closed (not pooled), the
 stream is reset, another stream on the same connection is served, and the access log has a line.
-Shorter than declared (END_STREAM early) ends the same way. A raw origin records the bytes."""
+Shorter than declared (END_STREAM early) ends the same way, and a content-length with END_STREAM
+on the head (no DATA at all) is refused before it is routed, with a 400 line in the access log
+too. A raw origin records the bytes."""
 
 import os
 import socket
@@ -108,6 +110,12 @@ def main():
     (conn_id, _), = origin.bytes_with(b"/shorter")
     wait_for("the origin's connection with the partial request closed", lambda: conn_id in origin.ended)
 
+    # A content-length that END_STREAM on the head contradicts at once: refused before any routing.
+    at_once = c.raw_headers(c.request_headers(path="/at-once", method="POST", extra=[("content-length", "5")]))
+    c.wait(lambda: at_once in c.resets, "the stream's reset")
+    check_equal(error_name(c.resets[at_once]), "PROTOCOL_ERROR", "content-length 5 and no DATA: the reset's code")
+    check(not origin.bytes_with(b"/at-once"), "content-length 5 and no DATA: nothing reached the origin")
+
     # The declared length exactly, END_STREAM on its last DATA, or in an empty DATA after a pause.
     exact = upload(c, "/exact", 10)
     c.send(frame(DATA, 0, exact, b"01234") + frame(DATA, END_STREAM, exact, b"56789"))
@@ -130,7 +138,7 @@ def main():
     c.close()
     proxyd.stop()
     log = open(access_log, encoding="utf-8", errors="replace").read()
-    for path in ("/longer", "/shorter"):
+    for path in ("/longer", "/shorter", "/at-once"):
         check(('"POST %s HTTP/2.0" 400 ' % path) in log, "the access log has a 400 line for %s" % path, log[-600:])
 
 
