@@ -105,13 +105,16 @@ def whole_body_keeps_alive(port, target, status, what):
         check_equal(following.status, 200, "%s: and the connection serves the next request" % what)
 
 
-def push(sock, data, seconds):
-    """Sends as much of data as the connection takes within seconds: the bytes taken."""
+def push(sock, data, seconds, stalled=0.3):
+    """Sends as much of data as the connection takes within seconds, giving up once it took
+    nothing for `stalled` seconds: the bytes taken."""
     sock.setblocking(False)
     sent, deadline = 0, time.monotonic() + seconds
-    while sent < len(data) and time.monotonic() < deadline:
+    progress = time.monotonic()
+    while sent < len(data) and time.monotonic() < deadline and time.monotonic() - progress < stalled:
         try:
             sent += sock.send(data[sent:sent + 65536])
+            progress = time.monotonic()
         except BlockingIOError:
             time.sleep(0.01)
     sock.setblocking(True)
