@@ -21,7 +21,9 @@ The asterisk form (RFC 9112 §3.2.4): `OPTIONS *` asks about the server in gener
 §9.3.7). A listener whose target is one upstream group forwards it there, target `*` kept; a routed
 listener (its router never sees `*`: the prefix router used to answer 404) and a static listener
 (405) get proxyd's own answer, 200 with Content-Length: 0, reaching no backend, and the connection
-serves a GET next. Any other method with the target `*` gets 400 and a close.
+serves a GET next. `OPTIONS http://example.test` (absolute form, empty path, no query) is the same
+question: the origin gets `*` (RFC 9112 §3.2.4), a routed listener answers it. Any other method
+with the target `*` gets 400 and a close.
 
 Client sockets time out after CLIENT_TIMEOUT (3 s). Every case runs even when an earlier one
 failed; the failure lists every failed case."""
@@ -178,8 +180,15 @@ def asterisk_form(port, routed, backend):
         seen = echoed(ask(client, raw_head("OPTIONS", "*"), "OPTIONS *", method="OPTIONS"),
                       "OPTIONS * to a listener of one upstream group")
         check_equal((seen["method"], seen["target"]), ("OPTIONS", "*"), "OPTIONS *: forwarded as it came")
+    with Client(port, timeout=CLIENT_TIMEOUT) as client:
+        seen = echoed(ask(client, raw_head("OPTIONS", "http://example.test"), "OPTIONS http://example.test",
+                          method="OPTIONS"), "OPTIONS in absolute form with an empty path")
+        check_equal(seen["target"], "*", "OPTIONS http://example.test: the origin gets * (RFC 9112 §3.2.4)")
     requests = len(backend.requests)
     with Client(routed, timeout=CLIENT_TIMEOUT) as client:
+        response = ask(client, raw_head("OPTIONS", "http://example.test"), "OPTIONS http://example.test to a "
+                       "routed listener", method="OPTIONS")
+        check_equal(response.status, 200, "OPTIONS http://example.test to a routed listener: proxyd's own answer")
         response = ask(client, raw_head("OPTIONS", "*"), "OPTIONS * to a routed listener", method="OPTIONS")
         check_equal(response.status, 200, "OPTIONS * to a routed listener: proxyd's own answer")
         check_equal(response.header("Content-Length"), "0", "OPTIONS *: no content, said so")

@@ -552,7 +552,7 @@ void ClientConnection::dispatch() {
 
 void ClientConnection::route_request() {
     Target target = listener_.target;
-    bool whole_server = request_->parser.view().target == "*";
+    bool whole_server = request_->parser.view().path == "*"; // only the asterisk form's
     if (request_->filters && request_->filters->route_to) {
         target = *request_->filters->route_to;
     } else if (listener_.router && !whole_server) {
