@@ -121,22 +121,28 @@ def push(sock, data, seconds, stalled=0.3):
     return sent
 
 
-def body_during_long_answer(port):
-    """A static file answered at the head of a GET whose chunked body then keeps coming, the
-    client not reading the answer: proxyd reads and drops at most the discard limit, then stops
-    reading (the client's sends block), the file still arrives whole, and the connection ends."""
+def body_during_long_answer(port, chunked):
+    """A static file answered at the head of a GET whose body then keeps coming, the client not
+    reading the answer: proxyd reads and drops at most the discard limit, then stops reading (the
+    client's sends block), the file still arrives whole, and the connection ends. Chunked (the
+    answer meant to keep the connection) or with a Content-Length over the limit (the answer
+    closes it)."""
+    what = "chunked" if chunked else "Content-Length"
     with Client(port, timeout=10, rcvbuf=16384) as client:
         client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
-        client.send(b"GET /files/large.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-        chunk = b"%x\r\n%s\r\n" % (65536, b"z" * 65536)
+        framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % PUSHED
+        client.send(b"GET /files/large.bin HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n" % framing)
+        piece = b"z" * 65536
+        chunk = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
         taken = push(client.sock, chunk * (PUSHED // len(chunk)), 3.0)
-        print("     a client pushing a body into an %d MiB answer: %.1f MiB taken" % (LARGE_FILE >> 20, taken / 2**20))
-        check(taken < 16 << 20, "proxyd stops reading a body it drops past the 1 MiB limit",
+        print("     a client pushing a %s body into an %d MiB answer: %.1f MiB taken" % (
+            what, LARGE_FILE >> 20, taken / 2**20))
+        check(taken < 16 << 20, "%s: proxyd stops reading a body it drops past the 1 MiB limit" % what,
               "%d bytes taken" % taken)
         response = client.read_response()
-        check_equal(response.status, 200, "the file's answer")
-        check_equal(len(response.body), LARGE_FILE, "the whole file arrived")
-        check_equal(ends_cleanly(client, within=5.0), "eof", "then the connection ends with an EOF")
+        check_equal(response.status, 200, "%s: the file's answer" % what)
+        check_equal(len(response.body), LARGE_FILE, "%s: the whole file arrived" % what)
+        check_equal(ends_cleanly(client, within=5.0), "eof", "%s: then the connection ends with an EOF" % what)
 
 
 def body_ends_during_long_answer(port):
@@ -169,7 +175,8 @@ def main():
     whole_body_keeps_alive(port, "/files/index.html", 405, "a static handler's 405 to a POST with its whole body")
     whole_body_keeps_alive(port, "/guarded/x", 401, "a filter's 401 to a POST with its whole body")
     keeps_its_word(port, b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "a 404 to a GET")
-    body_during_long_answer(port)
+    body_during_long_answer(port, chunked=True)
+    body_during_long_answer(port, chunked=False)
     body_ends_during_long_answer(port)
     with Client(port, timeout=5) as client:
         first = client.request("GET", "/missing")
