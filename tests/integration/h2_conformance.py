@@ -611,6 +611,18 @@ def with_field(target, name, value):
     return [(n, value if n == name else v) for n, v in base(target)]
 
 
+@conformance("§8.3.1 OPTIONS with :path * to a static handler: the server's own 200 (RFC 9110 §9.3.7)",
+             group="proxyd")
+def head_path_asterisk_options(target):
+    headers = [(n, {":method": "OPTIONS", ":path": "*"}.get(n, v)) for n, v in base(target)]
+    expect_status(target, headers, (200,), "OPTIONS *")
+
+
+@conformance("§8.3.1 GET with :path *: refused (RST_STREAM or 400), not served", group="proxyd")
+def head_path_asterisk_get(target):
+    expect_refused(target, with_field(target, ":path", "*"), "GET *")
+
+
 @conformance("§8.3.1 a :path with a space: refused (RST_STREAM or 400), not served", group="proxyd")
 def head_path_space(target):
     expect_refused(target, with_field(target, ":path", target.path + " x"), ":path with a space")

@@ -5,28 +5,61 @@ connection serves the next request, as nginx does, when the body is within the d
 (the listener's max_body_size, else 1 MiB). Over it, the answer says `Connection: close` and
 proxyd closes the connection after it, so a client never sends its next request into a
 connection being closed; and whatever an answer says, proxyd does: a keep-alive answer's
-connection serves the next request, a closing one ends cleanly (EOF, no reset). Raw sockets."""
+connection serves the next request, a closing one ends cleanly (EOF, no reset). The limit holds
+while the answer is still going out too (a large file the client reads slowly): past it proxyd
+stops reading, the answer still arrives whole, and the connection closes after it; the same for
+a proxied answer whose origin closed its connection after it, the rest of the body going nowhere.
+Raw sockets."""
 
+import fcntl
 import os
 import socket
+import struct
+import termios
+import time
 
-from proxyd_harness import (Client, Proxyd, check, check_equal, config_head, free_ports, run_test, toml_str,
-                            workdir, write_file)
+from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, run_test,
+                            toml_str, upstream, workdir, write_file)
 
 BODY_LENGTH = 100000
 OVER_LIMIT = 2 << 20  # past the 1 MiB proxyd reads and drops
+LARGE_FILE = 8 << 20  # an answer that lasts while the client pushes its body
+PUSHED = 64 << 20     # what a client tries to push into it
+PROXIED_ANSWER = 4 << 20  # an origin's, which proxyd's socket buffers take whole before it closes
+
+
+def early_origin(conn, conn_id):
+    """Answers at the head with PROXIED_ANSWER bytes and closes, reading no more of the body."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # what it holds unread stays small
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % PROXIED_ANSWER
+                 + b"L" * PROXIED_ANSWER)
+    # The close waits until proxyd's kernel has the whole answer (nothing unacknowledged), so
+    # that the reset it may cause loses none of it; proxyd's next write to it then fails.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and struct.unpack("i", fcntl.ioctl(conn, termios.TIOCOUTQ, b"\0" * 4))[0]:
+        time.sleep(0.01)
 
 
 def start(folder):
     root = os.path.join(folder, "www")
     write_file(os.path.join(root, "files", "index.html"), "<!DOCTYPE html><title>files</title>\n")
+    with open(os.path.join(root, "files", "large.bin"), "wb") as large:
+        large.write(b"L" * LARGE_FILE)
     (port,) = free_ports(1)
+    origin = Backend(raw=early_origin, tag="early-origin")
     config = (config_head(plugins=None)
+              + upstream("early", [origin.port])
               + "[handlers.files]\nplugin = \"static\"\nroot = %s\n\n" % toml_str(root)
               + "[filters.gate]\nplugin = \"auth\"\ntokens = [\"token-of-the-early-answer-test\"]\n\n"
               + "[handlers.guarded]\nplugin = \"static\"\nroot = %s\nfilters = [\"gate\"]\n\n" % toml_str(root)
               + "[routers.site]\nplugin = \"prefix\"\nroutes = [{ prefix = \"/files/\", handler = \"files\" },"
-                " { prefix = \"/guarded/\", handler = \"guarded\" }]\n\n"
+                " { prefix = \"/guarded/\", handler = \"guarded\" }, { prefix = \"/proxied/\", upstream = \"early\" }]\n\n"
               + "[[listeners]]\nname = \"front\"\nlisten = \"127.0.0.1:%d\"\nrouter = \"site\"\n\n" % port)
     path = write_file(os.path.join(folder, "early.toml"), config)
     return Proxyd(path, folder, tag="early").start([port]), port
@@ -98,6 +131,61 @@ def whole_body_keeps_alive(port, target, status, what):
         check_equal(following.status, 200, "%s: and the connection serves the next request" % what)
 
 
+def push(sock, data, seconds, stalled=0.3):
+    """Sends as much of data as the connection takes within seconds, giving up once it took
+    nothing for `stalled` seconds: the bytes taken."""
+    sock.setblocking(False)
+    sent, deadline = 0, time.monotonic() + seconds
+    progress = time.monotonic()
+    while sent < len(data) and time.monotonic() < deadline and time.monotonic() - progress < stalled:
+        try:
+            sent += sock.send(data[sent:sent + 65536])
+            progress = time.monotonic()
+        except BlockingIOError:
+            time.sleep(0.01)
+    sock.setblocking(True)
+    return sent
+
+
+def body_during_long_answer(port, chunked, target="/files/large.bin", size=LARGE_FILE):
+    """A static file answered at the head of a GET whose body then keeps coming, the client not
+    reading the answer: proxyd reads and drops at most the discard limit, then stops reading (the
+    client's sends block), the file still arrives whole, and the connection ends. Chunked (the
+    answer meant to keep the connection) or with a Content-Length over the limit (the answer
+    closes it)."""
+    what = ("chunked" if chunked else "Content-Length") + (" (proxied)" if "proxied" in target else "")
+    with Client(port, timeout=10, rcvbuf=16384) as client:
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % PUSHED
+        client.send(b"GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n" % (target.encode(), framing))
+        piece = b"z" * 65536
+        chunk = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+        taken = push(client.sock, chunk * (PUSHED // len(chunk)), 3.0)
+        print("     a client pushing a %s body into an %d MiB answer: %.1f MiB taken" % (
+            what, size >> 20, taken / 2**20))
+        check(taken < 16 << 20, "%s: proxyd stops reading a body it drops past the 1 MiB limit" % what,
+              "%d bytes taken" % taken)
+        response = client.read_response()
+        check_equal(response.status, 200, "%s: the file's answer" % what)
+        check_equal(len(response.body), size, "%s: the whole answer arrived" % what)
+        check_equal(ends_cleanly(client, within=5.0), "eof", "%s: then the connection ends with an EOF" % what)
+
+
+def body_ends_during_long_answer(port):
+    """The body's rest, within the limit, arrives while the file still goes out: the next request
+    waits for the answer's end and is served on the same connection."""
+    with Client(port, timeout=10, rcvbuf=16384) as client:
+        client.send(b"GET /files/large.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        client.receive_some()  # the answer began
+        client.send(b"b" * 1000)
+        time.sleep(0.2)  # the body's end is parsed while the file is still on its way
+        response = client.read_response()
+        check_equal(response.status, 200, "the file's answer")
+        check_equal(len(response.body), LARGE_FILE, "the whole file arrived")
+        check_equal(client.request("GET", "/files/index.html").status, 200,
+                    "the connection serves the next request after the answer")
+
+
 def main():
     folder = workdir("early-answer-close")
     proxyd, port = start(folder)
@@ -113,6 +201,12 @@ def main():
     whole_body_keeps_alive(port, "/files/index.html", 405, "a static handler's 405 to a POST with its whole body")
     whole_body_keeps_alive(port, "/guarded/x", 401, "a filter's 401 to a POST with its whole body")
     keeps_its_word(port, b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "a 404 to a GET")
+    body_during_long_answer(port, chunked=True)
+    body_during_long_answer(port, chunked=False)
+    # An origin that answered at the head and closed: the body proxyd can no longer forward is
+    # dropped under the same limit while the answer still goes out.
+    body_during_long_answer(port, chunked=True, target="/proxied/large", size=PROXIED_ANSWER)
+    body_ends_during_long_answer(port)
     with Client(port, timeout=5) as client:
         first = client.request("GET", "/missing")
         check("close" not in first.connection_tokens(), "a bodiless request's 404 keeps the connection")

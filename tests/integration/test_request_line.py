@@ -17,6 +17,14 @@ the version, is answered 200 with an `HTTP/1.1` status line, the backend receive
 request, and the connection stays open for a second request. HTTP/2.0, HTTP/3.1 and HTTP/0.9 with a
 head get 505 and a close, and reach no backend.
 
+The asterisk form (RFC 9112 §3.2.4): `OPTIONS *` asks about the server in general (RFC 9110
+§9.3.7). A listener whose target is one upstream group forwards it there, target `*` kept; a routed
+listener (its router never sees `*`: the prefix router used to answer 404) and a static listener
+(405) get proxyd's own answer, 200 with Content-Length: 0, reaching no backend, and the connection
+serves a GET next. `OPTIONS http://example.test` (absolute form, empty path, no query) is the same
+question: the origin gets `*` (RFC 9112 §3.2.4), a routed listener answers it. Any other method
+with the target `*` gets 400 and a close.
+
 Client sockets time out after CLIENT_TIMEOUT (3 s). Every case runs even when an earlier one
 failed; the failure lists every failed case."""
 
@@ -167,6 +175,37 @@ def bad_methods(port, backend):
     refused(port, backend, raw_head("FR(B", "/x"), "a method with a non-token byte (FR(B)", (400,))
 
 
+def asterisk_form(port, routed, backend):
+    with Client(port, timeout=CLIENT_TIMEOUT) as client:
+        seen = echoed(ask(client, raw_head("OPTIONS", "*"), "OPTIONS *", method="OPTIONS"),
+                      "OPTIONS * to a listener of one upstream group")
+        check_equal((seen["method"], seen["target"]), ("OPTIONS", "*"), "OPTIONS *: forwarded as it came")
+    with Client(port, timeout=CLIENT_TIMEOUT) as client:
+        seen = echoed(ask(client, raw_head("OPTIONS", "http://example.test"), "OPTIONS http://example.test",
+                          method="OPTIONS"), "OPTIONS in absolute form with an empty path")
+        check_equal(seen["target"], "*", "OPTIONS http://example.test: the origin gets * (RFC 9112 §3.2.4)")
+    requests = len(backend.requests)
+    with Client(routed, timeout=CLIENT_TIMEOUT) as client:
+        response = ask(client, raw_head("OPTIONS", "http://example.test"), "OPTIONS http://example.test to a "
+                       "routed listener", method="OPTIONS")
+        check_equal(response.status, 200, "OPTIONS http://example.test to a routed listener: proxyd's own answer")
+        response = ask(client, raw_head("OPTIONS", "*"), "OPTIONS * to a routed listener", method="OPTIONS")
+        check_equal(response.status, 200, "OPTIONS * to a routed listener: proxyd's own answer")
+        check_equal(response.header("Content-Length"), "0", "OPTIONS *: no content, said so")
+        check("close" not in response.connection_tokens(), "OPTIONS *: the connection is kept")
+        echoed(ask(client, raw_head("GET", "/x/after-options"), "a GET after OPTIONS *"), "a GET after OPTIONS *")
+    check_equal(len(backend.requests), requests + 1, "OPTIONS * to a routed listener: only the GET after it "
+                                                     "reached the backend")
+    for method in ("GET", "POST", "FROB"):
+        refused(port, backend, raw_head(method, "*"), "%s *" % method, (400,))
+
+
+def static_asterisk_form(port):
+    with Client(port, timeout=CLIENT_TIMEOUT) as client:
+        response = ask(client, raw_head("OPTIONS", "*"), "OPTIONS * on a static listener", method="OPTIONS")
+        check_equal(response.status, 200, "OPTIONS * on a static listener: the server's own answer")
+
+
 # ---- versions ------------------------------------------------------------------------------------
 
 def minor_version(port, minor):
@@ -209,8 +248,8 @@ def main():
     echo = Backend(tag="echo")
     drops = [Backend(drop_handler, tag="drop-%d" % n) for n in (1, 2)]
     echoes = [Backend(tag="echo-%d" % n) for n in (1, 2)]
-    front, nonidem, idem, static = free_ports(4)
-    config = config_head(plugins=("static", "round_robin"))
+    front, nonidem, idem, static, routed = free_ports(5)
+    config = config_head(plugins=("static", "round_robin", "prefix"))
     config += "[upstreams.echo]\npeers = [%s]\nread_timeout = %s\n\n" % (
         toml_str("%s:%d" % (HOST, echo.port)), toml_str(READ_TIMEOUT))
     config += weighted_upstream("frob_retry", drops[0].port, echoes[0].port)
@@ -220,8 +259,10 @@ def main():
     config += listener("nonidem", nonidem, "upstream", "frob_retry")
     config += listener("idem", idem, "upstream", "get_retry")
     config += listener("static", static, "handler", "files")
+    config += "[routers.paths]\nplugin = \"prefix\"\nroutes = [{ prefix = \"/x/\", upstream = \"echo\" }]\n\n"
+    config += "[[listeners]]\nname = \"routed\"\nlisten = %s\nrouter = \"paths\"\n\n" % toml_str("%s:%d" % (HOST, routed))
     proxyd = Proxyd(write_file(os.path.join(folder, "request-line.toml"), config), folder).start(
-        [front, nonidem, idem, static])
+        [front, nonidem, idem, static, routed])
 
     cases = [("extension method %s" % method, extension_method(front, method))
              for method in ("FROB", "Frob", "M-SEARCH", "X_CUSTOM.1!")]
@@ -231,6 +272,8 @@ def main():
         ("extension method on a static listener", lambda: static_listener(static)),
         ("extension method split across reads", lambda: split_method(front)),
         ("bad methods", lambda: bad_methods(front, echo)),
+        ("asterisk form", lambda: asterisk_form(front, routed, echo)),
+        ("asterisk form on a static listener", lambda: static_asterisk_form(static)),
         ("HTTP/1.2", minor_version(front, 2)),
         ("HTTP/1.9", minor_version(front, 9)),
         ("HTTP/1.2 split across reads", lambda: split_version(front)),

@@ -122,6 +122,20 @@ TEST_CASE("an absolute-form target without a path means '/'", "[http][parser]") 
     CHECK(h.events.query == "q");
 }
 
+TEST_CASE("OPTIONS to an absolute-form URI without path or query asks what OPTIONS * does",
+          "[http][parser]") {
+    // RFC 9112 §3.2.4: the last proxy forwards it to the origin as "*".
+    Harness h;
+    h.feed_all("OPTIONS http://h.example HTTP/1.1\r\nHost: h.example\r\n\r\n");
+    CHECK(h.events.path == "*");
+    Harness with_query;
+    with_query.feed_all("OPTIONS http://h.example?q HTTP/1.1\r\nHost: h.example\r\n\r\n");
+    CHECK(with_query.events.path == "/");
+    Harness other_method;
+    other_method.feed_all("GET http://h.example HTTP/1.1\r\nHost: h.example\r\n\r\n");
+    CHECK(other_method.events.path == "/");
+}
+
 TEST_CASE("each refusal earns its RFC status", "[http][parser]") {
     struct Case {
         const char *input;

@@ -72,7 +72,10 @@ void ContentExchange::start() {
 }
 
 void ContentExchange::on_request_body(std::string_view data) {
-    if (phase_ != Phase::kBody) return;
+    if (phase_ != Phase::kBody) {
+        if (client_) client_->drop_request_body(data.size());
+        return;
+    }
     if (request_body_.size() + data.size() > body_limit_) return refuse_body(413);
     request_body_.append(data);
 }

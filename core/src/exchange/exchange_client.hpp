@@ -65,6 +65,12 @@ class ExchangeClient {
     // answer must close the connection) for a body over the discard limit, a client waiting for
     // 100 Continue, an HTTP/2 stream, or a connection that closes anyway.
     virtual bool discard_request_body() = 0;
+    // Body bytes the exchange was given and does not use (a content handler that answered
+    // without reading the body): they count against the discard limit whatever the answer's
+    // state, so a client cannot push an unbounded body into an answer that lasts (a large file, a
+    // slow handler). Past the limit the body is no longer read and the connection closes after
+    // the answer.
+    virtual void drop_request_body(size_t bytes) = 0;
 
     // -- the response --
     // A writer for a response head (every head goes through these): HTTP/1.1 text into out, which

@@ -364,6 +364,16 @@ void ProxyExchange::forward_to_upstream(std::string_view data) {
 }
 
 void ProxyExchange::forward_to_upstream(const uv_buf_t *bufs, size_t count) {
+    if (connected() && upstream_ && upstream_->write_failed()) {
+        // The upstream closed its side after an early answer that still goes out to the client
+        // (its read side waits for the client, so the failure is not heard yet): the rest of the
+        // body goes nowhere, and counts against the client's discard limit, past which it is no
+        // longer read; else a client not reading the answer could push an unbounded body.
+        size_t bytes = 0;
+        for (size_t i = 0; i < count; ++i)
+            bytes += bufs[i].len;
+        return client_->drop_request_body(bytes);
+    }
     if (connected() && upstream_) {
         bool was_idle = upstream_->queued_bytes() == 0;
         upstream_->send(bufs, count);

@@ -70,6 +70,7 @@ struct H2Session::Stream {
     std::string cookie;
     size_t header_list_size = 0;
     bool head_too_large = false;
+    bool head_refused = false; // refuse_head() told the owner
     bool delivered = false; // the owner heard of it: it hears of its close too
     size_t unconsumed = 0;  // body bytes delivered, not yet consumed
     bool answered = false;
@@ -178,6 +179,20 @@ struct H2Session::Callbacks {
             (void)session;
             return 0;
         }
+    }
+
+    // nghttp2's HTTP messaging checks refused a request's head (a field RFC 9113 §8.2 forbids, a
+    // pseudo-header missing, a content-length END_STREAM contradicts at once): it resets the
+    // stream itself, and the head never reaches on_frame_recv.
+    static int on_invalid_frame_recv(nghttp2_session *, const nghttp2_frame *frame, int error,
+                                     void *user_data) {
+        H2Session &s = self(user_data);
+        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST ||
+            (error != NGHTTP2_ERR_HTTP_HEADER && error != NGHTTP2_ERR_HTTP_MESSAGING))
+            return 0;
+        if (Stream *stream = s.find(frame->hd.stream_id); stream && !stream->delivered)
+            s.refuse_head(*stream, frame->hd.stream_id, false);
+        return 0;
     }
 
     static int on_begin_frame(nghttp2_session *, const nghttp2_frame_hd *hd, void *user_data) {
@@ -319,6 +334,7 @@ H2Session::H2Session(H2Events &events, const H2Limits &limits, H2MemoryPool *mem
     nghttp2_session_callbacks_set_on_header_callback(callbacks, Callbacks::on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Callbacks::on_frame_recv);
     nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, Callbacks::on_begin_frame);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks, Callbacks::on_invalid_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::on_frame_send);
@@ -374,7 +390,7 @@ int H2Session::finish_head(Stream &stream, bool end_stream) {
     }
     // RFC 9113 §8.3.1: a Host that names another authority than :authority makes it malformed.
     if (!stream.authority.empty() && !stream.host.empty() && lower(stream.authority) != lower(stream.host)) {
-        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+        refuse_head(stream, id, true);
         return 0;
     }
     // RFC 9113 §8.3.1: :path is origin-form, or '*' for OPTIONS. nghttp2 checks it only when
@@ -382,7 +398,7 @@ int H2Session::finish_head(Stream &stream, bool end_stream) {
     // authority, in place of the :authority and Host checked above.
     const std::string &path = stream.head.path;
     if (!path.empty() && path[0] != '/' && !(path == "*" && stream.head.method == "OPTIONS")) {
-        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+        refuse_head(stream, id, true);
         return 0;
     }
     std::string &host = stream.authority.empty() ? stream.host : stream.authority;
@@ -394,6 +410,12 @@ int H2Session::finish_head(Stream &stream, bool end_stream) {
     events_.on_request_head(std::move(stream.head));
     if (end_stream && find(id)) events_.on_request_end(id);
     return 0;
+}
+
+void H2Session::refuse_head(Stream &stream, int32_t stream_id, bool reset) {
+    if (reset) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_PROTOCOL_ERROR);
+    if (std::exchange(stream.head_refused, true)) return;
+    events_.on_request_answered(stream_id, 400, stream.head.method, stream.head.path);
 }
 
 // The request's trailers are bounded as its head is; over the bound the stream is reset

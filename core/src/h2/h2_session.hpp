@@ -91,8 +91,9 @@ class H2Events {
     // The client's END_STREAM: no more body.
     virtual void on_request_end(int32_t stream_id) = 0;
     // The session answered the stream itself, with no on_request_head (a header list over
-    // max_header_list_size: 431), for the owner's access log and metrics; the request's method
-    // and path as far as they came.
+    // max_header_list_size: 431), or refused its head as malformed (RFC 9113 §8.1.1, §8.2, §8.3:
+    // RST_STREAM PROTOCOL_ERROR, told as 400, nginx's answer), for the owner's access log and
+    // metrics; the request's method and path as far as they came.
     virtual void on_request_answered(int32_t, int /*status*/, std::string_view /*method*/,
                                      std::string_view /*path*/) {}
     // The stream is gone (answered and ended, or reset by either side; error_code 0 after a
@@ -232,6 +233,8 @@ class H2Session {
     Stream *body_open(int32_t stream_id);
     const Stream *find(int32_t stream_id) const;
     int finish_head(Stream &stream, bool end_stream);
+    // A malformed request head: the stream is reset (PROTOCOL_ERROR) and the owner told, once.
+    void refuse_head(Stream &stream, int32_t stream_id, bool reset);
     int add_trailer(Stream &stream, const uint8_t *name, size_t name_len, const uint8_t *value,
                     size_t value_len);
     int submit_trailers(int32_t stream_id, const std::vector<H2Field> &fields);

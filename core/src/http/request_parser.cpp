@@ -459,6 +459,9 @@ bool RequestParser::validate_request_line() {
         size_t slash = rest.find_first_of("/?");
         authority = rest.substr(0, slash);
         path_and_query = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+        // RFC 9112 §3.2.4: OPTIONS to a URI with an empty path and no query is the asterisk form's
+        // question, which the last proxy on the chain forwards to the origin as "*".
+        if (slash == std::string_view::npos && method == "OPTIONS") path_and_query = "*";
     } else if (target == "*") {
         if (method != "OPTIONS") return false;
     } else if (target.empty() || target.front() != '/') {

@@ -470,6 +470,7 @@ void ClientConnection::on_head_received() { arm_timer(0, kTimerNone); }
 
 void ClientConnection::on_request_head() {
     set_request_phase(RequestPhase::kBody);
+    discarded_bytes_ = 0;
     fill_request_view();
     if (request_->parser.has_body()) arm_body_timer();
     dispatch();
@@ -481,8 +482,27 @@ void ClientConnection::on_request_body(std::string_view data) {
         exchange_->on_request_body(data);
     else if (request_->filters && request_->filters->pending())
         hold_request_body(data);
-    else if (discarding_body_)
-        discarded_bytes_ += data.size();
+    else
+        drop_request_body(data.size());
+}
+
+void ClientConnection::drop_request_body(size_t bytes) {
+    discarded_bytes_ += bytes;
+    // Bytes read to be dropped while the connection is kept are checked after the parse
+    // (check_discarded_body); these come to an answer that closes the connection anyway.
+    if (!discarding_body_ && discarded_bytes_ > discard_limit() && !body_reading_stopped_) {
+        if (worker_.logger().enabled(PROXYD_LOG_INFO))
+            worker_.logger().info("client " + client_ip_ + " on " + listener_.listen_text +
+                                  ": request body over the " + std::to_string(discard_limit()) +
+                                  " bytes read and dropped, no longer read");
+        stop_reading_body();
+    }
+}
+
+void ClientConnection::stop_reading_body() {
+    body_reading_stopped_ = true;
+    if (timer_mode_ == kTimerBody) arm_timer(0, kTimerNone);
+    stop_reading();
 }
 
 void ClientConnection::on_request_complete() {
@@ -535,9 +555,10 @@ void ClientConnection::dispatch() {
 
 void ClientConnection::route_request() {
     Target target = listener_.target;
+    bool whole_server = request_->parser.view().path == "*"; // only the asterisk form's
     if (request_->filters && request_->filters->route_to) {
         target = *request_->filters->route_to;
-    } else if (listener_.router) {
+    } else if (listener_.router && !whole_server) {
         proxyd_route route{};
         const auto &hooks = *listener_.router->descriptor().routing;
         if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_->view,
@@ -549,6 +570,7 @@ void ClientConnection::route_request() {
             }
         }
     }
+    if (whole_server && target.kind != Target::Kind::Upstream) return answer_server_options();
     request_->record.target = target;
     if (request_->filters) request_->filters->set_routed();
     if (!target) {
@@ -635,6 +657,7 @@ void ClientConnection::start_next_request() {
     set_request_phase(RequestPhase::kIdle);
     request_->parser.reset(); // where a next message on a kept connection starts, on any connection
     release_request();
+    body_reading_stopped_ = false;
     if (body_paused_) resume_body();
     if (connection_phase_ != ConnectionPhase::kClosed) start_reading();
     arm_timer(static_cast<uint64_t>(listener_.limits.keepalive_timeout.count()), kTimerIdle);
@@ -730,6 +753,21 @@ bool ClientConnection::answer_last_hop() {
     return true;
 }
 
+// `OPTIONS *` (RFC 9112 §3.2.4; :path "*" over HTTP/2, RFC 9113 §8.3.1) asks about the server
+// in general, not a resource (RFC 9110 §9.3.7): a "ping", which Max-Forwards (§7.6.2) may aim at
+// any hop. "*" has no path, so no routing plugin sees it. A listener whose own target is an
+// upstream group has that group as the server behind it: the request goes there, as HAProxy
+// forwards it (Max-Forwards counted down, answered here at 0). Any other listener (routed
+// without such a default, or serving a content handler) has no one server behind it: proxyd,
+// the server its client talks to, answers itself, 200 without content, after the listener's
+// filters (which may refuse it). A 404 (no route matches "*") or a handler's 405 would tell a
+// client probing the server that it is broken; nginx and Envoy answer 400, which RFC 9112 §3.2.4
+// keeps for "*" with any other method (the parser's rule; a malformed stream over HTTP/2).
+void ClientConnection::answer_server_options() {
+    start_discarding_body();
+    send_own_response(200, {}, {}, {}, !wants_keep_alive());
+}
+
 namespace {
 
 std::string error_page(int status) {
@@ -771,17 +809,16 @@ void ClientConnection::start_discarding_body() {
     // A client that waits for 100 Continue may never send the body, and a next request of its
     // own would then be read as that body: its connection closes after the answer. (Expect is
     // HTTP/1.1's: an HTTP/1.0 request's is ignored.)
-    if (h2_stream_ || !wants_keep_alive() ||
+    if (h2_stream_ || body_reading_stopped_ || !wants_keep_alive() ||
         (parser.http_minor() > 0 && parser.head().find(FieldKind::kExpect)))
         return;
     if (parser.content_length() > 0 && static_cast<uint64_t>(parser.content_length()) > discard_limit())
         return;
     discarding_body_ = true;
-    discarded_bytes_ = 0;
     // Bytes a waiting filter held count as dropped, and reading, paused while they piled up,
     // resumes: nothing else would read the rest of the body now.
     if (RequestFilters *f = filters_if_any(); f && !f->pending()) {
-        discarded_bytes_ = f->held_body.size();
+        discarded_bytes_ += f->held_body.size();
         std::string().swap(f->held_body);
         if (std::exchange(f->body_held_paused, false)) resume_body();
     }
@@ -792,8 +829,12 @@ uint64_t ClientConnection::discard_limit() const {
     return listener_limit ? listener_limit : kMaxDiscardedBodyBytes;
 }
 
+// While the exchange that answered still runs (a large file going out, a handler that answered
+// at the head and goes on), the request's state is its: the step to the next request, or the
+// close, is complete_exchange()'s when it finishes.
 void ClientConnection::check_discarded_body() {
     if (request_phase_ == RequestPhase::kComplete) {
+        if (exchange_) return;
         discarding_body_ = false;
         if (!worker_.draining(listener_)) return start_next_request();
     } else if (discarded_bytes_ > discard_limit()) {
@@ -802,6 +843,7 @@ void ClientConnection::check_discarded_body() {
                                   ": request body over the " + std::to_string(discard_limit()) +
                                   " bytes read and dropped after the answer, closing");
         discarding_body_ = false;
+        if (exchange_) return stop_reading_body();
     } else {
         return;
     }
@@ -1021,7 +1063,8 @@ void ClientConnection::resume_body() {
     body_paused_ = false;
     if (request_phase_ == RequestPhase::kBody && request_->parser.has_body() && timer_mode_ == kTimerNone)
         arm_body_timer();
-    if (connection_phase_ != ConnectionPhase::kClosed && pending_.size() <= kMaxPending && !read_ended_)
+    if (connection_phase_ != ConnectionPhase::kClosed && pending_.size() <= kMaxPending && !read_ended_ &&
+        !body_reading_stopped_)
         start_reading();
 }
 

@@ -177,6 +177,7 @@ class ClientConnection final : private RequestParser::Events,
         start_discarding_body();
         return discarding_body_;
     }
+    void drop_request_body(size_t bytes) override;
     bool request_chunked() const override { return request_->parser.chunked(); }
     const MessageHead *request_trailers() const override { return request_->parser.trailers(); }
     int64_t request_content_length() const override { return request_->parser.content_length(); }
@@ -428,6 +429,8 @@ class ClientConnection final : private RequestParser::Events,
     // The reached filters' log hooks, last first, then the request's states are freed.
     void run_log_filters(int sent_status, bool completed);
     void fill_request_view();
+    // `OPTIONS *`: the server's own answer, for no resource in particular.
+    void answer_server_options();
     // The answer of a listener with redirect_https, to every request.
     void send_https_redirect();
     // Before an answer that does not use the request's body, while some of it is still to come:
@@ -442,6 +445,9 @@ class ClientConnection final : private RequestParser::Events,
     // After parsing while a body is discarded: the next request once its last byte came; an
     // orderly close once it grew past discard_limit() (a chunked body's size shows as it comes).
     void check_discarded_body();
+    // Past the discard limit: the body is no longer read (nor its timeout run), for good; the
+    // connection closes after the answer.
+    void stop_reading_body();
     // A response proxyd writes itself: an error page or a redirect (location non-empty), with a
     // Retry-After when retry_after is non-empty; no Content-Type when content_type is empty.
     void send_own_response(int status, std::string_view content_type, std::string_view location,
@@ -494,7 +500,8 @@ class ClientConnection final : private RequestParser::Events,
     bool read_ended_ = false; // a tunnelled client sent EOF
     bool request_held_ = false; // hold_request()
     bool discarding_body_ = false; // start_discarding_body(): body bytes are read and dropped
-    uint64_t discarded_bytes_ = 0;
+    uint64_t discarded_bytes_ = 0; // the request's body bytes read and dropped, in any state
+    bool body_reading_stopped_ = false; // stop_reading_body(): resume_body() does not read again
     // HTTP/2: the TCP connection's session, once negotiated; or, on a stream connection, its peer
     // (null once closed), the TCP connection (null once that closed) and the mark that it is one.
     std::unique_ptr<H2Connection> h2_;

@@ -34,6 +34,7 @@ class H2Connection::Stream final : public StreamPeer {
 
     // The stream's connection is made and takes the request head as it came.
     void start(const H2RequestHead &head) {
+        if (head.has_body && !websocket_) declared_left_ = declared_length(head);
         connection_ = ClientConnection::open_stream(owner_.connection_, *this);
         connection_->start_stream_request(head);
     }
@@ -43,7 +44,33 @@ class H2Connection::Stream final : public StreamPeer {
         websocket_ = true;
         start(head);
     }
+    // RFC 9113 §8.1.1: DATA past the content-length make the request malformed, and nghttp2
+    // resets the stream when they come; but the body goes on as it arrives, and an origin that
+    // had the declared bytes would take the request as complete. So the last declared byte waits
+    // for the END_STREAM (in the same frame, usually): a stream reset before it leaves the
+    // upstream with a request that never ended, and its connection is closed, not pooled.
     void data(std::string_view bytes) {
+        if (declared_left_ && !bytes.empty()) {
+            *declared_left_ -= std::min<uint64_t>(*declared_left_, bytes.size());
+            if (*declared_left_ == 0) {
+                withheld_ = bytes.back();
+                declared_left_.reset();
+                bytes.remove_suffix(1);
+                if (bytes.empty()) return;
+            }
+        }
+        pass(bytes);
+    }
+    void end() {
+        if (withheld_) {
+            char last = *std::exchange(withheld_, std::nullopt);
+            pass(std::string_view(&last, 1));
+        }
+        if (!connection_) return;
+        input_ended_ = true; // told the connection once the bytes held before it have gone
+        feed_held();
+    }
+    void pass(std::string_view bytes) {
         if (!connection_) return owner_.session_.consume(id_, bytes.size()); // nobody reads it
         if (!holding() && connection_->stream_reading()) {
             // The usual case: parsed at once, without a copy.
@@ -56,11 +83,6 @@ class H2Connection::Stream final : public StreamPeer {
             held_.back().append(bytes);
         else
             held_.emplace_back(bytes);
-        feed_held();
-    }
-    void end() {
-        if (!connection_) return;
-        input_ended_ = true; // told the connection once the bytes held before it have gone
         feed_held();
     }
     // The client's bytes go to the connection while it reads; the window opens as they do.
@@ -105,8 +127,15 @@ class H2Connection::Stream final : public StreamPeer {
     }
     void cut() { h2_closed(owner_.session_.queued(id_)); }
     // The stream closed in the session: ended by both sides (nothing unsent), or reset by either,
-    // a client's RST_STREAM(NO_ERROR) in the middle of the body included.
-    void session_closed(size_t unsent) { h2_closed(unsent); }
+    // a client's RST_STREAM(NO_ERROR) in the middle of the body included. A PROTOCOL_ERROR before
+    // any answer is a malformed request (nghttp2's reset: DATA past or short of content-length),
+    // logged as the 400 nginx answers it with, not as a client that left (499).
+    void session_closed(uint32_t error_code, size_t unsent) {
+        if (error_code == NGHTTP2_PROTOCOL_ERROR && connection_ && response_ == Response::kNone &&
+            connection_->record().status == 0)
+            connection_->record().status = 400;
+        h2_closed(unsent);
+    }
     // Reset for a window that never opened.
     void timed_out() { h2_closed(owner_.session_.queued(id_)); }
     void drained(size_t queued) {
@@ -215,6 +244,17 @@ class H2Connection::Stream final : public StreamPeer {
         owner_.schedule();
     }
     static constexpr size_t kHeldPiece = 16 * 1024;
+    // The request's content-length (nghttp2 checked it is one number), if it has one.
+    static std::optional<uint64_t> declared_length(const H2RequestHead &head) {
+        for (const auto &[name, value] : head.fields)
+            if (name == "content-length") {
+                uint64_t length = 0;
+                for (char c : value)
+                    length = length * 10 + static_cast<uint64_t>(c - '0');
+                return length;
+            }
+        return std::nullopt;
+    }
     bool holding() const { return held_front_ < held_.size(); }
     void drop_held() {
         held_.clear();
@@ -298,6 +338,8 @@ class H2Connection::Stream final : public StreamPeer {
     int32_t id_;
     ClientConnection *connection_ = nullptr; // null once it finished or was cut
     std::vector<H2Field> trailers_;          // the request's (on_request_trailers)
+    std::optional<uint64_t> declared_left_;  // body bytes its content-length still expects
+    std::optional<char> withheld_;           // its last declared byte, until its END_STREAM
     // A queue (fed from held_front_ on) that allocates only once something is held: a std::deque
     // would allocate for every stream, most of which never hold a byte.
     std::vector<std::string> held_; // the client's DATA bytes, consumed once fed
@@ -521,12 +563,12 @@ void H2Connection::on_request_end(int32_t stream_id) {
     if (Stream *stream = find(stream_id)) stream->end();
 }
 
-void H2Connection::on_stream_close(int32_t stream_id, uint32_t, size_t unsent) {
+void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code, size_t unsent) {
     if (holding_events_) return held_events_.push_back({stream_id, true, unsent});
     auto it = streams_.find(stream_id);
     if (it == streams_.end()) return;
     auto node = streams_.extract(it); // the stream lives on in it until the end of this call
-    node.mapped().session_closed(unsent);
+    node.mapped().session_closed(error_code, unsent);
 }
 
 void H2Connection::on_response_data_sent(int32_t stream_id, size_t queued) {

@@ -91,12 +91,15 @@ void UpstreamConnection::send(const uv_buf_t *bufs, size_t count) {
             // Reported through the read side, as a socket's write failure is.
             tls_output_.clear();
             tls_error_ = tls_->error_text();
+            write_failed_ = true;
             return;
         }
         return flush_tls_output();
     }
     // A failure here is reported through the read side: a broken socket also fails its reads.
-    (void)writer_.write(bufs, count);
+    // Until then (the read side may be paused while the response waits for the client),
+    // write_failed() tells the owner its bytes go nowhere.
+    if (writer_.write(bufs, count) < 0) write_failed_ = true;
 }
 
 void UpstreamConnection::on_write_done(int status, size_t) {
@@ -107,6 +110,7 @@ void UpstreamConnection::on_write_done(int status, size_t) {
         return;
     }
     if (status < 0) {
+        write_failed_ = true;
         owner_->on_upstream_closed(status);
         return;
     }
@@ -273,7 +277,7 @@ void UpstreamConnection::tls_stream_ended(int status) {
 void UpstreamConnection::flush_tls_output() {
     if (tls_output_.empty()) return;
     uv_buf_t buf = uv_buf_init(tls_output_.data(), static_cast<unsigned>(tls_output_.size()));
-    (void)writer_.write(&buf, 1); // the writer copies what the socket does not take at once
+    if (writer_.write(&buf, 1) < 0) write_failed_ = true; // it copies what the socket does not take
     tls_output_.clear();
 }
 

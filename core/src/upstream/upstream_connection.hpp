@@ -60,6 +60,9 @@ class UpstreamConnection final : private StreamWriter::Listener, private TlsSess
     // Why the TLS layer failed ("certificate verify failed: ...", OpenSSL's reason), once it has;
     // the owner heard a connect failure (handshake) or a close (a bad record) with UV_EPROTO.
     const std::string &tls_error() const { return tls_error_; }
+    // A write to the peer failed (it reset or closed the connection): what is sent from now on
+    // is lost. The failure itself reaches the owner through the read side, once it reads.
+    bool write_failed() const { return write_failed_; }
 
     // Starts connecting; the owner hears on_upstream_connected. A non-zero return means the
     // attempt failed at once and no callback will come (the connection is already closing).
@@ -120,6 +123,7 @@ class UpstreamConnection final : private StreamWriter::Listener, private TlsSess
     bool reused_ = false;
     bool idle_ = false;
     bool closing_ = false;
+    bool write_failed_ = false;
     // Set for a peer that speaks TLS, from the connect on.
     std::unique_ptr<TlsSession> tls_;
     std::string tls_plaintext_; // what one read decrypted, handed to the owner
