@@ -8,6 +8,7 @@
 #include "config/loader.hpp"
 #include "http/header_rules.hpp"
 #include "log/logger.hpp"
+#include "net/net_address.hpp"
 #include "tls/certificate_check.hpp"
 
 #include <algorithm>
@@ -29,14 +30,15 @@ const std::initializer_list<std::string_view> kLimitsKeys = {
 
 } // namespace
 
-Loader::Loader(const std::string &path, const LoadOptions &options, std::vector<std::string> &errors)
+ConfigLoader::ConfigLoader(const std::string &path, const LoadOptions &options,
+                           std::vector<std::string> &errors)
     : ConfigReader(fs::absolute(path).lexically_normal().string(), errors), options_(options),
       config_(std::make_unique<Config>()) {
     config_->path = config_path();
     config_dir_ = fs::path(config_->path).parent_path().string();
 }
 
-std::unique_ptr<Config> Loader::run() {
+std::unique_ptr<Config> ConfigLoader::run() {
     // The built-in set is read first and alone: a syntax error in it is the only error shown.
     if (!load_builtin_set()) return nullptr;
     // The file with what it includes and its [defaults] filled in (config_assembly.hpp).
@@ -48,13 +50,13 @@ std::unique_ptr<Config> Loader::run() {
     return std::move(config_);
 }
 
-std::string Loader::resolve_path(std::string_view p) const {
+std::string ConfigLoader::resolve_path(std::string_view p) const {
     fs::path path(p);
     if (path.is_relative()) path = fs::path(config_dir_) / path;
     return path.lexically_normal().string();
 }
 
-const toml::table *Loader::load_document(const std::string &path, std::string &error) {
+const toml::table *ConfigLoader::load_document(const std::string &path, std::string &error) {
     // toml++ reads a folder (an empty path names the config's own) as an empty document, and
     // says no more than "could not be opened" of a file it cannot open.
     if (std::string problem = check_readable(path); !problem.empty()) {
@@ -73,7 +75,7 @@ const toml::table *Loader::load_document(const std::string &path, std::string &e
     return document.get();
 }
 
-bool Loader::find_target(proxyd_target_kind kind, std::string_view name, uint32_t &id) const {
+bool ConfigLoader::find_target(proxyd_target_kind kind, std::string_view name, uint32_t &id) const {
     if (kind == PROXYD_TARGET_UPSTREAM) {
         for (size_t i = 0; i < upstream_names_.size(); ++i)
             if (upstream_names_[i] == name)
@@ -86,7 +88,7 @@ bool Loader::find_target(proxyd_target_kind kind, std::string_view name, uint32_
     return false;
 }
 
-void Loader::load_root(const toml::table &root) {
+void ConfigLoader::load_root(const toml::table &root) {
     check_keys(root, "",
                {"workers", "plugin_dir", "log", "limits", "admin", "plugins", "handlers", "upstreams",
                 "routers", "listeners", "resolver", "filters"});
@@ -144,7 +146,7 @@ void Loader::load_root(const toml::table &root) {
 
 // Every listener removes the client-certificate fields any listener forwards: a backend behind
 // an mTLS listener and a plain one would otherwise take a forged field from the plain one.
-void Loader::share_client_cert_field_names() {
+void ConfigLoader::share_client_cert_field_names() {
     std::vector<std::string> names;
     for (const auto &l : config_->listeners)
         for (const std::string *name : {&l.client_cert_headers.subject, &l.client_cert_headers.fingerprint,
@@ -156,7 +158,7 @@ void Loader::share_client_cert_field_names() {
         l.client_cert_fields_removed = names;
 }
 
-void Loader::load_workers(const toml::table &root) {
+void ConfigLoader::load_workers(const toml::table &root) {
     const toml::node *node = root.get("workers");
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     config_->workers = cores;
@@ -169,7 +171,7 @@ void Loader::load_workers(const toml::table &root) {
     error_at(node, "workers", "must be an integer from 1 to 256, or \"auto\" (one per core)");
 }
 
-void Loader::load_log(const toml::table &t) {
+void ConfigLoader::load_log(const toml::table &t) {
     check_keys(t, "log", {"access", "access_format", "error", "level"});
     // A path is checked now, so that `proxyd -t` refuses what the start would fail to open.
     auto log_file = [&](std::string_view key, std::string &out, std::string_view choices) {
@@ -206,7 +208,7 @@ void Loader::load_log(const toml::table &t) {
     }
 }
 
-void Loader::load_limits(const toml::table &t) {
+void ConfigLoader::load_limits(const toml::table &t) {
     const std::string w = "limits";
     check_keys(t, w, kLimitsKeys);
     auto &l = config_->limits;
@@ -217,7 +219,7 @@ void Loader::load_limits(const toml::table &t) {
 }
 
 // The [limits] keys of one client connection: a listener's own `limits` table may set these.
-void Loader::load_connection_limits(const toml::table &t, const std::string &w, LimitsConfig &l) {
+void ConfigLoader::load_connection_limits(const toml::table &t, const std::string &w, LimitsConfig &l) {
     if (auto v = get_int(t, "max_header_size", w, 1024, 1 << 24)) l.max_header_bytes = size_t(*v);
     if (auto v = get_int(t, "max_headers", w, 1, 10000)) l.max_headers = uint32_t(*v);
     if (auto v = get_int(t, "max_body_size", w, 0, INT64_MAX)) l.max_body_bytes = uint64_t(*v);
@@ -233,7 +235,7 @@ void Loader::load_connection_limits(const toml::table &t, const std::string &w, 
 
 // A listener's limits: [limits], with what its own `limits` table sets (nginx sets these per
 // server, HAProxy per frontend). The process-wide keys are refused there, by name.
-void Loader::load_listener_limits(const toml::table &t, const std::string &where, ListenerConfig &l) {
+void ConfigLoader::load_listener_limits(const toml::table &t, const std::string &where, ListenerConfig &l) {
     l.limits = config_->limits;
     const auto *own = typed<toml::table>(t, "limits", where, "a table");
     if (!own) return;
@@ -252,7 +254,7 @@ void Loader::load_listener_limits(const toml::table &t, const std::string &where
 // The drain window is spent inside the shutdown grace period, so it cannot be longer. Left
 // out, it is the default capped at shutdown_timeout: a config that only shortened
 // shutdown_timeout below the default drain window stays valid.
-void Loader::load_drain_timeout(const toml::table &t, LimitsConfig &l) {
+void ConfigLoader::load_drain_timeout(const toml::table &t, LimitsConfig &l) {
     if (!t.get("drain_timeout")) {
         l.drain_timeout = std::min(l.drain_timeout, l.shutdown_timeout);
         return;
@@ -270,7 +272,7 @@ void Loader::load_drain_timeout(const toml::table &t, LimitsConfig &l) {
     l.drain_timeout = drain;
 }
 
-void Loader::load_resolver(const toml::table &t) {
+void ConfigLoader::load_resolver(const toml::table &t) {
     check_keys(t, "resolver", {"servers", "timeout", "tries"});
     auto &r = config_->resolver;
     get_duration(t, "timeout", "resolver", r.timeout);
@@ -292,7 +294,7 @@ void Loader::load_resolver(const toml::table &t) {
     }
 }
 
-void Loader::load_admin(const toml::table &t) {
+void ConfigLoader::load_admin(const toml::table &t) {
     check_keys(t, "admin", {"listen", "allow_remote", "token_file", "token"});
     auto &a = config_->admin;
     if (t.get("token"))
@@ -349,11 +351,12 @@ void Loader::load_admin(const toml::table &t) {
     a.listen_at = position(t.get("listen")) + ": admin.listen";
     a.enabled = true;
 }
+
 // -- the plugin host's config calls (load_context.hpp) --
 
 namespace {
 
-Loader &loader_of(proxyd_load_context &ctx) { return *static_cast<Loader *>(ctx.loader); }
+ConfigLoader &loader_of(proxyd_load_context &ctx) { return *static_cast<ConfigLoader *>(ctx.loader); }
 
 bool has_position(const toml::source_region &where) { return where.begin.line != 0; }
 
@@ -400,7 +403,7 @@ bool load_context_find_target(proxyd_load_context &ctx, proxyd_target_kind kind,
 
 std::unique_ptr<Config> load_config(const std::string &path, const LoadOptions &options,
                                     std::vector<std::string> &errors) {
-    Loader loader(path, options, errors);
+    ConfigLoader loader(path, options, errors);
     return loader.run();
 }
 

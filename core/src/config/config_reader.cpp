@@ -82,7 +82,7 @@ std::optional<int64_t> ConfigReader::get_int(const toml::table &t, std::string_v
 }
 
 bool ConfigReader::get_duration(const toml::table &t, std::string_view key, const std::string &where,
-                                Duration &out, bool allow_zero) {
+                                std::chrono::milliseconds &out, bool allow_zero) {
     auto text = get_string(t, key, where);
     if (!text) return false;
     auto d = parse_duration(*text);

@@ -3,7 +3,7 @@
 // so that one run of `proxyd -t` shows them all.
 #pragma once
 
-#include "config/config.hpp"
+#include "config/duration.hpp"
 
 #include <initializer_list>
 #include <optional>
@@ -57,8 +57,8 @@ class ConfigReader {
     std::optional<int64_t> get_int(const toml::table &t, std::string_view key, const std::string &where,
                                    int64_t min, int64_t max);
     // True when key was given and set out. "0s" only where zero means something (allow_zero).
-    bool get_duration(const toml::table &t, std::string_view key, const std::string &where, Duration &out,
-                      bool allow_zero = false);
+    bool get_duration(const toml::table &t, std::string_view key, const std::string &where,
+                      std::chrono::milliseconds &out, bool allow_zero = false);
 
     std::vector<std::string> &errors_;
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <proxyd/plugin.h>
-
 #include <string>
 #include <string_view>
 #include <toml++/toml.h>
@@ -14,11 +13,11 @@ struct PeerConfig;
 }
 
 struct proxyd_load_context {
-    void *loader;            // the config loader (loader.hpp)
-    std::string plugin_name; // the name in [plugins], for "plugin NAME:" in messages
-    const toml::node *block; // the plugin's block, where errors point when no node is given
-    bool failed;             // an error was reported
-    const std::string *kept_name;                 // the same name, living as long as the config
+    void *loader;                 // the config loader (loader.hpp)
+    std::string plugin_name;      // the name in [plugins], for "plugin NAME:" in messages
+    const toml::node *block;      // the plugin's block, where errors point when no node is given
+    bool failed;                  // an error was reported
+    const std::string *kept_name; // the same name, living as long as the config
     const std::vector<proxyd::PeerConfig> *peers; // a balancer's upstream group; else nullptr
     std::string where; // the block's dotted key ("handlers.site"), which every message names
     // The document's table the block was copied from, when the core handed the plugin a copy
@@ -35,7 +34,8 @@ void load_context_error(proxyd_load_context &ctx, const toml::node *node, const 
 void load_context_error_at_key(proxyd_load_context &ctx, const toml::node *node, const std::string &message);
 std::string load_context_resolve_path(proxyd_load_context &ctx, std::string_view path);
 // Parses a further TOML file kept alive with the config; nullptr and error on failure.
-const toml::table *load_context_document(proxyd_load_context &ctx, const std::string &path, std::string &error);
+const toml::table *load_context_document(proxyd_load_context &ctx, const std::string &path,
+                                         std::string &error);
 bool load_context_find_target(proxyd_load_context &ctx, proxyd_target_kind kind, std::string_view name,
                               uint32_t &id);
 

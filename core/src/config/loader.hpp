@@ -18,9 +18,9 @@
 
 namespace proxyd {
 
-class Loader : public ConfigReader {
+class ConfigLoader : public ConfigReader {
   public:
-    Loader(const std::string &path, const LoadOptions &options, std::vector<std::string> &errors);
+    ConfigLoader(const std::string &path, const LoadOptions &options, std::vector<std::string> &errors);
 
     std::unique_ptr<Config> run();
 
@@ -77,8 +77,6 @@ class Loader : public ConfigReader {
     void load_discovery_source(const toml::table &t, const std::string &where, UpstreamConfig &u,
                                bool group_tls);
     void load_discovery(const toml::table &t, const std::string &where, UpstreamConfig &u);
-    void load_upstream_tls(const toml::node &group, const toml::table *t, const std::string &where,
-                           UpstreamConfig &u);
 
     // loader_listeners.cpp: listeners and their targets
     void load_listener(const toml::table &t, const std::string &where);
@@ -89,7 +87,9 @@ class Loader : public ConfigReader {
     void load_listener_http2(const toml::table &t, const std::string &where, ListenerConfig &l);
     void load_redirect_https(const toml::node &node, const std::string &where, bool https, ListenerConfig &l);
 
-    // loader_tls.cpp: a listener's TLS, and the protocol list upstream TLS shares
+    // loader_tls.cpp: TLS, a listener's (the server side) and an upstream group's (the client side)
+    void load_upstream_tls(const toml::node &group, const toml::table *t, const std::string &where,
+                           UpstreamConfig &u);
     std::shared_ptr<const TlsServerContext> load_listener_tls(const toml::table &t, const std::string &where,
                                                               ListenerConfig &l);
     bool check_certificate_files(const toml::table &c, const std::string &at, const std::string &chain,

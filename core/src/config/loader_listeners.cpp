@@ -4,7 +4,7 @@
 
 namespace proxyd {
 
-void Loader::load_listener(const toml::table &t, const std::string &where) {
+void ConfigLoader::load_listener(const toml::table &t, const std::string &where) {
     check_keys(t, where,
                {"name",
                 "listen",
@@ -108,8 +108,9 @@ void Loader::load_listener(const toml::table &t, const std::string &where) {
 
 // A listener's handler or upstream given as a table instead of a name: declared on the spot
 // under the listener's name, which must not be taken by a declared one.
-void Loader::load_inline_target(const toml::node &node, proxyd_target_kind kind,
-                                const std::string &listener_name, const std::string &where, Target &out) {
+void ConfigLoader::load_inline_target(const toml::node &node, proxyd_target_kind kind,
+                                      const std::string &listener_name, const std::string &where,
+                                      Target &out) {
     uint32_t id = 0;
     if (find_target(PROXYD_TARGET_HANDLER, listener_name, id) ||
         find_target(PROXYD_TARGET_UPSTREAM, listener_name, id)) {
@@ -129,8 +130,8 @@ void Loader::load_inline_target(const toml::node &node, proxyd_target_kind kind,
     }
 }
 
-void Loader::resolve_named(const toml::node *node, proxyd_target_kind kind, const std::string &where,
-                           Target &out) {
+void ConfigLoader::resolve_named(const toml::node *node, proxyd_target_kind kind, const std::string &where,
+                                 Target &out) {
     auto name = node->value<std::string>();
     if (!name || !node->is_string()) {
         error_at(node, where, "must be a name (a string)");
@@ -148,7 +149,7 @@ void Loader::resolve_named(const toml::node *node, proxyd_target_kind kind, cons
 }
 
 // http2 = true (nginx's `http2 on`), http2_max_concurrent_streams = N (nginx's name).
-void Loader::load_listener_http2(const toml::table &t, const std::string &where, ListenerConfig &l) {
+void ConfigLoader::load_listener_http2(const toml::table &t, const std::string &where, ListenerConfig &l) {
     if (auto v = get_bool(t, "http2", where)) l.http2 = *v;
     if (auto v = get_int(t, "http2_max_concurrent_streams", where, 1, 0x7fffffff))
         l.http2_max_concurrent_streams = uint32_t(*v);
@@ -174,8 +175,8 @@ void Loader::load_listener_http2(const toml::table &t, const std::string &where,
 
 // redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request
 // with a 308 to the same URL over https.
-void Loader::load_redirect_https(const toml::node &node, const std::string &where, bool https,
-                                 ListenerConfig &l) {
+void ConfigLoader::load_redirect_https(const toml::node &node, const std::string &where, bool https,
+                                       ListenerConfig &l) {
     if (auto on = node.value_exact<bool>()) {
         l.redirect_https_port = *on ? 443 : 0;
     } else if (auto port = node.value_exact<int64_t>(); port && *port >= 1 && *port <= 65535) {
@@ -188,4 +189,5 @@ void Loader::load_redirect_https(const toml::node &node, const std::string &wher
         error_at(&node, where,
                  "is for a cleartext listener: on this HTTPS listener it would redirect to itself");
 }
+
 } // namespace proxyd

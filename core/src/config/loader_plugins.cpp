@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 namespace proxyd {
+namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> Loader::plugin_candidates(const std::string &file) const {
+} // namespace
+
+std::vector<std::string> ConfigLoader::plugin_candidates(const std::string &file) const {
     if (file.find('/') != std::string::npos) return {resolve_path(file)};
     std::vector<std::string> out;
     if (!plugin_dir_.empty()) out.push_back((fs::path(plugin_dir_) / file).string());
@@ -18,7 +21,7 @@ std::vector<std::string> Loader::plugin_candidates(const std::string &file) cons
     return out;
 }
 
-void Loader::load_plugins(const toml::table &t) {
+void ConfigLoader::load_plugins(const toml::table &t) {
     for (const auto &[key, value] : t) {
         std::string where = join_key("plugins", key.str());
         declared_plugins_.emplace(key.str());
@@ -50,7 +53,7 @@ void Loader::load_plugins(const toml::table &t) {
 
 // Reads the built-in plugin set from the first folder of the search path that has one (see
 // kBuiltinPluginsFile). False only for a TOML syntax error, reported alone.
-bool Loader::load_builtin_set() {
+bool ConfigLoader::load_builtin_set() {
     for (const auto &dir : options_.plugin_search_path) {
         std::error_code ec;
         fs::path candidate = fs::path(dir) / kBuiltinPluginsFile;
@@ -72,7 +75,7 @@ bool Loader::load_builtin_set() {
 }
 
 // The nodes carry the built-in file's path, so every error here names that file.
-void Loader::read_builtin_set(const toml::table &set) {
+void ConfigLoader::read_builtin_set(const toml::table &set) {
     check_keys(set, "", {"plugins", "defaults"});
     const fs::path folder = fs::path(builtin_file_).parent_path();
     if (const auto *plugins = typed<toml::table>(set, "plugins", "", "a table")) {
@@ -110,9 +113,9 @@ void Loader::read_builtin_set(const toml::table &set) {
 // Creates an instance of the plugin named by block.plugin (or by name_node when the block is
 // given as a plain string), which must be of kind expected. origin: the document's table when
 // block is a copy of it (see without_filters).
-PluginInstance *Loader::create_instance(const toml::node *name_node, const toml::table *block,
-                                        proxyd_kind expected, const std::string &where,
-                                        const toml::table *origin) {
+PluginInstance *ConfigLoader::create_instance(const toml::node *name_node, const toml::table *block,
+                                              proxyd_kind expected, const std::string &where,
+                                              const toml::table *origin) {
     const std::string key = block ? join_key(where, "plugin") : where;
     auto name = name_node ? name_node->value<std::string>() : std::nullopt;
     if (!name) {
@@ -126,9 +129,10 @@ PluginInstance *Loader::create_instance(const toml::node *name_node, const toml:
 // Creates an instance of plugin `name`, which must be of kind expected, from block (nullptr:
 // no settings), labelled label. What is wrong with the name is reported at `at` under key,
 // followed by note; what the plugin says about its settings, at block, else at `at`.
-PluginInstance *Loader::instantiate(const std::string &name, const toml::node *at, const std::string &key,
-                                    const toml::table *block, proxyd_kind expected, const std::string &label,
-                                    const std::string &note, const toml::table *origin) {
+PluginInstance *ConfigLoader::instantiate(const std::string &name, const toml::node *at,
+                                          const std::string &key, const toml::table *block,
+                                          proxyd_kind expected, const std::string &label,
+                                          const std::string &note, const toml::table *origin) {
     PluginModule *module = plugin_module(name, at, key, note);
     if (!module) return nullptr;
     const auto &d = module->descriptor();
@@ -167,8 +171,8 @@ PluginInstance *Loader::instantiate(const std::string &name, const toml::node *a
 // The module a config item names: the config's own [plugins] entry, else the built-in one,
 // loaded on its first use (so an unused built-in costs nothing). nullptr once the reason was
 // reported, which happens once per name.
-PluginModule *Loader::plugin_module(const std::string &name, const toml::node *at, const std::string &key,
-                                    const std::string &note) {
+PluginModule *ConfigLoader::plugin_module(const std::string &name, const toml::node *at,
+                                          const std::string &key, const std::string &note) {
     if (PluginModule *module = config_->plugins.find_module(name)) return module;
     // A declared plugin that failed to load was already reported at [plugins].
     if (declared_plugins_.count(name)) return nullptr;
@@ -194,7 +198,7 @@ PluginModule *Loader::plugin_module(const std::string &name, const toml::node *a
     return config_->plugins.add_module(std::move(module));
 }
 
-std::string Loader::unknown_plugin(const std::string &name) const {
+std::string ConfigLoader::unknown_plugin(const std::string &name) const {
     if (builtin_file_.empty())
         return "plugin '" + name +
                "' is not declared in [plugins], and there are no built-in plugins: " + no_builtin_set();
@@ -203,7 +207,7 @@ std::string Loader::unknown_plugin(const std::string &name) const {
 }
 
 // Why an upstream without a balancer has none.
-std::string Loader::no_default_balancer() const {
+std::string ConfigLoader::no_default_balancer() const {
     if (builtin_file_.empty())
         return "missing, and there is no default balancer: " + no_builtin_set() +
                "; give one: balancer = \"NAME\", NAME a balancing plugin declared in [plugins]";
@@ -213,7 +217,7 @@ std::string Loader::no_default_balancer() const {
            builtin_names() + ")";
 }
 
-std::string Loader::no_builtin_set() const {
+std::string ConfigLoader::no_builtin_set() const {
     if (builtin_looked_for_.empty())
         return "no plugin folder to look for " + std::string(kBuiltinPluginsFile) + " in";
     std::string looked;
@@ -222,20 +226,20 @@ std::string Loader::no_builtin_set() const {
     return "no built-in plugin set was found (looked for " + looked + ")";
 }
 
-std::string Loader::builtin_names() const {
+std::string ConfigLoader::builtin_names() const {
     std::string names;
     for (const auto &[name, _] : builtins_)
         names += (names.empty() ? "" : ", ") + name;
     return names.empty() ? "none" : names;
 }
 
-void Loader::load_handlers(const toml::table &handlers) {
+void ConfigLoader::load_handlers(const toml::table &handlers) {
     for (const auto &[name, value] : handlers)
         load_handler(std::string(name.str()), value, join_key("handlers", name.str()));
 }
 
 // One content handler, declared under [handlers] or inline as a listener's handler.
-void Loader::load_handler(std::string name, const toml::node &value, const std::string &where) {
+void ConfigLoader::load_handler(std::string name, const toml::node &value, const std::string &where) {
     HandlerConfig h;
     h.name = std::move(name);
     if (const auto *t = value.as_table()) {
@@ -253,7 +257,7 @@ void Loader::load_handler(std::string name, const toml::node &value, const std::
 
 // [filters.NAME]: a filter instance (plugin = "..." and the plugin's own keys) that
 // listeners, upstream groups and handlers name in their `filters` arrays.
-void Loader::load_filters(const toml::table &filters) {
+void ConfigLoader::load_filters(const toml::table &filters) {
     for (const auto &[name, value] : filters) {
         std::string where = join_key("filters", name.str());
         const auto *t = value.as_table();
@@ -271,7 +275,7 @@ void Loader::load_filters(const toml::table &filters) {
 }
 
 // The `filters` array of a listener, upstream group or handler table: names of [filters].
-FilterChain Loader::load_filter_chain(const toml::table &t, const std::string &where) {
+FilterChain ConfigLoader::load_filter_chain(const toml::table &t, const std::string &where) {
     FilterChain chain;
     const toml::node *node = t.get("filters");
     if (!node) return chain;
@@ -307,7 +311,7 @@ FilterChain Loader::load_filter_chain(const toml::table &t, const std::string &w
 // A handler's table as its content plugin sees it: the core's `filters` key taken out (the
 // copy lives as long as the config; toml++ copies no source positions, so the plugin's
 // messages take them from t, create_instance's origin).
-const toml::table *Loader::without_filters(const toml::table &t) {
+const toml::table *ConfigLoader::without_filters(const toml::table &t) {
     if (!t.get("filters")) return &t;
     auto copy = std::make_shared<toml::table>(t);
     copy->erase("filters");
@@ -317,7 +321,7 @@ const toml::table *Loader::without_filters(const toml::table &t) {
 
 // [routers.NAME]: a routing plugin instance that listeners name (router = "NAME"), so a
 // router table is never attached to a listener by its place in the file.
-void Loader::load_routers(const toml::table &routers) {
+void ConfigLoader::load_routers(const toml::table &routers) {
     for (const auto &[name, value] : routers) {
         std::string where = join_key("routers", name.str());
         const auto *t = value.as_table();
@@ -331,4 +335,5 @@ void Loader::load_routers(const toml::table &routers) {
         }
     }
 }
+
 } // namespace proxyd

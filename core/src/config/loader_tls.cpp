@@ -1,8 +1,8 @@
 #include "config/loader.hpp"
 #include "http/byte_classes.hpp"
-#include "http/header_rules.hpp"
 #include "http/strict_transport_security.hpp"
 #include "log/logger.hpp"
+#include "net/net_address.hpp"
 #include "tls/certificate_check.hpp"
 
 #include <algorithm>
@@ -15,7 +15,7 @@ namespace proxyd {
 // [{ certificate, key }, ...], the first the default), protocols, ciphers, ciphersuites,
 // groups, unknown_name. The files are loaded here, so a bad one fails the config load.
 std::shared_ptr<const TlsServerContext>
-Loader::load_listener_tls(const toml::table &t, const std::string &where, ListenerConfig &l) {
+ConfigLoader::load_listener_tls(const toml::table &t, const std::string &where, ListenerConfig &l) {
     check_keys(t, where,
                {"certificate", "key", "ocsp_response", "certificates", "protocols", "ciphers", "ciphersuites",
                 "groups", "unknown_name", "hsts", "session_tickets", "ticket_rotation", "session_timeout",
@@ -96,8 +96,8 @@ Loader::load_listener_tls(const toml::table &t, const std::string &where, Listen
 
 // One certificate entry's files: readable, the key the certificate's, and a warning when the
 // certificate expires within 14 days, each at the key that names the file. True when usable.
-bool Loader::check_certificate_files(const toml::table &c, const std::string &at, const std::string &chain,
-                                     const std::string &key) {
+bool ConfigLoader::check_certificate_files(const toml::table &c, const std::string &at,
+                                           const std::string &chain, const std::string &key) {
     std::string problem = check_readable(chain);
     if (!problem.empty()) error_at(c.get("certificate"), at + ".certificate", problem);
     std::string key_problem = check_readable(key);
@@ -121,9 +121,10 @@ bool Loader::check_certificate_files(const toml::table &c, const std::string &at
 // reload picks up the file the operator's job renewed. A file that cannot serve the
 // certificate is an error; a genuine response that must not be stapled now (revoked, stale,
 // not yet valid) a warning, and the listener serves without a staple.
-std::shared_ptr<const OcspStaple> Loader::load_ocsp_response(const toml::table &c, const std::string &at,
-                                                             const std::string &file,
-                                                             const std::string &chain, bool &usable) {
+std::shared_ptr<const OcspStaple> ConfigLoader::load_ocsp_response(const toml::table &c,
+                                                                   const std::string &at,
+                                                                   const std::string &file,
+                                                                   const std::string &chain, bool &usable) {
     OcspLoad loaded = load_ocsp_staple(file, chain, std::time(nullptr));
     if (!loaded.error.empty()) {
         error_at(c.get("ocsp_response"), at + ".ocsp_response", loaded.error);
@@ -136,8 +137,8 @@ std::shared_ptr<const OcspStaple> Loader::load_ocsp_response(const toml::table &
 }
 
 // session_tickets, ticket_rotation, session_timeout, session_cache_size: named as nginx's.
-void Loader::load_tls_resumption(const toml::table &t, const std::string &where, const std::string &listen,
-                                 TlsSettings &settings) {
+void ConfigLoader::load_tls_resumption(const toml::table &t, const std::string &where,
+                                       const std::string &listen, TlsSettings &settings) {
     if (auto v = get_bool(t, "session_tickets", where)) settings.session_tickets = *v;
     Duration timeout = std::chrono::seconds(settings.session_timeout_seconds);
     if (get_duration(t, "session_timeout", where, timeout) && timeout < std::chrono::seconds(1))
@@ -155,8 +156,8 @@ void Loader::load_tls_resumption(const toml::table &t, const std::string &where,
 
 // client_ca, verify_client and the client_cert_headers that forward the result upstream. False
 // when client_ca cannot be read (reported at its key).
-bool Loader::load_client_verification(const toml::table &t, const std::string &where, TlsSettings &settings,
-                                      ClientCertHeaders &headers) {
+bool ConfigLoader::load_client_verification(const toml::table &t, const std::string &where,
+                                            TlsSettings &settings, ClientCertHeaders &headers) {
     bool ca_usable = true;
     if (auto ca = get_string(t, "client_ca", where)) {
         settings.client_ca = resolve_path(*ca);
@@ -213,9 +214,73 @@ bool Loader::load_client_verification(const toml::table &t, const std::string &w
     return ca_usable;
 }
 
+// The client side of TLS for a group whose peers speak it: the group's `tls` table (verify, ca,
+// server_name, certificate and key for mTLS, protocols, ciphers), or its defaults for https://
+// peers alone. The files are loaded here, so a bad one fails the config load (and proxyd -t).
+void ConfigLoader::load_upstream_tls(const toml::node &group, const toml::table *t, const std::string &where,
+                                     UpstreamConfig &u) {
+    bool any_tls = std::any_of(u.peers.begin(), u.peers.end(), [](const PeerConfig &p) { return p.tls; });
+    if (!t && !any_tls) return;
+    TlsClientSettings settings;
+    if (t) {
+        check_keys(*t, where, {"verify", "ca", "server_name", "certificate", "key", "protocols", "ciphers"});
+        if (auto v = get_bool(*t, "verify", where)) settings.verify = *v;
+        if (auto ca = get_string(*t, "ca", where)) settings.ca = resolve_path(*ca);
+        auto certificate = get_string(*t, "certificate", where);
+        auto key = get_string(*t, "key", where);
+        if (certificate.has_value() != key.has_value()) {
+            error_at(t, where,
+                     "a client certificate needs both certificate = \"FILE\" (PEM chain) and key = \"FILE\"");
+            return;
+        }
+        if (certificate) {
+            settings.certificate = resolve_path(*certificate);
+            settings.key = resolve_path(*key);
+        }
+        if (auto name = get_string(*t, "server_name", where)) {
+            if (name->empty()) {
+                error_at(t->get("server_name"), where + ".server_name", "must not be empty");
+            } else {
+                for (PeerConfig &peer : u.peers) {
+                    peer.tls_name = *name;
+                    peer.tls_name_is_ip = is_ip_literal(*name);
+                }
+                u.discovery_tls_name = *name;
+            }
+        }
+        load_tls_protocols(*t, where, settings.min_version, settings.max_version);
+        settings.ciphers = get_openssl_list(*t, "ciphers", where);
+    }
+    // A file that cannot be read is said plainly (OpenSSL would give its error stack), at its key.
+    bool files_readable = true;
+    for (auto [k, path] : {std::pair{"ca", &settings.ca}, std::pair{"certificate", &settings.certificate},
+                           std::pair{"key", &settings.key}}) {
+        if (std::string problem = path->empty() ? "" : check_readable(*path); !problem.empty()) {
+            error_at(t->get(k), join_key(where, k), problem);
+            files_readable = false;
+        }
+    }
+    if (!files_readable) return;
+    std::string error;
+    u.tls = TlsClientContext::create(settings, error);
+    if (u.tls) return;
+    // At the key whose file failed, when one did.
+    const toml::node *at = t;
+    std::string key_name = where;
+    for (auto [k, path] : {std::pair{"ca", &settings.ca}, std::pair{"certificate", &settings.certificate},
+                           std::pair{"key", &settings.key}}) {
+        if (!path->empty() && error.starts_with(*path + ":")) {
+            at = t->get(k);
+            key_name = where + "." + k;
+            break;
+        }
+    }
+    error_at(at ? at : &group, key_name, error); // https:// peers without a tls table: the group
+}
+
 // A `protocols` array such as ["TLSv1.2", "TLSv1.3"] as the lowest and highest version.
-void Loader::load_tls_protocols(const toml::table &t, const std::string &where, int &min_version,
-                                int &max_version) {
+void ConfigLoader::load_tls_protocols(const toml::table &t, const std::string &where, int &min_version,
+                                      int &max_version) {
     const auto *protocols =
         typed<toml::array>(t, "protocols", where, "an array such as [\"TLSv1.2\", \"TLSv1.3\"]");
     if (!protocols) return;
@@ -241,4 +306,5 @@ void Loader::load_tls_protocols(const toml::table &t, const std::string &where, 
     min_version = low;
     max_version = high;
 }
+
 } // namespace proxyd

@@ -1,7 +1,7 @@
 #include "config/duration.hpp"
 #include "config/loader.hpp"
 #include "http/byte_classes.hpp"
-#include "tls/certificate_check.hpp"
+#include "net/net_address.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -9,13 +9,13 @@
 
 namespace proxyd {
 
-void Loader::load_upstreams(const toml::table &upstreams) {
+void ConfigLoader::load_upstreams(const toml::table &upstreams) {
     for (const auto &[name, value] : upstreams)
         load_upstream(std::string(name.str()), value, join_key("upstreams", name.str()));
 }
 
 // One upstream group, declared under [upstreams] or inline as a listener's upstream.
-void Loader::load_upstream(std::string name, const toml::node &value, const std::string &where) {
+void ConfigLoader::load_upstream(std::string name, const toml::node &value, const std::string &where) {
     UpstreamConfig u;
     u.name = std::move(name);
     const auto *t = value.as_table();
@@ -92,7 +92,7 @@ void Loader::load_upstream(std::string name, const toml::node &value, const std:
 
 // A connection beyond keepalive waits at most as long as one within it. Left out, the default
 // capped at keepalive_timeout, as for limits.drain_timeout (config_loader.cpp).
-void Loader::load_surplus_timeout(const toml::table &t, const std::string &where, UpstreamConfig &u) {
+void ConfigLoader::load_surplus_timeout(const toml::table &t, const std::string &where, UpstreamConfig &u) {
     Duration surplus{};
     if (!get_duration(t, "keepalive_surplus_timeout", where, surplus, true)) {
         u.keepalive_surplus_timeout = std::min(u.keepalive_surplus_timeout, u.keepalive_timeout);
@@ -109,7 +109,7 @@ void Loader::load_surplus_timeout(const toml::table &t, const std::string &where
     u.keepalive_surplus_timeout = surplus;
 }
 
-void Loader::load_health_check(const toml::table &t, const std::string &where, UpstreamConfig &u) {
+void ConfigLoader::load_health_check(const toml::table &t, const std::string &where, UpstreamConfig &u) {
     check_keys(t, where,
                {"type", "method", "path", "host", "expect_status", "expect_body", "interval", "timeout",
                 "rise", "fall"});
@@ -161,7 +161,8 @@ void Loader::load_health_check(const toml::table &t, const std::string &where, U
 }
 
 // upstream_policies.hpp: max_connections, queue_size, queue_timeout, retry_on, retry_budget, outlier.
-void Loader::load_upstream_policies(const toml::table &t, const std::string &where, UpstreamPolicies &p) {
+void ConfigLoader::load_upstream_policies(const toml::table &t, const std::string &where,
+                                          UpstreamPolicies &p) {
     if (auto v = get_int(t, "max_connections", where, 0, 1000000)) p.max_connections = uint32_t(*v);
     if (auto v = get_int(t, "queue_size", where, 0, 1000000)) p.queue_size = uint32_t(*v);
     get_duration(t, "queue_timeout", where, p.queue_timeout);
@@ -206,7 +207,7 @@ void Loader::load_upstream_policies(const toml::table &t, const std::string &whe
     }
 }
 
-void Loader::load_retry_on(const toml::node &node, const std::string &where, RetryOn &out) {
+void ConfigLoader::load_retry_on(const toml::node &node, const std::string &where, RetryOn &out) {
     const auto *array = node.as_array();
     if (!array) {
         error_at(&node, where,
@@ -240,7 +241,8 @@ void Loader::load_retry_on(const toml::node &node, const std::string &where, Ret
     }
 }
 
-void Loader::load_peers(const toml::table &t, const std::string &where, UpstreamConfig &u, bool group_tls) {
+void ConfigLoader::load_peers(const toml::table &t, const std::string &where, UpstreamConfig &u,
+                              bool group_tls) {
     const toml::node *peers = t.get("peers");
     const auto *array = peers ? peers->as_array() : nullptr;
     if (!array || array->empty()) {
@@ -300,8 +302,8 @@ void Loader::load_peers(const toml::table &t, const std::string &where, Upstream
 // A peers entry followed in DNS: { resolve = "name:port", weight = N } (every A and AAAA
 // address of the name) or { srv = "_service._proto.name" } (the SRV records' targets, ports and
 // weights).
-void Loader::load_discovery_source(const toml::table &t, const std::string &where, UpstreamConfig &u,
-                                   bool group_tls) {
+void ConfigLoader::load_discovery_source(const toml::table &t, const std::string &where, UpstreamConfig &u,
+                                         bool group_tls) {
     check_keys(t, where, {"resolve", "srv", "weight"});
     DiscoverySource source;
     if (t.contains("resolve") && t.contains("srv")) {
@@ -353,7 +355,7 @@ void Loader::load_discovery_source(const toml::table &t, const std::string &wher
 }
 
 // A group with peers found in DNS gets max_peers slots for them after its fixed peers.
-void Loader::load_discovery(const toml::table &t, const std::string &where, UpstreamConfig &u) {
+void ConfigLoader::load_discovery(const toml::table &t, const std::string &where, UpstreamConfig &u) {
     int64_t slots = 16;
     if (auto v = get_int(t, "max_peers", where, 1, 1024)) slots = *v;
     get_duration(t, "resolve_interval", where, u.discovery_timing.interval);
@@ -379,67 +381,4 @@ void Loader::load_discovery(const toml::table &t, const std::string &where, Upst
     }
 }
 
-// The client side of TLS for a group whose peers speak it: the group's `tls` table (verify, ca,
-// server_name, certificate and key for mTLS, protocols, ciphers), or its defaults for https://
-// peers alone. The files are loaded here, so a bad one fails the config load (and proxyd -t).
-void Loader::load_upstream_tls(const toml::node &group, const toml::table *t, const std::string &where,
-                               UpstreamConfig &u) {
-    bool any_tls = std::any_of(u.peers.begin(), u.peers.end(), [](const PeerConfig &p) { return p.tls; });
-    if (!t && !any_tls) return;
-    TlsClientSettings settings;
-    if (t) {
-        check_keys(*t, where, {"verify", "ca", "server_name", "certificate", "key", "protocols", "ciphers"});
-        if (auto v = get_bool(*t, "verify", where)) settings.verify = *v;
-        if (auto ca = get_string(*t, "ca", where)) settings.ca = resolve_path(*ca);
-        auto certificate = get_string(*t, "certificate", where);
-        auto key = get_string(*t, "key", where);
-        if (certificate.has_value() != key.has_value()) {
-            error_at(t, where,
-                     "a client certificate needs both certificate = \"FILE\" (PEM chain) and key = \"FILE\"");
-            return;
-        }
-        if (certificate) {
-            settings.certificate = resolve_path(*certificate);
-            settings.key = resolve_path(*key);
-        }
-        if (auto name = get_string(*t, "server_name", where)) {
-            if (name->empty()) {
-                error_at(t->get("server_name"), where + ".server_name", "must not be empty");
-            } else {
-                for (PeerConfig &peer : u.peers) {
-                    peer.tls_name = *name;
-                    peer.tls_name_is_ip = is_ip_literal(*name);
-                }
-                u.discovery_tls_name = *name;
-            }
-        }
-        load_tls_protocols(*t, where, settings.min_version, settings.max_version);
-        settings.ciphers = get_openssl_list(*t, "ciphers", where);
-    }
-    // A file that cannot be read is said plainly (OpenSSL would give its error stack), at its key.
-    bool files_readable = true;
-    for (auto [k, path] : {std::pair{"ca", &settings.ca}, std::pair{"certificate", &settings.certificate},
-                           std::pair{"key", &settings.key}}) {
-        if (std::string problem = path->empty() ? "" : check_readable(*path); !problem.empty()) {
-            error_at(t->get(k), join_key(where, k), problem);
-            files_readable = false;
-        }
-    }
-    if (!files_readable) return;
-    std::string error;
-    u.tls = TlsClientContext::create(settings, error);
-    if (u.tls) return;
-    // At the key whose file failed, when one did.
-    const toml::node *at = t;
-    std::string key_name = where;
-    for (auto [k, path] : {std::pair{"ca", &settings.ca}, std::pair{"certificate", &settings.certificate},
-                           std::pair{"key", &settings.key}}) {
-        if (!path->empty() && error.starts_with(*path + ":")) {
-            at = t->get(k);
-            key_name = where + "." + k;
-            break;
-        }
-    }
-    error_at(at ? at : &group, key_name, error); // https:// peers without a tls table: the group
-}
 } // namespace proxyd
