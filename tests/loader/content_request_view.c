@@ -1,6 +1,6 @@
 /* An ABI 1.6 content plugin in plain C, built against the CURRENT header (core/include), for
  * test_request_view.py: it answers 200 with the request view's 1.6 members as a plain C plugin
- * reads them, checking struct_size first as plugin.h asks:
+ * reads them (declaring 1.6, it loads only on a core that fills them):
  *   protocol=HTTP/1.1
  *   age_ns=N        (CLOCK_MONOTONIC now minus received_ns; "age_ns=none" when received_ns is 0
  *                    or lies in the future, which would be a core bug)
@@ -46,15 +46,9 @@ static void destroy(void *instance) { (void)instance; }
 
 static int handle(void *instance, void *worker, const proxyd_request *request,
                   proxyd_response_handle *response) {
-    proxyd_str protocol = {"(older core)", 12};
-    uint64_t received_ns = 0;
     (void)instance;
     (void)worker;
-    if (request->struct_size >= offsetof(proxyd_request, received_ns) + sizeof request->received_ns) {
-        protocol = request->protocol;
-        received_ns = request->received_ns;
-    }
-    return answer(response, protocol, received_ns);
+    return answer(response, request->protocol, request->received_ns);
 }
 
 static const proxyd_content_hooks hooks = {.struct_size = sizeof(proxyd_content_hooks), .handle = handle};

@@ -119,6 +119,14 @@ TEST_CASE("headers renders $protocol and $request_time from the request view (AB
     double seconds = std::stod(time);
     CHECK(seconds >= 1.5);
     CHECK(seconds < 60); // a bound, not a timing: the machine may be slow
+
+    // A view without a start time (received_ns 0) renders "-", as the access log writes an
+    // absent value.
+    FakeRequest unstarted("GET", "/");
+    unstarted.set_received_ns(0);
+    FakeResponseHead second(200);
+    filter_response_head(module, instance, worker, unstarted, second);
+    CHECK(second.header("X-Time") == "-");
 }
 
 TEST_CASE("headers refuses at load what the core would refuse at run time", "[filter_headers]") {

@@ -156,13 +156,13 @@ typedef struct proxyd_request {
                               to the upstream and the access log */
     proxyd_str scheme;     /* "https" on a TLS listener, else "http" */
 
-    /* ---- 1.6 ---- read only when struct_size covers them (an older core ends before) */
+    /* ---- 1.6 ---- (a subrequest's balancer sees the client request's two) */
     proxyd_str protocol;  /* what the client spoke, as the access log writes it: "HTTP/1.0",
                              "HTTP/1.1" or "HTTP/2.0" (h2 over TLS and cleartext h2c alike) */
     uint64_t received_ns; /* when the request began (its first byte; an HTTP/2 stream's HEADERS),
-                             in nanoseconds of CLOCK_MONOTONIC, the clock clock_gettime and
-                             uv_hrtime read: now minus this is the time the request has taken,
-                             the access log's request_time */
+                             in nanoseconds of CLOCK_MONOTONIC (clock_gettime's; libuv's uv_hrtime
+                             on Linux): now minus this is the time the request has taken, the
+                             access log's request_time */
 } proxyd_request;
 
 /* A routing target: an upstream group or a content handler, resolved to an id at load time. */
