@@ -507,6 +507,7 @@ void ProxyExchange::cut_mid_response(proxyd_outcome outcome, const std::string &
     client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() + ": " + why);
     attempt_.end(outcome);
     release_upstream(false);
+    if (client_framing_ == Framing::UntilClose) return client_->abort_with_reset();
     client_->abort();
 }
 
