@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Backends that fail, and a proxy that keeps serving: a refused peer is skipped for the next one, a
 group with only dead peers answers 502, a silent backend 504 after read_timeout, a backend that
-answers garbage or hangs up 502, a truncated response is not passed off as whole, and afterwards
-everything else still works."""
+answers garbage or hangs up 502, a truncated response is not passed off as whole (to an HTTP/1.0
+client, whose body ends with the connection, the cut is a reset, not a FIN that would make it look
+complete), and afterwards everything else still works."""
 
 import os
+import socket
 import threading
 import time
 
@@ -26,6 +28,27 @@ def truncated(request, conn_id):
     return [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n", b"only a little"], True
 
 
+def chunked_cut(request, conn_id):
+    return [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"d\r\nonly the head\r\n"], True
+
+
+def cut_reaches_http10_client(port):
+    """An HTTP/1.0 client reads the body until the close: a cut must end in a reset."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        data = b""
+        try:
+            while True:
+                piece = sock.recv(65536)
+                if not piece:
+                    break
+                data += piece
+        except ConnectionResetError:
+            return "reset after %d bytes" % len(data), True
+    return "a clean close after %r" % data[:200], False
+
+
 def main():
     folder = workdir("failure")
     root = os.path.join(folder, "www")
@@ -39,8 +62,9 @@ def main():
         raise ConnectionClosed("silent backend gives up")
 
     backends = {name: Backend(fn, tag=name) for name, fn in
-                (("silent", silent), ("garbage", garbage), ("hangup", hang_up), ("truncated", truncated))}
-    live, dead1, dead2, f_mixed, f_dead, f_silent, f_garbage, f_hangup, f_trunc = free_ports(9)
+                (("silent", silent), ("garbage", garbage), ("hangup", hang_up), ("truncated", truncated),
+                                                       ("chunked_cut", chunked_cut))}
+    live, dead1, dead2, f_mixed, f_dead, f_silent, f_garbage, f_hangup, f_trunc, f_cut = free_ports(10)
     config = (config_head(plugins=("static", "round_robin"))
               + static_handler("live", root)
               + upstream("mixed", [dead1, live], 'connect_timeout = "2s"')
@@ -49,15 +73,17 @@ def main():
               + upstream("garbage", [backends["garbage"].port])
               + upstream("hangup", [backends["hangup"].port])
               + upstream("truncated", [backends["truncated"].port])
+              + upstream("chunked_cut", [backends["chunked_cut"].port])
               + listener("live", live, "handler", "live")
               + listener("front-mixed", f_mixed, "upstream", "mixed")
               + listener("front-dead", f_dead, "upstream", "dead")
               + listener("front-silent", f_silent, "upstream", "silent")
               + listener("front-garbage", f_garbage, "upstream", "garbage")
               + listener("front-hangup", f_hangup, "upstream", "hangup")
-              + listener("front-truncated", f_trunc, "upstream", "truncated"))
+              + listener("front-truncated", f_trunc, "upstream", "truncated")
+              + listener("front-cut", f_cut, "upstream", "chunked_cut"))
     path = write_file(os.path.join(folder, "failure.toml"), config)
-    proxyd = Proxyd(path, folder).start([live, f_mixed, f_dead, f_silent, f_garbage, f_hangup, f_trunc])
+    proxyd = Proxyd(path, folder).start([live, f_mixed, f_dead, f_silent, f_garbage, f_hangup, f_trunc, f_cut])
     note("nothing listens on peer ports %d and %d" % (dead1, dead2))
 
     def mixed_round(tag):
@@ -109,6 +135,17 @@ def main():
         except ConnectionClosed:
             outcome, ok = "connection closed before the announced length", True
         check(ok, "backend response cut short is not passed off as whole (%s)" % outcome, outcome)
+
+    outcome, ok = cut_reaches_http10_client(f_cut)
+    check(ok, "a chunked response cut short reaches an HTTP/1.0 client as a reset (%s)" % outcome, outcome)
+    with Client(f_cut, timeout=10) as client:
+        client.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        try:
+            response = client.read_response()
+            outcome, ok = "%s with a complete %d-byte body" % (response.start_line, len(response.body)), False
+        except ConnectionClosed:
+            outcome, ok = "connection closed before the last chunk", True
+        check(ok, "a chunked response cut short is no complete one to an HTTP/1.1 client (%s)" % outcome, outcome)
 
     check(proxyd.alive(), "proxyd still running after the failures")
     mixed_round("after failures")

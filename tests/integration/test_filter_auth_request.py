@@ -4,7 +4,9 @@
 passes), 401/403 are the client's answer (with the challenge), anything else or no answer is 500;
 the subrequest carries only the listed client fields. Clients that reset while their request waits
 on a slow answer, GETs and POSTs whose bodies filled the held-bytes bound, never reach the
-application. A reload and a stop while subrequests run (the ASan build checks for use after free)."""
+application. A POST subrequest whose pooled connection the service closes unanswered is not sent
+again (RFC 9110 §9.2.2): 500. A reload and a stop while subrequests run (the ASan build checks for
+use after free)."""
 
 import json
 import os
@@ -15,7 +17,7 @@ import struct
 import threading
 import time
 
-from proxyd_harness import (HOST, Backend, Client, Proxyd, build_request, check, check_equal, config_head,
+from proxyd_harness import (HOST, Backend, Client, ConnectionClosed, Proxyd, build_request, check, check_equal, config_head,
                             free_ports, response_bytes, run_test, upstream, wait_for, workdir, write_file)
 
 SLOW = 1.0  # seconds the auth service takes for "Bearer slow"
@@ -82,6 +84,28 @@ def answers(front, auth, app):
 def down_service(down_front):
     check_equal(Client(down_front).request("GET", "/x", [("Authorization", "Bearer good")]).status, 500,
                 "a service that refuses connections: 500")
+
+
+RACER_SERVED = {}  # requests read per connection
+
+
+def racer_handler(request, conn_id):
+    """Answers the first request on each connection; reads the second and closes unanswered."""
+    served = RACER_SERVED
+    served[conn_id] = served.get(conn_id, 0) + 1
+    if served[conn_id] == 2:
+        raise ConnectionClosed("closing a kept-alive connection as it is reused")
+    return [response_bytes(204)], False
+
+
+def post_subrequest_race(race_front, racer):
+    headers = [("Authorization", "Bearer good")]
+    check_equal(Client(race_front).request("GET", "/x", headers).status, 200, "race: a POST subrequest passes")
+    check_equal(Client(race_front).request("GET", "/y", headers).status, 500,
+                "race: a POST subrequest on a pooled connection closed unanswered is not retried: 500")
+    with racer.lock:
+        asks = [request.method for _, request in racer.requests]
+    check_equal(asks, ["POST", "POST"], "race: the service saw each POST subrequest once")
 
 
 def reset(sock):
@@ -170,11 +194,12 @@ def main():
     auth = Backend(handler=auth_handler, tag="auth")
     app = Backend()
     sink = Sink()
-    front, down_front, resets, dead = free_ports(4)
+    racer = Backend(handler=racer_handler, tag="racer")
+    front, down_front, resets, dead, race_front = free_ports(5)
     config = config_head(plugins=None, workers=1) + \
         upstream("authsvc", [auth.port], 'read_timeout = "1500ms"\n') + \
         upstream("nobody", [dead]) + upstream("app", [app.port]) + \
-        upstream("sink", [sink.backend.port]) + """
+        upstream("sink", [sink.backend.port]) + upstream("racer", [racer.port]) + """
 [limits]
 shutdown_timeout = "1s"
 drain_timeout = "1s"
@@ -182,6 +207,10 @@ drain_timeout = "1s"
 [filters.sso]
 plugin = "auth"
 auth_request = { upstream = "authsvc", path = "/auth", forward_headers = ["Authorization", "Cookie"], copy_headers = ["X-User"] }
+
+[filters.race]
+plugin = "auth"
+auth_request = { upstream = "racer", path = "/auth", method = "POST" }
 
 [filters.down]
 plugin = "auth"
@@ -204,11 +233,18 @@ name = "resets"
 listen = "127.0.0.1:%d"
 upstream = "sink"
 filters = ["sso"]
-""" % (front, down_front, resets)
+
+[[listeners]]
+name = "race"
+listen = "127.0.0.1:%d"
+upstream = "app"
+filters = ["race"]
+""" % (front, down_front, resets, race_front)
     path = write_file(os.path.join(folder, "auth_request.toml"), config)
-    proxyd = Proxyd(path, folder).start([front, down_front, resets])
+    proxyd = Proxyd(path, folder).start([front, down_front, resets, race_front])
     answers(front, auth, app)
     down_service(down_front)
+    post_subrequest_race(race_front, racer)
     resetting_clients(resets, front, sink)
     check(proxyd.alive(), "proxyd still running")
     reload_and_stop(proxyd, front)

@@ -12,13 +12,19 @@ of N requests holds N upstream connections at once, and they end one after the o
 - keepalive_surplus_timeout = "0s" (nginx's rule): the connections beyond keepalive close as
   their responses end, and the second burst opens 4 new ones.
 - keepalive = 0: no connection is kept, whatever the surplus timeout says.
-Every request must be answered 200."""
+Every request must be answered 200.
+
+The keep-alive race: a backend that reads the second request on each connection and closes
+without answering looks, to proxyd, like a peer closing a pooled connection as it is reused. A GET
+goes again on a new connection (the client sees 200); a bodiless POST is not sent again (RFC 9110
+§9.2.2: the peer may have acted on it): the client gets 502, the backend saw it once, and the
+peer is not marked down for the race."""
 
 import threading
 import time
 
-from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, listener,
-                            note, response_bytes, run_test, upstream, wait_for, workdir, write_file)
+from proxyd_harness import (Backend, Client, ConnectionClosed, Proxyd, check, check_equal, config_head, free_ports, get,
+                            listener, note, response_bytes, run_test, upstream, wait_for, workdir, write_file)
 
 
 def barrier_backend(size):
@@ -112,11 +118,39 @@ def keepalive_off(folder):
     proxyd.stop()
 
 
+def reuse_race(folder):
+    served = {}
+
+    def handler(request, conn_id):
+        served[conn_id] = served.get(conn_id, 0) + 1
+        if served[conn_id] == 2:
+            raise ConnectionClosed("closing a kept-alive connection as it is reused")
+        return [response_bytes(200, b"ok\n", [("Content-Type", "text/plain")])], False
+    backend = Backend(handler, tag="racer")
+    proxyd, front = start(folder, "reuse_race", backend, "")
+    with Client(front) as client:
+        check_equal(client.request("GET", "/first").status, 200, "race: the first GET")
+        check_equal(client.request("GET", "/again").status, 200,
+                    "race: a GET whose pooled connection the backend closes unanswered is sent again")
+    check_equal(backend.connections, 2, "race: the GET went again on a new connection")
+    with Client(front) as client:
+        check_equal(client.request("POST", "/order").status, 502,
+                    "race: a bodiless POST on a pooled connection closed unanswered gets 502")
+    with backend.lock:
+        posts = [request for _, request in backend.requests if request.start_line.startswith("POST")]
+    check_equal(len(posts), 1, "race: the backend saw the POST once (a non-idempotent request is not retried)")
+    check_equal(get(front, "/after").status, 200, "race: the next GET is answered")
+    check("marked down" not in proxyd.stderr_text(), "race: the peer was not marked down for the race",
+          proxyd.stderr_tail())
+    proxyd.stop()
+
+
 def main():
     folder = workdir("upstream_keepalive")
     surplus_kept(folder)
     surplus_off(folder)
     keepalive_off(folder)
+    reuse_race(folder)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,9 @@ class ExchangeClient {
     virtual bool writable() const = 0;
     virtual void finish_exchange(bool keep_alive) = 0;
     virtual void abort() = 0;
+    // abort() for a response whose end is the connection's end (a body read until the close, as
+    // an HTTP/1.0 client's): with a TCP reset, since a FIN would pass the cut off as the whole.
+    virtual void abort_with_reset() = 0;
     virtual void send_error(int status, bool close) = 0;
     virtual void send_unavailable(unsigned retry_after_seconds, bool close) = 0;
     virtual void start_tunnel() = 0;

@@ -517,6 +517,7 @@ void ProxyExchange::cut_mid_response(proxyd_outcome outcome, const std::string &
     client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() + ": " + why);
     attempt_.end(outcome);
     release_upstream(false);
+    if (client_framing_ == Framing::UntilClose) return client_->abort_with_reset();
     client_->abort();
 }
 
@@ -829,9 +830,12 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     const UpstreamConfig &config = pool_.config();
     size_t peer = attempt_.peer();
     // A request body is streamed, not kept: once part of it went to the dead connection it
-    // cannot be sent again, so only a bodiless request is retried after such a race.
+    // cannot be sent again, so only a bodiless request is taken for such a race.
     bool stale_reuse = upstream_ && upstream_->reused() && !response_started() &&
                        outcome == PROXYD_OUTCOME_BROKEN && !client_->request_has_body();
+    // The peer may have read the request and acted on it before it closed: only an idempotent
+    // one goes again (RFC 9110 §9.2.2: a proxy MUST NOT retry a non-idempotent request).
+    bool resend_stale = stale_reuse && is_idempotent(client_->method());
     // OpenSSL's reason (a refused certificate, an alert) says more than the socket's status.
     std::string tls_error = upstream_ ? upstream_->tls_error() : std::string();
     if (upstream_) {
@@ -842,11 +846,16 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     // when the retry picks again.
     attempt_.end(outcome);
     ExchangeWorker &worker = client_->worker();
-    if (stale_reuse) {
+    if (resend_stale) {
         // The peer closed a pooled connection as we reused it: an ordinary race, not a failure
         // of the peer. Try again (a fresh connection unless another idle one is there).
         tried_[peer] = false;
         --tries_;
+    } else if (stale_reuse) {
+        // The same race, not held against the peer either; the client gets 502.
+        worker.logger().warn("upstream " + config.name + " " + pool_.peer(peer).address_text +
+                             ": a reused connection closed before any answer to " +
+                             std::string(client_->method()) + ", which is not retried: it is not idempotent");
     } else if (!tls_error.empty()) {
         // Unlike a refused connect, a refused certificate does not go away by itself: an error.
         worker.logger().error("upstream " + config.name + " " + pool_.peer(peer).address_text + ": " +
@@ -863,8 +872,8 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     bool nothing_sent =
         outcome == PROXYD_OUTCOME_CONNECT_FAILED || (outcome == PROXYD_OUTCOME_TIMEOUT && !connected());
     bool replayable = is_idempotent(client_->method()) && !client_->request_has_body() && !response_started();
-    bool safe = stale_reuse || ((nothing_sent || replayable) && retry_wanted(outcome));
-    if (safe && tries_ < config.max_tries && any_untried() && (stale_reuse || pool_.allow_retry()))
+    bool safe = resend_stale || ((nothing_sent || replayable) && retry_wanted(outcome));
+    if (safe && tries_ < config.max_tries && any_untried() && (resend_stale || pool_.allow_retry()))
         return try_next_peer();
     client_->record().upstream_status = 0;
     int status = outcome == PROXYD_OUTCOME_TIMEOUT ? 504 : 502;

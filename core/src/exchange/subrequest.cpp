@@ -174,13 +174,20 @@ void Subrequest::fail(proxyd_outcome outcome, int uv_status, const char *what) {
     size_t peer = attempt_.peer();
     bool stale_reuse =
         upstream_ && upstream_->reused() && !response_started_ && outcome == PROXYD_OUTCOME_BROKEN;
+    // The peer may have acted on it before it closed (RFC 9110 §9.2.2).
+    bool resend_stale = stale_reuse && is_idempotent(spec_.method);
     if (upstream_) {
         upstream_->close();
         upstream_ = nullptr;
     }
-    if (stale_reuse) {
+    if (resend_stale) {
         tried_[peer] = false;
         --tries_;
+    } else if (stale_reuse) {
+        // The race is not held against the peer.
+        pool_.worker().logger().warn("upstream " + pool_.config().name + " " + pool_.peer(peer).address_text +
+                                     ": a reused connection closed before any answer to subrequest " +
+                                     spec_.method + ", which is not retried: it is not idempotent");
     } else {
         pool_.worker().logger().warn(
             "upstream " + pool_.config().name + " " + pool_.peer(peer).address_text + ": subrequest " + what +
@@ -194,7 +201,7 @@ void Subrequest::fail(proxyd_outcome outcome, int uv_status, const char *what) {
     bool any_untried = false;
     for (size_t i = 0; i < pool_.peer_count(); ++i)
         any_untried = any_untried || !tried_[i];
-    if ((nothing_sent || replayable || stale_reuse) && tries_ < pool_.config().max_tries && any_untried)
+    if ((nothing_sent || replayable || resend_stale) && tries_ < pool_.config().max_tries && any_untried)
         return try_next_peer();
     deliver(outcome == PROXYD_OUTCOME_TIMEOUT ? PROXYD_SUBREQUEST_TIMEOUT : PROXYD_SUBREQUEST_FAILED);
 }

@@ -1147,6 +1147,11 @@ void ClientConnection::close_if_idle() {
 
 void ClientConnection::abort() { close_now(); }
 
+void ClientConnection::abort_with_reset() {
+    reset_on_close_ = true;
+    close_now();
+}
+
 void ClientConnection::release_request_hold() {
     request_held_ = false;
     if (handles_open_ == 0) delete this; // closed already
@@ -1235,7 +1240,11 @@ void ClientConnection::close_now() {
         ++handles_open_;
         h2_->close(on_closed);
     }
-    if (!h2_stream_) uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
+    if (!h2_stream_) {
+        // A reset cannot follow a shutdown (a tunnel's half-close): that connection just closes.
+        if (!reset_on_close_ || uv_tcp_close_reset(&tcp_, on_closed) != 0)
+            uv_close(reinterpret_cast<uv_handle_t *>(&tcp_), on_closed);
+    }
     uv_close(timer_.handle(), on_closed);
 }
 

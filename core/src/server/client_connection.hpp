@@ -229,6 +229,7 @@ class ClientConnection final : private RequestParser::Events,
     // The response broke after its head went out: close at once so the client sees a truncated
     // message, never a complete-looking one.
     void abort() override;
+    void abort_with_reset() override;
     // A response for a request that could not be dispatched, or whose exchange failed before any
     // response byte: status, a small HTML body, and Connection: close when close is true.
     void send_error(int status, bool close) override;
@@ -499,6 +500,7 @@ class ClientConnection final : private RequestParser::Events,
     bool write_shut_ = false; // shutdown_write() was called (a tunnel)
     bool read_ended_ = false; // a tunnelled client sent EOF
     bool request_held_ = false; // hold_request()
+    bool reset_on_close_ = false;  // abort_with_reset(): the close sends a reset, not a FIN
     bool discarding_body_ = false; // start_discarding_body(): body bytes are read and dropped
     uint64_t discarded_bytes_ = 0; // the request's body bytes read and dropped, in any state
     bool body_reading_stopped_ = false; // stop_reading_body(): resume_body() does not read again
