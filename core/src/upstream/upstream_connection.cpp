@@ -110,8 +110,10 @@ void UpstreamConnection::on_write_done(int status, size_t) {
         return;
     }
     if (status < 0) {
+        // Heard through the read side, as a failure in send() is: what the peer sent before it
+        // closed (an early answer, the rest of a response the client is slow to take) is still
+        // in the socket's buffer, and reading it first delivers it whole before the error.
         write_failed_ = true;
-        owner_->on_upstream_closed(status);
         return;
     }
     owner_->on_upstream_write_done();
