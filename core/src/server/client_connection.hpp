@@ -1,7 +1,10 @@
 // A client (downstream) connection: feeds what it reads to a RequestParser (which owns llhttp, the
 // limits and the framing rules), dispatches each request to an Exchange, and writes responses in
 // order. Keep-alive and pipelining: after a request's message ends the parser pauses until its
-// response is complete, keeping any pipelined bytes for later.
+// response is complete, keeping any pipelined bytes for later. Its life, timers and closing are in
+// client_connection.cpp; its input in client_reading.cpp, the end of a request and its own
+// answers in client_finishing.cpp, its output in client_writing.cpp, the filter phases in
+// client_filters.cpp.
 //
 // Its state is three phases, each changed only through a set_*_phase() that asserts the step is
 // one of those below, and a few flags that are independent of them.
