@@ -4,7 +4,7 @@
 Certificates are made for the test with the openssl command (ECDSA P-256, self-signed): one for
 site.test (the listener's default) and one for *.wild.test. What a client relies on:
 - a static file over HTTPS, twice on one kept-alive connection, TLS 1.3, ALPN http/1.1 when the
-  client offers h2 and http/1.1; a 3 MB file arrives intact (sendfile cannot encrypt, so the
+  client offers h2 and http/1.1 (and http/1.0 to a client that offers only it, as nginx); a 3 MB file arrives intact (sendfile cannot encrypt, so the
   file goes through the TLS write path), also pipelined before a small file and a HEAD and read
   late, each response whole and in order;
 - a proxied request reaches the backend over cleartext with X-Forwarded-Proto: https and a
@@ -31,7 +31,7 @@ import time
 
 from proxyd_harness import (HOST, PROXYD_BIN, Backend, check, check_equal, config_head, free_ports, make_certificate,
                             Proxyd, run_test, static_handler, TestFailure, toml_str, upgrade_raw, upstream, workdir,
-                            write_file)
+                            read_until_close, write_file)
 
 TIMEOUT = 5.0
 
@@ -167,6 +167,15 @@ def main():
     sock = connect(static_port, client_context(site[0], alpn=("h2", "http/1.1")), "site.test")
     check_equal(sock.version(), "TLSv1.3", "protocol version")
     check_equal(sock.selected_alpn_protocol(), "http/1.1", "ALPN choice when h2 and http/1.1 are offered")
+    # A client that offers only http/1.0 (curl --http1.0) is served, as nginx serves it, not
+    # refused with no_application_protocol.
+    old = connect(static_port, client_context(site[0], alpn=("http/1.0",)), "site.test")
+    check_equal(old.selected_alpn_protocol(), "http/1.0", "ALPN http/1.0 when only it is offered")
+    old.sendall(b"GET /index.html HTTP/1.0\r\nHost: site.test\r\n\r\n")
+    answer = read_until_close(old)
+    check(answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"<h1>over TLS</h1>\n"),
+          "an HTTP/1.0 request over ALPN http/1.0 is answered", answer[:80])
+    old.close()
     for attempt in (1, 2):
         status, headers, body = get(sock, "/index.html")
         check_equal(status, 200, "static file over HTTPS, request %d" % attempt)

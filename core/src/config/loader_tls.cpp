@@ -79,7 +79,7 @@ ConfigLoader::load_listener_tls(const toml::table &t, const std::string &where, 
     files_usable = load_client_verification(t, where, settings, l.client_cert_headers) && files_usable;
     if (const Logger *logger = options_.logger)
         settings.warn = [logger](std::string_view message) { logger->warn(message); };
-    if (l.http2) settings.alpn = {"h2", "http/1.1"};                    // h2 preferred (RFC 9113 §3.2)
+    if (l.http2) settings.alpn = {"h2", "http/1.1", "http/1.0"};        // h2 preferred (RFC 9113 §3.2)
     if (settings.certificates.empty() || !files_usable) return nullptr; // reported above
     std::string error;
     auto context = TlsServerContext::create(settings, error);

@@ -41,7 +41,9 @@ struct TlsSettings {
     std::string ciphersuites;         // TLS 1.3 suites; empty: Mozilla intermediate's order
     std::string groups;               // key-exchange groups; empty: the default profile
     bool refuse_unknown_name = false; // an SNI name no certificate covers ends the handshake
-    std::vector<std::string> alpn = {"http/1.1"}; // in order of preference
+    // In order of preference. http/1.0 too, as nginx: a client that offers only it (curl
+    // --http1.0) would otherwise end in a no_application_protocol alert, and proxyd speaks it.
+    std::vector<std::string> alpn = {"http/1.1", "http/1.0"};
 
     // Resumption. Stateless tickets, encrypted with ticket_keys (shared by every worker and every
     // generation; null: OpenSSL's own keys for this context, as `proxyd -t` needs no more).
