@@ -9,13 +9,16 @@ plugin author relies on:
   over TLS (ALPN), where http_major/http_minor read 1.1 (so a log plugin can tell them apart);
 - received_ns is the request's first byte on the monotonic clock: a head sent in two parts
   1 s apart is old when the handler runs (at least half that, leaving room for a stalled
-  machine), and $request_time says the same in seconds; a prompt request is young (under 10 s:
-  a bound, not a timing); the second request of a keep-alive connection, sent 1.5 s after the
+  machine), and $request_time says the same in seconds; an HTTP/2 stream whose CONTINUATION
+  completes its head 1 s after its HEADERS frame counts from the HEADERS frame; a prompt request
+  is young (under 10 s: a bound, not a timing); the second request of a keep-alive connection, sent 1.5 s after the
   first, counts from its own start.
-curl comes from Debian's curl; every process is stopped by its PID; ~4 s."""
+curl comes from Debian's curl; every process is stopped by its PID; ~5 s."""
 
 import os
 import re
+import socket
+import struct
 import time
 
 from h2_setup import h2_listener, require_http2
@@ -69,6 +72,41 @@ def slow_head(port):
     check(float(request_time) >= SLOW_HEAD_GAP / 2, "$request_time counts from the first byte", request_time)
 
 
+def h2_frame(kind, flags, stream_id, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream_id) + payload
+
+
+def h2_slow_continuation(port):
+    """An HTTP/2 stream whose HEADERS frame comes SLOW_HEAD_GAP seconds before the CONTINUATION
+    that completes its head began at the HEADERS frame, as an HTTP/1.x request at its first byte."""
+    # HPACK, static table only: :method GET, :scheme http, :path /h2 (literal), :authority x.
+    block = b"\x82\x86" + b"\x44\x03/h2" + b"\x41\x01x"
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b""))
+        sock.sendall(h2_frame(1, 0x1, 1, block[:4]))  # HEADERS, END_STREAM, no END_HEADERS
+        time.sleep(SLOW_HEAD_GAP)
+        sock.sendall(h2_frame(9, 0x4, 1, block[4:]))  # CONTINUATION, END_HEADERS
+        data, body = b"", None
+        deadline = time.monotonic() + 10
+        while body is None and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            check(chunk != b"", "h2: the connection stays open until the answer")
+            data += chunk
+            at = 0
+            while at + 9 <= len(data):
+                length = int.from_bytes(data[at:at + 3], "big")
+                if at + 9 + length > len(data):
+                    break
+                if data[at + 3] == 0 and int.from_bytes(data[at + 5:at + 9], "big") == 1:  # DATA on stream 1
+                    body = data[at + 9:at + 9 + length]
+                at += 9 + length
+    check(body is not None, "h2: the stream's answer arrived")
+    protocol, age_ns = parse_answer(body)
+    check_equal(protocol, "HTTP/2.0", "h2 with CONTINUATION: protocol")
+    check(age_ns >= SLOW_HEAD_GAP / 2 * 10**9,
+          "h2: received_ns is the HEADERS frame's time: %d ns into a %.1f s gap" % (age_ns, SLOW_HEAD_GAP))
+
+
 def keepalive_second_request(port):
     """The second request of a connection gets its own start, not the first one's."""
     with Client(port) as client:
@@ -108,6 +146,7 @@ def main():
     check_answer(*curl("https://localhost:%d/view" % secure, folder, "--http1.1", *tls), "HTTP/1.1",
                  "HTTP/1.1 over TLS")
     slow_head(plain)
+    h2_slow_continuation(plain)
     keepalive_second_request(plain)
     proxyd.stop()
 

@@ -95,6 +95,9 @@ struct H2Session::Callbacks {
         if (!fresh) it->second = Stream{};
         Stream &stream = it->second;
         stream.head.stream_id = frame->hd.stream_id;
+        stream.head.began_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                         std::chrono::steady_clock::now().time_since_epoch())
+                                                         .count());
         // Room for a usual request's fields and the host and cookie finish_head adds: one
         // allocation instead of a vector growing through 1, 2, 4, 8.
         stream.head.fields.reserve(8);

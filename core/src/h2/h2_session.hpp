@@ -74,6 +74,9 @@ struct H2RequestHead {
     // request carried no Host field; the cookie crumbs joined into one `cookie` field with "; ".
     std::vector<H2Field> fields;
     bool has_body = false; // false: END_STREAM came with the head
+    // When its first HEADERS frame arrived, CLOCK_MONOTONIC nanoseconds (steady_clock's on Linux,
+    // the clock uv_hrtime reads): the request began then, however long its CONTINUATIONs took.
+    uint64_t began_ns = 0;
 };
 
 // What the session tells its owner, from inside receive() (or flush()); the owner may call the

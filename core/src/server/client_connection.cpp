@@ -98,6 +98,7 @@ void ClientConnection::feed_stream(std::string_view bytes) {
 void ClientConnection::start_stream_request(const H2RequestHead &head) {
     if (connection_phase_ != ConnectionPhase::kOpen) return;
     if (!request_) take_request();
+    stream_began_ns_ = head.began_ns;
     in_parser_ = true;
     RequestParser::Result result =
         request_->parser.accept_head(head.method, head.path, head.fields, head.has_body);

@@ -513,6 +513,7 @@ class ClientConnection final : private RequestParser::Events,
     StreamPeer *peer_ = nullptr;
     ClientConnection *parent_ = nullptr;
     bool h2_stream_ = false;
+    uint64_t stream_began_ns_ = 0;     // a stream's first HEADERS frame (H2RequestHead::began_ns)
     bool stream_body_end_due_ = false; // end_stream_body() came, behind bytes not parsed yet
     bool h2c_possible_ = false; // the preface may still come (cleartext, http2 on, nothing read)
     uint8_t h2c_matched_ = 0;   // the preface's bytes read so far (they are the preface's own)
