@@ -127,6 +127,12 @@ TEST_CASE("headers renders $protocol and $request_time from the request view (AB
     FakeResponseHead second(200);
     filter_response_head(module, instance, worker, unstarted, second);
     CHECK(second.header("X-Time") == "-");
+
+    // The test host's view follows the protocol as the core's does: HTTP/1.0's rules for 1.0.
+    FakeRequest old_client("GET", "/");
+    old_client.set_protocol("HTTP/1.0");
+    CHECK(old_client.raw()->http_minor == 0);
+    CHECK(request.raw()->http_minor == 1); // HTTP/2.0 reads 1.1's rules
 }
 
 TEST_CASE("headers refuses at load what the core would refuse at run time", "[filter_headers]") {

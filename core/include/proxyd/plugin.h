@@ -5,8 +5,9 @@
  * constant descriptor. Only C types cross this boundary (no C++ type, toml++ node, libuv handle or
  * exception), so a plugin built with another compiler or standard library still loads.
  *
- * Versioning: the core refuses a plugin whose abi_major differs from its own. A plugin built
- * against an older minor loads; the struct_size fields tell the core which trailing members exist.
+ * Versioning: the core refuses a plugin whose abi_major differs from its own, or whose abi_minor is
+ * newer than its own. A plugin built against an older minor loads; the struct_size fields tell the
+ * core which trailing members exist.
  * New members are only ever appended; each is marked with the minor that added it ("1.1"), and
  * the core never reads one past the struct_size the plugin gave. A frozen copy of each older
  * header is built in proxyd's tests, so old plugins are proven to keep loading.
@@ -159,10 +160,11 @@ typedef struct proxyd_request {
     /* ---- 1.6 ---- (a subrequest's balancer sees the client request's two) */
     proxyd_str protocol;  /* what the client spoke, as the access log writes it: "HTTP/1.0",
                              "HTTP/1.1" or "HTTP/2.0" (h2 over TLS and cleartext h2c alike) */
-    uint64_t received_ns; /* when the request began (its first byte; an HTTP/2 stream's HEADERS),
-                             in nanoseconds of CLOCK_MONOTONIC (clock_gettime's; libuv's uv_hrtime
-                             on Linux): now minus this is the time the request has taken, the
-                             access log's request_time */
+    uint64_t received_ns; /* when the request began (its first byte; an HTTP/2 stream's first
+                             HEADERS frame; a pipelined request's when proxyd turns to it, after
+                             the one before), in nanoseconds of CLOCK_MONOTONIC (clock_gettime's;
+                             libuv's uv_hrtime on Linux): now minus this is the time the request
+                             has taken, the access log's request_time */
 } proxyd_request;
 
 /* A routing target: an upstream group or a content handler, resolved to an id at load time. */
@@ -473,8 +475,10 @@ typedef struct proxyd_host {
 
     /* -- Response heads: only inside a filter's response_head hook, or (1.4) a balancer's
      * (PROXYD_ESTATE otherwise).
-     * Every final response passes there: proxied, a content plugin's, a filter's own answer, and
-     * the error pages proxyd makes (4xx/5xx). Interim (1xx) heads and a 101 do not. Values are
+     * Every final response of a request that reached a filter passes there: proxied, a content
+     * plugin's, a filter's own answer, and the error pages proxyd makes (4xx/5xx). Interim (1xx)
+     * heads and a 101 do not, nor the answer to a head refused while it was read (400, 431,
+     * 414, 505), which reaches no filter. Values are
      * copied. Framing fields (Content-Length, Transfer-Encoding), Connection and Date are the
      * core's: changing them is refused with PROXYD_EINVAL. -- */
     int (*response_head_status)(const proxyd_request_handle *request);

@@ -345,12 +345,13 @@ class Request {
         return has_1_3_view() ? view(request_->request_id) : std::string_view();
     }
     std::string_view scheme() const { return has_1_3_view() ? view(request_->scheme) : std::string_view(); }
-    // 1.6: "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0", what the client spoke; empty from an older core.
+    // 1.6: "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0", what the client spoke.
     std::string_view protocol() const {
         return has_1_6_view() ? view(request_->protocol) : std::string_view();
     }
-    // 1.6: when the request began, in CLOCK_MONOTONIC nanoseconds (see plugin.h); 0 from an older
-    // core. elapsed_ns() is the time since, what the access log calls request_time.
+    // 1.6: when the request began, in CLOCK_MONOTONIC nanoseconds (see plugin.h). elapsed_ns() is
+    // the time since, what the access log calls request_time; nullopt for a view without a start
+    // (a test's FakeRequest with set_received_ns(0)).
     uint64_t received_ns() const { return has_1_6_view() ? request_->received_ns : 0; }
     std::optional<uint64_t> elapsed_ns() const {
         uint64_t since = received_ns();

@@ -264,8 +264,9 @@ class FakeRequest {
     void set_client_address(std::string address);
     void set_request_id(std::string id);
     void set_scheme(std::string scheme);
-    // 1.6: protocol "HTTP/1.1" by default; received_ns the CLOCK_MONOTONIC time the FakeRequest
-    // was made, so Request::elapsed_ns() counts from there unless a test sets another.
+    // 1.6: protocol "HTTP/1.1" by default ("HTTP/1.0" also sets http_minor 0, as the core does);
+    // received_ns the CLOCK_MONOTONIC time the FakeRequest was made, so Request::elapsed_ns()
+    // counts from there unless a test sets another.
     void set_protocol(std::string protocol);
     void set_received_ns(uint64_t received_ns);
 
@@ -1332,6 +1333,8 @@ inline void FakeRequest::set_scheme(std::string scheme) {
 
 inline void FakeRequest::set_protocol(std::string protocol) {
     protocol_ = std::move(protocol);
+    // As the core fills the view: an HTTP/1.0 client's request follows 1.0's rules, a stream's 1.1's.
+    raw_.http_minor = protocol_ == "HTTP/1.0" ? 0 : 1;
     refresh();
 }
 
