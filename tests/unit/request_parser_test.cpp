@@ -510,3 +510,30 @@ TEST_CASE("request trailers are held to the head's limits on their own: 431 over
         CHECK(h.parser.error_status() == 431);
     }
 }
+
+// The error log's "bad request (...)" says what an operator can act on, not llhttp's
+// "HPE_USER: User callback error" for every refusal proxyd makes itself.
+TEST_CASE("a head refused by proxyd's own checks says why", "[http][parser]") {
+    struct Case {
+        std::string_view input;
+        int status;
+        std::string_view why;
+    };
+    const Case cases[] = {
+        {"GET / HTTP/1.1\r\n\r\n", 400, "no Host field (HTTP/1.1 requires one)"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "more than one Host field"},
+        {"GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400, "a path with a malformed %-escape"},
+        {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400, "the target '*' with a method other than OPTIONS"},
+        {"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501, "CONNECT: this reverse proxy makes no tunnels"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: bogus\r\n\r\n", 417, "an Expect other than 100-continue"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
+         "Transfer-Encoding without chunked last"},
+    };
+    for (const Case &c : cases) {
+        Harness h;
+        INFO(c.input);
+        CHECK(h.feed_all(c.input) == RequestParser::Result::kError);
+        CHECK(h.parser.error_status() == c.status);
+        CHECK(h.parser.error_text() == c.why);
+    }
+}

@@ -167,6 +167,7 @@ void RequestParser::reset() {
     chunk_end_.reset();
     chunk_extension_bytes_ = 0;
     error_status_ = 0;
+    refuse_reason_ = nullptr;
     scanner_.reset();
     split_head_ = split_head_ended_ = false;
     split_method_.clear();
@@ -235,7 +236,7 @@ RequestParser::Result RequestParser::accept_head(std::string_view method, std::s
     head_complete_ = true;
     events_->on_head_received();
     if (check_head(chunked, content_length))
-        return refuse_split_head(error_status_, HPE_USER, "head refused");
+        return refuse_split_head(error_status_, HPE_USER, refuse_reason_ ? refuse_reason_ : "head refused");
     if (has_body_) return Result::kNeedMore;
     events_->on_request_complete();
     split_head_ended_ = true;
@@ -285,16 +286,18 @@ std::string RequestParser::error_text() const {
         return "malformed chunked body: chunk data not followed by CRLF";
     if (scanner_reason_) return std::string("malformed head: ") + scanner_reason_;
     if (split_reason_) return std::string(llhttp_errno_name(error_)) + ": " + split_reason_;
+    if (refuse_reason_) return refuse_reason_;
     return std::string(llhttp_errno_name(error_)) + ": " + parse_error_reason(&parser_);
 }
 
-int RequestParser::refuse(int status) {
+int RequestParser::refuse(int status, const char *why) {
     error_status_ = status;
+    refuse_reason_ = why;
     return HPE_USER;
 }
 
 int RequestParser::check_head_size(size_t size) {
-    return size <= limits_->max_header_bytes ? 0 : refuse(431);
+    return size <= limits_->max_header_bytes ? 0 : refuse(431, "head over limits.max_header_size");
 }
 
 // ---- llhttp callbacks -----------------------------------------------------------------------
@@ -307,7 +310,8 @@ int RequestParser::on_message_begin(llhttp_t *p) {
 int RequestParser::on_url(llhttp_t *p, const char *at, size_t len) {
     RequestParser *self = self_of(p);
     self->head_.append_target({at, len});
-    if (self->head_.target().size() > self->limits_->max_uri_bytes) return self->refuse(414);
+    if (self->head_.target().size() > self->limits_->max_uri_bytes)
+        return self->refuse(414, "request target too long");
     return self->check_head_size(self->head_.size());
 }
 
@@ -316,7 +320,8 @@ int RequestParser::on_header_field(llhttp_t *p, const char *at, size_t len) {
     if (self->head_complete_) [[unlikely]]
         return self->on_trailer_piece(TrailerPiece::kName, {at, len});
     size_t size = self->head_.append_header_name({at, len});
-    if (self->head_.header_count() > self->limits_->max_headers) return self->refuse(431);
+    if (self->head_.header_count() > self->limits_->max_headers)
+        return self->refuse(431, "more header fields than limits.max_headers");
     return self->check_head_size(size);
 }
 
@@ -344,14 +349,17 @@ int RequestParser::on_header_value(llhttp_t *p, const char *at, size_t len) {
 int RequestParser::on_trailer_piece(TrailerPiece kind, std::string_view piece) {
     switch (kind) {
     case TrailerPiece::kName:
-        if (!all_bytes_are(piece, kTokenByte)) return refuse(400);
-        if (trailers_.append_header_name(piece) > limits_->max_header_bytes) return refuse(431);
-        return trailers_.header_count() > limits_->max_headers ? refuse(431) : 0;
+        if (!all_bytes_are(piece, kTokenByte)) return refuse(400, "malformed trailer field name");
+        if (trailers_.append_header_name(piece) > limits_->max_header_bytes)
+            return refuse(431, "trailer fields over limits.max_header_size");
+        return trailers_.header_count() > limits_->max_headers
+                   ? refuse(431, "more trailer fields than limits.max_headers")
+                   : 0;
     case TrailerPiece::kNameEnd:
         trailers_.end_header_name();
         return 0;
     case TrailerPiece::kValue:
-        if (!all_bytes_are(piece, kFieldValueByte)) return refuse(400);
+        if (!all_bytes_are(piece, kFieldValueByte)) return refuse(400, "malformed trailer field value");
         return check_head_size(trailers_.append_header_value(piece));
     }
     return 0;
@@ -361,13 +369,14 @@ int RequestParser::on_headers_complete(llhttp_t *p) {
     RequestParser *self = self_of(p);
     self->head_complete_ = true;
     self->events_->on_head_received();
-    if (p->http_major != 1 || p->http_minor > 1) return self->refuse(505);
+    if (p->http_major != 1 || p->http_minor > 1)
+        return self->refuse(505, "HTTP version other than 1.0 and 1.1");
     bool chunked = (p->flags & F_CHUNKED) != 0;
     // llhttp takes any length up to 2^64-1; above INT64_MAX it would read as "no length" here
     // while llhttp still counts those bytes as body, past the 413 check (nginx: 400 too).
     if ((p->flags & F_CONTENT_LENGTH) &&
         p->content_length > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-        return self->refuse(400);
+        return self->refuse(400, "Content-Length over 2^63-1");
     return self->check_head(chunked,
                             (p->flags & F_CONTENT_LENGTH) ? static_cast<int64_t>(p->content_length) : -1);
 }
@@ -378,15 +387,16 @@ int RequestParser::check_head(bool chunked, int64_t content_length) {
     chunked_ = chunked;
     content_length_ = content_length;
     has_body_ = chunked_ || content_length_ > 0;
-    if (int status = check_transfer_coding()) return refuse(status);
+    const char *why = nullptr;
+    if (int status = check_transfer_coding(&why)) return refuse(status, why);
     uint64_t max_body = limits_->max_body_bytes;
     if (max_body && content_length_ > 0 && static_cast<uint64_t>(content_length_) > max_body)
-        return refuse(413);
+        return refuse(413, "Content-Length over limits.max_body_size");
     // CONNECT asks for a tunnel (RFC 9110 §9.3.6), which this reverse proxy does not make: 501, as
     // an HTTP/2 stream's CONNECT gets. Tunnel bytes would follow its head: the connection closes.
-    if (method() == "CONNECT") return refuse(501);
-    if (!validate_request_line()) return refuse(400);
-    if (!expectation_met()) return refuse(417);
+    if (method() == "CONNECT") return refuse(501, "CONNECT: this reverse proxy makes no tunnels");
+    if (const char *problem = validate_request_line()) return refuse(400, problem);
+    if (!expectation_met()) return refuse(417, "an Expect other than 100-continue");
     events_->on_request_head();
     return 0;
 }
@@ -395,7 +405,8 @@ int RequestParser::on_body(llhttp_t *p, const char *at, size_t len) {
     RequestParser *self = self_of(p);
     self->body_received_ += len;
     uint64_t max_body = self->limits_->max_body_bytes;
-    if (max_body && self->body_received_ > max_body) return self->refuse(413);
+    if (max_body && self->body_received_ > max_body)
+        return self->refuse(413, "body over limits.max_body_size");
     self->events_->on_request_body({at, len});
     if (self->chunked_ && !self->chunk_end_.body(at, len)) return self->refuse(400);
     return 0;
@@ -413,7 +424,9 @@ int RequestParser::on_chunk_header(llhttp_t *p) {
 int RequestParser::on_chunk_extension(llhttp_t *p, const char *, size_t len) {
     RequestParser *self = self_of(p);
     self->chunk_extension_bytes_ += len;
-    return self->chunk_extension_bytes_ > self->limits_->max_chunk_extension_bytes ? self->refuse(400) : 0;
+    return self->chunk_extension_bytes_ > self->limits_->max_chunk_extension_bytes
+               ? self->refuse(400, "chunk extension too long")
+               : 0;
 }
 
 int RequestParser::on_message_complete(llhttp_t *p) {
@@ -426,11 +439,13 @@ int RequestParser::on_message_complete(llhttp_t *p) {
 // re-frames the body as plain chunked), so 501. HTTP/1.0 has no Transfer-Encoding: a 1.0
 // message carrying one has faulty framing. llhttp checks part of this, some of it only after the
 // head was handed on; checking here first keeps a refused head from ever reaching a backend.
-int RequestParser::check_transfer_coding() const {
+int RequestParser::check_transfer_coding(const char **why) const {
     TransferCoding coding = transfer_coding(head_);
     if (coding == TransferCoding::kNone) return 0;
-    if (http_minor() == 0 || coding == TransferCoding::kMalformed) return 400;
-    return coding == TransferCoding::kOther ? 501 : 0;
+    if (http_minor() == 0) return *why = "Transfer-Encoding in an HTTP/1.0 request", 400;
+    if (coding == TransferCoding::kMalformed) return *why = "Transfer-Encoding without chunked last", 400;
+    if (coding == TransferCoding::kOther) return *why = "a transfer coding other than chunked", 501;
+    return 0;
 }
 
 // RFC 9110 §10.1.1: 100-continue is the only expectation defined; a proxy that passed another on
@@ -447,9 +462,9 @@ bool RequestParser::expectation_met() const {
     return true;
 }
 
-// Fills view_ from the parsed head. False for a target form this proxy does not serve or a
+// Fills view_ from the parsed head. Says why for a target form this proxy does not serve or a
 // Host that breaks RFC 9112 §3.2 (exactly one in HTTP/1.1, and a plausible uri-host).
-bool RequestParser::validate_request_line() {
+const char *RequestParser::validate_request_line() {
     std::string_view method = this->method();
     std::string_view target = head_.target();
     std::string_view authority;
@@ -463,14 +478,15 @@ bool RequestParser::validate_request_line() {
         // question, which the last proxy on the chain forwards to the origin as "*".
         if (slash == std::string_view::npos && method == "OPTIONS") path_and_query = "*";
     } else if (target == "*") {
-        if (method != "OPTIONS") return false;
+        if (method != "OPTIONS") return "the target '*' with a method other than OPTIONS";
     } else if (target.empty() || target.front() != '/') {
-        return false; // authority-form is CONNECT's, refused before
+        return "a request target that is neither a path, a URL nor '*'"; // authority-form is CONNECT's
     }
     size_t hosts = head_.count(FieldKind::kHost);
-    if (hosts > 1 || (hosts == 0 && http_minor() == 1)) return false;
+    if (hosts > 1) return "more than one Host field";
+    if (hosts == 0 && http_minor() == 1) return "no Host field (HTTP/1.1 requires one)";
     std::string_view host = authority.empty() ? head_.find(FieldKind::kHost).value_or("") : authority;
-    if (!is_plausible_host(host)) return false;
+    if (!is_plausible_host(host)) return "a Host that is no host name";
 
     size_t q = path_and_query.find('?');
     view_.method = method;
@@ -487,13 +503,14 @@ bool RequestParser::validate_request_line() {
             view_.path = normalised_path_;
             break;
         case RequestPathForm::kAboveRoot:
+            return "a path that climbs above the root";
         case RequestPathForm::kBadEscape:
-            return false;
+            return "a path with a malformed %-escape";
         }
     }
     view_.query = q == std::string_view::npos ? std::string_view() : path_and_query.substr(q + 1);
     view_.host = host;
-    return true;
+    return nullptr;
 }
 
 } // namespace proxyd

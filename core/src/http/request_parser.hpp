@@ -161,13 +161,16 @@ class RequestParser {
     void init_llhttp();
     void change_lenience(bool allow_bare_lf);
 
-    int refuse(int status);
+    // HPE_USER, answered status; why is what the error log says (a static string).
+    int refuse(int status, const char *why = nullptr);
     Result refuse_split_head(int status, llhttp_errno_t error, const char *reason);
     Result take_unframed_body(const char *data, size_t len);
     int check_head_size(size_t size);
     int check_head(bool chunked, int64_t content_length);
-    int check_transfer_coding() const;
-    bool validate_request_line();
+    // 0, or the status to refuse it with and *why.
+    int check_transfer_coding(const char **why) const;
+    // nullptr, or why the target or Host is refused (400).
+    const char *validate_request_line();
     bool expectation_met() const;
 
     const RequestLimits *limits_;
@@ -188,6 +191,7 @@ class RequestParser {
     llhttp_errno_t error_ = HPE_OK;
     const char *scanner_reason_ = nullptr; // set when the scanner, not llhttp, refused the head
     const char *split_reason_ = nullptr;   // why accept_head() refused, where llhttp gave none
+    const char *refuse_reason_ = nullptr;  // why a callback refused the head or body (refuse)
     bool chunked_ = false;
     bool has_body_ = false;
     bool paused_ = false;
