@@ -339,15 +339,23 @@ def make_certificate(folder, stem, names, days=30, ips=()):
     return cert, key
 
 
+def read_head(conn):
+    """What conn sends up to the blank line that ends a message head (and any bytes that came
+    with it), or None when the peer closes first. For raw backends."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
 def upgrade_raw(conn, conn_id):
     """A raw backend (Backend(raw=upgrade_raw)) that switches protocols, then echoes what it reads
     in upper case until EOF."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        data += chunk
+    if read_head(conn) is None:
+        return
     conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\n")
     while True:
         chunk = conn.recv(4096)

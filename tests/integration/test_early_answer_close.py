@@ -18,8 +18,8 @@ import struct
 import termios
 import time
 
-from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, run_test,
-                            toml_str, upstream, workdir, write_file)
+from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, read_head,
+                            run_test, toml_str, upstream, workdir, write_file)
 
 BODY_LENGTH = 100000
 OVER_LIMIT = 2 << 20  # past the 1 MiB proxyd reads and drops
@@ -31,12 +31,8 @@ PROXIED_ANSWER = 4 << 20  # an origin's, which proxyd's socket buffers take whol
 def early_origin(conn, conn_id):
     """Answers at the head with PROXIED_ANSWER bytes and closes, reading no more of the body."""
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # what it holds unread stays small
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return
-        data += chunk
+    if read_head(conn) is None:
+        return
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % PROXIED_ANSWER
                  + b"L" * PROXIED_ANSWER)
     # The close waits until proxyd's kernel has the whole answer (nothing unacknowledged), so
