@@ -812,7 +812,7 @@ void ProxyExchange::release_upstream(bool reusable) {
     upstream_ = nullptr;
     // Reusable only after a complete exchange in both directions.
     if (reusable && phase_ == Phase::kComplete && request_complete_ && unsent_.empty() &&
-        c->queued_bytes() == 0)
+        c->queued_bytes() == 0 && !c->write_failed())
         pool_.put_idle(c);
     else
         c->close();

@@ -161,7 +161,7 @@ void Subrequest::on_upstream_timeout() {
 
 void Subrequest::finish_response(bool reusable) {
     UpstreamConnection *c = std::exchange(upstream_, nullptr);
-    if (reusable && c->queued_bytes() == 0)
+    if (reusable && c->queued_bytes() == 0 && !c->write_failed())
         pool_.put_idle(c);
     else
         c->close();

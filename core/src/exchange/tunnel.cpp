@@ -141,6 +141,8 @@ void Tunnel::activity() {
 
 void Tunnel::from_client(std::string_view data) {
     if (!upstream_ || data.empty()) return;
+    // The upstream reset its side: what the client sends goes nowhere, and is not activity.
+    if (upstream_->write_failed()) return client_.pause_body();
     upstream_->send(data);
     activity();
     if (upstream_->queued_bytes() > UpstreamConnection::kHighWater) client_.pause_body();

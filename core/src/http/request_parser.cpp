@@ -285,7 +285,9 @@ std::string RequestParser::error_text() const {
     if (error_ == HPE_USER && error_status_ == 400 && !scanner_reason_ && chunk_end_.owed())
         return "malformed chunked body: chunk data not followed by CRLF";
     if (scanner_reason_) return std::string("malformed head: ") + scanner_reason_;
-    if (split_reason_) return std::string(llhttp_errno_name(error_)) + ": " + split_reason_;
+    if (split_reason_)
+        return error_ == HPE_USER ? std::string(split_reason_)
+                                  : std::string(llhttp_errno_name(error_)) + ": " + split_reason_;
     if (refuse_reason_) return refuse_reason_;
     return std::string(llhttp_errno_name(error_)) + ": " + parse_error_reason(&parser_);
 }
