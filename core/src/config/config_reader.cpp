@@ -37,11 +37,7 @@ bool ConfigReader::check_keys(const toml::table &table, const std::string &where
             known = known || a == key.str();
         if (!known) {
             // The key's own position: for a long value the value's would point past it.
-            const auto &src = key.source();
-            std::string file = src.path ? *src.path : config_path_;
-            errors_.push_back(file + ":" + std::to_string(src.begin.line) + ":" +
-                              std::to_string(src.begin.column) + ": " + join_key(where, key.str()) +
-                              ": unknown key");
+            error_at(key.source(), join_key(where, key.str()) + ": unknown key");
             (void)value;
             ok = false;
         }

@@ -38,9 +38,8 @@ const char *split_head_grammar_fault(std::string_view method, std::string_view t
     return nullptr;
 }
 
-// A Content-Length field's value as llhttp reads it (RFC 9110 §8.6: 1*DIGIT, one field) into
-// length (-1 until one was read), or the llhttp error that refuses it. nghttp2 refuses the same
-// values in an HTTP/2 request first (and any above INT64_MAX, which llhttp takes up to 2^64-1).
+} // namespace
+
 llhttp_errno_t read_content_length(std::string_view value, int64_t &length) {
     if (length >= 0) return HPE_UNEXPECTED_CONTENT_LENGTH;
     uint64_t parsed = 0;
@@ -51,8 +50,6 @@ llhttp_errno_t read_content_length(std::string_view value, int64_t &length) {
     length = static_cast<int64_t>(parsed);
     return HPE_OK;
 }
-
-} // namespace
 
 const llhttp_settings_t &RequestParser::settings() {
     static const llhttp_settings_t s = [] {

@@ -24,6 +24,11 @@
 
 namespace proxyd {
 
+// A Content-Length field's value as llhttp reads it (RFC 9110 §8.6: 1*DIGIT, one field) into
+// length (-1 until one was read), or the llhttp error that refuses it. nghttp2 refuses the same
+// values in an HTTP/2 request first (and any above INT64_MAX, which llhttp takes up to 2^64-1).
+llhttp_errno_t read_content_length(std::string_view value, int64_t &length);
+
 struct RequestLimits {
     size_t max_header_bytes = 32768;         // request line plus header fields (431 over it)
     size_t max_headers = 100;                // header field count (431 over it)

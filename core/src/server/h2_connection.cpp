@@ -1,6 +1,7 @@
 #include "server/h2_connection.hpp"
 
 #include "h2/h2_websocket_upgrade.hpp"
+#include "http/request_parser.hpp"
 #include "http/trailer_fields.hpp"
 #include "log/held_access_entry.hpp"
 #include "server/client_connection.hpp"
@@ -246,13 +247,11 @@ class H2Connection::Stream final : public StreamPeer {
     static constexpr size_t kHeldPiece = 16 * 1024;
     // The request's content-length (nghttp2 checked it is one number), if it has one.
     static std::optional<uint64_t> declared_length(const H2RequestHead &head) {
-        for (const auto &[name, value] : head.fields)
-            if (name == "content-length") {
-                uint64_t length = 0;
-                for (char c : value)
-                    length = length * 10 + static_cast<uint64_t>(c - '0');
-                return length;
-            }
+        for (const auto &[name, value] : head.fields) {
+            int64_t length = -1;
+            if (name == "content-length" && read_content_length(value, length) == HPE_OK)
+                return static_cast<uint64_t>(length);
+        }
         return std::nullopt;
     }
     bool holding() const { return held_front_ < held_.size(); }
