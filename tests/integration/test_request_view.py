@@ -10,7 +10,8 @@ plugin author relies on:
 - received_ns is the request's first byte on the monotonic clock: a head sent in two parts
   1 s apart is old when the handler runs (at least half that, leaving room for a stalled
   machine), and $request_time says the same in seconds; an HTTP/2 stream whose CONTINUATION
-  completes its head 1 s after its HEADERS frame counts from the HEADERS frame; a prompt request
+  completes its head 1 s after its HEADERS frame counts from the HEADERS frame, and so does the
+  access log's request time of such a head refused (501, an over-long method); a prompt request
   is young (under 10 s: a bound, not a timing); the second request of a keep-alive connection, sent 1.5 s after the
   first, counts from its own start.
 curl comes from Debian's curl; every process is stopped by its PID; ~5 s."""
@@ -22,8 +23,8 @@ import struct
 import time
 
 from h2_setup import h2_listener, require_http2
-from proxyd_harness import (HOST, Client, Proxyd, check, check_equal, config_head, curl, free_ports,
-                            header_of, make_certificate, run_test, toml_str, workdir, write_file)
+from proxyd_harness import (HOST, Client, Proxyd, access_log_entries, check, check_equal, config_head, curl,
+                            free_ports, header_of, make_certificate, run_test, toml_str, workdir, write_file)
 
 PLUGIN = os.path.join(os.environ.get("PROXYD_TEST_PLUGIN_DIR", ""), "content_request_view.so")
 # A gap long enough that proxyd has read the head's first part before the second arrives, even
@@ -76,19 +77,17 @@ def h2_frame(kind, flags, stream_id, payload):
     return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream_id) + payload
 
 
-def h2_slow_continuation(port):
-    """An HTTP/2 stream whose HEADERS frame comes SLOW_HEAD_GAP seconds before the CONTINUATION
-    that completes its head began at the HEADERS frame, as an HTTP/1.x request at its first byte."""
-    # HPACK, static table only: :method GET, :scheme http, :path /h2 (literal), :authority x.
-    block = b"\x82\x86" + b"\x44\x03/h2" + b"\x41\x01x"
+def h2_split_head(port, block):
+    """Sends an HTTP/2 stream's head as a HEADERS frame and, SLOW_HEAD_GAP seconds later, the
+    CONTINUATION that completes it; returns stream 1's DATA payload (None when it had none)."""
     with socket.create_connection((HOST, port), timeout=10) as sock:
         sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b""))
         sock.sendall(h2_frame(1, 0x1, 1, block[:4]))  # HEADERS, END_STREAM, no END_HEADERS
         time.sleep(SLOW_HEAD_GAP)
         sock.sendall(h2_frame(9, 0x4, 1, block[4:]))  # CONTINUATION, END_HEADERS
-        data, body = b"", None
+        data, body, ended = b"", None, False
         deadline = time.monotonic() + 10
-        while body is None and time.monotonic() < deadline:
+        while not ended and time.monotonic() < deadline:
             chunk = sock.recv(65536)
             check(chunk != b"", "h2: the connection stays open until the answer")
             data += chunk
@@ -97,14 +96,44 @@ def h2_slow_continuation(port):
                 length = int.from_bytes(data[at:at + 3], "big")
                 if at + 9 + length > len(data):
                     break
-                if data[at + 3] == 0 and int.from_bytes(data[at + 5:at + 9], "big") == 1:  # DATA on stream 1
-                    body = data[at + 9:at + 9 + length]
+                kind, flags = data[at + 3], data[at + 4]
+                if int.from_bytes(data[at + 5:at + 9], "big") == 1 and kind in (0, 1):  # DATA, HEADERS
+                    if kind == 0:
+                        body = (body or b"") + data[at + 9:at + 9 + length]
+                    ended = ended or bool(flags & 0x1)
                 at += 9 + length
-    check(body is not None, "h2: the stream's answer arrived")
+            data = data[at:]
+    check(ended, "h2: the stream's answer arrived whole")
+    return body
+
+
+def h2_slow_continuation(port):
+    """An HTTP/2 stream whose HEADERS frame comes SLOW_HEAD_GAP seconds before the CONTINUATION
+    that completes its head began at the HEADERS frame, as an HTTP/1.x request at its first byte."""
+    # HPACK, static table only: :method GET, :scheme http, :path /h2 (literal), :authority x.
+    body = h2_split_head(port, b"\x82\x86" + b"\x44\x03/h2" + b"\x41\x01x")
+    check(body is not None, "h2: the stream's answer has a body")
     protocol, age_ns = parse_answer(body)
     check_equal(protocol, "HTTP/2.0", "h2 with CONTINUATION: protocol")
     check(age_ns >= SLOW_HEAD_GAP / 2 * 10**9,
           "h2: received_ns is the HEADERS frame's time: %d ns into a %.1f s gap" % (age_ns, SLOW_HEAD_GAP))
+
+
+def h2_refused_slow_continuation(port, proxyd):
+    """A head proxyd refuses (a method over 64 bytes: 501) whose CONTINUATION came late still
+    counts from its HEADERS frame: the access log's rt covers the gap."""
+    method = b"M" * 65
+    # :method as a literal with the static table's name 2; then :scheme http, :path /, :authority x.
+    block = b"\x02" + bytes([len(method)]) + method + b"\x86\x84\x41\x01x"
+    h2_split_head(port, block)
+    deadline = time.monotonic() + 5
+    refused = []
+    while not refused and time.monotonic() < deadline:
+        refused = [e for e in access_log_entries(proxyd.stderr_text()) if e["status"] == "501"]
+        time.sleep(0.05)
+    check(len(refused) == 1, "h2: the refused head has one access-log line", proxyd.stderr_tail())
+    check(float(refused[0]["rt"]) >= SLOW_HEAD_GAP / 2,
+          "h2: a refused head's request time counts from its HEADERS frame (rt=%s)" % refused[0]["rt"])
 
 
 def keepalive_second_request(port):
@@ -147,6 +176,7 @@ def main():
                  "HTTP/1.1 over TLS")
     slow_head(plain)
     h2_slow_continuation(plain)
+    h2_refused_slow_continuation(plain, proxyd)
     keepalive_second_request(plain)
     proxyd.stop()
 

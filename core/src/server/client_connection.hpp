@@ -403,6 +403,11 @@ class ClientConnection final : private RequestParser::Events,
     // back when the connection goes idle (or is deleted), filter state first.
     void take_request();
     void release_request();
+    // When this request began: a stream's first HEADERS frame, else now (an HTTP/1.x request's
+    // first byte, when called as it begins; an answer to a head refused before it began).
+    uint64_t request_began_ns() const {
+        return h2_stream_ && stream_began_ns_ ? stream_began_ns_ : uv_hrtime();
+    }
     void dispatch();
     // The listener's router (or a filter's route_to) picks the target; its filters run next.
     void route_request();

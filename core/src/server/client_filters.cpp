@@ -206,7 +206,7 @@ void ClientConnection::send_filtered_response(int status, HeaderList fields, std
     record.body_bytes = head_only ? 0 : body.size();
     if (!head_only) out += body;
     send(std::move(out));
-    if (record.start_ns == 0) record.start_ns = uv_hrtime();
+    if (record.start_ns == 0) record.start_ns = request_began_ns();
     finish_exchange(keep);
 }
 

@@ -205,8 +205,7 @@ void ClientConnection::after_parse(RequestParser::Result result, const char *dat
 
 void ClientConnection::on_request_begin() {
     set_request_phase(RequestPhase::kHead);
-    // A stream's request began at its first HEADERS frame, as an HTTP/1.x one at its first byte.
-    request_->record.start_ns = h2_stream_ && stream_began_ns_ ? stream_began_ns_ : uv_hrtime();
+    request_->record.start_ns = request_began_ns();
     // An HTTP/2 stream's head arrives whole, in the call that begins it (its HEADERS, as fields):
     // no header timeout to run, nor a libuv timer to start and stop for it.
     if (timer_mode_ != kTimerHeader && !h2_stream_)
