@@ -3,10 +3,10 @@
 // points at the key.
 #include "fake_host.hpp"
 
-#include <proxyd/plugin.hpp>
-
 #include <catch2/catch.hpp>
 #include <iterator>
+#include <mutex>
+#include <proxyd/plugin.hpp>
 #include <string>
 
 using namespace proxyd::testing;
@@ -224,4 +224,27 @@ TEST_CASE("a filter's Timer resumes the request on the fake clock, or dies with 
     leaving.reset(); // its state goes, and with it the Timer, which cancels itself
     CHECK(worker.timers_pending() == 0);
     CHECK(worker.advance(5000) == 0);
+}
+
+TEST_CASE("an instance's Logger writes under its declared name", "[sdk_helper]") {
+    PluginModule module(probe("sdk_probe_content.so"));
+    FakeHost host;
+    host.plugin_name = "files_logger";
+    void *instance = host.create(module, "");
+    REQUIRE(instance);
+    FakeWorker worker(module.descriptor(), instance);
+    FakeRequest request("GET", "/log?first");
+    FakeResponse response;
+    size_t before = 0;
+    {
+        std::lock_guard<std::mutex> lock(FakeHost::logs_mutex());
+        before = FakeHost::logs().size();
+    }
+    REQUIRE(handle(module, instance, worker, request, response) == PROXYD_OK);
+    CHECK(response.body == "logged");
+    std::lock_guard<std::mutex> lock(FakeHost::logs_mutex());
+    const auto &logs = FakeHost::logs();
+    REQUIRE(logs.size() == before + 2);
+    CHECK(logs[before] == "files_logger: asked to log first");
+    CHECK(logs[before + 1] == "files_logger: and once more at debug");
 }

@@ -77,6 +77,29 @@ struct Peer {
     uint32_t weight = 1;
 };
 
+// The error log as one instance writes to it: "[level] plugin NAME: message", NAME being the
+// name the plugin was declared under. Made by Config::logger() during create() and kept in the
+// instance; any thread may use it, a thread-pool job's work() too (log is the one host call that
+// may be made there). The core drops a line below the configured [log] level; a plugin that would
+// build a costly debug line on a hot path keeps its own switch.
+class Logger {
+  public:
+    Logger() = default; // writes nothing
+    Logger(const proxyd_host *host, std::string_view plugin_name) : host_(host), name_(plugin_name) {}
+
+    void error(std::string_view message) const { write(PROXYD_LOG_ERROR, message); }
+    void warn(std::string_view message) const { write(PROXYD_LOG_WARN, message); }
+    void info(std::string_view message) const { write(PROXYD_LOG_INFO, message); }
+    void debug(std::string_view message) const { write(PROXYD_LOG_DEBUG, message); }
+    void write(proxyd_log_level level, std::string_view message) const {
+        if (host_ && host_->log) host_->log(host_, level, str(name_), str(message));
+    }
+
+  private:
+    const proxyd_host *host_ = nullptr;
+    std::string name_; // a copy: the instance may outlive the Config it came from
+};
+
 // A borrowed view of one node of the plugin's TOML table, valid during create().
 class Config {
   public:
@@ -160,6 +183,13 @@ class Config {
         if (!PROXYD_SDK_HOST_HAS(host_, config_plugin_name) || host_->config_plugin_name(ctx_, &name) != PROXYD_OK)
             return {};
         return view(name);
+    }
+
+    // The error log under this instance's plugin name (plugin_name(); "plugin" when the core
+    // does not tell), to keep in the instance.
+    Logger logger() const {
+        std::string_view name = plugin_name();
+        return Logger(host_, name.empty() ? std::string_view("plugin") : name);
     }
 
     // 1.1, balancers: the peers of the upstream group this instance is created for, in the order

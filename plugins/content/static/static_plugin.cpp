@@ -22,11 +22,12 @@ class StaticHandler {
     static std::unique_ptr<StaticHandler> create(sdk::Config &config) {
         HandlerConfig parsed = parse_handler_config(config);
         if (config.failed()) return nullptr;
-        return std::make_unique<StaticHandler>(config.host(), std::move(parsed));
+        return std::make_unique<StaticHandler>(config.host(), config.logger(), std::move(parsed));
     }
 
-    StaticHandler(const proxyd_host *host, HandlerConfig config)
-        : host_(host), site_(std::move(config.site)), headers_(std::move(config.headers)) {}
+    StaticHandler(const proxyd_host *host, sdk::Logger log, HandlerConfig config)
+        : host_(host), log_(std::move(log)), site_(std::move(config.site)),
+          headers_(std::move(config.headers)) {}
 
     // Per worker: the content-hash cache, used only with etag = "content-hash", and the
     // multipart boundaries.
@@ -49,8 +50,7 @@ class StaticHandler {
         StaticReply reply =
             site_.serve(request.method(), request.path(), client_path(request.target(), request.path()),
                         request.query(), headers, worker ? &worker->hashes : nullptr);
-        if (!reply.internal_error.empty() && host_->log)
-            host_->log(host_, PROXYD_LOG_ERROR, sdk::str("static"), sdk::str(reply.internal_error));
+        if (!reply.internal_error.empty()) log_.error(reply.internal_error);
         if (!reply.ranges.empty()) return send_multipart(worker, response, reply);
         return send(response, reply);
     }
@@ -135,6 +135,7 @@ class StaticHandler {
     }
 
     const proxyd_host *host_;
+    sdk::Logger log_;
     StaticSite site_;
     std::vector<std::pair<std::string, std::string>> headers_;
 };

@@ -1,8 +1,7 @@
 // A content plugin written only to exercise plugin.hpp's helper (tests/plugins/sdk_helper_test.cpp):
-// config getters, the plugin name, header iteration, the request body, the request's TLS (1.2), the
-// worker context, answering
-// later through WorkerContext::post, and cancelled; and, for the real core
-// (tests/integration/test_content_file_ranges.py), a body of several ranges naming one descriptor
+// config getters, the plugin name and its Logger, header iteration, the request body, the request's TLS
+// (1.2), the worker context, answering later through WorkerContext::post, and cancelled; and, for the real
+// core (tests/integration/test_content_file_ranges.py), a body of several ranges naming one descriptor
 // (ABI 1.5). Not a plugin anyone would run.
 #include <fcntl.h>
 #include <memory>
@@ -35,13 +34,18 @@ class Probe {
         if (config.failed()) return nullptr;
         return std::make_unique<Probe>(ratio.value_or(0.5), std::string(label.value_or("")),
                                        std::string(config.plugin_name()),
-                                       std::string(ranges_file.value_or("")));
+                                       std::string(ranges_file.value_or("")), config.logger());
     }
-    Probe(double ratio, std::string label, std::string name, std::string ranges_file)
+    Probe(double ratio, std::string label, std::string name, std::string ranges_file, proxyd::sdk::Logger log)
         : ratio_(ratio), label_(std::move(label)), name_(std::move(name)),
-          ranges_file_(std::move(ranges_file)) {}
+          ranges_file_(std::move(ranges_file)), log_(std::move(log)) {}
 
     int handle(Worker *worker, const Request &request, Response response) const {
+        if (request.path() == "/log") {
+            log_.warn("asked to log " + std::string(request.query()));
+            log_.debug("and once more at debug");
+            return response.simple(200, "text/plain", "logged");
+        }
         if (request.path() == "/ranges" && !ranges_file_.empty()) return send_ranges(response);
         if (request.path() == "/later") {
             // Answer from the worker's queue, as a plugin would after work on a thread of its own.
@@ -98,6 +102,7 @@ class Probe {
     std::string label_;
     std::string name_;
     std::string ranges_file_;
+    proxyd::sdk::Logger log_;
 };
 
 } // namespace
