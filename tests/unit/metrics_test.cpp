@@ -13,6 +13,12 @@ using namespace proxyd;
 
 namespace {
 
+// An attempt on a peer as the pool counts it: started (at its pick), then its outcome.
+void attempt(PeerMetrics &peer, proxyd_outcome outcome) {
+    peer.requests.add();
+    peer.outcome(outcome);
+}
+
 // A config with only the names the store copies: no plugins, no sockets.
 std::unique_ptr<Config> named_config(std::vector<std::string> listeners, std::vector<std::string> peers) {
     auto config = std::make_unique<Config>();
@@ -50,9 +56,9 @@ TEST_CASE("metrics: slots are summed by name and histogram buckets are cumulativ
     w1.listener(0).request_finished(w1.target_slot(kApp), 200, 1'000'000);             // 1 ms
     w2.listener(0).request_finished(w2.target_slot(kSite), 404, 20'000'000);           // 20 ms
     w2.listener(0).request_finished(w2.target_slot(Target{}), 400, 30'000'000'000ull); // 30 s
-    w1.upstream(0).peers[0].outcome(PROXYD_OUTCOME_CONNECT_FAILED);
+    attempt(w1.upstream(0).peers[0], PROXYD_OUTCOME_CONNECT_FAILED);
     w1.upstream(0).peers[0].down_until_ns.set(uv_hrtime() + 60'000'000'000ull);
-    w2.upstream(0).peers[1].outcome(PROXYD_OUTCOME_SUCCESS);
+    attempt(w2.upstream(0).peers[1], PROXYD_OUTCOME_SUCCESS);
     w2.upstream(0).peers[1].open.add(2);
     w2.upstream(0).peers[1].idle.set(1);
 
@@ -90,7 +96,7 @@ TEST_CASE("metrics: counters stay across a new config generation, gauges of ende
     WorkerMetrics &old = store.add_worker(*first);
     old.listener(0).connection_opened();
     old.listener(0).request_finished(old.target_slot(kApp), 200, 1000);
-    old.upstream(0).peers[0].outcome(PROXYD_OUTCOME_TIMEOUT);
+    attempt(old.upstream(0).peers[0], PROXYD_OUTCOME_TIMEOUT);
     old.upstream(0).peers[0].down_until_ns.set(uv_hrtime() + 60'000'000'000ull);
     old.upstream(0).peers[0].open.add();
 
@@ -101,7 +107,7 @@ TEST_CASE("metrics: counters stay across a new config generation, gauges of ende
     old.retire();
     WorkerMetrics &now = store.add_worker(*second);
     now.listener(0).request_finished(now.target_slot(kApp), 204, 1000);
-    now.upstream(0).peers[0].outcome(PROXYD_OUTCOME_SUCCESS); // 127.0.0.1:2 again
+    attempt(now.upstream(0).peers[0], PROXYD_OUTCOME_SUCCESS); // 127.0.0.1:2 again
 
     MetricsSnapshot s = store.snapshot();
     CHECK(s.generation == 2);
@@ -222,7 +228,7 @@ TEST_CASE("metric table: every family and series appears in /metrics, /status.js
     w.listener(0).bytes_received.add(10);
     w.listener(0).bytes_sent.add(1234);
     w.listener(0).request_finished(w.target_slot(kApp), 200, 1'000'000);
-    w.upstream(0).peers[0].outcome(PROXYD_OUTCOME_CONNECT_FAILED);
+    attempt(w.upstream(0).peers[0], PROXYD_OUTCOME_CONNECT_FAILED);
     w.upstream(0).peers[0].down_until_ns.set(uv_hrtime() + 60'000'000'000ull);
     w.upstream(0).gateway_error(502);
     MetricsSnapshot s = store.snapshot();

@@ -20,7 +20,6 @@ void ListenerMetrics::request_finished(size_t target_slot, int status, uint64_t 
 }
 
 void PeerMetrics::outcome(proxyd_outcome outcome) {
-    requests.add();
     switch (outcome) {
     case PROXYD_OUTCOME_CONNECT_FAILED:
         connect_failures.add();

@@ -62,7 +62,9 @@ struct ListenerMetrics {
 struct PeerMetrics {
     void outcome(proxyd_outcome outcome);
 
-    Counter requests; // attempts that ended in an outcome the balancer heard
+    // Attempts picked for the peer, counted as they start: one still waiting for its answer, or
+    // that its client abandoned (499), counts too, so a peer that hangs shows its traffic.
+    Counter requests;
     Counter connect_failures;
     Counter timeouts;
     Counter broken;        // closed or garbage before a complete response head

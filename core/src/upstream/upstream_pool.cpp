@@ -95,6 +95,7 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
             continue;
         }
         metrics_.peers[peer].in_use.add();
+        metrics_.peers[peer].requests.add();
         ++open_attempts_;
         return Attempt(*this, peer, attempt_hook_ != nullptr, lease);
     }
