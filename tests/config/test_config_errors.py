@@ -117,11 +117,13 @@ class Case:
     any_column: the column is not checked (table headers, syntax errors, array elements).
     key_column: only the key's column is accepted, not its value's.
     files:  {name: (text, mode)} written beside the config first (a token file, say).
+    absent: patterns that must not appear on stderr (a warning that would be wrong here).
     """
 
     def __init__(self, name, config, ok=False, at="here", key=None, texts=(), any_column=False, key_column=False,
-                 files=None):
+                 files=None, absent=()):
         self.name, self.config, self.ok = name, config, ok
+        self.absent = list(absent)
         self.at = [at] if isinstance(at, str) else list(at)
         self.key, self.texts, self.any_column, self.key_column = key, list(texts), any_column, key_column
         self.files = files or {}
@@ -418,6 +420,17 @@ CASES += [
 ]
 # Values that passed -t and then did nothing, or failed only at the start.
 CASES += [
+    # Bounds that bound nothing: a warning naming the key and its line, for each; none once
+    # http2 = true.
+    Case("http2_bounds_without_http2",
+         base(listeners=listener(target='upstream = "u"\nhttp2_max_concurrent_streams = 10\nhttp2_reset_burst = 50')),
+         ok=True,
+         texts=[re.compile(r"warning: \S+:\d+:\d+: listeners\[0\]\.http2_max_concurrent_streams: does nothing "
+                           r"without http2 = true"),
+                re.compile(r"warning: \S+:\d+:\d+: listeners\[0\]\.http2_reset_burst: does nothing")]),
+    Case("http2_bounds_with_http2",
+         base(listeners=listener(target='upstream = "u"\nhttp2 = true\nhttp2_max_concurrent_streams = 10')),
+         ok=True, absent=[re.compile("does nothing")]),
     Case("http2_websocket_without_http2",
          base(listeners=listener(target='upstream = "u"\nhttp2_websocket = true  # @here')),
          key=key_path("listeners[0]", "http2_websocket"), texts=["http2 = true"]),
@@ -483,6 +496,9 @@ def run_check(case, workdir):
         for text in case.texts:
             if not contains(err, text):
                 problems.append(f"stderr lacks {describe(text)}")
+        for text in case.absent:
+            if contains(err, text):
+                problems.append(f"stderr has {describe(text)}")
         if problems and "\n" in case.config:
             problems.append("config:\n" + indent(case.config))
     else:

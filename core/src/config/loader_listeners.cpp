@@ -171,6 +171,17 @@ void ConfigLoader::load_listener_http2(const toml::table &t, const std::string &
             error_at(t.get("http2_websocket"), join_key(where, "http2_websocket"),
                      "needs http2 = true: WebSocket over HTTP/2 runs on the listener's HTTP/2 connections");
     }
+    // A bound set on a listener without HTTP/2 bounds nothing. It is most likely a forgotten
+    // http2 = true, but also what a listener looks like with HTTP/2 switched off for a while,
+    // so it is a warning, not an error.
+    if (!l.http2) {
+        for (const char *key :
+             {"http2_max_concurrent_streams", "http2_max_header_list_size", "http2_max_continuations",
+              "http2_reset_burst", "http2_resets_per_second", "http2_idle_frame_burst"})
+            if (const toml::node *node = t.get(key))
+                config_->warnings.push_back(position(node) + ": " + join_key(where, key) +
+                                            ": does nothing without http2 = true on this listener");
+    }
 }
 
 // redirect_https = true (to port 443) or = PORT: a cleartext listener answering every request
