@@ -202,6 +202,28 @@ def _duplicate_listen():
 
 CASES += [
     _duplicate_listen(),
+    # A name shared by listeners (one service on two addresses) is fine; one shared by listeners
+    # that route elsewhere is likely a copy left unrenamed: a warning naming both.
+    Case("shared_listener_name", base(listeners=listener("web") + "\n" + listener("web")), ok=True,
+         absent=[re.compile("also the name")]),
+    Case("shared_listener_name_other_target",
+         with_test_plugins(base(listeners=listener("web") + "\n" + listener("web", target='handler = "h"'),
+                                plugins='ok = "content_ok.so"', extra='[handlers.h]\nplugin = "ok"\n')),
+         ok=True, texts=[re.compile(r"warning: \S+:\d+:\d+: listeners\[1\]\.name: \"web\" is also the name of "
+                                    r"the listener on 127\.0\.0\.1:\d+, which routes elsewhere")]),
+    # redirect_https = false is no redirect: the listener still needs a target, and may have one.
+    Case("redirect_https_false_without_target",
+         base(listeners=listener(target="redirect_https = false", mark="  # @here")),
+         key=key_path("listeners[0]"), texts=["needs a target"], any_column=True),
+    Case("redirect_https_false_with_upstream",
+         base(listeners=listener(target='upstream = "u"\nredirect_https = false')), ok=True),
+    # Filters on a redirecting listener never run (its 308 comes first): a warning, since
+    # [defaults.listener] may have given them.
+    Case("redirect_https_with_filters",
+         with_real_plugins(base(listeners=listener(target='redirect_https = true\nfilters = ["f"]'),
+                                extra='[filters.f]\nplugin = "headers"\nresponse.set = { X-F = "1" }\n')),
+         ok=True, texts=[re.compile(r"warning: \S+:\d+:\d+: listeners\[0\]\.filters: does nothing on a "
+                                    r"listener that redirects")]),
     # Names that lead nowhere.
     Case("listener_unknown_upstream", base(listeners=listener(target='upstream = "nope"  # @here')),
          key=key_path("listeners[0]", "upstream"), texts=["nope"]),

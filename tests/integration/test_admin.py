@@ -13,7 +13,9 @@ counted traffic, then
 - checks the admin request rules (HEAD, 405 with Allow, 404) and that without [admin] no admin port
   is opened;
 - reloads a second proxyd so that its admin listener moves, closes and opens again, and once to a
-  taken admin address (the reload fails, the running admin listener stays).
+  taken admin address (the reload fails, the running admin listener stays);
+- two listeners sharing a name count as one in /metrics and /status.json, which gives both addresses;
+- a peer that never answers shows its attempt while it waits and after its client left.
 """
 
 import html
@@ -265,6 +267,58 @@ def admin_follows_reload(folder):
     check_equal(proxyd.stop(), 0, "proxyd exit code after the admin reloads")
 
 
+def shared_listener_name(folder):
+    """Two listeners under one name (one service on two addresses) add up in /metrics under that
+    name, one series, and /status.json shows one listener with both addresses."""
+    first, second, admin = free_ports(3)
+    site = static_handler("site", os.path.join(WWW_DIR, "default"))
+    path = write_file(os.path.join(folder, "shared-name.toml"),
+                      config_head() + "[admin]\nlisten = %s\n\n" % toml_str("%s:%d" % (HOST, admin)) + site
+                      + listener("svc", first, "handler", "site") + listener("svc", second, "handler", "site"))
+    proxyd = Proxyd(path, folder, tag="shared-name").start([first, second, admin])
+    for port, count in ((first, 3), (second, 2)):
+        for _ in range(count):
+            check_equal(status_of(exchange(port, request_bytes("GET", "/index.html"))), 200,
+                        "GET /index.html on port %d" % port)
+    samples, _ = parse_prometheus(admin_get(admin, "/metrics").body.decode("utf-8"))
+    series = [(labels, value) for (name, labels), value in samples.items()
+              if name == "proxyd_requests_total" and dict(labels).get("listener") == "svc"]
+    check_equal([(dict(labels)["code"], value) for labels, value in series], [("2xx", 5)],
+                "requests of both listeners named svc, in one series")
+    status = json.loads(admin_get(admin, "/status.json").body)
+    check_equal([l["listen"] for l in status["listeners"] if l["name"] == "svc"],
+                ["%s:%d, %s:%d" % (HOST, first, HOST, second)], "status.json: one listener svc, both addresses")
+    check_equal(proxyd.stop(), 0, "proxyd exit code with a shared listener name")
+
+
+def hung_peer_counted(folder):
+    """A peer that takes the connection and never answers shows the attempt in
+    proxyd_upstream_peer_requests_total while it waits, and still after its client gave up (499):
+    a hung backend whose clients all leave does not look idle."""
+    front, admin = free_ports(2)
+    with socket.socket() as hung:
+        hung.bind((HOST, 0))
+        hung.listen(8)  # the kernel completes the handshake; nothing is ever read or answered
+        peer = "%s:%d" % (HOST, hung.getsockname()[1])
+        path = write_file(os.path.join(folder, "hung.toml"),
+                          config_head() + "[admin]\nlisten = %s\n\n" % toml_str("%s:%d" % (HOST, admin))
+                          + upstream("stuck", [hung.getsockname()[1]], 'read_timeout = "60s"\n')
+                          + listener("front", front, "upstream", "stuck"))
+        proxyd = Proxyd(path, folder, tag="hung").start([front, admin])
+
+        def attempts():
+            samples, _ = parse_prometheus(admin_get(admin, "/metrics").body.decode("utf-8"))
+            return sample(samples, "proxyd_upstream_peer_requests_total", upstream="stuck", peer=peer)
+
+        client = socket.create_connection((HOST, front), timeout=10)
+        client.sendall(request_bytes("GET", "/slow"))
+        wait_for("the waiting attempt is counted", lambda: attempts() == 1)
+        client.close()
+        wait_for_log(proxyd, r'"GET /slow HTTP/1.1" 499 ')
+        check_equal(attempts(), 1, "the attempt its client abandoned stays counted, once")
+        check_equal(proxyd.stop(), 0, "proxyd exit code after the hung peer")
+
+
 # ---- the test ---------------------------------------------------------------------------------------
 
 def main():
@@ -452,6 +506,8 @@ def main():
                 "without [admin], proxyd listens on its listener's port only")
     check_equal(plain.stop(), 0, "plain proxyd exit code")
     admin_follows_reload(folder)
+    shared_listener_name(folder)
+    hung_peer_counted(folder)
 
 
     # /status in a real browser.

@@ -66,9 +66,18 @@ ConfigSummary summarize(const Config &config) {
     ConfigSummary s;
     s.path = config.path;
     s.workers = config.workers;
-    for (const auto &l : config.listeners)
+    for (const auto &l : config.listeners) {
+        // Listeners that share a name are one service on several addresses: their metrics add up
+        // under the name, so the pages show one row with every address (the first one's routing).
+        auto same = std::find_if(s.listeners.begin(), s.listeners.end(),
+                                 [&](const ConfigSummary::Listener &seen) { return seen.name == l.name; });
+        if (same != s.listeners.end()) {
+            same->listen += ", " + l.listen_text;
+            continue;
+        }
         s.listeners.push_back({l.name, l.listen_text, l.router ? l.router->module().name() : std::string(),
                                l.target ? config.target_name(l.target) : std::string()});
+    }
     for (const auto &u : config.upstreams) {
         ConfigSummary::Upstream out{u.name,
                                     u.balancer ? u.balancer->module().name() : std::string(),

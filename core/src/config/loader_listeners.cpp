@@ -54,10 +54,18 @@ void ConfigLoader::load_listener(const toml::table &t, const std::string &where)
     if (handler && upstream)
         error_at(upstream, where, "give either handler or upstream as the default target, not both");
     const toml::node *redirect = t.get("redirect_https");
-    if (redirect && (handler || upstream || router))
+    // redirect_https = false is the same as leaving it out.
+    const toml::node *redirecting = redirect && redirect->value_exact<bool>() == false ? nullptr : redirect;
+    if (redirecting && (handler || upstream || router))
         error_at(redirect, where + ".redirect_https",
                  "a listener that redirects every request to HTTPS takes no handler, upstream or router");
-    if (!handler && !upstream && !router && !redirect)
+    // The 308 is answered before any filter would run. A warning, not an error: the filters may
+    // come from [defaults.listener], meant for the HTTPS listeners beside this one.
+    if (redirecting && t.get("filters"))
+        config_->warnings.push_back(position(t.get("filters")) + ": " + where +
+                                    ".filters: does nothing on a listener that redirects every request "
+                                    "to HTTPS (its 308 is answered before any filter runs)");
+    if (!handler && !upstream && !router && !redirecting)
         error_at(&t, where,
                  "needs a target: handler = \"NAME\", upstream = \"NAME\", a [listeners.router], or "
                  "redirect_https = true");
@@ -103,6 +111,18 @@ void ConfigLoader::load_listener(const toml::table &t, const std::string &where)
                  "HSTS belongs to an HTTPS listener, as tls = { ..., hsts = \"max-age=...\" }: browsers "
                  "ignore Strict-Transport-Security over cleartext (RFC 6797 §8.1)");
     if (redirect) load_redirect_https(*redirect, where + ".redirect_https", t.get("tls") != nullptr, l);
+    // Listeners may share a name: one service on several addresses, counted as one. With another
+    // target or router it is more likely a copied listener whose name was left as it was.
+    for (const auto &other : config_->listeners)
+        if (other.name == l.name && (other.target.kind != l.target.kind ||
+                                     other.target.index != l.target.index || other.router != l.router)) {
+            const toml::node *name = t.get("name");
+            config_->warnings.push_back(position(name ? name : &t) + ": " + where + ".name: \"" + l.name +
+                                        "\" is also the name of the listener on " + other.listen_text +
+                                        ", which routes elsewhere: the two are counted as one in the metrics "
+                                        "and status pages");
+            break;
+        }
     config_->listeners.push_back(std::move(l));
 }
 

@@ -44,7 +44,12 @@ bool parse_net_address(std::string_view text, NetAddress &out, std::string &erro
     } else {
         size_t colon = text.rfind(':');
         if (colon == std::string_view::npos) {
-            error = "expected \"host:port\" (the port is missing)";
+            // nginx's `listen 8080;` habit: a bare port lacks the host, not the port.
+            bool bare_port = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+            error = bare_port
+                        ? "expected \"host:port\" (the host is missing: \"127.0.0.1:" + std::string(text) +
+                              "\", or \"*:" + std::string(text) + "\" to listen on every address)"
+                        : "expected \"host:port\" (the port is missing)";
             return false;
         }
         host = text.substr(0, colon);
