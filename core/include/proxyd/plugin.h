@@ -193,7 +193,8 @@ typedef struct proxyd_peer {
     uint32_t weight;    /* >= 1 */
     bool down;          /* out of rotation: passive health (max_fails), a health check or an
                            outlier ejection has it down. When no untried peer is up, every peer
-                           is offered again with down false (nginx's rule), except for an empty slot
+                           is offered again with down false (Envoy's panic routing; nginx and
+                           HAProxy answer 502/503 at once instead), except for an empty slot
                            of a DNS-discovered group, which stays down */
 } proxyd_peer;
 
