@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The auth filter in the real proxyd: 401 with the challenges; Basic against an htpasswd file
 (bcrypt, checked on the thread pool: the worker keeps answering others meanwhile); the Authorization
-header stripped before the backend; a Bearer token; a client leaving while its password is checked."""
+header stripped before the backend, its user still in the access log; a Bearer token; a client leaving
+while its password is checked."""
 
 import base64
 import os
@@ -9,8 +10,8 @@ import socket
 import struct
 import time
 
-from proxyd_harness import (HOST, Backend, Client, Proxyd, build_request, check, check_equal, config_head, free_ports,
-                            note, run_test, upstream, workdir, write_file)
+from proxyd_harness import (HOST, Backend, Client, Proxyd, access_log_entries, build_request, check, check_equal,
+                            config_head, free_ports, note, run_test, upstream, wait_for, workdir, write_file)
 
 # htpasswd -nbB -C 4 alice wonderland; htpasswd -nbB -C 12 slow tortoise (a quarter second or so)
 USERS = ("alice:$2y$04$uzhPrPXXWm0IhNchC5.2d.xUsjjis4vySEPaiLnwcUOqeDj8LC2de\n"
@@ -61,6 +62,13 @@ filters = ["staff"]
     for _, request in backend.requests:
         check(not request.has("Authorization"), "the backend never sees Authorization", request.header("Authorization"))
     check_equal(len(backend.requests), 3, "only the authenticated requests reached the backend")
+    # The access log names the Basic user the client sent (nginx's $remote_user), the stripped
+    # header notwithstanding; a 401 for a wrong password too, as nginx's; "-" for none or a token.
+    wait_for("the access-log lines of the six requests",
+             lambda: len([e for e in access_log_entries(proxyd.stderr_text()) if "/private" in e["request"]]) == 6)
+    users = [(e["user"], e["status"]) for e in access_log_entries(proxyd.stderr_text()) if "/private" in e["request"]]
+    check_equal(users, [("-", "401"), ("alice", "401"), ("alice", "200"), ("alice", "200"), ("-", "200"),
+                        ("-", "401")], "the access log's user field, request by request")
 
     # A slow bcrypt check runs on the thread pool: meanwhile the one worker answers another client.
     slow = Client(front)

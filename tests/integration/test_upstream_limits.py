@@ -203,13 +203,21 @@ def ejection(folder):
 def retry_on_status(folder):
     bad, good = status_backend("bad", [503]), status_backend("good", [200])
     admin, front = free_ports(2)
-    proxyd, _ = start(folder, "retry", (admin, front), upstream(
+    proxyd, access = start(folder, "retry", (admin, front), upstream(
         "app", [bad.port, good.port], 'max_fails = 0\nretry_on = ["503"]\n'))
     for i in range(4):
         r = get(front, "/get%d" % i)
         check_equal(r.status, 200, "a GET retried after a 503")
         check_equal(r.body, b"good\n", "its body")
     check_equal(len(bad.requests), 2, "GETs that met the 503 peer first")
+    # The access log lists each attempt's status beside its peer, as nginx's $upstream_status.
+    wait_for("the four GETs' access-log lines", lambda: len(
+        [e for e in access_log_entries(read_file(access).decode()) if " /get" in e["request"]]) == 4)
+    attempts = sorted((e["upstream"], e["upstream_status"]) for e in access_log_entries(read_file(access).decode())
+                      if " /get" in e["request"])
+    check_equal(attempts, sorted([("127.0.0.1:%d" % good.port, "200")] * 2 +
+                                 [("127.0.0.1:%d,127.0.0.1:%d" % (bad.port, good.port), "503,200")] * 2),
+                "upstream and upstream_status of the GETs, one status per attempt")
     posts = []
     for i in range(4):
         with Client(front) as c:

@@ -72,9 +72,37 @@ TEST_CASE("the JSON access line has every field, null where there is nothing") {
     e.upstream = "-";
     e.upstream_status = 0;
     CHECK(format_access_line(e, AccessFormat::Json) ==
-          "{\"time\":\"2025-11-26T15:14:08Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\"target\":\"/"
+          "{\"time\":\"2025-11-26T15:14:08Z\",\"client\":\"127.0.0.1\",\"user\":null,\"method\":\"GET\","
+          "\"target\":\"/"
           "a?b=c\","
           "\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":12,\"referer\":null,\"user_agent\":\"curl/8\","
           "\"upstream\":null,\"upstream_status\":null,\"request_time\":0.004,\"listener\":\"web\","
           "\"request_id\":\"5f0c2a91d4e3b7a0\"}\n");
+}
+
+TEST_CASE("a retried request's line lists each attempt's status beside its upstream, as nginx's") {
+    AccessEntry e = sample();
+    e.upstream = "127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003";
+    e.earlier_upstream_statuses = "503,-,";
+    e.upstream_status = 200;
+    CHECK_THAT(
+        format_access_line(e, AccessFormat::Combined),
+        Catch::Contains("upstream=127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003 upstream_status=503,-,200 "));
+    // JSON keeps one number, the last attempt's: a field's type does not change with retries.
+    CHECK_THAT(format_access_line(e, AccessFormat::Json), Catch::Contains(",\"upstream_status\":200,"));
+    e.upstream_status = 0; // the last attempt failed too: 502 by proxyd
+    CHECK_THAT(format_access_line(e, AccessFormat::Combined), Catch::Contains(" upstream_status=503,-,- "));
+}
+
+TEST_CASE("the Basic credentials' user is the line's user field, escaped so it cannot split the line") {
+    AccessEntry e = sample();
+    e.user = "alice";
+    CHECK_THAT(format_access_line(e, AccessFormat::Combined), Catch::StartsWith("127.0.0.1 - alice [26/Nov"));
+    CHECK_THAT(format_access_line(e, AccessFormat::Json), Catch::Contains(",\"user\":\"alice\","));
+    // A space would end the unquoted field, a quote or backslash forge what follows.
+    e.user = "a b\"c\\d\xff";
+    CHECK_THAT(format_access_line(e, AccessFormat::Combined),
+               Catch::StartsWith("127.0.0.1 - a\\x20b\\x22c\\x5Cd\\xFF [26/Nov"));
+    CHECK_THAT(format_access_line(e, AccessFormat::Json),
+               Catch::Contains(",\"user\":\"a b\\\"c\\\\d\\u00ff\","));
 }

@@ -37,6 +37,7 @@ struct AccessRecord {
     uint64_t body_bytes = 0;
     std::string upstream = "-";
     int upstream_status = 0;
+    std::string earlier_upstream_statuses; // AccessEntry's: an entry per retried attempt
     uint64_t start_ns = 0; // uv_hrtime() when the request's first byte arrived
     Target target;         // where routing sent it; none for a refused head or a 404
 };

@@ -86,6 +86,13 @@ void ProxyExchange::enter(Phase next) {
 
 const std::string &ProxyExchange::peer_address() const { return pool_.peer(attempt_.peer()).address_text; }
 
+void ProxyExchange::note_earlier_status(AccessRecord &record) {
+    // "-" for an attempt that got no answer (a refused connect, a timeout), as the last one.
+    record.earlier_upstream_statuses += record.upstream_status ? std::to_string(record.upstream_status) : "-";
+    record.earlier_upstream_statuses += ',';
+    record.upstream_status = 0;
+}
+
 // ---- choosing a peer and connecting ---------------------------------------------------------
 
 void ProxyExchange::try_next_peer(bool queue_turn) {
@@ -116,6 +123,7 @@ void ProxyExchange::try_next_peer(bool queue_turn) {
 
     AccessRecord &record = client_->record();
     const std::string &address = peer_address();
+    if (tries_ > 1) note_earlier_status(record);
     record.upstream = tries_ == 1 ? address : record.upstream + "," + address;
 
     if (UpstreamConnection *idle = pool_.take_idle(attempt_.peer())) {
@@ -195,6 +203,7 @@ void ProxyExchange::refuse_from_queue(const char *why, Counter &counter) {
     close_queue_timer();
     counter.add();
     AccessRecord &record = client_->record();
+    if (tries_ > 0) note_earlier_status(record);
     record.upstream = tries_ == 0 ? std::string(why) : record.upstream + "," + why;
     record.upstream_status = 0;
     client_->worker().logger().info("upstream " + pool_.config().name + ": " + why + ", 503 for " +

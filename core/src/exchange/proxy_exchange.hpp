@@ -104,6 +104,9 @@ class ProxyExchange final : public Exchange,
     void cut_mid_response(proxyd_outcome outcome, const std::string &why);
     // The current peer's address as configured, for logs and a missing Host.
     const std::string &peer_address() const;
+    // Moves the attempt that ended into the access log's earlier upstream statuses, before the
+    // next one (or the queue's refusal) takes the upstream_status.
+    static void note_earlier_status(AccessRecord &record);
     void finish_response();
     void release_upstream(bool reusable);
     void rearm_upstream_timer();

@@ -32,11 +32,12 @@ std::string_view or_dash(std::string_view v) { return v.empty() ? std::string_vi
 
 // A field the client wrote (target, Referer, User-Agent) in the combined line, as nginx escapes
 // it: a '"' would end the quoted field early and let the client forge the ones after it, so it,
-// a backslash and every byte outside printable ASCII (HTAB, obs-text) become \xHH.
-void append_clf_escaped(std::string &out, std::string_view text) {
+// a backslash and every byte outside printable ASCII (HTAB, obs-text) become \xHH. In an unquoted
+// field (the user) a space would end it early, so escape_space makes it \x20 too.
+void append_clf_escaped(std::string &out, std::string_view text, bool escape_space = false) {
     for (char ch : text) {
         auto c = static_cast<unsigned char>(ch);
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && !(escape_space && c == ' ')) {
             out.push_back(ch);
             continue;
         }
@@ -49,7 +50,9 @@ void append_clf_escaped(std::string &out, std::string_view text) {
 std::string combined_line(const AccessEntry &e) {
     std::string line;
     line.reserve(256);
-    line.append(e.client).append(" - - [").append(e.clf_time).append("] \"");
+    line.append(e.client).append(" - ");
+    append_clf_escaped(line, or_dash(e.user), true);
+    line.append(" [").append(e.clf_time).append("] \"");
     line.append(e.method).append(" ");
     append_clf_escaped(line, e.target);
     line.append(" ").append(protocol_name(e.http_major, e.http_minor));
@@ -59,6 +62,7 @@ std::string combined_line(const AccessEntry &e) {
     line.append("\" \"");
     append_clf_escaped(line, or_dash(e.user_agent));
     line.append("\" upstream=").append(e.upstream).append(" upstream_status=");
+    line.append(e.earlier_upstream_statuses);
     line.append(e.upstream_status ? std::to_string(e.upstream_status) : "-");
     char rt[32];
     std::snprintf(rt, sizeof rt, "%.3f", e.request_time);
@@ -83,6 +87,10 @@ std::string json_line(const AccessEntry &e) {
     size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
     field("time", std::string_view(stamp, n));
     field("client", e.client);
+    if (e.user.empty())
+        line.append(",\"user\":null");
+    else
+        field("user", e.user);
     field("method", e.method);
     field("target", e.target);
     field("protocol", protocol_name(e.http_major, e.http_minor));

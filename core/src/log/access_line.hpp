@@ -13,6 +13,7 @@ enum class AccessFormat : uint8_t { Combined, Json };
 
 struct AccessEntry {
     std::string_view client;
+    std::string_view user; // the Basic credentials' user name the client sent; empty: none
     std::time_t time = 0;
     std::string_view clf_time; // "26/Nov/2026:15:14:01 +0000", cached per second by the worker
     std::string_view method;
@@ -25,6 +26,9 @@ struct AccessEntry {
     std::string_view user_agent; // empty when the request had none
     std::string_view upstream;   // "-" when no upstream was involved
     int upstream_status = 0;     // 0 when there was none
+    // The statuses of the attempts before the last, each with its comma ("502,-,": "-" for one
+    // that got no answer), lined up with upstream's addresses; empty when nothing was retried.
+    std::string_view earlier_upstream_statuses;
     double request_time = 0;     // seconds
     std::string_view listener;
     std::string_view request_id; // plugin.h's proxyd_request.request_id

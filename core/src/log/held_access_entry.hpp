@@ -14,9 +14,12 @@ namespace proxyd {
 class HeldAccessEntry {
   public:
     explicit HeldAccessEntry(const AccessEntry &entry) : entry_(entry) {
-        auto fields = {&entry_.client,   &entry_.clf_time, &entry_.method,
-                       &entry_.target,   &entry_.referer,  &entry_.user_agent,
-                       &entry_.upstream, &entry_.listener, &entry_.request_id};
+        auto fields = {&entry_.client,     &entry_.clf_time,
+                       &entry_.method,     &entry_.target,
+                       &entry_.referer,    &entry_.user_agent,
+                       &entry_.upstream,   &entry_.listener,
+                       &entry_.request_id, &entry_.earlier_upstream_statuses,
+                       &entry_.user};
         size_t total = 0;
         for (std::string_view *field : fields)
             total += field->size();

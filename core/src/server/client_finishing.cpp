@@ -1,6 +1,7 @@
 // A client connection's end of a request (client_connection.hpp): an exchange finished, the
 // access log, the next request on the connection, and the answers proxyd writes itself (errors,
 // redirects, OPTIONS *, Max-Forwards at 0), with the unread body dropped after them.
+#include "http/basic_user.hpp"
 #include "http/https_redirect.hpp"
 #include "http/max_forwards.hpp"
 #include "http/request_id.hpp"
@@ -112,8 +113,11 @@ void ClientConnection::write_access_log() {
     entry.body_bytes = record.body_bytes;
     entry.referer = header("referer");
     entry.user_agent = header("user-agent");
+    std::string user = basic_user(header("authorization"));
+    entry.user = user;
     entry.upstream = record.upstream;
     entry.upstream_status = record.upstream_status;
+    entry.earlier_upstream_statuses = record.earlier_upstream_statuses;
     entry.request_time = static_cast<double>(uv_hrtime() - record.start_ns) / 1e9;
     entry.request_id = {request_->view.request_id.ptr, request_->view.request_id.len};
     if (held) return peer_->stream_end_when_sent(&entry, finished);
