@@ -101,8 +101,7 @@ void ProxyExchange::try_next_peer(bool queue_turn) {
         pool_.count_request();
     }
     bool busy = false;
-    Attempt attempt =
-        pool_.pick(tried_.get(), &client_->request(), &busy, std::exchange(resending_stale_, false));
+    Attempt attempt = pool_.pick(tried_.get(), &client_->request(), &busy);
     if (!attempt.open() && busy) return wait_in_queue(queue_turn);
     close_queue_timer(); // its wait, if any, is over
     if (!attempt.open()) {
@@ -861,7 +860,6 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
         // of the peer. Try again (a fresh connection unless another idle one is there).
         tried_[peer] = false;
         --tries_;
-        resending_stale_ = true;
     } else if (stale_reuse) {
         // The same race, not held against the peer either; the client gets 502.
         worker.logger().warn("upstream " + config.name + " " + pool_.peer(peer).address_text +

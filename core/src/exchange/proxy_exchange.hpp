@@ -154,7 +154,6 @@ class ProxyExchange final : public Exchange,
     ResponseParser parser_;
     Attempt attempt_; // the current pick; reported when it ends, at the latest with the exchange
     unsigned tries_ = 0;
-    bool resending_stale_ = false;      // the next pick sends the request a stale pooled connection lost
     bool counted_ = false;              // the retry budget counted the request
     bool queued_ = false;               // waiting in the pool's queue
     uv_timer_t *queue_timer_ = nullptr; // while queued: the deadline, and the look for other workers' frees

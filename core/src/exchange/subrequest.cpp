@@ -53,7 +53,7 @@ bool Subrequest::start() {
 }
 
 void Subrequest::try_next_peer() {
-    Attempt attempt = pool_.pick(tried_.get(), &view(), nullptr, std::exchange(resending_stale_, false));
+    Attempt attempt = pool_.pick(tried_.get(), &view());
     if (!attempt.open()) {
         pool_.worker().logger().warn("upstream " + pool_.config().name +
                                      ": no peer available for subrequest " + spec_.method + " " + spec_.path);
@@ -183,7 +183,6 @@ void Subrequest::fail(proxyd_outcome outcome, int uv_status, const char *what) {
     if (resend_stale) {
         tried_[peer] = false;
         --tries_;
-        resending_stale_ = true;
     } else if (stale_reuse) {
         // The race is not held against the peer.
         pool_.worker().logger().warn("upstream " + pool_.config().name + " " + pool_.peer(peer).address_text +

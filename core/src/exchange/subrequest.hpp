@@ -91,7 +91,6 @@ class Subrequest final : public proxyd_subrequest,
     Attempt attempt_;
     std::string body_; // at most PROXYD_SUBREQUEST_MAX_BODY bytes
     unsigned tries_ = 0;
-    bool resending_stale_ = false; // the next pick sends the request a stale pooled connection lost
     bool connected_ = false;
     bool response_started_ = false;
     bool truncated_ = false;

@@ -40,7 +40,7 @@ void UpstreamPool::keep_tls_session(size_t peer, SSL_SESSION *session) {
     peers_[peer].tls_session = session;
 }
 
-Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, bool *busy, bool resending) {
+Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, bool *busy) {
     uint64_t now = uv_now(worker_.loop());
     ConnectionLimits &limits = shared_.limits;
     bool any_untried_up = false, any_at_limit = false;
@@ -95,7 +95,7 @@ Attempt UpstreamPool::pick(const bool *tried, const proxyd_request *request, boo
             continue;
         }
         metrics_.peers[peer].in_use.add();
-        if (!resending) metrics_.peers[peer].requests.add();
+        metrics_.peers[peer].requests.add();
         ++open_attempts_;
         return Attempt(*this, peer, attempt_hook_ != nullptr, lease);
     }

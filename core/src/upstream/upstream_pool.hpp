@@ -68,11 +68,8 @@ class UpstreamPool final : public AttemptSink {
     // in a group with slow_start the balancer sees weight x percent of it (health_board.hpp).
     // Peers that outlier detection ejected are marked down too. Peers at their max_connections
     // are never offered: when they are all that is left, busy is set (the request may queue).
-    // The balancer hears the attempt's end once (attempt.hpp). The peer's requests counter counts
-    // the attempt unless resending is set: the same request again after a pooled connection
-    // closed under it, which the peer never read.
-    Attempt pick(const bool *tried, const proxyd_request *request, bool *busy = nullptr,
-                 bool resending = false);
+    // The balancer hears the attempt's end once (attempt.hpp).
+    Attempt pick(const bool *tried, const proxyd_request *request, bool *busy = nullptr);
 
     // The queue (max_connections with queue_size): a waiter joins at the back, or at the front
     // when its turn came and found no slot after all; false when the group's queue is full. FIFO
