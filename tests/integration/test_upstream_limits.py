@@ -9,8 +9,9 @@ retry budget, and outlier ejection.
   gauge returns to 0, and under ASan nothing leaks).
 - ejection: a peer answering 500 is ejected after consecutive_5xx answers (the requests go to the
   other peer), and readmitted once its ejection time is over.
-- retry_on = ["503"]: a GET that meets the 503 peer is answered by the healthy one; a POST is not
-  retried and gets the 503.
+- retry_on = ["503"]: a GET that meets the 503 peer is answered by the healthy one (the access log
+  lists both peers and both statuses, 503,200); a POST is not retried and gets the 503.
+- a refused connect: the retried GET's access-log line lists the closed port with "-" beside it.
 - budget: with both peers always answering 503, a small retry budget bounds the attempts the peers
   see (counted in the test backends), and proxyd_upstream_retry_budget_exhausted_total counts the
   refused retries."""
@@ -227,6 +228,26 @@ def retry_on_status(folder):
     proxyd.stop()
 
 
+def connect_failure_logged(folder):
+    """A request retried after a refused connect lists the closed port with "-" as its status:
+    upstream= and upstream_status= stay in step (nginx writes 502 there; proxyd's "-" is its word
+    for an attempt without an answer, as for the last one)."""
+    good = status_backend("good", [200])
+    admin, front, closed = free_ports(3)
+    proxyd, access = start(folder, "refused", (admin, front), upstream("app", [closed, good.port]))
+    for i in range(2):
+        check_equal(get(front, "/refused%d" % i).status, 200, "a GET past the closed port")
+    wait_for("the two GETs' access-log lines", lambda: len(
+        [e for e in access_log_entries(read_file(access).decode()) if " /refused" in e["request"]]) == 2)
+    attempts = [(e["upstream"], e["upstream_status"]) for e in access_log_entries(read_file(access).decode())
+                if " /refused" in e["request"]]
+    check_equal(attempts, [("127.0.0.1:%d,127.0.0.1:%d" % (closed, good.port), "-,200"),
+                           ("127.0.0.1:%d" % good.port, "200")],
+                "the first GET tried the closed port (no answer), then the good one; the second skipped the "
+                "port marked down")
+    proxyd.stop()
+
+
 def budget(folder):
     a, b = status_backend("a", [503]), status_backend("b", [503])
     admin, front = free_ports(2)
@@ -254,6 +275,7 @@ def main():
     queue(folder, 2)
     ejection(folder)
     retry_on_status(folder)
+    connect_failure_logged(folder)
     budget(folder)
 
 

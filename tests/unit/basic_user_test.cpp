@@ -14,6 +14,8 @@ TEST_CASE("basic_user reads the name before the first colon of Basic credentials
     CHECK(basic_user("Basic YTo=") == "a");                           // one padding byte
     CHECK(basic_user("Basic YWI6") == "ab");                          // none
     CHECK(basic_user("Basic w6lsb2k6eA==") == "\xc3\xa9loi");         // UTF-8, as sent
+    CHECK(basic_user("Basic w6lsb2k6eA") == "\xc3\xa9loi"); // the padding left out, as nginx reads it
+    CHECK(basic_user("Basic YTo") == "a");
 }
 
 TEST_CASE("basic_user gives nothing for other schemes or credentials it cannot read") {
@@ -22,7 +24,11 @@ TEST_CASE("basic_user gives nothing for other schemes or credentials it cannot r
     CHECK(basic_user("Basic").empty());
     CHECK(basic_user("Basic ").empty());
     CHECK(basic_user("BasicYWxpY2U6c2VjcmV0").empty());
-    CHECK(basic_user("Basic YWxpY2U").empty());        // not a multiple of 4
+    CHECK(basic_user("Basic YWxpY").empty());          // a length base64 cannot have
+    CHECK(basic_user("Basic YWxp=2U6").empty());       // a '=' inside
+    CHECK(basic_user("Basic YTo===").empty());         // three padding bytes
+    CHECK(basic_user("Basic YTo=A").empty());          // bytes after the padding
+    CHECK(basic_user("Basic AGE6eA==").empty());       // "\0a:x": a control byte in the name
     CHECK(basic_user("Basic YWxp!2U6").empty());       // outside the alphabet
     CHECK(basic_user("Basic YWxpY2U=").empty());       // "alice": no colon
     CHECK(basic_user("Basic OnNlY3JldA==").empty());   // ":secret": an empty name

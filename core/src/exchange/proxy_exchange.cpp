@@ -86,10 +86,18 @@ void ProxyExchange::enter(Phase next) {
 
 const std::string &ProxyExchange::peer_address() const { return pool_.peer(attempt_.peer()).address_text; }
 
-void ProxyExchange::note_earlier_status(AccessRecord &record) {
-    // "-" for an attempt that got no answer (a refused connect, a timeout), as the last one.
-    record.earlier_upstream_statuses += record.upstream_status ? std::to_string(record.upstream_status) : "-";
-    record.earlier_upstream_statuses += ',';
+void ProxyExchange::log_upstream_entry(std::string_view entry) {
+    AccessRecord &record = client_->record();
+    if (logged_upstreams_++ == 0) {
+        record.upstream.assign(entry);
+    } else {
+        // "-" for an attempt that got no answer (a refused connect, a timeout, a pooled
+        // connection that closed under it), as for the last one.
+        record.earlier_upstream_statuses +=
+            record.upstream_status ? std::to_string(record.upstream_status) : "-";
+        record.earlier_upstream_statuses += ',';
+        record.upstream.append(",").append(entry);
+    }
     record.upstream_status = 0;
 }
 
@@ -120,10 +128,7 @@ void ProxyExchange::try_next_peer(bool queue_turn) {
     upstream_paused_ = false;
     parser_.reset({.head_request = client_->method() == "HEAD", .upgrade_offered = upgrade_});
 
-    AccessRecord &record = client_->record();
-    const std::string &address = peer_address();
-    if (tries_ > 1) note_earlier_status(record);
-    record.upstream = tries_ == 1 ? address : record.upstream + "," + address;
+    log_upstream_entry(peer_address());
 
     if (UpstreamConnection *idle = pool_.take_idle(attempt_.peer())) {
         upstream_ = idle;
@@ -201,10 +206,7 @@ void ProxyExchange::close_queue_timer() {
 void ProxyExchange::refuse_from_queue(const char *why, Counter &counter) {
     close_queue_timer();
     counter.add();
-    AccessRecord &record = client_->record();
-    if (tries_ > 0) note_earlier_status(record);
-    record.upstream = tries_ == 0 ? std::string(why) : record.upstream + "," + why;
-    record.upstream_status = 0;
+    log_upstream_entry(why);
     client_->worker().logger().info("upstream " + pool_.config().name + ": " + why + ", 503 for " +
                                     std::string(client_->head().target()));
     auto seconds = (pool_.config().policies.queue_timeout.count() + 999) / 1000;

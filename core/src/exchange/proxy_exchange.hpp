@@ -104,9 +104,10 @@ class ProxyExchange final : public Exchange,
     void cut_mid_response(proxyd_outcome outcome, const std::string &why);
     // The current peer's address as configured, for logs and a missing Host.
     const std::string &peer_address() const;
-    // Moves the attempt that ended into the access log's earlier upstream statuses, before the
-    // next one (or the queue's refusal) takes the upstream_status.
-    static void note_earlier_status(AccessRecord &record);
+    // Adds an entry to the access log's upstream list: a peer about to be tried (a resend after a
+    // pooled connection's close race too), or why none was. The entry before it moves its status
+    // to the earlier statuses, so upstream= and upstream_status= stay in step.
+    void log_upstream_entry(std::string_view entry);
     void finish_response();
     void release_upstream(bool reusable);
     void rearm_upstream_timer();
@@ -154,6 +155,7 @@ class ProxyExchange final : public Exchange,
     ResponseParser parser_;
     Attempt attempt_; // the current pick; reported when it ends, at the latest with the exchange
     unsigned tries_ = 0;
+    unsigned logged_upstreams_ = 0;     // entries in the access log's upstream list
     bool counted_ = false;              // the retry budget counted the request
     bool queued_ = false;               // waiting in the pool's queue
     uv_timer_t *queue_timer_ = nullptr; // while queued: the deadline, and the look for other workers' frees

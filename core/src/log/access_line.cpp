@@ -86,21 +86,18 @@ std::string json_line(const AccessEntry &e) {
     char stamp[32];
     size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
     field("time", std::string_view(stamp, n));
+    // Absent headers and a missing user or upstream are null, not "-": JSON can say "none".
+    auto optional = [&](const char *name, std::string_view value, bool present) {
+        if (present) return field(name, value);
+        line.append(",\"").append(name).append("\":null");
+    };
     field("client", e.client);
-    if (e.user.empty())
-        line.append(",\"user\":null");
-    else
-        field("user", e.user);
+    optional("user", e.user, !e.user.empty());
     field("method", e.method);
     field("target", e.target);
     field("protocol", protocol_name(e.http_major, e.http_minor));
     number("status", std::to_string(e.status));
     number("bytes", std::to_string(e.body_bytes));
-    // Absent headers and a missing upstream are null, not "-": JSON can say "none".
-    auto optional = [&](const char *name, std::string_view value, bool present) {
-        if (present) return field(name, value);
-        line.append(",\"").append(name).append("\":null");
-    };
     optional("referer", e.referer, !e.referer.empty());
     optional("user_agent", e.user_agent, !e.user_agent.empty());
     optional("upstream", e.upstream, e.upstream != "-");
