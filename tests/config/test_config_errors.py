@@ -224,6 +224,17 @@ CASES += [
                                 extra='[filters.f]\nplugin = "headers"\nresponse.set = { X-F = "1" }\n')),
          ok=True, texts=[re.compile(r"warning: \S+:\d+:\d+: listeners\[0\]\.filters: does nothing on a "
                                     r"listener that redirects")]),
+    Case("redirect_https_with_no_filters",
+         base(listeners=listener(target='redirect_https = true\nfilters = []')), ok=True,
+         absent=[re.compile("does nothing")]),
+    # A redirecting listener and the HTTPS one it sends to may share a name.
+    Case("shared_listener_name_redirect",
+         base(listeners=listener("web") + "\n" + listener("web", target="redirect_https = 8443")), ok=True,
+         absent=[re.compile("also the name")]),
+    # nginx's `listen 8080;`: the host is missing, and the error says what to write.
+    Case("listen_bare_port", base(listeners=listener(listen="8080", mark="")
+                                  .replace('listen = "8080"', 'listen = "8080"  # @here')),
+         key=key_path("listeners[0]", "listen"), texts=["host is missing", '"*:8080"']),
     # Names that lead nowhere.
     Case("listener_unknown_upstream", base(listeners=listener(target='upstream = "nope"  # @here')),
          key=key_path("listeners[0]", "upstream"), texts=["nope"]),
@@ -452,6 +463,9 @@ CASES += [
                 re.compile(r"warning: \S+:\d+:\d+: listeners\[0\]\.http2_reset_burst: does nothing")]),
     Case("http2_bounds_with_http2",
          base(listeners=listener(target='upstream = "u"\nhttp2 = true\nhttp2_max_concurrent_streams = 10')),
+         ok=True, absent=[re.compile("does nothing")]),
+    Case("http2_bounds_with_http2_off",
+         base(listeners=listener(target='upstream = "u"\nhttp2 = false\nhttp2_max_concurrent_streams = 10')),
          ok=True, absent=[re.compile("does nothing")]),
     Case("http2_websocket_without_http2",
          base(listeners=listener(target='upstream = "u"\nhttp2_websocket = true  # @here')),

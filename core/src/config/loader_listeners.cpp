@@ -34,6 +34,8 @@ void ConfigLoader::load_listener(const toml::table &t, const std::string &where)
     if (auto listen = get_string(t, "listen", where)) {
         std::string why;
         if (!parse_net_address(*listen, l.address, why)) {
+            if (is_bare_port(*listen)) // nginx's `listen 8080;`: what to write instead
+                why += ": \"127.0.0.1:" + *listen + "\", or \"*:" + *listen + "\" to listen on every address";
             error_at(t.get("listen"), where + ".listen", "\"" + *listen + "\": " + why);
         } else {
             for (const auto &other : config_->listeners)
@@ -61,7 +63,7 @@ void ConfigLoader::load_listener(const toml::table &t, const std::string &where)
                  "a listener that redirects every request to HTTPS takes no handler, upstream or router");
     // The 308 is answered before any filter would run. A warning, not an error: the filters may
     // come from [defaults.listener], meant for the HTTPS listeners beside this one.
-    if (redirecting && t.get("filters"))
+    if (redirecting && !l.filters.empty())
         config_->warnings.push_back(position(t.get("filters")) + ": " + where +
                                     ".filters: does nothing on a listener that redirects every request "
                                     "to HTTPS (its 308 is answered before any filter runs)");
@@ -111,11 +113,17 @@ void ConfigLoader::load_listener(const toml::table &t, const std::string &where)
                  "HSTS belongs to an HTTPS listener, as tls = { ..., hsts = \"max-age=...\" }: browsers "
                  "ignore Strict-Transport-Security over cleartext (RFC 6797 §8.1)");
     if (redirect) load_redirect_https(*redirect, where + ".redirect_https", t.get("tls") != nullptr, l);
-    // Listeners may share a name: one service on several addresses, counted as one. With another
-    // target or router it is more likely a copied listener whose name was left as it was.
+    // Listeners may share a name: one service on several addresses, counted as one, or an HTTPS
+    // listener and the cleartext one that redirects to it. With another default target, or a
+    // router beside none, it is more likely a copied listener whose name was left as it was.
+    // (Two routers are not compared: two written in place are two instances of one config.)
+    auto routes_elsewhere = [&l](const ListenerConfig &other) {
+        if (other.redirect_https_port || l.redirect_https_port) return false;
+        return other.target.kind != l.target.kind || other.target.index != l.target.index ||
+               (other.router == nullptr) != (l.router == nullptr);
+    };
     for (const auto &other : config_->listeners)
-        if (other.name == l.name && (other.target.kind != l.target.kind ||
-                                     other.target.index != l.target.index || other.router != l.router)) {
+        if (other.name == l.name && routes_elsewhere(other)) {
             const toml::node *name = t.get("name");
             config_->warnings.push_back(position(name ? name : &t) + ": " + where + ".name: \"" + l.name +
                                         "\" is also the name of the listener on " + other.listen_text +
@@ -191,16 +199,17 @@ void ConfigLoader::load_listener_http2(const toml::table &t, const std::string &
             error_at(t.get("http2_websocket"), join_key(where, "http2_websocket"),
                      "needs http2 = true: WebSocket over HTTP/2 runs on the listener's HTTP/2 connections");
     }
-    // A bound set on a listener without HTTP/2 bounds nothing. It is most likely a forgotten
-    // http2 = true, but also what a listener looks like with HTTP/2 switched off for a while,
-    // so it is a warning, not an error.
-    if (!l.http2) {
+    // A bound set on a listener without HTTP/2 bounds nothing: most likely a forgotten
+    // http2 = true. An explicit http2 = false says it is meant (HTTP/2 switched off for a while,
+    // or bounds that [defaults.listener] gives every listener), so only a missing http2 warns.
+    if (!t.get("http2")) {
         for (const char *key :
              {"http2_max_concurrent_streams", "http2_max_header_list_size", "http2_max_continuations",
               "http2_reset_burst", "http2_resets_per_second", "http2_idle_frame_burst"})
             if (const toml::node *node = t.get(key))
                 config_->warnings.push_back(position(node) + ": " + join_key(where, key) +
-                                            ": does nothing without http2 = true on this listener");
+                                            ": does nothing without http2 = true on this listener (http2 = "
+                                            "false says that is meant)");
     }
 }
 

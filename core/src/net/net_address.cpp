@@ -30,6 +30,10 @@ bool NetAddress::operator==(const NetAddress &other) const {
     return length == other.length && std::memcmp(&storage, &other.storage, length) == 0;
 }
 
+bool is_bare_port(std::string_view text) {
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 bool parse_net_address(std::string_view text, NetAddress &out, std::string &error) {
     std::string_view host;
     std::string_view port_text;
@@ -44,12 +48,9 @@ bool parse_net_address(std::string_view text, NetAddress &out, std::string &erro
     } else {
         size_t colon = text.rfind(':');
         if (colon == std::string_view::npos) {
-            // nginx's `listen 8080;` habit: a bare port lacks the host, not the port.
-            bool bare_port = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
-            error = bare_port
-                        ? "expected \"host:port\" (the host is missing: \"127.0.0.1:" + std::string(text) +
-                              "\", or \"*:" + std::string(text) + "\" to listen on every address)"
-                        : "expected \"host:port\" (the port is missing)";
+            // A bare port (nginx's `listen 8080;` habit) lacks the host, not the port.
+            error = is_bare_port(text) ? "expected \"host:port\" (the host is missing)"
+                                       : "expected \"host:port\" (the port is missing)";
             return false;
         }
         host = text.substr(0, colon);

@@ -26,6 +26,8 @@ struct NetAddress {
 // Parses host:port; the host may be a name (resolved now, first IPv4/IPv6 answer) or '*' (any).
 // On failure returns false and sets error to a sentence without the input echoed back.
 bool parse_net_address(std::string_view text, NetAddress &out, std::string &error);
+// Digits alone: a port written where an address belongs (nginx's `listen 8080;`).
+bool is_bare_port(std::string_view text);
 
 // The host of "host:port" or "[v6]:port", without brackets.
 std::string authority_host(std::string_view authority);
