@@ -226,7 +226,7 @@ TEST_CASE("a filter's Timer resumes the request on the fake clock, or dies with 
     CHECK(worker.advance(5000) == 0);
 }
 
-TEST_CASE("an instance's Logger writes under its declared name", "[sdk_helper]") {
+TEST_CASE("an instance's Logger writes under its declared name, at the level asked", "[sdk_helper]") {
     PluginModule module(probe("sdk_probe_content.so"));
     FakeHost host;
     host.plugin_name = "files_logger";
@@ -247,4 +247,7 @@ TEST_CASE("an instance's Logger writes under its declared name", "[sdk_helper]")
     REQUIRE(logs.size() == before + 2);
     CHECK(logs[before] == "files_logger: asked to log first");
     CHECK(logs[before + 1] == "files_logger: and once more at debug");
+    REQUIRE(FakeHost::log_levels().size() == logs.size());
+    CHECK(FakeHost::log_levels()[before] == PROXYD_LOG_WARN);
+    CHECK(FakeHost::log_levels()[before + 1] == PROXYD_LOG_DEBUG);
 }

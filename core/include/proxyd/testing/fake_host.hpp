@@ -141,8 +141,10 @@ class FakeHost {
     const std::vector<ConfigError> &errors() const { return errors_; }
     // Every error as "file:line:col: message", one per line, for assertions and failure output.
     std::string error_text() const;
-    // Everything plugins logged through the host ("name: message"), in order, from any thread.
+    // Everything plugins logged through the host ("name: message"), in order, from any thread;
+    // log_levels() holds each line's level at the same index.
     static std::vector<std::string> &logs();
+    static std::vector<proxyd_log_level> &log_levels();
     static std::mutex &logs_mutex();
 
     // -- used by the host calls --
@@ -614,9 +616,10 @@ inline int response_finish(proxyd_response_handle *handle) {
     return PROXYD_OK;
 }
 
-inline void log(const proxyd_host *, proxyd_log_level, proxyd_str plugin, proxyd_str message) {
+inline void log(const proxyd_host *, proxyd_log_level level, proxyd_str plugin, proxyd_str message) {
     std::lock_guard<std::mutex> lock(FakeHost::logs_mutex());
     FakeHost::logs().push_back(std::string(sv(plugin)) + ": " + std::string(sv(message)));
+    FakeHost::log_levels().push_back(level);
 }
 
 inline int config_plugin_name(proxyd_load_context *ctx, proxyd_str *name) {
@@ -1091,6 +1094,11 @@ inline std::string FakeHost::error_text() const {
 inline std::vector<std::string> &FakeHost::logs() {
     static std::vector<std::string> lines;
     return lines;
+}
+
+inline std::vector<proxyd_log_level> &FakeHost::log_levels() {
+    static std::vector<proxyd_log_level> levels;
+    return levels;
 }
 
 inline std::mutex &FakeHost::logs_mutex() {
