@@ -13,13 +13,16 @@ What a user relies on:
   stops coming for body_timeout ends the connection; an HTTP/1.0 request without Host is sent to
   the address it reached; `redirect_https = true` leaves the port out (443);
 - `proxyd -t` refuses, at the key's file:line:col: a missing certificate or key file, a key that is
-  not the certificate's, ciphers or groups OpenSSL does not know, a bad HSTS value, HSTS on a cleartext listener, redirect_https on an HTTPS
-  listener; and it warns (exit 0) of a certificate expiring within 14 days, naming the file, its
-  notAfter and the position; proxyd logs the same warning when it starts.
+  not the certificate's, ciphers or groups OpenSSL does not know (one unknown group among known
+  ones too, beside a missing key), a bad HSTS value, HSTS on a cleartext listener, redirect_https
+  on an HTTPS listener; and it warns (exit 0) of a cipher or TLS 1.3 suite among known ones that
+  OpenSSL would skip, naming it, and of a certificate expiring within 14 days, naming the file,
+  its notAfter and the position; proxyd logs the same warning when it starts.
 
 Client sockets time out after 5 s; every process is stopped by PID."""
 
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -203,7 +206,11 @@ def config_checks(folder, site, other, soon):
         ("bad-ciphers", https(files(site[0], site[1]) + ", ciphers = \"NO-SUCH-CIPHER\""), "ciphers = ",
          "listeners[0].tls.ciphers: ciphers 'NO-SUCH-CIPHER': "),
         ("bad-groups", https(files(site[0], site[1]) + ", groups = \"nosuchcurve\""), "groups = ",
-         "listeners[0].tls.groups: groups 'nosuchcurve': "),
+         "listeners[0].tls.groups: OpenSSL knows no group 'nosuchcurve'"),
+        # One unknown group refuses the list: named, and beside another error (the lists are
+        # checked before any certificate is read).
+        ("bad-group-beside-missing-key", https(files(site[0], missing) + ", groups = \"X25519:nosuchcurve\""),
+         "groups = ", "listeners[0].tls.groups: OpenSSL knows no group 'nosuchcurve', and refuses the whole list"),
         ("redirect-on-https", https(files(site[0], site[1]), "redirect_https = true\n").replace(
             "handler = \"site\"\n", ""), "redirect_https = ",
          "listeners[0].redirect_https: is for a cleartext listener"),
@@ -217,6 +224,19 @@ def config_checks(folder, site, other, soon):
         where = "%s:%s:%d" % (path, line, int(col) + len(needle))
         check(code != 0, "%s: proxyd -t fails" % stem, stderr)
         check("%s: %s" % (where, message) in stderr, "%s: the error names the position and the file" % stem, stderr)
+
+    # A cipher or TLS 1.3 suite OpenSSL would skip beside known ones (a typo): a warning naming it.
+    for stem, key, value, unknown in (("typo-cipher", "ciphers", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA265",
+                                       "'ECDHE-RSA-AES128-GCM-SHA265'"),
+                                      ("typo-suite", "ciphersuites", "TLS_AES_128_GCM_SHA256:TLS_AES_128_GCM_SHA384",
+                                       "'TLS_AES_128_GCM_SHA384'")):
+        text = https(files(site[0], site[1]) + ", %s = %s" % (key, toml_str(value)))
+        code, stderr = check_config(folder, stem, text)
+        check_equal(code, 0, "%s: a skipped entry is a warning, not an error (%s)" % (stem, stderr))
+        path = os.path.join(folder, stem + ".toml")
+        check(re.search(r"warning: %s:\d+:\d+: listeners\[0\]\.tls\.%s: %s selects nothing this OpenSSL offers"
+                        % (re.escape(path), key, re.escape(unknown)), stderr),
+              "%s: the warning names the position, the key and the entry" % stem, stderr)
 
     # A certificate expiring in 3 days: a warning with its position and notAfter, and still valid.
     text = https(files(soon[0], soon[1]))

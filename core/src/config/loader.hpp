@@ -6,6 +6,7 @@
 #include "config/config_loader.hpp"
 #include "config/config_reader.hpp"
 #include "tls/ocsp_staple.hpp"
+#include "tls/openssl_lists.hpp"
 
 #include <map>
 #include <memory>
@@ -101,6 +102,11 @@ class ConfigLoader : public ConfigReader {
                              TlsSettings &settings);
     bool load_client_verification(const toml::table &t, const std::string &where, TlsSettings &settings,
                                   ClientCertHeaders &headers);
+    // A TLS list read as get_openssl_list reads it, and its entries checked one by one: a cipher
+    // or suite OpenSSL would skip is warned of, a group it does not know (which fails the whole
+    // list) is an error naming it.
+    std::string load_openssl_list(const toml::table &t, std::string_view key, const std::string &where,
+                                  OpenSslList kind);
     void load_tls_protocols(const toml::table &t, const std::string &where, int &min_version,
                             int &max_version);
 

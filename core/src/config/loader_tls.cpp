@@ -65,9 +65,9 @@ ConfigLoader::load_listener_tls(const toml::table &t, const std::string &where, 
         add_certificate(t, where);
     }
     load_tls_protocols(t, where, settings.min_version, settings.max_version);
-    settings.ciphers = get_openssl_list(t, "ciphers", where);
-    settings.ciphersuites = get_openssl_list(t, "ciphersuites", where);
-    settings.groups = get_openssl_list(t, "groups", where);
+    settings.ciphers = load_openssl_list(t, "ciphers", where, OpenSslList::Ciphers);
+    settings.ciphersuites = load_openssl_list(t, "ciphersuites", where, OpenSslList::Ciphersuites);
+    settings.groups = load_openssl_list(t, "groups", where, OpenSslList::Groups);
     if (auto unknown = get_string(t, "unknown_name", where)) {
         if (*unknown == "refuse")
             settings.refuse_unknown_name = true;
@@ -92,6 +92,27 @@ ConfigLoader::load_listener_tls(const toml::table &t, const std::string &where, 
         error_at(key.empty() ? &t : t.get(key), key.empty() ? where : where + "." + key, error);
     }
     return context;
+}
+
+std::string ConfigLoader::load_openssl_list(const toml::table &t, std::string_view key,
+                                            const std::string &where, OpenSslList kind) {
+    std::string list = get_openssl_list(t, key, where);
+    if (list.empty()) return list;
+    auto [unusable, checked] = check_openssl_list(kind, list);
+    // A list that selects nothing at all is refused when the TLS context is made, at this key.
+    if (unusable.empty() || (kind != OpenSslList::Groups && unusable.size() == checked)) return list;
+    std::string names;
+    for (const std::string &entry : unusable)
+        names += (names.empty() ? "'" : ", '") + entry + "'";
+    std::string at = join_key(where, key);
+    if (kind == OpenSslList::Groups) {
+        error_at(t.get(key), at, "OpenSSL knows no group " + names + ", and refuses the whole list for it");
+        return {}; // reported here: the context is not made to say it again
+    }
+    config_->warnings.push_back(position(t.get(key)) + ": " + at + ": " + names +
+                                (unusable.size() == 1 ? " selects" : " select") +
+                                " nothing this OpenSSL offers, and is skipped: a typo?");
+    return list;
 }
 
 // One certificate entry's files: readable, the key the certificate's, and a warning when the
@@ -249,7 +270,7 @@ void ConfigLoader::load_upstream_tls(const toml::node &group, const toml::table 
             }
         }
         load_tls_protocols(*t, where, settings.min_version, settings.max_version);
-        settings.ciphers = get_openssl_list(*t, "ciphers", where);
+        settings.ciphers = load_openssl_list(*t, "ciphers", where, OpenSslList::Ciphers);
     }
     // A file that cannot be read is said plainly (OpenSSL would give its error stack), at its key.
     bool files_readable = true;
