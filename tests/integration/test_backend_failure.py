@@ -124,6 +124,11 @@ def main():
     silent_release.set()
 
     check_equal(get(f_garbage, "/").status, 502, "backend that answers garbage: status")
+    # One error-log line says why, with the parser's reason (it was written twice, once bare).
+    garbage_lines = [line for line in proxyd.stderr_text().splitlines()
+                     if "127.0.0.1:%d: invalid response" % backends["garbage"].port in line]
+    check(len(garbage_lines) == 1 and "invalid response (" in garbage_lines[0],
+          "the garbage answer is logged once, with its reason", "\n".join(garbage_lines))
     check_equal(get(f_hangup, "/").status, 502, "backend that closes without answering: status")
 
     with Client(f_trunc, timeout=10) as client:

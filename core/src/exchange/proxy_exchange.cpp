@@ -478,9 +478,8 @@ void ProxyExchange::on_upstream_read(const char *data, size_t len) {
         if (retry_status_) return retry_after_status();
         if (!unusable_upgrade_.empty()) return refuse_upgrade_answer();
         if (!head_sent()) {
-            client_->worker().logger().warn("upstream " + pool_.config().name + " " + peer_address() +
-                                            ": invalid response (" + parser_.error_text() + ")");
-            return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
+            std::string why = "invalid response (" + parser_.error_text() + ")";
+            return fail(PROXYD_OUTCOME_BROKEN, 0, why.c_str()); // logged there, once
         }
         cut_mid_response(PROXYD_OUTCOME_BROKEN, "invalid response (" + parser_.error_text() + ")");
     }

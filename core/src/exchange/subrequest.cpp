@@ -122,10 +122,10 @@ void Subrequest::on_upstream_read(const char *data, size_t len) {
     if (truncated_) return finish_response(false); // enough read: the rest is not wanted
     if (result == ResponseParser::Result::kNeedMore) return;
     // An error (a 101 too: no upgrade was offered).
+    std::string why = "invalid response (" + parser_.error_text() + ")";
+    if (!parser_.head_complete()) return fail(PROXYD_OUTCOME_BROKEN, 0, why.c_str()); // logged there, once
     pool_.worker().logger().warn("upstream " + pool_.config().name + " " +
-                                 pool_.peer(attempt_.peer()).address_text +
-                                 ": invalid response to a subrequest (" + parser_.error_text() + ")");
-    if (!parser_.head_complete()) return fail(PROXYD_OUTCOME_BROKEN, 0, "invalid response");
+                                 pool_.peer(attempt_.peer()).address_text + ": subrequest " + why);
     attempt_.end(PROXYD_OUTCOME_BROKEN);
     deliver(PROXYD_SUBREQUEST_FAILED);
 }
