@@ -211,6 +211,18 @@ CASES += [
                                 plugins='ok = "content_ok.so"', extra='[handlers.h]\nplugin = "ok"\n')),
          ok=True, texts=[re.compile(r"warning: \S+:\d+:\d+: listeners\[1\]\.name: \"web\" is also the name of "
                                     r"the listener on 127\.0\.0\.1:\d+, which routes elsewhere")]),
+    Case("shared_listener_name_other_router",
+         with_real_plugins(base(
+             listeners=listener("web", target='router = "a"') + "\n" + listener("web", target='router = "b"'),
+             extra='[routers.a]\nplugin = "prefix"\nroutes = [{ prefix = "/", upstream = "u" }]\n'
+                   '[routers.b]\nplugin = "prefix"\nroutes = [{ prefix = "/b/", upstream = "u" }]\n')),
+         ok=True, texts=[re.compile(r"listeners\[1\]\.name: \"web\" is also the name of the listener on "
+                                    r"127\.0\.0\.1:\d+, which routes elsewhere")]),
+    Case("shared_listener_name_one_router",
+         with_real_plugins(base(
+             listeners=listener("web", target='router = "a"') + "\n" + listener("web", target='router = "a"'),
+             extra='[routers.a]\nplugin = "prefix"\nroutes = [{ prefix = "/", upstream = "u" }]\n')),
+         ok=True, absent=[re.compile("also the name")]),
     # redirect_https = false is no redirect: the listener still needs a target, and may have one.
     Case("redirect_https_false_without_target",
          base(listeners=listener(target="redirect_https = false", mark="  # @here")),

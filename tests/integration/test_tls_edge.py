@@ -208,7 +208,7 @@ def config_checks(folder, site, other, soon):
         ("bad-groups", https(files(site[0], site[1]) + ", groups = \"nosuchcurve\""), "groups = ",
          "listeners[0].tls.groups: OpenSSL knows no group 'nosuchcurve'"),
         # One unknown group refuses the list: named, and beside another error (the lists are
-        # checked before any certificate is read).
+        # checked on their own, not only once the certificates have loaded).
         ("bad-group-beside-missing-key", https(files(site[0], missing) + ", groups = \"X25519:nosuchcurve\""),
          "groups = ", "listeners[0].tls.groups: OpenSSL knows no group 'nosuchcurve', and refuses the whole list"),
         ("redirect-on-https", https(files(site[0], site[1]), "redirect_https = true\n").replace(

@@ -15,6 +15,10 @@ TEST_CASE("a cipher list's names and combinations are checked one by one, its op
                                         "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA265:!aNULL:-MD5:+RSA:@SECLEVEL=1");
     CHECK(typo.unusable == Names{"ECDHE-RSA-AES128-GCM-SHA265"});
     CHECK(typo.checked == 2);
+    // OpenSSL's other separators: spaces, commas and semicolons.
+    ListCheck spaced = check_openssl_list(OpenSslList::Ciphers, "HIGH:!aNULL: !MD5,-RC4;+RSA ECDHE+AESGCM");
+    CHECK(spaced.unusable.empty());
+    CHECK(spaced.checked == 2);
 }
 
 TEST_CASE("a TLS 1.3 suite OpenSSL does not know is named, even beside known ones") {
@@ -28,4 +32,10 @@ TEST_CASE("an unknown group is named, and empty entries are skipped") {
     ListCheck check = check_openssl_list(OpenSslList::Groups, "X25519::nosuchcurve:prime256v1");
     CHECK(check.unusable == Names{"nosuchcurve"});
     CHECK(check.checked == 3);
+    // A list OpenSSL takes whole is not taken apart.
+    ListCheck fine = check_openssl_list(OpenSslList::Groups, "X25519:prime256v1");
+    CHECK(fine.unusable.empty());
+    // OpenSSL 3.3's "?name" (a group this build may lack) is left to OpenSSL.
+    CHECK(check_openssl_list(OpenSslList::Groups, "?nosuchcurve:X25519:nosuchcurve").unusable ==
+          Names{"nosuchcurve"});
 }

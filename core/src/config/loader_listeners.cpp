@@ -34,7 +34,9 @@ void ConfigLoader::load_listener(const toml::table &t, const std::string &where)
     if (auto listen = get_string(t, "listen", where)) {
         std::string why;
         if (!parse_net_address(*listen, l.address, why)) {
-            if (is_bare_port(*listen)) // nginx's `listen 8080;`: what to write instead
+            // nginx's `listen 8080;`: what to write instead, when it is a port.
+            if (is_bare_port(*listen) && listen->size() <= 5 && std::stoul(*listen) >= 1 &&
+                std::stoul(*listen) <= 65535)
                 why += ": \"127.0.0.1:" + *listen + "\", or \"*:" + *listen + "\" to listen on every address";
             error_at(t.get("listen"), where + ".listen", "\"" + *listen + "\": " + why);
         } else {
@@ -114,12 +116,18 @@ void ConfigLoader::load_listener(const toml::table &t, const std::string &where)
                  "ignore Strict-Transport-Security over cleartext (RFC 6797 §8.1)");
     if (redirect) load_redirect_https(*redirect, where + ".redirect_https", t.get("tls") != nullptr, l);
     // Listeners may share a name: one service on several addresses, counted as one, or an HTTPS
-    // listener and the cleartext one that redirects to it. With another default target, or a
-    // router beside none, it is more likely a copied listener whose name was left as it was.
-    // (Two routers are not compared: two written in place are two instances of one config.)
-    auto routes_elsewhere = [&l](const ListenerConfig &other) {
+    // listener and the cleartext one that redirects to it. With another default target, another
+    // named router, or a router beside none, it is more likely a copied listener whose name was
+    // left as it was. (Routers written in place are not compared: two of one config are two
+    // instances.)
+    auto named = [this](const PluginInstance *instance) {
+        return std::any_of(named_routers_.begin(), named_routers_.end(),
+                           [instance](const auto &entry) { return entry.second == instance; });
+    };
+    auto routes_elsewhere = [&](const ListenerConfig &other) {
         if (other.redirect_https_port || l.redirect_https_port) return false;
-        return other.target.kind != l.target.kind || other.target.index != l.target.index ||
+        bool other_routers = other.router != l.router && named(other.router) && named(l.router);
+        return other.target.kind != l.target.kind || other.target.index != l.target.index || other_routers ||
                (other.router == nullptr) != (l.router == nullptr);
     };
     for (const auto &other : config_->listeners)

@@ -16,7 +16,7 @@ enum class OpenSslList { Ciphers, Ciphersuites, Groups };
 // string's name or combination ("ECDHE+AESGCM") that matches no cipher this OpenSSL offers, a
 // suite it does not know, a group it does not know. The cipher string's operators (an entry
 // starting with '!', '-' or '+') and its @ commands ("@SECLEVEL=1", "@STRENGTH") are not
-// checked: they select nothing by design.
+// checked: they select nothing by design. A groups list OpenSSL accepts whole has none.
 struct ListCheck {
     std::vector<std::string> unusable;
     size_t checked = 0; // entries checked (operators and commands are not)

@@ -145,6 +145,8 @@ class FakeHost {
     // log_levels() holds each line's level at the same index.
     static std::vector<std::string> &logs();
     static std::vector<proxyd_log_level> &log_levels();
+    // Empties both, keeping them in step (between test cases).
+    static void clear_logs();
     static std::mutex &logs_mutex();
 
     // -- used by the host calls --
@@ -1099,6 +1101,12 @@ inline std::vector<std::string> &FakeHost::logs() {
 inline std::vector<proxyd_log_level> &FakeHost::log_levels() {
     static std::vector<proxyd_log_level> levels;
     return levels;
+}
+
+inline void FakeHost::clear_logs() {
+    std::lock_guard<std::mutex> lock(logs_mutex());
+    logs().clear();
+    log_levels().clear();
 }
 
 inline std::mutex &FakeHost::logs_mutex() {
