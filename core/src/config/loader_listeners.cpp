@@ -35,8 +35,9 @@ void ConfigLoader::load_listener(const toml::table &t, const std::string &where)
         std::string why;
         if (!parse_net_address(*listen, l.address, why)) {
             // nginx's `listen 8080;`: what to write instead, when it is a port.
-            if (is_bare_port(*listen) && listen->size() <= 5 && std::stoul(*listen) >= 1 &&
-                std::stoul(*listen) <= 65535)
+            NetAddress with_host;
+            std::string ignored;
+            if (is_bare_port(*listen) && parse_net_address("127.0.0.1:" + *listen, with_host, ignored))
                 why += ": \"127.0.0.1:" + *listen + "\", or \"*:" + *listen + "\" to listen on every address";
             error_at(t.get("listen"), where + ".listen", "\"" + *listen + "\": " + why);
         } else {

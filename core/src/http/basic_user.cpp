@@ -1,26 +1,19 @@
 #include "http/basic_user.hpp"
 
+#include "http/byte_classes.hpp"
+#include "http/header_rules.hpp"
+
 #include <openssl/evp.h>
 
 namespace proxyd {
 
-namespace {
-
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-} // namespace
-
 std::string basic_user(std::string_view authorization) {
     // The scheme is case-insensitive (RFC 9110 §11.1), then one or more spaces, then token68.
     constexpr std::string_view scheme = "basic";
-    if (authorization.size() <= scheme.size() || authorization[scheme.size()] != ' ') return {};
-    for (size_t i = 0; i < scheme.size(); ++i)
-        if ((authorization[i] | 0x20) != scheme[i]) return {};
-    std::string_view token = authorization.substr(scheme.size());
-    while (!token.empty() && is_ows(token.front()))
-        token.remove_prefix(1);
-    while (!token.empty() && is_ows(token.back()))
-        token.remove_suffix(1);
+    if (authorization.size() <= scheme.size() || authorization[scheme.size()] != ' ' ||
+        !iequals(authorization.substr(0, scheme.size()), scheme))
+        return {};
+    std::string_view token = trim_ows(authorization.substr(scheme.size()));
     // A credential longer than this is no one's name and password; not worth decoding for a log.
     constexpr size_t kMaxToken = 4096;
     if (token.empty() || token.size() > kMaxToken) return {};
