@@ -2,7 +2,7 @@
 """The request view's ABI 1.6 members in the real proxyd, as plugins read them: `protocol` names
 what the client spoke and `received_ns` when its request began.
 
-The plain C fixture tests/loader/content_request_view.c (built against the current header)
+The plain C fixture tests/loader/content_request_view.c (built against the frozen 1.6 header)
 answers with both; the headers filter renders them as $protocol and $request_time. What a
 plugin author relies on:
 - protocol is HTTP/1.0 and HTTP/1.1 as sent, and HTTP/2.0 for h2c (prior knowledge) and for h2

@@ -1,4 +1,4 @@
-/* An ABI 1.6 content plugin in plain C, built against the CURRENT header (core/include), for
+/* An ABI 1.6 content plugin in plain C, built against the frozen 1.6 header, for
  * test_request_view.py: it answers 200 with the request view's 1.6 members as a plain C plugin
  * reads them (declaring 1.6, it loads only on a core that fills them):
  *   protocol=HTTP/1.1

@@ -12,14 +12,16 @@ using proxyd::prefix::HostRoutes;
 using proxyd::prefix::kMaxHostLength;
 using proxyd::prefix::normalise_host_pattern;
 using proxyd::prefix::normalise_request_host;
+using proxyd::prefix::PrefixMatch;
 using proxyd::prefix::PrefixRoute;
 
 namespace {
 
-// The target of the route found, or -1.
+// The target of the route found, -1 when none is, -2 for a redirect to path + "/".
 int target_of(const HostRoutes &routes, std::string_view host, std::string_view path) {
-    const PrefixRoute *r = routes.find(host, path);
-    return r ? static_cast<int>(r->target) : -1;
+    PrefixMatch m = routes.find(host, path);
+    if (m.add_slash) return -2;
+    return m ? static_cast<int>(m.route->target) : -1;
 }
 
 std::string normalised(std::string_view host) {
@@ -163,6 +165,11 @@ TEST_CASE("a host group without a matching prefix falls back to the less specifi
     CHECK(target_of(routes, "eu.admin.example.com", "/reports/1") == 2);
     CHECK(target_of(routes, "eu.admin.example.com", "/static/x") == 3); // longer wildcard → shorter
     CHECK(target_of(routes, "eu.admin.example.com", "/admin/x") == 4);  // an exact name is never borrowed
+    // A group's redirect to path + "/" is its answer, found in the same order.
+    CHECK(target_of(routes, "admin.example.com", "/admin") == -2);
+    CHECK(target_of(routes, "admin.example.com", "/static") == -2);  // exact → wildcard
+    CHECK(target_of(routes, "eu.admin.example.com", "/admin") == 4); // not borrowed either
+    CHECK(target_of(routes, "www.example.com", "/reports") == 4);
 }
 
 TEST_CASE("when no group has a matching prefix, nothing matches", "[prefix][hosts]") {
@@ -174,7 +181,7 @@ TEST_CASE("when no group has a matching prefix, nothing matches", "[prefix][host
     CHECK(target_of(routes, "www.example.com", "/v1/x") == -1);
     CHECK(target_of(routes, "other.test", "/assets/x") == -1);
     CHECK(target_of(routes, "", "/v1/x") == -1);
-    CHECK(HostRoutes().find("a.example", "/") == nullptr);
+    CHECK_FALSE(HostRoutes().find("a.example", "/"));
 }
 
 TEST_CASE("routes without a host ignore the request's host", "[prefix][hosts]") {

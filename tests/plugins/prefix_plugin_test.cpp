@@ -26,6 +26,7 @@ struct Router {
         uint32_t target;
         std::string path; // rewritten path, "" when kept
         bool in_request_memory;
+        std::string location; // a redirect's
     };
     Outcome route(std::string target) const { return route_host("localhost", std::move(target)); }
     // The same with the request's host as the core hands it over (Host field or absolute-form
@@ -39,7 +40,10 @@ struct Router {
         proxyd_route_result result = module.descriptor().routing->route(instance, nullptr, &raw, &out);
         std::string path =
             out.rewritten_path.ptr ? std::string(out.rewritten_path.ptr, out.rewritten_path.len) : "";
-        return {result, out.target, path, out.rewritten_path.ptr && request.owns(out.rewritten_path.ptr)};
+        std::string location = out.location.ptr ? std::string(out.location.ptr, out.location.len) : "";
+        if (out.location.ptr) CHECK(request.owns(out.location.ptr)); // it must outlive the hook
+        return {result, out.target, path, out.rewritten_path.ptr && request.owns(out.rewritten_path.ptr),
+                location};
     }
 };
 
@@ -74,8 +78,31 @@ TEST_CASE("the reverse profile's routes map and strip as documented", "[prefix_p
     CHECK(web.target == 1);
     CHECK(web.path.empty()); // no strip: the path is kept
 
-    // "/images" (no slash) is not under "/images/".
-    CHECK(r.route("/images").target == 1);
+    // "/images" (no slash) is not under "/images/": it is redirected there, as nginx does, with
+    // the query kept. (The core picks 301 or 308 by method.)
+    auto bare = r.route("/images");
+    CHECK(bare.result == PROXYD_ROUTE_REDIRECT);
+    CHECK(bare.location == "/images/");
+    CHECK(r.route("/pdf?page=2&x=%20").location == "/pdf/?page=2&x=%20");
+    CHECK(r.route("/pdf?").location == "/pdf/");
+    CHECK(r.route("/imagesx").target == 1);
+    CHECK(r.route("/imagesx").location.empty());
+}
+
+TEST_CASE("a route whose prefix is the slash-less path keeps it from the redirect", "[prefix_plugin]") {
+    Router r;
+    REQUIRE(r.load(R"(
+plugin = "prefix"
+routes = [
+  { prefix = "/images/", upstream = "images" },
+  { prefix = "/images", upstream = "pdf" },
+]
+default = { upstream = "web" }
+)"));
+    auto bare = r.route("/images");
+    CHECK(bare.result == PROXYD_ROUTE_MATCH);
+    CHECK(bare.target == 3);
+    CHECK(bare.location.empty());
 }
 
 TEST_CASE("a remainder without its own slash gets one, in request memory", "[prefix_plugin]") {

@@ -7,16 +7,21 @@
 #include <vector>
 
 using proxyd::prefix::prefix_problem;
+using proxyd::prefix::PrefixMatch;
 using proxyd::prefix::PrefixRoute;
 using proxyd::prefix::PrefixTable;
 using proxyd::prefix::strip_prefix;
 
 namespace {
 
-// The target id of the route that wins for path, or -1 when none matches.
+constexpr int64_t kNoRoute = -1;
+constexpr int64_t kAddSlash = -2; // to be redirected to path + "/"
+
+// The target id of the route that wins for path, kNoRoute or kAddSlash.
 int64_t winner(const PrefixTable &table, std::string_view path) {
-    const PrefixRoute *route = table.find(path);
-    return route ? int64_t{route->target} : int64_t{-1};
+    PrefixMatch match = table.find(path);
+    if (match.add_slash) return kAddSlash;
+    return match ? int64_t{match.route->target} : kNoRoute;
 }
 
 // The path the target sees after stripping, as a string.
@@ -38,6 +43,7 @@ TEST_CASE("the longest matching prefix wins, whatever the order routes were decl
         CHECK(winner(table, "/images/thumbs/a.png") == 3);
         CHECK(winner(table, "/images/a.png") == 2);
         CHECK(winner(table, "/images/") == 2);
+        CHECK(winner(table, "/images/thumbs") == kAddSlash);
         CHECK(winner(table, "/pdf/report.pdf") == 4);
         CHECK(winner(table, "/about.html") == 1);
         CHECK(winner(table, "/") == 1);
@@ -50,25 +56,55 @@ TEST_CASE("a prefix is a plain, case-sensitive byte prefix of the path", "[prefi
     REQUIRE(table.add({"/images/", 1}));
     REQUIRE(table.add({"/api", 2}));
 
-    // Without its trailing slash the directory is not under "/images/".
-    CHECK(winner(table, "/images") == -1);
-    CHECK(winner(table, "/Images/a.png") == -1);
+    // Without its trailing slash the directory is not under "/images/": it is sent there.
+    CHECK(winner(table, "/images") == kAddSlash);
+    CHECK(winner(table, "/imag") == kNoRoute);
+    CHECK(winner(table, "/Images/a.png") == kNoRoute);
+    CHECK(winner(table, "/Images") == kNoRoute);
     // Like nginx's prefix locations: "/api" also covers "/apix" and "/api.json".
     CHECK(winner(table, "/api") == 2);
     CHECK(winner(table, "/api/v1") == 2);
     CHECK(winner(table, "/apix") == 2);
-    CHECK(winner(table, "/ap") == -1);
+    CHECK(winner(table, "/ap") == kNoRoute);
     // Matching is on the path as sent: an encoded byte is not the same prefix.
-    CHECK(winner(table, "/%69mages/a.png") == -1);
+    CHECK(winner(table, "/%69mages/a.png") == kNoRoute);
+}
+
+TEST_CASE("a path that lacks only a prefix's trailing slash is to be redirected to it", "[prefix]") {
+    PrefixTable table;
+    REQUIRE(table.add({"/", 1}));
+    REQUIRE(table.add({"/images/", 2}));
+    REQUIRE(table.add({"/docs/v1/", 3}));
+    REQUIRE(table.add({"/api/", 4}));
+    REQUIRE(table.add({"/api", 5}));
+
+    PrefixMatch images = table.find("/images");
+    CHECK(images.add_slash);
+    REQUIRE(images.route);
+    CHECK(images.route->prefix == "/images/");
+    // The redirect outranks a shorter prefix that matches ("/"), as nginx's does.
+    CHECK(winner(table, "/docs/v1") == kAddSlash);
+    CHECK(winner(table, "/docs") == 1);
+    // A route whose prefix is the path itself takes it: that is how a config keeps "/api" from
+    // being redirected.
+    CHECK(winner(table, "/api") == 5);
+    // Only the one missing slash: a longer or different tail is an ordinary path.
+    CHECK(winner(table, "/images.png") == 1);
+    CHECK(winner(table, "/image") == 1);
+    CHECK(winner(table, "/docs/v") == 1);
+    // A prefix without a trailing slash is never a redirect target.
+    PrefixTable bare;
+    REQUIRE(bare.add({"/app", 1}));
+    CHECK(winner(bare, "/ap") == kNoRoute);
 }
 
 TEST_CASE("no matching prefix means the plugin declines", "[prefix]") {
     PrefixTable table;
     REQUIRE(table.add({"/a/", 1}));
-    CHECK(table.find("/b/") == nullptr);
-    CHECK(table.find("") == nullptr);
-    CHECK(table.find("*") == nullptr);
-    CHECK(PrefixTable().find("/") == nullptr);
+    CHECK_FALSE(table.find("/b/"));
+    CHECK_FALSE(table.find(""));
+    CHECK_FALSE(table.find("*"));
+    CHECK_FALSE(PrefixTable().find("/"));
 }
 
 TEST_CASE("a duplicate prefix is refused", "[prefix]") {

@@ -22,6 +22,8 @@
  *   1.5  a content plugin's body may be several response_body and response_file calls in any
  *        order (a 1.4 proxyd took at most one file range, and no bytes with it); no new member
  *   1.6  the request view's protocol (HTTP/2.0 told apart) and received_ns (when it began)
+ *   1.7  a routing plugin may answer with a redirect (PROXYD_ROUTE_REDIRECT, proxyd_route's
+ *        location), as nginx sends /images to /images/
  *
  * Lifetimes and threads (each hook runs only on the thread named):
  *   module    the .so itself. Loaded and unloaded on the main thread; stays mapped while any
@@ -64,7 +66,7 @@ extern "C" {
 #endif
 
 #define PROXYD_ABI_MAJOR 1
-#define PROXYD_ABI_MINOR 6
+#define PROXYD_ABI_MINOR 7
 
 /* The one symbol every plugin exports. */
 #define PROXYD_PLUGIN_ENTRY proxyd_plugin_entry
@@ -173,16 +175,29 @@ typedef enum proxyd_target_kind {
     PROXYD_TARGET_HANDLER = 2
 } proxyd_target_kind;
 
+/* The core zeroes it before each route call, so a plugin sets only what its result uses. */
 typedef struct proxyd_route {
     uint32_t target;       /* an id from proxyd_host.resolve_target */
     proxyd_str rewritten_path; /* {NULL,0}: keep the path. Otherwise a path starting with '/'
                                   that lives at least as long as the request (in the instance,
                                   or in request_alloc memory). */
+    /* ---- 1.7 ---- */
+    proxyd_str location; /* PROXYD_ROUTE_REDIRECT's Location field value, as sent: a path
+                            ("/images/", query included if wanted) or an absolute URI; the same
+                            lifetime rules as rewritten_path. Ignored for the other results. */
 } proxyd_route;
 
 typedef enum proxyd_route_result {
     PROXYD_ROUTE_DECLINE = 0, /* not mine: the listener's default target answers */
-    PROXYD_ROUTE_MATCH = 1
+    PROXYD_ROUTE_MATCH = 1,
+    /* ---- 1.7 ---- */
+    /* Answer with a redirect to route->location and route nowhere: 301 to a GET or HEAD, 308
+     * (which keeps the method and body, RFC 9110 §15.4.9) to any other method, whose body is
+     * read and dropped. Neither the listener's default target nor any target's filters see the
+     * request; the listener's filters already have. A route hook of a plugin that declares an
+     * older minor returning it counts as DECLINE; an empty or unsendable location (a control
+     * character) gets 500 and an error in the log. */
+    PROXYD_ROUTE_REDIRECT = 2
 } proxyd_route_result;
 
 /* A peer of an upstream group as balancers see it. The array handed to pick() has the same

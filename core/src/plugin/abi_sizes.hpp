@@ -14,11 +14,12 @@ namespace proxyd {
 #define PROXYD_ABI_HAS(table, Type, member)                                                                \
     (offsetof(Type, member) + sizeof(static_cast<const Type *>(nullptr)->member) <= (table).struct_size)
 
-// The size each table has in ABI 1.<minor> (minors 0 to 6 exist so far; 1.2 added no member to
+// The size each table has in ABI 1.<minor> (minors 0 to 7 exist so far; 1.2 added no member to
 // these tables, only the host call request_tls and its proxyd_tls_info; 1.3 the descriptor's
 // filter member and the filter kind's table; 1.4 the balancers' response_head and the
 // subrequest host calls; 1.5 no member at all, only bodies of several parts; 1.6 members of the
-// request view only, which the core fills).
+// request view only, which the core fills; 1.7 a route result and proxyd_route's location,
+// in a struct the core owns and zeroes).
 constexpr size_t descriptor_size(uint32_t minor) {
     return minor == 0   ? offsetof(proxyd_plugin_descriptor, create_worker_ex)
            : minor <= 2 ? offsetof(proxyd_plugin_descriptor, filter)
@@ -37,6 +38,8 @@ constexpr size_t routing_hooks_size(uint32_t /*minor*/) { return sizeof(proxyd_r
 // The filter kind exists from 1.3 on, with all four hooks.
 constexpr size_t filter_hooks_size(uint32_t /*minor*/) { return sizeof(proxyd_filter_hooks); }
 constexpr uint32_t kFilterKindMinor = 3;
+// PROXYD_ROUTE_REDIRECT means a redirect from 1.7 on; an older plugin never meant it.
+constexpr uint32_t kRouteRedirectMinor = 7;
 // The smallest proxyd_tls_info a plugin may hand request_tls: what 1.<minor> declared (1.2 on).
 constexpr size_t tls_info_size(uint32_t /*minor*/) { return sizeof(proxyd_tls_info); }
 

@@ -2,6 +2,7 @@
 // access log, the next request on the connection, and the answers proxyd writes itself (errors,
 // redirects, OPTIONS *, Max-Forwards at 0), with the unread body dropped after them.
 #include "http/basic_user.hpp"
+#include "http/byte_classes.hpp"
 #include "http/https_redirect.hpp"
 #include "http/max_forwards.hpp"
 #include "http/request_id.hpp"
@@ -9,10 +10,12 @@
 #include "http/status_text.hpp"
 #include "log/access_line.hpp"
 #include "net/socket_names.hpp"
+#include "plugin/plugin_registry.hpp"
 #include "server/client_connection.hpp"
 #include "server/h2_connection.hpp"
 #include "server/worker.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <sys/socket.h>
 
@@ -216,6 +219,32 @@ void ClientConnection::send_https_redirect() {
     std::string body = "Moved to " + location + "\n";
     start_discarding_body();
     send_own_response(308, "text/plain; charset=utf-8", location, std::move(body), !wants_keep_alive());
+}
+
+// 301 is what nginx sends for its own "/images" to "/images/" redirect, but user agents turn a
+// POST that gets a 301 into a GET (RFC 9110 §15.4.2): any method other than GET and HEAD gets
+// 308, which keeps it and the body. The routing plugin chose the location; it is checked here as
+// any field value a plugin hands the core is (no control byte, no CR or LF to split the head),
+// and must not be empty. A blank is refused too: a URI reference has none.
+void ClientConnection::send_route_redirect(proxyd_str location) {
+    std::string_view value = location.ptr ? std::string_view(location.ptr, location.len) : std::string_view();
+    bool sendable = !value.empty() && std::all_of(value.begin(), value.end(), [](char ch) {
+        return byte_is(ch, kFieldValueByte) && ch != ' ' && ch != '\t';
+    });
+    if (!sendable) {
+        worker_.logger().error(
+            listener_.router->label() + " (routing plugin '" + listener_.router->module().name() +
+            "') answered a redirect without a usable location: " +
+            (value.empty() ? std::string("it is empty") : "it holds a blank or control byte"));
+        start_discarding_body();
+        send_error(500, !wants_keep_alive());
+        return;
+    }
+    std::string_view method = request_->parser.view().method;
+    int status = method == "GET" || method == "HEAD" ? 301 : 308;
+    std::string body = "Moved to " + std::string(value) + "\n";
+    start_discarding_body();
+    send_own_response(status, "text/plain; charset=utf-8", value, std::move(body), !wants_keep_alive());
 }
 
 void ClientConnection::start_discarding_body() {

@@ -4,6 +4,8 @@
 #include "exchange/make_exchange.hpp"
 #include "http/request_id.hpp"
 #include "log/access_line.hpp"
+#include "plugin/abi_sizes.hpp"
+#include "plugin/plugin_registry.hpp"
 #include "server/client_connection.hpp"
 #include "server/h2_connection.hpp"
 #include "server/worker.hpp"
@@ -306,9 +308,12 @@ void ClientConnection::route_request() {
         target = *request_->filters->route_to;
     } else if (listener_.router && !whole_server) {
         proxyd_route route{};
-        const auto &hooks = *listener_.router->descriptor().routing;
-        if (hooks.route(listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_->view,
-                        &route) == PROXYD_ROUTE_MATCH) {
+        const proxyd_plugin_descriptor &router = listener_.router->descriptor();
+        proxyd_route_result result = router.routing->route(
+            listener_.router->raw(), worker_.plugin_worker(listener_.router), &request_->view, &route);
+        if (result == PROXYD_ROUTE_REDIRECT && router.abi_minor >= kRouteRedirectMinor)
+            return send_route_redirect(route.location);
+        if (result == PROXYD_ROUTE_MATCH) {
             target = Target::from_id(route.target);
             if (route.rewritten_path.ptr) {
                 request_->view.path = route.rewritten_path;

@@ -66,20 +66,20 @@ bool HostRoutes::add(std::string_view host_pattern, PrefixRoute route) {
     return group_for(exact_, host_pattern).add(std::move(route));
 }
 
-const PrefixRoute *HostRoutes::find(std::string_view request_host, std::string_view path) const {
+PrefixMatch HostRoutes::find(std::string_view request_host, std::string_view path) const {
     if (has_hosts()) {
         char buf[kMaxHostLength];
         std::string_view host = normalise_request_host(request_host, buf);
         if (!host.empty()) {
             if (const PrefixTable *routes = group(exact_, host))
-                if (const PrefixRoute *r = routes->find(path)) return r;
+                if (PrefixMatch m = routes->find(path)) return m;
             // Dots from the left give the suffixes longest first; normalisation refused an empty
             // first label, so every suffix leaves at least one label in front of it.
             if (!wildcards_.empty())
                 for (size_t dot = host.find('.'); dot != std::string_view::npos;
                      dot = host.find('.', dot + 1))
                     if (const PrefixTable *routes = group(wildcards_, host.substr(dot)))
-                        if (const PrefixRoute *r = routes->find(path)) return r;
+                        if (PrefixMatch m = routes->find(path)) return m;
         }
     }
     return any_host_.find(path);

@@ -38,9 +38,10 @@ class HostRoutes {
     bool add(std::string_view host_pattern, PrefixRoute route);
 
     // The route for a request's host (as sent: any case, maybe a port) and path under the rules
-    // above, or nullptr. Does not allocate: the host is normalised into a stack buffer, exact
-    // names are found by binary search, wildcards by a binary search per label of the host.
-    const PrefixRoute *find(std::string_view request_host, std::string_view path) const;
+    // above (a group's redirect to path + "/", PrefixTable::find's, counts as its match), or
+    // none. Does not allocate: the host is normalised into a stack buffer, exact names are found
+    // by binary search, wildcards by a binary search per label of the host.
+    PrefixMatch find(std::string_view request_host, std::string_view path) const;
 
     // True when some route names a host; otherwise find() never looks at the request's host.
     bool has_hosts() const { return !exact_.empty() || !wildcards_.empty(); }

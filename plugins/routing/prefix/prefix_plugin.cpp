@@ -4,6 +4,7 @@
 #include "host_routes.hpp"
 #include "prefix_table.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <proxyd/plugin.hpp>
@@ -67,7 +68,9 @@ class PrefixRouter {
     proxyd_route_result route(void *, const sdk::Request &request, proxyd_route &out) const {
         const std::string_view path = request.path();
         out.rewritten_path = proxyd_str{nullptr, 0};
-        const PrefixRoute *match = routes_.find(request.host(), path);
+        PrefixMatch found = routes_.find(request.host(), path);
+        if (found.add_slash) return redirect_with_slash(request, out);
+        const PrefixRoute *match = found.route;
         if (!match) {
             if (!default_target_) return PROXYD_ROUTE_DECLINE;
             out.target = *default_target_;
@@ -91,6 +94,23 @@ class PrefixRouter {
     }
 
   private:
+    // "/images" to "/images/", the query kept: a path relative to the request's own authority,
+    // which RFC 9110 §10.2.2 allows and which stays right behind TLS or another proxy.
+    static proxyd_route_result redirect_with_slash(const sdk::Request &request, proxyd_route &out) {
+        const std::string_view path = request.path(), query = request.query();
+        const size_t size = path.size() + 1 + (query.empty() ? 0 : 1 + query.size());
+        char *location = request.alloc(size);
+        if (!location) return PROXYD_ROUTE_DECLINE;
+        char *end = std::copy(path.begin(), path.end(), location);
+        *end++ = '/';
+        if (!query.empty()) {
+            *end++ = '?';
+            std::copy(query.begin(), query.end(), end);
+        }
+        out.location = proxyd_str{location, size};
+        return PROXYD_ROUTE_REDIRECT;
+    }
+
     void parse_route(const Config &entry) {
         if (entry.type() != PROXYD_CONFIG_TABLE) {
             entry.error("each route must be a table: { prefix = \"/path/\", upstream = \"GROUP\" }");

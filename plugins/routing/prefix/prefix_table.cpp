@@ -26,10 +26,22 @@ bool PrefixTable::add(PrefixRoute route) {
     return true;
 }
 
-const PrefixRoute *PrefixTable::find(std::string_view path) const {
-    for (const PrefixRoute &r : routes_)
-        if (path.starts_with(r.prefix)) return &r;
-    return nullptr;
+PrefixMatch PrefixTable::find(std::string_view path) const {
+    const PrefixRoute *longest = nullptr;
+    for (const PrefixRoute &r : routes_) {
+        if (path.starts_with(r.prefix)) {
+            longest = &r;
+            break;
+        }
+    }
+    if (path.ends_with('/') || (longest && longest->prefix.size() == path.size())) return {longest, false};
+    // Longest first: the candidates, one byte longer than the path, come before any match.
+    for (const PrefixRoute &r : routes_) {
+        if (r.prefix.size() < path.size() + 1) break;
+        if (r.prefix.size() == path.size() + 1 && r.prefix.back() == '/' && r.prefix.starts_with(path))
+            return {&r, true};
+    }
+    return {longest, false};
 }
 
 StrippedPath strip_prefix(std::string_view path, std::string_view prefix) {

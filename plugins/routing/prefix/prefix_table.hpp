@@ -15,6 +15,14 @@ struct PrefixRoute {
     bool strip_prefix = false;
 };
 
+// What a request path gets from a table: a route to send it to, a route whose prefix is the path
+// with a '/' added (the request is to be redirected there), or nothing.
+struct PrefixMatch {
+    const PrefixRoute *route = nullptr;
+    bool add_slash = false;
+    explicit operator bool() const { return route != nullptr; }
+};
+
 // A set of prefixes where the longest one that begins the path wins, whatever the order they were
 // added in. Built once at load time, then read-only (shared by every worker without locks).
 class PrefixTable {
@@ -22,9 +30,12 @@ class PrefixTable {
     // Adds a route; false (and nothing added) when its prefix is already present.
     bool add(PrefixRoute route);
 
-    // The route with the longest prefix that is a byte prefix of path, or nullptr. Does not
-    // allocate.
-    const PrefixRoute *find(std::string_view path) const;
+    // The route with the longest prefix that is a byte prefix of path. Except: a path that lacks
+    // only the trailing '/' of a route's prefix ("/images" for "/images/") gets that route with
+    // add_slash, unless a route's prefix is the path itself. nginx answers such a path with a
+    // redirect to path + "/", so that a user who leaves the slash off still reaches the route,
+    // and the page's relative links resolve under it. Does not allocate.
+    PrefixMatch find(std::string_view path) const;
 
     size_t size() const { return routes_.size(); }
 
