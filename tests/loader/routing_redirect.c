@@ -4,6 +4,7 @@
  *   /empty  -> an empty location
  *   /split  -> "/a\r\nSet-Cookie: injected=1" (a field of its own if the core sent it as it is)
  *   /blank  -> "/a b"
+ *   /utf8   -> "/caf\xc3\xa9" (UTF-8, not percent-encoded)
  * and declines every other path (the listener's own target answers). Built against the current
  * header; routing_redirect_1_6.c builds this same file against the frozen 1.6 header, which has
  * neither the result nor proxyd_route's location: that build returns the value 2 for /moved, which
@@ -44,12 +45,14 @@ static proxyd_route_result route(void *instance, void *worker, const proxyd_requ
     static const char moved[] = "/moved/?from=fixture";
     static const char split[] = "/a\r\nSet-Cookie: injected=1";
     static const char blank[] = "/a b";
+    static const char utf8[] = "/caf\xc3\xa9";
     (void)instance;
     (void)worker;
     if (path_is(request, "/moved")) return redirect(out, moved, sizeof moved - 1);
     if (path_is(request, "/empty")) return redirect(out, NULL, 0);
     if (path_is(request, "/split")) return redirect(out, split, sizeof split - 1);
     if (path_is(request, "/blank")) return redirect(out, blank, sizeof blank - 1);
+    if (path_is(request, "/utf8")) return redirect(out, utf8, sizeof utf8 - 1);
     return PROXYD_ROUTE_DECLINE;
 }
 #else

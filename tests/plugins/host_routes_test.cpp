@@ -170,6 +170,10 @@ TEST_CASE("a host group without a matching prefix falls back to the less specifi
     CHECK(target_of(routes, "admin.example.com", "/static") == -2);  // exact → wildcard
     CHECK(target_of(routes, "eu.admin.example.com", "/admin") == 4); // not borrowed either
     CHECK(target_of(routes, "www.example.com", "/reports") == 4);
+    // The redirect is the group's answer: a less specific group's slash-less route is not reached.
+    REQUIRE(routes.add("", {"/admin", 5, false}));
+    CHECK(target_of(routes, "admin.example.com", "/admin") == -2);
+    CHECK(target_of(routes, "other.test", "/admin") == 5);
 }
 
 TEST_CASE("when no group has a matching prefix, nothing matches", "[prefix][hosts]") {

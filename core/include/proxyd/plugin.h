@@ -195,8 +195,8 @@ typedef enum proxyd_route_result {
      * (which keeps the method and body, RFC 9110 §15.4.9) to any other method, whose body is
      * read and dropped. Neither the listener's default target nor any target's filters see the
      * request; the listener's filters already have. A route hook of a plugin that declares an
-     * older minor returning it counts as DECLINE; an empty or unsendable location (a control
-     * character) gets 500 and an error in the log. */
+     * older minor returning it counts as DECLINE; an empty location, or one with a byte outside
+     * visible ASCII (a blank, CR LF, UTF-8: percent-encode it), gets 500 and an error in the log. */
     PROXYD_ROUTE_REDIRECT = 2
 } proxyd_route_result;
 
@@ -596,7 +596,8 @@ typedef struct proxyd_host {
  */
 typedef struct proxyd_routing_hooks {
     uint32_t struct_size;
-    /* Maps a request to a target. Request thread; must not block. */
+    /* Maps a request to a target, or declines, or (1.7) answers with a redirect. Request thread;
+     * must not block. */
     proxyd_route_result (*route)(void *instance, void *worker, const proxyd_request *request,
                                  proxyd_route *route);
 } proxyd_routing_hooks;

@@ -2,7 +2,6 @@
 // access log, the next request on the connection, and the answers proxyd writes itself (errors,
 // redirects, OPTIONS *, Max-Forwards at 0), with the unread body dropped after them.
 #include "http/basic_user.hpp"
-#include "http/byte_classes.hpp"
 #include "http/https_redirect.hpp"
 #include "http/max_forwards.hpp"
 #include "http/request_id.hpp"
@@ -225,17 +224,19 @@ void ClientConnection::send_https_redirect() {
 // POST that gets a 301 into a GET (RFC 9110 §15.4.2): any method other than GET and HEAD gets
 // 308, which keeps it and the body. The routing plugin chose the location; it is checked here as
 // any field value a plugin hands the core is (no control byte, no CR or LF to split the head),
-// and must not be empty. A blank is refused too: a URI reference has none.
+// and must not be empty. It is held to a URI reference's bytes (RFC 3986: visible ASCII, what a
+// plugin must percent-encode otherwise), so no blank, control or non-ASCII byte.
 void ClientConnection::send_route_redirect(proxyd_str location) {
     std::string_view value = location.ptr ? std::string_view(location.ptr, location.len) : std::string_view();
     bool sendable = !value.empty() && std::all_of(value.begin(), value.end(), [](char ch) {
-        return byte_is(ch, kFieldValueByte) && ch != ' ' && ch != '\t';
+        auto byte = static_cast<unsigned char>(ch);
+        return byte > 0x20 && byte < 0x7f;
     });
     if (!sendable) {
         worker_.logger().error(
             listener_.router->label() + " (routing plugin '" + listener_.router->module().name() +
             "') answered a redirect without a usable location: " +
-            (value.empty() ? std::string("it is empty") : "it holds a blank or control byte"));
+            (value.empty() ? std::string("it is empty") : "it holds a byte outside visible ASCII"));
         start_discarding_body();
         send_error(500, !wants_keep_alive());
         return;
