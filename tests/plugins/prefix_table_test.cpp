@@ -154,6 +154,16 @@ TEST_CASE("prefixes that can never match a request path are explained", "[prefix
     CHECK(prefix_problem("/a b") == "prefix '/a b' contains a space or control character");
     CHECK(prefix_problem("/a?b") == "prefix '/a?b' contains '?', which never occurs in a request path");
     CHECK(prefix_problem("/a#") == "prefix '/a#' contains '#', which never occurs in a request path");
+    CHECK(prefix_problem("/caf\xc3\xa9/") ==
+          "prefix '/caf\xc3\xa9/' contains a byte outside ASCII, which never occurs in a request path");
+    // Sent back in a redirect's Location: "/\\evil.example/" would take a browser to another host.
+    CHECK(prefix_problem("/\\evil.example/") ==
+          "prefix '/\\evil.example/' contains '\\', which a URI path may not hold: write it as %5C");
+    CHECK(prefix_problem("/a\"b/") ==
+          "prefix '/a\"b/' contains '\"', which a URI path may not hold: write it as %22");
+    for (std::string_view bad : {"/<", "/>", "/^", "/`", "/{", "/|", "/}"})
+        CHECK_FALSE(prefix_problem(bad).empty());
+    CHECK(prefix_problem("/caf%C3%A9/[x]/").empty());
     // The core routes by a clean path (core/src/http/request_path.hpp).
     CHECK(prefix_problem("/a//b/") ==
           "prefix '/a//b/' contains '//', which the core merges into '/' in every request path");

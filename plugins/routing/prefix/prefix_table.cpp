@@ -62,8 +62,19 @@ std::string prefix_problem(std::string_view prefix) {
         // The core hands us the path without its query or fragment, and llhttp rejects
         // whitespace and control bytes in it, so such a prefix would silently never match.
         if (byte <= 0x20 || byte == 0x7f) return quoted + " contains a space or control character";
+        if (byte >= 0x80)
+            return quoted + " contains a byte outside ASCII, which never occurs in a request path";
         if (c == '?' || c == '#')
             return quoted + " contains '" + std::string(1, c) + "', which never occurs in a request path";
+        // A prefix's path is sent back in a Location (a slash-less path is redirected to it), which
+        // must be a URI reference (RFC 3986 allows none of these in a path). A browser reads "/\x"
+        // as "//x", another host: such a prefix would make an open redirect.
+        if (std::string_view("\"<>\\^`{|}").find(c) != std::string_view::npos) {
+            static constexpr char kHex[] = "0123456789ABCDEF";
+            const char escaped[] = {'%', kHex[byte >> 4], kHex[byte & 0xf], '\0'};
+            return quoted + " contains '" + std::string(1, c) +
+                   "', which a URI path may not hold: write it as " + escaped;
+        }
     }
     // The path routes see has no run of slashes, no dot segment, no escape of a letter, digit or
     // "-._~" (the core decodes those) and no '%' that starts no escape (refused with 400).
