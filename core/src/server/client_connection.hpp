@@ -444,6 +444,8 @@ class ClientConnection final : private RequestParser::Events,
     void send_https_redirect();
     // A routing plugin's PROXYD_ROUTE_REDIRECT: 301 (GET, HEAD) or 308 to location.
     void send_route_redirect(proxyd_str location);
+    // Both redirects' answer: "Moved to <location>", the unread body dropped after it.
+    void send_redirect(int status, std::string_view location);
     // Before an answer that does not use the request's body, while some of it is still to come:
     // the rest is to be read and dropped after the answer, and the connection kept for the next
     // request (nginx's ngx_http_discard_request_body), when the connection may be kept and the

@@ -215,9 +215,13 @@ void ClientConnection::send_https_redirect() {
     std::string location =
         https_location(view.host.empty() ? std::string_view(fallback_host) : view.host,
                        listener_.redirect_https_port, view.path, view.query, view.query.data() != nullptr);
-    std::string body = "Moved to " + location + "\n";
+    send_redirect(308, location);
+}
+
+void ClientConnection::send_redirect(int status, std::string_view location) {
     start_discarding_body();
-    send_own_response(308, "text/plain; charset=utf-8", location, std::move(body), !wants_keep_alive());
+    send_own_response(status, "text/plain; charset=utf-8", location,
+                      "Moved to " + std::string(location) + "\n", !wants_keep_alive());
 }
 
 // 301 is what nginx sends for its own "/images" to "/images/" redirect, but user agents turn a
@@ -242,10 +246,7 @@ void ClientConnection::send_route_redirect(proxyd_str location) {
         return;
     }
     std::string_view method = request_->parser.view().method;
-    int status = method == "GET" || method == "HEAD" ? 301 : 308;
-    std::string body = "Moved to " + std::string(value) + "\n";
-    start_discarding_body();
-    send_own_response(status, "text/plain; charset=utf-8", value, std::move(body), !wants_keep_alive());
+    send_redirect(method == "GET" || method == "HEAD" ? 301 : 308, value);
 }
 
 void ClientConnection::start_discarding_body() {

@@ -27,21 +27,18 @@ bool PrefixTable::add(PrefixRoute route) {
 }
 
 PrefixMatch PrefixTable::find(std::string_view path) const {
-    const PrefixRoute *longest = nullptr;
+    // Longest first: a prefix that is the path plus '/' comes before any prefix of the path.
+    const PrefixRoute *with_slash = nullptr;
     for (const PrefixRoute &r : routes_) {
-        if (path.starts_with(r.prefix)) {
-            longest = &r;
+        if (!with_slash && r.prefix.size() == path.size() + 1 && r.prefix.back() == '/' &&
+            r.prefix.starts_with(path)) {
+            with_slash = &r;
+        } else if (path.starts_with(r.prefix)) {
+            if (!with_slash || r.prefix.size() == path.size()) return {&r, false};
             break;
         }
     }
-    if (path.ends_with('/') || (longest && longest->prefix.size() == path.size())) return {longest, false};
-    // Longest first: the candidates, one byte longer than the path, come before any match.
-    for (const PrefixRoute &r : routes_) {
-        if (r.prefix.size() < path.size() + 1) break;
-        if (r.prefix.size() == path.size() + 1 && r.prefix.back() == '/' && r.prefix.starts_with(path))
-            return {&r, true};
-    }
-    return {longest, false};
+    return {with_slash, with_slash != nullptr};
 }
 
 StrippedPath strip_prefix(std::string_view path, std::string_view prefix) {
