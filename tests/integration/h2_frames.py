@@ -150,6 +150,10 @@ class H2Client:
     # ---- sending ----
 
     def send(self, data):
+        # pump() leaves its own, often short, timeout on the socket; a sendall that timed out
+        # part-way would leave half a frame on the wire, and the server would rightly take what
+        # follows as garbage (a PROTOCOL_ERROR the test never provoked).
+        self.sock.settimeout(self.timeout)
         try:
             self.sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):

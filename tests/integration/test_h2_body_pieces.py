@@ -41,6 +41,7 @@ def main():
     c.settle(0.5)
     grown = proc_status_kib(proxyd.proc.pid, "VmRSS") - before
     print("     %d streams x %d DATA frames of 1 byte: proxyd grew %d KiB" % (STREAMS, WINDOW, grown))
+    check(not c.send_failed, "proxyd took every frame (%d bytes of DATA)" % (STREAMS * WINDOW))
     check(not c.closed and c.goaway is None, "the connection is still open")
     check(grown < 8 * 1024, "the queued bodies (%d KiB) cost less than 8 MiB" % (STREAMS * WINDOW // 1024),
           "grew %d KiB" % grown)
