@@ -153,6 +153,10 @@ class H2Client:
         # pump() leaves its own, often short, timeout on the socket; a sendall that timed out
         # part-way would leave half a frame on the wire, and the server would rightly take what
         # follows as garbage (a PROTOCOL_ERROR the test never provoked).
+        # The timeout bounds the whole sendall: once one failed, nothing more is sent after its
+        # half frame, so the failure shows as send_failed and never as the server's refusal.
+        if self.send_failed:
+            return
         self.sock.settimeout(self.timeout)
         try:
             self.sock.sendall(data)
