@@ -5,6 +5,7 @@
 #include "exchange/tunnel.hpp"
 #include "http/combined_field.hpp"
 #include "http/header_rules.hpp"
+#include "http/idempotent_methods.hpp"
 #include "http/max_forwards.hpp"
 #include "http/response_head_writer.hpp"
 #include "http/trailer_fields.hpp"
@@ -18,11 +19,6 @@ namespace proxyd {
 namespace {
 
 const ResponseLimits kResponseLimits{.max_head_bytes = 64 * 1024};
-
-bool is_idempotent(std::string_view method) {
-    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
-           method == "DELETE" || method == "TRACE";
-}
 
 std::string hex(size_t n) {
     char buf[32];
@@ -845,7 +841,7 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
                        outcome == PROXYD_OUTCOME_BROKEN && !client_->request_has_body();
     // The peer may have read the request and acted on it before it closed: only an idempotent
     // one goes again (RFC 9110 §9.2.2: a proxy MUST NOT retry a non-idempotent request).
-    bool resend_stale = stale_reuse && is_idempotent(client_->method());
+    bool resend_stale = stale_reuse && is_idempotent_method(client_->method());
     // OpenSSL's reason (a refused certificate, an alert) says more than the socket's status.
     std::string tls_error = upstream_ ? upstream_->tls_error() : std::string();
     if (upstream_) {
@@ -881,7 +877,8 @@ void ProxyExchange::fail(proxyd_outcome outcome, int uv_status, const char *what
     // names the failure and the retry budget allows one more.
     bool nothing_sent =
         outcome == PROXYD_OUTCOME_CONNECT_FAILED || (outcome == PROXYD_OUTCOME_TIMEOUT && !connected());
-    bool replayable = is_idempotent(client_->method()) && !client_->request_has_body() && !response_started();
+    bool replayable =
+        is_idempotent_method(client_->method()) && !client_->request_has_body() && !response_started();
     bool safe = resend_stale || ((nothing_sent || replayable) && retry_wanted(outcome));
     if (safe && tries_ < config.max_tries && any_untried() && (resend_stale || pool_.allow_retry()))
         return try_next_peer();
@@ -909,7 +906,7 @@ bool ProxyExchange::retry_wanted(proxyd_outcome outcome) const {
 // a body is streamed, not kept), while tries, peers and the retry budget last.
 bool ProxyExchange::retry_status(int status) {
     const UpstreamConfig &config = pool_.config();
-    return config.policies.retry_on.status(status) && !upgrade_ && is_idempotent(client_->method()) &&
+    return config.policies.retry_on.status(status) && !upgrade_ && is_idempotent_method(client_->method()) &&
            !client_->request_has_body() && tries_ < config.max_tries && any_untried() && pool_.allow_retry();
 }
 

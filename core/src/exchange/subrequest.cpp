@@ -2,6 +2,7 @@
 
 #include "exchange/exchange_worker.hpp"
 #include "http/header_rules.hpp"
+#include "http/idempotent_methods.hpp"
 #include "upstream/upstream_pool.hpp"
 
 #include <algorithm>
@@ -11,11 +12,6 @@ namespace proxyd {
 namespace {
 
 const ResponseLimits kSubrequestLimits{.max_head_bytes = 64 * 1024};
-
-bool is_idempotent(std::string_view method) {
-    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
-           method == "DELETE" || method == "TRACE";
-}
 
 } // namespace
 
@@ -175,7 +171,7 @@ void Subrequest::fail(proxyd_outcome outcome, int uv_status, const char *what) {
     bool stale_reuse =
         upstream_ && upstream_->reused() && !response_started_ && outcome == PROXYD_OUTCOME_BROKEN;
     // The peer may have acted on it before it closed (RFC 9110 §9.2.2).
-    bool resend_stale = stale_reuse && is_idempotent(spec_.method);
+    bool resend_stale = stale_reuse && is_idempotent_method(spec_.method);
     if (upstream_) {
         upstream_->close();
         upstream_ = nullptr;
@@ -197,7 +193,7 @@ void Subrequest::fail(proxyd_outcome outcome, int uv_status, const char *what) {
     attempt_.end(outcome);
     bool nothing_sent =
         outcome == PROXYD_OUTCOME_CONNECT_FAILED || (outcome == PROXYD_OUTCOME_TIMEOUT && !connected_);
-    bool replayable = is_idempotent(spec_.method) && !response_started_;
+    bool replayable = is_idempotent_method(spec_.method) && !response_started_;
     bool any_untried = false;
     for (size_t i = 0; i < pool_.peer_count(); ++i)
         any_untried = any_untried || !tried_[i];

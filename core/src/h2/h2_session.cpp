@@ -1,6 +1,7 @@
 #include "h2/h2_session.hpp"
 
 #include "h2/h2_memory_pool.hpp"
+#include "http/header_rules.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -10,13 +11,6 @@ namespace proxyd {
 namespace {
 
 std::string_view view(const uint8_t *data, size_t len) { return {reinterpret_cast<const char *>(data), len}; }
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char &c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
 
 nghttp2_nv field(std::string_view name, std::string_view value) {
     // nghttp2 copies every name and value when the response is submitted.
@@ -392,7 +386,7 @@ int H2Session::finish_head(Stream &stream, bool end_stream) {
         return 0;
     }
     // RFC 9113 §8.3.1: a Host that names another authority than :authority makes it malformed.
-    if (!stream.authority.empty() && !stream.host.empty() && lower(stream.authority) != lower(stream.host)) {
+    if (!stream.authority.empty() && !stream.host.empty() && !iequals(stream.authority, stream.host)) {
         refuse_head(stream, id, true);
         return 0;
     }

@@ -45,6 +45,14 @@ constexpr bool byte_is(char ch, ByteClass cls) {
     return (detail::kByteClasses[static_cast<unsigned char>(ch)] & cls) != 0;
 }
 
+// A token (RFC 9110 §5.6.2): one or more tchar. A field name, a method, a directive's name.
+constexpr bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char ch : s)
+        if (!byte_is(ch, kTokenByte)) return false;
+    return true;
+}
+
 // s without the optional white space (SP, HTAB: RFC 9110 §5.6.3) at either end. The core's own,
 // as plugin.hpp's sdk::trim_ows is the plugins' (the core does not include the SDK).
 constexpr std::string_view trim_ows(std::string_view s) {

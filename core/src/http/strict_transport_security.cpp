@@ -16,13 +16,6 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-bool is_token(std::string_view s) {
-    static constexpr std::string_view kSeparators = "()<>@,;:\\\"/[]?={} \t";
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-        return c > 32 && c < 127 && kSeparators.find(c) == std::string_view::npos;
-    });
-}
-
 } // namespace
 
 std::string check_strict_transport_security(std::string_view value) {

@@ -22,13 +22,6 @@ constexpr std::array<std::string_view, 30> kHeadOnlyNames = {
     // the content's format and identity (§8.3 to §8.7, §14.4)
     "content-type", "content-encoding", "content-language", "content-location", "content-range"};
 
-bool is_token(std::string_view name) {
-    if (name.empty()) return false;
-    for (char ch : name)
-        if (!byte_is(ch, kTokenByte)) return false;
-    return true;
-}
-
 } // namespace
 
 bool trailer_field_forwardable(FieldKind kind, std::string_view name, const ConnectionOptions &options) {

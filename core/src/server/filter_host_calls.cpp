@@ -9,6 +9,7 @@
 #include "http/header_rules.hpp"
 #include "http/request_id.hpp"
 #include "server/client_connection.hpp"
+#include "server/host_call_args.hpp"
 #include "server/host_table.hpp"
 #include "server/worker.hpp"
 #include "server/worker_handle.hpp"
@@ -19,7 +20,8 @@
 namespace proxyd {
 namespace {
 
-std::string_view sv(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
+using host_call::connection_of;
+using host_call::sv;
 
 // Fields whose value is the core's to decide: the framing of the body and the connection.
 bool is_core_request_field(std::string_view name) {
@@ -27,13 +29,6 @@ bool is_core_request_field(std::string_view name) {
 }
 bool is_core_response_field(std::string_view name) {
     return is_core_request_field(name) || iequals(name, "connection") || iequals(name, "date");
-}
-
-ClientConnection *connection_of(const proxyd_request_handle *request, const char *call) {
-    if (!request || !request->connection) return nullptr;
-    if (!on_worker_thread(request->worker, call)) return nullptr;
-    // A request handle's connection is a ClientConnection: the one ExchangeClient there is.
-    return static_cast<ClientConnection *>(request->connection);
 }
 
 // The request's filter state when its head may be edited now (inside or pending request_head).

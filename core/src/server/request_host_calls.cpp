@@ -10,6 +10,7 @@
 #include "http/header_rules.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "server/client_connection.hpp"
+#include "server/host_call_args.hpp"
 #include "server/host_table.hpp"
 #include "server/worker.hpp"
 #include "server/worker_post.hpp"
@@ -38,8 +39,8 @@ bool on_worker_thread(const ExchangeWorker *worker, const char *call) {
 
 namespace {
 
-std::string_view sv(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
-proxyd_str ps(std::string_view s) { return proxyd_str{s.data(), s.size()}; }
+using host_call::ps;
+using host_call::sv;
 
 // The request's fields as filters left them, or as parsed while none changed any.
 const HeaderList *edited_fields(const proxyd_request_handle *request) {

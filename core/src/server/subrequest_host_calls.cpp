@@ -7,9 +7,9 @@
 #include "http/header_list.hpp"
 #include "http/header_rules.hpp"
 #include "server/client_connection.hpp"
+#include "server/host_call_args.hpp"
 #include "server/host_table.hpp"
 #include "server/worker.hpp"
-#include "server/worker_thread_check.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -19,14 +19,8 @@
 namespace proxyd {
 namespace {
 
-std::string_view sv(proxyd_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
-
-ClientConnection *connection_of(const proxyd_request_handle *request, const char *call) {
-    if (!request || !request->connection) return nullptr;
-    if (!on_worker_thread(request->worker, call)) return nullptr;
-    // A request handle's connection is a ClientConnection: the one ExchangeClient there is.
-    return static_cast<ClientConnection *>(request->connection);
-}
+using host_call::connection_of;
+using host_call::sv;
 
 // Fields the core decides for a bodiless request on a connection of its own.
 bool is_refused_field(std::string_view name) {

@@ -18,4 +18,10 @@ inline std::string take_openssl_errors() {
     return out;
 }
 
+// The same for a message that must give a reason: "unknown error" when the queue was empty.
+inline std::string openssl_errors_or_unknown() {
+    std::string out = take_openssl_errors();
+    return out.empty() ? "unknown error" : out;
+}
+
 } // namespace proxyd

@@ -12,11 +12,6 @@ namespace proxyd {
 
 namespace {
 
-std::string openssl_errors() {
-    std::string out = take_openssl_errors();
-    return out.empty() ? "unknown error" : out;
-}
-
 // proxyd speaks HTTP/1.1 to its peers; saying so lets a server that also offers h2 choose right.
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
@@ -31,39 +26,40 @@ std::unique_ptr<TlsClientContext> TlsClientContext::create(const TlsClientSettin
     ERR_clear_error();
     SSL_CTX *ctx = self->ctx_ = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
-        error = "cannot create a TLS context: " + openssl_errors();
+        error = "cannot create a TLS context: " + openssl_errors_or_unknown();
         return nullptr;
     }
     if (!SSL_CTX_set_min_proto_version(ctx, settings.min_version) ||
         !SSL_CTX_set_max_proto_version(ctx, settings.max_version)) {
-        error = "these TLS protocols are not available: " + openssl_errors();
+        error = "these TLS protocols are not available: " + openssl_errors_or_unknown();
         return nullptr;
     }
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     // Pooled idle connections give their record buffers back.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (!settings.ciphers.empty() && !SSL_CTX_set_cipher_list(ctx, settings.ciphers.c_str())) {
-        error = "ciphers '" + settings.ciphers + "': " + openssl_errors();
+        error = "ciphers '" + settings.ciphers + "': " + openssl_errors_or_unknown();
         return nullptr;
     }
     // A peer that lets the client choose (nginx's default) then serves AES-128-GCM, not AES-256.
     if (!SSL_CTX_set_ciphersuites(ctx, kIntermediateCiphersuites)) {
-        error = "cannot set the TLS 1.3 suites: " + openssl_errors();
+        error = "cannot set the TLS 1.3 suites: " + openssl_errors_or_unknown();
         return nullptr;
     }
     if (SSL_CTX_set_alpn_protos(ctx, kAlpnHttp11, sizeof kAlpnHttp11) != 0) {
-        error = "cannot offer ALPN http/1.1: " + openssl_errors();
+        error = "cannot offer ALPN http/1.1: " + openssl_errors_or_unknown();
         return nullptr;
     }
     if (settings.verify) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
         if (!settings.ca.empty()) {
             if (SSL_CTX_load_verify_locations(ctx, settings.ca.c_str(), nullptr) != 1) {
-                error = settings.ca + ": cannot load the CA certificates (" + openssl_errors() + ")";
+                error =
+                    settings.ca + ": cannot load the CA certificates (" + openssl_errors_or_unknown() + ")";
                 return nullptr;
             }
         } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-            error = "cannot load the system's CA certificates: " + openssl_errors();
+            error = "cannot load the system's CA certificates: " + openssl_errors_or_unknown();
             return nullptr;
         }
     } else {
@@ -71,7 +67,8 @@ std::unique_ptr<TlsClientContext> TlsClientContext::create(const TlsClientSettin
     }
     if (!settings.certificate.empty()) {
         if (SSL_CTX_use_certificate_chain_file(ctx, settings.certificate.c_str()) != 1) {
-            error = settings.certificate + ": cannot load the certificate chain (" + openssl_errors() + ")";
+            error = settings.certificate + ": cannot load the certificate chain (" +
+                    openssl_errors_or_unknown() + ")";
             return nullptr;
         }
         if (SSL_CTX_use_PrivateKey_file(ctx, settings.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
@@ -81,7 +78,7 @@ std::unique_ptr<TlsClientContext> TlsClientContext::create(const TlsClientSettin
             error = settings.key +
                     (mismatch ? ": the private key does not match the certificate in " + settings.certificate
                               : std::string(": cannot load the private key")) +
-                    " (" + openssl_errors() + ")";
+                    " (" + openssl_errors_or_unknown() + ")";
             return nullptr;
         }
     }

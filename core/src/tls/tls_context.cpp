@@ -21,12 +21,6 @@ namespace proxyd {
 
 namespace {
 
-// OpenSSL's queued errors as one sentence (and the queue emptied), or "unknown error".
-std::string openssl_errors() {
-    std::string out = take_openssl_errors();
-    return out.empty() ? "unknown error" : out;
-}
-
 // The DNS names of the certificate's subjectAltName.
 bool certificate_names(const std::string &chain_file, std::vector<std::string> &names, std::string &error) {
     OpenSslPtr<FILE> f(std::fopen(chain_file.c_str(), "r"));
@@ -36,7 +30,7 @@ bool certificate_names(const std::string &chain_file, std::vector<std::string> &
     }
     OpenSslPtr<X509> cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr));
     if (!cert) {
-        error = chain_file + ": no PEM certificate in it (" + openssl_errors() + ")";
+        error = chain_file + ": no PEM certificate in it (" + openssl_errors_or_unknown() + ")";
         return false;
     }
     OpenSslPtr<GENERAL_NAMES> sans(
@@ -98,7 +92,7 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
         if (!ctx) {
             ctx = SSL_CTX_new(TLS_server_method());
             if (!ctx) {
-                error = "cannot create a TLS context: " + openssl_errors();
+                error = "cannot create a TLS context: " + openssl_errors_or_unknown();
                 return nullptr;
             }
             self->sites_.push_back({ctx});
@@ -106,7 +100,8 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
             if (!SSL_CTX_set_min_proto_version(ctx, settings.min_version) ||
                 !SSL_CTX_set_max_proto_version(ctx, settings.max_version)) {
                 error = "TLS protocols " + version_name(settings.min_version) + " to " +
-                        version_name(settings.max_version) + " are not available: " + openssl_errors();
+                        version_name(settings.max_version) +
+                        " are not available: " + openssl_errors_or_unknown();
                 return nullptr;
             }
             // Renegotiation (a client-driven CPU cost, and a past source of attacks) and compression
@@ -120,18 +115,18 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
             SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
             const std::string &ciphers = settings.ciphers;
             if (!SSL_CTX_set_cipher_list(ctx, ciphers.empty() ? kIntermediateCiphers : ciphers.c_str())) {
-                error = "ciphers '" + ciphers + "': " + openssl_errors();
+                error = "ciphers '" + ciphers + "': " + openssl_errors_or_unknown();
                 return nullptr;
             }
             const char *suites =
                 settings.ciphersuites.empty() ? kIntermediateCiphersuites : settings.ciphersuites.c_str();
             if (!SSL_CTX_set_ciphersuites(ctx, suites)) {
-                error = std::string("ciphersuites '") + suites + "': " + openssl_errors();
+                error = std::string("ciphersuites '") + suites + "': " + openssl_errors_or_unknown();
                 return nullptr;
             }
             const std::string &groups = settings.groups;
             if (!SSL_CTX_set1_groups_list(ctx, groups.empty() ? kIntermediateGroups : groups.c_str())) {
-                error = "groups '" + groups + "': " + openssl_errors();
+                error = "groups '" + groups + "': " + openssl_errors_or_unknown();
                 return nullptr;
             }
             SSL_CTX_set_tlsext_servername_callback(ctx, on_server_name);
@@ -145,7 +140,7 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
         // A second certificate of another key type for the same names goes into the same
         // context: OpenSSL keeps one per key type and picks by the client's signature algorithms.
         if (SSL_CTX_use_certificate_chain_file(ctx, files.chain.c_str()) != 1) {
-            error = files.chain + ": cannot load the certificate chain (" + openssl_errors() + ")";
+            error = files.chain + ": cannot load the certificate chain (" + openssl_errors_or_unknown() + ")";
             return nullptr;
         }
         if (SSL_CTX_use_PrivateKey_file(ctx, files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
@@ -153,12 +148,12 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
             error = files.key +
                     (mismatch ? ": the private key does not match the certificate in " + files.chain
                               : std::string(": cannot load the private key")) +
-                    " (" + openssl_errors() + ")";
+                    " (" + openssl_errors_or_unknown() + ")";
             return nullptr;
         }
         if (SSL_CTX_check_private_key(ctx) != 1) {
             error = files.key + ": the private key does not match the certificate in " + files.chain + " (" +
-                    openssl_errors() + ")";
+                    openssl_errors_or_unknown() + ")";
             return nullptr;
         }
         if (files.ocsp) {
@@ -169,7 +164,7 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsSettings &se
             self->staples_.push_back({OpenSslPtr<X509>(loaded), files.ocsp});
             if (SSL_CTX_set_tlsext_status_cb(ctx, on_status_request) != 1 ||
                 SSL_CTX_set_tlsext_status_arg(ctx, self.get()) != 1) {
-                error = files.chain + ": cannot staple its OCSP response: " + openssl_errors();
+                error = files.chain + ": cannot staple its OCSP response: " + openssl_errors_or_unknown();
                 return nullptr;
             }
         }
@@ -204,7 +199,7 @@ static bool session_id_context(const TlsSettings &settings, unsigned char (&out)
     }
     unsigned int len = 0;
     if (EVP_Digest(material.data(), material.size(), out, &len, EVP_sha256(), nullptr) != 1) {
-        error = "cannot hash the session id context: " + openssl_errors();
+        error = "cannot hash the session id context: " + openssl_errors_or_unknown();
         return false;
     }
     return true;
@@ -215,7 +210,7 @@ bool TlsServerContext::configure_resumption(SSL_CTX *ctx, const TlsSettings &set
     unsigned char sid_ctx[SHA256_DIGEST_LENGTH];
     if (!session_id_context(settings, sid_ctx, error)) return false;
     if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx) != 1) {
-        error = "cannot set the session id context: " + openssl_errors();
+        error = "cannot set the session id context: " + openssl_errors_or_unknown();
         return false;
     }
     SSL_CTX_set_timeout(ctx, settings.session_timeout_seconds);
@@ -237,7 +232,7 @@ bool TlsServerContext::configure_resumption(SSL_CTX *ctx, const TlsSettings &set
         return true;
     }
     if (settings.ticket_keys && SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key) != 1) {
-        error = "cannot install the session ticket keys: " + openssl_errors();
+        error = "cannot install the session ticket keys: " + openssl_errors_or_unknown();
         return false;
     }
     return true;
@@ -292,14 +287,15 @@ bool TlsServerContext::configure_client_verification(SSL_CTX *ctx, const TlsSett
                                                      std::string &error) {
     if (settings.verify_client == TlsSettings::VerifyClient::kOff) return true;
     if (SSL_CTX_load_verify_locations(ctx, settings.client_ca.c_str(), nullptr) != 1) {
-        error = settings.client_ca + ": cannot load the client CA bundle (" + openssl_errors() + ")";
+        error =
+            settings.client_ca + ": cannot load the client CA bundle (" + openssl_errors_or_unknown() + ")";
         return false;
     }
     // The CA names the server sends, so a client with several certificates picks the right one.
     STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(settings.client_ca.c_str());
     if (!names) {
-        error =
-            settings.client_ca + ": no PEM certificate in the client CA bundle (" + openssl_errors() + ")";
+        error = settings.client_ca + ": no PEM certificate in the client CA bundle (" +
+                openssl_errors_or_unknown() + ")";
         return false;
     }
     SSL_CTX_set_client_CA_list(ctx, names);
