@@ -19,6 +19,20 @@ std::string probe(const char *file) { return std::string(PROXYD_SDK_PROBE_DIR) +
 
 } // namespace
 
+TEST_CASE("the helper's is_token accepts RFC 9110 tokens only: a header name from config", "[sdk_helper]") {
+    using proxyd::sdk::is_token;
+    static_assert(is_token("X-Backend")); // usable at compile time, for a plugin's fixed names
+    CHECK(is_token("x!#$%&'*+-.^_`|~09AZaz"));
+    CHECK_FALSE(is_token(""));
+    CHECK_FALSE(is_token("X Backend"));
+    CHECK_FALSE(is_token("X:Backend"));
+    CHECK_FALSE(is_token("X-Backend\r\nSet-Cookie"));
+    CHECK_FALSE(is_token(std::string_view("X\0", 2)));
+    CHECK_FALSE(is_token("caf\xc3\xa9")); // no byte outside ASCII
+    for (char c : std::string_view("\"(),/:;<=>?@[\\]{}\x7f"))
+        CHECK_FALSE(is_token(std::string(1, c)));
+}
+
 TEST_CASE("the helper reads floats, integers as floats, and the plugin's name", "[sdk_helper]") {
     PluginModule module(probe("sdk_probe_content.so"));
     FakeHost host;

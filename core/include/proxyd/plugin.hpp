@@ -66,6 +66,16 @@ constexpr std::string_view trim_ows(std::string_view s) {
         s.remove_suffix(1);
     return s;
 }
+// 1.7: a token (RFC 9110 §5.6.2): one or more letters, digits and !#$%&'*+-.^_`|~. What a field
+// name, a method and a cookie's name are made of: check one before setting a header from config.
+constexpr bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+    }
+    return true;
+}
 
 // True when the host table holds member (its struct_size covers it) and the core filled it in.
 #define PROXYD_SDK_HOST_HAS(host, member)                                                                  \

@@ -6,13 +6,8 @@
 namespace proxyd::hash {
 namespace {
 
-// RFC 9110 token characters: what a header name and (RFC 6265) a cookie name are made of.
-bool is_token(std::string_view s) {
-    static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isalnum(c) || kSpecials.find(static_cast<char>(c)) != std::string_view::npos;
-    });
-}
+// A header name and (RFC 6265) a cookie name are tokens.
+using sdk::is_token;
 
 std::optional<std::string_view> non_empty(std::string_view s) {
     return s.empty() ? std::nullopt : std::optional<std::string_view>(s);

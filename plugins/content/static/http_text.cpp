@@ -70,15 +70,6 @@ std::string_view trim_optional_space(std::string_view text) {
     return text.substr(start, text.find_last_not_of(kOptionalSpace) - start + 1);
 }
 
-bool is_token(std::string_view text) {
-    if (text.empty()) return false;
-    for (char c : text) {
-        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
-    }
-    return true;
-}
-
 bool is_field_value(std::string_view text) {
     for (char c : text) {
         auto byte = static_cast<unsigned char>(c);

@@ -14,9 +14,6 @@ std::string format_http_date(int64_t unix_seconds);
 // A strong entity tag from a file's mtime and size, quoted: "\"5f1e2d3c-1a4\"".
 std::string format_etag(int64_t mtime_seconds, uint64_t size);
 
-// A header field name: a non-empty RFC 9110 token.
-bool is_token(std::string_view text);
-
 // A header field value: visible characters, spaces and tabs only (no CR, LF, NUL or other
 // control byte), so a config value cannot inject a header.
 bool is_field_value(std::string_view text);

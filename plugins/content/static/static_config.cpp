@@ -161,7 +161,7 @@ void parse_headers(const Config &config, std::vector<std::pair<std::string, std:
         bool reserved = false;
         for (std::string_view r : kReservedHeaders)
             reserved = reserved || equals_ignore_case(name, r);
-        if (!is_token(name)) {
+        if (!sdk::is_token(name)) {
             value.error("'" + name + "' is not a valid header name");
         } else if (reserved) {
             value.error("header '" + name + "' cannot be set here: proxyd or the static plugin writes it");

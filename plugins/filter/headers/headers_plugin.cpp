@@ -41,15 +41,7 @@ struct Edits {
 
 enum class Side { kRequest, kResponse };
 
-bool is_token(std::string_view s) {
-    if (s.empty()) return false;
-    for (unsigned char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-        if (!ok) return false;
-    }
-    return true;
-}
+using sdk::is_token;
 
 bool same_name(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
