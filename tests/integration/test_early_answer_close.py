@@ -87,6 +87,19 @@ def bytes_read(admin):
     return front_listener(admin)["bytes"]["received"]
 
 
+def bytes_read_when_still(admin):
+    """The counter once it stopped moving (proxyd may still be reading what the sends left in
+    its socket buffer when they stalled)."""
+    last, deadline = bytes_read(admin), time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = bytes_read(admin)
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def bytes_read_when_idle(admin):
     """The same once no connection of "front" is open: a closed connection's linger goes on
     reading (and dropping) what its client had sent, and must not count against the next one."""
@@ -163,9 +176,11 @@ def whole_body_keeps_alive(port, target, status, what):
         check_equal(following.status, 200, "%s: and the connection serves the next request" % what)
 
 
-def push(sock, data, seconds, stalled=0.3):
+def push(sock, data, seconds, stalled=1.5):
     """Sends as much of data as the connection takes within seconds, giving up once it took
-    nothing for `stalled` seconds: the bytes taken."""
+    nothing for `stalled` seconds: the bytes taken. (A stall is proxyd no longer reading, or a
+    loaded machine not running it: long enough not to take the second for the first.)"""
+    timeout = sock.gettimeout()
     sock.setblocking(False)
     sent, deadline = 0, time.monotonic() + seconds
     progress = time.monotonic()
@@ -175,7 +190,7 @@ def push(sock, data, seconds, stalled=0.3):
             progress = time.monotonic()
         except BlockingIOError:
             time.sleep(0.01)
-    sock.setblocking(True)
+    sock.settimeout(timeout)
     return sent
 
 
@@ -200,7 +215,7 @@ def body_during_long_answer(port, admin, chunked, target="/files/large.bin", siz
         piece = b"z" * 65536
         chunk = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
         taken = push(client.sock, chunk * (PUSHED // len(chunk)), 3.0)
-        read = bytes_read(admin) - read_before - len(head)
+        read = bytes_read_when_still(admin) - read_before - len(head)
         print("     a client pushing a %s body into an %d MiB answer: %.1f MiB taken, %.1f MiB of it read by"
               " proxyd (at most %.1f), the rest in socket buffers" % (what, size >> 20, taken / 2**20, read / 2**20,
                                                                      bound / 2**20))

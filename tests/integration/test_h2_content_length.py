@@ -88,6 +88,9 @@ def main():
     wait_for("the origin has the head and the first 5 bytes",
              lambda: any(body_of(d) == b"01234" for _, d in origin.bytes_with(b"/longer")))
     c.send(frame(DATA, 0, longer, b"56789"))
+    # The first nine bytes go on at once; the tenth must not follow before END_STREAM.
+    wait_for("the origin has 9 of the 10 bytes",
+             lambda: any(body_of(d) == b"012345678" for _, d in origin.bytes_with(b"/longer")))
     c.settle(0.3)
     (conn_id, data), = origin.bytes_with(b"/longer")
     check_equal(body_of(data), b"012345678", "the last declared byte waits for END_STREAM")

@@ -9,8 +9,8 @@ import threading
 import time
 
 from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, get,
-                            listener, note, port_accepts, response_bytes, run_test, static_handler, upstream, workdir,
-                            write_file)
+                            listener, note, port_accepts, response_bytes, run_test, static_handler, upstream, wait_for,
+                            workdir, write_file)
 
 SLOW_BODY = b"worth the wait\n" * 100
 EXIT_WITHIN = 15.0  # seconds; the grace period is proxyd's, this only bounds the test
@@ -58,8 +58,8 @@ def graceful(folder, signum, name):
     proxyd.send_signal(signum)
     note("%s sent to proxyd pid %d while the request is in flight" % (name, proxyd.proc.pid))
 
-    time.sleep(0.3)
-    check(not port_accepts(front, 1) and not port_accepts(static, 1), "%s: proxyd stops accepting new connections" % name)
+    wait_for("%s: proxyd stops accepting new connections" % name,
+             lambda: not port_accepts(front, 1) and not port_accepts(static, 1), timeout=5)
     worker.join(10)
     check(not worker.is_alive(), "%s: the in-flight request finished" % name)
     check("error" not in outcome, "%s: the in-flight request got a response" % name, outcome.get("error", ""))

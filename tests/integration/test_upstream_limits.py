@@ -146,7 +146,9 @@ def queue(folder, workers):
     # A client that leaves while queued frees its place.
     results = {}
     before = len(peer.requests)
-    holder = in_thread(lambda: get(front, "/sleep/%s" % SHORT), results, "holder")
+    # Long enough for the leaver to be seen queued (within its queue_timeout) under load; a short
+    # holder could free the slot before the leaver came, and the leaver would be forwarded.
+    holder = in_thread(lambda: get(front, "/sleep/%s" % LONG), results, "holder")
     wait_for("the holding request at the peer", lambda: len(peer.requests) == before + 1, timeout=5)
     leaver = Client(front)
     leaver.send(b"GET /leaves HTTP/1.1\r\nHost: x\r\n\r\n")
