@@ -22,7 +22,7 @@ import termios
 import time
 
 from proxyd_harness import (Backend, Client, Proxyd, check, check_equal, config_head, free_ports, read_head,
-                            run_test, toml_str, upstream, workdir, write_file)
+                            run_test, toml_str, upstream, wait_for, workdir, write_file)
 
 BODY_LENGTH = 100000
 OVER_LIMIT = 2 << 20  # past the 1 MiB proxyd reads and drops
@@ -103,10 +103,8 @@ def bytes_read_when_still(admin):
 def bytes_read_when_idle(admin):
     """The same once no connection of "front" is open: a closed connection's linger goes on
     reading (and dropping) what its client had sent, and must not count against the next one."""
-    deadline = time.monotonic() + 10
-    while front_listener(admin)["connections"]["open"] > 0:
-        check(time.monotonic() < deadline, "the earlier connections closed within 10 s")
-        time.sleep(0.05)
+    wait_for("the earlier connections closed within 10 s", lambda: front_listener(admin)["connections"]["open"] == 0,
+             timeout=10, poll=0.05)
     return bytes_read(admin)
 
 

@@ -221,9 +221,7 @@ bool ConfigLoader::load_client_verification(const toml::table &t, const std::str
     auto field = [&](std::string_view key, std::string &out) {
         auto name = get_string(*names, key, at);
         if (!name) return;
-        bool token = std::all_of(name->begin(), name->end(),
-                                 [](char ch) { return byte_is(ch, ByteClass::kTokenByte); });
-        if (!token)
+        if (!name->empty() && !is_token(*name))
             error_at(names->get(key), join_key(at, key),
                      "\"" + *name + "\" is not a field name (\"\" forwards no such field)");
         else

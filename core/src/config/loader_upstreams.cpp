@@ -121,8 +121,7 @@ void ConfigLoader::load_health_check(const toml::table &t, const std::string &wh
             error_at(t.get("type"), join_key(where, "type"), "must be \"http\" or \"tcp\"");
     }
     if (auto method = get_string(t, "method", where)) {
-        if (!method->empty() &&
-            std::all_of(method->begin(), method->end(), [](char ch) { return byte_is(ch, kTokenByte); }))
+        if (is_token(*method))
             c.method = *method;
         else
             error_at(t.get("method"), join_key(where, "method"), "\"" + *method + "\" is not a method token");

@@ -86,10 +86,7 @@ size_t HeaderList::remove(std::string_view name) {
     return before - fields_.size();
 }
 
-bool is_field_name(std::string_view name) {
-    if (name.empty()) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) { return byte_is(c, kTokenByte); });
-}
+bool is_field_name(std::string_view name) { return is_token(name); }
 
 bool is_field_value(std::string_view value) {
     // A plain loop: find_first_of would search the three bytes with a memchr per byte of value.

@@ -13,12 +13,8 @@ bool ConnectionOptions::lists(std::string_view option) const {
 }
 
 bool field_names_are_tokens(const MessageHead &head) {
-    for (size_t i = 0; i < head.header_count(); ++i) {
-        std::string_view name = head.header_name(i);
-        if (name.empty()) return false;
-        for (char ch : name)
-            if (!byte_is(ch, kTokenByte)) return false;
-    }
+    for (size_t i = 0; i < head.header_count(); ++i)
+        if (!is_token(head.header_name(i))) return false;
     return true;
 }
 
