@@ -55,8 +55,9 @@ def next_request_is_answered(client, what):
 def idle_closed_at_window_end(client, signal_at, what):
     """A connection idle through the window stays open during it and is closed at its end."""
     # Halfway counted from the signal, not from now: under load the steps before this one can
-    # take most of the window.
-    halfway = max(0.0, signal_at + DRAIN_SECONDS * 0.5 - time.monotonic())
+    # take most of the window. Past it already, a connection still open now was open then (a
+    # short wait, since a zero timeout would make the socket non-blocking).
+    halfway = max(0.01, signal_at + DRAIN_SECONDS * 0.5 - time.monotonic())
     check(not client.closed_by_peer(within=halfway),
           "%s: a connection idle since the signal is still open halfway through the drain window" % what)
     check(client.closed_by_peer(within=DRAIN_SECONDS + 3),
